@@ -1,0 +1,5 @@
+import sys
+
+from callpulse.cli import main
+
+sys.exit(main())

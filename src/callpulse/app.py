@@ -1,0 +1,243 @@
+"""The composition root: builds callpulse from settings and owns its lifecycle.
+
+start-up: HTTP first (so /healthz answers and /readyz says why it is not ready), then the
+source, retried with backoff while it is unreachable. Main loop: fetch a batch, decode and
+apply it, dead-letter what was rejected, commit. A wall-clock tick ages the windows even when
+no event arrives. Shutdown on SIGTERM or SIGINT: /readyz turns false, fetching stops, the
+in-flight batch is finished and committed, connections close, exit 0 within
+``shutdown_grace``; a second signal exits at once with status 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from contextlib import suppress
+
+import structlog
+from prometheus_client.exposition import choose_encoder
+
+from callpulse import __version__
+from callpulse.core.ingest import Ingest, Rejection
+from callpulse.core.monitor import Monitor
+from callpulse.exposition import CallpulseCollector, SourceMetrics, build_registry
+from callpulse.http import HttpServer, Request, Response
+from callpulse.settings import Settings
+from callpulse.sources.base import Source, SourceError
+
+log = structlog.get_logger("callpulse")
+
+_RETRY_MIN, _RETRY_MAX = 0.5, 30.0
+
+
+def build_source(settings: Settings) -> Source:
+    """The source ``settings.source.kind`` names."""
+    kind = settings.source.kind
+    if kind == "kafka":
+        from callpulse.sources.kafka import KafkaSource
+
+        return KafkaSource(settings.source.kafka)
+    if kind == "replay":
+        from callpulse.sources.replay import ReplaySource
+
+        return ReplaySource(settings.source.replay)
+    from callpulse.sources.simulator import SimulatorSource
+
+    return SimulatorSource(settings.source.simulator)
+
+
+class App:
+    """One callpulse daemon."""
+
+    def __init__(self, settings: Settings, source: Source | None = None) -> None:
+        self.settings = settings
+        self.source = source or build_source(settings)
+        max_bytes = settings.source.kafka.max_record_bytes
+        monitor_config = settings.kpi.monitor_config(event_time_clock=self.source.event_time_clock)
+        self.monitor = Monitor(monitor_config, now=time.time())
+        self.ingest = Ingest(self.monitor, max_record_bytes=max_bytes)
+        self.collector = CallpulseCollector(
+            self.ingest,
+            SourceMetrics(lag=self.source.lag, dead_lettered=self.source.dead_lettered),
+            ready=lambda: self.readiness()[0],
+        )
+        self.registry = build_registry(self.collector)
+        self.http = HttpServer(
+            settings.http.host,
+            settings.http.port,
+            {
+                "/metrics": self._metrics,
+                "/healthz": self._healthz,
+                "/readyz": self._readyz,
+                "/": self._index,
+            },
+        )
+        self._stop = asyncio.Event()
+        self._source_started = False
+        self._signals = 0
+        self._forced = False
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def run(self) -> int:
+        """Run until a signal (or :meth:`request_stop`); return the process exit status."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_signal, sig)
+        await self.http.start()
+        log.info(
+            "callpulse_started",
+            version=__version__,
+            source=self.source.name,
+            http_port=self.http.port,
+            settings=self.settings.redacted(),
+        )
+        main = asyncio.create_task(self._main(), name="callpulse-main")
+        ticker = asyncio.create_task(self._tick(), name="callpulse-tick")
+        await self._stop.wait()
+        log.info("shutdown_started", grace_seconds=self.settings.shutdown_grace)
+        try:
+            await asyncio.wait_for(asyncio.shield(main), timeout=self.settings.shutdown_grace)
+        except TimeoutError:
+            log.error("shutdown_grace_exceeded", grace_seconds=self.settings.shutdown_grace)
+            self._forced = True
+        if self._forced:
+            main.cancel()
+            with suppress(asyncio.CancelledError):
+                await main
+        ticker.cancel()
+        with suppress(asyncio.CancelledError):
+            await ticker
+        await self.http.stop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        log.info("callpulse_stopped", forced=self._forced)
+        return 1 if self._forced else 0
+
+    def request_stop(self) -> None:
+        """Begin a graceful shutdown (what SIGTERM does)."""
+        self._stop.set()
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        self._signals += 1
+        if self._signals == 1:
+            log.info("signal_received", signal=sig.name)
+            self._stop.set()
+        else:
+            log.warning("second_signal_forcing_exit", signal=sig.name)
+            self._forced = True
+            for task in asyncio.all_tasks():
+                if task.get_name() == "callpulse-main":
+                    task.cancel()
+
+    async def _main(self) -> None:
+        try:
+            if await self._start_source():
+                await self._consume()
+        finally:
+            if self._source_started:
+                await self.source.stop()
+
+    async def _start_source(self) -> bool:
+        delay = _RETRY_MIN
+        while not self._stop.is_set():
+            try:
+                await self.source.start()
+            except SourceError as exc:
+                log.warning(
+                    "source_unavailable", source=self.source.name, error=str(exc), retry_in=delay
+                )
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), timeout=delay)
+                delay = min(delay * 2, _RETRY_MAX)
+                continue
+            self._source_started = True
+            return True
+        return False
+
+    async def _consume(self) -> None:
+        source, ingest, stop = self.source, self.ingest, self._stop
+        delay = _RETRY_MIN
+        stop_waiter = asyncio.create_task(stop.wait())
+        try:
+            while not stop.is_set():
+                fetch = asyncio.create_task(source.fetch())
+                done, _ = await asyncio.wait(
+                    {fetch, stop_waiter}, return_when=asyncio.FIRST_COMPLETED
+                )
+                if fetch not in done:
+                    # Stopping: nothing of this fetch was applied, so nothing is committed.
+                    fetch.cancel()
+                    with suppress(asyncio.CancelledError, SourceError):
+                        await fetch
+                    break
+                try:
+                    batch = fetch.result()
+                except SourceError as exc:
+                    log.warning("fetch_failed", error=str(exc), retry_in=delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, _RETRY_MAX)
+                    continue
+                delay = _RETRY_MIN
+                if not batch.records:
+                    continue
+                if not source.event_time_clock:
+                    self.monitor.tick(time.time())
+                rejected = ingest.process(batch.records)
+                if rejected:
+                    _log_rejections(rejected)
+                    await source.dead_letter(rejected)
+                await source.commit(batch)
+        finally:
+            stop_waiter.cancel()
+
+    async def _tick(self) -> None:
+        interval = self.settings.kpi.tick
+        while True:
+            await asyncio.sleep(interval)
+            if not self.source.event_time_clock:
+                self.monitor.tick(time.time())
+
+    # --- HTTP --------------------------------------------------------------------------
+
+    def readiness(self) -> tuple[bool, str]:
+        """Ready when the source delivers and no shutdown is under way."""
+        if self._stop.is_set():
+            return False, "shutting down"
+        if not self._source_started:
+            return False, f"starting the {self.source.name} source"
+        return self.source.readiness()
+
+    async def _metrics(self, request: Request) -> Response:
+        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+        return Response(body=encoder(self.registry), content_type=content_type)
+
+    async def _healthz(self, request: Request) -> Response:
+        return Response(body=b"ok\n")
+
+    async def _readyz(self, request: Request) -> Response:
+        ready, reason = self.readiness()
+        return Response(
+            200 if ready else 503, f"{'ready' if ready else 'not ready'}: {reason}\n".encode()
+        )
+
+    async def _index(self, request: Request) -> Response:
+        body = (
+            f"callpulse {__version__}\n\n"
+            "/metrics  Prometheus metrics\n/healthz  liveness\n/readyz   readiness\n"
+        )
+        return Response(body=body.encode())
+
+
+def _log_rejections(rejected: list[Rejection]) -> None:
+    for r in rejected:
+        record = r.record
+        log.warning(
+            "record_rejected",
+            reason=r.reason,
+            detail=r.detail,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+        )

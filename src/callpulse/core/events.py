@@ -1,0 +1,281 @@
+"""Canonical events, schema version 1 (see EVENTS-v1.md).
+
+One pydantic model per event ``type``, discriminated on that field. Unknown extra fields are
+ignored so that newer producers never break an older callpulse; a missing or ill-typed field,
+an out-of-range value or an unknown ``type`` makes the record invalid.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+
+SCHEMA_VERSION = 1
+
+Seconds = Annotated[float, Field(ge=0)]
+Count = Annotated[int, Field(ge=0)]
+Name = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class Envelope(BaseModel):
+    """Fields every event carries."""
+
+    # strict: "12" is not an int and 1.5 is not a count; frozen: events are facts.
+    model_config = ConfigDict(strict=True, frozen=True, extra="ignore")
+
+    schema_version: Literal[1]
+    event_id: Annotated[str, Field(min_length=1, max_length=128)]
+    occurred_at: AwareDatetime
+    site: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+
+
+# --- ACD -------------------------------------------------------------------------------
+
+
+class CallQueued(Envelope):
+    """A call entered a queue and starts waiting."""
+
+    type: Literal["call.queued"]
+    call_id: Name
+    queue: Name
+    priority: int = 0
+
+
+class CallAnswered(Envelope):
+    """An agent answered a waiting call."""
+
+    type: Literal["call.answered"]
+    call_id: Name
+    queue: Name
+    agent_id: Name
+    wait_seconds: Seconds
+
+
+class CallAbandoned(Envelope):
+    """The caller hung up while waiting."""
+
+    type: Literal["call.abandoned"]
+    call_id: Name
+    queue: Name
+    wait_seconds: Seconds
+
+
+class CallbackRequested(Envelope):
+    """The caller left the queue asking to be called back."""
+
+    type: Literal["call.callback_requested"]
+    call_id: Name
+    queue: Name
+    wait_seconds: Seconds
+
+
+class CallTransferred(Envelope):
+    """The call left ``queue``, possibly for ``to_queue``."""
+
+    type: Literal["call.transferred"]
+    call_id: Name
+    queue: Name
+    to_queue: Name | None = None
+
+
+class CallCompleted(Envelope):
+    """An answered call ended; its handle time is talk + hold + after-call work."""
+
+    type: Literal["call.completed"]
+    call_id: Name
+    queue: Name
+    agent_id: Name
+    talk_seconds: Seconds
+    hold_seconds: Seconds
+    acw_seconds: Seconds
+
+
+AgentStateName = Literal["available", "on_call", "acw", "not_ready", "offline"]
+AGENT_STATES: tuple[AgentStateName, ...] = ("available", "on_call", "acw", "not_ready", "offline")
+
+
+class AgentState(Envelope):
+    """An agent changed state; ``queues`` are the queues the agent serves."""
+
+    type: Literal["agent.state"]
+    agent_id: Name
+    state: AgentStateName
+    queues: list[Name]
+
+
+class QueueSnapshot(Envelope):
+    """The ACD's own periodic view of a queue, authoritative at ``occurred_at``."""
+
+    type: Literal["queue.snapshot"]
+    queue: Name
+    calls_waiting: Count
+    oldest_wait_seconds: Seconds
+    agents_staffed: Count
+    agents_available: Count
+
+
+# --- IVR -------------------------------------------------------------------------------
+
+
+class IvrSessionStarted(Envelope):
+    """A caller entered an IVR application."""
+
+    type: Literal["ivr.session_started"]
+    session_id: Name
+    application: Name
+    call_id: Name | None = None
+
+
+class IvrNode(Envelope):
+    """An IVR session reached a menu or node."""
+
+    type: Literal["ivr.node"]
+    session_id: Name
+    application: Name
+    node: Name
+
+
+class IvrInputError(Envelope):
+    """The caller gave no input, or input that matched nothing."""
+
+    type: Literal["ivr.input_error"]
+    session_id: Name
+    application: Name
+    node: Name | None = None
+    kind: Literal["no_input", "no_match"]
+
+
+class IvrBackendError(Envelope):
+    """A backend the IVR depends on failed during a session."""
+
+    type: Literal["ivr.backend_error"]
+    session_id: Name
+    application: Name
+    backend: Name
+    error: str | None = None
+
+
+class IvrSessionEnded(Envelope):
+    """An IVR session ended, contained or not."""
+
+    type: Literal["ivr.session_ended"]
+    session_id: Name
+    application: Name
+    outcome: Literal["contained", "transferred", "hangup", "error"]
+    duration_seconds: Seconds
+
+
+class IvrPorts(Envelope):
+    """Port usage of an IVR application."""
+
+    type: Literal["ivr.ports"]
+    application: Name
+    ports_in_use: Count
+    ports_total: Annotated[int, Field(ge=1)]
+
+
+# --- Voice infrastructure ---------------------------------------------------------------
+
+
+class TrunkStatus(Envelope):
+    """A trunk's state and channel usage."""
+
+    type: Literal["trunk.status"]
+    trunk_id: Name
+    state: Literal["up", "down"]
+    channels_in_use: Count
+    channels_total: Annotated[int, Field(ge=1)]
+
+
+class CallSetup(Envelope):
+    """The final SIP response to an INVITE on a trunk."""
+
+    type: Literal["call.setup"]
+    trunk_id: Name
+    call_id: Name | None = None
+    sip_code: Annotated[int, Field(ge=100, le=699)]
+    post_dial_delay_ms: Annotated[float, Field(ge=0)] | None = None
+
+
+class MediaQuality(Envelope):
+    """Media quality of a call leg or component."""
+
+    type: Literal["media.quality"]
+    trunk_id: Name | None = None
+    component: Name | None = None
+    call_id: Name | None = None
+    mos: Annotated[float, Field(ge=1, le=5)]
+    jitter_ms: Annotated[float, Field(ge=0)]
+    packet_loss_ratio: Annotated[float, Field(ge=0, le=1)]
+    rtt_ms: Annotated[float, Field(ge=0)] | None = None
+
+
+class ComponentHealth(Envelope):
+    """A heartbeat from an infrastructure component."""
+
+    type: Literal["component.health"]
+    component: Name
+    kind: Literal["sbc", "media_gateway", "pbx", "ivr_platform", "recording", "cti", "other"]
+    status: Literal["up", "degraded", "down"]
+    detail: str | None = None
+
+
+class MaintenanceStarted(Envelope):
+    """Maintenance began on some components (ad-hoc or announced)."""
+
+    type: Literal["maintenance.started"]
+    maintenance_id: Name
+    components: list[Name]
+    queues: list[Name] | None = None
+    reason: str | None = None
+    ticket: str | None = None
+
+
+class MaintenanceEnded(Envelope):
+    """Maintenance ended."""
+
+    type: Literal["maintenance.ended"]
+    maintenance_id: Name
+
+
+Event = Annotated[
+    CallQueued
+    | CallAnswered
+    | CallAbandoned
+    | CallbackRequested
+    | CallTransferred
+    | CallCompleted
+    | AgentState
+    | QueueSnapshot
+    | IvrSessionStarted
+    | IvrNode
+    | IvrInputError
+    | IvrBackendError
+    | IvrSessionEnded
+    | IvrPorts
+    | TrunkStatus
+    | CallSetup
+    | MediaQuality
+    | ComponentHealth
+    | MaintenanceStarted
+    | MaintenanceEnded,
+    Field(discriminator="type"),
+]
+
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+EVENT_TYPES: tuple[str, ...] = tuple(
+    sorted(
+        model.model_fields["type"].annotation.__args__[0]  # type: ignore[union-attr]
+        for model in Envelope.__subclasses__()
+    )
+)
+
+
+def json_schema() -> dict[str, object]:
+    """Return the JSON Schema of events v1, generated from these models."""
+    schema = EVENT_ADAPTER.json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "callpulse event, schema version 1"
+    return schema

@@ -1,0 +1,128 @@
+"""From raw records to applied events: decoding, validation and rejection with a reason.
+
+Decoding happens here, in application code, never in a Kafka deserializer: a deserializer
+that raises makes the consumer fetch the same record forever.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import ValidationError
+
+from callpulse.core.events import EVENT_ADAPTER, Event
+from callpulse.core.monitor import Monitor, Outcome
+
+RejectReason = Literal[
+    "oversize",
+    "invalid_json",
+    "unknown_type",
+    "unsupported_version",
+    "invalid_schema",
+    "future_event",
+]
+REJECT_REASONS: tuple[RejectReason, ...] = (
+    "oversize",
+    "invalid_json",
+    "unknown_type",
+    "unsupported_version",
+    "invalid_schema",
+    "future_event",
+)
+
+
+class DecodeError(ValueError):
+    """A record that is not a valid v1 event; ``reason`` is one of :data:`REJECT_REASONS`."""
+
+    def __init__(self, reason: RejectReason, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason: RejectReason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """A record as a source delivers it, with the coordinates to find it again."""
+
+    value: bytes | None
+    key: bytes | None = None
+    topic: str = ""
+    partition: int = 0
+    offset: int = -1
+    timestamp_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A record that was not applied, and why."""
+
+    record: RawRecord
+    reason: RejectReason
+    detail: str
+
+
+def decode(value: bytes | None, max_bytes: int) -> Event:
+    """Decode one record's value into an event, or raise :class:`DecodeError`."""
+    if value is None:
+        raise DecodeError("invalid_json", "the record has no value (a tombstone)")
+    if len(value) > max_bytes:
+        raise DecodeError("oversize", f"{len(value)} bytes, more than the limit of {max_bytes}")
+    try:
+        return EVENT_ADAPTER.validate_json(value)
+    except ValidationError as exc:
+        raise _classify(exc) from None
+
+
+def _classify(exc: ValidationError) -> DecodeError:
+    errors = exc.errors(include_url=False, include_input=False)
+    first = errors[0]
+    kind = first["type"]
+    if kind == "json_invalid":
+        return DecodeError("invalid_json", first["msg"])
+    if kind == "union_tag_invalid":
+        tag = first.get("ctx", {}).get("tag", "?")
+        return DecodeError("unknown_type", f"unknown event type {tag!r}")
+    if kind == "union_tag_not_found":
+        return DecodeError("invalid_schema", "the event has no 'type' field")
+    if any(e["loc"][1:] == ("schema_version",) and e["type"] == "literal_error" for e in errors):
+        return DecodeError("unsupported_version", "schema_version must be 1")
+    detail = "; ".join(
+        f"{'.'.join(str(part) for part in e['loc'][1:]) or '(event)'}: {e['msg']}"
+        for e in errors[:5]
+    )
+    return DecodeError("invalid_schema", detail)
+
+
+@dataclass(slots=True)
+class Ingest:
+    """Decodes records, applies the valid ones to a monitor, and returns the rest."""
+
+    monitor: Monitor
+    max_record_bytes: int = 256 * 1024
+    invalid: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REJECT_REASONS, 0))
+
+    def process(self, records: Iterable[RawRecord]) -> list[Rejection]:
+        """Apply every valid record; return the rejected ones in order."""
+        rejected: list[Rejection] = []
+        monitor, limit, invalid = self.monitor, self.max_record_bytes, self.invalid
+        for record in records:
+            try:
+                event = decode(record.value, limit)
+            except DecodeError as exc:
+                invalid[exc.reason] += 1
+                rejected.append(Rejection(record, exc.reason, exc.detail))
+                continue
+            if monitor.apply(event) is Outcome.FUTURE:
+                invalid["future_event"] += 1
+                ahead = event.occurred_at.timestamp() - monitor.now
+                rejected.append(
+                    Rejection(
+                        record,
+                        "future_event",
+                        f"occurred_at is {ahead:.0f} s ahead of the clock "
+                        f"(max_clock_skew {monitor.config.max_clock_skew:g} s)",
+                    )
+                )
+        return rejected

@@ -1,0 +1,109 @@
+"""Rolling windows of integer counters on event time, in O(buckets) memory per series.
+
+Time is cut into buckets of ``bucket`` seconds; bucket ``b`` holds events with
+``b * bucket <= occurred_at < (b + 1) * bucket``. A window of ``span`` buckets, read when the
+newest bucket is ``head``, covers buckets ``head - span .. head``: it always includes every event
+no older than the window's length, plus at most one bucket of older events at its far edge.
+
+Each window keeps a running sum per field, updated when a value is added and when ``head``
+moves, so reading a window costs O(fields) whatever its length. Values are integers (durations
+are kept in milliseconds) so that adding and later subtracting a bucket is exact.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+
+def bucket_of(timestamp: float, bucket: float) -> int:
+    """Return the index of the bucket holding ``timestamp`` (epoch seconds)."""
+    return math.floor(timestamp / bucket)
+
+
+class RollingCounters:
+    """A fixed set of integer fields summed over several trailing windows of buckets.
+
+    ``spans`` are the windows' lengths in buckets (a 1-minute window over 5-second buckets is
+    12). ``head`` starts at ``start`` and only moves forward, through :meth:`advance`.
+    """
+
+    __slots__ = ("_fields", "_head", "_ring", "_size", "_slot_bucket", "_spans", "_sums")
+
+    def __init__(self, fields: int, spans: Sequence[int], start: int) -> None:
+        if fields < 1 or not spans or min(spans) < 1:
+            raise ValueError("need at least one field and windows of at least one bucket")
+        self._fields = fields
+        self._spans = tuple(spans)
+        # One bucket more than the longest span: the far-edge bucket is still covered.
+        self._size = max(spans) + 1
+        self._ring = [0] * (self._size * fields)
+        self._slot_bucket = [-1] * self._size
+        self._sums = [[0] * fields for _ in self._spans]
+        self._head = start
+
+    @property
+    def head(self) -> int:
+        """The newest bucket the windows end at."""
+        return self._head
+
+    def covers(self, bucket: int) -> bool:
+        """Whether ``bucket`` is inside the longest window (so adding to it counts somewhere)."""
+        return self._head - self._size < bucket <= self._head
+
+    def add(self, bucket: int, values: Sequence[tuple[int, int]]) -> bool:
+        """Add ``(field, amount)`` pairs to ``bucket``; return False if no window covers it.
+
+        ``bucket`` must not be ahead of :attr:`head` (callers clamp small clock skew).
+        """
+        head = self._head
+        if bucket > head:
+            raise ValueError(f"bucket {bucket} is ahead of head {head}")
+        if bucket <= head - self._size:
+            return False
+        size, fields = self._size, self._fields
+        slot = bucket % size
+        base = slot * fields
+        ring = self._ring
+        if self._slot_bucket[slot] != bucket:
+            # The slot still holds a bucket that left every window long ago: reuse it.
+            self._slot_bucket[slot] = bucket
+            for i in range(base, base + fields):
+                ring[i] = 0
+        for field, amount in values:
+            ring[base + field] += amount
+        for span, sums in zip(self._spans, self._sums, strict=True):
+            if bucket >= head - span:
+                for field, amount in values:
+                    sums[field] += amount
+        return True
+
+    def advance(self, head: int) -> None:
+        """Move the windows' end to ``head``; buckets that fall out are subtracted."""
+        old = self._head
+        if head <= old:
+            return
+        ring, fields, size = self._ring, self._fields, self._size
+        for span, sums in zip(self._spans, self._sums, strict=True):
+            if head - old > span:
+                # Every bucket this window held has left it.
+                for i in range(fields):
+                    sums[i] = 0
+                continue
+            # Buckets old-span .. head-span-1 leave this window.
+            for leaving in range(old - span, head - span):
+                slot = leaving % size
+                if self._slot_bucket[slot] != leaving:
+                    continue
+                base = slot * fields
+                for i in range(fields):
+                    sums[i] -= ring[base + i]
+        self._head = head
+
+    def window(self, index: int) -> list[int]:
+        """Return a copy of the sums of window ``index`` (in the order ``spans`` were given)."""
+        return list(self._sums[index])
+
+    def is_empty(self) -> bool:
+        """Whether every window sums to zero on every field."""
+        return not any(any(sums) for sums in self._sums)

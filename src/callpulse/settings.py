@@ -1,0 +1,233 @@
+"""Settings: a YAML file, overridden key by key from ``CALLPULSE_`` environment variables.
+
+``CALLPULSE_SOURCE__KAFKA__BOOTSTRAP_SERVERS=broker:9092`` overrides
+``source.kafka.bootstrap_servers``.
+Every section forbids unknown keys, so a typo stops start-up instead of being ignored. Errors
+name the file (or the environment variable), the key and what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from callpulse.core.durations import format_duration, parse_duration
+from callpulse.core.kpi import AbandonPolicy
+from callpulse.core.monitor import MonitorConfig, ServiceLevelTarget
+
+ENV_PREFIX = "CALLPULSE_"
+ENV_DELIMITER = "__"
+
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+    Field(description="seconds, or a string such as 20s, 5m, 1h"),
+]
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says where and why."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class KafkaSettings(_Section):
+    bootstrap_servers: str = "127.0.0.1:9092"
+    topics: Annotated[list[str], Field(min_length=1)] = ["contact-center.events"]
+    group_id: str = "callpulse"
+    client_id: str = "callpulse"
+    dead_letter_topic: str = "contact-center.events.dlq"
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    max_record_bytes: Annotated[int, Field(ge=1)] = 256 * 1024
+    max_batch_records: Annotated[int, Field(ge=1)] = 5000
+    stall_timeout: Duration = 60.0
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+
+
+class ReplaySettings(_Section):
+    path: Path = Path("events.jsonl")
+    speed: Annotated[float, Field(ge=0)] = 0.0
+
+
+class SimulatorSettings(_Section):
+    seed: int = 1
+    sites: Annotated[int, Field(ge=1, le=50)] = 2
+    queues_per_site: Annotated[int, Field(ge=1, le=50)] = 3
+    speed: Annotated[float, Field(gt=0)] = 1.0
+
+
+class SourceSettings(_Section):
+    kind: Literal["simulator", "kafka", "replay"] = "simulator"
+    kafka: KafkaSettings = KafkaSettings()
+    replay: ReplaySettings = ReplaySettings()
+    simulator: SimulatorSettings = SimulatorSettings()
+
+
+class HttpSettings(_Section):
+    host: str = "0.0.0.0"
+    port: Annotated[int, Field(ge=1, le=65535)] = 9464
+
+
+class ServiceLevelOverride(_Section):
+    threshold: Duration | None = None
+    short_abandon: Duration | None = None
+    abandons: AbandonPolicy | None = None
+
+
+class ServiceLevelSettings(_Section):
+    threshold: Duration = 20.0
+    short_abandon: Duration = 5.0
+    abandons: AbandonPolicy = "negative"
+    queues: dict[str, ServiceLevelOverride] = {}
+
+    def target(self, override: ServiceLevelOverride | None = None) -> ServiceLevelTarget:
+        o = override or ServiceLevelOverride()
+        return ServiceLevelTarget(
+            threshold=self.threshold if o.threshold is None else o.threshold,
+            short_abandon=self.short_abandon if o.short_abandon is None else o.short_abandon,
+            abandons=o.abandons or self.abandons,
+        )
+
+
+class KpiSettings(_Section):
+    windows: Annotated[list[Duration], Field(min_length=1)] = [60.0, 300.0, 900.0]
+    bucket: Duration = 5.0
+    service_level: ServiceLevelSettings = ServiceLevelSettings()
+    max_clock_skew: Duration = 30.0
+    tick: Duration = 1.0
+    dedup_capacity: Annotated[int, Field(ge=1000)] = 2_000_000
+
+    @model_validator(mode="after")
+    def _windows_fit_buckets(self) -> KpiSettings:
+        if self.bucket <= 0:
+            raise ValueError("bucket must be longer than 0 s")
+        for window in self.windows:
+            if window <= 0 or window % self.bucket:
+                raise ValueError(
+                    f"window {format_duration(window)} is not a whole number of "
+                    f"{format_duration(self.bucket)} buckets (kpi.bucket)"
+                )
+        if len(set(self.windows)) != len(self.windows):
+            raise ValueError("windows must not repeat")
+        return self
+
+    def monitor_config(self, *, event_time_clock: bool) -> MonitorConfig:
+        sl = self.service_level
+        return MonitorConfig(
+            windows=tuple(sorted(self.windows)),
+            bucket=self.bucket,
+            max_clock_skew=self.max_clock_skew,
+            service_level=sl.target(),
+            service_level_overrides={q: sl.target(o) for q, o in sl.queues.items()},
+            event_time_clock=event_time_clock,
+            dedup_capacity=self.dedup_capacity,
+        )
+
+
+class LogSettings(_Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class Settings(BaseSettings):
+    """Everything callpulse can be told. See ``config/callpulse.yaml`` for each key."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_DELIMITER,
+        extra="forbid",
+        nested_model_default_partial_update=True,
+    )
+
+    source: SourceSettings = SourceSettings()
+    http: HttpSettings = HttpSettings()
+    kpi: KpiSettings = KpiSettings()
+    log: LogSettings = LogSettings()
+    shutdown_grace: Duration = 20.0
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's values arrive as init arguments; the environment wins over them, as an
+        # operator overriding one key of a mounted ConfigMap expects.
+        return (env_settings, init_settings)
+
+    def redacted(self) -> dict[str, Any]:
+        """The effective settings as plain data, with secrets masked."""
+        return self.model_dump(mode="json")
+
+
+def load_settings(path: Path | None) -> Settings:
+    """Read ``path`` (or nothing: the defaults) and the environment; raise ConfigError."""
+    data: dict[str, Any] = {}
+    origin = str(path) if path else "(defaults)"
+    if path is not None:
+        data = _read_yaml(path)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, origin)) from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = ""
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:
+            where = f" at line {mark.line + 1}, column {mark.column + 1}"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    return data
+
+
+def _describe(exc: ValidationError, origin: str) -> str:
+    lines = []
+    for error in exc.errors(include_url=False):
+        loc = [str(part) for part in error["loc"]]
+        key = ".".join(loc) or "(top level)"
+        env_name = ENV_PREFIX + ENV_DELIMITER.join(loc).upper()
+        where = f"environment variable {env_name}" if env_name in os.environ else origin
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unknown key (check its spelling and section)"
+        elif "input" in error and not isinstance(error["input"], dict | list):
+            message += f" (got {error['input']!r})"
+        lines.append(f"{where}: {key}: {message}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)

@@ -1,0 +1,59 @@
+"""What every source of records (Kafka, a replay file, the simulator) offers the daemon."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from callpulse.core.ingest import RawRecord, Rejection
+
+
+class SourceError(Exception):
+    """A source cannot deliver right now (broker unreachable, file unreadable)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Records fetched together, and for Kafka the offsets to commit once they are applied."""
+
+    records: Sequence[RawRecord]
+    # (topic, partition) -> offset of the next record to read (last applied + 1).
+    next_offsets: Mapping[tuple[str, int], int] = field(default_factory=dict)
+
+
+class Source(Protocol):
+    """A stream of raw records that the daemon decodes, applies and then commits."""
+
+    name: str
+    """Shown in logs: ``kafka``, ``replay`` or ``simulator``."""
+
+    event_time_clock: bool
+    """True when time follows the records' own ``occurred_at`` (a replay), not the wall clock."""
+
+    async def start(self) -> None:
+        """Connect or open; raise :class:`SourceError` if not possible now."""
+
+    async def fetch(self) -> Batch:
+        """Wait briefly for records; an empty batch means none arrived in time."""
+
+    async def commit(self, batch: Batch) -> None:
+        """Record that ``batch`` has been applied (at-least-once: only after applying it)."""
+
+    async def dead_letter(self, rejections: Sequence[Rejection]) -> None:
+        """Keep the rejected records somewhere a person can find them, with the reason."""
+
+    async def stop(self) -> None:
+        """Release connections; commits what was applied."""
+
+    def readiness(self) -> tuple[bool, str]:
+        """Whether the source is delivering, and a short reason either way."""
+
+    def exhausted(self) -> bool:
+        """True when no more records will ever come (the end of a replay file)."""
+
+    def lag(self) -> Mapping[tuple[str, int], int]:
+        """Records not yet fetched per (topic, partition), where the source knows."""
+
+    def dead_lettered(self) -> int:
+        """How many rejected records were written to the dead-letter destination."""

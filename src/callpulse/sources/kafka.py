@@ -1,0 +1,266 @@
+"""Kafka source: a consumer group member with explicit, after-apply commits.
+
+- Values are decoded by the daemon, not by a ``value_deserializer`` (a raising deserializer
+  makes aiokafka fetch the same record forever).
+- A batch's offsets (last + 1 per partition) are committed only after its events are applied
+  and its rejected records are safely in the dead-letter topic: at-least-once, and the
+  ``event_id`` de-duplication makes a re-delivered event count once.
+- On revoke, the offsets applied so far are committed before the partitions move.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka.helpers import create_ssl_context
+
+from callpulse.core.ingest import RawRecord, Rejection
+from callpulse.settings import KafkaSettings
+from callpulse.sources.base import Batch, SourceError
+
+log = structlog.get_logger("callpulse.kafka")
+
+_FETCH_TIMEOUT_MS = 500
+_DLQ_RETRY_MAX_SECONDS = 10.0
+
+
+def connection_options(settings: KafkaSettings) -> dict[str, Any]:
+    """aiokafka client options shared by the consumer and the producer."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.bootstrap_servers,
+        "client_id": settings.client_id,
+        "security_protocol": settings.security_protocol,
+    }
+    if settings.security_protocol in ("SSL", "SASL_SSL"):
+        options["ssl_context"] = create_ssl_context(
+            cafile=str(settings.ssl_cafile) if settings.ssl_cafile else None
+        )
+    if settings.sasl_mechanism:
+        options["sasl_mechanism"] = settings.sasl_mechanism
+        options["sasl_plain_username"] = settings.sasl_username
+        if settings.sasl_password is not None:
+            options["sasl_plain_password"] = settings.sasl_password.get_secret_value()
+    return options
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, source: KafkaSource) -> None:
+        self._source = source
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self._source.commit_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self._source.assigned(assigned)
+
+
+class KafkaSource:
+    """Consumes ``settings.topics`` in group ``settings.group_id``."""
+
+    name = "kafka"
+    event_time_clock = False
+
+    def __init__(self, settings: KafkaSettings) -> None:
+        self._settings = settings
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self._applied: dict[TopicPartition, int] = {}
+        self._fetched: dict[TopicPartition, int] = {}
+        self._assignment: set[TopicPartition] = set()
+        self._joined = False
+        self._last_poll = 0.0
+        self._dead_lettered = 0
+
+    async def start(self) -> None:
+        options = connection_options(self._settings)
+        consumer = AIOKafkaConsumer(
+            group_id=self._settings.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset=self._settings.auto_offset_reset,
+            # Room for a record at the size limit plus headroom, so an oversize record is
+            # fetched and dead-lettered rather than blocking its partition.
+            max_partition_fetch_bytes=max(1024 * 1024, 2 * self._settings.max_record_bytes),
+            **options,
+        )
+        consumer.subscribe(self._settings.topics, listener=_CommitOnRevoke(self))
+        producer = AIOKafkaProducer(
+            acks="all",
+            enable_idempotence=True,
+            max_request_size=max(1024 * 1024, 2 * self._settings.max_record_bytes),
+            **options,
+        )
+        try:
+            await producer.start()
+            await consumer.start()
+        except KafkaError as exc:
+            await _quietly(consumer.stop())
+            await _quietly(producer.stop())
+            raise SourceError(
+                f"cannot reach Kafka at {self._settings.bootstrap_servers}: {exc}"
+            ) from exc
+        self._consumer, self._producer = consumer, producer
+        self._last_poll = time.monotonic()
+
+    async def fetch(self) -> Batch:
+        consumer = self._require_consumer()
+        try:
+            data = await consumer.getmany(
+                timeout_ms=_FETCH_TIMEOUT_MS, max_records=self._settings.max_batch_records
+            )
+        except KafkaError as exc:
+            raise SourceError(f"fetch failed: {exc}") from exc
+        self._last_poll = time.monotonic()
+        if not data:
+            return Batch(records=())
+        records = []
+        next_offsets = {}
+        for tp, messages in data.items():
+            for m in messages:
+                records.append(
+                    RawRecord(m.value, m.key, m.topic, m.partition, m.offset, m.timestamp)
+                )
+            next_offsets[(tp.topic, tp.partition)] = messages[-1].offset + 1
+            self._fetched[tp] = messages[-1].offset + 1
+        return Batch(records=records, next_offsets=next_offsets)
+
+    async def commit(self, batch: Batch) -> None:
+        if not batch.next_offsets:
+            return
+        consumer = self._require_consumer()
+        for (topic, partition), offset in batch.next_offsets.items():
+            self._applied[TopicPartition(topic, partition)] = offset
+        offsets = {tp: off for tp, off in self._applied.items() if tp in self._assignment}
+        if not offsets:
+            return
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as exc:
+            # A rebalance took the partitions meanwhile; their new owner re-reads from the
+            # last committed offset, and de-duplication absorbs what it sees twice.
+            log.warning("commit_failed", error=str(exc), offsets=_describe(offsets))
+        except KafkaError as exc:
+            raise SourceError(f"commit failed: {exc}") from exc
+
+    async def commit_revoked(self, revoked: list[TopicPartition]) -> None:
+        """Commit what was applied of ``revoked`` before the group moves them."""
+        offsets = {tp: self._applied[tp] for tp in revoked if tp in self._applied}
+        if offsets and self._consumer is not None:
+            try:
+                await self._consumer.commit(offsets)
+                log.info("committed_on_revoke", offsets=_describe(offsets))
+            except KafkaError as exc:
+                log.warning("commit_on_revoke_failed", error=str(exc))
+        for tp in revoked:
+            self._applied.pop(tp, None)
+            self._fetched.pop(tp, None)
+        self._assignment.difference_update(revoked)
+
+    def assigned(self, assigned: list[TopicPartition]) -> None:
+        """Remember the assignment; called by the group coordinator."""
+        self._joined = True
+        self._assignment = set(assigned)
+        log.info("partitions_assigned", partitions=_describe(dict.fromkeys(assigned, 0)))
+
+    async def dead_letter(self, rejections: Sequence[Rejection]) -> None:
+        producer = self._producer
+        if producer is None or not rejections:
+            return
+        delay = 0.2
+        while True:
+            try:
+                futures = [
+                    await producer.send(
+                        self._settings.dead_letter_topic,
+                        value=r.record.value,
+                        key=r.record.key,
+                        headers=_dead_letter_headers(r),
+                    )
+                    for r in rejections
+                ]
+                await asyncio.gather(*futures)
+                break
+            except KafkaError as exc:
+                # Nothing is committed past these records until they are safely stored.
+                log.warning("dead_letter_retry", error=str(exc), retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _DLQ_RETRY_MAX_SECONDS)
+        self._dead_lettered += len(rejections)
+
+    async def stop(self) -> None:
+        consumer, producer = self._consumer, self._producer
+        self._consumer = self._producer = None
+        if consumer is not None:
+            offsets = {tp: off for tp, off in self._applied.items() if tp in self._assignment}
+            if offsets:
+                try:
+                    await consumer.commit(offsets)
+                except KafkaError as exc:
+                    log.warning("final_commit_failed", error=str(exc))
+            await _quietly(consumer.stop())
+        if producer is not None:
+            await _quietly(producer.stop())
+
+    def readiness(self) -> tuple[bool, str]:
+        if self._consumer is None:
+            return False, "not connected to Kafka"
+        if not self._joined:
+            return False, "waiting for the consumer group to assign partitions"
+        silent = time.monotonic() - self._last_poll
+        if silent > self._settings.stall_timeout:
+            return False, f"consumer stalled: no fetch completed for {silent:.0f} s"
+        return True, f"consuming {len(self._assignment)} partition(s)"
+
+    def exhausted(self) -> bool:
+        return False
+
+    def lag(self) -> Mapping[tuple[str, int], int]:
+        consumer = self._consumer
+        if consumer is None:
+            return {}
+        result = {}
+        for tp in self._assignment:
+            highwater = consumer.highwater(tp)
+            position = self._fetched.get(tp)
+            if highwater is not None and position is not None:
+                result[(tp.topic, tp.partition)] = max(0, highwater - position)
+        return result
+
+    def dead_lettered(self) -> int:
+        return self._dead_lettered
+
+    def _require_consumer(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            raise SourceError("the Kafka source is not started")
+        return self._consumer
+
+
+def _dead_letter_headers(rejection: Rejection) -> list[tuple[str, bytes]]:
+    record = rejection.record
+    headers = [
+        ("callpulse.reason", rejection.reason.encode()),
+        ("callpulse.error", rejection.detail.encode("utf-8", "replace")[:1024]),
+        ("callpulse.source.topic", record.topic.encode()),
+        ("callpulse.source.partition", str(record.partition).encode()),
+        ("callpulse.source.offset", str(record.offset).encode()),
+    ]
+    if record.timestamp_ms is not None:
+        headers.append(("callpulse.source.timestamp", str(record.timestamp_ms).encode()))
+    return headers
+
+
+def _describe(offsets: Mapping[TopicPartition, int]) -> list[str]:
+    return sorted(f"{tp.topic}[{tp.partition}]@{off}" for tp, off in offsets.items())
+
+
+async def _quietly(awaitable: Any) -> None:
+    try:
+        await awaitable
+    except Exception as exc:  # closing a half-open client must not mask the real error
+        log.debug("close_failed", error=str(exc))

@@ -1,0 +1,114 @@
+"""Events v1: every type decodes, every rule of EVENTS-v1.md rejects with its reason."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from callpulse.core.events import EVENT_TYPES, json_schema
+from callpulse.core.ingest import DecodeError, decode
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "docs" / "examples" / "events-v1.jsonl"
+SCHEMA = ROOT / "docs" / "events-v1.schema.json"
+
+
+def examples() -> list[bytes]:
+    return [line for line in EXAMPLES.read_bytes().splitlines() if line.strip()]
+
+
+def test_examples_cover_every_type_and_all_decode() -> None:
+    decoded = [decode(line, 1 << 20) for line in examples()]
+    assert sorted(e.type for e in decoded) == sorted(EVENT_TYPES)
+
+
+def test_published_schema_is_the_one_generated_from_the_models() -> None:
+    assert json.loads(SCHEMA.read_text()) == json_schema(), (
+        "docs/events-v1.schema.json is stale: regenerate it with `callpulse schema`"
+    )
+
+
+def valid() -> dict[str, object]:
+    return json.loads(examples()[1])  # a call.answered
+
+
+def reason_of(body: object) -> str:
+    with pytest.raises(DecodeError) as info:
+        decode(json.dumps(body).encode() if not isinstance(body, bytes) else body, 4096)
+    return info.value.reason
+
+
+def test_unknown_fields_are_accepted() -> None:
+    body = valid() | {"vendor_extra": {"nested": True}}
+    assert decode(json.dumps(body).encode(), 4096).type == "call.answered"
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"type": "call.teleported"}, "unknown_type"),
+        ({"schema_version": 2}, "unsupported_version"),
+        ({"wait_seconds": -1}, "invalid_schema"),
+        ({"wait_seconds": "12"}, "invalid_schema"),
+        ({"occurred_at": "2026-11-22T14:00:00"}, "invalid_schema"),  # no offset
+        ({"occurred_at": "yesterday"}, "invalid_schema"),
+        ({"site": "lon 1"}, "invalid_schema"),
+        ({"site": "x" * 65}, "invalid_schema"),
+        ({"event_id": ""}, "invalid_schema"),
+        ({"event_id": "e" * 129}, "invalid_schema"),
+    ],
+)
+def test_rule_violations(change: dict[str, object], reason: str) -> None:
+    assert reason_of(valid() | change) == reason
+
+
+def test_missing_fields() -> None:
+    body = valid()
+    del body["agent_id"]
+    assert reason_of(body) == "invalid_schema"
+    body = valid()
+    del body["type"]
+    assert reason_of(body) == "invalid_schema"
+    body = valid()
+    del body["schema_version"]
+    assert reason_of(body) == "invalid_schema"
+
+
+@pytest.mark.parametrize("value", [b"{", b"not json", b"\xff\xfe\x00", b""])
+def test_not_json(value: bytes) -> None:
+    assert reason_of(value) == "invalid_json"
+
+
+def test_not_an_object() -> None:
+    assert reason_of([1, 2]) == "invalid_schema"
+
+
+def test_oversize_is_refused_before_parsing() -> None:
+    big = valid() | {"padding": "x" * 5000}
+    assert reason_of(big) == "oversize"
+
+
+def test_tombstone_has_no_value() -> None:
+    with pytest.raises(DecodeError) as info:
+        decode(None, 4096)
+    assert info.value.reason == "invalid_json"
+
+
+@pytest.mark.parametrize(
+    ("event_type", "field", "bad"),
+    [
+        ("media.quality", "mos", 5.5),
+        ("media.quality", "packet_loss_ratio", 1.5),
+        ("call.setup", "sip_code", 99),
+        ("call.setup", "sip_code", 700),
+        ("trunk.status", "channels_total", 0),
+        ("ivr.ports", "ports_total", 0),
+        ("agent.state", "state", "sleeping"),
+        ("queue.snapshot", "calls_waiting", 1.5),
+    ],
+)
+def test_ranges(event_type: str, field: str, bad: object) -> None:
+    [line] = [json.loads(x) for x in examples() if json.loads(x)["type"] == event_type]
+    assert reason_of(line | {field: bad}) == "invalid_schema"

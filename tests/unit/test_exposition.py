@@ -1,0 +1,60 @@
+"""The /metrics families, read through a fresh registry as Prometheus would read them."""
+
+from __future__ import annotations
+
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from callpulse.core.ingest import Ingest, RawRecord
+from callpulse.core.monitor import Monitor, MonitorConfig
+from callpulse.exposition import CallpulseCollector, SourceMetrics, build_registry
+
+from .events import raw
+
+NOW = 1_800_000_000.0
+
+
+def scrape(ingest: Ingest) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    collector = CallpulseCollector(
+        ingest,
+        SourceMetrics(lag=lambda: {("events", 0): 7}, dead_lettered=lambda: 2),
+        ready=lambda: True,
+        wall_clock=lambda: NOW + 3,
+    )
+    text = generate_latest(build_registry(collector)).decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def test_queue_series_and_zero_denominator_rule() -> None:
+    ingest = Ingest(Monitor(MonitorConfig(), now=NOW))
+    ingest.process(
+        [
+            RawRecord(raw("call.queued", NOW - 1, call_id="a", queue="billing")),
+            RawRecord(raw("call.queued", NOW - 1, call_id="b", queue="sales")),
+            RawRecord(raw("call.answered", NOW, call_id="b", queue="sales", agent_id="x",
+                          wait_seconds=4.0)),
+            RawRecord(b"nope"),
+        ]
+    )
+    samples = scrape(ingest)
+    billing = (("queue", "billing"), ("site", "lon1"))
+    sales_1m = (("queue", "sales"), ("site", "lon1"), ("window", "1m"))
+    assert samples[("callpulse_queue_calls_waiting", billing)] == 1
+    assert samples[("callpulse_queue_offered_calls", (*billing, ("window", "15m")))] == 1
+    assert samples[("callpulse_queue_service_level_ratio", sales_1m)] == 1.0
+    assert samples[("callpulse_queue_asa_seconds", sales_1m)] == 4.0
+    # billing answered nothing: no ratio series at all, not 0 and not NaN.
+    assert not [k for k in samples if k[0] == "callpulse_queue_service_level_ratio"
+                and ("queue", "billing") in k[1]]
+    assert samples[("callpulse_queue_calls_offered_total", billing)] == 1
+    assert samples[("callpulse_events_total", (("type", "call.queued"),))] == 2
+    assert samples[("callpulse_events_invalid_total", (("reason", "invalid_json"),))] == 1
+    assert samples[("callpulse_dead_letter_records_total", ())] == 2
+    assert samples[("callpulse_consumer_lag_records", (("partition", "0"), ("topic", "events")))] == 7
+    assert samples[("callpulse_event_time_lag_seconds", ())] == 3.0
+    assert samples[("callpulse_build_info", (("version", "0.1.0"),))] == 1
+    assert ("process_resident_memory_bytes", ()) in samples

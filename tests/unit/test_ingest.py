@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from callpulse.core.ingest import Ingest, RawRecord
+from callpulse.core.monitor import Monitor, MonitorConfig
+
+from .events import raw
+
+NOW = 1_800_000_000.0
+
+
+def test_valid_records_are_applied_and_invalid_ones_returned_with_coordinates() -> None:
+    ingest = Ingest(Monitor(MonitorConfig(), now=NOW), max_record_bytes=4096)
+    values = [
+        raw("call.queued", NOW, call_id="a", queue="billing"),
+        b"{broken",
+        raw("call.queued", NOW + 3600, call_id="b", queue="billing"),
+        raw("call.queued", NOW, call_id="c", queue="billing"),
+        b"x" * 5000,
+    ]
+    records = [RawRecord(v, b"lon1", "events", 3, 100 + i) for i, v in enumerate(values)]
+    rejected = ingest.process(records)
+    assert [(r.reason, r.record.offset) for r in rejected] == [
+        ("invalid_json", 101),
+        ("future_event", 102),
+        ("oversize", 104),
+    ]
+    assert "ahead of the clock" in rejected[1].detail
+    assert ingest.invalid["invalid_json"] == 1
+    assert ingest.invalid["future_event"] == 1
+    assert ingest.invalid["oversize"] == 1
+    assert ingest.monitor.stats.events_by_type == {"call.queued": 2}

@@ -1,0 +1,222 @@
+"""Queue KPIs computed by the monitor, against values worked out by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from callpulse.core.monitor import (
+    Monitor,
+    MonitorConfig,
+    Outcome,
+    QueueView,
+    ServiceLevelTarget,
+    WindowKpis,
+)
+
+from .events import event
+
+NOW = 1_800_000_000.0  # a multiple of the 5 s bucket, so window edges are easy to reason about
+
+
+def monitor(**config: object) -> Monitor:
+    return Monitor(MonitorConfig(**config), now=NOW)  # type: ignore[arg-type]
+
+
+def view(m: Monitor, site: str = "lon1", queue: str = "billing") -> QueueView:
+    [v] = [v for v in m.queue_views() if (v.site, v.queue) == (site, queue)]
+    return v
+
+
+def window(v: QueueView, label: str) -> WindowKpis:
+    [w] = [w for w in v.windows if w.window == label]
+    return w
+
+
+def feed_service_level_mix(m: Monitor, when: float = NOW - 30) -> None:
+    for i in range(6):
+        m.apply(event("call.queued", when, call_id=f"c{i}", queue="billing"))
+    for i, wait in enumerate((3.0, 12.0, 25.0)):  # two within T = 20 s
+        m.apply(event("call.answered", when, call_id=f"c{i}", queue="billing",
+                      agent_id="a1", wait_seconds=wait))
+    for i, wait in zip((3, 4, 5), (2.0, 8.0, 30.0), strict=True):  # 2.0 is a short abandon
+        m.apply(event("call.abandoned", when, call_id=f"c{i}", queue="billing",
+                      wait_seconds=wait))
+
+
+def test_service_level_excludes_short_abandons() -> None:
+    m = monitor()
+    feed_service_level_mix(m)
+    w = window(view(m), "1m")
+    assert (w.offered, w.answered, w.abandoned) == (6, 3, 2)
+    assert w.service_level == pytest.approx(2 / 5)
+    assert w.abandon_ratio == pytest.approx(2 / 5)
+    assert w.asa_seconds == pytest.approx((3 + 12 + 25) / 3)
+
+
+@pytest.mark.parametrize(("policy", "expected"), [("ignored", 2 / 3), ("positive", 3 / 5)])
+def test_service_level_abandon_policies(policy: str, expected: float) -> None:
+    m = monitor(service_level=ServiceLevelTarget(abandons=policy))  # type: ignore[arg-type]
+    feed_service_level_mix(m)
+    assert window(view(m), "5m").service_level == pytest.approx(expected)
+
+
+def test_boundary_waits_answer_at_t_and_abandon_at_s_count() -> None:
+    m = monitor()
+    m.apply(event("call.answered", NOW, call_id="a", queue="billing", agent_id="x",
+                  wait_seconds=20.0))
+    m.apply(event("call.abandoned", NOW, call_id="b", queue="billing", wait_seconds=5.0))
+    w = window(view(m), "1m")
+    assert (w.answered, w.abandoned) == (1, 1)
+    assert w.service_level == pytest.approx(1 / 2)
+    assert view(m).totals["answered_within_threshold"] == 1
+
+
+def test_per_queue_threshold_override() -> None:
+    m = monitor(service_level_overrides={"billing": ServiceLevelTarget(threshold=30.0)})
+    feed_service_level_mix(m)
+    assert window(view(m), "1m").service_level == pytest.approx(3 / 5)
+
+
+def test_zero_denominators_give_no_value() -> None:
+    m = monitor()
+    m.apply(event("call.queued", NOW, call_id="c", queue="billing"))
+    w = window(view(m), "1m")
+    assert w.offered == 1
+    assert (w.service_level, w.abandon_ratio, w.asa_seconds, w.aht_seconds, w.occupancy) == (
+        None, None, None, None, None)
+
+
+def test_each_window_counts_what_it_covers() -> None:
+    m = monitor()
+    for offset, call in ((30, "recent"), (200, "minutes-late"), (600, "ten-minutes")):
+        m.apply(event("call.answered", NOW - offset, call_id=call, queue="billing",
+                      agent_id="a", wait_seconds=1.0))
+    v = view(m)
+    assert [w.answered for w in v.windows] == [1, 2, 3]
+    assert v.totals["answered"] == 3
+
+
+def test_event_older_than_every_window_is_late_but_in_the_totals() -> None:
+    m = monitor()
+    outcome = m.apply(event("call.answered", NOW - 1000, call_id="old", queue="billing",
+                            agent_id="a", wait_seconds=1.0))
+    assert outcome is Outcome.LATE
+    v = view(m)
+    assert [w.answered for w in v.windows] == [0, 0, 0]
+    assert v.totals["answered"] == 1
+    assert m.stats.late == 1
+
+
+def test_event_on_the_far_edge_of_the_longest_window_still_counts() -> None:
+    m = monitor()
+    assert m.apply(event("call.queued", NOW - 900, call_id="c", queue="billing")) is Outcome.APPLIED
+    assert m.apply(event("call.queued", NOW - 905, call_id="d", queue="billing")) is Outcome.LATE
+    assert [w.offered for w in view(m).windows] == [0, 0, 1]
+
+
+def test_future_event_beyond_clock_skew_is_rejected_and_within_it_counts_now() -> None:
+    m = monitor(max_clock_skew=30.0)
+    assert m.apply(event("call.queued", NOW + 31, call_id="a", queue="billing")) is Outcome.FUTURE
+    assert m.apply(event("call.queued", NOW + 29, call_id="b", queue="billing")) is Outcome.APPLIED
+    v = view(m)
+    assert v.windows[0].offered == 1
+    assert v.totals["offered"] == 1
+    assert m.stats.future == 1
+
+
+def test_duplicate_event_id_counts_once() -> None:
+    m = monitor()
+    first = event("call.queued", NOW, call_id="c", queue="billing", event_id="dup-1")
+    assert m.apply(first) is Outcome.APPLIED
+    assert m.apply(first) is Outcome.DUPLICATE
+    assert view(m).totals["offered"] == 1
+    assert m.stats.duplicates == 1
+    assert m.stats.events_by_type == {"call.queued": 1}
+
+
+def test_out_of_order_events_give_the_same_kpis() -> None:
+    items = [event("call.answered", NOW - s, call_id=f"c{s}", queue="billing", agent_id="a",
+                   wait_seconds=float(s % 40)) for s in range(0, 800, 7)]
+    ordered, shuffled = monitor(), monitor()
+    for e in items:
+        ordered.apply(e)
+    for e in reversed(items):
+        shuffled.apply(e)
+    assert view(ordered).windows == view(shuffled).windows
+
+
+def test_idle_queue_ages_out_by_tick_alone() -> None:
+    m = monitor()
+    m.apply(event("call.answered", NOW, call_id="c", queue="billing", agent_id="a",
+                  wait_seconds=4.0))
+    m.tick(NOW + 70)
+    assert [w.answered for w in view(m).windows] == [0, 1, 1]
+    assert window(view(m), "1m").service_level is None
+    m.tick(NOW + 3600)
+    assert [w.answered for w in view(m).windows] == [0, 0, 0]
+
+
+def test_waiting_calls_and_oldest_wait_follow_the_clock() -> None:
+    m = monitor()
+    m.apply(event("call.queued", NOW - 40, call_id="old", queue="billing"))
+    m.apply(event("call.queued", NOW - 10, call_id="new", queue="billing"))
+    m.tick(NOW + 5)
+    v = view(m)
+    assert (v.calls_waiting, v.oldest_wait_seconds) == (2, 45.0)
+    m.apply(event("call.answered", NOW + 5, call_id="old", queue="billing", agent_id="a",
+                  wait_seconds=45.0))
+    m.apply(event("call.transferred", NOW + 5, call_id="new", queue="billing", to_queue="x"))
+    v = view(m)
+    assert (v.calls_waiting, v.oldest_wait_seconds) == (0, 0.0)
+
+
+def test_aht_from_completed_calls() -> None:
+    m = monitor()
+    m.apply(event("call.completed", NOW, call_id="a", queue="billing", agent_id="x",
+                  talk_seconds=100.0, hold_seconds=20.0, acw_seconds=30.0))
+    m.apply(event("call.completed", NOW, call_id="b", queue="billing", agent_id="x",
+                  talk_seconds=200.0, hold_seconds=0.0, acw_seconds=10.0))
+    assert window(view(m), "1m").aht_seconds == pytest.approx((150 + 210) / 2)
+
+
+def test_agents_by_state_and_occupancy() -> None:
+    m = monitor()
+    t0 = NOW - 120
+
+    def state(offset: float, name: str) -> None:
+        m.apply(event("agent.state", t0 + offset, agent_id="a1", state=name,
+                      queues=["billing", "sales"]))
+
+    state(0, "available")
+    state(30, "on_call")
+    state(90, "acw")
+    state(100, "available")
+    m.apply(event("agent.state", t0, agent_id="a2", state="not_ready", queues=["billing"]))
+    v = view(m)
+    assert v.agents == {"available": 1, "on_call": 0, "acw": 0, "not_ready": 1, "offline": 0}
+    assert view(m, queue="sales").agents["available"] == 1
+    # 1m window = [NOW-60, NOW]: on call 30 s, acw 10 s, available 20 s (still open).
+    assert window(v, "1m").occupancy == pytest.approx(40 / 60)
+    # 5m window holds all 120 s: busy 70 s, available 50 s.
+    assert window(v, "5m").occupancy == pytest.approx(70 / 120)
+
+
+def test_stale_agent_state_does_not_rewind_the_agent() -> None:
+    m = monitor()
+    m.apply(event("agent.state", NOW - 10, agent_id="a1", state="on_call", queues=["billing"]))
+    m.apply(event("agent.state", NOW - 20, agent_id="a1", state="available", queues=["billing"]))
+    assert view(m).agents["on_call"] == 1
+    assert view(m).agents["available"] == 0
+
+
+def test_event_time_clock_follows_the_newest_event() -> None:
+    m = monitor(event_time_clock=True)
+    m.apply(event("call.queued", NOW + 3600, call_id="a", queue="billing"))
+    assert m.now == NOW + 3600
+    m.apply(event("call.queued", NOW + 3500, call_id="b", queue="billing"))
+    assert [w.offered for w in view(m).windows] == [1, 2, 2]
+
+
+def test_windows_must_be_whole_buckets() -> None:
+    with pytest.raises(ValueError, match="whole number"):
+        MonitorConfig(windows=(60.0, 62.0), bucket=5.0)

@@ -1,0 +1,153 @@
+"""Settings: the example config is complete and valid; errors name file, key and expectation."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from callpulse.settings import ConfigError, Settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "config" / "callpulse.yaml"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "callpulse.yaml"
+    path.write_text(text)
+    return path
+
+
+def keys(model: object, prefix: str = "") -> set[str]:
+    out = set()
+    fields = type(model).model_fields  # type: ignore[attr-defined]
+    for name in fields:
+        value = getattr(model, name)
+        out.add(prefix + name)
+        if hasattr(type(value), "model_fields") and type(value).model_fields:
+            out |= keys(value, prefix + name + ".")
+    return out
+
+
+def flatten(data: dict[str, object], prefix: str = "") -> set[str]:
+    out = set()
+    for key, value in data.items():
+        out.add(prefix + key)
+        if isinstance(value, dict) and key != "queues":
+            out |= flatten(value, prefix + key + ".")
+    return out
+
+
+def test_example_config_is_valid_and_covers_every_key() -> None:
+    settings = load_settings(EXAMPLE)
+    assert isinstance(settings, Settings)
+    documented = flatten(yaml.safe_load(EXAMPLE.read_text()))
+    missing = keys(Settings()) - documented
+    assert not missing, f"config/callpulse.yaml does not document {sorted(missing)}"
+
+
+def test_defaults_need_no_file() -> None:
+    settings = load_settings(None)
+    assert settings.source.kind == "simulator"
+    assert settings.http.port == 9464
+    assert settings.kpi.windows == [60, 300, 900]
+
+
+def test_durations_accept_units_and_plain_seconds(tmp_path: Path) -> None:
+    path = write(tmp_path, "kpi:\n  windows: [30s, 2m, 600]\n  service_level: {threshold: 30}\n")
+    settings = load_settings(path)
+    assert settings.kpi.windows == [30, 120, 600]
+    assert settings.kpi.service_level.threshold == 30
+
+
+def test_wrong_type_names_file_key_and_expectation(tmp_path: Path) -> None:
+    path = write(tmp_path, "http:\n  port: lots\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert "http.port" in message
+    assert "valid integer" in message
+    assert "'lots'" in message
+
+
+def test_unknown_key_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "source:\n  kafka:\n    bootstrap_server: x:9092\n")
+    with pytest.raises(ConfigError, match=r"source\.kafka\.bootstrap_server: unknown key"):
+        load_settings(path)
+
+
+def test_window_not_a_whole_number_of_buckets(tmp_path: Path) -> None:
+    path = write(tmp_path, "kpi:\n  windows: [1m, 62s]\n")
+    with pytest.raises(ConfigError, match=r"kpi: .*62s is not a whole number of 5s buckets"):
+        load_settings(path)
+
+
+def test_bad_duration(tmp_path: Path) -> None:
+    path = write(tmp_path, "kpi:\n  max_clock_skew: soon\n")
+    with pytest.raises(ConfigError, match=r"kpi\.max_clock_skew: .*20s, 5m or 1h"):
+        load_settings(path)
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "http:\n  port: [9464\n")
+    with pytest.raises(ConfigError, match=r"not valid YAML at line \d+"):
+        load_settings(path)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read the config file"):
+        load_settings(tmp_path / "nope.yaml")
+
+
+def test_environment_overrides_the_file_key_by_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, "source:\n  kind: kafka\n  kafka:\n    group_id: from-file\n")
+    monkeypatch.setenv("CALLPULSE_SOURCE__KAFKA__BOOTSTRAP_SERVERS", "broker:9093")
+    monkeypatch.setenv("CALLPULSE_HTTP__PORT", "9999")
+    settings = load_settings(path)
+    assert settings.source.kafka.bootstrap_servers == "broker:9093"
+    assert settings.source.kafka.group_id == "from-file"
+    assert settings.http.port == 9999
+
+
+def test_bad_environment_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CALLPULSE_HTTP__PORT", "70000")
+    with pytest.raises(ConfigError, match="environment variable CALLPULSE_HTTP__PORT: http.port"):
+        load_settings(None)
+
+
+def test_secrets_are_redacted(tmp_path: Path) -> None:
+    path = write(tmp_path, "source:\n  kafka:\n    sasl_password: hunter2\n")
+    assert "hunter2" not in str(load_settings(path).redacted())
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "callpulse", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_check_config_accepts_the_example() -> None:
+    result = cli("check-config", str(EXAMPLE))
+    assert result.returncode == 0, result.stderr
+    assert "OK" in result.stdout
+
+
+def test_check_config_and_run_refuse_a_bad_config(tmp_path: Path) -> None:
+    path = write(tmp_path, "http:\n  port: lots\nkpi:\n  windoes: [1m]\n")
+    for command in ("check-config", "run --config"):
+        result = cli(*command.split(), str(path))
+        assert result.returncode == 2
+        assert "http.port" in result.stderr
+        assert "kpi.windoes: unknown key" in result.stderr
+
+
+def test_schema_command_prints_the_published_schema() -> None:
+    result = cli("schema")
+    assert result.returncode == 0
+    assert result.stdout == (ROOT / "docs" / "events-v1.schema.json").read_text()

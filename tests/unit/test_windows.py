@@ -1,0 +1,109 @@
+"""Rolling windows: which bucket an event lands in and when it leaves each window."""
+
+import pytest
+
+from callpulse.core.windows import RollingCounters, bucket_of
+
+# Two windows over 5 s buckets: 1 minute (12 buckets) and 5 minutes (60 buckets).
+SPANS = (12, 60)
+
+
+def counters(head: int = 1000) -> RollingCounters:
+    return RollingCounters(fields=2, spans=SPANS, start=head)
+
+
+def test_bucket_of_puts_a_boundary_instant_in_the_bucket_it_starts() -> None:
+    assert bucket_of(100.0, 5.0) == 20
+    assert bucket_of(99.999, 5.0) == 19
+    assert bucket_of(104.999, 5.0) == 20
+
+
+def test_value_in_the_current_bucket_counts_in_every_window() -> None:
+    c = counters()
+    assert c.add(1000, ((0, 1), (1, 250)))
+    assert c.window(0) == [1, 250]
+    assert c.window(1) == [1, 250]
+
+
+def test_window_covers_its_span_plus_the_far_edge_bucket() -> None:
+    c = counters()
+    c.add(1000 - 12, ((0, 1),))  # exactly one window length back: still covered
+    c.add(1000 - 13, ((0, 10),))  # one bucket further: only in the 5-minute window
+    assert c.window(0) == [1, 0]
+    assert c.window(1) == [11, 0]
+
+
+def test_advancing_by_one_bucket_drops_exactly_the_far_edge() -> None:
+    c = counters()
+    c.add(1000 - 12, ((0, 1),))
+    c.add(1000 - 11, ((0, 2),))
+    c.advance(1001)
+    assert c.window(0) == [2, 0]
+    assert c.window(1) == [3, 0]
+
+
+def test_late_value_inside_the_window_counts_where_it_belongs() -> None:
+    c = counters()
+    c.advance(1040)  # 40 buckets (200 s) later
+    assert c.add(1000, ((0, 1),))  # 200 s late: outside 1m, inside 5m
+    assert c.window(0) == [0, 0]
+    assert c.window(1) == [1, 0]
+
+
+def test_value_older_than_every_window_is_refused() -> None:
+    c = counters()
+    assert not c.add(1000 - 61, ((0, 1),))
+    assert c.is_empty()
+
+
+def test_value_ahead_of_head_is_a_caller_error() -> None:
+    with pytest.raises(ValueError, match="ahead of head"):
+        counters().add(1001, ((0, 1),))
+
+
+def test_idle_series_empties_when_time_moves_past_every_window() -> None:
+    c = counters()
+    c.add(1000, ((0, 3), (1, 7)))
+    c.advance(1000 + 60)
+    assert c.window(0) == [0, 0]
+    assert c.window(1) == [3, 7]
+    c.advance(1000 + 61)
+    assert c.is_empty()
+
+
+def test_long_jump_forward_resets_sums_and_reuses_slots_cleanly() -> None:
+    c = counters()
+    c.add(1000, ((0, 5),))
+    c.advance(1000 + 61 * 7)  # several ring turns with no data
+    assert c.is_empty()
+    c.add(c.head, ((0, 1),))  # same ring slot family as old buckets
+    assert c.window(0) == [1, 0]
+    assert c.window(1) == [1, 0]
+
+
+def test_out_of_order_values_sum_the_same_as_in_order() -> None:
+    in_order, shuffled = counters(), counters()
+    buckets = [990, 991, 995, 999, 1000, 970, 945]
+    for b in buckets:
+        in_order.add(b, ((0, 1), (1, b)))
+    for b in reversed(buckets):
+        shuffled.add(b, ((0, 1), (1, b)))
+    for i in range(len(SPANS)):
+        assert in_order.window(i) == shuffled.window(i)
+
+
+def test_running_sums_match_a_brute_force_recount() -> None:
+    import random
+
+    rng = random.Random(7)
+    c = counters(head=0)
+    added: list[tuple[int, int]] = []
+    for head in range(0, 400):
+        c.advance(head)
+        for _ in range(rng.randint(0, 3)):
+            bucket = head - rng.randint(0, 70)
+            if c.add(bucket, ((0, 1), (1, bucket))):
+                added.append((bucket, bucket))
+        for i, span in enumerate(SPANS):
+            inside = [b for b, _ in added if head - span <= b <= head]
+            assert c.window(i) == [len(inside), sum(inside)]

@@ -5,8 +5,17 @@ from callpulse.core.durations import DurationError, format_duration, parse_durat
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("20s", 20), ("5m", 300), ("1h", 3600), ("1d", 86400), ("250ms", 0.25), ("30", 30),
-     (15, 15), (2.5, 2.5), ("1.5h", 5400)],
+    [
+        ("20s", 20),
+        ("5m", 300),
+        ("1h", 3600),
+        ("1d", 86400),
+        ("250ms", 0.25),
+        ("30", 30),
+        (15, 15),
+        (2.5, 2.5),
+        ("1.5h", 5400),
+    ],
 )
 def test_parse(text: object, seconds: float) -> None:
     assert parse_duration(text) == seconds

@@ -35,8 +35,11 @@ def test_queue_series_and_zero_denominator_rule() -> None:
         [
             RawRecord(raw("call.queued", NOW - 1, call_id="a", queue="billing")),
             RawRecord(raw("call.queued", NOW - 1, call_id="b", queue="sales")),
-            RawRecord(raw("call.answered", NOW, call_id="b", queue="sales", agent_id="x",
-                          wait_seconds=4.0)),
+            RawRecord(
+                raw(
+                    "call.answered", NOW, call_id="b", queue="sales", agent_id="x", wait_seconds=4.0
+                )
+            ),
             RawRecord(b"nope"),
         ]
     )
@@ -48,13 +51,18 @@ def test_queue_series_and_zero_denominator_rule() -> None:
     assert samples[("callpulse_queue_service_level_ratio", sales_1m)] == 1.0
     assert samples[("callpulse_queue_asa_seconds", sales_1m)] == 4.0
     # billing answered nothing: no ratio series at all, not 0 and not NaN.
-    assert not [k for k in samples if k[0] == "callpulse_queue_service_level_ratio"
-                and ("queue", "billing") in k[1]]
+    assert not [
+        k
+        for k in samples
+        if k[0] == "callpulse_queue_service_level_ratio" and ("queue", "billing") in k[1]
+    ]
     assert samples[("callpulse_queue_calls_offered_total", billing)] == 1
     assert samples[("callpulse_events_total", (("type", "call.queued"),))] == 2
     assert samples[("callpulse_events_invalid_total", (("reason", "invalid_json"),))] == 1
     assert samples[("callpulse_dead_letter_records_total", ())] == 2
-    assert samples[("callpulse_consumer_lag_records", (("partition", "0"), ("topic", "events")))] == 7
+    assert (
+        samples[("callpulse_consumer_lag_records", (("partition", "0"), ("topic", "events")))] == 7
+    )
     assert samples[("callpulse_event_time_lag_seconds", ())] == 3.0
     assert samples[("callpulse_build_info", (("version", "0.1.0"),))] == 1
     assert ("process_resident_memory_bytes", ()) in samples

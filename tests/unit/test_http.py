@@ -29,9 +29,11 @@ async def test_routes_methods_and_errors() -> None:
     try:
         port = server.port
         ok = await exchange(port, b"GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        assert ok.startswith(b"HTTP/1.1 200 OK\r\n") and ok.endswith(b"\r\n\r\nhello\n")
+        assert ok.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert ok.endswith(b"\r\n\r\nhello\n")
         head = await exchange(port, b"HEAD /hello HTTP/1.1\r\nConnection: close\r\n\r\n")
-        assert b"Content-Length: 6" in head and head.endswith(b"\r\n\r\n")
+        assert b"Content-Length: 6" in head
+        assert head.endswith(b"\r\n\r\n")
         missing = await exchange(port, b"GET /nope HTTP/1.1\r\nConnection: close\r\n\r\n")
         assert missing.startswith(b"HTTP/1.1 404")
         post = await exchange(port, b"POST /hello HTTP/1.1\r\nConnection: close\r\n\r\n")

@@ -36,11 +36,18 @@ def feed_service_level_mix(m: Monitor, when: float = NOW - 30) -> None:
     for i in range(6):
         m.apply(event("call.queued", when, call_id=f"c{i}", queue="billing"))
     for i, wait in enumerate((3.0, 12.0, 25.0)):  # two within T = 20 s
-        m.apply(event("call.answered", when, call_id=f"c{i}", queue="billing",
-                      agent_id="a1", wait_seconds=wait))
+        m.apply(
+            event(
+                "call.answered",
+                when,
+                call_id=f"c{i}",
+                queue="billing",
+                agent_id="a1",
+                wait_seconds=wait,
+            )
+        )
     for i, wait in zip((3, 4, 5), (2.0, 8.0, 30.0), strict=True):  # 2.0 is a short abandon
-        m.apply(event("call.abandoned", when, call_id=f"c{i}", queue="billing",
-                      wait_seconds=wait))
+        m.apply(event("call.abandoned", when, call_id=f"c{i}", queue="billing", wait_seconds=wait))
 
 
 def test_service_level_excludes_short_abandons() -> None:
@@ -62,8 +69,9 @@ def test_service_level_abandon_policies(policy: str, expected: float) -> None:
 
 def test_boundary_waits_answer_at_t_and_abandon_at_s_count() -> None:
     m = monitor()
-    m.apply(event("call.answered", NOW, call_id="a", queue="billing", agent_id="x",
-                  wait_seconds=20.0))
+    m.apply(
+        event("call.answered", NOW, call_id="a", queue="billing", agent_id="x", wait_seconds=20.0)
+    )
     m.apply(event("call.abandoned", NOW, call_id="b", queue="billing", wait_seconds=5.0))
     w = window(view(m), "1m")
     assert (w.answered, w.abandoned) == (1, 1)
@@ -83,14 +91,27 @@ def test_zero_denominators_give_no_value() -> None:
     w = window(view(m), "1m")
     assert w.offered == 1
     assert (w.service_level, w.abandon_ratio, w.asa_seconds, w.aht_seconds, w.occupancy) == (
-        None, None, None, None, None)
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
 
 
 def test_each_window_counts_what_it_covers() -> None:
     m = monitor()
     for offset, call in ((30, "recent"), (200, "minutes-late"), (600, "ten-minutes")):
-        m.apply(event("call.answered", NOW - offset, call_id=call, queue="billing",
-                      agent_id="a", wait_seconds=1.0))
+        m.apply(
+            event(
+                "call.answered",
+                NOW - offset,
+                call_id=call,
+                queue="billing",
+                agent_id="a",
+                wait_seconds=1.0,
+            )
+        )
     v = view(m)
     assert [w.answered for w in v.windows] == [1, 2, 3]
     assert v.totals["answered"] == 3
@@ -98,8 +119,16 @@ def test_each_window_counts_what_it_covers() -> None:
 
 def test_event_older_than_every_window_is_late_but_in_the_totals() -> None:
     m = monitor()
-    outcome = m.apply(event("call.answered", NOW - 1000, call_id="old", queue="billing",
-                            agent_id="a", wait_seconds=1.0))
+    outcome = m.apply(
+        event(
+            "call.answered",
+            NOW - 1000,
+            call_id="old",
+            queue="billing",
+            agent_id="a",
+            wait_seconds=1.0,
+        )
+    )
     assert outcome is Outcome.LATE
     v = view(m)
     assert [w.answered for w in v.windows] == [0, 0, 0]
@@ -135,8 +164,17 @@ def test_duplicate_event_id_counts_once() -> None:
 
 
 def test_out_of_order_events_give_the_same_kpis() -> None:
-    items = [event("call.answered", NOW - s, call_id=f"c{s}", queue="billing", agent_id="a",
-                   wait_seconds=float(s % 40)) for s in range(0, 800, 7)]
+    items = [
+        event(
+            "call.answered",
+            NOW - s,
+            call_id=f"c{s}",
+            queue="billing",
+            agent_id="a",
+            wait_seconds=float(s % 40),
+        )
+        for s in range(0, 800, 7)
+    ]
     ordered, shuffled = monitor(), monitor()
     for e in items:
         ordered.apply(e)
@@ -147,8 +185,9 @@ def test_out_of_order_events_give_the_same_kpis() -> None:
 
 def test_idle_queue_ages_out_by_tick_alone() -> None:
     m = monitor()
-    m.apply(event("call.answered", NOW, call_id="c", queue="billing", agent_id="a",
-                  wait_seconds=4.0))
+    m.apply(
+        event("call.answered", NOW, call_id="c", queue="billing", agent_id="a", wait_seconds=4.0)
+    )
     m.tick(NOW + 70)
     assert [w.answered for w in view(m).windows] == [0, 1, 1]
     assert window(view(m), "1m").service_level is None
@@ -163,8 +202,16 @@ def test_waiting_calls_and_oldest_wait_follow_the_clock() -> None:
     m.tick(NOW + 5)
     v = view(m)
     assert (v.calls_waiting, v.oldest_wait_seconds) == (2, 45.0)
-    m.apply(event("call.answered", NOW + 5, call_id="old", queue="billing", agent_id="a",
-                  wait_seconds=45.0))
+    m.apply(
+        event(
+            "call.answered",
+            NOW + 5,
+            call_id="old",
+            queue="billing",
+            agent_id="a",
+            wait_seconds=45.0,
+        )
+    )
     m.apply(event("call.transferred", NOW + 5, call_id="new", queue="billing", to_queue="x"))
     v = view(m)
     assert (v.calls_waiting, v.oldest_wait_seconds) == (0, 0.0)
@@ -172,10 +219,30 @@ def test_waiting_calls_and_oldest_wait_follow_the_clock() -> None:
 
 def test_aht_from_completed_calls() -> None:
     m = monitor()
-    m.apply(event("call.completed", NOW, call_id="a", queue="billing", agent_id="x",
-                  talk_seconds=100.0, hold_seconds=20.0, acw_seconds=30.0))
-    m.apply(event("call.completed", NOW, call_id="b", queue="billing", agent_id="x",
-                  talk_seconds=200.0, hold_seconds=0.0, acw_seconds=10.0))
+    m.apply(
+        event(
+            "call.completed",
+            NOW,
+            call_id="a",
+            queue="billing",
+            agent_id="x",
+            talk_seconds=100.0,
+            hold_seconds=20.0,
+            acw_seconds=30.0,
+        )
+    )
+    m.apply(
+        event(
+            "call.completed",
+            NOW,
+            call_id="b",
+            queue="billing",
+            agent_id="x",
+            talk_seconds=200.0,
+            hold_seconds=0.0,
+            acw_seconds=10.0,
+        )
+    )
     assert window(view(m), "1m").aht_seconds == pytest.approx((150 + 210) / 2)
 
 
@@ -184,8 +251,11 @@ def test_agents_by_state_and_occupancy() -> None:
     t0 = NOW - 120
 
     def state(offset: float, name: str) -> None:
-        m.apply(event("agent.state", t0 + offset, agent_id="a1", state=name,
-                      queues=["billing", "sales"]))
+        m.apply(
+            event(
+                "agent.state", t0 + offset, agent_id="a1", state=name, queues=["billing", "sales"]
+            )
+        )
 
     state(0, "available")
     state(30, "on_call")

@@ -117,7 +117,7 @@ def test_environment_overrides_the_file_key_by_key(
 
 def test_bad_environment_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CALLPULSE_HTTP__PORT", "70000")
-    with pytest.raises(ConfigError, match="environment variable CALLPULSE_HTTP__PORT: http.port"):
+    with pytest.raises(ConfigError, match=r"environment variable CALLPULSE_HTTP__PORT: http\.port"):
         load_settings(None)
 
 

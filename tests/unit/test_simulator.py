@@ -24,8 +24,14 @@ def test_every_event_is_valid_and_in_time_order() -> None:
     times = [e.occurred_at for e in events]
     assert times == sorted(times)
     kinds = {e.type for e in events}
-    assert {"call.queued", "call.answered", "call.completed", "agent.state",
-            "queue.snapshot", "component.health"} <= kinds
+    assert {
+        "call.queued",
+        "call.answered",
+        "call.completed",
+        "agent.state",
+        "queue.snapshot",
+        "component.health",
+    } <= kinds
 
 
 def test_arrival_rate_matches_the_profiles() -> None:

@@ -29,6 +29,7 @@ from callpulse.sources.base import Source, SourceError
 log = structlog.get_logger("callpulse")
 
 _RETRY_MIN, _RETRY_MAX = 0.5, 30.0
+_FORCED_CLOSE_SECONDS = 1.0
 
 
 def build_source(settings: Settings) -> Source:
@@ -75,8 +76,10 @@ class App:
         )
         self._stop = asyncio.Event()
         self._source_started = False
+        self._force = asyncio.Event()
         self._signals = 0
         self._forced = False
+        self._failed = False
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -95,25 +98,51 @@ class App:
         )
         main = asyncio.create_task(self._main(), name="callpulse-main")
         ticker = asyncio.create_task(self._tick(), name="callpulse-tick")
-        await self._stop.wait()
+        stopping = asyncio.create_task(self._stop.wait())
+        await asyncio.wait({main, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if main.done() and not self._stop.is_set():
+            # Only a bug ends the main loop on its own; exit non-zero so that it is restarted.
+            log.error("main_loop_failed", exc_info=main.exception())
+            self._failed = True
+            self._stop.set()
         log.info("shutdown_started", grace_seconds=self.settings.shutdown_grace)
-        try:
-            await asyncio.wait_for(asyncio.shield(main), timeout=self.settings.shutdown_grace)
-        except TimeoutError:
-            log.error("shutdown_grace_exceeded", grace_seconds=self.settings.shutdown_grace)
+        forced = asyncio.create_task(self._force.wait())
+        done, _ = await asyncio.wait(
+            {main, forced},
+            timeout=self.settings.shutdown_grace,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        forced.cancel()
+        if main not in done:
+            if not self._force.is_set():
+                log.error("shutdown_grace_exceeded", grace_seconds=self.settings.shutdown_grace)
             self._forced = True
-        if self._forced:
-            main.cancel()
-            with suppress(asyncio.CancelledError):
-                await main
+            # Cancel twice at most: the first may land in a close() that awaits again.
+            for _ in range(2):
+                main.cancel()
+                finished, _ = await asyncio.wait({main}, timeout=_FORCED_CLOSE_SECONDS)
+                if finished:
+                    break
+        elif main.exception() is not None and not self._failed:
+            log.error("main_loop_failed", exc_info=main.exception())
+            self._failed = True
         ticker.cancel()
         with suppress(asyncio.CancelledError):
             await ticker
         await self.http.stop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
-        log.info("callpulse_stopped", forced=self._forced)
-        return 1 if self._forced else 0
+        stats = self.monitor.stats
+        log.info(
+            "callpulse_stopped",
+            forced=self._forced,
+            events_applied=sum(stats.events_by_type.values()),
+            events_duplicate=stats.duplicates,
+            events_late=stats.late,
+            events_invalid=sum(self.ingest.invalid.values()),
+        )
+        return 1 if self._forced or self._failed else 0
 
     def request_stop(self) -> None:
         """Begin a graceful shutdown (what SIGTERM does)."""
@@ -126,10 +155,7 @@ class App:
             self._stop.set()
         else:
             log.warning("second_signal_forcing_exit", signal=sig.name)
-            self._forced = True
-            for task in asyncio.all_tasks():
-                if task.get_name() == "callpulse-main":
-                    task.cancel()
+            self._force.set()
 
     async def _main(self) -> None:
         try:

@@ -86,7 +86,7 @@ class SourceSettings(_Section):
 
 class HttpSettings(_Section):
     host: str = "0.0.0.0"
-    port: Annotated[int, Field(ge=1, le=65535)] = 9464
+    port: Annotated[int, Field(ge=0, le=65535)] = 9464  # 0: any free port (logged)
 
 
 class ServiceLevelOverride(_Section):

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from callpulse.core.ingest import Ingest, RawRecord
-from callpulse.core.monitor import Monitor, MonitorConfig
+from callpulse.core.monitor import Monitor, MonitorConfig, Outcome
 
 from .events import raw
 
@@ -29,3 +29,17 @@ def test_valid_records_are_applied_and_invalid_ones_returned_with_coordinates() 
     assert ingest.invalid["future_event"] == 1
     assert ingest.invalid["oversize"] == 1
     assert ingest.monitor.stats.events_by_type == {"call.queued": 2}
+
+
+class BrokenMonitor(Monitor):
+    def apply(self, event: object) -> Outcome:  # type: ignore[override]
+        raise KeyError("a bug")
+
+
+def test_a_bug_in_applying_rejects_the_record_instead_of_stopping_the_stream() -> None:
+    ingest = Ingest(BrokenMonitor(MonitorConfig(), now=NOW))
+    record = RawRecord(raw("call.queued", NOW, call_id="a", queue="billing"), offset=9)
+    [rejection] = ingest.process([record])
+    assert rejection.reason == "processing_error"
+    assert "a bug" in rejection.detail
+    assert ingest.invalid["processing_error"] == 1

@@ -22,6 +22,7 @@ RejectReason = Literal[
     "unsupported_version",
     "invalid_schema",
     "future_event",
+    "processing_error",
 ]
 REJECT_REASONS: tuple[RejectReason, ...] = (
     "oversize",
@@ -30,6 +31,7 @@ REJECT_REASONS: tuple[RejectReason, ...] = (
     "unsupported_version",
     "invalid_schema",
     "future_event",
+    "processing_error",
 )
 
 
@@ -114,7 +116,15 @@ class Ingest:
                 invalid[exc.reason] += 1
                 rejected.append(Rejection(record, exc.reason, exc.detail))
                 continue
-            if monitor.apply(event) is Outcome.FUTURE:
+            try:
+                outcome = monitor.apply(event)
+            except Exception as exc:
+                # A bug must not stop the stream: the record is kept with the error for
+                # whoever fixes it, and counted like any other rejection.
+                invalid["processing_error"] += 1
+                rejected.append(Rejection(record, "processing_error", repr(exc)[:500]))
+                continue
+            if outcome is Outcome.FUTURE:
                 invalid["future_event"] += 1
                 ahead = event.occurred_at.timestamp() - monitor.now
                 rejected.append(

@@ -83,8 +83,8 @@ class MonitorConfig:
         return self.service_level_overrides.get(queue, self.service_level)
 
 
-_BUSY_STATES = frozenset({"on_call", "acw"})
 _AGENT_STATE_INDEX = {state: i for i, state in enumerate(ev.AGENT_STATES)}
+_AVAILABLE, _ON_CALL, _ACW = (_AGENT_STATE_INDEX[s] for s in ("available", "on_call", "acw"))
 _TOTALS = ("offered", "answered", "abandoned", "answered_within_threshold")
 
 
@@ -99,6 +99,7 @@ class _Agent:
 class _Queue:
     counters: RollingCounters
     target: ServiceLevelTarget
+    accrued: float  # agent time is accounted up to here
     waiting: dict[str, float] = field(default_factory=dict)  # call_id -> queued at
     totals: list[int] = field(default_factory=lambda: [0] * len(_TOTALS))
     agents: list[int] = field(default_factory=lambda: [0] * len(ev.AGENT_STATES))
@@ -228,7 +229,7 @@ class Monitor:
         state = self._queues.get(key)
         if state is None:
             counters = RollingCounters(QUEUE_FIELDS, self._spans, self._head)
-            state = _Queue(counters=counters, target=self.config.target_for(queue))
+            state = _Queue(counters, self.config.target_for(queue), accrued=0.0)
             self._queues[key] = state
         else:
             state.counters.advance(self._head)
@@ -302,58 +303,64 @@ class Monitor:
         if late or (agent is not None and ts < agent.since):
             return  # older than what we know of this agent: it changes nothing now
         queues = tuple(dict.fromkeys(event.queues))
+        when = min(ts, self._now)
         if agent is not None:
-            self._account_time(event.site, agent, min(ts, self._now))
-            self._count_agent(event.site, agent, -1)
+            self._count_agent(event.site, agent, -1, when)
             agent.state, agent.since, agent.queues = event.state, ts, queues
         else:
             agent = _Agent(state=event.state, since=ts, queues=queues)
             self._agents[key] = agent
-        self._count_agent(event.site, agent, +1)
+        self._count_agent(event.site, agent, +1, when)
 
-    def _count_agent(self, site: str, agent: _Agent, delta: int) -> None:
+    def _count_agent(self, site: str, agent: _Agent, delta: int, when: float) -> None:
         index = _AGENT_STATE_INDEX[agent.state]
-        for queue in agent.queues:
-            self._queue(site, queue).agents[index] += delta
+        for name in agent.queues:
+            queue = self._queue(site, name)
+            self._accrue(queue, when)
+            queue.agents[index] += delta
 
-    def _account_time(self, site: str, agent: _Agent, until: float) -> None:
-        """Spread the agent's time in its current state, up to ``until``, over buckets."""
-        if agent.state in _BUSY_STATES:
-            kind = QueueField.AGENT_BUSY_MS
-        elif agent.state == "available":
-            kind = QueueField.AGENT_AVAILABLE_MS
-        else:
-            return
+    def _accrue(self, queue: _Queue, until: float) -> None:
+        """Add the queue's agent time since the last accrual, at its current counts.
+
+        Agent time is integrated from the per-state counts, so an agent's change costs O(1)
+        buckets whatever the length of the state it leaves. Changes are taken in arrival
+        order: one arriving before the time already accrued counts from that point on.
+        """
         width = self._bucket
-        oldest = self._head - self._longest
-        start = max(agent.since, oldest * width)
+        start = max(queue.accrued, (self._head - self._longest) * width)
         if until <= start:
             return
-        first, last = bucket_of(start, width), min(bucket_of(until, width), self._head)
-        for queue in agent.queues:
-            counters = self._queue(site, queue).counters
-            for b in range(first, last + 1):
+        counts = queue.agents
+        busy = counts[_ON_CALL] + counts[_ACW]
+        available = counts[_AVAILABLE]
+        if busy or available:
+            last = min(bucket_of(until, width), self._head)
+            for b in range(bucket_of(start, width), last + 1):
                 portion = min(until, (b + 1) * width) - max(start, b * width)
                 if portion > 0:
-                    counters.add(b, ((kind, round(portion * 1000)),))
+                    ms = portion * 1000
+                    queue.counters.add(
+                        b,
+                        (
+                            (QueueField.AGENT_BUSY_MS, round(busy * ms)),
+                            (QueueField.AGENT_AVAILABLE_MS, round(available * ms)),
+                        ),
+                    )
+        queue.accrued = until
 
     # --- reading -----------------------------------------------------------------------
 
     def queue_views(self) -> list[QueueView]:
         """Every queue's current state and windowed KPIs, at :attr:`now`."""
-        open_time = self._open_agent_time()
         views = []
         for (site, name), q in self._queues.items():
             q.counters.advance(self._head)
-            extra = open_time.get((site, name))
+            self._accrue(q, self._now)
             windows = []
             for i, label in enumerate(self._labels):
                 sums = q.counters.window(i)
                 busy = sums[QueueField.AGENT_BUSY_MS]
                 available = sums[QueueField.AGENT_AVAILABLE_MS]
-                if extra is not None:
-                    busy += extra[i][0]
-                    available += extra[i][1]
                 windows.append(
                     WindowKpis(
                         window=label,
@@ -380,23 +387,3 @@ class Monitor:
                 )
             )
         return views
-
-    def _open_agent_time(self) -> dict[tuple[str, str], list[list[int]]]:
-        """Busy and available milliseconds of agents still in their state, per window."""
-        width, now = self._bucket, self._now
-        starts = [(self._head - span) * width for span in self._spans]
-        result: dict[tuple[str, str], list[list[int]]] = {}
-        for (site, _), agent in self._agents.items():
-            if agent.state in _BUSY_STATES:
-                slot = 0
-            elif agent.state == "available":
-                slot = 1
-            else:
-                continue
-            for queue in agent.queues:
-                per_window = result.setdefault((site, queue), [[0, 0] for _ in starts])
-                for i, start in enumerate(starts):
-                    elapsed = now - max(agent.since, start)
-                    if elapsed > 0:
-                        per_window[i][slot] += round(elapsed * 1000)
-        return result

@@ -1,0 +1,260 @@
+"""End-to-end benchmark: simulated contact-center events through a real Kafka broker.
+
+    .venv/bin/python -m benchmarks.e2e_kafka [--events 300000] [--rate 10000] [--seconds 20]
+
+Phase 1 (throughput): ``--events`` events from the simulator are produced to a fresh topic
+first; then the real pipeline (KafkaSource -> Ingest -> Monitor, commits, and a /metrics
+render every second) consumes them from the start. Reported: events/s from first fetch to
+last commit.
+
+Phase 2 (latency): a second process produces at ``--rate`` events/s for ``--seconds`` while the
+pipeline consumes live. Reported: p50/p99 of (applied at - Kafka record timestamp), i.e. from
+the producer handing the record over to its effect being visible to the next scrape.
+
+Peak RSS is the consuming process's high-water mark. The producer always runs in a separate
+process so the consumer's figures are one core's. The broker is the one
+KAFKA_BOOTSTRAP_SERVERS names, else one started with scripts/kafka-local (and stopped after).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from prometheus_client import generate_latest
+
+ROOT = Path(__file__).resolve().parents[1]
+SITES, QUEUES_PER_SITE, PARTITIONS = 20, 10, 6
+SIMULATED_MINUTES = 10.0
+
+
+# --- producing (runs in its own process) ---------------------------------------------------
+
+
+def simulated_events(count: int, seed: int) -> list[tuple[bytes, bytes]]:
+    """About ``count`` events from the simulator, over the 10 minutes ending now."""
+    from callpulse.simulator import QUEUE_NAMES, SITE_NAMES, ContactCenter, QueueProfile
+
+    # An answered call makes 6 events (queued, answered, completed, three agent states); aim
+    # a little high and keep the first ``count``, all of them in the past.
+    queues = SITES * QUEUES_PER_SITE
+    rate = count / (5.0 * queues * SIMULATED_MINUTES)
+    handle = 200 * math.exp(0.6**2 / 2) + 35
+    agents = math.ceil(rate * handle / 60 * 1.1) + 1
+    profiles = {
+        (f"{SITE_NAMES[s % 8]}-{s}", QUEUE_NAMES[q % 8] + f"-{q}"): QueueProfile(
+            rate, agents, talk_median=200
+        )
+        for s in range(SITES)
+        for q in range(QUEUES_PER_SITE)
+    }
+    start = time.time() - SIMULATED_MINUTES * 60
+    center = ContactCenter(profiles, seed=seed, start=start)
+    out: list[tuple[bytes, bytes]] = []
+    for event in center.advance(time.time()):
+        out.append((event["site"].encode(), json.dumps(event, separators=(",", ":")).encode()))
+        if len(out) == count:
+            break
+    return out
+
+
+async def produce(bootstrap: str, topic: str, count: int, rate: float) -> None:
+    events = simulated_events(count, seed=11)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=256 * 1024, acks=1
+    )
+    await producer.start()
+    try:
+        if rate <= 0:
+            for key, value in events:
+                await producer.send(topic, value, key=key)
+        else:
+            chunk = max(1, int(rate / 100))
+            began = time.monotonic()
+            for i in range(0, len(events), chunk):
+                due = began + i / rate
+                delay = due - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                for key, value in events[i : i + chunk]:
+                    await producer.send(topic, value, key=key)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+# --- consuming (this process) --------------------------------------------------------------
+
+
+async def consume(
+    bootstrap: str, topic: str, expected: int, measure_latency: bool
+) -> dict[str, Any]:
+    from callpulse.core.ingest import Ingest
+    from callpulse.core.monitor import Monitor
+    from callpulse.exposition import CallpulseCollector, SourceMetrics, build_registry
+    from callpulse.settings import Settings
+    from callpulse.sources.kafka import KafkaSource
+
+    settings = Settings.model_validate(
+        {
+            "source": {
+                "kind": "kafka",
+                "kafka": {
+                    "bootstrap_servers": bootstrap,
+                    "topics": [topic],
+                    "group_id": f"bench-{uuid.uuid4().hex[:8]}",
+                    "dead_letter_topic": f"{topic}.dlq",
+                },
+            }
+        }
+    )
+    source = KafkaSource(settings.source.kafka)
+    monitor = Monitor(settings.kpi.monitor_config(event_time_clock=False), now=time.time())
+    ingest = Ingest(monitor, max_record_bytes=settings.source.kafka.max_record_bytes)
+    collector = CallpulseCollector(
+        ingest, SourceMetrics(source.lag, source.dead_lettered), ready=lambda: True
+    )
+    registry = build_registry(collector)
+    await source.start()
+    seen = 0
+    first = last = 0.0
+    latencies: list[float] = []
+    scrapes: list[float] = []
+    next_scrape = time.monotonic() + 1.0
+    scrape_bytes = 0
+    try:
+        while seen < expected:
+            batch = await source.fetch()
+            if batch.records:
+                if not first:
+                    first = time.monotonic()
+                monitor.tick(time.time())
+                rejected = ingest.process(batch.records)
+                if rejected:
+                    await source.dead_letter(rejected)
+                await source.commit(batch)
+                seen += len(batch.records)
+                last = time.monotonic()
+                if measure_latency:
+                    applied = time.time() * 1000
+                    latencies.extend(
+                        applied - r.timestamp_ms for r in batch.records if r.timestamp_ms
+                    )
+            if time.monotonic() >= next_scrape:
+                began = time.perf_counter()
+                scrape_bytes = len(generate_latest(registry))
+                scrapes.append(time.perf_counter() - began)
+                next_scrape = time.monotonic() + 1.0
+    finally:
+        await source.stop()
+    series = sum(1 for _ in registry.collect() for _ in _.samples)
+    result: dict[str, Any] = {
+        "events": seen,
+        "seconds": round(last - first, 3),
+        "events_per_second": round(seen / (last - first)) if last > first else None,
+        "invalid": sum(ingest.invalid.values()),
+        "duplicates": monitor.stats.duplicates,
+        "late": monitor.stats.late,
+        "series": series,
+        "scrape_bytes": scrape_bytes,
+        "scrape_ms_p50": round(statistics.median(scrapes) * 1000, 2) if scrapes else None,
+        "scrape_ms_max": round(max(scrapes) * 1000, 2) if scrapes else None,
+    }
+    if latencies:
+        latencies.sort()
+        result["latency_ms_p50"] = round(latencies[len(latencies) // 2], 1)
+        result["latency_ms_p99"] = round(latencies[int(len(latencies) * 0.99)], 1)
+        result["latency_ms_max"] = round(latencies[-1], 1)
+    return result
+
+
+async def new_topic(bootstrap: str) -> str:
+    name = f"bench-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, PARTITIONS, 1), NewTopic(f"{name}.dlq", 1, 1)])
+    finally:
+        await admin.close()
+    return name
+
+
+def producer_process(
+    bootstrap: str, topic: str, count: int, rate: float
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.e2e_kafka",
+            "produce",
+            bootstrap,
+            topic,
+            str(count),
+            str(rate),
+        ],
+        cwd=ROOT,
+    )
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "produce":
+        _, _, bootstrap, topic, count, rate = sys.argv
+        asyncio.run(produce(bootstrap, topic, int(count), float(rate)))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=300_000)
+    parser.add_argument("--rate", type=float, default=10_000)
+    parser.add_argument("--seconds", type=float, default=20)
+    args = parser.parse_args()
+
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    started_broker: dict[str, str] | None = None
+    if not bootstrap:
+        port = os.environ.get("KAFKA_PORT", "19192")
+        started_broker = os.environ | {
+            "KAFKA_PORT": port,
+            "KAFKA_DATA_DIR": f"/tmp/callpulse-bench-kafka-{port}",
+        }
+        subprocess.run(
+            [str(ROOT / "scripts" / "kafka-local"), "start"], env=started_broker, check=True
+        )
+        bootstrap = f"127.0.0.1:{port}"
+    try:
+        topic = asyncio.run(new_topic(bootstrap))
+        print(f"producing {args.events} events to {topic} ...", flush=True)
+        producer_process(bootstrap, topic, args.events, 0).wait()
+        throughput = asyncio.run(consume(bootstrap, topic, args.events, measure_latency=False))
+        print("throughput:", json.dumps(throughput), flush=True)
+
+        live = int(args.rate * args.seconds)
+        topic = asyncio.run(new_topic(bootstrap))
+        print(f"live: {args.rate:.0f} events/s for {args.seconds:.0f} s to {topic} ...", flush=True)
+        feeder = producer_process(bootstrap, topic, live, args.rate)
+        latency = asyncio.run(consume(bootstrap, topic, live, measure_latency=True))
+        feeder.wait()
+        print("latency:", json.dumps(latency), flush=True)
+        rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"peak RSS of the consuming process: {rss_mib:.0f} MiB", flush=True)
+    finally:
+        if started_broker is not None:
+            subprocess.run(
+                [str(ROOT / "scripts" / "kafka-local"), "stop"], env=started_broker, check=False
+            )
+
+
+if __name__ == "__main__":
+    main()

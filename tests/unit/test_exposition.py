@@ -66,3 +66,39 @@ def test_queue_series_and_zero_denominator_rule() -> None:
     assert samples[("callpulse_event_time_lag_seconds", ())] == 3.0
     assert samples[("callpulse_build_info", (("version", "0.1.0"),))] == 1
     assert ("process_resident_memory_bytes", ()) in samples
+
+
+def test_readme_documents_exactly_the_callpulse_metrics_exposed() -> None:
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    documented = set(re.findall(r"^\| `(callpulse_[a-z_]+)`", readme, flags=re.M))
+    ingest = Ingest(Monitor(MonitorConfig(), now=NOW))
+    ingest.process(
+        [
+            RawRecord(raw("call.queued", NOW - 9, call_id="a", queue="q")),
+            RawRecord(
+                raw(
+                    "call.answered", NOW - 8, call_id="a", queue="q", agent_id="x", wait_seconds=1.0
+                )
+            ),
+            RawRecord(raw("call.abandoned", NOW - 7, call_id="b", queue="q", wait_seconds=9.0)),
+            RawRecord(
+                raw(
+                    "call.completed",
+                    NOW - 6,
+                    call_id="a",
+                    queue="q",
+                    agent_id="x",
+                    talk_seconds=1.0,
+                    hold_seconds=0.0,
+                    acw_seconds=1.0,
+                )
+            ),
+            RawRecord(raw("agent.state", NOW - 5, agent_id="x", state="available", queues=["q"])),
+        ]
+    )
+    ingest.monitor.tick(NOW + 1)
+    exposed = {name for name, _ in scrape(ingest) if name.startswith("callpulse_")}
+    assert documented == exposed

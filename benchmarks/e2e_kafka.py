@@ -125,7 +125,7 @@ async def consume(
     monitor = Monitor(settings.kpi.monitor_config(event_time_clock=False), now=time.time())
     ingest = Ingest(monitor, max_record_bytes=settings.source.kafka.max_record_bytes)
     collector = CallpulseCollector(
-        ingest, SourceMetrics(source.lag, source.dead_lettered), ready=lambda: True
+        ingest, SourceMetrics(source.lag, source.dead_letters), ready=lambda: True
     )
     registry = build_registry(collector)
     await source.start()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from collections.abc import Sequence
 from contextlib import suppress
 
 import structlog
@@ -60,10 +61,11 @@ class App:
         self.ingest = Ingest(self.monitor, max_record_bytes=max_bytes)
         self.collector = CallpulseCollector(
             self.ingest,
-            SourceMetrics(lag=self.source.lag, dead_lettered=self.source.dead_lettered),
+            SourceMetrics(lag=self.source.lag, dead_letters=self.source.dead_letters),
             ready=lambda: self.readiness()[0],
         )
         self.registry = build_registry(self.collector)
+        self.source.on_revoke = self._on_revoke
         self.http = HttpServer(
             settings.http.host,
             settings.http.port,
@@ -202,14 +204,17 @@ class App:
                     batch = fetch.result()
                 except SourceError as exc:
                     log.warning("fetch_failed", error=str(exc), retry_in=delay)
-                    await asyncio.sleep(delay)
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(asyncio.shield(stop_waiter), timeout=delay)
                     delay = min(delay * 2, _RETRY_MAX)
                     continue
                 delay = _RETRY_MIN
                 if not batch.records:
+                    if source.exhausted():
+                        log.info("source_exhausted", source=source.name)
+                        await stop_waiter  # keep serving what was computed until told to stop
                     continue
-                if not source.event_time_clock:
-                    self.monitor.tick(time.time())
+                self.monitor.tick(time.time())
                 rejected = ingest.process(batch.records)
                 if rejected:
                     _log_rejections(rejected)
@@ -221,9 +226,16 @@ class App:
     async def _tick(self) -> None:
         interval = self.settings.kpi.tick
         while True:
+            self.monitor.tick(time.time())
             await asyncio.sleep(interval)
-            if not self.source.event_time_clock:
-                self.monitor.tick(time.time())
+
+    def _on_revoke(self, partitions: Sequence[tuple[str, int]]) -> None:
+        # The sites of revoked partitions now belong to another replica: exporting our stale
+        # view of them beside its live one would double every sum and freeze waiting calls.
+        sites = self.ingest.release_partitions(partitions)
+        if sites:
+            self.monitor.forget_sites(sites)
+            log.info("sites_released", sites=sorted(sites))
 
     # --- HTTP --------------------------------------------------------------------------
 

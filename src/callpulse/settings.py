@@ -25,9 +25,11 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from callpulse.core.cardinality import DEFAULT_LIMITS
 from callpulse.core.durations import format_duration, parse_duration
 from callpulse.core.kpi import AbandonPolicy
-from callpulse.core.monitor import MonitorConfig, ServiceLevelTarget
+from callpulse.core.monitor import MonitorConfig
+from callpulse.core.queues import ServiceLevelPolicy
 
 ENV_PREFIX = "CALLPULSE_"
 ENV_DELIMITER = "__"
@@ -89,25 +91,41 @@ class HttpSettings(_Section):
     port: Annotated[int, Field(ge=0, le=65535)] = 9464  # 0: any free port (logged)
 
 
+Ratio = Annotated[float, Field(gt=0, lt=1)]
+
+
 class ServiceLevelOverride(_Section):
     threshold: Duration | None = None
     short_abandon: Duration | None = None
     abandons: AbandonPolicy | None = None
+    target: Ratio | None = None
 
 
 class ServiceLevelSettings(_Section):
     threshold: Duration = 20.0
     short_abandon: Duration = 5.0
     abandons: AbandonPolicy = "negative"
+    target: Ratio = 0.8
     queues: dict[str, ServiceLevelOverride] = {}
 
-    def target(self, override: ServiceLevelOverride | None = None) -> ServiceLevelTarget:
+    def policy(self, override: ServiceLevelOverride | None = None) -> ServiceLevelPolicy:
         o = override or ServiceLevelOverride()
-        return ServiceLevelTarget(
+        return ServiceLevelPolicy(
             threshold=self.threshold if o.threshold is None else o.threshold,
             short_abandon=self.short_abandon if o.short_abandon is None else o.short_abandon,
             abandons=o.abandons or self.abandons,
+            target=self.target if o.target is None else o.target,
         )
+
+
+class LabelLimits(_Section):
+    site: Annotated[int, Field(ge=1)] = DEFAULT_LIMITS["site"]
+    queue: Annotated[int, Field(ge=1)] = DEFAULT_LIMITS["queue"]
+    application: Annotated[int, Field(ge=1)] = DEFAULT_LIMITS["application"]
+    trunk: Annotated[int, Field(ge=1)] = DEFAULT_LIMITS["trunk"]
+    component: Annotated[int, Field(ge=1)] = DEFAULT_LIMITS["component"]
+    backend: Annotated[int, Field(ge=1)] = DEFAULT_LIMITS["backend"]
+    agent: Annotated[int, Field(ge=1)] = DEFAULT_LIMITS["agent"]
 
 
 class KpiSettings(_Section):
@@ -117,6 +135,9 @@ class KpiSettings(_Section):
     max_clock_skew: Duration = 30.0
     tick: Duration = 1.0
     dedup_capacity: Annotated[int, Field(ge=1000)] = 2_000_000
+    erlang_window: Duration | None = None
+    component_stale_after: Duration = 60.0
+    max_label_values: LabelLimits = LabelLimits()
 
     @model_validator(mode="after")
     def _windows_fit_buckets(self) -> KpiSettings:
@@ -130,6 +151,10 @@ class KpiSettings(_Section):
                 )
         if len(set(self.windows)) != len(self.windows):
             raise ValueError("windows must not repeat")
+        if self.erlang_window is not None and self.erlang_window not in self.windows:
+            raise ValueError(
+                f"erlang_window {format_duration(self.erlang_window)} must be one of the windows"
+            )
         return self
 
     def monitor_config(self, *, event_time_clock: bool) -> MonitorConfig:
@@ -138,10 +163,13 @@ class KpiSettings(_Section):
             windows=tuple(sorted(self.windows)),
             bucket=self.bucket,
             max_clock_skew=self.max_clock_skew,
-            service_level=sl.target(),
-            service_level_overrides={q: sl.target(o) for q, o in sl.queues.items()},
+            service_level=sl.policy(),
+            service_level_overrides={q: sl.policy(o) for q, o in sl.queues.items()},
             event_time_clock=event_time_clock,
             dedup_capacity=self.dedup_capacity,
+            erlang_window=self.erlang_window or 300.0,
+            component_stale_after=self.component_stale_after,
+            label_limits=self.max_label_values.model_dump(),
         )
 
 

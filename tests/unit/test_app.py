@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from callpulse.app import App
 from callpulse.core.ingest import RawRecord, Rejection
 from callpulse.settings import Settings
-from callpulse.sources.base import Batch
+from callpulse.sources.base import Batch, DeadLetterStats
 
 
 class HangingSource:
@@ -21,6 +21,8 @@ class HangingSource:
     event_time_clock = False
 
     def __init__(self) -> None:
+        self.dead_letters = DeadLetterStats()
+        self.on_revoke = None
         self.committed: list[Batch] = []
         self.sent = False
 
@@ -51,9 +53,6 @@ class HangingSource:
 
     def lag(self) -> Mapping[tuple[str, int], int]:
         return {}
-
-    def dead_lettered(self) -> int:
-        return 0
 
 
 def settings(grace: str) -> Settings:

@@ -8,6 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from callpulse.core.ingest import Ingest, RawRecord
 from callpulse.core.monitor import Monitor, MonitorConfig
 from callpulse.exposition import CallpulseCollector, SourceMetrics, build_registry
+from callpulse.sources.base import DeadLetterStats
 
 from .events import raw
 
@@ -17,7 +18,7 @@ NOW = 1_800_000_000.0
 def scrape(ingest: Ingest) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     collector = CallpulseCollector(
         ingest,
-        SourceMetrics(lag=lambda: {("events", 0): 7}, dead_lettered=lambda: 2),
+        SourceMetrics(lag=lambda: {("events", 0): 7}, dead_letters=DeadLetterStats(2, 1)),
         ready=lambda: True,
         wall_clock=lambda: NOW + 3,
     )
@@ -60,6 +61,7 @@ def test_queue_series_and_zero_denominator_rule() -> None:
     assert samples[("callpulse_events_total", (("type", "call.queued"),))] == 2
     assert samples[("callpulse_events_invalid_total", (("reason", "invalid_json"),))] == 1
     assert samples[("callpulse_dead_letter_records_total", ())] == 2
+    assert samples[("callpulse_dead_letter_failures_total", ())] == 1
     assert (
         samples[("callpulse_consumer_lag_records", (("partition", "0"), ("topic", "events")))] == 7
     )

@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from callpulse.core.monitor import (
-    Monitor,
-    MonitorConfig,
-    Outcome,
-    QueueView,
-    ServiceLevelTarget,
-    WindowKpis,
-)
+from callpulse.core.monitor import Monitor, MonitorConfig, Outcome, ServiceLevelPolicy
+from callpulse.core.queues import QueueView, QueueWindow
 
 from .events import event
 
@@ -27,7 +21,7 @@ def view(m: Monitor, site: str = "lon1", queue: str = "billing") -> QueueView:
     return v
 
 
-def window(v: QueueView, label: str) -> WindowKpis:
+def window(v: QueueView, label: str) -> QueueWindow:
     [w] = [w for w in v.windows if w.window == label]
     return w
 
@@ -62,7 +56,7 @@ def test_service_level_excludes_short_abandons() -> None:
 
 @pytest.mark.parametrize(("policy", "expected"), [("ignored", 2 / 3), ("positive", 3 / 5)])
 def test_service_level_abandon_policies(policy: str, expected: float) -> None:
-    m = monitor(service_level=ServiceLevelTarget(abandons=policy))  # type: ignore[arg-type]
+    m = monitor(service_level=ServiceLevelPolicy(abandons=policy))  # type: ignore[arg-type]
     feed_service_level_mix(m)
     assert window(view(m), "5m").service_level == pytest.approx(expected)
 
@@ -80,7 +74,7 @@ def test_boundary_waits_answer_at_t_and_abandon_at_s_count() -> None:
 
 
 def test_per_queue_threshold_override() -> None:
-    m = monitor(service_level_overrides={"billing": ServiceLevelTarget(threshold=30.0)})
+    m = monitor(service_level_overrides={"billing": ServiceLevelPolicy(threshold=30.0)})
     feed_service_level_mix(m)
     assert window(view(m), "1m").service_level == pytest.approx(3 / 5)
 
@@ -290,3 +284,188 @@ def test_event_time_clock_follows_the_newest_event() -> None:
 def test_windows_must_be_whole_buckets() -> None:
     with pytest.raises(ValueError, match="whole number"):
         MonitorConfig(windows=(60.0, 62.0), bucket=5.0)
+
+
+def test_a_late_answer_still_ends_the_wait() -> None:
+    m = monitor()
+    m.apply(event("call.queued", NOW - 10, call_id="c", queue="billing"))
+    m.tick(NOW + 1000)  # the answer arrives 16 minutes later, older than every window
+    late = event(
+        "call.answered", NOW, call_id="c", queue="billing", agent_id="a", wait_seconds=10.0
+    )
+    assert m.apply(late) is Outcome.LATE
+    assert view(m).calls_waiting == 0
+    assert view(m).totals["answered"] == 1
+
+
+def test_a_late_event_delivered_twice_counts_once() -> None:
+    m = monitor()
+    old = event("call.queued", NOW - 2000, call_id="c", queue="billing")
+    assert m.apply(old) is Outcome.LATE
+    assert m.apply(old) is Outcome.DUPLICATE
+    assert view(m).totals["offered"] == 1
+
+
+def test_snapshot_drops_calls_the_acd_no_longer_has() -> None:
+    m = monitor()
+    m.apply(event("call.queued", NOW - 600, call_id="lost-end", queue="billing"))
+    m.apply(event("call.queued", NOW - 30, call_id="a", queue="billing"))
+    m.apply(event("call.queued", NOW - 20, call_id="b", queue="billing"))
+    m.apply(
+        event(
+            "queue.snapshot",
+            NOW,
+            queue="billing",
+            calls_waiting=2,
+            oldest_wait_seconds=30.0,
+            agents_staffed=5,
+            agents_available=0,
+        )
+    )
+    v = view(m)
+    assert (v.calls_waiting, v.oldest_wait_seconds) == (2, 30.0)
+
+
+def test_snapshot_with_fewer_calls_keeps_the_newest() -> None:
+    m = monitor()
+    for i, age in enumerate((50, 40, 30)):
+        m.apply(event("call.queued", NOW - age, call_id=f"c{i}", queue="billing"))
+    m.apply(
+        event(
+            "queue.snapshot",
+            NOW,
+            queue="billing",
+            calls_waiting=1,
+            oldest_wait_seconds=30.0,
+            agents_staffed=5,
+            agents_available=0,
+        )
+    )
+    assert (view(m).calls_waiting, view(m).oldest_wait_seconds) == (1, 30.0)
+
+
+def test_snapshot_adds_calls_we_never_saw_and_later_events_still_count() -> None:
+    m = monitor()
+    m.apply(
+        event(
+            "queue.snapshot",
+            NOW - 10,
+            queue="billing",
+            calls_waiting=3,
+            oldest_wait_seconds=45.0,
+            agents_staffed=5,
+            agents_available=0,
+        )
+    )
+    v = view(m)
+    assert (v.calls_waiting, v.oldest_wait_seconds) == (3, 55.0)
+    m.apply(event("call.queued", NOW - 5, call_id="new", queue="billing"))
+    assert view(m).calls_waiting == 4
+    m.apply(
+        event(
+            "queue.snapshot",
+            NOW,
+            queue="billing",
+            calls_waiting=0,
+            oldest_wait_seconds=0.0,
+            agents_staffed=5,
+            agents_available=5,
+        )
+    )
+    assert view(m).calls_waiting == 0
+
+
+def test_occupancy_does_not_depend_on_when_it_is_read() -> None:
+    def run(read_in_between: bool) -> float | None:
+        m = monitor()
+        m.apply(event("agent.state", NOW - 60, agent_id="a", state="available", queues=["billing"]))
+        if read_in_between:
+            m.queue_views()
+        m.apply(event("agent.state", NOW - 59, agent_id="a", state="on_call", queues=["billing"]))
+        return window(view(m), "5m").occupancy
+
+    assert run(False) == run(True) == pytest.approx(59 / 60)
+
+
+def test_replay_on_event_time_counts_old_files_and_bounds_the_future() -> None:
+    wall = NOW
+    m = Monitor(MonitorConfig(event_time_clock=True), now=wall)
+    long_ago = wall - 5 * 365 * 86400
+    assert m.apply(event("call.queued", long_ago, call_id="a", queue="q")) is Outcome.APPLIED
+    assert m.apply(event("call.queued", long_ago + 30, call_id="b", queue="q")) is Outcome.APPLIED
+    assert [w.offered for w in view(m, queue="q").windows] == [2, 2, 2]
+    m.tick(wall)
+    assert m.apply(event("call.queued", wall + 3600, call_id="c", queue="q")) is Outcome.FUTURE
+    assert m.now == long_ago + 30
+
+
+def test_erlang_outlook_and_drain_eta() -> None:
+    m = monitor()
+    # 5m window: 10 calls offered (2/min), AHT 300 s -> A = 10 Erlangs.
+    for i in range(10):
+        m.apply(event("call.queued", NOW - 200 + i, call_id=f"c{i}", queue="billing"))
+        m.apply(
+            event(
+                "call.completed",
+                NOW - 100,
+                call_id=f"c{i}",
+                queue="billing",
+                agent_id="a",
+                talk_seconds=280.0,
+                hold_seconds=0.0,
+                acw_seconds=20.0,
+            )
+        )
+    for i in range(14):
+        m.apply(
+            event("agent.state", NOW - 50, agent_id=f"a{i}", state="on_call", queues=["billing"])
+        )
+    v = view(m)
+    assert v.calls_waiting == 10
+    # Erlang C with A = 10, N = 14, AHT = 300 s, T = 20 s.
+    from callpulse.core import erlang
+
+    assert v.predicted_service_level == pytest.approx(erlang.service_level(10, 14, 300, 20))
+    assert v.agents_required == erlang.agents_required(10, 300, 20, 0.8)
+    # Capacity 14/300 calls/s, arrivals 10/300 calls/s: 10 waiting drain in 10 / (4/300) s.
+    assert v.drain_eta_seconds == pytest.approx(10 / (4 / 300))
+
+
+def test_no_erlang_numbers_without_handle_time_or_spare_agents() -> None:
+    m = monitor()
+    m.apply(event("call.queued", NOW, call_id="c", queue="billing"))
+    v = view(m)
+    assert (v.predicted_service_level, v.agents_required, v.drain_eta_seconds) == (None,) * 3
+    m.apply(
+        event(
+            "call.completed",
+            NOW,
+            call_id="x",
+            queue="billing",
+            agent_id="a",
+            talk_seconds=300.0,
+            hold_seconds=0.0,
+            acw_seconds=0.0,
+        )
+    )
+    v = view(m)  # AHT known, no agents: nobody drains the queue
+    assert v.predicted_service_level is None
+    assert v.drain_eta_seconds == float("inf")
+
+
+def test_label_values_past_the_cap_fold_into_overflow() -> None:
+    m = monitor(label_limits={"queue": 3})
+    for i in range(10):
+        m.apply(event("call.queued", NOW, call_id=f"c{i}", queue=f"q{i}"))
+    names = sorted(v.queue for v in m.queue_views())
+    assert names == ["_overflow", "q0", "q1", "q2"]
+    assert view(m, queue="_overflow").totals["offered"] == 7
+    assert m.guard.overflow["queue"] == 7
+
+
+def test_forgetting_a_site_drops_its_state() -> None:
+    m = monitor()
+    m.apply(event("call.queued", NOW, site="lon1", call_id="a", queue="q"))
+    m.apply(event("call.queued", NOW, site="nyc1", call_id="b", queue="q"))
+    m.forget_sites({"lon1"})
+    assert [v.site for v in m.queue_views()] == ["nyc1"]

@@ -104,12 +104,19 @@ class Ingest:
     monitor: Monitor
     max_record_bytes: int = 256 * 1024
     invalid: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REJECT_REASONS, 0))
+    # Which sites each (topic, partition) carried, so a revoked partition's sites can go.
+    sites_by_partition: dict[tuple[str, int], set[str]] = field(default_factory=dict)
 
     def process(self, records: Iterable[RawRecord]) -> list[Rejection]:
         """Apply every valid record; return the rejected ones in order."""
         rejected: list[Rejection] = []
         monitor, limit, invalid = self.monitor, self.max_record_bytes, self.invalid
+        partition: tuple[str, int] = ("", -1)
+        sites: set[str] = set()
         for record in records:
+            if (record.topic, record.partition) != partition:
+                partition = (record.topic, record.partition)
+                sites = self.sites_by_partition.setdefault(partition, set())
             try:
                 event = decode(record.value, limit)
             except DecodeError as exc:
@@ -124,6 +131,7 @@ class Ingest:
                 invalid["processing_error"] += 1
                 rejected.append(Rejection(record, "processing_error", repr(exc)[:500]))
                 continue
+            sites.add(event.site)
             if outcome is Outcome.FUTURE:
                 invalid["future_event"] += 1
                 ahead = event.occurred_at.timestamp() - monitor.now
@@ -136,3 +144,12 @@ class Ingest:
                     )
                 )
         return rejected
+
+    def release_partitions(self, partitions: Iterable[tuple[str, int]]) -> set[str]:
+        """Forget ``partitions``; return the sites no remaining partition carries."""
+        released: set[str] = set()
+        for partition in partitions:
+            released |= self.sites_by_partition.pop(partition, set())
+        for sites in self.sites_by_partition.values():
+            released -= sites
+        return released

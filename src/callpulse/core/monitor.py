@@ -1,40 +1,41 @@
-"""The monitor: applies valid events to per-scope state and reads KPIs out of it.
+"""The monitor: decides what each valid event counts for, and hands it to its tracker.
 
-Pure and synchronous. Time is what :meth:`Monitor.tick` last said (the wall clock when
-consuming live) or, with ``event_time_clock``, the newest ``occurred_at`` applied so far
-(replaying a file), so the same events and ticks always give the same KPIs.
+Pure and synchronous. Two clocks:
 
-What happens to an event, by its ``occurred_at`` against the monitor's ``now``:
+- the *wall clock* is whatever :meth:`Monitor.tick` was last told; it bounds how far in the
+  future an event may be (``max_clock_skew``);
+- *now*, where windows end, is the wall clock when consuming live, or with
+  ``event_time_clock`` the newest ``occurred_at`` applied so far (replaying a file), so the
+  same events and ticks always give the same KPIs.
 
-- more than ``max_clock_skew`` ahead: rejected as :attr:`Outcome.FUTURE` (it goes to the
-  dead-letter topic); up to that, it is counted as if it occurred ``now``;
+What happens to an event, by its ``occurred_at``:
+
+- more than ``max_clock_skew`` ahead of the wall clock: :attr:`Outcome.FUTURE`, rejected (it
+  goes to the dead-letter topic); up to that, it is counted as if it occurred *now*;
 - inside the longest window: counted in every window that still covers it, however late it
   arrived, once per ``event_id``;
-- older than the longest window: :attr:`Outcome.LATE`, counted in the cumulative totals but in
-  no window and changing no live state (a waiting call from before the window is stale news).
+- older than the longest window: :attr:`Outcome.LATE`, counted in the cumulative totals (once
+  per ``event_id`` for as long as the longest window after it arrived) but in no window.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
 
 from callpulse.core import events as ev
+from callpulse.core.cardinality import LabelGuard
+from callpulse.core.components import ComponentTracker, ComponentView
 from callpulse.core.dedup import RecentIds
 from callpulse.core.durations import format_duration
-from callpulse.core.kpi import (
-    QUEUE_FIELDS,
-    AbandonPolicy,
-    QueueField,
-    abandon_ratio,
-    average_handle_time,
-    average_speed_of_answer,
-    occupancy,
-    service_level,
-)
-from callpulse.core.windows import RollingCounters, bucket_of
+from callpulse.core.ivr import IvrTracker, IvrView
+from callpulse.core.queues import QueueTracker, QueueView, ServiceLevelPolicy
+from callpulse.core.timegrid import TimeGrid
+from callpulse.core.trunks import TrunkTracker, TrunkView
+
+__all__ = ["Monitor", "MonitorConfig", "MonitorStats", "Outcome", "ServiceLevelPolicy"]
 
 
 class Outcome(Enum):
@@ -46,15 +47,6 @@ class Outcome(Enum):
     FUTURE = "future"
 
 
-@dataclass(frozen=True, slots=True)
-class ServiceLevelTarget:
-    """Service level threshold T and short-abandon threshold S of a queue, in seconds."""
-
-    threshold: float = 20.0
-    short_abandon: float = 5.0
-    abandons: AbandonPolicy = "negative"
-
-
 @dataclass(frozen=True)
 class MonitorConfig:
     """What the monitor needs to know; built from validated settings by the shell."""
@@ -62,10 +54,13 @@ class MonitorConfig:
     windows: tuple[float, ...] = (60.0, 300.0, 900.0)
     bucket: float = 5.0
     max_clock_skew: float = 30.0
-    service_level: ServiceLevelTarget = ServiceLevelTarget()
-    service_level_overrides: Mapping[str, ServiceLevelTarget] = field(default_factory=dict)
+    service_level: ServiceLevelPolicy = field(default_factory=ServiceLevelPolicy)
+    service_level_overrides: Mapping[str, ServiceLevelPolicy] = field(default_factory=dict)
     event_time_clock: bool = False
     dedup_capacity: int = 2_000_000
+    erlang_window: float = 300.0
+    component_stale_after: float = 60.0
+    label_limits: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.bucket <= 0:
@@ -77,60 +72,6 @@ class MonitorConfig:
                     f"window {format_duration(window)} is not a whole number of "
                     f"{format_duration(self.bucket)} buckets"
                 )
-
-    def target_for(self, queue: str) -> ServiceLevelTarget:
-        """The service level target of ``queue``: its override, else the default."""
-        return self.service_level_overrides.get(queue, self.service_level)
-
-
-_AGENT_STATE_INDEX = {state: i for i, state in enumerate(ev.AGENT_STATES)}
-_AVAILABLE, _ON_CALL, _ACW = (_AGENT_STATE_INDEX[s] for s in ("available", "on_call", "acw"))
-_TOTALS = ("offered", "answered", "abandoned", "answered_within_threshold")
-
-
-@dataclass(slots=True)
-class _Agent:
-    state: ev.AgentStateName
-    since: float
-    queues: tuple[str, ...]
-
-
-@dataclass(slots=True)
-class _Queue:
-    counters: RollingCounters
-    target: ServiceLevelTarget
-    accrued: float  # agent time is accounted up to here
-    waiting: dict[str, float] = field(default_factory=dict)  # call_id -> queued at
-    totals: list[int] = field(default_factory=lambda: [0] * len(_TOTALS))
-    agents: list[int] = field(default_factory=lambda: [0] * len(ev.AGENT_STATES))
-
-
-@dataclass(frozen=True, slots=True)
-class WindowKpis:
-    """A queue's KPIs over one window; ``None`` where the denominator is zero."""
-
-    window: str
-    offered: int
-    answered: int
-    abandoned: int
-    service_level: float | None
-    abandon_ratio: float | None
-    asa_seconds: float | None
-    aht_seconds: float | None
-    occupancy: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class QueueView:
-    """Everything exposed about one queue at one instant."""
-
-    site: str
-    queue: str
-    calls_waiting: int
-    oldest_wait_seconds: float
-    agents: Mapping[str, int]
-    totals: Mapping[str, int]
-    windows: tuple[WindowKpis, ...]
 
 
 @dataclass(slots=True)
@@ -144,37 +85,46 @@ class MonitorStats:
 
 
 class Monitor:
-    """Per-site, per-queue state and rolling KPIs, fed one valid event at a time."""
+    """Per-site state and rolling KPIs of queues, IVR, trunks and components."""
 
     def __init__(self, config: MonitorConfig, now: float) -> None:
         self.config = config
         self.stats = MonitorStats()
-        self._bucket = config.bucket
-        self._spans = tuple(round(w / config.bucket) for w in config.windows)
-        self._labels = tuple(format_duration(w) for w in config.windows)
-        self._longest = max(self._spans)
-        self._now = now
-        self._head = bucket_of(now, config.bucket)
-        self._ids = RecentIds(horizon=self._longest + 1, capacity=config.dedup_capacity)
-        self._queues: dict[tuple[str, str], _Queue] = {}
-        self._agents: dict[tuple[str, str], _Agent] = {}
+        live = not config.event_time_clock
+        self.grid = TimeGrid(config.bucket, config.windows, now if live else 0.0)
+        # A replay learns the wall clock from tick(); until then nothing is "future".
+        self._wall = now if live else math.inf
+        self.guard = LabelGuard(config.label_limits)
+        horizon = self.grid.longest + 1
+        self._ids = RecentIds(horizon=horizon, capacity=config.dedup_capacity)
+        # Late events are remembered by when they arrived, not when they occurred.
+        self._late_ids = RecentIds(horizon=horizon, capacity=max(1000, config.dedup_capacity // 10))
         self._latest_event = 0.0
-        self._handlers: dict[str, Callable[[Any, float, int, bool], None]] = {
-            "call.queued": self._call_queued,
-            "call.answered": self._call_answered,
-            "call.abandoned": self._call_abandoned,
-            "call.callback_requested": self._call_left,
-            "call.transferred": self._call_left,
-            "call.completed": self._call_completed,
-            "agent.state": self._agent_state,
-        }
+        windows = config.windows
+        erlang_window = (
+            windows.index(config.erlang_window)
+            if config.erlang_window in windows
+            else windows.index(max(windows))
+        )
+        self.queues = QueueTracker(
+            self.grid,
+            self.guard,
+            config.service_level,
+            config.service_level_overrides,
+            erlang_window,
+        )
+        self.ivr = IvrTracker(self.grid, self.guard)
+        self.trunks = TrunkTracker(self.grid, self.guard)
+        self.components = ComponentTracker(self.grid, self.guard, config.component_stale_after)
+        self._trackers = (self.queues, self.ivr, self.trunks, self.components)
+        self._routes = {t: tracker for tracker in self._trackers for t in tracker.event_types}
 
     # --- time --------------------------------------------------------------------------
 
     @property
     def now(self) -> float:
         """The instant windows end at, in epoch seconds."""
-        return self._now
+        return self.grid.now
 
     @property
     def latest_event_time(self) -> float:
@@ -184,206 +134,78 @@ class Monitor:
     @property
     def window_labels(self) -> tuple[str, ...]:
         """The windows' labels, e.g. ``("1m", "5m", "15m")``."""
-        return self._labels
+        return self.grid.labels
 
-    def tick(self, now: float) -> None:
-        """Move time forward to ``now``; windows age even if no event arrives."""
-        if now <= self._now:
-            return
-        self._now = now
-        head = bucket_of(now, self._bucket)
-        if head != self._head:
-            self._head = head
+    def tick(self, wall_clock: float) -> None:
+        """Tell the monitor the wall clock; live, that is also where windows end."""
+        self._wall = wall_clock
+        if not self.config.event_time_clock:
+            self._advance(wall_clock)
+
+    def _advance(self, now: float) -> None:
+        if self.grid.advance(now):
+            head = self.grid.head
             self._ids.expire(head)
+            self._late_ids.expire(head)
 
     # --- events ------------------------------------------------------------------------
 
     def apply(self, event: ev.Event) -> Outcome:
         """Apply one valid event and say what became of it."""
         ts = event.occurred_at.timestamp()
-        if self.config.event_time_clock:
-            self.tick(ts)
-        elif ts > self._now + self.config.max_clock_skew:
+        if ts > self._wall + self.config.max_clock_skew:
             self.stats.future += 1
             return Outcome.FUTURE
-        # Up to max_clock_skew ahead of our clock: the producer's clock is a little fast.
-        bucket = bucket_of(ts, self._bucket) if ts < self._now else self._head
-        late = bucket < self._head - self._longest
-        if not late and not self._ids.add(event.event_id, bucket):
+        grid = self.grid
+        if self.config.event_time_clock:
+            self._advance(ts)
+        bucket = grid.bucket_for(ts)
+        late = not grid.covers(bucket)
+        fresh = (
+            self._late_ids.add(event.event_id, grid.head)
+            if late
+            else self._ids.add(event.event_id, bucket)
+        )
+        if not fresh:
             self.stats.duplicates += 1
             return Outcome.DUPLICATE
         by_type = self.stats.events_by_type
         by_type[event.type] = by_type.get(event.type, 0) + 1
         if ts > self._latest_event:
             self._latest_event = ts
-        handler = self._handlers.get(event.type)
-        if handler is not None:
-            handler(event, ts, bucket, late)
+        tracker = self._routes.get(event.type)
+        if tracker is not None:
+            site = self.guard.admit("site", event.site)
+            if site != event.site:
+                event = event.model_copy(update={"site": site})
+            tracker.apply(event, ts, bucket, late)
         if late:
             self.stats.late += 1
             return Outcome.LATE
         return Outcome.APPLIED
 
-    def _queue(self, site: str, queue: str) -> _Queue:
-        key = (site, queue)
-        state = self._queues.get(key)
-        if state is None:
-            counters = RollingCounters(QUEUE_FIELDS, self._spans, self._head)
-            state = _Queue(counters, self.config.target_for(queue), accrued=0.0)
-            self._queues[key] = state
-        else:
-            state.counters.advance(self._head)
-        return state
-
-    def _call_queued(self, event: ev.CallQueued, ts: float, bucket: int, late: bool) -> None:
-        q = self._queue(event.site, event.queue)
-        q.totals[0] += 1
-        if late:
-            return
-        q.counters.add(bucket, ((QueueField.OFFERED, 1),))
-        q.waiting.setdefault(event.call_id, ts)
-
-    def _call_answered(self, event: ev.CallAnswered, ts: float, bucket: int, late: bool) -> None:
-        q = self._queue(event.site, event.queue)
-        within = event.wait_seconds <= q.target.threshold
-        q.totals[1] += 1
-        q.totals[3] += within
-        if late:
-            return
-        q.waiting.pop(event.call_id, None)
-        q.counters.add(
-            bucket,
-            (
-                (QueueField.ANSWERED, 1),
-                (QueueField.ANSWERED_IN_THRESHOLD, int(within)),
-                (QueueField.WAIT_MS, round(event.wait_seconds * 1000)),
-            ),
-        )
-
-    def _call_abandoned(self, event: ev.CallAbandoned, ts: float, bucket: int, late: bool) -> None:
-        q = self._queue(event.site, event.queue)
-        # Cisco's short calls: a caller gone within S was never really offered.
-        short = event.wait_seconds < q.target.short_abandon
-        if not short:
-            q.totals[2] += 1
-        if late:
-            return
-        q.waiting.pop(event.call_id, None)
-        if short:
-            q.counters.add(bucket, ((QueueField.SHORT_ABANDONED, 1),))
-        else:
-            within = int(event.wait_seconds <= q.target.threshold)
-            q.counters.add(
-                bucket, ((QueueField.ABANDONED, 1), (QueueField.ABANDONED_IN_THRESHOLD, within))
-            )
-
-    def _call_left(
-        self,
-        event: ev.CallbackRequested | ev.CallTransferred,
-        ts: float,
-        bucket: int,
-        late: bool,
-    ) -> None:
-        q = self._queue(event.site, event.queue)
-        if not late:
-            q.waiting.pop(event.call_id, None)
-
-    def _call_completed(self, event: ev.CallCompleted, ts: float, bucket: int, late: bool) -> None:
-        q = self._queue(event.site, event.queue)
-        if late:
-            return
-        handle = event.talk_seconds + event.hold_seconds + event.acw_seconds
-        q.counters.add(
-            bucket, ((QueueField.COMPLETED, 1), (QueueField.HANDLE_MS, round(handle * 1000)))
-        )
-
-    def _agent_state(self, event: ev.AgentState, ts: float, bucket: int, late: bool) -> None:
-        key = (event.site, event.agent_id)
-        agent = self._agents.get(key)
-        if late or (agent is not None and ts < agent.since):
-            return  # older than what we know of this agent: it changes nothing now
-        queues = tuple(dict.fromkeys(event.queues))
-        when = min(ts, self._now)
-        if agent is not None:
-            self._count_agent(event.site, agent, -1, when)
-            agent.state, agent.since, agent.queues = event.state, ts, queues
-        else:
-            agent = _Agent(state=event.state, since=ts, queues=queues)
-            self._agents[key] = agent
-        self._count_agent(event.site, agent, +1, when)
-
-    def _count_agent(self, site: str, agent: _Agent, delta: int, when: float) -> None:
-        index = _AGENT_STATE_INDEX[agent.state]
-        for name in agent.queues:
-            queue = self._queue(site, name)
-            self._accrue(queue, when)
-            queue.agents[index] += delta
-
-    def _accrue(self, queue: _Queue, until: float) -> None:
-        """Add the queue's agent time since the last accrual, at its current counts.
-
-        Agent time is integrated from the per-state counts, so an agent's change costs O(1)
-        buckets whatever the length of the state it leaves. Changes are taken in arrival
-        order: one arriving before the time already accrued counts from that point on.
-        """
-        width = self._bucket
-        start = max(queue.accrued, (self._head - self._longest) * width)
-        if until <= start:
-            return
-        counts = queue.agents
-        busy = counts[_ON_CALL] + counts[_ACW]
-        available = counts[_AVAILABLE]
-        if busy or available:
-            last = min(bucket_of(until, width), self._head)
-            for b in range(bucket_of(start, width), last + 1):
-                portion = min(until, (b + 1) * width) - max(start, b * width)
-                if portion > 0:
-                    ms = portion * 1000
-                    queue.counters.add(
-                        b,
-                        (
-                            (QueueField.AGENT_BUSY_MS, round(busy * ms)),
-                            (QueueField.AGENT_AVAILABLE_MS, round(available * ms)),
-                        ),
-                    )
-        queue.accrued = until
+    def forget_sites(self, sites: Iterable[str]) -> None:
+        """Drop all state of ``sites`` (their partitions now belong to another replica)."""
+        gone = set(sites)
+        for tracker in self._trackers:
+            tracker.forget_sites(gone)
+        for site in gone:
+            self.guard.forget_site(site)
 
     # --- reading -----------------------------------------------------------------------
 
     def queue_views(self) -> list[QueueView]:
-        """Every queue's current state and windowed KPIs, at :attr:`now`."""
-        views = []
-        for (site, name), q in self._queues.items():
-            q.counters.advance(self._head)
-            self._accrue(q, self._now)
-            windows = []
-            for i, label in enumerate(self._labels):
-                sums = q.counters.window(i)
-                busy = sums[QueueField.AGENT_BUSY_MS]
-                available = sums[QueueField.AGENT_AVAILABLE_MS]
-                windows.append(
-                    WindowKpis(
-                        window=label,
-                        offered=sums[QueueField.OFFERED],
-                        answered=sums[QueueField.ANSWERED],
-                        abandoned=sums[QueueField.ABANDONED],
-                        service_level=service_level(sums, q.target.abandons),
-                        abandon_ratio=abandon_ratio(sums),
-                        asa_seconds=average_speed_of_answer(sums),
-                        aht_seconds=average_handle_time(sums),
-                        occupancy=occupancy(busy, available),
-                    )
-                )
-            oldest = min(q.waiting.values(), default=None)
-            views.append(
-                QueueView(
-                    site=site,
-                    queue=name,
-                    calls_waiting=len(q.waiting),
-                    oldest_wait_seconds=0.0 if oldest is None else max(0.0, self._now - oldest),
-                    agents=dict(zip(ev.AGENT_STATES, q.agents, strict=True)),
-                    totals=dict(zip(_TOTALS, q.totals, strict=True)),
-                    windows=tuple(windows),
-                )
-            )
-        return views
+        """Every queue's state and KPIs at :attr:`now`."""
+        return self.queues.views()
+
+    def ivr_views(self) -> list[IvrView]:
+        """Every IVR application's KPIs at :attr:`now`."""
+        return self.ivr.views()
+
+    def trunk_views(self) -> list[TrunkView]:
+        """Every trunk's KPIs at :attr:`now`."""
+        return self.trunks.views()
+
+    def component_views(self) -> list[ComponentView]:
+        """Every component's effective status at :attr:`now`."""
+        return self.components.views()

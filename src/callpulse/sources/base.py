@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -22,6 +22,18 @@ class Batch:
     next_offsets: Mapping[tuple[str, int], int] = field(default_factory=dict)
 
 
+@dataclass
+class DeadLetterStats:
+    """Rejected records written to the dead-letter destination, and those that could not be."""
+
+    written: int = 0
+    failed: int = 0
+
+
+RevokeHandler = Callable[[Sequence[tuple[str, int]]], None]
+"""Told the (topic, partition)s this replica no longer owns, so their state can go."""
+
+
 class Source(Protocol):
     """A stream of raw records that the daemon decodes, applies and then commits."""
 
@@ -30,6 +42,12 @@ class Source(Protocol):
 
     event_time_clock: bool
     """True when time follows the records' own ``occurred_at`` (a replay), not the wall clock."""
+
+    dead_letters: DeadLetterStats
+    """Counts of :meth:`dead_letter`'s work."""
+
+    on_revoke: RevokeHandler | None
+    """Called when partitions move to another replica (Kafka only)."""
 
     async def start(self) -> None:
         """Connect or open; raise :class:`SourceError` if not possible now."""
@@ -54,6 +72,3 @@ class Source(Protocol):
 
     def lag(self) -> Mapping[tuple[str, int], int]:
         """Records not yet fetched per (topic, partition), where the source knows."""
-
-    def dead_lettered(self) -> int:
-        """How many rejected records were written to the dead-letter destination."""

@@ -23,12 +23,14 @@ from aiokafka.helpers import create_ssl_context
 
 from callpulse.core.ingest import RawRecord, Rejection
 from callpulse.settings import KafkaSettings
-from callpulse.sources.base import Batch, SourceError
+from callpulse.sources.base import Batch, DeadLetterStats, RevokeHandler, SourceError
 
 log = structlog.get_logger("callpulse.kafka")
 
 _FETCH_TIMEOUT_MS = 500
 _DLQ_RETRY_MAX_SECONDS = 10.0
+# Room a dead-letter record needs beside its value: headers and the record batch framing.
+_DLQ_OVERHEAD = 64 * 1024
 
 
 def connection_options(settings: KafkaSettings) -> dict[str, Any]:
@@ -76,7 +78,9 @@ class KafkaSource:
         self._assignment: set[TopicPartition] = set()
         self._joined = False
         self._last_poll = 0.0
-        self._dead_lettered = 0
+        self._max_request = max(1024 * 1024, 2 * settings.max_record_bytes)
+        self.dead_letters = DeadLetterStats()
+        self.on_revoke: RevokeHandler | None = None
 
     async def start(self) -> None:
         options = connection_options(self._settings)
@@ -93,7 +97,7 @@ class KafkaSource:
         producer = AIOKafkaProducer(
             acks="all",
             enable_idempotence=True,
-            max_request_size=max(1024 * 1024, 2 * self._settings.max_record_bytes),
+            max_request_size=self._max_request,
             **options,
         )
         try:
@@ -135,7 +139,11 @@ class KafkaSource:
             return
         consumer = self._require_consumer()
         for (topic, partition), offset in batch.next_offsets.items():
-            self._applied[TopicPartition(topic, partition)] = offset
+            tp = TopicPartition(topic, partition)
+            # A partition revoked while its batch was applied belongs to another replica now:
+            # remembering its offset could later commit it over the new owner's progress.
+            if tp in self._assignment:
+                self._applied[tp] = offset
         offsets = {tp: off for tp, off in self._applied.items() if tp in self._assignment}
         if not offsets:
             return
@@ -161,37 +169,69 @@ class KafkaSource:
             self._applied.pop(tp, None)
             self._fetched.pop(tp, None)
         self._assignment.difference_update(revoked)
+        if revoked and self.on_revoke is not None:
+            self.on_revoke([(tp.topic, tp.partition) for tp in revoked])
 
     def assigned(self, assigned: list[TopicPartition]) -> None:
         """Remember the assignment; called by the group coordinator."""
         self._joined = True
         self._assignment = set(assigned)
+        self._applied = {tp: off for tp, off in self._applied.items() if tp in self._assignment}
         log.info("partitions_assigned", partitions=_describe(dict.fromkeys(assigned, 0)))
 
     async def dead_letter(self, rejections: Sequence[Rejection]) -> None:
-        producer = self._producer
-        if producer is None or not rejections:
+        """Write ``rejections`` to the dead-letter topic before their offsets are committed.
+
+        Retriable failures (broker unavailable, leader moving) are retried with backoff for as
+        long as it takes: nothing is committed past a record until it is stored. A record the
+        topic refuses for good (not authorized, too large even truncated) is logged with its
+        coordinates and counted in ``dead_letters.failed``, so one bad record cannot stop the
+        stream.
+        """
+        if self._producer is None:
             return
+        pending = list(rejections)
         delay = 0.2
-        while True:
-            try:
-                futures = [
-                    await producer.send(
-                        self._settings.dead_letter_topic,
-                        value=r.record.value,
-                        key=r.record.key,
-                        headers=_dead_letter_headers(r),
+        while pending:
+            results = await asyncio.gather(
+                *(self._send_dead_letter(r) for r in pending), return_exceptions=True
+            )
+            retry = []
+            for rejection, result in zip(pending, results, strict=True):
+                if result is None:
+                    self.dead_letters.written += 1
+                elif isinstance(result, KafkaError) and result.retriable:
+                    retry.append(rejection)
+                else:
+                    self.dead_letters.failed += 1
+                    record = rejection.record
+                    log.error(
+                        "dead_letter_refused",
+                        error=repr(result),
+                        reason=rejection.reason,
+                        topic=record.topic,
+                        partition=record.partition,
+                        offset=record.offset,
                     )
-                    for r in rejections
-                ]
-                await asyncio.gather(*futures)
-                break
-            except KafkaError as exc:
-                # Nothing is committed past these records until they are safely stored.
-                log.warning("dead_letter_retry", error=str(exc), retry_in=delay)
+            pending = retry
+            if pending:
+                log.warning("dead_letter_retry", records=len(pending), retry_in=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _DLQ_RETRY_MAX_SECONDS)
-        self._dead_lettered += len(rejections)
+
+    async def _send_dead_letter(self, rejection: Rejection) -> None:
+        assert self._producer is not None
+        headers = _dead_letter_headers(rejection)
+        value = rejection.record.value
+        room = self._max_request - _DLQ_OVERHEAD
+        if value is not None and len(value) > room:
+            # Larger than a request may be: keep its head, and where to find all of it.
+            headers.append(("callpulse.truncated_from", str(len(value)).encode()))
+            value = value[:room]
+        delivery = await self._producer.send(
+            self._settings.dead_letter_topic, value=value, key=rejection.record.key, headers=headers
+        )
+        await delivery
 
     async def stop(self) -> None:
         consumer, producer = self._consumer, self._producer
@@ -231,9 +271,6 @@ class KafkaSource:
             if highwater is not None and position is not None:
                 result[(tp.topic, tp.partition)] = max(0, highwater - position)
         return result
-
-    def dead_lettered(self) -> int:
-        return self._dead_lettered
 
     def _require_consumer(self) -> AIOKafkaConsumer:
         if self._consumer is None:

@@ -18,7 +18,7 @@ import structlog
 
 from callpulse.core.ingest import RawRecord, Rejection
 from callpulse.settings import ReplaySettings
-from callpulse.sources.base import Batch, SourceError
+from callpulse.sources.base import Batch, DeadLetterStats, RevokeHandler, SourceError
 
 log = structlog.get_logger("callpulse.replay")
 
@@ -36,7 +36,8 @@ class ReplaySource:
         self._file: IO[bytes] | None = None
         self._line = 0
         self._done = False
-        self._rejected = 0
+        self.dead_letters = DeadLetterStats()
+        self.on_revoke: RevokeHandler | None = None
         self._first_event: float | None = None
         self._first_wall = 0.0
 
@@ -89,7 +90,7 @@ class ReplaySource:
         return None
 
     async def dead_letter(self, rejections: Sequence[Rejection]) -> None:
-        self._rejected += len(rejections)
+        self.dead_letters.written += len(rejections)
 
     async def stop(self) -> None:
         if self._file is not None:
@@ -106,9 +107,6 @@ class ReplaySource:
 
     def lag(self) -> Mapping[tuple[str, int], int]:
         return {}
-
-    def dead_lettered(self) -> int:
-        return self._rejected
 
 
 def _event_time(line: bytes) -> float | None:

@@ -11,7 +11,7 @@ import structlog
 from callpulse.core.ingest import RawRecord, Rejection
 from callpulse.settings import SimulatorSettings
 from callpulse.simulator import ContactCenter, default_profiles, encode
-from callpulse.sources.base import Batch
+from callpulse.sources.base import Batch, DeadLetterStats, RevokeHandler
 
 log = structlog.get_logger("callpulse.simulator")
 
@@ -34,7 +34,8 @@ class SimulatorSource:
         self._center: ContactCenter | None = None
         self._started = 0.0
         self._offset = 0
-        self._rejected = 0
+        self.dead_letters = DeadLetterStats()
+        self.on_revoke: RevokeHandler | None = None
 
     async def start(self) -> None:
         self._started = time.time()
@@ -61,7 +62,7 @@ class SimulatorSource:
 
     async def dead_letter(self, rejections: Sequence[Rejection]) -> None:
         # The simulator's own events are valid by construction; a rejection is a bug here.
-        self._rejected += len(rejections)
+        self.dead_letters.written += len(rejections)
 
     async def stop(self) -> None:
         self._center = None
@@ -76,6 +77,3 @@ class SimulatorSource:
 
     def lag(self) -> Mapping[tuple[str, int], int]:
         return {}
-
-    def dead_lettered(self) -> int:
-        return self._rejected

@@ -1,0 +1,75 @@
+"""Infrastructure components: their reported status, heartbeat age, and silence as failure.
+
+A component that stops reporting is not "no data": after ``stale_after`` seconds without a
+``component.health`` event its effective status is ``down`` and ``stale`` is set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from callpulse.core.cardinality import LabelGuard
+from callpulse.core.timegrid import TimeGrid
+
+STATUSES = ("up", "degraded", "down")
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentView:
+    """One component at one instant."""
+
+    site: str
+    component: str
+    kind: str
+    reported: str
+    status: str  # what to act on: the reported status, or down when stale
+    heartbeat_age_seconds: float
+    stale: bool
+
+
+@dataclass(slots=True)
+class _Component:
+    kind: str
+    status: str
+    last_seen: float
+
+
+class ComponentTracker:
+    """The last word of every (site, component), aged by the clock."""
+
+    event_types = ("component.health",)
+
+    def __init__(self, grid: TimeGrid, guard: LabelGuard, stale_after: float) -> None:
+        self._grid = grid
+        self._guard = guard
+        self._stale_after = stale_after
+        self._components: dict[tuple[str, str], _Component] = {}
+
+    def apply(self, event: Any, ts: float, bucket: int, late: bool) -> None:
+        """Record a heartbeat; an older one than already seen changes nothing."""
+        name = self._guard.admit("component", event.component, event.site)
+        key = (event.site, name)
+        seen = self._components.get(key)
+        if seen is None or ts >= seen.last_seen:
+            self._components[key] = _Component(event.kind, event.status, ts)
+
+    def forget_sites(self, sites: Iterable[str]) -> None:
+        """Drop every component of ``sites``."""
+        gone = set(sites)
+        self._components = {k: v for k, v in self._components.items() if k[0] not in gone}
+
+    def views(self) -> list[ComponentView]:
+        """Every component's effective status at the grid's *now*."""
+        now = self._grid.now
+        out = []
+        for (site, name), c in self._components.items():
+            age = max(0.0, now - c.last_seen)
+            stale = age > self._stale_after
+            out.append(
+                ComponentView(
+                    site, name, c.kind, c.status, "down" if stale else c.status, age, stale
+                )
+            )
+        return out

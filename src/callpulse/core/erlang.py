@@ -1,0 +1,69 @@
+"""Erlang C staffing math and the backlog drain ETA (DESIGN.md §3).
+
+Erlang C models a queue with Poisson arrivals, exponential handle times, ``N`` identical agents
+and callers who never abandon. Offered load ``A = arrival rate x AHT`` (Erlangs). It only has a
+steady state when ``N > A``; with ``N <= A`` the queue grows without bound, and every function
+here says so by returning ``None`` instead of a misleading number.
+"""
+
+from __future__ import annotations
+
+import math
+
+MAX_AGENTS = 100_000
+
+
+def probability_of_waiting(load: float, agents: int) -> float | None:
+    """Erlang C: the chance a caller has to wait, or ``None`` when ``agents <= load``."""
+    if agents <= 0 or load < 0 or agents <= load:
+        return None
+    if load == 0:
+        return 0.0
+    # Erlang B by its recurrence (stable for thousands of agents), then B -> C.
+    blocking = 1.0
+    for k in range(1, agents + 1):
+        blocking = load * blocking / (k + load * blocking)
+    return agents * blocking / (agents - load * (1 - blocking))
+
+
+def service_level(load: float, agents: int, aht: float, threshold: float) -> float | None:
+    """Predicted share of calls answered within ``threshold`` seconds."""
+    waiting = probability_of_waiting(load, agents)
+    if waiting is None or aht <= 0:
+        return None
+    return 1.0 - waiting * math.exp(-(agents - load) * threshold / aht)
+
+
+def average_speed_of_answer(load: float, agents: int, aht: float) -> float | None:
+    """Predicted mean wait in seconds over all calls."""
+    waiting = probability_of_waiting(load, agents)
+    if waiting is None:
+        return None
+    return waiting * aht / (agents - load)
+
+
+def agents_required(load: float, aht: float, threshold: float, target: float) -> int | None:
+    """The fewest agents whose predicted service level meets ``target`` (0..1)."""
+    if aht <= 0 or not 0 < target < 1 or load < 0:
+        return None
+    agents = max(1, math.floor(load) + 1)
+    while agents <= MAX_AGENTS:
+        level = service_level(load, agents, aht, threshold)
+        if level is not None and level >= target:
+            return agents
+        agents += 1
+    return None
+
+
+def drain_eta(backlog: int, agents: int, aht: float, arrivals_per_second: float) -> float | None:
+    """Seconds until ``backlog`` waiting calls are worked off at the current staffing.
+
+    Capacity is ``agents / aht`` calls per second; what exceeds the arrival rate drains the
+    backlog. ``math.inf`` when capacity does not exceed arrivals, ``None`` without an AHT.
+    """
+    if backlog <= 0:
+        return 0.0
+    if aht <= 0:
+        return None
+    spare = agents / aht - arrivals_per_second
+    return backlog / spare if spare > 0 else math.inf

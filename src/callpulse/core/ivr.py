@@ -1,0 +1,166 @@
+"""IVR applications: sessions, how they end, input and backend errors, port usage."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+from callpulse.core.cardinality import LabelGuard
+from callpulse.core.timegrid import TimeGrid
+from callpulse.core.windows import RollingCounters
+
+OUTCOMES = ("contained", "transferred", "hangup", "error")
+
+
+class IvrField(IntEnum):
+    """Integer fields an IVR application keeps per bucket."""
+
+    STARTED = 0
+    ENDED = 1
+    CONTAINED = 2
+    TRANSFERRED = 3
+    HANGUP = 4
+    ERROR = 5
+    NO_INPUT = 6
+    NO_MATCH = 7
+    BACKEND_ERRORS = 8
+
+
+_OUTCOME_FIELD = {
+    "contained": IvrField.CONTAINED,
+    "transferred": IvrField.TRANSFERRED,
+    "hangup": IvrField.HANGUP,
+    "error": IvrField.ERROR,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class IvrWindow:
+    """An application's KPIs over one window; ratios are ``None`` with no ended session."""
+
+    window: str
+    started: int
+    ended: int
+    containment: float | None
+    transfer: float | None
+    hangup: float | None
+    no_input_per_session: float | None
+    no_match_per_session: float | None
+    backend_errors_per_session: float | None
+    backend_errors: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class IvrView:
+    """Everything exposed about one IVR application."""
+
+    site: str
+    application: str
+    ports_in_use: int | None
+    ports_total: int | None
+    outcomes_total: dict[str, int]
+    windows: tuple[IvrWindow, ...]
+
+
+@dataclass(slots=True)
+class _App:
+    counters: RollingCounters
+    backends: dict[str, RollingCounters] = field(default_factory=dict)
+    ports: tuple[float, int, int] | None = None  # (at, in use, total)
+    outcomes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
+
+
+class IvrTracker:
+    """State and KPIs of every (site, IVR application)."""
+
+    event_types = (
+        "ivr.session_started",
+        "ivr.node",
+        "ivr.input_error",
+        "ivr.backend_error",
+        "ivr.session_ended",
+        "ivr.ports",
+    )
+
+    def __init__(self, grid: TimeGrid, guard: LabelGuard) -> None:
+        self._grid = grid
+        self._guard = guard
+        self._apps: dict[tuple[str, str], _App] = {}
+
+    def apply(self, event: Any, ts: float, bucket: int, late: bool) -> None:
+        """Apply one IVR event; a late one only counts in the cumulative outcomes."""
+        kind = event.type
+        if kind == "ivr.node":
+            return  # navigation detail: validated and counted, no KPI depends on it yet
+        app = self._app(event.site, event.application)
+        if kind == "ivr.session_ended":
+            app.outcomes[event.outcome] += 1
+        if late:
+            return
+        if kind == "ivr.session_started":
+            app.counters.add(bucket, ((IvrField.STARTED, 1),))
+        elif kind == "ivr.session_ended":
+            app.counters.add(bucket, ((IvrField.ENDED, 1), (_OUTCOME_FIELD[event.outcome], 1)))
+        elif kind == "ivr.input_error":
+            which = IvrField.NO_INPUT if event.kind == "no_input" else IvrField.NO_MATCH
+            app.counters.add(bucket, ((which, 1),))
+        elif kind == "ivr.backend_error":
+            app.counters.add(bucket, ((IvrField.BACKEND_ERRORS, 1),))
+            backend = self._guard.admit("backend", event.backend, event.site)
+            counters = app.backends.get(backend)
+            if counters is None:
+                counters = app.backends[backend] = self._grid.counters(1)
+            counters.advance(self._grid.head)
+            counters.add(bucket, ((0, 1),))
+        elif kind == "ivr.ports" and (app.ports is None or ts >= app.ports[0]):
+            app.ports = (ts, event.ports_in_use, event.ports_total)
+
+    def _app(self, site: str, name: str) -> _App:
+        name = self._guard.admit("application", name, site)
+        app = self._apps.get((site, name))
+        if app is None:
+            app = self._apps[(site, name)] = _App(self._grid.counters(len(IvrField)))
+        else:
+            app.counters.advance(self._grid.head)
+        return app
+
+    def forget_sites(self, sites: Iterable[str]) -> None:
+        """Drop every application of ``sites``."""
+        gone = set(sites)
+        self._apps = {k: v for k, v in self._apps.items() if k[0] not in gone}
+
+    def views(self) -> list[IvrView]:
+        """Every application's KPIs at the grid's *now*."""
+        head = self._grid.head
+        out = []
+        for (site, name), app in self._apps.items():
+            app.counters.advance(head)
+            for counters in app.backends.values():
+                counters.advance(head)
+            windows = []
+            for i, label in enumerate(self._grid.labels):
+                s = app.counters.window(i)
+                ended = s[IvrField.ENDED]
+                windows.append(
+                    IvrWindow(
+                        window=label,
+                        started=s[IvrField.STARTED],
+                        ended=ended,
+                        containment=_per(s[IvrField.CONTAINED], ended),
+                        transfer=_per(s[IvrField.TRANSFERRED], ended),
+                        hangup=_per(s[IvrField.HANGUP], ended),
+                        no_input_per_session=_per(s[IvrField.NO_INPUT], ended),
+                        no_match_per_session=_per(s[IvrField.NO_MATCH], ended),
+                        backend_errors_per_session=_per(s[IvrField.BACKEND_ERRORS], ended),
+                        backend_errors={b: c.window(i)[0] for b, c in app.backends.items()},
+                    )
+                )
+            in_use, total = (app.ports[1], app.ports[2]) if app.ports else (None, None)
+            out.append(IvrView(site, name, in_use, total, dict(app.outcomes), tuple(windows)))
+        return out
+
+
+def _per(part: int, whole: int) -> float | None:
+    return part / whole if whole else None

@@ -1,0 +1,360 @@
+"""ACD queues: waiting calls, agents by state, windowed KPIs and the Erlang C outlook.
+
+Fed ``call.*``, ``agent.state`` and ``queue.snapshot`` events by the monitor, which has
+already decided whether an event is a duplicate and whether it is *late* (older than every
+window: it then counts in the cumulative totals and ends a wait, but touches no window).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from callpulse.core import erlang
+from callpulse.core import events as ev
+from callpulse.core.cardinality import LabelGuard
+from callpulse.core.kpi import (
+    QUEUE_FIELDS,
+    AbandonPolicy,
+    QueueField,
+    abandon_ratio,
+    average_handle_time,
+    average_speed_of_answer,
+    occupancy,
+    service_level,
+)
+from callpulse.core.timegrid import TimeGrid
+from callpulse.core.windows import RollingCounters, bucket_of
+
+# A real queue never holds this many callers; past it the oldest entries are dropped (the
+# ACD's next queue.snapshot restores the true count).
+MAX_WAITING_PER_QUEUE = 10_000
+# Clocks of the ACD and of the events' producer may disagree by this much.
+SNAPSHOT_TOLERANCE = 2.0
+
+_STATE_INDEX = {state: i for i, state in enumerate(ev.AGENT_STATES)}
+_AVAILABLE, _ON_CALL, _ACW = (_STATE_INDEX[s] for s in ("available", "on_call", "acw"))
+TOTALS = ("offered", "answered", "abandoned", "answered_within_threshold")
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceLevelPolicy:
+    """How a queue's service level is measured and what it should be.
+
+    Threshold T and short-abandon threshold S in seconds, how abandons count, and the target
+    share of calls answered within T (the Erlang C staffing goal).
+    """
+
+    threshold: float = 20.0
+    short_abandon: float = 5.0
+    abandons: AbandonPolicy = "negative"
+    target: float = 0.8
+
+
+@dataclass(frozen=True, slots=True)
+class QueueWindow:
+    """A queue's KPIs over one window; ``None`` where the denominator is zero."""
+
+    window: str
+    offered: int
+    answered: int
+    abandoned: int
+    service_level: float | None
+    abandon_ratio: float | None
+    asa_seconds: float | None
+    aht_seconds: float | None
+    occupancy: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueView:
+    """Everything exposed about one queue at one instant.
+
+    The Erlang C fields are ``None`` where the model does not apply: no handle time seen yet,
+    no agent available or on a call, or no more agents than the offered load (N <= A).
+    ``drain_eta_seconds`` is ``math.inf`` when capacity does not exceed arrivals.
+    """
+
+    site: str
+    queue: str
+    calls_waiting: int
+    oldest_wait_seconds: float
+    agents: Mapping[str, int]
+    totals: Mapping[str, int]
+    windows: tuple[QueueWindow, ...]
+    predicted_service_level: float | None
+    agents_required: int | None
+    drain_eta_seconds: float | None
+
+
+@dataclass(slots=True)
+class _Agent:
+    state: ev.AgentStateName
+    since: float
+    queues: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class _Queue:
+    counters: RollingCounters
+    policy: ServiceLevelPolicy
+    accrued: float = 0.0  # agent time is stored in buckets up to here
+    waiting: dict[str, float] = field(default_factory=dict)  # call_id -> queued at
+    totals: list[int] = field(default_factory=lambda: [0] * len(TOTALS))
+    agents: list[int] = field(default_factory=lambda: [0] * len(ev.AGENT_STATES))
+
+
+class QueueTracker:
+    """State and KPIs of every (site, queue)."""
+
+    event_types = (
+        "call.queued",
+        "call.answered",
+        "call.abandoned",
+        "call.callback_requested",
+        "call.transferred",
+        "call.completed",
+        "agent.state",
+        "queue.snapshot",
+    )
+
+    def __init__(
+        self,
+        grid: TimeGrid,
+        guard: LabelGuard,
+        default: ServiceLevelPolicy,
+        overrides: Mapping[str, ServiceLevelPolicy],
+        erlang_window: int,
+    ) -> None:
+        self._grid = grid
+        self._guard = guard
+        self._default = default
+        self._overrides = overrides
+        self._erlang_window = erlang_window
+        self._queues: dict[tuple[str, str], _Queue] = {}
+        self._agents: dict[tuple[str, str], _Agent] = {}
+        self.waiting_dropped = 0
+
+    def apply(self, event: Any, ts: float, bucket: int, late: bool) -> None:
+        """Apply one ACD event (see the module's docstring for ``late``)."""
+        kind = event.type
+        if kind == "agent.state":
+            self._agent_state(event, ts, late)
+            return
+        q = self._queue(event.site, event.queue)
+        if kind == "call.queued":
+            q.totals[0] += 1
+            if not late:
+                q.counters.add(bucket, ((QueueField.OFFERED, 1),))
+                q.waiting.setdefault(event.call_id, ts)
+                if len(q.waiting) > MAX_WAITING_PER_QUEUE:
+                    del q.waiting[next(iter(q.waiting))]
+                    self.waiting_dropped += 1
+        elif kind == "call.answered":
+            within = event.wait_seconds <= q.policy.threshold
+            q.totals[1] += 1
+            q.totals[3] += within
+            q.waiting.pop(event.call_id, None)
+            if not late:
+                q.counters.add(
+                    bucket,
+                    (
+                        (QueueField.ANSWERED, 1),
+                        (QueueField.ANSWERED_IN_THRESHOLD, int(within)),
+                        (QueueField.WAIT_MS, round(event.wait_seconds * 1000)),
+                    ),
+                )
+        elif kind == "call.abandoned":
+            self._abandoned(q, event, bucket, late)
+        elif kind == "call.completed":
+            if not late:
+                handle = event.talk_seconds + event.hold_seconds + event.acw_seconds
+                q.counters.add(
+                    bucket,
+                    ((QueueField.COMPLETED, 1), (QueueField.HANDLE_MS, round(handle * 1000))),
+                )
+        elif kind == "queue.snapshot":
+            if not late:
+                self._reconcile(q, event, ts)
+        else:  # callback requested, transferred: the wait ends, neither answered nor abandoned
+            q.waiting.pop(event.call_id, None)
+
+    def _queue(self, site: str, name: str) -> _Queue:
+        name = self._guard.admit("queue", name, site)
+        key = (site, name)
+        q = self._queues.get(key)
+        if q is None:
+            policy = self._overrides.get(name, self._default)
+            q = self._queues[key] = _Queue(self._grid.counters(QUEUE_FIELDS), policy)
+        else:
+            q.counters.advance(self._grid.head)
+        return q
+
+    def _abandoned(self, q: _Queue, event: ev.CallAbandoned, bucket: int, late: bool) -> None:
+        q.waiting.pop(event.call_id, None)
+        # Cisco's short calls: a caller gone within S was never really offered.
+        if event.wait_seconds < q.policy.short_abandon:
+            if not late:
+                q.counters.add(bucket, ((QueueField.SHORT_ABANDONED, 1),))
+            return
+        q.totals[2] += 1
+        if not late:
+            within = int(event.wait_seconds <= q.policy.threshold)
+            q.counters.add(
+                bucket, ((QueueField.ABANDONED, 1), (QueueField.ABANDONED_IN_THRESHOLD, within))
+            )
+
+    def _reconcile(self, q: _Queue, snap: ev.QueueSnapshot, ts: float) -> None:
+        """Make the waiting calls agree with the ACD's own count and oldest wait at ``ts``."""
+        waiting = q.waiting
+        known = sorted((t, call) for call, t in waiting.items() if t <= ts)
+        # Nobody has waited longer than the ACD's oldest call: older entries lost their end.
+        cutoff = ts - snap.oldest_wait_seconds - SNAPSHOT_TOLERANCE
+        keep = [(t, call) for t, call in known if t >= cutoff]
+        excess = len(keep) - snap.calls_waiting
+        if excess > 0:
+            keep = keep[excess:]  # first come, first served: the oldest have gone
+        for _, call in known:
+            waiting.pop(call, None)
+        for t, call in keep:
+            waiting[call] = t
+        # Calls the ACD has that we never saw queue: stand-ins, reconciled by later snapshots.
+        for i in range(snap.calls_waiting - len(keep)):
+            oldest = i == 0 and not keep
+            waiting[f"snapshot:{snap.event_id}:{i}"] = (
+                ts - snap.oldest_wait_seconds if oldest else ts
+            )
+
+    def _agent_state(self, event: ev.AgentState, ts: float, late: bool) -> None:
+        key = (event.site, event.agent_id)
+        agent = self._agents.get(key)
+        if late or (agent is not None and ts < agent.since):
+            return  # older than what we know of this agent: it changes nothing now
+        if (
+            agent is None
+            and self._guard.admit("agent", event.agent_id, event.site) != event.agent_id
+        ):
+            return
+        queues = tuple(dict.fromkeys(event.queues))
+        when = min(ts, self._grid.now)
+        if agent is not None:
+            self._count(event.site, agent, -1, when)
+            agent.state, agent.since, agent.queues = event.state, ts, queues
+        else:
+            agent = self._agents[key] = _Agent(event.state, ts, queues)
+        self._count(event.site, agent, +1, when)
+
+    def _count(self, site: str, agent: _Agent, delta: int, when: float) -> None:
+        index = _STATE_INDEX[agent.state]
+        for name in agent.queues:
+            q = self._queue(site, name)
+            self._accrue(q, when)
+            q.agents[index] += delta
+
+    def _accrue(self, q: _Queue, until: float) -> None:
+        """Store the queue's agent time up to ``until`` in buckets, at its current counts.
+
+        Integrating the per-state counts makes an agent's change cost O(1) buckets whatever
+        the length of the state it leaves. Changes are taken in arrival order: one arriving
+        before the time already stored counts from that point on.
+        """
+        grid = self._grid
+        start = max(q.accrued, grid.oldest_covered_time())
+        if until <= start:
+            q.accrued = max(q.accrued, until)
+            return
+        busy, available = _busy_available(q.agents)
+        if busy or available:
+            width = grid.bucket
+            last = min(bucket_of(until, width), grid.head)
+            for b in range(bucket_of(start, width), last + 1):
+                portion = min(until, (b + 1) * width) - max(start, b * width)
+                if portion > 0:
+                    ms = portion * 1000
+                    q.counters.add(
+                        b,
+                        (
+                            (QueueField.AGENT_BUSY_MS, round(busy * ms)),
+                            (QueueField.AGENT_AVAILABLE_MS, round(available * ms)),
+                        ),
+                    )
+        q.accrued = until
+
+    def forget_sites(self, sites: Iterable[str]) -> None:
+        """Drop every queue and agent of ``sites``."""
+        gone = set(sites)
+        self._queues = {k: v for k, v in self._queues.items() if k[0] not in gone}
+        self._agents = {k: v for k, v in self._agents.items() if k[0] not in gone}
+
+    def __len__(self) -> int:
+        return len(self._queues)
+
+    # --- reading -----------------------------------------------------------------------
+
+    def views(self) -> list[QueueView]:
+        """Every queue's state and KPIs at the grid's *now*."""
+        grid = self._grid
+        now = grid.now
+        out = []
+        for (site, name), q in self._queues.items():
+            q.counters.advance(grid.head)
+            busy_now, available_now = _busy_available(q.agents)
+            windows = []
+            for i, label in enumerate(grid.labels):
+                sums = q.counters.window(i)
+                # Agent time since the last change is read, not stored: reading must not
+                # change what later events compute.
+                open_ms = max(0.0, now - max(q.accrued, grid.window_start(i))) * 1000
+                busy = sums[QueueField.AGENT_BUSY_MS] + busy_now * open_ms
+                available = sums[QueueField.AGENT_AVAILABLE_MS] + available_now * open_ms
+                windows.append(
+                    QueueWindow(
+                        window=label,
+                        offered=sums[QueueField.OFFERED],
+                        answered=sums[QueueField.ANSWERED],
+                        abandoned=sums[QueueField.ABANDONED],
+                        service_level=service_level(sums, q.policy.abandons),
+                        abandon_ratio=abandon_ratio(sums),
+                        asa_seconds=average_speed_of_answer(sums),
+                        aht_seconds=average_handle_time(sums),
+                        occupancy=occupancy(round(busy), round(available)),
+                    )
+                )
+            oldest = min(q.waiting.values(), default=None)
+            prediction = self._outlook(q, len(q.waiting))
+            out.append(
+                QueueView(
+                    site=site,
+                    queue=name,
+                    calls_waiting=len(q.waiting),
+                    oldest_wait_seconds=0.0 if oldest is None else max(0.0, now - oldest),
+                    agents=dict(zip(ev.AGENT_STATES, q.agents, strict=True)),
+                    totals=dict(zip(TOTALS, q.totals, strict=True)),
+                    windows=tuple(windows),
+                    predicted_service_level=prediction[0],
+                    agents_required=prediction[1],
+                    drain_eta_seconds=prediction[2],
+                )
+            )
+        return out
+
+    def _outlook(self, q: _Queue, backlog: int) -> tuple[float | None, int | None, float | None]:
+        """Erlang C service level, agents required, and drain ETA at the current load."""
+        index = self._erlang_window
+        sums = q.counters.window(index)
+        aht = average_handle_time(sums)
+        if aht is None:
+            return None, None, None
+        arrivals = sums[QueueField.OFFERED] / self._grid.windows[index]  # calls per second
+        load = arrivals * aht
+        agents = q.agents[_AVAILABLE] + q.agents[_ON_CALL]
+        policy = q.policy
+        predicted = erlang.service_level(load, agents, aht, policy.threshold) if agents else None
+        required = erlang.agents_required(load, aht, policy.threshold, policy.target)
+        eta = erlang.drain_eta(backlog, agents, aht, arrivals)
+        return predicted, required, eta
+
+
+def _busy_available(counts: list[int]) -> tuple[int, int]:
+    return counts[_ON_CALL] + counts[_ACW], counts[_AVAILABLE]

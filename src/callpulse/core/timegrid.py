@@ -1,0 +1,61 @@
+"""The time grid every tracker shares: bucket width, windows, and where *now* is."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from callpulse.core.durations import format_duration
+from callpulse.core.histogram import RollingHistogram
+from callpulse.core.windows import RollingCounters, bucket_of
+
+
+class TimeGrid:
+    """Buckets of ``bucket`` seconds and windows (in seconds) that are whole numbers of them.
+
+    ``now`` only moves forward, through :meth:`advance`; ``head`` is the bucket holding it.
+    Series are created at the current head and advanced lazily when touched or read.
+    """
+
+    def __init__(self, bucket: float, windows: Sequence[float], now: float) -> None:
+        self.bucket = bucket
+        self.windows = tuple(windows)
+        self.spans = tuple(round(w / bucket) for w in self.windows)
+        self.labels = tuple(format_duration(w) for w in self.windows)
+        self.longest = max(self.spans)
+        self.now = now
+        self.head = bucket_of(now, bucket)
+
+    def advance(self, now: float) -> bool:
+        """Move *now* forward; True when that started a new bucket."""
+        if now <= self.now:
+            return False
+        self.now = now
+        head = bucket_of(now, self.bucket)
+        if head == self.head:
+            return False
+        self.head = head
+        return True
+
+    def bucket_for(self, timestamp: float) -> int:
+        """The bucket an event at ``timestamp`` is counted in (clock skew counts as now)."""
+        return bucket_of(timestamp, self.bucket) if timestamp < self.now else self.head
+
+    def covers(self, bucket: int) -> bool:
+        """Whether the longest window still covers ``bucket``."""
+        return bucket >= self.head - self.longest
+
+    def oldest_covered_time(self) -> float:
+        """The start of the oldest bucket the longest window covers."""
+        return (self.head - self.longest) * self.bucket
+
+    def window_start(self, index: int) -> float:
+        """The start of the oldest bucket window ``index`` covers."""
+        return (self.head - self.spans[index]) * self.bucket
+
+    def counters(self, fields: int) -> RollingCounters:
+        """New rolling counters on this grid."""
+        return RollingCounters(fields, self.spans, self.head)
+
+    def histogram(self) -> RollingHistogram:
+        """A new rolling histogram on this grid."""
+        return RollingHistogram(self.spans, self.head)

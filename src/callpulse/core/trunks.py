@@ -1,0 +1,215 @@
+"""Trunks: status and channels, SIP call setup ratios, post-dial delay and media quality.
+
+SIP ratios from the INVITE's final response code (``call.setup``), after RFC 6076:
+
+- ASR = 2xx / setups (every final response is a seizure);
+- SER = 2xx / (setups - 3xx) (RFC 6076 §4.6, Session Establishment Ratio);
+- NER = (2xx + 480 + 486 + 600 + 603) / (setups - 3xx): RFC 6076 §4.7's Session
+  Establishment Effectiveness Ratio, the SIP form of ITU-T E.411's Network Effectiveness
+  Ratio: the callee being busy, unavailable or declining is the network working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+from callpulse.core.cardinality import LabelGuard
+from callpulse.core.histogram import LinearBins, LogBins, RollingHistogram
+from callpulse.core.timegrid import TimeGrid
+from callpulse.core.windows import RollingCounters
+
+USER_REJECTIONS = frozenset({480, 486, 600, 603})
+NO_TRUNK = "_none"  # media.quality without a trunk_id
+CODE_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx", "6xx")
+
+PDD_BINS = LogBins(0.001)  # seconds
+JITTER_BINS = LogBins(0.0001)  # seconds
+LOSS_BINS = LogBins(0.00001)  # ratio
+MOS_BINS = LinearBins(0.01)
+
+
+class TrunkField(IntEnum):
+    """Integer fields a trunk keeps per bucket (sums scaled to integers)."""
+
+    SETUPS = 0
+    ANSWERED = 1
+    REDIRECTED = 2
+    USER_REJECTED = 3
+    MEDIA_SAMPLES = 4
+    MOS_MILLI = 5
+    JITTER_MICROS = 6
+    LOSS_PPM = 7
+
+
+@dataclass(frozen=True, slots=True)
+class TrunkWindow:
+    """A trunk's KPIs over one window; ``None`` where nothing was measured."""
+
+    window: str
+    setups: int
+    asr: float | None
+    ser: float | None
+    ner: float | None
+    post_dial_delay_p50: float | None
+    post_dial_delay_p95: float | None
+    mos_mean: float | None
+    mos_p5: float | None
+    jitter_mean: float | None
+    jitter_p95: float | None
+    packet_loss_mean: float | None
+    packet_loss_p95: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class TrunkView:
+    """Everything exposed about one trunk."""
+
+    site: str
+    trunk: str
+    up: bool | None
+    channels_in_use: int | None
+    channels_total: int | None
+    setups_total: dict[str, int]
+    windows: tuple[TrunkWindow, ...]
+
+
+@dataclass(slots=True)
+class _Trunk:
+    counters: RollingCounters
+    pdd: RollingHistogram
+    mos: RollingHistogram
+    jitter: RollingHistogram
+    loss: RollingHistogram
+    status: tuple[float, bool, int, int] | None = None  # (at, up, in use, total)
+    setups_total: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CODE_CLASSES, 0))
+
+    def advance(self, head: int) -> None:
+        for series in (self.counters, self.pdd, self.mos, self.jitter, self.loss):
+            series.advance(head)
+
+
+class TrunkTracker:
+    """State and KPIs of every (site, trunk)."""
+
+    event_types = ("trunk.status", "call.setup", "media.quality")
+
+    def __init__(self, grid: TimeGrid, guard: LabelGuard) -> None:
+        self._grid = grid
+        self._guard = guard
+        self._trunks: dict[tuple[str, str], _Trunk] = {}
+
+    def apply(self, event: Any, ts: float, bucket: int, late: bool) -> None:
+        """Apply one trunk or media event; a late one only counts in the cumulative totals."""
+        kind = event.type
+        trunk = self._trunk(event.site, getattr(event, "trunk_id", None) or NO_TRUNK)
+        if kind == "call.setup":
+            trunk.setups_total[f"{event.sip_code // 100}xx"] += 1
+            if late:
+                return
+            code = event.sip_code
+            trunk.counters.add(
+                bucket,
+                (
+                    (TrunkField.SETUPS, 1),
+                    (TrunkField.ANSWERED, int(200 <= code < 300)),
+                    (TrunkField.REDIRECTED, int(300 <= code < 400)),
+                    (TrunkField.USER_REJECTED, int(code in USER_REJECTIONS)),
+                ),
+            )
+            if event.post_dial_delay_ms is not None:
+                trunk.pdd.add(bucket, PDD_BINS.bin(event.post_dial_delay_ms / 1000))
+        elif kind == "media.quality":
+            if late:
+                return
+            jitter = event.jitter_ms / 1000
+            trunk.counters.add(
+                bucket,
+                (
+                    (TrunkField.MEDIA_SAMPLES, 1),
+                    (TrunkField.MOS_MILLI, round(event.mos * 1000)),
+                    (TrunkField.JITTER_MICROS, round(jitter * 1_000_000)),
+                    (TrunkField.LOSS_PPM, round(event.packet_loss_ratio * 1_000_000)),
+                ),
+            )
+            trunk.mos.add(bucket, MOS_BINS.bin(event.mos))
+            trunk.jitter.add(bucket, JITTER_BINS.bin(jitter))
+            trunk.loss.add(bucket, LOSS_BINS.bin(event.packet_loss_ratio))
+        elif kind == "trunk.status" and (trunk.status is None or ts >= trunk.status[0]):
+            up = event.state == "up"
+            trunk.status = (ts, up, event.channels_in_use, event.channels_total)
+
+    def _trunk(self, site: str, name: str) -> _Trunk:
+        name = self._guard.admit("trunk", name, site)
+        trunk = self._trunks.get((site, name))
+        if trunk is None:
+            g = self._grid
+            trunk = _Trunk(
+                g.counters(len(TrunkField)),
+                g.histogram(),
+                g.histogram(),
+                g.histogram(),
+                g.histogram(),
+            )
+            self._trunks[(site, name)] = trunk
+        else:
+            trunk.advance(self._grid.head)
+        return trunk
+
+    def forget_sites(self, sites: Iterable[str]) -> None:
+        """Drop every trunk of ``sites``."""
+        gone = set(sites)
+        self._trunks = {k: v for k, v in self._trunks.items() if k[0] not in gone}
+
+    def views(self) -> list[TrunkView]:
+        """Every trunk's KPIs at the grid's *now*."""
+        out = []
+        for (site, name), trunk in self._trunks.items():
+            trunk.advance(self._grid.head)
+            windows = tuple(
+                self._window(trunk, i, label) for i, label in enumerate(self._grid.labels)
+            )
+            status = trunk.status
+            out.append(
+                TrunkView(
+                    site=site,
+                    trunk=name,
+                    up=None if status is None else status[1],
+                    channels_in_use=None if status is None else status[2],
+                    channels_total=None if status is None else status[3],
+                    setups_total=dict(trunk.setups_total),
+                    windows=windows,
+                )
+            )
+        return out
+
+    @staticmethod
+    def _window(trunk: _Trunk, i: int, label: str) -> TrunkWindow:
+        s = trunk.counters.window(i)
+        setups = s[TrunkField.SETUPS]
+        established = setups - s[TrunkField.REDIRECTED]
+        samples = s[TrunkField.MEDIA_SAMPLES]
+
+        def quantile(hist: RollingHistogram, bins: LogBins | LinearBins, q: float) -> float | None:
+            index = hist.quantile(i, q)
+            return None if index is None else bins.value(index)
+
+        return TrunkWindow(
+            window=label,
+            setups=setups,
+            asr=s[TrunkField.ANSWERED] / setups if setups else None,
+            ser=s[TrunkField.ANSWERED] / established if established > 0 else None,
+            ner=(s[TrunkField.ANSWERED] + s[TrunkField.USER_REJECTED]) / established
+            if established > 0
+            else None,
+            post_dial_delay_p50=quantile(trunk.pdd, PDD_BINS, 0.5),
+            post_dial_delay_p95=quantile(trunk.pdd, PDD_BINS, 0.95),
+            mos_mean=s[TrunkField.MOS_MILLI] / samples / 1000 if samples else None,
+            mos_p5=quantile(trunk.mos, MOS_BINS, 0.05),
+            jitter_mean=s[TrunkField.JITTER_MICROS] / samples / 1e6 if samples else None,
+            jitter_p95=quantile(trunk.jitter, JITTER_BINS, 0.95),
+            packet_loss_mean=s[TrunkField.LOSS_PPM] / samples / 1e6 if samples else None,
+            packet_loss_p95=quantile(trunk.loss, LOSS_BINS, 0.95),
+        )

@@ -1,0 +1,154 @@
+"""IVR, trunk and component KPIs against values worked out by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from callpulse.core.monitor import Monitor, MonitorConfig
+
+from .events import event
+
+NOW = 1_800_000_000.0
+
+
+def monitor(**config: object) -> Monitor:
+    return Monitor(MonitorConfig(**config), now=NOW)  # type: ignore[arg-type]
+
+
+def test_ivr_ratios_per_ended_session() -> None:
+    m = monitor()
+    app = {"application": "main"}
+    for i, outcome in enumerate(["contained", "contained", "transferred", "hangup", "error"]):
+        m.apply(event("ivr.session_started", NOW - 30, session_id=f"s{i}", **app))
+        m.apply(event("ivr.node", NOW - 29, session_id=f"s{i}", node="menu", **app))
+        m.apply(
+            event(
+                "ivr.session_ended",
+                NOW - 20,
+                session_id=f"s{i}",
+                outcome=outcome,
+                duration_seconds=10.0,
+                **app,
+            )
+        )
+    m.apply(event("ivr.session_started", NOW - 5, session_id="open", **app))
+    m.apply(event("ivr.input_error", NOW - 25, session_id="s0", kind="no_input", **app))
+    m.apply(event("ivr.input_error", NOW - 25, session_id="s1", kind="no_match", **app))
+    m.apply(event("ivr.input_error", NOW - 24, session_id="s1", kind="no_match", **app))
+    for backend in ("crm", "crm", "billing-api"):
+        m.apply(event("ivr.backend_error", NOW - 22, session_id="s2", backend=backend, **app))
+    m.apply(event("ivr.ports", NOW - 2, ports_in_use=30, ports_total=120, **app))
+    [v] = m.ivr_views()
+    w = v.windows[0]
+    assert (w.started, w.ended) == (6, 5)
+    assert (w.containment, w.transfer, w.hangup) == pytest.approx((2 / 5, 1 / 5, 1 / 5))
+    assert (w.no_input_per_session, w.no_match_per_session) == pytest.approx((1 / 5, 2 / 5))
+    assert w.backend_errors_per_session == pytest.approx(3 / 5)
+    assert w.backend_errors == {"crm": 2, "billing-api": 1}
+    assert (v.ports_in_use, v.ports_total) == (30, 120)
+    assert v.outcomes_total == {"contained": 2, "transferred": 1, "hangup": 1, "error": 1}
+
+
+def test_ivr_without_ended_sessions_has_no_ratios() -> None:
+    m = monitor()
+    m.apply(event("ivr.session_started", NOW, session_id="s", application="main"))
+    w = m.ivr_views()[0].windows[0]
+    assert (w.containment, w.backend_errors_per_session) == (None, None)
+
+
+def test_trunk_sip_ratios_follow_rfc_6076() -> None:
+    m = monitor()
+    codes = [200, 200, 200, 200, 302, 486, 480, 503, 404, 603]
+    for i, code in enumerate(codes):
+        m.apply(
+            event(
+                "call.setup",
+                NOW - 10,
+                trunk_id="t1",
+                sip_code=code,
+                post_dial_delay_ms=1000.0 + 100 * i,
+            )
+        )
+    [v] = m.trunk_views()
+    w = v.windows[0]
+    assert w.setups == 10
+    assert w.asr == pytest.approx(4 / 10)
+    assert w.ser == pytest.approx(4 / 9)  # 302 is excluded from the denominator
+    assert w.ner == pytest.approx((4 + 3) / 9)  # 486, 480, 603 count as the network working
+    assert v.setups_total == {"1xx": 0, "2xx": 4, "3xx": 1, "4xx": 3, "5xx": 1, "6xx": 1}
+    # Delays 1.0 .. 1.9 s: the median is the 5th (1.4 s), p95 the 10th (1.9 s), within 2 %.
+    assert w.post_dial_delay_p50 == pytest.approx(1.4, rel=0.02)
+    assert w.post_dial_delay_p95 == pytest.approx(1.9, rel=0.02)
+
+
+def test_trunk_status_and_media_quality() -> None:
+    m = monitor()
+    m.apply(
+        event(
+            "trunk.status",
+            NOW - 20,
+            trunk_id="t1",
+            state="up",
+            channels_in_use=10,
+            channels_total=40,
+        )
+    )
+    m.apply(
+        event(
+            "trunk.status",
+            NOW - 30,
+            trunk_id="t1",
+            state="down",
+            channels_in_use=0,
+            channels_total=40,
+        )
+    )  # older: ignored
+    moses = [4.4, 4.3, 4.1, 3.9, 2.5] * 4
+    for i, mos in enumerate(moses):
+        m.apply(
+            event(
+                "media.quality",
+                NOW - 5,
+                trunk_id="t1",
+                mos=mos,
+                jitter_ms=float(i),
+                packet_loss_ratio=0.001 * (i % 5),
+            )
+        )
+    m.apply(
+        event(
+            "media.quality",
+            NOW - 5,
+            component="sbc-1",
+            mos=4.0,
+            jitter_ms=1.0,
+            packet_loss_ratio=0.0,
+        )
+    )
+    views = {v.trunk: v for v in m.trunk_views()}
+    t1 = views["t1"]
+    assert (t1.up, t1.channels_in_use, t1.channels_total) == (True, 10, 40)
+    w = t1.windows[0]
+    assert w.mos_mean == pytest.approx(sum(moses) / 20)
+    assert w.mos_p5 == pytest.approx(2.5, abs=0.005)  # the worst 5 %: 1 of 20
+    assert w.jitter_mean == pytest.approx(sum(range(20)) / 20 / 1000)
+    assert w.jitter_p95 == pytest.approx(0.018, rel=0.02)  # 19 of 20 are <= 18 ms
+    assert w.packet_loss_mean == pytest.approx(0.002)
+    assert w.packet_loss_p95 == pytest.approx(0.004, rel=0.02)
+    assert views["_none"].windows[0].mos_mean == pytest.approx(4.0)
+    assert views["_none"].up is None
+
+
+def test_component_status_heartbeat_age_and_staleness() -> None:
+    m = monitor(component_stale_after=60.0)
+    m.apply(event("component.health", NOW - 10, component="pbx-1", kind="pbx", status="degraded"))
+    m.apply(event("component.health", NOW - 5, component="sbc-1", kind="sbc", status="up"))
+    m.apply(event("component.health", NOW - 20, component="sbc-1", kind="sbc", status="down"))
+    views = {v.component: v for v in m.component_views()}
+    assert (views["pbx-1"].status, views["pbx-1"].heartbeat_age_seconds) == ("degraded", 10.0)
+    assert views["sbc-1"].status == "up"  # the older "down" arrived late and changes nothing
+    m.tick(NOW + 54)  # pbx-1 silent 64 s, sbc-1 59 s
+    views = {v.component: v for v in m.component_views()}
+    assert (views["pbx-1"].status, views["pbx-1"].stale) == ("down", True)
+    assert views["pbx-1"].reported == "degraded"
+    assert (views["sbc-1"].status, views["sbc-1"].stale) == ("up", False)

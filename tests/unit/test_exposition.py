@@ -70,37 +70,28 @@ def test_queue_series_and_zero_denominator_rule() -> None:
     assert ("process_resident_memory_bytes", ()) in samples
 
 
+def every_event_type_now() -> list[RawRecord]:
+    """docs/examples/events-v1.jsonl (one event of every type), moved to just before NOW."""
+    import json
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    lines = (Path(__file__).resolve().parents[2] / "docs/examples/events-v1.jsonl").read_text()
+    records = []
+    for i, line in enumerate(lines.splitlines()):
+        body = json.loads(line)
+        body["occurred_at"] = datetime.fromtimestamp(NOW - 60 + i, UTC).isoformat()
+        records.append(RawRecord(json.dumps(body).encode()))
+    return records
+
+
 def test_readme_documents_exactly_the_callpulse_metrics_exposed() -> None:
     import re
     from pathlib import Path
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    documented = set(re.findall(r"^\| `(callpulse_[a-z_]+)`", readme, flags=re.M))
+    documented = set(re.findall(r"^\| `(callpulse_[a-z0-9_]+)`", readme, flags=re.M))
     ingest = Ingest(Monitor(MonitorConfig(), now=NOW))
-    ingest.process(
-        [
-            RawRecord(raw("call.queued", NOW - 9, call_id="a", queue="q")),
-            RawRecord(
-                raw(
-                    "call.answered", NOW - 8, call_id="a", queue="q", agent_id="x", wait_seconds=1.0
-                )
-            ),
-            RawRecord(raw("call.abandoned", NOW - 7, call_id="b", queue="q", wait_seconds=9.0)),
-            RawRecord(
-                raw(
-                    "call.completed",
-                    NOW - 6,
-                    call_id="a",
-                    queue="q",
-                    agent_id="x",
-                    talk_seconds=1.0,
-                    hold_seconds=0.0,
-                    acw_seconds=1.0,
-                )
-            ),
-            RawRecord(raw("agent.state", NOW - 5, agent_id="x", state="available", queues=["q"])),
-        ]
-    )
-    ingest.monitor.tick(NOW + 1)
+    assert ingest.process(every_event_type_now()) == []
     exposed = {name for name, _ in scrape(ingest) if name.startswith("callpulse_")}
     assert documented == exposed

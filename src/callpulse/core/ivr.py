@@ -63,6 +63,11 @@ class IvrView:
     outcomes_total: dict[str, int]
     windows: tuple[IvrWindow, ...]
 
+    @property
+    def ports_utilization(self) -> float | None:
+        """Ports in use / ports, once ``ivr.ports`` has said both."""
+        return (self.ports_in_use or 0) / self.ports_total if self.ports_total else None
+
 
 @dataclass(slots=True)
 class _App:

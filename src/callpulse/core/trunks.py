@@ -75,6 +75,16 @@ class TrunkView:
     setups_total: dict[str, int]
     windows: tuple[TrunkWindow, ...]
 
+    @property
+    def up_value(self) -> float | None:
+        """1 up, 0 down, None before any ``trunk.status``."""
+        return None if self.up is None else float(self.up)
+
+    @property
+    def utilization(self) -> float | None:
+        """Channels in use / channels, once ``trunk.status`` has said both."""
+        return (self.channels_in_use or 0) / self.channels_total if self.channels_total else None
+
 
 @dataclass(slots=True)
 class _Trunk:

@@ -100,6 +100,7 @@ class Monitor:
         # Late events are remembered by when they arrived, not when they occurred.
         self._late_ids = RecentIds(horizon=horizon, capacity=max(1000, config.dedup_capacity // 10))
         self._latest_event = 0.0
+        self._site_last_event: dict[str, float] = {}
         windows = config.windows
         erlang_window = (
             windows.index(config.erlang_window)
@@ -130,6 +131,11 @@ class Monitor:
     def latest_event_time(self) -> float:
         """The newest ``occurred_at`` applied so far (0 before any)."""
         return self._latest_event
+
+    @property
+    def site_last_event(self) -> Mapping[str, float]:
+        """The newest ``occurred_at`` applied per site: what absent rules watch."""
+        return self._site_last_event
 
     @property
     def window_labels(self) -> tuple[str, ...]:
@@ -173,9 +179,11 @@ class Monitor:
         by_type[event.type] = by_type.get(event.type, 0) + 1
         if ts > self._latest_event:
             self._latest_event = ts
+        site = self.guard.admit("site", event.site)
+        if ts > self._site_last_event.get(site, 0.0):
+            self._site_last_event[site] = ts
         tracker = self._routes.get(event.type)
         if tracker is not None:
-            site = self.guard.admit("site", event.site)
             if site != event.site:
                 event = event.model_copy(update={"site": site})
             tracker.apply(event, ts, bucket, late)
@@ -191,6 +199,7 @@ class Monitor:
             tracker.forget_sites(gone)
         for site in gone:
             self.guard.forget_site(site)
+            self._site_last_event.pop(site, None)
 
     # --- reading -----------------------------------------------------------------------
 

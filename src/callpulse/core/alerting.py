@@ -1,0 +1,288 @@
+"""Alert evaluation with Prometheus' semantics, and what to send to Alertmanager when.
+
+Every evaluation (a wall-clock tick, so quiet queues still fire and resolve) each rule looks
+at the samples of its KPI; a sample that meets the condition makes an alert *active*:
+
+- inactive -> pending when it becomes active; pending -> firing once it has been active for
+  ``for`` (at once when ``for`` is 0); pending -> gone when it stops being active;
+- firing -> resolved when it has stopped being active for ``keep_firing_for``; with ``clear``
+  set, an active alert stays active until the value is past ``clear`` (hysteresis);
+- a sample that disappears (no data) is not active: no series, no alert, except for absent
+  rules, which fire on silence.
+
+Delivery follows Prometheus' contract with Alertmanager: a firing alert is (re)sent when it
+starts firing and then every ``resend_delay``, with ``endsAt`` = now + 4 x max(evaluation
+interval, resend delay), so Alertmanager resolves it by itself if callpulse goes away; a
+resolved alert is sent with ``endsAt`` = the time it resolved, and re-sent on the same
+cadence for 15 minutes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import quote
+
+from callpulse.core.catalog import LabelValues, Samples
+from callpulse.core.rules import Rule
+
+RESOLVED_RETENTION = 15 * 60.0
+State = Literal["pending", "firing", "resolved"]
+Labels = tuple[tuple[str, str], ...]  # sorted (name, value) pairs
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One alert as Alertmanager's API v2 takes it."""
+
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    starts_at: float
+    ends_at: float
+    generator_url: str
+
+    def to_alertmanager(self) -> dict[str, Any]:
+        """The JSON object of ``POST /api/v2/alerts``."""
+        return {
+            "labels": dict(self.labels),
+            "annotations": dict(self.annotations),
+            "startsAt": rfc3339(self.starts_at),
+            "endsAt": rfc3339(self.ends_at),
+            "generatorURL": self.generator_url,
+        }
+
+
+@dataclass(slots=True)
+class Alert:
+    """One alert instance: a rule and one series' labels."""
+
+    rule: str
+    labels: Labels
+    state: State
+    active_at: float
+    value: float
+    annotations: dict[str, str]
+    fired_at: float | None = None
+    resolved_at: float | None = None
+    keep_firing_since: float | None = None
+    last_sent_at: float | None = None
+
+    def label_dict(self) -> dict[str, str]:
+        """The labels as a mapping."""
+        return dict(self.labels)
+
+
+@dataclass
+class AlertingConfig:
+    """Timing of evaluation and delivery, in seconds; ``external_url`` is our own base URL."""
+
+    evaluation_interval: float = 5.0
+    resend_delay: float = 60.0
+    external_url: str = "http://localhost:9464"
+
+
+@dataclass(frozen=True)
+class EvaluationInput:
+    """What rules read at one instant: samples per KPI and each site's newest event time."""
+
+    now: float
+    samples: Mapping[str, Samples]
+    site_last_event: Mapping[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls, now: float, samples: Iterable[Samples], site_last_event: Mapping[str, float]
+    ) -> EvaluationInput:
+        """Bundle what the rules read at ``now``."""
+        return cls(now, {s.family.kpi: s for s in samples}, dict(site_last_event))
+
+
+class AlertEvaluator:
+    """Holds every alert instance and decides what to notify."""
+
+    def __init__(self, rules: Sequence[Rule], config: AlertingConfig) -> None:
+        self.rules = list(rules)
+        self.config = config
+        self._alerts: dict[tuple[str, Labels], Alert] = {}
+
+    @property
+    def kpis(self) -> set[str]:
+        """The KPI families the rules read."""
+        return {r.family.kpi for r in self.rules if r.family is not None}
+
+    def alerts(self) -> list[Alert]:
+        """Every pending, firing or recently resolved alert."""
+        return list(self._alerts.values())
+
+    def evaluate(self, data: EvaluationInput) -> list[Notification]:
+        """Evaluate every rule at ``data.now``; return the notifications due."""
+        now = data.now
+        seen: set[tuple[str, Labels]] = set()
+        for rule in self.rules:
+            for labels, value in self._active(rule, data):
+                key = (rule.name, labels)
+                seen.add(key)
+                self._activate(rule, key, labels, value, now)
+        for key, alert in list(self._alerts.items()):
+            if key not in seen:
+                self._deactivate(key, alert, now)
+        return self._due(now)
+
+    def _active(self, rule: Rule, data: EvaluationInput) -> Iterable[tuple[Labels, float]]:
+        extra = (
+            *rule.spec.labels.items(),
+            ("alertname", rule.name),
+            ("severity", rule.spec.severity),
+        )
+        if rule.family is None:  # absent: a known site silent for longer than absent_for
+            assert rule.spec.absent_for is not None
+            for site, last in data.site_last_event.items():
+                silent = data.now - last
+                if silent > rule.spec.absent_for:
+                    yield _labels((("site", site), *extra)), silent
+            return
+        samples = data.samples.get(rule.family.kpi)
+        if samples is None:
+            return
+        names = rule.family.labels
+        for values, value in samples.samples:
+            if not rule.matches(values):
+                continue
+            labels = _labels((*zip(names, values, strict=True), *extra))
+            current = self._alerts.get((rule.name, labels))
+            active = current is not None and current.state != "resolved"
+            if rule.firing_condition(value, active):
+                yield labels, value
+
+    def _activate(
+        self, rule: Rule, key: tuple[str, Labels], labels: Labels, value: float, now: float
+    ) -> None:
+        alert = self._alerts.get(key)
+        annotations = self._render(rule, value, labels)
+        if alert is None or alert.state == "resolved":
+            alert = Alert(rule.name, labels, "pending", now, value, annotations)
+            self._alerts[key] = alert
+        alert.value = value
+        alert.annotations = annotations
+        alert.keep_firing_since = None
+        if alert.state == "pending" and now - alert.active_at >= rule.spec.for_seconds:
+            alert.state = "firing"
+            alert.fired_at = now
+
+    def _deactivate(self, key: tuple[str, Labels], alert: Alert, now: float) -> None:
+        if alert.state == "pending":
+            del self._alerts[key]
+        elif alert.state == "firing":
+            rule = self._rule(alert.rule)
+            keep = rule.spec.keep_firing_for if rule is not None else 0.0
+            if alert.keep_firing_since is None:
+                alert.keep_firing_since = now
+            if rule is None or now - alert.keep_firing_since >= keep:
+                alert.state = "resolved"
+                alert.resolved_at = now
+        elif alert.resolved_at is not None and now - alert.resolved_at >= RESOLVED_RETENTION:
+            del self._alerts[key]
+
+    def _due(self, now: float) -> list[Notification]:
+        config = self.config
+        valid_for = 4 * max(config.evaluation_interval, config.resend_delay)
+        out = []
+        for alert in self._alerts.values():
+            if alert.state == "pending":
+                continue
+            last = alert.last_sent_at
+            resolved_unsent = alert.resolved_at is not None and (
+                last is None or last < alert.resolved_at
+            )
+            if not resolved_unsent and last is not None and now - last < config.resend_delay:
+                continue
+            alert.last_sent_at = now
+            ends = alert.resolved_at if alert.resolved_at is not None else now + valid_for
+            out.append(
+                Notification(
+                    labels=alert.label_dict(),
+                    annotations=alert.annotations,
+                    starts_at=alert.fired_at if alert.fired_at is not None else alert.active_at,
+                    ends_at=ends,
+                    generator_url=(
+                        f"{config.external_url.rstrip('/')}/api/v1/alerts?alertname="
+                        f"{quote(alert.rule)}"
+                    ),
+                )
+            )
+        return out
+
+    def _rule(self, name: str) -> Rule | None:
+        return next((r for r in self.rules if r.name == name), None)
+
+    @staticmethod
+    def _render(rule: Rule, value: float, labels: Labels) -> dict[str, str]:
+        label_map = dict(labels)
+        return {
+            k: t.render(value, rule.spec.threshold, label_map) for k, t in rule.annotations.items()
+        }
+
+    # --- persistence: pending and firing state survive a restart ----------------------
+
+    def export_state(self) -> list[dict[str, Any]]:
+        """Alert instances as plain data (for a JSON state file)."""
+        return [
+            {
+                "rule": a.rule,
+                "labels": [list(pair) for pair in a.labels],
+                "state": a.state,
+                "active_at": a.active_at,
+                "value": a.value,
+                "annotations": a.annotations,
+                "fired_at": a.fired_at,
+                "resolved_at": a.resolved_at,
+                "keep_firing_since": a.keep_firing_since,
+                "last_sent_at": a.last_sent_at,
+            }
+            for a in self._alerts.values()
+        ]
+
+    def import_state(self, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Restore alert instances of rules that still exist; return how many."""
+        names = {r.name for r in self.rules}
+        restored = 0
+        for row in rows:
+            if row.get("rule") not in names:
+                continue
+            labels = tuple((str(k), str(v)) for k, v in row["labels"])
+            self._alerts[(row["rule"], labels)] = Alert(
+                rule=row["rule"],
+                labels=labels,
+                state=row["state"],
+                active_at=float(row["active_at"]),
+                value=float(row["value"]),
+                annotations=dict(row.get("annotations") or {}),
+                fired_at=row.get("fired_at"),
+                resolved_at=row.get("resolved_at"),
+                keep_firing_since=row.get("keep_firing_since"),
+                last_sent_at=row.get("last_sent_at"),
+            )
+            restored += 1
+        return restored
+
+
+def _labels(pairs: Iterable[tuple[str, str]]) -> Labels:
+    return tuple(sorted(dict(pairs).items()))
+
+
+def rfc3339(timestamp: float) -> str:
+    """``timestamp`` as RFC 3339 in UTC with milliseconds."""
+    moment = datetime.fromtimestamp(timestamp, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+__all__ = [
+    "Alert",
+    "AlertEvaluator",
+    "AlertingConfig",
+    "EvaluationInput",
+    "LabelValues",
+    "Notification",
+]

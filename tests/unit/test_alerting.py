@@ -1,0 +1,210 @@
+"""Alert rules and their state machine, with Prometheus' semantics, on hand-made samples."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from callpulse.core.alerting import AlertEvaluator, AlertingConfig, EvaluationInput
+from callpulse.core.catalog import KPIS, Samples
+from callpulse.core.rules import RuleError, RuleSpec, compile_rule
+
+WINDOWS = (60.0, 300.0, 900.0)
+SL = "queue_service_level_ratio"
+
+
+def rule(**overrides: Any) -> Any:
+    spec = {
+        "alert": "SlLow",
+        "kpi": SL,
+        "window": 300.0,
+        "op": "<",
+        "threshold": 0.8,
+        "severity": "critical",
+    } | overrides
+    return compile_rule(RuleSpec(**spec), WINDOWS)
+
+
+def data(now: float, value: float | None, queue: str = "billing") -> EvaluationInput:
+    samples = Samples(KPIS[SL])
+    if value is not None:
+        samples.samples.append((("lon1", queue, "5m"), value))
+        samples.samples.append((("lon1", queue, "1m"), 0.0))  # another window: never matches
+    return EvaluationInput(now, {SL: samples})
+
+
+def run(evaluator: AlertEvaluator, series: list[tuple[float, float | None]]) -> list[str]:
+    """Feed (time, value) pairs; return the state after each ('-' when there is no alert)."""
+    states = []
+    for now, value in series:
+        evaluator.evaluate(data(now, value))
+        alerts = evaluator.alerts()
+        states.append(alerts[0].state if alerts else "-")
+    return states
+
+
+def evaluator(*rules: Any, resend: float = 60.0) -> AlertEvaluator:
+    return AlertEvaluator(
+        list(rules),
+        AlertingConfig(evaluation_interval=5, resend_delay=resend, external_url="http://cp:9464"),
+    )
+
+
+def test_for_boundary_is_inclusive() -> None:
+    e = evaluator(rule(for_seconds=60.0))
+    assert run(e, [(0, 0.5), (55, 0.5), (60, 0.5)]) == ["pending", "pending", "firing"]
+
+
+def test_for_zero_fires_on_the_first_evaluation() -> None:
+    assert run(evaluator(rule()), [(0, 0.5)]) == ["firing"]
+
+
+def test_pending_that_recovers_is_forgotten_without_notifying() -> None:
+    e = evaluator(rule(for_seconds=60.0))
+    assert run(e, [(0, 0.5), (30, 0.9), (35, 0.5)]) == ["pending", "-", "pending"]
+    assert e.alerts()[0].active_at == 35  # the for timer restarted
+
+
+def test_flapping_without_clear_resolves_and_refires() -> None:
+    e = evaluator(rule())
+    assert run(e, [(0, 0.79), (5, 0.81), (10, 0.79)]) == ["firing", "resolved", "firing"]
+
+
+def test_clear_threshold_holds_the_alert_through_flapping() -> None:
+    e = evaluator(rule(clear=0.85))
+    states = run(e, [(0, 0.79), (5, 0.81), (10, 0.84), (15, 0.79), (20, 0.85)])
+    assert states == ["firing", "firing", "firing", "firing", "resolved"]
+
+
+def test_clear_needs_crossing_the_threshold_to_start() -> None:
+    assert run(evaluator(rule(clear=0.85)), [(0, 0.82)]) == ["-"]
+
+
+def test_keep_firing_for_rides_out_short_recoveries() -> None:
+    e = evaluator(rule(keep_firing_for=30.0))
+    states = run(e, [(0, 0.5), (5, 0.9), (20, 0.9), (25, 0.5), (30, 0.9), (59, 0.9), (60, 0.9)])
+    assert states == ["firing", "firing", "firing", "firing", "firing", "firing", "resolved"]
+
+
+def test_series_that_disappears_is_not_active() -> None:
+    e = evaluator(rule())
+    assert run(e, [(0, 0.5), (5, None)]) == ["firing", "resolved"]
+
+
+def test_notifications_follow_prometheus_timing() -> None:
+    e = evaluator(
+        rule(annotations={"summary": "SL {{ value | percent }} on {{ labels.queue }}"}), resend=30.0
+    )
+    first = e.evaluate(data(0, 0.5))
+    assert len(first) == 1
+    [n] = first
+    assert n.labels == {
+        "alertname": "SlLow",
+        "severity": "critical",
+        "site": "lon1",
+        "queue": "billing",
+        "window": "5m",
+    }
+    assert n.annotations == {"summary": "SL 50.0% on billing"}
+    assert (n.starts_at, n.ends_at) == (0, 4 * 30)
+    assert n.generator_url == "http://cp:9464/api/v1/alerts?alertname=SlLow"
+    assert e.evaluate(data(25, 0.5)) == []  # within resend_delay
+    [again] = e.evaluate(data(30, 0.6))
+    assert again.ends_at == 30 + 120
+    assert again.annotations["summary"] == "SL 60.0% on billing"
+    [resolved] = e.evaluate(data(35, 0.9))  # resolved: sent at once, endsAt = resolve time
+    assert resolved.ends_at == 35
+    assert e.evaluate(data(40, 0.9)) == []
+    assert len(e.evaluate(data(65, 0.9))) == 1  # re-sent for 15 minutes
+    e.evaluate(data(35 + 15 * 60, 0.9))
+    assert e.alerts() == []
+
+
+def test_restart_in_the_middle_of_for_keeps_the_timer() -> None:
+    before = evaluator(rule(for_seconds=60.0))
+    before.evaluate(data(0, 0.5))
+    saved = before.export_state()
+    after = evaluator(rule(for_seconds=60.0))
+    assert after.import_state(saved) == 1
+    assert run(after, [(40, 0.5), (60, 0.5)]) == ["pending", "firing"]
+
+
+def test_restart_of_a_firing_alert_does_not_page_again_before_resend() -> None:
+    before = evaluator(rule(), resend=60.0)
+    before.evaluate(data(0, 0.5))
+    after = evaluator(rule(), resend=60.0)
+    after.import_state(before.export_state())
+    assert after.evaluate(data(10, 0.5)) == []
+    assert len(after.evaluate(data(60, 0.5))) == 1
+
+
+def test_state_of_removed_rules_is_not_restored() -> None:
+    before = evaluator(rule())
+    before.evaluate(data(0, 0.5))
+    assert evaluator(rule(alert="Other")).import_state(before.export_state()) == 0
+
+
+def test_absent_rule_fires_for_a_silent_known_site() -> None:
+    absent = compile_rule(
+        RuleSpec(
+            alert="SiteSilent",
+            absent_scope="site",
+            absent_for=120.0,
+            annotations={"summary": "{{ labels.site }} silent"},
+        ),
+        WINDOWS,
+    )
+    e = evaluator(absent)
+    quiet = {"lon1": 1000.0, "nyc1": 1100.0}
+    e.evaluate(EvaluationInput(1120.0, {}, quiet))
+    assert e.alerts() == []
+    e.evaluate(EvaluationInput(1121.0, {}, quiet))
+    [alert] = e.alerts()
+    assert (alert.state, alert.label_dict()["site"], alert.value) == ("firing", "lon1", 121.0)
+    assert alert.annotations == {"summary": "lon1 silent"}
+    e.evaluate(EvaluationInput(1130.0, {}, {"lon1": 1129.0, "nyc1": 1100.0}))
+    assert e.alerts()[0].state == "resolved"
+
+
+def test_matchers_are_anchored_regexes() -> None:
+    e = evaluator(rule(match={"queue": "bill|sales", "site": "lon.*"}))
+    e.evaluate(data(0, 0.5, queue="billing"))  # "bill" does not match all of "billing"
+    assert e.alerts() == []
+    e.evaluate(data(5, 0.5, queue="sales"))
+    assert len(e.alerts()) == 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"kpi": "queue_service_levle_ratio"}, "kpi", "unknown KPI"),
+        ({"window": None}, "window", "is windowed"),
+        ({"window": 120.0}, "window", "not one of the windows"),
+        ({"kpi": "queue_calls_waiting"}, "window", "has no window"),
+        ({"op": "=<"}, "op", "must be one of"),
+        ({"clear": 0.7}, "clear", "at or above"),
+        ({"match": {"agent": "x"}}, "match.agent", "has labels site, queue"),
+        ({"match": {"queue": "("}}, "match.queue", "not a regular expression"),
+        (
+            {"annotations": {"summary": "{{ labels.trunk }}"}},
+            "annotations.summary",
+            "unknown template variable",
+        ),
+        (
+            {"annotations": {"summary": "{{ value | shout }}"}},
+            "annotations.summary",
+            "unknown filter",
+        ),
+        ({"annotations": {"summary": "{{ value "}}, "annotations.summary", "unbalanced"),
+        ({"labels": {"alertname": "x"}}, "labels.alertname", "may set"),
+    ],
+)
+def test_rule_errors_name_the_rule_and_field(
+    overrides: dict[str, Any], field: str, message: str
+) -> None:
+    with pytest.raises(RuleError) as info:
+        rule(**overrides)
+    assert info.value.rule == "SlLow"
+    assert info.value.field == field
+    assert message in str(info.value)

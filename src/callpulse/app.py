@@ -11,6 +11,7 @@ in-flight batch is finished and committed, connections close, exit 0 within
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import time
 from collections.abc import Sequence
@@ -20,11 +21,12 @@ import structlog
 from prometheus_client.exposition import choose_encoder
 
 from callpulse import __version__
+from callpulse.alerts import Alerting
 from callpulse.core.ingest import Ingest, Rejection
 from callpulse.core.monitor import Monitor
-from callpulse.exposition import CallpulseCollector, SourceMetrics, build_registry
+from callpulse.exposition import AlertMetrics, CallpulseCollector, SourceMetrics, build_registry
 from callpulse.http import HttpServer, Request, Response
-from callpulse.settings import Settings
+from callpulse.settings import Settings, load_rules
 from callpulse.sources.base import Source, SourceError
 
 log = structlog.get_logger("callpulse")
@@ -59,10 +61,12 @@ class App:
         monitor_config = settings.kpi.monitor_config(event_time_clock=self.source.event_time_clock)
         self.monitor = Monitor(monitor_config, now=time.time())
         self.ingest = Ingest(self.monitor, max_record_bytes=max_bytes)
+        self.alerting = Alerting(settings.alerting, load_rules(settings), self.monitor)
         self.collector = CallpulseCollector(
             self.ingest,
             SourceMetrics(lag=self.source.lag, dead_letters=self.source.dead_letters),
             ready=lambda: self.readiness()[0],
+            alerting=AlertMetrics(self.alerting.alerts, self.alerting.delivery_stats),
         )
         self.registry = build_registry(self.collector)
         self.source.on_revoke = self._on_revoke
@@ -73,6 +77,7 @@ class App:
                 "/metrics": self._metrics,
                 "/healthz": self._healthz,
                 "/readyz": self._readyz,
+                "/api/v1/alerts": self._alerts,
                 "/": self._index,
             },
         )
@@ -100,6 +105,7 @@ class App:
         )
         main = asyncio.create_task(self._main(), name="callpulse-main")
         ticker = asyncio.create_task(self._tick(), name="callpulse-tick")
+        alerting = asyncio.create_task(self.alerting.run(), name="callpulse-alerting")
         stopping = asyncio.create_task(self._stop.wait())
         await asyncio.wait({main, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
@@ -132,6 +138,7 @@ class App:
         ticker.cancel()
         with suppress(asyncio.CancelledError):
             await ticker
+        await self.alerting.stop(alerting, grace=2.0)
         await self.http.stop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
@@ -260,10 +267,15 @@ class App:
             200 if ready else 503, f"{'ready' if ready else 'not ready'}: {reason}\n".encode()
         )
 
+    async def _alerts(self, request: Request) -> Response:
+        body = json.dumps({"status": "success", "data": {"alerts": self.alerting.describe()}})
+        return Response(body=body.encode(), content_type="application/json")
+
     async def _index(self, request: Request) -> Response:
         body = (
             f"callpulse {__version__}\n\n"
-            "/metrics  Prometheus metrics\n/healthz  liveness\n/readyz   readiness\n"
+            "/metrics         Prometheus metrics\n/healthz         liveness\n"
+            "/readyz          readiness\n/api/v1/alerts   current alerts (JSON)\n"
         )
         return Response(body=body.encode())
 

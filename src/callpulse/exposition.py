@@ -23,6 +23,7 @@ from prometheus_client.registry import Collector
 
 from callpulse import __version__
 from callpulse.core import catalog
+from callpulse.core.alerting import Alert
 from callpulse.core.events import EVENT_TYPES
 from callpulse.core.ingest import Ingest
 from callpulse.sources.base import DeadLetterStats
@@ -40,6 +41,21 @@ class SourceMetrics:
         self.dead_letters = dead_letters
 
 
+class AlertMetrics:
+    """What the alerting side reports at scrape time."""
+
+    def __init__(
+        self,
+        alerts: Callable[[], Iterable[Alert]],
+        deliveries: Callable[[], Mapping[str, Mapping[str, int]]],
+    ) -> None:
+        self.alerts = alerts
+        self.deliveries = deliveries
+
+
+NO_ALERTS = AlertMetrics(alerts=list, deliveries=dict)
+
+
 class CallpulseCollector(Collector):
     """Builds every callpulse_* family from the monitor and the ingest counters."""
 
@@ -49,9 +65,11 @@ class CallpulseCollector(Collector):
         source: SourceMetrics,
         ready: Callable[[], bool],
         wall_clock: Callable[[], float] = time.time,
+        alerting: AlertMetrics = NO_ALERTS,
     ) -> None:
         self._ingest = ingest
         self._source = source
+        self._alerting = alerting
         self._ready = ready
         self._wall_clock = wall_clock
         self.last_collect_seconds = 0.0
@@ -63,6 +81,7 @@ class CallpulseCollector(Collector):
     def collect(self) -> Iterable[Metric]:
         started = time.perf_counter()
         yield from self._kpis()
+        yield from self._alerts()
         yield from self._daemon()
         self.last_collect_seconds = time.perf_counter() - started
         scrape = GaugeMetricFamily(
@@ -83,6 +102,27 @@ class CallpulseCollector(Collector):
             for labels, value in family.samples:
                 metric.add_metric(list(labels), value)
             yield metric
+
+    def _alerts(self) -> Iterable[Metric]:
+        # Like Prometheus' ALERTS: one series per pending or firing alert, with its labels.
+        alerts = Metric(
+            "callpulse_alerts", "Pending and firing alerts, like Prometheus' ALERTS.", "gauge"
+        )
+        for alert in self._alerting.alerts():
+            if alert.state in ("pending", "firing"):
+                alerts.add_sample(
+                    "callpulse_alerts", alert.label_dict() | {"alertstate": alert.state}, 1.0
+                )
+        yield alerts
+        notifications = CounterMetricFamily(
+            "callpulse_alert_notifications",
+            "Alert notifications by sink and result (sent, failed and retried, dropped).",
+            labels=["sink", "result"],
+        )
+        for sink, results in sorted(self._alerting.deliveries().items()):
+            for result, count in results.items():
+                notifications.add_metric([sink, result], count)
+        yield notifications
 
     def _daemon(self) -> Iterable[Metric]:
         monitor = self._ingest.monitor

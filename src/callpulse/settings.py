@@ -30,6 +30,7 @@ from callpulse.core.durations import format_duration, parse_duration
 from callpulse.core.kpi import AbandonPolicy
 from callpulse.core.monitor import MonitorConfig
 from callpulse.core.queues import ServiceLevelPolicy
+from callpulse.core.rules import Rule, RuleError, RuleSpec, compile_rule
 
 ENV_PREFIX = "CALLPULSE_"
 ENV_DELIMITER = "__"
@@ -173,6 +174,72 @@ class KpiSettings(_Section):
         )
 
 
+class AlertmanagerTarget(_Section):
+    url: Annotated[str, Field(pattern=r"^https?://")]
+    timeout: Duration = 10.0
+
+
+class WebhookTarget(_Section):
+    url: Annotated[str, Field(pattern=r"^https?://")]
+    timeout: Duration = 10.0
+
+
+class AlertingSettings(_Section):
+    alertmanagers: list[AlertmanagerTarget] = []
+    webhooks: list[WebhookTarget] = []
+    log: bool = True
+    evaluation_interval: Annotated[float, BeforeValidator(parse_duration), Field(gt=0)] = 5.0
+    resend_delay: Duration = 60.0
+    external_url: Annotated[str, Field(pattern=r"^https?://")] = "http://localhost:9464"
+    state_file: Path | None = None
+    queue_capacity: Annotated[int, Field(ge=10)] = 10_000
+
+
+class AbsentSettings(_Section):
+    scope: str = "site"
+    for_: Annotated[Duration, Field(alias="for")]
+
+
+class RuleSettings(_Section):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    alert: str
+    kpi: str | None = None
+    window: Duration | None = None
+    match: dict[str, str] = {}
+    op: str | None = None
+    threshold: float | None = None
+    clear: float | None = None
+    for_: Annotated[Duration, Field(alias="for")] = 0.0
+    keep_firing_for: Duration = 0.0
+    severity: str = "warning"
+    labels: dict[str, str] = {}
+    annotations: dict[str, str] = {}
+    absent: AbsentSettings | None = None
+
+    def spec(self) -> RuleSpec:
+        return RuleSpec(
+            alert=self.alert,
+            kpi=self.kpi,
+            window=self.window,
+            match=self.match,
+            op=self.op,
+            threshold=self.threshold,
+            clear=self.clear,
+            for_seconds=self.for_,
+            keep_firing_for=self.keep_firing_for,
+            severity=self.severity,
+            labels=self.labels,
+            annotations=self.annotations,
+            absent_scope=self.absent.scope if self.absent else None,
+            absent_for=self.absent.for_ if self.absent else None,
+        )
+
+
+class RuleFile(_Section):
+    rules: list[RuleSettings] = []
+
+
 class LogSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
@@ -193,6 +260,9 @@ class Settings(BaseSettings):
     kpi: KpiSettings = KpiSettings()
     log: LogSettings = LogSettings()
     shutdown_grace: Duration = 20.0
+    alerting: AlertingSettings = AlertingSettings()
+    rules: list[RuleSettings] = []
+    rule_files: list[Path] = []
 
     @classmethod
     def settings_customise_sources(
@@ -219,9 +289,34 @@ def load_settings(path: Path | None) -> Settings:
     if path is not None:
         data = _read_yaml(path)
     try:
-        return Settings(**data)
+        settings = Settings(**data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, origin)) from None
+    # Rule files are named relative to the config file, as Prometheus' rule_files are.
+    base = path.parent if path is not None else Path.cwd()
+    settings.rule_files = [f if f.is_absolute() else base / f for f in settings.rule_files]
+    load_rules(settings, origin)
+    return settings
+
+
+def load_rules(settings: Settings, origin: str = "(config)") -> list[Rule]:
+    """Compile the config's own rules and every rule file's; raise ConfigError naming them."""
+    sources: list[tuple[str, list[RuleSettings]]] = [(origin, settings.rules)]
+    for path in settings.rule_files:
+        try:
+            parsed = RuleFile(**_read_yaml(path))
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc, str(path), env=False)) from None
+        sources.append((str(path), parsed.rules))
+    windows = settings.kpi.windows
+    compiled: list[Rule] = []
+    for where, rules in sources:
+        for index, rule in enumerate(rules):
+            try:
+                compiled.append(compile_rule(rule.spec(), windows))
+            except RuleError as exc:
+                raise ConfigError(f"{where}: rules[{index}]: {exc}") from None
+    return compiled
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -245,13 +340,13 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _describe(exc: ValidationError, origin: str) -> str:
+def _describe(exc: ValidationError, origin: str, env: bool = True) -> str:
     lines = []
     for error in exc.errors(include_url=False):
         loc = [str(part) for part in error["loc"]]
         key = ".".join(loc) or "(top level)"
         env_name = ENV_PREFIX + ENV_DELIMITER.join(loc).upper()
-        where = f"environment variable {env_name}" if env_name in os.environ else origin
+        where = f"environment variable {env_name}" if env and env_name in os.environ else origin
         message = error["msg"]
         if error["type"] == "extra_forbidden":
             message = "unknown key (check its spelling and section)"

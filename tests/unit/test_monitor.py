@@ -469,3 +469,66 @@ def test_forgetting_a_site_drops_its_state() -> None:
     m.apply(event("call.queued", NOW, site="nyc1", call_id="b", queue="q"))
     m.forget_sites({"lon1"})
     assert [v.site for v in m.queue_views()] == ["nyc1"]
+
+
+def snapshot(m: Monitor, when: float, waiting: int, oldest: float) -> None:
+    m.apply(
+        event(
+            "queue.snapshot",
+            when,
+            queue="billing",
+            calls_waiting=waiting,
+            oldest_wait_seconds=oldest,
+            agents_staffed=5,
+            agents_available=0,
+        )
+    )
+
+
+def test_snapshot_oldest_wait_wins_over_what_we_knew() -> None:
+    m = monitor()
+    m.apply(event("call.queued", NOW - 10, call_id="known", queue="billing"))
+    snapshot(m, NOW, 3, 120.0)  # two calls we never saw, the oldest for 120 s
+    assert (view(m).calls_waiting, view(m).oldest_wait_seconds) == (3, 120.0)
+    m2 = monitor()
+    for i, age in enumerate((60, 30, 10)):
+        m2.apply(event("call.queued", NOW - age, call_id=f"c{i}", queue="billing"))
+    snapshot(m2, NOW, 2, 60.0)  # the 60 s call is still there
+    assert (view(m2).calls_waiting, view(m2).oldest_wait_seconds) == (2, 60.0)
+
+
+def test_an_end_for_an_unknown_call_retires_a_stand_in() -> None:
+    m = monitor()
+    snapshot(m, NOW - 20, 2, 30.0)
+    m.apply(
+        event(
+            "call.answered",
+            NOW - 10,
+            call_id="never-seen-1",
+            queue="billing",
+            agent_id="a",
+            wait_seconds=40.0,
+        )
+    )
+    m.apply(
+        event("call.abandoned", NOW - 5, call_id="never-seen-2", queue="billing", wait_seconds=45.0)
+    )
+    assert view(m).calls_waiting == 0
+
+
+def test_a_huge_snapshot_count_is_capped() -> None:
+    m = monitor()
+    snapshot(m, NOW, 3_000_000, 10.0)
+    assert view(m).calls_waiting == 10_000
+
+
+def test_infinity_is_not_a_valid_duration() -> None:
+    from callpulse.core.ingest import DecodeError, decode
+
+    body = (
+        b'{"schema_version":1,"event_id":"x","type":"call.answered","occurred_at":'
+        b'"2026-11-22T14:00:00Z","site":"a","call_id":"c","queue":"q","agent_id":"a",'
+        b'"wait_seconds":1e400}'
+    )
+    with pytest.raises(DecodeError):
+        decode(body, 4096)

@@ -79,6 +79,11 @@ _QUEUE_INSTANT: tuple[_Attr, ...] = (
         "oldest_wait_seconds",
     ),
     (
+        "callpulse_queue_calls_waiting_no_agent_available",
+        "Calls waiting while no agent serving the queue is available (0 otherwise).",
+        "calls_waiting_no_agent_available",
+    ),
+    (
         "callpulse_queue_predicted_service_level_ratio",
         "Erlang C service level at the current arrival rate, AHT and agents (N > A only).",
         "predicted_service_level",

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_PLAIN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*$")
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_COMPOUND = re.compile(r"^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$")
 
 
 class DurationError(ValueError):
@@ -16,7 +18,8 @@ def parse_duration(value: object) -> float:
     """Return ``value`` in seconds.
 
     Accepts a non-negative int or float (seconds) or a string such as ``"20s"``, ``"5m"``,
-    ``"1.5h"``, ``"250ms"``, ``"30"``. Raises :class:`DurationError` otherwise.
+    ``"1.5h"``, ``"250ms"``, ``"1m30s"`` (units combine, as in Prometheus) or ``"30"``.
+    Raises :class:`DurationError` otherwise.
     """
     if isinstance(value, bool):
         raise DurationError(f"expected a duration such as 20s, 5m or 1h, got {value!r}")
@@ -25,10 +28,12 @@ def parse_duration(value: object) -> float:
             raise DurationError(f"a duration cannot be negative, got {value!r}")
         return float(value)
     if isinstance(value, str):
-        match = _PATTERN.match(value)
-        if match:
-            number, unit = match.groups()
-            return float(number) * _UNITS[unit or "s"]
+        plain = _PLAIN.match(value)
+        if plain:
+            return float(plain.group(1))
+        text = value.strip()
+        if _COMPOUND.match(text):
+            return sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(text))
     raise DurationError(f"expected a duration such as 20s, 5m or 1h, got {value!r}")
 
 

@@ -46,12 +46,17 @@ def agents_required(load: float, aht: float, threshold: float, target: float) ->
     """The fewest agents whose predicted service level meets ``target`` (0..1)."""
     if aht <= 0 or not 0 < target < 1 or load < 0:
         return None
-    agents = max(1, math.floor(load) + 1)
-    while agents <= MAX_AGENTS:
-        level = service_level(load, agents, aht, threshold)
-        if level is not None and level >= target:
+    if load == 0:
+        return 1
+    # One pass of the Erlang B recurrence, checking each N > A on the way: O(N), not O(N^2).
+    blocking = 1.0
+    for agents in range(1, MAX_AGENTS + 1):
+        blocking = load * blocking / (agents + load * blocking)
+        if agents <= load:
+            continue
+        waiting = agents * blocking / (agents - load * (1 - blocking))
+        if 1.0 - waiting * math.exp(-(agents - load) * threshold / aht) >= target:
             return agents
-        agents += 1
     return None
 
 

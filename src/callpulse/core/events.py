@@ -22,7 +22,8 @@ class Envelope(BaseModel):
     """Fields every event carries."""
 
     # strict: "12" is not an int and 1.5 is not a count; frozen: events are facts.
-    model_config = ConfigDict(strict=True, frozen=True, extra="ignore")
+    # allow_inf_nan: JSON has no Infinity; a producer that writes it must not get past here.
+    model_config = ConfigDict(strict=True, frozen=True, extra="ignore", allow_inf_nan=False)
 
     schema_version: Literal[1]
     event_id: Annotated[str, Field(min_length=1, max_length=128)]

@@ -108,12 +108,16 @@ class RollingHistogram:
                     else:
                         del sums[index]
         # Free the buckets that have now left every window, so an idle series holds nothing.
-        longest = self._size - 1
-        for leaving in range(max(old - longest, head - longest - self._size), head - longest):
-            slot = leaving % self._size
-            if self._slot_bucket[slot] == leaving:
-                self._ring[slot] = None
-                self._slot_bucket[slot] = -1
+        if head - old >= self._size:
+            self._ring = [None] * self._size
+            self._slot_bucket = [-1] * self._size
+        else:
+            longest = self._size - 1
+            for leaving in range(old - longest, head - longest):
+                slot = leaving % self._size
+                if self._slot_bucket[slot] == leaving:
+                    self._ring[slot] = None
+                    self._slot_bucket[slot] = -1
         self._head = head
 
     def count(self, window: int) -> int:

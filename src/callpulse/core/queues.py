@@ -32,6 +32,7 @@ from callpulse.core.windows import RollingCounters, bucket_of
 MAX_WAITING_PER_QUEUE = 10_000
 # Clocks of the ACD and of the events' producer may disagree by this much.
 SNAPSHOT_TOLERANCE = 2.0
+_STANDIN = "snapshot:"
 
 _STATE_INDEX = {state: i for i, state in enumerate(ev.AGENT_STATES)}
 _AVAILABLE, _ON_CALL, _ACW = (_STATE_INDEX[s] for s in ("available", "on_call", "acw"))
@@ -86,6 +87,11 @@ class QueueView:
     predicted_service_level: float | None
     agents_required: int | None
     drain_eta_seconds: float | None
+
+    @property
+    def calls_waiting_no_agent_available(self) -> int:
+        """Calls waiting while no agent serving the queue is available (else 0)."""
+        return self.calls_waiting if self.agents["available"] == 0 else 0
 
 
 @dataclass(slots=True)
@@ -155,7 +161,7 @@ class QueueTracker:
             within = event.wait_seconds <= q.policy.threshold
             q.totals[1] += 1
             q.totals[3] += within
-            q.waiting.pop(event.call_id, None)
+            self._end_wait(q, event.call_id)
             if not late:
                 q.counters.add(
                     bucket,
@@ -178,7 +184,7 @@ class QueueTracker:
             if not late:
                 self._reconcile(q, event, ts)
         else:  # callback requested, transferred: the wait ends, neither answered nor abandoned
-            q.waiting.pop(event.call_id, None)
+            self._end_wait(q, event.call_id)
 
     def _queue(self, site: str, name: str) -> _Queue:
         name = self._guard.admit("queue", name, site)
@@ -192,7 +198,7 @@ class QueueTracker:
         return q
 
     def _abandoned(self, q: _Queue, event: ev.CallAbandoned, bucket: int, late: bool) -> None:
-        q.waiting.pop(event.call_id, None)
+        self._end_wait(q, event.call_id)
         # Cisco's short calls: a caller gone within S was never really offered.
         if event.wait_seconds < q.policy.short_abandon:
             if not late:
@@ -208,23 +214,32 @@ class QueueTracker:
     def _reconcile(self, q: _Queue, snap: ev.QueueSnapshot, ts: float) -> None:
         """Make the waiting calls agree with the ACD's own count and oldest wait at ``ts``."""
         waiting = q.waiting
+        count = min(snap.calls_waiting, MAX_WAITING_PER_QUEUE)
+        oldest_at = ts - snap.oldest_wait_seconds
         known = sorted((t, call) for call, t in waiting.items() if t <= ts)
-        # Nobody has waited longer than the ACD's oldest call: older entries lost their end.
-        cutoff = ts - snap.oldest_wait_seconds - SNAPSHOT_TOLERANCE
-        keep = [(t, call) for t, call in known if t >= cutoff]
-        excess = len(keep) - snap.calls_waiting
-        if excess > 0:
-            keep = keep[excess:]  # first come, first served: the oldest have gone
         for _, call in known:
-            waiting.pop(call, None)
+            del waiting[call]
+        # Nobody has waited longer than the ACD's oldest call: older entries lost their end.
+        keep = [(t, call) for t, call in known if t >= oldest_at - SNAPSHOT_TOLERANCE]
+        if len(keep) > count:
+            # The ACD's oldest is still there; of the rest, first come, first served.
+            keep = keep[:1] + keep[len(keep) - count + 1 :] if count else []
         for t, call in keep:
             waiting[call] = t
-        # Calls the ACD has that we never saw queue: stand-ins, reconciled by later snapshots.
-        for i in range(snap.calls_waiting - len(keep)):
-            oldest = i == 0 and not keep
-            waiting[f"snapshot:{snap.event_id}:{i}"] = (
-                ts - snap.oldest_wait_seconds if oldest else ts
-            )
+        # Calls the ACD counts that no event announced: stand-ins until their end arrives
+        # (an end for an unknown call retires the oldest stand-in) or the next snapshot.
+        for i in range(count - len(keep)):
+            waiting[f"{_STANDIN}{snap.event_id}:{i}"] = ts
+        if count:
+            oldest = min(waiting, key=waiting.__getitem__)
+            if waiting[oldest] > oldest_at + SNAPSHOT_TOLERANCE:
+                waiting[oldest] = oldest_at  # the ACD knows the oldest wait better than we do
+
+    def _end_wait(self, q: _Queue, call_id: str) -> None:
+        if q.waiting.pop(call_id, None) is None:
+            standins = [c for c in q.waiting if c.startswith(_STANDIN)]
+            if standins:
+                del q.waiting[min(standins, key=q.waiting.__getitem__)]
 
     def _agent_state(self, event: ev.AgentState, ts: float, late: bool) -> None:
         key = (event.site, event.agent_id)
@@ -236,7 +251,10 @@ class QueueTracker:
             and self._guard.admit("agent", event.agent_id, event.site) != event.agent_id
         ):
             return
-        queues = tuple(dict.fromkeys(event.queues))
+        # Fold first: two queues past the cap are one _overflow queue, served once.
+        queues = tuple(
+            dict.fromkeys(self._guard.admit("queue", n, event.site) for n in event.queues)
+        )
         when = min(ts, self._grid.now)
         if agent is not None:
             self._count(event.site, agent, -1, when)

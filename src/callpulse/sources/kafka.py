@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError, KafkaTimeoutError
 from aiokafka.helpers import create_ssl_context
 
 from callpulse.core.ingest import RawRecord, Rejection
@@ -76,6 +76,7 @@ class KafkaSource:
         self._applied: dict[TopicPartition, int] = {}
         self._fetched: dict[TopicPartition, int] = {}
         self._assignment: set[TopicPartition] = set()
+        self._owned: set[TopicPartition] = set()  # as of the last assignment
         self._joined = False
         self._last_poll = 0.0
         self._max_request = max(1024 * 1024, 2 * settings.max_record_bytes)
@@ -169,11 +170,15 @@ class KafkaSource:
             self._applied.pop(tp, None)
             self._fetched.pop(tp, None)
         self._assignment.difference_update(revoked)
-        if revoked and self.on_revoke is not None:
-            self.on_revoke([(tp.topic, tp.partition) for tp in revoked])
 
     def assigned(self, assigned: list[TopicPartition]) -> None:
         """Remember the assignment; called by the group coordinator."""
+        # aiokafka rebalances eagerly: every partition is revoked first, most come straight
+        # back. Only those that did not come back now belong to another replica.
+        moved = self._owned - set(assigned)
+        self._owned = set(assigned)
+        if moved and self.on_revoke is not None:
+            self.on_revoke([(tp.topic, tp.partition) for tp in moved])
         self._joined = True
         self._assignment = set(assigned)
         self._applied = {tp: off for tp, off in self._applied.items() if tp in self._assignment}
@@ -200,7 +205,11 @@ class KafkaSource:
             for rejection, result in zip(pending, results, strict=True):
                 if result is None:
                     self.dead_letters.written += 1
-                elif isinstance(result, KafkaError) and result.retriable:
+                elif isinstance(result, KafkaError) and (
+                    # aiokafka marks a send that timed out waiting for a leader as final; it
+                    # is an outage, and the record must wait for the broker, not be lost.
+                    result.retriable or isinstance(result, KafkaTimeoutError)
+                ):
                     retry.append(rejection)
                 else:
                     self.dead_letters.failed += 1
@@ -222,9 +231,11 @@ class KafkaSource:
     async def _send_dead_letter(self, rejection: Rejection) -> None:
         assert self._producer is not None
         headers = _dead_letter_headers(rejection)
-        value = rejection.record.value
-        room = self._max_request - _DLQ_OVERHEAD
-        if value is not None and len(value) > room:
+        # A tombstone has no value; the dead-letter copy needs one (aiokafka insists).
+        value = rejection.record.value if rejection.record.value is not None else b""
+        # A broker takes ~1 MiB per record by default (message.max.bytes).
+        room = min(self._max_request, 1024 * 1024) - _DLQ_OVERHEAD
+        if len(value) > room:
             # Larger than a request may be: keep its head, and where to find all of it.
             headers.append(("callpulse.truncated_from", str(len(value)).encode()))
             value = value[:room]

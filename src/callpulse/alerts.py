@@ -1,0 +1,166 @@
+"""The alerting shell: evaluates rules on a wall-clock tick and hands notifications to sinks.
+
+Evaluation reads the monitor (only the KPI families the rules name) every
+``evaluation_interval``, so quiet queues still fire and resolve. Sinks (every Alertmanager
+listed, webhooks, the log) each have their own bounded queue and worker: a slow or dead
+Alertmanager never blocks event processing. With ``state_file`` set, pending and firing
+state is written after each evaluation and read back at start-up, so a restart neither
+re-pages nor restarts ``for`` timers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from contextlib import suppress
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from callpulse.core import catalog
+from callpulse.core.alerting import Alert, AlertEvaluator, AlertingConfig, EvaluationInput, rfc3339
+from callpulse.core.monitor import Monitor
+from callpulse.core.rules import Rule
+from callpulse.settings import AlertingSettings
+from callpulse.sinks.alertmanager import AlertmanagerSink
+from callpulse.sinks.delivery import Sink
+from callpulse.sinks.log import LogSink
+from callpulse.sinks.webhook import WebhookSink
+
+log = structlog.get_logger("callpulse.alerts")
+
+
+class Alerting:
+    """Rules, their evaluator, the sinks, and the state file."""
+
+    def __init__(self, settings: AlertingSettings, rules: list[Rule], monitor: Monitor) -> None:
+        self._settings = settings
+        self._monitor = monitor
+        self.evaluator = AlertEvaluator(
+            rules,
+            AlertingConfig(
+                evaluation_interval=settings.evaluation_interval,
+                resend_delay=settings.resend_delay,
+                external_url=settings.external_url,
+            ),
+        )
+        self._domains = {r.family.domain for r in rules if r.family is not None}
+        max_age = max(settings.resend_delay, settings.evaluation_interval)
+        capacity = settings.queue_capacity
+        self.sinks: list[Sink] = [
+            AlertmanagerSink(am.url, am.timeout, capacity, max_age) for am in settings.alertmanagers
+        ]
+        self.sinks += [
+            WebhookSink(w.url, w.timeout, capacity, max_age, settings.external_url, self._now)
+            for w in settings.webhooks
+        ]
+        if settings.log:
+            self.sinks.append(LogSink(self._now))
+        self._saved = ""
+        self._restore()
+
+    def _now(self) -> float:
+        return self._monitor.now
+
+    def alerts(self) -> list[Alert]:
+        """Every pending, firing or recently resolved alert."""
+        return self.evaluator.alerts()
+
+    def delivery_stats(self) -> dict[str, dict[str, int]]:
+        """Notifications by sink and result."""
+        return {sink.name: sink.stats.as_dict() for sink in self.sinks}
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Current alerts as ``/api/v1/alerts`` shows them (Prometheus' shape)."""
+        return [
+            {
+                "labels": a.label_dict(),
+                "annotations": a.annotations,
+                "state": "inactive" if a.state == "resolved" else a.state,
+                "activeAt": rfc3339(a.active_at),
+                "firedAt": rfc3339(a.fired_at) if a.fired_at is not None else None,
+                "resolvedAt": rfc3339(a.resolved_at) if a.resolved_at is not None else None,
+                "value": f"{a.value:g}",
+            }
+            for a in self.evaluator.alerts()
+        ]
+
+    def evaluate(self) -> int:
+        """Evaluate every rule now and queue what is due; return how many were queued."""
+        if not self.evaluator.rules:
+            return 0
+        monitor = self._monitor
+        samples = catalog.collect(monitor, self._domains) if self._domains else []
+        data = EvaluationInput.of(monitor.now, samples, monitor.site_last_event)
+        notifications = self.evaluator.evaluate(data)
+        for sink in self.sinks:
+            sink.submit(notifications)
+        self._save()
+        return len(notifications)
+
+    async def run(self) -> None:
+        """Start the sinks' workers and evaluate every ``evaluation_interval``."""
+        workers = [asyncio.create_task(sink.run(), name=f"sink {sink.name}") for sink in self.sinks]
+        try:
+            while True:
+                await asyncio.sleep(self._settings.evaluation_interval)
+                started = time.perf_counter()
+                try:
+                    self.evaluate()
+                except Exception:
+                    log.exception("evaluation_failed")
+                took = time.perf_counter() - started
+                if took > self._settings.evaluation_interval / 2:
+                    log.warning("evaluation_slow", seconds=round(took, 3))
+        finally:
+            for worker in workers:
+                worker.cancel()
+            for worker in workers:
+                with suppress(asyncio.CancelledError):
+                    await worker
+
+    async def stop(self, task: asyncio.Task[None], grace: float) -> None:
+        """Give queued notifications ``grace`` seconds to go out, then stop; save state."""
+        await asyncio.gather(*(sink.flush(grace) for sink in self.sinks))
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+        self._save()
+
+    # --- state file --------------------------------------------------------------------
+
+    def _restore(self) -> None:
+        path = self._settings.state_file
+        if path is None or not path.exists():
+            return
+        try:
+            rows = json.loads(path.read_text())
+            restored = self.evaluator.import_state(rows)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("alert_state_unreadable", path=str(path), error=str(exc))
+            return
+        log.info("alert_state_restored", path=str(path), alerts=restored)
+
+    def _save(self) -> None:
+        path = self._settings.state_file
+        if path is None:
+            return
+        text = json.dumps(self.evaluator.export_state())
+        if text == self._saved:
+            return
+        try:
+            _write_atomically(path, text)
+        except OSError as exc:
+            log.warning("alert_state_not_saved", path=str(path), error=str(exc))
+            return
+        self._saved = text
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)

@@ -1,0 +1,161 @@
+"""``callpulse rules test FILE``: unit tests for alert rules, in the spirit of promtool's.
+
+A test file names rule files and lists tests. Each test feeds events at offsets from its
+start through the real decoder and monitor, evaluates the rules every
+``evaluation_interval``, and compares the alerts at the given times with the expected ones::
+
+    rule_files: [rules.yaml]          # relative to this file
+    evaluation_interval: 15s          # default 15s
+    kpi: {windows: [1m, 5m, 15m]}     # optional: the kpi settings the rules run with
+    tests:
+      - name: billing's service level collapses
+        events:
+          - {at: 0s, type: agent.state, site: lon1, agent_id: a1, state: available,
+             queues: [billing]}
+          - {at: 10s, every: 20s, until: 5m, type: call.answered, site: lon1, queue: billing,
+             call_id: "c{n}", agent_id: a1, wait_seconds: 60}
+        expect:
+          - at: 3m
+            firing: [{alertname: QueueServiceLevelLow, site: lon1, queue: billing}]
+          - at: 10m
+            firing: []
+
+``every``/``until`` repeat an event, and ``{n}`` in a string is the repetition's number. An
+expected alert matches an actual one whose labels include all of its labels. At each
+expected time the firing alerts must match exactly; pending alerts are checked only when the
+expectation lists ``pending``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from callpulse.core import catalog
+from callpulse.core.alerting import Alert, AlertEvaluator, AlertingConfig, EvaluationInput
+from callpulse.core.durations import format_duration, parse_duration
+from callpulse.core.ingest import DecodeError, decode
+from callpulse.core.monitor import Monitor
+from callpulse.settings import ConfigError, KpiSettings, Settings, load_rules
+
+START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC).timestamp()  # a Monday morning
+
+
+@dataclass
+class TestResult:
+    """One test's outcome: a name and the differences found (none when it passed)."""
+
+    name: str
+    problems: list[str]
+
+
+def run_file(path: Path) -> list[TestResult]:
+    """Run every test of ``path``; raise ConfigError if the file itself is wrong."""
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path}: cannot read the rule test file: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("tests"), list):
+        raise ConfigError(f"{path}: expected a mapping with a `tests` list")
+    files = [path.parent / f for f in doc.get("rule_files", [])]
+    try:
+        settings = Settings(kpi=KpiSettings(**doc.get("kpi", {})), rule_files=files)
+        rules = load_rules(settings, str(path))
+        interval = parse_duration(doc.get("evaluation_interval", "15s"))
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return [_run_test(path, test, settings, rules, interval) for test in doc["tests"]]
+
+
+def _run_test(
+    path: Path, test: Mapping[str, Any], settings: Settings, rules: list[Any], interval: float
+) -> TestResult:
+    name = str(test.get("name", "(unnamed)"))
+    monitor = Monitor(settings.kpi.monitor_config(event_time_clock=False), now=START)
+    evaluator = AlertEvaluator(rules, AlertingConfig(evaluation_interval=interval))
+    try:
+        events = sorted(_expand(test.get("events", [])), key=lambda e: e[0])
+        expectations = sorted(
+            ((parse_duration(x["at"]), x) for x in test.get("expect", [])), key=lambda e: e[0]
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ConfigError(f"{path}: test {name!r}: {exc}") from None
+    problems: list[str] = []
+    end = max([t for t, _ in expectations], default=0.0)
+    steps = int(end // interval) + 1
+    pending_events = list(events)
+    checks = list(expectations)
+    for step in range(steps + 1):
+        now = step * interval
+        monitor.tick(START + now)
+        while pending_events and pending_events[0][0] <= now:
+            at, body = pending_events.pop(0)
+            try:
+                monitor.apply(decode(json.dumps(body).encode(), 1 << 20))
+            except DecodeError as exc:
+                raise ConfigError(
+                    f"{path}: test {name!r}: event at {format_duration(at)}: "
+                    f"{exc.reason}: {exc.detail}"
+                ) from None
+        samples = catalog.collect(monitor)
+        evaluator.evaluate(EvaluationInput.of(monitor.now, samples, monitor.site_last_event))
+        while checks and checks[0][0] <= now:
+            at, expected = checks.pop(0)
+            problems += _compare(at, expected, evaluator.alerts())
+    return TestResult(name, problems)
+
+
+def _expand(items: Iterable[Mapping[str, Any]]) -> Iterable[tuple[float, dict[str, Any]]]:
+    counter = 0
+    for item in items:
+        fields = dict(item)
+        at = parse_duration(fields.pop("at", 0))
+        every = fields.pop("every", None)
+        until = parse_duration(fields.pop("until", at))
+        times = [at]
+        if every is not None:
+            step = parse_duration(every)
+            times = [at + i * step for i in range(int((until - at) // step) + 1)]
+        for n, t in enumerate(times):
+            counter += 1
+            body = {
+                k: (v.replace("{n}", str(n)) if isinstance(v, str) else v)
+                for k, v in fields.items()
+            }
+            body.setdefault("schema_version", 1)
+            body.setdefault("event_id", f"test-{counter}")
+            body["occurred_at"] = datetime.fromtimestamp(START + t, UTC).isoformat()
+            yield t, body
+
+
+def _compare(at: float, expected: Mapping[str, Any], alerts: list[Alert]) -> list[str]:
+    problems = []
+    for state in ("firing", "pending"):
+        if state not in expected and state == "pending":
+            continue
+        wanted = [dict(x) for x in expected.get(state) or []]
+        actual = [a.label_dict() for a in alerts if a.state == state]
+        unmatched = list(actual)
+        missing = []
+        for want in wanted:
+            hit = next((a for a in unmatched if want.items() <= a.items()), None)
+            if hit is None:
+                missing.append(want)
+            else:
+                unmatched.remove(hit)
+        if missing or unmatched:
+            lines = [f"at {format_duration(at)}, {state}:"]
+            lines += [f"  - expected, not {state}: {_show(m)}" for m in missing]
+            lines += [f"  + {state}, not expected: {_show(u)}" for u in unmatched]
+            problems.append("\n".join(lines))
+    return problems
+
+
+def _show(labels: Mapping[str, str]) -> str:
+    return "{" + ", ".join(f"{k}={v!r}" for k, v in sorted(labels.items())) + "}"

@@ -1,0 +1,26 @@
+"""Prometheus Alertmanager, API v2: ``POST /api/v2/alerts`` with a JSON list of alerts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from callpulse.core.alerting import Notification
+from callpulse.sinks.delivery import Sink
+from callpulse.sinks.http_client import HttpError, post
+
+
+class AlertmanagerSink(Sink):
+    """One Alertmanager; callpulse sends to each configured one, as Prometheus does."""
+
+    def __init__(self, url: str, timeout: float, capacity: int, max_age: float) -> None:
+        super().__init__(capacity, max_age)
+        self.url = url.rstrip("/") + "/api/v2/alerts"
+        self.name = f"alertmanager:{url.rstrip('/')}"
+        self._timeout = timeout
+
+    async def send(self, batch: Sequence[Notification]) -> None:
+        body = json.dumps([n.to_alertmanager() for n in batch]).encode()
+        status = await post(self.url, body, "application/json", self._timeout)
+        if status // 100 != 2:
+            raise HttpError(f"Alertmanager answered {status}")

@@ -1,0 +1,117 @@
+"""Delivering notifications without ever blocking event processing.
+
+Each sink has a bounded queue and a worker. ``submit`` never waits: when the queue is full
+the oldest notifications are dropped and counted. The worker sends batches; a failed batch
+is retried with exponential backoff and jitter until it is older than ``max_age`` (by then
+the evaluator has re-sent newer state), then dropped and counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import deque
+from collections.abc import Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+
+import structlog
+
+from callpulse.core.alerting import Notification
+
+log = structlog.get_logger("callpulse.alerts")
+
+BATCH = 64
+
+
+@dataclass
+class DeliveryStats:
+    """Notifications by result: sent, failed (an attempt that will be retried), dropped."""
+
+    sent: int = 0
+    failed: int = 0
+    dropped: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """Counts by result, as the metric's ``result`` label names them."""
+        return {"sent": self.sent, "failed": self.failed, "dropped": self.dropped}
+
+
+class Sink:
+    """Queue and worker around :meth:`send`, which subclasses implement."""
+
+    name = "sink"
+
+    def __init__(self, capacity: int = 10_000, max_age: float = 60.0) -> None:
+        self._queue: deque[tuple[float, Notification]] = deque()
+        self._capacity = capacity
+        self._max_age = max_age
+        self._wakeup = asyncio.Event()
+        self._drained = asyncio.Event()
+        self.stats = DeliveryStats()
+
+    async def send(self, batch: Sequence[Notification]) -> None:
+        """Deliver ``batch`` or raise."""
+        raise NotImplementedError
+
+    def submit(self, notifications: Sequence[Notification]) -> None:
+        """Queue notifications for delivery; never blocks."""
+        now = time.monotonic()
+        for n in notifications:
+            self._queue.append((now, n))
+        while len(self._queue) > self._capacity:
+            self._queue.popleft()
+            self.stats.dropped += 1
+        if notifications:
+            self._wakeup.set()
+
+    def pending(self) -> int:
+        """Notifications waiting to be sent."""
+        return len(self._queue)
+
+    async def run(self) -> None:
+        """The worker: send what is queued, forever (cancel to stop)."""
+        delay = 0.5
+        while True:
+            if not self._queue:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+            batch = [self._queue[i] for i in range(min(BATCH, len(self._queue)))]
+            try:
+                await self.send([n for _, n in batch])
+            except Exception as exc:
+                self.stats.failed += len(batch)
+                oldest = time.monotonic() - batch[0][0]
+                if oldest > self._max_age:
+                    for _ in batch:
+                        self._queue.popleft()
+                    self.stats.dropped += len(batch)
+                    log.warning(
+                        "notifications_dropped", sink=self.name, count=len(batch), error=str(exc)
+                    )
+                else:
+                    log.warning(
+                        "notification_retry",
+                        sink=self.name,
+                        error=str(exc),
+                        retry_in=round(delay, 2),
+                    )
+                await asyncio.sleep(delay * random.uniform(0.5, 1.5))
+                delay = min(delay * 2, 10.0)
+                continue
+            delay = 0.5
+            for _ in batch:
+                self._queue.popleft()
+            self.stats.sent += len(batch)
+            if not self._queue:
+                self._drained.set()
+
+    async def flush(self, within: float) -> None:
+        """Wait up to ``within`` seconds for the queue to empty (at shutdown)."""
+        if not self._queue:
+            return
+        self._drained.clear()
+        with suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                await self._drained.wait()

@@ -1,0 +1,70 @@
+"""A generic webhook: the JSON Alertmanager's own webhook receiver posts (version 4)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from callpulse.core.alerting import Notification
+from callpulse.sinks.delivery import Sink
+from callpulse.sinks.http_client import HttpError, post
+
+
+def webhook_payload(batch: Sequence[Notification], now: float, external_url: str) -> dict[str, Any]:
+    """Alertmanager's webhook body for ``batch``: one group of everything sent together."""
+    alerts = []
+    for n in batch:
+        resolved = n.ends_at <= now
+        alert = n.to_alertmanager()
+        alert["status"] = "resolved" if resolved else "firing"
+        if not resolved:
+            alert["endsAt"] = "0001-01-01T00:00:00Z"  # as Alertmanager writes an open end
+        fingerprint = json.dumps(sorted(n.labels.items())).encode()
+        alert["fingerprint"] = hashlib.sha256(fingerprint).hexdigest()[:16]
+        alerts.append(alert)
+    common = set.intersection(*(set(n.labels.items()) for n in batch)) if batch else set()
+    common_annotations = (
+        set.intersection(*(set(n.annotations.items()) for n in batch)) if batch else set()
+    )
+    return {
+        "version": "4",
+        "groupKey": "{}:{}",
+        "truncatedAlerts": 0,
+        "status": "firing" if any(a["status"] == "firing" for a in alerts) else "resolved",
+        "receiver": "callpulse",
+        "groupLabels": {},
+        "commonLabels": dict(common),
+        "commonAnnotations": dict(common_annotations),
+        "externalURL": external_url,
+        "alerts": alerts,
+    }
+
+
+class WebhookSink(Sink):
+    """POSTs each batch to ``url``."""
+
+    def __init__(
+        self,
+        url: str,
+        timeout: float,
+        capacity: int,
+        max_age: float,
+        external_url: str,
+        clock: Callable[[], float],
+    ) -> None:
+        super().__init__(capacity, max_age)
+        self.url = url
+        self.name = f"webhook:{url}"
+        self._timeout = timeout
+        self._external_url = external_url
+        self._clock = clock
+
+    async def send(self, batch: Sequence[Notification]) -> None:
+        payload = webhook_payload(batch, self._clock(), self._external_url)
+        status = await post(
+            self.url, json.dumps(payload).encode(), "application/json", self._timeout
+        )
+        if status // 100 != 2:
+            raise HttpError(f"webhook answered {status}")

@@ -151,3 +151,29 @@ def test_schema_command_prints_the_published_schema() -> None:
     result = cli("schema")
     assert result.returncode == 0
     assert result.stdout == (ROOT / "docs" / "events-v1.schema.json").read_text()
+
+
+def test_shipped_alertmanager_config_passes_amtool() -> None:
+    result = subprocess.run(
+        ["amtool", "check-config", str(ROOT / "config" / "alertmanager.yml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+    assert "1 inhibit rules" in result.stdout
+
+
+def test_a_rule_error_stops_the_config_naming_file_rule_and_field(tmp_path: Path) -> None:
+    (tmp_path / "rules.yaml").write_text(
+        "rules:\n  - alert: Fine\n    kpi: queue_calls_waiting\n    op: '>'\n    threshold: 5\n"
+        "  - alert: Broken\n    kpi: queue_service_level_ratio\n    window: 2m\n"
+        "    op: '<'\n    threshold: 0.8\n"
+    )
+    path = write(tmp_path, "rule_files: [rules.yaml]\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    message = str(info.value)
+    assert str(tmp_path / "rules.yaml") in message
+    assert "rules[1]: rule 'Broken': window: 2m is not one of the windows" in message

@@ -5,9 +5,16 @@ from __future__ import annotations
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from callpulse.core.alerting import Alert
 from callpulse.core.ingest import Ingest, RawRecord
 from callpulse.core.monitor import Monitor, MonitorConfig
-from callpulse.exposition import CallpulseCollector, SourceMetrics, build_registry
+from callpulse.exposition import (
+    NO_ALERTS,
+    AlertMetrics,
+    CallpulseCollector,
+    SourceMetrics,
+    build_registry,
+)
 from callpulse.sources.base import DeadLetterStats
 
 from .events import raw
@@ -15,12 +22,15 @@ from .events import raw
 NOW = 1_800_000_000.0
 
 
-def scrape(ingest: Ingest) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+def scrape(
+    ingest: Ingest, alerting: AlertMetrics = NO_ALERTS
+) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     collector = CallpulseCollector(
         ingest,
         SourceMetrics(lag=lambda: {("events", 0): 7}, dead_letters=DeadLetterStats(2, 1)),
         ready=lambda: True,
         wall_clock=lambda: NOW + 3,
+        alerting=alerting,
     )
     text = generate_latest(build_registry(collector)).decode()
     return {
@@ -93,5 +103,7 @@ def test_readme_documents_exactly_the_callpulse_metrics_exposed() -> None:
     documented = set(re.findall(r"^\| `(callpulse_[a-z0-9_]+)`", readme, flags=re.M))
     ingest = Ingest(Monitor(MonitorConfig(), now=NOW))
     assert ingest.process(every_event_type_now()) == []
-    exposed = {name for name, _ in scrape(ingest) if name.startswith("callpulse_")}
+    alert = Alert("X", (("alertname", "X"), ("severity", "page")), "firing", NOW, 1.0, {})
+    alerting = AlertMetrics(lambda: [alert], lambda: {"log": {"sent": 1}})
+    exposed = {name for name, _ in scrape(ingest, alerting) if name.startswith("callpulse_")}
     assert documented == exposed

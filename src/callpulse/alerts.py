@@ -14,6 +14,7 @@ import asyncio
 import json
 import os
 import time
+from collections.abc import Iterable
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,17 @@ from typing import Any
 import structlog
 
 from callpulse.core import catalog
-from callpulse.core.alerting import Alert, AlertEvaluator, AlertingConfig, EvaluationInput, rfc3339
+from callpulse.core.alerting import (
+    Alert,
+    AlertEvaluator,
+    AlertingConfig,
+    EvaluationInput,
+    Notification,
+    rfc3339,
+)
+from callpulse.core.maintenance import backlog_summary
 from callpulse.core.monitor import Monitor
-from callpulse.core.rules import Rule
+from callpulse.core.rules import Rule, builtin_rule
 from callpulse.settings import AlertingSettings
 from callpulse.sinks.alertmanager import AlertmanagerSink
 from callpulse.sinks.delivery import Sink
@@ -36,11 +45,21 @@ log = structlog.get_logger("callpulse.alerts")
 class Alerting:
     """Rules, their evaluator, the sinks, and the state file."""
 
-    def __init__(self, settings: AlertingSettings, rules: list[Rule], monitor: Monitor) -> None:
+    def __init__(
+        self,
+        settings: AlertingSettings,
+        rules: list[Rule],
+        monitor: Monitor,
+        backlog_severity: str = "critical",
+    ) -> None:
         self._settings = settings
         self._monitor = monitor
+        builtins = [
+            builtin_rule("MaintenanceBacklog", backlog_severity, self._backlog),
+            builtin_rule("MaintenanceOverrun", "warning", self._overrun),
+        ]
         self.evaluator = AlertEvaluator(
-            rules,
+            [*rules, *builtins],
             AlertingConfig(
                 evaluation_interval=settings.evaluation_interval,
                 resend_delay=settings.resend_delay,
@@ -60,6 +79,9 @@ class Alerting:
         if settings.log:
             self.sinks.append(LogSink(self._now))
         self._saved = ""
+        # Alerts a maintenance window explains: withheld from the sinks, counted once each.
+        self.suppressed: dict[tuple[str, str], int] = {}
+        self._suppressed_seen: set[tuple[Any, ...]] = set()
         self._restore()
 
     def _now(self) -> float:
@@ -84,22 +106,73 @@ class Alerting:
                 "firedAt": rfc3339(a.fired_at) if a.fired_at is not None else None,
                 "resolvedAt": rfc3339(a.resolved_at) if a.resolved_at is not None else None,
                 "value": f"{a.value:g}",
+                "suppressedBy": self._monitor.maintenance.explaining(
+                    a.label_dict(), self._monitor.now
+                ),
             }
             for a in self.evaluator.alerts()
         ]
 
     def evaluate(self) -> int:
         """Evaluate every rule now and queue what is due; return how many were queued."""
-        if not self.evaluator.rules:
-            return 0
         monitor = self._monitor
+        now = monitor.now
+        maintenance = monitor.maintenance
+        maintenance.prune(now)
+        maintenance.sample(now, {(v.site, v.queue): v.calls_waiting for v in monitor.queue_views()})
         samples = catalog.collect(monitor, self._domains) if self._domains else []
-        data = EvaluationInput.of(monitor.now, samples, monitor.site_last_event)
-        notifications = self.evaluator.evaluate(data)
+        data = EvaluationInput.of(now, samples, monitor.site_last_event)
+        notifications = [n for n in self.evaluator.evaluate(data) if not self._suppress(n, now)]
         for sink in self.sinks:
             sink.submit(notifications)
         self._save()
         return len(notifications)
+
+    def _suppress(self, notification: Notification, now: float) -> bool:
+        window = self._monitor.maintenance.explaining(notification.labels, now)
+        if window is None:
+            return False
+        seen = (tuple(sorted(notification.labels.items())), notification.starts_at)
+        if seen not in self._suppressed_seen:
+            self._suppressed_seen.add(seen)
+            key = (notification.labels.get("alertname", ""), window)
+            self.suppressed[key] = self.suppressed.get(key, 0) + 1
+            log.info("alert_suppressed", labels=dict(notification.labels), maintenance=window)
+        return True
+
+    def _backlog(
+        self, data: EvaluationInput
+    ) -> Iterable[tuple[dict[str, str], float, dict[str, str]]]:
+        monitor = self._monitor
+        limits = monitor.maintenance.limits
+        for b in monitor.maintenance.backlogs(data.now, monitor.queue_views()):
+            if b.over:
+                labels = {"site": b.site, "queue": b.queue, "maintenance": b.maintenance}
+                yield labels, float(b.waiting), backlog_summary(b, limits.max_drain_eta)
+
+    def _overrun(
+        self, data: EvaluationInput
+    ) -> Iterable[tuple[dict[str, str], float, dict[str, str]]]:
+        monitor = self._monitor
+        ended = [
+            w
+            for w in monitor.maintenance.windows(data.now, grace=monitor.maintenance.limits.grace)
+            if not w.active(data.now)
+        ]
+        if not ended:
+            return
+        status = {(c.site, c.component): c.status for c in monitor.component_views()}
+        for window in ended:
+            for site in window.sites:
+                for component in window.components:
+                    state = status.get((site, component))
+                    if state in ("down", "degraded"):
+                        labels = {"site": site, "component": component, "maintenance": window.name}
+                        summary = (
+                            f"{component} at {site} is still {state} after maintenance "
+                            f"{window.name} ended"
+                        )
+                        yield labels, 1.0, {"summary": summary}
 
     async def run(self) -> None:
         """Start the sinks' workers and evaluate every ``evaluation_interval``."""

@@ -58,15 +58,24 @@ class App:
         self.settings = settings
         self.source = source or build_source(settings)
         max_bytes = settings.source.kafka.max_record_bytes
-        monitor_config = settings.kpi.monitor_config(event_time_clock=self.source.event_time_clock)
+        monitor_config = settings.monitor_config(event_time_clock=self.source.event_time_clock)
         self.monitor = Monitor(monitor_config, now=time.time())
         self.ingest = Ingest(self.monitor, max_record_bytes=max_bytes)
-        self.alerting = Alerting(settings.alerting, load_rules(settings), self.monitor)
+        self.alerting = Alerting(
+            settings.alerting,
+            load_rules(settings),
+            self.monitor,
+            backlog_severity=settings.maintenance.backlog.severity,
+        )
         self.collector = CallpulseCollector(
             self.ingest,
             SourceMetrics(lag=self.source.lag, dead_letters=self.source.dead_letters),
             ready=lambda: self.readiness()[0],
-            alerting=AlertMetrics(self.alerting.alerts, self.alerting.delivery_stats),
+            alerting=AlertMetrics(
+                self.alerting.alerts,
+                self.alerting.delivery_stats,
+                lambda: self.alerting.suppressed,
+            ),
         )
         self.registry = build_registry(self.collector)
         self.source.on_revoke = self._on_revoke

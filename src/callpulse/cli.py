@@ -6,11 +6,14 @@ import argparse
 import asyncio
 import json
 import sys
+import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from callpulse import __version__
-from callpulse.settings import ConfigError, load_settings
+from callpulse.core.durations import format_duration
+from callpulse.settings import ConfigError, Settings, load_settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -38,6 +41,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     rules_test.add_argument("files", type=Path, nargs="+")
 
+    maintenance = commands.add_parser("maintenance", help="maintenance windows")
+    maintenance_commands = maintenance.add_subparsers(
+        dest="maintenance_command", required=True, metavar="COMMAND"
+    )
+    listing = maintenance_commands.add_parser(
+        "list", help="upcoming windows of the config's calendar, in local time and UTC"
+    )
+    listing.add_argument("-c", "--config", type=Path, help="YAML settings file")
+    listing.add_argument("--from", dest="start", help="ISO date or time (default: now)")
+    listing.add_argument("--to", dest="end", help="ISO date or time (default: 30 days on)")
+
     args = parser.parse_args(argv)
     if args.command == "schema":
         from callpulse.core.events import json_schema
@@ -51,6 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"callpulse: {exc}", file=sys.stderr)
         return 2
+    if args.command == "maintenance":
+        return _maintenance_list(settings, args.start, args.end)
     if args.command == "check-config":
         print(f"{args.config}: OK (source: {settings.source.kind})")
         return 0
@@ -67,7 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _rules_test(files: list[Path]) -> int:
+    from callpulse import logs
     from callpulse.rulestest import run_file
+
+    logs.configure("warning", "console")
 
     failed = 0
     for path in files:
@@ -86,6 +105,39 @@ def _rules_test(files: list[Path]) -> int:
                 print(f"PASS  {path}: {result.name}")
     print("rule tests failed" if failed else "rule tests passed")
     return 1 if failed else 0
+
+
+def _maintenance_list(settings: Settings, start: str | None, end: str | None) -> int:
+    from callpulse.core.maintenance import Calendar
+
+    calendar = Calendar(
+        [w.spec() for w in settings.maintenance.windows], settings.maintenance.timezone
+    )
+
+    def moment(text: str | None, default: float) -> float:
+        if text is None:
+            return default
+        parsed = datetime.fromisoformat(text)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=calendar.zone)
+        return parsed.timestamp()
+
+    try:
+        begin = moment(start, time.time())
+        finish = moment(end, begin + 30 * 86400)
+    except ValueError as exc:
+        print(f"callpulse: --from/--to: {exc}", file=sys.stderr)
+        return 2
+    zone = settings.maintenance.timezone
+    print(f"{'window':<20} {'start (' + zone + ')':<28} {'start (UTC)':<22} {'duration':<9} sites")
+    for o in calendar.occurrences(begin, finish):
+        local = datetime.fromtimestamp(o.start, calendar.zone).strftime("%a %Y-%m-%d %H:%M %Z")
+        utc = datetime.fromtimestamp(o.start, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        print(
+            f"{o.name:<20} {local:<28} {utc:<22} {format_duration(o.end - o.start):<9} "
+            f"{','.join(o.sites)}"
+        )
+    return 0
 
 
 if __name__ == "__main__":

@@ -48,9 +48,11 @@ class AlertMetrics:
         self,
         alerts: Callable[[], Iterable[Alert]],
         deliveries: Callable[[], Mapping[str, Mapping[str, int]]],
+        suppressed: Callable[[], Mapping[tuple[str, str], int]] = dict,
     ) -> None:
         self.alerts = alerts
         self.deliveries = deliveries
+        self.suppressed = suppressed
 
 
 NO_ALERTS = AlertMetrics(alerts=list, deliveries=dict)
@@ -123,6 +125,14 @@ class CallpulseCollector(Collector):
             for result, count in results.items():
                 notifications.add_metric([sink, result], count)
         yield notifications
+        suppressed = CounterMetricFamily(
+            "callpulse_alerts_suppressed",
+            "Alerts a maintenance window explained, withheld from the sinks (once per alert).",
+            labels=["alertname", "maintenance"],
+        )
+        for (alertname, window), count in sorted(self._alerting.suppressed().items()):
+            suppressed.add_metric([alertname, window], count)
+        yield suppressed
 
     def _daemon(self) -> Iterable[Metric]:
         monitor = self._ingest.monitor

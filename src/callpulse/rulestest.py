@@ -22,8 +22,10 @@ start through the real decoder and monitor, evaluates the rules every
 
 ``every``/``until`` repeat an event, and ``{n}`` in a string is the repetition's number. An
 expected alert matches an actual one whose labels include all of its labels. At each
-expected time the firing alerts must match exactly; pending alerts are checked only when the
-expectation lists ``pending``.
+expected time the firing alerts that would be sent must match exactly; ``suppressed`` (firing,
+but withheld by a maintenance window) and ``pending`` are checked when the expectation lists
+them. A ``maintenance:`` section (as in the settings) gives the tests a calendar; the built-in
+maintenance alerts run as they do in the daemon.
 """
 
 from __future__ import annotations
@@ -37,12 +39,19 @@ from typing import Any
 
 import yaml
 
-from callpulse.core import catalog
-from callpulse.core.alerting import Alert, AlertEvaluator, AlertingConfig, EvaluationInput
+from callpulse.alerts import Alerting
+from callpulse.core.alerting import Alert
 from callpulse.core.durations import format_duration, parse_duration
 from callpulse.core.ingest import DecodeError, decode
 from callpulse.core.monitor import Monitor
-from callpulse.settings import ConfigError, KpiSettings, Settings, load_rules
+from callpulse.settings import (
+    AlertingSettings,
+    ConfigError,
+    KpiSettings,
+    MaintenanceSettings,
+    Settings,
+    load_rules,
+)
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC).timestamp()  # a Monday morning
 
@@ -65,7 +74,14 @@ def run_file(path: Path) -> list[TestResult]:
         raise ConfigError(f"{path}: expected a mapping with a `tests` list")
     files = [path.parent / f for f in doc.get("rule_files", [])]
     try:
-        settings = Settings(kpi=KpiSettings(**doc.get("kpi", {})), rule_files=files)
+        settings = Settings(
+            kpi=KpiSettings(**doc.get("kpi", {})),
+            maintenance=MaintenanceSettings(**doc.get("maintenance", {})),
+            alerting=AlertingSettings(
+                log=False, evaluation_interval=doc.get("evaluation_interval", "15s")
+            ),
+            rule_files=files,
+        )
         rules = load_rules(settings, str(path))
         interval = parse_duration(doc.get("evaluation_interval", "15s"))
     except (ValueError, TypeError) as exc:
@@ -77,8 +93,10 @@ def _run_test(
     path: Path, test: Mapping[str, Any], settings: Settings, rules: list[Any], interval: float
 ) -> TestResult:
     name = str(test.get("name", "(unnamed)"))
-    monitor = Monitor(settings.kpi.monitor_config(event_time_clock=False), now=START)
-    evaluator = AlertEvaluator(rules, AlertingConfig(evaluation_interval=interval))
+    monitor = Monitor(settings.monitor_config(event_time_clock=False), now=START)
+    alerting = Alerting(
+        settings.alerting, rules, monitor, backlog_severity=settings.maintenance.backlog.severity
+    )
     try:
         events = sorted(_expand(test.get("events", [])), key=lambda e: e[0])
         expectations = sorted(
@@ -103,11 +121,10 @@ def _run_test(
                     f"{path}: test {name!r}: event at {format_duration(at)}: "
                     f"{exc.reason}: {exc.detail}"
                 ) from None
-        samples = catalog.collect(monitor)
-        evaluator.evaluate(EvaluationInput.of(monitor.now, samples, monitor.site_last_event))
+        alerting.evaluate()
         while checks and checks[0][0] <= now:
             at, expected = checks.pop(0)
-            problems += _compare(at, expected, evaluator.alerts())
+            problems += _compare(at, expected, alerting.alerts(), monitor)
     return TestResult(name, problems)
 
 
@@ -134,13 +151,22 @@ def _expand(items: Iterable[Mapping[str, Any]]) -> Iterable[tuple[float, dict[st
             yield t, body
 
 
-def _compare(at: float, expected: Mapping[str, Any], alerts: list[Alert]) -> list[str]:
+def _compare(
+    at: float, expected: Mapping[str, Any], alerts: list[Alert], monitor: Monitor
+) -> list[str]:
     problems = []
-    for state in ("firing", "pending"):
-        if state not in expected and state == "pending":
+    now = monitor.now
+    held = {id(a) for a in alerts if monitor.maintenance.explaining(a.label_dict(), now)}
+    states = {
+        "firing": [a for a in alerts if a.state == "firing" and id(a) not in held],
+        "suppressed": [a for a in alerts if a.state == "firing" and id(a) in held],
+        "pending": [a for a in alerts if a.state == "pending"],
+    }
+    for state, present in states.items():
+        if state not in expected and state != "firing":
             continue
         wanted = [dict(x) for x in expected.get(state) or []]
-        actual = [a.label_dict() for a in alerts if a.state == state]
+        actual = [a.label_dict() for a in present]
         unmatched = list(actual)
         missing = []
         for want in wanted:

@@ -8,11 +8,15 @@ name the file (or the environment variable), the key and what was expected.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+from dateutil.rrule import rrulestr
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -28,6 +32,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from callpulse.core.cardinality import DEFAULT_LIMITS
 from callpulse.core.durations import format_duration, parse_duration
 from callpulse.core.kpi import AbandonPolicy
+from callpulse.core.maintenance import BacklogLimits, WindowSpec
 from callpulse.core.monitor import MonitorConfig
 from callpulse.core.queues import ServiceLevelPolicy
 from callpulse.core.rules import Rule, RuleError, RuleSpec, compile_rule
@@ -240,6 +245,79 @@ class RuleFile(_Section):
     rules: list[RuleSettings] = []
 
 
+class WindowSettings(_Section):
+    name: Annotated[str, Field(min_length=1)]
+    sites: Annotated[list[str], Field(min_length=1)]
+    components: list[str] = []
+    queues: list[str] = []
+    trunks: list[str] = []
+    applications: list[str] = []
+    start: datetime
+    duration: Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+    rrule: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> WindowSettings:
+        if self.start.tzinfo is not None:
+            raise ValueError(
+                "start is local time in maintenance.timezone: write it without an offset"
+            )
+        if self.rrule is not None:
+            try:
+                rrulestr(self.rrule, dtstart=self.start)
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"rrule is not an RFC 5545 RRULE: {exc}") from None
+        return self
+
+    def spec(self) -> WindowSpec:
+        return WindowSpec(
+            name=self.name,
+            sites=tuple(self.sites),
+            start=self.start,
+            duration=self.duration,
+            components=tuple(self.components),
+            queues=tuple(self.queues),
+            trunks=tuple(self.trunks),
+            applications=tuple(self.applications),
+            rrule=self.rrule,
+        )
+
+
+class BacklogSettings(_Section):
+    grace: Duration = 1800.0
+    baseline: Duration = 1800.0
+    max_calls_waiting: Annotated[int, Field(ge=0)] = 20
+    max_backlog_ratio: Annotated[float, Field(gt=0)] = 3.0
+    max_drain_eta: Duration = 900.0
+    severity: str = "critical"
+
+    def limits(self) -> BacklogLimits:
+        return BacklogLimits(
+            grace=self.grace,
+            baseline=self.baseline,
+            max_calls_waiting=self.max_calls_waiting,
+            max_backlog_ratio=self.max_backlog_ratio,
+            max_drain_eta=self.max_drain_eta,
+        )
+
+
+class MaintenanceSettings(_Section):
+    timezone: str = "UTC"
+    windows: list[WindowSettings] = []
+    backlog: BacklogSettings = BacklogSettings()
+
+    @model_validator(mode="after")
+    def _zone(self) -> MaintenanceSettings:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone {self.timezone!r} is not an IANA time zone") from None
+        names = [w.name for w in self.windows]
+        if len(set(names)) != len(names):
+            raise ValueError("window names must be unique")
+        return self
+
+
 class LogSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
@@ -261,6 +339,7 @@ class Settings(BaseSettings):
     log: LogSettings = LogSettings()
     shutdown_grace: Duration = 20.0
     alerting: AlertingSettings = AlertingSettings()
+    maintenance: MaintenanceSettings = MaintenanceSettings()
     rules: list[RuleSettings] = []
     rule_files: list[Path] = []
 
@@ -276,6 +355,15 @@ class Settings(BaseSettings):
         # The file's values arrive as init arguments; the environment wins over them, as an
         # operator overriding one key of a mounted ConfigMap expects.
         return (env_settings, init_settings)
+
+    def monitor_config(self, *, event_time_clock: bool) -> MonitorConfig:
+        """The monitor's configuration: KPIs, maintenance windows and backlog limits."""
+        return dataclasses.replace(
+            self.kpi.monitor_config(event_time_clock=event_time_clock),
+            maintenance_windows=tuple(w.spec() for w in self.maintenance.windows),
+            maintenance_timezone=self.maintenance.timezone,
+            backlog=self.maintenance.backlog.limits(),
+        )
 
     def redacted(self) -> dict[str, Any]:
         """The effective settings as plain data, with secrets masked."""

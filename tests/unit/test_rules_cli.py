@@ -21,7 +21,7 @@ def rules_test(path: Path) -> subprocess.CompletedProcess[str]:
 def test_shipped_rule_tests_pass() -> None:
     result = rules_test(CONFIG / "rules.test.yaml")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count("PASS") == 5
+    assert result.stdout.count("PASS") == 7
     assert "rule tests passed" in result.stdout
 
 

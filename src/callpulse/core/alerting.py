@@ -121,27 +121,33 @@ class AlertEvaluator:
         now = data.now
         seen: set[tuple[str, Labels]] = set()
         for rule in self.rules:
-            for labels, value in self._active(rule, data):
+            for labels, value, given in self._active(rule, data):
                 key = (rule.name, labels)
                 seen.add(key)
-                self._activate(rule, key, labels, value, now)
+                self._activate(rule, key, labels, value, now, given)
         for key, alert in list(self._alerts.items()):
             if key not in seen:
                 self._deactivate(key, alert, now)
         return self._due(now)
 
-    def _active(self, rule: Rule, data: EvaluationInput) -> Iterable[tuple[Labels, float]]:
+    def _active(
+        self, rule: Rule, data: EvaluationInput
+    ) -> Iterable[tuple[Labels, float, Mapping[str, str] | None]]:
         extra = (
             *rule.spec.labels.items(),
             ("alertname", rule.name),
             ("severity", rule.spec.severity),
         )
+        if rule.builtin is not None:
+            for found, level, annotations in rule.builtin(data):
+                yield _labels((*found.items(), *extra)), level, annotations
+            return
         if rule.family is None:  # absent: a known site silent for longer than absent_for
             assert rule.spec.absent_for is not None
             for site, last in data.site_last_event.items():
                 silent = data.now - last
                 if silent > rule.spec.absent_for:
-                    yield _labels((("site", site), *extra)), silent
+                    yield _labels((("site", site), *extra)), silent, None
             return
         samples = data.samples.get(rule.family.kpi)
         if samples is None:
@@ -154,13 +160,19 @@ class AlertEvaluator:
             current = self._alerts.get((rule.name, labels))
             active = current is not None and current.state != "resolved"
             if rule.firing_condition(value, active):
-                yield labels, value
+                yield labels, value, None
 
     def _activate(
-        self, rule: Rule, key: tuple[str, Labels], labels: Labels, value: float, now: float
+        self,
+        rule: Rule,
+        key: tuple[str, Labels],
+        labels: Labels,
+        value: float,
+        now: float,
+        given: Mapping[str, str] | None,
     ) -> None:
         alert = self._alerts.get(key)
-        annotations = self._render(rule, value, labels)
+        annotations = dict(given) if given is not None else self._render(rule, value, labels)
         if alert is None or alert.state == "resolved":
             alert = Alert(rule.name, labels, "pending", now, value, annotations)
             self._alerts[key] = alert

@@ -18,7 +18,8 @@ from callpulse.core.monitor import Monitor
 from callpulse.core.trunks import CODE_CLASSES
 
 PREFIX = "callpulse_"
-Domain = Literal["queue", "ivr", "trunk", "component"]
+Domain = Literal["queue", "ivr", "trunk", "component", "maintenance"]
+DOMAINS: tuple[Domain, ...] = ("queue", "ivr", "trunk", "component", "maintenance")
 LabelValues = tuple[str, ...]
 
 
@@ -249,6 +250,27 @@ def _families() -> dict[str, Family]:
             "component",
         )
     )
+    affected = (*_Q, "maintenance")
+    out += [
+        Family(
+            "callpulse_maintenance_active",
+            "1 while the maintenance window is open at the site.",
+            ("site", "maintenance"),
+            "maintenance",
+        ),
+        Family(
+            "callpulse_maintenance_backlog_calls",
+            "Calls waiting in a queue the window affects, during it and its grace period.",
+            affected,
+            "maintenance",
+        ),
+        Family(
+            "callpulse_maintenance_baseline_calls",
+            "Mean calls waiting in the queue before the window opened.",
+            affected,
+            "maintenance",
+        ),
+    ]
     return {f.name: f for f in out}
 
 
@@ -258,7 +280,7 @@ KPIS: dict[str, Family] = {f.kpi: f for f in FAMILIES.values() if f.kind == "gau
 
 def collect(monitor: Monitor, domains: Iterable[Domain] | None = None) -> list[Samples]:
     """Samples of every family (or only those of ``domains``) at the monitor's *now*."""
-    wanted = set(domains) if domains is not None else {"queue", "ivr", "trunk", "component"}
+    wanted = set(domains) if domains is not None else set(DOMAINS)
     out: dict[str, Samples] = {
         name: Samples(f) for name, f in FAMILIES.items() if f.domain in wanted
     }
@@ -306,6 +328,15 @@ def collect(monitor: Monitor, domains: Iterable[Domain] | None = None) -> list[S
                 )
             add("callpulse_component_heartbeat_age_seconds", ckey, cv.heartbeat_age_seconds)
             add("callpulse_component_stale", ckey, 1.0 if cv.stale else 0.0)
+    if "maintenance" in wanted:
+        tracker, now = monitor.maintenance, monitor.now
+        for window in tracker.windows(now):
+            for site in window.sites:
+                add("callpulse_maintenance_active", (site, window.name), 1.0)
+        for b in tracker.backlogs(now, monitor.queue_views()):
+            bkey = (b.site, b.queue, b.maintenance)
+            add("callpulse_maintenance_backlog_calls", bkey, b.waiting)
+            add("callpulse_maintenance_baseline_calls", bkey, b.baseline)
     return list(out.values())
 
 

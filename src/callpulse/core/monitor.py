@@ -31,6 +31,7 @@ from callpulse.core.components import ComponentTracker, ComponentView
 from callpulse.core.dedup import RecentIds
 from callpulse.core.durations import format_duration
 from callpulse.core.ivr import IvrTracker, IvrView
+from callpulse.core.maintenance import BacklogLimits, Calendar, MaintenanceTracker, WindowSpec
 from callpulse.core.queues import QueueTracker, QueueView, ServiceLevelPolicy
 from callpulse.core.timegrid import TimeGrid
 from callpulse.core.trunks import TrunkTracker, TrunkView
@@ -61,6 +62,9 @@ class MonitorConfig:
     erlang_window: float = 300.0
     component_stale_after: float = 60.0
     label_limits: Mapping[str, int] = field(default_factory=dict)
+    maintenance_windows: tuple[WindowSpec, ...] = ()
+    maintenance_timezone: str = "UTC"
+    backlog: BacklogLimits = field(default_factory=BacklogLimits)
 
     def __post_init__(self) -> None:
         if self.bucket <= 0:
@@ -117,7 +121,13 @@ class Monitor:
         self.ivr = IvrTracker(self.grid, self.guard)
         self.trunks = TrunkTracker(self.grid, self.guard)
         self.components = ComponentTracker(self.grid, self.guard, config.component_stale_after)
-        self._trackers = (self.queues, self.ivr, self.trunks, self.components)
+        calendar = (
+            Calendar(config.maintenance_windows, config.maintenance_timezone)
+            if config.maintenance_windows
+            else None
+        )
+        self.maintenance = MaintenanceTracker(calendar, config.backlog)
+        self._trackers = (self.queues, self.ivr, self.trunks, self.components, self.maintenance)
         self._routes = {t: tracker for tracker in self._trackers for t in tracker.event_types}
 
     # --- time --------------------------------------------------------------------------

@@ -87,6 +87,8 @@ class QueueView:
     predicted_service_level: float | None
     agents_required: int | None
     drain_eta_seconds: float | None
+    arrivals_per_second: float = 0.0  # over the Erlang window
+    aht_seconds: float | None = None  # over the Erlang window
 
     @property
     def calls_waiting_no_agent_available(self) -> int:
@@ -341,6 +343,7 @@ class QueueTracker:
                 )
             oldest = min(q.waiting.values(), default=None)
             prediction = self._outlook(q, len(q.waiting))
+            erlang_sums = q.counters.window(self._erlang_window)
             out.append(
                 QueueView(
                     site=site,
@@ -353,6 +356,9 @@ class QueueTracker:
                     predicted_service_level=prediction[0],
                     agents_required=prediction[1],
                     drain_eta_seconds=prediction[2],
+                    arrivals_per_second=erlang_sums[QueueField.OFFERED]
+                    / grid.windows[self._erlang_window],
+                    aht_seconds=average_handle_time(erlang_sums),
                 )
             )
         return out

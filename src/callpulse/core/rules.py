@@ -13,8 +13,9 @@ from __future__ import annotations
 import math
 import operator
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from callpulse.core.catalog import KPIS, Family
 from callpulse.core.durations import format_duration
@@ -85,15 +86,20 @@ class Template:
         return "".join(out)
 
 
+BuiltinSource = Callable[[Any], Iterable[tuple[Mapping[str, str], float, Mapping[str, str]]]]
+"""A built-in rule's logic: (labels, value, annotations) of each active series."""
+
+
 @dataclass(frozen=True)
 class Rule:
-    """A compiled rule; ``family`` is None for absent rules."""
+    """A compiled rule; ``family`` is None for absent and built-in rules."""
 
     spec: RuleSpec
     family: Family | None
     window: str | None
     matchers: tuple[tuple[int, re.Pattern[str]], ...]  # (label index in the family, pattern)
     annotations: Mapping[str, Template]
+    builtin: BuiltinSource | None = None
 
     @property
     def name(self) -> str:
@@ -231,3 +237,8 @@ def _format(value: float | None, flt: str | None) -> str:
     if flt == "round":
         return f"{value:.2f}"
     return f"{value:g}"
+
+
+def builtin_rule(name: str, severity: str, source: BuiltinSource) -> Rule:
+    """A rule whose active series and annotations come from ``source`` (maintenance)."""
+    return Rule(RuleSpec(alert=name, severity=severity), None, None, (), {}, builtin=source)

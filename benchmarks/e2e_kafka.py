@@ -122,7 +122,7 @@ async def consume(
         }
     )
     source = KafkaSource(settings.source.kafka)
-    monitor = Monitor(settings.kpi.monitor_config(event_time_clock=False), now=time.time())
+    monitor = Monitor(settings.monitor_config(event_time_clock=False), now=time.time())
     ingest = Ingest(monitor, max_record_bytes=settings.source.kafka.max_record_bytes)
     collector = CallpulseCollector(
         ingest, SourceMetrics(source.lag, source.dead_letters), ready=lambda: True

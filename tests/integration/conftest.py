@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from .alertmanager import Alertmanager
 from .helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,3 +75,13 @@ async def topics(kafka_bootstrap: str) -> AsyncIterator[tuple[str, str]]:
         await admin.delete_topics([name, dlq])
     finally:
         await admin.close()
+
+
+@pytest.fixture
+def alertmanager(tmp_path: Path) -> Iterator[Alertmanager]:
+    """A real Alertmanager on a free loopback port, for one test."""
+    am = Alertmanager(tmp_path).start()
+    try:
+        yield am
+    finally:
+        am.stop()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,15 +33,6 @@ rules:
       summary: "Service level {{ value | percent }} on {{ labels.queue }} at {{ labels.site }}"
       runbook_url: "https://runbooks.example/sl"
 """
-
-
-@pytest.fixture
-def alertmanager(tmp_path: Path) -> Iterator[Alertmanager]:
-    am = Alertmanager(tmp_path).start()
-    try:
-        yield am
-    finally:
-        am.stop()
 
 
 def answers(count: int, wait: float, prefix: str) -> list[tuple[str, bytes]]:

@@ -177,3 +177,30 @@ def test_a_rule_error_stops_the_config_naming_file_rule_and_field(tmp_path: Path
     message = str(info.value)
     assert str(tmp_path / "rules.yaml") in message
     assert "rules[1]: rule 'Broken': window: 2m is not one of the windows" in message
+
+
+def test_maintenance_list_prints_local_and_utc_times() -> None:
+    result = cli(
+        "maintenance", "list", "-c", str(EXAMPLE), "--from", "2027-03-20", "--to", "2027-04-05"
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()[1:]]
+    # Sundays 02:00 in London: GMT before the clocks go forward on 28 March 2027, BST after.
+    assert [(r[2], r[3], r[4], r[6]) for r in rows] == [
+        ("2027-03-21", "02:00", "GMT", "02:00"),
+        ("2027-03-28", "02:00", "BST", "01:00"),
+        ("2027-04-04", "02:00", "BST", "01:00"),
+    ]
+
+
+def test_bad_maintenance_settings_are_named(tmp_path: Path) -> None:
+    path = write(tmp_path, "maintenance:\n  timezone: Mars/Olympus\n")
+    with pytest.raises(ConfigError, match="not an IANA time zone"):
+        load_settings(path)
+    path = write(
+        tmp_path,
+        "maintenance:\n  windows:\n    - {name: w, sites: [a], "
+        "start: '2026-11-29T02:00', duration: 30m, rrule: 'FREQ=SOMETIMES'}\n",
+    )
+    with pytest.raises(ConfigError, match=r"maintenance\.windows\.0: .*rrule is not an RFC 5545"):
+        load_settings(path)

@@ -46,23 +46,43 @@ SIMULATED_MINUTES = 10.0
 
 def simulated_events(count: int, seed: int) -> list[tuple[bytes, bytes]]:
     """About ``count`` events from the simulator, over the 10 minutes ending now."""
-    from callpulse.simulator import QUEUE_NAMES, SITE_NAMES, ContactCenter, QueueProfile
+    from datetime import UTC, datetime
 
-    # An answered call makes 6 events (queued, answered, completed, three agent states); aim
-    # a little high and keep the first ``count``, all of them in the past.
+    from callpulse.simulation.model import ContactCenter
+    from callpulse.simulation.scenario import Scenario
+
+    # An answered call makes 6 ACD events (queued, answered, completed, three agent states);
+    # aim a little high and keep the first ``count``, all of them in the past.
     queues = SITES * QUEUES_PER_SITE
-    rate = count / (5.0 * queues * SIMULATED_MINUTES)
+    per_hour = count / (5.0 * queues * SIMULATED_MINUTES) * 60
     handle = 200 * math.exp(0.6**2 / 2) + 35
-    agents = math.ceil(rate * handle / 60 * 1.1) + 1
-    profiles = {
-        (f"{SITE_NAMES[s % 8]}-{s}", QUEUE_NAMES[q % 8] + f"-{q}"): QueueProfile(
-            rate, agents, talk_median=200
-        )
-        for s in range(SITES)
-        for q in range(QUEUES_PER_SITE)
-    }
+    agents = math.ceil(per_hour / 3600 * handle * 1.1) + 1
     start = time.time() - SIMULATED_MINUTES * 60
-    center = ContactCenter(profiles, seed=seed, start=start)
+    scenario = Scenario.model_validate(
+        {
+            "name": "benchmark",
+            "seed": seed,
+            "start": datetime.fromtimestamp(start, UTC).replace(tzinfo=None),
+            "duplicate_share": 0,
+            "late_share": 0,
+            "sites": [
+                {
+                    "name": f"site-{s}",
+                    "queues": [
+                        {
+                            "name": f"queue-{q}",
+                            "calls_per_hour": per_hour,
+                            "agents": agents,
+                            "talk": "200s",
+                        }
+                        for q in range(QUEUES_PER_SITE)
+                    ],
+                }
+                for s in range(SITES)
+            ],
+        }
+    )
+    center = ContactCenter(scenario, start=start)
     out: list[tuple[bytes, bytes]] = []
     for event in center.advance(time.time()):
         out.append((event["site"].encode(), json.dumps(event, separators=(",", ":")).encode()))

@@ -113,8 +113,8 @@ class Alerting:
             for a in self.evaluator.alerts()
         ]
 
-    def evaluate(self) -> int:
-        """Evaluate every rule now and queue what is due; return how many were queued."""
+    def evaluate(self) -> list[Notification]:
+        """Evaluate every rule now and queue what is due; return what was queued."""
         monitor = self._monitor
         now = monitor.now
         maintenance = monitor.maintenance
@@ -126,7 +126,7 @@ class Alerting:
         for sink in self.sinks:
             sink.submit(notifications)
         self._save()
-        return len(notifications)
+        return notifications
 
     def _suppress(self, notification: Notification, now: float) -> bool:
         window = self._monitor.maintenance.explaining(notification.labels, now)
@@ -154,10 +154,12 @@ class Alerting:
         self, data: EvaluationInput
     ) -> Iterable[tuple[dict[str, str], float, dict[str, str]]]:
         monitor = self._monitor
+        limits = monitor.maintenance.limits
+        # A component gets overrun_after to report back before the window counts as overrun.
         ended = [
             w
-            for w in monitor.maintenance.windows(data.now, grace=monitor.maintenance.limits.grace)
-            if not w.active(data.now)
+            for w in monitor.maintenance.windows(data.now, grace=limits.grace)
+            if data.now >= w.end + limits.overrun_after
         ]
         if not ended:
             return

@@ -230,7 +230,8 @@ class App:
                         log.info("source_exhausted", source=source.name)
                         await stop_waiter  # keep serving what was computed until told to stop
                     continue
-                self.monitor.tick(time.time())
+                if source.wall_clock_bound:
+                    self.monitor.tick(time.time())
                 rejected = ingest.process(batch.records)
                 if rejected:
                     _log_rejections(rejected)
@@ -241,6 +242,8 @@ class App:
 
     async def _tick(self) -> None:
         interval = self.settings.kpi.tick
+        if not self.source.wall_clock_bound:
+            return  # a time-compressed simulation: its clock is the only one
         while True:
             self.monitor.tick(time.time())
             await asyncio.sleep(interval)

@@ -14,6 +14,7 @@ from pathlib import Path
 from callpulse import __version__
 from callpulse.core.durations import format_duration
 from callpulse.settings import ConfigError, Settings, load_settings
+from callpulse.shipped import shipped
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -41,6 +42,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     rules_test.add_argument("files", type=Path, nargs="+")
 
+    scenario = commands.add_parser("scenario", help="the simulator's scenarios")
+    scenario_commands = scenario.add_subparsers(
+        dest="scenario_command", required=True, metavar="COMMAND"
+    )
+    check_scenario = scenario_commands.add_parser(
+        "check", help="play scenarios through the pipeline and check the alerts they raise"
+    )
+    check_scenario.add_argument("names", nargs="*", help="scenario names or files (default: all)")
+    check_scenario.add_argument("-c", "--config", type=Path, help="settings (rules) to check with")
+    scenario_commands.add_parser("list", help="the shipped scenarios")
+
+    simulate = commands.add_parser(
+        "simulate", help="produce a scenario's events to Kafka, or write them to a file"
+    )
+    simulate.add_argument("--scenario", default="normal-day")
+    target = simulate.add_mutually_exclusive_group(required=True)
+    target.add_argument("--kafka", metavar="BOOTSTRAP", help="produce to this broker")
+    target.add_argument("--out", type=Path, metavar="FILE.jsonl", help="write JSON lines")
+    simulate.add_argument("--topic", default="contact-center.events")
+    simulate.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="simulated seconds per second; 0: as fast as possible",
+    )
+    simulate.add_argument("--duration", help="simulated time to play (default: the scenario's)")
+
+    replay = commands.add_parser("replay", help="feed a JSON-lines file through the pipeline")
+    replay.add_argument("file", type=Path)
+    replay.add_argument("-c", "--config", type=Path, help="YAML settings file")
+    replay.add_argument(
+        "--speed",
+        type=float,
+        default=0.0,
+        help="event-time seconds per second; 0: as fast as possible",
+    )
+
     maintenance = commands.add_parser("maintenance", help="maintenance windows")
     maintenance_commands = maintenance.add_subparsers(
         dest="maintenance_command", required=True, metavar="COMMAND"
@@ -60,6 +98,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "rules":
         return _rules_test(args.files)
+    if args.command == "scenario":
+        from callpulse import simulate as sim
+
+        if args.scenario_command == "list":
+            return sim.list_scenarios()
+        return sim.check(args.names, args.config)
+    if args.command == "simulate":
+        from callpulse import simulate as sim
+
+        return sim.simulate(
+            args.scenario, args.kafka, args.topic, args.out, args.speed, args.duration
+        )
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:
@@ -70,6 +120,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check-config":
         print(f"{args.config}: OK (source: {settings.source.kind})")
         return 0
+    if args.command == "replay":
+        settings.source.kind = "replay"
+        settings.source.replay.path = args.file
+        settings.source.replay.speed = args.speed
+    elif args.config is None:
+        # The embedded default: the simulator in compressed time with the shipped rules,
+        # evaluated every second so that a newcomer sees an incident page within minutes.
+        settings.rule_files = [shipped("rules.yaml")]
+        settings.alerting.evaluation_interval = 1.0
 
     from callpulse import logs
     from callpulse.app import App

@@ -79,10 +79,8 @@ class ReplaySettings(_Section):
 
 
 class SimulatorSettings(_Section):
-    seed: int = 1
-    sites: Annotated[int, Field(ge=1, le=50)] = 2
-    queues_per_site: Annotated[int, Field(ge=1, le=50)] = 3
-    speed: Annotated[float, Field(gt=0)] = 1.0
+    scenario: str = "maintenance-backlog"
+    speed: Annotated[float, Field(gt=0)] = 30.0
 
 
 class SourceSettings(_Section):
@@ -289,6 +287,7 @@ class BacklogSettings(_Section):
     max_calls_waiting: Annotated[int, Field(ge=0)] = 20
     max_backlog_ratio: Annotated[float, Field(gt=0)] = 3.0
     max_drain_eta: Duration = 900.0
+    overrun_after: Duration = 60.0
     severity: str = "critical"
 
     def limits(self) -> BacklogLimits:
@@ -298,6 +297,7 @@ class BacklogSettings(_Section):
             max_calls_waiting=self.max_calls_waiting,
             max_backlog_ratio=self.max_backlog_ratio,
             max_drain_eta=self.max_drain_eta,
+            overrun_after=self.overrun_after,
         )
 
 

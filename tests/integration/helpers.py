@@ -60,20 +60,39 @@ def parse(text: str) -> Samples:
 class Daemon:
     """``python -m callpulse run`` with a config written from ``config``."""
 
-    def __init__(self, workdir: Path, config: dict[str, Any], name: str = "callpulse") -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        config: dict[str, Any] | None,
+        name: str = "callpulse",
+        args: tuple[str, ...] = ("run",),
+    ) -> None:
+        """``config`` None: no config file at all (the embedded default), HTTP port and JSON
+        logs set through the environment instead."""
         self.port = free_port()
-        self.config = config | {"http": {"host": "127.0.0.1", "port": self.port}}
+        self.args = args
+        self.use_file = config is not None
+        self.config = (config or {}) | {"http": {"host": "127.0.0.1", "port": self.port}}
         self.config.setdefault("log", {"format": "json"})
         self.config_path = workdir / f"{name}.yaml"
         self.log_path = workdir / f"{name}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Daemon:
-        self.config_path.write_text(yaml.safe_dump(self.config))
         env = {k: v for k, v in os.environ.items() if not k.startswith("CALLPULSE_")}
+        command = [sys.executable, "-m", "callpulse", *self.args]
+        if self.use_file:
+            self.config_path.write_text(yaml.safe_dump(self.config))
+            command += ["--config", str(self.config_path)]
+        else:
+            env |= {
+                "CALLPULSE_HTTP__HOST": "127.0.0.1",
+                "CALLPULSE_HTTP__PORT": str(self.port),
+                "CALLPULSE_LOG__FORMAT": "json",
+            }
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "callpulse", "run", "--config", str(self.config_path)],
+                command,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,

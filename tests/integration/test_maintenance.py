@@ -49,7 +49,12 @@ def test_maintenance_suppresses_the_expected_and_pages_the_backlog_then_the_over
     }
     config["rule_files"] = [str(tmp_path / "rules.yaml")]
     config["maintenance"] = {
-        "backlog": {"max_calls_waiting": 20, "max_backlog_ratio": 3.0, "max_drain_eta": "15m"}
+        "backlog": {
+            "max_calls_waiting": 20,
+            "max_backlog_ratio": 3.0,
+            "max_drain_eta": "15m",
+            "overrun_after": "2s",
+        }
     }
     daemon = Daemon(tmp_path, config)
     daemon.start()

@@ -19,6 +19,7 @@ from callpulse.sources.base import Batch, DeadLetterStats
 class HangingSource:
     name = "hanging"
     event_time_clock = False
+    wall_clock_bound = True
 
     def __init__(self) -> None:
         self.dead_letters = DeadLetterStats()

@@ -19,7 +19,7 @@ FORBIDDEN = {
     "callpulse.exposition",
     "callpulse.settings",
     "callpulse.cli",
-    "callpulse.simulator",
+    "callpulse.simulation",
 }
 
 

@@ -139,6 +139,7 @@ class BacklogLimits:
     max_calls_waiting: int = 20
     max_backlog_ratio: float = 3.0
     max_drain_eta: float = 900.0
+    overrun_after: float = 60.0  # a component may take this long to report back after a window
 
 
 @dataclass

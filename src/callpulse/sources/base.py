@@ -43,6 +43,10 @@ class Source(Protocol):
     event_time_clock: bool
     """True when time follows the records' own ``occurred_at`` (a replay), not the wall clock."""
 
+    wall_clock_bound: bool
+    """False when event time legitimately runs ahead of the wall clock (a time-compressed
+    simulation); True makes events beyond ``max_clock_skew`` of the wall clock invalid."""
+
     dead_letters: DeadLetterStats
     """Counts of :meth:`dead_letter`'s work."""
 

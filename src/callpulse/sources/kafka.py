@@ -68,6 +68,7 @@ class KafkaSource:
 
     name = "kafka"
     event_time_clock = False
+    wall_clock_bound = True
 
     def __init__(self, settings: KafkaSettings) -> None:
         self._settings = settings

@@ -30,6 +30,7 @@ class ReplaySource:
 
     name = "replay"
     event_time_clock = True
+    wall_clock_bound = True
 
     def __init__(self, settings: ReplaySettings) -> None:
         self._settings = settings

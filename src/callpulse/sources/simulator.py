@@ -1,4 +1,9 @@
-"""The embedded default source: the simulated contact center, paced by the wall clock."""
+"""The embedded default source: a scenario of the simulated contact center, played live.
+
+Records go through the same decoding as Kafka's, so what a newcomer sees is what the Kafka
+pipeline computes. The simulation starts at the wall clock and runs ``speed`` times faster
+(30: an hour in two minutes); faster than 1, time follows the simulated events.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,9 @@ import structlog
 
 from callpulse.core.ingest import RawRecord, Rejection
 from callpulse.settings import SimulatorSettings
-from callpulse.simulator import ContactCenter, default_profiles, encode
-from callpulse.sources.base import Batch, DeadLetterStats, RevokeHandler
+from callpulse.simulation import scenario as scenarios
+from callpulse.simulation.model import ContactCenter, encode
+from callpulse.sources.base import Batch, DeadLetterStats, RevokeHandler, SourceError
 
 log = structlog.get_logger("callpulse.simulator")
 
@@ -19,18 +25,14 @@ _STEP_SECONDS = 0.2
 
 
 class SimulatorSource:
-    """Runs :class:`~callpulse.simulator.ContactCenter` at ``speed`` x real time.
-
-    Records go through the same decoding as Kafka's, so what a newcomer sees is what the
-    Kafka pipeline computes. Simulated time starts at the wall clock and, at speed 1, stays on
-    it; faster speeds run ahead of it and use the simulated clock as event time.
-    """
+    """Plays ``settings.scenario`` at ``settings.speed`` x real time."""
 
     name = "simulator"
 
     def __init__(self, settings: SimulatorSettings) -> None:
         self._settings = settings
         self.event_time_clock = settings.speed != 1.0
+        self.wall_clock_bound = settings.speed == 1.0
         self._center: ContactCenter | None = None
         self._started = 0.0
         self._offset = 0
@@ -38,12 +40,18 @@ class SimulatorSource:
         self.on_revoke: RevokeHandler | None = None
 
     async def start(self) -> None:
+        try:
+            scenario = scenarios.load(self._settings.scenario)
+        except ValueError as exc:
+            raise SourceError(str(exc)) from exc
         self._started = time.time()
-        profiles = default_profiles(
-            self._settings.sites, self._settings.queues_per_site, self._settings.seed
+        self._center = ContactCenter(scenario, start=self._started)
+        log.info(
+            "simulator_started",
+            scenario=scenario.name,
+            speed=self._settings.speed,
+            description=scenario.description,
         )
-        self._center = ContactCenter(profiles, seed=self._settings.seed, start=self._started)
-        log.info("simulator_started", queues=len(profiles), speed=self._settings.speed)
 
     async def fetch(self) -> Batch:
         assert self._center is not None, "start() first"

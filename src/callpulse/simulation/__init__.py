@@ -1,0 +1,1 @@
+"""A seeded, deterministic contact center and the scenarios it plays."""

@@ -1,0 +1,494 @@
+"""The simulated contact center: a discrete-event simulation that emits events v1.
+
+A caller seizes a trunk channel (``call.setup``: 200, or 503 when the trunk is down or full),
+goes through the IVR (input errors, backend calls, contained or transferred, sometimes hangs
+up), and if transferred waits in a queue until an agent answers, or gives up after an
+exponentially distributed patience (abandoning, or asking for a callback). Agents talk
+(log-normal), sometimes hold, do after-call work, and report every state change. Queues send
+``queue.snapshot``, IVRs ``ivr.ports``, trunks ``trunk.status`` and components
+``component.health`` on a period. Arrivals are Poisson, shaped by a diurnal profile and by
+incidents (maintenance that logs agents off, a component or trunk down, an IVR backend
+outage, an agent shortage, a flash crowd).
+
+Delivery is realistic too: a small share of events arrives 20-90 s late and a small share
+twice. Pure and seeded: :meth:`ContactCenter.advance` returns the events *delivered* by a
+simulated time, in delivery order; the same scenario and calls give the same bytes.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import math
+import random
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from callpulse.simulation.scenario import Incident, QueueSpec, Scenario, SiteSpec
+
+SNAPSHOT_EVERY = 30.0
+HEARTBEAT_EVERY = 15.0
+# Share of calls by hour of day for an office-hours contact center (peak 1.0 at 10-11, 14-15).
+OFFICE = (
+    0.05,
+    0.03,
+    0.02,
+    0.02,
+    0.03,
+    0.08,
+    0.2,
+    0.45,
+    0.75,
+    0.95,
+    1.0,
+    0.95,
+    0.85,
+    0.9,
+    1.0,
+    0.95,
+    0.85,
+    0.7,
+    0.5,
+    0.35,
+    0.25,
+    0.18,
+    0.12,
+    0.08,
+)
+
+
+@dataclass
+class _Agent:
+    agent_id: str
+    busy: bool = False
+    offline: bool = False
+
+
+@dataclass
+class _Trunk:
+    site: str
+    trunk_id: str
+    channels: int
+    in_use: int = 0
+
+
+@dataclass
+class _Queue:
+    site: str
+    spec: QueueSpec
+    agents: list[_Agent]
+    waiting: deque[tuple[str, float, _Trunk | None]] = field(default_factory=deque)
+
+
+class ContactCenter:
+    """Plays ``scenario`` from ``start`` (epoch seconds)."""
+
+    def __init__(self, scenario: Scenario, start: float) -> None:
+        self.scenario = scenario
+        self._rng = random.Random(scenario.seed)
+        self._start = start
+        self._now = start
+        self._heap: list[tuple[float, int, str, Any]] = []
+        self._seq = 0
+        self._delivery: list[tuple[float, int, dict[str, Any]]] = []
+        self._ids = 0
+        self._calls = 0
+        self._queues: dict[tuple[str, str], _Queue] = {}
+        self._trunks: dict[str, list[_Trunk]] = {}
+        self._sites: dict[str, SiteSpec] = {s.name: s for s in scenario.sites}
+        self._ports: dict[str, int] = {}
+        for site in scenario.sites:
+            self._trunks[site.name] = [_Trunk(site.name, t.id, t.channels) for t in site.trunks]
+            self._ports[site.name] = 0
+            for spec in site.queues:
+                agents = [_Agent(f"{site.name}-{spec.name}-a{i:03d}") for i in range(spec.agents)]
+                queue = self._queues[(site.name, spec.name)] = _Queue(site.name, spec, agents)
+                for agent in agents:
+                    self._agent_state(queue, agent, "available")
+                self._schedule(start + self._interarrival(queue), "arrival", queue)
+                self._schedule(start, "snapshot", queue)
+            self._schedule(start, "heartbeat", site)
+        for incident in scenario.incidents:
+            self._schedule(start + incident.at, "incident_start", incident)
+            self._schedule(start + incident.at + incident.duration, "incident_end", incident)
+
+    @property
+    def now(self) -> float:
+        """Simulated time reached so far."""
+        return self._now
+
+    def advance(self, until: float) -> list[dict[str, Any]]:
+        """Run to ``until``; return the events delivered by then, in delivery order."""
+        heap = self._heap
+        while heap and heap[0][0] <= until:
+            at, _, kind, subject = heapq.heappop(heap)
+            self._now = at
+            getattr(self, f"_on_{kind}")(subject)
+        self._now = max(self._now, until)
+        out = []
+        delivery = self._delivery
+        while delivery and delivery[0][0] <= until:
+            out.append(heapq.heappop(delivery)[2])
+        return out
+
+    # --- plumbing ----------------------------------------------------------------------
+
+    def _schedule(self, at: float, kind: str, subject: Any) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, (at, self._seq, kind, subject))
+
+    def _emit(self, site: str, event_type: str, **fields: Any) -> None:
+        self._ids += 1
+        event = {
+            "schema_version": 1,
+            "event_id": f"sim{self.scenario.seed}-{self._ids}",
+            "type": event_type,
+            "occurred_at": rfc3339(self._now),
+            "site": site,
+            **fields,
+        }
+        rng, scenario = self._rng, self.scenario
+        delay = rng.uniform(20, 90) if rng.random() < scenario.late_share else 0.0
+        self._deliver(self._now + delay, event)
+        if rng.random() < scenario.duplicate_share:
+            self._deliver(self._now + delay + rng.uniform(0, 5), event)
+
+    def _deliver(self, at: float, event: dict[str, Any]) -> None:
+        self._seq += 1
+        heapq.heappush(self._delivery, (at, self._seq, event))
+
+    def _active(self, kind: str, site: str) -> list[Incident]:
+        t = self._now - self._start
+        return [
+            i
+            for i in self.scenario.incidents
+            if i.kind == kind and i.site == site and i.at <= t < i.at + i.duration
+        ]
+
+    def _rate(self, queue: _Queue) -> float:
+        """Arrivals per second now."""
+        rate = queue.spec.calls_per_hour / 3600
+        if self.scenario.diurnal == "office":
+            hour = datetime.fromtimestamp(self._now, UTC).hour
+            rate *= OFFICE[hour]
+        for crowd in self._active("flash_crowd", queue.site):
+            if not crowd.queues or queue.spec.name in crowd.queues:
+                rate *= crowd.multiplier
+        return rate
+
+    def _interarrival(self, queue: _Queue) -> float:
+        return self._rng.expovariate(max(self._rate(queue), 1e-6))
+
+    def _lognormal(self, median: float, sigma: float) -> float:
+        return self._rng.lognormvariate(math.log(max(median, 0.001)), sigma)
+
+    def _agent_state(self, queue: _Queue, agent: _Agent, state: str) -> None:
+        self._emit(
+            queue.site,
+            "agent.state",
+            agent_id=agent.agent_id,
+            state=state,
+            queues=[queue.spec.name],
+        )
+
+    # --- callers -----------------------------------------------------------------------
+
+    def _on_arrival(self, queue: _Queue) -> None:
+        self._schedule(self._now + self._interarrival(queue), "arrival", queue)
+        self._calls += 1
+        call_id = f"{queue.site}-c{self._calls}"
+        trunk = self._pick_trunk(queue.site)
+        if trunk is not None:
+            down = any(i.trunk == trunk.trunk_id for i in self._active("trunk_down", queue.site))
+            if down or trunk.in_use >= trunk.channels:
+                self._emit(
+                    queue.site,
+                    "call.setup",
+                    trunk_id=trunk.trunk_id,
+                    call_id=call_id,
+                    sip_code=503 if down else 486,
+                )
+                return
+            trunk.in_use += 1
+            self._emit(
+                queue.site,
+                "call.setup",
+                trunk_id=trunk.trunk_id,
+                call_id=call_id,
+                sip_code=200,
+                post_dial_delay_ms=round(self._lognormal(1200, 0.3), 1),
+            )
+        ivr = self._sites[queue.site].ivr
+        if ivr is None:
+            self._enqueue(queue, call_id, trunk)
+            return
+        self._ivr(queue, call_id, trunk)
+
+    def _pick_trunk(self, site: str) -> _Trunk | None:
+        trunks = self._trunks[site]
+        return min(trunks, key=lambda t: t.in_use / t.channels) if trunks else None
+
+    def _ivr(self, queue: _Queue, call_id: str, trunk: _Trunk | None) -> None:
+        site = queue.site
+        ivr = self._sites[site].ivr
+        assert ivr is not None
+        rng = self._rng
+        session = f"{call_id}-ivr"
+        app = ivr.application
+        self._ports[site] += 1
+        self._emit(
+            site, "ivr.session_started", session_id=session, application=app, call_id=call_id
+        )
+        self._emit(site, "ivr.node", session_id=session, application=app, node="main-menu")
+        if rng.random() < ivr.no_input:
+            self._emit(
+                site,
+                "ivr.input_error",
+                session_id=session,
+                application=app,
+                node="main-menu",
+                kind="no_input",
+            )
+        if rng.random() < ivr.no_match:
+            self._emit(
+                site,
+                "ivr.input_error",
+                session_id=session,
+                application=app,
+                node="main-menu",
+                kind="no_match",
+            )
+        outage = self._active("ivr_backend_outage", site)
+        error_rate = max([ivr.backend_errors] + [o.error_rate for o in outage])
+        failed = rng.random() < error_rate
+        if failed:
+            self._emit(
+                site,
+                "ivr.backend_error",
+                session_id=session,
+                application=app,
+                backend="crm",
+                error="timeout",
+            )
+        duration = self._lognormal(45, 0.4)
+        roll = rng.random()
+        # A failed lookup cannot be self-served: those callers go to an agent.
+        if not failed and roll < ivr.containment:
+            outcome = "contained"
+        elif roll > 1 - ivr.hangup:
+            outcome = "hangup"
+        else:
+            outcome = "transferred"
+        self._schedule(
+            self._now + duration, "ivr_end", (queue, call_id, trunk, session, outcome, duration)
+        )
+
+    def _on_ivr_end(self, subject: tuple[_Queue, str, _Trunk | None, str, str, float]) -> None:
+        queue, call_id, trunk, session, outcome, duration = subject
+        site = queue.site
+        ivr = self._sites[site].ivr
+        assert ivr is not None
+        self._ports[site] -= 1
+        self._emit(
+            site,
+            "ivr.session_ended",
+            session_id=session,
+            application=ivr.application,
+            outcome=outcome,
+            duration_seconds=round(duration, 3),
+        )
+        if outcome == "transferred":
+            self._enqueue(queue, call_id, trunk)
+        else:
+            self._release(trunk)
+
+    def _enqueue(self, queue: _Queue, call_id: str, trunk: _Trunk | None) -> None:
+        self._emit(queue.site, "call.queued", call_id=call_id, queue=queue.spec.name, priority=0)
+        queue.waiting.append((call_id, self._now, trunk))
+        patience = self._rng.expovariate(1.0 / max(queue.spec.patience, 1.0))
+        self._schedule(self._now + patience, "patience", (queue, call_id))
+        self._dispatch(queue)
+
+    def _release(self, trunk: _Trunk | None) -> None:
+        if trunk is not None:
+            trunk.in_use = max(0, trunk.in_use - 1)
+
+    def _on_patience(self, subject: tuple[_Queue, str]) -> None:
+        queue, call_id = subject
+        for i, (waiting_id, queued_at, trunk) in enumerate(queue.waiting):
+            if waiting_id == call_id:
+                del queue.waiting[i]
+                wait = round(self._now - queued_at, 3)
+                kind = (
+                    "call.callback_requested"
+                    if self._rng.random() < queue.spec.callback_share
+                    else "call.abandoned"
+                )
+                self._emit(
+                    queue.site, kind, call_id=call_id, queue=queue.spec.name, wait_seconds=wait
+                )
+                self._release(trunk)
+                return
+
+    def _dispatch(self, queue: _Queue) -> None:
+        for agent in queue.agents:
+            if not queue.waiting:
+                return
+            if agent.busy or agent.offline:
+                continue
+            call_id, queued_at, trunk = queue.waiting.popleft()
+            agent.busy = True
+            spec = queue.spec
+            self._emit(
+                queue.site,
+                "call.answered",
+                call_id=call_id,
+                queue=spec.name,
+                agent_id=agent.agent_id,
+                wait_seconds=round(self._now - queued_at, 3),
+            )
+            self._agent_state(queue, agent, "on_call")
+            talk = self._lognormal(spec.talk, 0.6)
+            hold = self._lognormal(30, 0.5) if self._rng.random() < spec.hold_share else 0.0
+            acw = self._lognormal(spec.acw, 0.4)
+            self._schedule(
+                self._now + talk + hold, "hangup", (queue, agent, call_id, talk, hold, acw, trunk)
+            )
+
+    def _on_hangup(self, subject: tuple[Any, ...]) -> None:
+        queue, agent, call_id, talk, hold, acw, trunk = subject
+        rng = self._rng
+        self._emit(
+            queue.site,
+            "media.quality",
+            trunk_id=trunk.trunk_id if trunk else None,
+            call_id=call_id,
+            mos=round(min(4.5, max(1.0, rng.gauss(4.2, 0.15))), 2),
+            jitter_ms=round(self._lognormal(8, 0.5), 2),
+            packet_loss_ratio=round(min(1.0, self._lognormal(0.002, 0.8)), 5),
+            rtt_ms=round(self._lognormal(60, 0.3), 1),
+        )
+        self._release(trunk)
+        self._agent_state(queue, agent, "acw")
+        self._schedule(self._now + acw, "wrapup", (queue, agent, call_id, talk, hold, acw))
+
+    def _on_wrapup(self, subject: tuple[Any, ...]) -> None:
+        queue, agent, call_id, talk, hold, acw = subject
+        self._emit(
+            queue.site,
+            "call.completed",
+            call_id=call_id,
+            queue=queue.spec.name,
+            agent_id=agent.agent_id,
+            talk_seconds=round(talk, 3),
+            hold_seconds=round(hold, 3),
+            acw_seconds=round(acw, 3),
+        )
+        agent.busy = False
+        self._agent_state(queue, agent, "offline" if agent.offline else "available")
+        self._dispatch(queue)
+
+    # --- incidents -----------------------------------------------------------------------
+
+    def _on_incident_start(self, incident: Incident) -> None:
+        if incident.kind in ("maintenance", "agent_shortage") and incident.agents_lost:
+            for queue in self._affected_queues(incident):
+                count = round(len(queue.agents) * incident.agents_lost)
+                for agent in queue.agents[:count]:
+                    agent.offline = True
+                    if not agent.busy:
+                        self._agent_state(queue, agent, "offline")
+        if incident.kind == "maintenance":
+            self._emit(
+                incident.site,
+                "maintenance.started",
+                maintenance_id=self._maintenance_id(incident),
+                components=incident.components,
+                queues=incident.queues or None,
+                reason="planned patching",
+            )
+
+    def _on_incident_end(self, incident: Incident) -> None:
+        if incident.kind in ("maintenance", "agent_shortage") and incident.agents_lost:
+            for queue in self._affected_queues(incident):
+                for agent in queue.agents:
+                    if agent.offline:
+                        agent.offline = False
+                        if not agent.busy:
+                            self._agent_state(queue, agent, "available")
+                self._dispatch(queue)
+        if incident.kind == "maintenance":
+            self._emit(
+                incident.site, "maintenance.ended", maintenance_id=self._maintenance_id(incident)
+            )
+
+    def _affected_queues(self, incident: Incident) -> list[_Queue]:
+        return [
+            q
+            for (site, name), q in self._queues.items()
+            if site == incident.site and (not incident.queues or name in incident.queues)
+        ]
+
+    def _maintenance_id(self, incident: Incident) -> str:
+        return f"mw-{incident.site}-{int(incident.at)}"
+
+    # --- periodic reports ------------------------------------------------------------------
+
+    def _on_snapshot(self, queue: _Queue) -> None:
+        oldest = self._now - queue.waiting[0][1] if queue.waiting else 0.0
+        working = [a for a in queue.agents if not a.offline]
+        self._emit(
+            queue.site,
+            "queue.snapshot",
+            queue=queue.spec.name,
+            calls_waiting=len(queue.waiting),
+            oldest_wait_seconds=round(oldest, 3),
+            agents_staffed=len(working),
+            agents_available=sum(not a.busy for a in working),
+        )
+        self._schedule(self._now + SNAPSHOT_EVERY, "snapshot", queue)
+
+    def _on_heartbeat(self, site: SiteSpec) -> None:
+        down = {c for i in self._active("component_down", site.name) for c in i.components}
+        down |= {c for i in self._active("maintenance", site.name) for c in i.components}
+        for component in site.components:
+            status = "down" if component.id in down else "up"
+            self._emit(
+                site.name,
+                "component.health",
+                component=component.id,
+                kind=component.kind,
+                status=status,
+            )
+        for trunk in self._trunks[site.name]:
+            is_down = any(i.trunk == trunk.trunk_id for i in self._active("trunk_down", site.name))
+            self._emit(
+                site.name,
+                "trunk.status",
+                trunk_id=trunk.trunk_id,
+                state="down" if is_down else "up",
+                channels_in_use=trunk.in_use,
+                channels_total=trunk.channels,
+            )
+        if site.ivr is not None:
+            self._emit(
+                site.name,
+                "ivr.ports",
+                application=site.ivr.application,
+                ports_in_use=min(self._ports[site.name], site.ivr.ports),
+                ports_total=site.ivr.ports,
+            )
+        self._schedule(self._now + HEARTBEAT_EVERY, "heartbeat", site)
+
+
+def encode(event: dict[str, Any]) -> bytes:
+    """One event as the compact JSON a producer would put in a Kafka record."""
+    return json.dumps(event, separators=(",", ":")).encode()
+
+
+def rfc3339(timestamp: float) -> str:
+    """``timestamp`` as RFC 3339 UTC with milliseconds."""
+    moment = datetime.fromtimestamp(timestamp, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

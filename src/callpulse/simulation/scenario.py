@@ -1,0 +1,122 @@
+"""Scenarios: a contact center, the incidents that happen to it, and the alerts they should
+raise. Each is a YAML file a user can copy and edit (config/scenarios/)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from callpulse.core.durations import parse_duration
+from callpulse.shipped import shipped
+
+Seconds = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+Share = Annotated[float, Field(ge=0, le=1)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class QueueSpec(_Model):
+    name: str
+    calls_per_hour: Annotated[float, Field(gt=0)]
+    agents: Annotated[int, Field(ge=0)]
+    talk: Seconds = 180.0  # median talk time
+    acw: Seconds = 30.0  # median after-call work
+    hold_share: Share = 0.2  # calls with a hold
+    patience: Seconds = 120.0  # mean time a caller waits before giving up
+    callback_share: Share = 0.1  # of those giving up, how many ask for a callback
+
+
+class IvrSpec(_Model):
+    application: str
+    containment: Share = 0.3
+    hangup: Share = 0.05
+    no_input: Share = 0.05
+    no_match: Share = 0.08
+    backend_errors: Share = 0.005
+    ports: Annotated[int, Field(ge=1)] = 120
+
+
+class TrunkSpec(_Model):
+    id: str
+    channels: Annotated[int, Field(ge=1)] = 120
+
+
+class ComponentSpec(_Model):
+    id: str
+    kind: Literal["sbc", "media_gateway", "pbx", "ivr_platform", "recording", "cti", "other"]
+
+
+class SiteSpec(_Model):
+    name: str
+    queues: list[QueueSpec]
+    ivr: IvrSpec | None = None
+    trunks: list[TrunkSpec] = []
+    components: list[ComponentSpec] = []
+
+
+class Incident(_Model):
+    at: Seconds
+    duration: Seconds
+    kind: Literal[
+        "maintenance",
+        "component_down",
+        "trunk_down",
+        "ivr_backend_outage",
+        "agent_shortage",
+        "flash_crowd",
+    ]
+    site: str
+    components: list[str] = []  # maintenance, component_down
+    queues: list[str] = []  # maintenance, agent_shortage, flash_crowd (empty: all)
+    trunk: str | None = None  # trunk_down
+    agents_lost: Share = 0.0  # maintenance, agent_shortage: share of agents logged off
+    error_rate: Share = 0.8  # ivr_backend_outage
+    multiplier: Annotated[float, Field(gt=0)] = 3.0  # flash_crowd
+
+
+class Expect(_Model):
+    alerts: list[str] = []  # must fire at least once
+    allow: list[str] = []  # may fire; anything else firing fails the check
+
+
+class Scenario(_Model):
+    name: str
+    description: str = ""
+    seed: int = 1
+    duration: Seconds = 3600.0
+    start: datetime = datetime(2026, 11, 23, 9, 0)  # simulated start (UTC) for offline runs
+    diurnal: Literal["flat", "office"] = "flat"
+    late_share: Share = 0.005  # events delivered 20-90 s after they happened
+    duplicate_share: Share = 0.002  # events delivered twice
+    sites: list[SiteSpec]
+    incidents: list[Incident] = []
+    expect: Expect = Expect()
+
+
+def builtin_dir() -> Path:
+    """Where the shipped scenarios are."""
+    return shipped("scenarios")
+
+
+def names() -> list[str]:
+    """The shipped scenarios' names."""
+    return sorted(p.stem for p in builtin_dir().glob("*.yaml"))
+
+
+def load(name_or_path: str) -> Scenario:
+    """A shipped scenario by name, or a scenario file by path; ValueError says what is wrong."""
+    path = Path(name_or_path)
+    if not path.exists():
+        path = builtin_dir() / f"{name_or_path}.yaml"
+        if not path.exists():
+            raise ValueError(f"no scenario {name_or_path!r}: shipped ones are {', '.join(names())}")
+    try:
+        return Scenario.model_validate(yaml.safe_load(path.read_text()))
+    except (ValidationError, yaml.YAMLError) as exc:
+        raise ValueError(f"{path}: {exc}") from None

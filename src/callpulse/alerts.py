@@ -51,11 +51,14 @@ class Alerting:
         rules: list[Rule],
         monitor: Monitor,
         backlog_severity: str = "critical",
+        backlog_keep_firing_for: float = 0.0,
     ) -> None:
         self._settings = settings
         self._monitor = monitor
         builtins = [
-            builtin_rule("MaintenanceBacklog", backlog_severity, self._backlog),
+            builtin_rule(
+                "MaintenanceBacklog", backlog_severity, self._backlog, backlog_keep_firing_for
+            ),
             builtin_rule("MaintenanceOverrun", "warning", self._overrun),
         ]
         self.evaluator = AlertEvaluator(

@@ -16,6 +16,7 @@ import signal
 import time
 from collections.abc import Sequence
 from contextlib import suppress
+from pathlib import Path
 
 import structlog
 from prometheus_client.exposition import choose_encoder
@@ -28,11 +29,15 @@ from callpulse.exposition import AlertMetrics, CallpulseCollector, SourceMetrics
 from callpulse.http import HttpServer, Request, Response
 from callpulse.settings import Settings, load_rules
 from callpulse.sources.base import Source, SourceError
+from callpulse.status import StatusBoard
 
 log = structlog.get_logger("callpulse")
 
 _RETRY_MIN, _RETRY_MAX = 0.5, 30.0
 _FORCED_CLOSE_SECONDS = 1.0
+_STATUS_SAMPLE_SECONDS = 5.0
+# The status page: one HTML file, no build step, no external assets.
+_STATUS_PAGE = (Path(__file__).parent / "statuspage.html").read_bytes()
 
 
 def build_source(settings: Settings) -> Source:
@@ -66,6 +71,7 @@ class App:
             load_rules(settings),
             self.monitor,
             backlog_severity=settings.maintenance.backlog.severity,
+            backlog_keep_firing_for=settings.maintenance.backlog.keep_firing_for,
         )
         self.collector = CallpulseCollector(
             self.ingest,
@@ -78,6 +84,7 @@ class App:
             ),
         )
         self.registry = build_registry(self.collector)
+        self.status = StatusBoard(self.monitor, self.alerting)
         self.source.on_revoke = self._on_revoke
         self.http = HttpServer(
             settings.http.host,
@@ -87,6 +94,7 @@ class App:
                 "/healthz": self._healthz,
                 "/readyz": self._readyz,
                 "/api/v1/alerts": self._alerts,
+                "/api/v1/status": self._status,
                 "/": self._index,
             },
         )
@@ -114,6 +122,7 @@ class App:
         )
         main = asyncio.create_task(self._main(), name="callpulse-main")
         ticker = asyncio.create_task(self._tick(), name="callpulse-tick")
+        sampler = asyncio.create_task(self._sample_status(), name="callpulse-status")
         alerting = asyncio.create_task(self.alerting.run(), name="callpulse-alerting")
         stopping = asyncio.create_task(self._stop.wait())
         await asyncio.wait({main, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -144,9 +153,10 @@ class App:
         elif main.exception() is not None and not self._failed:
             log.error("main_loop_failed", exc_info=main.exception())
             self._failed = True
-        ticker.cancel()
-        with suppress(asyncio.CancelledError):
-            await ticker
+        for task in (ticker, sampler):
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
         await self.alerting.stop(alerting, grace=2.0)
         await self.http.stop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -283,13 +293,17 @@ class App:
         body = json.dumps({"status": "success", "data": {"alerts": self.alerting.describe()}})
         return Response(body=body.encode(), content_type="application/json")
 
+    async def _status(self, request: Request) -> Response:
+        body = json.dumps(self.status.document())
+        return Response(body=body.encode(), content_type="application/json")
+
     async def _index(self, request: Request) -> Response:
-        body = (
-            f"callpulse {__version__}\n\n"
-            "/metrics         Prometheus metrics\n/healthz         liveness\n"
-            "/readyz          readiness\n/api/v1/alerts   current alerts (JSON)\n"
-        )
-        return Response(body=body.encode())
+        return Response(body=_STATUS_PAGE, content_type="text/html; charset=utf-8")
+
+    async def _sample_status(self) -> None:
+        while True:
+            await asyncio.sleep(_STATUS_SAMPLE_SECONDS)
+            self.status.sample()
 
 
 def _log_rejections(rejected: list[Rejection]) -> None:

@@ -79,6 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="event-time seconds per second; 0: as fast as possible",
     )
 
+    status = commands.add_parser("status", help="a running callpulse's status, in the terminal")
+    status.add_argument("--url", default="http://127.0.0.1:9464")
+
     maintenance = commands.add_parser("maintenance", help="maintenance windows")
     maintenance_commands = maintenance.add_subparsers(
         dest="maintenance_command", required=True, metavar="COMMAND"
@@ -98,6 +101,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "rules":
         return _rules_test(args.files)
+    if args.command == "status":
+        from callpulse.status_cli import show
+
+        return show(args.url)
     if args.command == "scenario":
         from callpulse import simulate as sim
 

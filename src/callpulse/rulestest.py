@@ -95,7 +95,11 @@ def _run_test(
     name = str(test.get("name", "(unnamed)"))
     monitor = Monitor(settings.monitor_config(event_time_clock=False), now=START)
     alerting = Alerting(
-        settings.alerting, rules, monitor, backlog_severity=settings.maintenance.backlog.severity
+        settings.alerting,
+        rules,
+        monitor,
+        backlog_severity=settings.maintenance.backlog.severity,
+        backlog_keep_firing_for=settings.maintenance.backlog.keep_firing_for,
     )
     try:
         events = sorted(_expand(test.get("events", [])), key=lambda e: e[0])

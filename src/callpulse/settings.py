@@ -288,6 +288,7 @@ class BacklogSettings(_Section):
     max_backlog_ratio: Annotated[float, Field(gt=0)] = 3.0
     max_drain_eta: Duration = 900.0
     overrun_after: Duration = 60.0
+    keep_firing_for: Duration = 120.0
     severity: str = "critical"
 
     def limits(self) -> BacklogLimits:

@@ -54,6 +54,7 @@ def test_maintenance_suppresses_the_expected_and_pages_the_backlog_then_the_over
             "max_backlog_ratio": 3.0,
             "max_drain_eta": "15m",
             "overrun_after": "2s",
+            "keep_firing_for": "0s",
         }
     }
     daemon = Daemon(tmp_path, config)

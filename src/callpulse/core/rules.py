@@ -239,6 +239,9 @@ def _format(value: float | None, flt: str | None) -> str:
     return f"{value:g}"
 
 
-def builtin_rule(name: str, severity: str, source: BuiltinSource) -> Rule:
+def builtin_rule(
+    name: str, severity: str, source: BuiltinSource, keep_firing_for: float = 0.0
+) -> Rule:
     """A rule whose active series and annotations come from ``source`` (maintenance)."""
-    return Rule(RuleSpec(alert=name, severity=severity), None, None, (), {}, builtin=source)
+    spec = RuleSpec(alert=name, severity=severity, keep_firing_for=keep_firing_for)
+    return Rule(spec, None, None, (), {}, builtin=source)

@@ -60,6 +60,7 @@ def run(scenario: Scenario, settings: Settings, step: float = 15.0) -> Report:
         load_rules(settings),
         monitor,
         backlog_severity=settings.maintenance.backlog.severity,
+        backlog_keep_firing_for=settings.maintenance.backlog.keep_firing_for,
     )
     report = Report()
     t = start

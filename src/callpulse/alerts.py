@@ -87,6 +87,12 @@ class Alerting:
         self._suppressed_seen: set[tuple[Any, ...]] = set()
         self._restore()
 
+    def suppressed_by(self, alert: Alert) -> str | None:
+        """The maintenance window withholding ``alert`` from the sinks, if any."""
+        window = self._monitor.maintenance.explaining(alert.label_dict(), self._monitor.now)
+        started = alert.fired_at if alert.fired_at is not None else alert.active_at
+        return window.name if window is not None and started >= window.start else None
+
     def _now(self) -> float:
         return self._monitor.now
 
@@ -109,9 +115,7 @@ class Alerting:
                 "firedAt": rfc3339(a.fired_at) if a.fired_at is not None else None,
                 "resolvedAt": rfc3339(a.resolved_at) if a.resolved_at is not None else None,
                 "value": f"{a.value:g}",
-                "suppressedBy": self._monitor.maintenance.explaining(
-                    a.label_dict(), self._monitor.now
-                ),
+                "suppressedBy": self.suppressed_by(a),
             }
             for a in self.evaluator.alerts()
         ]
@@ -126,6 +130,8 @@ class Alerting:
         samples = catalog.collect(monitor, self._domains) if self._domains else []
         data = EvaluationInput.of(now, samples, monitor.site_last_event)
         notifications = [n for n in self.evaluator.evaluate(data) if not self._suppress(n, now)]
+        current = {(a.labels, a.fired_at) for a in self.evaluator.alerts()}
+        self._suppressed_seen &= current
         for sink in self.sinks:
             sink.submit(notifications)
         self._save()
@@ -133,14 +139,16 @@ class Alerting:
 
     def _suppress(self, notification: Notification, now: float) -> bool:
         window = self._monitor.maintenance.explaining(notification.labels, now)
-        if window is None:
+        # An alert already firing (and sent) before the window opened keeps being sent, its
+        # resolution included: receivers must not be left holding a stale firing alert.
+        if window is None or notification.starts_at < window.start:
             return False
         seen = (tuple(sorted(notification.labels.items())), notification.starts_at)
         if seen not in self._suppressed_seen:
             self._suppressed_seen.add(seen)
-            key = (notification.labels.get("alertname", ""), window)
+            key = (notification.labels.get("alertname", ""), window.name)
             self.suppressed[key] = self.suppressed.get(key, 0) + 1
-            log.info("alert_suppressed", labels=dict(notification.labels), maintenance=window)
+            log.info("alert_suppressed", labels=dict(notification.labels), maintenance=window.name)
         return True
 
     def _backlog(

@@ -40,7 +40,6 @@ from typing import Any
 import yaml
 
 from callpulse.alerts import Alerting
-from callpulse.core.alerting import Alert
 from callpulse.core.durations import format_duration, parse_duration
 from callpulse.core.ingest import DecodeError, decode
 from callpulse.core.monitor import Monitor
@@ -128,7 +127,7 @@ def _run_test(
         alerting.evaluate()
         while checks and checks[0][0] <= now:
             at, expected = checks.pop(0)
-            problems += _compare(at, expected, alerting.alerts(), monitor)
+            problems += _compare(at, expected, alerting)
     return TestResult(name, problems)
 
 
@@ -155,12 +154,10 @@ def _expand(items: Iterable[Mapping[str, Any]]) -> Iterable[tuple[float, dict[st
             yield t, body
 
 
-def _compare(
-    at: float, expected: Mapping[str, Any], alerts: list[Alert], monitor: Monitor
-) -> list[str]:
+def _compare(at: float, expected: Mapping[str, Any], alerting: Alerting) -> list[str]:
     problems = []
-    now = monitor.now
-    held = {id(a) for a in alerts if monitor.maintenance.explaining(a.label_dict(), now)}
+    alerts = alerting.alerts()
+    held = {id(a) for a in alerts if alerting.suppressed_by(a)}
     states = {
         "firing": [a for a in alerts if a.state == "firing" and id(a) not in held],
         "suppressed": [a for a in alerts if a.state == "firing" and id(a) in held],

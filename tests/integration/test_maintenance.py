@@ -50,7 +50,7 @@ def test_maintenance_suppresses_the_expected_and_pages_the_backlog_then_the_over
     config["rule_files"] = [str(tmp_path / "rules.yaml")]
     config["maintenance"] = {
         "backlog": {
-            "max_calls_waiting": 20,
+            "max_calls_waiting": 10,
             "max_backlog_ratio": 3.0,
             "max_drain_eta": "15m",
             "overrun_after": "2s",

@@ -198,6 +198,7 @@ def test_matchers_are_anchored_regexes() -> None:
         ),
         ({"annotations": {"summary": "{{ value "}}, "annotations.summary", "unbalanced"),
         ({"labels": {"alertname": "x"}}, "labels.alertname", "may set"),
+        ({"labels": {"queue": "x"}}, "labels.queue", "may not overwrite"),
     ],
 )
 def test_rule_errors_name_the_rule_and_field(
@@ -208,3 +209,11 @@ def test_rule_errors_name_the_rule_and_field(
     assert info.value.rule == "SlLow"
     assert info.value.field == field
     assert message in str(info.value)
+
+
+def test_an_absent_rule_takes_no_threshold_fields() -> None:
+    with pytest.raises(RuleError, match="an absent rule takes no match"):
+        compile_rule(
+            RuleSpec(alert="S", absent_scope="site", absent_for=60.0, match={"site": "lon.*"}),
+            WINDOWS,
+        )

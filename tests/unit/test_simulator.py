@@ -134,3 +134,33 @@ def test_some_events_arrive_late_or_twice() -> None:
     assert 0 < sum(n > 1 for n in ids.values()) < 0.01 * len(ids)
     times = [e.occurred_at for e in events]
     assert sum(b < a for a, b in itertools.pairwise(times)) > 0  # out of order
+
+
+def test_calls_route_around_a_trunk_that_is_down() -> None:
+    s = Scenario.model_validate(
+        {
+            "name": "two-trunks",
+            "seed": 8,
+            "late_share": 0,
+            "duplicate_share": 0,
+            "sites": [
+                {
+                    "name": "s1",
+                    "trunks": [{"id": "t1", "channels": 60}, {"id": "t2", "channels": 60}],
+                    "queues": [{"name": "q", "calls_per_hour": 600, "agents": 40}],
+                }
+            ],
+            "incidents": [
+                {"at": "10m", "duration": "30m", "kind": "trunk_down", "site": "s1", "trunk": "t1"}
+            ],
+        }
+    )
+    events = [decode(v, 1 << 16) for v in play(s, 1.0)]
+    during = [
+        e
+        for e in events
+        if e.type == "call.setup" and START + 660 <= e.occurred_at.timestamp() < START + 2340
+    ]
+    assert during
+    assert {e.trunk_id for e in during} == {"t2"}
+    assert {e.sip_code for e in during} == {200}

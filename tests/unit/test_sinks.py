@@ -11,6 +11,7 @@ from callpulse.alerts import Alerting
 from callpulse.core.alerting import Notification
 from callpulse.core.monitor import Monitor, MonitorConfig
 from callpulse.settings import AlertingSettings, load_rules, load_settings
+from callpulse.sinks.delivery import PermanentError, Sink
 from callpulse.sinks.webhook import WebhookSink
 
 from .events import event
@@ -124,3 +125,75 @@ def test_alert_state_file_carries_firing_alerts_across_a_restart(tmp_path: Path)
 def test_alerting_settings_defaults_follow_prometheus() -> None:
     defaults = AlertingSettings()
     assert (defaults.evaluation_interval, defaults.resend_delay) == (5.0, 60.0)
+
+
+class SlowSink(Sink):
+    def __init__(self) -> None:
+        super().__init__(capacity=4, max_age=60)
+        self.release = asyncio.Event()
+        self.delivered: list[str] = []
+
+    async def send(self, batch: Any) -> None:
+        await self.release.wait()
+        self.delivered += [n.labels["alertname"] for n in batch]
+
+
+def note(name: str) -> Notification:
+    return Notification({"alertname": name}, {}, NOW, NOW + 60, "u")
+
+
+async def test_a_full_queue_drops_what_waits_never_what_is_in_flight() -> None:
+    sink = SlowSink()
+    worker = asyncio.create_task(sink.run())
+    try:
+        sink.submit([note(f"A{i}") for i in range(4)])
+        await asyncio.sleep(0.05)  # A0-A3 are in flight now
+        sink.submit([note(f"B{i}") for i in range(6)])  # 6 into room for 4: B0, B1 dropped
+        sink.release.set()
+        await sink.flush(5.0)
+    finally:
+        worker.cancel()
+    assert sink.delivered == ["A0", "A1", "A2", "A3", "B2", "B3", "B4", "B5"]
+    assert sink.stats.as_dict() == {"sent": 8, "failed": 0, "dropped": 2}
+
+
+async def test_a_refusal_for_good_is_dropped_at_once() -> None:
+    class Refusing(Sink):
+        async def send(self, batch: Any) -> None:
+            raise PermanentError("400 bad payload")
+
+    sink = Refusing(capacity=10, max_age=600)
+    worker = asyncio.create_task(sink.run())
+    try:
+        sink.submit([note("A")])
+        for _ in range(50):
+            if sink.stats.dropped:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        worker.cancel()
+    assert sink.stats.as_dict() == {"sent": 0, "failed": 1, "dropped": 1}
+
+
+def test_an_alert_firing_before_a_window_opens_is_still_sent_and_resolved(tmp_path: Path) -> None:
+    (tmp_path / "rules.yaml").write_text(
+        "rules:\n  - {alert: Waiting, kpi: queue_calls_waiting, op: '>', threshold: 0}\n"
+    )
+    config = tmp_path / "callpulse.yaml"
+    config.write_text("rule_files: [rules.yaml]\nalerting: {log: false}\n")
+    settings = load_settings(config)
+    monitor = Monitor(MonitorConfig(), now=NOW)
+    alerting = Alerting(settings.alerting, load_rules(settings), monitor)
+    monitor.apply(event("call.queued", NOW, call_id="c", queue="billing"))
+    assert [n.labels["alertname"] for n in alerting.evaluate()] == ["Waiting"]
+    monitor.tick(NOW + 10)
+    monitor.apply(event("maintenance.started", NOW + 10, maintenance_id="m", components=[]))
+    monitor.apply(
+        event(
+            "call.answered", NOW + 20, call_id="c", queue="billing", agent_id="a", wait_seconds=20.0
+        )
+    )
+    monitor.tick(NOW + 30)
+    [resolved] = alerting.evaluate()  # inside the window, yet it fired before it: sent
+    assert resolved.ends_at == NOW + 30
+    assert alerting.suppressed == {}

@@ -150,7 +150,7 @@ class BacklogState:
     queue: str
     maintenance: str
     waiting: int
-    baseline: float
+    baseline: float | None  # None: nothing was sampled before the window
     drain_eta: float | None
     agents_available: int
     agents_working: int
@@ -167,19 +167,29 @@ class MaintenanceTracker:
     def __init__(self, calendar: Calendar | None, limits: BacklogLimits) -> None:
         self.calendar = calendar
         self.limits = limits
-        self._events: dict[str, Occurrence] = {}
+        # Event windows by (site, maintenance_id): one change ticket may span sites.
+        self._events: dict[tuple[str, str], Occurrence] = {}
+        # Ends seen, kept through the grace period: a start delivered after its own end (late
+        # or re-delivered) must not open a window that nothing will ever close.
+        self._ended: dict[tuple[str, str], float] = {}
         # Calls waiting per queue, sampled at each evaluation, for the pre-window baseline.
         self._samples: dict[tuple[str, str], deque[tuple[float, int]]] = {}
         self._baselines: dict[tuple[tuple[str, float], str, str], float] = {}
+        # Windows past their grace whose backlog is still over its limits: watched until drained.
+        self._held: dict[tuple[str, float], Occurrence] = {}
 
     # --- events ------------------------------------------------------------------------
 
     def apply(self, event: Any, ts: float, bucket: int, late: bool) -> None:
         """Open or close an event window."""
-        current = self._events.get(event.maintenance_id)
+        key = (event.site, event.maintenance_id)
+        current = self._events.get(key)
         if event.type == "maintenance.started":
+            ended = self._ended.get(key)
+            if ended is not None and ts <= ended:
+                return  # its end has already been seen
             if current is None or current.end != math.inf:
-                self._events[event.maintenance_id] = Occurrence(
+                self._events[key] = Occurrence(
                     event.maintenance_id,
                     ts,
                     math.inf,
@@ -188,11 +198,13 @@ class MaintenanceTracker:
                     tuple(event.queues or ()),
                     source="event",
                 )
-        elif current is not None and current.end == math.inf:
-            self._events[event.maintenance_id] = Occurrence(
+            return
+        self._ended[key] = max(ts, self._ended.get(key, ts))
+        if current is not None and current.end == math.inf and ts >= current.start:
+            self._events[key] = Occurrence(
                 current.name,
                 current.start,
-                max(ts, current.start),
+                ts,
                 current.sites,
                 current.components,
                 current.queues,
@@ -202,7 +214,8 @@ class MaintenanceTracker:
     def forget_sites(self, sites: Iterable[str]) -> None:
         """Drop event windows and samples of ``sites``."""
         gone = set(sites)
-        self._events = {k: o for k, o in self._events.items() if not set(o.sites) & gone}
+        self._events = {k: o for k, o in self._events.items() if k[0] not in gone}
+        self._ended = {k: t for k, t in self._ended.items() if k[0] not in gone}
         self._samples = {k: v for k, v in self._samples.items() if k[0] not in gone}
 
     # --- windows -----------------------------------------------------------------------
@@ -218,17 +231,23 @@ class MaintenanceTracker:
             ]
         return found
 
-    def explaining(self, labels: Mapping[str, str], now: float) -> str | None:
-        """The name of an open window that explains an alert with ``labels``, if any."""
+    def explaining(self, labels: Mapping[str, str], now: float) -> Occurrence | None:
+        """An open window that explains an alert with ``labels``, if any."""
         for occurrence in self.windows(now):
             if occurrence.explains(labels):
-                return occurrence.name
+                return occurrence
         return None
 
     def prune(self, now: float) -> None:
-        """Forget event windows that ended more than the grace period ago."""
+        """Forget what ended more than the grace period ago (unless its backlog is held)."""
         horizon = now - self.limits.grace
-        self._events = {k: o for k, o in self._events.items() if o.end >= horizon}
+        held = {o.key for o in self._held.values()}
+        self._events = {k: o for k, o in self._events.items() if o.end >= horizon or o.key in held}
+        self._ended = {k: t for k, t in self._ended.items() if t >= horizon}
+        live = {o.key for o in self._events.values()} | held
+        if self.calendar is not None:
+            live |= {o.key for o in self.calendar.occurrences(horizon, now + 1e-6)}
+        self._baselines = {k: v for k, v in self._baselines.items() if k[0] in live}
 
     # --- the backlog -------------------------------------------------------------------
 
@@ -243,21 +262,32 @@ class MaintenanceTracker:
         for key in [k for k in self._samples if k not in waiting]:
             del self._samples[key]
 
-    def baseline(self, occurrence: Occurrence, site: str, queue: str) -> float:
-        """Mean calls waiting in the ``baseline`` period before the window, frozen at its start."""
+    def baseline(self, occurrence: Occurrence, site: str, queue: str) -> float | None:
+        """Mean calls waiting in the ``baseline`` period before the window, frozen at its start.
+
+        None when nothing was sampled before the window (callpulse started during it): the
+        baseline is unknown rather than zero, and only the absolute limits apply.
+        """
         key = (occurrence.key, site, queue)
         if key not in self._baselines:
             start = occurrence.start
             series = self._samples.get((site, queue), ())
             before = [n for t, n in series if start - self.limits.baseline <= t <= start]
-            self._baselines[key] = sum(before) / len(before) if before else 0.0
+            if not before:
+                return None
+            self._baselines[key] = sum(before) / len(before)
         return self._baselines[key]
 
     def backlogs(self, now: float, queues: Iterable[Any]) -> list[BacklogState]:
-        """Every affected queue of every window open now or within ``grace`` after it."""
+        """Every affected queue of every window open now or within ``grace`` after it, and of
+        windows past their grace whose backlog has not drained yet."""
         limits = self.limits
         windows = self.windows(now, grace=limits.grace)
+        keys = {o.key for o in windows}
+        windows += [o for k, o in self._held.items() if k not in keys]
+        within = {o.key for o in self.windows(now, grace=limits.grace)}
         out = []
+        held: dict[tuple[str, float], Occurrence] = {}
         for view in queues:
             for occurrence in windows:
                 if not occurrence.covers_queue(view.site, view.queue):
@@ -267,9 +297,13 @@ class MaintenanceTracker:
                 eta = view.drain_eta_seconds
                 over = (
                     waiting > limits.max_calls_waiting
-                    or (waiting > limits.max_backlog_ratio * max(base, 1.0))
+                    or (base is not None and waiting > limits.max_backlog_ratio * max(base, 1.0))
                     or (waiting > 0 and eta is not None and eta > limits.max_drain_eta)
                 )
+                if occurrence.key not in within and not over:
+                    continue  # past its grace and drained: done with this queue
+                if over:
+                    held[occurrence.key] = occurrence  # watched past its grace until drained
                 out.append(
                     BacklogState(
                         site=view.site,
@@ -285,12 +319,18 @@ class MaintenanceTracker:
                         over=over,
                     )
                 )
+        self._held = held
         return out
 
 
 def backlog_summary(b: BacklogState, target_eta: float) -> dict[str, str]:
     """Annotations of a MaintenanceBacklog alert, with the plain-words summary."""
-    normal = f"{b.waiting / b.baseline:.0f}x normal" if b.baseline >= 1 else "normal is ~0"
+    if b.baseline is None:
+        normal = "normal unknown"
+    elif b.baseline >= 1:
+        normal = f"{b.waiting / b.baseline:.0f}x normal"
+    else:
+        normal = "normal is ~0"
     if b.drain_eta is None:
         drains = "drain time unknown (no handle time yet)"
     elif math.isinf(b.drain_eta):
@@ -306,7 +346,7 @@ def backlog_summary(b: BacklogState, target_eta: float) -> dict[str, str]:
     return {
         "summary": f"{b.queue} at {b.site}: {b.waiting} waiting ({normal}), {drains}{advice}",
         "backlog": str(b.waiting),
-        "baseline": f"{b.baseline:.1f}",
+        "baseline": "unknown" if b.baseline is None else f"{b.baseline:.1f}",
         "drain_eta": "inf"
         if b.drain_eta is not None and math.isinf(b.drain_eta)
         else ("" if b.drain_eta is None else f"{b.drain_eta:.0f}s"),

@@ -134,8 +134,21 @@ def compile_rule(spec: RuleSpec, windows: Sequence[float]) -> Rule:
         if not _NAME.match(key) or key in ("alertname", "severity"):
             raise fail(f"labels.{key}", "not a label name this rule may set")
     if spec.absent_scope is not None:
-        if spec.kpi is not None or spec.op is not None or spec.threshold is not None:
-            raise fail("absent", "an absent rule takes no kpi, op or threshold")
+        stray = [
+            name
+            for name, value in (
+                ("kpi", spec.kpi),
+                ("op", spec.op),
+                ("threshold", spec.threshold),
+                ("clear", spec.clear),
+                ("window", spec.window),
+            )
+            if value is not None
+        ]
+        if spec.match:
+            stray.append("match")
+        if stray:
+            raise fail("absent", f"an absent rule takes no {', '.join(stray)}")
         if spec.absent_scope not in ABSENT_SCOPES:
             raise fail("absent.scope", f"must be one of {', '.join(ABSENT_SCOPES)}")
         label_names = {"site"}
@@ -177,6 +190,12 @@ def compile_rule(spec: RuleSpec, windows: Sequence[float]) -> Rule:
         if (below and spec.clear < spec.threshold) or (not below and spec.clear > spec.threshold):
             side = "at or above" if below else "at or below"
             raise fail("clear", f"must be {side} the threshold for op {spec.op}")
+    for key in spec.labels:
+        if key in family.labels:
+            raise fail(
+                f"labels.{key}",
+                f"{key} is a label of {spec.kpi}'s series; a rule may not overwrite it",
+            )
     matchable = [label for label in family.labels if label != "window"]
     matchers = []
     for label, pattern in spec.match.items():

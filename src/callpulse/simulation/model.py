@@ -99,6 +99,7 @@ class ContactCenter:
         self._trunks: dict[str, list[_Trunk]] = {}
         self._sites: dict[str, SiteSpec] = {s.name: s for s in scenario.sites}
         self._ports: dict[str, int] = {}
+        self._taken: dict[int, list[tuple[_Queue, _Agent]]] = {}  # incident -> agents it holds
         for site in scenario.sites:
             self._trunks[site.name] = [_Trunk(site.name, t.id, t.channels) for t in site.trunks]
             self._ports[site.name] = 0
@@ -199,18 +200,21 @@ class ContactCenter:
         self._schedule(self._now + self._interarrival(queue), "arrival", queue)
         self._calls += 1
         call_id = f"{queue.site}-c{self._calls}"
+        trunks = self._trunks[queue.site]
         trunk = self._pick_trunk(queue.site)
+        if trunks and trunk is None:
+            # No usable trunk: refused as unavailable (a trunk down) or busy (all full).
+            down = self._down_trunks(queue.site)
+            refused = next((t for t in trunks if t.trunk_id in down), trunks[0])
+            self._emit(
+                queue.site,
+                "call.setup",
+                trunk_id=refused.trunk_id,
+                call_id=call_id,
+                sip_code=503 if down else 486,
+            )
+            return
         if trunk is not None:
-            down = any(i.trunk == trunk.trunk_id for i in self._active("trunk_down", queue.site))
-            if down or trunk.in_use >= trunk.channels:
-                self._emit(
-                    queue.site,
-                    "call.setup",
-                    trunk_id=trunk.trunk_id,
-                    call_id=call_id,
-                    sip_code=503 if down else 486,
-                )
-                return
             trunk.in_use += 1
             self._emit(
                 queue.site,
@@ -226,9 +230,14 @@ class ContactCenter:
             return
         self._ivr(queue, call_id, trunk)
 
+    def _down_trunks(self, site: str) -> set[str]:
+        return {i.trunk for i in self._active("trunk_down", site) if i.trunk}
+
     def _pick_trunk(self, site: str) -> _Trunk | None:
-        trunks = self._trunks[site]
-        return min(trunks, key=lambda t: t.in_use / t.channels) if trunks else None
+        """The least used trunk that is up and has a free channel, as a PBX would route."""
+        down = self._down_trunks(site)
+        usable = [t for t in self._trunks[site] if t.trunk_id not in down and t.in_use < t.channels]
+        return min(usable, key=lambda t: t.in_use / t.channels) if usable else None
 
     def _ivr(self, queue: _Queue, call_id: str, trunk: _Trunk | None) -> None:
         site = queue.site
@@ -394,10 +403,13 @@ class ContactCenter:
 
     def _on_incident_start(self, incident: Incident) -> None:
         if incident.kind in ("maintenance", "agent_shortage") and incident.agents_lost:
+            taken = self._taken.setdefault(id(incident), [])
             for queue in self._affected_queues(incident):
                 count = round(len(queue.agents) * incident.agents_lost)
-                for agent in queue.agents[:count]:
+                # Agents another incident already holds are not taken twice.
+                for agent in [a for a in queue.agents if not a.offline][:count]:
                     agent.offline = True
+                    taken.append((queue, agent))
                     if not agent.busy:
                         self._agent_state(queue, agent, "offline")
         if incident.kind == "maintenance":
@@ -412,12 +424,12 @@ class ContactCenter:
 
     def _on_incident_end(self, incident: Incident) -> None:
         if incident.kind in ("maintenance", "agent_shortage") and incident.agents_lost:
-            for queue in self._affected_queues(incident):
-                for agent in queue.agents:
-                    if agent.offline:
-                        agent.offline = False
-                        if not agent.busy:
-                            self._agent_state(queue, agent, "available")
+            returning = self._taken.pop(id(incident), [])
+            for queue, agent in returning:
+                agent.offline = False
+                if not agent.busy:
+                    self._agent_state(queue, agent, "available")
+            for queue in {id(q): q for q, _ in returning}.values():
                 self._dispatch(queue)
         if incident.kind == "maintenance":
             self._emit(
@@ -463,7 +475,7 @@ class ContactCenter:
                 status=status,
             )
         for trunk in self._trunks[site.name]:
-            is_down = any(i.trunk == trunk.trunk_id for i in self._active("trunk_down", site.name))
+            is_down = trunk.trunk_id in self._down_trunks(site.name)
             self._emit(
                 site.name,
                 "trunk.status",

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 
 from callpulse.core.alerting import Notification
-from callpulse.sinks.delivery import Sink
+from callpulse.sinks.delivery import PermanentError, Sink
 from callpulse.sinks.http_client import HttpError, post
 
 
@@ -22,5 +22,7 @@ class AlertmanagerSink(Sink):
     async def send(self, batch: Sequence[Notification]) -> None:
         body = json.dumps([n.to_alertmanager() for n in batch]).encode()
         status = await post(self.url, body, "application/json", self._timeout)
+        if 400 <= status < 500 and status not in (408, 429):
+            raise PermanentError(f"Alertmanager refused the notifications: {status}")
         if status // 100 != 2:
             raise HttpError(f"Alertmanager answered {status}")

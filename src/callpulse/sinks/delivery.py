@@ -25,6 +25,10 @@ log = structlog.get_logger("callpulse.alerts")
 BATCH = 64
 
 
+class PermanentError(Exception):
+    """The receiver refused the notifications for good (a 4xx): retrying cannot help."""
+
+
 @dataclass
 class DeliveryStats:
     """Notifications by result: sent, failed (an attempt that will be retried), dropped."""
@@ -75,22 +79,27 @@ class Sink:
         delay = 0.5
         while True:
             if not self._queue:
+                self._drained.set()
                 self._wakeup.clear()
                 await self._wakeup.wait()
-            batch = [self._queue[i] for i in range(min(BATCH, len(self._queue)))]
+            # Out of the queue while in flight, so that submit() trimming the queue can only
+            # drop notifications that are really waiting.
+            batch = [self._queue.popleft() for _ in range(min(BATCH, len(self._queue)))]
             try:
                 await self.send([n for _, n in batch])
             except Exception as exc:
                 self.stats.failed += len(batch)
                 oldest = time.monotonic() - batch[0][0]
-                if oldest > self._max_age:
-                    for _ in batch:
-                        self._queue.popleft()
+                if oldest > self._max_age or isinstance(exc, PermanentError):
                     self.stats.dropped += len(batch)
                     log.warning(
                         "notifications_dropped", sink=self.name, count=len(batch), error=str(exc)
                     )
                 else:
+                    self._queue.extendleft(reversed(batch))
+                    while len(self._queue) > self._capacity:
+                        self._queue.popleft()
+                        self.stats.dropped += 1
                     log.warning(
                         "notification_retry",
                         sink=self.name,
@@ -101,11 +110,7 @@ class Sink:
                 delay = min(delay * 2, 10.0)
                 continue
             delay = 0.5
-            for _ in batch:
-                self._queue.popleft()
             self.stats.sent += len(batch)
-            if not self._queue:
-                self._drained.set()
 
     async def flush(self, within: float) -> None:
         """Wait up to ``within`` seconds for the queue to empty (at shutdown)."""

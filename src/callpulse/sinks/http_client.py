@@ -6,6 +6,8 @@ import asyncio
 import ssl
 from urllib.parse import urlsplit
 
+_MAX_RESPONSE = 64 * 1024
+
 
 class HttpError(Exception):
     """The request failed before an HTTP status came back (refused, reset, timed out)."""
@@ -19,7 +21,8 @@ async def post(url: str, body: bytes, content_type: str, time_limit: float) -> i
     secure = parts.scheme == "https"
     port = parts.port or (443 if secure else 80)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    host = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
+    name = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    host = name if parts.port is None else f"{name}:{parts.port}"
     head = (
         f"POST {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: callpulse\r\n"
         f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
@@ -34,7 +37,7 @@ async def post(url: str, body: bytes, content_type: str, time_limit: float) -> i
                 writer.write(head + body)
                 await writer.drain()
                 status_line = await reader.readline()
-                await reader.read()  # the rest; Connection: close ends it
+                await reader.read(_MAX_RESPONSE)  # enough of the rest; the status is what counts
             finally:
                 writer.close()
     except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:

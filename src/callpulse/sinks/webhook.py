@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from callpulse.core.alerting import Notification
-from callpulse.sinks.delivery import Sink
+from callpulse.sinks.delivery import PermanentError, Sink
 from callpulse.sinks.http_client import HttpError, post
 
 
@@ -66,5 +66,7 @@ class WebhookSink(Sink):
         status = await post(
             self.url, json.dumps(payload).encode(), "application/json", self._timeout
         )
+        if 400 <= status < 500 and status not in (408, 429):
+            raise PermanentError(f"webhook refused the notifications: {status}")
         if status // 100 != 2:
             raise HttpError(f"webhook answered {status}")

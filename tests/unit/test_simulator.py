@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import statistics
 from collections import Counter
+from datetime import UTC
 
 import pytest
 
@@ -164,3 +165,36 @@ def test_calls_route_around_a_trunk_that_is_down() -> None:
     assert during
     assert {e.trunk_id for e in during} == {"t2"}
     assert {e.sip_code for e in during} == {200}
+
+
+def test_agents_take_breaks_and_follow_office_hour_shifts() -> None:
+    s = Scenario.model_validate(
+        {
+            "name": "office",
+            "seed": 9,
+            "late_share": 0,
+            "duplicate_share": 0,
+            "diurnal": "office",
+            "start": "2026-11-23T06:00:00",
+            "breaks": {"every": "1h", "length": "10m"},
+            "sites": [
+                {"name": "s1", "queues": [{"name": "q", "calls_per_hour": 300, "agents": 20}]}
+            ],
+        }
+    )
+    center = ContactCenter(s, start=s.start.replace(tzinfo=UTC).timestamp())
+    events = [
+        decode(encode(e), 1 << 16)
+        for e in center.advance(s.start.replace(tzinfo=UTC).timestamp() + 6 * 3600)
+    ]
+    states = Counter(e.state for e in events if e.type == "agent.state")
+    assert states["not_ready"] > 20  # breaks, every agent about hourly
+    # At 06:00 the office profile needs 20 % of the staff; by 10:00 all of them.
+    offline_at_6 = {
+        e.agent_id
+        for e in events
+        if e.type == "agent.state" and e.state == "offline" and e.occurred_at.hour == 6
+    }
+    assert len(offline_at_6) == 20 - 4
+    arrivals = Counter(e.occurred_at.hour for e in events if e.type == "call.queued")
+    assert arrivals[10] > 3 * arrivals[6]

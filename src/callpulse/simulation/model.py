@@ -63,7 +63,20 @@ OFFICE = (
 class _Agent:
     agent_id: str
     busy: bool = False
-    offline: bool = False
+    offline: bool = False  # logged off by an incident
+    off_shift: bool = False  # outside its shift (office-hours staffing)
+    on_break: bool = False
+
+    @property
+    def can_work(self) -> bool:
+        return not (self.offline or self.off_shift or self.on_break)
+
+    @property
+    def idle_state(self) -> str:
+        """The state to report when not on a call."""
+        if self.can_work:
+            return "available"
+        return "not_ready" if self.on_break and not (self.offline or self.off_shift) else "offline"
 
 
 @dataclass
@@ -108,6 +121,11 @@ class ContactCenter:
                 queue = self._queues[(site.name, spec.name)] = _Queue(site.name, spec, agents)
                 for agent in agents:
                     self._agent_state(queue, agent, "available")
+                    if scenario.breaks is not None:
+                        first = self._rng.uniform(0.25, 1.25) * scenario.breaks.every
+                        self._schedule(start + first, "break", (queue, agent))
+                if scenario.diurnal == "office":
+                    self._schedule(start, "shift", queue)
                 self._schedule(start + self._interarrival(queue), "arrival", queue)
                 self._schedule(start, "snapshot", queue)
             self._schedule(start, "heartbeat", site)
@@ -345,7 +363,7 @@ class ContactCenter:
         for agent in queue.agents:
             if not queue.waiting:
                 return
-            if agent.busy or agent.offline:
+            if agent.busy or not agent.can_work:
                 continue
             call_id, queued_at, trunk = queue.waiting.popleft()
             agent.busy = True
@@ -396,7 +414,44 @@ class ContactCenter:
             acw_seconds=round(acw, 3),
         )
         agent.busy = False
-        self._agent_state(queue, agent, "offline" if agent.offline else "available")
+        self._agent_state(queue, agent, agent.idle_state)
+        self._dispatch(queue)
+
+    # --- shifts and breaks ----------------------------------------------------------------
+
+    def _on_shift(self, queue: _Queue) -> None:
+        """Office-hours staffing: each hour, as many agents on shift as the hour's demand needs."""
+        hour = datetime.fromtimestamp(self._now, UTC).hour
+        staffed = max(1, math.ceil(len(queue.agents) * max(OFFICE[hour], 0.15)))
+        for i, agent in enumerate(queue.agents):
+            off = i >= staffed
+            if off != agent.off_shift:
+                agent.off_shift = off
+                if not agent.busy:
+                    self._agent_state(queue, agent, agent.idle_state)
+        self._dispatch(queue)
+        next_hour = (math.floor(self._now / 3600) + 1) * 3600
+        self._schedule(next_hour, "shift", queue)
+
+    def _on_break(self, subject: tuple[_Queue, _Agent]) -> None:
+        queue, agent = subject
+        breaks = self.scenario.breaks
+        assert breaks is not None
+        if agent.busy:  # finish the call first
+            self._schedule(self._now + 60, "break", subject)
+            return
+        if agent.can_work:
+            agent.on_break = True
+            self._agent_state(queue, agent, agent.idle_state)
+            length = self._lognormal(breaks.length, 0.3)
+            self._schedule(self._now + length, "break_end", subject)
+        self._schedule(self._now + self._rng.uniform(0.75, 1.25) * breaks.every, "break", subject)
+
+    def _on_break_end(self, subject: tuple[_Queue, _Agent]) -> None:
+        queue, agent = subject
+        agent.on_break = False
+        if not agent.busy:
+            self._agent_state(queue, agent, agent.idle_state)
         self._dispatch(queue)
 
     # --- incidents -----------------------------------------------------------------------
@@ -428,7 +483,7 @@ class ContactCenter:
             for queue, agent in returning:
                 agent.offline = False
                 if not agent.busy:
-                    self._agent_state(queue, agent, "available")
+                    self._agent_state(queue, agent, agent.idle_state)
             for queue in {id(q): q for q, _ in returning}.values():
                 self._dispatch(queue)
         if incident.kind == "maintenance":
@@ -450,7 +505,7 @@ class ContactCenter:
 
     def _on_snapshot(self, queue: _Queue) -> None:
         oldest = self._now - queue.waiting[0][1] if queue.waiting else 0.0
-        working = [a for a in queue.agents if not a.offline]
+        working = [a for a in queue.agents if not (a.offline or a.off_shift)]
         self._emit(
             queue.site,
             "queue.snapshot",

@@ -80,6 +80,11 @@ class Incident(_Model):
     multiplier: Annotated[float, Field(gt=0)] = 3.0  # flash_crowd
 
 
+class Breaks(_Model):
+    every: Seconds = 7200.0  # each agent, roughly this often (+-25 %)
+    length: Seconds = 600.0  # median break length
+
+
 class Expect(_Model):
     alerts: list[str] = []  # must fire at least once
     allow: list[str] = []  # may fire; anything else firing fails the check
@@ -94,6 +99,7 @@ class Scenario(_Model):
     diurnal: Literal["flat", "office"] = "flat"
     late_share: Share = 0.005  # events delivered 20-90 s after they happened
     duplicate_share: Share = 0.002  # events delivered twice
+    breaks: Breaks | None = None  # agents go not_ready for breaks (None: no breaks)
     sites: list[SiteSpec]
     incidents: list[Incident] = []
     expect: Expect = Expect()

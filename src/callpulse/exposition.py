@@ -203,14 +203,13 @@ class CallpulseCollector(Collector):
             lag.add_metric([topic, str(partition)], records)
         yield lag
 
-        latest = monitor.latest_event_time
-        if latest:
-            event_lag = GaugeMetricFamily(
-                "callpulse_event_time_lag_seconds",
-                "Wall clock minus the newest occurred_at applied.",
-            )
-            event_lag.add_metric([], max(0.0, self._wall_clock() - latest))
-            yield event_lag
+        event_lag = GaugeMetricFamily(
+            "callpulse_event_time_lag_seconds",
+            "Wall clock minus the newest occurred_at applied.",
+        )
+        if monitor.latest_event_time:
+            event_lag.add_metric([], max(0.0, self._wall_clock() - monitor.latest_event_time))
+        yield event_lag
 
 
 def build_registry(collector: CallpulseCollector) -> CollectorRegistry:

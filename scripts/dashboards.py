@@ -1,0 +1,339 @@
+"""Generate the Grafana dashboards shipped in helm/callpulse/dashboards/ (run to refresh them).
+
+    .venv/bin/python scripts/dashboards.py
+
+A test regenerates them and fails if the committed files differ, and checks every metric a
+panel queries against a live /metrics scrape.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+OUT = Path(__file__).resolve().parents[1] / "helm" / "callpulse" / "dashboards"
+DS = {"type": "prometheus", "uid": "${datasource}"}
+
+
+def panel(
+    title: str,
+    exprs: list[tuple[str, str]],
+    unit: str,
+    x: int,
+    y: int,
+    w: int = 12,
+    h: int = 8,
+    kind: str = "timeseries",
+    max_value: float | None = None,
+) -> dict[str, Any]:
+    defaults: dict[str, Any] = {"unit": unit}
+    if max_value is not None:
+        defaults["max"] = max_value
+    return {
+        "type": kind,
+        "title": title,
+        "datasource": DS,
+        "gridPos": {"x": x, "y": y, "w": w, "h": h},
+        "fieldConfig": {"defaults": defaults, "overrides": []},
+        "targets": [
+            {"refId": chr(65 + i), "datasource": DS, "expr": expr, "legendFormat": legend}
+            for i, (expr, legend) in enumerate(exprs)
+        ],
+    }
+
+
+def dashboard(
+    uid: str,
+    title: str,
+    panels: list[dict[str, Any]],
+    annotations: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    for i, p in enumerate(panels, start=1):
+        p["id"] = i
+    return {
+        "uid": uid,
+        "title": title,
+        "tags": ["callpulse"],
+        "timezone": "browser",
+        "schemaVersion": 39,
+        "version": 1,
+        "refresh": "30s",
+        "time": {"from": "now-6h", "to": "now"},
+        "templating": {
+            "list": [
+                {
+                    "name": "datasource",
+                    "type": "datasource",
+                    "query": "prometheus",
+                    "label": "Data source",
+                },
+                {
+                    "name": "site",
+                    "type": "query",
+                    "datasource": DS,
+                    "label": "Site",
+                    "query": "label_values(callpulse_queue_calls_waiting, site)",
+                    "refresh": 2,
+                    "includeAll": True,
+                    "multi": True,
+                    "current": {"text": "All", "value": "$__all"},
+                },
+            ]
+        },
+        "annotations": {"list": annotations or []},
+        "panels": panels,
+    }
+
+
+S = 'site=~"$site"'
+
+overview = dashboard(
+    "callpulse-overview",
+    "callpulse / Contact center overview",
+    [
+        panel(
+            "Service level (5m)",
+            [(f'callpulse_queue_service_level_ratio{{{S}, window="5m"}}', "{{site}} {{queue}}")],
+            "percentunit",
+            0,
+            0,
+            max_value=1,
+        ),
+        panel(
+            "Calls waiting",
+            [(f"callpulse_queue_calls_waiting{{{S}}}", "{{site}} {{queue}}")],
+            "short",
+            12,
+            0,
+        ),
+        panel(
+            "Oldest wait",
+            [(f"callpulse_queue_oldest_wait_seconds{{{S}}}", "{{site}} {{queue}}")],
+            "s",
+            0,
+            8,
+        ),
+        panel(
+            "Abandon rate (15m)",
+            [(f'callpulse_queue_abandon_ratio{{{S}, window="15m"}}', "{{site}} {{queue}}")],
+            "percentunit",
+            12,
+            8,
+            max_value=1,
+        ),
+        panel(
+            "Agents by state",
+            [(f"sum by (site, state) (callpulse_queue_agents{{{S}}})", "{{site}} {{state}}")],
+            "short",
+            0,
+            16,
+        ),
+        panel(
+            "Backlog drain ETA and Erlang C outlook",
+            [
+                (f"callpulse_queue_drain_eta_seconds{{{S}}}", "{{site}} {{queue}} drain"),
+                (f"callpulse_queue_agents_required{{{S}}}", "{{site}} {{queue}} agents required"),
+            ],
+            "s",
+            12,
+            16,
+        ),
+        panel(
+            "Alerts firing",
+            [
+                (
+                    f'sum by (alertname, severity) (callpulse_alerts{{alertstate="firing", {S}}})',
+                    "{{alertname}} ({{severity}})",
+                )
+            ],
+            "short",
+            0,
+            24,
+            w=24,
+            kind="table",
+        ),
+    ],
+)
+
+maintenance_annotation = {
+    "name": "Maintenance",
+    "datasource": DS,
+    "enable": True,
+    "iconColor": "orange",
+    "expr": f"callpulse_maintenance_active{{{S}}} == 1",
+    "titleFormat": "{{maintenance}}",
+    "textFormat": "maintenance at {{site}}",
+    "step": "60s",
+}
+infrastructure = dashboard(
+    "callpulse-infrastructure",
+    "callpulse / Voice infrastructure",
+    [
+        panel(
+            "Trunk utilization",
+            [(f"callpulse_trunk_utilization_ratio{{{S}}}", "{{site}} {{trunk}}")],
+            "percentunit",
+            0,
+            0,
+            max_value=1,
+        ),
+        panel("Trunk up", [(f"callpulse_trunk_up{{{S}}}", "{{site}} {{trunk}}")], "short", 12, 0),
+        panel(
+            "ASR / NER (15m)",
+            [
+                (f'callpulse_trunk_asr_ratio{{{S}, window="15m"}}', "{{site}} {{trunk}} ASR"),
+                (f'callpulse_trunk_ner_ratio{{{S}, window="15m"}}', "{{site}} {{trunk}} NER"),
+            ],
+            "percentunit",
+            0,
+            8,
+            max_value=1,
+        ),
+        panel(
+            "Post-dial delay p95 (5m)",
+            [
+                (
+                    f'callpulse_trunk_post_dial_delay_p95_seconds{{{S}, window="5m"}}',
+                    "{{site}} {{trunk}}",
+                )
+            ],
+            "s",
+            12,
+            8,
+        ),
+        panel(
+            "MOS mean and worst 5 % (5m)",
+            [
+                (f'callpulse_trunk_mos_mean{{{S}, window="5m"}}', "{{site}} {{trunk}} mean"),
+                (f'callpulse_trunk_mos_p5{{{S}, window="5m"}}', "{{site}} {{trunk}} p5"),
+            ],
+            "short",
+            0,
+            16,
+        ),
+        panel(
+            "Jitter p95 and packet loss p95 (5m)",
+            [
+                (
+                    f'callpulse_trunk_jitter_p95_seconds{{{S}, window="5m"}}',
+                    "{{site}} {{trunk}} jitter",
+                ),
+                (
+                    f'callpulse_trunk_packet_loss_p95_ratio{{{S}, window="5m"}}',
+                    "{{site}} {{trunk}} loss",
+                ),
+            ],
+            "short",
+            12,
+            16,
+        ),
+        panel(
+            "Components down",
+            [(f'callpulse_component_status{{{S}, status="down"}} == 1', "{{site}} {{component}}")],
+            "short",
+            0,
+            24,
+        ),
+        panel(
+            "IVR containment and backend errors",
+            [
+                (
+                    f'callpulse_ivr_containment_ratio{{{S}, window="15m"}}',
+                    "{{site}} {{application}} containment",
+                ),
+                (
+                    f'callpulse_ivr_backend_errors_per_session{{{S}, window="5m"}}',
+                    "{{site}} {{application}} backend errors",
+                ),
+            ],
+            "percentunit",
+            12,
+            24,
+        ),
+        panel(
+            "Maintenance backlog vs baseline",
+            [
+                (f"callpulse_maintenance_backlog_calls{{{S}}}", "{{site}} {{queue}} backlog"),
+                (f"callpulse_maintenance_baseline_calls{{{S}}}", "{{site}} {{queue}} baseline"),
+            ],
+            "short",
+            0,
+            32,
+            w=24,
+        ),
+    ],
+    annotations=[maintenance_annotation],
+)
+
+health = dashboard(
+    "callpulse-health",
+    "callpulse / callpulse itself",
+    [
+        panel(
+            "Events applied / s",
+            [("sum by (instance) (rate(callpulse_events_total[1m]))", "{{instance}}")],
+            "ops",
+            0,
+            0,
+        ),
+        panel(
+            "Invalid and dead-lettered / s",
+            [
+                ("sum by (reason) (rate(callpulse_events_invalid_total[5m]))", "{{reason}}"),
+                ("sum(rate(callpulse_dead_letter_records_total[5m]))", "dead-lettered"),
+            ],
+            "ops",
+            12,
+            0,
+        ),
+        panel(
+            "Consumer lag",
+            [
+                (
+                    "sum by (instance, topic) (callpulse_consumer_lag_records)",
+                    "{{instance}} {{topic}}",
+                )
+            ],
+            "short",
+            0,
+            8,
+        ),
+        panel("Event-time lag", [("callpulse_event_time_lag_seconds", "{{instance}}")], "s", 12, 8),
+        panel("Scrape cost", [("callpulse_collect_duration_seconds", "{{instance}}")], "s", 0, 16),
+        panel(
+            "Alert notifications / s",
+            [
+                (
+                    "sum by (sink, result) (rate(callpulse_alert_notifications_total[5m]))",
+                    "{{sink}} {{result}}",
+                )
+            ],
+            "ops",
+            12,
+            16,
+        ),
+        panel("Ready", [("callpulse_ready", "{{instance}}")], "short", 0, 24),
+        panel(
+            "Memory",
+            [('process_resident_memory_bytes{job="callpulse"}', "{{instance}}")],
+            "bytes",
+            12,
+            24,
+        ),
+    ],
+)
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    for name, board in (
+        ("overview", overview),
+        ("infrastructure", infrastructure),
+        ("health", health),
+    ):
+        (OUT / f"callpulse-{name}.json").write_text(json.dumps(board, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -14,7 +14,7 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -52,7 +52,11 @@ class Alerting:
         monitor: Monitor,
         backlog_severity: str = "critical",
         backlog_keep_firing_for: float = 0.0,
+        hold: Callable[[], bool] = lambda: False,
     ) -> None:
+        """``hold``: while it answers True (state being rebuilt), rules are evaluated but
+        nothing is sent; what is due goes out once it answers False."""
+        self._hold = hold
         self._settings = settings
         self._monitor = monitor
         builtins = [
@@ -129,7 +133,11 @@ class Alerting:
         maintenance.sample(now, {(v.site, v.queue): v.calls_waiting for v in monitor.queue_views()})
         samples = catalog.collect(monitor, self._domains) if self._domains else []
         data = EvaluationInput.of(now, samples, monitor.site_last_event)
-        notifications = [n for n in self.evaluator.evaluate(data) if not self._suppress(n, now)]
+        due = self.evaluator.evaluate(data)
+        if self._hold():
+            self.evaluator.unsend(due)  # keep them due for the first evaluation after
+            return []
+        notifications = [n for n in due if not self._suppress(n, now)]
         current = {(a.labels, a.fired_at) for a in self.evaluator.alerts()}
         self._suppressed_seen &= current
         for sink in self.sinks:

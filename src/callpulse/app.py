@@ -46,7 +46,9 @@ def build_source(settings: Settings) -> Source:
     if kind == "kafka":
         from callpulse.sources.kafka import KafkaSource
 
-        return KafkaSource(settings.source.kafka)
+        # Re-read the longest window (and a bucket) of partitions new to this replica.
+        rebuild = max(settings.kpi.windows) + settings.kpi.bucket
+        return KafkaSource(settings.source.kafka, rebuild_seconds=rebuild)
     if kind == "replay":
         from callpulse.sources.replay import ReplaySource
 
@@ -72,6 +74,7 @@ class App:
             self.monitor,
             backlog_severity=settings.maintenance.backlog.severity,
             backlog_keep_firing_for=settings.maintenance.backlog.keep_firing_for,
+            hold=self.source.rebuilding,
         )
         self.collector = CallpulseCollector(
             self.ingest,

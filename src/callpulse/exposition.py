@@ -170,6 +170,11 @@ class CallpulseCollector(Collector):
             value=stats.duplicates,
         )
         yield CounterMetricFamily(
+            "callpulse_events_replayed",
+            "Events re-read to rebuild state after a restart or rebalance.",
+            value=stats.replayed,
+        )
+        yield CounterMetricFamily(
             "callpulse_events_late",
             "Valid events older than the longest window: in the totals, in no window.",
             value=stats.late,

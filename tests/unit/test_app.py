@@ -49,6 +49,9 @@ class HangingSource:
     def readiness(self) -> tuple[bool, str]:
         return True, "ok"
 
+    def rebuilding(self) -> bool:
+        return False
+
     def exhausted(self) -> bool:
         return False
 

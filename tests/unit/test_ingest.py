@@ -32,7 +32,7 @@ def test_valid_records_are_applied_and_invalid_ones_returned_with_coordinates() 
 
 
 class BrokenMonitor(Monitor):
-    def apply(self, event: object) -> Outcome:  # type: ignore[override]
+    def apply(self, event: object, replay: bool = False) -> Outcome:  # type: ignore[override]
         raise KeyError("a bug")
 
 

@@ -532,3 +532,19 @@ def test_infinity_is_not_a_valid_duration() -> None:
     )
     with pytest.raises(DecodeError):
         decode(body, 4096)
+
+
+def test_a_replayed_event_rebuilds_windows_and_state_but_not_the_totals() -> None:
+    m = monitor()
+    m.apply(event("call.queued", NOW - 30, call_id="a", queue="billing"), replay=True)
+    m.apply(
+        event(
+            "call.answered", NOW - 20, call_id="a", queue="billing", agent_id="x", wait_seconds=10.0
+        ),
+        replay=True,
+    )
+    m.apply(event("call.queued", NOW - 10, call_id="b", queue="billing"), replay=True)
+    v = view(m)
+    assert (v.windows[0].offered, v.windows[0].answered, v.calls_waiting) == (2, 1, 1)
+    assert v.totals == {"offered": 0, "answered": 0, "abandoned": 0, "answered_within_threshold": 0}
+    assert (m.stats.events_by_type, m.stats.replayed) == ({}, 3)

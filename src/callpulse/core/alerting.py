@@ -226,6 +226,13 @@ class AlertEvaluator:
             )
         return out
 
+    def unsend(self, notifications: Iterable[Notification]) -> None:
+        """Mark ``notifications`` as not sent after all, so they are due again next time."""
+        keys = {tuple(sorted(n.labels.items())) for n in notifications}
+        for alert in self._alerts.values():
+            if alert.labels in keys:
+                alert.last_sent_at = None
+
     def _rule(self, name: str) -> Rule | None:
         return next((r for r in self.rules if r.name == name), None)
 

@@ -47,7 +47,7 @@ class ComponentTracker:
         self._stale_after = stale_after
         self._components: dict[tuple[str, str], _Component] = {}
 
-    def apply(self, event: Any, ts: float, bucket: int, late: bool) -> None:
+    def apply(self, event: Any, ts: float, bucket: int, late: bool, replay: bool = False) -> None:
         """Record a heartbeat; an older one than already seen changes nothing."""
         name = self._guard.admit("component", event.component, event.site)
         key = (event.site, name)

@@ -54,6 +54,7 @@ class RawRecord:
     partition: int = 0
     offset: int = -1
     timestamp_ms: int | None = None
+    replay: bool = False  # re-read to rebuild state (see Monitor.apply)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +125,7 @@ class Ingest:
                 rejected.append(Rejection(record, exc.reason, exc.detail))
                 continue
             try:
-                outcome = monitor.apply(event)
+                outcome = monitor.apply(event, record.replay)
             except Exception as exc:
                 # A bug must not stop the stream: the record is kept with the error for
                 # whoever fixes it, and counted like any other rejection.

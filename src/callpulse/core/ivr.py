@@ -94,13 +94,13 @@ class IvrTracker:
         self._guard = guard
         self._apps: dict[tuple[str, str], _App] = {}
 
-    def apply(self, event: Any, ts: float, bucket: int, late: bool) -> None:
+    def apply(self, event: Any, ts: float, bucket: int, late: bool, replay: bool = False) -> None:
         """Apply one IVR event; a late one only counts in the cumulative outcomes."""
         kind = event.type
         if kind == "ivr.node":
             return  # navigation detail: validated and counted, no KPI depends on it yet
         app = self._app(event.site, event.application)
-        if kind == "ivr.session_ended":
+        if kind == "ivr.session_ended" and not replay:
             app.outcomes[event.outcome] += 1
         if late:
             return

@@ -180,7 +180,7 @@ class MaintenanceTracker:
 
     # --- events ------------------------------------------------------------------------
 
-    def apply(self, event: Any, ts: float, bucket: int, late: bool) -> None:
+    def apply(self, event: Any, ts: float, bucket: int, late: bool, replay: bool = False) -> None:
         """Open or close an event window."""
         key = (event.site, event.maintenance_id)
         current = self._events.get(key)

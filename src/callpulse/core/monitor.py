@@ -86,6 +86,7 @@ class MonitorStats:
     duplicates: int = 0
     late: int = 0
     future: int = 0
+    replayed: int = 0  # applied again to rebuild state; not in events_by_type
 
 
 class Monitor:
@@ -166,8 +167,12 @@ class Monitor:
 
     # --- events ------------------------------------------------------------------------
 
-    def apply(self, event: ev.Event) -> Outcome:
-        """Apply one valid event and say what became of it."""
+    def apply(self, event: ev.Event, replay: bool = False) -> Outcome:
+        """Apply one valid event and say what became of it.
+
+        ``replay``: the event is re-read to rebuild state after a restart or rebalance; it
+        counts in windows and live state but not again in the cumulative totals.
+        """
         ts = event.occurred_at.timestamp()
         if ts > self._wall + self.config.max_clock_skew:
             self.stats.future += 1
@@ -185,8 +190,11 @@ class Monitor:
         if not fresh:
             self.stats.duplicates += 1
             return Outcome.DUPLICATE
-        by_type = self.stats.events_by_type
-        by_type[event.type] = by_type.get(event.type, 0) + 1
+        if replay:
+            self.stats.replayed += 1
+        else:
+            by_type = self.stats.events_by_type
+            by_type[event.type] = by_type.get(event.type, 0) + 1
         if ts > self._latest_event:
             self._latest_event = ts
         site = self.guard.admit("site", event.site)
@@ -196,7 +204,7 @@ class Monitor:
         if tracker is not None:
             if site != event.site:
                 event = event.model_copy(update={"site": site})
-            tracker.apply(event, ts, bucket, late)
+            tracker.apply(event, ts, bucket, late, replay)
         if late:
             self.stats.late += 1
             return Outcome.LATE

@@ -144,15 +144,16 @@ class QueueTracker:
         self._agents: dict[tuple[str, str], _Agent] = {}
         self.waiting_dropped = 0
 
-    def apply(self, event: Any, ts: float, bucket: int, late: bool) -> None:
+    def apply(self, event: Any, ts: float, bucket: int, late: bool, replay: bool = False) -> None:
         """Apply one ACD event (see the module's docstring for ``late``)."""
         kind = event.type
         if kind == "agent.state":
             self._agent_state(event, ts, late)
             return
         q = self._queue(event.site, event.queue)
+        count = 0 if replay else 1  # a replay rebuilds state; the totals already had it
         if kind == "call.queued":
-            q.totals[0] += 1
+            q.totals[0] += count
             if not late:
                 q.counters.add(bucket, ((QueueField.OFFERED, 1),))
                 q.waiting.setdefault(event.call_id, ts)
@@ -161,8 +162,8 @@ class QueueTracker:
                     self.waiting_dropped += 1
         elif kind == "call.answered":
             within = event.wait_seconds <= q.policy.threshold
-            q.totals[1] += 1
-            q.totals[3] += within
+            q.totals[1] += count
+            q.totals[3] += within and count
             self._end_wait(q, event.call_id)
             if not late:
                 q.counters.add(
@@ -174,7 +175,7 @@ class QueueTracker:
                     ),
                 )
         elif kind == "call.abandoned":
-            self._abandoned(q, event, bucket, late)
+            self._abandoned(q, event, bucket, late, count)
         elif kind == "call.completed":
             if not late:
                 handle = event.talk_seconds + event.hold_seconds + event.acw_seconds
@@ -199,14 +200,16 @@ class QueueTracker:
             q.counters.advance(self._grid.head)
         return q
 
-    def _abandoned(self, q: _Queue, event: ev.CallAbandoned, bucket: int, late: bool) -> None:
+    def _abandoned(
+        self, q: _Queue, event: ev.CallAbandoned, bucket: int, late: bool, count: int
+    ) -> None:
         self._end_wait(q, event.call_id)
         # Cisco's short calls: a caller gone within S was never really offered.
         if event.wait_seconds < q.policy.short_abandon:
             if not late:
                 q.counters.add(bucket, ((QueueField.SHORT_ABANDONED, 1),))
             return
-        q.totals[2] += 1
+        q.totals[2] += count
         if not late:
             within = int(event.wait_seconds <= q.policy.threshold)
             q.counters.add(

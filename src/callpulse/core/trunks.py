@@ -111,12 +111,13 @@ class TrunkTracker:
         self._guard = guard
         self._trunks: dict[tuple[str, str], _Trunk] = {}
 
-    def apply(self, event: Any, ts: float, bucket: int, late: bool) -> None:
+    def apply(self, event: Any, ts: float, bucket: int, late: bool, replay: bool = False) -> None:
         """Apply one trunk or media event; a late one only counts in the cumulative totals."""
         kind = event.type
         trunk = self._trunk(event.site, getattr(event, "trunk_id", None) or NO_TRUNK)
         if kind == "call.setup":
-            trunk.setups_total[f"{event.sip_code // 100}xx"] += 1
+            if not replay:
+                trunk.setups_total[f"{event.sip_code // 100}xx"] += 1
             if late:
                 return
             code = event.sip_code

@@ -71,6 +71,9 @@ class Source(Protocol):
     def readiness(self) -> tuple[bool, str]:
         """Whether the source is delivering, and a short reason either way."""
 
+    def rebuilding(self) -> bool:
+        """True while re-read records are rebuilding state (alerts are held back)."""
+
     def exhausted(self) -> bool:
         """True when no more records will ever come (the end of a replay file)."""
 

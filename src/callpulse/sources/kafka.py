@@ -60,7 +60,7 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         await self._source.commit_revoked(revoked)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        self._source.assigned(assigned)
+        await self._source.assigned(assigned)
 
 
 class KafkaSource:
@@ -70,7 +70,9 @@ class KafkaSource:
     event_time_clock = False
     wall_clock_bound = True
 
-    def __init__(self, settings: KafkaSettings) -> None:
+    def __init__(self, settings: KafkaSettings, rebuild_seconds: float = 0.0) -> None:
+        """``rebuild_seconds``: how much of a newly assigned partition to re-read (the
+        longest window) so that its state is whole before going live; 0 re-reads nothing."""
         self._settings = settings
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
@@ -78,6 +80,14 @@ class KafkaSource:
         self._fetched: dict[TopicPartition, int] = {}
         self._assignment: set[TopicPartition] = set()
         self._owned: set[TopicPartition] = set()  # as of the last assignment
+        # Partitions being re-read to rebuild state: offset where the replay ends.
+        self._rebuild_until: dict[TopicPartition, int] = {}
+        self._rebuild_total = 0
+        # Per partition, the next offset not yet handed out live, and during a rebuild the
+        # next not yet re-read.
+        self._handed: dict[TopicPartition, int] = {}
+        self._replayed: dict[TopicPartition, int] = {}
+        self.rebuild_seconds = rebuild_seconds
         self._joined = False
         self._last_poll = 0.0
         self._max_request = max(1024 * 1024, 2 * settings.max_record_bytes)
@@ -102,16 +112,19 @@ class KafkaSource:
             max_request_size=self._max_request,
             **options,
         )
+        # Set before start(): the group's first assignment (and its rebuild) can complete
+        # inside it.
+        self._consumer, self._producer = consumer, producer
         try:
             await producer.start()
             await consumer.start()
         except KafkaError as exc:
+            self._consumer = self._producer = None
             await _quietly(consumer.stop())
             await _quietly(producer.stop())
             raise SourceError(
                 f"cannot reach Kafka at {self._settings.bootstrap_servers}: {exc}"
             ) from exc
-        self._consumer, self._producer = consumer, producer
         self._last_poll = time.monotonic()
 
     async def fetch(self) -> Batch:
@@ -128,13 +141,38 @@ class KafkaSource:
         records = []
         next_offsets = {}
         for tp, messages in data.items():
+            until = self._rebuild_until.get(tp, -1)
+            handed = self._handed.get(tp, -1)
+            replayed = self._replayed.get(tp, -1)
             for m in messages:
+                replay = m.offset < until
+                # Never hand out an offset twice: the fetch that was under way when a
+                # partition was assigned can overlap what its rebuild re-reads.
+                if (replay and m.offset < replayed) or (not replay and m.offset < handed):
+                    continue
                 records.append(
-                    RawRecord(m.value, m.key, m.topic, m.partition, m.offset, m.timestamp)
+                    RawRecord(
+                        m.value, m.key, m.topic, m.partition, m.offset, m.timestamp, replay=replay
+                    )
                 )
-            next_offsets[(tp.topic, tp.partition)] = messages[-1].offset + 1
-            self._fetched[tp] = messages[-1].offset + 1
+                if replay:
+                    replayed = m.offset + 1
+                else:
+                    handed = m.offset + 1
+            self._handed[tp], self._replayed[tp] = handed, replayed
+            last = messages[-1].offset + 1
+            # Offsets below where the group already was are not committed again.
+            if last > until:
+                next_offsets[(tp.topic, tp.partition)] = last
+            if until >= 0 and last >= until:
+                del self._rebuild_until[tp]
+                log.info("rebuild_complete", partition=f"{tp.topic}[{tp.partition}]")
+            self._fetched[tp] = last
         return Batch(records=records, next_offsets=next_offsets)
+
+    def rebuilding(self) -> bool:
+        """Whether state is still being rebuilt from re-read records."""
+        return bool(self._rebuild_until)
 
     async def commit(self, batch: Batch) -> None:
         if not batch.next_offsets:
@@ -172,18 +210,64 @@ class KafkaSource:
             self._fetched.pop(tp, None)
         self._assignment.difference_update(revoked)
 
-    def assigned(self, assigned: list[TopicPartition]) -> None:
-        """Remember the assignment; called by the group coordinator."""
+    async def assigned(self, assigned: list[TopicPartition]) -> None:
+        """Remember the assignment and rebuild the state of partitions new to this replica.
+
+        Called by the group coordinator after a rebalance and before fetching resumes.
+        """
         # aiokafka rebalances eagerly: every partition is revoked first, most come straight
         # back. Only those that did not come back now belong to another replica.
-        moved = self._owned - set(assigned)
+        previous = self._owned
+        moved = previous - set(assigned)
+        gained = set(assigned) - previous
         self._owned = set(assigned)
         if moved and self.on_revoke is not None:
             self.on_revoke([(tp.topic, tp.partition) for tp in moved])
-        self._joined = True
         self._assignment = set(assigned)
         self._applied = {tp: off for tp, off in self._applied.items() if tp in self._assignment}
+        self._rebuild_until = {
+            tp: off for tp, off in self._rebuild_until.items() if tp in self._assignment
+        }
+        self._handed = {tp: off for tp, off in self._handed.items() if tp in self._assignment}
+        self._replayed = {}
         log.info("partitions_assigned", partitions=_describe(dict.fromkeys(assigned, 0)))
+        if gained and self.rebuild_seconds > 0:
+            try:
+                await self._seek_back(gained)
+            except KafkaError as exc:
+                log.warning("rebuild_skipped", error=str(exc))
+        # Only now: /readyz must not say ready between the assignment and its rebuild plan.
+        self._joined = True
+
+    async def _seek_back(self, partitions: set[TopicPartition]) -> None:
+        """Re-read the last ``rebuild_seconds`` of each partition, up to its committed offset.
+
+        The previous owner (or this process before a restart) applied those records and
+        committed them; re-reading them rebuilds windows and live state. They are marked as
+        replays (no second count in the totals), no commit goes below where the group was,
+        and /readyz stays false until they are read.
+        """
+        consumer = self._require_consumer()
+        since_ms = int((time.time() - self.rebuild_seconds) * 1000)
+        # Where the group was: what the replay re-reads up to (None: never committed).
+        ends = {tp: await consumer.committed(tp) for tp in partitions}
+        found = await consumer.offsets_for_times({tp: since_ms for tp in partitions})
+        planned = {}
+        for tp, start in found.items():
+            end = ends[tp]
+            if start is None or end is None or start.offset >= end:
+                continue
+            consumer.seek(tp, start.offset)
+            self._rebuild_until[tp] = end
+            planned[tp] = end - start.offset
+        if planned:
+            self._rebuild_total = sum(planned.values())
+            log.info(
+                "rebuilding_state",
+                records=self._rebuild_total,
+                seconds=self.rebuild_seconds,
+                partitions=_describe(planned),
+            )
 
     async def dead_letter(self, rejections: Sequence[Rejection]) -> None:
         """Write ``rejections`` to the dead-letter topic before their offsets are committed.
@@ -264,6 +348,11 @@ class KafkaSource:
             return False, "not connected to Kafka"
         if not self._joined:
             return False, "waiting for the consumer group to assign partitions"
+        if self._rebuild_until:
+            return False, (
+                f"rebuilding state: re-reading {self._rebuild_total} records of "
+                f"{len(self._rebuild_until)} partition(s)"
+            )
         silent = time.monotonic() - self._last_poll
         if silent > self._settings.stall_timeout:
             return False, f"consumer stalled: no fetch completed for {silent:.0f} s"

@@ -103,6 +103,9 @@ class ReplaySource:
             return False, "replay file not open"
         return True, "replay finished" if self._done else f"replaying line {self._line}"
 
+    def rebuilding(self) -> bool:
+        return False
+
     def exhausted(self) -> bool:
         return self._done
 

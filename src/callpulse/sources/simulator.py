@@ -80,6 +80,9 @@ class SimulatorSource:
             return False, "simulator not started"
         return True, "simulating"
 
+    def rebuilding(self) -> bool:
+        return False
+
     def exhausted(self) -> bool:
         return False
 

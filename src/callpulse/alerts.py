@@ -97,6 +97,12 @@ class Alerting:
         started = alert.fired_at if alert.fired_at is not None else alert.active_at
         return window.name if window is not None and started >= window.start else None
 
+    def replace_rules(self, rules: list[Rule]) -> None:
+        """Swap in new configured rules; the built-in maintenance rules stay."""
+        builtins = [r for r in self.evaluator.rules if r.builtin is not None]
+        self.evaluator.replace_rules([*rules, *builtins])
+        self._domains = {r.family.domain for r in rules if r.family is not None}
+
     def _now(self) -> float:
         return self._monitor.now
 

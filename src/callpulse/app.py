@@ -11,6 +11,7 @@ in-flight batch is finished and committed, connections close, exit 0 within
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import signal
 import time
@@ -27,7 +28,7 @@ from callpulse.core.ingest import Ingest, Rejection
 from callpulse.core.monitor import Monitor
 from callpulse.exposition import AlertMetrics, CallpulseCollector, SourceMetrics, build_registry
 from callpulse.http import HttpServer, Request, Response
-from callpulse.settings import Settings, load_rules
+from callpulse.settings import ConfigError, Settings, load_rules, load_settings
 from callpulse.sources.base import Source, SourceError
 from callpulse.status import StatusBoard
 
@@ -36,6 +37,7 @@ log = structlog.get_logger("callpulse")
 _RETRY_MIN, _RETRY_MAX = 0.5, 30.0
 _FORCED_CLOSE_SECONDS = 1.0
 _STATUS_SAMPLE_SECONDS = 5.0
+_CONFIG_POLL_SECONDS = 5.0
 # The status page: one HTML file, no build step, no external assets.
 _STATUS_PAGE = (Path(__file__).parent / "statuspage.html").read_bytes()
 
@@ -61,8 +63,12 @@ def build_source(settings: Settings) -> Source:
 class App:
     """One callpulse daemon."""
 
-    def __init__(self, settings: Settings, source: Source | None = None) -> None:
+    def __init__(
+        self, settings: Settings, source: Source | None = None, config_path: Path | None = None
+    ) -> None:
         self.settings = settings
+        self.config_path = config_path
+        self.reloads = {"success": 0, "failure": 0}
         self.source = source or build_source(settings)
         max_bytes = settings.source.kafka.max_record_bytes
         monitor_config = settings.monitor_config(event_time_clock=self.source.event_time_clock)
@@ -85,6 +91,7 @@ class App:
                 self.alerting.delivery_stats,
                 lambda: self.alerting.suppressed,
             ),
+            reloads=lambda: self.reloads,
         )
         self.registry = build_registry(self.collector)
         self.status = StatusBoard(self.monitor, self.alerting)
@@ -115,6 +122,7 @@ class App:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal, sig)
+        loop.add_signal_handler(signal.SIGHUP, lambda: self._reload_soon("SIGHUP"))
         await self.http.start()
         log.info(
             "callpulse_started",
@@ -126,6 +134,7 @@ class App:
         main = asyncio.create_task(self._main(), name="callpulse-main")
         ticker = asyncio.create_task(self._tick(), name="callpulse-tick")
         sampler = asyncio.create_task(self._sample_status(), name="callpulse-status")
+        watcher = asyncio.create_task(self._watch_config(), name="callpulse-config-watch")
         alerting = asyncio.create_task(self.alerting.run(), name="callpulse-alerting")
         stopping = asyncio.create_task(self._stop.wait())
         await asyncio.wait({main, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -156,13 +165,13 @@ class App:
         elif main.exception() is not None and not self._failed:
             log.error("main_loop_failed", exc_info=main.exception())
             self._failed = True
-        for task in (ticker, sampler):
+        for task in (ticker, sampler, watcher):
             task.cancel()
             with suppress(asyncio.CancelledError):
                 await task
         await self.alerting.stop(alerting, grace=2.0)
         await self.http.stop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
         stats = self.monitor.stats
         log.info(
@@ -260,6 +269,71 @@ class App:
         while True:
             self.monitor.tick(time.time())
             await asyncio.sleep(interval)
+
+    # --- reloading rules and maintenance windows ---------------------------------------------
+
+    def _reload_soon(self, cause: str) -> None:
+        asyncio.get_running_loop().call_soon(self.reload, cause)
+
+    def reload(self, cause: str) -> bool:
+        """Re-read the config file; swap in its rules and maintenance windows at once.
+
+        An invalid new config is rejected with its reason logged and the running one kept.
+        Other sections take effect at the next restart (and the log says which changed).
+        """
+        if self.config_path is None:
+            log.warning("config_reload_skipped", cause=cause, reason="started without --config")
+            return False
+        try:
+            new = load_settings(self.config_path)
+            rules = load_rules(new)
+        except ConfigError as exc:
+            self.reloads["failure"] += 1
+            log.error("config_reload_rejected", cause=cause, error=str(exc))
+            return False
+        old = self.settings
+        self.alerting.replace_rules(rules)
+        self.monitor.replace_maintenance(
+            new.monitor_config(event_time_clock=self.source.event_time_clock)
+        )
+        reloadable = {"rules", "rule_files", "maintenance"}
+        restart = sorted(
+            key
+            for key in Settings.model_fields
+            if key not in reloadable and getattr(old, key) != getattr(new, key)
+        )
+        old.rules, old.rule_files, old.maintenance = new.rules, new.rule_files, new.maintenance
+        self.reloads["success"] += 1
+        log.info(
+            "config_reloaded",
+            cause=cause,
+            rules=len(rules),
+            maintenance_windows=len(new.maintenance.windows),
+            restart_needed_for=restart,
+        )
+        return True
+
+    async def _watch_config(self) -> None:
+        """Reload when the config file or a rule file changes (a ConfigMap update)."""
+        if self.config_path is None:
+            return
+        seen = self._config_fingerprint()
+        while True:
+            await asyncio.sleep(_CONFIG_POLL_SECONDS)
+            now = self._config_fingerprint()
+            if now != seen:
+                seen = now
+                self.reload("file changed")
+
+    def _config_fingerprint(self) -> bytes:
+        paths = [self.config_path, *self.settings.rule_files]
+        parts = []
+        for path in paths:
+            try:
+                parts.append(Path(str(path)).read_bytes())
+            except OSError:
+                parts.append(b"(unreadable)")
+        return hashlib.sha256(b"\0".join(parts)).digest()
 
     def _on_revoke(self, partitions: Sequence[tuple[str, int]]) -> None:
         # The sites of revoked partitions now belong to another replica: exporting our stale

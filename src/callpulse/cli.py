@@ -143,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(settings.log.level, settings.log.format)
 
     async def serve() -> int:
-        return await App(settings).run()
+        return await App(settings, config_path=getattr(args, "config", None)).run()
 
     return asyncio.run(serve())
 

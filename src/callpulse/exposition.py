@@ -68,7 +68,9 @@ class CallpulseCollector(Collector):
         ready: Callable[[], bool],
         wall_clock: Callable[[], float] = time.time,
         alerting: AlertMetrics = NO_ALERTS,
+        reloads: Callable[[], Mapping[str, int]] = dict,
     ) -> None:
+        self._reloads = reloads
         self._ingest = ingest
         self._source = source
         self._alerting = alerting
@@ -189,6 +191,15 @@ class CallpulseCollector(Collector):
             "Rejected records the dead-letter topic refused for good (logged with coordinates).",
             value=self._source.dead_letters.failed,
         )
+
+        reloads = CounterMetricFamily(
+            "callpulse_config_reload",
+            "Reloads of rules and maintenance windows (SIGHUP or a changed file), by result.",
+            labels=["result"],
+        )
+        for result, count in sorted(self._reloads().items()):
+            reloads.add_metric([result], count)
+        yield reloads
 
         overflow = CounterMetricFamily(
             "callpulse_label_values_overflow",

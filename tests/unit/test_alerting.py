@@ -217,3 +217,12 @@ def test_an_absent_rule_takes_no_threshold_fields() -> None:
             RuleSpec(alert="S", absent_scope="site", absent_for=60.0, match={"site": "lon.*"}),
             WINDOWS,
         )
+
+
+def test_replacing_rules_keeps_the_state_of_unchanged_ones() -> None:
+    e = evaluator(rule(for_seconds=60.0), rule(alert="Other", for_seconds=60.0))
+    e.evaluate(data(0, 0.5))
+    assert sorted(a.rule for a in e.alerts()) == ["Other", "SlLow"]
+    e.replace_rules([rule(for_seconds=60.0), rule(alert="Other", for_seconds=120.0)])
+    assert [(a.rule, a.active_at) for a in e.alerts()] == [("SlLow", 0)]  # Other changed
+    assert run(e, [(60, 0.5)]) == ["firing"]

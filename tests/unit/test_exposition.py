@@ -23,7 +23,7 @@ NOW = 1_800_000_000.0
 
 
 def scrape(
-    ingest: Ingest, alerting: AlertMetrics = NO_ALERTS
+    ingest: Ingest, alerting: AlertMetrics = NO_ALERTS, reloads: dict[str, int] | None = None
 ) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     collector = CallpulseCollector(
         ingest,
@@ -31,6 +31,7 @@ def scrape(
         ready=lambda: True,
         wall_clock=lambda: NOW + 3,
         alerting=alerting,
+        reloads=lambda: reloads or {},
     )
     text = generate_latest(build_registry(collector)).decode()
     return {
@@ -111,5 +112,9 @@ def test_readme_documents_exactly_the_callpulse_metrics_exposed() -> None:
     alerting = AlertMetrics(
         lambda: [alert], lambda: {"log": {"sent": 1}}, lambda: {("ComponentDown", "chg-1"): 1}
     )
-    exposed = {name for name, _ in scrape(ingest, alerting) if name.startswith("callpulse_")}
+    exposed = {
+        name
+        for name, _ in scrape(ingest, alerting, reloads={"success": 1})
+        if name.startswith("callpulse_")
+    }
     assert documented == exposed

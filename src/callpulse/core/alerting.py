@@ -226,6 +226,13 @@ class AlertEvaluator:
             )
         return out
 
+    def replace_rules(self, rules: Sequence[Rule]) -> None:
+        """Swap in ``rules`` at once; alerts of rules that did not change keep their state."""
+        old = {r.name: r.spec for r in self.rules}
+        unchanged = {r.name for r in rules if old.get(r.name) == r.spec}
+        self.rules = list(rules)
+        self._alerts = {k: a for k, a in self._alerts.items() if a.rule in unchanged}
+
     def unsend(self, notifications: Iterable[Notification]) -> None:
         """Mark ``notifications`` as not sent after all, so they are due again next time."""
         keys = {tuple(sorted(n.labels.items())) for n in notifications}

@@ -178,6 +178,11 @@ class MaintenanceTracker:
         # Windows past their grace whose backlog is still over its limits: watched until drained.
         self._held: dict[tuple[str, float], Occurrence] = {}
 
+    def replace(self, calendar: Calendar | None, limits: BacklogLimits) -> None:
+        """Swap in a new calendar and limits (a config reload); event windows stay."""
+        self.calendar = calendar
+        self.limits = limits
+
     # --- events ------------------------------------------------------------------------
 
     def apply(self, event: Any, ts: float, bucket: int, late: bool, replay: bool = False) -> None:

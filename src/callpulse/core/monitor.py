@@ -210,6 +210,15 @@ class Monitor:
             return Outcome.LATE
         return Outcome.APPLIED
 
+    def replace_maintenance(self, config: MonitorConfig) -> None:
+        """Swap in ``config``'s maintenance windows and backlog limits (a config reload)."""
+        calendar = (
+            Calendar(config.maintenance_windows, config.maintenance_timezone)
+            if config.maintenance_windows
+            else None
+        )
+        self.maintenance.replace(calendar, config.backlog)
+
     def forget_sites(self, sites: Iterable[str]) -> None:
         """Drop all state of ``sites`` (their partitions now belong to another replica)."""
         gone = set(sites)

@@ -84,7 +84,11 @@ class App:
         )
         self.collector = CallpulseCollector(
             self.ingest,
-            SourceMetrics(lag=self.source.lag, dead_letters=self.source.dead_letters),
+            SourceMetrics(
+                lag=self.source.lag,
+                dead_letters=self.source.dead_letters,
+                health=self.source.health,
+            ),
             ready=lambda: self.readiness()[0],
             alerting=AlertMetrics(
                 self.alerting.alerts,

@@ -24,6 +24,7 @@ from prometheus_client.registry import Collector
 from callpulse import __version__
 from callpulse.core import catalog
 from callpulse.core.alerting import Alert
+from callpulse.core.consumer_health import STATUSES as CONSUMER_STATUSES
 from callpulse.core.events import EVENT_TYPES
 from callpulse.core.ingest import Ingest
 from callpulse.sources.base import DeadLetterStats
@@ -36,9 +37,11 @@ class SourceMetrics:
         self,
         lag: Callable[[], Mapping[tuple[str, int], int]],
         dead_letters: DeadLetterStats,
+        health: Callable[[], Mapping[tuple[str, int], str]] = dict,
     ) -> None:
         self.lag = lag
         self.dead_letters = dead_letters
+        self.health = health
 
 
 class AlertMetrics:
@@ -218,6 +221,16 @@ class CallpulseCollector(Collector):
         for (topic, partition), records in sorted(self._source.lag().items()):
             lag.add_metric([topic, str(partition)], records)
         yield lag
+
+        status = GaugeMetricFamily(
+            "callpulse_consumer_status",
+            "1 for each partition's consumer verdict (ok, slow, stalled, unknown), 0 for others.",
+            labels=["topic", "partition", "status"],
+        )
+        for (topic, partition), verdict in sorted(self._source.health().items()):
+            for name in CONSUMER_STATUSES:
+                status.add_metric([topic, str(partition), name], 1.0 if verdict == name else 0.0)
+        yield status
 
         event_lag = GaugeMetricFamily(
             "callpulse_event_time_lag_seconds",

@@ -52,6 +52,9 @@ class HangingSource:
     def rebuilding(self) -> bool:
         return False
 
+    def health(self) -> Mapping[tuple[str, int], str]:
+        return {}
+
     def exhausted(self) -> bool:
         return False
 

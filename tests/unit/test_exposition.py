@@ -27,7 +27,11 @@ def scrape(
 ) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     collector = CallpulseCollector(
         ingest,
-        SourceMetrics(lag=lambda: {("events", 0): 7}, dead_letters=DeadLetterStats(2, 1)),
+        SourceMetrics(
+            lag=lambda: {("events", 0): 7},
+            dead_letters=DeadLetterStats(2, 1),
+            health=lambda: {("events", 0): "ok"},
+        ),
         ready=lambda: True,
         wall_clock=lambda: NOW + 3,
         alerting=alerting,

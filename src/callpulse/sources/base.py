@@ -71,6 +71,9 @@ class Source(Protocol):
     def readiness(self) -> tuple[bool, str]:
         """Whether the source is delivering, and a short reason either way."""
 
+    def health(self) -> Mapping[tuple[str, int], str]:
+        """Per-partition consumer verdicts (ok, slow, stalled, unknown), where it applies."""
+
     def rebuilding(self) -> bool:
         """True while re-read records are rebuilding state (alerts are held back)."""
 

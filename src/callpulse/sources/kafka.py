@@ -21,6 +21,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError, KafkaTimeoutError
 from aiokafka.helpers import create_ssl_context
 
+from callpulse.core.consumer_health import ConsumerHealth
 from callpulse.core.ingest import RawRecord, Rejection
 from callpulse.settings import KafkaSettings
 from callpulse.sources.base import Batch, DeadLetterStats, RevokeHandler, SourceError
@@ -28,6 +29,7 @@ from callpulse.sources.base import Batch, DeadLetterStats, RevokeHandler, Source
 log = structlog.get_logger("callpulse.kafka")
 
 _FETCH_TIMEOUT_MS = 500
+_HEALTH_EVERY = 5.0
 _DLQ_RETRY_MAX_SECONDS = 10.0
 # Room a dead-letter record needs beside its value: headers and the record batch framing.
 _DLQ_OVERHEAD = 64 * 1024
@@ -88,6 +90,10 @@ class KafkaSource:
         self._handed: dict[TopicPartition, int] = {}
         self._replayed: dict[TopicPartition, int] = {}
         self.rebuild_seconds = rebuild_seconds
+        self._health = ConsumerHealth()
+        self._last_contact = time.monotonic()
+        self._unreachable_logged = False
+        self._watcher: asyncio.Task[None] | None = None
         self._joined = False
         self._last_poll = 0.0
         self._max_request = max(1024 * 1024, 2 * settings.max_record_bytes)
@@ -125,7 +131,39 @@ class KafkaSource:
             raise SourceError(
                 f"cannot reach Kafka at {self._settings.bootstrap_servers}: {exc}"
             ) from exc
-        self._last_poll = time.monotonic()
+        self._last_poll = self._last_contact = time.monotonic()
+        self._watcher = asyncio.create_task(self._watch(), name="kafka-health")
+
+    async def _watch(self) -> None:
+        """Every few seconds: is the broker answering, and how is each partition doing?"""
+        while self._consumer is not None:
+            await asyncio.sleep(_HEALTH_EVERY)
+            consumer = self._consumer
+            if consumer is None:
+                return
+            try:
+                await asyncio.wait_for(consumer.topics(), timeout=_HEALTH_EVERY)
+            except (KafkaError, TimeoutError) as exc:
+                silent = time.monotonic() - self._last_contact
+                if not self._unreachable_logged and silent > self._settings.stall_timeout:
+                    # Once per outage: the consumer retries on its own, quietly.
+                    self._unreachable_logged = True
+                    log.error("kafka_unreachable", seconds=round(silent), error=repr(exc))
+            else:
+                if self._unreachable_logged:
+                    log.info("kafka_reachable_again")
+                self._unreachable_logged = False
+                self._last_contact = time.monotonic()
+            observed = {}
+            for tp in self._assignment:
+                high, position = consumer.highwater(tp), self._fetched.get(tp)
+                if high is not None and position is not None:
+                    observed[(tp.topic, tp.partition)] = (position, high)
+            self._health.sample(observed)
+
+    def health(self) -> Mapping[tuple[str, int], str]:
+        """Per-partition verdicts: ok, slow, stalled or unknown (Burrow's rules, simplified)."""
+        return self._health.verdicts()
 
     async def fetch(self) -> Batch:
         consumer = self._require_consumer()
@@ -332,6 +370,8 @@ class KafkaSource:
     async def stop(self) -> None:
         consumer, producer = self._consumer, self._producer
         self._consumer = self._producer = None
+        if self._watcher is not None:
+            self._watcher.cancel()
         if consumer is not None:
             offsets = {tp: off for tp, off in self._applied.items() if tp in self._assignment}
             if offsets:
@@ -356,6 +396,14 @@ class KafkaSource:
         silent = time.monotonic() - self._last_poll
         if silent > self._settings.stall_timeout:
             return False, f"consumer stalled: no fetch completed for {silent:.0f} s"
+        unreachable = time.monotonic() - self._last_contact
+        if unreachable > self._settings.stall_timeout:
+            return False, f"Kafka unreachable for {unreachable:.0f} s"
+        stalled = sorted(
+            f"{t}[{p}]" for (t, p), v in self._health.verdicts().items() if v == "stalled"
+        )
+        if stalled:
+            return False, f"consumer stalled on {', '.join(stalled)}"
         return True, f"consuming {len(self._assignment)} partition(s)"
 
     def exhausted(self) -> bool:

@@ -106,6 +106,9 @@ class ReplaySource:
     def rebuilding(self) -> bool:
         return False
 
+    def health(self) -> Mapping[tuple[str, int], str]:
+        return {}
+
     def exhausted(self) -> bool:
         return self._done
 

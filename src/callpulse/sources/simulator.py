@@ -83,6 +83,9 @@ class SimulatorSource:
     def rebuilding(self) -> bool:
         return False
 
+    def health(self) -> Mapping[tuple[str, int], str]:
+        return {}
+
     def exhausted(self) -> bool:
         return False
 

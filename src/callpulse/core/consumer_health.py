@@ -1,0 +1,63 @@
+"""Judging callpulse's own consumer, partition by partition, in the spirit of Burrow's rules.
+
+Each evaluation looks at a sliding window of samples of (fetch position, high watermark):
+
+- ``ok``: the partition was caught up (lag 0) at some point in the window, or lag is not
+  growing while the position advances;
+- ``slow``: the position advances but lag grows across the whole window: consuming, yet
+  falling behind;
+- ``stalled``: records are waiting (lag > 0) and the position has not moved across the whole
+  window: something is stuck;
+- ``unknown``: not enough samples yet.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+STATUSES = ("ok", "slow", "stalled", "unknown")
+
+
+@dataclass
+class PartitionHealth:
+    """Samples of one partition: (position, high watermark), oldest first."""
+
+    samples: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=10))
+
+    def verdict(self, minimum: int = 5) -> str:
+        """The status of the partition over its window (see the module's docstring)."""
+        samples = self.samples
+        if len(samples) < minimum:
+            return "unknown"
+        lags = [max(0, high - position) for position, high in samples]
+        if min(lags) == 0:
+            return "ok"
+        positions = [position for position, _ in samples]
+        if positions[-1] == positions[0]:
+            return "stalled"
+        if all(b > a for a, b in itertools.pairwise(lags)):
+            return "slow"
+        return "ok"
+
+
+class ConsumerHealth:
+    """Per-partition health from periodic samples."""
+
+    def __init__(self, window: int = 10) -> None:
+        self._window = window
+        self._partitions: dict[tuple[str, int], PartitionHealth] = {}
+
+    def sample(self, observed: Mapping[tuple[str, int], tuple[int, int]]) -> None:
+        """Record (position, high watermark) per partition; forget partitions not listed."""
+        for key in [k for k in self._partitions if k not in observed]:
+            del self._partitions[key]
+        for key, pair in observed.items():
+            health = self._partitions.setdefault(key, PartitionHealth(deque(maxlen=self._window)))
+            health.samples.append(pair)
+
+    def verdicts(self) -> dict[tuple[str, int], str]:
+        """The status of every partition sampled."""
+        return {key: health.verdict() for key, health in self._partitions.items()}

@@ -246,3 +246,51 @@ def test_sigkill_mid_stream_then_restart_loses_and_double_counts_nothing(
         assert second.value("callpulse_events_duplicate_total") == 0
     finally:
         assert second.stop() == 0
+
+
+def test_a_second_replica_joining_under_load_moves_sites_without_loss_or_double_count(
+    kafka_bootstrap: str, topics: tuple[str, str], tmp_path: Path
+) -> None:
+    topic, dlq = topics
+    total = 20_000
+    config = kafka_config(
+        kafka_bootstrap, topic, dlq, f"g-{uuid.uuid4().hex}", max_batch_records=200
+    )
+    producer = produce_steadily(kafka_bootstrap, topic, total, seconds=10)
+    first = Daemon(tmp_path, config, name="first").start()
+    second = None
+    try:
+        first.wait_ready()
+        wait_until(
+            lambda: (first.total("callpulse_events_total") or 0) > 3000,
+            30,
+            "the first replica to be mid-stream",
+        )
+        second = Daemon(tmp_path, config, name="second").start()
+        second.wait_ready()
+        producer.join(timeout=60)
+        replicas = (first, second)
+
+        def offered(d: Daemon) -> dict[str, float]:
+            return {
+                dict(labels)["site"]: v
+                for (n, labels), v in d.samples().items()
+                if n == "callpulse_queue_offered_calls" and ("window", "15m") in labels
+            }
+
+        def all_offered() -> float:
+            return sum(sum(offered(d).values()) for d in replicas)
+
+        wait_until(lambda: all_offered() >= total, 60, "both replicas to catch up")
+        time.sleep(1)
+        by_replica = [offered(d) for d in replicas]
+        # Every site lives on exactly one replica, and every call is offered exactly once.
+        assert not set(by_replica[0]) & set(by_replica[1])
+        assert set(by_replica[0]) | set(by_replica[1]) == {"lon1", "nyc1", "sgp1"}
+        assert all_offered() == total
+        assert sum(d.total("callpulse_events_total") for d in replicas) == total
+        assert sum(d.value("callpulse_events_duplicate_total") or 0 for d in replicas) == 0
+    finally:
+        if second is not None:
+            assert second.stop() == 0
+        assert first.stop() == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from typing import Literal
 
 import structlog
@@ -42,5 +43,30 @@ def configure(level: str = "info", fmt: Literal["auto", "json", "console"] = "au
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)
-    # aiokafka logs every reconnect attempt at ERROR; warnings and up are what an operator needs.
+    # aiokafka logs every reconnect attempt at ERROR; during a broker outage that is a flood.
+    # Warnings and up are what an operator needs, each kind once in a while.
     logging.getLogger("aiokafka").setLevel(max(numeric, logging.WARNING))
+    handler.addFilter(RepeatFilter(seconds=60.0, prefix="aiokafka"))
+
+
+class RepeatFilter(logging.Filter):
+    """Lets each message template of loggers under ``prefix`` through once per ``seconds``."""
+
+    def __init__(self, seconds: float, prefix: str) -> None:
+        super().__init__()
+        self._seconds = seconds
+        self._prefix = prefix
+        self._last: dict[tuple[str, object], float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self._prefix):
+            return True
+        key = (record.name, record.msg)
+        now = time.monotonic()
+        last = self._last.get(key)
+        if last is not None and now - last < self._seconds:
+            return False
+        if len(self._last) > 1000:
+            self._last.clear()
+        self._last[key] = now
+        return True

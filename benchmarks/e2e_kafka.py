@@ -125,22 +125,9 @@ async def consume(
     from callpulse.core.ingest import Ingest
     from callpulse.core.monitor import Monitor
     from callpulse.exposition import CallpulseCollector, SourceMetrics, build_registry
-    from callpulse.settings import Settings
     from callpulse.sources.kafka import KafkaSource
 
-    settings = Settings.model_validate(
-        {
-            "source": {
-                "kind": "kafka",
-                "kafka": {
-                    "bootstrap_servers": bootstrap,
-                    "topics": [topic],
-                    "group_id": f"bench-{uuid.uuid4().hex[:8]}",
-                    "dead_letter_topic": f"{topic}.dlq",
-                },
-            }
-        }
-    )
+    settings = kafka_settings(bootstrap, topic, f"bench-{uuid.uuid4().hex[:8]}")
     source = KafkaSource(settings.source.kafka)
     monitor = Monitor(settings.monitor_config(event_time_clock=False), now=time.time())
     ingest = Ingest(monitor, max_record_bytes=settings.source.kafka.max_record_bytes)
@@ -199,6 +186,19 @@ async def consume(
         result["latency_ms_p99"] = round(latencies[int(len(latencies) * 0.99)], 1)
         result["latency_ms_max"] = round(latencies[-1], 1)
     return result
+
+
+def kafka_settings(bootstrap: str, topic: str, group: str) -> Any:
+    """Settings of a pipeline consuming ``topic`` in consumer group ``group``."""
+    from callpulse.settings import Settings
+
+    kafka = {
+        "bootstrap_servers": bootstrap,
+        "topics": [topic],
+        "group_id": group,
+        "dead_letter_topic": f"{topic}.dlq",
+    }
+    return Settings.model_validate({"source": {"kind": "kafka", "kafka": kafka}})
 
 
 async def new_topic(bootstrap: str) -> str:

@@ -15,28 +15,15 @@ import os
 import time
 import uuid
 
-from benchmarks.e2e_kafka import new_topic, producer_process
+from benchmarks.e2e_kafka import kafka_settings, new_topic, producer_process
 
 
 async def run(bootstrap: str, topic: str, events: int) -> None:
     from callpulse.core.ingest import Ingest
     from callpulse.core.monitor import Monitor
-    from callpulse.settings import Settings
     from callpulse.sources.kafka import KafkaSource
 
-    settings = Settings.model_validate(
-        {
-            "source": {
-                "kind": "kafka",
-                "kafka": {
-                    "bootstrap_servers": bootstrap,
-                    "topics": [topic],
-                    "group_id": f"rb-{uuid.uuid4().hex[:6]}",
-                    "dead_letter_topic": f"{topic}.dlq",
-                },
-            }
-        }
-    )
+    settings = kafka_settings(bootstrap, topic, f"rb-{uuid.uuid4().hex[:6]}")
 
     async def consume(rebuild: bool) -> tuple[int, float]:
         source = KafkaSource(settings.source.kafka, rebuild_seconds=905 if rebuild else 0)

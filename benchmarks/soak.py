@@ -22,7 +22,7 @@ import time
 import uuid
 from pathlib import Path
 
-from benchmarks.e2e_kafka import ROOT, new_topic
+from benchmarks.e2e_kafka import ROOT, kafka_settings, new_topic
 
 
 def rss_mib() -> float:
@@ -68,22 +68,9 @@ async def consume(bootstrap: str, topic: str, seconds: float) -> None:
     from callpulse.core.ingest import Ingest
     from callpulse.core.monitor import Monitor
     from callpulse.exposition import CallpulseCollector, SourceMetrics, build_registry
-    from callpulse.settings import Settings
     from callpulse.sources.kafka import KafkaSource
 
-    settings = Settings.model_validate(
-        {
-            "source": {
-                "kind": "kafka",
-                "kafka": {
-                    "bootstrap_servers": bootstrap,
-                    "topics": [topic],
-                    "group_id": f"soak-{topic}",
-                    "dead_letter_topic": f"{topic}.dlq",
-                },
-            }
-        }
-    )
+    settings = kafka_settings(bootstrap, topic, f"soak-{topic}")
     source = KafkaSource(settings.source.kafka)
     monitor = Monitor(settings.monitor_config(event_time_clock=False), now=time.time())
     ingest = Ingest(monitor)

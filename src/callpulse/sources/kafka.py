@@ -5,7 +5,12 @@
 - A batch's offsets (last + 1 per partition) are committed only after its events are applied
   and its rejected records are safely in the dead-letter topic: at-least-once, and the
   ``event_id`` de-duplication makes a re-delivered event count once.
-- On revoke, the offsets applied so far are committed before the partitions move.
+- On revoke, the offsets applied so far are committed before the partitions move; the sites
+  of partitions that did not come back are handed to ``on_revoke`` so their state can go.
+- A partition new to this replica is re-read over ``rebuild_seconds`` up to the group's
+  committed offset (marked as replays) before it goes live, so its state is whole.
+- Every few seconds a metadata request checks the broker and each partition's position and
+  high watermark are sampled for the consumer-health verdicts behind /readyz.
 """
 
 from __future__ import annotations

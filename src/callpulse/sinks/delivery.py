@@ -8,6 +8,7 @@ the evaluator has re-sent newer state), then dropped and counted.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import random
 import time
@@ -42,7 +43,7 @@ class DeliveryStats:
         return {"sent": self.sent, "failed": self.failed, "dropped": self.dropped}
 
 
-class Sink:
+class Sink(abc.ABC):
     """Queue and worker around :meth:`send`, which subclasses implement."""
 
     name = "sink"
@@ -55,9 +56,9 @@ class Sink:
         self._drained = asyncio.Event()
         self.stats = DeliveryStats()
 
+    @abc.abstractmethod
     async def send(self, batch: Sequence[Notification]) -> None:
         """Deliver ``batch`` or raise."""
-        raise NotImplementedError
 
     def submit(self, notifications: Sequence[Notification]) -> None:
         """Queue notifications for delivery; never blocks."""

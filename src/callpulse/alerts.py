@@ -32,6 +32,7 @@ from callpulse.core.alerting import (
 )
 from callpulse.core.maintenance import backlog_summary
 from callpulse.core.monitor import Monitor
+from callpulse.core.queues import QueueView
 from callpulse.core.rules import Rule, builtin_rule
 from callpulse.settings import AlertingSettings
 from callpulse.sinks.alertmanager import AlertmanagerSink
@@ -86,6 +87,7 @@ class Alerting:
         if settings.log:
             self.sinks.append(LogSink(self._now))
         self._saved = ""
+        self._queue_views: list[QueueView] = []
         # Alerts a maintenance window explains: withheld from the sinks, counted once each.
         self.suppressed: dict[tuple[str, str], int] = {}
         self._suppressed_seen: set[tuple[Any, ...]] = set()
@@ -136,7 +138,9 @@ class Alerting:
         now = monitor.now
         maintenance = monitor.maintenance
         maintenance.prune(now)
-        maintenance.sample(now, {(v.site, v.queue): v.calls_waiting for v in monitor.queue_views()})
+        # One read of the queues per evaluation, shared by the baselines and the backlog rule.
+        self._queue_views = monitor.queue_views()
+        maintenance.sample(now, {(v.site, v.queue): v.calls_waiting for v in self._queue_views})
         samples = catalog.collect(monitor, self._domains) if self._domains else []
         data = EvaluationInput.of(now, samples, monitor.site_last_event)
         due = self.evaluator.evaluate(data)
@@ -170,7 +174,7 @@ class Alerting:
     ) -> Iterable[tuple[dict[str, str], float, dict[str, str]]]:
         monitor = self._monitor
         limits = monitor.maintenance.limits
-        for b in monitor.maintenance.backlogs(data.now, monitor.queue_views()):
+        for b in monitor.maintenance.backlogs(data.now, self._queue_views):
             if b.over:
                 labels = {"site": b.site, "queue": b.queue, "maintenance": b.maintenance}
                 yield labels, float(b.waiting), backlog_summary(b, limits.max_drain_eta)

@@ -269,24 +269,16 @@ class ContactCenter:
             site, "ivr.session_started", session_id=session, application=app, call_id=call_id
         )
         self._emit(site, "ivr.node", session_id=session, application=app, node="main-menu")
-        if rng.random() < ivr.no_input:
-            self._emit(
-                site,
-                "ivr.input_error",
-                session_id=session,
-                application=app,
-                node="main-menu",
-                kind="no_input",
-            )
-        if rng.random() < ivr.no_match:
-            self._emit(
-                site,
-                "ivr.input_error",
-                session_id=session,
-                application=app,
-                node="main-menu",
-                kind="no_match",
-            )
+        for kind, share in (("no_input", ivr.no_input), ("no_match", ivr.no_match)):
+            if rng.random() < share:
+                self._emit(
+                    site,
+                    "ivr.input_error",
+                    session_id=session,
+                    application=app,
+                    node="main-menu",
+                    kind=kind,
+                )
         outage = self._active("ivr_backend_outage", site)
         error_rate = max([ivr.backend_errors] + [o.error_rate for o in outage])
         failed = rng.random() < error_rate

@@ -30,11 +30,10 @@ from callpulse.core.alerting import (
     Notification,
     rfc3339,
 )
-from callpulse.core.maintenance import backlog_summary
+from callpulse.core.maintenance import backlog_summary, forecast_summary, overrun_summary
 from callpulse.core.monitor import Monitor
-from callpulse.core.queues import QueueView
-from callpulse.core.rules import Rule, builtin_rule
-from callpulse.settings import AlertingSettings
+from callpulse.core.rules import Rule, Series, builtin_rule
+from callpulse.settings import AlertingSettings, BacklogSettings
 from callpulse.sinks.alertmanager import AlertmanagerSink
 from callpulse.sinks.delivery import Sink
 from callpulse.sinks.log import LogSink
@@ -51,20 +50,22 @@ class Alerting:
         settings: AlertingSettings,
         rules: list[Rule],
         monitor: Monitor,
-        backlog_severity: str = "critical",
-        backlog_keep_firing_for: float = 0.0,
+        backlog: BacklogSettings | None = None,
         hold: Callable[[], bool] = lambda: False,
     ) -> None:
-        """``hold``: while it answers True (state being rebuilt), rules are evaluated but
-        nothing is sent; what is due goes out once it answers False."""
+        """``backlog``: how the built-in maintenance alerts are sent (severity, ``for``,
+        ``keep_firing_for``). ``hold``: while it answers True (state being rebuilt), rules
+        are evaluated but nothing is sent; what is due goes out once it answers False."""
         self._hold = hold
         self._settings = settings
         self._monitor = monitor
+        b = backlog or BacklogSettings()
         builtins = [
             builtin_rule(
-                "MaintenanceBacklog", backlog_severity, self._backlog, backlog_keep_firing_for
+                "MaintenanceBacklog", b.severity, self._backlog, b.keep_firing_for, b.for_
             ),
-            builtin_rule("MaintenanceOverrun", "warning", self._overrun),
+            builtin_rule("MaintenanceImpactForecast", "warning", self._forecast),
+            builtin_rule("MaintenanceOverrun", "warning", self._overrun, b.keep_firing_for),
         ]
         self.evaluator = AlertEvaluator(
             [*rules, *builtins],
@@ -87,17 +88,20 @@ class Alerting:
         if settings.log:
             self.sinks.append(LogSink(self._now))
         self._saved = ""
-        self._queue_views: list[QueueView] = []
         # Alerts a maintenance window explains: withheld from the sinks, counted once each.
         self.suppressed: dict[tuple[str, str], int] = {}
-        self._suppressed_seen: set[tuple[Any, ...]] = set()
+        # (labels, active since) of each alert withheld, and the window that explained it: it
+        # stays withheld for the rest of its episode, even once the window has closed.
+        self._suppressed_seen: dict[tuple[Any, ...], str] = {}
         self._restore()
 
     def suppressed_by(self, alert: Alert) -> str | None:
         """The maintenance window withholding ``alert`` from the sinks, if any."""
+        withheld = self._suppressed_seen.get((alert.labels, alert.active_at))
+        if withheld is not None:
+            return withheld
         window = self._monitor.maintenance.explaining(alert.label_dict(), self._monitor.now)
-        started = alert.fired_at if alert.fired_at is not None else alert.active_at
-        return window.name if window is not None and started >= window.start else None
+        return window.name if window is not None and alert.active_at >= window.start else None
 
     def replace_rules(self, rules: list[Rule]) -> None:
         """Swap in new configured rules; the built-in maintenance rules stay."""
@@ -138,72 +142,67 @@ class Alerting:
         now = monitor.now
         maintenance = monitor.maintenance
         maintenance.prune(now)
-        # One read of the queues per evaluation, shared by the baselines and the backlog rule.
-        self._queue_views = monitor.queue_views()
-        maintenance.sample(now, {(v.site, v.queue): v.calls_waiting for v in self._queue_views})
+        # One read of the queues per evaluation, shared by the baselines and the built-in rules.
+        queues = monitor.queue_views()
+        maintenance.sample(now, queues)
+        status = {(c.site, c.component): c.status for c in monitor.component_views()}
+        maintenance.assess(now, queues, status)
         samples = catalog.collect(monitor, self._domains) if self._domains else []
         data = EvaluationInput.of(now, samples, monitor.site_last_event)
         due = self.evaluator.evaluate(data)
         if self._hold():
             self.evaluator.unsend(due)  # keep them due for the first evaluation after
             return []
-        notifications = [n for n in due if not self._suppress(n, now)]
-        current = {(a.labels, a.fired_at) for a in self.evaluator.alerts()}
-        self._suppressed_seen &= current
+        alerts = self.evaluator.alerts()
+        self._explain(alerts, now)
+        withheld = {labels for labels, _ in self._suppressed_seen}
+        notifications = [n for n in due if tuple(sorted(n.labels.items())) not in withheld]
         for sink in self.sinks:
             sink.submit(notifications)
         self._save()
         return notifications
 
-    def _suppress(self, notification: Notification, now: float) -> bool:
-        window = self._monitor.maintenance.explaining(notification.labels, now)
-        # An alert already firing (and sent) before the window opened keeps being sent, its
-        # resolution included: receivers must not be left holding a stale firing alert.
-        if window is None or notification.starts_at < window.start:
-            return False
-        seen = (tuple(sorted(notification.labels.items())), notification.starts_at)
-        if seen not in self._suppressed_seen:
-            self._suppressed_seen.add(seen)
-            key = (notification.labels.get("alertname", ""), window.name)
-            self.suppressed[key] = self.suppressed.get(key, 0) + 1
-            log.info("alert_suppressed", labels=dict(notification.labels), maintenance=window.name)
-        return True
+    def _explain(self, alerts: list[Alert], now: float) -> None:
+        """Mark the alerts a maintenance window (or the backlog it left) explains.
 
-    def _backlog(
-        self, data: EvaluationInput
-    ) -> Iterable[tuple[dict[str, str], float, dict[str, str]]]:
-        monitor = self._monitor
-        limits = monitor.maintenance.limits
-        for b in monitor.maintenance.backlogs(data.now, self._queue_views):
-            if b.over:
-                labels = {"site": b.site, "queue": b.queue, "maintenance": b.maintenance}
-                yield labels, float(b.waiting), backlog_summary(b, limits.max_drain_eta)
+        An alert is explained when, at some evaluation since it became active, an open window
+        (or an active MaintenanceBacklog on its queue) explains it and it became active after
+        the window opened. It is then withheld from the sinks for its whole episode, resolution
+        included, even after the window has closed: the slow answers a window caused are part
+        of its incident. An alert active before the window opened is not the window's doing
+        and keeps being sent.
+        """
+        current = {(a.labels, a.active_at) for a in alerts}
+        self._suppressed_seen = {k: v for k, v in self._suppressed_seen.items() if k in current}
+        maintenance = self._monitor.maintenance
+        for alert in alerts:
+            key = (alert.labels, alert.active_at)
+            if alert.state == "resolved" or key in self._suppressed_seen:
+                continue
+            window = maintenance.explaining(alert.label_dict(), now)
+            if window is None or alert.active_at < window.start:
+                continue
+            self._suppressed_seen[key] = window.name
+            counted = (alert.rule, window.name)
+            self.suppressed[counted] = self.suppressed.get(counted, 0) + 1
+            log.info("alert_suppressed", labels=alert.label_dict(), maintenance=window.name)
 
-    def _overrun(
-        self, data: EvaluationInput
-    ) -> Iterable[tuple[dict[str, str], float, dict[str, str]]]:
-        monitor = self._monitor
-        limits = monitor.maintenance.limits
-        # A component gets overrun_after to report back before the window counts as overrun.
-        ended = [
-            w
-            for w in monitor.maintenance.windows(data.now, grace=limits.grace)
-            if data.now >= w.end + limits.overrun_after
-        ]
-        if not ended:
-            return
-        status = {(c.site, c.component): c.status for c in monitor.component_views()}
-        for window in ended:
-            for site in window.sites:
-                for component in window.components:
-                    state = status.get((site, component))
-                    if state in ("down", "degraded"):
-                        labels = {"site": site, "component": component, "maintenance": window.name}
-                        summary = (
-                            f"{component} at {site} is still {state} after maintenance "
-                            f"{window.name} ended"
-                        )
-                        yield labels, 1.0, {"summary": summary}
+    def _backlog(self, data: EvaluationInput) -> Iterable[Series]:
+        maintenance = self._monitor.maintenance
+        target = maintenance.limits.max_drain_eta
+        for b in maintenance.backlogs:
+            labels = {"site": b.site, "queue": b.queue, "maintenance": b.maintenance}
+            yield Series(labels, float(b.waiting), backlog_summary(b, target), b.active)
+
+    def _forecast(self, data: EvaluationInput) -> Iterable[Series]:
+        for f in self._monitor.maintenance.forecasts:
+            labels = {"site": f.site, "queue": f.queue, "maintenance": f.maintenance}
+            yield Series(labels, round(f.peak, 1), forecast_summary(f), f.active)
+
+    def _overrun(self, data: EvaluationInput) -> Iterable[Series]:
+        for o in self._monitor.maintenance.overruns:
+            labels = {"site": o.site, "component": o.component, "maintenance": o.maintenance}
+            yield Series(labels, 1.0 if o.active else 0.0, overrun_summary(o), o.active)
 
     async def run(self) -> None:
         """Start the sinks' workers and evaluate every ``evaluation_interval``."""

@@ -78,8 +78,7 @@ class App:
             settings.alerting,
             load_rules(settings),
             self.monitor,
-            backlog_severity=settings.maintenance.backlog.severity,
-            backlog_keep_firing_for=settings.maintenance.backlog.keep_firing_for,
+            backlog=settings.maintenance.backlog,
             hold=self.source.rebuilding,
         )
         self.collector = CallpulseCollector(

@@ -51,6 +51,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     check_scenario.add_argument("names", nargs="*", help="scenario names or files (default: all)")
     check_scenario.add_argument("-c", "--config", type=Path, help="settings (rules) to check with")
+    check_scenario.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        metavar="N",
+        help="play each scenario with N seeds (its own and the next N-1); default 1",
+    )
     scenario_commands.add_parser("list", help="the shipped scenarios")
 
     simulate = commands.add_parser(
@@ -110,7 +117,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if args.scenario_command == "list":
             return sim.list_scenarios()
-        return sim.check(args.names, args.config)
+        if args.seeds < 1:
+            print("callpulse: --seeds must be at least 1", file=sys.stderr)
+            return 2
+        return sim.check(args.names, args.config, args.seeds)
     if args.command == "simulate":
         from callpulse import simulate as sim
 

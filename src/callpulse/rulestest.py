@@ -97,8 +97,7 @@ def _run_test(
         settings.alerting,
         rules,
         monitor,
-        backlog_severity=settings.maintenance.backlog.severity,
-        backlog_keep_firing_for=settings.maintenance.backlog.keep_firing_for,
+        backlog=settings.maintenance.backlog,
     )
     try:
         events = sorted(_expand(test.get("events", [])), key=lambda e: e[0])

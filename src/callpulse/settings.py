@@ -32,7 +32,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from callpulse.core.cardinality import DEFAULT_LIMITS
 from callpulse.core.durations import format_duration, parse_duration
 from callpulse.core.kpi import AbandonPolicy
-from callpulse.core.maintenance import BacklogLimits, WindowSpec
+from callpulse.core.maintenance import AgentImpact, BacklogLimits, WindowSpec
 from callpulse.core.monitor import MonitorConfig
 from callpulse.core.queues import ServiceLevelPolicy
 from callpulse.core.rules import Rule, RuleError, RuleSpec, compile_rule
@@ -243,6 +243,27 @@ class RuleFile(_Section):
     rules: list[RuleSettings] = []
 
 
+def _share(value: Any) -> Any:
+    """``50%`` -> 0.5; a number must be a share from 0 to 1; a mapping passes on."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+        except ValueError:
+            raise ValueError(f"expected a share such as 50% or 0.5, got {value!r}") from None
+    if isinstance(value, int | float) and not isinstance(value, bool) and not 0 <= value <= 1:
+        raise ValueError(f"a share must be from 0% to 100%, got {value!r}")
+    return value
+
+
+def _impact(value: float | dict[str, int] | None) -> AgentImpact | None:
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return AgentImpact(counts=tuple(sorted(value.items())))
+    return AgentImpact(share=value)
+
+
 class WindowSettings(_Section):
     name: Annotated[str, Field(min_length=1)]
     sites: Annotated[list[str], Field(min_length=1)]
@@ -253,6 +274,14 @@ class WindowSettings(_Section):
     start: datetime
     duration: Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
     rrule: str | None = None
+    agents_affected: Annotated[
+        float | dict[str, Annotated[int, Field(ge=0)]] | None,
+        BeforeValidator(_share),
+        Field(
+            description="a share of each covered queue's agents (50% or 0.5), or a count "
+            "per queue ({billing: 10})"
+        ),
+    ] = None
 
     @model_validator(mode="after")
     def _check(self) -> WindowSettings:
@@ -278,26 +307,49 @@ class WindowSettings(_Section):
             trunks=tuple(self.trunks),
             applications=tuple(self.applications),
             rrule=self.rrule,
+            agents_affected=_impact(self.agents_affected),
         )
 
 
 class BacklogSettings(_Section):
+    # Defaults are merged into the file's values by key: they must be dumped as `for`.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
+
     grace: Duration = 1800.0
     baseline: Duration = 1800.0
+    min_calls_waiting: Annotated[int, Field(ge=1)] = 5
     max_calls_waiting: Annotated[int, Field(ge=0)] = 20
     max_backlog_ratio: Annotated[float, Field(gt=0)] = 3.0
     max_drain_eta: Duration = 900.0
+    drained_calls_waiting: Annotated[int, Field(ge=0)] = 2
+    patience: Annotated[float, BeforeValidator(parse_duration), Field(gt=0)] = 600.0
+    forecast_lead: Duration = 1800.0
     overrun_after: Duration = 60.0
+    for_: Annotated[Duration, Field(alias="for")] = 60.0
     keep_firing_for: Duration = 120.0
     severity: str = "critical"
+
+    @model_validator(mode="after")
+    def _levels(self) -> BacklogSettings:
+        if self.drained_calls_waiting >= self.min_calls_waiting:
+            raise ValueError(
+                f"drained_calls_waiting ({self.drained_calls_waiting}) must be below "
+                f"min_calls_waiting ({self.min_calls_waiting}): the clear level is under the "
+                "fire level"
+            )
+        return self
 
     def limits(self) -> BacklogLimits:
         return BacklogLimits(
             grace=self.grace,
             baseline=self.baseline,
+            min_calls_waiting=self.min_calls_waiting,
             max_calls_waiting=self.max_calls_waiting,
             max_backlog_ratio=self.max_backlog_ratio,
             max_drain_eta=self.max_drain_eta,
+            drained_calls_waiting=self.drained_calls_waiting,
+            patience=self.patience,
+            forecast_lead=self.forecast_lead,
             overrun_after=self.overrun_after,
         )
 

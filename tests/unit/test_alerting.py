@@ -226,3 +226,54 @@ def test_replacing_rules_keeps_the_state_of_unchanged_ones() -> None:
     e.replace_rules([rule(for_seconds=60.0), rule(alert="Other", for_seconds=120.0)])
     assert [(a.rule, a.active_at) for a in e.alerts()] == [("SlLow", 0)]  # Other changed
     assert run(e, [(60, 0.5)]) == ["firing"]
+
+
+def test_rules_sharing_an_alertname_are_separate_alerts() -> None:
+    # A warning and a critical rule named the same: the critical one's keep_firing_for of
+    # 300 s holds it after the value recovers, while the warning resolves at once.
+    warning = rule(threshold=0.8, severity="warning")
+    critical = rule(threshold=0.6, severity="critical", keep_firing_for=300.0)
+    e = evaluator(warning, critical)
+    e.evaluate(data(0, 0.5))
+    assert sorted((a.label_dict()["severity"], a.state) for a in e.alerts()) == [
+        ("critical", "firing"),
+        ("warning", "firing"),
+    ]
+    e.evaluate(data(5, 0.9))
+    states = {a.label_dict()["severity"]: a.state for a in e.alerts()}
+    assert states == {"critical": "firing", "warning": "resolved"}
+    e.evaluate(data(304, 0.9))
+    assert {a.label_dict()["severity"]: a.state for a in e.alerts()}["critical"] == "firing"
+    e.evaluate(data(305, 0.9))
+    assert {a.label_dict()["severity"]: a.state for a in e.alerts()}["critical"] == "resolved"
+
+
+def test_state_of_rules_sharing_a_name_survives_a_restart_each_its_own() -> None:
+    first = evaluator(rule(severity="warning"), rule(severity="critical", for_seconds=60.0))
+    first.evaluate(data(0, 0.5))
+    second = evaluator(rule(severity="warning"), rule(severity="critical", for_seconds=60.0))
+    assert second.import_state(first.export_state()) == 2
+    assert sorted(a.rule_id for a in second.alerts()) == ["SlLow", "SlLow#2"]
+    second.evaluate(data(60, 0.5))
+    assert {a.label_dict()["severity"]: a.state for a in second.alerts()} == {
+        "warning": "firing",
+        "critical": "firing",
+    }
+
+
+def test_a_builtin_alert_resolves_with_the_values_it_resolved_at() -> None:
+    from callpulse.core.rules import Series, builtin_rule
+
+    reports = {"value": 30.0, "active": True}
+
+    def source(_: object) -> list[Series]:
+        text = "30 waiting" if reports["active"] else "drained, 1 waiting"
+        return [Series({"queue": "q"}, reports["value"], {"summary": text}, reports["active"])]
+
+    e = evaluator(builtin_rule("Backlog", "critical", source, keep_firing_for=10.0))
+    assert [n.annotations["summary"] for n in e.evaluate(EvaluationInput(0, {}))] == ["30 waiting"]
+    reports.update(value=1.0, active=False)
+    e.evaluate(EvaluationInput(5, {}))  # keep firing, already showing the drained values
+    [sent] = e.evaluate(EvaluationInput(15, {}))
+    assert sent.ends_at == 15
+    assert (sent.annotations["summary"], e.alerts()[0].value) == ("drained, 1 waiting", 1.0)

@@ -102,6 +102,8 @@ def test_tombstone_has_no_value() -> None:
         ("media.quality", "mos", 5.5),
         ("media.quality", "packet_loss_ratio", 1.5),
         ("call.setup", "sip_code", 99),
+        ("call.setup", "sip_code", 100),  # provisional responses are not setup results
+        ("call.setup", "sip_code", 183),
         ("call.setup", "sip_code", 700),
         ("trunk.status", "channels_total", 0),
         ("ivr.ports", "ports_total", 0),

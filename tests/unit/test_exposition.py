@@ -108,10 +108,33 @@ def test_readme_documents_exactly_the_callpulse_metrics_exposed() -> None:
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     documented = set(re.findall(r"^\| `(callpulse_[a-z0-9_]+)`", readme, flags=re.M))
-    ingest = Ingest(Monitor(MonitorConfig(), now=NOW))
-    # A sample before the example's window opens gives the backlog its baseline.
-    ingest.monitor.maintenance.sample(NOW - 50, {("lon1", "billing"): 2})
+    import json
+    from datetime import UTC as utc  # noqa: N811
+    from datetime import datetime as dt
+
+    from callpulse.core.maintenance import AgentImpact, WindowSpec
+
+    planned = WindowSpec(
+        name="planned",
+        sites=("lon1",),
+        start=dt.fromtimestamp(NOW + 600, utc).replace(tzinfo=None),
+        duration=1800,
+        agents_affected=AgentImpact(share=0.5),
+    )
+    monitor = Monitor(MonitorConfig(maintenance_windows=(planned,)), now=NOW)
+    ingest = Ingest(monitor)
+    # A quarter of an hour of traffic: a forecast needs a whole window of it.
+    early = {"type": "agent.state", "agent_id": "early", "state": "offline", "queues": ["x"]}
+    early |= {"schema_version": 1, "event_id": "early", "site": "lon1"}
+    early["occurred_at"] = dt.fromtimestamp(NOW - 899, utc).isoformat()
+    assert ingest.process([RawRecord(json.dumps(early).encode())]) == []
     assert ingest.process(every_event_type_now()) == []
+    # Samples before the example's window opens give the backlog its baseline; the built-in
+    # maintenance families show what the last evaluation judged.
+    monitor.maintenance.sample(NOW - 61, monitor.queue_views())
+    monitor.maintenance.sample(monitor.now, monitor.queue_views())
+    monitor.maintenance.assess(monitor.now, monitor.queue_views(), {})
+    assert monitor.maintenance.forecasts
     alert = Alert("X", (("alertname", "X"), ("severity", "page")), "firing", NOW, 1.0, {})
     alerting = AlertMetrics(
         lambda: [alert], lambda: {"log": {"sent": 1}}, lambda: {("ComponentDown", "chg-1"): 1}

@@ -9,14 +9,18 @@ from datetime import UTC, datetime
 import pytest
 
 from callpulse.core.maintenance import (
+    AgentImpact,
     BacklogLimits,
     Calendar,
     MaintenanceTracker,
     Occurrence,
     WindowSpec,
     backlog_summary,
+    forecast_summary,
+    overrun_summary,
 )
 from callpulse.core.monitor import Monitor, MonitorConfig
+from callpulse.core.queues import QueueFlow
 
 from .events import event
 
@@ -138,53 +142,120 @@ def test_what_a_window_explains() -> None:
     assert not w.explains({"alertname": "MaintenanceBacklog", "site": "lon1", "queue": "billing"})
 
 
-def test_backlog_against_baseline_and_drain_eta() -> None:
-    now = utc("2026-11-22T14:00")
-    limits = BacklogLimits(max_calls_waiting=20, max_backlog_ratio=3.0, max_drain_eta=900)
-    m = Monitor(MonitorConfig(backlog=limits), now=now - 600)
-    tracker = m.maintenance
-    for i in range(10):  # before the window: 2 calls waiting, sampled every minute
-        tracker.sample(now - 600 + 60 * i, {("lon1", "billing"): 2})
-    m.tick(now)
-    m.apply(
+class Queue:
+    """A queue view as the tracker reads it: only what the backlog model needs."""
+
+    def __init__(
+        self,
+        waiting: int,
+        serving: int,
+        arrivals: float = 0.0,
+        aht: float | None = 300.0,
+        site: str = "lon1",
+        queue: str = "billing",
+    ) -> None:
+        self.site, self.queue, self.calls_waiting = site, queue, waiting
+        self.agents = {"available": 0, "on_call": serving, "acw": 0}
+        self.agents_serving = serving
+        # Many callers' worth of patience data, all very patient: the model is near linear.
+        self.flow = QueueFlow(arrivals, aht, reneged=0, exposure_seconds=1e12, settled=True)
+
+
+def tracker_with_window(
+    limits: BacklogLimits, now: float, samples: int = 2, serving: int = 12, arrivals: float = 0.0
+) -> MaintenanceTracker:
+    tracker = MaintenanceTracker(None, limits)
+    for i in range(10):  # before the window: `samples` calls waiting, sampled every minute
+        tracker.sample(now - 600 + 60 * i, [Queue(samples, serving, arrivals=arrivals)])
+    tracker.apply(
         event(
             "maintenance.started",
             now,
             maintenance_id="chg-1",
             components=["pbx-2"],
             queues=["billing"],
-        )
+        ),
+        now,
+        0,
+        False,
     )
-    for i in range(10):  # 5m window: 10 offered (2/min), AHT 300 s
-        m.apply(event("call.queued", now - 200 + i, call_id=f"c{i}", queue="billing"))
-        m.apply(
-            event(
-                "call.completed",
-                now - 100,
-                call_id=f"x{i}",
-                queue="billing",
-                agent_id="a",
-                talk_seconds=300.0,
-                hold_seconds=0.0,
-                acw_seconds=0.0,
-            )
-        )
-    for i in range(12):
-        m.apply(
-            event("agent.state", now - 50, agent_id=f"a{i}", state="on_call", queues=["billing"])
-        )
-    [b] = tracker.backlogs(now, m.queue_views())
-    assert (b.waiting, b.baseline, b.maintenance) == (10, 2.0, "chg-1")
-    # capacity 12/300 = 0.04/s, arrivals 10/300 s: 10 waiting drain in 10 / (2/300) = 1500 s
-    assert b.drain_eta == pytest.approx(1500)
-    assert b.over  # 10 > 3 x baseline 2, and 25 min > 15 min
+    return tracker
+
+
+def test_backlog_pages_on_a_drain_eta_over_the_limit_with_the_staffing_to_fix_it() -> None:
+    now = utc("2026-11-22T14:00")
+    limits = BacklogLimits(max_calls_waiting=20, max_backlog_ratio=3.0, max_drain_eta=900)
+    tracker = tracker_with_window(limits, now, arrivals=10 / 300)
+    # capacity 12/300 = 0.04/s, arrivals 10/300 s: 10 waiting drain to the baseline of 2
+    # in 8 / (2/300) = 1200 s. The event window has no planned end: that is all there is.
+    tracker.assess(now, [Queue(10, 12, arrivals=10 / 300)], {})
+    [b] = tracker.backlogs
+    assert (b.waiting, b.baseline, b.maintenance, b.drained_level) == (10, 2.0, "chg-1", 2.0)
+    assert b.drain_eta == pytest.approx(1200, rel=1e-6)
+    assert b.active  # 10 >= max(5, 3 x 2) and 20 min > 15 min
+    # To drain 8 in 15 min: 300 x (8/900 + 1/30) = 12.7 -> 13 agents, 1 more than 12.
+    assert b.agents_needed == 13
     notes = backlog_summary(b, limits.max_drain_eta)
-    # To drain in 15 min: AHT x (10/900 + 1/30) = 13.3 -> 14 agents, 2 more than 12.
     assert notes["summary"] == (
-        "billing at lon1: 10 waiting (5x normal), drains in 25 min at current staffing; "
-        "2 more agents would drain it in 15 min"
+        "billing at lon1: 10 waiting (5x normal), drains in 20 min; "
+        "1 more agents would drain it in 15 min"
     )
-    assert notes["drain_eta"] == "1500s"
+    assert notes["drain_eta"] == "1200s"
+
+
+def test_a_small_backlog_never_pages_however_slow_it_drains() -> None:
+    now = utc("2026-11-22T14:00")
+    tracker = tracker_with_window(BacklogLimits(), now, samples=0)
+    # Four callers waiting and nobody to answer: will not drain, but that is no incident.
+    tracker.assess(now, [Queue(4, 0)], {})
+    [b] = tracker.backlogs
+    assert b.drain_eta == math.inf
+    assert not b.active
+    tracker.assess(now + 5, [Queue(5, 0)], {})  # min_calls_waiting reached
+    assert [b.active for b in tracker.backlogs] == [True]
+
+
+def test_the_fire_level_follows_the_baseline_ratio_when_it_is_larger() -> None:
+    now = utc("2026-11-22T14:00")
+    tracker = tracker_with_window(BacklogLimits(), now, samples=4)  # fire at 3 x 4 = 12
+    tracker.assess(now, [Queue(11, 0)], {})
+    assert [b.active for b in tracker.backlogs] == [False]
+    tracker.assess(now + 5, [Queue(12, 0)], {})
+    assert [b.active for b in tracker.backlogs] == [True]
+
+
+def test_hysteresis_holds_the_page_until_the_backlog_has_drained() -> None:
+    now = utc("2026-11-22T14:00")
+    tracker = tracker_with_window(BacklogLimits(max_calls_waiting=20), now, samples=0, arrivals=0.05)
+    active = []
+    for t, waiting in enumerate((25, 19, 8, 4, 3, 2, 6)):
+        tracker.assess(now + 5 * t, [Queue(waiting, 20, arrivals=0.05)], {})
+        active.append(tracker.backlogs[0].active)
+    # Fires above 20; stays through 19..3 (above drained = 2); clears at 2; 6 alone does not
+    # fire again (it drains in time).
+    assert active == [True, True, True, True, True, False, False]
+    notes = backlog_summary(tracker.backlogs[0], 900)
+    assert notes["summary"].startswith("billing at lon1: backlog drained")
+
+
+def test_during_a_planned_window_the_eta_counts_the_staff_coming_back() -> None:
+    now = utc("2026-11-22T14:00")
+    limits = BacklogLimits(max_drain_eta=600)
+    cal = Calendar([window("2026-11-22T13:50", duration=1800, queues=("billing",))], "UTC")
+    tracker = MaintenanceTracker(cal, limits)
+    for i in range(10):  # 20 agents before the window
+        tracker.sample(utc("2026-11-22T13:40") + 60 * i, [Queue(0, 20, arrivals=0.05)])
+    # 10 minutes in: 10 agents left, AHT 300 s, 0.05 calls/s: the queue grows by
+    # 0.05 - 10/300 = 1/60 per s for the 20 minutes left (+20, to 30). Then the 10 agents
+    # back take a caller each at once, and 20 agents drain the other 20 down to 2 at
+    # 20/300 - 0.05 = 1/60 per s: 18 min after the window.
+    tracker.assess(now, [Queue(10, 10, arrivals=0.05)], {})
+    [b] = tracker.backlogs
+    assert b.window_left == 1200
+    assert b.agents_after == 20
+    assert b.overhang == pytest.approx(18 * 60, rel=1e-3)
+    assert b.drain_eta == pytest.approx(1200 + 18 * 60, rel=1e-3)
+    assert b.active  # 18 min after the window > 10 min
 
 
 def test_an_end_delivered_before_its_start_does_not_leave_a_window_open() -> None:
@@ -226,11 +297,13 @@ def test_a_backlog_still_over_after_the_grace_period_is_watched_until_it_drains(
     m.apply(event("maintenance.ended", now - 20, maintenance_id="chg-1"))
     for i in range(8):
         m.apply(event("call.queued", now - 10, call_id=f"c{i}", queue="billing"))
-    assert [b.over for b in m.maintenance.backlogs(now, m.queue_views())] == [True]
-    assert m.maintenance.backlogs(now, m.queue_views())[0].baseline is None  # never sampled
+    m.maintenance.assess(now, m.queue_views(), {})
+    assert [b.over for b in m.maintenance.backlogs] == [True]
+    assert m.maintenance.backlogs[0].baseline is None  # never sampled
     m.tick(now + 600)  # long past the grace period, still 8 waiting
     m.maintenance.prune(m.now)
-    assert [b.over for b in m.maintenance.backlogs(m.now, m.queue_views())] == [True]
+    m.maintenance.assess(m.now, m.queue_views(), {})
+    assert [b.over for b in m.maintenance.backlogs] == [True]
     for i in range(8):
         m.apply(
             event(
@@ -242,4 +315,81 @@ def test_a_backlog_still_over_after_the_grace_period_is_watched_until_it_drains(
                 wait_seconds=600.0,
             )
         )
-    assert m.maintenance.backlogs(m.now, m.queue_views()) == []
+    m.maintenance.assess(m.now, m.queue_views(), {})
+    assert [b.over for b in m.maintenance.backlogs] == [False]  # drained: its last values
+    m.maintenance.assess(m.now + 5, m.queue_views(), {})
+    assert m.maintenance.backlogs == []
+
+
+def test_forecast_before_a_planned_window_from_live_load_and_the_staff_it_takes() -> None:
+    now = utc("2026-11-22T13:40")
+    spec = window(
+        "2026-11-22T14:00",
+        duration=1800,
+        queues=("billing",),
+        agents_affected=AgentImpact(share=0.5),
+    )
+    tracker = MaintenanceTracker(Calendar([spec], "UTC"), BacklogLimits(forecast_lead=1800))
+    # 20 agents, AHT 300 s, 0.05 calls/s (A = 15): half of them gone grows the queue by
+    # 0.05 - 10/300 = 1/60 per s. Agents on a call finish it first, so the loss lands half a
+    # handle time (150 s) into the 30 minutes: 1650 s of growth, 27.5 waiting at the end.
+    # The 10 agents back take 10 at once; 20 drain the other 17.5 to 2 in 15.5 x 60 = 930 s.
+    tracker.sample(now, [Queue(0, 20, arrivals=0.05)])
+    tracker.assess(now, [Queue(0, 20, arrivals=0.05)], {})
+    [f] = tracker.forecasts
+    assert (f.agents_lost, f.starts_in) == (10, 1200)
+    assert f.peak == pytest.approx(27.5, rel=1e-3)
+    assert f.drain_after == pytest.approx(930, rel=1e-3)
+    assert f.active
+    # Keeping 15 on the phones: 0 growth, nothing to drain.
+    assert f.agents_to_keep is not None
+    assert 10 < f.agents_to_keep <= 15
+    notes = forecast_summary(f)
+    assert notes["forecast_peak"] == "27"
+    assert "takes 10 of 20 agents from billing at lon1" in notes["summary"]
+    # Once warned, the warning stands until the window opens, then the forecast is gone.
+    tracker.assess(now + 60, [Queue(0, 20, arrivals=0.01)], {})
+    assert [f.active for f in tracker.forecasts] == [True]
+    tracker.assess(utc("2026-11-22T14:00") + 1, [Queue(0, 20, arrivals=0.05)], {})
+    assert tracker.forecasts == []
+
+
+def test_no_forecast_beyond_the_lead_time_or_without_agents_affected() -> None:
+    now = utc("2026-11-22T13:00")
+    specs = [
+        window("2026-11-22T14:00", queues=("billing",), agents_affected=AgentImpact(share=0.5)),
+        window("2026-11-22T13:10", queues=("billing",), name="no-impact"),
+    ]
+    tracker = MaintenanceTracker(Calendar(specs, "UTC"), BacklogLimits(forecast_lead=1800))
+    tracker.assess(now, [Queue(0, 20, arrivals=0.05)], {})
+    assert tracker.forecasts == []
+
+
+def test_agents_affected_per_queue_counts_override_the_share() -> None:
+    impact = AgentImpact(share=0.25, counts=(("billing", 7),))
+    assert (impact.lost("billing", 20), impact.lost("sales", 20), impact.lost("billing", 5)) == (
+        7,
+        5,
+        5,
+    )
+
+
+def test_overrun_until_the_component_is_back_then_resolved_with_its_status() -> None:
+    limits = BacklogLimits(grace=600, overrun_after=60)
+    now = utc("2026-11-22T14:00")
+    tracker = MaintenanceTracker(None, limits)
+    started = event("maintenance.started", now - 600, maintenance_id="chg-1", components=["pbx-2"])
+    tracker.apply(started, now - 600, 0, False)
+    tracker.apply(
+        event("maintenance.ended", now - 100, maintenance_id="chg-1"), now - 100, 0, False
+    )
+    tracker.assess(now - 50, [], {("lon1", "pbx-2"): "down"})
+    assert tracker.overruns == []  # within overrun_after
+    tracker.assess(now, [], {("lon1", "pbx-2"): "down"})
+    assert [(o.active, o.status) for o in tracker.overruns] == [(True, "down")]
+    tracker.assess(now + 1000, [], {("lon1", "pbx-2"): "down"})  # past grace, still down
+    assert [o.active for o in tracker.overruns] == [True]
+    tracker.assess(now + 1005, [], {("lon1", "pbx-2"): "up"})
+    [o] = tracker.overruns
+    assert not o.active
+    assert overrun_summary(o)["summary"] == "pbx-2 at lon1 is up again"

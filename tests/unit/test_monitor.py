@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from callpulse.core.monitor import Monitor, MonitorConfig, Outcome, ServiceLevelPolicy
@@ -54,10 +56,27 @@ def test_service_level_excludes_short_abandons() -> None:
     assert w.asa_seconds == pytest.approx((3 + 12 + 25) / 3)
 
 
-@pytest.mark.parametrize(("policy", "expected"), [("ignored", 2 / 3), ("positive", 3 / 5)])
+@pytest.mark.parametrize(("policy", "expected"), [("ignored", 2 / 4), ("positive", 3 / 5)])
 def test_service_level_abandon_policies(policy: str, expected: float) -> None:
     m = monitor(service_level=ServiceLevelPolicy(abandons=policy))  # type: ignore[arg-type]
     feed_service_level_mix(m)
+    assert window(view(m), "5m").service_level == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("policy", "expected"), [("ignored", 7 / 9), ("negative", 0.70), ("positive", 0.80)]
+)
+def test_service_level_policies_as_cisco_ucce_defines_them(policy: str, expected: float) -> None:
+    # 7 answered within T, 1 answered at 30 s, 2 short abandons (3 s), 1 abandon at 10 s and
+    # 1 at 40 s; T = 20 s, S = 5 s. Cisco's "abandons ignored" is answered within T /
+    # (offered - abandoned within T) = 7 / (10 - 1) = 0.778.
+    m = monitor(service_level=ServiceLevelPolicy(abandons=policy))  # type: ignore[arg-type]
+    waits = [("call.answered", 10.0)] * 7 + [("call.answered", 30.0)]
+    waits += [("call.abandoned", 3.0)] * 2 + [("call.abandoned", 10.0), ("call.abandoned", 40.0)]
+    for i, (kind, wait) in enumerate(waits):
+        m.apply(event("call.queued", NOW - 60, call_id=f"c{i}", queue="billing"))
+        extra = {"agent_id": "a1"} if kind == "call.answered" else {}
+        m.apply(event(kind, NOW - 20, call_id=f"c{i}", queue="billing", wait_seconds=wait, **extra))
     assert window(view(m), "5m").service_level == pytest.approx(expected)
 
 
@@ -401,6 +420,7 @@ def test_replay_on_event_time_counts_old_files_and_bounds_the_future() -> None:
 
 def test_erlang_outlook_and_drain_eta() -> None:
     m = monitor()
+    m.apply(event("agent.state", NOW - 600, agent_id="early", state="offline", queues=["other"]))
     # 5m window: 10 calls offered (2/min), AHT 300 s -> A = 10 Erlangs.
     for i in range(10):
         m.apply(event("call.queued", NOW - 200 + i, call_id=f"c{i}", queue="billing"))
@@ -435,7 +455,12 @@ def test_no_erlang_numbers_without_handle_time_or_spare_agents() -> None:
     m = monitor()
     m.apply(event("call.queued", NOW, call_id="c", queue="billing"))
     v = view(m)
-    assert (v.predicted_service_level, v.agents_required, v.drain_eta_seconds) == (None,) * 3
+    # No agent and no handle time yet: nothing to predict, but the backlog certainly never drains.
+    assert (v.predicted_service_level, v.agents_required, v.drain_eta_seconds) == (
+        None,
+        None,
+        math.inf,
+    )
     m.apply(
         event(
             "call.completed",
@@ -548,3 +573,106 @@ def test_a_replayed_event_rebuilds_windows_and_state_but_not_the_totals() -> Non
     assert (v.windows[0].offered, v.windows[0].answered, v.calls_waiting) == (2, 1, 1)
     assert v.totals == {"offered": 0, "answered": 0, "abandoned": 0, "answered_within_threshold": 0}
     assert (m.stats.events_by_type, m.stats.replayed) == ({}, 3)
+
+
+def completed(m: Monitor, when: float, call_id: str, handle: float) -> None:
+    m.apply(
+        event(
+            "call.completed",
+            when,
+            call_id=call_id,
+            queue="billing",
+            agent_id="a",
+            talk_seconds=handle,
+            hold_seconds=0.0,
+            acw_seconds=0.0,
+        )
+    )
+
+
+def staff(m: Monitor, when: float, **states: int) -> None:
+    n = 0
+    for state, count in states.items():
+        for _ in range(count):
+            n += 1
+            m.apply(event("agent.state", when, agent_id=f"s{n}", state=state, queues=["billing"]))
+
+
+def test_capacity_counts_agents_in_after_call_work() -> None:
+    # 5 agents: 2 available, 2 on a call, 1 in ACW. AHT 300 s, 1 arrival per 300 s, 10 waiting.
+    m = monitor()
+    for i in range(10):  # waiting since before the 5m window
+        m.apply(event("call.queued", NOW - 800, call_id=f"w{i}", queue="billing"))
+    m.apply(event("call.queued", NOW - 100, call_id="new", queue="billing"))
+    m.apply(
+        event(
+            "call.answered",
+            NOW - 90,
+            call_id="new",
+            queue="billing",
+            agent_id="a",
+            wait_seconds=10.0,
+        )
+    )
+    for i in range(3):
+        completed(m, NOW - 50, f"done{i}", 300.0)
+    staff(m, NOW - 10, available=2, on_call=2, acw=1)
+    v = view(m)
+    assert v.calls_waiting == 10
+    assert v.agents_serving == 5
+    # N = 5: 10 / (5/300 - 1/300) = 750 s (with ACW left out, N = 4 gave 1000 s).
+    assert v.drain_eta_seconds == pytest.approx(750)
+
+
+def test_erlang_c_counts_agents_in_after_call_work() -> None:
+    # 10 agents staffed (5 available, 3 on a call, 2 in ACW), A = 8 Erlangs (AHT 180 s, 40
+    # calls in the 15m window): Erlang C predicts 0.672 within 20 s. N = 8 would be N <= A.
+    m = monitor(erlang_window=900.0)
+    for i in range(40):
+        when = NOW - 900 + i * 20
+        m.apply(event("call.queued", when, call_id=f"c{i}", queue="billing"))
+        m.apply(
+            event(
+                "call.answered",
+                when,
+                call_id=f"c{i}",
+                queue="billing",
+                agent_id="a",
+                wait_seconds=0.0,
+            )
+        )
+        completed(m, when + 1, f"c{i}", 180.0)
+    staff(m, NOW - 5, available=5, on_call=3, acw=2)
+    v = view(m)
+    assert v.arrivals_per_second * v.aht_seconds == pytest.approx(8.0)  # type: ignore[operator]
+    assert v.predicted_service_level == pytest.approx(0.672, abs=5e-4)
+
+
+def test_no_agent_means_the_backlog_never_drains_even_before_any_handle_time() -> None:
+    m = monitor()
+    for i in range(3):
+        m.apply(event("call.queued", NOW - 30, call_id=f"c{i}", queue="billing"))
+    staff(m, NOW - 20, not_ready=4)
+    assert view(m).drain_eta_seconds == math.inf
+
+
+@pytest.mark.parametrize(("erlang_window", "offset"), [(300.0, 0.0), (300.0, 4.0), (60.0, 4.0)])
+def test_arrival_rate_divides_by_the_span_the_window_really_covers(
+    erlang_window: float, offset: float
+) -> None:
+    # A window covers whole buckets: from the bucket holding now - window up to now, so up to
+    # one bucket (5 s) more than its length: 304 s for 5m, 64 s for 1m at 4 s into a bucket.
+    m = monitor(erlang_window=erlang_window)
+    m.apply(event("agent.state", NOW - 1000, agent_id="early", state="offline", queues=["x"]))
+    for i in range(30):
+        m.apply(event("call.queued", NOW - erlang_window + 2 * i, call_id=f"c{i}", queue="billing"))
+    m.tick(NOW + offset)
+    span = erlang_window + offset
+    assert view(m).arrivals_per_second == pytest.approx(30 / span)
+
+
+def test_a_young_window_divides_by_the_time_it_has_seen() -> None:
+    m = monitor()
+    for i in range(12):  # the first events ever, 60 s of them
+        m.apply(event("call.queued", NOW - 60 + 5 * i, call_id=f"c{i}", queue="billing"))
+    assert view(m).arrivals_per_second == pytest.approx(12 / 60)

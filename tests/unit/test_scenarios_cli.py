@@ -35,8 +35,8 @@ def test_a_scenario_expecting_the_wrong_alert_fails(tmp_path: Path) -> None:
     )
     result = cli("scenario", "check", str(broken))
     assert result.returncode == 1
-    assert "! expected MediaQualityLow to fire; it did not" in result.stdout
-    assert "! TrunkAnswerSeizureRatioLow fired" in result.stdout
+    assert "! seed 13: expected MediaQualityLow to fire; it did not" in result.stdout
+    assert "! seed 13: TrunkAnswerSeizureRatioLow fired" in result.stdout
 
 
 def test_simulate_out_writes_a_replayable_file(tmp_path: Path) -> None:

@@ -24,11 +24,11 @@ def write(tmp_path: Path, text: str) -> Path:
 def keys(model: object, prefix: str = "") -> set[str]:
     out = set()
     fields = type(model).model_fields  # type: ignore[attr-defined]
-    for name in fields:
+    for name, info in fields.items():
         value = getattr(model, name)
-        out.add(prefix + name)
+        out.add(prefix + (info.alias or name))
         if hasattr(type(value), "model_fields") and type(value).model_fields:
-            out |= keys(value, prefix + name + ".")
+            out |= keys(value, prefix + (info.alias or name) + ".")
     return out
 
 

@@ -81,6 +81,22 @@ def test_trunk_sip_ratios_follow_rfc_6076() -> None:
     assert w.post_dial_delay_p95 == pytest.approx(1.9, rel=0.02)
 
 
+def test_a_provisional_response_is_not_a_seizure() -> None:
+    # A 183 Session Progress then the 200 OK of the same call: one seizure, ASR 1.0 (counting
+    # the 183 made it 2 seizures and ASR 0.5). The 183 is refused as invalid schema.
+    from callpulse.core.ingest import DecodeError, decode
+
+    from .events import raw
+
+    with pytest.raises(DecodeError) as info:
+        decode(raw("call.setup", NOW - 11, trunk_id="t1", call_id="c1", sip_code=183), 4096)
+    assert info.value.reason == "invalid_schema"
+    m = monitor()
+    m.apply(event("call.setup", NOW - 10, trunk_id="t1", call_id="c1", sip_code=200))
+    w = m.trunk_views()[0].windows[0]
+    assert (w.setups, w.asr) == (1, 1.0)
+
+
 def test_trunk_status_and_media_quality() -> None:
     m = monitor()
     m.apply(

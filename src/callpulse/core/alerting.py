@@ -10,6 +10,12 @@ at the samples of its KPI; a sample that meets the condition makes an alert *act
 - a sample that disappears (no data) is not active: no series, no alert, except for absent
   rules, which fire on silence.
 
+Alerts are keyed by rule, as Prometheus keys them, not by alert name: a warning and a critical
+rule sharing an ``alertname`` are two alerts, each with its own ``for`` and
+``keep_firing_for``. A built-in rule may also report series that are no longer active, with
+their current values: an alert resolving on such a series carries the values it resolved at
+(a drained backlog says so), not the last ones it fired with.
+
 Delivery follows Prometheus' contract with Alertmanager: a firing alert is (re)sent when it
 starts firing and then every ``resend_delay``, with ``endsAt`` = now + 4 x max(evaluation
 interval, resend delay), so Alertmanager resolves it by itself if callpulse goes away; a
@@ -68,6 +74,7 @@ class Alert:
     resolved_at: float | None = None
     keep_firing_since: float | None = None
     last_sent_at: float | None = None
+    rule_id: str = ""  # which rule of those named ``rule``; see AlertEvaluator.rule_ids
 
     def label_dict(self) -> dict[str, str]:
         """The labels as a mapping."""
@@ -104,6 +111,7 @@ class AlertEvaluator:
 
     def __init__(self, rules: Sequence[Rule], config: AlertingConfig) -> None:
         self.rules = list(rules)
+        self.rule_ids = rule_ids(self.rules)
         self.config = config
         self._alerts: dict[tuple[str, Labels], Alert] = {}
 
@@ -120,34 +128,48 @@ class AlertEvaluator:
         """Evaluate every rule at ``data.now``; return the notifications due."""
         now = data.now
         seen: set[tuple[str, Labels]] = set()
-        for rule in self.rules:
-            for labels, value, given in self._active(rule, data):
-                key = (rule.name, labels)
+        # Series a built-in rule still reports but no longer finds active: their values now.
+        settled: dict[tuple[str, Labels], tuple[float, Mapping[str, str]]] = {}
+        for rule, rid in zip(self.rules, self.rule_ids, strict=True):
+            for labels, value, given, active in self._active(rule, rid, data):
+                key = (rid, labels)
+                if not active:
+                    if given is not None:
+                        settled[key] = (value, given)
+                    continue
                 seen.add(key)
-                self._activate(rule, key, labels, value, now, given)
+                self._activate(rule, rid, key, labels, value, now, given)
         for key, alert in list(self._alerts.items()):
             if key not in seen:
+                if key in settled and alert.state == "firing":
+                    alert.value, given = settled[key]
+                    alert.annotations = dict(given)
                 self._deactivate(key, alert, now)
         return self._due(now)
 
     def _active(
-        self, rule: Rule, data: EvaluationInput
-    ) -> Iterable[tuple[Labels, float, Mapping[str, str] | None]]:
+        self, rule: Rule, rid: str, data: EvaluationInput
+    ) -> Iterable[tuple[Labels, float, Mapping[str, str] | None, bool]]:
         extra = (
             *rule.spec.labels.items(),
             ("alertname", rule.name),
             ("severity", rule.spec.severity),
         )
         if rule.builtin is not None:
-            for found, level, annotations in rule.builtin(data):
-                yield _labels((*found.items(), *extra)), level, annotations
+            for series in rule.builtin(data):
+                yield (
+                    _labels((*series.labels.items(), *extra)),
+                    series.value,
+                    series.annotations,
+                    series.active,
+                )
             return
         if rule.family is None:  # absent: a known site silent for longer than absent_for
             assert rule.spec.absent_for is not None
             for site, last in data.site_last_event.items():
                 silent = data.now - last
                 if silent > rule.spec.absent_for:
-                    yield _labels((("site", site), *extra)), silent, None
+                    yield _labels((("site", site), *extra)), silent, None, True
             return
         samples = data.samples.get(rule.family.kpi)
         if samples is None:
@@ -157,14 +179,15 @@ class AlertEvaluator:
             if not rule.matches(values):
                 continue
             labels = _labels((*zip(names, values, strict=True), *extra))
-            current = self._alerts.get((rule.name, labels))
+            current = self._alerts.get((rid, labels))
             active = current is not None and current.state != "resolved"
             if rule.firing_condition(value, active):
-                yield labels, value, None
+                yield labels, value, None, True
 
     def _activate(
         self,
         rule: Rule,
+        rid: str,
         key: tuple[str, Labels],
         labels: Labels,
         value: float,
@@ -174,7 +197,7 @@ class AlertEvaluator:
         alert = self._alerts.get(key)
         annotations = dict(given) if given is not None else self._render(rule, value, labels)
         if alert is None or alert.state == "resolved":
-            alert = Alert(rule.name, labels, "pending", now, value, annotations)
+            alert = Alert(rule.name, labels, "pending", now, value, annotations, rule_id=rid)
             self._alerts[key] = alert
         alert.value = value
         alert.annotations = annotations
@@ -187,7 +210,7 @@ class AlertEvaluator:
         if alert.state == "pending":
             del self._alerts[key]
         elif alert.state == "firing":
-            rule = self._rule(alert.rule)
+            rule = self._rule(alert.rule_id)
             keep = rule.spec.keep_firing_for if rule is not None else 0.0
             if alert.keep_firing_since is None:
                 alert.keep_firing_since = now
@@ -228,10 +251,12 @@ class AlertEvaluator:
 
     def replace_rules(self, rules: Sequence[Rule]) -> None:
         """Swap in ``rules`` at once; alerts of rules that did not change keep their state."""
-        old = {r.name: r.spec for r in self.rules}
-        unchanged = {r.name for r in rules if old.get(r.name) == r.spec}
+        old = dict(zip(self.rule_ids, (r.spec for r in self.rules), strict=True))
+        ids = rule_ids(rules)
+        unchanged = {i for i, r in zip(ids, rules, strict=True) if old.get(i) == r.spec}
         self.rules = list(rules)
-        self._alerts = {k: a for k, a in self._alerts.items() if a.rule in unchanged}
+        self.rule_ids = ids
+        self._alerts = {k: a for k, a in self._alerts.items() if a.rule_id in unchanged}
 
     def unsend(self, notifications: Iterable[Notification]) -> None:
         """Mark ``notifications`` as not sent after all, so they are due again next time."""
@@ -240,8 +265,8 @@ class AlertEvaluator:
             if alert.labels in keys:
                 alert.last_sent_at = None
 
-    def _rule(self, name: str) -> Rule | None:
-        return next((r for r in self.rules if r.name == name), None)
+    def _rule(self, rid: str) -> Rule | None:
+        return next((r for r, i in zip(self.rules, self.rule_ids, strict=True) if i == rid), None)
 
     @staticmethod
     def _render(rule: Rule, value: float, labels: Labels) -> dict[str, str]:
@@ -257,6 +282,7 @@ class AlertEvaluator:
         return [
             {
                 "rule": a.rule,
+                "rule_id": a.rule_id,
                 "labels": [list(pair) for pair in a.labels],
                 "state": a.state,
                 "active_at": a.active_at,
@@ -272,13 +298,14 @@ class AlertEvaluator:
 
     def import_state(self, rows: Iterable[Mapping[str, Any]]) -> int:
         """Restore alert instances of rules that still exist; return how many."""
-        names = {r.name for r in self.rules}
+        ids = set(self.rule_ids)
         restored = 0
         for row in rows:
-            if row.get("rule") not in names:
+            rid = row.get("rule_id") or row.get("rule")
+            if rid not in ids:
                 continue
             labels = tuple((str(k), str(v)) for k, v in row["labels"])
-            self._alerts[(row["rule"], labels)] = Alert(
+            self._alerts[(rid, labels)] = Alert(
                 rule=row["rule"],
                 labels=labels,
                 state=row["state"],
@@ -289,9 +316,21 @@ class AlertEvaluator:
                 resolved_at=row.get("resolved_at"),
                 keep_firing_since=row.get("keep_firing_since"),
                 last_sent_at=row.get("last_sent_at"),
+                rule_id=rid,
             )
             restored += 1
         return restored
+
+
+def rule_ids(rules: Sequence[Rule]) -> list[str]:
+    """Each rule's identity: its alert name, with ``#2``, ``#3``... for later rules that share
+    it (Prometheus tells such rules apart by their place in the group)."""
+    seen: dict[str, int] = {}
+    out = []
+    for rule in rules:
+        count = seen[rule.name] = seen.get(rule.name, 0) + 1
+        out.append(rule.name if count == 1 else f"{rule.name}#{count}")
+    return out
 
 
 def _labels(pairs: Iterable[tuple[str, str]]) -> Labels:

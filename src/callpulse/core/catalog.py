@@ -270,6 +270,31 @@ def _families() -> dict[str, Family]:
             affected,
             "maintenance",
         ),
+        Family(
+            "callpulse_maintenance_backlog_drain_eta_seconds",
+            "Time until the backlog is back to normal: staffing as now until the window "
+            "ends, then as before it; +Inf when it will not drain.",
+            affected,
+            "maintenance",
+        ),
+        Family(
+            "callpulse_maintenance_forecast_peak_calls",
+            "Calls expected waiting when a planned window that has not opened yet ends.",
+            affected,
+            "maintenance",
+        ),
+        Family(
+            "callpulse_maintenance_forecast_drain_seconds",
+            "Time a planned window's expected backlog takes to drain after it ends.",
+            affected,
+            "maintenance",
+        ),
+        Family(
+            "callpulse_maintenance_forecast_agents_lost",
+            "Agents the planned window takes off the queue (its agents_affected).",
+            affected,
+            "maintenance",
+        ),
     ]
     return {f.name: f for f in out}
 
@@ -333,10 +358,17 @@ def collect(monitor: Monitor, domains: Iterable[Domain] | None = None) -> list[S
         for window in tracker.windows(now):
             for site in window.sites:
                 add("callpulse_maintenance_active", (site, window.name), 1.0)
-        for b in tracker.backlogs(now, monitor.queue_views()):
+        # As the last alert evaluation judged them: reading must not move alert state.
+        for b in tracker.backlogs:
             bkey = (b.site, b.queue, b.maintenance)
             add("callpulse_maintenance_backlog_calls", bkey, b.waiting)
             add("callpulse_maintenance_baseline_calls", bkey, b.baseline)
+            add("callpulse_maintenance_backlog_drain_eta_seconds", bkey, b.drain_eta)
+        for f in tracker.forecasts:
+            fkey = (f.site, f.queue, f.maintenance)
+            add("callpulse_maintenance_forecast_peak_calls", fkey, f.peak)
+            add("callpulse_maintenance_forecast_drain_seconds", fkey, f.drain_after)
+            add("callpulse_maintenance_forecast_agents_lost", fkey, f.agents_lost)
     return list(out.values())
 
 

@@ -68,6 +68,8 @@ def drain_eta(backlog: int, agents: int, aht: float, arrivals_per_second: float)
     """
     if backlog <= 0:
         return 0.0
+    if agents <= 0:
+        return math.inf
     if aht <= 0:
         return None
     spare = agents / aht - arrivals_per_second

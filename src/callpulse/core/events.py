@@ -190,12 +190,16 @@ class TrunkStatus(Envelope):
 
 
 class CallSetup(Envelope):
-    """The final SIP response to an INVITE on a trunk."""
+    """The final SIP response to an INVITE on a trunk.
+
+    Only final responses (200-699) are call setup results; a provisional 1xx (100 Trying,
+    183 Session Progress) is not a seizure's outcome and is rejected.
+    """
 
     type: Literal["call.setup"]
     trunk_id: Name
     call_id: Name | None = None
-    sip_code: Annotated[int, Field(ge=100, le=699)]
+    sip_code: Annotated[int, Field(ge=200, le=699)]
     post_dial_delay_ms: Annotated[float, Field(ge=0)] | None = None
 
 

@@ -14,7 +14,8 @@ AbandonPolicy = Literal["negative", "ignored", "positive"]
 """How abandoned calls enter the service level, in Cisco UCCE's terms.
 
 - ``negative``: answered within T / (answered + abandoned after S). The default.
-- ``ignored``: answered within T / answered.
+- ``ignored``: answered within T / (offered - abandoned within T): abandons within T are
+  left out, later ones count against. Short abandons (within S) are never offered.
 - ``positive``: (answered within T + abandoned after S but within T)
   / (answered + abandoned after S).
 """
@@ -34,6 +35,8 @@ class QueueField(IntEnum):
     HANDLE_MS = 8  # talk + hold + after-call work of completed calls
     AGENT_BUSY_MS = 9  # agents' time on call or in after-call work
     AGENT_AVAILABLE_MS = 10  # agents' time available
+    RENEGED = 11  # callers who left the queue unanswered: abandoned (any wait) or callback
+    RENEGED_WAIT_MS = 12  # their waits
 
 
 QUEUE_FIELDS = len(QueueField)
@@ -43,9 +46,11 @@ def service_level(sums: Sequence[int], abandons: AbandonPolicy = "negative") -> 
     """Share of calls answered within the threshold T, abandons counted per ``abandons``."""
     answered = sums[QueueField.ANSWERED]
     within = sums[QueueField.ANSWERED_IN_THRESHOLD]
-    if abandons == "ignored":
-        return within / answered if answered else None
     handled = answered + sums[QueueField.ABANDONED]
+    if abandons == "ignored":
+        # Cisco UCCE: ServiceLevelCalls / (ServiceLevelCallsOffered - ServiceLevelAband).
+        counted = handled - sums[QueueField.ABANDONED_IN_THRESHOLD]
+        return within / counted if counted else None
     if not handled:
         return None
     if abandons == "positive":

@@ -208,6 +208,7 @@ class Monitor:
         if late:
             self.stats.late += 1
             return Outcome.LATE
+        grid.note(bucket)
         return Outcome.APPLIED
 
     def replace_maintenance(self, config: MonitorConfig) -> None:

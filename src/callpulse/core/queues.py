@@ -7,6 +7,7 @@ window: it then counts in the cumulative totals and ends a wait, but touches no 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,12 +70,32 @@ class QueueWindow:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueFlow:
+    """A queue's traffic over one window, per second of the span the window really covers.
+
+    ``reneged`` callers left unanswered (abandoned or asked for a callback) after waiting
+    ``exposure_seconds`` in all, counting the waits of answered and still-waiting callers
+    too: the censored data from which the callers' patience is estimated.
+    """
+
+    arrivals_per_second: float = 0.0
+    aht_seconds: float | None = None
+    reneged: int = 0
+    exposure_seconds: float = 0.0
+    settled: bool = False  # the window holds a whole window's worth of traffic
+
+
+@dataclass(frozen=True, slots=True)
 class QueueView:
     """Everything exposed about one queue at one instant.
 
-    The Erlang C fields are ``None`` where the model does not apply: no handle time seen yet,
-    no agent available or on a call, or no more agents than the offered load (N <= A).
-    ``drain_eta_seconds`` is ``math.inf`` when capacity does not exceed arrivals.
+    Capacity N counts the agents available, on a call or in after-call work: AHT includes
+    ACW, so an agent wrapping up is a busy server, not a missing one. The Erlang C fields are
+    ``None`` where the model does not apply: no handle time seen yet, no agent serving, or no
+    more agents than the offered load (N <= A). ``drain_eta_seconds`` is ``math.inf`` when
+    capacity does not exceed arrivals, including N = 0 before any handle time is known.
+    ``flow`` is the traffic over the longest window, steady enough for the maintenance
+    backlog model not to swing with one call.
     """
 
     site: str
@@ -89,6 +110,13 @@ class QueueView:
     drain_eta_seconds: float | None
     arrivals_per_second: float = 0.0  # over the Erlang window
     aht_seconds: float | None = None  # over the Erlang window
+    flow: QueueFlow = QueueFlow()
+
+    @property
+    def agents_serving(self) -> int:
+        """Capacity N: agents available, on a call or in after-call work."""
+        agents = self.agents
+        return agents["available"] + agents["on_call"] + agents["acw"]
 
     @property
     def calls_waiting_no_agent_available(self) -> int:
@@ -186,7 +214,11 @@ class QueueTracker:
         elif kind == "queue.snapshot":
             if not late:
                 self._reconcile(q, event, ts)
-        else:  # callback requested, transferred: the wait ends, neither answered nor abandoned
+        elif kind == "call.callback_requested":  # the wait ends, neither answered nor abandoned
+            self._end_wait(q, event.call_id)
+            if not late:
+                q.counters.add(bucket, self._reneged(event.wait_seconds))
+        else:  # transferred: the wait ends, neither answered nor abandoned
             self._end_wait(q, event.call_id)
 
     def _queue(self, site: str, name: str) -> _Queue:
@@ -204,6 +236,8 @@ class QueueTracker:
         self, q: _Queue, event: ev.CallAbandoned, bucket: int, late: bool, count: int
     ) -> None:
         self._end_wait(q, event.call_id)
+        if not late:
+            q.counters.add(bucket, self._reneged(event.wait_seconds))
         # Cisco's short calls: a caller gone within S was never really offered.
         if event.wait_seconds < q.policy.short_abandon:
             if not late:
@@ -215,6 +249,10 @@ class QueueTracker:
             q.counters.add(
                 bucket, ((QueueField.ABANDONED, 1), (QueueField.ABANDONED_IN_THRESHOLD, within))
             )
+
+    @staticmethod
+    def _reneged(wait: float) -> tuple[tuple[int, int], ...]:
+        return ((QueueField.RENEGED, 1), (QueueField.RENEGED_WAIT_MS, round(wait * 1000)))
 
     def _reconcile(self, q: _Queue, snap: ev.QueueSnapshot, ts: float) -> None:
         """Make the waiting calls agree with the ACD's own count and oldest wait at ``ts``."""
@@ -345,8 +383,8 @@ class QueueTracker:
                     )
                 )
             oldest = min(q.waiting.values(), default=None)
-            prediction = self._outlook(q, len(q.waiting))
-            erlang_sums = q.counters.window(self._erlang_window)
+            erlang = self._flow(q, self._erlang_window)
+            prediction = self._outlook(q, len(q.waiting), erlang)
             out.append(
                 QueueView(
                     site=site,
@@ -359,23 +397,43 @@ class QueueTracker:
                     predicted_service_level=prediction[0],
                     agents_required=prediction[1],
                     drain_eta_seconds=prediction[2],
-                    arrivals_per_second=erlang_sums[QueueField.OFFERED]
-                    / grid.windows[self._erlang_window],
-                    aht_seconds=average_handle_time(erlang_sums),
+                    arrivals_per_second=erlang.arrivals_per_second,
+                    aht_seconds=erlang.aht_seconds,
+                    flow=self._flow(q, len(grid.windows) - 1),
                 )
             )
         return out
 
-    def _outlook(self, q: _Queue, backlog: int) -> tuple[float | None, int | None, float | None]:
-        """Erlang C service level, agents required, and drain ETA at the current load."""
-        index = self._erlang_window
+    def _flow(self, q: _Queue, index: int) -> QueueFlow:
+        """Traffic over window ``index``, per second of the span it really covers."""
+        grid = self._grid
         sums = q.counters.window(index)
-        aht = average_handle_time(sums)
+        # A window spans from the start of its oldest bucket to now (up to a bucket more than
+        # its length), and never further back than the grid's first bucket.
+        start = grid.window_start(index)
+        span = grid.now - max(start, grid.origin)
+        now = grid.now
+        waiting = sum(max(0.0, now - t) for t in q.waiting.values())
+        return QueueFlow(
+            arrivals_per_second=sums[QueueField.OFFERED] / span if span > 0 else 0.0,
+            aht_seconds=average_handle_time(sums),
+            reneged=sums[QueueField.RENEGED],
+            exposure_seconds=(sums[QueueField.WAIT_MS] + sums[QueueField.RENEGED_WAIT_MS]) / 1000
+            + waiting,
+            settled=grid.origin <= start,
+        )
+
+    def _outlook(
+        self, q: _Queue, backlog: int, flow: QueueFlow
+    ) -> tuple[float | None, int | None, float | None]:
+        """Erlang C service level, agents required, and drain ETA at the current load."""
+        agents = sum(_busy_available(q.agents))
+        aht = flow.aht_seconds
         if aht is None:
-            return None, None, None
-        arrivals = sums[QueueField.OFFERED] / self._grid.windows[index]  # calls per second
+            # With nobody to answer, the backlog never drains, whatever the handle time.
+            return None, None, (math.inf if backlog > 0 and agents == 0 else None)
+        arrivals = flow.arrivals_per_second
         load = arrivals * aht
-        agents = q.agents[_AVAILABLE] + q.agents[_ON_CALL]
         policy = q.policy
         predicted = erlang.service_level(load, agents, aht, policy.threshold) if agents else None
         required = erlang.agents_required(load, aht, policy.threshold, policy.target)

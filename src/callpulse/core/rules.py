@@ -86,8 +86,22 @@ class Template:
         return "".join(out)
 
 
-BuiltinSource = Callable[[Any], Iterable[tuple[Mapping[str, str], float, Mapping[str, str]]]]
-"""A built-in rule's logic: (labels, value, annotations) of each active series."""
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One series a built-in rule reports: its labels, value and annotations.
+
+    ``active`` False: the condition no longer holds; an alert on it resolves (after its
+    ``keep_firing_for``) carrying these values.
+    """
+
+    labels: Mapping[str, str]
+    value: float
+    annotations: Mapping[str, str]
+    active: bool = True
+
+
+BuiltinSource = Callable[[Any], Iterable[Series]]
+"""A built-in rule's logic: the series it reports at one evaluation."""
 
 
 @dataclass(frozen=True)
@@ -259,8 +273,14 @@ def _format(value: float | None, flt: str | None) -> str:
 
 
 def builtin_rule(
-    name: str, severity: str, source: BuiltinSource, keep_firing_for: float = 0.0
+    name: str,
+    severity: str,
+    source: BuiltinSource,
+    keep_firing_for: float = 0.0,
+    for_seconds: float = 0.0,
 ) -> Rule:
-    """A rule whose active series and annotations come from ``source`` (maintenance)."""
-    spec = RuleSpec(alert=name, severity=severity, keep_firing_for=keep_firing_for)
+    """A rule whose series and annotations come from ``source`` (maintenance)."""
+    spec = RuleSpec(
+        alert=name, severity=severity, keep_firing_for=keep_firing_for, for_seconds=for_seconds
+    )
     return Rule(spec, None, None, (), {}, builtin=source)

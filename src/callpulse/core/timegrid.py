@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from callpulse.core.durations import format_duration
@@ -24,6 +25,9 @@ class TimeGrid:
         self.longest = max(self.spans)
         self.now = now
         self.head = bucket_of(now, bucket)
+        # The start of the first bucket anything was counted in: a young window's span
+        # starts there, not a whole window back (inf until the first event).
+        self.origin = math.inf
 
     def advance(self, now: float) -> bool:
         """Move *now* forward; True when that started a new bucket."""
@@ -35,6 +39,12 @@ class TimeGrid:
             return False
         self.head = head
         return True
+
+    def note(self, bucket: int) -> None:
+        """Record that ``bucket`` holds data (it may be older than what came before)."""
+        start = bucket * self.bucket
+        if start < self.origin:
+            self.origin = start
 
     def bucket_for(self, timestamp: float) -> int:
         """The bucket an event at ``timestamp`` is counted in (clock skew counts as now)."""

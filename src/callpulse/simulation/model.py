@@ -26,7 +26,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from callpulse.simulation.scenario import Incident, QueueSpec, Scenario, SiteSpec
+from callpulse.simulation.scenario import (
+    Incident,
+    QueueSpec,
+    Scenario,
+    SiteSpec,
+    maintenance_id,
+)
 
 SNAPSHOT_EVERY = 30.0
 HEARTBEAT_EVERY = 15.0
@@ -491,7 +497,12 @@ class ContactCenter:
         ]
 
     def _maintenance_id(self, incident: Incident) -> str:
-        return f"mw-{incident.site}-{int(incident.at)}"
+        return maintenance_id(incident)
+
+    def waiting(self, site: str, queue: str) -> int:
+        """Callers really waiting in ``queue`` now: the truth forecasts are scored against."""
+        found = self._queues.get((site, queue))
+        return len(found.waiting) if found is not None else 0
 
     # --- periodic reports ------------------------------------------------------------------
 

@@ -1,55 +1,163 @@
-"""Playing a scenario through the real pipeline, fast, and checking the alerts it raised.
+"""Playing a scenario through the real pipeline, fast, and scoring the alerts it raised.
 
 The simulated events go through the same decoder, monitor and alert evaluation as Kafka's
 (with the rules and settings given), on a clock that jumps from one evaluation to the next,
-so an hour of contact center takes seconds.
+so an hour of contact center takes seconds. The scenario's planned maintenance is put in
+the maintenance calendar, as a change-managed window would be.
+
+Alert quality is measured on what reached the sinks (suppressed alerts never page):
+
+- an *episode* is one firing alert from its first notification to its resolution;
+- a *flap* is an episode of the same alert (same labels) starting within
+  :data:`FLAP_SECONDS` of the previous one's resolution;
+- *time to detect* is from the start of the incident under way to the first notification;
+- MaintenanceBacklog's drain ETA, as announced at first firing, is scored against the time
+  the simulated queue really took to get back to the announced ``drained_at`` level;
+- MaintenanceImpactForecast's forecast peak, the last one sent before the window opened
+  (it is recomputed at every evaluation and re-sent with the alert), is scored against the
+  backlog the simulated window really left: the queue's mean over the window's last
+  :data:`PEAK_SECONDS`. The forecast is of the expected queue, which peaks as the window
+  ends; one path's largest excursion above it is chance, not something to forecast.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC
 
 from callpulse.alerts import Alerting
+from callpulse.core.alerting import Notification
 from callpulse.core.ingest import Ingest, RawRecord
 from callpulse.core.monitor import Monitor
-from callpulse.settings import Settings, load_rules
+from callpulse.settings import Settings, WindowSettings, load_rules
 from callpulse.simulation.model import ContactCenter, encode
-from callpulse.simulation.scenario import Scenario
+from callpulse.simulation.scenario import Incident, Scenario, maintenance_id, planned_windows
+
+FLAP_SECONDS = 600.0
+PEAK_SECONDS = 300.0  # the simulated peak is the mean over the window's last this long
+Labels = tuple[tuple[str, str], ...]
+
+
+@dataclass
+class Episode:
+    """One firing alert, in seconds into the scenario."""
+
+    alert: str
+    labels: Labels
+    fired_at: float
+    annotations: dict[str, str]
+    resolved_at: float | None = None
+
+    def label(self, name: str) -> str:
+        """One label's value ('' when absent)."""
+        return dict(self.labels).get(name, "")
+
+
+@dataclass
+class Score:
+    """A forecast (or ETA) against what the simulation really did."""
+
+    alert: str
+    labels: Labels
+    announced: float
+    actual: float | None  # None: the truth was not reached by the scenario's end
+
+    @property
+    def error(self) -> float | None:
+        """|announced - actual| / actual."""
+        if self.actual is None or self.actual <= 0:
+            return None
+        return abs(self.announced - self.actual) / self.actual
 
 
 @dataclass
 class Report:
-    """What a scenario did to the pipeline."""
+    """What a scenario did to the pipeline, and how good its alerts were."""
 
     events: int = 0
     rejected: int = 0
     duplicates: int = 0
     late: int = 0
-    fired: Counter[str] = field(default_factory=Counter)  # notified firing alerts by name
+    episodes: list[Episode] = field(default_factory=list)
+    flaps: list[Episode] = field(default_factory=list)  # the episodes that re-fired too soon
     suppressed: Counter[str] = field(default_factory=Counter)
-    first_fired: dict[str, float] = field(default_factory=dict)  # seconds into the scenario
+    detect: dict[str, float] = field(default_factory=dict)  # alert -> s from incident start
+    eta: list[Score] = field(default_factory=list)
+    forecasts: list[Score] = field(default_factory=list)
+    forecast_lead: dict[Labels, float] = field(default_factory=dict)  # s before the window
+
+    @property
+    def fired(self) -> Counter[str]:
+        """Episodes by alert name."""
+        return Counter(e.alert for e in self.episodes)
+
+    @property
+    def first_fired(self) -> dict[str, float]:
+        """Each alert's first notification, in seconds into the scenario."""
+        out: dict[str, float] = {}
+        for e in self.episodes:
+            out.setdefault(e.alert, e.fired_at)
+        return out
 
     def verdict(self, scenario: Scenario) -> list[str]:
         """What is wrong against ``scenario.expect`` (nothing: it passed)."""
+        expect = scenario.expect
+        fired = self.fired
         problems = [
-            f"expected {name} to fire; it did not"
-            for name in scenario.expect.alerts
-            if name not in self.fired
+            f"expected {name} to fire; it did not" for name in expect.alerts if name not in fired
         ]
-        allowed = set(scenario.expect.alerts) | set(scenario.expect.allow)
+        allowed = set(expect.alerts) | set(expect.allow)
         problems += [
-            f"{name} fired ({self.fired[name]} notifications, first at "
+            f"{name} fired ({fired[name]} episodes, first at "
             f"{self.first_fired[name] / 60:.1f} min) and was not expected"
-            for name in sorted(self.fired)
+            for name in sorted(fired)
             if name not in allowed
         ]
+        per_series = Counter((e.alert, e.labels) for e in self.episodes)
+        problems += [
+            f"{alert} {_show(labels)}: {count} episodes (at most {expect.max_episodes})"
+            for (alert, labels), count in sorted(per_series.items())
+            if count > expect.max_episodes
+        ]
+        if len(self.flaps) > expect.flaps:
+            problems += [
+                f"{e.alert} {_show(e.labels)} flapped: fired again at {e.fired_at / 60:.1f} min"
+                for e in self.flaps
+            ]
+        if expect.eta_error is not None:
+            for s in self.eta:
+                if s.error is None:
+                    problems.append(f"{s.alert} {_show(s.labels)}: the backlog never drained")
+                elif s.error > expect.eta_error.worst:
+                    problems.append(
+                        f"{s.alert} {_show(s.labels)}: drain ETA {s.announced / 60:.1f} min, "
+                        f"drained in {(s.actual or 0) / 60:.1f} min: error {s.error:.0%} "
+                        f"> {expect.eta_error.worst:.0%}"
+                    )
+            if "MaintenanceBacklog" in expect.alerts and not self.eta:
+                problems.append("no MaintenanceBacklog drain ETA to score")
+        if expect.forecast_error is not None:
+            if not self.forecasts:
+                problems.append("MaintenanceImpactForecast was not raised before the window")
+            for s in self.forecasts:
+                lead = self.forecast_lead.get(s.labels, 0.0)
+                if lead <= 0:
+                    problems.append(f"{s.alert} {_show(s.labels)}: raised after the window opened")
+                if s.error is None or s.error > expect.forecast_error:
+                    problems.append(
+                        f"{s.alert} {_show(s.labels)}: forecast peak {s.announced:.0f}, "
+                        f"simulated {s.actual}: error "
+                        f"{'n/a' if s.error is None else f'{s.error:.0%}'} "
+                        f"> {expect.forecast_error:.0%}"
+                    )
         return problems
 
 
 def run(scenario: Scenario, settings: Settings, step: float = 15.0) -> Report:
     """Play ``scenario`` from its ``start``, evaluating rules every ``step`` seconds."""
-    start = scenario.start.timestamp()
+    start = scenario.start.replace(tzinfo=UTC).timestamp()
+    settings = with_planned_windows(settings, scenario, start)
     center = ContactCenter(scenario, start)
     monitor = Monitor(settings.monitor_config(event_time_clock=False), now=start)
     ingest = Ingest(monitor, max_record_bytes=settings.source.kafka.max_record_bytes)
@@ -59,10 +167,10 @@ def run(scenario: Scenario, settings: Settings, step: float = 15.0) -> Report:
         ),
         load_rules(settings),
         monitor,
-        backlog_severity=settings.maintenance.backlog.severity,
-        backlog_keep_firing_for=settings.maintenance.backlog.keep_firing_for,
+        backlog=settings.maintenance.backlog,
     )
-    report = Report()
+    score = _Scorer(scenario, center, start, step)
+    report = score.report
     t = start
     offset = 0
     while t < start + scenario.duration:
@@ -76,13 +184,125 @@ def run(scenario: Scenario, settings: Settings, step: float = 15.0) -> Report:
         monitor.tick(t)
         report.rejected += len(ingest.process(records))
         report.events += len(records)
-        for n in alerting.evaluate():
-            if n.ends_at > t:
-                name = n.labels["alertname"]
-                report.fired[name] += 1
-                report.first_fired.setdefault(name, t - start)
+        score.step(t, alerting.evaluate())
     for name, _ in alerting.suppressed:
         report.suppressed[name] += 1
     report.duplicates = monitor.stats.duplicates
     report.late = monitor.stats.late
+    score.finish()
     return report
+
+
+def with_planned_windows(settings: Settings, scenario: Scenario, start: float) -> Settings:
+    """``settings`` with the scenario's planned maintenance (played from ``start``) added to
+    the maintenance calendar."""
+    planned = planned_windows(scenario, start, settings.maintenance.timezone)
+    if not planned:
+        return settings
+    maintenance = settings.maintenance.model_copy(
+        update={
+            "windows": [
+                *settings.maintenance.windows,
+                *(WindowSettings.model_validate(w) for w in planned),
+            ]
+        }
+    )
+    return settings.model_copy(update={"maintenance": maintenance})
+
+
+class _Scorer:
+    """Turns each evaluation's notifications into episodes and scores them on the truth."""
+
+    def __init__(
+        self, scenario: Scenario, center: ContactCenter, start: float, step: float
+    ) -> None:
+        self.report = Report()
+        self._scenario = scenario
+        self._center = center
+        self._start = start
+        self._open: dict[Labels, Episode] = {}
+        self._last: dict[Labels, Episode] = {}
+        self._draining: dict[Labels, tuple[Episode, float, float]] = {}  # fired t, drained level
+        self._peaks: dict[Labels, tuple[Episode, Incident, list[int]]] = {}
+        self._windows = {
+            maintenance_id(i): i for i in scenario.incidents if i.kind == "maintenance"
+        }
+
+    def step(self, t: float, notifications: list[Notification]) -> None:
+        at = t - self._start
+        for n in notifications:
+            labels: Labels = tuple(sorted(n.labels.items()))
+            if n.ends_at > t:
+                if labels not in self._open:
+                    self._fire(labels, at, dict(n.annotations))
+                elif labels in self._peaks and at < self._peaks[labels][1].at:
+                    self._peaks[labels][0].annotations = dict(n.annotations)  # the latest
+            elif labels in self._open:
+                self._open.pop(labels).resolved_at = at
+        self._truth(t, at)
+
+    def _fire(self, labels: Labels, at: float, annotations: dict[str, str]) -> None:
+        name = dict(labels)["alertname"]
+        episode = Episode(name, labels, at, annotations)
+        report = self.report
+        previous = self._last.get(labels)
+        if (
+            previous is not None
+            and previous.resolved_at is not None
+            and at - previous.resolved_at < FLAP_SECONDS
+        ):
+            report.flaps.append(episode)
+        report.episodes.append(episode)
+        self._open[labels] = self._last[labels] = episode
+        if name not in report.detect:
+            started = [i.at for i in self._scenario.incidents if i.at <= at]
+            if started:
+                report.detect[name] = at - max(started)
+        window = self._windows.get(episode.label("maintenance"))
+        if name == "MaintenanceBacklog" and previous is None:
+            drained = float(annotations.get("drained_at") or 0)
+            self._draining[labels] = (episode, at, drained)
+        if name == "MaintenanceImpactForecast" and previous is None and window is not None:
+            self._peaks[labels] = (episode, window, [])
+            report.forecast_lead[labels] = window.at - at
+
+    def _truth(self, t: float, at: float) -> None:
+        center = self._center
+        for labels, (episode, fired, drained) in list(self._draining.items()):
+            if center.waiting(episode.label("site"), episode.label("queue")) <= drained:
+                del self._draining[labels]
+                self._score_eta(episode, at - fired)
+        for labels, (episode, window, path) in list(self._peaks.items()):
+            end = window.at + window.duration
+            if end - PEAK_SECONDS < at <= end:
+                path.append(center.waiting(episode.label("site"), episode.label("queue")))
+            elif at > end:
+                del self._peaks[labels]
+                self._score_peak(episode, path)
+
+    def _score_eta(self, episode: Episode, actual: float | None) -> None:
+        announced = _seconds(episode.annotations.get("drain_eta", ""))
+        if announced is not None:
+            self.report.eta.append(Score(episode.alert, episode.labels, announced, actual))
+
+    def _score_peak(self, episode: Episode, path: list[int]) -> None:
+        announced = float(episode.annotations.get("forecast_peak") or 0)
+        actual = sum(path) / len(path) if path else None
+        self.report.forecasts.append(Score(episode.alert, episode.labels, announced, actual))
+
+    def finish(self) -> None:
+        for episode, _, _ in self._draining.values():
+            self._score_eta(episode, None)
+        for episode, _, path in self._peaks.values():
+            self._score_peak(episode, path)
+
+
+def _seconds(text: str) -> float | None:
+    if text == "inf":
+        return float("inf")
+    return float(text.removesuffix("s")) if text else None
+
+
+def _show(labels: Labels) -> str:
+    shown = {k: v for k, v in labels if k not in ("alertname", "severity")}
+    return "{" + ", ".join(f"{k}={v}" for k, v in shown.items()) + "}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
@@ -76,6 +77,9 @@ class Incident(_Model):
     queues: list[str] = []  # maintenance, agent_shortage, flash_crowd (empty: all)
     trunk: str | None = None  # trunk_down
     agents_lost: Share = 0.0  # maintenance, agent_shortage: share of agents logged off
+    # maintenance: in the maintenance calendar ahead of time (with agents_affected =
+    # agents_lost), as a change-managed window would be, besides the started/ended events.
+    planned: bool = False
     error_rate: Share = 0.8  # ivr_backend_outage
     multiplier: Annotated[float, Field(gt=0)] = 3.0  # flash_crowd
 
@@ -85,9 +89,20 @@ class Breaks(_Model):
     length: Seconds = 600.0  # median break length
 
 
+class EtaBound(_Model):
+    median: Annotated[float, Field(ge=0)] = 0.2  # over the seeds of one check
+    worst: Annotated[float, Field(ge=0)] = 0.5  # any one seed
+
+
 class Expect(_Model):
     alerts: list[str] = []  # must fire at least once
     allow: list[str] = []  # may fire; anything else firing fails the check
+    max_episodes: Annotated[int, Field(ge=1)] = 1  # firing episodes per alert (labels)
+    flaps: Annotated[int, Field(ge=0)] = 0  # re-fires within 10 minutes of a resolve
+    # MaintenanceBacklog: |announced drain ETA - simulated drain time| / simulated drain time.
+    eta_error: EtaBound | None = None
+    # MaintenanceImpactForecast: |forecast peak - simulated peak| / simulated peak, per seed.
+    forecast_error: Annotated[float, Field(ge=0)] | None = None
 
 
 class Scenario(_Model):
@@ -103,6 +118,34 @@ class Scenario(_Model):
     sites: list[SiteSpec]
     incidents: list[Incident] = []
     expect: Expect = Expect()
+
+
+def planned_windows(scenario: Scenario, start: float, timezone: str) -> list[dict[str, object]]:
+    """The calendar entries (``maintenance.windows`` settings) of the scenario's planned
+    maintenance when it is played from ``start`` (epoch seconds), in local ``timezone``."""
+    zone = ZoneInfo(timezone)
+    out: list[dict[str, object]] = []
+    for incident in scenario.incidents:
+        if incident.kind != "maintenance" or not incident.planned:
+            continue
+        local = datetime.fromtimestamp(start + incident.at, zone).replace(tzinfo=None)
+        out.append(
+            {
+                "name": maintenance_id(incident),
+                "sites": [incident.site],
+                "components": incident.components,
+                "queues": incident.queues,
+                "start": local,
+                "duration": incident.duration,
+                "agents_affected": incident.agents_lost,
+            }
+        )
+    return out
+
+
+def maintenance_id(incident: Incident) -> str:
+    """The id a maintenance incident's window and events carry."""
+    return f"mw-{incident.site}-{int(incident.at)}"
 
 
 def builtin_dir() -> Path:

@@ -88,6 +88,17 @@ def dashboard(
 
 S = 'site=~"$site"'
 
+maintenance_annotation = {
+    "name": "Maintenance",
+    "datasource": DS,
+    "enable": True,
+    "iconColor": "orange",
+    "expr": f"callpulse_maintenance_active{{{S}}} == 1",
+    "titleFormat": "{{maintenance}}",
+    "textFormat": "maintenance at {{site}}",
+    "step": "60s",
+}
+
 overview = dashboard(
     "callpulse-overview",
     "callpulse / Contact center overview",
@@ -140,6 +151,36 @@ overview = dashboard(
             16,
         ),
         panel(
+            "Maintenance: backlog, baseline and forecast",
+            [
+                (f"callpulse_maintenance_backlog_calls{{{S}}}", "{{site}} {{queue}} backlog"),
+                (f"callpulse_maintenance_baseline_calls{{{S}}}", "{{site}} {{queue}} baseline"),
+                (
+                    f"callpulse_maintenance_forecast_peak_calls{{{S}}}",
+                    "{{site}} {{queue}} forecast at the end of {{maintenance}}",
+                ),
+            ],
+            "short",
+            0,
+            24,
+        ),
+        panel(
+            "Maintenance: drain ETA and forecast drain",
+            [
+                (
+                    f"callpulse_maintenance_backlog_drain_eta_seconds{{{S}}}",
+                    "{{site}} {{queue}} drains in",
+                ),
+                (
+                    f"callpulse_maintenance_forecast_drain_seconds{{{S}}}",
+                    "{{site}} {{queue}} forecast drain after {{maintenance}}",
+                ),
+            ],
+            "s",
+            12,
+            24,
+        ),
+        panel(
             "Alerts firing",
             [
                 (
@@ -149,23 +190,14 @@ overview = dashboard(
             ],
             "short",
             0,
-            24,
+            32,
             w=24,
             kind="table",
         ),
     ],
+    annotations=[maintenance_annotation],
 )
 
-maintenance_annotation = {
-    "name": "Maintenance",
-    "datasource": DS,
-    "enable": True,
-    "iconColor": "orange",
-    "expr": f"callpulse_maintenance_active{{{S}}} == 1",
-    "titleFormat": "{{maintenance}}",
-    "textFormat": "maintenance at {{site}}",
-    "step": "60s",
-}
 infrastructure = dashboard(
     "callpulse-infrastructure",
     "callpulse / Voice infrastructure",

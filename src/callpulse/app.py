@@ -71,7 +71,9 @@ class App:
         self.reloads = {"success": 0, "failure": 0}
         self.source = source or build_source(settings)
         max_bytes = settings.source.kafka.max_record_bytes
-        monitor_config = settings.monitor_config(event_time_clock=self.source.event_time_clock)
+        monitor_config = self._with_source(settings).monitor_config(
+            event_time_clock=self.source.event_time_clock
+        )
         self.monitor = Monitor(monitor_config, now=time.time())
         self.ingest = Ingest(self.monitor, max_record_bytes=max_bytes)
         self.alerting = Alerting(
@@ -117,6 +119,15 @@ class App:
         self._signals = 0
         self._forced = False
         self._failed = False
+
+    def _with_source(self, settings: Settings) -> Settings:
+        """``settings`` as the source completes them: the simulator's planned maintenance
+        is in the calendar, as an operator would have entered it."""
+        from callpulse.sources.simulator import SimulatorSource
+
+        if isinstance(self.source, SimulatorSource):
+            return self.source.with_planned_windows(settings)
+        return settings
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -297,7 +308,7 @@ class App:
         old = self.settings
         self.alerting.replace_rules(rules)
         self.monitor.replace_maintenance(
-            new.monitor_config(event_time_clock=self.source.event_time_clock)
+            self._with_source(new).monitor_config(event_time_clock=self.source.event_time_clock)
         )
         reloadable = {"rules", "rule_files", "maintenance"}
         restart = sorted(

@@ -322,7 +322,7 @@ class BacklogSettings(_Section):
     max_backlog_ratio: Annotated[float, Field(gt=0)] = 3.0
     max_drain_eta: Duration = 900.0
     drained_calls_waiting: Annotated[int, Field(ge=0)] = 2
-    patience: Annotated[float, BeforeValidator(parse_duration), Field(gt=0)] = 600.0
+    patience: Annotated[Duration, Field(gt=0)] = 600.0
     forecast_lead: Duration = 1800.0
     overrun_after: Duration = 60.0
     for_: Annotated[Duration, Field(alias="for")] = 60.0

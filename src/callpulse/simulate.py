@@ -59,12 +59,19 @@ def _check_one(scenario: scenarios.Scenario, settings: Settings, seeds: int) -> 
         reports.append((seed, report))
         problems += [f"seed {seed}: {p}" for p in report.verdict(scenario)]
     took = time.perf_counter() - started
-    errors = sorted(e for _, r in reports for s in r.eta if (e := s.error) is not None)
-    bound = scenario.expect.eta_error
-    if bound is not None and errors and statistics.median(errors) > bound.median:
-        problems.append(
-            f"median drain ETA error {statistics.median(errors):.0%} > {bound.median:.0%}"
-        )
+    for kind, scores, bound in (
+        ("drain ETA", [s for _, r in reports for s in r.eta], scenario.expect.eta_error),
+        (
+            "forecast peak",
+            [s for _, r in reports for s in r.forecasts],
+            scenario.expect.forecast_error,
+        ),
+    ):
+        errors = [e for s in scores if (e := s.error) is not None]
+        if bound is not None and errors and statistics.median(errors) > bound.median:
+            problems.append(
+                f"median {kind} error {statistics.median(errors):.0%} > {bound.median:.0%}"
+            )
     events = sum(r.events for _, r in reports)
     print(
         f"{'FAIL' if problems else 'PASS'}  {scenario.name}: {seeds} seed"
@@ -87,8 +94,16 @@ def _summary(reports: list[tuple[int, Report]]) -> list[str]:
         episodes = sum(r.fired[name] for _, r in reports)
         flaps = sum(1 for _, r in reports for e in r.flaps if e.alert == name)
         detect = [r.detect[name] for _, r in reports if name in r.detect]
+        leads = [
+            lead
+            for _, r in reports
+            for labels, lead in r.forecast_lead.items()
+            if dict(labels)["alertname"] == name
+        ]
         when = ""
-        if detect:
+        if leads:
+            when = f", raised {statistics.median(leads) / 60:.1f} min before the window (median)"
+        elif detect:
             median = statistics.median(detect)
             side = "after" if median >= 0 else "before"
             when = f", first {abs(median) / 60:.1f} min {side} the incident started (median)"

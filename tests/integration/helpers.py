@@ -241,3 +241,23 @@ def kcat_consume(bootstrap: str, topic: str, count: int) -> list[dict[str, Any]]
         envelope["headers"] = dict(zip(pairs[::2], pairs[1::2], strict=True))
         records.append(envelope)
     return records
+
+
+def start_prometheus(workdir: Path, config: str) -> tuple[subprocess.Popen[bytes], str]:
+    """A real Prometheus (Debian's package) on a free loopback port with ``config`` as its
+    prometheus.yml; returns the process and its base URL. Stop it with terminate()."""
+    port = free_port()
+    path = workdir / "prometheus.yml"
+    path.write_text(config)
+    with (workdir / "prometheus.log").open("wb") as log:
+        process = subprocess.Popen(
+            [
+                "prometheus",
+                f"--config.file={path}",
+                f"--storage.tsdb.path={workdir / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    return process, f"http://127.0.0.1:{port}"

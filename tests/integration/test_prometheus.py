@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from .helpers import Daemon, free_port, wait_until
+from .helpers import Daemon, start_prometheus, wait_until
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,27 +53,16 @@ def query(base: str, promql: str) -> list[dict[str, Any]]:
 def test_prometheus_scrapes_callpulse_and_loads_the_meta_alerts(
     daemon: Daemon, tmp_path: Path
 ) -> None:
-    port = free_port()
-    config = tmp_path / "prometheus.yml"
-    config.write_text(f"""
+    prometheus, base = start_prometheus(
+        tmp_path,
+        f"""
 global: {{scrape_interval: 1s, evaluation_interval: 1s}}
 rule_files: ["{CHART / "files" / "callpulse-rules.yaml"}"]
 scrape_configs:
   - job_name: callpulse
     static_configs: [{{targets: ["127.0.0.1:{daemon.port}"]}}]
-""")
-    with (tmp_path / "prometheus.log").open("wb") as log:
-        prometheus = subprocess.Popen(
-            [
-                "prometheus",
-                f"--config.file={config}",
-                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
+""",
+    )
     try:
         series = wait_until(
             lambda: _safe(query, base, "callpulse_queue_calls_waiting"),

@@ -226,7 +226,9 @@ def test_the_fire_level_follows_the_baseline_ratio_when_it_is_larger() -> None:
 
 def test_hysteresis_holds_the_page_until_the_backlog_has_drained() -> None:
     now = utc("2026-11-22T14:00")
-    tracker = tracker_with_window(BacklogLimits(max_calls_waiting=20), now, samples=0, arrivals=0.05)
+    tracker = tracker_with_window(
+        BacklogLimits(max_calls_waiting=20), now, samples=0, arrivals=0.05
+    )
     active = []
     for t, waiting in enumerate((25, 19, 8, 4, 3, 2, 6)):
         tracker.assess(now + 5 * t, [Queue(waiting, 20, arrivals=0.05)], {})
@@ -247,14 +249,15 @@ def test_during_a_planned_window_the_eta_counts_the_staff_coming_back() -> None:
         tracker.sample(utc("2026-11-22T13:40") + 60 * i, [Queue(0, 20, arrivals=0.05)])
     # 10 minutes in: 10 agents left, AHT 300 s, 0.05 calls/s: the queue grows by
     # 0.05 - 10/300 = 1/60 per s for the 20 minutes left (+20, to 30). Then the 10 agents
-    # back take a caller each at once, and 20 agents drain the other 20 down to 2 at
-    # 20/300 - 0.05 = 1/60 per s: 18 min after the window.
+    # back take a caller each at once (20 left); their calls all end about half a handle
+    # time later, so for 150 s only the 10 who stayed finish calls (+2.5, to 22.5); then 20
+    # agents drain them to 2 at 20/300 - 0.05 = 1/60 per s: 150 + 20.5 x 60 = 1380 s.
     tracker.assess(now, [Queue(10, 10, arrivals=0.05)], {})
     [b] = tracker.backlogs
     assert b.window_left == 1200
     assert b.agents_after == 20
-    assert b.overhang == pytest.approx(18 * 60, rel=1e-3)
-    assert b.drain_eta == pytest.approx(1200 + 18 * 60, rel=1e-3)
+    assert b.overhang == pytest.approx(1380, rel=1e-3)
+    assert b.drain_eta == pytest.approx(1200 + 1380, rel=1e-3)
     assert b.active  # 18 min after the window > 10 min
 
 
@@ -333,13 +336,14 @@ def test_forecast_before_a_planned_window_from_live_load_and_the_staff_it_takes(
     # 20 agents, AHT 300 s, 0.05 calls/s (A = 15): half of them gone grows the queue by
     # 0.05 - 10/300 = 1/60 per s. Agents on a call finish it first, so the loss lands half a
     # handle time (150 s) into the 30 minutes: 1650 s of growth, 27.5 waiting at the end.
-    # The 10 agents back take 10 at once; 20 drain the other 17.5 to 2 in 15.5 x 60 = 930 s.
+    # The 10 agents back take 10 at once (17.5 left), the queue grows by 2.5 in the 150 s
+    # before their first calls end, then 20 drain the 20 to 2 in 18 x 60: 1230 s in all.
     tracker.sample(now, [Queue(0, 20, arrivals=0.05)])
     tracker.assess(now, [Queue(0, 20, arrivals=0.05)], {})
     [f] = tracker.forecasts
     assert (f.agents_lost, f.starts_in) == (10, 1200)
     assert f.peak == pytest.approx(27.5, rel=1e-3)
-    assert f.drain_after == pytest.approx(930, rel=1e-3)
+    assert f.drain_after == pytest.approx(1230, rel=1e-3)
     assert f.active
     # Keeping 15 on the phones: 0 growth, nothing to drain.
     assert f.agents_to_keep is not None

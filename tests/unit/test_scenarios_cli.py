@@ -17,11 +17,25 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_every_shipped_scenario_passes_its_check() -> None:
-    result = cli("scenario", "check")
+def test_every_shipped_scenario_passes_its_check_over_ten_seeds() -> None:
+    # 0 flaps and at most one episode per alert in every scenario and seed, no page in
+    # normal-day, the drain ETA and the forecast within their bounds.
+    result = cli("scenario", "check", "--seeds", "10")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("PASS") == len(scenarios.names()) == 6
     assert "suppressed ComponentDown" in result.stdout  # maintenance-backlog
+    assert " 1 flap" not in result.stdout
+    assert "MaintenanceBacklog: 10 episodes in 10 runs, 0 flaps" in result.stdout
+    assert "drain ETA error: median" in result.stdout
+    assert "MaintenanceImpactForecast: 10 episodes in 10 runs, 0 flaps, raised" in result.stdout
+    normal_day = result.stdout.split("PASS  normal-day")[1].split("PASS")[0]
+    assert "fired" not in normal_day
+
+
+def test_seeds_must_be_positive() -> None:
+    result = cli("scenario", "check", "normal-day", "--seeds", "0")
+    assert result.returncode == 2
+    assert "--seeds" in result.stderr
 
 
 def test_a_scenario_expecting_the_wrong_alert_fails(tmp_path: Path) -> None:

@@ -596,9 +596,7 @@ class MaintenanceTracker:
 
         def outcome(kept: int) -> tuple[float, float, bool]:
             peak = queue_after(view.calls_waiting, short, kept / aht, arrivals, calm)
-            # The agents coming back take a caller each at once; all of them drain the rest.
-            rest = max(0.0, peak - (serving - kept))
-            drain = drain_time(rest, drained, serving / aht, arrivals, calm)
+            drain = _drain_after_return(peak, drained, kept, serving, arrivals, aht, calm)
             over = peak >= fire and (
                 peak > limits.max_calls_waiting or drain > limits.max_drain_eta
             )
@@ -679,11 +677,36 @@ def _eta(
     before_end = drain_time(waiting, drained, now_rate, arrivals, calm) if serving else math.inf
     if before_end <= left:
         return before_end, 0.0
-    # The agents coming back are idle: each takes a caller at once, then all of them drain
-    # the rest at their handle rate.
-    at_end = max(0.0, queue_after(waiting, left, now_rate, arrivals, calm) - (after - serving))
-    overhang = drain_time(at_end, drained, after / aht, arrivals, calm) if after else math.inf
+    at_end = queue_after(waiting, left, now_rate, arrivals, calm)
+    overhang = _drain_after_return(at_end, drained, serving, after, arrivals, aht, calm)
     return left + overhang, overhang
+
+
+def _drain_after_return(
+    waiting: float,
+    drained: float,
+    stayed: int,
+    after: int,
+    arrivals: float,
+    aht: float,
+    calm: float,
+) -> float:
+    """Seconds until ``waiting`` callers are down to ``drained`` once staff goes from
+    ``stayed`` agents to ``after`` (the window ends, or more agents are sent).
+
+    The agents coming back are idle: each takes a caller at once. Their first calls all start
+    together, so for about half a handle time only the agents who stayed finish calls; after
+    that all of them work the rest off at their handle rate.
+    """
+    if after <= 0:
+        return math.inf
+    rest = max(0.0, waiting - max(0, after - stayed))
+    lag = aht / 2
+    early = drain_time(rest, drained, stayed / aht, arrivals, calm) if stayed else math.inf
+    if early <= lag:
+        return early
+    later = queue_after(rest, lag, stayed / aht, arrivals, calm)
+    return lag + drain_time(later, drained, after / aht, arrivals, calm)
 
 
 def _agents_to_drain(
@@ -701,7 +724,7 @@ def _agents_to_drain(
         waiting if math.isinf(left) else queue_after(waiting, left, serving / aht, arrivals, calm)
     )
     for agents in range(max(1, serving), serving + 1000):
-        if drain_time(at_end, drained, agents / aht, arrivals, calm) <= target:
+        if _drain_after_return(at_end, drained, serving, agents, arrivals, aht, calm) <= target:
             return agents
     return None
 

@@ -30,9 +30,9 @@ from callpulse.alerts import Alerting
 from callpulse.core.alerting import Notification
 from callpulse.core.ingest import Ingest, RawRecord
 from callpulse.core.monitor import Monitor
-from callpulse.settings import Settings, WindowSettings, load_rules
+from callpulse.settings import Settings, load_rules
 from callpulse.simulation.model import ContactCenter, encode
-from callpulse.simulation.scenario import Incident, Scenario, maintenance_id, planned_windows
+from callpulse.simulation.scenario import Incident, Scenario, maintenance_id, with_planned_windows
 
 FLAP_SECONDS = 600.0
 PEAK_SECONDS = 300.0  # the simulated peak is the mean over the window's last this long
@@ -141,15 +141,14 @@ class Report:
             if not self.forecasts:
                 problems.append("MaintenanceImpactForecast was not raised before the window")
             for s in self.forecasts:
-                lead = self.forecast_lead.get(s.labels, 0.0)
-                if lead <= 0:
+                if self.forecast_lead.get(s.labels, 0.0) <= 0:
                     problems.append(f"{s.alert} {_show(s.labels)}: raised after the window opened")
-                if s.error is None or s.error > expect.forecast_error:
+                if s.error is None or s.error > expect.forecast_error.worst:
                     problems.append(
                         f"{s.alert} {_show(s.labels)}: forecast peak {s.announced:.0f}, "
-                        f"simulated {s.actual}: error "
+                        f"simulated {s.actual or 0:.0f}: error "
                         f"{'n/a' if s.error is None else f'{s.error:.0%}'} "
-                        f"> {expect.forecast_error:.0%}"
+                        f"> {expect.forecast_error.worst:.0%}"
                     )
         return problems
 
@@ -191,23 +190,6 @@ def run(scenario: Scenario, settings: Settings, step: float = 15.0) -> Report:
     report.late = monitor.stats.late
     score.finish()
     return report
-
-
-def with_planned_windows(settings: Settings, scenario: Scenario, start: float) -> Settings:
-    """``settings`` with the scenario's planned maintenance (played from ``start``) added to
-    the maintenance calendar."""
-    planned = planned_windows(scenario, start, settings.maintenance.timezone)
-    if not planned:
-        return settings
-    maintenance = settings.maintenance.model_copy(
-        update={
-            "windows": [
-                *settings.maintenance.windows,
-                *(WindowSettings.model_validate(w) for w in planned),
-            ]
-        }
-    )
-    return settings.model_copy(update={"maintenance": maintenance})
 
 
 class _Scorer:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -13,6 +13,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from callpulse.core.durations import parse_duration
 from callpulse.shipped import shipped
+
+if TYPE_CHECKING:
+    from callpulse.settings import Settings
 
 Seconds = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
 Share = Annotated[float, Field(ge=0, le=1)]
@@ -89,9 +92,11 @@ class Breaks(_Model):
     length: Seconds = 600.0  # median break length
 
 
-class EtaBound(_Model):
-    median: Annotated[float, Field(ge=0)] = 0.2  # over the seeds of one check
-    worst: Annotated[float, Field(ge=0)] = 0.5  # any one seed
+class ErrorBound(_Model):
+    """A relative error allowed over the seeds of one check (median) and in any one seed."""
+
+    median: Annotated[float, Field(ge=0)] = 0.2
+    worst: Annotated[float, Field(ge=0)] = 0.5
 
 
 class Expect(_Model):
@@ -100,9 +105,9 @@ class Expect(_Model):
     max_episodes: Annotated[int, Field(ge=1)] = 1  # firing episodes per alert (labels)
     flaps: Annotated[int, Field(ge=0)] = 0  # re-fires within 10 minutes of a resolve
     # MaintenanceBacklog: |announced drain ETA - simulated drain time| / simulated drain time.
-    eta_error: EtaBound | None = None
-    # MaintenanceImpactForecast: |forecast peak - simulated peak| / simulated peak, per seed.
-    forecast_error: Annotated[float, Field(ge=0)] | None = None
+    eta_error: ErrorBound | None = None
+    # MaintenanceImpactForecast: |forecast peak - simulated peak| / simulated peak.
+    forecast_error: ErrorBound | None = None
 
 
 class Scenario(_Model):
@@ -141,6 +146,25 @@ def planned_windows(scenario: Scenario, start: float, timezone: str) -> list[dic
             }
         )
     return out
+
+
+def with_planned_windows(settings: Settings, scenario: Scenario, start: float) -> Settings:
+    """``settings`` with the scenario's planned maintenance (played from ``start``) added to
+    the maintenance calendar, as the operator would have entered it."""
+    from callpulse.settings import WindowSettings
+
+    planned = planned_windows(scenario, start, settings.maintenance.timezone)
+    if not planned:
+        return settings
+    maintenance = settings.maintenance.model_copy(
+        update={
+            "windows": [
+                *settings.maintenance.windows,
+                *(WindowSettings.model_validate(w) for w in planned),
+            ]
+        }
+    )
+    return settings.model_copy(update={"maintenance": maintenance})
 
 
 def maintenance_id(incident: Incident) -> str:

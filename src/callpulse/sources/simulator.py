@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 import structlog
 
 from callpulse.core.ingest import RawRecord, Rejection
-from callpulse.settings import SimulatorSettings
+from callpulse.settings import Settings, SimulatorSettings
 from callpulse.simulation import scenario as scenarios
 from callpulse.simulation.model import ContactCenter, encode
 from callpulse.sources.base import Batch, DeadLetterStats, RevokeHandler, SourceError
@@ -25,7 +25,7 @@ _STEP_SECONDS = 0.2
 
 
 class SimulatorSource:
-    """Plays ``settings.scenario`` at ``settings.speed`` x real time."""
+    """Plays ``settings.scenario`` at ``settings.speed`` x real time, from its creation."""
 
     name = "simulator"
 
@@ -34,17 +34,28 @@ class SimulatorSource:
         self.event_time_clock = settings.speed != 1.0
         self.wall_clock_bound = settings.speed == 1.0
         self._center: ContactCenter | None = None
-        self._started = 0.0
+        # Fixed now, so the calendar entries of the scenario's planned maintenance are known
+        # before the monitor is built.
+        self._started = time.time()
         self._offset = 0
         self.dead_letters = DeadLetterStats()
         self.on_revoke: RevokeHandler | None = None
+        try:
+            self._scenario: scenarios.Scenario | None = scenarios.load(settings.scenario)
+            self._error = ""
+        except ValueError as exc:
+            self._scenario, self._error = None, str(exc)
+
+    def with_planned_windows(self, settings: Settings) -> Settings:
+        """``settings`` with the scenario's planned maintenance in the calendar."""
+        if self._scenario is None:
+            return settings
+        return scenarios.with_planned_windows(settings, self._scenario, self._started)
 
     async def start(self) -> None:
-        try:
-            scenario = scenarios.load(self._settings.scenario)
-        except ValueError as exc:
-            raise SourceError(str(exc)) from exc
-        self._started = time.time()
+        if self._scenario is None:
+            raise SourceError(self._error)
+        scenario = self._scenario
         self._center = ContactCenter(scenario, start=self._started)
         log.info(
             "simulator_started",
@@ -90,4 +101,5 @@ class SimulatorSource:
         return False
 
     def lag(self) -> Mapping[tuple[str, int], int]:
-        return {}
+        # Every simulated event is handed over as it happens: never behind.
+        return {("simulator", 0): 0} if self._center is not None else {}

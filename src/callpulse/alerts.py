@@ -28,11 +28,11 @@ from callpulse.core.alerting import (
     AlertingConfig,
     EvaluationInput,
     Notification,
-    rfc3339,
 )
-from callpulse.core.maintenance import backlog_summary, forecast_summary, overrun_summary
+from callpulse.core.maintenance_notes import backlog_summary, forecast_summary, overrun_summary
 from callpulse.core.monitor import Monitor
 from callpulse.core.rules import Rule, Series, builtin_rule
+from callpulse.core.timefmt import rfc3339
 from callpulse.settings import AlertingSettings, BacklogSettings
 from callpulse.sinks.alertmanager import AlertmanagerSink
 from callpulse.sinks.delivery import Sink

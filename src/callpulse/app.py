@@ -22,13 +22,11 @@ from pathlib import Path
 import structlog
 from prometheus_client.exposition import choose_encoder
 
-from callpulse import __version__
-from callpulse.alerts import Alerting
-from callpulse.core.ingest import Ingest, Rejection
-from callpulse.core.monitor import Monitor
+from callpulse import __version__, pipeline
+from callpulse.core.ingest import Rejection
 from callpulse.exposition import AlertMetrics, CallpulseCollector, SourceMetrics, build_registry
 from callpulse.http import HttpServer, Request, Response
-from callpulse.settings import ConfigError, Settings, load_rules, load_settings
+from callpulse.settings import ConfigError, Settings, load_settings
 from callpulse.sources.base import Source, SourceError
 from callpulse.status import StatusBoard
 
@@ -70,19 +68,13 @@ class App:
         self.config_path = config_path
         self.reloads = {"success": 0, "failure": 0}
         self.source = source or build_source(settings)
-        max_bytes = settings.source.kafka.max_record_bytes
-        monitor_config = self._with_source(settings).monitor_config(
-            event_time_clock=self.source.event_time_clock
-        )
-        self.monitor = Monitor(monitor_config, now=time.time())
-        self.ingest = Ingest(self.monitor, max_record_bytes=max_bytes)
-        self.alerting = Alerting(
-            settings.alerting,
-            load_rules(settings),
-            self.monitor,
-            backlog=settings.maintenance.backlog,
+        parts = pipeline.build(
+            self._with_source(settings),
+            now=time.time(),
+            event_time_clock=self.source.event_time_clock,
             hold=self.source.rebuilding,
         )
+        self.monitor, self.ingest, self.alerting = parts.monitor, parts.ingest, parts.alerting
         self.collector = CallpulseCollector(
             self.ingest,
             SourceMetrics(
@@ -300,7 +292,7 @@ class App:
             return False
         try:
             new = load_settings(self.config_path)
-            rules = load_rules(new)
+            rules = new.compiled_rules()
         except ConfigError as exc:
             self.reloads["failure"] += 1
             log.error("config_reload_rejected", cause=cause, error=str(exc))

@@ -184,7 +184,7 @@ def _rules_test(files: list[Path]) -> int:
 
 
 def _maintenance_list(settings: Settings, start: str | None, end: str | None) -> int:
-    from callpulse.core.maintenance import Calendar
+    from callpulse.core.calendar import Calendar
 
     calendar = Calendar(
         [w.spec() for w in settings.maintenance.windows], settings.maintenance.timezone

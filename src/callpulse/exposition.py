@@ -1,7 +1,7 @@
 """Prometheus exposition: a custom collector that reads the monitor at scrape time.
 
 Nothing on the event path touches a prometheus_client object; every family here is built
-when Prometheus asks (METRICS.md): the KPI families from :mod:`callpulse.core.catalog`, the
+when Prometheus asks (docs/metrics.md): the KPI families from :mod:`callpulse.core.catalog`, the
 daemon's own from plain counters.
 """
 
@@ -151,23 +151,18 @@ class CallpulseCollector(Collector):
         ready.add_metric([], 1.0 if self._ready() else 0.0)
         yield ready
 
-        by_type = CounterMetricFamily(
+        yield _counter(
             "callpulse_events",
             "Valid events applied, by type (duplicates excluded).",
-            labels=["type"],
+            "type",
+            {t: stats.events_by_type.get(t, 0) for t in EVENT_TYPES},
         )
-        for event_type in EVENT_TYPES:
-            by_type.add_metric([event_type], stats.events_by_type.get(event_type, 0))
-        yield by_type
-
-        invalid = CounterMetricFamily(
+        yield _counter(
             "callpulse_events_invalid",
             "Records rejected, by reason; each is sent to the dead-letter topic.",
-            labels=["reason"],
+            "reason",
+            self._ingest.invalid,
         )
-        for reason, count in self._ingest.invalid.items():
-            invalid.add_metric([reason], count)
-        yield invalid
 
         yield CounterMetricFamily(
             "callpulse_events_duplicate",
@@ -195,23 +190,18 @@ class CallpulseCollector(Collector):
             value=self._source.dead_letters.failed,
         )
 
-        reloads = CounterMetricFamily(
+        yield _counter(
             "callpulse_config_reload",
             "Reloads of rules and maintenance windows (SIGHUP or a changed file), by result.",
-            labels=["result"],
+            "result",
+            dict(sorted(self._reloads().items())),
         )
-        for result, count in sorted(self._reloads().items()):
-            reloads.add_metric([result], count)
-        yield reloads
-
-        overflow = CounterMetricFamily(
+        yield _counter(
             "callpulse_label_values_overflow",
             "Events whose label value was past its cap and folded into _overflow.",
-            labels=["label"],
+            "label",
+            monitor.guard.overflow,
         )
-        for label, count in monitor.guard.overflow.items():
-            overflow.add_metric([label], count)
-        yield overflow
 
         lag = GaugeMetricFamily(
             "callpulse_consumer_lag_records",
@@ -239,6 +229,16 @@ class CallpulseCollector(Collector):
         if monitor.latest_event_time:
             event_lag.add_metric([], max(0.0, self._wall_clock() - monitor.latest_event_time))
         yield event_lag
+
+
+def _counter(
+    name: str, documentation: str, label: str, counts: Mapping[str, int]
+) -> CounterMetricFamily:
+    """A counter family with one label, a series per value of ``counts``."""
+    family = CounterMetricFamily(name, documentation, labels=[label])
+    for value, count in counts.items():
+        family.add_metric([value], count)
+    return family
 
 
 def build_registry(collector: CallpulseCollector) -> CollectorRegistry:

@@ -39,17 +39,16 @@ from typing import Any
 
 import yaml
 
+from callpulse import pipeline
 from callpulse.alerts import Alerting
 from callpulse.core.durations import format_duration, parse_duration
 from callpulse.core.ingest import DecodeError, decode
-from callpulse.core.monitor import Monitor
 from callpulse.settings import (
     AlertingSettings,
     ConfigError,
     KpiSettings,
     MaintenanceSettings,
     Settings,
-    load_rules,
 )
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC).timestamp()  # a Monday morning
@@ -81,24 +80,19 @@ def run_file(path: Path) -> list[TestResult]:
             ),
             rule_files=files,
         )
-        rules = load_rules(settings, str(path))
+        settings.compiled_rules(str(path))
         interval = parse_duration(doc.get("evaluation_interval", "15s"))
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
-    return [_run_test(path, test, settings, rules, interval) for test in doc["tests"]]
+    return [_run_test(path, test, settings, interval) for test in doc["tests"]]
 
 
 def _run_test(
-    path: Path, test: Mapping[str, Any], settings: Settings, rules: list[Any], interval: float
+    path: Path, test: Mapping[str, Any], settings: Settings, interval: float
 ) -> TestResult:
     name = str(test.get("name", "(unnamed)"))
-    monitor = Monitor(settings.monitor_config(event_time_clock=False), now=START)
-    alerting = Alerting(
-        settings.alerting,
-        rules,
-        monitor,
-        backlog=settings.maintenance.backlog,
-    )
+    parts = pipeline.build(settings, now=START, event_time_clock=False)
+    monitor, alerting = parts.monitor, parts.alerting
     try:
         events = sorted(_expand(test.get("events", [])), key=lambda e: e[0])
         expectations = sorted(

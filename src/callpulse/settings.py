@@ -23,16 +23,18 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from callpulse.core.calendar import AgentImpact, WindowSpec
 from callpulse.core.cardinality import DEFAULT_LIMITS
 from callpulse.core.durations import format_duration, parse_duration
 from callpulse.core.kpi import AbandonPolicy
-from callpulse.core.maintenance import AgentImpact, BacklogLimits, WindowSpec
+from callpulse.core.maintenance import BacklogLimits
 from callpulse.core.monitor import MonitorConfig
 from callpulse.core.queues import ServiceLevelPolicy
 from callpulse.core.rules import Rule, RuleError, RuleSpec, compile_rule
@@ -177,19 +179,16 @@ class KpiSettings(_Section):
         )
 
 
-class AlertmanagerTarget(_Section):
-    url: Annotated[str, Field(pattern=r"^https?://")]
-    timeout: Duration = 10.0
+class SinkTarget(_Section):
+    """Where an HTTP sink (an Alertmanager or a webhook) sends."""
 
-
-class WebhookTarget(_Section):
     url: Annotated[str, Field(pattern=r"^https?://")]
     timeout: Duration = 10.0
 
 
 class AlertingSettings(_Section):
-    alertmanagers: list[AlertmanagerTarget] = []
-    webhooks: list[WebhookTarget] = []
+    alertmanagers: list[SinkTarget] = []
+    webhooks: list[SinkTarget] = []
     log: bool = True
     evaluation_interval: Annotated[float, BeforeValidator(parse_duration), Field(gt=0)] = 5.0
     resend_delay: Duration = 60.0
@@ -395,6 +394,14 @@ class Settings(BaseSettings):
     maintenance: MaintenanceSettings = MaintenanceSettings()
     rules: list[RuleSettings] = []
     rule_files: list[Path] = []
+    _compiled: list[Rule] | None = PrivateAttr(default=None)
+
+    def compiled_rules(self, origin: str = "(config)") -> list[Rule]:
+        """The config's rules and every rule file's, compiled once (at load) and kept; raise
+        ConfigError naming the file, the rule and the field."""
+        if self._compiled is None:
+            self._compiled = load_rules(self, origin)
+        return self._compiled
 
     @classmethod
     def settings_customise_sources(
@@ -436,7 +443,7 @@ def load_settings(path: Path | None) -> Settings:
     # Rule files are named relative to the config file, as Prometheus' rule_files are.
     base = path.parent if path is not None else Path.cwd()
     settings.rule_files = [f if f.is_absolute() else base / f for f in settings.rule_files]
-    load_rules(settings, origin)
+    settings.compiled_rules(origin)
     return settings
 
 

@@ -8,8 +8,8 @@ import math
 from collections import deque
 from typing import Any
 
-from callpulse.core.alerting import rfc3339
 from callpulse.core.monitor import Monitor
+from callpulse.core.timefmt import rfc3339
 
 HISTORY = 60  # samples kept per queue for the sparklines
 

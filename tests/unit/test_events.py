@@ -1,4 +1,4 @@
-"""Events v1: every type decodes, every rule of EVENTS-v1.md rejects with its reason."""
+"""Events v1: every type decodes, every rule of docs/events.md rejects with its reason."""
 
 from __future__ import annotations
 

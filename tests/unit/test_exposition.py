@@ -112,7 +112,7 @@ def test_readme_documents_exactly_the_callpulse_metrics_exposed() -> None:
     from datetime import UTC as utc  # noqa: N811
     from datetime import datetime as dt
 
-    from callpulse.core.maintenance import AgentImpact, WindowSpec
+    from callpulse.core.calendar import AgentImpact, WindowSpec
 
     planned = WindowSpec(
         name="planned",

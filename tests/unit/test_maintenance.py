@@ -8,17 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from callpulse.core.maintenance import (
-    AgentImpact,
-    BacklogLimits,
-    Calendar,
-    MaintenanceTracker,
-    Occurrence,
-    WindowSpec,
-    backlog_summary,
-    forecast_summary,
-    overrun_summary,
-)
+from callpulse.core.calendar import AgentImpact, Calendar, Occurrence, WindowSpec
+from callpulse.core.maintenance import BacklogLimits, MaintenanceTracker
+from callpulse.core.maintenance_notes import backlog_summary, forecast_summary, overrun_summary
 from callpulse.core.monitor import Monitor, MonitorConfig
 from callpulse.core.queues import QueueFlow
 
@@ -301,12 +293,12 @@ def test_a_backlog_still_over_after_the_grace_period_is_watched_until_it_drains(
     for i in range(8):
         m.apply(event("call.queued", now - 10, call_id=f"c{i}", queue="billing"))
     m.maintenance.assess(now, m.queue_views(), {})
-    assert [b.over for b in m.maintenance.backlogs] == [True]
+    assert [b.active for b in m.maintenance.backlogs] == [True]
     assert m.maintenance.backlogs[0].baseline is None  # never sampled
     m.tick(now + 600)  # long past the grace period, still 8 waiting
     m.maintenance.prune(m.now)
     m.maintenance.assess(m.now, m.queue_views(), {})
-    assert [b.over for b in m.maintenance.backlogs] == [True]
+    assert [b.active for b in m.maintenance.backlogs] == [True]
     for i in range(8):
         m.apply(
             event(
@@ -319,7 +311,7 @@ def test_a_backlog_still_over_after_the_grace_period_is_watched_until_it_drains(
             )
         )
     m.maintenance.assess(m.now, m.queue_views(), {})
-    assert [b.over for b in m.maintenance.backlogs] == [False]  # drained: its last values
+    assert [b.active for b in m.maintenance.backlogs] == [False]  # drained: its last values
     m.maintenance.assess(m.now + 5, m.queue_views(), {})
     assert m.maintenance.backlogs == []
 
@@ -397,3 +389,15 @@ def test_overrun_until_the_component_is_back_then_resolved_with_its_status() -> 
     [o] = tracker.overruns
     assert not o.active
     assert overrun_summary(o)["summary"] == "pbx-2 at lon1 is up again"
+
+
+def test_with_after_call_work_counted_no_extra_agent_is_asked_for() -> None:
+    # 5 agents serving (ACW included), AHT 300 s, 1 arrival per 300 s, 10 waiting: they drain
+    # to 2 in 8 / (5/300 - 1/300) = 600 s, within 15 minutes, so no page and no advice.
+    now = utc("2026-11-22T14:00")
+    tracker = tracker_with_window(BacklogLimits(), now, samples=0, serving=5, arrivals=1 / 300)
+    tracker.assess(now, [Queue(10, 5, arrivals=1 / 300)], {})
+    [b] = tracker.backlogs
+    assert b.drain_eta == pytest.approx(600, rel=1e-6)
+    assert (b.active, b.agents_needed) == (False, 5)
+    assert "more agents" not in backlog_summary(b, 900)["summary"]

@@ -27,12 +27,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
 from callpulse.core.catalog import LabelValues, Samples
 from callpulse.core.rules import Rule
+from callpulse.core.timefmt import rfc3339
 
 RESOLVED_RETENTION = 15 * 60.0
 State = Literal["pending", "firing", "resolved"]
@@ -335,12 +335,6 @@ def rule_ids(rules: Sequence[Rule]) -> list[str]:
 
 def _labels(pairs: Iterable[tuple[str, str]]) -> Labels:
     return tuple(sorted(dict(pairs).items()))
-
-
-def rfc3339(timestamp: float) -> str:
-    """``timestamp`` as RFC 3339 in UTC with milliseconds."""
-    moment = datetime.fromtimestamp(timestamp, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 __all__ = [

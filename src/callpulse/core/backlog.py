@@ -71,3 +71,88 @@ def patience(reneged: int, exposure_seconds: float, prior: float) -> float:
     once a backlog produces real data.
     """
     return (exposure_seconds + PATIENCE_WEIGHT * prior) / (reneged + PATIENCE_WEIGHT)
+
+
+def window_eta(
+    waiting: int,
+    drained: float,
+    left: float,
+    serving: int,
+    after: int,
+    arrivals: float,
+    aht: float | None,
+    calm: float,
+) -> tuple[float | None, float | None]:
+    """(seconds until ``waiting`` is down to ``drained``, of which after the window's end).
+
+    Staffing is ``serving`` until the window ends ``left`` seconds from now (``math.inf``: no
+    planned end; 0: it has ended), then ``after``. ``None`` when unknown (agents serving but no
+    handle time seen yet), ``math.inf`` when it will not drain.
+    """
+    if waiting <= drained:
+        return 0.0, 0.0
+    if not aht or serving == 0:
+        # With nobody to answer the backlog never drains (callers giving up is not draining),
+        # whatever the handle time; with agents but no handle time yet, it is unknown.
+        if serving == 0 and (math.isinf(left) or left <= 0 or after == 0):
+            return math.inf, math.inf
+        if not aht:
+            return None, None
+    assert aht is not None
+    now_rate = serving / aht
+    if math.isinf(left) or left <= 0:  # an event window with no end yet, or the window is over
+        eta = drain_time(waiting, drained, now_rate, arrivals, calm)
+        return eta, eta
+    before_end = drain_time(waiting, drained, now_rate, arrivals, calm) if serving else math.inf
+    if before_end <= left:
+        return before_end, 0.0
+    at_end = queue_after(waiting, left, now_rate, arrivals, calm)
+    overhang = drain_after_return(at_end, drained, serving, after, arrivals, aht, calm)
+    return left + overhang, overhang
+
+
+def drain_after_return(
+    waiting: float,
+    drained: float,
+    stayed: int,
+    after: int,
+    arrivals: float,
+    aht: float,
+    calm: float,
+) -> float:
+    """Seconds until ``waiting`` callers are down to ``drained`` once staff goes from
+    ``stayed`` agents to ``after`` (the window ends, or more agents are sent).
+
+    The agents coming back are idle: each takes a caller at once. Their first calls all start
+    together, so for about half a handle time only the agents who stayed finish calls; after
+    that all of them work the rest off at their handle rate.
+    """
+    if after <= 0:
+        return math.inf
+    rest = max(0.0, waiting - max(0, after - stayed))
+    lag = aht / 2
+    early = drain_time(rest, drained, stayed / aht, arrivals, calm) if stayed else math.inf
+    if early <= lag:
+        return early
+    later = queue_after(rest, lag, stayed / aht, arrivals, calm)
+    return lag + drain_time(later, drained, after / aht, arrivals, calm)
+
+
+def agents_to_drain(
+    waiting: int,
+    drained: float,
+    left: float,
+    serving: int,
+    arrivals: float,
+    aht: float,
+    calm: float,
+    target: float,
+) -> int | None:
+    """Agents serving the queue (from the window's end) that drain it within ``target``."""
+    at_end = (
+        waiting if math.isinf(left) else queue_after(waiting, left, serving / aht, arrivals, calm)
+    )
+    for agents in range(max(1, serving), serving + 1000):
+        if drain_after_return(at_end, drained, serving, agents, arrivals, aht, calm) <= target:
+            return agents
+    return None

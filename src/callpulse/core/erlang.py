@@ -1,4 +1,4 @@
-"""Erlang C staffing math and the backlog drain ETA (DESIGN.md §3).
+"""Erlang C staffing math and the backlog drain ETA.
 
 Erlang C models a queue with Poisson arrivals, exponential handle times, ``N`` identical agents
 and callers who never abandon. Offered load ``A = arrival rate x AHT`` (Erlangs). It only has a
@@ -9,8 +9,22 @@ here says so by returning ``None`` instead of a misleading number.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 MAX_AGENTS = 100_000
+
+
+def _erlang_c(load: float, limit: int) -> Iterator[tuple[int, float]]:
+    """``(N, chance of waiting)`` for N = 1, 2, ... up to ``limit``, wherever N > ``load``.
+
+    Erlang B by its recurrence (stable for thousands of agents), then B -> C: one pass gives
+    every N in O(N), which is what a search for the fewest agents needs.
+    """
+    blocking = 1.0
+    for agents in range(1, limit + 1):
+        blocking = load * blocking / (agents + load * blocking)
+        if agents > load:
+            yield agents, agents * blocking / (agents - load * (1 - blocking))
 
 
 def probability_of_waiting(load: float, agents: int) -> float | None:
@@ -19,11 +33,8 @@ def probability_of_waiting(load: float, agents: int) -> float | None:
         return None
     if load == 0:
         return 0.0
-    # Erlang B by its recurrence (stable for thousands of agents), then B -> C.
-    blocking = 1.0
-    for k in range(1, agents + 1):
-        blocking = load * blocking / (k + load * blocking)
-    return agents * blocking / (agents - load * (1 - blocking))
+    *_, (_, waiting) = _erlang_c(load, agents)
+    return waiting
 
 
 def service_level(load: float, agents: int, aht: float, threshold: float) -> float | None:
@@ -48,13 +59,7 @@ def agents_required(load: float, aht: float, threshold: float, target: float) ->
         return None
     if load == 0:
         return 1
-    # One pass of the Erlang B recurrence, checking each N > A on the way: O(N), not O(N^2).
-    blocking = 1.0
-    for agents in range(1, MAX_AGENTS + 1):
-        blocking = load * blocking / (agents + load * blocking)
-        if agents <= load:
-            continue
-        waiting = agents * blocking / (agents - load * (1 - blocking))
+    for agents, waiting in _erlang_c(load, MAX_AGENTS):
         if 1.0 - waiting * math.exp(-(agents - load) * threshold / aht) >= target:
             return agents
     return None

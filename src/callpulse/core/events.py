@@ -1,4 +1,4 @@
-"""Canonical events, schema version 1 (see EVENTS-v1.md).
+"""Canonical events, schema version 1 (docs/events.md).
 
 One pydantic model per event ``type``, discriminated on that field. Unknown extra fields are
 ignored so that newer producers never break an older callpulse; a missing or ill-typed field,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import ValidationError
 
@@ -24,15 +24,7 @@ RejectReason = Literal[
     "future_event",
     "processing_error",
 ]
-REJECT_REASONS: tuple[RejectReason, ...] = (
-    "oversize",
-    "invalid_json",
-    "unknown_type",
-    "unsupported_version",
-    "invalid_schema",
-    "future_event",
-    "processing_error",
-)
+REJECT_REASONS: tuple[RejectReason, ...] = get_args(RejectReason)
 
 
 class DecodeError(ValueError):

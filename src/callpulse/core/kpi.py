@@ -1,4 +1,4 @@
-"""Queue KPI formulas over one window's sums (DESIGN.md §3).
+"""Queue KPI formulas over one window's sums (docs/metrics.md; README, "Queues").
 
 Every function returns ``None`` where its denominator is zero: a ratio over no calls is not
 0 and not NaN, it is absent, and the exposition leaves the series out.

@@ -1,18 +1,11 @@
-"""Maintenance windows: the calendar, windows opened by events, what they explain, and the
-backlog they leave behind.
+"""The maintenance tracker: windows open now (calendar and events), what they explain,
+the backlog baselines, and the state of the built-in maintenance alerts.
 
-Calendar windows start at a local time in the configured IANA zone and last ``duration``
-of elapsed time; ``rrule`` (RFC 5545) repeats them. Around clock changes:
-
-- a start that does not exist (skipped by spring-forward, e.g. 01:30 in London on the last
-  Sunday of March) begins when the local clock would have shown it had it not jumped: the
-  time is shifted forward by the gap (01:30 -> 02:30 BST);
-- a start that exists twice (fall-back, e.g. 01:30 in London on the last Sunday of October)
-  begins at the first of the two;
-- the duration is elapsed time, so a 30-minute window is 30 real minutes either way.
-
-``maintenance.started`` / ``maintenance.ended`` events open and close windows too (ad-hoc or
-overrunning work), for the event's site.
+``maintenance.started`` / ``maintenance.ended`` events open and close windows (ad-hoc or
+overrunning work) for the event's site; the calendar (:mod:`callpulse.core.calendar`) gives
+the planned ones. Once per alert evaluation :meth:`MaintenanceTracker.assess` judges
+MaintenanceBacklog, MaintenanceImpactForecast and MaintenanceOverrun on the queue model of
+:mod:`callpulse.core.backlog`; scrapes and the status page read what it found.
 """
 
 from __future__ import annotations
@@ -21,136 +14,16 @@ import math
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any, NamedTuple
-from zoneinfo import ZoneInfo
 
-from dateutil.rrule import rrulestr
-
-from callpulse.core.backlog import drain_time, patience, queue_after
-
-BUILTIN_ALERTS = ("MaintenanceBacklog", "MaintenanceImpactForecast", "MaintenanceOverrun")
-
-
-@dataclass(frozen=True)
-class AgentImpact:
-    """The agents a planned window takes off the phones of each queue it covers.
-
-    ``counts`` names a number per queue; other queues lose ``share`` of their agents.
-    """
-
-    share: float = 0.0
-    counts: tuple[tuple[str, int], ...] = ()
-
-    def lost(self, queue: str, serving: int) -> int:
-        """Agents of ``queue`` (``serving`` now) that the window takes away."""
-        for name, count in self.counts:
-            if name == queue:
-                return min(serving, count)
-        return min(serving, round(serving * self.share))
-
-
-@dataclass(frozen=True)
-class WindowSpec:
-    """A configured window: local ``start`` (naive), ``duration`` seconds, optional rrule."""
-
-    name: str
-    sites: tuple[str, ...]
-    start: datetime
-    duration: float
-    components: tuple[str, ...] = ()
-    queues: tuple[str, ...] = ()  # empty: every queue of its sites
-    trunks: tuple[str, ...] = ()
-    applications: tuple[str, ...] = ()
-    rrule: str | None = None
-    agents_affected: AgentImpact | None = None
-
-
-@dataclass(frozen=True)
-class Occurrence:
-    """One concrete window, in epoch seconds; ``end`` is inf while an event window is open."""
-
-    name: str
-    start: float
-    end: float
-    sites: tuple[str, ...]
-    components: tuple[str, ...] = ()
-    queues: tuple[str, ...] = ()
-    trunks: tuple[str, ...] = ()
-    applications: tuple[str, ...] = ()
-    source: str = "calendar"
-    agents_affected: AgentImpact | None = None
-
-    @property
-    def key(self) -> tuple[str, float]:
-        """Identifies this occurrence among all (a recurring window has many)."""
-        return (self.name, self.start)
-
-    def active(self, t: float) -> bool:
-        """Whether the window is open at ``t``."""
-        return self.start <= t < self.end
-
-    def covers_queue(self, site: str, queue: str) -> bool:
-        """Whether ``queue`` at ``site`` is one this window is expected to affect."""
-        return site in self.sites and (not self.queues or queue in self.queues)
-
-    def explains(self, labels: Mapping[str, str]) -> bool:
-        """Whether an alert with ``labels`` is one this window expects (and so suppresses)."""
-        if labels.get("alertname") in BUILTIN_ALERTS or labels.get("site") not in self.sites:
-            return False
-        if "component" in labels:
-            return labels["component"] in self.components
-        if "queue" in labels:
-            return not self.queues or labels["queue"] in self.queues
-        if "trunk" in labels:
-            return labels["trunk"] in self.trunks
-        if "application" in labels:
-            return labels["application"] in self.applications
-        return True  # a site-wide alert (a silent site) during its site's maintenance
-
-
-class Calendar:
-    """Configured windows in ``timezone``."""
-
-    def __init__(self, windows: Sequence[WindowSpec], timezone: str) -> None:
-        self.zone = ZoneInfo(timezone)
-        self.windows = list(windows)
-
-    def occurrences(self, start: float, end: float) -> list[Occurrence]:
-        """Every occurrence overlapping ``[start, end)``, in start order."""
-        out = []
-        for spec in self.windows:
-            for local in self._local_starts(spec, start, end):
-                begins = local.replace(tzinfo=self.zone).timestamp()
-                if begins < end and begins + spec.duration > start:
-                    out.append(
-                        Occurrence(
-                            spec.name,
-                            begins,
-                            begins + spec.duration,
-                            spec.sites,
-                            spec.components,
-                            spec.queues,
-                            spec.trunks,
-                            spec.applications,
-                            agents_affected=spec.agents_affected,
-                        )
-                    )
-        return sorted(out, key=lambda o: o.start)
-
-    def _local_starts(self, spec: WindowSpec, start: float, end: float) -> list[datetime]:
-        if spec.rrule is None:
-            return [spec.start]
-        # Local wall times a day either side cover any offset and the window's own length.
-        margin = timedelta(days=1, seconds=spec.duration)
-        lo = datetime.fromtimestamp(start, self.zone).replace(tzinfo=None) - margin
-        hi = datetime.fromtimestamp(end, self.zone).replace(tzinfo=None) + timedelta(days=1)
-        rule = rrulestr(spec.rrule, dtstart=spec.start)
-        return list(rule.between(lo, hi, inc=True))
-
-    def local(self, t: float) -> datetime:
-        """``t`` as a local, zone-aware datetime."""
-        return datetime.fromtimestamp(t, self.zone)
+from callpulse.core.backlog import (
+    agents_to_drain,
+    drain_after_return,
+    patience,
+    queue_after,
+    window_eta,
+)
+from callpulse.core.calendar import BUILTIN_ALERTS, Calendar, Occurrence
 
 
 @dataclass(frozen=True)
@@ -247,12 +120,7 @@ class BacklogState:
     fire_level: float
     drained_level: float
     agents_needed: int | None  # serving after the window to drain within max_drain_eta
-    active: bool
-
-    @property
-    def over(self) -> bool:
-        """Whether MaintenanceBacklog is active on this queue."""
-        return self.active
+    active: bool  # MaintenanceBacklog is active on this queue
 
 
 @dataclass
@@ -505,7 +373,7 @@ class MaintenanceTracker:
         left = max(0.0, occurrence.end - now)
         fire = limits.fire_level(base.waiting if base else None)
         drained = limits.drained_level(base.waiting if base else None)
-        eta, overhang = _eta(waiting, drained, left, serving, after, arrivals, aht, calm)
+        eta, overhang = window_eta(waiting, drained, left, serving, after, arrivals, aht, calm)
         if paging:  # hysteresis: a page holds until the backlog has drained
             active = waiting > drained
         else:
@@ -515,7 +383,7 @@ class MaintenanceTracker:
             )
         needed = None
         if aht and waiting > drained:
-            needed = _agents_to_drain(
+            needed = agents_to_drain(
                 waiting,
                 drained,
                 left,
@@ -596,7 +464,7 @@ class MaintenanceTracker:
 
         def outcome(kept: int) -> tuple[float, float, bool]:
             peak = queue_after(view.calls_waiting, short, kept / aht, arrivals, calm)
-            drain = _drain_after_return(peak, drained, kept, serving, arrivals, aht, calm)
+            drain = drain_after_return(peak, drained, kept, serving, arrivals, aht, calm)
             over = peak >= fire and (
                 peak > limits.max_calls_waiting or drain > limits.max_drain_eta
             )
@@ -647,185 +515,3 @@ class MaintenanceTracker:
                     out.append(OverrunState(site, component, window.name, state, active))
         self._overrunning = overrunning
         return out
-
-
-def _eta(
-    waiting: int,
-    drained: float,
-    left: float,
-    serving: int,
-    after: int,
-    arrivals: float,
-    aht: float | None,
-    calm: float,
-) -> tuple[float | None, float | None]:
-    """(seconds until drained, of which after the window's end); see BacklogState."""
-    if waiting <= drained:
-        return 0.0, 0.0
-    if not aht or serving == 0:
-        # With nobody to answer the backlog never drains (callers giving up is not draining),
-        # whatever the handle time; with agents but no handle time yet, it is unknown.
-        if serving == 0 and (math.isinf(left) or left <= 0 or after == 0):
-            return math.inf, math.inf
-        if not aht:
-            return None, None
-    assert aht is not None
-    now_rate = serving / aht
-    if math.isinf(left) or left <= 0:  # an event window with no end yet, or the window is over
-        eta = drain_time(waiting, drained, now_rate, arrivals, calm)
-        return eta, eta
-    before_end = drain_time(waiting, drained, now_rate, arrivals, calm) if serving else math.inf
-    if before_end <= left:
-        return before_end, 0.0
-    at_end = queue_after(waiting, left, now_rate, arrivals, calm)
-    overhang = _drain_after_return(at_end, drained, serving, after, arrivals, aht, calm)
-    return left + overhang, overhang
-
-
-def _drain_after_return(
-    waiting: float,
-    drained: float,
-    stayed: int,
-    after: int,
-    arrivals: float,
-    aht: float,
-    calm: float,
-) -> float:
-    """Seconds until ``waiting`` callers are down to ``drained`` once staff goes from
-    ``stayed`` agents to ``after`` (the window ends, or more agents are sent).
-
-    The agents coming back are idle: each takes a caller at once. Their first calls all start
-    together, so for about half a handle time only the agents who stayed finish calls; after
-    that all of them work the rest off at their handle rate.
-    """
-    if after <= 0:
-        return math.inf
-    rest = max(0.0, waiting - max(0, after - stayed))
-    lag = aht / 2
-    early = drain_time(rest, drained, stayed / aht, arrivals, calm) if stayed else math.inf
-    if early <= lag:
-        return early
-    later = queue_after(rest, lag, stayed / aht, arrivals, calm)
-    return lag + drain_time(later, drained, after / aht, arrivals, calm)
-
-
-def _agents_to_drain(
-    waiting: int,
-    drained: float,
-    left: float,
-    serving: int,
-    arrivals: float,
-    aht: float,
-    calm: float,
-    target: float,
-) -> int | None:
-    """Agents serving the queue (from the window's end) that drain it within ``target``."""
-    at_end = (
-        waiting if math.isinf(left) else queue_after(waiting, left, serving / aht, arrivals, calm)
-    )
-    for agents in range(max(1, serving), serving + 1000):
-        if _drain_after_return(at_end, drained, serving, agents, arrivals, aht, calm) <= target:
-            return agents
-    return None
-
-
-def backlog_summary(b: BacklogState, target_eta: float) -> dict[str, str]:
-    """Annotations of a MaintenanceBacklog alert, with the plain-words summary.
-
-    While the alert is active it says how big the backlog is, when it will have drained and
-    what staffing would drain it within ``target_eta``; once the backlog has drained (the
-    values the alert resolves with) it says so.
-    """
-    if b.baseline is None:
-        normal = "normal unknown"
-    elif b.baseline >= 1:
-        normal = f"{b.waiting / b.baseline:.0f}x normal"
-    else:
-        normal = "normal is ~0"
-    notes = {
-        "backlog": str(b.waiting),
-        "baseline": "unknown" if b.baseline is None else f"{b.baseline:.1f}",
-        "drain_eta": _seconds(b.drain_eta),
-        "drain_overhang": _seconds(b.overhang),
-        "drained_at": f"{b.drained_level:g}",
-        "agents_serving": str(b.agents_serving),
-        "agents_available": str(b.agents_available),
-        "arrival_rate": f"{b.arrivals_per_second * 60:.2f}/min",
-        "aht": "unknown" if b.aht is None else f"{b.aht:.0f}s",
-        "patience": f"{b.patience:.0f}s",
-    }
-    if not b.active:
-        notes["summary"] = (
-            f"{b.queue} at {b.site}: backlog drained, {b.waiting} waiting "
-            f"(drained at {b.drained_level:g} or fewer)"
-        )
-        return notes
-    if b.drain_eta is None:
-        drains = "drain time unknown (no handle time yet)"
-    elif math.isinf(b.drain_eta):
-        drains = (
-            "will not drain while the window lasts"
-            if math.isinf(b.window_left) and b.window_left > 0
-            else "will not drain at current staffing"
-        )
-    else:
-        drains = f"drains in {_minutes(b.drain_eta)}"
-        if 0 < b.window_left < math.inf and b.overhang:
-            drains += f", {_minutes(b.overhang)} after the window ends"
-    advice = ""
-    if b.agents_needed is not None and b.overhang is not None and b.overhang > target_eta:
-        more = b.agents_needed - b.agents_after
-        if more > 0:
-            advice = f"; {more} more agents would drain it in {_minutes(target_eta)}"
-    notes["summary"] = f"{b.queue} at {b.site}: {b.waiting} waiting ({normal}), {drains}{advice}"
-    return notes
-
-
-def forecast_summary(f: ForecastState) -> dict[str, str]:
-    """Annotations of a MaintenanceImpactForecast alert."""
-    drain = (
-        "and will not drain afterwards"
-        if math.isinf(f.drain_after)
-        else f"draining {_minutes(f.drain_after)} after it ends"
-    )
-    keep = ""
-    if f.agents_to_keep is not None and f.agents_to_keep > f.agents_serving - f.agents_lost:
-        keep = (
-            f"; keep {f.agents_to_keep} of {f.agents_serving} agents on {f.queue} during it "
-            "to stay within the limits"
-        )
-    elif f.agents_to_keep is None:
-        keep = "; even full staffing would not stay within the limits"
-    return {
-        "summary": (
-            f"{f.maintenance} in {_minutes(f.starts_in)} takes {f.agents_lost} of "
-            f"{f.agents_serving} agents from {f.queue} at {f.site}: expect ~{f.peak:.0f} "
-            f"waiting by its end, {drain}{keep}"
-        ),
-        "forecast_peak": f"{f.peak:.0f}",
-        "forecast_drain": _seconds(f.drain_after),
-        "starts_in": f"{f.starts_in:.0f}s",
-        "agents_lost": str(f.agents_lost),
-        "agents_to_keep": "" if f.agents_to_keep is None else str(f.agents_to_keep),
-    }
-
-
-def overrun_summary(o: OverrunState) -> dict[str, str]:
-    """Annotations of a MaintenanceOverrun alert (or of its resolution)."""
-    if o.active:
-        text = (
-            f"{o.component} at {o.site} is still {o.status} after maintenance {o.maintenance} ended"
-        )
-    else:
-        text = f"{o.component} at {o.site} is {o.status or 'no longer reported down'} again"
-    return {"summary": text, "status": o.status or "unknown"}
-
-
-def _seconds(value: float | None) -> str:
-    if value is None:
-        return ""
-    return "inf" if math.isinf(value) else f"{value:.0f}s"
-
-
-def _minutes(seconds: float) -> str:
-    return f"{max(1, round(seconds / 60))} min"

@@ -26,12 +26,13 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from callpulse.core import events as ev
+from callpulse.core.calendar import Calendar, WindowSpec
 from callpulse.core.cardinality import LabelGuard
 from callpulse.core.components import ComponentTracker, ComponentView
 from callpulse.core.dedup import RecentIds
 from callpulse.core.durations import format_duration
 from callpulse.core.ivr import IvrTracker, IvrView
-from callpulse.core.maintenance import BacklogLimits, Calendar, MaintenanceTracker, WindowSpec
+from callpulse.core.maintenance import BacklogLimits, MaintenanceTracker
 from callpulse.core.queues import QueueTracker, QueueView, ServiceLevelPolicy
 from callpulse.core.timegrid import TimeGrid
 from callpulse.core.trunks import TrunkTracker, TrunkView

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from callpulse.core.timefmt import rfc3339
 from callpulse.simulation.scenario import (
     Incident,
     QueueSpec,
@@ -556,9 +557,3 @@ class ContactCenter:
 def encode(event: dict[str, Any]) -> bytes:
     """One event as the compact JSON a producer would put in a Kafka record."""
     return json.dumps(event, separators=(",", ":")).encode()
-
-
-def rfc3339(timestamp: float) -> str:
-    """``timestamp`` as RFC 3339 UTC with milliseconds."""
-    moment = datetime.fromtimestamp(timestamp, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

@@ -26,11 +26,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC
 
-from callpulse.alerts import Alerting
+from callpulse import pipeline
 from callpulse.core.alerting import Notification
-from callpulse.core.ingest import Ingest, RawRecord
-from callpulse.core.monitor import Monitor
-from callpulse.settings import Settings, load_rules
+from callpulse.core.ingest import RawRecord
+from callpulse.settings import Settings
 from callpulse.simulation.model import ContactCenter, encode
 from callpulse.simulation.scenario import Incident, Scenario, maintenance_id, with_planned_windows
 
@@ -158,16 +157,8 @@ def run(scenario: Scenario, settings: Settings, step: float = 15.0) -> Report:
     start = scenario.start.replace(tzinfo=UTC).timestamp()
     settings = with_planned_windows(settings, scenario, start)
     center = ContactCenter(scenario, start)
-    monitor = Monitor(settings.monitor_config(event_time_clock=False), now=start)
-    ingest = Ingest(monitor, max_record_bytes=settings.source.kafka.max_record_bytes)
-    alerting = Alerting(
-        settings.alerting.model_copy(
-            update={"log": False, "state_file": None, "alertmanagers": [], "webhooks": []}
-        ),
-        load_rules(settings),
-        monitor,
-        backlog=settings.maintenance.backlog,
-    )
+    parts = pipeline.build(settings, now=start, event_time_clock=False, deliver=False)
+    monitor, ingest, alerting = parts.monitor, parts.ingest, parts.alerting
     score = _Scorer(scenario, center, start, step)
     report = score.report
     t = start

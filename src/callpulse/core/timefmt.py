@@ -1,0 +1,12 @@
+"""Instants as the wire formats write them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def rfc3339(timestamp: float) -> str:
+    """``timestamp`` (epoch seconds) as RFC 3339 in UTC with milliseconds, e.g.
+    ``2026-11-22T14:03:07.250Z``: what events v1 and Alertmanager's API both read."""
+    moment = datetime.fromtimestamp(timestamp, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

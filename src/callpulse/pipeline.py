@@ -1,0 +1,57 @@
+"""The pipeline, built in one place: decode (Ingest) -> monitor -> alert rules and sinks.
+
+The daemon, ``callpulse rules test`` and ``callpulse scenario check`` all run events through
+what :func:`build` returns, so what a rule test or a scenario proves is what the daemon does,
+and a new part of the pipeline is wired here once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from callpulse.alerts import Alerting
+from callpulse.core.ingest import Ingest
+from callpulse.core.monitor import Monitor
+from callpulse.settings import Settings
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """The parts that turn records into KPIs and alerts."""
+
+    monitor: Monitor
+    ingest: Ingest
+    alerting: Alerting
+
+
+def build(
+    settings: Settings,
+    *,
+    now: float,
+    event_time_clock: bool,
+    deliver: bool = True,
+    hold: Callable[[], bool] = lambda: False,
+) -> Pipeline:
+    """Build the pipeline ``settings`` describe, its clock at ``now``.
+
+    ``event_time_clock``: windows end at the newest event rather than at the wall clock (a
+    replay or a simulation faster than real time). ``deliver`` False: no sink, no state file
+    (a scenario check evaluates the rules but pages nobody). ``hold``: see :class:`Alerting`.
+    The rules are the ones compiled when ``settings`` were loaded.
+    """
+    monitor = Monitor(settings.monitor_config(event_time_clock=event_time_clock), now=now)
+    ingest = Ingest(monitor, max_record_bytes=settings.source.kafka.max_record_bytes)
+    alerting_settings = settings.alerting
+    if not deliver:
+        alerting_settings = alerting_settings.model_copy(
+            update={"log": False, "state_file": None, "alertmanagers": [], "webhooks": []}
+        )
+    alerting = Alerting(
+        alerting_settings,
+        settings.compiled_rules(),
+        monitor,
+        backlog=settings.maintenance.backlog,
+        hold=hold,
+    )
+    return Pipeline(monitor, ingest, alerting)

@@ -82,3 +82,40 @@ class Source(Protocol):
 
     def lag(self) -> Mapping[tuple[str, int], int]:
         """Records not yet fetched per (topic, partition), where the source knows."""
+
+
+class BaseSource:
+    """What a source that is not Kafka has by default: no partitions, no lag, nothing to
+    rebuild, nothing to commit, rejects counted. A source overrides what it has more of and
+    provides :meth:`start`, :meth:`fetch`, :meth:`stop` and :meth:`readiness`."""
+
+    name = "source"
+    event_time_clock = False
+    wall_clock_bound = True
+
+    def __init__(self) -> None:
+        self.dead_letters = DeadLetterStats()
+        self.on_revoke: RevokeHandler | None = None
+
+    async def commit(self, batch: Batch) -> None:
+        """Nothing to commit: the source keeps no position anyone else reads."""
+
+    async def dead_letter(self, rejections: Sequence[Rejection]) -> None:
+        """Count the rejects (the daemon has logged each with its coordinates)."""
+        self.dead_letters.written += len(rejections)
+
+    def health(self) -> Mapping[tuple[str, int], str]:
+        """No partitions to judge."""
+        return {}
+
+    def rebuilding(self) -> bool:
+        """Nothing is ever re-read."""
+        return False
+
+    def exhausted(self) -> bool:
+        """Records keep coming."""
+        return False
+
+    def lag(self) -> Mapping[tuple[str, int], int]:
+        """No broker to be behind."""
+        return {}

@@ -10,22 +10,21 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import IO
 
 import structlog
 
-from callpulse.core.ingest import RawRecord, Rejection
+from callpulse.core.ingest import RawRecord
 from callpulse.settings import ReplaySettings
-from callpulse.sources.base import Batch, DeadLetterStats, RevokeHandler, SourceError
+from callpulse.sources.base import BaseSource, Batch, SourceError
 
 log = structlog.get_logger("callpulse.replay")
 
 _BATCH_LINES = 2000
 
 
-class ReplaySource:
+class ReplaySource(BaseSource):
     """Reads ``settings.path``; rejected lines are logged with their line number."""
 
     name = "replay"
@@ -33,12 +32,11 @@ class ReplaySource:
     wall_clock_bound = True
 
     def __init__(self, settings: ReplaySettings) -> None:
+        super().__init__()
         self._settings = settings
         self._file: IO[bytes] | None = None
         self._line = 0
         self._done = False
-        self.dead_letters = DeadLetterStats()
-        self.on_revoke: RevokeHandler | None = None
         self._first_event: float | None = None
         self._first_wall = 0.0
 
@@ -87,12 +85,6 @@ class ReplaySource:
             return True
         return False
 
-    async def commit(self, batch: Batch) -> None:
-        return None
-
-    async def dead_letter(self, rejections: Sequence[Rejection]) -> None:
-        self.dead_letters.written += len(rejections)
-
     async def stop(self) -> None:
         if self._file is not None:
             self._file.close()
@@ -103,17 +95,8 @@ class ReplaySource:
             return False, "replay file not open"
         return True, "replay finished" if self._done else f"replaying line {self._line}"
 
-    def rebuilding(self) -> bool:
-        return False
-
-    def health(self) -> Mapping[tuple[str, int], str]:
-        return {}
-
     def exhausted(self) -> bool:
         return self._done
-
-    def lag(self) -> Mapping[tuple[str, int], int]:
-        return {}
 
 
 def _event_time(line: bytes) -> float | None:

@@ -9,27 +9,28 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import structlog
 
-from callpulse.core.ingest import RawRecord, Rejection
+from callpulse.core.ingest import RawRecord
 from callpulse.settings import Settings, SimulatorSettings
 from callpulse.simulation import scenario as scenarios
 from callpulse.simulation.model import ContactCenter, encode
-from callpulse.sources.base import Batch, DeadLetterStats, RevokeHandler, SourceError
+from callpulse.sources.base import BaseSource, Batch, SourceError
 
 log = structlog.get_logger("callpulse.simulator")
 
 _STEP_SECONDS = 0.2
 
 
-class SimulatorSource:
+class SimulatorSource(BaseSource):
     """Plays ``settings.scenario`` at ``settings.speed`` x real time, from its creation."""
 
     name = "simulator"
 
     def __init__(self, settings: SimulatorSettings) -> None:
+        super().__init__()
         self._settings = settings
         self.event_time_clock = settings.speed != 1.0
         self.wall_clock_bound = settings.speed == 1.0
@@ -38,8 +39,6 @@ class SimulatorSource:
         # before the monitor is built.
         self._started = time.time()
         self._offset = 0
-        self.dead_letters = DeadLetterStats()
-        self.on_revoke: RevokeHandler | None = None
         try:
             self._scenario: scenarios.Scenario | None = scenarios.load(settings.scenario)
             self._error = ""
@@ -76,13 +75,6 @@ class SimulatorSource:
             self._offset += 1
         return Batch(records=records)
 
-    async def commit(self, batch: Batch) -> None:
-        return None
-
-    async def dead_letter(self, rejections: Sequence[Rejection]) -> None:
-        # The simulator's own events are valid by construction; a rejection is a bug here.
-        self.dead_letters.written += len(rejections)
-
     async def stop(self) -> None:
         self._center = None
 
@@ -90,15 +82,6 @@ class SimulatorSource:
         if self._center is None:
             return False, "simulator not started"
         return True, "simulating"
-
-    def rebuilding(self) -> bool:
-        return False
-
-    def health(self) -> Mapping[tuple[str, int], str]:
-        return {}
-
-    def exhausted(self) -> bool:
-        return False
 
     def lag(self) -> Mapping[tuple[str, int], int]:
         # Every simulated event is handed over as it happens: never behind.

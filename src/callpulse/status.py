@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from callpulse.core.monitor import Monitor
+
+if TYPE_CHECKING:
+    from callpulse.alerts import Alerting
 from callpulse.core.timefmt import rfc3339
 
 HISTORY = 60  # samples kept per queue for the sparklines
@@ -17,7 +20,7 @@ HISTORY = 60  # samples kept per queue for the sparklines
 class StatusBoard:
     """Builds the status document; :meth:`sample` keeps the queues' recent history."""
 
-    def __init__(self, monitor: Monitor, alerting: Any) -> None:
+    def __init__(self, monitor: Monitor, alerting: Alerting) -> None:
         self._monitor = monitor
         self._alerting = alerting
         self._history: dict[tuple[str, str], tuple[deque[float], deque[float | None]]] = {}

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
+from callpulse.core import events as ev
 from callpulse.core.cardinality import LabelGuard
 from callpulse.core.timegrid import TimeGrid
 
@@ -47,8 +47,12 @@ class ComponentTracker:
         self._stale_after = stale_after
         self._components: dict[tuple[str, str], _Component] = {}
 
-    def apply(self, event: Any, ts: float, bucket: int, late: bool, replay: bool = False) -> None:
+    def apply(
+        self, event: ev.Event, ts: float, bucket: int, late: bool, replay: bool = False
+    ) -> None:
         """Record a heartbeat; an older one than already seen changes nothing."""
+        if not isinstance(event, ev.ComponentHealth):
+            return
         name = self._guard.admit("component", event.component, event.site)
         key = (event.site, name)
         seen = self._components.get(key)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any
 
+from callpulse.core import events as ev
 from callpulse.core.cardinality import LabelGuard
 from callpulse.core.timegrid import TimeGrid
 from callpulse.core.windows import RollingCounters
@@ -94,24 +94,33 @@ class IvrTracker:
         self._guard = guard
         self._apps: dict[tuple[str, str], _App] = {}
 
-    def apply(self, event: Any, ts: float, bucket: int, late: bool, replay: bool = False) -> None:
+    def apply(
+        self, event: ev.Event, ts: float, bucket: int, late: bool, replay: bool = False
+    ) -> None:
         """Apply one IVR event; a late one only counts in the cumulative outcomes."""
-        kind = event.type
-        if kind == "ivr.node":
-            return  # navigation detail: validated and counted, no KPI depends on it yet
+        # ivr.node is navigation detail: validated and counted, no KPI depends on it yet.
+        if not isinstance(
+            event,
+            ev.IvrSessionStarted
+            | ev.IvrSessionEnded
+            | ev.IvrInputError
+            | ev.IvrBackendError
+            | ev.IvrPorts,
+        ):
+            return
         app = self._app(event.site, event.application)
-        if kind == "ivr.session_ended" and not replay:
+        if isinstance(event, ev.IvrSessionEnded) and not replay:
             app.outcomes[event.outcome] += 1
         if late:
             return
-        if kind == "ivr.session_started":
+        if isinstance(event, ev.IvrSessionStarted):
             app.counters.add(bucket, ((IvrField.STARTED, 1),))
-        elif kind == "ivr.session_ended":
+        elif isinstance(event, ev.IvrSessionEnded):
             app.counters.add(bucket, ((IvrField.ENDED, 1), (_OUTCOME_FIELD[event.outcome], 1)))
-        elif kind == "ivr.input_error":
+        elif isinstance(event, ev.IvrInputError):
             which = IvrField.NO_INPUT if event.kind == "no_input" else IvrField.NO_MATCH
             app.counters.add(bucket, ((which, 1),))
-        elif kind == "ivr.backend_error":
+        elif isinstance(event, ev.IvrBackendError):
             app.counters.add(bucket, ((IvrField.BACKEND_ERRORS, 1),))
             backend = self._guard.admit("backend", event.backend, event.site)
             counters = app.backends.get(backend)
@@ -119,7 +128,7 @@ class IvrTracker:
                 counters = app.backends[backend] = self._grid.counters(1)
             counters.advance(self._grid.head)
             counters.add(bucket, ((0, 1),))
-        elif kind == "ivr.ports" and (app.ports is None or ts >= app.ports[0]):
+        elif app.ports is None or ts >= app.ports[0]:
             app.ports = (ts, event.ports_in_use, event.ports_total)
 
     def _app(self, site: str, name: str) -> _App:

@@ -14,8 +14,9 @@ import math
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple, Protocol
 
+from callpulse.core import events as ev
 from callpulse.core.backlog import (
     agents_to_drain,
     drain_after_return,
@@ -24,6 +25,24 @@ from callpulse.core.backlog import (
     window_eta,
 )
 from callpulse.core.calendar import BUILTIN_ALERTS, Calendar, Occurrence
+from callpulse.core.queues import QueueFlow
+
+
+class QueueReading(Protocol):
+    """What the maintenance alerts read of a queue (a :class:`QueueView` has it)."""
+
+    @property
+    def site(self) -> str: ...
+    @property
+    def queue(self) -> str: ...
+    @property
+    def calls_waiting(self) -> int: ...
+    @property
+    def agents(self) -> Mapping[str, int]: ...
+    @property
+    def agents_serving(self) -> int: ...
+    @property
+    def flow(self) -> QueueFlow: ...
 
 
 @dataclass(frozen=True)
@@ -186,11 +205,15 @@ class MaintenanceTracker:
 
     # --- events ------------------------------------------------------------------------
 
-    def apply(self, event: Any, ts: float, bucket: int, late: bool, replay: bool = False) -> None:
+    def apply(
+        self, event: ev.Event, ts: float, bucket: int, late: bool, replay: bool = False
+    ) -> None:
         """Open or close an event window."""
+        if not isinstance(event, ev.MaintenanceStarted | ev.MaintenanceEnded):
+            return
         key = (event.site, event.maintenance_id)
         current = self._events.get(key)
-        if event.type == "maintenance.started":
+        if isinstance(event, ev.MaintenanceStarted):
             ended = self._ended.get(key)
             if ended is not None and ts <= ended:
                 return  # its end has already been seen
@@ -278,7 +301,7 @@ class MaintenanceTracker:
 
     # --- the backlog -------------------------------------------------------------------
 
-    def sample(self, now: float, queues: Iterable[Any]) -> None:
+    def sample(self, now: float, queues: Iterable[QueueReading]) -> None:
         """Record each queue's calls waiting and agents serving at ``now`` (for baselines)."""
         oldest = now - self.limits.baseline
         present = set()
@@ -325,7 +348,7 @@ class MaintenanceTracker:
         return Baseline.of(series) if series else None
 
     def assess(
-        self, now: float, queues: Sequence[Any], status: Mapping[tuple[str, str], str]
+        self, now: float, queues: Sequence[QueueReading], status: Mapping[tuple[str, str], str]
     ) -> None:
         """Judge every built-in maintenance alert at ``now`` from the queues' views and the
         components' statuses; the results are in :attr:`backlogs`, :attr:`forecasts` and
@@ -334,7 +357,7 @@ class MaintenanceTracker:
         self.forecasts = self._assess_forecasts(now, queues)
         self.overruns = self._assess_overruns(now, status)
 
-    def _assess_backlogs(self, now: float, queues: Sequence[Any]) -> list[BacklogState]:
+    def _assess_backlogs(self, now: float, queues: Sequence[QueueReading]) -> list[BacklogState]:
         limits = self.limits
         recent = self.windows(now, grace=limits.grace)
         within = {o.key for o in recent}
@@ -358,7 +381,9 @@ class MaintenanceTracker:
         self._paging = paging
         return out
 
-    def _backlog(self, now: float, occurrence: Occurrence, view: Any, paging: bool) -> BacklogState:
+    def _backlog(
+        self, now: float, occurrence: Occurrence, view: QueueReading, paging: bool
+    ) -> BacklogState:
         limits = self.limits
         base = self.baseline(occurrence, view.site, view.queue)
         waiting = view.calls_waiting
@@ -416,7 +441,7 @@ class MaintenanceTracker:
 
     # --- the forecast ------------------------------------------------------------------
 
-    def _assess_forecasts(self, now: float, queues: Sequence[Any]) -> list[ForecastState]:
+    def _assess_forecasts(self, now: float, queues: Sequence[QueueReading]) -> list[ForecastState]:
         limits = self.limits
         if self.calendar is None or limits.forecast_lead <= 0:
             self._warning = set()
@@ -443,7 +468,7 @@ class MaintenanceTracker:
         return out
 
     def _forecast(
-        self, now: float, occurrence: Occurrence, view: Any, warned: bool
+        self, now: float, occurrence: Occurrence, view: QueueReading, warned: bool
     ) -> ForecastState | None:
         limits = self.limits
         impact = occurrence.agents_affected

@@ -24,6 +24,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Protocol
 
 from callpulse.core import events as ev
 from callpulse.core.calendar import Calendar, WindowSpec
@@ -38,6 +39,25 @@ from callpulse.core.timegrid import TimeGrid
 from callpulse.core.trunks import TrunkTracker, TrunkView
 
 __all__ = ["Monitor", "MonitorConfig", "MonitorStats", "Outcome", "ServiceLevelPolicy"]
+
+
+class Tracker(Protocol):
+    """One domain's state (queues, IVR, trunks, components, maintenance), kept from its own
+    event types. The monitor has already de-duplicated the event and decided whether it is
+    *late* (older than every window: it then counts only in cumulative totals)."""
+
+    @property
+    def event_types(self) -> tuple[str, ...]:
+        """The ``type`` values this tracker applies; the monitor routes by them."""
+
+    def apply(
+        self, event: ev.Event, ts: float, bucket: int, late: bool, replay: bool = False
+    ) -> None:
+        """Apply ``event`` (at ``ts``, counted in ``bucket``); ``replay``: re-read to rebuild
+        state after a restart, so cumulative totals must not count it again."""
+
+    def forget_sites(self, sites: Iterable[str]) -> None:
+        """Drop all state of ``sites`` (their partitions moved to another replica)."""
 
 
 class Outcome(Enum):
@@ -129,7 +149,13 @@ class Monitor:
             else None
         )
         self.maintenance = MaintenanceTracker(calendar, config.backlog)
-        self._trackers = (self.queues, self.ivr, self.trunks, self.components, self.maintenance)
+        self._trackers: tuple[Tracker, ...] = (
+            self.queues,
+            self.ivr,
+            self.trunks,
+            self.components,
+            self.maintenance,
+        )
         self._routes = {t: tracker for tracker in self._trackers for t in tracker.event_types}
 
     # --- time --------------------------------------------------------------------------

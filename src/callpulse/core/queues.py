@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from callpulse.core import erlang
 from callpulse.core import events as ev
@@ -35,6 +34,15 @@ MAX_WAITING_PER_QUEUE = 10_000
 SNAPSHOT_TOLERANCE = 2.0
 _STANDIN = "snapshot:"
 
+_QUEUE_EVENTS = (
+    ev.CallQueued,
+    ev.CallAnswered,
+    ev.CallAbandoned,
+    ev.CallbackRequested,
+    ev.CallTransferred,
+    ev.CallCompleted,
+    ev.QueueSnapshot,
+)
 _STATE_INDEX = {state: i for i, state in enumerate(ev.AGENT_STATES)}
 _AVAILABLE, _ON_CALL, _ACW = (_STATE_INDEX[s] for s in ("available", "on_call", "acw"))
 TOTALS = ("offered", "answered", "abandoned", "answered_within_threshold")
@@ -172,15 +180,18 @@ class QueueTracker:
         self._agents: dict[tuple[str, str], _Agent] = {}
         self.waiting_dropped = 0
 
-    def apply(self, event: Any, ts: float, bucket: int, late: bool, replay: bool = False) -> None:
+    def apply(
+        self, event: ev.Event, ts: float, bucket: int, late: bool, replay: bool = False
+    ) -> None:
         """Apply one ACD event (see the module's docstring for ``late``)."""
-        kind = event.type
-        if kind == "agent.state":
+        if isinstance(event, ev.AgentState):
             self._agent_state(event, ts, late)
+            return
+        if not isinstance(event, _QUEUE_EVENTS):
             return
         q = self._queue(event.site, event.queue)
         count = 0 if replay else 1  # a replay rebuilds state; the totals already had it
-        if kind == "call.queued":
+        if isinstance(event, ev.CallQueued):
             q.totals[0] += count
             if not late:
                 q.counters.add(bucket, ((QueueField.OFFERED, 1),))
@@ -188,7 +199,7 @@ class QueueTracker:
                 if len(q.waiting) > MAX_WAITING_PER_QUEUE:
                     del q.waiting[next(iter(q.waiting))]
                     self.waiting_dropped += 1
-        elif kind == "call.answered":
+        elif isinstance(event, ev.CallAnswered):
             within = event.wait_seconds <= q.policy.threshold
             q.totals[1] += count
             q.totals[3] += within and count
@@ -202,19 +213,20 @@ class QueueTracker:
                         (QueueField.WAIT_MS, round(event.wait_seconds * 1000)),
                     ),
                 )
-        elif kind == "call.abandoned":
+        elif isinstance(event, ev.CallAbandoned):
             self._abandoned(q, event, bucket, late, count)
-        elif kind == "call.completed":
+        elif isinstance(event, ev.CallCompleted):
             if not late:
                 handle = event.talk_seconds + event.hold_seconds + event.acw_seconds
                 q.counters.add(
                     bucket,
                     ((QueueField.COMPLETED, 1), (QueueField.HANDLE_MS, round(handle * 1000))),
                 )
-        elif kind == "queue.snapshot":
+        elif isinstance(event, ev.QueueSnapshot):
             if not late:
                 self._reconcile(q, event, ts)
-        elif kind == "call.callback_requested":  # the wait ends, neither answered nor abandoned
+        elif isinstance(event, ev.CallbackRequested):
+            # The wait ends, neither answered nor abandoned: the caller gave up waiting.
             self._end_wait(q, event.call_id)
             if not late:
                 q.counters.add(bucket, self._reneged(event.wait_seconds))

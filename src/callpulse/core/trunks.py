@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any
 
+from callpulse.core import events as ev
 from callpulse.core.cardinality import LabelGuard
 from callpulse.core.histogram import LinearBins, LogBins, RollingHistogram
 from callpulse.core.timegrid import TimeGrid
@@ -111,11 +111,14 @@ class TrunkTracker:
         self._guard = guard
         self._trunks: dict[tuple[str, str], _Trunk] = {}
 
-    def apply(self, event: Any, ts: float, bucket: int, late: bool, replay: bool = False) -> None:
+    def apply(
+        self, event: ev.Event, ts: float, bucket: int, late: bool, replay: bool = False
+    ) -> None:
         """Apply one trunk or media event; a late one only counts in the cumulative totals."""
-        kind = event.type
-        trunk = self._trunk(event.site, getattr(event, "trunk_id", None) or NO_TRUNK)
-        if kind == "call.setup":
+        if not isinstance(event, ev.CallSetup | ev.MediaQuality | ev.TrunkStatus):
+            return
+        trunk = self._trunk(event.site, event.trunk_id or NO_TRUNK)
+        if isinstance(event, ev.CallSetup):
             if not replay:
                 trunk.setups_total[f"{event.sip_code // 100}xx"] += 1
             if late:
@@ -132,7 +135,7 @@ class TrunkTracker:
             )
             if event.post_dial_delay_ms is not None:
                 trunk.pdd.add(bucket, PDD_BINS.bin(event.post_dial_delay_ms / 1000))
-        elif kind == "media.quality":
+        elif isinstance(event, ev.MediaQuality):
             if late:
                 return
             jitter = event.jitter_ms / 1000
@@ -148,7 +151,7 @@ class TrunkTracker:
             trunk.mos.add(bucket, MOS_BINS.bin(event.mos))
             trunk.jitter.add(bucket, JITTER_BINS.bin(jitter))
             trunk.loss.add(bucket, LOSS_BINS.bin(event.packet_loss_ratio))
-        elif kind == "trunk.status" and (trunk.status is None or ts >= trunk.status[0]):
+        elif trunk.status is None or ts >= trunk.status[0]:
             up = event.state == "up"
             trunk.status = (ts, up, event.channels_in_use, event.channels_total)
 

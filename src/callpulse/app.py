@@ -15,8 +15,8 @@ import hashlib
 import json
 import signal
 import time
-from collections.abc import Sequence
-from contextlib import suppress
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import structlog
@@ -124,11 +124,36 @@ class App:
     # --- lifecycle ---------------------------------------------------------------------
 
     async def run(self) -> int:
-        """Run until a signal (or :meth:`request_stop`); return the process exit status."""
+        """Run until a signal (or :meth:`request_stop`); return the process exit status.
+
+        As uvicorn's ``Server.serve``: signals are captured for the whole run and restored
+        however it ends, start-up failures included; then :meth:`startup`,
+        :meth:`main_loop` and :meth:`shutdown`.
+        """
+        with self._signals_captured():
+            await self.startup()
+            tasks = self._start_tasks()
+            try:
+                await self.main_loop(tasks["main"])
+            finally:
+                await self.shutdown(tasks)
+        return 1 if self._forced or self._failed else 0
+
+    @contextmanager
+    def _signals_captured(self) -> Iterator[None]:
         loop = asyncio.get_running_loop()
+        handled = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_signal, sig)
         loop.add_signal_handler(signal.SIGHUP, lambda: self._reload_soon("SIGHUP"))
+        try:
+            yield
+        finally:
+            for sig in handled:
+                loop.remove_signal_handler(sig)
+
+    async def startup(self) -> None:
+        """Serve HTTP first, so /healthz answers and /readyz says why it is not ready yet."""
         await self.http.start()
         log.info(
             "callpulse_started",
@@ -137,11 +162,18 @@ class App:
             http_port=self.http.port,
             settings=self.settings.redacted(),
         )
-        main = asyncio.create_task(self._main(), name="callpulse-main")
-        ticker = asyncio.create_task(self._tick(), name="callpulse-tick")
-        sampler = asyncio.create_task(self._sample_status(), name="callpulse-status")
-        watcher = asyncio.create_task(self._watch_config(), name="callpulse-config-watch")
-        alerting = asyncio.create_task(self.alerting.run(), name="callpulse-alerting")
+
+    def _start_tasks(self) -> dict[str, asyncio.Task[None]]:
+        return {
+            "main": asyncio.create_task(self._main(), name="callpulse-main"),
+            "tick": asyncio.create_task(self._tick(), name="callpulse-tick"),
+            "status": asyncio.create_task(self._sample_status(), name="callpulse-status"),
+            "watch": asyncio.create_task(self._watch_config(), name="callpulse-config-watch"),
+            "alerting": asyncio.create_task(self.alerting.run(), name="callpulse-alerting"),
+        }
+
+    async def main_loop(self, main: asyncio.Task[None]) -> None:
+        """Wait for a stop request; a main loop that ends by itself is a bug (exit 1)."""
         stopping = asyncio.create_task(self._stop.wait())
         await asyncio.wait({main, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
@@ -150,6 +182,12 @@ class App:
             log.error("main_loop_failed", exc_info=main.exception())
             self._failed = True
             self._stop.set()
+
+    async def shutdown(self, tasks: dict[str, asyncio.Task[None]]) -> None:
+        """Finish and commit the batch in flight within ``shutdown_grace`` (a second signal
+        cuts it short), then stop the helpers, flush the sinks and close HTTP."""
+        self._stop.set()
+        main = tasks["main"]
         log.info("shutdown_started", grace_seconds=self.settings.shutdown_grace)
         forced = asyncio.create_task(self._force.wait())
         done, _ = await asyncio.wait(
@@ -171,14 +209,12 @@ class App:
         elif main.exception() is not None and not self._failed:
             log.error("main_loop_failed", exc_info=main.exception())
             self._failed = True
-        for task in (ticker, sampler, watcher):
-            task.cancel()
+        for name in ("tick", "status", "watch"):
+            tasks[name].cancel()
             with suppress(asyncio.CancelledError):
-                await task
-        await self.alerting.stop(alerting, grace=2.0)
+                await tasks[name]
+        await self.alerting.stop(tasks["alerting"], grace=2.0)
         await self.http.stop()
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            loop.remove_signal_handler(sig)
         stats = self.monitor.stats
         log.info(
             "callpulse_stopped",
@@ -188,7 +224,6 @@ class App:
             events_late=stats.late,
             events_invalid=sum(self.ingest.invalid.values()),
         )
-        return 1 if self._forced or self._failed else 0
 
     def request_stop(self) -> None:
         """Begin a graceful shutdown (what SIGTERM does)."""

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 from collections.abc import Mapping, Sequence
+
+import pytest
 
 from callpulse.app import App
 from callpulse.core.ingest import RawRecord, Rejection
@@ -89,3 +92,19 @@ async def test_second_signal_exits_at_once() -> None:
     assert not run.done()  # still waiting for the hanging source, within its grace
     app._on_signal(signal.SIGTERM)
     assert await asyncio.wait_for(run, timeout=5) == 1
+
+
+async def test_signal_handlers_are_restored_when_start_up_fails() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        app = App(
+            Settings.model_validate({"http": {"host": "127.0.0.1", "port": port}}),
+            source=HangingSource(),
+        )
+        with pytest.raises(OSError, match=r"(?i)address already in use"):
+            await app.run()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        assert loop.remove_signal_handler(sig) is False  # nothing left behind

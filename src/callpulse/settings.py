@@ -38,6 +38,7 @@ from callpulse.core.maintenance import BacklogLimits
 from callpulse.core.monitor import MonitorConfig
 from callpulse.core.queues import ServiceLevelPolicy
 from callpulse.core.rules import Rule, RuleError, RuleSpec, compile_rule
+from callpulse.core.timegrid import check_windows
 
 ENV_PREFIX = "CALLPULSE_"
 ENV_DELIMITER = "__"
@@ -147,16 +148,7 @@ class KpiSettings(_Section):
 
     @model_validator(mode="after")
     def _windows_fit_buckets(self) -> KpiSettings:
-        if self.bucket <= 0:
-            raise ValueError("bucket must be longer than 0 s")
-        for window in self.windows:
-            if window <= 0 or window % self.bucket:
-                raise ValueError(
-                    f"window {format_duration(window)} is not a whole number of "
-                    f"{format_duration(self.bucket)} buckets (kpi.bucket)"
-                )
-        if len(set(self.windows)) != len(self.windows):
-            raise ValueError("windows must not repeat")
+        check_windows(self.windows, self.bucket)
         if self.erlang_window is not None and self.erlang_window not in self.windows:
             raise ValueError(
                 f"erlang_window {format_duration(self.erlang_window)} must be one of the windows"

@@ -31,11 +31,10 @@ from callpulse.core.calendar import Calendar, WindowSpec
 from callpulse.core.cardinality import LabelGuard
 from callpulse.core.components import ComponentTracker, ComponentView
 from callpulse.core.dedup import RecentIds
-from callpulse.core.durations import format_duration
 from callpulse.core.ivr import IvrTracker, IvrView
 from callpulse.core.maintenance import BacklogLimits, MaintenanceTracker
 from callpulse.core.queues import QueueTracker, QueueView, ServiceLevelPolicy
-from callpulse.core.timegrid import TimeGrid
+from callpulse.core.timegrid import TimeGrid, check_windows
 from callpulse.core.trunks import TrunkTracker, TrunkView
 
 __all__ = ["Monitor", "MonitorConfig", "MonitorStats", "Outcome", "ServiceLevelPolicy"]
@@ -88,15 +87,7 @@ class MonitorConfig:
     backlog: BacklogLimits = field(default_factory=BacklogLimits)
 
     def __post_init__(self) -> None:
-        if self.bucket <= 0:
-            raise ValueError("bucket must be positive")
-        for window in self.windows:
-            ratio = window / self.bucket
-            if window <= 0 or abs(ratio - round(ratio)) > 1e-9:
-                raise ValueError(
-                    f"window {format_duration(window)} is not a whole number of "
-                    f"{format_duration(self.bucket)} buckets"
-                )
+        check_windows(self.windows, self.bucket)
 
 
 @dataclass(slots=True)

@@ -10,6 +10,22 @@ from callpulse.core.histogram import RollingHistogram
 from callpulse.core.windows import RollingCounters, bucket_of
 
 
+def check_windows(windows: Sequence[float], bucket: float) -> None:
+    """Raise ValueError unless ``bucket`` is positive and every window is a distinct, whole
+    number of buckets: windows are made of buckets, and a fraction of one cannot be."""
+    if bucket <= 0:
+        raise ValueError("bucket must be longer than 0 s")
+    for window in windows:
+        ratio = window / bucket
+        if window <= 0 or abs(ratio - round(ratio)) > 1e-9:
+            raise ValueError(
+                f"window {format_duration(window)} is not a whole number of "
+                f"{format_duration(bucket)} buckets"
+            )
+    if len(set(windows)) != len(windows):
+        raise ValueError("windows must not repeat")
+
+
 class TimeGrid:
     """Buckets of ``bucket`` seconds and windows (in seconds) that are whole numbers of them.
 

@@ -190,7 +190,7 @@ async def consume(
 
 def kafka_settings(bootstrap: str, topic: str, group: str) -> Any:
     """Settings of a pipeline consuming ``topic`` in consumer group ``group``."""
-    from callpulse.settings import Settings
+    from callpulse.config import Settings
 
     kafka = {
         "bootstrap_servers": bootstrap,

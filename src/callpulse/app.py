@@ -23,12 +23,12 @@ import structlog
 from prometheus_client.exposition import choose_encoder
 
 from callpulse import __version__, pipeline
+from callpulse.config import ConfigError, Settings, load_settings
 from callpulse.core.ingest import Rejection
 from callpulse.exposition import AlertMetrics, CallpulseCollector, SourceMetrics, build_registry
-from callpulse.http import HttpServer, Request, Response
-from callpulse.settings import ConfigError, Settings, load_settings
 from callpulse.sources.base import Source, SourceError
-from callpulse.status import StatusBoard
+from callpulse.web.server import HttpServer, Request, Response
+from callpulse.web.status import StatusBoard
 
 log = structlog.get_logger("callpulse")
 
@@ -37,7 +37,7 @@ _FORCED_CLOSE_SECONDS = 1.0
 _STATUS_SAMPLE_SECONDS = 5.0
 _CONFIG_POLL_SECONDS = 5.0
 # The status page: one HTML file, no build step, no external assets.
-_STATUS_PAGE = (Path(__file__).parent / "statuspage.html").read_bytes()
+_STATUS_PAGE = (Path(__file__).parent / "web" / "statuspage.html").read_bytes()
 
 
 def build_source(settings: Settings) -> Source:

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from callpulse.alerts import Alerting
+from callpulse.alerting import Alerting
+from callpulse.config import Settings
 from callpulse.core.ingest import Ingest
 from callpulse.core.monitor import Monitor
-from callpulse.settings import Settings
 
 
 @dataclass(frozen=True)

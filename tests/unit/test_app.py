@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 import pytest
 
 from callpulse.app import App
+from callpulse.config import Settings
 from callpulse.core.ingest import RawRecord, Rejection
-from callpulse.settings import Settings
 from callpulse.sources.base import Batch, DeadLetterStats
 
 

@@ -57,13 +57,13 @@ def test_core_imports_only_what_is_allowed() -> None:
 
 def test_the_allow_list_refuses_the_shell() -> None:
     for shell in (
-        "callpulse.alerts",
+        "callpulse.alerting",
         "callpulse.sinks.log",
-        "callpulse.status",
+        "callpulse.web.status",
         "asyncio",
         "time",
-        "callpulse.simulate",
-        "callpulse.settings",
+        "callpulse.cli.scenario",
+        "callpulse.config",
         "structlog",
     ):
         assert not allowed(shell)

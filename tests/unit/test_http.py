@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 
-from callpulse.http import HttpServer, Request, Response
+from callpulse.web.server import HttpServer, Request, Response
 
 
 async def hello(request: Request) -> Response:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from callpulse.settings import ConfigError, Settings, load_settings
+from callpulse.config import ConfigError, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "callpulse.yaml"

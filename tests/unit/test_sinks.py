@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from callpulse.alerts import Alerting
+from callpulse.alerting import Alerting
+from callpulse.config import AlertingSettings, load_rules, load_settings
 from callpulse.core.alerting import Notification
 from callpulse.core.monitor import Monitor, MonitorConfig
-from callpulse.settings import AlertingSettings, load_rules, load_settings
 from callpulse.sinks.delivery import PermanentError, Sink
 from callpulse.sinks.webhook import WebhookSink
 

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from datetime import UTC
 
 from callpulse import pipeline
+from callpulse.config import Settings
 from callpulse.core.alerting import Notification
 from callpulse.core.ingest import RawRecord
-from callpulse.settings import Settings
 from callpulse.simulation.model import ContactCenter, encode
 from callpulse.simulation.scenario import Incident, Scenario, maintenance_id, with_planned_windows
 

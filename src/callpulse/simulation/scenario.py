@@ -15,7 +15,7 @@ from callpulse.core.durations import parse_duration
 from callpulse.shipped import shipped
 
 if TYPE_CHECKING:
-    from callpulse.settings import Settings
+    from callpulse.config import Settings
 
 Seconds = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
 Share = Annotated[float, Field(ge=0, le=1)]
@@ -151,7 +151,7 @@ def planned_windows(scenario: Scenario, start: float, timezone: str) -> list[dic
 def with_planned_windows(settings: Settings, scenario: Scenario, start: float) -> Settings:
     """``settings`` with the scenario's planned maintenance (played from ``start``) added to
     the maintenance calendar, as the operator would have entered it."""
-    from callpulse.settings import WindowSettings
+    from callpulse.config import WindowSettings
 
     planned = planned_windows(scenario, start, settings.maintenance.timezone)
     if not planned:

@@ -26,9 +26,9 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError, KafkaTimeoutError
 from aiokafka.helpers import create_ssl_context
 
+from callpulse.config import KafkaSettings
 from callpulse.core.consumer_health import ConsumerHealth
 from callpulse.core.ingest import RawRecord, Rejection
-from callpulse.settings import KafkaSettings
 from callpulse.sources.base import Batch, DeadLetterStats, RevokeHandler, SourceError
 
 log = structlog.get_logger("callpulse.kafka")

@@ -15,8 +15,8 @@ from typing import IO
 
 import structlog
 
+from callpulse.config import ReplaySettings
 from callpulse.core.ingest import RawRecord
-from callpulse.settings import ReplaySettings
 from callpulse.sources.base import BaseSource, Batch, SourceError
 
 log = structlog.get_logger("callpulse.replay")

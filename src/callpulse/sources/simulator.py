@@ -13,8 +13,8 @@ from collections.abc import Mapping
 
 import structlog
 
+from callpulse.config import Settings, SimulatorSettings
 from callpulse.core.ingest import RawRecord
-from callpulse.settings import Settings, SimulatorSettings
 from callpulse.simulation import scenario as scenarios
 from callpulse.simulation.model import ContactCenter, encode
 from callpulse.sources.base import BaseSource, Batch, SourceError

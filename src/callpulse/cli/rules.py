@@ -31,6 +31,7 @@ maintenance alerts run as they do in the daemon.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,16 +41,16 @@ from typing import Any
 import yaml
 
 from callpulse import pipeline
-from callpulse.alerts import Alerting
-from callpulse.core.durations import format_duration, parse_duration
-from callpulse.core.ingest import DecodeError, decode
-from callpulse.settings import (
+from callpulse.alerting import Alerting
+from callpulse.config import (
     AlertingSettings,
     ConfigError,
     KpiSettings,
     MaintenanceSettings,
     Settings,
 )
+from callpulse.core.durations import format_duration, parse_duration
+from callpulse.core.ingest import DecodeError, decode
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC).timestamp()  # a Monday morning
 
@@ -179,3 +180,28 @@ def _compare(at: float, expected: Mapping[str, Any], alerting: Alerting) -> list
 
 def _show(labels: Mapping[str, str]) -> str:
     return "{" + ", ".join(f"{k}={v!r}" for k, v in sorted(labels.items())) + "}"
+
+
+def main(files: list[Path]) -> int:
+    """Run every rule test file; print PASS/FAIL per test; 0 when all passed, 2 on a bad file."""
+    from callpulse import logs
+
+    logs.configure("warning", "console")
+
+    failed = 0
+    for path in files:
+        try:
+            results = run_file(path)
+        except ConfigError as exc:
+            print(f"callpulse: {exc}", file=sys.stderr)
+            return 2
+        for result in results:
+            if result.problems:
+                failed += 1
+                print(f"FAIL  {path}: {result.name}")
+                for problem in result.problems:
+                    print("      " + problem.replace("\n", "\n      "))
+            else:
+                print(f"PASS  {path}: {result.name}")
+    print("rule tests failed" if failed else "rule tests passed")
+    return 1 if failed else 0

@@ -11,16 +11,15 @@ re-pages nor restarts ``for`` timers.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import time
 from collections.abc import Callable, Iterable
 from contextlib import suppress
-from pathlib import Path
 from typing import Any
 
 import structlog
 
+from callpulse.alerting.statefile import StateFile
+from callpulse.config import AlertingSettings, BacklogSettings
 from callpulse.core import catalog
 from callpulse.core.alerting import (
     Alert,
@@ -33,7 +32,6 @@ from callpulse.core.maintenance_notes import backlog_summary, forecast_summary, 
 from callpulse.core.monitor import Monitor
 from callpulse.core.rules import Rule, Series, builtin_rule
 from callpulse.core.timefmt import rfc3339
-from callpulse.settings import AlertingSettings, BacklogSettings
 from callpulse.sinks.alertmanager import AlertmanagerSink
 from callpulse.sinks.delivery import Sink
 from callpulse.sinks.log import LogSink
@@ -87,13 +85,13 @@ class Alerting:
         ]
         if settings.log:
             self.sinks.append(LogSink(self._now))
-        self._saved = ""
+        self._state = StateFile(settings.state_file)
         # Alerts a maintenance window explains: withheld from the sinks, counted once each.
         self.suppressed: dict[tuple[str, str], int] = {}
         # (labels, active since) of each alert withheld, and the window that explained it: it
         # stays withheld for the rest of its episode, even once the window has closed.
         self._suppressed_seen: dict[tuple[Any, ...], str] = {}
-        self._restore()
+        self._state.restore(self.evaluator)
 
     def suppressed_by(self, alert: Alert) -> str | None:
         """The maintenance window withholding ``alert`` from the sinks, if any."""
@@ -159,7 +157,7 @@ class Alerting:
         notifications = [n for n in due if tuple(sorted(n.labels.items())) not in withheld]
         for sink in self.sinks:
             sink.submit(notifications)
-        self._save()
+        self._state.save(self.evaluator)
         return notifications
 
     def _explain(self, alerts: list[Alert], now: float) -> None:
@@ -231,39 +229,4 @@ class Alerting:
         task.cancel()
         with suppress(asyncio.CancelledError):
             await task
-        self._save()
-
-    # --- state file --------------------------------------------------------------------
-
-    def _restore(self) -> None:
-        path = self._settings.state_file
-        if path is None or not path.exists():
-            return
-        try:
-            rows = json.loads(path.read_text())
-            restored = self.evaluator.import_state(rows)
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            log.warning("alert_state_unreadable", path=str(path), error=str(exc))
-            return
-        log.info("alert_state_restored", path=str(path), alerts=restored)
-
-    def _save(self) -> None:
-        path = self._settings.state_file
-        if path is None:
-            return
-        text = json.dumps(self.evaluator.export_state())
-        if text == self._saved:
-            return
-        try:
-            _write_atomically(path, text)
-        except OSError as exc:
-            log.warning("alert_state_not_saved", path=str(path), error=str(exc))
-            return
-        self._saved = text
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
+        self._state.save(self.evaluator)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-log = structlog.get_logger("callpulse.http")
+log = structlog.get_logger("callpulse.web")
 
 _MAX_HEADER_BYTES = 16 * 1024
 _REASONS = {

@@ -62,8 +62,8 @@ def show(url: str) -> int:
         "queue",
         "waiting",
         "oldest",
-        "SL 5m",
-        "abandon 5m",
+        f"SL {status['windows']['short']}",
+        f"abandon {status['windows']['short']}",
         "avail/on call",
         "drains in",
     ):
@@ -74,8 +74,8 @@ def show(url: str) -> int:
             q["queue"],
             str(q["calls_waiting"]),
             _secs(q["oldest_wait_seconds"]),
-            _pct(q["service_level_5m"]),
-            _pct(q["abandon_ratio_5m"]),
+            _pct(q["service_level"]),
+            _pct(q["abandon_ratio"]),
             f"{q['agents']['available']}/{q['agents']['on_call']}",
             _secs(q["drain_eta_seconds"]) if q["drains"] else "never",
         )

@@ -1,4 +1,5 @@
-"""The ``callpulse`` command."""
+"""The ``callpulse`` command: its arguments here, each command in a module of its own
+(``run`` and ``replay`` start :class:`callpulse.app.App`)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,11 @@ import argparse
 import asyncio
 import json
 import sys
-import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 from callpulse import __version__
-from callpulse.core.durations import format_duration
-from callpulse.settings import ConfigError, Settings, load_settings
+from callpulse.config import ConfigError, load_settings
 from callpulse.shipped import shipped
 
 
@@ -107,13 +105,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(json_schema(), indent=2, sort_keys=True))
         return 0
     if args.command == "rules":
-        return _rules_test(args.files)
+        from callpulse.cli.rules import main as rules_main
+
+        return rules_main(args.files)
     if args.command == "status":
-        from callpulse.status_cli import show
+        from callpulse.cli.status import show
 
         return show(args.url)
     if args.command == "scenario":
-        from callpulse import simulate as sim
+        from callpulse.cli import scenario as sim
 
         if args.scenario_command == "list":
             return sim.list_scenarios()
@@ -122,9 +122,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         return sim.check(args.names, args.config, args.seeds)
     if args.command == "simulate":
-        from callpulse import simulate as sim
+        from callpulse.cli import simulate as producing
 
-        return sim.simulate(
+        return producing.simulate(
             args.scenario, args.kafka, args.topic, args.out, args.speed, args.duration
         )
     try:
@@ -133,7 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"callpulse: {exc}", file=sys.stderr)
         return 2
     if args.command == "maintenance":
-        return _maintenance_list(settings, args.start, args.end)
+        from callpulse.cli import maintenance as windows
+
+        return windows.listing(settings, args.start, args.end)
     if args.command == "check-config":
         print(f"{args.config}: OK (source: {settings.source.kind})")
         return 0
@@ -156,64 +158,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return await App(settings, config_path=getattr(args, "config", None)).run()
 
     return asyncio.run(serve())
-
-
-def _rules_test(files: list[Path]) -> int:
-    from callpulse import logs
-    from callpulse.rulestest import run_file
-
-    logs.configure("warning", "console")
-
-    failed = 0
-    for path in files:
-        try:
-            results = run_file(path)
-        except ConfigError as exc:
-            print(f"callpulse: {exc}", file=sys.stderr)
-            return 2
-        for result in results:
-            if result.problems:
-                failed += 1
-                print(f"FAIL  {path}: {result.name}")
-                for problem in result.problems:
-                    print("      " + problem.replace("\n", "\n      "))
-            else:
-                print(f"PASS  {path}: {result.name}")
-    print("rule tests failed" if failed else "rule tests passed")
-    return 1 if failed else 0
-
-
-def _maintenance_list(settings: Settings, start: str | None, end: str | None) -> int:
-    from callpulse.core.calendar import Calendar
-
-    calendar = Calendar(
-        [w.spec() for w in settings.maintenance.windows], settings.maintenance.timezone
-    )
-
-    def moment(text: str | None, default: float) -> float:
-        if text is None:
-            return default
-        parsed = datetime.fromisoformat(text)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=calendar.zone)
-        return parsed.timestamp()
-
-    try:
-        begin = moment(start, time.time())
-        finish = moment(end, begin + 30 * 86400)
-    except ValueError as exc:
-        print(f"callpulse: --from/--to: {exc}", file=sys.stderr)
-        return 2
-    zone = settings.maintenance.timezone
-    print(f"{'window':<20} {'start (' + zone + ')':<28} {'start (UTC)':<22} {'duration':<9} sites")
-    for o in calendar.occurrences(begin, finish):
-        local = datetime.fromtimestamp(o.start, calendar.zone).strftime("%a %Y-%m-%d %H:%M %Z")
-        utc = datetime.fromtimestamp(o.start, UTC).strftime("%Y-%m-%d %H:%M UTC")
-        print(
-            f"{o.name:<20} {local:<28} {utc:<22} {format_duration(o.end - o.start):<9} "
-            f"{','.join(o.sites)}"
-        )
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,21 +1,18 @@
-"""Settings: a YAML file, overridden key by key from ``CALLPULSE_`` environment variables.
+"""The settings' schema: every key callpulse takes, its default and what it must be, and how
+each section becomes the core's types.
 
-``CALLPULSE_SOURCE__KAFKA__BOOTSTRAP_SERVERS=broker:9092`` overrides
-``source.kafka.bootstrap_servers``.
-Every section forbids unknown keys, so a typo stops start-up instead of being ignored. Errors
-name the file (or the environment variable), the key and what was expected.
+Every section forbids unknown keys, so a typo stops start-up instead of being ignored.
+``config/callpulse.yaml`` documents every key (a test makes sure).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from dateutil.rrule import rrulestr
 from pydantic import (
     BaseModel,
@@ -25,11 +22,12 @@ from pydantic import (
     PlainSerializer,
     PrivateAttr,
     SecretStr,
-    ValidationError,
     model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from callpulse.config.errors import ENV_DELIMITER, ENV_PREFIX
+from callpulse.config.yaml import YamlFileSource
 from callpulse.core.calendar import AgentImpact, WindowSpec
 from callpulse.core.cardinality import DEFAULT_LIMITS
 from callpulse.core.durations import format_duration, parse_duration
@@ -37,11 +35,8 @@ from callpulse.core.kpi import AbandonPolicy
 from callpulse.core.maintenance import BacklogLimits
 from callpulse.core.monitor import MonitorConfig
 from callpulse.core.queues import ServiceLevelPolicy
-from callpulse.core.rules import Rule, RuleError, RuleSpec, compile_rule
+from callpulse.core.rules import Rule, RuleSpec
 from callpulse.core.timegrid import check_windows
-
-ENV_PREFIX = "CALLPULSE_"
-ENV_DELIMITER = "__"
 
 Duration = Annotated[
     float,
@@ -49,10 +44,6 @@ Duration = Annotated[
     PlainSerializer(format_duration, return_type=str),
     Field(description="seconds, or a string such as 20s, 5m, 1h"),
 ]
-
-
-class ConfigError(Exception):
-    """The configuration cannot be used; the message says where and why."""
 
 
 class _Section(BaseModel):
@@ -392,6 +383,8 @@ class Settings(BaseSettings):
         """The config's rules and every rule file's, compiled once (at load) and kept; raise
         ConfigError naming the file, the rule and the field."""
         if self._compiled is None:
+            from callpulse.config.rules import load_rules
+
             self._compiled = load_rules(self, origin)
         return self._compiled
 
@@ -404,9 +397,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The file's values arrive as init arguments; the environment wins over them, as an
-        # operator overriding one key of a mounted ConfigMap expects.
-        return (env_settings, init_settings)
+        # Arguments, then the environment, then the YAML file: an operator overrides one key
+        # of a mounted ConfigMap with an environment variable.
+        return (init_settings, env_settings, YamlFileSource(settings_cls))
 
     def monitor_config(self, *, event_time_clock: bool) -> MonitorConfig:
         """The monitor's configuration: KPIs, maintenance windows and backlog limits."""
@@ -420,77 +413,3 @@ class Settings(BaseSettings):
     def redacted(self) -> dict[str, Any]:
         """The effective settings as plain data, with secrets masked."""
         return self.model_dump(mode="json")
-
-
-def load_settings(path: Path | None) -> Settings:
-    """Read ``path`` (or nothing: the defaults) and the environment; raise ConfigError."""
-    data: dict[str, Any] = {}
-    origin = str(path) if path else "(defaults)"
-    if path is not None:
-        data = _read_yaml(path)
-    try:
-        settings = Settings(**data)
-    except ValidationError as exc:
-        raise ConfigError(_describe(exc, origin)) from None
-    # Rule files are named relative to the config file, as Prometheus' rule_files are.
-    base = path.parent if path is not None else Path.cwd()
-    settings.rule_files = [f if f.is_absolute() else base / f for f in settings.rule_files]
-    settings.compiled_rules(origin)
-    return settings
-
-
-def load_rules(settings: Settings, origin: str = "(config)") -> list[Rule]:
-    """Compile the config's own rules and every rule file's; raise ConfigError naming them."""
-    sources: list[tuple[str, list[RuleSettings]]] = [(origin, settings.rules)]
-    for path in settings.rule_files:
-        try:
-            parsed = RuleFile(**_read_yaml(path))
-        except ValidationError as exc:
-            raise ConfigError(_describe(exc, str(path), env=False)) from None
-        sources.append((str(path), parsed.rules))
-    windows = settings.kpi.windows
-    compiled: list[Rule] = []
-    for where, rules in sources:
-        for index, rule in enumerate(rules):
-            try:
-                compiled.append(compile_rule(rule.spec(), windows))
-            except RuleError as exc:
-                raise ConfigError(f"{where}: rules[{index}]: {exc}") from None
-    return compiled
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        where = ""
-        mark = getattr(exc, "problem_mark", None)
-        if mark is not None:
-            where = f" at line {mark.line + 1}, column {mark.column + 1}"
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
-    return data
-
-
-def _describe(exc: ValidationError, origin: str, env: bool = True) -> str:
-    lines = []
-    for error in exc.errors(include_url=False):
-        loc = [str(part) for part in error["loc"]]
-        key = ".".join(loc) or "(top level)"
-        env_name = ENV_PREFIX + ENV_DELIMITER.join(loc).upper()
-        where = f"environment variable {env_name}" if env and env_name in os.environ else origin
-        message = error["msg"]
-        if error["type"] == "extra_forbidden":
-            message = "unknown key (check its spelling and section)"
-        elif "input" in error and not isinstance(error["input"], dict | list):
-            message += f" (got {error['input']!r})"
-        lines.append(f"{where}: {key}: {message}")
-    return "invalid configuration:\n  " + "\n  ".join(lines)

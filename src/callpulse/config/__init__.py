@@ -1,0 +1,35 @@
+"""Configuration: the settings' schema (:mod:`.schema`), loading a file with the environment
+on top (:mod:`.loading`, :mod:`.yaml`), the alert rules it names (:mod:`.rules`) and errors
+that say where and why (:mod:`.errors`)."""
+
+from callpulse.config.errors import ConfigError
+from callpulse.config.loading import load_settings
+from callpulse.config.rules import load_rules
+from callpulse.config.schema import (
+    AlertingSettings,
+    BacklogSettings,
+    KafkaSettings,
+    KpiSettings,
+    MaintenanceSettings,
+    ReplaySettings,
+    RuleSettings,
+    Settings,
+    SimulatorSettings,
+    WindowSettings,
+)
+
+__all__ = [
+    "AlertingSettings",
+    "BacklogSettings",
+    "ConfigError",
+    "KafkaSettings",
+    "KpiSettings",
+    "MaintenanceSettings",
+    "ReplaySettings",
+    "RuleSettings",
+    "Settings",
+    "SimulatorSettings",
+    "WindowSettings",
+    "load_rules",
+    "load_settings",
+]

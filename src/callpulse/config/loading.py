@@ -1,0 +1,39 @@
+"""Loading settings: a YAML file, overridden key by key from ``CALLPULSE_`` environment
+variables.
+
+``CALLPULSE_SOURCE__KAFKA__BOOTSTRAP_SERVERS=broker:9092`` overrides
+``source.kafka.bootstrap_servers``. Errors name the file (or the environment variable), the
+key and what was expected.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from callpulse.config.errors import ConfigError, describe
+from callpulse.config.schema import Settings
+from callpulse.config.yaml import read_yaml, settings_file
+
+
+def load_settings(path: Path | None) -> Settings:
+    """Read ``path`` (or nothing: the defaults) and the environment; raise ConfigError.
+
+    The rules are compiled here, once: an invalid rule stops the load like any other key.
+    """
+    data: dict[str, Any] = {}
+    origin = str(path) if path else "(defaults)"
+    if path is not None:
+        data = read_yaml(path)
+    try:
+        with settings_file(data):
+            settings = Settings()
+    except ValidationError as exc:
+        raise ConfigError(describe(exc, origin)) from None
+    # Rule files are named relative to the config file, as Prometheus' rule_files are.
+    base = path.parent if path is not None else Path.cwd()
+    settings.rule_files = [f if f.is_absolute() else base / f for f in settings.rule_files]
+    settings.compiled_rules(origin)
+    return settings

@@ -1,0 +1,234 @@
+"""The status view: a small JSON document for ``/``, ``/api/v1/status`` and ``callpulse
+status``. For a glance, not a Grafana: sites, queues with short histories, trunks, IVR,
+components, open maintenance windows, and alerts."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
+
+from callpulse.core.monitor import Monitor
+
+if TYPE_CHECKING:
+    from callpulse.alerting import Alerting
+from callpulse.core.timefmt import rfc3339
+
+HISTORY = 60  # samples kept per queue for the sparklines
+
+
+class Windows(TypedDict):
+    """Which windows the document's ratios are over: ``short`` is the Erlang window (5m by
+    default), ``long`` the longest (15m): both are always among ``kpi.windows``."""
+
+    short: str
+    long: str
+
+
+class QueueStatus(TypedDict):
+    site: str
+    queue: str
+    calls_waiting: int
+    oldest_wait_seconds: float
+    service_level: float | None  # over the short window, as the two below
+    abandon_ratio: float | None
+    asa_seconds: float | None
+    agents: dict[str, int]
+    drain_eta_seconds: float | None  # null when unknown or when it never drains
+    drains: bool
+    history: dict[str, list[float | None]]
+
+
+class ComponentStatus(TypedDict):
+    site: str
+    component: str
+    kind: str
+    status: str
+    heartbeat_age_seconds: float
+    stale: bool
+
+
+class TrunkStatus(TypedDict):
+    site: str
+    trunk: str
+    up: bool | None
+    utilization: float | None
+    asr: float | None  # short window
+
+
+class IvrStatus(TypedDict):
+    site: str
+    application: str
+    containment: float | None  # long window
+    backend_errors_per_session: float | None  # short window
+
+
+class WindowStatus(TypedDict):
+    name: str
+    sites: list[str]
+    components: list[str]
+    start: str
+    end: str | None
+    source: str
+
+
+class SiteStatus(TypedDict):
+    site: str
+    last_event_age_seconds: float | None
+
+
+class StatusDocument(TypedDict):
+    """What ``/api/v1/status`` answers, the page renders and ``callpulse status`` prints."""
+
+    now: str | None
+    windows: Windows
+    sites: list[SiteStatus]
+    queues: list[QueueStatus]
+    trunks: list[TrunkStatus]
+    ivr: list[IvrStatus]
+    components: list[ComponentStatus]
+    maintenance: list[WindowStatus]
+    alerts: dict[str, list[dict[str, Any]]]  # firing, pending, suppressed: /api/v1/alerts rows
+
+
+class StatusBoard:
+    """Builds the status document; :meth:`sample` keeps the queues' recent history."""
+
+    def __init__(self, monitor: Monitor, alerting: Alerting) -> None:
+        self._monitor = monitor
+        self._alerting = alerting
+        self._history: dict[tuple[str, str], tuple[deque[float], deque[float | None]]] = {}
+        labels, windows = monitor.window_labels, monitor.config.windows
+        self._windows = Windows(
+            short=labels[windows.index(_erlang_window(monitor))],
+            long=labels[windows.index(max(windows))],
+        )
+
+    def sample(self) -> None:
+        """Record each queue's calls waiting and short-window service level now."""
+        seen = set()
+        short = self._windows["short"]
+        for view in self._monitor.queue_views():
+            key = (view.site, view.queue)
+            seen.add(key)
+            waiting, level = self._history.setdefault(
+                key, (deque(maxlen=HISTORY), deque(maxlen=HISTORY))
+            )
+            waiting.append(float(view.calls_waiting))
+            level.append(_window(view.windows, short, "service_level"))
+        for key in [k for k in self._history if k not in seen]:
+            del self._history[key]
+
+    def document(self) -> StatusDocument:
+        """The whole status, JSON-ready (no infinities: a drain that never ends is null with
+        ``drains: false``)."""
+        monitor = self._monitor
+        now = monitor.now
+        short, long = self._windows["short"], self._windows["long"]
+        queues: list[QueueStatus] = []
+        for v in sorted(monitor.queue_views(), key=lambda v: (v.site, v.queue)):
+            waiting, level = self._history.get((v.site, v.queue), ((), ()))
+            eta = v.drain_eta_seconds
+            queues.append(
+                QueueStatus(
+                    site=v.site,
+                    queue=v.queue,
+                    calls_waiting=v.calls_waiting,
+                    oldest_wait_seconds=round(v.oldest_wait_seconds, 1),
+                    service_level=_window(v.windows, short, "service_level"),
+                    abandon_ratio=_window(v.windows, short, "abandon_ratio"),
+                    asa_seconds=_window(v.windows, short, "asa_seconds"),
+                    agents=dict(v.agents),
+                    drain_eta_seconds=None if eta is None or math.isinf(eta) else round(eta),
+                    drains=eta is None or not math.isinf(eta),
+                    history={"calls_waiting": list(waiting), "service_level": list(level)},
+                )
+            )
+        components = [
+            ComponentStatus(
+                site=c.site,
+                component=c.component,
+                kind=c.kind,
+                status=c.status,
+                heartbeat_age_seconds=round(c.heartbeat_age_seconds, 1),
+                stale=c.stale,
+            )
+            for c in sorted(monitor.component_views(), key=lambda c: (c.site, c.component))
+        ]
+        trunks = [
+            TrunkStatus(
+                site=t.site,
+                trunk=t.trunk,
+                up=t.up,
+                utilization=t.utilization,
+                asr=_window(t.windows, short, "asr"),
+            )
+            for t in sorted(monitor.trunk_views(), key=lambda t: (t.site, t.trunk))
+        ]
+        ivr = [
+            IvrStatus(
+                site=i.site,
+                application=i.application,
+                containment=_window(i.windows, long, "containment"),
+                backend_errors_per_session=_window(i.windows, short, "backend_errors_per_session"),
+            )
+            for i in sorted(monitor.ivr_views(), key=lambda i: (i.site, i.application))
+        ]
+        windows = [
+            WindowStatus(
+                name=w.name,
+                sites=list(w.sites),
+                components=list(w.components),
+                start=rfc3339(w.start),
+                end=None if math.isinf(w.end) else rfc3339(w.end),
+                source=w.source,
+            )
+            for w in monitor.maintenance.windows(now)
+        ]
+        alerts: dict[str, list[dict[str, Any]]] = {"firing": [], "pending": [], "suppressed": []}
+        for a in self._alerting.describe():
+            if a["state"] == "inactive":
+                continue
+            bucket = (
+                "suppressed" if a.get("suppressedBy") and a["state"] == "firing" else a["state"]
+            )
+            alerts[bucket].append(a)
+        seen = monitor.site_last_event
+        sites: list[str] = sorted({q["site"] for q in queues} | set(seen))
+        return StatusDocument(
+            now=rfc3339(now) if now else None,
+            windows=self._windows,
+            sites=[
+                SiteStatus(
+                    site=s,
+                    last_event_age_seconds=round(now - seen[s], 1) if s in seen else None,
+                )
+                for s in sites
+            ],
+            queues=queues,
+            trunks=trunks,
+            ivr=ivr,
+            components=components,
+            maintenance=windows,
+            alerts=alerts,
+        )
+
+
+def _erlang_window(monitor: Monitor) -> float:
+    windows = monitor.config.windows
+    wanted = monitor.config.erlang_window
+    return wanted if wanted in windows else max(windows)
+
+
+class _Windowed(Protocol):
+    @property
+    def window(self) -> str: ...
+
+
+def _window(windows: Iterable[_Windowed], label: str, attr: str) -> float | None:
+    for w in windows:
+        if w.window == label:
+            value = getattr(w, attr)
+            return None if value is None else round(float(value), 4)
+    return None

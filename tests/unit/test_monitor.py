@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import pytest
 
 from callpulse.core.monitor import Monitor, MonitorConfig, Outcome, ServiceLevelPolicy
 from callpulse.core.queues import QueueView, QueueWindow
 
+from .conftest import NOW
 from .events import event
-
-NOW = 1_800_000_000.0  # a multiple of the 5 s bucket, so window edges are easy to reason about
-
-
-def monitor(**config: object) -> Monitor:
-    return Monitor(MonitorConfig(**config), now=NOW)  # type: ignore[arg-type]
 
 
 def view(m: Monitor, site: str = "lon1", queue: str = "billing") -> QueueView:
@@ -46,8 +42,8 @@ def feed_service_level_mix(m: Monitor, when: float = NOW - 30) -> None:
         m.apply(event("call.abandoned", when, call_id=f"c{i}", queue="billing", wait_seconds=wait))
 
 
-def test_service_level_excludes_short_abandons() -> None:
-    m = monitor()
+def test_service_level_excludes_short_abandons(make_monitor: Callable[..., Monitor]) -> None:
+    m = make_monitor()
     feed_service_level_mix(m)
     w = window(view(m), "1m")
     assert (w.offered, w.answered, w.abandoned) == (6, 3, 2)
@@ -57,8 +53,10 @@ def test_service_level_excludes_short_abandons() -> None:
 
 
 @pytest.mark.parametrize(("policy", "expected"), [("ignored", 2 / 4), ("positive", 3 / 5)])
-def test_service_level_abandon_policies(policy: str, expected: float) -> None:
-    m = monitor(service_level=ServiceLevelPolicy(abandons=policy))  # type: ignore[arg-type]
+def test_service_level_abandon_policies(
+    policy: str, expected: float, make_monitor: Callable[..., Monitor]
+) -> None:
+    m = make_monitor(service_level=ServiceLevelPolicy(abandons=policy))  # type: ignore[arg-type]
     feed_service_level_mix(m)
     assert window(view(m), "5m").service_level == pytest.approx(expected)
 
@@ -66,11 +64,13 @@ def test_service_level_abandon_policies(policy: str, expected: float) -> None:
 @pytest.mark.parametrize(
     ("policy", "expected"), [("ignored", 7 / 9), ("negative", 0.70), ("positive", 0.80)]
 )
-def test_service_level_policies_as_cisco_ucce_defines_them(policy: str, expected: float) -> None:
+def test_service_level_policies_as_cisco_ucce_defines_them(
+    policy: str, expected: float, make_monitor: Callable[..., Monitor]
+) -> None:
     # 7 answered within T, 1 answered at 30 s, 2 short abandons (3 s), 1 abandon at 10 s and
     # 1 at 40 s; T = 20 s, S = 5 s. Cisco's "abandons ignored" is answered within T /
     # (offered - abandoned within T) = 7 / (10 - 1) = 0.778.
-    m = monitor(service_level=ServiceLevelPolicy(abandons=policy))  # type: ignore[arg-type]
+    m = make_monitor(service_level=ServiceLevelPolicy(abandons=policy))  # type: ignore[arg-type]
     waits = [("call.answered", 10.0)] * 7 + [("call.answered", 30.0)]
     waits += [("call.abandoned", 3.0)] * 2 + [("call.abandoned", 10.0), ("call.abandoned", 40.0)]
     for i, (kind, wait) in enumerate(waits):
@@ -80,8 +80,10 @@ def test_service_level_policies_as_cisco_ucce_defines_them(policy: str, expected
     assert window(view(m), "5m").service_level == pytest.approx(expected)
 
 
-def test_boundary_waits_answer_at_t_and_abandon_at_s_count() -> None:
-    m = monitor()
+def test_boundary_waits_answer_at_t_and_abandon_at_s_count(
+    make_monitor: Callable[..., Monitor],
+) -> None:
+    m = make_monitor()
     m.apply(
         event("call.answered", NOW, call_id="a", queue="billing", agent_id="x", wait_seconds=20.0)
     )
@@ -92,14 +94,14 @@ def test_boundary_waits_answer_at_t_and_abandon_at_s_count() -> None:
     assert view(m).totals["answered_within_threshold"] == 1
 
 
-def test_per_queue_threshold_override() -> None:
-    m = monitor(service_level_overrides={"billing": ServiceLevelPolicy(threshold=30.0)})
+def test_per_queue_threshold_override(make_monitor: Callable[..., Monitor]) -> None:
+    m = make_monitor(service_level_overrides={"billing": ServiceLevelPolicy(threshold=30.0)})
     feed_service_level_mix(m)
     assert window(view(m), "1m").service_level == pytest.approx(3 / 5)
 
 
-def test_zero_denominators_give_no_value() -> None:
-    m = monitor()
+def test_zero_denominators_give_no_value(make_monitor: Callable[..., Monitor]) -> None:
+    m = make_monitor()
     m.apply(event("call.queued", NOW, call_id="c", queue="billing"))
     w = window(view(m), "1m")
     assert w.offered == 1
@@ -112,8 +114,8 @@ def test_zero_denominators_give_no_value() -> None:
     )
 
 
-def test_each_window_counts_what_it_covers() -> None:
-    m = monitor()
+def test_each_window_counts_what_it_covers(make_monitor: Callable[..., Monitor]) -> None:
+    m = make_monitor()
     for offset, call in ((30, "recent"), (200, "minutes-late"), (600, "ten-minutes")):
         m.apply(
             event(
@@ -130,8 +132,10 @@ def test_each_window_counts_what_it_covers() -> None:
     assert v.totals["answered"] == 3
 
 
-def test_event_older_than_every_window_is_late_but_in_the_totals() -> None:
-    m = monitor()
+def test_event_older_than_every_window_is_late_but_in_the_totals(
+    make_monitor: Callable[..., Monitor],
+) -> None:
+    m = make_monitor()
     outcome = m.apply(
         event(
             "call.answered",
@@ -149,15 +153,19 @@ def test_event_older_than_every_window_is_late_but_in_the_totals() -> None:
     assert m.stats.late == 1
 
 
-def test_event_on_the_far_edge_of_the_longest_window_still_counts() -> None:
-    m = monitor()
+def test_event_on_the_far_edge_of_the_longest_window_still_counts(
+    make_monitor: Callable[..., Monitor],
+) -> None:
+    m = make_monitor()
     assert m.apply(event("call.queued", NOW - 900, call_id="c", queue="billing")) is Outcome.APPLIED
     assert m.apply(event("call.queued", NOW - 905, call_id="d", queue="billing")) is Outcome.LATE
     assert [w.offered for w in view(m).windows] == [0, 0, 1]
 
 
-def test_future_event_beyond_clock_skew_is_rejected_and_within_it_counts_now() -> None:
-    m = monitor(max_clock_skew=30.0)
+def test_future_event_beyond_clock_skew_is_rejected_and_within_it_counts_now(
+    make_monitor: Callable[..., Monitor],
+) -> None:
+    m = make_monitor(max_clock_skew=30.0)
     assert m.apply(event("call.queued", NOW + 31, call_id="a", queue="billing")) is Outcome.FUTURE
     assert m.apply(event("call.queued", NOW + 29, call_id="b", queue="billing")) is Outcome.APPLIED
     v = view(m)
@@ -166,8 +174,8 @@ def test_future_event_beyond_clock_skew_is_rejected_and_within_it_counts_now() -
     assert m.stats.future == 1
 
 
-def test_duplicate_event_id_counts_once() -> None:
-    m = monitor()
+def test_duplicate_event_id_counts_once(make_monitor: Callable[..., Monitor]) -> None:
+    m = make_monitor()
     first = event("call.queued", NOW, call_id="c", queue="billing", event_id="dup-1")
     assert m.apply(first) is Outcome.APPLIED
     assert m.apply(first) is Outcome.DUPLICATE
@@ -176,7 +184,7 @@ def test_duplicate_event_id_counts_once() -> None:
     assert m.stats.events_by_type == {"call.queued": 1}
 
 
-def test_out_of_order_events_give_the_same_kpis() -> None:
+def test_out_of_order_events_give_the_same_kpis(make_monitor: Callable[..., Monitor]) -> None:
     items = [
         event(
             "call.answered",
@@ -188,7 +196,7 @@ def test_out_of_order_events_give_the_same_kpis() -> None:
         )
         for s in range(0, 800, 7)
     ]
-    ordered, shuffled = monitor(), monitor()
+    ordered, shuffled = make_monitor(), make_monitor()
     for e in items:
         ordered.apply(e)
     for e in reversed(items):
@@ -196,8 +204,8 @@ def test_out_of_order_events_give_the_same_kpis() -> None:
     assert view(ordered).windows == view(shuffled).windows
 
 
-def test_idle_queue_ages_out_by_tick_alone() -> None:
-    m = monitor()
+def test_idle_queue_ages_out_by_tick_alone(make_monitor: Callable[..., Monitor]) -> None:
+    m = make_monitor()
     m.apply(
         event("call.answered", NOW, call_id="c", queue="billing", agent_id="a", wait_seconds=4.0)
     )
@@ -208,8 +216,10 @@ def test_idle_queue_ages_out_by_tick_alone() -> None:
     assert [w.answered for w in view(m).windows] == [0, 0, 0]
 
 
-def test_waiting_calls_and_oldest_wait_follow_the_clock() -> None:
-    m = monitor()
+def test_waiting_calls_and_oldest_wait_follow_the_clock(
+    make_monitor: Callable[..., Monitor],
+) -> None:
+    m = make_monitor()
     m.apply(event("call.queued", NOW - 40, call_id="old", queue="billing"))
     m.apply(event("call.queued", NOW - 10, call_id="new", queue="billing"))
     m.tick(NOW + 5)
@@ -230,8 +240,8 @@ def test_waiting_calls_and_oldest_wait_follow_the_clock() -> None:
     assert (v.calls_waiting, v.oldest_wait_seconds) == (0, 0.0)
 
 
-def test_aht_from_completed_calls() -> None:
-    m = monitor()
+def test_aht_from_completed_calls(make_monitor: Callable[..., Monitor]) -> None:
+    m = make_monitor()
     m.apply(
         event(
             "call.completed",
@@ -259,8 +269,8 @@ def test_aht_from_completed_calls() -> None:
     assert window(view(m), "1m").aht_seconds == pytest.approx((150 + 210) / 2)
 
 
-def test_agents_by_state_and_occupancy() -> None:
-    m = monitor()
+def test_agents_by_state_and_occupancy(make_monitor: Callable[..., Monitor]) -> None:
+    m = make_monitor()
     t0 = NOW - 120
 
     def state(offset: float, name: str) -> None:
@@ -284,16 +294,16 @@ def test_agents_by_state_and_occupancy() -> None:
     assert window(v, "5m").occupancy == pytest.approx(70 / 120)
 
 
-def test_stale_agent_state_does_not_rewind_the_agent() -> None:
-    m = monitor()
+def test_stale_agent_state_does_not_rewind_the_agent(make_monitor: Callable[..., Monitor]) -> None:
+    m = make_monitor()
     m.apply(event("agent.state", NOW - 10, agent_id="a1", state="on_call", queues=["billing"]))
     m.apply(event("agent.state", NOW - 20, agent_id="a1", state="available", queues=["billing"]))
     assert view(m).agents["on_call"] == 1
     assert view(m).agents["available"] == 0
 
 
-def test_event_time_clock_follows_the_newest_event() -> None:
-    m = monitor(event_time_clock=True)
+def test_event_time_clock_follows_the_newest_event(make_monitor: Callable[..., Monitor]) -> None:
+    m = make_monitor(event_time_clock=True)
     m.apply(event("call.queued", NOW + 3600, call_id="a", queue="billing"))
     assert m.now == NOW + 3600
     m.apply(event("call.queued", NOW + 3500, call_id="b", queue="billing"))
@@ -305,8 +315,8 @@ def test_windows_must_be_whole_buckets() -> None:
         MonitorConfig(windows=(60.0, 62.0), bucket=5.0)
 
 
-def test_a_late_answer_still_ends_the_wait() -> None:
-    m = monitor()
+def test_a_late_answer_still_ends_the_wait(make_monitor: Callable[..., Monitor]) -> None:
+    m = make_monitor()
     m.apply(event("call.queued", NOW - 10, call_id="c", queue="billing"))
     m.tick(NOW + 1000)  # the answer arrives 16 minutes later, older than every window
     late = event(
@@ -317,16 +327,16 @@ def test_a_late_answer_still_ends_the_wait() -> None:
     assert view(m).totals["answered"] == 1
 
 
-def test_a_late_event_delivered_twice_counts_once() -> None:
-    m = monitor()
+def test_a_late_event_delivered_twice_counts_once(make_monitor: Callable[..., Monitor]) -> None:
+    m = make_monitor()
     old = event("call.queued", NOW - 2000, call_id="c", queue="billing")
     assert m.apply(old) is Outcome.LATE
     assert m.apply(old) is Outcome.DUPLICATE
     assert view(m).totals["offered"] == 1
 
 
-def test_snapshot_drops_calls_the_acd_no_longer_has() -> None:
-    m = monitor()
+def test_snapshot_drops_calls_the_acd_no_longer_has(make_monitor: Callable[..., Monitor]) -> None:
+    m = make_monitor()
     m.apply(event("call.queued", NOW - 600, call_id="lost-end", queue="billing"))
     m.apply(event("call.queued", NOW - 30, call_id="a", queue="billing"))
     m.apply(event("call.queued", NOW - 20, call_id="b", queue="billing"))
@@ -345,8 +355,8 @@ def test_snapshot_drops_calls_the_acd_no_longer_has() -> None:
     assert (v.calls_waiting, v.oldest_wait_seconds) == (2, 30.0)
 
 
-def test_snapshot_with_fewer_calls_keeps_the_newest() -> None:
-    m = monitor()
+def test_snapshot_with_fewer_calls_keeps_the_newest(make_monitor: Callable[..., Monitor]) -> None:
+    m = make_monitor()
     for i, age in enumerate((50, 40, 30)):
         m.apply(event("call.queued", NOW - age, call_id=f"c{i}", queue="billing"))
     m.apply(
@@ -363,8 +373,10 @@ def test_snapshot_with_fewer_calls_keeps_the_newest() -> None:
     assert (view(m).calls_waiting, view(m).oldest_wait_seconds) == (1, 30.0)
 
 
-def test_snapshot_adds_calls_we_never_saw_and_later_events_still_count() -> None:
-    m = monitor()
+def test_snapshot_adds_calls_we_never_saw_and_later_events_still_count(
+    make_monitor: Callable[..., Monitor],
+) -> None:
+    m = make_monitor()
     m.apply(
         event(
             "queue.snapshot",
@@ -394,9 +406,9 @@ def test_snapshot_adds_calls_we_never_saw_and_later_events_still_count() -> None
     assert view(m).calls_waiting == 0
 
 
-def test_occupancy_does_not_depend_on_when_it_is_read() -> None:
+def test_occupancy_does_not_depend_on_when_it_is_read(make_monitor: Callable[..., Monitor]) -> None:
     def run(read_in_between: bool) -> float | None:
-        m = monitor()
+        m = make_monitor()
         m.apply(event("agent.state", NOW - 60, agent_id="a", state="available", queues=["billing"]))
         if read_in_between:
             m.queue_views()
@@ -418,8 +430,8 @@ def test_replay_on_event_time_counts_old_files_and_bounds_the_future() -> None:
     assert m.now == long_ago + 30
 
 
-def test_erlang_outlook_and_drain_eta() -> None:
-    m = monitor()
+def test_erlang_outlook_and_drain_eta(make_monitor: Callable[..., Monitor]) -> None:
+    m = make_monitor()
     m.apply(event("agent.state", NOW - 600, agent_id="early", state="offline", queues=["other"]))
     # 5m window: 10 calls offered (2/min), AHT 300 s -> A = 10 Erlangs.
     for i in range(10):
@@ -451,8 +463,10 @@ def test_erlang_outlook_and_drain_eta() -> None:
     assert v.drain_eta_seconds == pytest.approx(10 / (4 / 300))
 
 
-def test_no_erlang_numbers_without_handle_time_or_spare_agents() -> None:
-    m = monitor()
+def test_no_erlang_numbers_without_handle_time_or_spare_agents(
+    make_monitor: Callable[..., Monitor],
+) -> None:
+    m = make_monitor()
     m.apply(event("call.queued", NOW, call_id="c", queue="billing"))
     v = view(m)
     # No agent and no handle time yet: nothing to predict, but the backlog certainly never drains.
@@ -478,8 +492,8 @@ def test_no_erlang_numbers_without_handle_time_or_spare_agents() -> None:
     assert v.drain_eta_seconds == float("inf")
 
 
-def test_label_values_past_the_cap_fold_into_overflow() -> None:
-    m = monitor(label_limits={"queue": 3})
+def test_label_values_past_the_cap_fold_into_overflow(make_monitor: Callable[..., Monitor]) -> None:
+    m = make_monitor(label_limits={"queue": 3})
     for i in range(10):
         m.apply(event("call.queued", NOW, call_id=f"c{i}", queue=f"q{i}"))
     names = sorted(v.queue for v in m.queue_views())
@@ -488,8 +502,8 @@ def test_label_values_past_the_cap_fold_into_overflow() -> None:
     assert m.guard.overflow["queue"] == 7
 
 
-def test_forgetting_a_site_drops_its_state() -> None:
-    m = monitor()
+def test_forgetting_a_site_drops_its_state(make_monitor: Callable[..., Monitor]) -> None:
+    m = make_monitor()
     m.apply(event("call.queued", NOW, site="lon1", call_id="a", queue="q"))
     m.apply(event("call.queued", NOW, site="nyc1", call_id="b", queue="q"))
     m.forget_sites({"lon1"})
@@ -510,20 +524,22 @@ def snapshot(m: Monitor, when: float, waiting: int, oldest: float) -> None:
     )
 
 
-def test_snapshot_oldest_wait_wins_over_what_we_knew() -> None:
-    m = monitor()
+def test_snapshot_oldest_wait_wins_over_what_we_knew(make_monitor: Callable[..., Monitor]) -> None:
+    m = make_monitor()
     m.apply(event("call.queued", NOW - 10, call_id="known", queue="billing"))
     snapshot(m, NOW, 3, 120.0)  # two calls we never saw, the oldest for 120 s
     assert (view(m).calls_waiting, view(m).oldest_wait_seconds) == (3, 120.0)
-    m2 = monitor()
+    m2 = make_monitor()
     for i, age in enumerate((60, 30, 10)):
         m2.apply(event("call.queued", NOW - age, call_id=f"c{i}", queue="billing"))
     snapshot(m2, NOW, 2, 60.0)  # the 60 s call is still there
     assert (view(m2).calls_waiting, view(m2).oldest_wait_seconds) == (2, 60.0)
 
 
-def test_an_end_for_an_unknown_call_retires_a_stand_in() -> None:
-    m = monitor()
+def test_an_end_for_an_unknown_call_retires_a_stand_in(
+    make_monitor: Callable[..., Monitor],
+) -> None:
+    m = make_monitor()
     snapshot(m, NOW - 20, 2, 30.0)
     m.apply(
         event(
@@ -541,8 +557,8 @@ def test_an_end_for_an_unknown_call_retires_a_stand_in() -> None:
     assert view(m).calls_waiting == 0
 
 
-def test_a_huge_snapshot_count_is_capped() -> None:
-    m = monitor()
+def test_a_huge_snapshot_count_is_capped(make_monitor: Callable[..., Monitor]) -> None:
+    m = make_monitor()
     snapshot(m, NOW, 3_000_000, 10.0)
     assert view(m).calls_waiting == 10_000
 
@@ -559,8 +575,10 @@ def test_infinity_is_not_a_valid_duration() -> None:
         decode(body, 4096)
 
 
-def test_a_replayed_event_rebuilds_windows_and_state_but_not_the_totals() -> None:
-    m = monitor()
+def test_a_replayed_event_rebuilds_windows_and_state_but_not_the_totals(
+    make_monitor: Callable[..., Monitor],
+) -> None:
+    m = make_monitor()
     m.apply(event("call.queued", NOW - 30, call_id="a", queue="billing"), replay=True)
     m.apply(
         event(
@@ -598,9 +616,9 @@ def staff(m: Monitor, when: float, **states: int) -> None:
             m.apply(event("agent.state", when, agent_id=f"s{n}", state=state, queues=["billing"]))
 
 
-def test_capacity_counts_agents_in_after_call_work() -> None:
+def test_capacity_counts_agents_in_after_call_work(make_monitor: Callable[..., Monitor]) -> None:
     # 5 agents: 2 available, 2 on a call, 1 in ACW. AHT 300 s, 1 arrival per 300 s, 10 waiting.
-    m = monitor()
+    m = make_monitor()
     for i in range(10):  # waiting since before the 5m window
         m.apply(event("call.queued", NOW - 800, call_id=f"w{i}", queue="billing"))
     m.apply(event("call.queued", NOW - 100, call_id="new", queue="billing"))
@@ -624,10 +642,10 @@ def test_capacity_counts_agents_in_after_call_work() -> None:
     assert v.drain_eta_seconds == pytest.approx(750)
 
 
-def test_erlang_c_counts_agents_in_after_call_work() -> None:
+def test_erlang_c_counts_agents_in_after_call_work(make_monitor: Callable[..., Monitor]) -> None:
     # 10 agents staffed (5 available, 3 on a call, 2 in ACW), A = 8 Erlangs (AHT 180 s, 40
     # calls in the 15m window): Erlang C predicts 0.672 within 20 s. N = 8 would be N <= A.
-    m = monitor(erlang_window=900.0)
+    m = make_monitor(erlang_window=900.0)
     for i in range(40):
         when = NOW - 900 + i * 20
         m.apply(event("call.queued", when, call_id=f"c{i}", queue="billing"))
@@ -648,8 +666,10 @@ def test_erlang_c_counts_agents_in_after_call_work() -> None:
     assert v.predicted_service_level == pytest.approx(0.672, abs=5e-4)
 
 
-def test_no_agent_means_the_backlog_never_drains_even_before_any_handle_time() -> None:
-    m = monitor()
+def test_no_agent_means_the_backlog_never_drains_even_before_any_handle_time(
+    make_monitor: Callable[..., Monitor],
+) -> None:
+    m = make_monitor()
     for i in range(3):
         m.apply(event("call.queued", NOW - 30, call_id=f"c{i}", queue="billing"))
     staff(m, NOW - 20, not_ready=4)
@@ -658,11 +678,11 @@ def test_no_agent_means_the_backlog_never_drains_even_before_any_handle_time() -
 
 @pytest.mark.parametrize(("erlang_window", "offset"), [(300.0, 0.0), (300.0, 4.0), (60.0, 4.0)])
 def test_arrival_rate_divides_by_the_span_the_window_really_covers(
-    erlang_window: float, offset: float
+    erlang_window: float, offset: float, make_monitor: Callable[..., Monitor]
 ) -> None:
     # A window covers whole buckets: from the bucket holding now - window up to now, so up to
     # one bucket (5 s) more than its length: 304 s for 5m, 64 s for 1m at 4 s into a bucket.
-    m = monitor(erlang_window=erlang_window)
+    m = make_monitor(erlang_window=erlang_window)
     m.apply(event("agent.state", NOW - 1000, agent_id="early", state="offline", queues=["x"]))
     for i in range(30):
         m.apply(event("call.queued", NOW - erlang_window + 2 * i, call_id=f"c{i}", queue="billing"))
@@ -671,8 +691,10 @@ def test_arrival_rate_divides_by_the_span_the_window_really_covers(
     assert view(m).arrivals_per_second == pytest.approx(30 / span)
 
 
-def test_a_young_window_divides_by_the_time_it_has_seen() -> None:
-    m = monitor()
+def test_a_young_window_divides_by_the_time_it_has_seen(
+    make_monitor: Callable[..., Monitor],
+) -> None:
+    m = make_monitor()
     for i in range(12):  # the first events ever, 60 s of them
         m.apply(event("call.queued", NOW - 60 + 5 * i, call_id=f"c{i}", queue="billing"))
     assert view(m).arrivals_per_second == pytest.approx(12 / 60)

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
-from callpulse.core.monitor import Monitor, MonitorConfig
+from callpulse.core.monitor import Monitor
 
+from .conftest import NOW
 from .events import event
 
-NOW = 1_800_000_000.0
 
-
-def monitor(**config: object) -> Monitor:
-    return Monitor(MonitorConfig(**config), now=NOW)  # type: ignore[arg-type]
-
-
-def test_ivr_ratios_per_ended_session() -> None:
-    m = monitor()
+def test_ivr_ratios_per_ended_session(monitor: Monitor) -> None:
+    m = monitor
     app = {"application": "main"}
     for i, outcome in enumerate(["contained", "contained", "transferred", "hangup", "error"]):
         m.apply(event("ivr.session_started", NOW - 30, session_id=f"s{i}", **app))
@@ -49,15 +46,15 @@ def test_ivr_ratios_per_ended_session() -> None:
     assert v.outcomes_total == {"contained": 2, "transferred": 1, "hangup": 1, "error": 1}
 
 
-def test_ivr_without_ended_sessions_has_no_ratios() -> None:
-    m = monitor()
+def test_ivr_without_ended_sessions_has_no_ratios(monitor: Monitor) -> None:
+    m = monitor
     m.apply(event("ivr.session_started", NOW, session_id="s", application="main"))
     w = m.ivr_views()[0].windows[0]
     assert (w.containment, w.backend_errors_per_session) == (None, None)
 
 
-def test_trunk_sip_ratios_follow_rfc_6076() -> None:
-    m = monitor()
+def test_trunk_sip_ratios_follow_rfc_6076(monitor: Monitor) -> None:
+    m = monitor
     codes = [200, 200, 200, 200, 302, 486, 480, 503, 404, 603]
     for i, code in enumerate(codes):
         m.apply(
@@ -81,7 +78,7 @@ def test_trunk_sip_ratios_follow_rfc_6076() -> None:
     assert w.post_dial_delay_p95 == pytest.approx(1.9, rel=0.02)
 
 
-def test_a_provisional_response_is_not_a_seizure() -> None:
+def test_a_provisional_response_is_not_a_seizure(monitor: Monitor) -> None:
     # A 183 Session Progress then the 200 OK of the same call: one seizure, ASR 1.0 (counting
     # the 183 made it 2 seizures and ASR 0.5). The 183 is refused as invalid schema.
     from callpulse.core.ingest import DecodeError, decode
@@ -91,14 +88,14 @@ def test_a_provisional_response_is_not_a_seizure() -> None:
     with pytest.raises(DecodeError) as info:
         decode(raw("call.setup", NOW - 11, trunk_id="t1", call_id="c1", sip_code=183), 4096)
     assert info.value.reason == "invalid_schema"
-    m = monitor()
+    m = monitor
     m.apply(event("call.setup", NOW - 10, trunk_id="t1", call_id="c1", sip_code=200))
     w = m.trunk_views()[0].windows[0]
     assert (w.setups, w.asr) == (1, 1.0)
 
 
-def test_trunk_status_and_media_quality() -> None:
-    m = monitor()
+def test_trunk_status_and_media_quality(monitor: Monitor) -> None:
+    m = monitor
     m.apply(
         event(
             "trunk.status",
@@ -155,8 +152,8 @@ def test_trunk_status_and_media_quality() -> None:
     assert views["_none"].up is None
 
 
-def test_component_status_heartbeat_age_and_staleness() -> None:
-    m = monitor(component_stale_after=60.0)
+def test_component_status_heartbeat_age_and_staleness(make_monitor: Callable[..., Monitor]) -> None:
+    m = make_monitor(component_stale_after=60.0)
     m.apply(event("component.health", NOW - 10, component="pbx-1", kind="pbx", status="degraded"))
     m.apply(event("component.health", NOW - 5, component="sbc-1", kind="sbc", status="up"))
     m.apply(event("component.health", NOW - 20, component="sbc-1", kind="sbc", status="down"))

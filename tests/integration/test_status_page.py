@@ -66,6 +66,7 @@ def test_default_run_pages_within_two_minutes_and_the_status_page_shows_it(
         rows = wait_until(
             lambda: (
                 browser.find_elements(By.CSS_SELECTOR, "#alerts-firing tbody td.bad")
+                + browser.find_elements(By.CSS_SELECTOR, "#alerts-firing tbody td.warn")
                 + browser.find_elements(By.CSS_SELECTOR, "#alerts-suppressed tbody td.warn")
             ),
             60,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from callpulse.core.durations import format_duration, parse_duration
 from callpulse.simulation import scenario as scenarios
-from callpulse.simulation.model import ContactCenter, encode
+from callpulse.simulation.model import ContactCenter
 
 _STEP = 1.0  # simulated seconds advanced per step when producing
 
@@ -39,8 +39,8 @@ def _write(scenario: scenarios.Scenario, out: Path, length: float) -> int:
         t = start
         while t < start + length:
             t = min(t + 60, start + length)
-            for event in center.advance(t):
-                f.write(encode(event) + b"\n")
+            for record in center.records(t):
+                f.write((record.value or b"") + b"\n")
                 count += 1
     print(f"{count:,} events of {scenario.name} ({format_duration(length)}) written to {out}")
     return 0
@@ -77,8 +77,8 @@ async def _produce(
                 delay = due - time.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            for event in center.advance(t):
-                await producer.send(topic, encode(event), key=event["site"].encode())
+            for record in center.records(t, topic):
+                await producer.send(topic, record.value, key=record.key)
                 sent += 1
             if time.monotonic() - shown > 0.5:
                 shown = time.monotonic()

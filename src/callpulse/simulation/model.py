@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from callpulse.core.ingest import RawRecord
 from callpulse.core.timefmt import rfc3339
 from callpulse.simulation.scenario import (
     Incident,
@@ -113,6 +114,7 @@ class ContactCenter:
         self._heap: list[tuple[float, int, str, Any]] = []
         self._seq = 0
         self._delivery: list[tuple[float, int, dict[str, Any]]] = []
+        self._offset = 0  # records handed out so far
         self._ids = 0
         self._calls = 0
         self._queues: dict[tuple[str, str], _Queue] = {}
@@ -157,6 +159,15 @@ class ContactCenter:
         delivery = self._delivery
         while delivery and delivery[0][0] <= until:
             out.append(heapq.heappop(delivery)[2])
+        return out
+
+    def records(self, until: float, topic: str = "simulation") -> list[RawRecord]:
+        """Run to ``until``; the events delivered by then as the records a producer would
+        write (compact JSON, keyed by site), numbered on from the previous call."""
+        out = []
+        for event in self.advance(until):
+            out.append(RawRecord(encode(event), event["site"].encode(), topic, 0, self._offset))
+            self._offset += 1
         return out
 
     # --- plumbing ----------------------------------------------------------------------

@@ -29,8 +29,7 @@ from datetime import UTC
 from callpulse import pipeline
 from callpulse.config import Settings
 from callpulse.core.alerting import Notification
-from callpulse.core.ingest import RawRecord
-from callpulse.simulation.model import ContactCenter, encode
+from callpulse.simulation.model import ContactCenter
 from callpulse.simulation.scenario import Incident, Scenario, maintenance_id, with_planned_windows
 
 FLAP_SECONDS = 600.0
@@ -162,15 +161,9 @@ def run(scenario: Scenario, settings: Settings, step: float = 15.0) -> Report:
     score = _Scorer(scenario, center, start, step)
     report = score.report
     t = start
-    offset = 0
     while t < start + scenario.duration:
         t += step
-        records = []
-        for event in center.advance(t):
-            records.append(
-                RawRecord(encode(event), event["site"].encode(), "simulation", 0, offset)
-            )
-            offset += 1
+        records = center.records(t)
         monitor.tick(t)
         report.rejected += len(ingest.process(records))
         report.events += len(records)

@@ -14,9 +14,8 @@ from collections.abc import Mapping
 import structlog
 
 from callpulse.config import Settings, SimulatorSettings
-from callpulse.core.ingest import RawRecord
 from callpulse.simulation import scenario as scenarios
-from callpulse.simulation.model import ContactCenter, encode
+from callpulse.simulation.model import ContactCenter
 from callpulse.sources.base import BaseSource, Batch, SourceError
 
 log = structlog.get_logger("callpulse.simulator")
@@ -38,7 +37,6 @@ class SimulatorSource(BaseSource):
         # Fixed now, so the calendar entries of the scenario's planned maintenance are known
         # before the monitor is built.
         self._started = time.time()
-        self._offset = 0
         try:
             self._scenario: scenarios.Scenario | None = scenarios.load(settings.scenario)
             self._error = ""
@@ -67,13 +65,7 @@ class SimulatorSource(BaseSource):
         assert self._center is not None, "start() first"
         await asyncio.sleep(_STEP_SECONDS)
         simulated = self._started + (time.time() - self._started) * self._settings.speed
-        records = []
-        for event in self._center.advance(simulated):
-            records.append(
-                RawRecord(encode(event), event["site"].encode(), "simulator", 0, self._offset)
-            )
-            self._offset += 1
-        return Batch(records=records)
+        return Batch(records=self._center.records(simulated, topic="simulator"))
 
     async def stop(self) -> None:
         self._center = None

@@ -22,7 +22,7 @@ from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
 from callpulse import __version__
-from callpulse.core import catalog
+from callpulse.core import readings
 from callpulse.core.alerting import Alert
 from callpulse.core.consumer_health import STATUSES as CONSUMER_STATUSES
 from callpulse.core.events import EVENT_TYPES
@@ -99,7 +99,7 @@ class CallpulseCollector(Collector):
         yield scrape
 
     def _kpis(self) -> Iterable[Metric]:
-        for family in catalog.collect(self._ingest.monitor):
+        for family in readings.collect(self._ingest.monitor):
             spec = family.family
             metric: Metric
             if spec.kind == "counter":

@@ -14,18 +14,19 @@ import asyncio
 import time
 from collections.abc import Callable, Iterable
 from contextlib import suppress
-from typing import Any
+from typing import TypedDict
 
 import structlog
 
 from callpulse.alerting.statefile import StateFile
 from callpulse.config import AlertingSettings, BacklogSettings
-from callpulse.core import catalog
+from callpulse.core import readings
 from callpulse.core.alerting import (
     Alert,
     AlertEvaluator,
     AlertingConfig,
     EvaluationInput,
+    Labels,
     Notification,
 )
 from callpulse.core.maintenance_notes import backlog_summary, forecast_summary, overrun_summary
@@ -38,6 +39,19 @@ from callpulse.sinks.log import LogSink
 from callpulse.sinks.webhook import WebhookSink
 
 log = structlog.get_logger("callpulse.alerts")
+
+
+class AlertRow(TypedDict):
+    """One alert of ``/api/v1/alerts`` (Prometheus' shape, camelCase as its API has it)."""
+
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    state: str  # pending, firing, or inactive (resolved), as Prometheus names them
+    activeAt: str
+    firedAt: str | None
+    resolvedAt: str | None
+    value: str
+    suppressedBy: str | None
 
 
 class Alerting:
@@ -90,7 +104,7 @@ class Alerting:
         self.suppressed: dict[tuple[str, str], int] = {}
         # (labels, active since) of each alert withheld, and the window that explained it: it
         # stays withheld for the rest of its episode, even once the window has closed.
-        self._suppressed_seen: dict[tuple[Any, ...], str] = {}
+        self._suppressed_seen: dict[tuple[Labels, float], str] = {}
         self._state.restore(self.evaluator)
 
     def suppressed_by(self, alert: Alert) -> str | None:
@@ -118,19 +132,19 @@ class Alerting:
         """Notifications by sink and result."""
         return {sink.name: sink.stats.as_dict() for sink in self.sinks}
 
-    def describe(self) -> list[dict[str, Any]]:
+    def describe(self) -> list[AlertRow]:
         """Current alerts as ``/api/v1/alerts`` shows them (Prometheus' shape)."""
         return [
-            {
-                "labels": a.label_dict(),
-                "annotations": a.annotations,
-                "state": "inactive" if a.state == "resolved" else a.state,
-                "activeAt": rfc3339(a.active_at),
-                "firedAt": rfc3339(a.fired_at) if a.fired_at is not None else None,
-                "resolvedAt": rfc3339(a.resolved_at) if a.resolved_at is not None else None,
-                "value": f"{a.value:g}",
-                "suppressedBy": self.suppressed_by(a),
-            }
+            AlertRow(
+                labels=a.label_dict(),
+                annotations=dict(a.annotations),
+                state="inactive" if a.state == "resolved" else a.state,
+                activeAt=rfc3339(a.active_at),
+                firedAt=rfc3339(a.fired_at) if a.fired_at is not None else None,
+                resolvedAt=rfc3339(a.resolved_at) if a.resolved_at is not None else None,
+                value=f"{a.value:g}",
+                suppressedBy=self.suppressed_by(a),
+            )
             for a in self.evaluator.alerts()
         ]
 
@@ -145,7 +159,7 @@ class Alerting:
         maintenance.sample(now, queues)
         status = {(c.site, c.component): c.status for c in monitor.component_views()}
         maintenance.assess(now, queues, status)
-        samples = catalog.collect(monitor, self._domains) if self._domains else []
+        samples = readings.collect(monitor, self._domains) if self._domains else []
         data = EvaluationInput.of(now, samples, monitor.site_last_event)
         due = self.evaluator.evaluate(data)
         if self._hold():

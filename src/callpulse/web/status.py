@@ -7,12 +7,13 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Protocol, TypedDict
+from typing import TYPE_CHECKING, Protocol, TypedDict
 
 from callpulse.core.monitor import Monitor
 
 if TYPE_CHECKING:
     from callpulse.alerting import Alerting
+    from callpulse.alerting.tick import AlertRow
 from callpulse.core.timefmt import rfc3339
 
 HISTORY = 60  # samples kept per queue for the sparklines
@@ -89,7 +90,7 @@ class StatusDocument(TypedDict):
     ivr: list[IvrStatus]
     components: list[ComponentStatus]
     maintenance: list[WindowStatus]
-    alerts: dict[str, list[dict[str, Any]]]  # firing, pending, suppressed: /api/v1/alerts rows
+    alerts: dict[str, list[AlertRow]]  # firing, pending, suppressed
 
 
 class StatusBoard:
@@ -186,13 +187,11 @@ class StatusBoard:
             )
             for w in monitor.maintenance.windows(now)
         ]
-        alerts: dict[str, list[dict[str, Any]]] = {"firing": [], "pending": [], "suppressed": []}
+        alerts: dict[str, list[AlertRow]] = {"firing": [], "pending": [], "suppressed": []}
         for a in self._alerting.describe():
             if a["state"] == "inactive":
                 continue
-            bucket = (
-                "suppressed" if a.get("suppressedBy") and a["state"] == "firing" else a["state"]
-            )
+            bucket = "suppressed" if a["suppressedBy"] and a["state"] == "firing" else a["state"]
             alerts[bucket].append(a)
         seen = monitor.site_last_event
         sites: list[str] = sorted({q["site"] for q in queues} | set(seen))

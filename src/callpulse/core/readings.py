@@ -1,0 +1,117 @@
+"""The KPI families' samples at the monitor's *now*: what a scrape renders and what alert rules
+read. A value of ``None`` (a zero denominator) is no sample at all."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from callpulse.core.catalog import (
+    DOMAINS,
+    FAMILIES,
+    IVR_INSTANT,
+    IVR_WINDOWED,
+    QUEUE_INSTANT,
+    QUEUE_TOTALS,
+    QUEUE_WINDOWED,
+    TRUNK_INSTANT,
+    TRUNK_WINDOWED,
+    Domain,
+    LabelValues,
+    Reader,
+    Samples,
+)
+from callpulse.core.components import STATUSES
+from callpulse.core.events import AGENT_STATES
+from callpulse.core.ivr import OUTCOMES
+from callpulse.core.monitor import Monitor
+from callpulse.core.trunks import CODE_CLASSES
+
+V = TypeVar("V")
+
+
+def collect(monitor: Monitor, domains: Iterable[Domain] | None = None) -> list[Samples]:
+    """Samples of every family (or only those of ``domains``) at the monitor's *now*."""
+    wanted = set(domains) if domains is not None else set(DOMAINS)
+    out: dict[str, Samples] = {
+        name: Samples(f) for name, f in FAMILIES.items() if f.domain in wanted
+    }
+    add: Callable[[str, LabelValues, Any], None] = _adder(out)
+    if "queue" in wanted:
+        for v in monitor.queue_views():
+            key = (v.site, v.queue)
+            _rows(add, QUEUE_INSTANT, key, v)
+            for state in AGENT_STATES:
+                add("callpulse_queue_agents", (*key, state), v.agents[state])
+            for name, _, attr in QUEUE_TOTALS:
+                add(name, key, v.totals[attr])
+            for w in v.windows:
+                _rows(add, QUEUE_WINDOWED, (*key, w.window), w)
+    if "ivr" in wanted:
+        for iv in monitor.ivr_views():
+            key = (iv.site, iv.application)
+            _rows(add, IVR_INSTANT, key, iv)
+            for outcome in OUTCOMES:
+                add("callpulse_ivr_sessions", (*key, outcome), iv.outcomes_total[outcome])
+            for iw in iv.windows:
+                _rows(add, IVR_WINDOWED, (*key, iw.window), iw)
+                for backend, count in iw.backend_errors.items():
+                    add("callpulse_ivr_backend_errors", (*key, backend, iw.window), count)
+    if "trunk" in wanted:
+        for tv in monitor.trunk_views():
+            key = (tv.site, tv.trunk)
+            _rows(add, TRUNK_INSTANT, key, tv)
+            for code_class in CODE_CLASSES:
+                add(
+                    "callpulse_trunk_setup_responses",
+                    (*key, code_class),
+                    tv.setups_total[code_class],
+                )
+            for tw in tv.windows:
+                _rows(add, TRUNK_WINDOWED, (*key, tw.window), tw)
+    if "component" in wanted:
+        for cv in monitor.component_views():
+            ckey = (cv.site, cv.component, cv.kind)
+            for status in STATUSES:
+                add(
+                    "callpulse_component_status",
+                    (*ckey, status),
+                    1.0 if cv.status == status else 0.0,
+                )
+            add("callpulse_component_heartbeat_age_seconds", ckey, cv.heartbeat_age_seconds)
+            add("callpulse_component_stale", ckey, 1.0 if cv.stale else 0.0)
+    if "maintenance" in wanted:
+        tracker, now = monitor.maintenance, monitor.now
+        for window in tracker.windows(now):
+            for site in window.sites:
+                add("callpulse_maintenance_active", (site, window.name), 1.0)
+        # As the last alert evaluation judged them: reading must not move alert state.
+        for b in tracker.backlogs:
+            bkey = (b.site, b.queue, b.maintenance)
+            add("callpulse_maintenance_backlog_calls", bkey, b.waiting)
+            add("callpulse_maintenance_baseline_calls", bkey, b.baseline)
+            add("callpulse_maintenance_backlog_drain_eta_seconds", bkey, b.drain_eta)
+        for f in tracker.forecasts:
+            fkey = (f.site, f.queue, f.maintenance)
+            add("callpulse_maintenance_forecast_peak_calls", fkey, f.peak)
+            add("callpulse_maintenance_forecast_drain_seconds", fkey, f.drain_after)
+            add("callpulse_maintenance_forecast_agents_lost", fkey, f.agents_lost)
+    return list(out.values())
+
+
+def _adder(out: dict[str, Samples]) -> Callable[[str, LabelValues, Any], None]:
+    def add(name: str, labels: LabelValues, value: Any) -> None:
+        if value is not None:
+            out[name].samples.append((labels, float(value)))
+
+    return add
+
+
+def _rows(
+    add: Callable[[str, LabelValues, Any], None],
+    rows: tuple[Reader[V], ...],
+    labels: LabelValues,
+    view: V,
+) -> None:
+    for name, _, read in rows:
+        add(name, labels, read(view))

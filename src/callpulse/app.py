@@ -11,8 +11,6 @@ in-flight batch is finished and committed, connections close, exit 0 within
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import signal
 import time
 from collections.abc import Iterator, Sequence
@@ -20,14 +18,15 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import structlog
-from prometheus_client.exposition import choose_encoder
 
 from callpulse import __version__, pipeline
-from callpulse.config import ConfigError, Settings, load_settings
+from callpulse.config import Settings
+from callpulse.config.reload import Reloader
 from callpulse.core.ingest import Rejection
 from callpulse.exposition import AlertMetrics, CallpulseCollector, SourceMetrics, build_registry
 from callpulse.sources.base import Source, SourceError
-from callpulse.web.server import HttpServer, Request, Response
+from callpulse.web.routes import routes
+from callpulse.web.server import HttpServer
 from callpulse.web.status import StatusBoard
 
 log = structlog.get_logger("callpulse")
@@ -35,9 +34,6 @@ log = structlog.get_logger("callpulse")
 _RETRY_MIN, _RETRY_MAX = 0.5, 30.0
 _FORCED_CLOSE_SECONDS = 1.0
 _STATUS_SAMPLE_SECONDS = 5.0
-_CONFIG_POLL_SECONDS = 5.0
-# The status page: one HTML file, no build step, no external assets.
-_STATUS_PAGE = (Path(__file__).parent / "web" / "statuspage.html").read_bytes()
 
 
 def build_source(settings: Settings) -> Source:
@@ -66,7 +62,6 @@ class App:
     ) -> None:
         self.settings = settings
         self.config_path = config_path
-        self.reloads = {"success": 0, "failure": 0}
         self.source = source or build_source(settings)
         parts = pipeline.build(
             self._with_source(settings),
@@ -88,22 +83,24 @@ class App:
                 self.alerting.delivery_stats,
                 lambda: self.alerting.suppressed,
             ),
-            reloads=lambda: self.reloads,
+            reloads=lambda: self.reloader.counts,
         )
         self.registry = build_registry(self.collector)
         self.status = StatusBoard(self.monitor, self.alerting)
         self.source.on_revoke = self._on_revoke
+        self.reloader = Reloader(
+            config_path,
+            settings,
+            self.alerting,
+            self.monitor,
+            lambda new: self._with_source(new).monitor_config(
+                event_time_clock=self.source.event_time_clock
+            ),
+        )
         self.http = HttpServer(
             settings.http.host,
             settings.http.port,
-            {
-                "/metrics": self._metrics,
-                "/healthz": self._healthz,
-                "/readyz": self._readyz,
-                "/api/v1/alerts": self._alerts,
-                "/api/v1/status": self._status,
-                "/": self._index,
-            },
+            routes(self.registry, lambda: self.readiness(), self.alerting, self.status),
         )
         self._stop = asyncio.Event()
         self._source_started = False
@@ -168,7 +165,7 @@ class App:
             "main": asyncio.create_task(self._main(), name="callpulse-main"),
             "tick": asyncio.create_task(self._tick(), name="callpulse-tick"),
             "status": asyncio.create_task(self._sample_status(), name="callpulse-status"),
-            "watch": asyncio.create_task(self._watch_config(), name="callpulse-config-watch"),
+            "watch": asyncio.create_task(self.reloader.watch(), name="callpulse-config-watch"),
             "alerting": asyncio.create_task(self.alerting.run(), name="callpulse-alerting"),
         }
 
@@ -317,64 +314,9 @@ class App:
         asyncio.get_running_loop().call_soon(self.reload, cause)
 
     def reload(self, cause: str) -> bool:
-        """Re-read the config file; swap in its rules and maintenance windows at once.
-
-        An invalid new config is rejected with its reason logged and the running one kept.
-        Other sections take effect at the next restart (and the log says which changed).
-        """
-        if self.config_path is None:
-            log.warning("config_reload_skipped", cause=cause, reason="started without --config")
-            return False
-        try:
-            new = load_settings(self.config_path)
-            rules = new.compiled_rules()
-        except ConfigError as exc:
-            self.reloads["failure"] += 1
-            log.error("config_reload_rejected", cause=cause, error=str(exc))
-            return False
-        old = self.settings
-        self.alerting.replace_rules(rules)
-        self.monitor.replace_maintenance(
-            self._with_source(new).monitor_config(event_time_clock=self.source.event_time_clock)
-        )
-        reloadable = {"rules", "rule_files", "maintenance"}
-        restart = sorted(
-            key
-            for key in Settings.model_fields
-            if key not in reloadable and getattr(old, key) != getattr(new, key)
-        )
-        old.rules, old.rule_files, old.maintenance = new.rules, new.rule_files, new.maintenance
-        self.reloads["success"] += 1
-        log.info(
-            "config_reloaded",
-            cause=cause,
-            rules=len(rules),
-            maintenance_windows=len(new.maintenance.windows),
-            restart_needed_for=restart,
-        )
-        return True
-
-    async def _watch_config(self) -> None:
-        """Reload when the config file or a rule file changes (a ConfigMap update)."""
-        if self.config_path is None:
-            return
-        seen = self._config_fingerprint()
-        while True:
-            await asyncio.sleep(_CONFIG_POLL_SECONDS)
-            now = self._config_fingerprint()
-            if now != seen:
-                seen = now
-                self.reload("file changed")
-
-    def _config_fingerprint(self) -> bytes:
-        paths = [self.config_path, *self.settings.rule_files]
-        parts = []
-        for path in paths:
-            try:
-                parts.append(Path(str(path)).read_bytes())
-            except OSError:
-                parts.append(b"(unreadable)")
-        return hashlib.sha256(b"\0".join(parts)).digest()
+        """Re-read the config file and swap in its rules and maintenance windows (see
+        :class:`~callpulse.config.reload.Reloader`)."""
+        return self.reloader.reload(cause)
 
     def _on_revoke(self, partitions: Sequence[tuple[str, int]]) -> None:
         # The sites of revoked partitions now belong to another replica: exporting our stale
@@ -393,30 +335,6 @@ class App:
         if not self._source_started:
             return False, f"starting the {self.source.name} source"
         return self.source.readiness()
-
-    async def _metrics(self, request: Request) -> Response:
-        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
-        return Response(body=encoder(self.registry), content_type=content_type)
-
-    async def _healthz(self, request: Request) -> Response:
-        return Response(body=b"ok\n")
-
-    async def _readyz(self, request: Request) -> Response:
-        ready, reason = self.readiness()
-        return Response(
-            200 if ready else 503, f"{'ready' if ready else 'not ready'}: {reason}\n".encode()
-        )
-
-    async def _alerts(self, request: Request) -> Response:
-        body = json.dumps({"status": "success", "data": {"alerts": self.alerting.describe()}})
-        return Response(body=body.encode(), content_type="application/json")
-
-    async def _status(self, request: Request) -> Response:
-        body = json.dumps(self.status.document())
-        return Response(body=body.encode(), content_type="application/json")
-
-    async def _index(self, request: Request) -> Response:
-        return Response(body=_STATUS_PAGE, content_type="text/html; charset=utf-8")
 
     async def _sample_status(self) -> None:
         while True:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import rrulestr
@@ -38,6 +38,9 @@ from callpulse.core.queues import ServiceLevelPolicy
 from callpulse.core.rules import Rule, RuleSpec
 from callpulse.core.timegrid import check_windows
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 Duration = Annotated[
     float,
     BeforeValidator(parse_duration),
@@ -48,6 +51,16 @@ Duration = Annotated[
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+T = TypeVar("T", bound="DataclassInstance")
+
+
+def _into(cls: type[T], section: BaseModel, **values: Any) -> T:
+    """The core dataclass ``cls`` from ``section``: every field the two share by name, then
+    ``values`` for those that are named or shaped differently."""
+    shared = {f.name for f in dataclasses.fields(cls)} & set(type(section).model_fields)
+    return cls(**({name: getattr(section, name) for name in shared} | values))
 
 
 class KafkaSettings(_Section):
@@ -203,19 +216,10 @@ class RuleSettings(_Section):
     absent: AbsentSettings | None = None
 
     def spec(self) -> RuleSpec:
-        return RuleSpec(
-            alert=self.alert,
-            kpi=self.kpi,
-            window=self.window,
-            match=self.match,
-            op=self.op,
-            threshold=self.threshold,
-            clear=self.clear,
+        return _into(
+            RuleSpec,
+            self,
             for_seconds=self.for_,
-            keep_firing_for=self.keep_firing_for,
-            severity=self.severity,
-            labels=self.labels,
-            annotations=self.annotations,
             absent_scope=self.absent.scope if self.absent else None,
             absent_for=self.absent.for_ if self.absent else None,
         )
@@ -279,16 +283,11 @@ class WindowSettings(_Section):
         return self
 
     def spec(self) -> WindowSpec:
-        return WindowSpec(
-            name=self.name,
-            sites=tuple(self.sites),
-            start=self.start,
-            duration=self.duration,
-            components=tuple(self.components),
-            queues=tuple(self.queues),
-            trunks=tuple(self.trunks),
-            applications=tuple(self.applications),
-            rrule=self.rrule,
+        lists = ("sites", "components", "queues", "trunks", "applications")
+        return _into(
+            WindowSpec,
+            self,
+            **{name: tuple(getattr(self, name)) for name in lists},
             agents_affected=_impact(self.agents_affected),
         )
 
@@ -322,18 +321,7 @@ class BacklogSettings(_Section):
         return self
 
     def limits(self) -> BacklogLimits:
-        return BacklogLimits(
-            grace=self.grace,
-            baseline=self.baseline,
-            min_calls_waiting=self.min_calls_waiting,
-            max_calls_waiting=self.max_calls_waiting,
-            max_backlog_ratio=self.max_backlog_ratio,
-            max_drain_eta=self.max_drain_eta,
-            drained_calls_waiting=self.drained_calls_waiting,
-            patience=self.patience,
-            forecast_lead=self.forecast_lead,
-            overrun_after=self.overrun_after,
-        )
+        return _into(BacklogLimits, self)
 
 
 class MaintenanceSettings(_Section):

@@ -1,0 +1,61 @@
+"""What each path answers: /metrics, the probes, the alerts and status APIs, and the page."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
+
+from callpulse.alerting import Alerting
+from callpulse.web.server import Handler, Request, Response
+from callpulse.web.status import StatusBoard
+
+# The status page: one HTML file, no build step, no external assets.
+_STATUS_PAGE = (Path(__file__).parent / "statuspage.html").read_bytes()
+
+
+def routes(
+    registry: CollectorRegistry,
+    readiness: Callable[[], tuple[bool, str]],
+    alerting: Alerting,
+    status: StatusBoard,
+) -> dict[str, Handler]:
+    """The daemon's paths and their handlers. ``/healthz`` answers while the process lives;
+    ``/readyz`` answers 200 only when ``readiness`` says so, with its reason either way."""
+
+    async def metrics(request: Request) -> Response:
+        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+        return Response(body=encoder(registry), content_type=content_type)
+
+    async def healthz(request: Request) -> Response:
+        return Response(body=b"ok\n")
+
+    async def readyz(request: Request) -> Response:
+        ready, reason = readiness()
+        return Response(
+            200 if ready else 503, f"{'ready' if ready else 'not ready'}: {reason}\n".encode()
+        )
+
+    async def alerts(request: Request) -> Response:
+        body = json.dumps({"status": "success", "data": {"alerts": alerting.describe()}})
+        return Response(body=body.encode(), content_type="application/json")
+
+    async def status_document(request: Request) -> Response:
+        return Response(
+            body=json.dumps(status.document()).encode(), content_type="application/json"
+        )
+
+    async def index(request: Request) -> Response:
+        return Response(body=_STATUS_PAGE, content_type="text/html; charset=utf-8")
+
+    return {
+        "/metrics": metrics,
+        "/healthz": healthz,
+        "/readyz": readyz,
+        "/api/v1/alerts": alerts,
+        "/api/v1/status": status_document,
+        "/": index,
+    }

@@ -114,3 +114,17 @@ def test_tombstone_has_no_value() -> None:
 def test_ranges(event_type: str, field: str, bad: object) -> None:
     [line] = [json.loads(x) for x in examples() if json.loads(x)["type"] == event_type]
     assert reason_of(line | {field: bad}) == "invalid_schema"
+
+
+@pytest.mark.parametrize("name", ["bill\x1b[31ming", "a\nb", "tab\there", "nul\x00", "del\x7f"])
+def test_names_with_control_characters_are_invalid(name: str) -> None:
+    # A name becomes a label value, a log field and terminal output: an escape sequence in a
+    # queue name must not reach an engineer's terminal.
+    [line] = [json.loads(x) for x in examples() if json.loads(x)["type"] == "call.queued"]
+    assert reason_of(line | {"queue": name}) == "invalid_schema"
+    assert reason_of(line | {"event_id": name}) == "invalid_schema"
+
+
+def test_names_may_be_any_printable_unicode() -> None:
+    [line] = [json.loads(x) for x in examples() if json.loads(x)["type"] == "call.queued"]
+    assert decode(json.dumps(line | {"queue": "facturación / 請求"}).encode(), 4096).queue

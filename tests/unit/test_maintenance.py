@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from callpulse.core.calendar import AgentImpact, Calendar, Occurrence, WindowSpec
-from callpulse.core.maintenance import BacklogLimits, MaintenanceTracker
+from callpulse.core.maintenance import BacklogLimits, EventPolicy, MaintenanceTracker
 from callpulse.core.maintenance_notes import backlog_summary, forecast_summary, overrun_summary
 from callpulse.core.monitor import Monitor, MonitorConfig
 from callpulse.core.queues import QueueFlow
@@ -401,3 +401,57 @@ def test_with_after_call_work_counted_no_extra_agent_is_asked_for() -> None:
     assert b.drain_eta == pytest.approx(600, rel=1e-6)
     assert (b.active, b.agents_needed) == (False, 5)
     assert "more agents" not in backlog_summary(b, 900)["summary"]
+
+
+def started(
+    tracker: MaintenanceTracker, at: float, mid: str, site: str = "lon1", **kw: object
+) -> None:
+    e = event("maintenance.started", at, site=site, maintenance_id=mid, components=["pbx-2"], **kw)
+    tracker.apply(e, at, 0, False)
+
+
+def test_an_event_window_with_no_end_closes_by_itself_and_says_so() -> None:
+    now = utc("2026-11-22T14:00")
+    tracker = MaintenanceTracker(None, BacklogLimits(), EventPolicy(max_duration=3600))
+    started(tracker, now, "chg-1")
+    tracker.prune(now + 3599)
+    assert [w.name for w in tracker.windows(now + 3599)] == ["chg-1"]
+    assert tracker.expired == []
+    tracker.prune(now + 3600)
+    assert tracker.windows(now + 3600) == []
+    [closed] = tracker.expired
+    assert (closed.name, closed.end) == ("chg-1", now + 3600)
+
+
+def test_a_site_holds_only_so_many_open_event_windows() -> None:
+    # A producer sending starts with new ids and no ends: memory stays bounded, and other
+    # sites' windows (and alerts) are untouched.
+    now = utc("2026-11-22T14:00")
+    tracker = MaintenanceTracker(None, BacklogLimits(), EventPolicy(max_open_per_site=20))
+    for i in range(10_000):
+        started(tracker, now + i * 0.01, f"junk-{i}")
+    started(tracker, now + 200, "real", site="nyc1")
+    assert len(tracker._events) == 21
+    assert tracker.refused == 10_000 - 20
+    assert [w.name for w in tracker.windows(now + 200) if w.sites == ("nyc1",)] == ["real"]
+
+
+@pytest.mark.parametrize(
+    ("policy", "opened"),
+    [
+        (EventPolicy(mode="off"), []),
+        (EventPolicy(mode="calendar_only"), ["planned"]),
+        (EventPolicy(sites=("nyc1",)), []),
+        (EventPolicy(components=("sbc-1",)), []),
+        (EventPolicy(), ["adhoc", "planned"]),
+    ],
+)
+def test_the_event_policy_decides_which_events_open_windows(
+    policy: EventPolicy, opened: list[str]
+) -> None:
+    now = utc("2026-11-22T14:00")
+    calendar = Calendar([window("2026-11-22T16:00", name="planned")], "UTC")
+    tracker = MaintenanceTracker(calendar, BacklogLimits(), policy)
+    started(tracker, now, "adhoc")
+    started(tracker, now, "planned")  # a planned window, started two hours early
+    assert sorted(w.name for w in tracker.windows(now + 1)) == opened

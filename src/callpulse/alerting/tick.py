@@ -29,6 +29,7 @@ from callpulse.core.alerting import (
     Labels,
     Notification,
 )
+from callpulse.core.maintenance import MaintenanceTracker
 from callpulse.core.maintenance_notes import backlog_summary, forecast_summary, overrun_summary
 from callpulse.core.monitor import Monitor
 from callpulse.core.rules import Rule, Series, builtin_rule
@@ -100,6 +101,7 @@ class Alerting:
         if settings.log:
             self.sinks.append(LogSink(self._now))
         self._state = StateFile(settings.state_file)
+        self._refused_reported = 0
         # Alerts a maintenance window explains: withheld from the sinks, counted once each.
         self.suppressed: dict[tuple[str, str], int] = {}
         # (labels, active since) of each alert withheld, and the window that explained it: it
@@ -154,6 +156,7 @@ class Alerting:
         now = monitor.now
         maintenance = monitor.maintenance
         maintenance.prune(now)
+        self._report_event_windows(maintenance)
         # One read of the queues per evaluation, shared by the baselines and the built-in rules.
         queues = monitor.queue_views()
         maintenance.sample(now, queues)
@@ -173,6 +176,27 @@ class Alerting:
             sink.submit(notifications)
         self._state.save(self.evaluator)
         return notifications
+
+    def _report_event_windows(self, maintenance: MaintenanceTracker) -> None:
+        """Say which event windows closed by themselves, and how many starts were refused."""
+        for window in maintenance.expired:
+            log.warning(
+                "maintenance_window_expired",
+                maintenance=window.name,
+                site=window.sites[0],
+                opened=rfc3339(window.start),
+                closed=rfc3339(window.end),
+                reason="no maintenance.ended within maintenance.event_windows.max_duration",
+            )
+        maintenance.expired.clear()
+        if maintenance.refused > self._refused_reported:
+            log.warning(
+                "maintenance_events_refused",
+                since_last=maintenance.refused - self._refused_reported,
+                total=maintenance.refused,
+                mode=maintenance.policy.mode,
+            )
+            self._refused_reported = maintenance.refused
 
     def _explain(self, alerts: list[Alert], now: float) -> None:
         """Mark the alerts a maintenance window (or the backlog it left) explains.

@@ -32,7 +32,7 @@ from callpulse.core.calendar import AgentImpact, WindowSpec
 from callpulse.core.cardinality import DEFAULT_LIMITS
 from callpulse.core.durations import format_duration, parse_duration
 from callpulse.core.kpi import AbandonPolicy
-from callpulse.core.maintenance import BacklogLimits
+from callpulse.core.maintenance import BacklogLimits, EventMode, EventPolicy
 from callpulse.core.monitor import MonitorConfig
 from callpulse.core.queues import ServiceLevelPolicy
 from callpulse.core.rules import Rule, RuleSpec
@@ -324,10 +324,25 @@ class BacklogSettings(_Section):
         return _into(BacklogLimits, self)
 
 
+class EventWindowSettings(_Section):
+    sites: list[str] = []
+    components: list[str] = []
+    max_duration: Annotated[float, BeforeValidator(parse_duration), Field(gt=0)] = 4 * 3600.0
+    max_open_per_site: Annotated[int, Field(ge=1)] = 20
+
+
 class MaintenanceSettings(_Section):
     timezone: str = "UTC"
     windows: list[WindowSettings] = []
     backlog: BacklogSettings = BacklogSettings()
+    events: EventMode = "accept"
+    event_windows: EventWindowSettings = EventWindowSettings()
+
+    def event_policy(self) -> EventPolicy:
+        w = self.event_windows
+        return EventPolicy(
+            self.events, tuple(w.sites), tuple(w.components), w.max_duration, w.max_open_per_site
+        )
 
     @model_validator(mode="after")
     def _zone(self) -> MaintenanceSettings:
@@ -396,6 +411,7 @@ class Settings(BaseSettings):
             maintenance_windows=tuple(w.spec() for w in self.maintenance.windows),
             maintenance_timezone=self.maintenance.timezone,
             backlog=self.maintenance.backlog.limits(),
+            maintenance_events=self.maintenance.event_policy(),
         )
 
     def redacted(self) -> dict[str, Any]:

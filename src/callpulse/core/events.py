@@ -15,7 +15,10 @@ SCHEMA_VERSION = 1
 
 Seconds = Annotated[float, Field(ge=0)]
 Count = Annotated[int, Field(ge=0)]
-Name = Annotated[str, Field(min_length=1, max_length=256)]
+# Names become label values, log fields and terminal output: no control characters (an
+# escape sequence in a queue name would reach an engineer's terminal raw).
+_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+Name = Annotated[str, Field(min_length=1, max_length=256, pattern=_PRINTABLE)]
 
 
 class Envelope(BaseModel):
@@ -26,7 +29,7 @@ class Envelope(BaseModel):
     model_config = ConfigDict(strict=True, frozen=True, extra="ignore", allow_inf_nan=False)
 
     schema_version: Literal[1]
-    event_id: Annotated[str, Field(min_length=1, max_length=128)]
+    event_id: Annotated[str, Field(min_length=1, max_length=128, pattern=_PRINTABLE)]
     occurred_at: AwareDatetime
     site: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 

@@ -10,11 +10,12 @@ MaintenanceBacklog, MaintenanceImpactForecast and MaintenanceOverrun on the queu
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 from callpulse.core import events as ev
 from callpulse.core.backlog import (
@@ -70,6 +71,31 @@ class BacklogLimits:
     def drained_level(self, baseline: float | None) -> float:
         """At or below this many waiting, a backlog has drained (back to normal)."""
         return max(float(self.drained_calls_waiting), baseline or 0.0)
+
+
+EventMode = Literal["accept", "calendar_only", "off"]
+
+
+@dataclass(frozen=True)
+class EventPolicy:
+    """What ``maintenance.started`` / ``ended`` events may do. Anyone who can write to the
+    topic can send them, so a window they open is bounded.
+
+    - ``mode``: ``accept`` (events open and close windows), ``calendar_only`` (only for a
+      window of the calendar, by name: a planned window started early or running late), or
+      ``off`` (ignored);
+    - ``sites`` / ``components``: when not empty, events for other sites, or naming other
+      components, open nothing;
+    - ``max_duration``: a window with no end event closes by itself this long after it
+      opened (listed in :attr:`MaintenanceTracker.expired`, for the shell to say so);
+    - ``max_open_per_site``: further starts at a site with this many open are refused.
+    """
+
+    mode: EventMode = "accept"
+    sites: tuple[str, ...] = ()
+    components: tuple[str, ...] = ()
+    max_duration: float = 4 * 3600.0
+    max_open_per_site: int = 20
 
 
 class _Sample(NamedTuple):
@@ -177,9 +203,19 @@ class MaintenanceTracker:
 
     event_types = ("maintenance.started", "maintenance.ended")
 
-    def __init__(self, calendar: Calendar | None, limits: BacklogLimits) -> None:
+    def __init__(
+        self,
+        calendar: Calendar | None,
+        limits: BacklogLimits,
+        policy: EventPolicy | None = None,
+    ) -> None:
         self.calendar = calendar
         self.limits = limits
+        self.policy = policy or EventPolicy()
+        # Maintenance events the policy did not let open a window, and windows that closed by
+        # themselves (max_duration) since the shell last took them.
+        self.refused = 0
+        self.expired: list[Occurrence] = []
         # Event windows by (site, maintenance_id): one change ticket may span sites.
         self._events: dict[tuple[str, str], Occurrence] = {}
         # Ends seen, kept through the grace period: a start delivered after its own end (late
@@ -198,10 +234,14 @@ class MaintenanceTracker:
         self.forecasts: list[ForecastState] = []
         self.overruns: list[OverrunState] = []
 
-    def replace(self, calendar: Calendar | None, limits: BacklogLimits) -> None:
-        """Swap in a new calendar and limits (a config reload); event windows stay."""
+    def replace(
+        self, calendar: Calendar | None, limits: BacklogLimits, policy: EventPolicy | None = None
+    ) -> None:
+        """Swap in a new calendar, limits and event policy (a config reload); event windows
+        stay."""
         self.calendar = calendar
         self.limits = limits
+        self.policy = policy or EventPolicy()
 
     # --- events ------------------------------------------------------------------------
 
@@ -218,6 +258,9 @@ class MaintenanceTracker:
             if ended is not None and ts <= ended:
                 return  # its end has already been seen
             if current is None or current.end != math.inf:
+                if not self._admits(event):
+                    self.refused += 1
+                    return
                 self._events[key] = Occurrence(
                     event.maintenance_id,
                     ts,
@@ -239,6 +282,27 @@ class MaintenanceTracker:
                 current.queues,
                 source="event",
             )
+
+    def _admits(self, event: ev.MaintenanceStarted) -> bool:
+        policy = self.policy
+        if policy.mode == "off":
+            return False
+        if policy.mode == "calendar_only" and not (
+            self.calendar is not None
+            and any(
+                w.name == event.maintenance_id and event.site in w.sites
+                for w in self.calendar.windows
+            )
+        ):
+            return False
+        if policy.sites and event.site not in policy.sites:
+            return False
+        if policy.components and not set(event.components) <= set(policy.components):
+            return False
+        open_here = sum(
+            1 for (site, _), o in self._events.items() if site == event.site and o.end == math.inf
+        )
+        return open_here < policy.max_open_per_site
 
     def forget_sites(self, sites: Iterable[str]) -> None:
         """Drop event windows and samples of ``sites``."""
@@ -289,7 +353,14 @@ class MaintenanceTracker:
         return None
 
     def prune(self, now: float) -> None:
-        """Forget what ended more than the grace period ago (unless an alert still holds it)."""
+        """Close event windows open longer than the policy's ``max_duration``; forget what
+        ended more than the grace period ago (unless an alert still holds it)."""
+        longest = self.policy.max_duration
+        for key, o in list(self._events.items()):
+            if o.end == math.inf and now - o.start >= longest:
+                closed = dataclasses.replace(o, end=o.start + longest)
+                self._events[key] = closed
+                self.expired.append(closed)
         horizon = now - self.limits.grace
         held = {k[0] for k in self._paging} | {k[0] for k in self._overrunning}
         self._events = {k: o for k, o in self._events.items() if o.end >= horizon or o.key in held}

@@ -32,7 +32,7 @@ from callpulse.core.cardinality import LabelGuard
 from callpulse.core.components import ComponentTracker, ComponentView
 from callpulse.core.dedup import RecentIds
 from callpulse.core.ivr import IvrTracker, IvrView
-from callpulse.core.maintenance import BacklogLimits, MaintenanceTracker
+from callpulse.core.maintenance import BacklogLimits, EventPolicy, MaintenanceTracker
 from callpulse.core.queues import QueueTracker, QueueView, ServiceLevelPolicy
 from callpulse.core.timegrid import TimeGrid, check_windows
 from callpulse.core.trunks import TrunkTracker, TrunkView
@@ -85,6 +85,7 @@ class MonitorConfig:
     maintenance_windows: tuple[WindowSpec, ...] = ()
     maintenance_timezone: str = "UTC"
     backlog: BacklogLimits = field(default_factory=BacklogLimits)
+    maintenance_events: EventPolicy = field(default_factory=EventPolicy)
 
     def __post_init__(self) -> None:
         check_windows(self.windows, self.bucket)
@@ -139,7 +140,7 @@ class Monitor:
             if config.maintenance_windows
             else None
         )
-        self.maintenance = MaintenanceTracker(calendar, config.backlog)
+        self.maintenance = MaintenanceTracker(calendar, config.backlog, config.maintenance_events)
         self._trackers: tuple[Tracker, ...] = (
             self.queues,
             self.ivr,
@@ -236,7 +237,7 @@ class Monitor:
             if config.maintenance_windows
             else None
         )
-        self.maintenance.replace(calendar, config.backlog)
+        self.maintenance.replace(calendar, config.backlog, config.maintenance_events)
 
     def forget_sites(self, sites: Iterable[str]) -> None:
         """Drop all state of ``sites`` (their partitions now belong to another replica)."""

@@ -204,3 +204,12 @@ def test_bad_maintenance_settings_are_named(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"maintenance\.windows\.0: .*rrule is not an RFC 5545"):
         load_settings(path)
+
+
+def test_a_secret_value_is_never_echoed_in_a_config_error(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("source: {kafka: {sasl_password: 123456789}}\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(config)
+    assert "source.kafka.sasl_password" in str(info.value)
+    assert "123456789" not in str(info.value)

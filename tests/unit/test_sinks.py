@@ -197,3 +197,23 @@ def test_an_alert_firing_before_a_window_opens_is_still_sent_and_resolved(tmp_pa
     [resolved] = alerting.evaluate()  # inside the window, yet it fired before it: sent
     assert resolved.ends_at == NOW + 30
     assert alerting.suppressed == {}
+
+
+def test_sink_names_and_the_logged_settings_keep_url_secrets_out() -> None:
+    from callpulse.config import Settings
+    from callpulse.sinks.alertmanager import AlertmanagerSink
+    from callpulse.sinks.webhook import WebhookSink
+
+    secret_am = "https://ops:hunter2@am.example:9093/prefix?token=abc"
+    secret_hook = "https://hooks.example/services/T0/B0/XXXXSECRETXXXX"
+    assert AlertmanagerSink(secret_am, 5, 10, 60).name == "alertmanager:https://am.example:9093"
+    assert AlertmanagerSink(secret_am, 5, 10, 60, name="am-a").name == "alertmanager:am-a"
+    hook = WebhookSink(secret_hook, 5, 10, 60, "http://cp", lambda: 0.0)
+    assert hook.name == "webhook:https://hooks.example"
+    settings = Settings.model_validate(
+        {"alerting": {"alertmanagers": [{"url": secret_am}], "webhooks": [{"url": secret_hook}]}}
+    )
+    text = str(settings.redacted())
+    assert "hunter2" not in text
+    assert "SECRET" not in text
+    assert "token=abc" not in text

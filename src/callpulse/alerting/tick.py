@@ -92,10 +92,13 @@ class Alerting:
         max_age = max(settings.resend_delay, settings.evaluation_interval)
         capacity = settings.queue_capacity
         self.sinks: list[Sink] = [
-            AlertmanagerSink(am.url, am.timeout, capacity, max_age) for am in settings.alertmanagers
+            AlertmanagerSink(am.url, am.timeout, capacity, max_age, am.name)
+            for am in settings.alertmanagers
         ]
         self.sinks += [
-            WebhookSink(w.url, w.timeout, capacity, max_age, settings.external_url, self._now)
+            WebhookSink(
+                w.url, w.timeout, capacity, max_age, settings.external_url, self._now, w.name
+            )
             for w in settings.webhooks
         ]
         if settings.log:

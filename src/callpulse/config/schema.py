@@ -37,6 +37,7 @@ from callpulse.core.monitor import MonitorConfig
 from callpulse.core.queues import ServiceLevelPolicy
 from callpulse.core.rules import Rule, RuleSpec
 from callpulse.core.timegrid import check_windows
+from callpulse.sinks.naming import public_url
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -176,10 +177,12 @@ class KpiSettings(_Section):
 
 
 class SinkTarget(_Section):
-    """Where an HTTP sink (an Alertmanager or a webhook) sends."""
+    """Where an HTTP sink (an Alertmanager or a webhook) sends. The URL is a secret (it may
+    hold credentials or a token): logs and the ``sink`` label show ``name``, or its host."""
 
     url: Annotated[str, Field(pattern=r"^https?://")]
     timeout: Duration = 10.0
+    name: str | None = None
 
 
 class AlertingSettings(_Section):
@@ -415,5 +418,10 @@ class Settings(BaseSettings):
         )
 
     def redacted(self) -> dict[str, Any]:
-        """The effective settings as plain data, with secrets masked."""
-        return self.model_dump(mode="json")
+        """The effective settings as plain data, with secrets masked: secret fields, and sink
+        URLs down to their scheme, host and port."""
+        data = self.model_dump(mode="json")
+        for kind in ("alertmanagers", "webhooks"):
+            for target in data["alerting"][kind]:
+                target["url"] = public_url(target["url"])
+        return data

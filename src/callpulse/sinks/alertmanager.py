@@ -8,15 +8,18 @@ from collections.abc import Sequence
 from callpulse.core.alerting import Notification
 from callpulse.sinks.delivery import PermanentError, Sink
 from callpulse.sinks.http_client import HttpError, post
+from callpulse.sinks.naming import sink_name
 
 
 class AlertmanagerSink(Sink):
     """One Alertmanager; callpulse sends to each configured one, as Prometheus does."""
 
-    def __init__(self, url: str, timeout: float, capacity: int, max_age: float) -> None:
+    def __init__(
+        self, url: str, timeout: float, capacity: int, max_age: float, name: str | None = None
+    ) -> None:
         super().__init__(capacity, max_age)
         self.url = url.rstrip("/") + "/api/v2/alerts"
-        self.name = f"alertmanager:{url.rstrip('/')}"
+        self.name = sink_name("alertmanager", url, name)
         self._timeout = timeout
 
     async def send(self, batch: Sequence[Notification]) -> None:

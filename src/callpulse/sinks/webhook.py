@@ -10,6 +10,7 @@ from typing import Any
 from callpulse.core.alerting import Notification
 from callpulse.sinks.delivery import PermanentError, Sink
 from callpulse.sinks.http_client import HttpError, post
+from callpulse.sinks.naming import sink_name
 
 
 def webhook_payload(batch: Sequence[Notification], now: float, external_url: str) -> dict[str, Any]:
@@ -53,10 +54,11 @@ class WebhookSink(Sink):
         max_age: float,
         external_url: str,
         clock: Callable[[], float],
+        name: str | None = None,
     ) -> None:
         super().__init__(capacity, max_age)
         self.url = url
-        self.name = f"webhook:{url}"
+        self.name = sink_name("webhook", url, name)
         self._timeout = timeout
         self._external_url = external_url
         self._clock = clock

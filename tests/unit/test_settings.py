@@ -122,7 +122,11 @@ def test_bad_environment_value_names_the_variable(monkeypatch: pytest.MonkeyPatc
 
 
 def test_secrets_are_redacted(tmp_path: Path) -> None:
-    path = write(tmp_path, "source:\n  kafka:\n    sasl_password: hunter2\n")
+    kafka = (
+        "{security_protocol: SASL_SSL, sasl_mechanism: SCRAM-SHA-512, sasl_username: cp,"
+        " sasl_password: hunter2}"
+    )
+    path = write(tmp_path, f"source:\n  kafka: {kafka}\n")
     assert "hunter2" not in str(load_settings(path).redacted())
 
 
@@ -213,3 +217,38 @@ def test_a_secret_value_is_never_echoed_in_a_config_error(tmp_path: Path) -> Non
         load_settings(config)
     assert "source.kafka.sasl_password" in str(info.value)
     assert "123456789" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("kafka", "message"),
+    [
+        (
+            "{sasl_mechanism: PLAIN, sasl_username: a, sasl_password: b}",
+            "SASL settings need security_protocol SASL_SSL",
+        ),
+        ("{security_protocol: SASL_SSL}", "needs sasl_mechanism, sasl_username and sasl_password"),
+        (
+            "{security_protocol: SSL, ssl_certfile: /c.pem}",
+            "needs both ssl_certfile and ssl_keyfile",
+        ),
+    ],
+)
+def test_kafka_security_settings_that_would_not_authenticate_stop_start_up(
+    tmp_path: Path, kafka: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(write(tmp_path, f"source:\n  kafka: {kafka}\n"))
+
+
+def test_the_sasl_password_can_come_from_a_mounted_secret_file(tmp_path: Path) -> None:
+    secret = tmp_path / "password"
+    secret.write_text("s3cret\n")
+    kafka = (
+        "{security_protocol: SASL_SSL, sasl_mechanism: SCRAM-SHA-512, sasl_username: cp,"
+        f" sasl_password_file: {secret}}}"
+    )
+    settings = load_settings(write(tmp_path, f"source:\n  kafka: {kafka}\n"))
+    password = settings.source.kafka.sasl_password
+    assert password is not None
+    assert password.get_secret_value() == "s3cret"
+    assert "s3cret" not in str(settings.redacted())

@@ -78,7 +78,39 @@ class KafkaSettings(_Section):
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
+    sasl_password_file: Path | None = None  # a mounted Secret; read at start-up
     ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None  # mutual TLS: this client's certificate...
+    ssl_keyfile: Path | None = None  # ...and its key
+
+    @model_validator(mode="after")
+    def _security(self) -> KafkaSettings:
+        if self.sasl_password_file is not None:
+            if self.sasl_password is not None:
+                raise ValueError("give sasl_password or sasl_password_file, not both")
+            try:
+                secret = self.sasl_password_file.read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as exc:
+                raise ValueError(
+                    f"sasl_password_file {self.sasl_password_file}: cannot read it: {exc.strerror}"
+                ) from None
+            self.sasl_password = SecretStr(secret)
+        credentials = self.sasl_mechanism or self.sasl_username or self.sasl_password
+        if credentials and not self.security_protocol.startswith("SASL_"):
+            raise ValueError(
+                f"SASL settings need security_protocol SASL_SSL (or SASL_PLAINTEXT); with "
+                f"{self.security_protocol} they would be ignored and nothing would authenticate"
+            )
+        if self.security_protocol.startswith("SASL_") and not (
+            self.sasl_mechanism and self.sasl_username and self.sasl_password
+        ):
+            raise ValueError(
+                f"security_protocol {self.security_protocol} needs sasl_mechanism, "
+                "sasl_username and sasl_password (or sasl_password_file)"
+            )
+        if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
+            raise ValueError("mutual TLS needs both ssl_certfile and ssl_keyfile")
+        return self
 
 
 class ReplaySettings(_Section):

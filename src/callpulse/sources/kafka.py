@@ -49,7 +49,9 @@ def connection_options(settings: KafkaSettings) -> dict[str, Any]:
     }
     if settings.security_protocol in ("SSL", "SASL_SSL"):
         options["ssl_context"] = create_ssl_context(
-            cafile=str(settings.ssl_cafile) if settings.ssl_cafile else None
+            cafile=str(settings.ssl_cafile) if settings.ssl_cafile else None,
+            certfile=str(settings.ssl_certfile) if settings.ssl_certfile else None,
+            keyfile=str(settings.ssl_keyfile) if settings.ssl_keyfile else None,
         )
     if settings.sasl_mechanism:
         options["sasl_mechanism"] = settings.sasl_mechanism

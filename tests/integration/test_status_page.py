@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,15 @@ def test_default_run_pages_within_two_minutes_and_the_status_page_shows_it(
         took = time.monotonic() - started
         assert took < 120
         print(f"first alert after {took:.0f} s: {firing['labels']['alertname']}")
+
+        # The page runs under a CSP without 'unsafe-inline': its script and style are
+        # allowed by hash, nothing else loads, and no other site may frame it.
+        with urllib.request.urlopen(f"http://127.0.0.1:{daemon.port}/", timeout=5) as page:
+            csp = page.headers["Content-Security-Policy"]
+            assert page.headers["X-Content-Type-Options"] == "nosniff"
+        assert "unsafe-inline" not in csp
+        assert "script-src 'sha256-" in csp
+        assert "frame-ancestors 'none'" in csp
 
         browser = chromium()
         browser.get(f"http://127.0.0.1:{daemon.port}/")

@@ -130,7 +130,12 @@ async def _read_request(reader: asyncio.StreamReader) -> Request | None:
 
 def _encode(request: Request, response: Response, keep_alive: bool) -> bytes:
     body = response.body
-    headers = {"Content-Type": response.content_type, **response.headers}
+    # nosniff everywhere: a response is only ever what its Content-Type says.
+    headers = {
+        "Content-Type": response.content_type,
+        "X-Content-Type-Options": "nosniff",
+        **response.headers,
+    }
     if len(body) > 1024 and "gzip" in request.headers.get("accept-encoding", ""):
         body = gzip.compress(body, compresslevel=1)
         headers["Content-Encoding"] = "gzip"

@@ -261,3 +261,16 @@ def start_prometheus(workdir: Path, config: str) -> tuple[subprocess.Popen[bytes
             stderr=subprocess.STDOUT,
         )
     return process, f"http://127.0.0.1:{port}"
+
+
+# One rule file the end-to-end tests share: a component reported down pages at once.
+COMPONENT_DOWN_RULES = """
+rules:
+  - alert: ComponentDown
+    kpi: component_status
+    match: {status: down}
+    op: "=="
+    threshold: 1
+    severity: critical
+    annotations: {summary: "{{ labels.component }} at {{ labels.site }} is down"}
+"""

@@ -13,20 +13,11 @@ import pytest
 
 from tests.unit.events import raw
 
-from .helpers import Daemon, kafka_config, kcat_produce, wait_until
+from .helpers import COMPONENT_DOWN_RULES, Daemon, kafka_config, kcat_produce, wait_until
 
 pytestmark = pytest.mark.integration
 
 FLOOD = 10_000
-RULES = """
-rules:
-  - alert: ComponentDown
-    kpi: component_status
-    match: {status: down}
-    op: "=="
-    threshold: 1
-    severity: critical
-"""
 
 
 def rss_mib(daemon: Daemon) -> float:
@@ -40,7 +31,7 @@ def test_ten_thousand_unclosed_maintenance_starts_stay_bounded(
     kafka_bootstrap: str, topics: tuple[str, str], tmp_path: Path
 ) -> None:
     topic, dlq = topics
-    (tmp_path / "rules.yaml").write_text(RULES)
+    (tmp_path / "rules.yaml").write_text(COMPONENT_DOWN_RULES)
     config: dict[str, Any] = kafka_config(kafka_bootstrap, topic, dlq, f"g-{uuid.uuid4().hex}")
     config["alerting"] = {"evaluation_interval": "1s"}
     config["rule_files"] = [str(tmp_path / "rules.yaml")]

@@ -13,21 +13,11 @@ import pytest
 from tests.unit.events import raw
 
 from .alertmanager import Alertmanager
-from .helpers import Daemon, kafka_config, kcat_produce, wait_until
+from .helpers import COMPONENT_DOWN_RULES, Daemon, kafka_config, kcat_produce, wait_until
 from .test_alerting import is_resolved
 
 pytestmark = pytest.mark.integration
 
-RULES = """
-rules:
-  - alert: ComponentDown
-    kpi: component_status
-    match: {status: down}
-    op: "=="
-    threshold: 1
-    severity: critical
-    annotations: {summary: "{{ labels.component }} at {{ labels.site }} is down"}
-"""
 WINDOW = "chg-e2e"
 AGENTS, AHT, QUEUED = 30, 300.0, 20
 
@@ -40,7 +30,7 @@ def test_maintenance_suppresses_the_expected_and_pages_the_backlog_then_the_over
     kafka_bootstrap: str, topics: tuple[str, str], tmp_path: Path, alertmanager: Alertmanager
 ) -> None:
     topic, dlq = topics
-    (tmp_path / "rules.yaml").write_text(RULES)
+    (tmp_path / "rules.yaml").write_text(COMPONENT_DOWN_RULES)
     config: dict[str, Any] = kafka_config(kafka_bootstrap, topic, dlq, f"g-{uuid.uuid4().hex}")
     config["alerting"] = {
         "alertmanagers": [{"url": alertmanager.url}],

@@ -121,10 +121,21 @@ def test_chart_lints_renders_and_validates(
         assert set(kinds) == {
             "ConfigMap",
             "Deployment",
+            "NetworkPolicy",
             "PodDisruptionBudget",
             "Service",
             "ServiceAccount",
         }
+    # On by default: scraping from this namespace only, and out to DNS, Kafka and
+    # Alertmanager ports only.
+    [policy] = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    spec = policy["spec"]
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    [ingress] = spec["ingress"]
+    assert ingress["from"]
+    assert ingress["ports"] == [{"port": "http-metrics", "protocol": "TCP"}]
+    egress_ports = sorted(p["port"] for rule in spec["egress"] for p in rule["ports"])
+    assert egress_ports == [53, 53, 9092, 9093, 9093]
 
 
 def test_values_of_the_wrong_type_are_rejected_at_install_time(helm: str) -> None:

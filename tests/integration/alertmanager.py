@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import urllib.request
@@ -20,13 +21,31 @@ receivers:
 
 
 class Alertmanager:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, basic_auth: tuple[str, str] | None = None) -> None:
+        """``basic_auth``: (user, password) it demands, through its exporter-toolkit web config
+        file (a bcrypt hash of the password, as operators write it)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._dir = workdir / f"alertmanager-{self.port}"
         self._dir.mkdir()
         (self._dir / "alertmanager.yml").write_text(CONFIG)
         self.process: subprocess.Popen[bytes] | None = None
+        self._auth: dict[str, str] = {}
+        self._web: list[str] = []
+        if basic_auth is not None:
+            import bcrypt
+
+            user, password = basic_auth
+            digest = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=4)).decode()
+            (self._dir / "web.yml").write_text(f"basic_auth_users:\n  {user}: '{digest}'\n")
+            self._web = [f"--web.config.file={self._dir / 'web.yml'}"]
+            token = base64.b64encode(f"{user}:{password}".encode()).decode()
+            self._auth = {"Authorization": f"Basic {token}"}
+
+    def get(self, path: str) -> Any:
+        """GET ``path`` as the test (with the credentials, if any); the response object."""
+        request = urllib.request.Request(f"{self.url}{path}", headers=self._auth)
+        return urllib.request.urlopen(request, timeout=5)
 
     def start(self) -> Alertmanager:
         log = (self._dir / "alertmanager.log").open("ab")
@@ -37,6 +56,7 @@ class Alertmanager:
                 f"--storage.path={self._dir / 'data'}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 "--cluster.listen-address=",
+                *self._web,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -46,7 +66,7 @@ class Alertmanager:
 
     def _ready(self) -> bool:
         try:
-            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as response:
+            with self.get("/-/ready") as response:
                 return bool(response.status == 200)
         except OSError:
             return False
@@ -58,5 +78,5 @@ class Alertmanager:
 
     def alerts(self) -> list[dict[str, Any]]:
         """Alertmanager's own view: GET /api/v2/alerts (active, silenced and inhibited)."""
-        with urllib.request.urlopen(f"{self.url}/api/v2/alerts", timeout=5) as response:
+        with self.get("/api/v2/alerts") as response:
             return list(json.load(response))

@@ -193,3 +193,46 @@ def test_alertmanager_down_for_a_minute_blocks_nothing_and_gets_the_alert_after(
         print(f"during the outage: {failed:.0f} failed attempts, {dropped:.0f} dropped")
     finally:
         assert daemon.stop() == 0
+
+
+def test_alertmanager_behind_basic_auth_receives_alerts_and_no_secret_shows(
+    kafka_bootstrap: str, topics: tuple[str, str], tmp_path: Path
+) -> None:
+    secret = "pw-" + uuid.uuid4().hex
+    am = Alertmanager(tmp_path, basic_auth=("callpulse", secret)).start()
+    password = tmp_path / "am-password"
+    password.write_text(secret + "\n")
+    daemon = alerting_daemon(tmp_path, kafka_bootstrap, topics, am.url)
+    daemon.config["alerting"]["alertmanagers"] = [
+        {
+            "url": am.url,
+            "timeout": "2s",
+            "name": "am-secure",
+            "basic_auth": {"username": "callpulse", "password_file": str(password)},
+        }
+    ]
+    daemon.start()
+    try:
+        daemon.wait_ready()
+        kcat_produce(kafka_bootstrap, topics[0], answers(10, 60.0, "slow"), tmp_path)
+        [alert] = wait_until(lambda: sl_alerts(am), 30, "the alert in Alertmanager")
+        assert alert["labels"]["queue"] == "billing"
+        metrics = daemon.metrics_text()
+        assert 'sink="alertmanager:am-secure"' in metrics
+        for text in (metrics, daemon.log_text(), daemon.get("/api/v1/status")[1]):
+            assert secret not in text
+    finally:
+        assert daemon.stop() == 0
+        am.stop()
+
+
+def test_an_alertmanager_behind_basic_auth_refuses_a_request_without_it(tmp_path: Path) -> None:
+    import urllib.error
+
+    am = Alertmanager(tmp_path, basic_auth=("callpulse", "right")).start()
+    try:
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(f"{am.url}/api/v2/alerts", timeout=5)
+        assert info.value.code == 401
+    finally:
+        am.stop()

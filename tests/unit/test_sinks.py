@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from callpulse.alerting import Alerting
 from callpulse.config import AlertingSettings, load_rules, load_settings
 from callpulse.core.alerting import Notification
@@ -217,3 +219,75 @@ def test_sink_names_and_the_logged_settings_keep_url_secrets_out() -> None:
     assert "hunter2" not in text
     assert "SECRET" not in text
     assert "token=abc" not in text
+
+
+async def capture_headers(headers: list[dict[str, str]]) -> tuple[asyncio.Server, int]:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        fields = dict(
+            line.decode().split(": ", 1) for line in head.split(b"\r\n")[1:] if b": " in line
+        )
+        headers.append({k.lower(): v for k, v in fields.items()})
+        length = int(fields.get("Content-Length", "0"))
+        await reader.readexactly(length)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+async def test_sinks_authenticate_with_basic_auth_or_a_bearer_token(tmp_path: Path) -> None:
+    import base64
+
+    from callpulse.sinks.alertmanager import AlertmanagerSink
+    from callpulse.sinks.http_client import HttpConfig
+
+    token = tmp_path / "token"
+    token.write_text("t0ken\n")
+    headers: list[dict[str, str]] = []
+    server, port = await capture_headers(headers)
+    note = Notification({"alertname": "A"}, {}, NOW - 60, NOW + 240, "http://cp")
+    sinks: list[Sink] = [
+        # user:password@ in the URL authenticates (it used to be dropped)...
+        AlertmanagerSink(f"http://am:s3cret@127.0.0.1:{port}", 5.0, 10, 60.0),
+        # ...and so do http_config's basic auth and a bearer token from a file.
+        AlertmanagerSink(f"http://127.0.0.1:{port}", 5.0, 10, 60.0, http=HttpConfig("cp", "pw")),
+        WebhookSink(
+            f"http://127.0.0.1:{port}/hook",
+            5.0,
+            10,
+            60.0,
+            "http://cp",
+            lambda: NOW,
+            http=HttpConfig(bearer_token_file=token),
+        ),
+    ]
+    try:
+        for sink in sinks:
+            await sink.send([note])
+    finally:
+        for sink in sinks:
+            await sink.close()
+        server.close()
+    basic = [base64.b64decode(h["authorization"].split()[1]).decode() for h in headers[:2]]
+    assert basic == ["am:s3cret", "cp:pw"]
+    assert headers[2]["authorization"] == "Bearer t0ken"
+    assert {s.name for s in sinks} == {
+        f"alertmanager:http://127.0.0.1:{port}",
+        f"webhook:http://127.0.0.1:{port}",
+    }
+
+
+async def test_a_failed_post_names_the_host_not_the_credentials() -> None:
+    from callpulse.sinks.http_client import HttpClient, HttpError
+
+    client = HttpClient()
+    try:
+        with pytest.raises(HttpError, match=r"POST http://127\.0\.0\.1:9: ") as info:
+            await client.post("http://u:hunter2@127.0.0.1:9/x?token=abc", b"{}", "text/plain", 2)
+    finally:
+        await client.close()
+    assert "hunter2" not in str(info.value)
+    assert "token=abc" not in str(info.value)

@@ -92,12 +92,19 @@ class Alerting:
         max_age = max(settings.resend_delay, settings.evaluation_interval)
         capacity = settings.queue_capacity
         self.sinks: list[Sink] = [
-            AlertmanagerSink(am.url, am.timeout, capacity, max_age, am.name)
+            AlertmanagerSink(am.url, am.timeout, capacity, max_age, am.name, am.http_config())
             for am in settings.alertmanagers
         ]
         self.sinks += [
             WebhookSink(
-                w.url, w.timeout, capacity, max_age, settings.external_url, self._now, w.name
+                w.url,
+                w.timeout,
+                capacity,
+                max_age,
+                settings.external_url,
+                self._now,
+                w.name,
+                w.http_config(),
             )
             for w in settings.webhooks
         ]
@@ -270,4 +277,5 @@ class Alerting:
         task.cancel()
         with suppress(asyncio.CancelledError):
             await task
+        await asyncio.gather(*(sink.close() for sink in self.sinks))
         self._state.save(self.evaluator)

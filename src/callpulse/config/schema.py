@@ -37,6 +37,7 @@ from callpulse.core.monitor import MonitorConfig
 from callpulse.core.queues import ServiceLevelPolicy
 from callpulse.core.rules import Rule, RuleSpec
 from callpulse.core.timegrid import check_windows
+from callpulse.sinks.http_client import HttpConfig
 from callpulse.sinks.naming import public_url
 
 if TYPE_CHECKING:
@@ -208,13 +209,56 @@ class KpiSettings(_Section):
         )
 
 
+class BasicAuthSettings(_Section):
+    username: str
+    password: SecretStr | None = None
+    password_file: Path | None = None
+
+
+class AuthorizationSettings(_Section):
+    type: Literal["Bearer"] = "Bearer"
+    credentials: SecretStr | None = None
+    credentials_file: Path | None = None
+
+
+class TlsSettings(_Section):
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+
 class SinkTarget(_Section):
-    """Where an HTTP sink (an Alertmanager or a webhook) sends. The URL is a secret (it may
-    hold credentials or a token): logs and the ``sink`` label show ``name``, or its host."""
+    """Where an HTTP sink (an Alertmanager or a webhook) sends, and how it authenticates (as
+    Prometheus' ``http_config`` names it). The URL is a secret (it may hold credentials or a
+    token): logs and the ``sink`` label show ``name``, or its host."""
 
     url: Annotated[str, Field(pattern=r"^https?://")]
     timeout: Duration = 10.0
     name: str | None = None
+    basic_auth: BasicAuthSettings | None = None
+    authorization: AuthorizationSettings | None = None
+    tls_config: TlsSettings | None = None
+
+    @model_validator(mode="after")
+    def _one_way_to_authenticate(self) -> SinkTarget:
+        if self.basic_auth is not None and self.authorization is not None:
+            raise ValueError("give basic_auth or authorization, not both")
+        return self
+
+    def http_config(self) -> HttpConfig:
+        basic, bearer, tls = self.basic_auth, self.authorization, self.tls_config
+        return HttpConfig(
+            username=basic.username if basic else None,
+            password=basic.password.get_secret_value() if basic and basic.password else None,
+            password_file=basic.password_file if basic else None,
+            bearer_token=(
+                bearer.credentials.get_secret_value() if bearer and bearer.credentials else None
+            ),
+            bearer_token_file=bearer.credentials_file if bearer else None,
+            ca_file=tls.ca_file if tls else None,
+            cert_file=tls.cert_file if tls else None,
+            key_file=tls.key_file if tls else None,
+        )
 
 
 class AlertingSettings(_Section):

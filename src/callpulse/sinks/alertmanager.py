@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from callpulse.core.alerting import Notification
 from callpulse.sinks.delivery import PermanentError, Sink
-from callpulse.sinks.http_client import HttpError, post
+from callpulse.sinks.http_client import HttpClient, HttpConfig, HttpError
 from callpulse.sinks.naming import sink_name
 
 
@@ -15,17 +15,27 @@ class AlertmanagerSink(Sink):
     """One Alertmanager; callpulse sends to each configured one, as Prometheus does."""
 
     def __init__(
-        self, url: str, timeout: float, capacity: int, max_age: float, name: str | None = None
+        self,
+        url: str,
+        timeout: float,
+        capacity: int,
+        max_age: float,
+        name: str | None = None,
+        http: HttpConfig | None = None,
     ) -> None:
         super().__init__(capacity, max_age)
         self.url = url.rstrip("/") + "/api/v2/alerts"
         self.name = sink_name("alertmanager", url, name)
         self._timeout = timeout
+        self._client = HttpClient(http)
 
     async def send(self, batch: Sequence[Notification]) -> None:
         body = json.dumps([n.to_alertmanager() for n in batch]).encode()
-        status = await post(self.url, body, "application/json", self._timeout)
+        status = await self._client.post(self.url, body, "application/json", self._timeout)
         if 400 <= status < 500 and status not in (408, 429):
             raise PermanentError(f"Alertmanager refused the notifications: {status}")
         if status // 100 != 2:
             raise HttpError(f"Alertmanager answered {status}")
+
+    async def close(self) -> None:
+        await self._client.close()

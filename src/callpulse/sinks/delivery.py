@@ -113,6 +113,9 @@ class Sink(abc.ABC):
             delay = 0.5
             self.stats.sent += len(batch)
 
+    async def close(self) -> None:  # noqa: B027 - optional: most sinks hold nothing
+        """Release connections once the sink has stopped (nothing to release by default)."""
+
     async def flush(self, within: float) -> None:
         """Wait up to ``within`` seconds for the queue to empty (at shutdown)."""
         if not self._queue:

@@ -1,48 +1,113 @@
-"""A minimal asyncio HTTP/1.1 client: POST a body, read the status. Enough for webhooks."""
+"""POSTing to an HTTP receiver with aiohttp's client, on the daemon's event loop.
+
+aiohttp (a maintained client, and what serves callpulse's own HTTP next) does what a
+hand-written one got wrong: ``user:password@`` in a URL becomes basic auth instead of being
+dropped, TLS takes a private CA and a client certificate, and responses are read safely.
+Authentication and TLS are configured the way Prometheus' ``http_config`` names them.
+"""
 
 from __future__ import annotations
 
-import asyncio
+import base64
 import ssl
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from pathlib import Path
 
-_MAX_RESPONSE = 64 * 1024
+import aiohttp
+
+from callpulse.sinks.naming import public_url
 
 
 class HttpError(Exception):
     """The request failed before an HTTP status came back (refused, reset, timed out)."""
 
 
-async def post(url: str, body: bytes, content_type: str, time_limit: float) -> int:
-    """POST ``body`` to ``url`` within ``time_limit`` seconds; return the status code."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise HttpError(f"not an http(s) URL: {url!r}")
-    secure = parts.scheme == "https"
-    port = parts.port or (443 if secure else 80)
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    name = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    host = name if parts.port is None else f"{name}:{parts.port}"
-    head = (
-        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: callpulse\r\n"
-        f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
-        "Connection: close\r\n\r\n"
-    ).encode("latin-1")
-    try:
-        async with asyncio.timeout(time_limit):
-            reader, writer = await asyncio.open_connection(
-                parts.hostname, port, ssl=ssl.create_default_context() if secure else None
+@dataclass(frozen=True)
+class HttpConfig:
+    """How to reach one receiver: basic auth or a bearer token, and TLS.
+
+    Secrets are read from their files at each new session, so a rotated Kubernetes Secret is
+    picked up without a restart.
+    """
+
+    username: str | None = None
+    password: str | None = None
+    password_file: Path | None = None
+    bearer_token: str | None = None
+    bearer_token_file: Path | None = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+    def headers(self) -> dict[str, str]:
+        """The Authorization header for basic auth or a bearer token, when configured."""
+        if self.username is not None:
+            password = self.password
+            if self.password_file is not None:
+                password = _read_secret(self.password_file)
+            pair = f"{self.username}:{password or ''}".encode()
+            return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+        token = self.bearer_token
+        if self.bearer_token_file is not None:
+            token = _read_secret(self.bearer_token_file)
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """A context with the private CA and the client certificate, when configured."""
+        if self.ca_file is None and self.cert_file is None:
+            return None
+        context = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
+        if self.cert_file is not None:
+            context.load_cert_chain(
+                str(self.cert_file), str(self.key_file) if self.key_file else None
             )
-            try:
-                writer.write(head + body)
-                await writer.drain()
-                status_line = await reader.readline()
-                await reader.read(_MAX_RESPONSE)  # enough of the rest; the status is what counts
-            finally:
-                writer.close()
-    except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
-        raise HttpError(f"POST {url}: {exc!r}") from exc
-    fields = status_line.decode("latin-1").split()
-    if len(fields) < 2 or not fields[1].isdigit():
-        raise HttpError(f"POST {url}: malformed status line {status_line!r}")
-    return int(fields[1])
+        return context
+
+
+class HttpClient:
+    """One receiver's connection pool; :meth:`close` it when the sink stops."""
+
+    def __init__(self, config: HttpConfig | None = None) -> None:
+        self._config = config or HttpConfig()
+        self._session: aiohttp.ClientSession | None = None
+
+    async def post(self, url: str, body: bytes, content_type: str, time_limit: float) -> int:
+        """POST ``body`` to ``url`` within ``time_limit`` seconds; return the status code.
+
+        Errors name the receiver by its host only: the URL may hold credentials.
+        """
+        config = self._config
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                headers={"User-Agent": "callpulse"},
+                connector=aiohttp.TCPConnector(ssl=config.ssl_context() or True),
+            )
+        try:
+            async with self._session.post(
+                url,
+                data=body,
+                headers={"Content-Type": content_type, **config.headers()},
+                timeout=aiohttp.ClientTimeout(total=time_limit),
+            ) as response:
+                await response.read()
+                return response.status
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+            detail = str(exc)
+            if "://" in detail or "@" in detail:  # it quotes the URL: say only what failed
+                detail = ""
+            raise HttpError(
+                f"POST {public_url(url)}: {type(exc).__name__}" + (f": {detail}" if detail else "")
+            ) from None
+
+    async def close(self) -> None:
+        """Close the pool's connections."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def _read_secret(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise HttpError(f"cannot read the secret file {path}: {exc.strerror}") from None

@@ -9,7 +9,7 @@ from typing import Any
 
 from callpulse.core.alerting import Notification
 from callpulse.sinks.delivery import PermanentError, Sink
-from callpulse.sinks.http_client import HttpError, post
+from callpulse.sinks.http_client import HttpClient, HttpConfig, HttpError
 from callpulse.sinks.naming import sink_name
 
 
@@ -55,20 +55,25 @@ class WebhookSink(Sink):
         external_url: str,
         clock: Callable[[], float],
         name: str | None = None,
+        http: HttpConfig | None = None,
     ) -> None:
         super().__init__(capacity, max_age)
         self.url = url
         self.name = sink_name("webhook", url, name)
+        self._client = HttpClient(http)
         self._timeout = timeout
         self._external_url = external_url
         self._clock = clock
 
     async def send(self, batch: Sequence[Notification]) -> None:
         payload = webhook_payload(batch, self._clock(), self._external_url)
-        status = await post(
+        status = await self._client.post(
             self.url, json.dumps(payload).encode(), "application/json", self._timeout
         )
         if 400 <= status < 500 and status not in (408, 429):
             raise PermanentError(f"webhook refused the notifications: {status}")
         if status // 100 != 2:
             raise HttpError(f"webhook answered {status}")
+
+    async def close(self) -> None:
+        await self._client.close()

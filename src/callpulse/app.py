@@ -101,6 +101,7 @@ class App:
             settings.http.host,
             settings.http.port,
             routes(self.registry, lambda: self.readiness(), self.alerting, self.status),
+            settings.http.limits(),
         )
         self._stop = asyncio.Event()
         self._source_started = False

@@ -3,7 +3,9 @@ from __future__ import annotations
 import asyncio
 import gzip
 
-from callpulse.web.server import HttpServer, Request, Response
+from callpulse.web.server import HttpServer, Limits, Request, Response
+
+CLOSE = b"Connection: close\r\n\r\n"
 
 
 async def hello(request: Request) -> Response:
@@ -31,18 +33,23 @@ async def test_routes_methods_and_errors() -> None:
         ok = await exchange(port, b"GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         assert ok.startswith(b"HTTP/1.1 200 OK\r\n")
         assert ok.endswith(b"\r\n\r\nhello\n")
-        head = await exchange(port, b"HEAD /hello HTTP/1.1\r\nConnection: close\r\n\r\n")
+        head = await exchange(port, b"HEAD /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         assert b"Content-Length: 6" in head
         assert head.endswith(b"\r\n\r\n")
-        missing = await exchange(port, b"GET /nope HTTP/1.1\r\nConnection: close\r\n\r\n")
+        missing = await exchange(
+            port, b"GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
         assert missing.startswith(b"HTTP/1.1 404")
-        post = await exchange(port, b"POST /hello HTTP/1.1\r\nConnection: close\r\n\r\n")
+        post = await exchange(port, b"POST /hello HTTP/1.1\r\nHost: x\r\n" + CLOSE)
         assert post.startswith(b"HTTP/1.1 405")
-        failed = await exchange(port, b"GET /broken HTTP/1.1\r\nConnection: close\r\n\r\n")
+        failed = await exchange(
+            port, b"GET /broken HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
         assert failed.startswith(b"HTTP/1.1 500")
         zipped = await exchange(
             port,
-            b"GET /hello?big HTTP/1.1\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n",
+            b"GET /hello?big HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n"
+            b"Connection: close\r\n\r\n",
         )
         head, body = zipped.split(b"\r\n\r\n", 1)
         assert b"Content-Encoding: gzip" in head
@@ -63,5 +70,90 @@ async def test_keep_alive_serves_several_requests_on_one_connection() -> None:
             assert b"200 OK" in head
             assert await reader.readexactly(6) == b"hello\n"
         writer.close()
+    finally:
+        await server.stop()
+
+
+TIGHT = Limits(header_timeout=0.5, keepalive_timeout=0.8, max_connections=3, max_header_bytes=1024)
+
+
+async def closed_within(reader: asyncio.StreamReader, seconds: float) -> float:
+    """How long until the server closes the connection (fails past ``seconds``)."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    async with asyncio.timeout(seconds):
+        while await reader.read(1024):
+            pass
+    return loop.time() - started
+
+
+async def test_a_half_sent_header_is_closed_after_the_header_timeout() -> None:
+    server = HttpServer("127.0.0.1", 0, {"/hello": hello}, TIGHT)
+    await server.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET /hello HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        took = await closed_within(reader, 3)
+        assert 0.4 < took < 1.5
+        writer.close()
+        # A connection that sends nothing at all is closed as soon.
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        assert await closed_within(reader, 3) < 1.5
+        writer.close()
+    finally:
+        await server.stop()
+
+
+async def test_an_idle_keep_alive_connection_is_closed_after_the_keepalive_timeout() -> None:
+    server = HttpServer("127.0.0.1", 0, {"/hello": hello}, TIGHT)
+    await server.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        await reader.readuntil(b"hello\n")
+        took = await closed_within(reader, 3)
+        assert 0.5 < took < 2.0
+        writer.close()
+    finally:
+        await server.stop()
+
+
+async def test_past_the_connection_cap_the_oldest_idle_connection_makes_room() -> None:
+    server = HttpServer("127.0.0.1", 0, {"/hello": hello}, TIGHT)
+    await server.start()
+    try:
+        held = []
+        for _ in range(3):  # the cap, each idle after one request
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+            await reader.readuntil(b"hello\n")
+            held.append((reader, writer))
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        answer = await exchange(server.port, b"GET /hello HTTP/1.1\r\nHost: x\r\n" + CLOSE)
+        assert answer.endswith(b"hello\n")
+        assert loop.time() - started < 1.0
+        oldest_reader, _ = held[0]
+        assert await closed_within(oldest_reader, 1) < 1.0  # the oldest idle one went
+        for _, writer in held:
+            writer.close()
+    finally:
+        await server.stop()
+
+
+async def test_a_request_body_is_refused_unread_and_big_headers_get_431() -> None:
+    server = HttpServer("127.0.0.1", 0, {"/hello": hello}, TIGHT)
+    await server.start()
+    try:
+        # 96 MiB announced, a few bytes sent: refused at once, the rest never read.
+        body = await exchange(
+            server.port,
+            b"GET /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 100663296\r\n\r\nabc",
+        )
+        assert body.startswith(b"HTTP/1.1 413")
+        big = await exchange(
+            server.port, b"GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 4096 + b"\r\n\r\n"
+        )
+        assert big.split(b"\r\n")[0].endswith(b" 431 Request Header Fields Too Large")
     finally:
         await server.stop()

@@ -39,6 +39,7 @@ from callpulse.core.rules import Rule, RuleSpec
 from callpulse.core.timegrid import check_windows
 from callpulse.sinks.http_client import HttpConfig
 from callpulse.sinks.naming import public_url
+from callpulse.web.server import Limits
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -134,6 +135,13 @@ class SourceSettings(_Section):
 class HttpSettings(_Section):
     host: str = "0.0.0.0"
     port: Annotated[int, Field(ge=0, le=65535)] = 9464  # 0: any free port (logged)
+    header_timeout: Annotated[float, BeforeValidator(parse_duration), Field(gt=0)] = 10.0
+    keepalive_timeout: Annotated[float, BeforeValidator(parse_duration), Field(gt=0)] = 15.0
+    max_connections: Annotated[int, Field(ge=1)] = 256
+    max_header_bytes: Annotated[int, Field(ge=1024)] = 8190
+
+    def limits(self) -> Limits:
+        return _into(Limits, self)
 
 
 Ratio = Annotated[float, Field(gt=0, lt=1)]

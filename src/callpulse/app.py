@@ -28,6 +28,7 @@ from callpulse.sources.base import Source, SourceError
 from callpulse.web.routes import routes
 from callpulse.web.server import HttpServer
 from callpulse.web.status import StatusBoard
+from callpulse.web.webconfig import load_web_config
 
 log = structlog.get_logger("callpulse")
 
@@ -102,6 +103,7 @@ class App:
             settings.http.port,
             routes(self.registry, lambda: self.readiness(), self.alerting, self.status),
             settings.http.limits(),
+            load_web_config(settings.http.web_config_file),
         )
         self._stop = asyncio.Event()
         self._source_started = False

@@ -27,6 +27,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "run", help="run the daemon (the built-in simulator unless the config says otherwise)"
     )
     run.add_argument("-c", "--config", type=Path, help="YAML settings file")
+    run.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        type=Path,
+        help="TLS and basic auth for the HTTP endpoints, in Prometheus' exporter-toolkit "
+        "format (overrides http.web_config_file)",
+    )
 
     check = commands.add_parser("check-config", help="validate a settings file and exit")
     check.add_argument("config", type=Path)
@@ -136,6 +143,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from callpulse.cli import maintenance as windows
 
         return windows.listing(settings, args.start, args.end)
+    if getattr(args, "web_config_file", None) is not None:
+        settings.http.web_config_file = args.web_config_file
+    try:
+        from callpulse.web.webconfig import load_web_config
+
+        load_web_config(settings.http.web_config_file)
+    except ConfigError as exc:
+        print(f"callpulse: {exc}", file=sys.stderr)
+        return 2
     if args.command == "check-config":
         print(f"{args.config}: OK (source: {settings.source.kind})")
         return 0

@@ -139,6 +139,7 @@ class HttpSettings(_Section):
     keepalive_timeout: Annotated[float, BeforeValidator(parse_duration), Field(gt=0)] = 15.0
     max_connections: Annotated[int, Field(ge=1)] = 256
     max_header_bytes: Annotated[int, Field(ge=1024)] = 8190
+    web_config_file: Path | None = None  # TLS and basic auth (exporter-toolkit format)
 
     def limits(self) -> Limits:
         return _into(Limits, self)

@@ -18,6 +18,7 @@ needs is added here, each limit a setting under ``http:``:
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ import structlog
 from aiohttp import web
 from aiohttp.http_exceptions import LineTooLong
 from aiohttp.web_protocol import RequestHandler
+
+from callpulse.web.webconfig import WebConfig
 
 log = structlog.get_logger("callpulse.web")
 
@@ -169,12 +172,18 @@ class HttpServer:
     """Serves ``routes`` (path -> handler) on ``host:port`` within ``limits``."""
 
     def __init__(
-        self, host: str, port: int, routes: dict[str, Handler], limits: Limits | None = None
+        self,
+        host: str,
+        port: int,
+        routes: dict[str, Handler],
+        limits: Limits | None = None,
+        access: WebConfig | None = None,
     ) -> None:
         self._host = host
         self._port = port
         self._routes = routes
         self._limits = limits or Limits()
+        self._web = access or WebConfig()
         self._runner: web.ServerRunner | None = None
         self._site: web.TCPSite | None = None
 
@@ -196,7 +205,9 @@ class HttpServer:
         )
         self._runner = web.ServerRunner(server, handle_signals=False)
         await self._runner.setup()
-        self._site = web.TCPSite(self._runner, self._host, self._port)
+        self._site = web.TCPSite(
+            self._runner, self._host, self._port, ssl_context=self._web.ssl_context
+        )
         await self._site.start()
 
     async def stop(self) -> None:
@@ -213,6 +224,13 @@ class HttpServer:
         if raw.method not in ("GET", "HEAD"):
             return web.Response(
                 status=405, text="only GET and HEAD\n", headers={"Allow": "GET, HEAD"}
+            )
+        user, password = _basic_credentials(raw.headers.get("Authorization", ""))
+        if not self._web.allows(raw.path, user, password):
+            return web.Response(
+                status=401,
+                text="unauthorized\n",
+                headers={"WWW-Authenticate": 'Basic realm="callpulse"'},
             )
         handler = self._routes.get(raw.path)
         if handler is None:
@@ -238,6 +256,17 @@ class HttpServer:
         if len(answer.body) > 1024:
             response.enable_compression()  # gzip or deflate, when the client accepts it
         return response
+
+
+def _basic_credentials(header: str) -> tuple[str | None, str | None]:
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None, None
+    try:
+        user, _, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return None, None
+    return user, password
 
 
 __all__ = ["Handler", "HttpServer", "Limits", "Request", "Response"]

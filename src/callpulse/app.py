@@ -24,7 +24,7 @@ from callpulse.config import Settings
 from callpulse.config.reload import Reloader
 from callpulse.core.ingest import Rejection
 from callpulse.exposition import AlertMetrics, CallpulseCollector, SourceMetrics, build_registry
-from callpulse.sources.base import Source, SourceError
+from callpulse.sources.base import Source, SourceError, SourceRefusedError
 from callpulse.web.routes import routes
 from callpulse.web.server import HttpServer
 from callpulse.web.status import StatusBoard
@@ -251,6 +251,12 @@ class App:
         while not self._stop.is_set():
             try:
                 await self.source.start()
+            except SourceRefusedError as exc:
+                # Retrying cannot fix a refused credential: say what to fix once, and stop.
+                log.error("source_refused", source=self.source.name, error=str(exc))
+                self._failed = True
+                self._stop.set()
+                return False
             except SourceError as exc:
                 log.warning(
                     "source_unavailable", source=self.source.name, error=str(exc), retry_in=delay

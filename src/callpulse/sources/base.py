@@ -13,6 +13,11 @@ class SourceError(Exception):
     """A source cannot deliver right now (broker unreachable, file unreadable)."""
 
 
+class SourceRefusedError(SourceError):
+    """The source will not deliver with this configuration (credentials refused, certificate
+    not trusted): retrying cannot help, so the daemon stops and says what to fix."""
+
+
 @dataclass(frozen=True, slots=True)
 class Batch:
     """Records fetched together, and for Kafka the offsets to commit once they are applied."""

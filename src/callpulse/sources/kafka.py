@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -23,13 +24,27 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError, KafkaTimeoutError
+from aiokafka.conn import create_conn
+from aiokafka.errors import (
+    CommitFailedError,
+    IllegalStateError,
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+    SaslAuthenticationFailed,
+)
 from aiokafka.helpers import create_ssl_context
 
 from callpulse.config import KafkaSettings
 from callpulse.core.consumer_health import ConsumerHealth
 from callpulse.core.ingest import RawRecord, Rejection
-from callpulse.sources.base import Batch, DeadLetterStats, RevokeHandler, SourceError
+from callpulse.sources.base import (
+    Batch,
+    DeadLetterStats,
+    RevokeHandler,
+    SourceError,
+    SourceRefusedError,
+)
 
 log = structlog.get_logger("callpulse.kafka")
 
@@ -38,6 +53,7 @@ _HEALTH_EVERY = 5.0
 _DLQ_RETRY_MAX_SECONDS = 10.0
 # Room a dead-letter record needs beside its value: headers and the record batch framing.
 _DLQ_OVERHEAD = 64 * 1024
+_CLOSED_TRIES = 3
 
 
 def connection_options(settings: KafkaSettings) -> dict[str, Any]:
@@ -59,6 +75,62 @@ def connection_options(settings: KafkaSettings) -> dict[str, Any]:
         if settings.sasl_password is not None:
             options["sasl_plain_password"] = settings.sasl_password.get_secret_value()
     return options
+
+
+async def _check_credentials(settings: KafkaSettings, options: dict[str, Any]) -> None:
+    """Connect to the first bootstrap server, so that refused credentials or certificates stop
+    start-up with what to fix, rather than hide in endless retries.
+
+    The message names the server, the user and the mechanism, never a secret. A server that
+    cannot be reached at all is left to the ordinary retries. A broker that refuses a client
+    certificate just closes the connection after the TLS handshake; only when it does so on
+    every one of a few tries is that taken as a refusal.
+    """
+    first = settings.bootstrap_servers.split(",")[0].strip()
+    host, _, port = first.rpartition(":")
+    user = settings.sasl_username
+    for attempt in range(_CLOSED_TRIES):
+        try:
+            connection = await create_conn(
+                host.strip("[]"),
+                int(port),
+                client_id=settings.client_id,
+                request_timeout_ms=10_000,
+                ssl_context=options.get("ssl_context"),
+                security_protocol=settings.security_protocol,
+                sasl_mechanism=settings.sasl_mechanism or "PLAIN",
+                sasl_plain_username=user,
+                sasl_plain_password=options.get("sasl_plain_password"),
+            )
+        except SaslAuthenticationFailed:
+            raise SourceRefusedError(
+                f"Kafka at {first} refused SASL {settings.sasl_mechanism} authentication for "
+                f"user {user!r}: check sasl_username and sasl_password (or sasl_password_file)"
+            ) from None
+        except ssl.SSLCertVerificationError as exc:
+            raise SourceRefusedError(
+                f"Kafka at {first}: its TLS certificate is not trusted ({exc.verify_message}): "
+                "check ssl_cafile"
+            ) from None
+        except ssl.SSLError as exc:
+            raise SourceRefusedError(
+                f"Kafka at {first}: the TLS handshake failed ({exc.reason})"
+            ) from None
+        except KafkaConnectionError as exc:
+            if not str(exc).endswith("closed"):
+                return  # unreachable: the ordinary retries say so
+            if attempt + 1 < _CLOSED_TRIES:
+                await asyncio.sleep(1.0)
+                continue
+            raise SourceRefusedError(
+                f"Kafka at {first} closed the connection after the TLS handshake on each of "
+                f"{_CLOSED_TRIES} tries: it refuses this client's certificate, or wants one "
+                "(ssl_certfile, ssl_keyfile)"
+            ) from None
+        except (KafkaError, OSError, TimeoutError, ValueError):
+            return
+        connection.close()
+        return
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -109,6 +181,8 @@ class KafkaSource:
 
     async def start(self) -> None:
         options = connection_options(self._settings)
+        if self._settings.security_protocol != "PLAINTEXT":
+            await _check_credentials(self._settings, options)
         consumer = AIOKafkaConsumer(
             group_id=self._settings.group_id,
             enable_auto_commit=False,

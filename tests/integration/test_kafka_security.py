@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.unit.events import raw
 
@@ -152,6 +154,20 @@ def test_scram_sha_512_over_tls(secure_broker: SecureBroker, tmp_path: Path) -> 
     (tmp_path / "good").mkdir()
     consumes(good, secure_broker, topic, tmp_path)
     assert SECRET not in good.log_text()
+
+    # The simulator's producer takes the same settings.
+    settings = tmp_path / "producer.yaml"
+    settings.write_text(
+        yaml.safe_dump({"source": {"kafka": scram | {"sasl_password_file": str(password)}}})
+    )
+    produced = subprocess.run(
+        [sys.executable, "-m", "callpulse", "simulate", "--scenario", "normal-day",
+         "--duration", "1m", "--speed", "0", "--kafka", secure_broker.sasl_ssl,
+         "--topic", topic, "-c", str(settings)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert produced.returncode == 0, produced.stderr
+    assert "events produced to" in produced.stdout
 
     (tmp_path / "bad").mkdir()
     wrong = "wrong-" + uuid.uuid4().hex

@@ -80,6 +80,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="simulated seconds per second; 0: as fast as possible",
     )
     simulate.add_argument("--duration", help="simulated time to play (default: the scenario's)")
+    simulate.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        help="settings whose source.kafka security (SASL, TLS, mutual TLS) the producer uses",
+    )
 
     replay = commands.add_parser("replay", help="feed a JSON-lines file through the pipeline")
     replay.add_argument("file", type=Path)
@@ -131,8 +137,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "simulate":
         from callpulse.cli import simulate as producing
 
+        try:
+            kafka = load_settings(args.config).source.kafka if args.config else None
+        except ConfigError as exc:
+            print(f"callpulse: {exc}", file=sys.stderr)
+            return 2
         return producing.simulate(
-            args.scenario, args.kafka, args.topic, args.out, args.speed, args.duration
+            args.scenario, args.kafka, args.topic, args.out, args.speed, args.duration, kafka
         )
     try:
         settings = load_settings(args.config)

@@ -8,6 +8,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from callpulse.config import KafkaSettings
 from callpulse.core.durations import format_duration, parse_duration
 from callpulse.simulation import scenario as scenarios
 from callpulse.simulation.model import ContactCenter
@@ -16,9 +17,16 @@ _STEP = 1.0  # simulated seconds advanced per step when producing
 
 
 def simulate(
-    name: str, kafka: str | None, topic: str, out: Path | None, speed: float, duration: str | None
+    name: str,
+    kafka: str | None,
+    topic: str,
+    out: Path | None,
+    speed: float,
+    duration: str | None,
+    security: KafkaSettings | None = None,
 ) -> int:
-    """Produce a scenario to Kafka (or write it to ``out``)."""
+    """Produce a scenario to Kafka (or write it to ``out``); ``security``: the settings whose
+    SASL and TLS options the producer uses, as the Kafka source would."""
     try:
         scenario = scenarios.load(name)
         length = parse_duration(duration) if duration else scenario.duration
@@ -28,7 +36,8 @@ def simulate(
     if out is not None:
         return _write(scenario, out, length)
     assert kafka is not None
-    return asyncio.run(_produce(scenario, kafka, topic, speed, length))
+    settings = (security or KafkaSettings()).model_copy(update={"bootstrap_servers": kafka})
+    return asyncio.run(_produce(scenario, settings, topic, speed, length))
 
 
 def _write(scenario: scenarios.Scenario, out: Path, length: float) -> int:
@@ -47,7 +56,7 @@ def _write(scenario: scenarios.Scenario, out: Path, length: float) -> int:
 
 
 async def _produce(
-    scenario: scenarios.Scenario, bootstrap: str, topic: str, speed: float, length: float
+    scenario: scenarios.Scenario, kafka: KafkaSettings, topic: str, speed: float, length: float
 ) -> int:
     from aiokafka import AIOKafkaProducer
     from aiokafka.errors import KafkaError
@@ -58,8 +67,11 @@ async def _produce(
     lead = length if speed <= 0 else length * max(0.0, 1 - 1 / speed)
     start = wall_start - lead
     center = ContactCenter(scenario, start)
+    from callpulse.sources.kafka import connection_options
+
+    bootstrap = kafka.bootstrap_servers
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=256 * 1024, acks=1
+        linger_ms=20, max_batch_size=256 * 1024, acks=1, **connection_options(kafka)
     )
     try:
         await producer.start()

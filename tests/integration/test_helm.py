@@ -108,6 +108,12 @@ def test_chart_lints_renders_and_validates(
             timeout=60,
         )
         assert promtool.returncode == 0, promtool.stdout + promtool.stderr
+        # Kafka certificates and the web config come from Secrets, mounted read-only.
+        mounts = {m["name"]: m for m in container["volumeMounts"]}
+        assert mounts["kafka-tls"]["mountPath"] == "/etc/callpulse-kafka-tls"
+        assert mounts["web"]["readOnly"] is True
+        assert container["args"][-2:] == ["--web.config.file", "/etc/callpulse-web/web.yml"]
+        assert container["readinessProbe"]["httpGet"]["scheme"] == "HTTPS"
         [monitor] = [d for d in docs if d["kind"] == "ServiceMonitor"]
         assert monitor["spec"]["endpoints"][0]["port"] == "http-metrics"
         dashboards = [

@@ -17,7 +17,7 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from .alertmanager import Alertmanager
-from .helpers import free_port
+from .helpers import ANSWERS, SECRETS, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,6 +30,21 @@ def _docker_answers() -> bool:
     except Exception:
         return False
     return True
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_escapes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """At the end of the session: no callpulse log line and no HTTP answer a test read holds a
+    secret a test gave callpulse (helpers.SECRETS)."""
+    yield
+    leaks = [
+        f"{path}: {secret[:6]}..."
+        for path in tmp_path_factory.getbasetemp().rglob("callpulse*.log")
+        for secret in SECRETS
+        if secret in path.read_text(errors="replace")
+    ]
+    leaks += [f"an HTTP answer: {s[:6]}..." for s in SECRETS for a in ANSWERS if s in a]
+    assert leaks == []
 
 
 @pytest.fixture(scope="session")

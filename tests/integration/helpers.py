@@ -20,6 +20,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
+# Secrets the tests hand to callpulse (passwords, tokens), and every HTTP answer a test read
+# from it: at the end of the session no daemon log line and no answer may contain one.
+SECRETS: set[str] = set()
+ANSWERS: list[str] = []
+
 
 def free_port(pair: bool = False) -> int:
     """A loopback port that is free now (and, with ``pair``, the one after it too)."""
@@ -102,11 +107,13 @@ class Daemon:
     def get(self, path: str) -> tuple[int, str]:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:
-                return r.status, r.read().decode()
+                status, body = r.status, r.read().decode()
         except urllib.error.HTTPError as exc:
-            return exc.code, exc.read().decode()
+            status, body = exc.code, exc.read().decode()
         except OSError:
             return 0, ""
+        ANSWERS.append(body)
+        return status, body
 
     def wait_ready(self, timeout: float = 60) -> None:
         def ready() -> bool:

@@ -13,7 +13,7 @@ import pytest
 from tests.unit.events import raw
 
 from .alertmanager import Alertmanager
-from .helpers import Daemon, kafka_config, kcat_produce, wait_until
+from .helpers import SECRETS, Daemon, kafka_config, kcat_produce, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -199,6 +199,7 @@ def test_alertmanager_behind_basic_auth_receives_alerts_and_no_secret_shows(
     kafka_bootstrap: str, topics: tuple[str, str], tmp_path: Path
 ) -> None:
     secret = "pw-" + uuid.uuid4().hex
+    SECRETS.add(secret)
     am = Alertmanager(tmp_path, basic_auth=("callpulse", secret)).start()
     password = tmp_path / "am-password"
     password.write_text(secret + "\n")

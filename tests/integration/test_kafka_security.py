@@ -20,11 +20,12 @@ import yaml
 
 from tests.unit.events import raw
 
-from .helpers import Daemon, kcat_produce, wait_until
+from .helpers import SECRETS, Daemon, kcat_produce, wait_until
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "scram-" + uuid.uuid4().hex
+SECRETS.add(SECRET)
 
 
 @dataclass
@@ -171,6 +172,7 @@ def test_scram_sha_512_over_tls(secure_broker: SecureBroker, tmp_path: Path) -> 
 
     (tmp_path / "bad").mkdir()
     wrong = "wrong-" + uuid.uuid4().hex
+    SECRETS.add(wrong)
     bad = daemon_for(tmp_path / "bad", scram | {"sasl_password": wrong}, topic)
     text = refused_fast(bad, "refused SASL SCRAM-SHA-512", "'callpulse'")
     assert wrong not in text

@@ -16,7 +16,7 @@ from typing import Any
 import bcrypt
 import pytest
 
-from .helpers import Daemon, start_prometheus, wait_until
+from .helpers import SECRETS, Daemon, start_prometheus, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -57,6 +57,7 @@ def test_prometheus_scrapes_over_tls_with_basic_auth_and_the_probes_stay_open(
     tmp_path: Path,
 ) -> None:
     secret = "scrape-" + uuid.uuid4().hex
+    SECRETS.add(secret)
     cert, key = self_signed(tmp_path)
     digest = bcrypt.hashpw(secret.encode(), bcrypt.gensalt(rounds=4)).decode()
     web = tmp_path / "web.yml"

@@ -125,3 +125,57 @@ def test_default_run_pages_within_two_minutes_and_the_status_page_shows_it(
         if browser is not None:
             browser.quit()
         assert daemon.stop() == 0
+
+
+def test_hostile_names_from_real_events_never_run_in_the_page(tmp_path: Path) -> None:
+    """Every string a producer controls carries a script and an image payload; the events go
+    through the real decoder and monitor (a replayed file), the rules page on them, and a real
+    Chromium renders the page: the payloads show as text and nothing runs."""
+    from callpulse.shipped import shipped
+    from tests.unit.events import raw
+
+    script, image = "<script>window.pwned=1</script>", "<img src=x onerror=window.pwned=2>"
+    now = time.time()
+    events = [
+        raw("agent.state", now - 300, agent_id=image, state="offline", queues=[script]),
+        raw("component.health", now - 200, component=script, kind="pbx", status="down"),
+        raw("trunk.status", now - 200, trunk_id=image, state="down", channels_in_use=0,
+            channels_total=10),
+        raw("ivr.ports", now - 200, application=script, ports_in_use=1, ports_total=2),
+        raw("maintenance.started", now - 100, maintenance_id=image, components=[image]),
+    ]  # fmt: skip
+    events += [
+        raw("call.queued", now - 60 + i, call_id=f"{image}{i}", queue=script) for i in range(5)
+    ]
+    path = tmp_path / "hostile.jsonl"
+    path.write_bytes(b"\n".join(events) + b"\n")
+    daemon = Daemon(
+        tmp_path, {"rule_files": [str(shipped("rules.yaml"))]}, args=("replay", str(path))
+    )
+    daemon.start()
+    browser = None
+    try:
+        daemon.wait_ready(30)
+        wait_until(
+            lambda: "TrunkDown" in daemon.get("/api/v1/alerts")[1], 30, "alerts on hostile names"
+        )
+        with urllib.request.urlopen(f"http://127.0.0.1:{daemon.port}/", timeout=5) as page:
+            assert "unsafe-inline" not in page.headers["Content-Security-Policy"]
+        browser = chromium()
+        browser.get(f"http://127.0.0.1:{daemon.port}/")
+        wait_until(
+            lambda: script in browser.find_element(By.ID, "queues").text,
+            20,
+            "the hostile queue name shown as text",
+        )
+        texts = browser.find_element(By.TAG_NAME, "body").text
+        assert image in texts  # the trunk, shown as text
+        assert browser.execute_script("return window.pwned === undefined")
+        assert browser.find_elements(By.CSS_SELECTOR, "img") == []
+        assert len(browser.find_elements(By.CSS_SELECTOR, "script")) == 1  # the page's own
+        errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+        assert errors == []
+    finally:
+        if browser is not None:
+            browser.quit()
+        daemon.stop()

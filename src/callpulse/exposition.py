@@ -202,6 +202,11 @@ class CallpulseCollector(Collector):
             "label",
             monitor.guard.overflow,
         )
+        yield CounterMetricFamily(
+            "callpulse_label_values_released",
+            "Queues, IVR applications and backends forgotten after every window aged them out.",
+            value=stats.released,
+        )
 
         lag = GaugeMetricFamily(
             "callpulse_consumer_lag_records",

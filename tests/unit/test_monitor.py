@@ -212,8 +212,35 @@ def test_idle_queue_ages_out_by_tick_alone(make_monitor: Callable[..., Monitor])
     m.tick(NOW + 70)
     assert [w.answered for w in view(m).windows] == [0, 1, 1]
     assert window(view(m), "1m").service_level is None
-    m.tick(NOW + 3600)
+    m.tick(NOW + 910)
     assert [w.answered for w in view(m).windows] == [0, 0, 0]
+    # Older than every window, served by no agent: forgotten, its name back to the cap.
+    m.tick(NOW + 3600)
+    assert m.queue_views() == []
+    assert m.stats.released == 1
+
+
+def test_junk_names_give_their_place_back_once_they_age_out(
+    make_monitor: Callable[..., Monitor],
+) -> None:
+    m = make_monitor(label_limits={"queue": 3})
+    for i in range(10):  # a producer inventing names fills the cap at once
+        m.apply(event("call.queued", NOW - 10, call_id=f"j{i}", queue=f"junk-{i}"))
+    assert sorted(v.queue for v in m.queue_views()) == ["_overflow", "junk-0", "junk-1", "junk-2"]
+    m.tick(NOW + 3600)
+    m.apply(event("call.queued", NOW + 3600, call_id="r", queue="billing"))
+    assert [v.queue for v in m.queue_views()] == ["billing"]  # not folded into _overflow
+
+
+def test_a_quiet_queue_an_agent_serves_is_kept(make_monitor: Callable[..., Monitor]) -> None:
+    m = make_monitor()
+    m.apply(event("agent.state", NOW - 10, agent_id="a", state="available", queues=["night"]))
+    m.tick(NOW + 3600)
+    [v] = m.queue_views()
+    assert (v.queue, v.agents["available"]) == ("night", 1)
+    m.apply(event("agent.state", NOW + 3600, agent_id="a", state="offline", queues=["night"]))
+    [v] = m.queue_views()
+    assert (v.agents["available"], v.agents["offline"]) == (0, 1)
 
 
 def test_waiting_calls_and_oldest_wait_follow_the_clock(

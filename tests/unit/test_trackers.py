@@ -165,3 +165,18 @@ def test_component_status_heartbeat_age_and_staleness(make_monitor: Callable[...
     assert (views["pbx-1"].status, views["pbx-1"].stale) == ("down", True)
     assert views["pbx-1"].reported == "degraded"
     assert (views["sbc-1"].status, views["sbc-1"].stale) == ("up", False)
+
+
+def test_ivr_applications_and_backends_age_out_and_give_their_names_back(
+    make_monitor: Callable[..., Monitor],
+) -> None:
+    m = make_monitor(label_limits={"application": 2, "backend": 2})
+    for name in ("a", "b"):
+        m.apply(event("ivr.backend_error", NOW - 5, session_id="s", application=name,
+                      backend=f"crm-{name}"))  # fmt: skip
+    m.tick(NOW + 3600)
+    assert m.ivr_views() == []
+    m.apply(event("ivr.backend_error", NOW + 3600, session_id="s", application="c", backend="x"))
+    [view] = m.ivr_views()
+    assert view.application == "c"  # not _overflow: the cap had room again
+    assert set(view.windows[0].backend_errors) == {"x"}

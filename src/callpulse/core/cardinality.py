@@ -5,7 +5,9 @@ producer that invents names would grow memory and Prometheus series without end.
 has a cap on its distinct values; for labels scoped by a site (a queue, a trunk...) the cap
 counts distinct ``(site, value)`` pairs, i.e. series. A value past its cap is folded into
 :data:`OVERFLOW` (one series per site collects everything that did not fit) and counted, so
-totals stay right while memory stays bounded.
+totals stay right while memory stays bounded. A value whose series has aged out of every
+window gives its place back (:meth:`LabelGuard.release`), so names a producer invented once do
+not hold a cap for good.
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ class LabelGuard:
             return value
         self.overflow[label] += 1
         return OVERFLOW
+
+    def release(self, label: str, value: str, site: str | None = None) -> None:
+        """Give ``value``'s place under ``label``'s cap back (its series aged out)."""
+        self._seen[label].discard(value if site is None else (site, value))
 
     def forget_site(self, site: str) -> None:
         """Release the values held for ``site`` (its partitions moved to another replica)."""

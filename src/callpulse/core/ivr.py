@@ -75,6 +75,8 @@ class _App:
     backends: dict[str, RollingCounters] = field(default_factory=dict)
     ports: tuple[float, int, int] | None = None  # (at, in use, total)
     outcomes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
+    touched: float = 0.0  # when an event last named the application
+    backends_touched: dict[str, float] = field(default_factory=dict)
 
 
 class IvrTracker:
@@ -128,6 +130,7 @@ class IvrTracker:
                 counters = app.backends[backend] = self._grid.counters(1)
             counters.advance(self._grid.head)
             counters.add(bucket, ((0, 1),))
+            app.backends_touched[backend] = self._grid.now
         elif app.ports is None or ts >= app.ports[0]:
             app.ports = (ts, event.ports_in_use, event.ports_total)
 
@@ -138,7 +141,25 @@ class IvrTracker:
             app = self._apps[(site, name)] = _App(self._grid.counters(len(IvrField)))
         else:
             app.counters.advance(self._grid.head)
+        app.touched = self._grid.now
         return app
+
+    def release_idle(self, before: float) -> int:
+        """Forget applications, and backends, no event has named since ``before``, giving
+        their names back to the label caps; return how many."""
+        released = 0
+        for (site, name), app in list(self._apps.items()):
+            if app.touched < before:
+                del self._apps[(site, name)]
+                self._guard.release("application", name, site)
+                for backend in app.backends:
+                    self._guard.release("backend", backend, site)
+                released += 1
+                continue
+            for backend in [b for b, t in app.backends_touched.items() if t < before]:
+                del app.backends[backend], app.backends_touched[backend]
+                self._guard.release("backend", backend, site)
+        return released
 
     def forget_sites(self, sites: Iterable[str]) -> None:
         """Drop every application of ``sites``."""

@@ -91,6 +91,9 @@ class MonitorConfig:
         check_windows(self.windows, self.bucket)
 
 
+_RELEASE_EVERY = 12  # buckets between looks for series that aged out (a minute at 5 s)
+
+
 @dataclass(slots=True)
 class MonitorStats:
     """Counts of what the monitor was given, for the daemon's own metrics."""
@@ -100,6 +103,7 @@ class MonitorStats:
     late: int = 0
     future: int = 0
     replayed: int = 0  # applied again to rebuild state; not in events_by_type
+    released: int = 0  # series that aged out of every window, their names given back
 
 
 class Monitor:
@@ -183,6 +187,12 @@ class Monitor:
             head = self.grid.head
             self._ids.expire(head)
             self._late_ids.expire(head)
+            if head % _RELEASE_EVERY == 0:
+                # Series no event named for longer than every window have aged out of all of
+                # them: their names go back to the label caps.
+                before = now - max(self.config.windows) - self.config.bucket
+                self.stats.released += self.queues.release_idle(before)
+                self.stats.released += self.ivr.release_idle(before)
 
     # --- events ------------------------------------------------------------------------
 

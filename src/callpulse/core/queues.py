@@ -147,6 +147,7 @@ class _Queue:
     waiting: dict[str, float] = field(default_factory=dict)  # call_id -> queued at
     totals: list[int] = field(default_factory=lambda: [0] * len(TOTALS))
     agents: list[int] = field(default_factory=lambda: [0] * len(ev.AGENT_STATES))
+    touched: float = 0.0  # when an event last named the queue
 
 
 class QueueTracker:
@@ -242,7 +243,20 @@ class QueueTracker:
             q = self._queues[key] = _Queue(self._grid.counters(QUEUE_FIELDS), policy)
         else:
             q.counters.advance(self._grid.head)
+        q.touched = self._grid.now
         return q
+
+    def release_idle(self, before: float) -> int:
+        """Forget queues no event has named since ``before`` (older than every window) and that
+        no agent serves, giving their names back to the label cap; return how many.
+
+        A queue an agent serves stays: the agent's next change must find its counts.
+        """
+        idle = [key for key, q in self._queues.items() if q.touched < before and not any(q.agents)]
+        for site, name in idle:
+            del self._queues[(site, name)]
+            self._guard.release("queue", name, site)
+        return len(idle)
 
     def _abandoned(
         self, q: _Queue, event: ev.CallAbandoned, bucket: int, late: bool, count: int

@@ -1,6 +1,6 @@
-"""callpulse against a real broker that demands credentials: SCRAM-SHA-512 over TLS, and mutual
-TLS. The keys and certificates are made by the test with openssl; the broker is Apache Kafka
-from scripts/kafka-local with its secure listeners on."""
+"""callpulse against a real broker that demands credentials: SCRAM-SHA-512 and PLAIN over TLS,
+and mutual TLS. The keys and certificates are made by the test with openssl; the broker is
+Apache Kafka from scripts/kafka-local with its secure listeners on."""
 
 from __future__ import annotations
 
@@ -140,17 +140,31 @@ def refused_fast(daemon: Daemon, *needles: str) -> str:
     return daemon.log_text()
 
 
+def sasl_ssl(broker: SecureBroker, mechanism: str) -> dict[str, Any]:
+    return {
+        "bootstrap_servers": broker.sasl_ssl,
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": mechanism,
+        "sasl_username": "callpulse",
+        "ssl_cafile": str(broker.tls / "ca.crt"),
+    }
+
+
+def refuses_wrong_password(settings: dict[str, Any], tmp_path: Path) -> None:
+    (tmp_path / "bad").mkdir()
+    wrong = "wrong-" + uuid.uuid4().hex
+    SECRETS.add(wrong)
+    bad = daemon_for(tmp_path / "bad", settings | {"sasl_password": wrong}, "refused")
+    text = refused_fast(bad, f"refused SASL {settings['sasl_mechanism']}", "'callpulse'")
+    assert wrong not in text
+    assert SECRET not in text
+
+
 def test_scram_sha_512_over_tls(secure_broker: SecureBroker, tmp_path: Path) -> None:
     password = tmp_path / "kafka-password"
     password.write_text(SECRET + "\n")
     topic = f"secure-{uuid.uuid4().hex[:8]}"
-    scram = {
-        "bootstrap_servers": secure_broker.sasl_ssl,
-        "security_protocol": "SASL_SSL",
-        "sasl_mechanism": "SCRAM-SHA-512",
-        "sasl_username": "callpulse",
-        "ssl_cafile": str(secure_broker.tls / "ca.crt"),
-    }
+    scram = sasl_ssl(secure_broker, "SCRAM-SHA-512")
     good = daemon_for(tmp_path / "good", scram | {"sasl_password_file": str(password)}, topic)
     (tmp_path / "good").mkdir()
     consumes(good, secure_broker, topic, tmp_path)
@@ -170,13 +184,18 @@ def test_scram_sha_512_over_tls(secure_broker: SecureBroker, tmp_path: Path) -> 
     assert produced.returncode == 0, produced.stderr
     assert "events produced to" in produced.stdout
 
-    (tmp_path / "bad").mkdir()
-    wrong = "wrong-" + uuid.uuid4().hex
-    SECRETS.add(wrong)
-    bad = daemon_for(tmp_path / "bad", scram | {"sasl_password": wrong}, topic)
-    text = refused_fast(bad, "refused SASL SCRAM-SHA-512", "'callpulse'")
-    assert wrong not in text
-    assert SECRET not in text
+    refuses_wrong_password(scram, tmp_path)
+
+
+def test_plain_over_tls(secure_broker: SecureBroker, tmp_path: Path) -> None:
+    topic = f"plain-{uuid.uuid4().hex[:8]}"
+    plain = sasl_ssl(secure_broker, "PLAIN")
+    (tmp_path / "good").mkdir()
+    good = daemon_for(tmp_path / "good", plain | {"sasl_password": SECRET}, topic)
+    consumes(good, secure_broker, topic, tmp_path)
+    assert SECRET not in good.log_text()
+
+    refuses_wrong_password(plain, tmp_path)
 
 
 def test_mutual_tls(secure_broker: SecureBroker, tmp_path: Path) -> None:

@@ -22,6 +22,17 @@ def _secs(v: float | None) -> str:
     return f"{v:.0f} s" if v < 90 else f"{v / 60:.0f} min"
 
 
+def plain(text: str) -> str:
+    """``text`` with every unprintable character written as its escape (``\\x1b``), so a
+    name from a producer or a server cannot move the cursor or recolour the terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+class _Table(Table):
+    def add_row(self, *cells: Any, **options: Any) -> None:
+        super().add_row(*(plain(c) if isinstance(c, str) else c for c in cells), **options)
+
+
 def show(url: str) -> int:
     """Fetch ``url``/api/v1/status and print it as tables."""
     target = url.rstrip("/") + "/api/v1/status"
@@ -32,10 +43,15 @@ def show(url: str) -> int:
         print(f"callpulse: cannot read {target}: {exc}", file=sys.stderr)
         return 2
     # markup=False: every string comes from events; none of it is rich markup.
-    console = Console(markup=False, highlight=False)
-    console.print(f"callpulse at {url} - as of {status.get('now')}", style="bold")
+    render(status, url, Console(markup=False, highlight=False))
+    return 0
 
-    alerts = Table(title="Alerts", title_justify="left")
+
+def render(status: dict[str, Any], url: str, console: Console) -> None:
+    """Print a status document (the ``/api/v1/status`` answer) as tables on ``console``."""
+    console.print(plain(f"callpulse at {url} - as of {status.get('now')}"), style="bold")
+
+    alerts = _Table(title="Alerts", title_justify="left")
     for column in ("state", "alert", "severity", "where", "summary"):
         alerts.add_column(column)
     for state in ("firing", "suppressed", "pending"):
@@ -56,14 +72,14 @@ def show(url: str) -> int:
             )
     console.print(alerts)
 
-    queues = Table(title="Queues", title_justify="left")
+    queues = _Table(title="Queues", title_justify="left")
     for column in (
         "site",
         "queue",
         "waiting",
         "oldest",
-        f"SL {status['windows']['short']}",
-        f"abandon {status['windows']['short']}",
+        plain(f"SL {status['windows']['short']}"),
+        plain(f"abandon {status['windows']['short']}"),
         "avail/on call",
         "drains in",
     ):
@@ -81,7 +97,7 @@ def show(url: str) -> int:
         )
     console.print(queues)
 
-    components = Table(title="Components and maintenance", title_justify="left")
+    components = _Table(title="Components and maintenance", title_justify="left")
     for column in ("site", "component", "kind", "status"):
         components.add_column(column)
     for c in status["components"]:
@@ -101,4 +117,3 @@ def show(url: str) -> int:
             style="yellow",
         )
     console.print(components)
-    return 0

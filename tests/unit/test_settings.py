@@ -252,3 +252,14 @@ def test_the_sasl_password_can_come_from_a_mounted_secret_file(tmp_path: Path) -
     assert password is not None
     assert password.get_secret_value() == "s3cret"
     assert "s3cret" not in str(settings.redacted())
+
+
+def test_a_sink_token_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Kubernetes expands $(TOKEN) from a secretKeyRef inside another variable's value, so a
+    # whole sink list in JSON is how a token reaches a sink from the environment.
+    hooks = '[{"url": "https://hooks.example/x", "authorization": {"credentials": "tok-1"}}]'
+    monkeypatch.setenv("CALLPULSE_ALERTING__WEBHOOKS", hooks)
+    settings = load_settings(None)
+    [hook] = settings.alerting.webhooks
+    assert hook.http_config().bearer_token == "tok-1"
+    assert "tok-1" not in str(settings.redacted())

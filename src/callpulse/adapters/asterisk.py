@@ -1,0 +1,236 @@
+"""Asterisk ``queue_log`` lines to events v1.
+
+A line is ``epoch|callid|queue|agent|event|data1|data2|...`` as ``app_queue.c`` writes it
+(docs.asterisk.org, "Queue Logs"). Calls map one line to one event; agents need state, since
+the log has membership, pause and call lines but no agent state: this adapter keeps, per
+agent, the queues it is a member of (and whether it is paused in each), its calls in progress
+and its wrap-up, and writes an ``agent.state`` whenever what it derives changes.
+
+What the log cannot carry: hold time (none is logged: ``hold_seconds`` is 0) and wrap-up (a
+per-queue setting in ``queues.conf``, given here as ``wrapup_seconds``; default 0).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from callpulse.adapters.base import V1, AdapterError, v1
+
+FORMAT = "asterisk-queue-log"
+MAX_AGENTS = 10_000  # like every tracker, bounded: the oldest agent is forgotten past it
+MAX_QUEUES_PER_AGENT = 256
+
+_ABANDONS = {"ABANDON", "EXITEMPTY", "EXITWITHTIMEOUT", "EXITWITHKEY", "WITHDRAW"}
+_COMPLETES = {"COMPLETECALLER", "COMPLETEAGENT"}
+_TRANSFERS = {"BLINDTRANSFER", "ATTENDEDTRANSFER"}
+_WAIT_FIELD = {  # which data field holds the caller's wait, per exit kind
+    "ABANDON": 3,  # position|origposition|waittime
+    "EXITEMPTY": 3,
+    "EXITWITHTIMEOUT": 3,
+    "EXITWITHKEY": 4,  # key|position|origposition|waittime
+    "WITHDRAW": 3,  # position|origposition|waittime|withdrawinfo
+}
+_NONE = {"", "NONE"}
+
+
+@dataclass(frozen=True, slots=True)
+class AsteriskOptions:
+    """How to read one site's ``queue_log``.
+
+    ``agent_names`` maps an interface (``PJSIP/1001``, what ADDMEMBER writes) to the member
+    name CONNECT writes, for servers without ``log_membername_as_agent``.
+    ``timeouts_are_abandons``: whether a caller leaving on the queue's timeout counts as an
+    abandon (true) or as leaving the queue unanswered for the dialplan's next step."""
+
+    site: str
+    wrapup_seconds: float = 0.0
+    timeouts_are_abandons: bool = True
+    agent_names: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Agent:
+    queues: dict[str, bool] = field(default_factory=dict)  # queue -> paused
+    calls: int = 0
+    wrapup_until: float = 0.0
+    reported: tuple[str, tuple[str, ...]] | None = None
+
+    def state(self, now: float) -> tuple[str, tuple[str, ...]]:
+        members = tuple(sorted(self.queues))
+        if not members:
+            return "offline", ()
+        if self.calls > 0:
+            return "on_call", members
+        if now < self.wrapup_until:
+            return "acw", members
+        # Capacity is per queue: an agent paused in some queues serves only the others.
+        serving = tuple(q for q in members if not self.queues[q])
+        return ("available", serving) if serving else ("not_ready", members)
+
+
+class AsteriskQueueLog:
+    """An Adapter for Asterisk's ``queue_log``: one line per record."""
+
+    format = FORMAT
+
+    def __init__(self, options: AsteriskOptions) -> None:
+        self.options = options
+        self.ignored: Counter[str] = Counter()
+        self.agents_dropped = 0
+        self._agents: dict[str, _Agent] = {}
+        self._wrapups: list[tuple[float, str]] = []  # (ends, agent), a heap
+
+    def translate(self, record: bytes) -> list[V1]:
+        """The events-v1 bodies one ``queue_log`` line stands for (none for a kind v1 has no
+        use for, counted in ``ignored``). Raises AdapterError for a line it cannot read."""
+        line = _text(record)
+        parts = line.split("|")
+        if len(parts) < 5:
+            raise AdapterError(FORMAT, f"expected epoch|callid|queue|agent|event: {line[:80]!r}")
+        when = _number(parts[0], "epoch")
+        callid, queue, agent, kind, data = parts[1], parts[2], parts[3], parts[4], parts[5:]
+        out = _Writer(record, self.options.site, when)
+        self._end_wrapups(when, out)
+        if kind == "ENTERQUEUE":
+            out.add("call.queued", call_id=_named(callid, "callid"), queue=_named(queue, "queue"))
+        elif kind == "CONNECT":
+            wait = _data(data, 1, kind)
+            name = self._agent_name(agent)
+            out.add("call.answered", call_id=_named(callid, "callid"),
+                    queue=_named(queue, "queue"), agent_id=name, wait_seconds=wait)  # fmt: skip
+            member = self._agent(name)
+            member.queues.setdefault(queue, False)  # a static member is never ADDMEMBERed
+            member.calls += 1
+            self._report(name, when, out)
+        elif kind in _ABANDONS:
+            self._left(kind, callid, queue, _data(data, _WAIT_FIELD[kind], kind), out)
+        elif kind in _COMPLETES or kind in _TRANSFERS:
+            # COMPLETE*: holdtime|calltime|origposition; *TRANSFER: two fields before those.
+            talk = _data(data, 2 if kind in _COMPLETES else 4, kind)
+            name = self._agent_name(agent)
+            out.add("call.completed", call_id=_named(callid, "callid"),
+                    queue=_named(queue, "queue"), agent_id=name, talk_seconds=talk,
+                    hold_seconds=0.0, acw_seconds=self.options.wrapup_seconds)  # fmt: skip
+            if kind in _TRANSFERS:
+                out.add("call.transferred", call_id=callid, queue=queue, reason=kind.lower())
+            member = self._agent(name)
+            member.calls = max(0, member.calls - 1)
+            if self.options.wrapup_seconds > 0:
+                member.wrapup_until = when + self.options.wrapup_seconds
+                heapq.heappush(self._wrapups, (member.wrapup_until, name))
+            self._report(name, when, out)
+        elif kind in {"ADDMEMBER", "REMOVEMEMBER", "PAUSE", "UNPAUSE", "PAUSEALL", "UNPAUSEALL"}:
+            self._membership(kind, queue, self._agent_name(agent), when, out)
+        elif kind == "AGENTLOGOFF":
+            name = self._agent_name(agent)
+            self._agent(name).queues.clear()
+            self._report(name, when, out)
+        else:
+            # AGENTLOGIN (membership comes from ADDMEMBER), RINGNOANSWER (ms of ringing: no v1
+            # event), FreePBX's own rows (DID, INFO...) and kinds yet to come.
+            self.ignored[kind] += 1
+        return out.events
+
+    def flush(self, now: float) -> list[V1]:
+        """``agent.state`` for wrap-ups that ended by ``now``, for a quiet log's tick."""
+        out = _Writer(f"flush|{now}".encode(), self.options.site, now)
+        self._end_wrapups(now, out)
+        return out.events
+
+    # --- agents ------------------------------------------------------------------------
+
+    def _agent_name(self, agent: str) -> str:
+        name = _named(agent, "agent")
+        return self.options.agent_names.get(name, name)
+
+    def _agent(self, name: str) -> _Agent:
+        member = self._agents.get(name)
+        if member is None:
+            if len(self._agents) >= MAX_AGENTS:
+                del self._agents[next(iter(self._agents))]
+                self.agents_dropped += 1
+            member = self._agents[name] = _Agent()
+        return member
+
+    def _membership(self, kind: str, queue: str, name: str, when: float, out: _Writer) -> None:
+        member = self._agent(name)
+        if kind == "ADDMEMBER" and len(member.queues) < MAX_QUEUES_PER_AGENT:
+            member.queues[_named(queue, "queue")] = False
+        elif kind == "REMOVEMEMBER":
+            member.queues.pop(queue, None)
+        else:
+            paused = kind.startswith("PAUSE")
+            # PAUSEALL (or a PAUSE naming no queue) covers every queue the member is in.
+            names = member.queues if kind.endswith("ALL") or queue in _NONE else [queue]
+            for q in list(names):
+                if q in member.queues:
+                    member.queues[q] = paused
+        self._report(name, when, out)
+
+    def _report(self, name: str, when: float, out: _Writer) -> None:
+        member = self._agents[name]
+        state = member.state(when)
+        if state != member.reported:
+            member.reported = state
+            out.add("agent.state", agent_id=name, state=state[0], queues=list(state[1]))
+
+    def _end_wrapups(self, now: float, out: _Writer) -> None:
+        while self._wrapups and self._wrapups[0][0] <= now:
+            ends, name = heapq.heappop(self._wrapups)
+            member = self._agents.get(name)
+            if member is not None and member.wrapup_until == ends:  # not since renewed
+                out.at = ends
+                self._report(name, ends, out)
+        out.at = out.when
+
+    def _left(self, kind: str, callid: str, queue: str, wait: float, out: _Writer) -> None:
+        ids = {"call_id": _named(callid, "callid"), "queue": _named(queue, "queue")}
+        if kind == "EXITWITHTIMEOUT" and not self.options.timeouts_are_abandons:
+            out.add("call.transferred", **ids, reason="exitwithtimeout")
+        else:
+            out.add("call.abandoned", **ids, wait_seconds=wait, reason=kind.lower())
+
+
+class _Writer:
+    """Collects the events one line yields, each with its own id and time."""
+
+    def __init__(self, record: bytes, site: str, when: float) -> None:
+        self.record, self.site, self.when, self.at = record, site, when, when
+        self.events: list[V1] = []
+
+    def add(self, event_type: str, **fields: Any) -> None:
+        index = len(self.events)
+        self.events.append(v1(self.record, index, event_type, self.at, self.site, **fields))
+
+
+def _text(record: bytes) -> str:
+    try:
+        return record.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError as exc:
+        raise AdapterError(FORMAT, f"not UTF-8 at byte {exc.start}") from None
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise AdapterError(FORMAT, f"{what} is not a number: {text[:40]!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise AdapterError(FORMAT, f"{what} must be a finite number >= 0: {text[:40]!r}")
+    return value
+
+
+def _data(data: list[str], position: int, kind: str) -> float:
+    if len(data) < position:
+        raise AdapterError(FORMAT, f"{kind} needs data{position}, the line has {len(data)}")
+    return _number(data[position - 1], f"{kind} data{position}")
+
+
+def _named(text: str, what: str) -> str:
+    if text in _NONE:
+        raise AdapterError(FORMAT, f"{what} is missing")
+    return text

@@ -23,7 +23,13 @@ from callpulse import __version__, pipeline
 from callpulse.config import Settings
 from callpulse.config.reload import Reloader
 from callpulse.core.ingest import Rejection
-from callpulse.exposition import AlertMetrics, CallpulseCollector, SourceMetrics, build_registry
+from callpulse.exposition import (
+    AlertMetrics,
+    CallpulseCollector,
+    SourceMetrics,
+    build_registry,
+    ignored_by_format,
+)
 from callpulse.sources.base import Source, SourceError, SourceRefusedError
 from callpulse.web.routes import routes
 from callpulse.web.server import HttpServer
@@ -85,6 +91,7 @@ class App:
                 lambda: self.alerting.suppressed,
             ),
             reloads=lambda: self.reloader.counts,
+            ignored=lambda: ignored_by_format(parts.adapters.values()),
         )
         self.registry = build_registry(self.collector)
         self.status = StatusBoard(self.monitor, self.alerting)

@@ -22,6 +22,7 @@ from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
 from callpulse import __version__
+from callpulse.adapters.base import Adapter
 from callpulse.core import readings
 from callpulse.core.alerting import Alert
 from callpulse.core.consumer_health import STATUSES as CONSUMER_STATUSES
@@ -72,8 +73,10 @@ class CallpulseCollector(Collector):
         wall_clock: Callable[[], float] = time.time,
         alerting: AlertMetrics = NO_ALERTS,
         reloads: Callable[[], Mapping[str, int]] = dict,
+        ignored: Callable[[], Mapping[tuple[str, str], int]] = dict,
     ) -> None:
         self._reloads = reloads
+        self._ignored = ignored
         self._ingest = ingest
         self._source = source
         self._alerting = alerting
@@ -202,6 +205,14 @@ class CallpulseCollector(Collector):
             "label",
             monitor.guard.overflow,
         )
+        ignored = CounterMetricFamily(
+            "callpulse_adapter_events_ignored",
+            "Well-formed platform records of a kind events v1 has no use for, skipped.",
+            labels=["format", "kind"],
+        )
+        for (fmt, kind), count in sorted(self._ignored().items()):
+            ignored.add_metric([fmt, kind], count)
+        yield ignored
         yield CounterMetricFamily(
             "callpulse_label_values_released",
             "Queues, IVR applications and backends forgotten after every window aged them out.",
@@ -244,6 +255,16 @@ def _counter(
     for value, count in counts.items():
         family.add_metric([value], count)
     return family
+
+
+def ignored_by_format(adapters: Iterable[Adapter]) -> dict[tuple[str, str], int]:
+    """The adapters' skipped records, by (format, kind)."""
+    counts: dict[tuple[str, str], int] = {}
+    for adapter in adapters:
+        for kind, count in adapter.ignored.items():
+            key = (adapter.format, kind)
+            counts[key] = counts.get(key, 0) + count
+    return counts
 
 
 def build_registry(collector: CallpulseCollector) -> CollectorRegistry:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from callpulse.adapters import records
+from callpulse.adapters.base import Adapter
 from callpulse.alerting import Alerting
 from callpulse.config import Settings
 from callpulse.core.ingest import Ingest
@@ -23,6 +25,7 @@ class Pipeline:
     monitor: Monitor
     ingest: Ingest
     alerting: Alerting
+    adapters: dict[str, Adapter]  # by topic (or replayed file), where it is not events v1
 
 
 def build(
@@ -42,6 +45,10 @@ def build(
     """
     monitor = Monitor(settings.monitor_config(event_time_clock=event_time_clock), now=now)
     ingest = Ingest(monitor, max_record_bytes=settings.source.kafka.max_record_bytes)
+    adapters = _adapters(settings)
+    for topic, adapter in adapters.items():
+        ingest.translators[topic] = records.translator(adapter)
+        ingest.invalid.setdefault(f"invalid_{adapter.format}", 0)
     alerting_settings = settings.alerting
     if not deliver:
         alerting_settings = alerting_settings.model_copy(
@@ -54,4 +61,18 @@ def build(
         backlog=settings.maintenance.backlog,
         hold=hold,
     )
-    return Pipeline(monitor, ingest, alerting)
+    return Pipeline(monitor, ingest, alerting, adapters)
+
+
+def _adapters(settings: Settings) -> dict[str, Adapter]:
+    """The adapters of the topics (or the replayed file) that do not carry events v1."""
+    source = settings.source
+    formats = (
+        {str(source.replay.path): source.replay.format}
+        if source.kind == "replay"
+        else source.kafka.formats
+        if source.kind == "kafka"
+        else {}
+    )
+    built = {topic: records.build(f) for topic, f in formats.items()}
+    return {topic: adapter for topic, adapter in built.items() if adapter is not None}

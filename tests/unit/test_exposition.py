@@ -36,6 +36,7 @@ def scrape(
         wall_clock=lambda: NOW + 3,
         alerting=alerting,
         reloads=lambda: reloads or {},
+        ignored=lambda: {("asterisk-queue-log", "RINGNOANSWER"): 2},
     )
     text = generate_latest(build_registry(collector)).decode()
     return {

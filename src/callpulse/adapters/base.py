@@ -6,18 +6,18 @@ import hashlib
 from collections import Counter
 from typing import Any, Protocol
 
+from callpulse.core.ingest import DecodeError
 from callpulse.core.timefmt import rfc3339
 
 V1 = dict[str, Any]
 
 
-class AdapterError(ValueError):
+class AdapterError(DecodeError):
     """A record the adapter cannot read. It goes to the dead-letter topic with the reason
     ``invalid_<format>`` and this message."""
 
     def __init__(self, fmt: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = f"invalid_{fmt}"
+        super().__init__(f"invalid_{fmt}", message)
 
 
 class Adapter(Protocol):

@@ -9,9 +9,12 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import get_args
+
+from pydantic import ValidationError
 
 from callpulse import __version__
-from callpulse.config import ConfigError, load_settings
+from callpulse.config import ConfigError, FormatSettings, load_settings
 from callpulse.shipped import shipped
 
 
@@ -87,9 +90,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="settings whose source.kafka security (SASL, TLS, mutual TLS) the producer uses",
     )
 
-    replay = commands.add_parser("replay", help="feed a JSON-lines file through the pipeline")
+    replay = commands.add_parser("replay", help="feed a recorded file through the pipeline")
     replay.add_argument("file", type=Path)
     replay.add_argument("-c", "--config", type=Path, help="YAML settings file")
+    replay.add_argument(
+        "--format",
+        choices=get_args(FormatSettings.model_fields["format"].annotation),
+        help="what the file holds (default: the config's source.replay.format, events-v1)",
+    )
+    replay.add_argument("--site", help="the site its records belong to (formats without one)")
     replay.add_argument(
         "--speed",
         type=float,
@@ -170,6 +179,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings.source.kind = "replay"
         settings.source.replay.path = args.file
         settings.source.replay.speed = args.speed
+        chosen = settings.source.replay.format.model_dump()
+        chosen |= {k: v for k, v in (("format", args.format), ("site", args.site)) if v}
+        try:
+            settings.source.replay.format = FormatSettings.model_validate(chosen)
+        except ValidationError as exc:
+            print(f"callpulse replay: {exc.errors()[0]['msg']}", file=sys.stderr)
+            return 2
     elif args.config is None:
         # The embedded default: the simulator in compressed time with the shipped rules,
         # evaluated every second so that a newcomer sees an incident page within minutes.

@@ -8,6 +8,7 @@ from callpulse.config.rules import load_rules
 from callpulse.config.schema import (
     AlertingSettings,
     BacklogSettings,
+    FormatSettings,
     KafkaSettings,
     KpiSettings,
     MaintenanceSettings,
@@ -22,6 +23,7 @@ __all__ = [
     "AlertingSettings",
     "BacklogSettings",
     "ConfigError",
+    "FormatSettings",
     "KafkaSettings",
     "KpiSettings",
     "MaintenanceSettings",

@@ -31,6 +31,7 @@ from callpulse.config.yaml import YamlFileSource
 from callpulse.core.calendar import AgentImpact, WindowSpec
 from callpulse.core.cardinality import DEFAULT_LIMITS
 from callpulse.core.durations import format_duration, parse_duration
+from callpulse.core.events import SiteName
 from callpulse.core.kpi import AbandonPolicy
 from callpulse.core.maintenance import BacklogLimits, EventMode, EventPolicy
 from callpulse.core.monitor import MonitorConfig
@@ -66,9 +67,29 @@ def _into(cls: type[T], section: BaseModel, **values: Any) -> T:
     return cls(**({name: getattr(section, name) for name in shared} | values))
 
 
+class FormatSettings(_Section):
+    """What a topic (or a replayed file) carries: events v1, or a platform's own records that
+    an adapter turns into v1 (docs/adapters.md)."""
+
+    format: Literal["events-v1", "asterisk-queue-log"] = "events-v1"
+    # The site the records belong to, for formats that carry none.
+    site: SiteName | None = None
+    wrapup_seconds: Duration = 0.0  # asterisk-queue-log: queues.conf wrapuptime
+    timeouts_are_abandons: bool = True  # asterisk-queue-log: EXITWITHTIMEOUT is an abandon
+    agent_names: dict[str, str] = {}  # asterisk-queue-log: interface -> member name
+
+    @model_validator(mode="after")
+    def _site_where_needed(self) -> FormatSettings:
+        if self.format != "events-v1" and self.site is None:
+            raise ValueError(f"format {self.format} carries no site: give site")
+        return self
+
+
 class KafkaSettings(_Section):
     bootstrap_servers: str = "127.0.0.1:9092"
     topics: Annotated[list[str], Field(min_length=1)] = ["contact-center.events"]
+    # Per topic, when a topic carries something other than events v1.
+    formats: dict[str, FormatSettings] = {}
     group_id: str = "callpulse"
     client_id: str = "callpulse"
     dead_letter_topic: str = "contact-center.events.dlq"
@@ -112,12 +133,16 @@ class KafkaSettings(_Section):
             )
         if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
             raise ValueError("mutual TLS needs both ssl_certfile and ssl_keyfile")
+        unknown = sorted(set(self.formats) - set(self.topics))
+        if unknown:
+            raise ValueError(f"formats names topics not in topics: {', '.join(unknown)}")
         return self
 
 
 class ReplaySettings(_Section):
     path: Path = Path("events.jsonl")
     speed: Annotated[float, Field(ge=0)] = 0.0
+    format: FormatSettings = FormatSettings()
 
 
 class SimulatorSettings(_Section):

@@ -21,6 +21,9 @@ _PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 Name = Annotated[str, Field(min_length=1, max_length=256, pattern=_PRINTABLE)]
 
 
+SiteName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+
+
 class Envelope(BaseModel):
     """Fields every event carries."""
 
@@ -31,7 +34,7 @@ class Envelope(BaseModel):
     schema_version: Literal[1]
     event_id: Annotated[str, Field(min_length=1, max_length=128, pattern=_PRINTABLE)]
     occurred_at: AwareDatetime
-    site: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+    site: SiteName
 
 
 # --- ACD -------------------------------------------------------------------------------

@@ -6,9 +6,9 @@ that raises makes the consumer fetch the same record forever.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import Literal, Protocol, get_args
 
 from pydantic import ValidationError
 
@@ -28,11 +28,12 @@ REJECT_REASONS: tuple[RejectReason, ...] = get_args(RejectReason)
 
 
 class DecodeError(ValueError):
-    """A record that is not a valid v1 event; ``reason`` is one of :data:`REJECT_REASONS`."""
+    """A record that is not a valid v1 event; ``reason`` is one of :data:`REJECT_REASONS`,
+    or ``invalid_<format>`` for a record an adapter could not read."""
 
-    def __init__(self, reason: RejectReason, detail: str) -> None:
+    def __init__(self, reason: str, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
-        self.reason: RejectReason = reason
+        self.reason = reason
         self.detail = detail
 
 
@@ -54,8 +55,17 @@ class Rejection:
     """A record that was not applied, and why."""
 
     record: RawRecord
-    reason: RejectReason
+    reason: str
     detail: str
+
+
+class Translator(Protocol):
+    """Turns one record of a platform's own format into events-v1 records (an adapter, at
+    the edge); raises :class:`DecodeError` for a record it cannot read."""
+
+    def __call__(self, record: RawRecord) -> Sequence[RawRecord]:
+        """The events-v1 records ``record`` stands for, with its coordinates."""
+        ...
 
 
 def decode(value: bytes | None, max_bytes: int) -> Event:
@@ -97,46 +107,66 @@ class Ingest:
     monitor: Monitor
     max_record_bytes: int = 256 * 1024
     invalid: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REJECT_REASONS, 0))
+    # Topics whose records are not events v1, with what turns them into v1.
+    translators: dict[str, Translator] = field(default_factory=dict)
     # Which sites each (topic, partition) carried, so a revoked partition's sites can go.
     sites_by_partition: dict[tuple[str, int], set[str]] = field(default_factory=dict)
 
     def process(self, records: Iterable[RawRecord]) -> list[Rejection]:
         """Apply every valid record; return the rejected ones in order."""
         rejected: list[Rejection] = []
-        monitor, limit, invalid = self.monitor, self.max_record_bytes, self.invalid
+        translators, invalid = self.translators, self.invalid
         partition: tuple[str, int] = ("", -1)
         sites: set[str] = set()
         for record in records:
             if (record.topic, record.partition) != partition:
                 partition = (record.topic, record.partition)
                 sites = self.sites_by_partition.setdefault(partition, set())
+            translate = translators.get(record.topic) if translators else None
+            if translate is None:
+                self._apply(record, record, sites, rejected)
+                continue
             try:
-                event = decode(record.value, limit)
+                translated = translate(record)
             except DecodeError as exc:
-                invalid[exc.reason] += 1
+                invalid[exc.reason] = invalid.get(exc.reason, 0) + 1
                 rejected.append(Rejection(record, exc.reason, exc.detail))
                 continue
-            try:
-                outcome = monitor.apply(event, record.replay)
-            except Exception as exc:
-                # A bug must not stop the stream: the record is kept with the error for
-                # whoever fixes it, and counted like any other rejection.
-                invalid["processing_error"] += 1
-                rejected.append(Rejection(record, "processing_error", repr(exc)[:500]))
-                continue
-            sites.add(event.site)
-            if outcome is Outcome.FUTURE:
-                invalid["future_event"] += 1
-                ahead = event.occurred_at.timestamp() - monitor.now
-                rejected.append(
-                    Rejection(
-                        record,
-                        "future_event",
-                        f"occurred_at is {ahead:.0f} s ahead of the clock "
-                        f"(max_clock_skew {monitor.config.max_clock_skew:g} s)",
-                    )
-                )
+            for each in translated:
+                # A rejection names the platform's record, which is what its owner can fix.
+                self._apply(each, record, sites, rejected)
         return rejected
+
+    def _apply(
+        self, record: RawRecord, source: RawRecord, sites: set[str], rejected: list[Rejection]
+    ) -> None:
+        monitor, invalid = self.monitor, self.invalid
+        try:
+            event = decode(record.value, self.max_record_bytes)
+        except DecodeError as exc:
+            invalid[exc.reason] += 1
+            rejected.append(Rejection(source, exc.reason, exc.detail))
+            return
+        try:
+            outcome = monitor.apply(event, record.replay)
+        except Exception as exc:
+            # A bug must not stop the stream: the record is kept with the error for
+            # whoever fixes it, and counted like any other rejection.
+            invalid["processing_error"] += 1
+            rejected.append(Rejection(source, "processing_error", repr(exc)[:500]))
+            return
+        sites.add(event.site)
+        if outcome is Outcome.FUTURE:
+            invalid["future_event"] += 1
+            ahead = event.occurred_at.timestamp() - monitor.now
+            rejected.append(
+                Rejection(
+                    source,
+                    "future_event",
+                    f"occurred_at is {ahead:.0f} s ahead of the clock "
+                    f"(max_clock_skew {monitor.config.max_clock_skew:g} s)",
+                )
+            )
 
     def release_partitions(self, partitions: Iterable[tuple[str, int]]) -> set[str]:
         """Forget ``partitions``; return the sites no remaining partition carries."""

@@ -1,0 +1,47 @@
+"""Adapters as the ingest sees them: built from settings, and wrapped to turn one platform
+record into events-v1 records that keep the platform record's coordinates."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+
+from callpulse.adapters.asterisk import AsteriskOptions, AsteriskQueueLog
+from callpulse.adapters.base import Adapter, AdapterError
+from callpulse.config import FormatSettings
+from callpulse.core.ingest import RawRecord, Translator
+
+
+def build(settings: FormatSettings) -> Adapter | None:
+    """The adapter for ``settings.format``; None for events v1, which needs none."""
+    if settings.format == "events-v1":
+        return None
+    assert settings.site is not None  # FormatSettings requires it for every other format
+    return AsteriskQueueLog(
+        AsteriskOptions(
+            site=settings.site,
+            wrapup_seconds=settings.wrapup_seconds,
+            timeouts_are_abandons=settings.timeouts_are_abandons,
+            agent_names=dict(settings.agent_names),
+        )
+    )
+
+
+def translator(adapter: Adapter) -> Translator:
+    """``adapter`` as the ingest calls it: one record in, events-v1 records out, each keyed
+    by its site like a v1 producer's."""
+
+    def translate(record: RawRecord) -> Sequence[RawRecord]:
+        if record.value is None:
+            raise AdapterError(adapter.format, "the record has no value (a tombstone)")
+        return [
+            dataclasses.replace(
+                record,
+                value=json.dumps(body, separators=(",", ":")).encode(),
+                key=body["site"].encode(),
+            )
+            for body in adapter.translate(record.value)
+        ]
+
+    return translate

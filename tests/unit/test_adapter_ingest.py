@@ -1,0 +1,67 @@
+"""A topic configured with a platform format: its records go through the adapter, then the
+same decoder and monitor as events v1; what the adapter cannot read is rejected with
+invalid_<format>, and the records around it are applied."""
+
+from __future__ import annotations
+
+import pytest
+
+from callpulse.config import Settings
+from callpulse.config.errors import ConfigError
+from callpulse.core.ingest import RawRecord
+from callpulse.exposition import ignored_by_format
+from callpulse.pipeline import build
+
+from .conftest import NOW
+
+
+def settings(**formats: dict[str, object]) -> Settings:
+    return Settings.model_validate(
+        {"source": {"kind": "kafka", "kafka": {"topics": ["events", "pbx"], "formats": formats}}}
+    )
+
+
+def test_a_topic_with_a_format_goes_through_its_adapter() -> None:
+    parts = build(
+        settings(pbx={"format": "asterisk-queue-log", "site": "lon1"}),
+        now=NOW,
+        event_time_clock=False,
+    )
+    t = int(NOW) - 20
+    lines = [
+        f"{t}|c1|billing|NONE|ENTERQUEUE||123|1",
+        "not a queue_log line",
+        f"{t + 1}|c2|billing|NONE|ENTERQUEUE||124|2",
+        f"{t + 2}|c1|billing|NONE|DID|2071234567",
+        f"{t + 9}|c1|billing|NONE|ABANDON|1|1|8",
+    ]
+    records = [RawRecord(line.encode(), None, "pbx", 0, i) for i, line in enumerate(lines)]
+    rejected = parts.ingest.process(records)
+    assert [(r.reason, r.record.offset) for r in rejected] == [("invalid_asterisk-queue-log", 1)]
+    assert rejected[0].record.value == b"not a queue_log line"  # the platform's own record
+    assert "expected epoch|callid|queue|agent|event" in rejected[0].detail
+    assert parts.ingest.invalid["invalid_asterisk-queue-log"] == 1
+    [view] = parts.monitor.queue_views()
+    assert (view.site, view.totals["offered"], view.totals["abandoned"]) == ("lon1", 2, 1)
+    assert view.calls_waiting == 1
+    assert ignored_by_format(parts.adapters.values()) == {("asterisk-queue-log", "DID"): 1}
+
+
+def test_other_topics_stay_events_v1() -> None:
+    parts = build(
+        settings(pbx={"format": "asterisk-queue-log", "site": "lon1"}),
+        now=NOW,
+        event_time_clock=False,
+    )
+    [rejected] = parts.ingest.process([RawRecord(b"1|c1|q|NONE|ENTERQUEUE", None, "events")])
+    assert rejected.reason == "invalid_json"
+
+
+def test_a_format_without_a_site_is_a_config_error() -> None:
+    with pytest.raises((ConfigError, ValueError), match="carries no site"):
+        settings(pbx={"format": "asterisk-queue-log"})
+
+
+def test_formats_must_name_a_consumed_topic() -> None:
+    with pytest.raises((ConfigError, ValueError), match="not in topics: elsewhere"):
+        settings(elsewhere={"format": "asterisk-queue-log", "site": "lon1"})

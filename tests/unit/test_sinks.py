@@ -291,3 +291,35 @@ async def test_a_failed_post_names_the_host_not_the_credentials() -> None:
         await client.close()
     assert "hunter2" not in str(info.value)
     assert "token=abc" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "error"), [(400, "PermanentError"), (429, "HttpError"), (503, "HttpError")]
+)
+async def test_a_refusal_is_permanent_only_when_retrying_cannot_help(
+    status: int, error: str
+) -> None:
+    from aiohttp import web
+
+    from callpulse.sinks.http_client import HttpClient
+
+    async def answer(_: web.Request) -> web.Response:
+        return web.Response(status=status)
+
+    app = web.Application()
+    app.router.add_post("/x", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    client = HttpClient()
+    try:
+        with pytest.raises(
+            Exception, match=f"receiver (refused the notifications:|answered) {status}"
+        ) as info:
+            await client.post_json(f"http://127.0.0.1:{port}/x", b"[]", 2, "receiver")
+        assert type(info.value).__name__ == error
+    finally:
+        await client.close()
+        await runner.cleanup()

@@ -6,8 +6,8 @@ import json
 from collections.abc import Sequence
 
 from callpulse.core.alerting import Notification
-from callpulse.sinks.delivery import PermanentError, Sink
-from callpulse.sinks.http_client import HttpClient, HttpConfig, HttpError
+from callpulse.sinks.delivery import Sink
+from callpulse.sinks.http_client import HttpClient, HttpConfig
 from callpulse.sinks.naming import sink_name
 
 
@@ -31,11 +31,7 @@ class AlertmanagerSink(Sink):
 
     async def send(self, batch: Sequence[Notification]) -> None:
         body = json.dumps([n.to_alertmanager() for n in batch]).encode()
-        status = await self._client.post(self.url, body, "application/json", self._timeout)
-        if 400 <= status < 500 and status not in (408, 429):
-            raise PermanentError(f"Alertmanager refused the notifications: {status}")
-        if status // 100 != 2:
-            raise HttpError(f"Alertmanager answered {status}")
+        await self._client.post_json(self.url, body, self._timeout, "Alertmanager")
 
     async def close(self) -> None:
         await self._client.close()

@@ -15,11 +15,13 @@ from pathlib import Path
 
 import aiohttp
 
+from callpulse.sinks.delivery import PermanentError
 from callpulse.sinks.naming import public_url
 
 
 class HttpError(Exception):
-    """The request failed before an HTTP status came back (refused, reset, timed out)."""
+    """The request failed: no HTTP status came back (refused, reset, timed out), or one
+    that may pass (5xx, 408, 429)."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,15 @@ class HttpClient:
             raise HttpError(
                 f"POST {public_url(url)}: {type(exc).__name__}" + (f": {detail}" if detail else "")
             ) from None
+
+    async def post_json(self, url: str, body: bytes, time_limit: float, receiver: str) -> None:
+        """POST JSON ``body``; raise PermanentError for a refusal retrying cannot change (a
+        4xx but 408 and 429) and :class:`HttpError` for any other non-2xx."""
+        status = await self.post(url, body, "application/json", time_limit)
+        if 400 <= status < 500 and status not in (408, 429):
+            raise PermanentError(f"{receiver} refused the notifications: {status}")
+        if status // 100 != 2:
+            raise HttpError(f"{receiver} answered {status}")
 
     async def close(self) -> None:
         """Close the pool's connections."""

@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from callpulse.core.alerting import Notification
-from callpulse.sinks.delivery import PermanentError, Sink
-from callpulse.sinks.http_client import HttpClient, HttpConfig, HttpError
+from callpulse.sinks.delivery import Sink
+from callpulse.sinks.http_client import HttpClient, HttpConfig
 from callpulse.sinks.naming import sink_name
 
 
@@ -67,13 +67,9 @@ class WebhookSink(Sink):
 
     async def send(self, batch: Sequence[Notification]) -> None:
         payload = webhook_payload(batch, self._clock(), self._external_url)
-        status = await self._client.post(
-            self.url, json.dumps(payload).encode(), "application/json", self._timeout
+        await self._client.post_json(
+            self.url, json.dumps(payload).encode(), self._timeout, "webhook"
         )
-        if 400 <= status < 500 and status not in (408, 429):
-            raise PermanentError(f"webhook refused the notifications: {status}")
-        if status // 100 != 2:
-            raise HttpError(f"webhook answered {status}")
 
     async def close(self) -> None:
         await self._client.close()

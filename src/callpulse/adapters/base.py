@@ -30,6 +30,11 @@ class Adapter(Protocol):
         """The events-v1 bodies ``record`` stands for; raises AdapterError if unreadable."""
         ...
 
+    def flush(self, now: float) -> list[V1]:
+        """Events that are due by ``now`` without a record saying so (an assumed wrap-up
+        ending on a quiet stream); the daemon's clock tick calls it. Most return []."""
+        ...
+
 
 def v1(record: bytes, index: int, event_type: str, when: float, site: str, **fields: Any) -> V1:
     """An events-v1 body. Its ``event_id`` is a hash of the platform record and the event's

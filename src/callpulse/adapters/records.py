@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Sequence
+from typing import assert_never
 
 from callpulse.adapters.asterisk import AsteriskOptions, AsteriskQueueLog
 from callpulse.adapters.base import Adapter, AdapterError
@@ -15,17 +16,20 @@ from callpulse.core.ingest import RawRecord, Translator
 
 def build(settings: FormatSettings) -> Adapter | None:
     """The adapter for ``settings.format``; None for events v1, which needs none."""
-    if settings.format == "events-v1":
+    fmt = settings.format
+    if fmt == "events-v1":
         return None
     assert settings.site is not None  # FormatSettings requires it for every other format
-    return AsteriskQueueLog(
-        AsteriskOptions(
-            site=settings.site,
-            wrapup_seconds=settings.wrapup_seconds,
-            timeouts_are_abandons=settings.timeouts_are_abandons,
-            agent_names=dict(settings.agent_names),
+    if fmt == "asterisk-queue-log":
+        return AsteriskQueueLog(
+            AsteriskOptions(
+                site=settings.site,
+                wrapup_seconds=settings.wrapup_seconds,
+                timeouts_are_abandons=settings.timeouts_are_abandons,
+                agent_names=dict(settings.agent_names),
+            )
         )
-    )
+    assert_never(fmt)
 
 
 def translator(adapter: Adapter) -> Translator:

@@ -31,7 +31,7 @@ from callpulse.config.yaml import YamlFileSource
 from callpulse.core.calendar import AgentImpact, WindowSpec
 from callpulse.core.cardinality import DEFAULT_LIMITS
 from callpulse.core.durations import format_duration, parse_duration
-from callpulse.core.events import SiteName
+from callpulse.core.events import AgentStateName, SiteName
 from callpulse.core.kpi import AbandonPolicy
 from callpulse.core.maintenance import BacklogLimits, EventMode, EventPolicy
 from callpulse.core.monitor import MonitorConfig
@@ -71,12 +71,24 @@ class FormatSettings(_Section):
     """What a topic (or a replayed file) carries: events v1, or a platform's own records that
     an adapter turns into v1 (docs/adapters.md)."""
 
-    format: Literal["events-v1", "asterisk-queue-log"] = "events-v1"
+    format: Literal[
+        "events-v1",
+        "asterisk-queue-log",
+    ] = "events-v1"
     # The site the records belong to, for formats that carry none.
     site: SiteName | None = None
-    wrapup_seconds: Duration = 0.0  # asterisk-queue-log: queues.conf wrapuptime
-    timeouts_are_abandons: bool = True  # asterisk-queue-log: EXITWITHTIMEOUT is an abandon
-    agent_names: dict[str, str] = {}  # asterisk-queue-log: interface -> member name
+    # Wrap-up the platform does not log (asterisk: queues.conf wrapuptime; freeswitch:
+    # the agent's wrap_up_time).
+    wrapup_seconds: Duration = 0.0
+    # Whether a caller leaving on the queue's timeout counts as an abandon.
+    timeouts_are_abandons: bool = True
+    # An agent as the platform writes it (an interface, an ARN, a worker SID) -> its name.
+    agent_names: dict[str, str] = {}
+    # A queue as the platform writes it (a queue ARN, a TaskQueue SID) -> its name.
+    queue_names: dict[str, str] = {}
+    # A platform's status or activity name -> the events-v1 agent state it means, where the
+    # platform's own class of it is not enough.
+    activity_states: dict[str, AgentStateName] = {}
 
     @model_validator(mode="after")
     def _site_where_needed(self) -> FormatSettings:

@@ -1,0 +1,21 @@
+"""What every emitter shares."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+
+class Emitter(Protocol):
+    """Writes events-v1 bodies, in time order, as one platform's records.
+
+    ``carries`` is the v1 types the platform's stream has room for; the others (trunks, IVR,
+    components...) stay events v1, as they would on a topic of their own. An emitter is
+    stateful where the platform is (a call's queue, an agent's open contacts)."""
+
+    format: str
+    carries: frozenset[str]
+
+    def emit(self, event: Mapping[str, Any]) -> list[bytes]:
+        """The platform records ``event`` (one of ``carries``) becomes: zero or more."""
+        ...

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from callpulse.adapters import records
 from callpulse.config import Settings
 from callpulse.config.errors import ConfigError
 from callpulse.core.ingest import RawRecord
@@ -65,3 +66,31 @@ def test_a_format_without_a_site_is_a_config_error() -> None:
 def test_formats_must_name_a_consumed_topic() -> None:
     with pytest.raises((ConfigError, ValueError), match="not in topics: elsewhere"):
         settings(elsewhere={"format": "asterisk-queue-log", "site": "lon1"})
+
+
+def test_an_assumed_wrapup_ends_on_the_clock_with_no_line() -> None:
+    parts = build(
+        settings(pbx={"format": "asterisk-queue-log", "site": "lon1", "wrapup_seconds": 30}),
+        now=NOW,
+        event_time_clock=False,
+    )
+    t = int(NOW) - 100
+    lines = [
+        f"{t}|NONE|billing|Alice|ADDMEMBER|",
+        f"{t + 1}|c1|billing|NONE|ENTERQUEUE||123|1",
+        f"{t + 5}|c1|billing|Alice|CONNECT|4|c1.2|1",
+        f"{t + 60}|c1|billing|Alice|COMPLETECALLER|4|55|1",
+    ]
+    parts.ingest.process([RawRecord(x.encode(), None, "pbx", 0, i) for i, x in enumerate(lines)])
+
+    def agents() -> dict[str, int]:
+        [view] = parts.monitor.queue_views()
+        return {state: n for state, n in view.agents.items() if n}
+
+    assert agents() == {"acw": 1}
+    [adapter] = parts.adapters.values()
+    assert records.flushed(adapter, t + 89, "pbx") == []  # the wrap-up ends at t + 90
+    flushed = records.flushed(adapter, t + 95, "pbx")
+    # Already events v1: applied as they are, though the topic has a translator.
+    assert parts.ingest.process(flushed, translated=True) == []
+    assert agents() == {"available": 1}

@@ -108,3 +108,37 @@ async def test_signal_handlers_are_restored_when_start_up_fails() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         assert loop.remove_signal_handler(sig) is False  # nothing left behind
+
+
+def app_after_a_call_with_wrapup() -> tuple[App, int]:
+    """A daemon reading Asterisk queue_log from "pbx" (30 s of assumed wrap-up) that has
+    read, from partition 2, Alice's call ending at t + 60."""
+    pbx = {"format": "asterisk-queue-log", "site": "lon1", "wrapup_seconds": 30}
+    settings = Settings.model_validate(
+        {"source": {"kind": "kafka", "kafka": {"topics": ["pbx"], "formats": {"pbx": pbx}}}}
+    )
+    app = App(settings, source=HangingSource())
+    t = int(app.monitor.now) - 100
+    lines = [
+        f"{t}|NONE|billing|Alice|ADDMEMBER|",
+        f"{t + 5}|c1|billing|Alice|CONNECT|4|c1.2|1",
+        f"{t + 60}|c1|billing|Alice|COMPLETECALLER|4|55|1",
+    ]
+    app.ingest.process([RawRecord(x.encode(), b"lon1", "pbx", 2, i) for i, x in enumerate(lines)])
+    return app, t
+
+
+def test_the_clock_ends_an_assumed_wrapup_for_the_partitions_this_replica_owns() -> None:
+    app, t = app_after_a_call_with_wrapup()
+    [view] = app.monitor.queue_views()
+    assert view.agents["acw"] == 1
+    app._flush_adapters(t + 95)  # the wrap-up ended at t + 90, with no line since
+    [view] = app.monitor.queue_views()
+    assert (view.agents["acw"], view.agents["available"]) == (0, 1)
+
+
+def test_a_revoked_site_gets_no_flushed_events() -> None:
+    app, t = app_after_a_call_with_wrapup()
+    app._on_revoke([("pbx", 2)])  # lon1 now belongs to another replica
+    app._flush_adapters(t + 95)
+    assert app.monitor.queue_views() == []

@@ -725,3 +725,37 @@ def test_a_young_window_divides_by_the_time_it_has_seen(
     for i in range(12):  # the first events ever, 60 s of them
         m.apply(event("call.queued", NOW - 60 + 5 * i, call_id=f"c{i}", queue="billing"))
     assert view(m).arrivals_per_second == pytest.approx(12 / 60)
+
+
+def test_a_run_row_sums_every_call_since_the_start_past_every_window(
+    make_monitor: Callable[..., Monitor], now: float
+) -> None:
+    m = make_monitor(event_time_clock=True)
+    m.queues.keep_run()
+    day = 86_400.0
+    for i, when in enumerate((now, now + day)):  # a day apart: no window holds both
+        m.apply(event("call.queued", when, call_id=f"c{i}", queue="q"))
+        m.apply(event("call.answered", when + 30, call_id=f"c{i}", queue="q", agent_id="a",
+                      wait_seconds=10 + 20 * i))  # fmt: skip
+        m.apply(event("call.completed", when + 90, call_id=f"c{i}", queue="q", agent_id="a",
+                      talk_seconds=60, hold_seconds=0, acw_seconds=0))  # fmt: skip
+    [view] = m.queue_views()
+    assert view.windows[-1].offered == 1  # the windows hold the second day only
+    run = m.queues.run_kpis()[("lon1", "q")]
+    assert (run.offered, run.answered, run.abandoned) == (2, 2, 0)
+    assert run.service_level == pytest.approx(0.5)  # 10 s within T = 20 s, 30 s not
+    assert run.asa_seconds == pytest.approx(20.0)
+    assert run.aht_seconds == pytest.approx(60.0)
+
+
+def test_an_event_time_clock_advances_between_events(
+    make_monitor: Callable[..., Monitor], now: float
+) -> None:
+    m = make_monitor(event_time_clock=True)
+    m.apply(event("call.queued", now, call_id="c1", queue="q"))
+    m.advance(now + 200)
+    [view] = m.queue_views()
+    assert view.oldest_wait_seconds == pytest.approx(200)
+    live = make_monitor()
+    live.advance(now + 200)  # live, only tick() moves the clock
+    assert live.now == now

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from callpulse.config import ConfigError, Settings, load_settings
+from callpulse.shipped import shipped
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "callpulse.yaml"
@@ -263,3 +264,12 @@ def test_a_sink_token_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
     [hook] = settings.alerting.webhooks
     assert hook.http_config().bearer_token == "tok-1"
     assert "tok-1" not in str(settings.redacted())
+
+
+def test_use_rule_files_compiles_the_new_rules() -> None:
+    # The embedded default and `replay --report` without a config evaluate the shipped rules:
+    # rules are compiled at load, so changing the files must compile them again.
+    settings = load_settings(None)
+    assert settings.compiled_rules() == []
+    settings.use_rule_files([shipped("rules.yaml")])
+    assert "QueueServiceLevelLow" in {r.name for r in settings.compiled_rules()}

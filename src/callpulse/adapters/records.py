@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import assert_never
 
 from callpulse.adapters.asterisk import AsteriskOptions, AsteriskQueueLog
-from callpulse.adapters.base import Adapter, AdapterError
+from callpulse.adapters.base import V1, Adapter, AdapterError
 from callpulse.config import FormatSettings
 from callpulse.core.ingest import RawRecord, Translator
 
@@ -32,6 +32,15 @@ def build(settings: FormatSettings) -> Adapter | None:
     assert_never(fmt)
 
 
+def flushed(adapter: Adapter, now: float, topic: str, partition: int = 0) -> list[RawRecord]:
+    """What ``adapter`` has due by ``now`` (``Adapter.flush``) as events-v1 records of
+    ``topic``, to be applied with ``Ingest.process(..., translated=True)``."""
+    return [
+        RawRecord(_json(body), body["site"].encode(), topic, partition)
+        for body in adapter.flush(now)
+    ]
+
+
 def translator(adapter: Adapter) -> Translator:
     """``adapter`` as the ingest calls it: one record in, events-v1 records out, each keyed
     by its site like a v1 producer's."""
@@ -42,10 +51,14 @@ def translator(adapter: Adapter) -> Translator:
         return [
             dataclasses.replace(
                 record,
-                value=json.dumps(body, separators=(",", ":")).encode(),
+                value=_json(body),
                 key=body["site"].encode(),
             )
             for body in adapter.translate(record.value)
         ]
 
     return translate
+
+
+def _json(body: V1) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()

@@ -105,6 +105,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=0.0,
         help="event-time seconds per second; 0: as fast as possible",
     )
+    replay.add_argument(
+        "--report",
+        action="store_true",
+        help="print a per-queue summary of the whole file (and the alerts that would have "
+        "fired) and exit, serving nothing",
+    )
 
     status = commands.add_parser("status", help="a running callpulse's status, in the terminal")
     status.add_argument("--url", default="http://127.0.0.1:9464")
@@ -186,10 +192,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValidationError as exc:
             print(f"callpulse replay: {exc.errors()[0]['msg']}", file=sys.stderr)
             return 2
+        if args.report:
+            from callpulse import logs
+            from callpulse.cli import report
+
+            logs.configure("warning", "console")
+            if args.config is None:
+                settings.use_rule_files([shipped("rules.yaml")])
+            return report.main(settings)
     elif args.config is None:
         # The embedded default: the simulator in compressed time with the shipped rules,
         # evaluated every second so that a newcomer sees an incident page within minutes.
-        settings.rule_files = [shipped("rules.yaml")]
+        settings.use_rule_files([shipped("rules.yaml")])
         settings.alerting.evaluation_interval = 1.0
 
     from callpulse import logs

@@ -507,6 +507,13 @@ class Settings(BaseSettings):
     rule_files: list[Path] = []
     _compiled: list[Rule] | None = PrivateAttr(default=None)
 
+    def use_rule_files(self, files: list[Path]) -> None:
+        """Evaluate ``files``' rules instead (the embedded default's shipped rules); they are
+        compiled now, raising ConfigError as a load would."""
+        self.rule_files = files
+        self._compiled = None
+        self.compiled_rules()
+
     def compiled_rules(self, origin: str = "(config)") -> list[Rule]:
         """The config's rules and every rule file's, compiled once (at load) and kept; raise
         ConfigError naming the file, the rule and the field."""

@@ -112,10 +112,15 @@ class Ingest:
     # Which sites each (topic, partition) carried, so a revoked partition's sites can go.
     sites_by_partition: dict[tuple[str, int], set[str]] = field(default_factory=dict)
 
-    def process(self, records: Iterable[RawRecord]) -> list[Rejection]:
-        """Apply every valid record; return the rejected ones in order."""
+    def process(self, records: Iterable[RawRecord], *, translated: bool = False) -> list[Rejection]:
+        """Apply every valid record; return the rejected ones in order.
+
+        ``translated``: the records are events v1 already, though their topic has a
+        translator (what an adapter yields on the clock, with no record of its own)."""
         rejected: list[Rejection] = []
         translators, invalid = self.translators, self.invalid
+        if translated:
+            translators = {}
         partition: tuple[str, int] = ("", -1)
         sites: set[str] = set()
         for record in records:
@@ -127,12 +132,12 @@ class Ingest:
                 self._apply(record, record, sites, rejected)
                 continue
             try:
-                translated = translate(record)
+                yielded = translate(record)
             except DecodeError as exc:
                 invalid[exc.reason] = invalid.get(exc.reason, 0) + 1
                 rejected.append(Rejection(record, exc.reason, exc.detail))
                 continue
-            for each in translated:
+            for each in yielded:
                 # A rejection names the platform's record, which is what its owner can fix.
                 self._apply(each, record, sites, rejected)
         return rejected

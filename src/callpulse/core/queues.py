@@ -148,6 +148,13 @@ class _Queue:
     totals: list[int] = field(default_factory=lambda: [0] * len(TOTALS))
     agents: list[int] = field(default_factory=lambda: [0] * len(ev.AGENT_STATES))
     touched: float = 0.0  # when an event last named the queue
+    run: list[int] | None = None  # every window field summed since the start (see keep_run)
+
+    def add(self, bucket: int, values: tuple[tuple[int, int], ...]) -> None:
+        self.counters.add(bucket, values)
+        if self.run is not None:
+            for index, amount in values:
+                self.run[index] += amount
 
 
 class QueueTracker:
@@ -180,6 +187,12 @@ class QueueTracker:
         self._queues: dict[tuple[str, str], _Queue] = {}
         self._agents: dict[tuple[str, str], _Agent] = {}
         self.waiting_dropped = 0
+        self._keep_run = False
+
+    def keep_run(self) -> None:
+        """Also sum every call's window fields since the start, for :meth:`run_kpis` (a
+        report over a whole file). Call it before the first event."""
+        self._keep_run = True
 
     def apply(
         self, event: ev.Event, ts: float, bucket: int, late: bool, replay: bool = False
@@ -195,7 +208,7 @@ class QueueTracker:
         if isinstance(event, ev.CallQueued):
             q.totals[0] += count
             if not late:
-                q.counters.add(bucket, ((QueueField.OFFERED, 1),))
+                q.add(bucket, ((QueueField.OFFERED, 1),))
                 q.waiting.setdefault(event.call_id, ts)
                 if len(q.waiting) > MAX_WAITING_PER_QUEUE:
                     del q.waiting[next(iter(q.waiting))]
@@ -206,7 +219,7 @@ class QueueTracker:
             q.totals[3] += within and count
             self._end_wait(q, event.call_id)
             if not late:
-                q.counters.add(
+                q.add(
                     bucket,
                     (
                         (QueueField.ANSWERED, 1),
@@ -219,7 +232,7 @@ class QueueTracker:
         elif isinstance(event, ev.CallCompleted):
             if not late:
                 handle = event.talk_seconds + event.hold_seconds + event.acw_seconds
-                q.counters.add(
+                q.add(
                     bucket,
                     ((QueueField.COMPLETED, 1), (QueueField.HANDLE_MS, round(handle * 1000))),
                 )
@@ -230,7 +243,7 @@ class QueueTracker:
             # The wait ends, neither answered nor abandoned: the caller gave up waiting.
             self._end_wait(q, event.call_id)
             if not late:
-                q.counters.add(bucket, self._reneged(event.wait_seconds))
+                q.add(bucket, self._reneged(event.wait_seconds))
         else:  # transferred: the wait ends, neither answered nor abandoned
             self._end_wait(q, event.call_id)
 
@@ -241,6 +254,8 @@ class QueueTracker:
         if q is None:
             policy = self._overrides.get(name, self._default)
             q = self._queues[key] = _Queue(self._grid.counters(QUEUE_FIELDS), policy)
+            if self._keep_run:
+                q.run = [0] * QUEUE_FIELDS
         else:
             q.counters.advance(self._grid.head)
         q.touched = self._grid.now
@@ -252,7 +267,12 @@ class QueueTracker:
 
         A queue an agent serves stays: the agent's next change must find its counts.
         """
-        idle = [key for key, q in self._queues.items() if q.touched < before and not any(q.agents)]
+        idle = [
+            key
+            for key, q in self._queues.items()
+            # A queue summed since the start stays for the report that reads it.
+            if q.touched < before and not any(q.agents) and q.run is None
+        ]
         for site, name in idle:
             del self._queues[(site, name)]
             self._guard.release("queue", name, site)
@@ -263,18 +283,16 @@ class QueueTracker:
     ) -> None:
         self._end_wait(q, event.call_id)
         if not late:
-            q.counters.add(bucket, self._reneged(event.wait_seconds))
+            q.add(bucket, self._reneged(event.wait_seconds))
         # Cisco's short calls: a caller gone within S was never really offered.
         if event.wait_seconds < q.policy.short_abandon:
             if not late:
-                q.counters.add(bucket, ((QueueField.SHORT_ABANDONED, 1),))
+                q.add(bucket, ((QueueField.SHORT_ABANDONED, 1),))
             return
         q.totals[2] += count
         if not late:
             within = int(event.wait_seconds <= q.policy.threshold)
-            q.counters.add(
-                bucket, ((QueueField.ABANDONED, 1), (QueueField.ABANDONED_IN_THRESHOLD, within))
-            )
+            q.add(bucket, ((QueueField.ABANDONED, 1), (QueueField.ABANDONED_IN_THRESHOLD, within)))
 
     @staticmethod
     def _reneged(wait: float) -> tuple[tuple[int, int], ...]:
@@ -429,6 +447,25 @@ class QueueTracker:
                 )
             )
         return out
+
+    def run_kpis(self) -> dict[tuple[str, str], QueueWindow]:
+        """Per (site, queue), the KPIs over everything since the start (``keep_run``); the
+        same formulas as a window's, without occupancy (agent time is not kept)."""
+        return {
+            key: QueueWindow(
+                window="run",
+                offered=run[QueueField.OFFERED],
+                answered=run[QueueField.ANSWERED],
+                abandoned=run[QueueField.ABANDONED],
+                service_level=service_level(run, q.policy.abandons),
+                abandon_ratio=abandon_ratio(run),
+                asa_seconds=average_speed_of_answer(run),
+                aht_seconds=average_handle_time(run),
+                occupancy=None,
+            )
+            for key, q in self._queues.items()
+            if (run := q.run) is not None
+        }
 
     def _flow(self, q: _Queue, index: int) -> QueueFlow:
         """Traffic over window ``index``, per second of the span it really covers."""

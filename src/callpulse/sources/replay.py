@@ -72,7 +72,7 @@ class ReplaySource(BaseSource):
 
     async def _pace(self, line: bytes) -> bool:
         """Sleep until ``line``'s event time is due; True when the batch should end here."""
-        moment = _event_time(line)
+        moment = event_time(line)
         if moment is None:
             return False
         if self._first_event is None:
@@ -99,7 +99,8 @@ class ReplaySource(BaseSource):
         return self._done
 
 
-def _event_time(line: bytes) -> float | None:
+def event_time(line: bytes) -> float | None:
+    """An events-v1 line's ``occurred_at`` in epoch seconds (None if it has none)."""
     try:
         value = json.loads(line).get("occurred_at")
         return datetime.fromisoformat(value).timestamp() if isinstance(value, str) else None

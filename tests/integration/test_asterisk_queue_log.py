@@ -5,12 +5,11 @@ the formats app_queue.c logs, moved to the last ten minutes."""
 from __future__ import annotations
 
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
-from .helpers import Daemon, kafka_config, kcat_consume, kcat_produce, wait_until
+from .platforms import check_dead_letter, ignored_kinds, platform_daemon, queue_series
 
 pytestmark = pytest.mark.integration
 SAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "asterisk-queue_log"
@@ -26,23 +25,11 @@ def recent_sample(now: float) -> list[bytes]:
 def test_queue_log_through_kafka_gives_exact_kpis(
     kafka_bootstrap: str, topics: tuple[str, str], tmp_path: Path
 ) -> None:
-    topic, dlq = topics
-    kcat_produce(kafka_bootstrap, topic, [("lon1", line) for line in recent_sample(time.time())],
-                 tmp_path)  # fmt: skip
-    formats = {topic: {"format": "asterisk-queue-log", "site": "lon1", "agent_names": AGENTS}}
-    config = kafka_config(kafka_bootstrap, topic, dlq, f"g-{uuid.uuid4().hex}", formats=formats)
-    daemon = Daemon(tmp_path, config)
-    daemon.start()
-    try:
-        daemon.wait_ready()
-        wait_until(
-            lambda: daemon.value("callpulse_dead_letter_records_total") == 1, 30, "one dead letter"
-        )
+    sample = recent_sample(time.time())
+    fmt = {"format": "asterisk-queue-log", "site": "lon1", "agent_names": AGENTS}
+    with platform_daemon(kafka_bootstrap, topics, tmp_path, sample, fmt) as daemon:
         s = daemon.samples()
-
-        def q(name: str, **labels: str) -> float:
-            return s[(name, frozenset({"site": "lon1", "queue": "billing", **labels}.items()))]
-
+        q = queue_series(s, "lon1", "billing")
         # By hand: 7 callers; Alice answers after 8 s, Bob after 25 s (T = 20 s); one abandons
         # after 30 s, one times out after 300 s, one leaves by key after 1 s (a short abandon,
         # under S = 5 s); two still wait.
@@ -55,19 +42,7 @@ def test_queue_log_through_kafka_gives_exact_kpis(
         assert q("callpulse_queue_calls_waiting") == 2
         assert q("callpulse_queue_agents", state="available") == 2  # Alice and Bob
         assert q("callpulse_queue_agents", state="not_ready") == 1  # Carol, paused
-        ignored = {
-            dict(labels)["kind"]: v
-            for (n, labels), v in s.items()
-            if n == "callpulse_adapter_events_ignored_total"
-        }
-        assert ignored == {"DID": 1, "RINGNOANSWER": 1}
-        invalid = ("callpulse_events_invalid_total",
-                   frozenset({"reason": "invalid_asterisk-queue-log"}.items()))  # fmt: skip
-        assert s[invalid] == 1
-
-        [dead] = kcat_consume(kafka_bootstrap, dlq, 1)
-        assert dead["headers"]["callpulse.reason"] == "invalid_asterisk-queue-log"
-        assert dead["payload"].endswith("|billing")  # the line itself, as Asterisk wrote it
-        assert "expected epoch|callid|queue|agent|event" in dead["headers"]["callpulse.error"]
-    finally:
-        assert daemon.stop() == 0
+        assert ignored_kinds(s) == {"DID": 1, "RINGNOANSWER": 1}
+        [truncated] = [line for line in sample if line.endswith(b"|billing")]
+        check_dead_letter(kafka_bootstrap, topics[1], s, "asterisk-queue-log", truncated,
+                          "expected epoch|callid|queue|agent|event")  # fmt: skip

@@ -15,21 +15,13 @@ from callpulse.adapters.base import AdapterError
 from callpulse.core.ingest import decode
 from callpulse.core.monitor import Monitor
 
+from .adapters import only, translated
+
 T = 1_764_000_000  # an epoch second, as queue_log writes it
 
 
 def read(adapter: AsteriskQueueLog, *lines: str) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
-    for line in lines:
-        for body in adapter.translate(line.encode()):
-            decode(json.dumps(body).encode(), max_bytes=1 << 20)  # valid v1, or this raises
-            events.append(body)
-    return events
-
-
-def only(events: list[dict[str, Any]], event_type: str) -> dict[str, Any]:
-    [event] = [e for e in events if e["type"] == event_type]
-    return event
+    return translated(adapter, *(line.encode() for line in lines))
 
 
 @pytest.fixture

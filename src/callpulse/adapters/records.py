@@ -8,8 +8,10 @@ import json
 from collections.abc import Sequence
 from typing import assert_never
 
+from callpulse.adapters.amazon_connect import AmazonConnect, AmazonConnectOptions
 from callpulse.adapters.asterisk import AsteriskOptions, AsteriskQueueLog
 from callpulse.adapters.base import V1, Adapter, AdapterError
+from callpulse.adapters.twilio import TwilioOptions, TwilioTaskRouter
 from callpulse.config import FormatSettings
 from callpulse.core.ingest import RawRecord, Translator
 
@@ -27,6 +29,25 @@ def build(settings: FormatSettings) -> Adapter | None:
                 wrapup_seconds=settings.wrapup_seconds,
                 timeouts_are_abandons=settings.timeouts_are_abandons,
                 agent_names=dict(settings.agent_names),
+            )
+        )
+    if fmt == "twilio-taskrouter":
+        return TwilioTaskRouter(
+            TwilioOptions(
+                site=settings.site,
+                timeouts_are_abandons=settings.timeouts_are_abandons,
+                agent_names=dict(settings.agent_names),
+                queue_names=dict(settings.queue_names),
+                activity_states=dict(settings.activity_states),
+            )
+        )
+    if fmt == "amazon-connect":
+        return AmazonConnect(
+            AmazonConnectOptions(
+                site=settings.site,
+                agent_names=dict(settings.agent_names),
+                queue_names=dict(settings.queue_names),
+                activity_states=dict(settings.activity_states),
             )
         )
     assert_never(fmt)

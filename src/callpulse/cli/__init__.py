@@ -18,6 +18,12 @@ from callpulse.config import ConfigError, FormatSettings, load_settings
 from callpulse.shipped import shipped
 
 
+def _platform_formats() -> list[str]:
+    """The formats an adapter reads (every format but events v1)."""
+    formats = get_args(FormatSettings.model_fields["format"].annotation)
+    return [f for f in formats if f != "events-v1"]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="callpulse",
@@ -65,6 +71,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=1,
         metavar="N",
         help="play each scenario with N seeds (its own and the next N-1); default 1",
+    )
+    check_scenario.add_argument(
+        "--format",
+        dest="platform",
+        choices=_platform_formats(),
+        help="also play each scenario through this platform's records and adapter: the "
+        "queue counts and alerts must be those of events v1",
     )
     scenario_commands.add_parser("list", help="the shipped scenarios")
 
@@ -148,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.seeds < 1:
             print("callpulse: --seeds must be at least 1", file=sys.stderr)
             return 2
-        return sim.check(args.names, args.config, args.seeds)
+        return sim.check(args.names, args.config, args.seeds, args.platform)
     if args.command == "simulate":
         from callpulse.cli import simulate as producing
 

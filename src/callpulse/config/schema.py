@@ -74,6 +74,8 @@ class FormatSettings(_Section):
     format: Literal[
         "events-v1",
         "asterisk-queue-log",
+        "amazon-connect",
+        "twilio-taskrouter",
     ] = "events-v1"
     # The site the records belong to, for formats that carry none.
     site: SiteName | None = None

@@ -106,8 +106,12 @@ class _Queue:
 class ContactCenter:
     """Plays ``scenario`` from ``start`` (epoch seconds)."""
 
-    def __init__(self, scenario: Scenario, start: float) -> None:
+    def __init__(self, scenario: Scenario, start: float, *, in_order: bool = False) -> None:
+        """``in_order``: every event is delivered once, when it happens, as a platform
+        writes its own stream (the scenario's late and duplicate deliveries are those of a
+        v1 producer's transport). The random draws are the same: so is the simulated day."""
         self.scenario = scenario
+        self._in_order = in_order
         self._rng = random.Random(scenario.seed)
         self._start = start
         self._now = start
@@ -188,9 +192,13 @@ class ContactCenter:
         }
         rng, scenario = self._rng, self.scenario
         delay = rng.uniform(20, 90) if rng.random() < scenario.late_share else 0.0
+        if self._in_order:
+            delay = 0.0
         self._deliver(self._now + delay, event)
         if rng.random() < scenario.duplicate_share:
-            self._deliver(self._now + delay + rng.uniform(0, 5), event)
+            again = self._now + delay + rng.uniform(0, 5)
+            if not self._in_order:
+                self._deliver(again, event)
 
     def _deliver(self, at: float, event: dict[str, Any]) -> None:
         self._seq += 1

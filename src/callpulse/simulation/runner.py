@@ -23,13 +23,15 @@ Alert quality is measured on what reached the sinks (suppressed alerts never pag
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
 
 from callpulse import pipeline
-from callpulse.config import Settings
+from callpulse.config import FormatSettings, Settings
 from callpulse.core.alerting import Notification
 from callpulse.simulation.model import ContactCenter
+from callpulse.simulation.platform import PlatformFeed, merged
 from callpulse.simulation.scenario import Incident, Scenario, maintenance_id, with_planned_windows
 
 FLAP_SECONDS = 600.0
@@ -84,6 +86,9 @@ class Report:
     eta: list[Score] = field(default_factory=list)
     forecasts: list[Score] = field(default_factory=list)
     forecast_lead: dict[Labels, float] = field(default_factory=dict)  # s before the window
+    queues: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)  # totals
+    platform_records: int = 0  # records written by a platform's emitter (run(platform=))
+    ignored: dict[str, int] = field(default_factory=dict)  # kinds its adapters skipped
 
     @property
     def fired(self) -> Counter[str]:
@@ -151,13 +156,33 @@ class Report:
         return problems
 
 
-def run(scenario: Scenario, settings: Settings, step: float = 15.0) -> Report:
-    """Play ``scenario`` from its ``start``, evaluating rules every ``step`` seconds."""
+def run(
+    scenario: Scenario,
+    settings: Settings,
+    step: float = 15.0,
+    *,
+    platform: FormatSettings | None = None,
+    merges: Mapping[str, str] | None = None,
+    in_order: bool = False,
+) -> Report:
+    """Play ``scenario`` from its ``start``, evaluating rules every ``step`` seconds.
+
+    ``platform``: what the format carries goes through its emitter and adapter (see
+    :mod:`callpulse.simulation.platform`), each event once and in order, as a platform
+    writes its own stream. ``merges``: v1 types rewritten as another, the reference a
+    platform run is compared with (``Emitter.merges``). ``in_order``: no late or duplicate
+    delivery (see :class:`ContactCenter`).
+    """
     start = scenario.start.replace(tzinfo=UTC).timestamp()
     settings = with_planned_windows(settings, scenario, start)
-    center = ContactCenter(scenario, start)
+    center = ContactCenter(scenario, start, in_order=in_order or platform is not None)
     parts = pipeline.build(settings, now=start, event_time_clock=False, deliver=False)
     monitor, ingest, alerting = parts.monitor, parts.ingest, parts.alerting
+    feed = (
+        PlatformFeed(platform, [s.name for s in scenario.sites], ingest)
+        if platform is not None
+        else None
+    )
     score = _Scorer(scenario, center, start, step)
     report = score.report
     t = start
@@ -165,13 +190,21 @@ def run(scenario: Scenario, settings: Settings, step: float = 15.0) -> Report:
         t += step
         records = center.records(t)
         monitor.tick(t)
-        report.rejected += len(ingest.process(records))
+        if feed is not None:
+            applied, rejected = feed.feed(records, t)
+            report.platform_records += applied
+            report.rejected += rejected
+        else:
+            report.rejected += len(ingest.process(merged(records, merges or {})))
         report.events += len(records)
         score.step(t, alerting.evaluate())
     for name, _ in alerting.suppressed:
         report.suppressed[name] += 1
     report.duplicates = monitor.stats.duplicates
     report.late = monitor.stats.late
+    report.queues = {(view.site, view.queue): dict(view.totals) for view in monitor.queue_views()}
+    if feed is not None:
+        report.ignored = feed.ignored()
     score.finish()
     return report
 

@@ -5,6 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+# The call and agent events of an ACD, which every platform's stream has room for.
+ACD_TYPES = frozenset(
+    {
+        "call.queued",
+        "call.answered",
+        "call.abandoned",
+        "call.callback_requested",
+        "call.completed",
+        "agent.state",
+    }
+)
+
 
 class Emitter(Protocol):
     """Writes events-v1 bodies, in time order, as one platform's records.
@@ -15,6 +27,9 @@ class Emitter(Protocol):
 
     format: str
     carries: frozenset[str]
+    # v1 types the platform writes as another v1 type comes back (a callback request is a
+    # key press queue_log calls an exit): a comparison rewrites the reference the same way.
+    merges: Mapping[str, str]
 
     def emit(self, event: Mapping[str, Any]) -> list[bytes]:
         """The platform records ``event`` (one of ``carries``) becomes: zero or more."""

@@ -1,0 +1,462 @@
+"""Amazon Connect streams to events v1.
+
+Amazon Connect publishes three streams; one Kafka topic may carry any mix of them (each
+reaches Kafka through the Kinesis source connector, one JSON document per record), and the
+adapter tells them apart by shape:
+
+- agent events (Kinesis agent event stream): ``AgentARN``, ``EventType`` (``LOGIN`` /
+  ``LOGOUT`` / ``STATE_CHANGE`` / ``HEART_BEAT``) and a ``CurrentAgentSnapshot`` holding the
+  agent's status (``AgentStatus.Name``, ``.Type``: ``ROUTABLE`` / ``CUSTOM`` / ``OFFLINE``),
+  routing profile (``Configuration.RoutingProfile.InboundQueues``) and ``Contacts`` with
+  their ``State``. Each snapshot is complete, so the agent's state is derived from the
+  latest one alone: a ``CONNECTED`` / ``CONNECTED_ONHOLD`` contact is ``on_call``, an
+  ``ENDED`` one ``acw`` until it leaves the list;
+- contact events (EventBridge, "Amazon Connect Contact Event"; the envelope with ``detail``,
+  or the bare detail when a rule's input transformer strips it): ``QUEUED``,
+  ``CONNECTED_TO_AGENT`` and ``DISCONNECTED`` give a call's wait. They are unordered and
+  best effort;
+- contact records (Kinesis contact record stream): written when the agent clears the
+  contact after ACW, delivered at least once; they give talk, hold and ACW.
+
+The contact-event samples in AWS's own pages disagree on key case (``agentInfo`` /
+``AgentInfo``, ``agentArn`` / ``AgentArn``, ``VOICE`` / ``Voice``) and the data model writes
+``EventType`` where the samples write ``eventType``: every key and enumerated value is read
+case-insensitively.
+
+Identity is stable across the three streams, which name things differently (contact events
+give only ARNs): an agent is ``agent_names[ARN]``, else the ARN's last segment (the agent's
+id); a queue is ``queue_names[ARN]``, else the ARN's last segment. The queue's ``Name`` that
+agent events and records carry is not used, or a queue named in one stream would be another
+queue in the other.
+
+A call's events get ids made from the contact, not the record: ``call.queued``,
+``call.answered``, ``call.abandoned`` and ``call.completed`` of one contact have the same
+``event_id`` whichever stream (or copy) yielded them, and each is written once (the adapter
+remembers what it wrote per contact and queue, bounded), so a contact record restating what
+the contact events said adds nothing, and makes good a contact event EventBridge never
+delivered.
+For the same reason ``call.answered`` and ``call.abandoned`` are preceded by their
+``call.queued``: a ``QUEUED`` that arrives after the answer then changes nothing, where
+otherwise it would leave the caller waiting forever.
+
+Sources: Amazon Connect Administrator Guide, "Agent event streams data model", "Sample
+agent event stream", "Determine how long an agent spends doing ACW", "About contact states",
+"Amazon Connect contact events" (data model and samples) and "Contact records data model";
+Connect API Reference, "AgentContactReference" (contact states).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from callpulse.adapters.base import V1, AdapterError, v1
+
+FORMAT = "amazon-connect"
+MAX_AGENTS = 10_000  # like every tracker, bounded: the oldest agent is forgotten past it
+MAX_CONTACTS = 100_000  # contact records remembered for de-duplication, oldest forgotten
+MAX_QUEUES_PER_AGENT = 256
+
+# Contact states (agent event stream), strongest first. A contact being offered (ringing,
+# or a callback being presented) holds the agent as a call does: v1 has no ringing state.
+_ON_CALL = {"CONNECTED", "CONNECTED_ONHOLD", "CONNECTING", "INCOMING", "PENDING"}
+_ACW = {"ENDED"}
+# A missed, rejected or failed contact leaves the agent unroutable until they clear it.
+_NOT_READY = {"MISSED", "REJECTED", "ERROR"}
+_STATUS_TYPES = {"ROUTABLE": "available", "CUSTOM": "not_ready", "OFFLINE": "offline"}
+_AGENT_EVENTS = {"LOGIN", "LOGOUT", "STATE_CHANGE", "HEART_BEAT"}
+_CONTACT_EVENT = "amazon connect contact event"
+# The event index within a contact's ids (see the module docstring).
+_QUEUED, _ANSWERED, _ABANDONED, _COMPLETED, _TRANSFERRED = range(5)
+
+
+@dataclass(frozen=True, slots=True)
+class AmazonConnectOptions:
+    """How to read one Amazon Connect instance's streams.
+
+    ``agent_names``: agent ARN (or its last segment, the agent id) -> the agent's name.
+    ``queue_names``: queue ARN (or its last segment, the queue id) -> the queue's name.
+    ``activity_states``: an agent status ``Name`` -> the v1 state it means, where its
+    ``Type`` is not enough (a custom status "Outbound calls" that is work, say)."""
+
+    site: str
+    agent_names: dict[str, str] = field(default_factory=dict)
+    queue_names: dict[str, str] = field(default_factory=dict)
+    activity_states: dict[str, str] = field(default_factory=dict)
+
+
+class AmazonConnect:
+    """An Adapter for Amazon Connect agent events, contact events and contact records."""
+
+    format = FORMAT
+
+    def __init__(self, options: AmazonConnectOptions) -> None:
+        self.options = options
+        self.ignored: Counter[str] = Counter()
+        self.agents_dropped = 0
+        self._agents: OrderedDict[str, tuple[str, tuple[str, ...]]] = OrderedDict()
+        self._records: OrderedDict[str, float] = OrderedDict()  # ContactId -> LastUpdate
+        # Per contact and queue, the events already written: a restatement writes only what
+        # is missing, however long after (a long call's record comes after the monitor has
+        # forgotten the ids it would have de-duplicated on).
+        self._said: OrderedDict[bytes, set[int]] = OrderedDict()
+
+    def translate(self, record: bytes) -> list[V1]:
+        """The events-v1 bodies one Amazon Connect record stands for (none for a kind v1
+        has no use for, counted in ``ignored``). Raises AdapterError for a record it cannot
+        read."""
+        doc = _document(record)
+        if _get(doc, "detail") is not None and _get(doc, "detail-type") is not None:
+            kind = _text(_get(doc, "detail-type"), "detail-type")
+            if kind.lower() != _CONTACT_EVENT:
+                self.ignored[kind] += 1  # another EventBridge event on the same bus
+                return []
+            detail = _object(_get(doc, "detail"), "detail")
+            return self._contact_event(record, detail, _get(doc, "time"))
+        if _get(doc, "AgentARN") is not None or _get(doc, "CurrentAgentSnapshot") is not None:
+            return self._agent_event(record, doc)
+        if _get(doc, "ContactId") is not None and _get(doc, "EventType") is not None:
+            return self._contact_event(record, doc, None)
+        if _get(doc, "ContactId") is not None:
+            return self._contact_record(doc)
+        raise AdapterError(
+            FORMAT,
+            "expected an agent event (AgentARN, EventType), a contact event (an EventBridge "
+            "envelope, or eventType and contactId) or a contact record (ContactId, "
+            f"LastUpdateTimestamp); keys: {sorted(doc)[:8]}",
+        )
+
+    def flush(self, now: float) -> list[V1]:
+        """Nothing is ever assumed: ACW's end is in the agent event stream."""
+        return []
+
+    # --- agent events ------------------------------------------------------------------
+
+    def _agent_event(self, record: bytes, doc: dict[str, Any]) -> list[V1]:
+        kind = _text(_get(doc, "EventType"), "EventType").upper()
+        if kind not in _AGENT_EVENTS:
+            self.ignored[kind] += 1
+            return []
+        agent = self._agent_name(_text(_get(doc, "AgentARN"), "AgentARN"))
+        when = _time(_get(doc, "EventTimestamp"), "EventTimestamp")
+        raw = _get(doc, "CurrentAgentSnapshot")
+        snapshot = None  # a LOGOUT may come without one; every other kind has it
+        if raw is not None or kind != "LOGOUT":
+            snapshot = _object(raw, "CurrentAgentSnapshot")
+        previous = self._agents.get(agent)
+        if snapshot is None:
+            queues = previous[1] if previous is not None else ()
+        else:
+            queues = self._profile_queues(snapshot)
+        state = "offline" if kind == "LOGOUT" or snapshot is None else self._state(snapshot)
+        if previous == (state, queues):
+            return []  # a heartbeat, or a change v1 does not see (a hierarchy group...)
+        self._remember_agent(agent, (state, queues))
+        return [v1(record, 0, "agent.state", when, self.options.site,
+                   agent_id=agent, state=state, queues=list(queues))]  # fmt: skip
+
+    def _state(self, snapshot: dict[str, Any]) -> str:
+        contacts = _get(snapshot, "Contacts") or []
+        if not isinstance(contacts, list):
+            raise AdapterError(FORMAT, "CurrentAgentSnapshot.Contacts must be a list")
+        states = {
+            _text(_get(_object(c, "Contacts[]"), "State"), "Contacts[].State").upper()
+            for c in contacts
+        }
+        # Contacts decide before the status: an agent who picked Break mid-call is on the
+        # call until it ends (Connect holds the status as NextAgentStatus meanwhile).
+        if states & _ON_CALL:
+            return "on_call"
+        if states & _ACW:
+            return "acw"
+        if states & _NOT_READY:
+            return "not_ready"
+        status = _object(_get(snapshot, "AgentStatus"), "CurrentAgentSnapshot.AgentStatus")
+        name = _text(_get(status, "Name"), "AgentStatus.Name")
+        mapped = self.options.activity_states.get(name)
+        if mapped is not None:
+            return mapped
+        state = _STATUS_TYPES.get(str(_get(status, "Type")).upper())
+        if state is not None:
+            return state
+        # The older samples carry no Type: the two system statuses by name, and every other
+        # status is a custom one (Break, Training...).
+        return {"available": "available", "offline": "offline"}.get(name.lower(), "not_ready")
+
+    def _profile_queues(self, snapshot: dict[str, Any]) -> tuple[str, ...]:
+        config = _get(snapshot, "Configuration")
+        profile = _get(_object(config, "Configuration"), "RoutingProfile") if config else None
+        if profile is None:
+            return ()
+        inbound = _get(_object(profile, "RoutingProfile"), "InboundQueues") or []
+        if not isinstance(inbound, list):
+            raise AdapterError(FORMAT, "RoutingProfile.InboundQueues must be a list")
+        names: set[str] = set()
+        for queue in inbound:
+            arn = _text(_get(_object(queue, "InboundQueues[]"), "ARN"), "InboundQueues[].ARN")
+            # Every agent has a queue of its own (".../queue/agent/<id>", Name null): it is
+            # how a call is transferred to that agent, not a queue callers wait in.
+            if not _is_agent_queue(arn) and len(names) < MAX_QUEUES_PER_AGENT:
+                names.add(self._queue_name(arn))
+        return tuple(sorted(names))
+
+    def _remember_agent(self, agent: str, state: tuple[str, tuple[str, ...]]) -> None:
+        if agent not in self._agents and len(self._agents) >= MAX_AGENTS:
+            self._agents.popitem(last=False)
+            self.agents_dropped += 1
+        self._agents[agent] = state
+
+    # --- contact events ----------------------------------------------------------------
+
+    def _contact_event(self, record: bytes, detail: dict[str, Any], sent: Any) -> list[V1]:
+        kind = _text(_get(detail, "eventType"), "eventType").upper()
+        if kind not in {"QUEUED", "CONNECTED_TO_AGENT", "DISCONNECTED"}:
+            # INITIATED, CONNECTED_TO_SYSTEM, CONTACT_DATA_UPDATED, COMPLETED (whose ACW the
+            # contact record also has), AMD_DISABLED, and types yet to come.
+            self.ignored[kind] += 1
+            return []
+        contact = _text(_get(detail, "contactId"), "contactId")
+        channel = _get(detail, "channel")
+        if channel is not None and _text(channel, "channel").upper() != "VOICE":
+            self.ignored[_text(channel, "channel").upper()] += 1  # chats, tasks, emails
+            return []
+        queue_info = _get(detail, "queueInfo")
+        queue_info = _object(queue_info, "queueInfo") if queue_info is not None else {}
+        arn = _get(queue_info, "queueArn")
+        enqueued = _get(queue_info, "enqueueTimestamp")
+        if arn is None or enqueued is None:
+            # Never in a queue: an outbound call, or a caller who left the flow after a Set
+            # working queue block (queueInfo without enqueueTimestamp) but before queueing.
+            self.ignored[kind] += 1
+            return []
+        queue_arn = _text(arn, "queueInfo.queueArn")
+        queue_type = _get(queue_info, "queueType")
+        if _is_agent_queue(queue_arn) or str(queue_type).upper() == "AGENT":
+            self.ignored["AGENT_QUEUE"] += 1  # a transfer to one agent: not a queue's wait
+            return []
+        out = self._contact(contact, queue_arn)
+        start = _time(enqueued, "queueInfo.enqueueTimestamp")
+        out.queued(start)
+        if kind == "QUEUED":
+            return out.events
+        agent_info = _get(detail, "agentInfo")
+        agent_info = _object(agent_info, "agentInfo") if agent_info is not None else {}
+        connected = _get(agent_info, "connectedToAgentTimestamp")
+        if kind == "CONNECTED_TO_AGENT":
+            at = _time(connected if connected is not None else sent, "connectedToAgentTimestamp")
+            agent = self._agent_name(_text(_get(agent_info, "agentArn"), "agentInfo.agentArn"))
+            out.answered(at, agent, at - start)
+            return out.events
+        if connected is not None:
+            self.ignored[kind] += 1  # the end of an answered call: its record says the rest
+            return []
+        ended = _get(detail, "disconnectTimestamp")
+        at = _time(ended if ended is not None else sent, "disconnectTimestamp")
+        out.abandoned(at, at - start)
+        return out.events
+
+    # --- contact records ---------------------------------------------------------------
+
+    def _contact_record(self, doc: dict[str, Any]) -> list[V1]:
+        contact = _text(_get(doc, "ContactId"), "ContactId")
+        updated = _time(_get(doc, "LastUpdateTimestamp"), "LastUpdateTimestamp")
+        seen = self._records.get(contact)
+        if seen is not None and seen >= updated:
+            self.ignored["CONTACT_RECORD_DUPLICATE"] += 1  # delivered at least once
+            return []
+        if seen is None and len(self._records) >= MAX_CONTACTS:
+            self._records.popitem(last=False)
+        self._records[contact] = updated
+        self._records.move_to_end(contact)
+        channel = _get(doc, "Channel")
+        if channel is not None and _text(channel, "Channel").upper() != "VOICE":
+            self.ignored[_text(channel, "Channel").upper()] += 1
+            return []
+        raw_queue = _get(doc, "Queue")
+        queue = _object(raw_queue, "Queue") if raw_queue is not None else {}
+        arn = _get(queue, "ARN")
+        method = _get(doc, "InitiationMethod")
+        if arn is None or str(method).upper() == "OUTBOUND":
+            # An outbound call (the agent's outbound queue is no wait), or a contact that
+            # never reached a queue (the flow handled it).
+            self.ignored["CONTACT_RECORD_NOT_QUEUED"] += 1
+            return []
+        queue_arn = _text(arn, "Queue.ARN")
+        if _is_agent_queue(queue_arn):
+            self.ignored["AGENT_QUEUE"] += 1
+            return []
+        out = self._contact(contact, queue_arn)
+        enqueued = _get(queue, "EnqueueTimestamp")
+        start = _time(enqueued, "Queue.EnqueueTimestamp") if enqueued is not None else None
+        if start is not None:
+            out.queued(start)
+        raw_agent = _get(doc, "Agent")
+        if raw_agent is None:
+            if start is None:
+                self.ignored["CONTACT_RECORD_NOT_QUEUED"] += 1
+                return []
+            left = (
+                _get(queue, "DequeueTimestamp")
+                or _get(doc, "DisconnectTimestamp")
+                or _get(doc, "LastUpdateTimestamp")
+            )
+            at = _time(left, "Queue.DequeueTimestamp")
+            if _get(doc, "NextContactId") is not None:
+                # Sent on unanswered (a transfer to another queue makes a new contact and
+                # names it here): the wait ends, neither answered nor abandoned.
+                out.transferred(at)
+            else:
+                out.abandoned(at, at - start)
+            return out.events
+        agent_doc = _object(raw_agent, "Agent")
+        agent = self._agent_name(_text(_get(agent_doc, "ARN"), "Agent.ARN"))
+        connected = _get(agent_doc, "ConnectedToAgentTimestamp")
+        if start is not None and connected is not None:
+            at = _time(connected, "Agent.ConnectedToAgentTimestamp")
+            out.answered(at, agent, at - start)
+        ended = (
+            _get(agent_doc, "AfterContactWorkEndTimestamp")
+            or _get(doc, "DisconnectTimestamp")
+            or _get(doc, "LastUpdateTimestamp")
+        )
+        out.completed(
+            _time(ended, "Agent.AfterContactWorkEndTimestamp"),
+            agent,
+            talk=_seconds(_get(agent_doc, "AgentInteractionDuration"), "AgentInteractionDuration"),
+            hold=_seconds(_get(agent_doc, "CustomerHoldDuration"), "CustomerHoldDuration"),
+            acw=_seconds(_get(agent_doc, "AfterContactWorkDuration"), "AfterContactWorkDuration"),
+        )
+        return out.events
+
+    def _contact(self, contact: str, queue_arn: str) -> _Contact:
+        """A contact's events in one queue, knowing which of them were already written."""
+        key = f"amazon-connect|{contact}|{queue_arn}".encode()
+        said = self._said.get(key)
+        if said is None:
+            if len(self._said) >= MAX_CONTACTS:
+                self._said.popitem(last=False)
+            said = self._said[key] = set()
+        out = _Contact(key, contact, self._queue_name(queue_arn), self.options.site)
+        out.said = said
+        return out
+
+    # --- names -------------------------------------------------------------------------
+
+    def _agent_name(self, arn: str) -> str:
+        return _named(arn, self.options.agent_names)
+
+    def _queue_name(self, arn: str) -> str:
+        return _named(arn, self.options.queue_names)
+
+
+class _Contact:
+    """The events of one contact in one queue, with ids made from the contact (see the
+    module docstring), each written once: ``said`` holds those already written."""
+
+    def __init__(self, key: bytes, contact: str, queue: str, site: str) -> None:
+        self.key = key
+        self.ids = {"call_id": contact, "queue": queue}
+        self.site = site
+        self.said: set[int] = set()
+        self.events: list[V1] = []
+
+    def _add(self, index: int, event_type: str, when: float, **fields: Any) -> None:
+        if index not in self.said:
+            self.said.add(index)
+            self.events.append(v1(self.key, index, event_type, when, self.site,
+                                  **self.ids, **fields))  # fmt: skip
+
+    def queued(self, when: float) -> None:
+        self._add(_QUEUED, "call.queued", when)
+
+    def answered(self, when: float, agent: str, wait: float) -> None:
+        self._add(_ANSWERED, "call.answered", when, agent_id=agent, wait_seconds=max(0.0, wait))
+
+    def abandoned(self, when: float, wait: float) -> None:
+        self._add(_ABANDONED, "call.abandoned", when, wait_seconds=max(0.0, wait))
+
+    def transferred(self, when: float) -> None:
+        self._add(_TRANSFERRED, "call.transferred", when)
+
+    def completed(self, when: float, agent: str, talk: float, hold: float, acw: float) -> None:
+        self._add(_COMPLETED, "call.completed", when, agent_id=agent, talk_seconds=talk,
+                  hold_seconds=hold, acw_seconds=acw)  # fmt: skip
+
+
+def _document(record: bytes) -> dict[str, Any]:
+    try:
+        doc = json.loads(record)
+    except UnicodeDecodeError as exc:
+        raise AdapterError(FORMAT, f"not UTF-8 at byte {exc.start}") from None
+    except ValueError as exc:
+        raise AdapterError(FORMAT, f"expected one JSON document: {exc}") from None
+    if not isinstance(doc, dict):
+        raise AdapterError(FORMAT, f"expected a JSON object, got {type(doc).__name__}")
+    return doc
+
+
+def _get(obj: dict[str, Any], name: str) -> Any:
+    """``obj[name]`` whatever the key's case: AWS's samples write both ``agentInfo`` and
+    ``AgentInfo``."""
+    if name in obj:
+        return obj[name]
+    lower = name.lower()
+    for key, value in obj.items():
+        if key.lower() == lower:
+            return value
+    return None
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise AdapterError(FORMAT, f"{what} must be an object, got {_shown(value)}")
+    return value
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise AdapterError(FORMAT, f"{what} must be a non-empty string, got {_shown(value)}")
+    return value
+
+
+def _time(value: Any, what: str) -> float:
+    """An ISO 8601 instant (``2019-08-13T20:58:44.031Z``, or without the fraction as the
+    contact records write it) as epoch seconds; one without an offset is UTC."""
+    text = _text(value, what)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise AdapterError(FORMAT, f"{what} is not an ISO 8601 time: {text[:40]!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def _seconds(value: Any, what: str) -> float:
+    """A duration in (whole) seconds; absent or null is 0 (no hold, no ACW)."""
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise AdapterError(FORMAT, f"{what} must be a number of seconds, got {_shown(value)}")
+    if not math.isfinite(value) or value < 0:
+        raise AdapterError(FORMAT, f"{what} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def _named(arn: str, names: dict[str, str]) -> str:
+    """The configured name for an ARN (or its last segment), else that last segment: the
+    one id every stream can derive."""
+    last = arn.rstrip("/").rsplit("/", 1)[-1]
+    return names.get(arn) or names.get(last) or last or arn
+
+
+def _is_agent_queue(arn: str) -> bool:
+    return "/queue/agent/" in arn
+
+
+def _shown(value: Any) -> str:
+    return "null" if value is None else repr(value)[:40]

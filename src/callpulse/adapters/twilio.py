@@ -1,0 +1,520 @@
+"""Twilio TaskRouter events to events v1.
+
+TaskRouter logs an event for every change of a Task, Reservation, Worker and Workflow
+(twilio.com/docs/taskrouter/api/event/reference, "TaskRouter Events reference"). Event Streams
+delivers them as CloudEvents (twilio.com/docs/events/event-types/taskrouter/...): ``type`` is
+``com.twilio.taskrouter.<event>``, and the TaskRouter fields, in snake case (``task_sid``,
+``task_queue_name``, ``worker_activity_name``...), sit in ``data.payload`` (the WDSEvent
+schema of Twilio's examples and of public consumers such as Flex real-time adapters). The
+sources disagree on the nesting: a CloudEvent whose ``data`` holds the fields itself is read
+too. The Kinesis sink writes one CloudEvent per Kinesis record; the webhook sink may batch
+them in a JSON array (``batch_events``): a record may be either.
+
+The Workspace's own ``EventCallbackUrl`` POSTs the same events form-encoded, in Pascal case
+(``EventType``, ``TaskSid``, ``TaskQueueSid``, ``WorkerActivityName``...). A bridge that
+forwards those as a JSON object is read as well: field names are compared without case or
+underscores, so ``TaskQueueSid`` and ``task_queue_sid`` are one field.
+
+Calls need state, since no single event carries a whole call: the adapter keeps, per task,
+its queue and when its wait began, who accepted it and when, and when its wrap-up began; per
+worker, its activity, its tasks and the queues it has taken tasks from. All of it bounded.
+
+- ``task-queue.entered`` is the offer (``call.queued``): ``task.created`` names no queue.
+  Entering another queue while waiting moves the wait (``call.transferred`` with
+  ``to_queue``, then ``call.queued``); ``task-queue.timeout`` and ``task-queue.moved`` say
+  nothing on their own: the next event of the task does.
+- ``reservation.accepted`` answers (``call.answered``), the wait measured from the queue entry
+  (else ``TaskAge``, else ``TaskDateCreated``); the worker goes ``on_call``.
+- ``task.canceled`` while waiting is an abandon (``call.callback_requested`` when the cancel
+  reason names a callback, a convention of Flex callback plugins); ``workflow.timeout`` is a
+  timeout (``timeouts_are_abandons``), ``workflow.skipped`` an abandon.
+- ``task.wrapup`` ends the talk (the worker goes ``acw``); ``task.completed`` ends the
+  wrap-up and writes ``call.completed`` (talk = wrap-up - accepted, ACW = completed -
+  wrap-up). ``reservation.wrapup`` / ``reservation.completed`` do the same for whoever
+  subscribes to those instead; the first of each pair counts.
+- ``worker.activity.update`` sets the worker's activity: ``activity_states`` by activity name
+  or SID, else Twilio's default activities (Available, Idle, Unavailable, Break, Busy,
+  Offline), else the availability flag when the event has one, else ``not_ready``.
+
+What the events cannot carry: hold time (``hold_seconds`` is 0; held time is inside the talk
+time) and the queues a worker serves (a TaskQueue selects workers by an expression over their
+attributes): a worker serves the queues it has accepted tasks from, so a worker shows in a
+queue's agent counts from its first call there on.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from callpulse.adapters.base import V1, AdapterError, v1
+
+FORMAT = "twilio-taskrouter"
+PREFIX = "com.twilio.taskrouter."
+MAX_TASKS = 100_000  # tasks live minutes; the oldest is forgotten past this
+MAX_WORKERS = 10_000
+MAX_QUEUES_PER_WORKER = 256
+MAX_BATCH = 10_000  # events in one record (a webhook batch)
+
+# Twilio's default activities (a new Workspace's, and Flex's) and what they mean.
+_ACTIVITIES = {
+    "available": "available",
+    "idle": "available",
+    "unavailable": "not_ready",
+    "break": "not_ready",
+    "busy": "not_ready",
+    "reserved": "not_ready",
+    "offline": "offline",
+}
+_VOICE_CHANNELS = {"voice", "default"}  # a task on any other channel is no call
+_WAIT_ENDS = {"workflow.timeout", "workflow.skipped"}
+
+
+@dataclass(frozen=True, slots=True)
+class TwilioOptions:
+    """How to read one Workspace's events.
+
+    ``agent_names`` maps a WorkerSid (or a worker's friendly name) to the agent name to report;
+    by default a worker is its friendly name, else its SID. ``queue_names`` maps a TaskQueueSid
+    to a queue name; by default the TaskQueue's name in the event, else its SID.
+    ``activity_states`` maps an activity name or SID to the agent state it means.
+    ``timeouts_are_abandons``: whether a task leaving the workflow on its timeout counts as an
+    abandon (true) or leaves its queue unanswered (a ``call.transferred``)."""
+
+    site: str
+    timeouts_are_abandons: bool = True
+    agent_names: dict[str, str] = field(default_factory=dict)
+    queue_names: dict[str, str] = field(default_factory=dict)
+    activity_states: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Task:
+    queue: str | None = None
+    entered: float | None = None  # when the current wait began
+    waiting: bool = False
+    worker: str | None = None
+    accepted: float | None = None
+    wrapup: float | None = None
+    done: bool = False  # completed, canceled or out of the workflow: later events are late
+
+
+@dataclass(slots=True)
+class _Worker:
+    activity: str | None = None  # None: never told (available once its tasks end)
+    queues: dict[str, None] = field(default_factory=dict)  # an ordered set
+    talking: set[str] = field(default_factory=set)  # task SIDs
+    wrapping: set[str] = field(default_factory=set)
+    reported: tuple[str, tuple[str, ...]] | None = None
+
+    def state(self) -> tuple[str, tuple[str, ...]]:
+        queues = tuple(sorted(self.queues))
+        if self.talking:
+            return "on_call", queues
+        if self.wrapping:
+            return "acw", queues
+        return self.activity or "available", queues
+
+
+@dataclass(slots=True)
+class _Event:
+    kind: str  # the TaskRouter event type, e.g. task-queue.entered
+    when: float
+    fields: dict[str, Any]  # keys lower case without underscores: tasksid, taskqueuename...
+
+    def text(self, *keys: str) -> str | None:
+        for key in keys:
+            value = self.fields.get(key)
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+        return None
+
+    def required(self, key: str, name: str) -> str:
+        value = self.text(key)
+        if value is None:
+            raise AdapterError(FORMAT, f"{self.kind} has no {name}")
+        return value
+
+
+class TwilioTaskRouter:
+    """An Adapter for TaskRouter events (Event Streams CloudEvents, or event callbacks as
+    JSON): one event, or a JSON array of them, per record."""
+
+    format = FORMAT
+
+    def __init__(self, options: TwilioOptions) -> None:
+        self.options = options
+        self.ignored: Counter[str] = Counter()
+        self.tasks_dropped = 0
+        self.workers_dropped = 0
+        self._tasks: dict[str, _Task] = {}
+        self._workers: dict[str, _Worker] = {}
+        self._worker_names: dict[str, str] = {}  # WorkerSid -> name, for events with no name
+        self._queue_names: dict[str, str] = {}  # TaskQueueSid -> name, likewise
+
+    def translate(self, record: bytes) -> list[V1]:
+        """The events-v1 bodies one record stands for (none for a kind v1 has no use for,
+        counted in ``ignored``). Raises AdapterError for a record it cannot read."""
+        try:
+            document = json.loads(record.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise AdapterError(FORMAT, f"not UTF-8 at byte {exc.start}") from None
+        except ValueError as exc:
+            raise AdapterError(FORMAT, f"expected a JSON CloudEvent: {exc}") from None
+        items = document if isinstance(document, list) else [document]
+        if len(items) > MAX_BATCH:
+            raise AdapterError(FORMAT, f"a batch of {len(items)} events; at most {MAX_BATCH}")
+        events = [_parse(item) for item in items]  # all readable, or the record is rejected
+        out = _Writer(record, self.options.site)
+        for event in events:
+            if isinstance(event, str):
+                self.ignored[event] += 1  # another product's CloudEvent
+                continue
+            out.at = event.when
+            self._apply(event, out)
+        return out.events
+
+    def flush(self, now: float) -> list[V1]:
+        """Nothing is assumed: every state change is an event of its own."""
+        return []
+
+    # --- events --------------------------------------------------------------------------
+
+    def _apply(self, event: _Event, out: _Writer) -> None:
+        kind = event.kind
+        channel = event.text("taskchanneluniquename")
+        if channel is not None and channel.lower() not in _VOICE_CHANNELS:
+            self.ignored[f"{kind} ({channel.lower()})"] += 1  # a chat or SMS task is no call
+            return
+        if kind == "task-queue.entered":
+            self._entered(event, out)
+        elif kind == "reservation.accepted":
+            self._accepted(event, out)
+        elif kind == "task.canceled" or kind in _WAIT_ENDS:
+            self._left(event, out)
+        elif kind in {"task-queue.timeout", "task-queue.moved"}:
+            self._task(event)  # the task's next event says where it went
+        elif kind in {"task.wrapup", "reservation.wrapup"}:
+            self._wrapup(event, out)
+        elif kind in {"task.completed", "reservation.completed"}:
+            self._completed(event, out)
+        elif kind == "worker.activity.update":
+            name = self._agent(event)
+            self._activity(name, event)
+            self._report(name, out)
+        else:
+            # task.created (no queue yet), reservation.created/rejected/timeout/canceled/
+            # rescinded (offers to one worker, not to the caller), workflow.entered/
+            # target-matched, worker.attributes.update, and kinds yet to come.
+            self.ignored[kind] += 1
+
+    def _entered(self, event: _Event, out: _Writer) -> None:
+        sid = event.required("tasksid", "TaskSid")
+        queue = self._queue(event)
+        if queue is None:
+            raise AdapterError(FORMAT, "task-queue.entered has no TaskQueueSid or TaskQueueName")
+        task = self._task(event)
+        if task.done or task.accepted is not None or (task.waiting and task.queue == queue):
+            return  # late, or the same wait read again
+        if task.waiting and task.queue is not None:
+            out.add("call.transferred", call_id=sid, queue=task.queue, to_queue=queue,
+                    reason="task-queue.moved")  # fmt: skip
+        task.queue, task.entered, task.waiting = queue, event.when, True
+        out.add("call.queued", call_id=sid, queue=queue, priority=_priority(event))
+
+    def _accepted(self, event: _Event, out: _Writer) -> None:
+        sid = event.required("tasksid", "TaskSid")
+        name = self._agent(event)
+        task = self._task(event)
+        if task.accepted is not None or task.done:
+            return  # read again
+        queue = task.queue if task.waiting else (self._queue(event) or task.queue)
+        if queue is None:
+            raise AdapterError(FORMAT, "reservation.accepted has no TaskQueueSid or TaskQueueName")
+        if task.waiting and task.entered is not None:
+            wait = event.when - task.entered
+        else:
+            wait = _age(event)
+        out.add("call.answered", call_id=sid, queue=queue, agent_id=name,
+                wait_seconds=round(max(0.0, wait), 3))  # fmt: skip
+        task.queue, task.waiting, task.worker, task.accepted = queue, False, name, event.when
+        worker = self._worker(name)
+        if queue not in worker.queues and len(worker.queues) < MAX_QUEUES_PER_WORKER:
+            worker.queues[queue] = None
+        worker.talking.add(sid)
+        self._activity(name, event)
+        self._report(name, out)
+
+    def _left(self, event: _Event, out: _Writer) -> None:
+        sid = event.required("tasksid", "TaskSid")
+        task = self._task(event)
+        if task.done or task.accepted is not None:
+            task.done = True  # an answered task canceled later: its call is the agent's
+            return
+        if task.waiting and task.queue is not None and task.entered is not None:
+            queue, wait = task.queue, event.when - task.entered
+        else:
+            found = self._queue(event)
+            if found is None:  # never seen waiting (or forgotten), and no queue named
+                self.ignored[f"{event.kind} (unknown task)"] += 1
+                return
+            queue, wait = found, _age(event)
+        task.waiting, task.done = False, True
+        ids = {"call_id": sid, "queue": queue}
+        wait = round(max(0.0, wait), 3)
+        reason = event.text("taskcanceledreason", "reason") or ""
+        if event.kind == "task.canceled" and "callback" in reason.lower():
+            out.add("call.callback_requested", **ids, wait_seconds=wait)
+        elif event.kind == "workflow.timeout" and not self.options.timeouts_are_abandons:
+            out.add("call.transferred", **ids, reason=event.kind)
+        else:
+            out.add("call.abandoned", **ids, wait_seconds=wait, reason=event.kind)
+
+    def _wrapup(self, event: _Event, out: _Writer) -> None:
+        sid = event.required("tasksid", "TaskSid")
+        task = self._task(event)
+        if task.done or task.wrapup is not None:
+            return
+        if task.accepted is None or task.worker is None:
+            self.ignored[f"{event.kind} (unknown task)"] += 1
+            return
+        task.wrapup = event.when
+        worker = self._worker(task.worker)
+        worker.talking.discard(sid)
+        worker.wrapping.add(sid)
+        self._report(task.worker, out)
+
+    def _completed(self, event: _Event, out: _Writer) -> None:
+        sid = event.required("tasksid", "TaskSid")
+        task = self._task(event)
+        if task.done:
+            return
+        if task.accepted is None or task.worker is None or task.queue is None:
+            if task.waiting and task.queue is not None:
+                # Completed from the queue by the application (voicemail, an API call):
+                # the wait ends, neither answered nor abandoned.
+                task.waiting, task.done = False, True
+                out.add("call.transferred", call_id=sid, queue=task.queue, reason=event.kind)
+            else:
+                self.ignored[f"{event.kind} (unknown task)"] += 1
+            return
+        task.done = True
+        talk_ends = task.wrapup if task.wrapup is not None else event.when
+        acw = event.when - task.wrapup if task.wrapup is not None else 0.0
+        out.add("call.completed", call_id=sid, queue=task.queue, agent_id=task.worker,
+                talk_seconds=round(max(0.0, talk_ends - task.accepted), 3), hold_seconds=0.0,
+                acw_seconds=round(max(0.0, acw), 3))  # fmt: skip
+        worker = self._worker(task.worker)
+        worker.talking.discard(sid)
+        worker.wrapping.discard(sid)
+        self._report(task.worker, out)
+
+    # --- state ---------------------------------------------------------------------------
+
+    def _task(self, event: _Event) -> _Task:
+        sid = event.required("tasksid", "TaskSid")
+        task = self._tasks.get(sid)
+        if task is None:
+            if len(self._tasks) >= MAX_TASKS:
+                del self._tasks[next(iter(self._tasks))]
+                self.tasks_dropped += 1
+            task = self._tasks[sid] = _Task()
+        return task
+
+    def _worker(self, name: str) -> _Worker:
+        worker = self._workers.get(name)
+        if worker is None:
+            if len(self._workers) >= MAX_WORKERS:
+                del self._workers[next(iter(self._workers))]
+                self.workers_dropped += 1
+            worker = self._workers[name] = _Worker()
+        return worker
+
+    def _agent(self, event: _Event) -> str:
+        """The agent an event names: ``agent_names`` of its SID or name, else its friendly
+        name, else the name an earlier event gave its SID, else the SID."""
+        sid, name = event.text("workersid"), event.text("workername")
+        if sid is None and name is None:
+            raise AdapterError(FORMAT, f"{event.kind} has no WorkerSid or WorkerName")
+        names = self.options.agent_names
+        if sid is not None and sid in names:
+            return names[sid]
+        if name is not None:
+            if sid is not None:
+                _remember(self._worker_names, sid, name, MAX_WORKERS)
+            return names.get(name, name)
+        assert sid is not None
+        return self._worker_names.get(sid, sid)
+
+    def _queue(self, event: _Event) -> str | None:
+        sid, name = event.text("taskqueuesid"), event.text("taskqueuename")
+        names = self.options.queue_names
+        if sid is not None and sid in names:
+            return names[sid]
+        if name is not None:
+            if sid is not None:
+                _remember(self._queue_names, sid, name, MAX_WORKERS)
+            return names.get(name, name)
+        if sid is not None:
+            return self._queue_names.get(sid, sid)
+        return None
+
+    def _activity(self, name: str, event: _Event) -> None:
+        activity, sid = event.text("workeractivityname"), event.text("workeractivitysid")
+        if activity is None and sid is None:
+            return  # the event says nothing of it
+        states = self.options.activity_states
+        if activity is not None and activity in states:
+            state = states[activity]
+        elif sid is not None and sid in states:
+            state = states[sid]
+        elif activity is not None and activity.lower() in _ACTIVITIES:
+            state = _ACTIVITIES[activity.lower()]
+        else:
+            available = _flag(event, "workeravailable", "workeractivityavailable", "available")
+            state = "available" if available else "not_ready"
+        self._worker(name).activity = state
+
+    def _report(self, name: str, out: _Writer) -> None:
+        worker = self._workers[name]
+        state = worker.state()
+        if state != worker.reported:
+            worker.reported = state
+            out.add("agent.state", agent_id=name, state=state[0], queues=list(state[1]))
+
+
+class _Writer:
+    """Collects the events one record yields, each with its own id and time."""
+
+    def __init__(self, record: bytes, site: str) -> None:
+        self.record, self.site, self.at = record, site, 0.0
+        self.events: list[V1] = []
+
+    def add(self, event_type: str, **fields: Any) -> None:
+        index = len(self.events)
+        self.events.append(v1(self.record, index, event_type, self.at, self.site, **fields))
+
+
+def _parse(item: Any) -> _Event | str:
+    """One event of a record: an _Event, the type of another product's CloudEvent (to count
+    as ignored), or raises AdapterError."""
+    if not isinstance(item, dict):
+        raise AdapterError(FORMAT, f"expected a JSON object per event, got {type(item).__name__}")
+    if "specversion" in item or ("type" in item and "data" in item):
+        kind = item.get("type")
+        if not isinstance(kind, str) or not kind:
+            raise AdapterError(FORMAT, "a CloudEvent without a type")
+        if not kind.startswith(PREFIX):
+            return kind
+        data = item.get("data")
+        if not isinstance(data, dict):
+            raise AdapterError(FORMAT, f"{kind}: data is not an object")
+        payload = data.get("payload", data)
+        if isinstance(payload, str):  # a payload sent as JSON text
+            try:
+                payload = json.loads(payload)
+            except ValueError:
+                raise AdapterError(FORMAT, f"{kind}: data.payload is not JSON") from None
+        if not isinstance(payload, dict):
+            raise AdapterError(FORMAT, f"{kind}: data.payload is not an object")
+        fields = _normalized(payload)
+        outer = [fields.get("timestampms"), fields.get("timestamp"), item.get("time"),
+                 data.get("timestamp")]  # fmt: skip
+        return _Event(kind[len(PREFIX) :], _when(kind, outer), fields)
+    if isinstance(item.get("EventType"), str) and item["EventType"]:
+        fields = _normalized(item)
+        kind = item["EventType"]
+        return _Event(kind, _when(kind, [fields.get("timestampms"), fields.get("timestamp")]),
+                      fields)  # fmt: skip
+    raise AdapterError(
+        FORMAT,
+        "expected a CloudEvent {specversion, type: com.twilio.taskrouter.*, data} or an event "
+        f"callback {{EventType, ...}}; keys: {sorted(item)[:8]}",
+    )
+
+
+def _normalized(fields: dict[str, Any]) -> dict[str, Any]:
+    return {str(k).replace("_", "").lower(): v for k, v in fields.items()}
+
+
+def _when(kind: str, candidates: list[Any]) -> float:
+    """The event time: the first of ``candidates`` given (epoch milliseconds for the first,
+    then epoch seconds or ISO 8601)."""
+    for position, value in enumerate(candidates):
+        if value is None or value == "":
+            continue
+        when = _instant(value, kind)
+        return when / 1000 if position == 0 else when
+    raise AdapterError(FORMAT, f"{kind} has no time (timestamp, or the CloudEvent's time)")
+
+
+def _instant(value: Any, kind: str) -> float:
+    if isinstance(value, bool):
+        raise AdapterError(FORMAT, f"{kind}: the time is not a time: {value!r}")
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            try:
+                moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            except ValueError:
+                message = f"{kind}: the time is not ISO 8601: {value[:40]!r}"
+                raise AdapterError(FORMAT, message) from None
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)  # Twilio writes GMT
+            number = moment.timestamp()
+    else:
+        raise AdapterError(FORMAT, f"{kind}: the time is not a time: {value!r}")
+    if not math.isfinite(number) or number < 0:
+        raise AdapterError(FORMAT, f"{kind}: the time must be finite and >= 0: {value!r}")
+    return number
+
+
+def _age(event: _Event) -> float:
+    """A task's wait when its queue entry was not seen: TaskAge (seconds), else the time since
+    TaskDateCreated, else 0."""
+    age = event.fields.get("taskage")
+    if isinstance(age, int | float) and not isinstance(age, bool):
+        return float(age)
+    if isinstance(age, str):
+        try:
+            return float(age)
+        except ValueError:
+            pass
+    created = event.fields.get("taskdatecreated")
+    if created not in (None, ""):
+        return event.when - _instant(created, event.kind)
+    return 0.0
+
+
+def _priority(event: _Event) -> int:
+    value = event.fields.get("taskpriority")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return 0
+
+
+def _flag(event: _Event, *keys: str) -> bool:
+    for key in keys:
+        value = event.fields.get(key)
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in {"true", "false"}:
+            return value.lower() == "true"
+    return False
+
+
+def _remember(names: dict[str, str], sid: str, name: str, cap: int) -> None:
+    if names.get(sid) != name:
+        names.pop(sid, None)
+        if len(names) >= cap:
+            del names[next(iter(names))]
+        names[sid] = name

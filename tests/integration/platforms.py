@@ -1,0 +1,67 @@
+"""What the platform-adapter integration tests share: a shipped sample produced to a real
+broker by kcat, a daemon reading the topic in that format, and the checks every adapter
+answers to (queue KPIs, ignored kinds, the one dead letter carrying the platform's record)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .helpers import Daemon, Samples, kafka_config, kcat_consume, kcat_produce, wait_until
+
+
+@contextmanager
+def platform_daemon(
+    bootstrap: str, topics: tuple[str, str], tmp_path: Path, records: list[bytes],
+    fmt: dict[str, Any], key: str = "lon1",
+) -> Iterator[Daemon]:  # fmt: skip
+    """``records`` produced to the topic (each keyed ``key``, as a platform's connector keys
+    one site's records), and a daemon reading it with ``fmt``, ready and past the sample's
+    one dead letter. The daemon stops cleanly on the way out."""
+    topic, dlq = topics
+    kcat_produce(bootstrap, topic, [(key, r) for r in records], tmp_path)
+    config = kafka_config(bootstrap, topic, dlq, f"g-{uuid.uuid4().hex}", formats={topic: fmt})
+    daemon = Daemon(tmp_path, config)
+    daemon.start()
+    try:
+        daemon.wait_ready()
+        wait_until(
+            lambda: daemon.value("callpulse_dead_letter_records_total") == 1, 30, "one dead letter"
+        )
+        yield daemon
+    finally:
+        assert daemon.stop() == 0
+
+
+def queue_series(samples: Samples, site: str, queue: str) -> Callable[..., float]:
+    """One queue's series in ``samples``: ``q(name, **labels)``."""
+
+    def q(name: str, **labels: str) -> float:
+        return samples[(name, frozenset({"site": site, "queue": queue, **labels}.items()))]
+
+    return q
+
+
+def ignored_kinds(samples: Samples) -> dict[str, float]:
+    """``callpulse_adapter_events_ignored_total`` by kind."""
+    return {
+        dict(labels)["kind"]: v
+        for (name, labels), v in samples.items()
+        if name == "callpulse_adapter_events_ignored_total"
+    }
+
+
+def check_dead_letter(
+    bootstrap: str, dlq: str, samples: Samples, fmt: str, record: bytes, error: str
+) -> None:
+    """The one rejection is counted as ``invalid_<fmt>`` and reached the dead-letter topic as
+    the platform's own ``record``, with an error saying what was expected."""
+    reason = f"invalid_{fmt}"
+    assert samples[("callpulse_events_invalid_total", frozenset({"reason": reason}.items()))] == 1
+    [dead] = kcat_consume(bootstrap, dlq, 1)
+    assert dead["headers"]["callpulse.reason"] == reason
+    assert dead["payload"].encode() == record
+    assert error in dead["headers"]["callpulse.error"]

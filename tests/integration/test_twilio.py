@@ -1,0 +1,76 @@
+"""Twilio TaskRouter events, produced to a real broker by kcat, to exact queue KPIs on
+/metrics. The records are the shipped sample (docs/examples/twilio-taskrouter.jsonl), Event
+Streams CloudEvents written from Twilio's event reference, moved to the last ten minutes."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from .helpers import wait_until
+from .platforms import check_dead_letter, ignored_kinds, platform_daemon, queue_series
+
+pytestmark = pytest.mark.integration
+SAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "twilio-taskrouter.jsonl"
+INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+
+
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def recent_sample(now: float) -> list[bytes]:
+    """Every instant in the sample (CloudEvent time, timestamps, task_date_created) moved so
+    that the first record is ten minutes old; the cut record is moved like the others."""
+    lines = SAMPLE.read_text().splitlines()
+    first = _parse(INSTANT.findall(lines[0])[0])
+    shift = datetime.fromtimestamp(int(now) - 600, UTC) - first
+
+    def moved(match: re.Match[str]) -> str:
+        moment = _parse(match.group(0)) + shift
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+    return [INSTANT.sub(moved, line).encode() for line in lines]
+
+
+def test_taskrouter_events_through_kafka_give_exact_kpis(
+    kafka_bootstrap: str, topics: tuple[str, str], tmp_path: Path
+) -> None:
+    sample = recent_sample(time.time())
+    # One key: a Workspace's events stay in one partition, in order (the adapter joins them).
+    fmt = {"format": "twilio-taskrouter", "site": "lon1"}
+    with platform_daemon(kafka_bootstrap, topics, tmp_path, sample, fmt) as daemon:
+        wait_until(
+            lambda: daemon.value(
+                "callpulse_queue_calls_waiting", site="lon1", queue="billing"
+            ) == 2,
+            30,
+            "the sample applied",
+        )  # fmt: skip
+        s = daemon.samples()
+        q = queue_series(s, "lon1", "billing")
+        # By hand, from the sample: 8 tasks enter billing. Alice accepts after 8 s, Bob after
+        # 25 s, Carol after 50 s (T = 20 s: one within). One caller hangs up after 30 s, one
+        # after 1 s (a short abandon, under S = 5 s), one leaves on the workflow timeout
+        # after 120 s (an abandon: timeouts_are_abandons); two still wait. SL = 1 / (3 + 2);
+        # ASA = (8 + 25 + 50) / 3. Alice: talk 100 s (wrap-up - accepted) + ACW 30 s
+        # (completed - wrap-up); Bob: 120 s + 20 s: AHT = (130 + 140) / 2. Carol is still on
+        # her call, Bob went on Break, Alice is Available.
+        assert q("callpulse_queue_offered_calls", window="15m") == 8
+        assert q("callpulse_queue_answered_calls", window="15m") == 3
+        assert q("callpulse_queue_abandoned_calls", window="15m") == 2
+        assert q("callpulse_queue_service_level_ratio", window="15m") == pytest.approx(1 / 5)
+        assert q("callpulse_queue_asa_seconds", window="15m") == pytest.approx(83 / 3)
+        assert q("callpulse_queue_aht_seconds", window="15m") == pytest.approx(135.0)
+        assert q("callpulse_queue_calls_waiting") == 2
+        assert q("callpulse_queue_agents", state="available") == 1  # Alice
+        assert q("callpulse_queue_agents", state="on_call") == 1  # Carol
+        assert q("callpulse_queue_agents", state="not_ready") == 1  # Bob, on Break
+        assert ignored_kinds(s) == {"task.created": 8, "reservation.created": 3}
+        [cut] = [line for line in sample if not line.endswith(b"}")]
+        check_dead_letter(kafka_bootstrap, topics[1], s, "twilio-taskrouter", cut,
+                          "expected a JSON CloudEvent")  # fmt: skip

@@ -134,3 +134,51 @@ def test_a_missing_file_or_site_is_a_clear_error(args: list[str], tmp_path: Path
     result = replay_report(*args, str(tmp_path / "nope.log"))
     assert result.returncode == 2
     assert ("site" if args else "cannot read") in result.stderr
+
+
+def test_a_simulated_day_written_as_queue_log_reports_its_events_v1_counts(
+    tmp_path: Path,
+) -> None:
+    from datetime import UTC
+
+    from callpulse.simulation import scenario as scenarios
+    from callpulse.simulation.model import ContactCenter
+
+    out = tmp_path / "day.jsonl"
+    simulate = subprocess.run(
+        [sys.executable, "-m", "callpulse", "simulate", "--scenario", "agent-shortage",
+         "--duration", "40m", "--format", "asterisk-queue-log", "--out", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert simulate.returncode == 0, simulate.stderr
+    queue_log = tmp_path / "day.asterisk-queue-log.nyc1.queue_log"
+    assert str(queue_log) in simulate.stdout
+    # The v1 file keeps what queue_log has no room for (trunks, IVR, snapshots...).
+    kept = {json.loads(line)["type"] for line in out.read_text().splitlines()}
+    assert "call.queued" not in kept
+    assert "trunk.status" in kept
+
+    # The same day as events v1: offered, answered, and abandoned after S = 5 s (a callback
+    # is a key press queue_log logs as an exit: an abandon there).
+    scenario = scenarios.load("agent-shortage")
+    start = scenario.start.replace(tzinfo=UTC).timestamp()
+    center = ContactCenter(scenario, start, in_order=True)
+    expected: dict[str, list[int]] = {}
+    for record in center.records(start + 40 * 60):
+        e = json.loads(record.value or b"")
+        if e["site"] != "nyc1" or "queue" not in e:
+            continue
+        counts = expected.setdefault(e["queue"], [0, 0, 0])
+        if e["type"] == "call.queued":
+            counts[0] += 1
+        elif e["type"] == "call.answered":
+            counts[1] += 1
+        elif e["type"] in {"call.abandoned", "call.callback_requested"}:
+            counts[2] += e["wait_seconds"] >= 5
+    report = replay_report("--format", "asterisk-queue-log", "--site", "nyc1", str(queue_log))
+    assert report.returncode == 0, report.stderr
+    assert expected
+    assert all(counts[0] for counts in expected.values())
+    for queue, counts in expected.items():
+        assert row(report.stdout, "nyc1", queue)[2:5] == [str(n) for n in counts]
+    assert "rejected" not in report.stdout

@@ -97,6 +97,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     simulate.add_argument("--duration", help="simulated time to play (default: the scenario's)")
     simulate.add_argument(
+        "--format",
+        dest="platform",
+        choices=_platform_formats(),
+        help="write the call and agent events as this platform does, each site's to a topic "
+        "FORMAT.SITE (or a file OUT.FORMAT.SITE.*) of its own; the rest stay events v1",
+    )
+    simulate.add_argument(
         "-c",
         "--config",
         type=Path,
@@ -171,7 +178,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"callpulse: {exc}", file=sys.stderr)
             return 2
         return producing.simulate(
-            args.scenario, args.kafka, args.topic, args.out, args.speed, args.duration, kafka
+            args.scenario,
+            args.kafka,
+            args.topic,
+            args.out,
+            args.speed,
+            args.duration,
+            kafka,
+            args.platform,
         )
     try:
         settings = load_settings(args.config)

@@ -25,7 +25,8 @@ _REMEMBERED = 100_000  # event ids kept to write a duplicate once; far more than
 
 
 def topic_of(fmt: str, site: str) -> str:
-    """The topic (or file) a site's platform records go to."""
+    """The topic a site's platform records go to: each site has its own platform (a PBX, a
+    Connect instance), and an adapter reads one site's records."""
     return f"{fmt}.{site}"
 
 

@@ -40,7 +40,9 @@ class AsteriskEmitter:
         epoch = int(datetime.fromisoformat(event["occurred_at"]).timestamp())
         kind = event["type"]
         if kind == "agent.state":
-            return [_line(epoch, "NONE", q, event["agent_id"], k) for q, k in self._agent(event)]
+            # Membership lines carry one empty data field (a pause's reason is none here).
+            lines = self._agent(event)
+            return [_line(epoch, "NONE", q, event["agent_id"], k, "") for q, k in lines]
         call, queue = event["call_id"], event["queue"]
         if kind == "call.queued":
             position = self._positions[queue] = self._positions.get(queue, 0) + 1

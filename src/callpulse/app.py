@@ -57,7 +57,7 @@ def build_source(settings: Settings) -> Source:
     if kind == "replay":
         from callpulse.sources.replay import ReplaySource
 
-        return ReplaySource(settings.source.replay)
+        return ReplaySource(settings.source.replay, records.clock(settings.source.replay.format))
     from callpulse.sources.simulator import SimulatorSource
 
     return SimulatorSource(settings.source.simulator)

@@ -4,6 +4,8 @@ invalid_<format>, and the records around it are applied."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from callpulse.adapters import records
@@ -94,3 +96,48 @@ def test_an_assumed_wrapup_ends_on_the_clock_with_no_line() -> None:
     # Already events v1: applied as they are, though the topic has a translator.
     assert parts.ingest.process(flushed, translated=True) == []
     assert agents() == {"available": 1}
+
+
+def test_a_platform_file_is_paced_on_its_own_times(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from callpulse.config import FormatSettings, ReplaySettings
+    from callpulse.sources import replay
+
+    t = 1_764_000_000
+    path = tmp_path / "queue_log"
+    path.write_text(
+        f"{t}|c1|billing|NONE|ENTERQUEUE||1|1\n"
+        "not a queue_log line\n"  # no time: read at once
+        f"{t + 30}|c2|billing|NONE|ENTERQUEUE||2|1\n"
+        f"{t + 60}|c3|billing|NONE|ENTERQUEUE||3|1\n"
+    )
+    fmt = FormatSettings(format="asterisk-queue-log", site="lon1")
+    assert records.clock(FormatSettings()) is None  # events v1 lines carry their time
+    clock = records.clock(fmt)
+    assert clock is not None
+    assert clock(f"{t + 30}|c2|billing|NONE|ENTERQUEUE||2|1".encode()) == t + 30
+    assert clock(b"not a queue_log line") is None
+
+    slept: list[float] = []
+
+    async def sleep(delay: float) -> None:  # the clock stands still: only the asks count
+        slept.append(delay)
+
+    monkeypatch.setattr(replay.asyncio, "sleep", sleep)
+
+    async def play() -> list[int]:
+        source = replay.ReplaySource(ReplaySettings(path=path, speed=10, format=fmt), clock)
+        await source.start()
+        sizes = []
+        while not source.exhausted():
+            sizes.append(len((await source.fetch()).records))
+        await source.stop()
+        return sizes
+
+    sizes = asyncio.run(play())
+    assert sum(sizes) == 4
+    # 30 s and 60 s of the log's time at 10x: due 3 s and 6 s after the first line.
+    assert slept == [pytest.approx(3, abs=0.5), pytest.approx(6, abs=0.5)]

@@ -2,7 +2,8 @@
 
 Time follows the file's own ``occurred_at`` (the newest seen so far), so a replay gives the
 same KPIs however fast it runs. ``speed`` 0 reads as fast as possible; ``speed`` X sleeps so
-that X seconds of event time pass per wall-clock second.
+that X seconds of event time pass per wall-clock second. A platform's file is paced on the
+times its adapter reads in it (``clock``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import IO
 
@@ -31,9 +33,13 @@ class ReplaySource(BaseSource):
     event_time_clock = True
     wall_clock_bound = True
 
-    def __init__(self, settings: ReplaySettings) -> None:
+    def __init__(
+        self, settings: ReplaySettings, clock: Callable[[bytes], float | None] | None = None
+    ) -> None:
+        """``clock``: a line's event time, for pacing (default: an events-v1 line's)."""
         super().__init__()
         self._settings = settings
+        self._clock = clock or event_time
         self._file: IO[bytes] | None = None
         self._line = 0
         self._done = False
@@ -72,7 +78,7 @@ class ReplaySource(BaseSource):
 
     async def _pace(self, line: bytes) -> bool:
         """Sleep until ``line``'s event time is due; True when the batch should end here."""
-        moment = event_time(line)
+        moment = self._clock(line)
         if moment is None:
             return False
         if self._first_event is None:

@@ -36,6 +36,24 @@ def platform_daemon(
         assert daemon.stop() == 0
 
 
+def settled(daemon: Daemon, site: str, queue: str, offered: int, waiting: int) -> Samples:
+    """The daemon's samples once the queue shows the sample's last records applied (its
+    offered calls and those still waiting): a record after the dead letter may come in a
+    later fetch."""
+
+    def done() -> Samples | None:
+        s = daemon.samples()
+        q = queue_series(s, site, queue)
+        try:
+            applied = q("callpulse_queue_offered_calls", window="15m") == offered
+            return s if applied and q("callpulse_queue_calls_waiting") == waiting else None
+        except KeyError:
+            return None
+
+    samples: Samples = wait_until(done, 30, f"{offered} offered and {waiting} waiting in {queue}")
+    return samples
+
+
 def queue_series(samples: Samples, site: str, queue: str) -> Callable[..., float]:
     """One queue's series in ``samples``: ``q(name, **labels)``."""
 

@@ -16,7 +16,13 @@ from typing import Any
 import pytest
 
 from .helpers import wait_until
-from .platforms import check_dead_letter, ignored_kinds, platform_daemon, queue_series
+from .platforms import (
+    check_dead_letter,
+    ignored_kinds,
+    platform_daemon,
+    queue_series,
+    settled,
+)
 
 pytestmark = pytest.mark.integration
 SAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "amazon-connect.jsonl"
@@ -72,7 +78,7 @@ def test_connect_streams_through_kafka_give_exact_kpis(
         wait_until(
             lambda: daemon.total("callpulse_adapter_events_ignored_total") == 4, 30, "4 ignored"
         )
-        s = daemon.samples()
+        s = settled(daemon, "lon1", "billing", offered=6, waiting=2)
         q = queue_series(s, "lon1", "billing")
         # By hand, from the sample: six callers queue in billing. Alice answers c1 after 6 s,
         # Bob c2 after 25 s (T = 20 s); c3 gives up after 30 s, c4 after 2 s (a short

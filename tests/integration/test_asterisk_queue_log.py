@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from .platforms import check_dead_letter, ignored_kinds, platform_daemon, queue_series
+from .platforms import (
+    check_dead_letter,
+    ignored_kinds,
+    platform_daemon,
+    queue_series,
+    settled,
+)
 
 pytestmark = pytest.mark.integration
 SAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "asterisk-queue_log"
@@ -28,7 +34,7 @@ def test_queue_log_through_kafka_gives_exact_kpis(
     sample = recent_sample(time.time())
     fmt = {"format": "asterisk-queue-log", "site": "lon1", "agent_names": AGENTS}
     with platform_daemon(kafka_bootstrap, topics, tmp_path, sample, fmt) as daemon:
-        s = daemon.samples()
+        s = settled(daemon, "lon1", "billing", offered=7, waiting=2)
         q = queue_series(s, "lon1", "billing")
         # By hand: 7 callers; Alice answers after 8 s, Bob after 25 s (T = 20 s); one abandons
         # after 30 s, one times out after 300 s, one leaves by key after 1 s (a short abandon,

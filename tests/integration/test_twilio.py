@@ -11,8 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import wait_until
-from .platforms import check_dead_letter, ignored_kinds, platform_daemon, queue_series
+from .platforms import (
+    check_dead_letter,
+    ignored_kinds,
+    platform_daemon,
+    queue_series,
+    settled,
+)
 
 pytestmark = pytest.mark.integration
 SAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "twilio-taskrouter.jsonl"
@@ -44,14 +49,7 @@ def test_taskrouter_events_through_kafka_give_exact_kpis(
     # One key: a Workspace's events stay in one partition, in order (the adapter joins them).
     fmt = {"format": "twilio-taskrouter", "site": "lon1"}
     with platform_daemon(kafka_bootstrap, topics, tmp_path, sample, fmt) as daemon:
-        wait_until(
-            lambda: daemon.value(
-                "callpulse_queue_calls_waiting", site="lon1", queue="billing"
-            ) == 2,
-            30,
-            "the sample applied",
-        )  # fmt: skip
-        s = daemon.samples()
+        s = settled(daemon, "lon1", "billing", offered=8, waiting=2)
         q = queue_series(s, "lon1", "billing")
         # By hand, from the sample: 8 tasks enter billing. Alice accepts after 8 s, Bob after
         # 25 s, Carol after 50 s (T = 20 s: one within). One caller hangs up after 30 s, one

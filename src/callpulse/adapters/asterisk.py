@@ -12,13 +12,11 @@ per-queue setting in ``queues.conf``, given here as ``wrapup_seconds``; default 
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
-from callpulse.adapters.base import V1, AdapterError, v1
+from callpulse.adapters.base import V1, AdapterError, WrapupClock, Writer
 
 FORMAT = "asterisk-queue-log"
 MAX_AGENTS = 10_000  # like every tracker, bounded: the oldest agent is forgotten past it
@@ -82,7 +80,7 @@ class AsteriskQueueLog:
         self.ignored: Counter[str] = Counter()
         self.agents_dropped = 0
         self._agents: dict[str, _Agent] = {}
-        self._wrapups: list[tuple[float, str]] = []  # (ends, agent), a heap
+        self._wrapups = WrapupClock()
 
     def translate(self, record: bytes) -> list[V1]:
         """The events-v1 bodies one ``queue_log`` line stands for (none for a kind v1 has no
@@ -93,7 +91,7 @@ class AsteriskQueueLog:
             raise AdapterError(FORMAT, f"expected epoch|callid|queue|agent|event: {line[:80]!r}")
         when = _number(parts[0], "epoch")
         callid, queue, agent, kind, data = parts[1], parts[2], parts[3], parts[4], parts[5:]
-        out = _Writer(record, self.options.site, when)
+        out = Writer(record, self.options.site, when)
         self._end_wrapups(when, out)
         if kind == "ENTERQUEUE":
             out.add("call.queued", call_id=_named(callid, "callid"), queue=_named(queue, "queue"))
@@ -121,7 +119,7 @@ class AsteriskQueueLog:
             member.calls = max(0, member.calls - 1)
             if self.options.wrapup_seconds > 0:
                 member.wrapup_until = when + self.options.wrapup_seconds
-                heapq.heappush(self._wrapups, (member.wrapup_until, name))
+                self._wrapups.start(name, member.wrapup_until)
             self._report(name, when, out)
         elif kind in {"ADDMEMBER", "REMOVEMEMBER", "PAUSE", "UNPAUSE", "PAUSEALL", "UNPAUSEALL"}:
             self._membership(kind, queue, self._agent_name(agent), when, out)
@@ -137,7 +135,7 @@ class AsteriskQueueLog:
 
     def flush(self, now: float) -> list[V1]:
         """``agent.state`` for wrap-ups that ended by ``now``, for a quiet log's tick."""
-        out = _Writer(f"flush|{now}".encode(), self.options.site, now)
+        out = Writer(b"", self.options.site, now)  # what it reveals has keys of its own
         self._end_wrapups(now, out)
         return out.events
 
@@ -156,7 +154,7 @@ class AsteriskQueueLog:
             member = self._agents[name] = _Agent()
         return member
 
-    def _membership(self, kind: str, queue: str, name: str, when: float, out: _Writer) -> None:
+    def _membership(self, kind: str, queue: str, name: str, when: float, out: Writer) -> None:
         member = self._agent(name)
         if kind == "ADDMEMBER" and len(member.queues) < MAX_QUEUES_PER_AGENT:
             member.queues[_named(queue, "queue")] = False
@@ -171,40 +169,26 @@ class AsteriskQueueLog:
                     member.queues[q] = paused
         self._report(name, when, out)
 
-    def _report(self, name: str, when: float, out: _Writer) -> None:
+    def _report(self, name: str, when: float, out: Writer) -> None:
         member = self._agents[name]
         state = member.state(when)
         if state != member.reported:
             member.reported = state
             out.add("agent.state", agent_id=name, state=state[0], queues=list(state[1]))
 
-    def _end_wrapups(self, now: float, out: _Writer) -> None:
-        while self._wrapups and self._wrapups[0][0] <= now:
-            ends, name = heapq.heappop(self._wrapups)
+    def _end_wrapups(self, now: float, out: Writer) -> None:
+        for ends, name in self._wrapups.due(now):
             member = self._agents.get(name)
             if member is not None and member.wrapup_until == ends:  # not since renewed
-                out.at = ends
-                self._report(name, ends, out)
-        out.at = out.when
+                with out.revealed(f"wrapup-end|{self.options.site}|{name}|{ends}", ends):
+                    self._report(name, ends, out)
 
-    def _left(self, kind: str, callid: str, queue: str, wait: float, out: _Writer) -> None:
+    def _left(self, kind: str, callid: str, queue: str, wait: float, out: Writer) -> None:
         ids = {"call_id": _named(callid, "callid"), "queue": _named(queue, "queue")}
         if kind == "EXITWITHTIMEOUT" and not self.options.timeouts_are_abandons:
             out.add("call.transferred", **ids, reason="exitwithtimeout")
         else:
             out.add("call.abandoned", **ids, wait_seconds=wait, reason=kind.lower())
-
-
-class _Writer:
-    """Collects the events one line yields, each with its own id and time."""
-
-    def __init__(self, record: bytes, site: str, when: float) -> None:
-        self.record, self.site, self.when, self.at = record, site, when, when
-        self.events: list[V1] = []
-
-    def add(self, event_type: str, **fields: Any) -> None:
-        index = len(self.events)
-        self.events.append(v1(self.record, index, event_type, self.at, self.site, **fields))
 
 
 def _text(record: bytes) -> str:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import heapq
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from callpulse.core.ingest import DecodeError
@@ -49,3 +52,48 @@ def v1(record: bytes, index: int, event_type: str, when: float, site: str, **fie
         "site": site,
         **fields,
     }
+
+
+class Writer:
+    """Collects the events one platform record yields, each with its own id and time.
+
+    An event is stamped ``at`` (the record's time) and its id hashed from ``record`` and its
+    place. An event a record only reveals, such as a wrap-up that ended before it, is written
+    inside :meth:`revealed`, with its own time and key, so that its id is the same whichever
+    record or clock tick reveals it."""
+
+    def __init__(self, record: bytes, site: str, when: float) -> None:
+        self.record, self.site, self.when, self.at = record, site, when, when
+        self.events: list[V1] = []
+
+    def add(self, event_type: str, **fields: Any) -> None:
+        """Add one event of ``event_type`` with ``fields``."""
+        index = len(self.events)
+        self.events.append(v1(self.record, index, event_type, self.at, self.site, **fields))
+
+    @contextmanager
+    def revealed(self, key: str, at: float) -> Iterator[None]:
+        """Within it, events are stamped ``at`` and hashed from ``key``."""
+        record = self.record
+        self.record, self.at = key.encode(), at
+        try:
+            yield
+        finally:
+            self.record, self.at = record, self.when
+
+
+class WrapupClock:
+    """When wrap-ups a platform does not log end: (ends, agent), soonest first."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, str]] = []
+
+    def start(self, agent: str, ends: float) -> None:
+        """``agent``'s wrap-up ends at ``ends``."""
+        heapq.heappush(self._heap, (ends, agent))
+
+    def due(self, now: float) -> Iterator[tuple[float, str]]:
+        """(ends, agent) of every wrap-up over by ``now``, each once; the caller checks the
+        agent's wrap-up was not renewed since."""
+        while self._heap and self._heap[0][0] <= now:
+            yield heapq.heappop(self._heap)

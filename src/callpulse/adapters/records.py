@@ -12,6 +12,7 @@ from typing import assert_never
 from callpulse.adapters.amazon_connect import AmazonConnect, AmazonConnectOptions
 from callpulse.adapters.asterisk import AsteriskOptions, AsteriskQueueLog
 from callpulse.adapters.base import V1, Adapter, AdapterError
+from callpulse.adapters.freeswitch import FreeSwitchCallcenter, FreeSwitchOptions
 from callpulse.adapters.twilio import TwilioOptions, TwilioTaskRouter
 from callpulse.config import FormatSettings
 from callpulse.core.ingest import RawRecord, Translator
@@ -46,6 +47,17 @@ def build(settings: FormatSettings) -> Adapter | None:
         return AmazonConnect(
             AmazonConnectOptions(
                 site=settings.site,
+                agent_names=dict(settings.agent_names),
+                queue_names=dict(settings.queue_names),
+                activity_states=dict(settings.activity_states),
+            )
+        )
+    if fmt == "freeswitch-callcenter":
+        return FreeSwitchCallcenter(
+            FreeSwitchOptions(
+                site=settings.site,
+                wrapup_seconds=settings.wrapup_seconds,
+                timeouts_are_abandons=settings.timeouts_are_abandons,
                 agent_names=dict(settings.agent_names),
                 queue_names=dict(settings.queue_names),
                 activity_states=dict(settings.activity_states),

@@ -3,10 +3,11 @@ playing them through the pipeline to score the alerts they raise."""
 
 from __future__ import annotations
 
-import math
+import functools
 import statistics
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from callpulse.config import ConfigError, Settings, load_settings
@@ -104,23 +105,28 @@ def _check_one(
 def _through(
     fmt: str, scenario: scenarios.Scenario, settings: Settings
 ) -> tuple[Report, list[str]]:
-    """Play ``scenario`` through platform ``fmt`` and say how it differs from events v1:
-    queue counts against v1 rewritten as the format carries it (``Emitter.merges``), the
-    alerts against v1 itself, and the scenario's own verdict."""
+    """Play ``scenario`` through platform ``fmt`` and say how it differs from events v1 of
+    the same day, as the format can carry it: the per-queue counts and the alerts.
+
+    The day is the scenario's, each event delivered once and in order (late and duplicate
+    delivery is a v1 producer's transport, which the scenario's own check plays). What the
+    format cannot tell apart counts as one on both sides (``Emitter.merges``: a callback
+    is an abandon in queue_log). Where the platform does not log when wrap-up ends, its
+    adapter assumes ``wrapup_seconds``, and every wrap-up of the day lasts that long (the
+    queues' mean after-call work); where it logs whole seconds, everything happens on one."""
     from callpulse.config import FormatSettings
     from callpulse.simulation.emitters import emitter_for
 
-    # The wrap-up a platform does not log is assumed, as a queues.conf wrapuptime would be
-    # set: the queues' mean after-call work (the simulator's is log-normal, sigma 0.4).
-    acw = statistics.mean(q.acw for site in scenario.sites for q in site.queues)
-    acw *= math.exp(0.4**2 / 2)
-    options = FormatSettings(format=fmt, site="-", wrapup_seconds=acw)
-    # The same simulated day, each event delivered once and in order, as a platform
-    # writes it; late and duplicate delivery is a v1 producer's transport, checked above.
-    in_order = run(scenario, settings, in_order=True)
-    merges = emitter_for(fmt, "-").merges
-    reference = run(scenario, settings, merges=merges, in_order=True) if merges else in_order
-    adapted = run(scenario, settings, platform=options)
+    emitter = emitter_for(fmt, "-")
+    wrapup = None
+    if not emitter.acw_carried:
+        wrapup = round(statistics.mean(q.acw for s in scenario.sites for q in s.queues))
+    options = FormatSettings(format=fmt, site="-", wrapup_seconds=wrapup or 0.0)
+    day = functools.partial(
+        run, scenario, settings, wrapup=wrapup, whole_seconds=emitter.whole_seconds
+    )
+    reference = day(merges=emitter.merges, in_order=True)
+    adapted = day(platform=options)
     problems = [
         f"{site}/{queue}: {what} {adapted.queues.get((site, queue), {}).get(what, 0)}, "
         f"events v1 {totals[what]}"
@@ -128,12 +134,21 @@ def _through(
         for what in ("offered", "answered", "abandoned")
         if adapted.queues.get((site, queue), {}).get(what, 0) != totals[what]
     ]
-    if adapted.fired != in_order.fired:
-        problems.append(f"alerts {dict(adapted.fired)}, events v1 {dict(in_order.fired)}")
+    # The same episodes of the same alerts on the same series.
+    got, want = _episodes(adapted), _episodes(reference)
+    problems += [
+        f"{alert} {dict(labels)}: {got[series]} episodes, events v1 {want[series]}"
+        for series in sorted(got | want)
+        if got[series] != want[series]
+        for alert, labels in [series]
+    ]
     if adapted.rejected:
         problems.append(f"{adapted.rejected} records rejected")
-    problems += adapted.verdict(scenario)
     return adapted, problems
+
+
+def _episodes(report: Report) -> Counter[tuple[str, tuple[tuple[str, str], ...]]]:
+    return Counter((e.alert, e.labels) for e in report.episodes)
 
 
 def _summary(reports: list[tuple[int, Report]]) -> list[str]:

@@ -76,6 +76,7 @@ class FormatSettings(_Section):
         "asterisk-queue-log",
         "amazon-connect",
         "twilio-taskrouter",
+        "freeswitch-callcenter",
     ] = "events-v1"
     # The site the records belong to, for formats that carry none.
     site: SiteName | None = None

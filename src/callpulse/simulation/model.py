@@ -106,12 +106,26 @@ class _Queue:
 class ContactCenter:
     """Plays ``scenario`` from ``start`` (epoch seconds)."""
 
-    def __init__(self, scenario: Scenario, start: float, *, in_order: bool = False) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        start: float,
+        *,
+        in_order: bool = False,
+        wrapup: float | None = None,
+        whole_seconds: bool = False,
+    ) -> None:
         """``in_order``: every event is delivered once, when it happens, as a platform
         writes its own stream (the scenario's late and duplicate deliveries are those of a
-        v1 producer's transport). The random draws are the same: so is the simulated day."""
+        v1 producer's transport). The random draws are the same: so is the simulated day.
+        ``wrapup``: every call's after-call work lasts this long (the day a platform that
+        does not log wrap-up can carry: its adapter assumes one length). ``whole_seconds``:
+        everything happens on a whole second (each scheduled time rounded up), as a
+        platform logging ``time()`` can tell it."""
         self.scenario = scenario
         self._in_order = in_order
+        self._wrapup = wrapup
+        self._whole_seconds = whole_seconds
         self._rng = random.Random(scenario.seed)
         self._start = start
         self._now = start
@@ -177,6 +191,8 @@ class ContactCenter:
     # --- plumbing ----------------------------------------------------------------------
 
     def _schedule(self, at: float, kind: str, subject: Any) -> None:
+        if self._whole_seconds:
+            at = math.ceil(at)
         self._seq += 1
         heapq.heappush(self._heap, (at, self._seq, kind, subject))
 
@@ -398,6 +414,8 @@ class ContactCenter:
             talk = self._lognormal(spec.talk, 0.6)
             hold = self._lognormal(30, 0.5) if self._rng.random() < spec.hold_share else 0.0
             acw = self._lognormal(spec.acw, 0.4)
+            if self._wrapup is not None:
+                acw = self._wrapup  # drawn all the same: the rest of the day is unchanged
             self._schedule(
                 self._now + talk + hold, "hangup", (queue, agent, call_id, talk, hold, acw, trunk)
             )

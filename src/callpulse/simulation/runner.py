@@ -164,6 +164,8 @@ def run(
     platform: FormatSettings | None = None,
     merges: Mapping[str, str] | None = None,
     in_order: bool = False,
+    wrapup: float | None = None,
+    whole_seconds: bool = False,
 ) -> Report:
     """Play ``scenario`` from its ``start``, evaluating rules every ``step`` seconds.
 
@@ -171,11 +173,18 @@ def run(
     :mod:`callpulse.simulation.platform`), each event once and in order, as a platform
     writes its own stream. ``merges``: v1 types rewritten as another, the reference a
     platform run is compared with (``Emitter.merges``). ``in_order``: no late or duplicate
-    delivery (see :class:`ContactCenter`).
+    delivery; ``wrapup``: every wrap-up this long; ``whole_seconds``: times truncated to
+    seconds (see :class:`ContactCenter`).
     """
     start = scenario.start.replace(tzinfo=UTC).timestamp()
     settings = with_planned_windows(settings, scenario, start)
-    center = ContactCenter(scenario, start, in_order=in_order or platform is not None)
+    center = ContactCenter(
+        scenario,
+        start,
+        in_order=in_order or platform is not None,
+        wrapup=wrapup,
+        whole_seconds=whole_seconds,
+    )
     parts = pipeline.build(settings, now=start, event_time_clock=False, deliver=False)
     monitor, ingest, alerting = parts.monitor, parts.ingest, parts.alerting
     feed = (

@@ -51,6 +51,8 @@ class AmazonConnectEmitter:
     carries = ACD_TYPES
 
     merges: Mapping[str, str] = MappingProxyType({"call.callback_requested": "call.abandoned"})
+    acw_carried = True
+    whole_seconds = False
 
     def __init__(self, instance_arn: str = INSTANCE) -> None:
         self.instance = instance_arn

@@ -4,8 +4,9 @@
 What the log cannot carry, and so what a scenario played through it loses:
 
 - times and waits are whole seconds (``%ld`` in app_queue.c), so a wait of 20.4 s is 20;
-- hold is inside the bridge: CONNECT to COMPLETE* is talk and hold together (``calltime``);
-- wrap-up is not logged: the adapter assumes ``wrapup_seconds``;
+- hold is inside the bridge: CONNECT to COMPLETE* is talk and hold together (``calltime``),
+  and COMPLETECALLER is written at the hang-up (the simulator's ``acw``);
+- wrap-up is not logged: the adapter assumes ``wrapup_seconds`` (``acw_carried`` is false);
 - a callback request is a caller leaving by a key (EXITWITHKEY), which the adapter counts as
   an abandon;
 - agent states other than members, pauses and calls (on_call and acw come from the calls).
@@ -30,31 +31,42 @@ class AsteriskEmitter:
     carries = ACD_TYPES
 
     merges: Mapping[str, str] = MappingProxyType({"call.callback_requested": "call.abandoned"})
+    acw_carried = False
+    whole_seconds = True  # time(NULL), %ld
 
     def __init__(self) -> None:
         self._members: dict[str, dict[str, bool]] = {}  # agent -> queue -> paused
         self._positions: dict[str, int] = {}  # queue -> callers waiting, for the position
+        self._bridged: dict[str, tuple[str, str, float, int]] = {}  # agent -> its call
 
     def emit(self, event: Mapping[str, Any]) -> list[bytes]:
         """The ``queue_log`` lines of one v1 event."""
-        epoch = int(datetime.fromisoformat(event["occurred_at"]).timestamp())
+        moment = datetime.fromisoformat(event["occurred_at"]).timestamp()
+        epoch = int(moment)
         kind = event["type"]
         if kind == "agent.state":
+            agent = event["agent_id"]
             # Membership lines carry one empty data field (a pause's reason is none here).
-            lines = self._agent(event)
-            return [_line(epoch, "NONE", q, event["agent_id"], k, "") for q, k in lines]
+            out = [_line(epoch, "NONE", q, agent, k, "") for q, k in self._agent(event)]
+            if event["state"] == "acw" and agent in self._bridged:
+                # The hang-up: app_queue logs the call's end now; the wrap-up is not logged.
+                call, queue, connected, wait = self._bridged.pop(agent)
+                calltime = round(moment - connected)
+                out.append(_line(epoch, call, queue, agent, "COMPLETECALLER", wait, calltime, 1))
+            return out
         call, queue = event["call_id"], event["queue"]
         if kind == "call.queued":
             position = self._positions[queue] = self._positions.get(queue, 0) + 1
             return [_line(epoch, call, queue, "NONE", "ENTERQUEUE", "", "", position)]
         if kind == "call.completed":
-            talk = round(event["talk_seconds"] + event["hold_seconds"])
-            return [_line(epoch, call, queue, event["agent_id"], "COMPLETECALLER", 0, talk, 1)]
+            return []  # written at the hang-up
         self._positions[queue] = max(0, self._positions.get(queue, 0) - 1)
         wait = int(event["wait_seconds"])
         if kind == "call.answered":
-            bridged = f"{call}-{event['agent_id']}"
-            return [_line(epoch, call, queue, event["agent_id"], "CONNECT", wait, bridged, 0)]
+            agent = event["agent_id"]
+            self._bridged[agent] = (call, queue, moment, wait)
+            bridged = f"{call}-{agent}"
+            return [_line(epoch, call, queue, agent, "CONNECT", wait, bridged, 0)]
         if kind == "call.abandoned":
             return [_line(epoch, call, queue, "NONE", "ABANDON", 1, 1, wait)]
         return [_line(epoch, call, queue, "NONE", "EXITWITHKEY", 1, 1, 1, wait)]  # callback

@@ -30,6 +30,12 @@ class Emitter(Protocol):
     # v1 types the platform writes as another v1 type comes back (a callback request is a
     # key press queue_log calls an exit): a comparison rewrites the reference the same way.
     merges: Mapping[str, str]
+    # Whether the stream says when after-call work ends. When it does not, the adapter
+    # assumes wrapup_seconds, and a comparison plays a day whose wrap-ups all last that long.
+    acw_carried: bool
+    # Whether the platform writes times in whole seconds; a comparison then plays a day
+    # whose times are whole seconds, on both sides.
+    whole_seconds: bool
 
     def emit(self, event: Mapping[str, Any]) -> list[bytes]:
         """The platform records ``event`` (one of ``carries``) becomes: zero or more."""

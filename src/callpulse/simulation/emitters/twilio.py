@@ -65,6 +65,8 @@ class TwilioEmitter:
     carries = ACD_TYPES
 
     merges: Mapping[str, str] = MappingProxyType({})  # a callback comes back as one
+    acw_carried = True
+    whole_seconds = False
 
     def __init__(self, max_calls: int = 100_000) -> None:
         self._calls: dict[tuple[str, str], _Call] = {}

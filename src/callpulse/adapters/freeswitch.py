@@ -1,0 +1,363 @@
+"""FreeSWITCH ``mod_callcenter`` events to events v1.
+
+A record is one FreeSWITCH event serialized as JSON, the way ``switch_event_serialize_json``
+writes it (``src/switch_event.c``) for the event socket's ``event json`` command, ``mod_amqp``
+and the third-party ``mod_event_kafka``: one flat object of header name -> string, every
+value a string (a multi-valued header is an array of strings). The events used are
+``Event-Name: CUSTOM`` with ``Event-Subclass: callcenter::info``, told apart by ``CC-Action``;
+their headers are those ``src/mod/applications/mod_callcenter/mod_callcenter.c`` adds:
+
+- ``member-queue-start`` (and ``member-queue-resume``, a caller taking back an abandoned
+  place): ``CC-Queue``, ``CC-Member-UUID``, ``CC-Member-Session-UUID``. No time of its own:
+  the event's ``Event-Date-Timestamp`` (microseconds, added to every fired event) is used.
+- ``bridge-agent-start``: ``CC-Agent``, ``CC-Agent-Answered-Time``, ``CC-Member-Joined-Time``
+  (epoch seconds) -> ``call.answered``; ``bridge-agent-end``: ``CC-Bridge-Terminated-Time``,
+  ``CC-Agent-Bridged`` -> ``call.completed``.
+- ``member-queue-end``: ``CC-Cause`` ``Terminated`` (after an agent: already told by
+  ``bridge-agent-end``) or ``Cancel`` with ``CC-Cancel-Reason`` ``TIMEOUT``,
+  ``NO_AGENT_TIMEOUT``, ``BREAK_OUT`` (the caller hung up or was taken out), ``EXIT_WITH_KEY``
+  or ``NONE``, and ``CC-Member-Joined-Time`` / ``CC-Member-Leaving-Time``.
+- A wait is timed from the caller's ``member-queue-start`` to the answer or the leaving by
+  their ``Event-Date-Timestamp`` (microseconds): the ``CC-*-Time`` headers are whole seconds,
+  and their difference can put a 4.6 s abandon past a 5 s short-abandon threshold. The
+  headers serve when the join was not read.
+- ``agent-status-change`` (``CC-Agent-Status``: ``Logged Out``, ``Available``,
+  ``Available (On Demand)``, ``On Break``) and ``agent-state-change`` (``CC-Agent-State``:
+  ``Waiting``, ``Receiving``, ``In a queue call``, ``Idle``, ``Reserved``).
+- ``agent-offering`` and ``bridge-agent-fail`` name an agent and a queue: the only sign, in
+  the stream, of the tiers that bind agents to queues (tiers have no event).
+
+Sources: ``mod_callcenter.c`` and ``switch_event.c`` (github.com/signalwire/freeswitch); the
+mod_callcenter page of the FreeSWITCH documentation (freeswitch.org, "mod_callcenter":
+Events, agent Status and State, ``wrap-up-time``); the mod_event_socket page (``event json``).
+The documentation's example names ``CC-Cause-Reason`` where the source writes
+``CC-Cancel-Reason``: both are read.
+
+What the stream cannot carry: hold time (``hold_seconds`` is 0: the talk time is the whole
+bridge), how long each wrap-up lasts (no event: the agent's ``wrap-up-time`` is given as
+``wrapup_seconds``, the same for every agent and call), a callback request (a caller
+leaving by key is an abandon), and an agent's queues before its first offer (no event
+names a tier).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from callpulse.adapters.base import V1, AdapterError, WrapupClock, Writer
+from callpulse.core.events import AgentStateName
+
+FORMAT = "freeswitch-callcenter"
+SUBCLASS = "callcenter::info"
+MAX_AGENTS = 10_000  # like every tracker, bounded: the oldest agent is forgotten past it
+MAX_QUEUES_PER_AGENT = 256
+MAX_CALLS = 10_000  # calls (queued, or answered) whose member-queue-end is still to come
+
+IN_A_QUEUE_CALL = "In a queue call"
+_STATUSES: dict[str, AgentStateName | None] = {  # None: it depends on the agent's state
+    "Logged Out": "offline",
+    "On Break": "not_ready",
+    "Available": None,
+    "Available (On Demand)": None,
+}
+_STATES = {"Waiting", "Receiving", IN_A_QUEUE_CALL, "Idle", "Reserved"}
+_TIMEOUTS = {"TIMEOUT", "NO_AGENT_TIMEOUT"}
+# The action's own epoch-seconds time, for a record that lacks Event-Date-Timestamp (the
+# documentation's examples show none; every event FreeSWITCH fires has it).
+_OWN_TIME = {
+    "bridge-agent-start": "CC-Agent-Answered-Time",
+    "bridge-agent-end": "CC-Bridge-Terminated-Time",
+    "bridge-agent-fail": "CC-Agent-Aborted-Time",
+    "member-queue-end": "CC-Member-Leaving-Time",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FreeSwitchOptions:
+    """How to read one site's ``callcenter::info`` events.
+
+    ``agent_names`` and ``queue_names`` map FreeSWITCH's names (``1000@default``,
+    ``support@default``) to the names to report. ``activity_states`` maps an agent status (or
+    state) name to the v1 state it means, over the defaults. ``timeouts_are_abandons``:
+    whether a caller leaving on ``max-wait-time`` (or ``max-wait-time-with-no-agent``) counts
+    as an abandon (true) or as leaving the queue unanswered for the dialplan's next step."""
+
+    site: str
+    wrapup_seconds: float = 0.0
+    timeouts_are_abandons: bool = True
+    agent_names: dict[str, str] = field(default_factory=dict)
+    queue_names: dict[str, str] = field(default_factory=dict)
+    activity_states: dict[str, AgentStateName] = field(default_factory=dict)
+
+
+_Derived = tuple[str, tuple[str, ...]]  # (v1 state, queues)
+
+
+@dataclass(slots=True)
+class _Agent:
+    status: str | None = None  # None until a status change is read: taken as available
+    state: str | None = None
+    queues: dict[str, None] = field(default_factory=dict)  # insertion-ordered set
+    wrapup_until: float = 0.0
+    reported: _Derived | None = None
+
+    def derive(self, now: float, overrides: dict[str, AgentStateName]) -> _Derived:
+        queues = tuple(sorted(self.queues))
+        # A call outlasts a status change (On Break, even Logged Out, mid-call): on_call first.
+        if self.state == IN_A_QUEUE_CALL:
+            return "on_call", queues
+        status = self.status or "Available"
+        mapped = overrides.get(status, _STATUSES.get(status))
+        if mapped is None:
+            state = self.state or "Waiting"
+            # Idle: logged in but given no calls (an on-demand agent after a call).
+            mapped = overrides.get(state, "not_ready" if state == "Idle" else "available")
+        if mapped == "available" and now < self.wrapup_until:
+            return "acw", queues
+        return mapped, queues
+
+
+class FreeSwitchCallcenter:
+    """An Adapter for FreeSWITCH ``mod_callcenter`` events, one JSON event per record."""
+
+    format = FORMAT
+
+    def __init__(self, options: FreeSwitchOptions) -> None:
+        self.options = options
+        self.ignored: Counter[str] = Counter()
+        self.agents_dropped = 0
+        self._agents: dict[str, _Agent] = {}
+        self._wrapups = WrapupClock()
+        self._answered: dict[tuple[str, str], None] = {}  # (call, queue) answered, not yet ended
+        # (call, queue) -> its member-queue-start's Event-Date-Timestamp (microseconds).
+        self._joined: dict[tuple[str, str], int] = {}
+
+    def translate(self, record: bytes) -> list[V1]:
+        """The events-v1 bodies one FreeSWITCH event stands for (none for a kind v1 has no use
+        for, counted in ``ignored``). Raises AdapterError for a record it cannot read."""
+        event = _event(record)
+        name = _header(event, "Event-Name")
+        subclass = event.get("Event-Subclass")
+        if name != "CUSTOM" or subclass != SUBCLASS:
+            # Other events (CHANNEL_*, HEARTBEAT, other modules' CUSTOM) share the stream
+            # when the bridge subscribes to more than callcenter::info.
+            self.ignored[subclass if name == "CUSTOM" and isinstance(subclass, str) else name] += 1
+            return []
+        action = _header(event, "CC-Action")
+        out = Writer(record, self.options.site, _when(event, action))
+        self._end_wrapups(out.when, out)
+        if action in {"member-queue-start", "member-queue-resume"}:
+            call, queue = self._call(event), self._queue(event)
+            out.add("call.queued", call_id=call, queue=queue)
+            micros = _micros(event)
+            if micros is not None:
+                if len(self._joined) >= MAX_CALLS:
+                    del self._joined[next(iter(self._joined))]
+                self._joined[(call, queue)] = micros
+        elif action == "bridge-agent-start":
+            self._answer(event, out)
+        elif action == "bridge-agent-end":
+            self._bridge_end(event, out)
+        elif action == "member-queue-end":
+            self._queue_end(event, out)
+        elif action in {"agent-offering", "bridge-agent-fail"}:
+            # The agent serves this queue: a tier the stream has no other sign of.
+            name = self._agent_name(event)
+            self._serves(name, self._queue(event))
+            self._report(name, out.when, out)
+        elif action == "agent-status-change":
+            status = _header(event, "CC-Agent-Status")
+            if status not in _STATUSES and status not in self.options.activity_states:
+                known = ", ".join(_STATUSES)
+                raise AdapterError(FORMAT, f"CC-Agent-Status {status[:40]!r} is none of {known}")
+            name = self._agent_name(event)
+            self._agent(name).status = status
+            self._report(name, out.when, out)
+        elif action == "agent-state-change":
+            state = _header(event, "CC-Agent-State")
+            if state not in _STATES and state not in self.options.activity_states:
+                known = ", ".join(sorted(_STATES))
+                raise AdapterError(FORMAT, f"CC-Agent-State {state[:40]!r} is none of {known}")
+            name = self._agent_name(event)
+            self._agent(name).state = state
+            self._report(name, out.when, out)
+        else:
+            # members-count (a waiting count without the oldest wait or agents: not a
+            # snapshot), agent-max-no-answer (its status change follows), agent-add,
+            # agent-contact-change, the agent-*-get answers, and actions yet to come.
+            self.ignored[action] += 1
+        return out.events
+
+    def flush(self, now: float) -> list[V1]:
+        """``agent.state`` for wrap-ups that ended by ``now``, for a quiet stream's tick."""
+        out = Writer(b"", self.options.site, now)  # what it reveals has keys of its own
+        self._end_wrapups(now, out)
+        return out.events
+
+    # --- calls ---------------------------------------------------------------------------
+
+    def _answer(self, event: dict[str, Any], out: Writer) -> None:
+        call, queue, name = self._call(event), self._queue(event), self._agent_name(event)
+        wait = _wait(event, self._joined.get((call, queue)), "CC-Agent-Answered-Time")
+        out.add("call.answered", call_id=call, queue=queue, agent_id=name, wait_seconds=wait)
+        if len(self._answered) >= MAX_CALLS:
+            del self._answered[next(iter(self._answered))]
+        self._answered[(call, queue)] = None
+        self._serves(name, queue)
+        self._agent(name).state = IN_A_QUEUE_CALL  # its agent-state-change follows
+        self._report(name, out.when, out)
+
+    def _bridge_end(self, event: dict[str, Any], out: Writer) -> None:
+        call, queue, name = self._call(event), self._queue(event), self._agent_name(event)
+        member = self._agent(name)
+        if member.state == IN_A_QUEUE_CALL:
+            member.state = "Waiting"  # its agent-state-change (Waiting, or Idle) follows
+        # CC-Agent-Bridged false: the caller hung up as the agent answered, no talk at all;
+        # the answer is told, the member-queue-end that follows is no abandon.
+        if event.get("CC-Agent-Bridged", "true") != "false":
+            ended = _number(event, "CC-Bridge-Terminated-Time")
+            talk = ended - _number(event, "CC-Agent-Answered-Time")
+            wrapup = self.options.wrapup_seconds
+            out.add("call.completed", call_id=call, queue=queue, agent_id=name,
+                    talk_seconds=max(0.0, talk), hold_seconds=0.0,
+                    acw_seconds=float(wrapup))  # fmt: skip
+            if wrapup > 0:
+                # From the event's own time (microseconds): the header is whole seconds.
+                member.wrapup_until = out.when + wrapup
+                self._wrapups.start(name, member.wrapup_until)
+        self._report(name, out.when, out)
+
+    def _queue_end(self, event: dict[str, Any], out: Writer) -> None:
+        call, queue = self._call(event), self._queue(event)
+        answered = (call, queue) in self._answered
+        self._answered.pop((call, queue), None)
+        started = self._joined.pop((call, queue), None)
+        cause = _header(event, "CC-Cause")
+        if cause == "Terminated":
+            self.ignored["member-queue-end:Terminated"] += 1  # bridge-agent-end told it
+            return
+        if cause != "Cancel":
+            raise AdapterError(FORMAT, f"CC-Cause must be Terminated or Cancel: {cause[:40]!r}")
+        if answered:
+            self.ignored["member-queue-end:answered"] += 1
+            return
+        reason = event.get("CC-Cancel-Reason", event.get("CC-Cause-Reason", "NONE"))
+        if not isinstance(reason, str):
+            raise AdapterError(FORMAT, "CC-Cancel-Reason must be a string")
+        wait = _wait(event, started, "CC-Member-Leaving-Time")
+        if reason in _TIMEOUTS and not self.options.timeouts_are_abandons:
+            out.add("call.transferred", call_id=call, queue=queue, reason=reason.lower())
+        else:
+            out.add("call.abandoned", call_id=call, queue=queue, wait_seconds=wait,
+                    reason=reason.lower())  # fmt: skip
+
+    def _call(self, event: dict[str, Any]) -> str:
+        # The caller's channel: what CDRs and the other channel events name.
+        return _header(event, "CC-Member-Session-UUID")
+
+    def _queue(self, event: dict[str, Any]) -> str:
+        queue = _header(event, "CC-Queue")
+        return self.options.queue_names.get(queue, queue)
+
+    # --- agents ------------------------------------------------------------------------
+
+    def _agent_name(self, event: dict[str, Any]) -> str:
+        name = _header(event, "CC-Agent")
+        return self.options.agent_names.get(name, name)
+
+    def _agent(self, name: str) -> _Agent:
+        member = self._agents.get(name)
+        if member is None:
+            if len(self._agents) >= MAX_AGENTS:
+                del self._agents[next(iter(self._agents))]
+                self.agents_dropped += 1
+            member = self._agents[name] = _Agent()
+        return member
+
+    def _serves(self, name: str, queue: str) -> None:
+        queues = self._agent(name).queues
+        if queue not in queues and len(queues) < MAX_QUEUES_PER_AGENT:
+            queues[queue] = None
+
+    def _report(self, name: str, when: float, out: Writer) -> None:
+        member = self._agents[name]
+        state = member.derive(when, self.options.activity_states)
+        if state != member.reported:
+            member.reported = state
+            out.add("agent.state", agent_id=name, state=state[0], queues=list(state[1]))
+
+    def _end_wrapups(self, now: float, out: Writer) -> None:
+        for ends, name in self._wrapups.due(now):
+            member = self._agents.get(name)
+            if member is not None and member.wrapup_until == ends:  # not since renewed
+                with out.revealed(f"wrapup-end|{self.options.site}|{name}|{ends}", ends):
+                    self._report(name, ends, out)
+
+
+def _event(record: bytes) -> dict[str, Any]:
+    try:
+        event = json.loads(record)
+    except UnicodeDecodeError as exc:
+        raise AdapterError(FORMAT, f"not UTF-8 at byte {exc.start}") from None
+    except ValueError as exc:
+        raise AdapterError(FORMAT, f"expected a FreeSWITCH event as JSON: {exc}") from None
+    if not isinstance(event, dict):
+        raise AdapterError(FORMAT, "expected a FreeSWITCH event as a JSON object of headers")
+    return event
+
+
+def _header(event: dict[str, Any], name: str) -> str:
+    value = event.get(name)
+    if value is None or value == "":
+        raise AdapterError(FORMAT, f"{name} is missing")
+    if not isinstance(value, str):
+        raise AdapterError(FORMAT, f"{name} must be a string, as FreeSWITCH writes headers")
+    return value
+
+
+def _number(event: dict[str, Any], name: str) -> float:
+    text = _header(event, name)
+    try:
+        value = float(text)
+    except ValueError:
+        raise AdapterError(FORMAT, f"{name} is not a number: {text[:40]!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise AdapterError(FORMAT, f"{name} must be a finite number >= 0: {text[:40]!r}")
+    return value
+
+
+def _wait(event: dict[str, Any], started: int | None, until: str) -> float:
+    """How long the caller waited, to the event's ``until`` header (epoch seconds).
+
+    The CC-*-Time headers are whole seconds (``local_epoch_time_now``): their difference
+    can be a second off either way, enough to make a 4.6 s abandon 5 s, past a short-
+    abandon threshold. Each event's Event-Date-Timestamp is in microseconds: from the
+    member-queue-start this caller's join was read at (``started``), the wait is exact.
+    Only when that join is the one the header names (the same second, give or take the
+    time the event took to fire): a resumed member's Joined-Time is its first join's."""
+    joined = _number(event, "CC-Member-Joined-Time")
+    wait = _number(event, until) - joined
+    now = _micros(event)
+    if started is not None and now is not None and abs(started / 1e6 - joined) <= 2:
+        wait = (now - started) / 1e6  # integer microseconds: no float rounding
+    return max(0.0, wait)
+
+
+def _micros(event: dict[str, Any]) -> int | None:
+    """Event-Date-Timestamp (microseconds), if the record has it."""
+    if "Event-Date-Timestamp" not in event:
+        return None
+    return round(_number(event, "Event-Date-Timestamp"))
+
+
+def _when(event: dict[str, Any], action: str) -> float:
+    if "Event-Date-Timestamp" in event:
+        return _number(event, "Event-Date-Timestamp") / 1e6  # microseconds
+    own = _OWN_TIME.get(action)
+    if own is None:
+        raise AdapterError(FORMAT, f"{action} needs Event-Date-Timestamp (its only time)")
+    return _number(event, own)

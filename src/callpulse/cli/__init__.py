@@ -101,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         dest="platform",
         choices=_platform_formats(),
         help="write the call and agent events as this platform does, each site's to a topic "
-        "FORMAT.SITE (or a file OUT.FORMAT.SITE.*) of its own; the rest stay events v1",
+        "TOPIC.FORMAT.SITE (or a file OUT.FORMAT.SITE.*) of its own; the rest stay events v1",
     )
     simulate.add_argument(
         "-c",

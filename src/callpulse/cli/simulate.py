@@ -39,7 +39,8 @@ def simulate(
     except ValueError as exc:
         print(f"callpulse: {exc}", file=sys.stderr)
         return 2
-    writer = PlatformWriter(platform, [s.name for s in scenario.sites]) if platform else None
+    sites = [s.name for s in scenario.sites]
+    writer = PlatformWriter(platform, sites, prefix=topic) if platform else None
     if out is not None:
         return _write(scenario, out, length, writer)
     assert kafka is not None
@@ -120,7 +121,7 @@ async def _produce(
                     await asyncio.sleep(delay)
             records = center.records(t, topic)
             for record in writer.write(records) if writer is not None else records:
-                # A platform's records go to its site's topic, e.g. asterisk-queue-log.lon1.
+                # A platform's records go to its site's topic, TOPIC.FORMAT.SITE.
                 await producer.send(record.topic, record.value, key=record.key)
                 sent += 1
             if time.monotonic() - shown > 0.5:

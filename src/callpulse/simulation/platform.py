@@ -46,8 +46,10 @@ def merged(batch: Iterable[RawRecord], merges: Mapping[str, str]) -> list[RawRec
 class PlatformWriter:
     """Writes v1 records as platform records, per site; the rest stay as they are."""
 
-    def __init__(self, fmt: str, sites: Iterable[str]) -> None:
+    def __init__(self, fmt: str, sites: Iterable[str], prefix: str | None = None) -> None:
+        """``prefix``: the platform topics are ``PREFIX.FORMAT.SITE`` (else ``FORMAT.SITE``)."""
         self.format = fmt
+        self._prefix = f"{prefix}." if prefix else ""
         self.emitters: dict[str, Emitter] = {site: emitter_for(fmt, site) for site in sites}
         self._offsets: dict[str, int] = {}
         self._written: dict[str, None] = {}  # event ids, oldest first (bounded)
@@ -72,7 +74,7 @@ class PlatformWriter:
             if len(self._written) > _REMEMBERED:
                 del self._written[next(iter(self._written))]
             site = body["site"]
-            topic = topic_of(self.format, site)
+            topic = self._prefix + topic_of(self.format, site)
             for value in emitter.emit(body):
                 offset = self._offsets[topic] = self._offsets.get(topic, -1) + 1
                 out.append(RawRecord(value, site.encode(), topic, 0, offset))

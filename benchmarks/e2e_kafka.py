@@ -5,7 +5,8 @@
 Phase 1 (throughput): ``--events`` events from the simulator are produced to a fresh topic
 first; then the real pipeline (KafkaSource -> Ingest -> Monitor, commits, and a /metrics
 render every second) consumes them from the start. Reported: events/s from first fetch to
-last commit.
+last commit. Then a bare aiokafka consumer (``getmany``, no decoding: the ceiling of a Python
+Kafka consumer here) reads the same records, and the ratio of the two is printed.
 
 Phase 2 (latency): a second process produces at ``--rate`` events/s for ``--seconds`` while the
 pipeline consumes live. Reported: p50/p99 of (applied at - Kafka record timestamp), i.e. from
@@ -188,6 +189,38 @@ async def consume(
     return result
 
 
+async def consume_bare(bootstrap: str, topic: str, expected: int) -> dict[str, Any]:
+    """The same records through a bare aiokafka consumer: fetched and counted, nothing else."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-bare-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    seen = 0
+    first = last = 0.0
+    try:
+        while seen < expected:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
+            for records in batches.values():
+                if records and not first:
+                    first = time.monotonic()
+                seen += len(records)
+            last = time.monotonic()
+    finally:
+        await consumer.stop()
+    seconds = last - first
+    return {
+        "events": seen,
+        "seconds": round(seconds, 3),
+        "events_per_second": round(seen / seconds) if seconds > 0 else None,
+    }
+
+
 def kafka_settings(bootstrap: str, topic: str, group: str) -> Any:
     """Settings of a pipeline consuming ``topic`` in consumer group ``group``."""
     from callpulse.config import Settings
@@ -259,6 +292,11 @@ def main() -> None:
         producer_process(bootstrap, topic, args.events, 0).wait()
         throughput = asyncio.run(consume(bootstrap, topic, args.events, measure_latency=False))
         print("throughput:", json.dumps(throughput), flush=True)
+        bare = asyncio.run(consume_bare(bootstrap, topic, args.events))
+        print("bare aiokafka getmany:", json.dumps(bare), flush=True)
+        if throughput["events_per_second"] and bare["events_per_second"]:
+            ratio = throughput["events_per_second"] / bare["events_per_second"]
+            print(f"callpulse / bare aiokafka: {ratio:.2f}x", flush=True)
 
         live = int(args.rate * args.seconds)
         topic = asyncio.run(new_topic(bootstrap))

@@ -40,10 +40,11 @@ from callpulse.core.rules import Rule, RuleSpec
 from callpulse.core.timegrid import check_windows
 from callpulse.sinks.http_client import HttpConfig
 from callpulse.sinks.naming import public_url
-from callpulse.web.server import Limits
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
+
+    from callpulse.web.server import Limits
 
 Duration = Annotated[
     float,
@@ -182,6 +183,9 @@ class HttpSettings(_Section):
     web_config_file: Path | None = None  # TLS and basic auth (exporter-toolkit format)
 
     def limits(self) -> Limits:
+        # Imported here: the web server imports the config's errors, which import this.
+        from callpulse.web.server import Limits
+
         return _into(Limits, self)
 
 

@@ -1,0 +1,60 @@
+"""The decoder and the monitor alone: simulated records through ``Ingest.process``, no broker.
+
+    .venv/bin/python -m benchmarks.ingest [--events 200000] [--runs 3] [--profile]
+
+The records are e2e_kafka's (200 queues at 20 sites, made once, before timing). Each run
+builds a fresh monitor and applies them all in batches of 5,000 (a fetch's worth), with the
+clock ticking between batches as the daemon's does. Reported: records/s per run and the
+median; ``--profile`` prints where the time goes (cProfile, which slows it down).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import statistics
+import time
+
+from benchmarks.e2e_kafka import kafka_settings, simulated_events
+
+BATCH = 5000
+
+
+def run(values: list[tuple[bytes, bytes]]) -> float:
+    """One run over ``values``; records/s."""
+    from callpulse.core.ingest import Ingest, RawRecord
+    from callpulse.core.monitor import Monitor
+
+    settings = kafka_settings("127.0.0.1:9092", "bench", "bench")
+    monitor = Monitor(settings.monitor_config(event_time_clock=False), now=time.time())
+    ingest = Ingest(monitor, max_record_bytes=settings.source.kafka.max_record_bytes)
+    batches = [
+        [RawRecord(v, k, "bench", 0, i + j) for j, (k, v) in enumerate(values[i : i + BATCH])]
+        for i in range(0, len(values), BATCH)
+    ]
+    began = time.perf_counter()
+    for batch in batches:
+        monitor.tick(time.time())
+        ingest.process(batch)
+    return len(values) / (time.perf_counter() - began)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    values = simulated_events(args.events, seed=1)
+    if args.profile:
+        cProfile.runctx("run(values)", globals(), {"values": values, "run": run}, "ingest.prof")
+        pstats.Stats("ingest.prof").sort_stats("tottime").print_stats(20)
+        return
+    rates = [run(values) for _ in range(args.runs)]
+    print(f"{len(values):,} records: " + ", ".join(f"{r:,.0f}" for r in rates) + " records/s")
+    print(f"median {statistics.median(rates):,.0f} records/s")
+
+
+if __name__ == "__main__":
+    main()

@@ -567,3 +567,16 @@ def test_a_long_calls_record_restates_nothing_already_said(connect: AmazonConnec
     assert [e["type"] for e in read(connect, answered)] == ["call.queued", "call.answered"]
     record = contact_record(updated=2500)
     assert [e["type"] for e in read(connect, record)] == ["call.completed"]
+
+
+def test_an_ignored_disconnect_does_not_swallow_the_queued_that_follows(
+    connect: AmazonConnect,
+) -> None:
+    # EventBridge is unordered: the answered call's DISCONNECTED may come first. It is
+    # ignored (its record tells the rest), and must not mark the call queued as written.
+    agent = {"agentArn": ALICE, "connectedToAgentTimestamp": at(9)}
+    ended = contact_event("DISCONNECTED", queueInfo=queue_info(enqueued=0), agentInfo=agent,
+                          disconnectTimestamp=at(120))  # fmt: skip
+    assert read(connect, ended) == []
+    [queued] = read(connect, contact_event("QUEUED", queueInfo=queue_info(enqueued=0)))
+    assert queued["type"] == "call.queued"

@@ -232,3 +232,51 @@ def test_a_morning_of_queue_log_gives_the_monitor_exact_kpis(
     assert dict(v.agents)["available"] == 1
     assert dict(v.agents)["on_call"] == 1
     assert log.ignored == {"RINGNOANSWER": 1}
+
+
+def test_a_rejected_line_does_not_lose_a_wrapup_end() -> None:
+    log = AsteriskQueueLog(AsteriskOptions(site="lon1", wrapup_seconds=30))
+    read(log, "1000|NONE|q|Alice|ADDMEMBER|", "1001|c1|q|Alice|CONNECT|1|c1.2|0",
+         "1060|c1|q|Alice|COMPLETECALLER|1|59|1")  # fmt: skip
+    with pytest.raises(AdapterError):
+        log.translate(b"1200|c2|q|NONE|ABANDON")  # truncated: its wrap-up end is not told
+    ended, queued = read(log, "1201|c3|q|NONE|ENTERQUEUE||1|1")
+    assert (ended["type"], ended["state"]) == ("agent.state", "available")
+    assert ended["occurred_at"] == "1970-01-01T00:18:10.000Z"  # 1060 + 30, as it ended
+    assert queued["type"] == "call.queued"
+
+
+def test_an_attended_transfer_of_link_type_takes_its_calltime() -> None:
+    # app_queue.c's log_attended_transfer: LINK|chan1|chan2|holdtime|calltime|origposition.
+    log = AsteriskQueueLog(AsteriskOptions(site="lon1"))
+    events = read(log, "2000|c1|q|Alice|ATTENDEDTRANSFER|LINK|PJSIP/1-01|Local/200@x-02;1|12|300|1")
+    assert only(events, "call.completed")["talk_seconds"] == 300.0
+
+
+def test_a_member_added_paused_is_not_ready() -> None:
+    log = AsteriskQueueLog(AsteriskOptions(site="lon1"))
+    [state] = read(log, "1000|NONE|q|PJSIP/1|ADDMEMBER|PAUSED")
+    assert (state["state"], state["queues"]) == ("not_ready", ["q"])
+
+
+def test_connect_keeps_an_agents_queues_bounded() -> None:
+    from callpulse.adapters.asterisk import MAX_QUEUES_PER_AGENT
+
+    log = AsteriskQueueLog(AsteriskOptions(site="lon1"))
+    lines = [f"{1000 + i}|c{i}|q{i}|Alice|CONNECT|1|c{i}.2|0" for i in range(300)]
+    events = read(log, *lines)
+    last = [e for e in events if e["type"] == "agent.state"][-1]
+    assert len(last["queues"]) == MAX_QUEUES_PER_AGENT
+
+
+def test_the_wrapup_clock_is_bounded() -> None:
+    from callpulse.adapters.base import WrapupClock
+
+    clock = WrapupClock(limit=10)
+    for i in range(25):
+        clock.start(f"a{i}", 1000.0 + i)
+    # Past the limit the latest half goes (a hostile far-future record never comes due); the
+    # soonest, the ones that matter, stay.
+    due = [agent for _, agent in clock.due(2000)]
+    assert len(due) <= 10
+    assert due[:5] == ["a0", "a1", "a2", "a3", "a4"]

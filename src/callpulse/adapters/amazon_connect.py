@@ -242,7 +242,7 @@ class AmazonConnect:
         start = _time(enqueued, "queueInfo.enqueueTimestamp")
         out.queued(start)
         if kind == "QUEUED":
-            return out.events
+            return out.written()
         agent_info = _get(detail, "agentInfo")
         agent_info = _object(agent_info, "agentInfo") if agent_info is not None else {}
         connected = _get(agent_info, "connectedToAgentTimestamp")
@@ -250,14 +250,14 @@ class AmazonConnect:
             at = _time(connected if connected is not None else sent, "connectedToAgentTimestamp")
             agent = self._agent_name(_text(_get(agent_info, "agentArn"), "agentInfo.agentArn"))
             out.answered(at, agent, at - start)
-            return out.events
+            return out.written()
         if connected is not None:
             self.ignored[kind] += 1  # the end of an answered call: its record says the rest
             return []
         ended = _get(detail, "disconnectTimestamp")
         at = _time(ended if ended is not None else sent, "disconnectTimestamp")
         out.abandoned(at, at - start)
-        return out.events
+        return out.written()
 
     # --- contact records ---------------------------------------------------------------
 
@@ -311,7 +311,7 @@ class AmazonConnect:
                 out.transferred(at)
             else:
                 out.abandoned(at, at - start)
-            return out.events
+            return out.written()
         agent_doc = _object(raw_agent, "Agent")
         agent = self._agent_name(_text(_get(agent_doc, "ARN"), "Agent.ARN"))
         connected = _get(agent_doc, "ConnectedToAgentTimestamp")
@@ -330,7 +330,7 @@ class AmazonConnect:
             hold=_seconds(_get(agent_doc, "CustomerHoldDuration"), "CustomerHoldDuration"),
             acw=_seconds(_get(agent_doc, "AfterContactWorkDuration"), "AfterContactWorkDuration"),
         )
-        return out.events
+        return out.written()
 
     def _contact(self, contact: str, queue_arn: str) -> _Contact:
         """A contact's events in one queue, knowing which of them were already written."""
@@ -362,13 +362,21 @@ class _Contact:
         self.ids = {"call_id": contact, "queue": queue}
         self.site = site
         self.said: set[int] = set()
+        self._pending: list[int] = []
         self.events: list[V1] = []
 
     def _add(self, index: int, event_type: str, when: float, **fields: Any) -> None:
-        if index not in self.said:
-            self.said.add(index)
+        if index not in self.said and index not in self._pending:
+            self._pending.append(index)
             self.events.append(v1(self.key, index, event_type, when, self.site,
                                   **self.ids, **fields))  # fmt: skip
+
+    def written(self) -> list[V1]:
+        """The events to return: only now are they marked written, so a record ignored or
+        rejected after a call's events were built leaves them to the next record."""
+        self.said.update(self._pending)
+        self._pending.clear()
+        return self.events
 
     def queued(self, when: float) -> None:
         self._add(_QUEUED, "call.queued", when)

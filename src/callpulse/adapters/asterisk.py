@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from callpulse.adapters.base import V1, AdapterError, WrapupClock, Writer
 
@@ -92,7 +93,18 @@ class AsteriskQueueLog:
         when = _number(parts[0], "epoch")
         callid, queue, agent, kind, data = parts[1], parts[2], parts[3], parts[4], parts[5:]
         out = Writer(record, self.options.site, when)
-        self._end_wrapups(when, out)
+        ended = self._end_wrapups(when, out)
+        try:
+            self._apply(kind, callid, queue, agent, data, when, out)
+        except AdapterError:
+            self._reopen(ended)  # the line is rejected: its events, wrap-up ends too, are not
+            raise
+        return out.events
+
+    def _apply(
+        self, kind: str, callid: str, queue: str, agent: str, data: list[str], when: float,
+        out: Writer,
+    ) -> None:  # fmt: skip
         if kind == "ENTERQUEUE":
             out.add("call.queued", call_id=_named(callid, "callid"), queue=_named(queue, "queue"))
         elif kind == "CONNECT":
@@ -101,14 +113,19 @@ class AsteriskQueueLog:
             out.add("call.answered", call_id=_named(callid, "callid"),
                     queue=_named(queue, "queue"), agent_id=name, wait_seconds=wait)  # fmt: skip
             member = self._agent(name)
-            member.queues.setdefault(queue, False)  # a static member is never ADDMEMBERed
+            if len(member.queues) < MAX_QUEUES_PER_AGENT:
+                member.queues.setdefault(queue, False)  # a static member is never ADDMEMBERed
             member.calls += 1
             self._report(name, when, out)
         elif kind in _ABANDONS:
             self._left(kind, callid, queue, _data(data, _WAIT_FIELD[kind], kind), out)
         elif kind in _COMPLETES or kind in _TRANSFERS:
-            # COMPLETE*: holdtime|calltime|origposition; *TRANSFER: two fields before those.
-            talk = _data(data, 2 if kind in _COMPLETES else 4, kind)
+            # Every kind ends with holdtime|calltime|origposition; a transfer has two fields
+            # (three for an ATTENDEDTRANSFER of LINK) before them.
+            fields = 3 if kind in _COMPLETES else 5
+            if len(data) < fields:
+                raise AdapterError(FORMAT, f"{kind} needs {fields} data fields, has {len(data)}")
+            talk = _number(data[-2], f"{kind} calltime")
             name = self._agent_name(agent)
             out.add("call.completed", call_id=_named(callid, "callid"),
                     queue=_named(queue, "queue"), agent_id=name, talk_seconds=talk,
@@ -122,7 +139,7 @@ class AsteriskQueueLog:
                 self._wrapups.start(name, member.wrapup_until)
             self._report(name, when, out)
         elif kind in {"ADDMEMBER", "REMOVEMEMBER", "PAUSE", "UNPAUSE", "PAUSEALL", "UNPAUSEALL"}:
-            self._membership(kind, queue, self._agent_name(agent), when, out)
+            self._membership(kind, queue, self._agent_name(agent), data, when, out)
         elif kind == "AGENTLOGOFF":
             name = self._agent_name(agent)
             self._agent(name).queues.clear()
@@ -131,7 +148,6 @@ class AsteriskQueueLog:
             # AGENTLOGIN (membership comes from ADDMEMBER), RINGNOANSWER (ms of ringing: no v1
             # event), FreePBX's own rows (DID, INFO...) and kinds yet to come.
             self.ignored[kind] += 1
-        return out.events
 
     def flush(self, now: float) -> list[V1]:
         """``agent.state`` for wrap-ups that ended by ``now``, for a quiet log's tick."""
@@ -154,10 +170,13 @@ class AsteriskQueueLog:
             member = self._agents[name] = _Agent()
         return member
 
-    def _membership(self, kind: str, queue: str, name: str, when: float, out: Writer) -> None:
+    def _membership(
+        self, kind: str, queue: str, name: str, data: list[str], when: float, out: Writer
+    ) -> None:
         member = self._agent(name)
         if kind == "ADDMEMBER" and len(member.queues) < MAX_QUEUES_PER_AGENT:
-            member.queues[_named(queue, "queue")] = False
+            # data1 is PAUSED for a member added paused (AddQueueMember's p option).
+            member.queues[_named(queue, "queue")] = data[:1] == ["PAUSED"]
         elif kind == "REMOVEMEMBER":
             member.queues.pop(queue, None)
         else:
@@ -176,12 +195,24 @@ class AsteriskQueueLog:
             member.reported = state
             out.add("agent.state", agent_id=name, state=state[0], queues=list(state[1]))
 
-    def _end_wrapups(self, now: float, out: Writer) -> None:
+    def _end_wrapups(self, now: float, out: Writer) -> list[tuple[float, str, Any]]:
+        """Report the wrap-ups over by ``now``; return what :meth:`_reopen` undoes."""
+        ended = []
         for ends, name in self._wrapups.due(now):
             member = self._agents.get(name)
             if member is not None and member.wrapup_until == ends:  # not since renewed
+                ended.append((ends, name, member.reported))
                 with out.revealed(f"wrapup-end|{self.options.site}|{name}|{ends}", ends):
                     self._report(name, ends, out)
+        return ended
+
+    def _reopen(self, ended: list[tuple[float, str, Any]]) -> None:
+        """Put back wrap-ups whose ends were reported in events that were not returned."""
+        for ends, name, reported in ended:
+            self._wrapups.start(name, ends)
+            member = self._agents.get(name)
+            if member is not None:
+                member.reported = reported
 
     def _left(self, kind: str, callid: str, queue: str, wait: float, out: Writer) -> None:
         ids = {"call_id": _named(callid, "callid"), "queue": _named(queue, "queue")}

@@ -13,6 +13,7 @@ from callpulse.core.ingest import DecodeError
 from callpulse.core.timefmt import rfc3339
 
 V1 = dict[str, Any]
+_LAST_INSTANT = 253_402_300_799  # 9999-12-31T23:59:59Z: what RFC 3339 can write
 
 
 class AdapterError(DecodeError):
@@ -43,6 +44,8 @@ def v1(record: bytes, index: int, event_type: str, when: float, site: str, **fie
     """An events-v1 body. Its ``event_id`` is a hash of the platform record and the event's
     place among those it yields, so a record read twice (a restarted tail, a replayed topic)
     is de-duplicated like any other event."""
+    if not 0 <= when <= _LAST_INSTANT:
+        raise ValueError(f"time {when!r} is out of range")
     digest = hashlib.blake2b(record, digest_size=12).hexdigest()
     return {
         "schema_version": 1,
@@ -83,14 +86,18 @@ class Writer:
 
 
 class WrapupClock:
-    """When wrap-ups a platform does not log end: (ends, agent), soonest first."""
+    """When wrap-ups a platform does not log end: (ends, agent), soonest first. Bounded: past
+    ``limit`` entries (records from far in the future never come due), the latest half go."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = 100_000) -> None:
         self._heap: list[tuple[float, str]] = []
+        self._limit = limit
 
     def start(self, agent: str, ends: float) -> None:
         """``agent``'s wrap-up ends at ``ends``."""
         heapq.heappush(self._heap, (ends, agent))
+        if len(self._heap) > self._limit:
+            self._heap = heapq.nsmallest(self._limit // 2, self._heap)
 
     def due(self, now: float) -> Iterator[tuple[float, str]]:
         """(ends, agent) of every wrap-up over by ``now``, each once; the caller checks the

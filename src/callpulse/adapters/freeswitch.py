@@ -149,7 +149,15 @@ class FreeSwitchCallcenter:
             return []
         action = _header(event, "CC-Action")
         out = Writer(record, self.options.site, _when(event, action))
-        self._end_wrapups(out.when, out)
+        ended = self._end_wrapups(out.when, out)
+        try:
+            self._apply(action, event, out)
+        except AdapterError:
+            self._reopen(ended)  # the record is rejected: its events, wrap-up ends too, are not
+            raise
+        return out.events
+
+    def _apply(self, action: str, event: dict[str, Any], out: Writer) -> None:
         if action in {"member-queue-start", "member-queue-resume"}:
             call, queue = self._call(event), self._queue(event)
             out.add("call.queued", call_id=call, queue=queue)
@@ -190,7 +198,6 @@ class FreeSwitchCallcenter:
             # snapshot), agent-max-no-answer (its status change follows), agent-add,
             # agent-contact-change, the agent-*-get answers, and actions yet to come.
             self.ignored[action] += 1
-        return out.events
 
     def flush(self, now: float) -> list[V1]:
         """``agent.state`` for wrap-ups that ended by ``now``, for a quiet stream's tick."""
@@ -290,12 +297,24 @@ class FreeSwitchCallcenter:
             member.reported = state
             out.add("agent.state", agent_id=name, state=state[0], queues=list(state[1]))
 
-    def _end_wrapups(self, now: float, out: Writer) -> None:
+    def _end_wrapups(self, now: float, out: Writer) -> list[tuple[float, str, Any]]:
+        """Report the wrap-ups over by ``now``; return what :meth:`_reopen` undoes."""
+        ended = []
         for ends, name in self._wrapups.due(now):
             member = self._agents.get(name)
             if member is not None and member.wrapup_until == ends:  # not since renewed
+                ended.append((ends, name, member.reported))
                 with out.revealed(f"wrapup-end|{self.options.site}|{name}|{ends}", ends):
                     self._report(name, ends, out)
+        return ended
+
+    def _reopen(self, ended: list[tuple[float, str, Any]]) -> None:
+        """Put back wrap-ups whose ends were reported in events that were not returned."""
+        for ends, name, reported in ended:
+            self._wrapups.start(name, ends)
+            member = self._agents.get(name)
+            if member is not None:
+                member.reported = reported
 
 
 def _event(record: bytes) -> dict[str, Any]:

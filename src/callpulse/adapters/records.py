@@ -86,7 +86,7 @@ def clock(settings: FormatSettings) -> Callable[[bytes], float | None] | None:
     def moment(record: bytes) -> float | None:
         try:
             events = adapter.translate(record)
-        except AdapterError:
+        except Exception:  # pacing only: the pipeline's adapter says what is wrong with it
             return None
         return max((_epoch(e["occurred_at"]) for e in events), default=None)
 
@@ -100,13 +100,21 @@ def translator(adapter: Adapter) -> Translator:
     def translate(record: RawRecord) -> Sequence[RawRecord]:
         if record.value is None:
             raise AdapterError(adapter.format, "the record has no value (a tombstone)")
+        try:
+            bodies = adapter.translate(record.value)
+        except AdapterError:
+            raise
+        except (ValueError, ArithmeticError, TypeError, KeyError, IndexError) as exc:
+            # A value out of every range (a year 10,000, a number of 400 digits) must not
+            # stop the stream: the record is unreadable like any other.
+            raise AdapterError(adapter.format, f"{type(exc).__name__}: {exc}") from None
         return [
             dataclasses.replace(
                 record,
                 value=_json(body),
                 key=body["site"].encode(),
             )
-            for body in adapter.translate(record.value)
+            for body in bodies
         ]
 
     return translate

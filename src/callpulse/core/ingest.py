@@ -137,6 +137,13 @@ class Ingest:
                 invalid[exc.reason] = invalid.get(exc.reason, 0) + 1
                 rejected.append(Rejection(record, exc.reason, exc.detail))
                 continue
+            except Exception as exc:
+                # As for the monitor below: a translator's bug must not stop the stream.
+                invalid["processing_error"] += 1
+                rejected.append(
+                    Rejection(record, "processing_error", f"{type(exc).__name__}: {exc}")
+                )
+                continue
             for each in yielded:
                 # A rejection names the platform's record, which is what its owner can fix.
                 self._apply(each, record, sites, rejected)

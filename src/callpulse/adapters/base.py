@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -85,6 +85,16 @@ class Writer:
             self.record, self.at = record, self.when
 
 
+class WrappingUp(Protocol):
+    """An agent as an adapter that assumes wrap-ups keeps it."""
+
+    wrapup_until: float
+    reported: Any  # what the adapter last reported of the agent
+
+
+Ended = list[tuple[float, str, Any]]  # (ends, agent, what was reported before)
+
+
 class WrapupClock:
     """When wrap-ups a platform does not log end: (ends, agent), soonest first. Bounded: past
     ``limit`` entries (records from far in the future never come due), the latest half go."""
@@ -104,3 +114,27 @@ class WrapupClock:
         agent's wrap-up was not renewed since."""
         while self._heap and self._heap[0][0] <= now:
             yield heapq.heappop(self._heap)
+
+    def end(
+        self, now: float, agents: Mapping[str, WrappingUp], report: Callable[[str, float], None],
+        out: Writer,
+    ) -> Ended:  # fmt: skip
+        """Report (``report(agent, ends)``, into ``out``) every wrap-up over by ``now`` and
+        not renewed since, each stamped when it ended; return what :meth:`reopen` undoes."""
+        ended: Ended = []
+        for ends, name in self.due(now):
+            agent = agents.get(name)
+            if agent is not None and agent.wrapup_until == ends:
+                ended.append((ends, name, agent.reported))
+                with out.revealed(f"wrapup-end|{out.site}|{name}|{ends}", ends):
+                    report(name, ends)
+        return ended
+
+    def reopen(self, ended: Ended, agents: Mapping[str, WrappingUp]) -> None:
+        """Put back wrap-ups whose ends were reported in events that were not returned (the
+        record that revealed them was rejected)."""
+        for ends, name, reported in ended:
+            self.start(name, ends)
+            agent = agents.get(name)
+            if agent is not None:
+                agent.reported = reported

@@ -48,7 +48,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from callpulse.adapters.base import V1, AdapterError, WrapupClock, Writer
+from callpulse.adapters.base import V1, AdapterError, Ended, WrapupClock, Writer
 from callpulse.core.events import AgentStateName
 
 FORMAT = "freeswitch-callcenter"
@@ -153,7 +153,9 @@ class FreeSwitchCallcenter:
         try:
             self._apply(action, event, out)
         except AdapterError:
-            self._reopen(ended)  # the record is rejected: its events, wrap-up ends too, are not
+            self._wrapups.reopen(
+                ended, self._agents
+            )  # the record is rejected: its events, wrap-up ends too, are not
             raise
         return out.events
 
@@ -297,24 +299,10 @@ class FreeSwitchCallcenter:
             member.reported = state
             out.add("agent.state", agent_id=name, state=state[0], queues=list(state[1]))
 
-    def _end_wrapups(self, now: float, out: Writer) -> list[tuple[float, str, Any]]:
-        """Report the wrap-ups over by ``now``; return what :meth:`_reopen` undoes."""
-        ended = []
-        for ends, name in self._wrapups.due(now):
-            member = self._agents.get(name)
-            if member is not None and member.wrapup_until == ends:  # not since renewed
-                ended.append((ends, name, member.reported))
-                with out.revealed(f"wrapup-end|{self.options.site}|{name}|{ends}", ends):
-                    self._report(name, ends, out)
-        return ended
-
-    def _reopen(self, ended: list[tuple[float, str, Any]]) -> None:
-        """Put back wrap-ups whose ends were reported in events that were not returned."""
-        for ends, name, reported in ended:
-            self._wrapups.start(name, ends)
-            member = self._agents.get(name)
-            if member is not None:
-                member.reported = reported
+    def _end_wrapups(self, now: float, out: Writer) -> Ended:
+        return self._wrapups.end(
+            now, self._agents, lambda name, at: self._report(name, at, out), out
+        )
 
 
 def _event(record: bytes) -> dict[str, Any]:

@@ -141,3 +141,17 @@ def test_a_platform_file_is_paced_on_its_own_times(
     assert sum(sizes) == 4
     # 30 s and 60 s of the log's time at 10x: due 3 s and 6 s after the first line.
     assert slept == [pytest.approx(3, abs=0.5), pytest.approx(6, abs=0.5)]
+
+
+def test_an_oversize_platform_record_is_refused_before_its_adapter_reads_it() -> None:
+    parts = build(
+        settings(pbx={"format": "asterisk-queue-log", "site": "lon1"}),
+        now=NOW,
+        event_time_clock=False,
+    )
+    t = int(NOW) - 10
+    big = f"{t}|NONE|billing|Alice|ADDMEMBER|".encode() + b"x" * (256 * 1024)
+    [rejected] = parts.ingest.process([RawRecord(big, None, "pbx", 0, 1)])
+    assert rejected.reason == "oversize"
+    # Read, it would have made Alice a member of billing (a small agent.state).
+    assert parts.monitor.queue_views() == []

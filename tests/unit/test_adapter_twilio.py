@@ -375,3 +375,19 @@ def test_the_format_is_built_from_settings() -> None:
     adapter = build(settings)
     assert isinstance(adapter, TwilioTaskRouter)
     assert adapter.options.queue_names == {Q: "B"}
+
+
+def test_a_forgotten_task_does_not_keep_its_worker_on_call(
+    tr: TwilioTaskRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(twilio, "MAX_TASKS", 2)
+    answered(tr, "WT1")  # alice is on WT1
+    for i in (2, 3):  # two more tasks: WT1 is forgotten, and its end will not be known
+        read(tr, cloud_event("task-queue.entered", T + 100 + i, **task(f"WT{i}")))
+    assert tr.tasks_dropped == 1
+    [state] = [
+        e
+        for e in read(tr, cloud_event("worker.activity.update", T + 200, **worker()))
+        if e["type"] == "agent.state"
+    ]
+    assert state["state"] == "available"

@@ -320,8 +320,14 @@ class TwilioTaskRouter:
         task = self._tasks.get(sid)
         if task is None:
             if len(self._tasks) >= MAX_TASKS:
-                del self._tasks[next(iter(self._tasks))]
+                oldest = next(iter(self._tasks))
+                gone = self._tasks.pop(oldest)
                 self.tasks_dropped += 1
+                # Its end will not be recognised: its worker must not stay on it forever.
+                worker = self._workers.get(gone.worker) if gone.worker else None
+                if worker is not None:
+                    worker.talking.discard(oldest)
+                    worker.wrapping.discard(oldest)
             task = self._tasks[sid] = _Task()
         return task
 

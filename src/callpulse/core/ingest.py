@@ -131,6 +131,14 @@ class Ingest:
             if translate is None:
                 self._apply(record, record, sites, rejected)
                 continue
+            size = len(record.value or b"")
+            if size > self.max_record_bytes:  # refused before an adapter parses it whole
+                invalid["oversize"] += 1
+                limit = self.max_record_bytes
+                rejected.append(
+                    Rejection(record, "oversize", f"{size} bytes, more than the limit of {limit}")
+                )
+                continue
             try:
                 yielded = translate(record)
             except DecodeError as exc:

@@ -155,3 +155,23 @@ def test_an_oversize_platform_record_is_refused_before_its_adapter_reads_it() ->
     assert rejected.reason == "oversize"
     # Read, it would have made Alice a member of billing (a small agent.state).
     assert parts.monitor.queue_views() == []
+
+
+def test_every_platform_format_builds_its_adapter_with_its_options() -> None:
+    from typing import get_args
+
+    from callpulse.config import FormatSettings
+
+    formats = get_args(FormatSettings.model_fields["format"].annotation)
+    names = {"PJSIP/1": "alice"}
+    for fmt in formats:
+        settings = FormatSettings(format=fmt, site="lon1", agent_names=names)
+        adapter = records.build(settings)
+        if fmt == "events-v1":
+            assert adapter is None
+            continue
+        assert adapter is not None
+        assert adapter.format == fmt
+        options = adapter.options  # type: ignore[attr-defined]
+        assert (options.site, options.agent_names) == ("lon1", names)
+        assert options.agent_names is not settings.agent_names  # its own copy

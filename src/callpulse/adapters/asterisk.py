@@ -16,7 +16,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
-from callpulse.adapters.base import V1, AdapterError, Ended, WrapupClock, Writer
+from callpulse.adapters.base import V1, AdapterError, Ended, WrapupClock, Writer, entry
 
 FORMAT = "asterisk-queue-log"
 MAX_AGENTS = 10_000  # like every tracker, bounded: the oldest agent is forgotten past it
@@ -163,12 +163,8 @@ class AsteriskQueueLog:
         return self.options.agent_names.get(name, name)
 
     def _agent(self, name: str) -> _Agent:
-        member = self._agents.get(name)
-        if member is None:
-            if len(self._agents) >= MAX_AGENTS:
-                del self._agents[next(iter(self._agents))]
-                self.agents_dropped += 1
-            member = self._agents[name] = _Agent()
+        member, forgotten = entry(self._agents, name, _Agent, MAX_AGENTS)
+        self.agents_dropped += forgotten
         return member
 
     def _membership(

@@ -7,12 +7,13 @@ import heapq
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from callpulse.core.ingest import DecodeError
 from callpulse.core.timefmt import rfc3339
 
 V1 = dict[str, Any]
+T = TypeVar("T")
 _LAST_INSTANT = 253_402_300_799  # 9999-12-31T23:59:59Z: what RFC 3339 can write
 
 
@@ -55,6 +56,20 @@ def v1(record: bytes, index: int, event_type: str, when: float, site: str, **fie
         "site": site,
         **fields,
     }
+
+
+def entry(table: dict[str, T], key: str, make: Callable[[], T], limit: int) -> tuple[T, int]:
+    """``table[key]``, made by ``make`` if absent; adding past ``limit`` entries forgets the
+    oldest first, as every tracker is bounded. Returns the entry and how many were forgotten."""
+    found = table.get(key)
+    if found is not None:
+        return found, 0
+    forgotten = 0
+    if len(table) >= limit:
+        del table[next(iter(table))]
+        forgotten = 1
+    made = table[key] = make()
+    return made, forgotten
 
 
 class Writer:

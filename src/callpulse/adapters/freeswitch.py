@@ -48,7 +48,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from callpulse.adapters.base import V1, AdapterError, Ended, WrapupClock, Writer
+from callpulse.adapters.base import V1, AdapterError, Ended, WrapupClock, Writer, entry
 from callpulse.core.events import AgentStateName
 
 FORMAT = "freeswitch-callcenter"
@@ -279,12 +279,8 @@ class FreeSwitchCallcenter:
         return self.options.agent_names.get(name, name)
 
     def _agent(self, name: str) -> _Agent:
-        member = self._agents.get(name)
-        if member is None:
-            if len(self._agents) >= MAX_AGENTS:
-                del self._agents[next(iter(self._agents))]
-                self.agents_dropped += 1
-            member = self._agents[name] = _Agent()
+        member, forgotten = entry(self._agents, name, _Agent, MAX_AGENTS)
+        self.agents_dropped += forgotten
         return member
 
     def _serves(self, name: str, queue: str) -> None:

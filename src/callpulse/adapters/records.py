@@ -3,11 +3,12 @@ record into events-v1 records that keep the platform record's coordinates."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import assert_never
+from typing import Any
 
 from callpulse.adapters.amazon_connect import AmazonConnect, AmazonConnectOptions
 from callpulse.adapters.asterisk import AsteriskOptions, AsteriskQueueLog
@@ -17,53 +18,23 @@ from callpulse.adapters.twilio import TwilioOptions, TwilioTaskRouter
 from callpulse.config import FormatSettings
 from callpulse.core.ingest import RawRecord, Translator
 
+# Each format's adapter and its options; an option is the FormatSettings key of its name.
+_ADAPTERS: dict[str, tuple[Callable[[Any], Adapter], type]] = {
+    "asterisk-queue-log": (AsteriskQueueLog, AsteriskOptions),
+    "amazon-connect": (AmazonConnect, AmazonConnectOptions),
+    "freeswitch-callcenter": (FreeSwitchCallcenter, FreeSwitchOptions),
+    "twilio-taskrouter": (TwilioTaskRouter, TwilioOptions),
+}
+
 
 def build(settings: FormatSettings) -> Adapter | None:
     """The adapter for ``settings.format``; None for events v1, which needs none."""
-    fmt = settings.format
-    if fmt == "events-v1":
+    if settings.format == "events-v1":
         return None
-    assert settings.site is not None  # FormatSettings requires it for every other format
-    if fmt == "asterisk-queue-log":
-        return AsteriskQueueLog(
-            AsteriskOptions(
-                site=settings.site,
-                wrapup_seconds=settings.wrapup_seconds,
-                timeouts_are_abandons=settings.timeouts_are_abandons,
-                agent_names=dict(settings.agent_names),
-            )
-        )
-    if fmt == "twilio-taskrouter":
-        return TwilioTaskRouter(
-            TwilioOptions(
-                site=settings.site,
-                timeouts_are_abandons=settings.timeouts_are_abandons,
-                agent_names=dict(settings.agent_names),
-                queue_names=dict(settings.queue_names),
-                activity_states=dict(settings.activity_states),
-            )
-        )
-    if fmt == "amazon-connect":
-        return AmazonConnect(
-            AmazonConnectOptions(
-                site=settings.site,
-                agent_names=dict(settings.agent_names),
-                queue_names=dict(settings.queue_names),
-                activity_states=dict(settings.activity_states),
-            )
-        )
-    if fmt == "freeswitch-callcenter":
-        return FreeSwitchCallcenter(
-            FreeSwitchOptions(
-                site=settings.site,
-                wrapup_seconds=settings.wrapup_seconds,
-                timeouts_are_abandons=settings.timeouts_are_abandons,
-                agent_names=dict(settings.agent_names),
-                queue_names=dict(settings.queue_names),
-                activity_states=dict(settings.activity_states),
-            )
-        )
-    assert_never(fmt)
+    make, options = _ADAPTERS[settings.format]
+    # Copies: the adapter keeps its maps, and a reloaded config must not change them under it.
+    chosen = {f.name: copy.copy(getattr(settings, f.name)) for f in dataclasses.fields(options)}
+    return make(options(**chosen))
 
 
 def flushed(adapter: Adapter, now: float, topic: str, partition: int = 0) -> list[RawRecord]:

@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from callpulse.adapters.base import V1, AdapterError, v1
+from callpulse.adapters.base import V1, AdapterError, entry, v1
 
 FORMAT = "twilio-taskrouter"
 PREFIX = "com.twilio.taskrouter."
@@ -332,12 +332,8 @@ class TwilioTaskRouter:
         return task
 
     def _worker(self, name: str) -> _Worker:
-        worker = self._workers.get(name)
-        if worker is None:
-            if len(self._workers) >= MAX_WORKERS:
-                del self._workers[next(iter(self._workers))]
-                self.workers_dropped += 1
-            worker = self._workers[name] = _Worker()
+        worker, forgotten = entry(self._workers, name, _Worker, MAX_WORKERS)
+        self.workers_dropped += forgotten
         return worker
 
     def _agent(self, event: _Event) -> str:

@@ -54,6 +54,37 @@ def settled(daemon: Daemon, site: str, queue: str, offered: int, waiting: int) -
     return samples
 
 
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"  # the shipped samples
+
+
+def queue_kpis(samples: Samples, site: str, queue: str) -> dict[str, Any]:
+    """One queue's figures, to compare whole: the 15-minute window's counts, service level,
+    ASA and AHT, the calls waiting, and its agents by state (the states with any)."""
+    q = queue_series(samples, site, queue)
+    return {
+        **{
+            kind: q(f"callpulse_queue_{name}", window="15m")
+            for kind, name in (
+                ("offered", "offered_calls"),
+                ("answered", "answered_calls"),
+                ("abandoned", "abandoned_calls"),
+                ("service_level", "service_level_ratio"),
+                ("asa", "asa_seconds"),
+                ("aht", "aht_seconds"),
+            )
+        },
+        "waiting": q("callpulse_queue_calls_waiting"),
+        "agents": {
+            dict(labels)["state"]: v
+            for (name, labels), v in samples.items()
+            if name == "callpulse_queue_agents"
+            and dict(labels).get("site") == site
+            and dict(labels).get("queue") == queue
+            and v
+        },
+    }
+
+
 def queue_series(samples: Samples, site: str, queue: str) -> Callable[..., float]:
     """One queue's series in ``samples``: ``q(name, **labels)``."""
 

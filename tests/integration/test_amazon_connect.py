@@ -17,15 +17,16 @@ import pytest
 
 from .helpers import wait_until
 from .platforms import (
+    EXAMPLES,
     check_dead_letter,
     ignored_kinds,
     platform_daemon,
-    queue_series,
+    queue_kpis,
     settled,
 )
 
 pytestmark = pytest.mark.integration
-SAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "amazon-connect.jsonl"
+SAMPLE = EXAMPLES / "amazon-connect.jsonl"
 INSTANCE = "arn:aws:connect:eu-west-2:111122223333:instance/5f6c8a42-0b7e-4d1c-9a3e-6c2f1d8e7b90"
 QUEUES = {f"{INSTANCE}/queue/b7e3c1d2-4a5f-4e6b-8c9d-0e1f2a3b4c5d": "billing"}
 AGENTS = {
@@ -79,21 +80,16 @@ def test_connect_streams_through_kafka_give_exact_kpis(
             lambda: daemon.total("callpulse_adapter_events_ignored_total") == 4, 30, "4 ignored"
         )
         s = settled(daemon, "lon1", "billing", offered=6, waiting=2)
-        q = queue_series(s, "lon1", "billing")
         # By hand, from the sample: six callers queue in billing. Alice answers c1 after 6 s,
         # Bob c2 after 25 s (T = 20 s); c3 gives up after 30 s, c4 after 2 s (a short
         # abandon, under S = 5 s); c5 and c6 still wait. The contact records restate the
         # waits (said once) and give the handle times: c1 120 s talk + 15 s ACW = 135 s,
         # c2 135 s talk + 20 s hold + 30 s ACW = 185 s.
-        assert q("callpulse_queue_offered_calls", window="15m") == 6
-        assert q("callpulse_queue_answered_calls", window="15m") == 2
-        assert q("callpulse_queue_abandoned_calls", window="15m") == 1
-        assert q("callpulse_queue_service_level_ratio", window="15m") == pytest.approx(1 / 3)
-        assert q("callpulse_queue_asa_seconds", window="15m") == pytest.approx(15.5)
-        assert q("callpulse_queue_aht_seconds", window="15m") == pytest.approx(160.0)
-        assert q("callpulse_queue_calls_waiting") == 2
-        assert q("callpulse_queue_agents", state="available") == 2  # Alice and Bob
-        assert q("callpulse_queue_agents", state="not_ready") == 1  # Carol, on Break
+        assert queue_kpis(s, "lon1", "billing") == {
+            "offered": 6, "answered": 2, "abandoned": 1, "service_level": pytest.approx(1 / 3),
+            "asa": pytest.approx(15.5), "aht": pytest.approx(160.0), "waiting": 2,
+            "agents": {"available": 2, "not_ready": 1},  # Alice and Bob; Carol, on Break
+        }  # fmt: skip
         # c1's INITIATED; the DISCONNECTED of the two answered calls; c1's record twice.
         assert ignored_kinds(s) == {
             "INITIATED": 1, "DISCONNECTED": 2, "CONTACT_RECORD_DUPLICATE": 1

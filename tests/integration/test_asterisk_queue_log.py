@@ -10,15 +10,16 @@ from pathlib import Path
 import pytest
 
 from .platforms import (
+    EXAMPLES,
     check_dead_letter,
     ignored_kinds,
     platform_daemon,
-    queue_series,
+    queue_kpis,
     settled,
 )
 
 pytestmark = pytest.mark.integration
-SAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "asterisk-queue_log"
+SAMPLE = EXAMPLES / "asterisk-queue_log"
 AGENTS = {"PJSIP/1001": "Alice", "PJSIP/1002": "Bob", "PJSIP/1003": "Carol"}
 
 
@@ -35,19 +36,14 @@ def test_queue_log_through_kafka_gives_exact_kpis(
     fmt = {"format": "asterisk-queue-log", "site": "lon1", "agent_names": AGENTS}
     with platform_daemon(kafka_bootstrap, topics, tmp_path, sample, fmt) as daemon:
         s = settled(daemon, "lon1", "billing", offered=7, waiting=2)
-        q = queue_series(s, "lon1", "billing")
         # By hand: 7 callers; Alice answers after 8 s, Bob after 25 s (T = 20 s); one abandons
         # after 30 s, one times out after 300 s, one leaves by key after 1 s (a short abandon,
         # under S = 5 s); two still wait.
-        assert q("callpulse_queue_offered_calls", window="15m") == 7
-        assert q("callpulse_queue_answered_calls", window="15m") == 2
-        assert q("callpulse_queue_abandoned_calls", window="15m") == 2
-        assert q("callpulse_queue_service_level_ratio", window="15m") == pytest.approx(1 / 4)
-        assert q("callpulse_queue_asa_seconds", window="15m") == pytest.approx(16.5)
-        assert q("callpulse_queue_aht_seconds", window="15m") == pytest.approx(110.0)
-        assert q("callpulse_queue_calls_waiting") == 2
-        assert q("callpulse_queue_agents", state="available") == 2  # Alice and Bob
-        assert q("callpulse_queue_agents", state="not_ready") == 1  # Carol, paused
+        assert queue_kpis(s, "lon1", "billing") == {
+            "offered": 7, "answered": 2, "abandoned": 2, "service_level": pytest.approx(1 / 4),
+            "asa": pytest.approx(16.5), "aht": pytest.approx(110.0), "waiting": 2,
+            "agents": {"available": 2, "not_ready": 1},  # Alice and Bob; Carol, paused
+        }  # fmt: skip
         assert ignored_kinds(s) == {"DID": 1, "RINGNOANSWER": 1}
         [truncated] = [line for line in sample if line.endswith(b"|billing")]
         check_dead_letter(kafka_bootstrap, topics[1], s, "asterisk-queue-log", truncated,

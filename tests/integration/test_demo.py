@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from .helpers import Daemon, start_prometheus
+from .helpers import Daemon, start_prometheus, wait_until
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,12 +59,20 @@ scrape_configs:
             daemon.assert_running()
             time.sleep(1)
         end = time.time()
-        time.sleep(3)  # the last scrapes land
+        wait_until(lambda: last_scrape(base) >= end, 30, "a scrape after the run")
         yield Demo(daemon, base, start, end)
     finally:
         prometheus.terminate()
         prometheus.wait(timeout=30)
         daemon.stop()
+
+
+def last_scrape(prometheus: str) -> float:
+    """When Prometheus last scraped callpulse (0 before it has)."""
+    query = urllib.parse.urlencode({"query": 'timestamp(up{job="callpulse"})'})
+    with urllib.request.urlopen(f"{prometheus}/api/v1/query?{query}") as r:
+        result = json.load(r)["data"]["result"]
+    return float(result[0]["value"][1]) if result else 0.0
 
 
 def at(entry: dict[str, Any]) -> float:

@@ -204,7 +204,7 @@ def run(
             report.platform_records += applied
             report.rejected += rejected
         else:
-            report.rejected += len(ingest.process(merged(records, merges or {})))
+            report.rejected += len(ingest.process(merged(records, merges) if merges else records))
         report.events += len(records)
         score.step(t, alerting.evaluate())
     for name, _ in alerting.suppressed:

@@ -6,8 +6,9 @@ import ast
 from pathlib import Path
 
 CORE = Path(__file__).resolve().parents[2] / "src" / "callpulse" / "core"
-# What core/ may import: itself, pure standard-library modules, and two pure libraries
-# (pydantic for the event models, dateutil for RRULE recurrence). Anything new here is a
+# What core/ may import: itself, pure standard-library modules, and three pure libraries
+# (pydantic for the event models, msgspec for the events' fast decode, dateutil for RRULE
+# recurrence). Anything new here is a
 # design decision: I/O, clocks, asyncio, Kafka, Prometheus and the shell stay outside.
 ALLOWED = {
     "__future__",
@@ -25,6 +26,7 @@ ALLOWED = {
     "urllib.parse",
     "zoneinfo",
     "pydantic",
+    "msgspec",
     "dateutil.rrule",
 }
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from callpulse.core import events as ev
+from callpulse.core import event_structs as ev
 from callpulse.core.cardinality import LabelGuard
 from callpulse.core.timegrid import TimeGrid
 

@@ -7,9 +7,19 @@ an out-of-range value or an unknown ``type`` makes the record invalid.
 
 from __future__ import annotations
 
+import re
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
 
 SCHEMA_VERSION = 1
 
@@ -20,6 +30,9 @@ Count = Annotated[int, Field(ge=0)]
 _PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
 Name = Annotated[str, Field(min_length=1, max_length=256, pattern=_PRINTABLE)]
 
+
+# Seven or more digits of a second: more than a datetime holds.
+_FRACTION = re.compile(r"[.,]([0-9]{7})")
 
 SiteName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 
@@ -33,8 +46,25 @@ class Envelope(BaseModel):
 
     schema_version: Literal[1]
     event_id: Annotated[str, Field(min_length=1, max_length=128, pattern=_PRINTABLE)]
-    occurred_at: AwareDatetime
+    # Not strict: a validator wrapping a strict datetime is handed the JSON string as a
+    # Python one, which strict refuses; the validator below admits strings only instead.
+    occurred_at: Annotated[AwareDatetime, Field(strict=False)]
     site: SiteName
+
+    @field_validator("occurred_at", mode="wrap")
+    @classmethod
+    def _nearest_microsecond(cls, value: object, handler: ValidatorFunctionWrapHandler) -> datetime:
+        """A finer fraction of a second (nanoseconds, as Go and Java write them) is rounded
+        to the nearest microsecond, as the fast decode path rounds it, not cut short."""
+        if not isinstance(value, str):
+            raise ValueError("occurred_at must be an ISO 8601 string")
+        parsed: datetime = handler(value)
+        if (digits := _FRACTION.search(value)) and digits.group(1)[6] >= "5":
+            try:
+                parsed += timedelta(microseconds=1)
+            except OverflowError:
+                raise ValueError("occurred_at is out of range") from None
+        return parsed
 
 
 # --- ACD -------------------------------------------------------------------------------

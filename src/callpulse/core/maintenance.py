@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple, Protocol
 
-from callpulse.core import events as ev
+from callpulse.core import event_structs as ev
 from callpulse.core.backlog import (
     agents_to_drain,
     drain_after_return,

@@ -26,7 +26,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
 
-from callpulse.core import events as ev
+from msgspec import structs
+
+from callpulse.core import event_structs as ev
 from callpulse.core.calendar import Calendar, WindowSpec
 from callpulse.core.cardinality import LabelGuard
 from callpulse.core.components import ComponentTracker, ComponentView
@@ -239,7 +241,7 @@ class Monitor:
         tracker = self._routes.get(event.type)
         if tracker is not None:
             if site != event.site:
-                event = event.model_copy(update={"site": site})
+                event = structs.replace(event, site=site)
             tracker.apply(event, ts, bucket, late, replay)
         if late:
             self.stats.late += 1

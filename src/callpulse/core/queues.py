@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from callpulse.core import erlang
-from callpulse.core import events as ev
+from callpulse.core import event_structs as ev
 from callpulse.core.cardinality import LabelGuard
 from callpulse.core.kpi import (
     QUEUE_FIELDS,

@@ -1,12 +1,19 @@
 """End-to-end benchmark: simulated contact-center events through a real Kafka broker.
 
     .venv/bin/python -m benchmarks.e2e_kafka [--events 300000] [--rate 10000] [--seconds 20]
+        [--no-peer]
 
 Phase 1 (throughput): ``--events`` events from the simulator are produced to a fresh topic
 first; then the real pipeline (KafkaSource -> Ingest -> Monitor, commits, and a /metrics
 render every second) consumes them from the start. Reported: events/s from first fetch to
 last commit. Then a bare aiokafka consumer (``getmany``, no decoding: the ceiling of a Python
-Kafka consumer here) reads the same records, and the ratio of the two is printed.
+Kafka consumer here) reads the same records, and the ratio of the two is printed. Third, when
+``.venv-peers`` exists (``benchmarks/peers/install``; not part of callpulse), a Quix Streams
+app that does only the queue counts (benchmarks/peers/quix_counts.py: per site and queue,
+5-minute tumbling windows on event time) reads the same records in its own process, and the
+ratio of callpulse to it is printed; ``--no-peer`` leaves it out. Quix Streams consumes with
+librdkafka, whose threads run outside the GIL, and its ``group_by`` goes through a repartition
+topic on the same broker, so its figure is not strictly one core's.
 
 Phase 2 (latency): a second process produces at ``--rate`` events/s for ``--seconds`` while the
 pipeline consumes live. Reported: p50/p99 of (applied at - Kafka record timestamp), i.e. from
@@ -38,6 +45,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client import generate_latest
 
 ROOT = Path(__file__).resolve().parents[1]
+PEER_PYTHON = ROOT / ".venv-peers" / "bin" / "python"
 SITES, QUEUES_PER_SITE, PARTITIONS = 20, 10, 6
 SIMULATED_MINUTES = 10.0
 
@@ -221,6 +229,32 @@ async def consume_bare(bootstrap: str, topic: str, expected: int) -> dict[str, A
     }
 
 
+def quix_peer(bootstrap: str, topic: str, expected: int) -> dict[str, Any]:
+    """The Quix Streams peer on the same records, in its own process and virtualenv: its JSON
+    line (events, seconds, events_per_second), plus ``exit_code`` when it failed."""
+    done = subprocess.run(
+        [
+            str(PEER_PYTHON),
+            str(ROOT / "benchmarks" / "peers" / "quix_counts.py"),
+            "--bootstrap",
+            bootstrap,
+            "--topic",
+            topic,
+            "--events",
+            str(expected),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    result: dict[str, Any] = json.loads(lines[-1]) if lines else {}
+    if done.returncode:
+        result["exit_code"] = done.returncode
+    return result
+
+
 def kafka_settings(bootstrap: str, topic: str, group: str) -> Any:
     """Settings of a pipeline consuming ``topic`` in consumer group ``group``."""
     from callpulse.config import Settings
@@ -272,6 +306,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=300_000)
     parser.add_argument("--rate", type=float, default=10_000)
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument(
+        "--no-peer", action="store_true", help="leave out the Quix Streams peer (.venv-peers)"
+    )
     args = parser.parse_args()
 
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
@@ -297,6 +334,19 @@ def main() -> None:
         if throughput["events_per_second"] and bare["events_per_second"]:
             ratio = throughput["events_per_second"] / bare["events_per_second"]
             print(f"callpulse / bare aiokafka: {ratio:.2f}x", flush=True)
+        if not args.no_peer and not PEER_PYTHON.exists():
+            print(
+                "quix streams peer: skipped, .venv-peers is missing "
+                "(benchmarks/peers/install installs it)",
+                flush=True,
+            )
+        elif not args.no_peer:
+            peer = quix_peer(bootstrap, topic, args.events)
+            print("quix streams peer:", json.dumps(peer), flush=True)
+            ok = "exit_code" not in peer and peer.get("events_per_second")
+            if throughput["events_per_second"] and ok:
+                ratio = throughput["events_per_second"] / peer["events_per_second"]
+                print(f"callpulse / quix streams: {ratio:.2f}x", flush=True)
 
         live = int(args.rate * args.seconds)
         topic = asyncio.run(new_topic(bootstrap))

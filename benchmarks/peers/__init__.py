@@ -1,0 +1,1 @@
+"""Benchmark peers: other stream processors, measured against callpulse; not part of it."""

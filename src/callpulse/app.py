@@ -33,6 +33,7 @@ from callpulse.exposition import (
     ignored_by_format,
 )
 from callpulse.sources.base import Source, SourceError, SourceRefusedError
+from callpulse.web.forked import ForkedRenderer
 from callpulse.web.routes import routes
 from callpulse.web.server import HttpServer
 from callpulse.web.status import StatusBoard
@@ -97,6 +98,7 @@ class App:
             ignored=lambda: ignored_by_format(parts.adapters.values()),
         )
         self.registry = build_registry(self.collector)
+        self.renderer = ForkedRenderer(self.registry, enabled=settings.http.render_in_child)
         self.status = StatusBoard(self.monitor, self.alerting)
         self.source.on_revoke = self._on_revoke
         self.reloader = Reloader(
@@ -111,7 +113,7 @@ class App:
         self.http = HttpServer(
             settings.http.host,
             settings.http.port,
-            routes(self.registry, lambda: self.readiness(), self.alerting, self.status),
+            routes(self.renderer, lambda: self.readiness(), self.alerting, self.status),
             settings.http.limits(),
             load_web_config(settings.http.web_config_file),
         )

@@ -8,7 +8,9 @@ daemon's own from plain counters.
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping
+from typing import ClassVar
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import (
@@ -267,10 +269,38 @@ def ignored_by_format(adapters: Iterable[Adapter]) -> dict[tuple[str, str], int]
     return counts
 
 
+class FrozenInParent(Collector):
+    """A collector whose families can be collected ahead of time: the ``process_*`` families
+    of a scrape rendered in a forked child (``callpulse.web.forked``) must describe the
+    parent (its memory, CPU, file descriptors), so they are collected just before the fork."""
+
+    _all: ClassVar[weakref.WeakSet[FrozenInParent]] = weakref.WeakSet()
+
+    def __init__(self, inner: Collector) -> None:
+        self._inner = inner
+        self._frozen: list[Metric] | None = None
+        FrozenInParent._all.add(self)
+
+    @classmethod
+    def freeze_all(cls) -> None:
+        """Collect every such collector now; they answer with that until :meth:`thaw_all`."""
+        for each in cls._all:
+            each._frozen = list(each._inner.collect())
+
+    @classmethod
+    def thaw_all(cls) -> None:
+        """Collect afresh on each call again."""
+        for each in cls._all:
+            each._frozen = None
+
+    def collect(self) -> Iterable[Metric]:
+        return self._frozen if self._frozen is not None else self._inner.collect()
+
+
 def build_registry(collector: CallpulseCollector) -> CollectorRegistry:
     """A fresh registry with callpulse's families and the process's own."""
     registry = CollectorRegistry(auto_describe=True)
     registry.register(collector)
-    ProcessCollector(registry=registry)
+    registry.register(FrozenInParent(ProcessCollector(registry=None)))
     PlatformCollector(registry=registry)
     return registry

@@ -181,6 +181,8 @@ class HttpSettings(_Section):
     max_connections: Annotated[int, Field(ge=1)] = 256
     max_header_bytes: Annotated[int, Field(ge=1024)] = 8190
     web_config_file: Path | None = None  # TLS and basic auth (exporter-toolkit format)
+    # /metrics is rendered in a forked child, off the event loop (callpulse.web.forked).
+    render_in_child: bool = True
 
     def limits(self) -> Limits:
         # Imported here: the web server imports the config's errors, which import this.

@@ -8,10 +8,10 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
 from callpulse.alerting import Alerting
+from callpulse.web.forked import ForkedRenderer
 from callpulse.web.server import Handler, Request, Response
 from callpulse.web.status import StatusBoard
 
@@ -44,7 +44,7 @@ PAGE_SECURITY_HEADERS = {
 
 
 def routes(
-    registry: CollectorRegistry,
+    renderer: ForkedRenderer,
     readiness: Callable[[], tuple[bool, str]],
     alerting: Alerting,
     status: StatusBoard,
@@ -54,7 +54,7 @@ def routes(
 
     async def metrics(request: Request) -> Response:
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))
-        return Response(body=encoder(registry), content_type=content_type)
+        return Response(body=await renderer.render(encoder), content_type=content_type)
 
     async def healthz(request: Request) -> Response:
         return Response(body=b"ok\n")

@@ -1,0 +1,119 @@
+"""/metrics rendered in a forked child: the same text as on the event loop, taken at the
+moment of the fork (so never half a batch), the parent's process figures, and a fallback
+to the event loop when the child fails or is too slow."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from callpulse.core.ingest import Ingest, RawRecord
+from callpulse.core.monitor import Monitor, MonitorConfig
+from callpulse.exposition import CallpulseCollector, SourceMetrics, build_registry
+from callpulse.sources.base import DeadLetterStats
+from callpulse.web.forked import ForkedRenderer
+
+from .events import raw
+
+
+def pipeline() -> tuple[Ingest, ForkedRenderer]:
+    ingest = Ingest(Monitor(MonitorConfig(), now=time.time()))
+    collector = CallpulseCollector(
+        ingest,
+        SourceMetrics(lag=dict, dead_letters=DeadLetterStats(0, 0)),
+        ready=lambda: True,
+        wall_clock=lambda: 1_800_000_000.0,
+    )
+    return ingest, ForkedRenderer(build_registry(collector), timeout=5.0)
+
+
+def queued(ingest: Ingest, count: int, first: int = 0) -> None:
+    now = time.time()
+    ingest.process(
+        [
+            RawRecord(raw("call.queued", now - 1, call_id=f"c{i}", queue="billing"))
+            for i in range(first, first + count)
+        ]
+    )
+
+
+def value(text: bytes, name: str, **labels: str) -> float:
+    for family in text_string_to_metric_families(text.decode()):
+        for sample in family.samples:
+            if sample.name == name and labels.items() <= sample.labels.items():
+                return sample.value
+    raise KeyError(name)
+
+
+def steady(text: bytes) -> list[str]:
+    """The lines that do not change from one scrape to the next."""
+    moving = ("process_", "callpulse_collect_duration_seconds")
+    return [line for line in text.decode().splitlines() if not line.startswith(moving)]
+
+
+async def test_a_forked_render_is_the_event_loops_render() -> None:
+    ingest, renderer = pipeline()
+    queued(ingest, 5)
+    forked = await renderer.render(generate_latest)
+    assert renderer.forked == 1
+    assert renderer.inline == 0
+    assert steady(forked) == steady(generate_latest(renderer._registry))
+    assert value(forked, "callpulse_queue_calls_offered_total", queue="billing") == 5
+
+
+async def test_a_scrape_sees_the_state_at_its_fork_not_what_came_after() -> None:
+    ingest, renderer = pipeline()
+    queued(ingest, 5)
+    scrape = asyncio.create_task(renderer.render(generate_latest))
+    await asyncio.sleep(0)  # the task forks before its first wait
+    assert renderer.fork_seconds > 0
+    queued(ingest, 100, first=5)  # the next batch, while the child renders
+    before = await scrape
+    assert value(before, "callpulse_queue_calls_offered_total", queue="billing") == 5
+    after = await renderer.render(generate_latest)
+    assert value(after, "callpulse_queue_calls_offered_total", queue="billing") == 105
+
+
+async def test_process_families_describe_the_parent_not_the_child() -> None:
+    _, renderer = pipeline()
+    forked = await renderer.render(generate_latest)
+    here = generate_latest(renderer._registry)
+    assert value(forked, "process_start_time_seconds") == value(here, "process_start_time_seconds")
+
+
+async def test_a_failing_or_slow_child_falls_back_to_the_event_loop() -> None:
+    _, renderer = pipeline()
+    parent = os.getpid()
+
+    def fails_in_child(registry: object) -> bytes:
+        if os.getpid() != parent:
+            raise RuntimeError("boom")
+        return b"inline\n"
+
+    assert await renderer.render(fails_in_child) == b"inline\n"
+    assert (renderer.forked, renderer.inline) == (0, 1)
+
+    renderer._timeout = 0.3
+
+    def hangs_in_child(registry: object) -> bytes:
+        if os.getpid() != parent:
+            time.sleep(30)
+        return b"inline\n"
+
+    began = time.monotonic()
+    assert await renderer.render(hangs_in_child) == b"inline\n"
+    assert time.monotonic() - began < 5  # killed, not waited for
+    assert (renderer.forked, renderer.inline) == (0, 2)
+
+
+async def test_off_renders_on_the_event_loop() -> None:
+    ingest, renderer = pipeline()
+    renderer._enabled = False
+    queued(ingest, 2)
+    text = await renderer.render(generate_latest)
+    assert value(text, "callpulse_queue_calls_offered_total", queue="billing") == 2
+    assert (renderer.forked, renderer.inline) == (0, 1)

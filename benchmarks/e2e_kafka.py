@@ -1,11 +1,13 @@
 """End-to-end benchmark: simulated contact-center events through a real Kafka broker.
 
     .venv/bin/python -m benchmarks.e2e_kafka [--events 300000] [--rate 10000] [--seconds 20]
-        [--no-peer]
+        [--no-peer] [--inline-scrape]
 
 Phase 1 (throughput): ``--events`` events from the simulator are produced to a fresh topic
 first; then the real pipeline (KafkaSource -> Ingest -> Monitor, commits, and a /metrics
-render every second) consumes them from the start. Reported: events/s from first fetch to
+scrape every second through the daemon's renderer: a forked child, or on the event loop with
+``--inline-scrape``) consumes them from the start. ``scrape_held_loop_ms_max`` is the longest
+the event loop was held by a scrape (the fork, or the whole render when inline). Reported: events/s from first fetch to
 last commit. Then a bare aiokafka consumer (``getmany``, no decoding: the ceiling of a Python
 Kafka consumer here) reads the same records, and the ratio of the two is printed. Third, when
 ``.venv-peers`` exists (``benchmarks/peers/install``; not part of callpulse), a Quix Streams
@@ -129,12 +131,13 @@ async def produce(bootstrap: str, topic: str, count: int, rate: float) -> None:
 
 
 async def consume(
-    bootstrap: str, topic: str, expected: int, measure_latency: bool
+    bootstrap: str, topic: str, expected: int, measure_latency: bool, inline_scrape: bool = False
 ) -> dict[str, Any]:
     from callpulse.core.ingest import Ingest
     from callpulse.core.monitor import Monitor
     from callpulse.exposition import CallpulseCollector, SourceMetrics, build_registry
     from callpulse.sources.kafka import KafkaSource
+    from callpulse.web.forked import ForkedRenderer
 
     settings = kafka_settings(bootstrap, topic, f"bench-{uuid.uuid4().hex[:8]}")
     source = KafkaSource(settings.source.kafka)
@@ -144,6 +147,7 @@ async def consume(
         ingest, SourceMetrics(source.lag, source.dead_letters), ready=lambda: True
     )
     registry = build_registry(collector)
+    renderer = ForkedRenderer(registry, enabled=not inline_scrape)
     await source.start()
     seen = 0
     first = last = 0.0
@@ -151,6 +155,14 @@ async def consume(
     scrapes: list[float] = []
     next_scrape = time.monotonic() + 1.0
     scrape_bytes = 0
+    scraping: asyncio.Task[None] | None = None
+
+    async def scrape() -> None:
+        nonlocal scrape_bytes
+        began = time.perf_counter()
+        scrape_bytes = len(await renderer.render(generate_latest))
+        scrapes.append(time.perf_counter() - began)
+
     try:
         while seen < expected:
             batch = await source.fetch()
@@ -169,12 +181,14 @@ async def consume(
                     latencies.extend(
                         applied - r.timestamp_ms for r in batch.records if r.timestamp_ms
                     )
-            if time.monotonic() >= next_scrape:
-                began = time.perf_counter()
-                scrape_bytes = len(generate_latest(registry))
-                scrapes.append(time.perf_counter() - began)
+            if time.monotonic() >= next_scrape and (scraping is None or scraping.done()):
+                # As Prometheus does: a scrape a second, beside the consuming, through the
+                # daemon's own renderer (a forked child unless --inline-scrape).
+                scraping = asyncio.create_task(scrape())
                 next_scrape = time.monotonic() + 1.0
     finally:
+        if scraping is not None:
+            await scraping
         await source.stop()
     series = sum(1 for _ in registry.collect() for _ in _.samples)
     result: dict[str, Any] = {
@@ -188,6 +202,10 @@ async def consume(
         "scrape_bytes": scrape_bytes,
         "scrape_ms_p50": round(statistics.median(scrapes) * 1000, 2) if scrapes else None,
         "scrape_ms_max": round(max(scrapes) * 1000, 2) if scrapes else None,
+        "scrapes": len(scrapes),
+        "scrape_held_loop_ms_max": round(
+            (renderer.fork_seconds if renderer.forked else max(scrapes, default=0)) * 1000, 2
+        ),
     }
     if latencies:
         latencies.sort()
@@ -307,6 +325,11 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=10_000)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument(
+        "--inline-scrape",
+        action="store_true",
+        help="render /metrics on the event loop (http.render_in_child: false)",
+    )
+    parser.add_argument(
         "--no-peer", action="store_true", help="leave out the Quix Streams peer (.venv-peers)"
     )
     args = parser.parse_args()
@@ -327,7 +350,9 @@ def main() -> None:
         topic = asyncio.run(new_topic(bootstrap))
         print(f"producing {args.events} events to {topic} ...", flush=True)
         producer_process(bootstrap, topic, args.events, 0).wait()
-        throughput = asyncio.run(consume(bootstrap, topic, args.events, measure_latency=False))
+        throughput = asyncio.run(
+            consume(bootstrap, topic, args.events, False, inline_scrape=args.inline_scrape)
+        )
         print("throughput:", json.dumps(throughput), flush=True)
         bare = asyncio.run(consume_bare(bootstrap, topic, args.events))
         print("bare aiokafka getmany:", json.dumps(bare), flush=True)
@@ -352,7 +377,9 @@ def main() -> None:
         topic = asyncio.run(new_topic(bootstrap))
         print(f"live: {args.rate:.0f} events/s for {args.seconds:.0f} s to {topic} ...", flush=True)
         feeder = producer_process(bootstrap, topic, live, args.rate)
-        latency = asyncio.run(consume(bootstrap, topic, live, measure_latency=True))
+        latency = asyncio.run(
+            consume(bootstrap, topic, live, True, inline_scrape=args.inline_scrape)
+        )
         feeder.wait()
         print("latency:", json.dumps(latency), flush=True)
         rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -41,8 +41,8 @@ class DecodeError(ValueError):
 
 
 # Not frozen (and compared by identity), though nothing changes a record once made: a frozen
-# dataclass sets each field
-# through object.__setattr__, 1 us a record against 0.3 us, on the path of every record.
+# dataclass sets each field through object.__setattr__, 1 us a record against 0.3 us, on the
+# path of every record.
 @dataclass(slots=True, eq=False)
 class RawRecord:
     """A record as a source delivers it, with the coordinates to find it again."""

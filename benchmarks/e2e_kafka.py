@@ -7,9 +7,10 @@ Phase 1 (throughput): ``--events`` events from the simulator are produced to a f
 first; then the real pipeline (KafkaSource -> Ingest -> Monitor, commits, and a /metrics
 scrape every second through the daemon's renderer: a forked child, or on the event loop with
 ``--inline-scrape``) consumes them from the start. ``scrape_held_loop_ms_max`` is the longest
-the event loop was held by a scrape (the fork, or the whole render when inline). Reported: events/s from first fetch to
-last commit. Then a bare aiokafka consumer (``getmany``, no decoding: the ceiling of a Python
-Kafka consumer here) reads the same records, and the ratio of the two is printed. Third, when
+the event loop was held by a scrape (the fork, or the whole render when inline). Reported:
+events/s from first fetch to last commit. Then a bare aiokafka consumer (``getmany``, no
+decoding: the ceiling of a Python Kafka consumer here) reads the same records, and the ratio
+of the two is printed. Third, when
 ``.venv-peers`` exists (``benchmarks/peers/install``; not part of callpulse), a Quix Streams
 app that does only the queue counts (benchmarks/peers/quix_counts.py: per site and queue,
 5-minute tumbling windows on event time) reads the same records in its own process, and the

@@ -18,8 +18,9 @@ only reads Python objects and writes its own pipe), or answer a signal meant for
 takes the default action. The ``process_*`` families describe the parent, so they are
 collected in the parent just before the fork.
 
-Where fork is not available, fails, or the child does not answer in time, the scrape is
-rendered on the event loop as before: slower for ingest, never missing.
+Where fork is not available or the child fails, the scrape is rendered on the event loop as
+before: slower for ingest, never missing. A child that does not answer within the timeout is
+killed and the scrape answered 503: rendering on the loop would stall ingest for longer.
 """
 
 from __future__ import annotations
@@ -59,9 +60,15 @@ class ForkedRenderer:
         self.forked = 0  # renders a child made
         self.inline = 0  # renders made on the event loop (fork off, failed or too slow)
         self.fork_seconds = 0.0  # the longest time a fork held the event loop
+        self.timeouts = 0  # renders given up on
 
     async def render(self, encode: Callable[[CollectorRegistry], bytes]) -> bytes:
-        """``encode(registry)``, computed in a child of this moment's process."""
+        """``encode(registry)``, computed in a child of this moment's process.
+
+        Raises :class:`RenderTimeoutError` when the child takes longer than the timeout:
+        rendering the same on the event loop would then stall ingest for longer still, and
+        Prometheus has given up on the scrape by then (its default scrape_timeout is 10 s).
+        """
         async with self._lock:
             if self._enabled:
                 try:
@@ -98,7 +105,10 @@ class ForkedRenderer:
         except BaseException as exc:  # too slow, or the scrape itself was cancelled
             os.kill(pid, signal.SIGKILL)
             if isinstance(exc, TimeoutError):
-                raise RenderError(f"the render took longer than {self._timeout:g} s") from None
+                self.timeouts += 1
+                raise RenderTimeoutError(
+                    f"rendering /metrics took longer than {self._timeout:g} s"
+                ) from None
             raise
         finally:
             os.close(read_end)
@@ -110,7 +120,11 @@ class ForkedRenderer:
 
 
 class RenderError(RuntimeError):
-    """The forked render gave no exposition (it failed, was killed, or was too slow)."""
+    """The forked render gave no exposition (it failed or was killed): render on the loop."""
+
+
+class RenderTimeoutError(Exception):
+    """The forked render took longer than its timeout and was killed."""
 
 
 def _child(

@@ -11,7 +11,7 @@ from pathlib import Path
 from prometheus_client.exposition import choose_encoder
 
 from callpulse.alerting import Alerting
-from callpulse.web.forked import ForkedRenderer
+from callpulse.web.forked import ForkedRenderer, RenderTimeoutError
 from callpulse.web.server import Handler, Request, Response
 from callpulse.web.status import StatusBoard
 
@@ -54,7 +54,11 @@ def routes(
 
     async def metrics(request: Request) -> Response:
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))
-        return Response(body=await renderer.render(encoder), content_type=content_type)
+        try:
+            body = await renderer.render(encoder)
+        except RenderTimeoutError as exc:
+            return Response(503, f"{exc}\n".encode())
+        return Response(body=body, content_type=content_type)
 
     async def healthz(request: Request) -> Response:
         return Response(body=b"ok\n")

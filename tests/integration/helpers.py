@@ -189,7 +189,8 @@ def kafka_config(bootstrap: str, topic: str, dlq: str, group: str, **kafka: Any)
 def kcat_produce(
     bootstrap: str, topic: str, records: Iterable[tuple[str, bytes]], tmp: Path
 ) -> None:
-    """Produce ``(key, value)`` records with kcat, an independent Kafka client."""
+    """Produce ``(key, value)`` records with kcat, an independent Kafka client, in order: the
+    producer is idempotent, so a batch retried on a busy broker cannot land after the next."""
     path = tmp / f"produce-{time.monotonic_ns()}.txt"
     with path.open("wb") as f:
         for key, value in records:
@@ -210,6 +211,8 @@ def kcat_produce(
             "none",
             "-X",
             "message.max.bytes=2000000",
+            "-X",
+            "enable.idempotence=true",
             "-l",
             str(path),
         ],

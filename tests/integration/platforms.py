@@ -4,6 +4,7 @@ answers to (queue KPIs, ignored kinds, the one dead letter carrying the platform
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -36,21 +37,25 @@ def platform_daemon(
         assert daemon.stop() == 0
 
 
-def settled(daemon: Daemon, site: str, queue: str, offered: int, waiting: int) -> Samples:
-    """The daemon's samples once the queue shows the sample's last records applied (its
-    offered calls and those still waiting): a record after the dead letter may come in a
-    later fetch."""
+def settled(daemon: Daemon, site: str, queue: str, expected: dict[str, Any]) -> Samples:
+    """The daemon's samples once the queue's figures (:func:`queue_kpis`) are ``expected``.
 
-    def done() -> Samples | None:
-        s = daemon.samples()
-        q = queue_series(s, site, queue)
+    A sample's records come in more than one fetch and a scrape can fall between two, so the
+    figures are polled until they are all right; a figure that never comes right fails the
+    test with the last ones seen, after 30 s."""
+    deadline = time.monotonic() + 30
+    last: dict[str, Any] | None = None
+    while time.monotonic() < deadline:
+        samples = daemon.samples()
         try:
-            applied = q("callpulse_queue_offered_calls", window="15m") == offered
-            return s if applied and q("callpulse_queue_calls_waiting") == waiting else None
-        except KeyError:
-            return None
-
-    samples: Samples = wait_until(done, 30, f"{offered} offered and {waiting} waiting in {queue}")
+            last = queue_kpis(samples, site, queue)
+        except KeyError:  # the queue is not on /metrics yet
+            last = None
+        if last == expected:
+            return samples
+        time.sleep(0.2)
+    # A helper's assert is not rewritten by pytest: the message says what differs.
+    assert last == expected, f"{site}/{queue} after 30 s: {last} != {expected}"
     return samples
 
 

@@ -14,7 +14,6 @@ from .platforms import (
     check_dead_letter,
     ignored_kinds,
     platform_daemon,
-    queue_kpis,
     settled,
 )
 
@@ -35,15 +34,14 @@ def test_queue_log_through_kafka_gives_exact_kpis(
     sample = recent_sample(time.time())
     fmt = {"format": "asterisk-queue-log", "site": "lon1", "agent_names": AGENTS}
     with platform_daemon(kafka_bootstrap, topics, tmp_path, sample, fmt) as daemon:
-        s = settled(daemon, "lon1", "billing", offered=7, waiting=2)
         # By hand: 7 callers; Alice answers after 8 s, Bob after 25 s (T = 20 s); one abandons
         # after 30 s, one times out after 300 s, one leaves by key after 1 s (a short abandon,
         # under S = 5 s); two still wait.
-        assert queue_kpis(s, "lon1", "billing") == {
+        s = settled(daemon, "lon1", "billing", {
             "offered": 7, "answered": 2, "abandoned": 2, "service_level": pytest.approx(1 / 4),
             "asa": pytest.approx(16.5), "aht": pytest.approx(110.0), "waiting": 2,
             "agents": {"available": 2, "not_ready": 1},  # Alice and Bob; Carol, paused
-        }  # fmt: skip
+        })  # fmt: skip
         assert ignored_kinds(s) == {"DID": 1, "RINGNOANSWER": 1}
         [truncated] = [line for line in sample if line.endswith(b"|billing")]
         check_dead_letter(kafka_bootstrap, topics[1], s, "asterisk-queue-log", truncated,

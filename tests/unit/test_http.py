@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import logging
+
+import pytest
 
 from callpulse.web.server import HttpServer, Limits, Request, Response
 
@@ -56,6 +59,24 @@ async def test_routes_methods_and_errors() -> None:
         assert gzip.decompress(body) == b"x" * 2000
     finally:
         await server.stop()
+
+
+async def test_the_access_log_keeps_refusals_and_failures_not_answered_probes(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server = HttpServer("127.0.0.1", 0, {"/hello": hello, "/broken": broken})
+    await server.start()
+    try:
+        with caplog.at_level(logging.INFO, logger="aiohttp.access"):
+            for path in (b"/hello", b"/hello", b"/nope", b"/broken"):
+                await exchange(server.port, b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n" + CLOSE)
+            await asyncio.sleep(0.05)  # aiohttp logs once the response is written
+    finally:
+        await server.stop()
+    logged = [r.getMessage() for r in caplog.records if r.name == "aiohttp.access"]
+    assert [line.split('"')[1] for line in logged] == ["GET /nope HTTP/1.1", "GET /broken HTTP/1.1"]
+    assert '" 404 ' in logged[0]
+    assert '" 500 ' in logged[1]
 
 
 async def test_keep_alive_serves_several_requests_on_one_connection() -> None:

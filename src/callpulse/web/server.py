@@ -13,6 +13,10 @@ needs is added here, each limit a setting under ``http:``:
 - no request bodies: a request announcing one gets 413 and the connection is closed without
   reading it;
 - headers over ``max_header_bytes`` get 431.
+
+The access log leaves out requests answered below 400: Kubernetes' probes and Prometheus'
+scrapes come every few seconds and would bury the rest. Refusals (401, 413...), unknown paths
+and failures, such as a 503 from ``/readyz``, are logged.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 from aiohttp.http_exceptions import LineTooLong
+from aiohttp.web_log import AccessLogger
 from aiohttp.web_protocol import RequestHandler
 
 from callpulse.web.webconfig import WebConfig
@@ -138,6 +143,15 @@ class _Connection(RequestHandler):
             self.force_close()
 
 
+class _AccessLog(AccessLogger):
+    """aiohttp's access log, without the requests that were answered (see the module's
+    docstring)."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        if response.status >= 400:
+            super().log(request, response, time)
+
+
 class _Server(web.Server):
     """aiohttp's low-level server, making :class:`_Connection` protocols and capping them."""
 
@@ -202,6 +216,7 @@ class HttpServer:
             max_line_size=limits.max_header_bytes,
             max_field_size=limits.max_header_bytes,
             handler_cancellation=True,
+            access_log_class=_AccessLog,
         )
         self._runner = web.ServerRunner(server, handle_signals=False)
         await self._runner.setup()

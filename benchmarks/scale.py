@@ -47,7 +47,7 @@ serves, over real HTTP.
 
 One JSON line per size on stdout, then a table; progress and the daemon's warnings go to
 stderr. ``--profile`` adds to stderr, once all is measured, a cProfile of the registry
-rendered in-process with the encoder chosen for ``--accept``. ``--set KEY=VALUE`` changes a
+rendered in-process with the writer the daemon picks for ``--accept``. ``--set KEY=VALUE`` changes a
 setting (e.g. ``alerting.evaluation_interval=1s``). Nothing is asserted: the targets (a full
 scrape within 300 ms at 10k queues, ingest never blocked by a scrape for more than 20 ms,
 RSS at most 300 MB at 10k queues) are checked by hand.
@@ -908,15 +908,18 @@ async def measure(
 
 
 def profile_render(app: App, accept: str, queues: int) -> None:
-    """To stderr: cProfile of the registry rendered right here, with the encoder
-    prometheus_client picks for ``accept``: what a scrape costs wherever the daemon runs it.
+    """To stderr: cProfile of the registry rendered right here, with the writer the daemon
+    picks for ``accept``: what a scrape costs wherever the daemon runs it.
     (Not the daemon's thread during a scrape: a child forked then would inherit the
     profiler and render several times slower.)"""
     import cProfile
 
     from prometheus_client.exposition import choose_encoder
 
-    encode, content_type = choose_encoder(accept)
+    from callpulse.web.textformat import fast_encoder
+
+    library, content_type = choose_encoder(accept)
+    encode = fast_encoder(library)
     profiler = cProfile.Profile()
     began = time.perf_counter()
     profiler.runcall(encode, app.registry)

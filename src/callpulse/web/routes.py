@@ -14,6 +14,7 @@ from callpulse.alerting import Alerting
 from callpulse.web.forked import ForkedRenderer, RenderTimeoutError
 from callpulse.web.server import Handler, Request, Response
 from callpulse.web.status import StatusBoard
+from callpulse.web.textformat import fast_encoder
 
 # The status page: one HTML file, no build step, no external assets.
 _STATUS_PAGE = (Path(__file__).parent / "statuspage.html").read_bytes()
@@ -55,7 +56,7 @@ def routes(
     async def metrics(request: Request) -> Response:
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))
         try:
-            body = await renderer.render(encoder)
+            body = await renderer.render(fast_encoder(encoder))
         except RenderTimeoutError as exc:
             return Response(503, f"{exc}\n".encode())
         return Response(body=body, content_type=content_type)

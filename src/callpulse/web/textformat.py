@@ -1,0 +1,205 @@
+"""The /metrics body, written faster than prometheus_client writes it, byte for byte the same.
+
+prometheus_client's writers re-check and re-escape every metric and label name on every
+sample, character by character (the name escaping of UTF-8 names, new in 0.21): at 10k
+queues that was 80 % of a scrape. Names here are the daemon's own and repeat on every line,
+so each distinct name is escaped once and remembered; label values are escaped only when they
+hold a character that needs it; the rest follows the library's writers line for line.
+
+Only the two encodings Prometheus asks for with its default escaping are written here: the
+text format 0.0.4 and OpenMetrics 1.0.0 with ``escaping=underscores``. Any other
+negotiation, and any family with something this writer does not handle (exemplars, native
+histograms), is left to prometheus_client, family by family. ``tests/unit/test_textformat.py``
+holds the two to the same bytes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
+
+from prometheus_client import exposition, openmetrics
+from prometheus_client.metrics_core import Metric
+from prometheus_client.openmetrics import exposition as om_exposition
+from prometheus_client.registry import Collector
+
+Encoder = Callable[[Collector], bytes]
+_OM_LIBRARY: Encoder = om_exposition.generate_latest  # untyped in prometheus_client
+
+_INF = math.inf
+_LEGACY_METRIC = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_LEGACY_LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+_NOT_LABEL_RUNE = re.compile(r"[^a-zA-Z0-9_]")
+# The text format moves these OpenMetrics samples into gauges of their own after the family.
+_OM_ONLY_SUFFIXES = ("_created", "_gsum", "_gcount")
+_TEXT_TYPES = {"info": "gauge", "stateset": "gauge", "gaugehistogram": "histogram",
+               "unknown": "untyped"}  # fmt: skip
+
+
+def fast_encoder(encoder: Encoder) -> Encoder:
+    """This module's writer for what ``choose_encoder`` picked, when it is one of the two
+    written here; otherwise ``encoder`` itself."""
+    if encoder is exposition.generate_latest:
+        return _text
+    if (
+        isinstance(encoder, partial)
+        and encoder.func is om_exposition.generate_latest
+        and not encoder.args
+        and encoder.keywords == {"escaping": openmetrics.exposition.UNDERSCORES, "version": "1.0.0"}
+    ):
+        return _openmetrics
+    return encoder
+
+
+def go_float(value: float) -> str:
+    """``value`` as Go (and prometheus_client's ``floatToGoString``) writes it."""
+    d = float(value)
+    if d != d:
+        return "NaN"
+    if d == _INF:
+        return "+Inf"
+    if d == -_INF:
+        return "-Inf"
+    s = repr(d)
+    dot = s.find(".")
+    # Go switches to exponents sooner than Python (only positive values matter: le, quantile).
+    if d > 0 and dot > 6:
+        mantissa = f"{s[0]}.{s[1:dot]}{s[dot + 1 :]}".rstrip("0.")
+        return f"{mantissa}e+{dot - 1:02d}"
+    return s
+
+
+def _escape_value(value: str) -> str:
+    if "\\" in value or "\n" in value or '"' in value:
+        return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
+    return value
+
+
+class _LibraryNeededError(Exception):
+    """A family with something this writer leaves to prometheus_client."""
+
+
+def _underscored(name: str) -> str:
+    """A name with each character outside ``[a-zA-Z0-9_]`` (a digit first too) made ``_``:
+    prometheus_client's underscore escaping of sample names in OpenMetrics (a colon too)."""
+    out = _NOT_LABEL_RUNE.sub("_", name)
+    return "_" + out[1:] if out[:1].isdigit() else out
+
+
+class _Names:
+    """What each distinct name becomes on a line, computed once per process; a name that is
+    not a legacy Prometheus name (the library escapes those in ways of its own) raises
+    :class:`_LibraryNeededError`."""
+
+    def __init__(self, rule: Callable[[str], str], pattern: re.Pattern[str]) -> None:
+        self._rule = rule
+        self._pattern = pattern
+        self._known: dict[str, str | None] = {}
+
+    def __call__(self, name: str) -> str:
+        try:
+            escaped = self._known[name]
+        except KeyError:
+            escaped = self._known[name] = (
+                self._rule(name) if self._pattern.fullmatch(name) else None
+            )
+        if escaped is None:
+            raise _LibraryNeededError(name)
+        return escaped
+
+
+_OM_SAMPLE = _Names(_underscored, _LEGACY_METRIC)
+_TEXT_SAMPLE = _Names(str, _LEGACY_METRIC)
+_LABEL = _Names(str, _LEGACY_LABEL)
+
+
+# Per set of label names, in the order a family's samples give them: those names sorted, each
+# checked once. A family's samples share one set, so this is one lookup per sample.
+_ORDERS: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _labels(labels: dict[str, str]) -> str:
+    if not labels:
+        return ""
+    names = tuple(labels)
+    order = _ORDERS.get(names)
+    if order is None:
+        order = tuple(sorted(_LABEL(n) for n in names))
+        if len(_ORDERS) < 10_000:  # sets of names are few; a hostile collector's are not kept
+            _ORDERS[names] = order
+    return "{" + ",".join([f'{n}="{_escape_value(labels[n])}"' for n in order]) + "}"
+
+
+def _check(metric: Metric) -> None:
+    _TEXT_SAMPLE(metric.name)
+    for s in metric.samples:
+        if s.exemplar is not None or s.native_histogram is not None:
+            raise _LibraryNeededError(metric.name)
+
+
+class _One(Collector):
+    def __init__(self, metric: Metric) -> None:
+        self._metric = metric
+
+    def collect(self) -> Iterable[Metric]:
+        return [self._metric]
+
+
+def _write(
+    registry: Collector, family: Callable[[Metric], Iterator[str]], library: Encoder, end: str
+) -> bytes:
+    out: list[str] = []
+    for metric in registry.collect():
+        try:
+            out.append("".join(family(metric)))
+        except _LibraryNeededError:
+            out.append(library(_One(metric)).decode().removesuffix(end))
+    out.append(end)
+    return "".join(out).encode()
+
+
+def _openmetrics(registry: Collector) -> bytes:
+    return _write(registry, _om_family, _OM_LIBRARY, "# EOF\n")
+
+
+def _text(registry: Collector) -> bytes:
+    return _write(registry, _text_family, exposition.generate_latest, "")
+
+
+def _om_family(metric: Metric) -> Iterator[str]:
+    _check(metric)
+    name = metric.name
+    yield f"# HELP {name} {_escape_value(metric.documentation)}\n# TYPE {name} {metric.type}\n"
+    if metric.unit:
+        yield f"# UNIT {name} {metric.unit}\n"
+    for s in metric.samples:
+        value = "" if s.value is None else go_float(s.value)
+        stamp = "" if s.timestamp is None else f" {s.timestamp}"
+        yield f"{_OM_SAMPLE(s.name)}{_labels(s.labels)} {value}{stamp}\n"
+
+
+def _text_family(metric: Metric) -> Iterator[str]:
+    _check(metric)
+    name, kind = metric.name, metric.type
+    if kind == "counter":
+        name += "_total"
+    elif kind == "info":
+        name += "_info"
+    kind = _TEXT_TYPES.get(kind, kind)
+    help_text = metric.documentation.replace("\\", r"\\").replace("\n", r"\n")
+    yield f"# HELP {name} {help_text}\n# TYPE {name} {kind}\n"
+    moved: dict[str, list[str]] = {}
+    for s in metric.samples:
+        stamp = "" if s.timestamp is None else f" {int(float(s.timestamp) * 1000):d}"
+        line = f"{_TEXT_SAMPLE(s.name)}{_labels(s.labels)} {go_float(s.value)}{stamp}\n"
+        suffix = s.name[len(metric.name) :] if s.name.startswith(metric.name) else ""
+        if suffix in _OM_ONLY_SUFFIXES:
+            moved.setdefault(suffix, []).append(line)
+        else:
+            yield line
+    for suffix, lines in sorted(moved.items()):
+        gauge = metric.name + suffix
+        yield f"# HELP {gauge} {help_text}\n# TYPE {gauge} gauge\n"
+        yield from lines

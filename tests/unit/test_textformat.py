@@ -1,0 +1,161 @@
+"""callpulse's /metrics writer against prometheus_client's: the same bytes, in both formats
+Prometheus asks for, on the daemon's own registry and on families built to reach every
+branch (escapes, special values, the text format's moved samples, the families left to the
+library)."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from prometheus_client import exposition, openmetrics
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeHistogramMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    InfoMetricFamily,
+    StateSetMetricFamily,
+    SummaryMetricFamily,
+)
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+from prometheus_client.samples import Exemplar
+from prometheus_client.utils import floatToGoString
+
+from callpulse.core.ingest import Ingest
+from callpulse.core.monitor import Monitor, MonitorConfig
+from callpulse.exposition import CallpulseCollector, SourceMetrics, build_registry
+from callpulse.simulation import scenario as scenarios
+from callpulse.simulation.model import ContactCenter
+from callpulse.sources.base import DeadLetterStats
+from callpulse.web.textformat import fast_encoder, go_float
+
+# What Prometheus sends (3.x: OpenMetrics first; 2.x: the text format first) and what a
+# browser or curl sends.
+PROMETHEUS_ACCEPTS = [
+    "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;"
+    "version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=underscores;q=0.3,"
+    "text/plain;version=0.0.4;q=0.2,*/*;q=0.1",
+    "application/openmetrics-text; version=1.0.0,text/plain;version=0.0.4;q=0.5",
+    "text/plain;version=0.0.4;q=1,*/*;q=0.1",
+    "",
+    "*/*",
+]
+
+
+class Fixed(Collector):
+    """The same families on every collect, so that two writers see one scrape."""
+
+    def __init__(self, families: Iterable[Metric]) -> None:
+        self.families = list(families)
+
+    def collect(self) -> Iterable[Metric]:
+        return self.families
+
+
+def both(accept: str, registry: Collector) -> tuple[bytes, bytes]:
+    library, _ = exposition.choose_encoder(accept)
+    return fast_encoder(library)(registry), library(registry)
+
+
+def daemon_registry() -> Fixed:
+    """The daemon's registry after 20 simulated minutes of a normal day, collected once."""
+    start = time.time() - 1200
+    ingest = Ingest(Monitor(MonitorConfig(), now=start))
+    center = ContactCenter(scenarios.load("normal-day"), start)
+    for minute in range(1, 21):
+        ingest.monitor.tick(start + minute * 60)
+        ingest.process(center.records(start + minute * 60))
+    collector = CallpulseCollector(
+        ingest,
+        SourceMetrics(lag=lambda: {("events", 0): 3}, dead_letters=DeadLetterStats(2, 0)),
+        ready=lambda: True,
+        wall_clock=lambda: start + 1200,
+    )
+    return Fixed(build_registry(collector).collect())
+
+
+@pytest.fixture(scope="module")
+def registry() -> Fixed:
+    return daemon_registry()
+
+
+@pytest.mark.parametrize("accept", PROMETHEUS_ACCEPTS)
+def test_the_daemons_registry_is_written_byte_for_byte_as_the_library_writes_it(
+    registry: Fixed, accept: str
+) -> None:
+    ours, library = both(accept, registry)
+    assert len(library.splitlines()) > 500  # a registry worth comparing
+    assert ours == library
+
+
+def crafted() -> Fixed:
+    doc = 'Calls.\nSecond line \\ with "quotes"'
+    counter = CounterMetricFamily("calls", doc, labels=["z", "a"])
+    counter.add_metric(["x\\y", 'say "hi"\nbye'], 3, created=1_700_000_000.5)
+    counter.add_metric(["é ☎", ""], 0.0, timestamp=1_700_000_001.25)
+    counter.add_metric(['only "quotes"', "only \\ a backslash"], 1)
+    gauge = GaugeMetricFamily("temperature", "Heat.", labels=["room"], unit="celsius")
+    values = [math.nan, math.inf, -math.inf, -0.0, 1e22, 123456789.0, 1e-7, 1234567.5]
+    for room, value in enumerate(values):
+        gauge.add_metric([str(room)], value)
+    unlabelled = GaugeMetricFamily("up_since", 'No labels, "quoted".', value=12)
+    colon = GaugeMetricFamily("job:calls:rate5m", "A recording rule's name.", value=0.5)
+    histogram = HistogramMetricFamily("wait_seconds", "Waits.", labels=["queue"])
+    histogram.add_metric(["billing"], [("0.5", 1), ("1.0", 4), ("+Inf", 5)], sum_value=3.5)
+    gauge_histogram = GaugeHistogramMetricFamily("backlog", "Backlog.", labels=["q"])
+    gauge_histogram.add_metric(["b"], [("10.0", 2), ("+Inf", 3)], gsum_value=17)
+    summary = SummaryMetricFamily("handle_seconds", "Handle.", count_value=4, sum_value=480)
+    info = InfoMetricFamily("build", "Build.", value={"version": "1.2.3", "commit": "abc"})
+    states = StateSetMetricFamily("mode", "Mode.", value={"live": True, "replay": False})
+    unknown = Metric("mystery", "Untyped.", "unknown")
+    unknown.add_sample("mystery", {}, 7)
+    exemplar = CounterMetricFamily("traced", "With an exemplar.", labels=["a"])
+    exemplar.add_metric(["1"], 2)
+    exemplar.samples[0] = exemplar.samples[0]._replace(exemplar=Exemplar({"trace_id": "t"}, 1.0))
+    odd_label = GaugeMetricFamily("odd_label", "A label name the library escapes.")
+    odd_label.add_sample("odd_label", {"bad-name": "x"}, 1)
+    odd_name = GaugeMetricFamily("odd.name", "A metric name the library escapes.", value=1)
+    newline = GaugeMetricFamily("newline", "A sample name ending in a newline.")
+    newline.add_sample("newline\n", {}, 1)
+    return Fixed([counter, gauge, unlabelled, colon, histogram, gauge_histogram, summary, info,
+                  states, unknown, exemplar, odd_label, odd_name, newline])  # fmt: skip
+
+
+@pytest.mark.parametrize("accept", PROMETHEUS_ACCEPTS)
+def test_every_branch_is_written_as_the_library_writes_it(accept: str) -> None:
+    ours, library = both(accept, crafted())
+    assert ours == library
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8",
+        "application/openmetrics-text;version=2.0.0",
+        "text/plain;version=1.0.0;escaping=values",
+    ],
+)
+def test_other_negotiations_are_left_to_the_library(accept: str) -> None:
+    library, _ = exposition.choose_encoder(accept)
+    assert fast_encoder(library) is library
+
+
+def test_the_two_formats_prometheus_asks_for_are_written_here() -> None:
+    for accept, encoder in [
+        ("application/openmetrics-text; version=1.0.0", openmetrics.exposition.generate_latest),
+        ("text/plain;version=0.0.4", exposition.generate_latest),
+    ]:
+        library, _ = exposition.choose_encoder(accept)
+        assert getattr(library, "func", library) is encoder
+        assert fast_encoder(library) is not library
+
+
+@given(st.floats(allow_nan=True, allow_infinity=True) | st.integers(-(10**20), 10**20))
+def test_numbers_are_written_as_go_writes_them(value: float) -> None:
+    assert go_float(value) == floatToGoString(value)

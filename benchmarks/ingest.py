@@ -48,8 +48,9 @@ def main() -> None:
     args = parser.parse_args()
     values = simulated_events(args.events, seed=1)
     if args.profile:
-        cProfile.runctx("run(values)", globals(), {"values": values, "run": run}, "ingest.prof")
-        pstats.Stats("ingest.prof").sort_stats("tottime").print_stats(20)
+        profiler = cProfile.Profile()
+        profiler.runcall(run, values)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
         return
     rates = [run(values) for _ in range(args.runs)]
     print(f"{len(values):,} records: " + ", ".join(f"{r:,.0f}" for r in rates) + " records/s")

@@ -107,3 +107,23 @@ def test_running_sums_match_a_brute_force_recount() -> None:
         for i, span in enumerate(SPANS):
             inside = [b for b, _ in added if head - span <= b <= head]
             assert c.window(i) == [len(inside), sum(inside)]
+
+
+def test_running_sums_match_a_brute_force_recount_when_time_jumps() -> None:
+    import random
+
+    rng = random.Random(11)
+    c = counters(head=0)
+    added: list[tuple[int, int]] = []
+    head = 0
+    while head < 2000:
+        head += rng.choice((0, 1, 1, 2, 13, 59, 60, 61, 80))
+        c.advance(head)
+        for _ in range(rng.randint(0, 4)):
+            bucket = head - rng.choice((0, 0, 0, 1, rng.randint(0, 70)))
+            if c.add(bucket, ((0, 1), (1, bucket))):
+                added.append((bucket, bucket))
+        for i, span in enumerate(SPANS):
+            inside = [b for b, _ in added if head - span <= b <= head]
+            assert c.window(i) == [len(inside), sum(inside)]
+        assert c.is_empty() == (not any(head - max(SPANS) <= b for b, _ in added))

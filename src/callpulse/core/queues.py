@@ -136,7 +136,8 @@ class QueueView:
 class _Agent:
     state: ev.AgentStateName
     since: float
-    queues: tuple[str, ...]
+    queues: tuple[str, ...]  # as admitted under the queue cap
+    named: list[str]  # as the last event named them
 
 
 @dataclass(slots=True)
@@ -248,12 +249,15 @@ class QueueTracker:
             self._end_wait(q, event.call_id)
 
     def _queue(self, site: str, name: str) -> _Queue:
-        name = self._guard.admit("queue", name, site)
-        key = (site, name)
-        q = self._queues.get(key)
+        # A queue that is here was admitted when it was made, and leaves the guard and this
+        # map together: only a name not here needs the guard (one lookup less per event).
+        q = self._queues.get((site, name))
+        if q is None:
+            name = self._guard.admit("queue", name, site)
+            q = self._queues.get((site, name))
         if q is None:
             policy = self._overrides.get(name, self._default)
-            q = self._queues[key] = _Queue(self._grid.counters(QUEUE_FIELDS), policy)
+            q = self._queues[(site, name)] = _Queue(self._grid.counters(QUEUE_FIELDS), policy)
             if self._keep_run:
                 q.run = [0] * QUEUE_FIELDS
         else:
@@ -338,16 +342,28 @@ class QueueTracker:
             and self._guard.admit("agent", event.agent_id, event.site) != event.agent_id
         ):
             return
+        when = min(ts, self._grid.now)
+        if agent is not None and agent.named == event.queues:
+            # The usual change: another state, the same queues (still admitted: a queue an
+            # agent serves is never released). Each queue is visited once, not twice.
+            leaving, entering = _STATE_INDEX[agent.state], _STATE_INDEX[event.state]
+            for name in agent.queues:
+                q = self._queue(event.site, name)
+                self._accrue(q, when)
+                q.agents[leaving] -= 1
+                q.agents[entering] += 1
+            agent.state, agent.since = event.state, ts
+            return
         # Fold first: two queues past the cap are one _overflow queue, served once.
         queues = tuple(
             dict.fromkeys(self._guard.admit("queue", n, event.site) for n in event.queues)
         )
-        when = min(ts, self._grid.now)
         if agent is not None:
             self._count(event.site, agent, -1, when)
             agent.state, agent.since, agent.queues = event.state, ts, queues
+            agent.named = event.queues
         else:
-            agent = self._agents[key] = _Agent(event.state, ts, queues)
+            agent = self._agents[key] = _Agent(event.state, ts, queues, event.queues)
         self._count(event.site, agent, +1, when)
 
     def _count(self, site: str, agent: _Agent, delta: int, when: float) -> None:

@@ -5,9 +5,12 @@ Time is cut into buckets of ``bucket`` seconds; bucket ``b`` holds events with
 newest bucket is ``head``, covers buckets ``head - span .. head``: it always includes every event
 no older than the window's length, plus at most one bucket of older events at its far edge.
 
-Each window keeps a running sum per field, updated when a value is added and when ``head``
-moves, so reading a window costs O(fields) whatever its length. Values are integers (durations
-are kept in milliseconds) so that adding and later subtracting a bucket is exact.
+Each window keeps a running sum per field of its *closed* buckets (all but ``head``), updated
+when ``head`` moves and when a late value lands in a closed bucket; reading a window adds the
+head bucket to it, so reading costs O(fields) whatever the window's length. A value for the
+head bucket, which is nearly every value live, touches the ring alone: one addition per field
+whatever the number of windows. Values are integers (durations are kept in milliseconds) so
+that adding and later subtracting a bucket is exact.
 """
 
 from __future__ import annotations
@@ -72,10 +75,11 @@ class RollingCounters:
                 ring[i] = 0
         for field, amount in values:
             ring[base + field] += amount
-        for span, sums in zip(self._spans, self._sums, strict=True):
-            if bucket >= head - span:
-                for field, amount in values:
-                    sums[field] += amount
+        if bucket != head:  # a closed bucket: the windows covering it have it in their sums
+            for span, sums in zip(self._spans, self._sums, strict=True):
+                if bucket >= head - span:
+                    for field, amount in values:
+                        sums[field] += amount
         return True
 
     def advance(self, head: int) -> None:
@@ -84,13 +88,15 @@ class RollingCounters:
         if head <= old:
             return
         ring, fields, size = self._ring, self._fields, self._size
+        closing = old % size
+        closing = closing * fields if self._slot_bucket[closing] == old else -1
         for span, sums in zip(self._spans, self._sums, strict=True):
             if head - old > span:
-                # Every bucket this window held has left it.
+                # Every bucket this window held has left it, the old head too.
                 for i in range(fields):
                     sums[i] = 0
                 continue
-            # Buckets old-span .. head-span-1 leave this window.
+            # Buckets old-span .. head-span-1 leave this window (all of them closed ones).
             for leaving in range(old - span, head - span):
                 slot = leaving % size
                 if self._slot_bucket[slot] != leaving:
@@ -98,12 +104,22 @@ class RollingCounters:
                 base = slot * fields
                 for i in range(fields):
                     sums[i] -= ring[base + i]
+            # The old head is a closed bucket now; the ones after it are empty (no value is
+            # ever added ahead of the head).
+            if closing >= 0:
+                for i in range(fields):
+                    sums[i] += ring[closing + i]
         self._head = head
 
     def window(self, index: int) -> list[int]:
-        """Return a copy of the sums of window ``index`` (in the order ``spans`` were given)."""
-        return list(self._sums[index])
+        """Return the sums of window ``index`` (in the order ``spans`` were given)."""
+        slot = self._head % self._size
+        if self._slot_bucket[slot] != self._head:
+            return list(self._sums[index])
+        base = slot * self._fields
+        head = self._ring[base : base + self._fields]
+        return [closed + now for closed, now in zip(self._sums[index], head, strict=True)]
 
     def is_empty(self) -> bool:
         """Whether every window sums to zero on every field."""
-        return not any(any(sums) for sums in self._sums)
+        return not any(any(self.window(i)) for i in range(len(self._spans)))

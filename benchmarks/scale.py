@@ -47,7 +47,8 @@ serves, over real HTTP.
 
 One JSON line per size on stdout, then a table; progress and the daemon's warnings go to
 stderr. ``--profile`` adds to stderr, once all is measured, a cProfile of the registry
-rendered in-process with the writer the daemon picks for ``--accept``. ``--set KEY=VALUE`` changes a
+rendered in-process with the writer the daemon picks for ``--accept``, and one of an alert
+evaluation. ``--set KEY=VALUE`` changes a
 setting (e.g. ``alerting.evaluation_interval=1s``). Nothing is asserted: the targets (a full
 scrape within 300 ms at 10k queues, ingest never blocked by a scrape for more than 20 ms,
 RSS at most 300 MB at 10k queues) are checked by hand.
@@ -855,6 +856,7 @@ async def measure(
     rss["peak"] = round(max(peak, *rss.values()), 1)
     if args.profile:  # once all is measured: it holds the loop for a whole slow render
         profile_render(app, args.accept, queues)
+        profile_evaluation(app, queues)
 
     scrapes = Intervals()
     for s in [*quiet, *loaded]:
@@ -925,6 +927,19 @@ def profile_render(app: App, accept: str, queues: int) -> None:
     profiler.runcall(encode, app.registry)
     took = (time.perf_counter() - began) * 1000
     progress(queues, f"profile of the registry rendered as {content_type} ({took:.0f} ms):")
+    print_profile(profiler, 25)
+
+
+def profile_evaluation(app: App, queues: int) -> None:
+    """To stderr: cProfile of one alert evaluation (the shipped rules), which runs on the
+    event loop."""
+    import cProfile
+
+    profiler = cProfile.Profile()
+    began = time.perf_counter()
+    profiler.runcall(app.alerting.evaluate)
+    took = (time.perf_counter() - began) * 1000
+    progress(queues, f"profile of one alert evaluation ({took:.0f} ms):")
     print_profile(profiler, 25)
 
 

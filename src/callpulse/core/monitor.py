@@ -125,6 +125,11 @@ class Monitor:
         self._late_ids = RecentIds(horizon=horizon, capacity=max(1000, config.dedup_capacity // 10))
         self._latest_event = 0.0
         self._site_last_event: dict[str, float] = {}
+        # queue_views() of the current state, until an event, a tick or a release: an alert
+        # evaluation reads them twice (its own checks, then the rules' samples), and at 10k
+        # queues a read is most of a second on the event loop.
+        self._changes = 0
+        self._views: tuple[int, list[QueueView]] | None = None
         windows = config.windows
         erlang_window = (
             windows.index(config.erlang_window)
@@ -181,6 +186,8 @@ class Monitor:
     def tick(self, wall_clock: float) -> None:
         """Tell the monitor the wall clock; live, that is also where windows end."""
         self._wall = wall_clock
+        self._changes += 1
+        self._views = None  # not kept past a tick: at 10k queues they hold tens of MiB
         if not self.config.event_time_clock:
             self._advance(wall_clock)
 
@@ -192,6 +199,7 @@ class Monitor:
             self._advance(now)
 
     def _advance(self, now: float) -> None:
+        self._changes += 1
         if self.grid.advance(now):
             head = self.grid.head
             self._ids.expire(head)
@@ -211,6 +219,7 @@ class Monitor:
         ``replay``: the event is re-read to rebuild state after a restart or rebalance; it
         counts in windows and live state but not again in the cumulative totals.
         """
+        self._changes += 1
         ts = event.occurred_at.timestamp()
         if ts > self._wall + self.config.max_clock_skew:
             self.stats.future += 1
@@ -260,6 +269,7 @@ class Monitor:
 
     def forget_sites(self, sites: Iterable[str]) -> None:
         """Drop all state of ``sites`` (their partitions now belong to another replica)."""
+        self._changes += 1
         gone = set(sites)
         for tracker in self._trackers:
             tracker.forget_sites(gone)
@@ -270,8 +280,14 @@ class Monitor:
     # --- reading -----------------------------------------------------------------------
 
     def queue_views(self) -> list[QueueView]:
-        """Every queue's state and KPIs at :attr:`now`."""
-        return self.queues.views()
+        """Every queue's state and KPIs at :attr:`now`. The list is shared by the readers of
+        one state: do not change it."""
+        memo = self._views
+        if memo is not None and memo[0] == self._changes:
+            return memo[1]
+        views = self.queues.views()
+        self._views = (self._changes, views)
+        return views
 
     def ivr_views(self) -> list[IvrView]:
         """Every IVR application's KPIs at :attr:`now`."""

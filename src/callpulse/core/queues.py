@@ -422,8 +422,9 @@ class QueueTracker:
             q.counters.advance(grid.head)
             busy_now, available_now = _busy_available(q.agents)
             windows = []
+            every = q.counters.windows()
             for i, label in enumerate(grid.labels):
-                sums = q.counters.window(i)
+                sums = every[i]
                 # Agent time since the last change is read, not stored: reading must not
                 # change what later events compute.
                 open_ms = max(0.0, now - max(q.accrued, grid.window_start(i))) * 1000
@@ -443,7 +444,7 @@ class QueueTracker:
                     )
                 )
             oldest = min(q.waiting.values(), default=None)
-            erlang = self._flow(q, self._erlang_window)
+            erlang = self._flow(q, self._erlang_window, every[self._erlang_window])
             prediction = self._outlook(q, len(q.waiting), erlang)
             out.append(
                 QueueView(
@@ -459,7 +460,7 @@ class QueueTracker:
                     drain_eta_seconds=prediction[2],
                     arrivals_per_second=erlang.arrivals_per_second,
                     aht_seconds=erlang.aht_seconds,
-                    flow=self._flow(q, len(grid.windows) - 1),
+                    flow=self._flow(q, len(every) - 1, every[-1]),
                 )
             )
         return out
@@ -483,10 +484,10 @@ class QueueTracker:
             if (run := q.run) is not None
         }
 
-    def _flow(self, q: _Queue, index: int) -> QueueFlow:
-        """Traffic over window ``index``, per second of the span it really covers."""
+    def _flow(self, q: _Queue, index: int, sums: list[int]) -> QueueFlow:
+        """Traffic over window ``index`` (whose ``sums`` are given), per second of the span
+        it really covers."""
         grid = self._grid
-        sums = q.counters.window(index)
         # A window spans from the start of its oldest bucket to now (up to a bucket more than
         # its length), and never further back than the grid's first bucket.
         start = grid.window_start(index)

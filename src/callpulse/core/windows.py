@@ -120,6 +120,17 @@ class RollingCounters:
         head = self._ring[base : base + self._fields]
         return [closed + now for closed, now in zip(self._sums[index], head, strict=True)]
 
+    def windows(self) -> list[list[int]]:
+        """The sums of every window (as :meth:`window` gives each), read in one pass."""
+        slot = self._head % self._size
+        if self._slot_bucket[slot] != self._head:
+            return [list(sums) for sums in self._sums]
+        base = slot * self._fields
+        head = self._ring[base : base + self._fields]
+        return [
+            [closed + now for closed, now in zip(sums, head, strict=True)] for sums in self._sums
+        ]
+
     def is_empty(self) -> bool:
         """Whether every window sums to zero on every field."""
         return not any(any(self.window(i)) for i in range(len(self._spans)))

@@ -146,3 +146,22 @@ def test_readme_documents_exactly_the_callpulse_metrics_exposed() -> None:
         if name.startswith("callpulse_")
     }
     assert documented == exposed
+
+
+def test_readings_of_named_families_are_those_of_the_full_collect() -> None:
+    from callpulse.core import readings
+
+    ingest = Ingest(Monitor(MonitorConfig(), now=NOW))
+    queued = raw("call.queued", NOW - 30, call_id="c1", queue="billing")
+    answered = raw("call.answered", NOW - 20, call_id="c1", queue="billing", agent_id="a1",
+                   wait_seconds=10.0)  # fmt: skip
+    busy = raw("agent.state", NOW - 20, agent_id="a1", state="on_call", queues=["billing"])
+    ingest.process([RawRecord(queued), RawRecord(answered), RawRecord(busy)])
+    wanted = {"callpulse_queue_service_level_ratio", "callpulse_queue_calls_waiting",
+              "callpulse_queue_agents"}  # fmt: skip
+    full = {s.family.name: s.samples for s in readings.collect(ingest.monitor)}
+    some = readings.collect(ingest.monitor, {"queue"}, wanted)
+    assert {s.family.name for s in some} == wanted
+    for s in some:
+        assert s.samples == full[s.family.name]
+        assert s.samples  # each has samples to compare

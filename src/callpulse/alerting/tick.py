@@ -89,6 +89,7 @@ class Alerting:
             ),
         )
         self._domains = {r.family.domain for r in rules if r.family is not None}
+        self._families = {r.family.name for r in rules if r.family is not None}
         max_age = max(settings.resend_delay, settings.evaluation_interval)
         capacity = settings.queue_capacity
         self.sinks: list[Sink] = [
@@ -132,6 +133,7 @@ class Alerting:
         builtins = [r for r in self.evaluator.rules if r.builtin is not None]
         self.evaluator.replace_rules([*rules, *builtins])
         self._domains = {r.family.domain for r in rules if r.family is not None}
+        self._families = {r.family.name for r in rules if r.family is not None}
 
     def _now(self) -> float:
         return self._monitor.now
@@ -172,7 +174,7 @@ class Alerting:
         maintenance.sample(now, queues)
         status = {(c.site, c.component): c.status for c in monitor.component_views()}
         maintenance.assess(now, queues, status)
-        samples = readings.collect(monitor, self._domains) if self._domains else []
+        samples = readings.collect(monitor, self._domains, self._families) if self._domains else []
         data = EvaluationInput.of(now, samples, monitor.site_last_event)
         due = self.evaluator.evaluate(data)
         if self._hold():

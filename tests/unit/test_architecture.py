@@ -12,6 +12,7 @@ CORE = Path(__file__).resolve().parents[2] / "src" / "callpulse" / "core"
 # design decision: I/O, clocks, asyncio, Kafka, Prometheus and the shell stay outside.
 ALLOWED = {
     "__future__",
+    "array",
     "callpulse.core",
     "collections",
     "collections.abc",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from collections import deque
 
 
@@ -20,7 +21,9 @@ class RecentIds:
         self._horizon = horizon
         self._capacity = capacity
         self._seen: dict[int, int] = {}
-        self._buckets: deque[tuple[int, list[int]]] = deque()
+        # Each bucket's ids in an array: the garbage collector does not walk it (millions of
+        # ids in lists made every full collection visit each one).
+        self._buckets: deque[tuple[int, array[int]]] = deque()
         self.evicted = 0
 
     def __len__(self) -> int:
@@ -38,7 +41,7 @@ class RecentIds:
         if buckets and buckets[-1][0] == bucket:
             buckets[-1][1].append(key)
         else:
-            buckets.append((bucket, [key]))
+            buckets.append((bucket, array("q", (key,))))
         if len(self._seen) > self._capacity:
             self._drop_oldest()
         return True
@@ -54,7 +57,7 @@ class RecentIds:
         while len(self._seen) > self._capacity and self._buckets:
             self.evicted += self._forget(self._buckets.popleft()[1])
 
-    def _forget(self, keys: list[int]) -> int:
+    def _forget(self, keys: array[int]) -> int:
         seen = self._seen
         for key in keys:
             del seen[key]

@@ -16,6 +16,7 @@ that adding and later subtracting a bucket is exact.
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Sequence
 
 
@@ -40,8 +41,12 @@ class RollingCounters:
         self._spans = tuple(spans)
         # One bucket more than the longest span: the far-edge bucket is still covered.
         self._size = max(spans) + 1
-        self._ring = [0] * (self._size * fields)
-        self._slot_bucket = [-1] * self._size
+        # Arrays, not lists: the garbage collector does not walk them (a list of ints is a
+        # container it visits element by element on every full collection: at 10k queues,
+        # 23M elements and 300 ms with the event loop held), and a value takes 8 bytes
+        # inline rather than a pointer to an int object.
+        self._ring = array("q", [0]) * (self._size * fields)
+        self._slot_bucket = array("q", [-1]) * self._size
         self._sums = [[0] * fields for _ in self._spans]
         self._head = start
 

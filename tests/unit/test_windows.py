@@ -127,3 +127,15 @@ def test_running_sums_match_a_brute_force_recount_when_time_jumps() -> None:
             inside = [b for b, _ in added if head - span <= b <= head]
             assert c.window(i) == [len(inside), sum(inside)]
         assert c.is_empty() == (not any(head - max(SPANS) <= b for b, _ in added))
+
+
+def test_a_value_past_64_bits_is_refused_whole_and_counts_stay_narrow() -> None:
+    c = RollingCounters(fields=3, spans=SPANS, start=1000, narrow=1)  # field 0 in 32 bits
+    c.add(1000, ((0, 1), (1, 5), (2, 7)))
+    with pytest.raises(ValueError, match="does not fit field 2"):
+        c.add(1000, ((0, 1), (1, 5), (2, 2**63)))
+    with pytest.raises(ValueError, match="does not fit field 0"):
+        c.add(999, ((1, 5), (0, 2**31)))
+    assert c.window(0) == [1, 5, 7]
+    c.advance(1100)  # the buckets leave the windows: what they held is what was added
+    assert c.window(1) == [0, 0, 0]

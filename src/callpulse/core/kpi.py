@@ -22,7 +22,8 @@ AbandonPolicy = Literal["negative", "ignored", "positive"]
 
 
 class QueueField(IntEnum):
-    """The integer fields a queue keeps per bucket. Durations are in milliseconds."""
+    """The integer fields a queue keeps per bucket: the counts, then the durations (in
+    milliseconds) from :data:`QUEUE_COUNTS` on."""
 
     OFFERED = 0
     ANSWERED = 1
@@ -30,16 +31,17 @@ class QueueField(IntEnum):
     ABANDONED = 3  # after the short-abandon threshold S
     ABANDONED_IN_THRESHOLD = 4  # after S but within T
     SHORT_ABANDONED = 5  # within S: neither offered nor abandoned for the ratios
-    WAIT_MS = 6  # queue wait of answered calls
-    COMPLETED = 7
-    HANDLE_MS = 8  # talk + hold + after-call work of completed calls
-    AGENT_BUSY_MS = 9  # agents' time on call or in after-call work
-    AGENT_AVAILABLE_MS = 10  # agents' time available
-    RENEGED = 11  # callers who left the queue unanswered: abandoned (any wait) or callback
+    COMPLETED = 6
+    RENEGED = 7  # callers who left the queue unanswered: abandoned (any wait) or callback
+    WAIT_MS = 8  # queue wait of answered calls
+    HANDLE_MS = 9  # talk + hold + after-call work of completed calls
+    AGENT_BUSY_MS = 10  # agents' time on call or in after-call work
+    AGENT_AVAILABLE_MS = 11  # agents' time available
     RENEGED_WAIT_MS = 12  # their waits
 
 
 QUEUE_FIELDS = len(QueueField)
+QUEUE_COUNTS = QueueField.WAIT_MS  # the fields before it grow by one an event at most
 
 
 def service_level(sums: Sequence[int], abandons: AbandonPolicy = "negative") -> float | None:

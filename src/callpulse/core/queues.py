@@ -15,6 +15,7 @@ from callpulse.core import erlang
 from callpulse.core import event_structs as ev
 from callpulse.core.cardinality import LabelGuard
 from callpulse.core.kpi import (
+    QUEUE_COUNTS,
     QUEUE_FIELDS,
     AbandonPolicy,
     QueueField,
@@ -257,7 +258,9 @@ class QueueTracker:
             q = self._queues.get((site, name))
         if q is None:
             policy = self._overrides.get(name, self._default)
-            q = self._queues[(site, name)] = _Queue(self._grid.counters(QUEUE_FIELDS), policy)
+            q = self._queues[(site, name)] = _Queue(
+                self._grid.counters(QUEUE_FIELDS, QUEUE_COUNTS), policy
+            )
             if self._keep_run:
                 q.run = [0] * QUEUE_FIELDS
         else:

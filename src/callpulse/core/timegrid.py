@@ -78,9 +78,9 @@ class TimeGrid:
         """The start of the oldest bucket window ``index`` covers."""
         return (self.head - self.spans[index]) * self.bucket
 
-    def counters(self, fields: int) -> RollingCounters:
-        """New rolling counters on this grid."""
-        return RollingCounters(fields, self.spans, self.head)
+    def counters(self, fields: int, narrow: int = 0) -> RollingCounters:
+        """New rolling counters on this grid (the first ``narrow`` fields are counts)."""
+        return RollingCounters(fields, self.spans, self.head, narrow)
 
     def histogram(self) -> RollingHistogram:
         """A new rolling histogram on this grid."""

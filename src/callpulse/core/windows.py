@@ -29,23 +29,40 @@ class RollingCounters:
     """A fixed set of integer fields summed over several trailing windows of buckets.
 
     ``spans`` are the windows' lengths in buckets (a 1-minute window over 5-second buckets is
-    12). ``head`` starts at ``start`` and only moves forward, through :meth:`advance`.
+    12). ``head`` starts at ``start`` and only moves forward, through :meth:`advance`. The
+    first ``narrow`` fields are counts, which grow by at most one an event: a bucket keeps
+    them in 32 bits; the others (durations in milliseconds) in 64. At 10k queues the buckets
+    are most of the daemon's memory.
     """
 
-    __slots__ = ("_fields", "_head", "_ring", "_size", "_slot_bucket", "_spans", "_sums")
+    __slots__ = (
+        "_counts",
+        "_fields",
+        "_head",
+        "_narrow",
+        "_ring",
+        "_size",
+        "_slot_bucket",
+        "_spans",
+        "_sums",
+    )
 
-    def __init__(self, fields: int, spans: Sequence[int], start: int) -> None:
+    def __init__(self, fields: int, spans: Sequence[int], start: int, narrow: int = 0) -> None:
         if fields < 1 or not spans or min(spans) < 1:
             raise ValueError("need at least one field and windows of at least one bucket")
+        if not 0 <= narrow <= fields:
+            raise ValueError(f"narrow must be 0..{fields}, not {narrow}")
         self._fields = fields
+        self._narrow = narrow
         self._spans = tuple(spans)
         # One bucket more than the longest span: the far-edge bucket is still covered.
         self._size = max(spans) + 1
         # Arrays, not lists: the garbage collector does not walk them (a list of ints is a
         # container it visits element by element on every full collection: at 10k queues,
-        # 23M elements and 300 ms with the event loop held), and a value takes 8 bytes
-        # inline rather than a pointer to an int object.
-        self._ring = array("q", [0]) * (self._size * fields)
+        # 23M elements and 300 ms with the event loop held), and a value is stored inline
+        # rather than as a pointer to an int object.
+        self._counts = array("i", [0]) * (self._size * narrow)
+        self._ring = array("q", [0]) * (self._size * (fields - narrow))
         self._slot_bucket = array("q", [-1]) * self._size
         self._sums = [[0] * fields for _ in self._spans]
         self._head = start
@@ -69,17 +86,34 @@ class RollingCounters:
             raise ValueError(f"bucket {bucket} is ahead of head {head}")
         if bucket <= head - self._size:
             return False
-        size, fields = self._size, self._fields
-        slot = bucket % size
-        base = slot * fields
-        ring = self._ring
+        narrow = self._narrow
+        wide = self._fields - narrow
+        slot = bucket % self._size
+        counts, ring = self._counts, self._ring
+        count_base = slot * narrow
+        ring_base = slot * wide - narrow  # so that field f (>= narrow) is ring[ring_base + f]
         if self._slot_bucket[slot] != bucket:
             # The slot still holds a bucket that left every window long ago: reuse it.
             self._slot_bucket[slot] = bucket
-            for i in range(base, base + fields):
+            for i in range(count_base, count_base + narrow):
+                counts[i] = 0
+            for i in range(ring_base + narrow, ring_base + narrow + wide):
                 ring[i] = 0
-        for field, amount in values:
-            ring[base + field] += amount
+        try:
+            for done, (field, amount) in enumerate(values):  # noqa: B007 (the handler reads it)
+                if field < narrow:
+                    counts[count_base + field] += amount
+                else:
+                    ring[ring_base + field] += amount
+        except OverflowError:
+            # Past 32 or 64 bits (a producer's duration of a billion years): nothing of it is
+            # kept, so that the bucket and the windows' sums still agree.
+            for field, amount in values[:done]:
+                if field < narrow:
+                    counts[count_base + field] -= amount
+                else:
+                    ring[ring_base + field] -= amount
+            raise ValueError(f"{values[done][1]} does not fit field {values[done][0]}") from None
         if bucket != head:  # a closed bucket: the windows covering it have it in their sums
             for span, sums in zip(self._spans, self._sums, strict=True):
                 if bucket >= head - span:
@@ -87,14 +121,22 @@ class RollingCounters:
                         sums[field] += amount
         return True
 
+    def _bucket(self, slot: int) -> list[int]:
+        """Every field of the bucket in ``slot``."""
+        narrow, wide = self._narrow, self._fields - self._narrow
+        return [
+            *self._counts[slot * narrow : (slot + 1) * narrow],
+            *self._ring[slot * wide : (slot + 1) * wide],
+        ]
+
     def advance(self, head: int) -> None:
         """Move the windows' end to ``head``; buckets that fall out are subtracted."""
         old = self._head
         if head <= old:
             return
-        ring, fields, size = self._ring, self._fields, self._size
+        fields, size = self._fields, self._size
         closing = old % size
-        closing = closing * fields if self._slot_bucket[closing] == old else -1
+        closed = self._bucket(closing) if self._slot_bucket[closing] == old else None
         for span, sums in zip(self._spans, self._sums, strict=True):
             if head - old > span:
                 # Every bucket this window held has left it, the old head too.
@@ -106,14 +148,13 @@ class RollingCounters:
                 slot = leaving % size
                 if self._slot_bucket[slot] != leaving:
                     continue
-                base = slot * fields
-                for i in range(fields):
-                    sums[i] -= ring[base + i]
+                for i, value in enumerate(self._bucket(slot)):
+                    sums[i] -= value
             # The old head is a closed bucket now; the ones after it are empty (no value is
             # ever added ahead of the head).
-            if closing >= 0:
-                for i in range(fields):
-                    sums[i] += ring[closing + i]
+            if closed is not None:
+                for i, value in enumerate(closed):
+                    sums[i] += value
         self._head = head
 
     def window(self, index: int) -> list[int]:
@@ -121,8 +162,7 @@ class RollingCounters:
         slot = self._head % self._size
         if self._slot_bucket[slot] != self._head:
             return list(self._sums[index])
-        base = slot * self._fields
-        head = self._ring[base : base + self._fields]
+        head = self._bucket(slot)
         return [closed + now for closed, now in zip(self._sums[index], head, strict=True)]
 
     def windows(self) -> list[list[int]]:
@@ -130,8 +170,7 @@ class RollingCounters:
         slot = self._head % self._size
         if self._slot_bucket[slot] != self._head:
             return [list(sums) for sums in self._sums]
-        base = slot * self._fields
-        head = self._ring[base : base + self._fields]
+        head = self._bucket(slot)
         return [
             [closed + now for closed, now in zip(sums, head, strict=True)] for sums in self._sums
         ]

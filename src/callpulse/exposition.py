@@ -31,6 +31,7 @@ from callpulse.core.consumer_health import STATUSES as CONSUMER_STATUSES
 from callpulse.core.events import EVENT_TYPES
 from callpulse.core.ingest import Ingest
 from callpulse.sources.base import DeadLetterStats
+from callpulse.web.textformat import RowFamily
 
 
 class SourceMetrics:
@@ -106,14 +107,7 @@ class CallpulseCollector(Collector):
     def _kpis(self) -> Iterable[Metric]:
         for family in readings.collect(self._ingest.monitor):
             spec = family.family
-            metric: Metric
-            if spec.kind == "counter":
-                metric = CounterMetricFamily(spec.name, spec.help, labels=list(spec.labels))
-            else:
-                metric = GaugeMetricFamily(spec.name, spec.help, labels=list(spec.labels))
-            for labels, value in family.samples:
-                metric.add_metric(list(labels), value)
-            yield metric
+            yield RowFamily(spec.name, spec.help, spec.kind, spec.labels, family.samples)
 
     def _alerts(self) -> Iterable[Metric]:
         # Like Prometheus' ALERTS: one series per pending or firing alert, with its labels.

@@ -33,7 +33,7 @@ from callpulse.exposition import CallpulseCollector, SourceMetrics, build_regist
 from callpulse.simulation import scenario as scenarios
 from callpulse.simulation.model import ContactCenter
 from callpulse.sources.base import DeadLetterStats
-from callpulse.web.textformat import fast_encoder, go_float
+from callpulse.web.textformat import RowFamily, fast_encoder, go_float
 
 # What Prometheus sends (3.x: OpenMetrics first; 2.x: the text format first) and what a
 # browser or curl sends.
@@ -121,10 +121,14 @@ def crafted() -> Fixed:
     odd_label = GaugeMetricFamily("odd_label", "A label name the library escapes.")
     odd_label.add_sample("odd_label", {"bad-name": "x"}, 1)
     odd_name = GaugeMetricFamily("odd.name", "A metric name the library escapes.", value=1)
+    rows_counter = RowFamily("rows", "Rows, counted.", "counter", ["site", "queue"],
+                             [(("a", 'q "1"\\'), 3.0), (("b", "q\n2"), 0.5)])  # fmt: skip
+    rows_gauge = RowFamily("rows_gauge", "Rows, no labels.", "gauge", [], [((), 7)])
     newline = GaugeMetricFamily("newline", "A sample name ending in a newline.")
     newline.add_sample("newline\n", {}, 1)
     return Fixed([counter, gauge, unlabelled, colon, histogram, gauge_histogram, summary, info,
-                  states, unknown, exemplar, odd_label, odd_name, newline])  # fmt: skip
+                  states, unknown, exemplar, odd_label, odd_name, newline, rows_counter,
+                  rows_gauge])  # fmt: skip
 
 
 @pytest.mark.parametrize("accept", PROMETHEUS_ACCEPTS)
@@ -159,3 +163,14 @@ def test_the_two_formats_prometheus_asks_for_are_written_here() -> None:
 @given(st.floats(allow_nan=True, allow_infinity=True) | st.integers(-(10**20), 10**20))
 def test_numbers_are_written_as_go_writes_them(value: float) -> None:
     assert go_float(value) == floatToGoString(value)
+
+
+def test_a_row_family_reads_as_the_families_prometheus_client_builds() -> None:
+    rows = [(("lon1", "billing"), 3.0), (("nyc1", "sales"), 0.0)]
+    for kind, built in [
+        ("counter", CounterMetricFamily("calls", "Calls.", labels=["site", "queue"])),
+        ("gauge", GaugeMetricFamily("calls", "Calls.", labels=["site", "queue"])),
+    ]:
+        for labels, value in rows:
+            built.add_metric(list(labels), value)
+        assert RowFamily("calls", "Calls.", kind, ["site", "queue"], rows) == built

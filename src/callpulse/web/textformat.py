@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
 
 from prometheus_client import exposition, openmetrics
 from prometheus_client.metrics_core import Metric
 from prometheus_client.openmetrics import exposition as om_exposition
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 
 Encoder = Callable[[Collector], bytes]
 _OM_LIBRARY: Encoder = om_exposition.generate_latest  # untyped in prometheus_client
@@ -75,6 +76,63 @@ def _escape_value(value: str) -> str:
     if "\\" in value or "\n" in value or '"' in value:
         return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
     return value
+
+
+class RowFamily(Metric):
+    """A gauge or counter family given as rows of label values, in the order of
+    ``label_names``, and a value each.
+
+    This writer writes the rows as they are. Whoever else reads :attr:`samples` (the library's
+    writers, a test) gets prometheus_client's samples, made on first read: at 10k queues a
+    scrape is 400k of them, and making a Sample and its label dict per line was half of
+    collecting.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        kind: str,
+        label_names: Sequence[str],
+        rows: Sequence[tuple[Sequence[str], float]],
+    ) -> None:
+        if kind not in ("gauge", "counter"):
+            raise ValueError(f"a RowFamily is a gauge or a counter, not {kind!r}")
+        super().__init__(name, documentation, kind)
+        self.__dict__["_samples"] = None  # Metric's __init__ set an empty list: made on read
+        self.label_names = tuple(label_names)
+        self.rows = rows
+
+    @property
+    def samples(self) -> list[Sample]:
+        made = self.__dict__.get("_samples")
+        if made is None:
+            name = f"{self.name}_total" if self.type == "counter" else self.name
+            names = self.label_names
+            made = self.__dict__["_samples"] = [
+                Sample(name, dict(zip(names, labels, strict=True)), value)
+                for labels, value in self.rows
+            ]
+        return made
+
+    @samples.setter
+    def samples(self, value: list[Sample]) -> None:
+        self.__dict__["_samples"] = value
+
+
+def _row_lines(metric: RowFamily, sample_name: _Names) -> Iterator[str]:
+    """The sample lines of ``metric``'s rows."""
+    name = sample_name(f"{metric.name}_total" if metric.type == "counter" else metric.name)
+    names = [_LABEL(n) for n in metric.label_names]
+    order = sorted(range(len(names)), key=names.__getitem__)
+    if not order:
+        for _, value in metric.rows:
+            yield f"{name} {go_float(value)}\n"
+        return
+    keys = [(f'{names[i]}="', i) for i in order]
+    for labels, value in metric.rows:
+        pairs = '",'.join([key + _escape_value(labels[i]) for key, i in keys])
+        yield f'{name}{{{pairs}"}} {go_float(value)}\n'
 
 
 class _LibraryNeededError(Exception):
@@ -134,6 +192,8 @@ def _labels(labels: dict[str, str]) -> str:
 
 def _check(metric: Metric) -> None:
     _TEXT_SAMPLE(metric.name)
+    if isinstance(metric, RowFamily):
+        return  # rows carry neither exemplars nor native histograms
     for s in metric.samples:
         if s.exemplar is not None or s.native_histogram is not None:
             raise _LibraryNeededError(metric.name)
@@ -174,6 +234,9 @@ def _om_family(metric: Metric) -> Iterator[str]:
     yield f"# HELP {name} {_escape_value(metric.documentation)}\n# TYPE {name} {metric.type}\n"
     if metric.unit:
         yield f"# UNIT {name} {metric.unit}\n"
+    if isinstance(metric, RowFamily):
+        yield from _row_lines(metric, _OM_SAMPLE)
+        return
     for s in metric.samples:
         value = "" if s.value is None else go_float(s.value)
         stamp = "" if s.timestamp is None else f" {s.timestamp}"
@@ -190,6 +253,9 @@ def _text_family(metric: Metric) -> Iterator[str]:
     kind = _TEXT_TYPES.get(kind, kind)
     help_text = metric.documentation.replace("\\", r"\\").replace("\n", r"\n")
     yield f"# HELP {name} {help_text}\n# TYPE {name} {kind}\n"
+    if isinstance(metric, RowFamily):
+        yield from _row_lines(metric, _TEXT_SAMPLE)
+        return
     moved: dict[str, list[str]] = {}
     for s in metric.samples:
         stamp = "" if s.timestamp is None else f" {int(float(s.timestamp) * 1000):d}"

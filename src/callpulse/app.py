@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
 import signal
 import time
 from collections.abc import Iterator, Sequence
@@ -100,6 +101,7 @@ class App:
         self.registry = build_registry(self.collector)
         self.renderer = ForkedRenderer(self.registry, enabled=settings.http.render_in_child)
         self.status = StatusBoard(self.monitor, self.alerting)
+        self._status_sampled = -math.inf  # time.monotonic() of the last status sample
         self.source.on_revoke = self._on_revoke
         self.reloader = Reloader(
             config_path,
@@ -181,7 +183,9 @@ class App:
             "tick": asyncio.create_task(self._tick(), name="callpulse-tick"),
             "status": asyncio.create_task(self._sample_status(), name="callpulse-status"),
             "watch": asyncio.create_task(self.reloader.watch(), name="callpulse-config-watch"),
-            "alerting": asyncio.create_task(self.alerting.run(), name="callpulse-alerting"),
+            "alerting": asyncio.create_task(
+                self.alerting.run(after=self._status_due), name="callpulse-alerting"
+            ),
         }
 
     async def main_loop(self, main: asyncio.Task[None]) -> None:
@@ -377,8 +381,19 @@ class App:
         return self.source.readiness()
 
     async def _sample_status(self) -> None:
+        # With evaluations every 5 s or less, the sample is taken right after one (see
+        # _status_due) and this finds it done; with slower ones, this takes it.
         while True:
             await asyncio.sleep(_STATUS_SAMPLE_SECONDS)
+            self._status_due(slack=_STATUS_SAMPLE_SECONDS / 2)
+
+    def _status_due(self, slack: float = 0.5) -> None:
+        """Sample the status board if its last sample is about 5 s old: after an alert
+        evaluation, it reads the queue views the evaluation computed instead of computing
+        them again on the event loop (half a second at 10k queues)."""
+        now = time.monotonic()
+        if now - self._status_sampled >= _STATUS_SAMPLE_SECONDS - slack:
+            self._status_sampled = now
             self.status.sample()
 
 

@@ -16,6 +16,7 @@ import pytest
 from callpulse.app import App
 from callpulse.config import Settings
 from callpulse.core.ingest import RawRecord, Rejection
+from callpulse.core.queues import QueueView
 from callpulse.sources.base import Batch, DeadLetterStats
 
 
@@ -142,3 +143,21 @@ def test_a_revoked_site_gets_no_flushed_events() -> None:
     app._on_revoke([("pbx", 2)])  # lon1 now belongs to another replica
     app._flush_adapters(t + 95)
     assert app.monitor.queue_views() == []
+
+
+def test_the_status_sample_after_an_evaluation_reads_the_evaluations_queue_views() -> None:
+    app, _ = app_after_a_call_with_wrapup()
+    reads = []
+    views = app.monitor.queues.views
+
+    def counted() -> list[QueueView]:
+        reads.append(1)
+        return views()
+
+    app.monitor.queues.views = counted  # type: ignore[method-assign]
+    app.alerting.evaluate()
+    app._status_due()  # as the alerting loop calls it, right after
+    assert len(reads) == 1  # one computation for both
+    app._status_due()  # a second within 5 s takes no sample
+    [queue] = app.status.document()["queues"]
+    assert queue["history"]["calls_waiting"] == [0.0]

@@ -252,8 +252,10 @@ class Alerting:
             labels = {"site": o.site, "component": o.component, "maintenance": o.maintenance}
             yield Series(labels, 1.0 if o.active else 0.0, overrun_summary(o), o.active)
 
-    async def run(self) -> None:
-        """Start the sinks' workers and evaluate every ``evaluation_interval``."""
+    async def run(self, after: Callable[[], None] | None = None) -> None:
+        """Start the sinks' workers and evaluate every ``evaluation_interval``; ``after`` is
+        called right after each evaluation, before any other task runs, so that it reads
+        the monitor as the evaluation did (its queue views are computed once)."""
         workers = [asyncio.create_task(sink.run(), name=f"sink {sink.name}") for sink in self.sinks]
         try:
             while True:
@@ -263,6 +265,11 @@ class Alerting:
                     self.evaluate()
                 except Exception:
                     log.exception("evaluation_failed")
+                if after is not None:
+                    try:
+                        after()
+                    except Exception:
+                        log.exception("after_evaluation_failed")
                 took = time.perf_counter() - started
                 if took > self._settings.evaluation_interval / 2:
                     log.warning("evaluation_slow", seconds=round(took, 3))

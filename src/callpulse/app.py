@@ -381,18 +381,20 @@ class App:
         return self.source.readiness()
 
     async def _sample_status(self) -> None:
-        # With evaluations every 5 s or less, the sample is taken right after one (see
-        # _status_due) and this finds it done; with slower ones, this takes it.
+        # With evaluations every 5 s or more often, the sample is taken right after one (see
+        # _status_due) and this only fills in if they stop; with slower ones, this takes it.
+        follows = self.settings.alerting.evaluation_interval <= _STATUS_SAMPLE_SECONDS
         while True:
             await asyncio.sleep(_STATUS_SAMPLE_SECONDS)
-            self._status_due(slack=_STATUS_SAMPLE_SECONDS / 2)
+            self._status_due(age=2 * _STATUS_SAMPLE_SECONDS if follows else 0.0)
 
-    def _status_due(self, slack: float = 0.5) -> None:
-        """Sample the status board if its last sample is about 5 s old: after an alert
-        evaluation, it reads the queue views the evaluation computed instead of computing
-        them again on the event loop (half a second at 10k queues)."""
+    def _status_due(self, age: float = _STATUS_SAMPLE_SECONDS - 0.5) -> None:
+        """Sample the status board if its last sample is ``age`` seconds old or older (about
+        5 s: right after an alert evaluation, it reads the queue views the evaluation
+        computed instead of computing them again on the event loop, half a second at 10k
+        queues)."""
         now = time.monotonic()
-        if now - self._status_sampled >= _STATUS_SAMPLE_SECONDS - slack:
+        if now - self._status_sampled >= age:
             self._status_sampled = now
             self.status.sample()
 

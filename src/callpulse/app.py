@@ -99,7 +99,11 @@ class App:
             ignored=lambda: ignored_by_format(parts.adapters.values()),
         )
         self.registry = build_registry(self.collector)
-        self.renderer = ForkedRenderer(self.registry, enabled=settings.http.render_in_child)
+        self.renderer = ForkedRenderer(
+            self.registry,
+            timeout=settings.http.render_timeout,
+            enabled=settings.http.render_in_child,
+        )
         self.status = StatusBoard(self.monitor, self.alerting)
         self._status_sampled = -math.inf  # time.monotonic() of the last status sample
         self.source.on_revoke = self._on_revoke

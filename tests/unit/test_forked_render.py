@@ -119,3 +119,26 @@ async def test_off_renders_on_the_event_loop() -> None:
     text = await renderer.render(generate_latest)
     assert value(text, "callpulse_queue_calls_offered_total", queue="billing") == 2
     assert (renderer.forked, renderer.inline) == (0, 1)
+
+
+async def test_a_scrape_slower_than_the_render_timeout_is_answered_503() -> None:
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.core import GaugeMetricFamily
+    from prometheus_client.registry import Collector
+
+    from callpulse.web.routes import routes
+    from callpulse.web.server import Request
+
+    class Slow(Collector):
+        def collect(self) -> list[GaugeMetricFamily]:
+            time.sleep(30)  # in the child, which is killed at the timeout
+            return []
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(Slow())
+    renderer = ForkedRenderer(registry, timeout=0.3)
+    metrics = routes(renderer, lambda: (True, "ok"), None, None)["/metrics"]  # type: ignore[arg-type]
+    began = time.monotonic()
+    answer = await metrics(Request("GET", "/metrics", "", {"accept": "text/plain"}))
+    assert answer.status == 503
+    assert time.monotonic() - began < 5

@@ -183,6 +183,9 @@ class HttpSettings(_Section):
     web_config_file: Path | None = None  # TLS and basic auth (exporter-toolkit format)
     # /metrics is rendered in a forked child, off the event loop (callpulse.web.forked).
     render_in_child: bool = True
+    # A child slower than this is killed and the scrape answered 503: Prometheus' default
+    # scrape_timeout. Raise both together for tens of thousands of queues.
+    render_timeout: Annotated[float, BeforeValidator(parse_duration), Field(gt=0)] = 10.0
 
     def limits(self) -> Limits:
         # Imported here: the web server imports the config's errors, which import this.

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from callpulse.adapters.base import V1, AdapterError, Ended, WrapupClock, Writer, entry
+from callpulse.adapters.base import V1, AdapterError, WrapupClock, Writer, entry
 
 FORMAT = "asterisk-queue-log"
 MAX_AGENTS = 10_000  # like every tracker, bounded: the oldest agent is forgotten past it
@@ -92,14 +93,8 @@ class AsteriskQueueLog:
         when = _number(parts[0], "epoch")
         callid, queue, agent, kind, data = parts[1], parts[2], parts[3], parts[4], parts[5:]
         out = Writer(record, self.options.site, when)
-        ended = self._end_wrapups(when, out)
-        try:
+        with self._wrapups.ending(when, self._agents, self._reporter(out), out):
             self._apply(kind, callid, queue, agent, data, when, out)
-        except AdapterError:
-            self._wrapups.reopen(
-                ended, self._agents
-            )  # the line is rejected: its events, wrap-up ends too, are not
-            raise
         return out.events
 
     def _apply(
@@ -153,7 +148,7 @@ class AsteriskQueueLog:
     def flush(self, now: float) -> list[V1]:
         """``agent.state`` for wrap-ups that ended by ``now``, for a quiet log's tick."""
         out = Writer(b"", self.options.site, now)  # what it reveals has keys of its own
-        self._end_wrapups(now, out)
+        self._wrapups.end(now, self._agents, self._reporter(out), out)
         return out.events
 
     # --- agents ------------------------------------------------------------------------
@@ -192,10 +187,8 @@ class AsteriskQueueLog:
             member.reported = state
             out.add("agent.state", agent_id=name, state=state[0], queues=list(state[1]))
 
-    def _end_wrapups(self, now: float, out: Writer) -> Ended:
-        return self._wrapups.end(
-            now, self._agents, lambda name, at: self._report(name, at, out), out
-        )
+    def _reporter(self, out: Writer) -> Callable[[str, float], None]:
+        return lambda name, at: self._report(name, at, out)
 
     def _left(self, kind: str, callid: str, queue: str, wait: float, out: Writer) -> None:
         ids = {"call_id": _named(callid, "callid"), "queue": _named(queue, "queue")}

@@ -145,6 +145,21 @@ class WrapupClock:
                     report(name, ends)
         return ended
 
+    @contextmanager
+    def ending(
+        self, now: float, agents: Mapping[str, WrappingUp], report: Callable[[str, float], None],
+        out: Writer,
+    ) -> Iterator[None]:  # fmt: skip
+        """:meth:`end` for a record being translated inside the block: if the block rejects
+        the record (AdapterError), its events are not returned, so the wrap-up ends it
+        revealed are put back (:meth:`reopen`)."""
+        ended = self.end(now, agents, report, out)
+        try:
+            yield
+        except AdapterError:
+            self.reopen(ended, agents)
+            raise
+
     def reopen(self, ended: Ended, agents: Mapping[str, WrappingUp]) -> None:
         """Put back wrap-ups whose ends were reported in events that were not returned (the
         record that revealed them was rejected)."""

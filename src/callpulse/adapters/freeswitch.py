@@ -45,10 +45,11 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from callpulse.adapters.base import V1, AdapterError, Ended, WrapupClock, Writer, entry
+from callpulse.adapters.base import V1, AdapterError, WrapupClock, Writer, entry
 from callpulse.core.events import AgentStateName
 
 FORMAT = "freeswitch-callcenter"
@@ -149,14 +150,8 @@ class FreeSwitchCallcenter:
             return []
         action = _header(event, "CC-Action")
         out = Writer(record, self.options.site, _when(event, action))
-        ended = self._end_wrapups(out.when, out)
-        try:
+        with self._wrapups.ending(out.when, self._agents, self._reporter(out), out):
             self._apply(action, event, out)
-        except AdapterError:
-            self._wrapups.reopen(
-                ended, self._agents
-            )  # the record is rejected: its events, wrap-up ends too, are not
-            raise
         return out.events
 
     def _apply(self, action: str, event: dict[str, Any], out: Writer) -> None:
@@ -204,7 +199,7 @@ class FreeSwitchCallcenter:
     def flush(self, now: float) -> list[V1]:
         """``agent.state`` for wrap-ups that ended by ``now``, for a quiet stream's tick."""
         out = Writer(b"", self.options.site, now)  # what it reveals has keys of its own
-        self._end_wrapups(now, out)
+        self._wrapups.end(now, self._agents, self._reporter(out), out)
         return out.events
 
     # --- calls ---------------------------------------------------------------------------
@@ -295,10 +290,8 @@ class FreeSwitchCallcenter:
             member.reported = state
             out.add("agent.state", agent_id=name, state=state[0], queues=list(state[1]))
 
-    def _end_wrapups(self, now: float, out: Writer) -> Ended:
-        return self._wrapups.end(
-            now, self._agents, lambda name, at: self._report(name, at, out), out
-        )
+    def _reporter(self, out: Writer) -> Callable[[str, float], None]:
+        return lambda name, at: self._report(name, at, out)
 
 
 def _event(record: bytes) -> dict[str, Any]:

@@ -131,23 +131,61 @@ async def produce(bootstrap: str, topic: str, count: int, rate: float) -> None:
 # --- consuming (this process) --------------------------------------------------------------
 
 
+class Pipeline:
+    """The daemon's consuming path without its HTTP and alerting: KafkaSource -> Ingest ->
+    Monitor, dead letters and commits, and the registry a scrape renders. Shared with
+    ``benchmarks.scaleout``."""
+
+    def __init__(self, bootstrap: str, topic: str, group: str) -> None:
+        from callpulse.core.ingest import Ingest
+        from callpulse.core.monitor import Monitor
+        from callpulse.exposition import CallpulseCollector, SourceMetrics, build_registry
+        from callpulse.sources.kafka import KafkaSource
+
+        settings = kafka_settings(bootstrap, topic, group)
+        self.source = KafkaSource(settings.source.kafka)
+        self.monitor = Monitor(settings.monitor_config(event_time_clock=False), now=time.time())
+        self.ingest = Ingest(self.monitor, max_record_bytes=settings.source.kafka.max_record_bytes)
+        collector = CallpulseCollector(
+            self.ingest,
+            SourceMetrics(self.source.lag, self.source.dead_letters),
+            ready=lambda: True,
+        )
+        self.registry = build_registry(collector)
+        self.fetched_at = 0.0
+
+    async def step(self) -> list[Any]:
+        """Fetch one batch and apply, dead-letter and commit it, as the daemon's loop does;
+        return its records (none when the fetch timed out). ``fetched_at`` is when the fetch
+        returned (time.monotonic)."""
+        batch = await self.source.fetch()
+        self.fetched_at = time.monotonic()
+        if batch.records:
+            self.monitor.tick(time.time())
+            rejected = self.ingest.process(batch.records)
+            if rejected:
+                await self.source.dead_letter(rejected)
+            await self.source.commit(batch)
+        return list(batch.records)
+
+    def counts(self) -> dict[str, Any]:
+        """What the monitor made of what it was given."""
+        stats = self.monitor.stats
+        return {
+            "invalid": sum(self.ingest.invalid.values()),
+            "duplicates": stats.duplicates,
+            "late": stats.late,
+            "future": stats.future,
+        }
+
+
 async def consume(
     bootstrap: str, topic: str, expected: int, measure_latency: bool, inline_scrape: bool = False
 ) -> dict[str, Any]:
-    from callpulse.core.ingest import Ingest
-    from callpulse.core.monitor import Monitor
-    from callpulse.exposition import CallpulseCollector, SourceMetrics, build_registry
-    from callpulse.sources.kafka import KafkaSource
     from callpulse.web.forked import ForkedRenderer
 
-    settings = kafka_settings(bootstrap, topic, f"bench-{uuid.uuid4().hex[:8]}")
-    source = KafkaSource(settings.source.kafka)
-    monitor = Monitor(settings.monitor_config(event_time_clock=False), now=time.time())
-    ingest = Ingest(monitor, max_record_bytes=settings.source.kafka.max_record_bytes)
-    collector = CallpulseCollector(
-        ingest, SourceMetrics(source.lag, source.dead_letters), ready=lambda: True
-    )
-    registry = build_registry(collector)
+    pipeline = Pipeline(bootstrap, topic, f"bench-{uuid.uuid4().hex[:8]}")
+    source, registry = pipeline.source, pipeline.registry
     renderer = ForkedRenderer(registry, enabled=not inline_scrape)
     await source.start()
     seen = 0
@@ -166,22 +204,14 @@ async def consume(
 
     try:
         while seen < expected:
-            batch = await source.fetch()
-            if batch.records:
-                if not first:
-                    first = time.monotonic()
-                monitor.tick(time.time())
-                rejected = ingest.process(batch.records)
-                if rejected:
-                    await source.dead_letter(rejected)
-                await source.commit(batch)
-                seen += len(batch.records)
+            records = await pipeline.step()
+            if records:
+                first = first or pipeline.fetched_at
+                seen += len(records)
                 last = time.monotonic()
                 if measure_latency:
                     applied = time.time() * 1000
-                    latencies.extend(
-                        applied - r.timestamp_ms for r in batch.records if r.timestamp_ms
-                    )
+                    latencies.extend(applied - r.timestamp_ms for r in records if r.timestamp_ms)
             if time.monotonic() >= next_scrape and (scraping is None or scraping.done()):
                 # As Prometheus does: a scrape a second, beside the consuming, through the
                 # daemon's own renderer (a forked child unless --inline-scrape).
@@ -196,9 +226,7 @@ async def consume(
         "events": seen,
         "seconds": round(last - first, 3),
         "events_per_second": round(seen / (last - first)) if last > first else None,
-        "invalid": sum(ingest.invalid.values()),
-        "duplicates": monitor.stats.duplicates,
-        "late": monitor.stats.late,
+        **pipeline.counts(),
         "series": series,
         "scrape_bytes": scrape_bytes,
         "scrape_ms_p50": round(statistics.median(scrapes) * 1000, 2) if scrapes else None,

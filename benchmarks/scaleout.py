@@ -60,7 +60,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from prometheus_client import generate_latest
 
-from benchmarks.e2e_kafka import ROOT, kafka_settings, producer_process
+from benchmarks.e2e_kafka import ROOT, Pipeline, producer_process
 
 PARTITIONS = 12
 START_TIMEOUT = 60.0
@@ -72,10 +72,6 @@ START_TIMEOUT = 60.0
 async def replica(bootstrap: str, topic: str, group: str) -> None:
     """Consume in ``group`` between "go" and "stop" on stdin; print one JSON line."""
     from callpulse import logs
-    from callpulse.core.ingest import Ingest
-    from callpulse.core.monitor import Monitor
-    from callpulse.exposition import CallpulseCollector, SourceMetrics, build_registry
-    from callpulse.sources.kafka import KafkaSource
 
     logs.configure("warning", "json")  # to stderr: stdout carries the JSON lines alone
     loop = asyncio.get_running_loop()
@@ -91,14 +87,8 @@ async def replica(bootstrap: str, topic: str, group: str) -> None:
         loop.call_soon_threadsafe(stop.set)  # "stop", or the parent is gone
         loop.call_soon_threadsafe(go.set)
 
-    settings = kafka_settings(bootstrap, topic, group)
-    source = KafkaSource(settings.source.kafka)
-    monitor = Monitor(settings.monitor_config(event_time_clock=False), now=time.time())
-    ingest = Ingest(monitor, max_record_bytes=settings.source.kafka.max_record_bytes)
-    collector = CallpulseCollector(
-        ingest, SourceMetrics(source.lag, source.dead_letters), ready=lambda: True
-    )
-    registry = build_registry(collector)
+    pipeline = Pipeline(bootstrap, topic, group)
+    source, monitor, ingest = pipeline.source, pipeline.monitor, pipeline.ingest
     consuming = False
     moved: list[int] = []
 
@@ -118,20 +108,15 @@ async def replica(bootstrap: str, topic: str, group: str) -> None:
     next_scrape = time.monotonic() + 1.0
     try:
         while not stop.is_set():
-            batch = await source.fetch()
-            if batch.records:
-                if not first:
-                    first = time.time()
-                monitor.tick(time.time())
-                rejected = ingest.process(batch.records)
-                if rejected:
-                    await source.dead_letter(rejected)
-                await source.commit(batch)
-                seen += len(batch.records)
+            records = await pipeline.step()
+            if records:
+                # Wall-clock times: the orchestrator compares the two replicas' spans.
+                first = first or time.time() - (time.monotonic() - pipeline.fetched_at)
+                seen += len(records)
                 last = time.time()
             if time.monotonic() >= next_scrape:
                 began = time.perf_counter()
-                generate_latest(registry)
+                generate_latest(pipeline.registry)
                 scrapes.append(time.perf_counter() - began)
                 next_scrape = time.monotonic() + 1.0
     finally:
@@ -153,10 +138,7 @@ async def replica(bootstrap: str, topic: str, group: str) -> None:
         "last": last,
         "seconds": round(last - first, 3),
         "events_per_second": round(seen / (last - first)) if last > first else None,
-        "invalid": sum(ingest.invalid.values()),
-        "duplicates": monitor.stats.duplicates,
-        "late": monitor.stats.late,
-        "future": monitor.stats.future,
+        **pipeline.counts(),
         "scrape_ms_p50": round(statistics.median(scrapes) * 1000, 2) if scrapes else None,
         "moved_while_consuming": sorted(set(moved)),
         "sites_by_partition": by_partition,

@@ -34,7 +34,8 @@ Name = Annotated[str, Field(min_length=1, max_length=256, pattern=_PRINTABLE)]
 # Seven or more digits of a second: more than a datetime holds.
 _FRACTION = re.compile(r"[.,]([0-9]{7})")
 
-SiteName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+SITE_CHARACTERS = r"[A-Za-z0-9_.:\-]+"  # what a site name is made of (a label value, a key)
+SiteName = Annotated[str, Field(min_length=1, max_length=64, pattern=rf"^{SITE_CHARACTERS}$")]
 
 
 class Envelope(BaseModel):

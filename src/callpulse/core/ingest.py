@@ -15,7 +15,7 @@ import msgspec
 from pydantic import BaseModel, ValidationError
 
 from callpulse.core.event_structs import EVENT_STRUCTS, Event
-from callpulse.core.events import EVENT_ADAPTER
+from callpulse.core.events import EVENT_ADAPTER, SITE_CHARACTERS
 from callpulse.core.monitor import Monitor, Outcome
 
 RejectReason = Literal[
@@ -75,7 +75,7 @@ class Translator(Protocol):
 
 
 _FAST = msgspec.json.Decoder(Event)
-_SITE = re.compile(r"[A-Za-z0-9_.:\-]+")
+_SITE = re.compile(SITE_CHARACTERS)
 # Sites already found to match the schema's pattern: a deployment has tens of them, and a
 # regular expression per record would cost a third of the decode. Bounded, so a producer
 # inventing sites cannot grow it; past the bound a site is simply checked every time.

@@ -162,6 +162,13 @@ class CallpulseCollector(Collector):
             "reason",
             self._ingest.invalid,
         )
+        yield _counter(
+            "callpulse_processing_errors",
+            "Records that made callpulse raise (a defect, or a record built to break it), by "
+            "the stage that raised; each is a processing_error dead letter.",
+            "stage",
+            self._ingest.errors,
+        )
 
         yield CounterMetricFamily(
             "callpulse_events_duplicate",

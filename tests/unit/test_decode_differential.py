@@ -20,12 +20,23 @@ from pydantic import ValidationError
 
 from callpulse.core.event_structs import EVENT_STRUCTS
 from callpulse.core.events import EVENT_ADAPTER, EVENT_TYPES, Envelope
-from callpulse.core.ingest import DecodeError, _classify, as_struct, decode, fast_decode
+from callpulse.core.ingest import (
+    MAX_DEPTH,
+    DecodeError,
+    _classify,
+    as_struct,
+    decode,
+    fast_decode,
+    too_deep,
+)
 from tests.unit.test_decoder_properties import EXAMPLES, JSON
 
 
 def models(value: bytes) -> Any:
-    """What the pydantic models make of ``value``: an event, or the DecodeError."""
+    """What the pydantic models make of ``value`` (under the nesting limit, which comes
+    before either decoder): an event, or the DecodeError."""
+    if too_deep(value):
+        return DecodeError("invalid_json", f"nested deeper than {MAX_DEPTH} levels")
     try:
         return as_struct(EVENT_ADAPTER.validate_json(value))
     except ValidationError as exc:
@@ -34,7 +45,7 @@ def models(value: bytes) -> Any:
 
 def same_as_models(value: bytes) -> None:
     judged = models(value)
-    fast = fast_decode(value)
+    fast = None if too_deep(value) else fast_decode(value)  # decode never hands it deeper
     if fast is not None:
         assert not isinstance(judged, DecodeError), (
             f"fast path accepted what the models refuse: {judged}"
@@ -101,7 +112,7 @@ NUMBERS = st.sampled_from(
 )  # fmt: skip
 STRINGS = st.text(
     st.characters(codec="utf-8", exclude_categories=["Cs"])
-    | st.sampled_from('\x00\t\n\x1f\x7f\\" é請'),
+    | st.sampled_from('\x00\t\n\x1f\x7f\\" é請\x85\x9b\u061c\u200e\u2028\u202e\u2067\u200d'),
     max_size=300,
 )
 
@@ -131,6 +142,12 @@ STRINGS = st.text(
 @example(EXAMPLES[0], "queue", "a" * 257)
 @example(EXAMPLES[0], "queue", "請" * 256)
 @example(EXAMPLES[0], "event_id", "x\x7f")
+@example(EXAMPLES[0], "queue", "q\x9b2J")
+@example(EXAMPLES[0], "queue", "q\u202egnp.exe")
+@example(EXAMPLES[0], "queue", "q\u2066x\u2069")
+@example(EXAMPLES[0], "call_id", "c\u2028")
+@example(EXAMPLES[0], "queue", "q\u200dx")
+@example(EXAMPLES[0], "x", [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]])
 @example(EXAMPLES[0], "schema_version", 1.0)
 @example(EXAMPLES[0], "priority", True)
 @example(EXAMPLES[0], "priority", 2**70)

@@ -24,8 +24,10 @@ from pydantic import (
     SecretStr,
     model_validator,
 )
+from pydantic_core import to_jsonable_python
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from callpulse.config.credentials import redact
 from callpulse.config.errors import ENV_DELIMITER, ENV_PREFIX
 from callpulse.config.yaml import YamlFileSource
 from callpulse.core.calendar import AgentImpact, WindowSpec
@@ -39,7 +41,6 @@ from callpulse.core.queues import ServiceLevelPolicy
 from callpulse.core.rules import Rule, RuleSpec
 from callpulse.core.timegrid import check_windows
 from callpulse.sinks.http_client import HttpConfig
-from callpulse.sinks.naming import public_url
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -559,10 +560,9 @@ class Settings(BaseSettings):
         )
 
     def redacted(self) -> dict[str, Any]:
-        """The effective settings as plain data, with secrets masked: secret fields, and sink
-        URLs down to their scheme, host and port."""
-        data = self.model_dump(mode="json")
-        for kind in ("alertmanagers", "webhooks"):
-            for target in data["alerting"][kind]:
-                target["url"] = public_url(target["url"])
-        return data
+        """The effective settings as plain data, with every credential masked by its key
+        (whatever its type) and sink URLs down to their scheme, host and port."""
+        # Dumped as Python and made JSON after masking: a JSON dump would go through each
+        # field's type (SecretStr's serializer fails on anything but a SecretStr).
+        data = redact(self.model_dump(mode="python", warnings=False))
+        return dict(to_jsonable_python(data))

@@ -209,7 +209,6 @@ def test_sink_names_and_the_logged_settings_keep_url_secrets_out() -> None:
     secret_am = "https://ops:hunter2@am.example:9093/prefix?token=abc"
     secret_hook = "https://hooks.example/services/T0/B0/XXXXSECRETXXXX"
     assert AlertmanagerSink(secret_am, 5, 10, 60).name == "alertmanager:https://am.example:9093"
-    assert AlertmanagerSink(secret_am, 5, 10, 60, name="am-a").name == "alertmanager:am-a"
     hook = WebhookSink(secret_hook, 5, 10, 60, "http://cp", lambda: 0.0)
     assert hook.name == "webhook:https://hooks.example"
     settings = Settings.model_validate(
@@ -323,3 +322,66 @@ async def test_a_refusal_is_permanent_only_when_retrying_cannot_help(
     finally:
         await client.close()
         await runner.cleanup()
+
+
+SLACK = "https://hooks.slack.com/services/T0/B{}/XXXXSECRET{}XXXX"
+
+
+def test_two_sinks_on_one_host_get_distinct_labels_that_hold_no_secret() -> None:
+    from callpulse.config import Settings
+
+    settings = Settings.model_validate(
+        {
+            "alerting": {
+                "log": False,
+                "alertmanagers": [
+                    {"url": "https://ops:hunter2@am.example:9093/a?token=abc"},
+                    {"url": "https://am.example:9093/b"},
+                    {"url": "https://am.example:9093/c", "name": "am-c"},
+                ],
+                "webhooks": [{"url": SLACK.format(n, n)} for n in range(3)],
+            }
+        }
+    )
+    alerting = Alerting(settings.alerting, [], Monitor(MonitorConfig(), now=NOW))
+    names = [sink.name for sink in alerting.sinks]
+    assert names == [
+        "alertmanager:https://am.example:9093",
+        "alertmanager:https://am.example:9093#2",
+        "alertmanager:am-c",
+        "webhook:https://hooks.slack.com",
+        "webhook:https://hooks.slack.com#2",
+        "webhook:https://hooks.slack.com#3",
+    ]
+    assert len(alerting.delivery_stats()) == 6  # one series per sink, none added up
+    for secret in ("hunter2", "token", "9093/", "services", "SECRET"):
+        assert secret not in str(names)
+
+
+@pytest.mark.parametrize(
+    ("alerting", "message"),
+    [
+        (
+            "{alertmanagers: [{url: 'http://a', name: ops}], webhooks: [{url: 'http://b/x', "
+            "name: ops}]}",
+            r"webhooks\.0\.name: 'ops' is also alertmanagers\.0\.name: sink names must be unique",
+        ),
+        (
+            "{webhooks: [{url: 'http://b/x', name: ops}, {url: 'http://b/y', name: ops}]}",
+            r"webhooks\.1\.name: 'ops' is also webhooks\.0\.name",
+        ),
+        (
+            "{webhooks: [{url: 'http://b/x'}, {url: 'http://c/y', name: 'http://b'}]}",
+            r"webhooks\.1\.name: 'http://b' is the label of the unnamed webhooks\.0",
+        ),
+    ],
+)
+def test_sink_names_are_unique_and_the_error_names_the_key(
+    tmp_path: Path, alerting: str, message: str
+) -> None:
+    from callpulse.config import ConfigError
+
+    config = tmp_path / "callpulse.yaml"
+    config.write_text(f"alerting: {alerting}\n")
+    with pytest.raises(ConfigError, match=message):
+        load_settings(config)

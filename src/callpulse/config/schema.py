@@ -41,6 +41,7 @@ from callpulse.core.queues import ServiceLevelPolicy
 from callpulse.core.rules import Rule, RuleSpec
 from callpulse.core.timegrid import check_windows
 from callpulse.sinks.http_client import HttpConfig
+from callpulse.sinks.naming import sink_labels
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -329,6 +330,37 @@ class AlertingSettings(_Section):
     external_url: Annotated[str, Field(pattern=r"^https?://")] = "http://localhost:9464"
     state_file: Path | None = None
     queue_capacity: Annotated[int, Field(ge=10)] = 10_000
+
+    def labelled(self, kind: Literal["alertmanager", "webhook"]) -> list[tuple[str, SinkTarget]]:
+        """``kind``'s targets in order, each with its ``sink`` label (sinks.naming)."""
+        targets = self.alertmanagers if kind == "alertmanager" else self.webhooks
+        labels = sink_labels(kind, [(t.url, t.name) for t in targets])
+        return list(zip(labels, targets, strict=True))
+
+    @model_validator(mode="after")
+    def _distinct_sinks(self) -> AlertingSettings:
+        # A sink's label is its identity in logs and metrics: two alike would add up two
+        # sinks' counts in one series.
+        named: dict[str, str] = {}
+        for kind in ("alertmanager", "webhook"):
+            pairs = self.labelled(kind)
+            unnamed = {label: i for i, (label, t) in enumerate(pairs) if not t.name}
+            for i, (label, target) in enumerate(pairs):
+                if not target.name:
+                    continue
+                key = f"{kind}s.{i}.name"
+                if target.name in named:
+                    raise ValueError(
+                        f"{key}: {target.name!r} is also {named[target.name]}: sink names must "
+                        "be unique"
+                    )
+                if label in unnamed:
+                    raise ValueError(
+                        f"{key}: {target.name!r} is the label of the unnamed {kind}s."
+                        f"{unnamed[label]}: choose another name"
+                    )
+                named[target.name] = key
+        return self
 
 
 class AbsentSettings(_Section):

@@ -385,3 +385,125 @@ def test_sink_names_are_unique_and_the_error_names_the_key(
     config.write_text(f"alerting: {alerting}\n")
     with pytest.raises(ConfigError, match=message):
         load_settings(config)
+
+
+class Receiver:
+    """A real HTTP server on loopback that records every request and answers with ``answer``."""
+
+    def __init__(self, answer: Any = None) -> None:
+        self.requests: list[tuple[str, str, bytes, str | None]] = []
+        self.answer = answer
+        self.port = 0
+
+    async def __aenter__(self) -> Receiver:
+        from aiohttp import web
+
+        async def handle(request: web.Request) -> web.StreamResponse:
+            body = await request.read()
+            auth = request.headers.get("Authorization")
+            self.requests.append((request.method, request.path, body, auth))
+            if self.answer is not None:
+                return self.answer(request)  # type: ignore[no-any-return]
+            return web.Response(status=200)
+
+        server = web.Server(handle)
+        self._runner = web.ServerRunner(server)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self._runner.cleanup()
+
+
+def redirect(status: int, location: str) -> Any:
+    from aiohttp import web
+
+    def answer(request: web.Request) -> web.Response:
+        if request.path.startswith("/landed"):
+            return web.Response(status=200)
+        return web.Response(status=status, headers={"Location": location})
+
+    return answer
+
+
+async def deliver(sink: Sink) -> None:
+    """Submit one notification and let the worker send it, fail or drop it."""
+    worker = asyncio.create_task(sink.run())
+    try:
+        sink.submit([note("A")])
+        for _ in range(100):
+            if sink.stats.sent or sink.stats.dropped:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        worker.cancel()
+        await sink.close()
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+@pytest.mark.parametrize("elsewhere", ["another port", "another host", "another scheme"])
+async def test_a_redirect_to_another_origin_sends_it_nothing_and_is_a_counted_failure(
+    status: int, elsewhere: str
+) -> None:
+    from structlog.testing import capture_logs
+
+    async with Receiver() as other:
+        location = {
+            "another port": f"http://127.0.0.1:{other.port}/landed",
+            "another host": "http://localhost:{port}/landed",
+            "another scheme": "https://127.0.0.1:{port}/landed",
+        }[elsewhere]
+        async with Receiver() as first:
+            first.answer = redirect(status, location.format(port=first.port))
+            sink = WebhookSink(
+                f"http://u:s3cret@127.0.0.1:{first.port}/hook?token=t0ken",
+                5.0,
+                10,
+                600.0,
+                "http://cp",
+                lambda: NOW,
+            )
+            with capture_logs() as logs:
+                await deliver(sink)
+        assert other.requests == []  # not a byte of the alert, nor the credentials
+        assert len(first.requests) == 1
+    assert sink.stats.as_dict() == {"sent": 0, "failed": 1, "dropped": 1}
+    [line] = [entry for entry in logs if entry["event"] == "notifications_dropped"]
+    assert (line["sink"], line["status"]) == (sink.name, status)
+    for secret in ("s3cret", "t0ken", "/hook", "landed"):  # the label, never a URL
+        assert secret not in str(line)
+
+
+async def test_a_redirect_within_the_origin_keeps_the_body_and_the_credentials() -> None:
+    async with Receiver() as receiver:
+        receiver.answer = redirect(307, "/landed")
+        sink = WebhookSink(
+            f"http://u:s3cret@127.0.0.1:{receiver.port}/hook",
+            5.0,
+            10,
+            600.0,
+            "http://cp",
+            lambda: NOW,
+        )
+        await deliver(sink)
+    assert sink.stats.as_dict() == {"sent": 1, "failed": 0, "dropped": 0}
+    (m1, p1, body1, auth1), (m2, p2, body2, auth2) = receiver.requests
+    assert (m1, p1, m2, p2) == ("POST", "/hook", "POST", "/landed")
+    assert body1 == body2
+    assert json.loads(body2)["alerts"][0]["labels"] == {"alertname": "A"}
+    assert auth1 == auth2 is not None
+
+
+async def test_a_redirect_that_would_turn_the_post_into_a_get_is_not_counted_sent() -> None:
+    async with Receiver() as receiver:
+        receiver.answer = redirect(303, "/landed")
+        sink = WebhookSink(
+            f"http://127.0.0.1:{receiver.port}/hook", 5.0, 10, 600.0, "http://cp", lambda: NOW
+        )
+        await deliver(sink)
+    assert [method for method, *_ in receiver.requests] == ["POST"]
+    assert sink.stats.as_dict() == {"sent": 0, "failed": 1, "dropped": 1}
+

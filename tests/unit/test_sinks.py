@@ -507,3 +507,15 @@ async def test_a_redirect_that_would_turn_the_post_into_a_get_is_not_counted_sen
     assert [method for method, *_ in receiver.requests] == ["POST"]
     assert sink.stats.as_dict() == {"sent": 0, "failed": 1, "dropped": 1}
 
+
+def test_a_sink_url_no_request_could_use_stops_the_config_without_quoting_it(
+    tmp_path: Path,
+) -> None:
+    from callpulse.config import ConfigError
+
+    config = tmp_path / "callpulse.yaml"
+    for url in ("http://u:x@am:s3cret-port/x", "http://[s3cret/x", "https:///s3cret", "ftp://h"):
+        config.write_text(f"alerting: {{webhooks: [{{url: '{url}'}}]}}\n")
+        with pytest.raises(ConfigError, match=r"alerting\.webhooks\.0\.url: ") as info:
+            load_settings(config)
+        assert "s3cret" not in str(info.value)

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import rrulestr
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -41,7 +42,7 @@ from callpulse.core.queues import ServiceLevelPolicy
 from callpulse.core.rules import Rule, RuleSpec
 from callpulse.core.timegrid import check_windows
 from callpulse.sinks.http_client import HttpConfig
-from callpulse.sinks.naming import sink_labels
+from callpulse.sinks.naming import request_url, sink_labels
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -292,7 +293,7 @@ class SinkTarget(_Section):
     Prometheus' ``http_config`` names it). The URL is a secret (it may hold credentials or a
     token): logs and the ``sink`` label show ``name``, or its host."""
 
-    url: Annotated[str, Field(pattern=r"^https?://")]
+    url: Annotated[str, AfterValidator(request_url)]
     timeout: Duration = 10.0
     name: str | None = None
     basic_auth: BasicAuthSettings | None = None

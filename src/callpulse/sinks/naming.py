@@ -8,13 +8,29 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 
+def request_url(url: str) -> str:
+    """``url``, if it is an http or https URL with a host and a numeric port; else ValueError
+    saying what is wrong without quoting any of it (its port may be a mistyped password)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError:
+        raise ValueError("not a URL with a host and a numeric port") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("not an http or https URL with a host")
+    return url
+
+
 def public_url(url: str) -> str:
     """``url`` with nothing secret: scheme, host and port only."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     if ":" in host:  # an IPv6 literal
         host = f"[{host}]"
-    port = f":{parts.port}" if parts.port else ""
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # not a number: a password typed where the port goes, say
+        port = ""
     return f"{parts.scheme}://{host}{port}"
 
 

@@ -17,6 +17,7 @@ from callpulse.sinks.delivery import PermanentError, Sink
 from callpulse.sinks.webhook import WebhookSink
 
 from .events import event
+from .receivers import Receiver, redirect
 
 NOW = 1_800_000_000.0
 
@@ -385,48 +386,6 @@ def test_sink_names_are_unique_and_the_error_names_the_key(
     config.write_text(f"alerting: {alerting}\n")
     with pytest.raises(ConfigError, match=message):
         load_settings(config)
-
-
-class Receiver:
-    """A real HTTP server on loopback that records every request and answers with ``answer``."""
-
-    def __init__(self, answer: Any = None) -> None:
-        self.requests: list[tuple[str, str, bytes, str | None]] = []
-        self.answer = answer
-        self.port = 0
-
-    async def __aenter__(self) -> Receiver:
-        from aiohttp import web
-
-        async def handle(request: web.Request) -> web.StreamResponse:
-            body = await request.read()
-            auth = request.headers.get("Authorization")
-            self.requests.append((request.method, request.path, body, auth))
-            if self.answer is not None:
-                return self.answer(request)  # type: ignore[no-any-return]
-            return web.Response(status=200)
-
-        server = web.Server(handle)
-        self._runner = web.ServerRunner(server)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self._runner.cleanup()
-
-
-def redirect(status: int, location: str) -> Any:
-    from aiohttp import web
-
-    def answer(request: web.Request) -> web.Response:
-        if request.path.startswith("/landed"):
-            return web.Response(status=200)
-        return web.Response(status=status, headers={"Location": location})
-
-    return answer
 
 
 async def deliver(sink: Sink) -> None:

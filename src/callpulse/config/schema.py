@@ -288,20 +288,16 @@ class TlsSettings(_Section):
     key_file: Path | None = None
 
 
-class SinkTarget(_Section):
-    """Where an HTTP sink (an Alertmanager or a webhook) sends, and how it authenticates (as
-    Prometheus' ``http_config`` names it). The URL is a secret (it may hold credentials or a
-    token): logs and the ``sink`` label show ``name``, or its host."""
+class HttpClientSettings(_Section):
+    """How a client authenticates to an HTTP server and trusts it, as Prometheus'
+    ``http_config`` names it: what a sink and ``callpulse status --http.config.file`` take."""
 
-    url: Annotated[str, AfterValidator(request_url)]
-    timeout: Duration = 10.0
-    name: str | None = None
     basic_auth: BasicAuthSettings | None = None
     authorization: AuthorizationSettings | None = None
     tls_config: TlsSettings | None = None
 
     @model_validator(mode="after")
-    def _one_way_to_authenticate(self) -> SinkTarget:
+    def _one_way_to_authenticate(self) -> HttpClientSettings:
         if self.basic_auth is not None and self.authorization is not None:
             raise ValueError("give basic_auth or authorization, not both")
         return self
@@ -320,6 +316,16 @@ class SinkTarget(_Section):
             cert_file=tls.cert_file if tls else None,
             key_file=tls.key_file if tls else None,
         )
+
+
+class SinkTarget(HttpClientSettings):
+    """Where an HTTP sink (an Alertmanager or a webhook) sends, and how it authenticates. The
+    URL is a secret (it may hold credentials or a token): logs and the ``sink`` label show
+    ``name``, or its host."""
+
+    url: Annotated[str, AfterValidator(request_url)]
+    timeout: Duration = 10.0
+    name: str | None = None
 
 
 class AlertingSettings(_Section):

@@ -66,6 +66,15 @@ class Envelope(BaseModel):
     occurred_at: Annotated[AwareDatetime, Field(strict=False)]
     site: SiteName
 
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _an_integer(cls, value: object) -> object:
+        """``true`` and ``1.0`` equal 1 in Python, and strict mode lets a Literal take them:
+        a version is the integer, as the schema says and the fast path reads it."""
+        if type(value) is not int:
+            raise ValueError("schema_version must be the integer 1")
+        return value
+
     @field_validator("occurred_at", mode="wrap")
     @classmethod
     def _nearest_microsecond(cls, value: object, handler: ValidatorFunctionWrapHandler) -> datetime:

@@ -210,3 +210,15 @@ def test_a_defect_is_logged_with_its_traceback_once_per_kind() -> None:
 def test_the_replay_clock_reads_no_time_from_a_record_it_cannot_read() -> None:
     assert event_time(with_field("[" * 100_000 + "]" * 100_000)) is None
     assert event_time(b'{"occurred_at": "9999-12-31T23:59:59+00:00"}') is not None
+
+
+def test_a_record_re_read_to_rebuild_state_is_not_rejected_twice() -> None:
+    # Its first reader counted it and put it on the dead-letter topic; a restart or a
+    # rebalance re-reads it (replay) and must not do either again.
+    ingest = Ingest(Monitor(MonitorConfig(), now=NOW))
+    values = [b"{broken", with_field("[" * 1000 + "]" * 1000), b"x" * 300_000]
+    again = [RawRecord(v, offset=i, replay=True) for i, v in enumerate(values)]
+    assert ingest.process(again) == []
+    assert sum(ingest.invalid.values()) == 0
+    first = [RawRecord(v, offset=i) for i, v in enumerate(values)]
+    assert [r.reason for r in ingest.process(first)] == ["invalid_json", "invalid_json", "oversize"]

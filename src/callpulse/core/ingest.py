@@ -252,12 +252,13 @@ class Ingest:
     sites_by_partition: dict[tuple[str, int], set[str]] = field(default_factory=dict)
 
     def process(self, records: Iterable[RawRecord], *, translated: bool = False) -> list[Rejection]:
-        """Apply every valid record; return the rejected ones in order.
+        """Apply every valid record; return the rejected ones in order. A record re-read to
+        rebuild state (``replay``) is neither counted nor returned when rejected again.
 
         ``translated``: the records are events v1 already, though their topic has a
         translator (what an adapter yields on the clock, with no record of its own)."""
         rejected: list[Rejection] = []
-        translators, invalid = self.translators, self.invalid
+        translators = self.translators
         if translated:
             translators = {}
         partition: tuple[str, int] = ("", -1)
@@ -272,17 +273,13 @@ class Ingest:
                 continue
             size = len(record.value or b"")
             if size > self.max_record_bytes:  # refused before an adapter parses it whole
-                invalid["oversize"] += 1
-                limit = self.max_record_bytes
-                rejected.append(
-                    Rejection(record, "oversize", f"{size} bytes, more than the limit of {limit}")
-                )
+                detail = f"{size} bytes, more than the limit of {self.max_record_bytes}"
+                self._reject(rejected, record, "oversize", detail)
                 continue
             try:
                 yielded = translate(record)
             except DecodeError as exc:
-                invalid[exc.reason] = invalid.get(exc.reason, 0) + 1
-                rejected.append(Rejection(record, exc.reason, exc.detail))
+                self._reject(rejected, record, exc.reason, exc.detail)
                 continue
             except Exception as exc:
                 self._failed(record, "adapter", exc, rejected)
@@ -295,12 +292,11 @@ class Ingest:
     def _apply(
         self, record: RawRecord, source: RawRecord, sites: set[str], rejected: list[Rejection]
     ) -> None:
-        monitor, invalid = self.monitor, self.invalid
+        monitor = self.monitor
         try:
             event = decode(record.value, self.max_record_bytes)
         except DecodeError as exc:
-            invalid[exc.reason] += 1
-            rejected.append(Rejection(source, exc.reason, exc.detail))
+            self._reject(rejected, source, exc.reason, exc.detail)
             return
         except Exception as exc:
             self._failed(source, "decode", exc, rejected)
@@ -312,16 +308,24 @@ class Ingest:
             return
         sites.add(event.site)
         if outcome is Outcome.FUTURE:
-            invalid["future_event"] += 1
             ahead = event.occurred_at.timestamp() - monitor.now
-            rejected.append(
-                Rejection(
-                    source,
-                    "future_event",
-                    f"occurred_at is {ahead:.0f} s ahead of the clock "
-                    f"(max_clock_skew {monitor.config.max_clock_skew:g} s)",
-                )
-            )
+            skew = monitor.config.max_clock_skew
+            detail = f"occurred_at is {ahead:.0f} s ahead of the clock (max_clock_skew {skew:g} s)"
+            self._reject(rejected, source, "future_event", detail)
+
+    def _reject(
+        self,
+        rejected: list[Rejection],
+        record: RawRecord,
+        reason: str,
+        detail: str,
+        error: BaseException | None = None,
+    ) -> None:
+        if record.replay:
+            # Re-read to rebuild state: whoever read it first counted it and dead-lettered it.
+            return
+        self.invalid[reason] = self.invalid.get(reason, 0) + 1
+        rejected.append(Rejection(record, reason, detail, error))
 
     def _failed(
         self, record: RawRecord, stage: Stage, exc: Exception, rejected: list[Rejection]
@@ -330,10 +334,10 @@ class Ingest:
         RecursionError, a MemoryError of its own making) rejects that record alone, and the
         stream goes on. It is counted by stage, and the error rides with the rejection so
         that the shell can log its traceback."""
-        self.invalid["processing_error"] += 1
-        self.errors[stage] += 1
+        if not record.replay:
+            self.errors[stage] += 1
         detail = f"{stage}: {type(exc).__name__}: {exc}"[:500]
-        rejected.append(Rejection(record, "processing_error", detail, exc))
+        self._reject(rejected, record, "processing_error", detail, exc)
 
     def release_partitions(self, partitions: Iterable[tuple[str, int]]) -> set[str]:
         """Forget ``partitions``; return the sites no remaining partition carries."""

@@ -103,9 +103,29 @@ async def closed_within(reader: asyncio.StreamReader, seconds: float) -> float:
     loop = asyncio.get_running_loop()
     started = loop.time()
     async with asyncio.timeout(seconds):
-        while await reader.read(1024):
-            pass
+        try:
+            while await reader.read(1024):
+                pass
+        except ConnectionResetError:
+            pass  # closed without a goodbye: the server aborted it
     return loop.time() - started
+
+
+async def still_open(reader: asyncio.StreamReader) -> bool:
+    """Whether the server has left this silent connection open (nothing to read, no EOF)."""
+    try:
+        async with asyncio.timeout(0.2):
+            await reader.read(1)
+    except TimeoutError:
+        return True
+    except ConnectionResetError:
+        return False
+    return False
+
+
+async def settle() -> None:
+    """Let the server's side of the loop accept the connections just opened."""
+    await asyncio.sleep(0.1)
 
 
 async def test_a_half_sent_header_is_closed_after_the_header_timeout() -> None:
@@ -176,5 +196,53 @@ async def test_a_request_body_is_refused_unread_and_big_headers_get_431() -> Non
             server.port, b"GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 4096 + b"\r\n\r\n"
         )
         assert big.split(b"\r\n")[0].endswith(b" 431 Request Header Fields Too Large")
+    finally:
+        await server.stop()
+
+
+async def test_silent_connections_at_the_cap_make_room_for_a_probe() -> None:
+    # Silent sockets would hold their slots for the whole header timeout: a long one here.
+    limits = Limits(header_timeout=60, keepalive_timeout=60, max_connections=3)
+    server = HttpServer("127.0.0.1", 0, {"/healthz": hello}, limits)
+    await server.start()
+    try:
+        silent = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(3)]
+        for _ in range(3):  # an attacker re-opens what was closed: each probe still gets in
+            await settle()
+            probe = await exchange(server.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + CLOSE)
+            assert probe.startswith(b"HTTP/1.1 200 OK")
+            # The oldest silent connection made room; the others are still held.
+            oldest, *others = silent
+            assert await closed_within(oldest[0], 5) < 5
+            assert [await still_open(reader) for reader, _ in others] == [True, True]
+            oldest[1].close()
+            silent = [*others, await asyncio.open_connection("127.0.0.1", server.port)]
+        for _, writer in silent:
+            writer.close()
+    finally:
+        await server.stop()
+
+
+async def test_when_every_connection_is_busy_a_new_one_is_refused() -> None:
+    release = asyncio.Event()
+
+    async def slow(request: Request) -> Response:
+        await release.wait()
+        return Response(body=b"done\n")
+
+    server = HttpServer("127.0.0.1", 0, {"/slow": slow}, TIGHT)
+    await server.start()
+    try:
+        busy = []
+        for _ in range(3):
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(b"GET /slow HTTP/1.1\r\nHost: x\r\n" + CLOSE)
+            busy.append((reader, writer))
+        await settle()
+        assert await exchange(server.port, b"GET /slow HTTP/1.1\r\nHost: x\r\n" + CLOSE) == b""
+        release.set()
+        for reader, writer in busy:
+            assert (await reader.read()).endswith(b"done\n")
+            writer.close()
     finally:
         await server.stop()

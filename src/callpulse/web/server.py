@@ -8,8 +8,10 @@ needs is added here, each limit a setting under ``http:``:
 - a request's headers must arrive within ``header_timeout`` of its first byte (or of the
   connection, for one that sends nothing): a half-sent header is closed;
 - an idle keep-alive connection is closed after ``keepalive_timeout``;
-- at most ``max_connections`` connections: past it the oldest idle one is closed to make room,
-  or the new one if none is idle; the process never stalls;
+- at most ``max_connections`` connections: past it the oldest one still waiting for its
+  headers is closed to make room, else the oldest idle one, so neither silent sockets nor idle
+  keep-alives can keep a probe out; only when every connection is busy answering is the new
+  one refused (:mod:`callpulse.web.connections`);
 - no request bodies: a request announcing one gets 413 and the connection is closed without
   reading it;
 - headers over ``max_header_bytes`` get 431.
@@ -23,10 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from aiohttp import web
@@ -34,9 +35,12 @@ from aiohttp.http_exceptions import LineTooLong
 from aiohttp.web_log import AccessLogger
 from aiohttp.web_protocol import RequestHandler
 
+from callpulse.web.connections import ConnectionTable
 from callpulse.web.webconfig import WebConfig
 
 log = structlog.get_logger("callpulse.web")
+
+_LINGER = 1.0  # seconds
 
 
 @dataclass(frozen=True)
@@ -72,38 +76,97 @@ class Response:
 Handler = Callable[[Request], Awaitable[Response]]
 
 
+class _Slot:
+    """One accepted TCP connection as the server holds it: its socket's transport, its header
+    deadline and its place in the connection table."""
+
+    __slots__ = ("_deadline", "_server", "busy", "closed", "transport")
+
+    def __init__(self, server: _Server, transport: asyncio.Transport) -> None:
+        self._server = server
+        self.transport = transport
+        self._deadline: asyncio.TimerHandle | None = None
+        self.busy = False
+        self.closed = False
+
+    @property
+    def idle(self) -> bool:
+        """Between requests, with no request in progress."""
+        return not self.busy and self._deadline is None
+
+    def await_headers(self) -> None:
+        """A request has begun (or the connection has): its headers are due in time."""
+        if self.closed:
+            return
+        self._server.table.waiting(self)
+        self._disarm()
+        self._deadline = asyncio.get_running_loop().call_later(
+            self._server.limits.header_timeout, self._expired
+        )
+
+    def start_request(self) -> None:
+        self._disarm()
+        self.busy = True
+        self._server.table.busy(self)
+
+    def end_request(self) -> None:
+        self.busy = False
+        self._server.table.idle(self)
+
+    def close(self) -> None:
+        """The connection is gone: forget it."""
+        self.closed = True
+        self._disarm()
+        self._server.table.remove(self)
+
+    def abort(self) -> None:
+        """Close the socket now, without flushing what is left to write."""
+        self.close()
+        self.transport.abort()
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expired(self) -> None:
+        self._deadline = None
+        if not self.busy:
+            self.abort()
+
+
 class _Connection(RequestHandler):
-    """aiohttp's protocol for one connection, plus the header deadline and the cap."""
+    """aiohttp's protocol for one connection, reporting to its :class:`_Slot`."""
 
     def __init__(self, server: _Server, **kwargs: Any) -> None:
         super().__init__(server, **kwargs)
         self._owner = server
-        self._deadline: asyncio.TimerHandle | None = None
-        self._busy = False
+        self.slot: _Slot | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        self._owner.admit(self)
-        self._arm()
+        if self.slot is None:
+            self.slot = self._owner.accept(cast(asyncio.Transport, transport))
 
     def connection_lost(self, exc: BaseException | None) -> None:
-        self._disarm()
-        self._owner.release(self)
+        if self.slot is not None:
+            self.slot.close()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self._deadline is None and not self._busy:
-            self._arm()  # the first byte of a new request: its headers are now due
+        if data and self.slot is not None and self.slot.idle:
+            self.slot.await_headers()  # the first byte of a new request
         super().data_received(data)
 
     async def _handle_request(self, *args: Any, **kwargs: Any) -> Any:
-        self._disarm()
-        self._busy = True
-        self._owner.touch(self)
+        slot = self.slot
+        if slot is not None:
+            slot.start_request()
         try:
             return await super()._handle_request(*args, **kwargs)
         finally:
-            self._busy = False
+            if slot is not None:
+                slot.end_request()
 
     def handle_error(
         self,
@@ -122,26 +185,6 @@ class _Connection(RequestHandler):
         # request (a flood of them must not flood the log).
         log.debug("http_bad_request", peer=str(args[1]) if len(args) > 1 else None)
 
-    @property
-    def idle(self) -> bool:
-        """Between requests, with no request in progress."""
-        return not self._busy and self._deadline is None
-
-    def _arm(self) -> None:
-        self._disarm()
-        loop = asyncio.get_running_loop()
-        self._deadline = loop.call_later(self._owner.limits.header_timeout, self._expired)
-
-    def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
-
-    def _expired(self) -> None:
-        self._deadline = None
-        if not self._busy:
-            self.force_close()
-
 
 class _AccessLog(AccessLogger):
     """aiohttp's access log, without the requests that were answered (see the module's
@@ -158,28 +201,29 @@ class _Server(web.Server):
     def __init__(self, handler: Any, limits: Limits, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self.limits = limits
-        self._live: OrderedDict[_Connection, None] = OrderedDict()  # oldest first
+        self.table: ConnectionTable[_Slot] = ConnectionTable(limits.max_connections)
 
     def __call__(self) -> _Connection:
         return _Connection(self, loop=self._loop, **self._kwargs)
 
-    def admit(self, connection: _Connection) -> None:
-        if len(self._live) >= self.limits.max_connections:
-            idle = next((c for c in self._live if c.idle), None)
-            if idle is None:
-                log.warning("http_connection_refused", limit=self.limits.max_connections)
-                connection.force_close()
-                return
-            idle.force_close()
-            self._live.pop(idle, None)
-        self._live[connection] = None
+    def accept(self, transport: asyncio.Transport) -> _Slot | None:
+        """A slot for a new connection, its headers due; None if it was refused."""
+        slot = _Slot(self, transport)
+        admission = self.table.admit(slot)
+        if admission.evicted is not None:
+            log.debug("http_connection_evicted", limit=self.limits.max_connections)
+            admission.evicted.abort()
+        if not admission.admitted:
+            log.warning("http_connection_refused", limit=self.limits.max_connections)
+            transport.abort()
+            return None
+        slot.await_headers()
+        return slot
 
-    def touch(self, connection: _Connection) -> None:
-        if connection in self._live:
-            self._live.move_to_end(connection)
-
-    def release(self, connection: _Connection) -> None:
-        self._live.pop(connection, None)
+    def abort_all(self) -> None:
+        """Close every connection left (TLS ones still handshaking or saying goodbye)."""
+        for slot in self.table.connections():
+            slot.abort()
 
 
 class HttpServer:
@@ -199,6 +243,7 @@ class HttpServer:
         self._limits = limits or Limits()
         self._web = access or WebConfig()
         self._runner: web.ServerRunner | None = None
+        self._server: _Server | None = None
         self._site: web.TCPSite | None = None
 
     @property
@@ -217,7 +262,11 @@ class HttpServer:
             max_field_size=limits.max_header_bytes,
             handler_cancellation=True,
             access_log_class=_AccessLog,
+            # After a 413 the rest of the refused body is read and dropped for this long, so
+            # that the client sees the answer rather than a reset, then the connection closes.
+            lingering_time=_LINGER,
         )
+        self._server = server
         self._runner = web.ServerRunner(server, handle_signals=False)
         await self._runner.setup()
         self._site = web.TCPSite(
@@ -229,6 +278,9 @@ class HttpServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._server is not None:
+            self._server.abort_all()
+            self._server = None
 
     async def _serve(self, raw: web.BaseRequest) -> web.StreamResponse:
         if raw.body_exists or (raw.content_length or 0) > 0:

@@ -4,8 +4,10 @@ real Prometheus scrapes them with scrape_config's tls_config and basic_auth."""
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 import subprocess
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -110,4 +112,109 @@ scrape_configs:
     finally:
         prometheus.terminate()
         prometheus.wait(timeout=30)
+        assert daemon.stop() == 0
+
+
+def open_fds(daemon: Daemon) -> int:
+    assert daemon.process is not None
+    return len(list(Path(f"/proc/{daemon.process.pid}/fd").iterdir()))
+
+
+def closed_by_server(sock: socket.socket, limit: float) -> bool:
+    """Whether the server closes ``sock`` (which sends nothing) within ``limit`` seconds."""
+    sock.settimeout(limit)
+    try:
+        return sock.recv(4096) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+def tls_daemon(tmp_path: Path, web: str, **http: Any) -> Daemon:
+    config = tmp_path / "web.yml"
+    config.write_text(web)
+    daemon = Daemon(
+        tmp_path, {"source": {"kind": "simulator"}}, args=("run", "--web.config.file", str(config))
+    )
+    daemon.config["http"].update(http)
+    return daemon.start()
+
+
+def test_tls_sockets_that_never_handshake_are_held_under_the_cap_and_the_header_timeout(
+    tmp_path: Path,
+) -> None:
+    cert, key = self_signed(tmp_path)
+    daemon = tls_daemon(
+        tmp_path,
+        f"tls_server_config: {{cert_file: {cert}, key_file: {key}}}\n",
+        header_timeout="2s",
+        max_connections=64,
+    )
+    trusted = ssl.create_default_context(cafile=str(cert))
+    base = f"https://127.0.0.1:{daemon.port}"
+    silent: list[socket.socket] = []
+    try:
+        wait_until(lambda: fetch(f"{base}/healthz", trusted) == 200, 30, "callpulse over TLS")
+        before = open_fds(daemon)
+        started = time.monotonic()
+        silent = [socket.create_connection(("127.0.0.1", daemon.port)) for _ in range(300)]
+        # A real client still gets its answer, while the daemon holds no more than the cap.
+        assert fetch(f"{base}/healthz", trusted) == 200
+        assert open_fds(daemon) <= before + 64 + 2
+        # Every one of them is closed by the 2 s header timeout (asyncio's own is 60 s).
+        assert all(closed_by_server(s, max(0.1, started + 15 - time.monotonic())) for s in silent)
+        assert open_fds(daemon) <= before + 2
+    finally:
+        for sock in silent:
+            sock.close()
+        assert daemon.stop() == 0
+
+
+def handshake_and_request_in_one_write(port: int, cafile: Path, request: bytes) -> bytes:
+    """A TLS client whose last handshake message and request leave in one segment, so they
+    reach the server in one read; the answer it reads until the server closes."""
+    context = ssl.create_default_context(cafile=str(cafile))
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context.wrap_bio(incoming, outgoing, server_hostname="127.0.0.1")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                sock.sendall(outgoing.read())
+                incoming.write(sock.recv(65536))
+        tls.write(request)
+        sock.sendall(outgoing.read())
+        answer = b""
+        while chunk := sock.recv(65536):
+            incoming.write(chunk)
+            try:
+                while data := tls.read(65536):
+                    answer += data
+                break  # the server's TLS goodbye: the answer is complete
+            except ssl.SSLWantReadError:
+                pass
+            except ssl.SSLZeroReturnError:
+                break
+    return answer
+
+
+def test_a_request_that_comes_with_the_end_of_the_handshake_is_answered(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    daemon = tls_daemon(tmp_path, f"tls_server_config: {{cert_file: {cert}, key_file: {key}}}\n")
+    trusted = ssl.create_default_context(cafile=str(cert))
+    try:
+        wait_until(
+            lambda: fetch(f"https://127.0.0.1:{daemon.port}/healthz", trusted) == 200,
+            30,
+            "callpulse over TLS",
+        )
+        answer = handshake_and_request_in_one_write(
+            daemon.port, cert, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        assert answer.startswith(b"HTTP/1.1 200 OK")
+        assert answer.endswith(b"\r\n\r\nok\n")
+    finally:
         assert daemon.stop() == 0

@@ -7,6 +7,7 @@ import json
 import socket
 import ssl
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -131,7 +132,7 @@ def closed_by_server(sock: socket.socket, limit: float) -> bool:
         return False
 
 
-def tls_daemon(tmp_path: Path, web: str, **http: Any) -> Daemon:
+def web_daemon(tmp_path: Path, web: str, **http: Any) -> Daemon:
     config = tmp_path / "web.yml"
     config.write_text(web)
     daemon = Daemon(
@@ -145,7 +146,7 @@ def test_tls_sockets_that_never_handshake_are_held_under_the_cap_and_the_header_
     tmp_path: Path,
 ) -> None:
     cert, key = self_signed(tmp_path)
-    daemon = tls_daemon(
+    daemon = web_daemon(
         tmp_path,
         f"tls_server_config: {{cert_file: {cert}, key_file: {key}}}\n",
         header_timeout="2s",
@@ -203,7 +204,7 @@ def handshake_and_request_in_one_write(port: int, cafile: Path, request: bytes) 
 
 def test_a_request_that_comes_with_the_end_of_the_handshake_is_answered(tmp_path: Path) -> None:
     cert, key = self_signed(tmp_path)
-    daemon = tls_daemon(tmp_path, f"tls_server_config: {{cert_file: {cert}, key_file: {key}}}\n")
+    daemon = web_daemon(tmp_path, f"tls_server_config: {{cert_file: {cert}, key_file: {key}}}\n")
     trusted = ssl.create_default_context(cafile=str(cert))
     try:
         wait_until(
@@ -216,5 +217,48 @@ def test_a_request_that_comes_with_the_end_of_the_handshake_is_answered(tmp_path
         )
         assert answer.startswith(b"HTTP/1.1 200 OK")
         assert answer.endswith(b"\r\n\r\nok\n")
+    finally:
+        assert daemon.stop() == 0
+
+
+def test_password_guessing_gets_429_past_the_budget_while_the_probes_answer(
+    tmp_path: Path,
+) -> None:
+    digest = bcrypt.hashpw(b"right", bcrypt.gensalt(rounds=10)).decode()
+    daemon = web_daemon(
+        tmp_path, f"basic_auth_users: {{prometheus: '{digest}'}}\n", auth_failures_per_minute=5
+    )
+    plain = ssl.create_default_context()  # unused over plain HTTP
+    base = f"http://127.0.0.1:{daemon.port}"
+    try:
+        daemon.wait_ready(30)
+        statuses: list[int] = []
+        probes: list[tuple[int, float]] = []
+        guessing = True
+
+        def guess(client: int) -> None:
+            for n in range(3):
+                statuses.append(fetch(f"{base}/metrics", plain, ("prometheus", f"{client}-{n}")))
+
+        def probe() -> None:
+            while guessing:
+                started = time.monotonic()
+                probes.append((fetch(f"{base}/healthz", plain), time.monotonic() - started))
+                time.sleep(0.05)
+
+        prober = threading.Thread(target=probe)
+        prober.start()
+        guessers = [threading.Thread(target=guess, args=(c,)) for c in range(8)]
+        for thread in guessers:
+            thread.start()
+        for thread in guessers:
+            thread.join()
+        guessing = False
+        prober.join()
+        print(f"/healthz: {len(probes)} probes, slowest {max(t for _, t in probes):.3f} s")
+        assert 5 <= statuses.count(401) <= 6  # and a token back every 12 s
+        assert statuses.count(429) == 24 - statuses.count(401)
+        assert {status for status, _ in probes} == {200}
+        assert fetch(f"{base}/metrics", plain, ("prometheus", "right")) == 429  # this address
     finally:
         assert daemon.stop() == 0

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from dataclasses import dataclass
 from typing import Any, cast
 
 import structlog
@@ -26,18 +25,9 @@ from aiohttp.http_exceptions import LineTooLong
 from aiohttp.web_protocol import RequestHandler
 
 from callpulse.web.connections import ConnectionTable
+from callpulse.web.limits import Limits
 
 log = structlog.get_logger("callpulse.web")
-
-
-@dataclass(frozen=True)
-class Limits:
-    """How much a client may hold of the server; see :mod:`callpulse.web.server`."""
-
-    header_timeout: float = 10.0
-    keepalive_timeout: float = 15.0
-    max_connections: int = 256
-    max_header_bytes: int = 8190
 
 
 class _Slot:
@@ -254,4 +244,4 @@ class Server(web.Server):
             slot.abort()
 
 
-__all__ = ["Limits", "Server"]
+__all__ = ["Server"]

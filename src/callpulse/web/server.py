@@ -32,7 +32,9 @@ import structlog
 from aiohttp import web
 from aiohttp.web_log import AccessLogger
 
-from callpulse.web.protocol import Limits, Server
+from callpulse.web.auth import Authenticator, Denied
+from callpulse.web.limits import Limits
+from callpulse.web.protocol import Server
 from callpulse.web.webconfig import WebConfig
 
 log = structlog.get_logger("callpulse.web")
@@ -88,6 +90,7 @@ class HttpServer:
         self._routes = routes
         self._limits = limits or Limits()
         self._web = access or WebConfig()
+        self._auth: Authenticator | None = None
         self._runner: web.ServerRunner | None = None
         self._server: Server | None = None
         self._site: web.TCPSite | None = None
@@ -100,6 +103,12 @@ class HttpServer:
 
     async def start(self) -> None:
         limits = self._limits
+        self._auth = Authenticator(
+            self._web.users,
+            failures_per_minute=limits.auth_failures_per_minute,
+            max_addresses=limits.auth_max_addresses,
+            max_pending=limits.auth_max_pending,
+        )
         server = Server(
             self._serve,
             limits,
@@ -127,6 +136,8 @@ class HttpServer:
         if self._server is not None:
             self._server.abort_all()
             self._server = None
+        if self._auth is not None:
+            self._auth.close()
 
     async def _serve(self, raw: web.BaseRequest) -> web.StreamResponse:
         if raw.body_exists or (raw.content_length or 0) > 0:
@@ -138,13 +149,11 @@ class HttpServer:
             return web.Response(
                 status=405, text="only GET and HEAD\n", headers={"Allow": "GET, HEAD"}
             )
+        assert self._auth is not None
         user, password = _basic_credentials(raw.headers.get("Authorization", ""))
-        if not self._web.allows(raw.path, user, password):
-            return web.Response(
-                status=401,
-                text="unauthorized\n",
-                headers={"WWW-Authenticate": 'Basic realm="callpulse"'},
-            )
+        denied = await self._auth.check(raw.path, raw.remote or "", user, password)
+        if denied is not None:
+            return _refusal(denied)
         handler = self._routes.get(raw.path)
         if handler is None:
             return web.Response(status=404, text="not found\n")
@@ -169,6 +178,21 @@ class HttpServer:
         if len(answer.body) > 1024:
             response.enable_compression()  # gzip or deflate, when the client accepts it
         return response
+
+
+def _refusal(denied: Denied) -> web.Response:
+    if denied.status == 401:
+        return web.Response(
+            status=401,
+            text="unauthorized\n",
+            headers={"WWW-Authenticate": 'Basic realm="callpulse"'},
+        )
+    text = "too many failed logins" if denied.status == 429 else "too many logins pending"
+    return web.Response(
+        status=denied.status,
+        text=f"{text}: retry later\n",
+        headers={"Retry-After": str(denied.retry_after or 1)},
+    )
 
 
 def _basic_credentials(header: str) -> tuple[str | None, str | None]:

@@ -263,3 +263,59 @@ def test_password_guessing_gets_429_past_the_budget_while_the_probes_answer(
         assert fetch(f"{base}/metrics", plain, ("prometheus", "right")) == 429  # this address
     finally:
         assert daemon.stop() == 0
+
+
+def client_certificate(directory: Path, name: str) -> tuple[Path, Path, Path]:
+    """A CA, and a client certificate and key it signed, made with openssl for this test."""
+    ca_cert, ca_key = directory / f"{name}-ca.crt", directory / f"{name}-ca.key"
+    cert, key, request = (directory / f"{name}.{x}" for x in ("crt", "key", "csr"))
+    for command in (
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-subj", f"/CN={name}-ca", "-keyout", str(ca_key), "-out", str(ca_cert),
+        ],
+        [
+            "openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}",
+            "-keyout", str(key), "-out", str(request),
+        ],
+        [
+            "openssl", "x509", "-req", "-in", str(request), "-CA", str(ca_cert),
+            "-CAkey", str(ca_key), "-CAcreateserial", "-days", "1", "-out", str(cert),
+        ],
+    ):  # fmt: skip
+        subprocess.run(command, check=True, capture_output=True, timeout=60)
+    return ca_cert, cert, key
+
+
+def test_with_client_ca_file_the_probes_need_no_client_certificate(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    ca, client_cert, client_key = client_certificate(tmp_path, "prometheus")
+    _, stranger_cert, stranger_key = client_certificate(tmp_path, "stranger")
+    daemon = web_daemon(
+        tmp_path,
+        f"tls_server_config: {{cert_file: {cert}, key_file: {key}, client_ca_file: {ca}}}\n",
+    )
+    # The kubelet's HTTPS probe: no client certificate, and it does not verify the server's.
+    kubelet = ssl.create_default_context()
+    kubelet.check_hostname = False
+    kubelet.verify_mode = ssl.CERT_NONE
+    anonymous = ssl.create_default_context(cafile=str(cert))
+    prometheus = ssl.create_default_context(cafile=str(cert))
+    prometheus.load_cert_chain(str(client_cert), str(client_key))
+    stranger = ssl.create_default_context(cafile=str(cert))
+    stranger.load_cert_chain(str(stranger_cert), str(stranger_key))
+    base = f"https://127.0.0.1:{daemon.port}"
+    try:
+        wait_until(lambda: fetch(f"{base}/readyz", kubelet) == 200, 30, "/readyz over TLS")
+        assert fetch(f"{base}/healthz", kubelet) == 200
+        assert fetch(f"{base}/healthz", anonymous) == 200
+        # Every other path needs a certificate the CA signed.
+        assert fetch(f"{base}/metrics", kubelet) == 403
+        assert fetch(f"{base}/api/v1/status", anonymous) == 403
+        assert fetch(f"{base}/metrics", prometheus) == 200
+        assert fetch(f"{base}/", prometheus) == 200
+        # One the CA did not sign ends the handshake, probes included.
+        assert fetch(f"{base}/metrics", stranger) == 0
+        assert fetch(f"{base}/healthz", stranger) == 0
+    finally:
+        assert daemon.stop() == 0

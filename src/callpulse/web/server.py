@@ -32,7 +32,7 @@ import structlog
 from aiohttp import web
 from aiohttp.web_log import AccessLogger
 
-from callpulse.web.auth import Authenticator, Denied
+from callpulse.web.auth import OPEN_PATHS, Authenticator, Denied
 from callpulse.web.limits import Limits
 from callpulse.web.protocol import Server
 from callpulse.web.webconfig import WebConfig
@@ -149,6 +149,12 @@ class HttpServer:
             return web.Response(
                 status=405, text="only GET and HEAD\n", headers={"Allow": "GET, HEAD"}
             )
+        if (
+            self._web.client_certificate_required
+            and raw.path not in OPEN_PATHS
+            and not _verified_client(raw)
+        ):
+            return web.Response(status=403, text="client certificate required\n")
         assert self._auth is not None
         user, password = _basic_credentials(raw.headers.get("Authorization", ""))
         denied = await self._auth.check(raw.path, raw.remote or "", user, password)
@@ -178,6 +184,13 @@ class HttpServer:
         if len(answer.body) > 1024:
             response.enable_compression()  # gzip or deflate, when the client accepts it
         return response
+
+
+def _verified_client(raw: web.BaseRequest) -> bool:
+    # The handshake verified any certificate the client gave (or failed); None when it gave
+    # none.
+    transport = raw.transport
+    return transport is not None and bool(transport.get_extra_info("peercert"))
 
 
 def _refusal(denied: Denied) -> web.Response:

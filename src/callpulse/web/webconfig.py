@@ -5,6 +5,7 @@ which operators already write for node_exporter and Prometheus itself::
       cert_file: /etc/callpulse/tls/tls.crt
       key_file: /etc/callpulse/tls/tls.key
       client_ca_file: /etc/callpulse/tls/ca.crt   # optional: require client certificates
+                                                  # (on every path but the probes)
     basic_auth_users:
       prometheus: $2y$10$...                      # bcrypt hashes, as htpasswd -B makes them
 
@@ -51,6 +52,8 @@ class WebConfig:
 
     ssl_context: ssl.SSLContext | None = None
     users: dict[str, bytes] = field(default_factory=dict)  # name -> bcrypt hash
+    # A verified client certificate is needed for every path but the probes.
+    client_certificate_required: bool = False
 
 
 def load_web_config(path: Path | None) -> WebConfig:
@@ -80,7 +83,13 @@ def load_web_config(path: Path | None) -> WebConfig:
             context.load_cert_chain(str(tls.cert_file), str(tls.key_file))
             if tls.client_ca_file is not None:
                 context.load_verify_locations(str(tls.client_ca_file))
-                context.verify_mode = ssl.CERT_REQUIRED
+                # Asked for, verified when given, but not required by the handshake: the
+                # kubelet's probes have none. The server requires one past the probes.
+                context.verify_mode = ssl.CERT_OPTIONAL
         except (OSError, ssl.SSLError) as exc:
             raise ConfigError(f"{path}: tls_server_config: {exc}") from None
-    return WebConfig(ssl_context=context, users=users)
+    return WebConfig(
+        ssl_context=context,
+        users=users,
+        client_certificate_required=tls is not None and tls.client_ca_file is not None,
+    )

@@ -9,8 +9,10 @@ a new connection can claim. That is why the server upgrades to TLS itself
 (``loop.start_tls`` on the accepted socket) instead of handing asyncio an SSL context, whose
 handshake would run unseen until the protocol's ``connection_made``.
 
-Closing a slot aborts the TCP socket: nothing is flushed and no TLS goodbye is awaited from a
-client that has shown it will not follow the protocol.
+A connection the server sheds (displaced at the cap, or past its header deadline) has its TCP
+socket aborted: nothing is flushed and no TLS goodbye awaited from a client that has shown it
+will not follow the protocol. Connections that end normally close as aiohttp closes them, the
+TLS goodbye bounded by ``header_timeout`` too.
 """
 
 from __future__ import annotations

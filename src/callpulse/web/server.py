@@ -14,8 +14,13 @@ needs is added here, each limit a setting under ``http:``:
   keep-alives can keep a probe out; only when every connection is busy answering is the new
   one refused (:mod:`callpulse.web.connections`); a TLS handshake holds a place too;
 - no request bodies: a request announcing one gets 413 and the connection is closed without
-  reading it;
-- headers over ``max_header_bytes`` get 431.
+  keeping any of it (what the client goes on sending is dropped for a second, so that it
+  reads the answer rather than a reset);
+- headers over ``max_header_bytes`` get 431;
+- with a web config (:mod:`callpulse.web.webconfig`), every path but the probes needs a user
+  when there are users (checked off the event loop, within a failure budget per client
+  address: :mod:`callpulse.web.auth`) and a client certificate when there is a client CA
+  (403 without one).
 
 The access log leaves out requests answered below 400: Kubernetes' probes and Prometheus'
 scrapes come every few seconds and would bury the rest. Refusals (401, 413...), unknown paths
@@ -90,7 +95,12 @@ class HttpServer:
         self._routes = routes
         self._limits = limits or Limits()
         self._web = access or WebConfig()
-        self._auth: Authenticator | None = None
+        self._auth = Authenticator(
+            self._web.users,
+            failures_per_minute=self._limits.auth_failures_per_minute,
+            max_addresses=self._limits.auth_max_addresses,
+            max_pending=self._limits.auth_max_pending,
+        )
         self._runner: web.ServerRunner | None = None
         self._server: Server | None = None
         self._site: web.TCPSite | None = None
@@ -103,12 +113,6 @@ class HttpServer:
 
     async def start(self) -> None:
         limits = self._limits
-        self._auth = Authenticator(
-            self._web.users,
-            failures_per_minute=limits.auth_failures_per_minute,
-            max_addresses=limits.auth_max_addresses,
-            max_pending=limits.auth_max_pending,
-        )
         server = Server(
             self._serve,
             limits,
@@ -118,9 +122,7 @@ class HttpServer:
             max_field_size=limits.max_header_bytes,
             handler_cancellation=True,
             access_log_class=_AccessLog,
-            # After a 413 the rest of the refused body is read and dropped for this long, so
-            # that the client sees the answer rather than a reset, then the connection closes.
-            lingering_time=_LINGER,
+            lingering_time=_LINGER,  # after a 413 (see the module's docstring)
         )
         self._server = server
         self._runner = web.ServerRunner(server, handle_signals=False)
@@ -136,8 +138,7 @@ class HttpServer:
         if self._server is not None:
             self._server.abort_all()
             self._server = None
-        if self._auth is not None:
-            self._auth.close()
+        self._auth.close()
 
     async def _serve(self, raw: web.BaseRequest) -> web.StreamResponse:
         if raw.body_exists or (raw.content_length or 0) > 0:
@@ -155,7 +156,6 @@ class HttpServer:
             and not _verified_client(raw)
         ):
             return web.Response(status=403, text="client certificate required\n")
-        assert self._auth is not None
         user, password = _basic_credentials(raw.headers.get("Authorization", ""))
         denied = await self._auth.check(raw.path, raw.remote or "", user, password)
         if denied is not None:

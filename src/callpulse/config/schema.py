@@ -40,10 +40,11 @@ from callpulse.core.rules import Rule, RuleSpec
 from callpulse.core.timegrid import check_windows
 from callpulse.sinks.http_client import HttpConfig
 from callpulse.sinks.naming import public_url
-from callpulse.web.limits import Limits
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
+
+    from callpulse.web.server import Limits
 
 Duration = Annotated[
     float,
@@ -192,6 +193,9 @@ class HttpSettings(_Section):
     render_timeout: Annotated[float, BeforeValidator(parse_duration), Field(gt=0)] = 10.0
 
     def limits(self) -> Limits:
+        # Imported here: the web server imports the config's errors, which import this.
+        from callpulse.web.server import Limits
+
         return _into(Limits, self)
 
 

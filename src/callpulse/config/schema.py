@@ -184,6 +184,11 @@ class HttpSettings(_Section):
     max_connections: Annotated[int, Field(ge=1)] = 256
     max_header_bytes: Annotated[int, Field(ge=1024)] = 8190
     web_config_file: Path | None = None  # TLS and basic auth (exporter-toolkit format)
+    # Basic auth: wrong passwords a client address may try a minute before it gets 429, how
+    # many addresses that is remembered for, and how many bcrypt checks may wait (then 503).
+    auth_failures_per_minute: Annotated[int, Field(ge=1)] = 10
+    auth_max_addresses: Annotated[int, Field(ge=1)] = 10_000
+    auth_max_pending: Annotated[int, Field(ge=1)] = 16
     # /metrics is rendered in a forked child, off the event loop (callpulse.web.forked).
     render_in_child: bool = True
     # A child slower than this is killed and the scrape answered 503: Prometheus' default

@@ -511,6 +511,8 @@ class EventWindowSettings(_Section):
     components: list[str] = []
     max_duration: Annotated[float, BeforeValidator(parse_duration), Field(gt=0)] = 4 * 3600.0
     max_open_per_site: Annotated[int, Field(ge=1)] = 20
+    max_names: Annotated[int, Field(ge=1)] = 64
+    max_bytes: Annotated[int, Field(ge=64 * 1024)] = 8 * 1024 * 1024
 
 
 class MaintenanceSettings(_Section):
@@ -523,7 +525,13 @@ class MaintenanceSettings(_Section):
     def event_policy(self) -> EventPolicy:
         w = self.event_windows
         return EventPolicy(
-            self.events, tuple(w.sites), tuple(w.components), w.max_duration, w.max_open_per_site
+            self.events,
+            tuple(w.sites),
+            tuple(w.components),
+            w.max_duration,
+            w.max_open_per_site,
+            w.max_names,
+            w.max_bytes,
         )
 
     @model_validator(mode="after")

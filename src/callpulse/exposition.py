@@ -218,7 +218,9 @@ class CallpulseCollector(Collector):
         yield ignored
         yield CounterMetricFamily(
             "callpulse_label_values_released",
-            "Queues, IVR applications and backends forgotten after every window aged them out.",
+            "Label values forgotten and given back to their cap: queues, IVR applications and "
+            "backends aged out of every window; sites, trunks and components idle past every "
+            "window whose place a new value needed.",
             value=stats.released,
         )
 

@@ -65,6 +65,10 @@ class LabelGuard:
         self.overflow[label] += 1
         return OVERFLOW
 
+    def fill(self) -> dict[str, float]:
+        """Each label's share of its cap in use, 0..1."""
+        return {label: len(seen) / self.limits[label] for label, seen in self._seen.items()}
+
     def release(self, label: str, value: str, site: str | None = None) -> None:
         """Give ``value``'s place under ``label``'s cap back (its series aged out, or it gave
         way to a new value)."""

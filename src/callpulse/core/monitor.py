@@ -325,3 +325,16 @@ class Monitor:
     def component_views(self) -> list[ComponentView]:
         """Every component's effective status at :attr:`now`."""
         return self.components.views()
+
+    def cap_fill(self) -> dict[str, float]:
+        """How full each cap a producer can fill is, 0..1, by name: each label's
+        (``kpi.max_label_values``), de-duplication's (``dedup``, and ``dedup_late`` for late
+        events), the fullest queue's waiting calls (``waiting_calls``) and the maintenance
+        events' bytes (``maintenance_event_bytes``). At 1, what comes next is folded into
+        ``_overflow``, forgotten early or refused."""
+        return self.guard.fill() | {
+            "dedup": self._ids.fill,
+            "dedup_late": self._late_ids.fill,
+            "waiting_calls": self.queues.waiting_fill(),
+            "maintenance_event_bytes": self.maintenance.event_windows.fill,
+        }

@@ -49,17 +49,31 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from callpulse.adapters.base import V1, AdapterError, v1
+from callpulse.adapters.bounds import Ignored
 
 FORMAT = "amazon-connect"
 MAX_AGENTS = 10_000  # like every tracker, bounded: the oldest agent is forgotten past it
 MAX_CONTACTS = 100_000  # contact records remembered for de-duplication, oldest forgotten
 MAX_QUEUES_PER_AGENT = 256
+
+# What is counted in ``ignored`` by name: the contact event types of the data model v1 has
+# no use for (QUEUED and CONNECTED_TO_AGENT too, of a contact never in a queue), the
+# channels other than voice, Contact Lens's EventBridge events, and this adapter's own
+# kinds; any other kind (an unknown event type, another EventBridge event) as _other.
+IGNORED_KINDS = frozenset(
+    {
+        "AMD_DISABLED", "INITIATED", "CONNECTED_TO_SYSTEM", "CONTACT_DATA_UPDATED", "QUEUED",
+        "CONNECTED_TO_AGENT", "COMPLETED", "DISCONNECTED", "CHAT", "TASK", "EMAIL",
+        "Contact Lens Post Call Rules Matched", "Contact Lens Realtime Rules Matched",
+        "AGENT_QUEUE", "CONTACT_RECORD_DUPLICATE", "CONTACT_RECORD_NOT_QUEUED",
+    }
+)  # fmt: skip
 
 # Contact states (agent event stream), strongest first. A contact being offered (ringing,
 # or a callback being presented) holds the agent as a call does: v1 has no ringing state.
@@ -96,7 +110,7 @@ class AmazonConnect:
 
     def __init__(self, options: AmazonConnectOptions) -> None:
         self.options = options
-        self.ignored: Counter[str] = Counter()
+        self.ignored = Ignored(IGNORED_KINDS)
         self.agents_dropped = 0
         self._agents: OrderedDict[str, tuple[str, tuple[str, ...]]] = OrderedDict()
         self._records: OrderedDict[str, float] = OrderedDict()  # ContactId -> LastUpdate
@@ -113,7 +127,7 @@ class AmazonConnect:
         if _get(doc, "detail") is not None and _get(doc, "detail-type") is not None:
             kind = _text(_get(doc, "detail-type"), "detail-type")
             if kind.lower() != _CONTACT_EVENT:
-                self.ignored[kind] += 1  # another EventBridge event on the same bus
+                self.ignored.add(kind)  # another EventBridge event on the same bus
                 return []
             detail = _object(_get(doc, "detail"), "detail")
             return self._contact_event(record, detail, _get(doc, "time"))
@@ -139,7 +153,7 @@ class AmazonConnect:
     def _agent_event(self, record: bytes, doc: dict[str, Any]) -> list[V1]:
         kind = _text(_get(doc, "EventType"), "EventType").upper()
         if kind not in _AGENT_EVENTS:
-            self.ignored[kind] += 1
+            self.ignored.add(kind)
             return []
         agent = self._agent_name(_text(_get(doc, "AgentARN"), "AgentARN"))
         when = _time(_get(doc, "EventTimestamp"), "EventTimestamp")
@@ -217,12 +231,12 @@ class AmazonConnect:
         if kind not in {"QUEUED", "CONNECTED_TO_AGENT", "DISCONNECTED"}:
             # INITIATED, CONNECTED_TO_SYSTEM, CONTACT_DATA_UPDATED, COMPLETED (whose ACW the
             # contact record also has), AMD_DISABLED, and types yet to come.
-            self.ignored[kind] += 1
+            self.ignored.add(kind)
             return []
         contact = _text(_get(detail, "contactId"), "contactId")
         channel = _get(detail, "channel")
         if channel is not None and _text(channel, "channel").upper() != "VOICE":
-            self.ignored[_text(channel, "channel").upper()] += 1  # chats, tasks, emails
+            self.ignored.add(_text(channel, "channel").upper())  # chats, tasks, emails
             return []
         queue_info = _get(detail, "queueInfo")
         queue_info = _object(queue_info, "queueInfo") if queue_info is not None else {}
@@ -231,12 +245,12 @@ class AmazonConnect:
         if arn is None or enqueued is None:
             # Never in a queue: an outbound call, or a caller who left the flow after a Set
             # working queue block (queueInfo without enqueueTimestamp) but before queueing.
-            self.ignored[kind] += 1
+            self.ignored.add(kind)
             return []
         queue_arn = _text(arn, "queueInfo.queueArn")
         queue_type = _get(queue_info, "queueType")
         if _is_agent_queue(queue_arn) or str(queue_type).upper() == "AGENT":
-            self.ignored["AGENT_QUEUE"] += 1  # a transfer to one agent: not a queue's wait
+            self.ignored.add("AGENT_QUEUE")  # a transfer to one agent: not a queue's wait
             return []
         out = self._contact(contact, queue_arn)
         start = _time(enqueued, "queueInfo.enqueueTimestamp")
@@ -252,7 +266,7 @@ class AmazonConnect:
             out.answered(at, agent, at - start)
             return out.written()
         if connected is not None:
-            self.ignored[kind] += 1  # the end of an answered call: its record says the rest
+            self.ignored.add(kind)  # the end of an answered call: its record says the rest
             return []
         ended = _get(detail, "disconnectTimestamp")
         at = _time(ended if ended is not None else sent, "disconnectTimestamp")
@@ -266,7 +280,7 @@ class AmazonConnect:
         updated = _time(_get(doc, "LastUpdateTimestamp"), "LastUpdateTimestamp")
         seen = self._records.get(contact)
         if seen is not None and seen >= updated:
-            self.ignored["CONTACT_RECORD_DUPLICATE"] += 1  # delivered at least once
+            self.ignored.add("CONTACT_RECORD_DUPLICATE")  # delivered at least once
             return []
         if seen is None and len(self._records) >= MAX_CONTACTS:
             self._records.popitem(last=False)
@@ -274,7 +288,7 @@ class AmazonConnect:
         self._records.move_to_end(contact)
         channel = _get(doc, "Channel")
         if channel is not None and _text(channel, "Channel").upper() != "VOICE":
-            self.ignored[_text(channel, "Channel").upper()] += 1
+            self.ignored.add(_text(channel, "Channel").upper())
             return []
         raw_queue = _get(doc, "Queue")
         queue = _object(raw_queue, "Queue") if raw_queue is not None else {}
@@ -283,11 +297,11 @@ class AmazonConnect:
         if arn is None or str(method).upper() == "OUTBOUND":
             # An outbound call (the agent's outbound queue is no wait), or a contact that
             # never reached a queue (the flow handled it).
-            self.ignored["CONTACT_RECORD_NOT_QUEUED"] += 1
+            self.ignored.add("CONTACT_RECORD_NOT_QUEUED")
             return []
         queue_arn = _text(arn, "Queue.ARN")
         if _is_agent_queue(queue_arn):
-            self.ignored["AGENT_QUEUE"] += 1
+            self.ignored.add("AGENT_QUEUE")
             return []
         out = self._contact(contact, queue_arn)
         enqueued = _get(queue, "EnqueueTimestamp")
@@ -297,7 +311,7 @@ class AmazonConnect:
         raw_agent = _get(doc, "Agent")
         if raw_agent is None:
             if start is None:
-                self.ignored["CONTACT_RECORD_NOT_QUEUED"] += 1
+                self.ignored.add("CONTACT_RECORD_NOT_QUEUED")
                 return []
             left = (
                 _get(queue, "DequeueTimestamp")

@@ -13,15 +13,25 @@ per-queue setting in ``queues.conf``, given here as ``wrapup_seconds``; default 
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from callpulse.adapters.base import V1, AdapterError, WrapupClock, Writer, entry
+from callpulse.adapters.bounds import Ignored
 
 FORMAT = "asterisk-queue-log"
 MAX_AGENTS = 10_000  # like every tracker, bounded: the oldest agent is forgotten past it
 MAX_QUEUES_PER_AGENT = 256
+
+# The kinds docs.asterisk.org ("Queue Logs") and app_queue.c write that v1 has no use for,
+# and FreePBX's DID; any other kind is counted as _other.
+IGNORED_KINDS = frozenset(
+    {
+        "AGENTCALLBACKLOGIN", "AGENTCALLBACKLOGOFF", "AGENTDUMP", "AGENTLOGIN", "CONFIGRELOAD",
+        "DID", "PENALTY", "QUEUESTART", "RINGCANCELED", "RINGINUSE", "RINGNOANSWER",
+        "SYSCOMPAT", "TRANSFER",
+    }
+)  # fmt: skip
 
 _ABANDONS = {"ABANDON", "EXITEMPTY", "EXITWITHTIMEOUT", "EXITWITHKEY", "WITHDRAW"}
 _COMPLETES = {"COMPLETECALLER", "COMPLETEAGENT"}
@@ -78,7 +88,7 @@ class AsteriskQueueLog:
 
     def __init__(self, options: AsteriskOptions) -> None:
         self.options = options
-        self.ignored: Counter[str] = Counter()
+        self.ignored = Ignored(IGNORED_KINDS)
         self.agents_dropped = 0
         self._agents: dict[str, _Agent] = {}
         self._wrapups = WrapupClock()
@@ -143,7 +153,7 @@ class AsteriskQueueLog:
         else:
             # AGENTLOGIN (membership comes from ADDMEMBER), RINGNOANSWER (ms of ringing: no v1
             # event), FreePBX's own rows (DID, INFO...) and kinds yet to come.
-            self.ignored[kind] += 1
+            self.ignored.add(kind)
 
     def flush(self, now: float) -> list[V1]:
         """``agent.state`` for wrap-ups that ended by ``now``, for a quiet log's tick."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
@@ -29,7 +28,12 @@ class Adapter(Protocol):
     """Turns one platform record into zero or more events-v1 bodies."""
 
     format: str
-    ignored: Counter[str]  # well-formed records of a kind v1 has no use for, by kind
+
+    @property
+    def ignored(self) -> Mapping[str, int]:
+        """Well-formed records of a kind v1 has no use for, by kind: the format's known
+        kinds by name, any other as ``_other`` (a fixed set of label values)."""
+        ...
 
     def translate(self, record: bytes) -> list[V1]:
         """The events-v1 bodies ``record`` stands for; raises AdapterError if unreadable."""

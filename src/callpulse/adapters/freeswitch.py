@@ -44,12 +44,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from callpulse.adapters.base import V1, AdapterError, WrapupClock, Writer, entry
+from callpulse.adapters.bounds import Ignored
 from callpulse.core.events import AgentStateName
 
 FORMAT = "freeswitch-callcenter"
@@ -57,6 +57,35 @@ SUBCLASS = "callcenter::info"
 MAX_AGENTS = 10_000  # like every tracker, bounded: the oldest agent is forgotten past it
 MAX_QUEUES_PER_AGENT = 256
 MAX_CALLS = 10_000  # calls (queued, or answered) whose member-queue-end is still to come
+
+# The CC-Actions mod_callcenter.c writes that v1 has no use for, this adapter's own two
+# kinds of member-queue-end, and FreeSWITCH's other events (switch_event.c, EVENT_NAMES)
+# by name, a CUSTOM of another subclass as CUSTOM; any other kind is counted as _other.
+IGNORED_KINDS = frozenset(
+    {
+        "members-count", "agent-max-no-answer", "agent-add", "agent-contact-change",
+        "agent-status-get", "agent-state-get", "agent-uuid-get", "member-queue-end:Terminated",
+        "member-queue-end:answered", "CUSTOM", "CLONE", "CHANNEL_CREATE", "CHANNEL_DESTROY",
+        "CHANNEL_STATE", "CHANNEL_CALLSTATE", "CHANNEL_ANSWER", "CHANNEL_HANGUP",
+        "CHANNEL_HANGUP_COMPLETE", "CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HOLD",
+        "CHANNEL_UNHOLD", "CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE", "CHANNEL_PROGRESS",
+        "CHANNEL_PROGRESS_MEDIA", "CHANNEL_OUTGOING", "CHANNEL_PARK", "CHANNEL_UNPARK",
+        "CHANNEL_APPLICATION", "CHANNEL_ORIGINATE", "CHANNEL_UUID", "API", "LOG", "INBOUND_CHAN",
+        "OUTBOUND_CHAN", "STARTUP", "SHUTDOWN", "PUBLISH", "UNPUBLISH", "TALK", "NOTALK",
+        "SESSION_CRASH", "MODULE_LOAD", "MODULE_UNLOAD", "DTMF", "MESSAGE", "PRESENCE_IN",
+        "NOTIFY_IN", "PRESENCE_OUT", "PRESENCE_PROBE", "MESSAGE_WAITING", "MESSAGE_QUERY",
+        "ROSTER", "CODEC", "BACKGROUND_JOB", "DETECTED_SPEECH", "DETECTED_TONE", "PRIVATE_COMMAND",
+        "HEARTBEAT", "TRAP", "ADD_SCHEDULE", "DEL_SCHEDULE", "EXE_SCHEDULE", "RE_SCHEDULE",
+        "RELOADXML", "NOTIFY", "PHONE_FEATURE", "PHONE_FEATURE_SUBSCRIBE", "SEND_MESSAGE",
+        "RECV_MESSAGE", "REQUEST_PARAMS", "CHANNEL_DATA", "GENERAL", "COMMAND",
+        "SESSION_HEARTBEAT", "CLIENT_DISCONNECTED", "SERVER_DISCONNECTED", "SEND_INFO",
+        "RECV_INFO", "RECV_RTCP_MESSAGE", "SEND_RTCP_MESSAGE", "CALL_SECURE", "NAT",
+        "RECORD_START", "RECORD_STOP", "PLAYBACK_START", "PLAYBACK_STOP", "CALL_UPDATE", "FAILURE",
+        "SOCKET_DATA", "MEDIA_BUG_START", "MEDIA_BUG_STOP", "CONFERENCE_DATA_QUERY",
+        "CONFERENCE_DATA", "CALL_SETUP_REQ", "CALL_SETUP_RESULT", "CALL_DETAIL", "DEVICE_STATE",
+        "TEXT", "SHUTDOWN_REQUESTED", "CERT_RELOAD",
+    }
+)  # fmt: skip
 
 IN_A_QUEUE_CALL = "In a queue call"
 _STATUSES: dict[str, AgentStateName | None] = {  # None: it depends on the agent's state
@@ -129,7 +158,7 @@ class FreeSwitchCallcenter:
 
     def __init__(self, options: FreeSwitchOptions) -> None:
         self.options = options
-        self.ignored: Counter[str] = Counter()
+        self.ignored = Ignored(IGNORED_KINDS)
         self.agents_dropped = 0
         self._agents: dict[str, _Agent] = {}
         self._wrapups = WrapupClock()
@@ -142,11 +171,10 @@ class FreeSwitchCallcenter:
         for, counted in ``ignored``). Raises AdapterError for a record it cannot read."""
         event = _event(record)
         name = _header(event, "Event-Name")
-        subclass = event.get("Event-Subclass")
-        if name != "CUSTOM" or subclass != SUBCLASS:
+        if name != "CUSTOM" or event.get("Event-Subclass") != SUBCLASS:
             # Other events (CHANNEL_*, HEARTBEAT, other modules' CUSTOM) share the stream
             # when the bridge subscribes to more than callcenter::info.
-            self.ignored[subclass if name == "CUSTOM" and isinstance(subclass, str) else name] += 1
+            self.ignored.add(name)
             return []
         action = _header(event, "CC-Action")
         out = Writer(record, self.options.site, _when(event, action))
@@ -194,7 +222,7 @@ class FreeSwitchCallcenter:
             # members-count (a waiting count without the oldest wait or agents: not a
             # snapshot), agent-max-no-answer (its status change follows), agent-add,
             # agent-contact-change, the agent-*-get answers, and actions yet to come.
-            self.ignored[action] += 1
+            self.ignored.add(action)
 
     def flush(self, now: float) -> list[V1]:
         """``agent.state`` for wrap-ups that ended by ``now``, for a quiet stream's tick."""
@@ -242,12 +270,12 @@ class FreeSwitchCallcenter:
         started = self._joined.pop((call, queue), None)
         cause = _header(event, "CC-Cause")
         if cause == "Terminated":
-            self.ignored["member-queue-end:Terminated"] += 1  # bridge-agent-end told it
+            self.ignored.add("member-queue-end:Terminated")  # bridge-agent-end told it
             return
         if cause != "Cancel":
             raise AdapterError(FORMAT, f"CC-Cause must be Terminated or Cancel: {cause[:40]!r}")
         if answered:
-            self.ignored["member-queue-end:answered"] += 1
+            self.ignored.add("member-queue-end:answered")
             return
         reason = event.get("CC-Cancel-Reason", event.get("CC-Cause-Reason", "NONE"))
         if not isinstance(reason, str):

@@ -46,12 +46,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from callpulse.adapters.base import V1, AdapterError, entry, v1
+from callpulse.adapters.bounds import Ignored
 
 FORMAT = "twilio-taskrouter"
 PREFIX = "com.twilio.taskrouter."
@@ -59,6 +59,35 @@ MAX_TASKS = 100_000  # tasks live minutes; the oldest is forgotten past this
 MAX_WORKERS = 10_000
 MAX_QUEUES_PER_WORKER = 256
 MAX_BATCH = 10_000  # events in one record (a webhook batch)
+
+# Every TaskRouter event type of the events reference; another is counted as _other unread.
+KINDS = frozenset(
+    {
+        "activity.created", "activity.updated", "activity.deleted", "reservation.created",
+        "reservation.accepted", "reservation.rejected", "reservation.timeout",
+        "reservation.canceled", "reservation.rescinded", "reservation.completed",
+        "reservation.failed", "reservation.wrapup", "task.created", "task.updated",
+        "task.canceled", "task.wrapup", "task.completed", "task.deleted", "task.system-deleted",
+        "task.transfer-initiated", "task.transfer-attempt-failed", "task.transfer-failed",
+        "task.transfer-canceled", "task.transfer-completed", "task-channel.created",
+        "task-channel.updated", "task-channel.deleted", "task-queue.created", "task-queue.deleted",
+        "task-queue.entered", "task-queue.timeout", "task-queue.moved",
+        "task-queue.expression.updated", "worker.created", "worker.activity.update",
+        "worker.attributes.update", "worker.capacity.update", "worker.channel.availability.update",
+        "worker.deleted", "workflow.created", "workflow.updated", "workflow.deleted",
+        "workflow.target-matched", "workflow.entered", "workflow.timeout", "workflow.skipped",
+        "workspace.created", "workspace.updated", "workspace.deleted",
+    }
+)  # fmt: skip
+_CALL_ENDS = {"task.canceled", "workflow.timeout", "workflow.skipped", "task.wrapup",
+              "reservation.wrapup", "task.completed", "reservation.completed"}  # fmt: skip
+_USED = _CALL_ENDS | {"task-queue.entered", "reservation.accepted", "task-queue.timeout",
+                      "task-queue.moved", "worker.activity.update"}  # fmt: skip
+_OTHER_CHANNELS = {"chat", "sms", "video", "email"}  # Twilio's TaskChannels that are no call
+# What is counted in ``ignored`` by name: the types v1 has no use for, a task of another
+# channel by its channel, and an end of a task not seen (or forgotten); any other kind (an
+# unknown type, another product's CloudEvent, a channel of your own) as _other.
+IGNORED_KINDS = (KINDS - _USED) | _OTHER_CHANNELS | {f"{k} (unknown task)" for k in _CALL_ENDS}
 
 # Twilio's default activities (a new Workspace's, and Flex's) and what they mean.
 _ACTIVITIES = {
@@ -148,7 +177,7 @@ class TwilioTaskRouter:
 
     def __init__(self, options: TwilioOptions) -> None:
         self.options = options
-        self.ignored: Counter[str] = Counter()
+        self.ignored = Ignored(IGNORED_KINDS)
         self.tasks_dropped = 0
         self.workers_dropped = 0
         self._tasks: dict[str, _Task] = {}
@@ -172,7 +201,7 @@ class TwilioTaskRouter:
         out = _Writer(record, self.options.site)
         for event in events:
             if isinstance(event, str):
-                self.ignored[event] += 1  # another product's CloudEvent
+                self.ignored.add(event)  # another product's CloudEvent, or an unknown type
                 continue
             out.at = event.when
             self._apply(event, out)
@@ -188,7 +217,7 @@ class TwilioTaskRouter:
         kind = event.kind
         channel = event.text("taskchanneluniquename")
         if channel is not None and channel.lower() not in _VOICE_CHANNELS:
-            self.ignored[f"{kind} ({channel.lower()})"] += 1  # a chat or SMS task is no call
+            self.ignored.add(channel.lower())  # a chat or SMS task is no call
             return
         if kind == "task-queue.entered":
             self._entered(event, out)
@@ -209,8 +238,8 @@ class TwilioTaskRouter:
         else:
             # task.created (no queue yet), reservation.created/rejected/timeout/canceled/
             # rescinded (offers to one worker, not to the caller), workflow.entered/
-            # target-matched, worker.attributes.update, and kinds yet to come.
-            self.ignored[kind] += 1
+            # target-matched, worker.attributes.update...
+            self.ignored.add(kind)
 
     def _entered(self, event: _Event, out: _Writer) -> None:
         sid = event.required("tasksid", "TaskSid")
@@ -260,7 +289,7 @@ class TwilioTaskRouter:
         else:
             found = self._queue(event)
             if found is None:  # never seen waiting (or forgotten), and no queue named
-                self.ignored[f"{event.kind} (unknown task)"] += 1
+                self.ignored.add(f"{event.kind} (unknown task)")
                 return
             queue, wait = found, _age(event)
         task.waiting, task.done = False, True
@@ -280,7 +309,7 @@ class TwilioTaskRouter:
         if task.done or task.wrapup is not None:
             return
         if task.accepted is None or task.worker is None:
-            self.ignored[f"{event.kind} (unknown task)"] += 1
+            self.ignored.add(f"{event.kind} (unknown task)")
             return
         task.wrapup = event.when
         worker = self._worker(task.worker)
@@ -300,7 +329,7 @@ class TwilioTaskRouter:
                 task.waiting, task.done = False, True
                 out.add("call.transferred", call_id=sid, queue=task.queue, reason=event.kind)
             else:
-                self.ignored[f"{event.kind} (unknown task)"] += 1
+                self.ignored.add(f"{event.kind} (unknown task)")
             return
         task.done = True
         talk_ends = task.wrapup if task.wrapup is not None else event.when
@@ -410,8 +439,8 @@ def _parse(item: Any) -> _Event | str:
         kind = item.get("type")
         if not isinstance(kind, str) or not kind:
             raise AdapterError(FORMAT, "a CloudEvent without a type")
-        if not kind.startswith(PREFIX):
-            return kind
+        if not kind.startswith(PREFIX) or kind[len(PREFIX) :] not in KINDS:
+            return kind  # another product's, or a type yet to come: not read further
         data = item.get("data")
         if not isinstance(data, dict):
             raise AdapterError(FORMAT, f"{kind}: data is not an object")
@@ -427,11 +456,13 @@ def _parse(item: Any) -> _Event | str:
         outer = [fields.get("timestampms"), fields.get("timestamp"), item.get("time"),
                  data.get("timestamp")]  # fmt: skip
         return _Event(kind[len(PREFIX) :], _when(kind, outer), fields)
-    if isinstance(item.get("EventType"), str) and item["EventType"]:
+    callback = item.get("EventType")
+    if isinstance(callback, str) and callback:
+        if callback not in KINDS:
+            return callback
         fields = _normalized(item)
-        kind = item["EventType"]
-        return _Event(kind, _when(kind, [fields.get("timestampms"), fields.get("timestamp")]),
-                      fields)  # fmt: skip
+        when = _when(callback, [fields.get("timestampms"), fields.get("timestamp")])
+        return _Event(callback, when, fields)
     raise AdapterError(
         FORMAT,
         "expected a CloudEvent {specversion, type: com.twilio.taskrouter.*, data} or an event "

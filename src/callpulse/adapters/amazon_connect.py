@@ -47,15 +47,14 @@ Connect API Reference, "AgentContactReference" (contact states).
 
 from __future__ import annotations
 
-import json
 import math
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from callpulse.adapters.base import V1, AdapterError, v1
-from callpulse.adapters.bounds import Ignored
+from callpulse.adapters.base import LAST_INSTANT, V1, AdapterError, parse_json, v1
+from callpulse.adapters.bounds import Ignored, checked_name, digest, shown
 
 FORMAT = "amazon-connect"
 MAX_AGENTS = 10_000  # like every tracker, bounded: the oldest agent is forgotten past it
@@ -113,17 +112,20 @@ class AmazonConnect:
         self.ignored = Ignored(IGNORED_KINDS)
         self.agents_dropped = 0
         self._agents: OrderedDict[str, tuple[str, tuple[str, ...]]] = OrderedDict()
-        self._records: OrderedDict[str, float] = OrderedDict()  # ContactId -> LastUpdate
-        # Per contact and queue, the events already written: a restatement writes only what
-        # is missing, however long after (a long call's record comes after the monitor has
-        # forgotten the ids it would have de-duplicated on).
-        self._said: OrderedDict[bytes, set[int]] = OrderedDict()
+        # The digest of a ContactId -> its record's LastUpdateTimestamp.
+        self._records: OrderedDict[bytes, float] = OrderedDict()
+        # Per contact and queue (by digest), the events already written, a bit each: a
+        # restatement writes only what is missing, however long after (a long call's record
+        # comes after the monitor has forgotten the ids it would have de-duplicated on).
+        self._said: OrderedDict[bytes, int] = OrderedDict()
 
     def translate(self, record: bytes) -> list[V1]:
         """The events-v1 bodies one Amazon Connect record stands for (none for a kind v1
         has no use for, counted in ``ignored``). Raises AdapterError for a record it cannot
         read."""
-        doc = _document(record)
+        doc = parse_json(FORMAT, record, "one JSON document")
+        if not isinstance(doc, dict):
+            raise AdapterError(FORMAT, f"expected a JSON object, got {type(doc).__name__}")
         if _get(doc, "detail") is not None and _get(doc, "detail-type") is not None:
             kind = _text(_get(doc, "detail-type"), "detail-type")
             if kind.lower() != _CONTACT_EVENT:
@@ -141,7 +143,7 @@ class AmazonConnect:
             FORMAT,
             "expected an agent event (AgentARN, EventType), a contact event (an EventBridge "
             "envelope, or eventType and contactId) or a contact record (ContactId, "
-            f"LastUpdateTimestamp); keys: {sorted(doc)[:8]}",
+            f"LastUpdateTimestamp); keys: {', '.join(shown(k) for k in sorted(doc)[:8])}",
         )
 
     def flush(self, now: float) -> list[V1]:
@@ -155,7 +157,7 @@ class AmazonConnect:
         if kind not in _AGENT_EVENTS:
             self.ignored.add(kind)
             return []
-        agent = self._agent_name(_text(_get(doc, "AgentARN"), "AgentARN"))
+        agent = self._agent_name(_text(_get(doc, "AgentARN"), "AgentARN"), "AgentARN")
         when = _time(_get(doc, "EventTimestamp"), "EventTimestamp")
         raw = _get(doc, "CurrentAgentSnapshot")
         snapshot = None  # a LOGOUT may come without one; every other kind has it
@@ -211,11 +213,12 @@ class AmazonConnect:
             raise AdapterError(FORMAT, "RoutingProfile.InboundQueues must be a list")
         names: set[str] = set()
         for queue in inbound:
-            arn = _text(_get(_object(queue, "InboundQueues[]"), "ARN"), "InboundQueues[].ARN")
+            what = "InboundQueues[].ARN"
+            arn = _text(_get(_object(queue, "InboundQueues[]"), "ARN"), what)
             # Every agent has a queue of its own (".../queue/agent/<id>", Name null): it is
             # how a call is transferred to that agent, not a queue callers wait in.
             if not _is_agent_queue(arn) and len(names) < MAX_QUEUES_PER_AGENT:
-                names.add(self._queue_name(arn))
+                names.add(self._queue_name(arn, what))
         return tuple(sorted(names))
 
     def _remember_agent(self, agent: str, state: tuple[str, tuple[str, ...]]) -> None:
@@ -233,7 +236,7 @@ class AmazonConnect:
             # contact record also has), AMD_DISABLED, and types yet to come.
             self.ignored.add(kind)
             return []
-        contact = _text(_get(detail, "contactId"), "contactId")
+        contact = _id(_get(detail, "contactId"), "contactId")
         channel = _get(detail, "channel")
         if channel is not None and _text(channel, "channel").upper() != "VOICE":
             self.ignored.add(_text(channel, "channel").upper())  # chats, tasks, emails
@@ -252,7 +255,7 @@ class AmazonConnect:
         if _is_agent_queue(queue_arn) or str(queue_type).upper() == "AGENT":
             self.ignored.add("AGENT_QUEUE")  # a transfer to one agent: not a queue's wait
             return []
-        out = self._contact(contact, queue_arn)
+        out = self._contact(contact, queue_arn, "queueInfo.queueArn")
         start = _time(enqueued, "queueInfo.enqueueTimestamp")
         out.queued(start)
         if kind == "QUEUED":
@@ -262,7 +265,8 @@ class AmazonConnect:
         connected = _get(agent_info, "connectedToAgentTimestamp")
         if kind == "CONNECTED_TO_AGENT":
             at = _time(connected if connected is not None else sent, "connectedToAgentTimestamp")
-            agent = self._agent_name(_text(_get(agent_info, "agentArn"), "agentInfo.agentArn"))
+            what = "agentInfo.agentArn"
+            agent = self._agent_name(_text(_get(agent_info, "agentArn"), what), what)
             out.answered(at, agent, at - start)
             return out.written()
         if connected is not None:
@@ -276,16 +280,22 @@ class AmazonConnect:
     # --- contact records ---------------------------------------------------------------
 
     def _contact_record(self, doc: dict[str, Any]) -> list[V1]:
-        contact = _text(_get(doc, "ContactId"), "ContactId")
+        contact = _id(_get(doc, "ContactId"), "ContactId")
         updated = _time(_get(doc, "LastUpdateTimestamp"), "LastUpdateTimestamp")
-        seen = self._records.get(contact)
+        key = digest(contact)
+        seen = self._records.get(key)
         if seen is not None and seen >= updated:
             self.ignored.add("CONTACT_RECORD_DUPLICATE")  # delivered at least once
             return []
+        events = self._record_events(doc, contact)
+        # Only a record read whole is remembered: a corrected copy of a rejected one is new.
         if seen is None and len(self._records) >= MAX_CONTACTS:
             self._records.popitem(last=False)
-        self._records[contact] = updated
-        self._records.move_to_end(contact)
+        self._records[key] = updated
+        self._records.move_to_end(key)
+        return events
+
+    def _record_events(self, doc: dict[str, Any], contact: str) -> list[V1]:
         channel = _get(doc, "Channel")
         if channel is not None and _text(channel, "Channel").upper() != "VOICE":
             self.ignored.add(_text(channel, "Channel").upper())
@@ -303,7 +313,7 @@ class AmazonConnect:
         if _is_agent_queue(queue_arn):
             self.ignored.add("AGENT_QUEUE")
             return []
-        out = self._contact(contact, queue_arn)
+        out = self._contact(contact, queue_arn, "Queue.ARN")
         enqueued = _get(queue, "EnqueueTimestamp")
         start = _time(enqueued, "Queue.EnqueueTimestamp") if enqueued is not None else None
         if start is not None:
@@ -327,7 +337,7 @@ class AmazonConnect:
                 out.abandoned(at, at - start)
             return out.written()
         agent_doc = _object(raw_agent, "Agent")
-        agent = self._agent_name(_text(_get(agent_doc, "ARN"), "Agent.ARN"))
+        agent = self._agent_name(_text(_get(agent_doc, "ARN"), "Agent.ARN"), "Agent.ARN")
         connected = _get(agent_doc, "ConnectedToAgentTimestamp")
         if start is not None and connected is not None:
             at = _time(connected, "Agent.ConnectedToAgentTimestamp")
@@ -346,50 +356,53 @@ class AmazonConnect:
         )
         return out.written()
 
-    def _contact(self, contact: str, queue_arn: str) -> _Contact:
+    def _contact(self, contact: str, queue_arn: str, what: str) -> _Contact:
         """A contact's events in one queue, knowing which of them were already written."""
-        key = f"amazon-connect|{contact}|{queue_arn}".encode()
-        said = self._said.get(key)
-        if said is None:
-            if len(self._said) >= MAX_CONTACTS:
-                self._said.popitem(last=False)
-            said = self._said[key] = set()
-        out = _Contact(key, contact, self._queue_name(queue_arn), self.options.site)
-        out.said = said
-        return out
+        return _Contact(self._said, contact, queue_arn, self._queue_name(queue_arn, what),
+                        self.options.site)  # fmt: skip
 
     # --- names -------------------------------------------------------------------------
 
-    def _agent_name(self, arn: str) -> str:
-        return _named(arn, self.options.agent_names)
+    def _agent_name(self, arn: str, what: str) -> str:
+        return _named(arn, self.options.agent_names, what)
 
-    def _queue_name(self, arn: str) -> str:
-        return _named(arn, self.options.queue_names)
+    def _queue_name(self, arn: str, what: str) -> str:
+        return _named(arn, self.options.queue_names, what)
 
 
 class _Contact:
     """The events of one contact in one queue, with ids made from the contact (see the
-    module docstring), each written once: ``said`` holds those already written."""
+    module docstring), each written once: ``said`` (by the digest of the contact and queue)
+    has a bit set for each already written."""
 
-    def __init__(self, key: bytes, contact: str, queue: str, site: str) -> None:
-        self.key = key
+    def __init__(
+        self, said: OrderedDict[bytes, int], contact: str, queue_arn: str, queue: str, site: str
+    ) -> None:
+        self.key = f"amazon-connect|{contact}|{queue_arn}".encode()
         self.ids = {"call_id": contact, "queue": queue}
         self.site = site
-        self.said: set[int] = set()
-        self._pending: list[int] = []
+        self._table, self._digest = said, digest(contact, queue_arn)
+        self._said = said.get(self._digest, 0)
+        self._pending = 0
         self.events: list[V1] = []
 
     def _add(self, index: int, event_type: str, when: float, **fields: Any) -> None:
-        if index not in self.said and index not in self._pending:
-            self._pending.append(index)
+        bit = 1 << index
+        if not (self._said | self._pending) & bit:
+            self._pending |= bit
             self.events.append(v1(self.key, index, event_type, when, self.site,
                                   **self.ids, **fields))  # fmt: skip
 
     def written(self) -> list[V1]:
-        """The events to return: only now are they marked written, so a record ignored or
-        rejected after a call's events were built leaves them to the next record."""
-        self.said.update(self._pending)
-        self._pending.clear()
+        """The events to return: only now are they marked written (and the contact
+        remembered), so a record ignored or rejected after a call's events were built leaves
+        them to the next record."""
+        if self._pending:
+            table = self._table
+            if self._digest not in table and len(table) >= MAX_CONTACTS:
+                table.popitem(last=False)
+            self._said = table[self._digest] = self._said | self._pending
+            self._pending = 0
         return self.events
 
     def queued(self, when: float) -> None:
@@ -409,18 +422,6 @@ class _Contact:
                   hold_seconds=hold, acw_seconds=acw)  # fmt: skip
 
 
-def _document(record: bytes) -> dict[str, Any]:
-    try:
-        doc = json.loads(record)
-    except UnicodeDecodeError as exc:
-        raise AdapterError(FORMAT, f"not UTF-8 at byte {exc.start}") from None
-    except ValueError as exc:
-        raise AdapterError(FORMAT, f"expected one JSON document: {exc}") from None
-    if not isinstance(doc, dict):
-        raise AdapterError(FORMAT, f"expected a JSON object, got {type(doc).__name__}")
-    return doc
-
-
 def _get(obj: dict[str, Any], name: str) -> Any:
     """``obj[name]`` whatever the key's case: AWS's samples write both ``agentInfo`` and
     ``AgentInfo``."""
@@ -435,14 +436,19 @@ def _get(obj: dict[str, Any], name: str) -> Any:
 
 def _object(value: Any, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise AdapterError(FORMAT, f"{what} must be an object, got {_shown(value)}")
+        raise AdapterError(FORMAT, f"{what} must be an object, got {shown(value)}")
     return value
 
 
 def _text(value: Any, what: str) -> str:
     if not isinstance(value, str) or not value:
-        raise AdapterError(FORMAT, f"{what} must be a non-empty string, got {_shown(value)}")
+        raise AdapterError(FORMAT, f"{what} must be a non-empty string, got {shown(value)}")
     return value
+
+
+def _id(value: Any, what: str) -> str:
+    """A contact's id, which events v1 carry as the call's."""
+    return checked_name(FORMAT, _text(value, what), what)
 
 
 def _time(value: Any, what: str) -> float:
@@ -452,10 +458,16 @@ def _time(value: Any, what: str) -> float:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise AdapterError(FORMAT, f"{what} is not an ISO 8601 time: {text[:40]!r}") from None
+        raise AdapterError(FORMAT, f"{what} is not an ISO 8601 time: {shown(text)}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    try:
+        seconds = moment.timestamp()
+    except (OverflowError, ValueError):  # an offset that takes the year past 1..9999
+        seconds = -1.0
+    if not 0 <= seconds <= LAST_INSTANT:
+        raise AdapterError(FORMAT, f"{what} is out of range (1970 to 9999): {shown(text)}")
+    return seconds
 
 
 def _seconds(value: Any, what: str) -> float:
@@ -463,22 +475,18 @@ def _seconds(value: Any, what: str) -> float:
     if value is None:
         return 0.0
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise AdapterError(FORMAT, f"{what} must be a number of seconds, got {_shown(value)}")
+        raise AdapterError(FORMAT, f"{what} must be a number of seconds, got {shown(value)}")
     if not math.isfinite(value) or value < 0:
         raise AdapterError(FORMAT, f"{what} must be a finite number >= 0, got {value!r}")
     return float(value)
 
 
-def _named(arn: str, names: dict[str, str]) -> str:
+def _named(arn: str, names: dict[str, str], what: str) -> str:
     """The configured name for an ARN (or its last segment), else that last segment: the
-    one id every stream can derive."""
+    one id every stream can derive, checked as a name (the ARN itself is not kept)."""
     last = arn.rstrip("/").rsplit("/", 1)[-1]
-    return names.get(arn) or names.get(last) or last or arn
+    return names.get(arn) or names.get(last) or checked_name(FORMAT, last or arn, f"{what}'s id")
 
 
 def _is_agent_queue(arn: str) -> bool:
     return "/queue/agent/" in arn
-
-
-def _shown(value: Any) -> str:
-    return "null" if value is None else repr(value)[:40]

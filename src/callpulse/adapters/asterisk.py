@@ -16,8 +16,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from callpulse.adapters.base import V1, AdapterError, WrapupClock, Writer, entry
-from callpulse.adapters.bounds import Ignored
+from callpulse.adapters.base import LAST_INSTANT, V1, AdapterError, WrapupClock, Writer, entry
+from callpulse.adapters.bounds import Ignored, checked_name, shown
 
 FORMAT = "asterisk-queue-log"
 MAX_AGENTS = 10_000  # like every tracker, bounded: the oldest agent is forgotten past it
@@ -99,8 +99,10 @@ class AsteriskQueueLog:
         line = _text(record)
         parts = line.split("|")
         if len(parts) < 5:
-            raise AdapterError(FORMAT, f"expected epoch|callid|queue|agent|event: {line[:80]!r}")
+            raise AdapterError(FORMAT, f"expected epoch|callid|queue|agent|event: {shown(line)}")
         when = _number(parts[0], "epoch")
+        if when > LAST_INSTANT:
+            raise AdapterError(FORMAT, f"epoch {shown(parts[0])} is after the year 9999")
         callid, queue, agent, kind, data = parts[1], parts[2], parts[3], parts[4], parts[5:]
         out = Writer(record, self.options.site, when)
         with self._wrapups.ending(when, self._agents, self._reporter(out), out):
@@ -119,8 +121,8 @@ class AsteriskQueueLog:
             out.add("call.answered", call_id=_named(callid, "callid"),
                     queue=_named(queue, "queue"), agent_id=name, wait_seconds=wait)  # fmt: skip
             member = self._agent(name)
-            if len(member.queues) < MAX_QUEUES_PER_AGENT:
-                member.queues.setdefault(queue, False)  # a static member is never ADDMEMBERed
+            if queue not in member.queues:  # a static member is never ADDMEMBERed
+                self._join(member, queue, False)
             member.calls += 1
             self._report(name, when, out)
         elif kind in _ABANDONS:
@@ -145,7 +147,10 @@ class AsteriskQueueLog:
                 self._wrapups.start(name, member.wrapup_until)
             self._report(name, when, out)
         elif kind in {"ADDMEMBER", "REMOVEMEMBER", "PAUSE", "UNPAUSE", "PAUSEALL", "UNPAUSEALL"}:
-            self._membership(kind, queue, self._agent_name(agent), data, when, out)
+            # PAUSEALL (or a PAUSE naming no queue) covers every queue the member is in.
+            every = kind.endswith("ALL") or (kind != "ADDMEMBER" and queue in _NONE)
+            named = None if every else _named(queue, "queue")
+            self._membership(kind, named, self._agent_name(agent), data, when, out)
         elif kind == "AGENTLOGOFF":
             name = self._agent_name(agent)
             self._agent(name).queues.clear()
@@ -172,20 +177,25 @@ class AsteriskQueueLog:
         self.agents_dropped += forgotten
         return member
 
+    def _join(self, member: _Agent, queue: str, paused: bool) -> None:
+        """``member`` serves ``queue`` (paused in it or not), within the caps."""
+        if queue in member.queues or len(member.queues) < MAX_QUEUES_PER_AGENT:
+            member.queues[queue] = paused
+
     def _membership(
-        self, kind: str, queue: str, name: str, data: list[str], when: float, out: Writer
+        self, kind: str, queue: str | None, name: str, data: list[str], when: float, out: Writer
     ) -> None:
+        """ADDMEMBER, REMOVEMEMBER and the pauses; ``queue`` None for every queue."""
         member = self._agent(name)
-        if kind == "ADDMEMBER" and len(member.queues) < MAX_QUEUES_PER_AGENT:
+        if kind == "ADDMEMBER" and queue is not None:
             # data1 is PAUSED for a member added paused (AddQueueMember's p option).
-            member.queues[_named(queue, "queue")] = data[:1] == ["PAUSED"]
+            self._join(member, queue, data[:1] == ["PAUSED"])
         elif kind == "REMOVEMEMBER":
-            member.queues.pop(queue, None)
+            if queue is not None:
+                member.queues.pop(queue, None)
         else:
             paused = kind.startswith("PAUSE")
-            # PAUSEALL (or a PAUSE naming no queue) covers every queue the member is in.
-            names = member.queues if kind.endswith("ALL") or queue in _NONE else [queue]
-            for q in list(names):
+            for q in list(member.queues) if queue is None else [queue]:
                 if q in member.queues:
                     member.queues[q] = paused
         self._report(name, when, out)
@@ -219,9 +229,9 @@ def _number(text: str, what: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise AdapterError(FORMAT, f"{what} is not a number: {text[:40]!r}") from None
+        raise AdapterError(FORMAT, f"{what} is not a number: {shown(text)}") from None
     if not math.isfinite(value) or value < 0:
-        raise AdapterError(FORMAT, f"{what} must be a finite number >= 0: {text[:40]!r}")
+        raise AdapterError(FORMAT, f"{what} must be a finite number >= 0: {shown(text)}")
     return value
 
 
@@ -234,4 +244,4 @@ def _data(data: list[str], position: int, kind: str) -> float:
 def _named(text: str, what: str) -> str:
     if text in _NONE:
         raise AdapterError(FORMAT, f"{what} is missing")
-    return text
+    return checked_name(FORMAT, text, what)

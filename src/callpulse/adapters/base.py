@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 
-from callpulse.core.ingest import DecodeError
+from callpulse.core.ingest import MAX_DEPTH, DecodeError, too_deep
 from callpulse.core.timefmt import rfc3339
 
 V1 = dict[str, Any]
 T = TypeVar("T")
-_LAST_INSTANT = 253_402_300_799  # 9999-12-31T23:59:59Z: what RFC 3339 can write
+LAST_INSTANT = 253_402_300_799  # 9999-12-31T23:59:59Z: what RFC 3339 can write
 
 
 class AdapterError(DecodeError):
@@ -49,7 +50,7 @@ def v1(record: bytes, index: int, event_type: str, when: float, site: str, **fie
     """An events-v1 body. Its ``event_id`` is a hash of the platform record and the event's
     place among those it yields, so a record read twice (a restarted tail, a replayed topic)
     is de-duplicated like any other event."""
-    if not 0 <= when <= _LAST_INSTANT:
+    if not 0 <= when <= LAST_INSTANT:
         raise ValueError(f"time {when!r} is out of range")
     digest = hashlib.blake2b(record, digest_size=12).hexdigest()
     return {
@@ -74,6 +75,28 @@ def entry(table: dict[str, T], key: str, make: Callable[[], T], limit: int) -> t
         forgotten = 1
     made = table[key] = make()
     return made, forgotten
+
+
+def parse_json(fmt: str, record: bytes | str, expected: str) -> Any:
+    """``record`` as one JSON document; raises AdapterError (saying it ``expected`` ...)
+    for one that is not, for one nested deeper than the events-v1 decoder reads (before
+    reading it), and for what JSON cannot write but Python's reader takes: NaN and
+    Infinity."""
+    raw = record if isinstance(record, bytes) else record.encode("utf-8", "surrogatepass")
+    if too_deep(raw):
+        raise AdapterError(fmt, f"expected {expected}: nested deeper than {MAX_DEPTH} levels")
+    try:
+        # UTF-8 only: json.loads would take bytes as UTF-16 or 32 after a byte-order mark.
+        text = record.decode() if isinstance(record, bytes) else record
+        return json.loads(text, parse_constant=_no_constant)
+    except UnicodeDecodeError as exc:
+        raise AdapterError(fmt, f"not UTF-8 at byte {exc.start}") from None
+    except ValueError as exc:
+        raise AdapterError(fmt, f"expected {expected}: {exc}") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 class Writer:

@@ -1,12 +1,76 @@
-"""What keeps an adapter's labels bounded whatever a producer sends: ignored kinds are
-counted over a fixed list (:class:`Ignored`), so the label has a fixed set of values."""
+"""What keeps an adapter's state, labels and messages bounded whatever a producer sends.
+
+An adapter keeps names from the records it reads (agents, queues, calls, tasks) and counts
+what it skips by kind. Each entry is capped by count; these make each entry's size capped
+too, and so the whole state capped in bytes:
+
+- a name is checked before anything is kept (:func:`checked_name`): at most
+  :data:`MAX_NAME` characters and nothing the events-v1 decoder refuses in a name;
+- an id kept only to be looked up again is kept as its digest (:func:`digest`);
+- ignored kinds are counted over a fixed list (:class:`Ignored`), so the label has a fixed
+  set of values;
+- what an error message quotes from a record is short and escaped (:func:`shown`).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import re
+import reprlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 
+from callpulse.adapters.base import AdapterError
+from callpulse.core.events import NOT_IN_NAMES
+
+# An events-v1 name's limit (core/events.py, Name): a longer one would be refused by the
+# decoder anyway, and one within it is never refused here for its length.
+MAX_NAME = 256
+# A name holds nothing the events-v1 decoder refuses in one (controls, separators,
+# bidirectional overrides and isolates), nor a lone surrogate (not text: UTF-8 cannot write
+# it, and the name becomes part of a key that is hashed as UTF-8).
+_NOT_IN_NAMES = re.compile(
+    "[" + "".join(f"\\u{lo:04x}-\\u{hi:04x}" for lo, hi in (*NOT_IN_NAMES, (0xD800, 0xDFFF))) + "]"
+)
 OTHER = "_other"  # every ignored kind outside a format's list
+
+_QUOTE = reprlib.Repr()
+_QUOTE.maxstring = _QUOTE.maxother = 48
+_QUOTE.maxlevel, _QUOTE.maxlist, _QUOTE.maxdict = 2, 4, 4
+
+
+def shown(value: object) -> str:
+    """``value`` as an error message may quote it: at most about 50 characters, JSON's
+    null as null, every control character escaped (a message reaches logs and terminals)."""
+    if value is None:
+        return "null"
+    if isinstance(value, str) and len(value) > _QUOTE.maxstring:
+        return repr(value[: _QUOTE.maxstring]) + f"... ({len(value):,} characters)"
+    return _QUOTE.repr(value)
+
+
+def checked_name(fmt: str, value: str, what: str) -> str:
+    """``value``, an id or name an adapter may keep and write into an events-v1 name; raises
+    AdapterError (``invalid_<fmt>``) if it is empty, longer than :data:`MAX_NAME`
+    characters, or holds what a name may not (a control, a bidirectional override...)."""
+    if not value:
+        raise AdapterError(fmt, f"{what} is empty")
+    if len(value) > MAX_NAME:
+        raise AdapterError(
+            fmt, f"{what} is {len(value):,} characters long; a name has at most {MAX_NAME}"
+        )
+    bad = _NOT_IN_NAMES.search(value)
+    if bad is not None:
+        raise AdapterError(
+            fmt, f"{what} holds U+{ord(bad.group()):04X}, which a name may not: {shown(value)}"
+        )
+    return value
+
+
+def digest(*parts: str) -> bytes:
+    """A 16-byte key for ``parts`` (names already checked): what a table keeps of an id it
+    only looks up, whatever the id's length."""
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).digest()
 
 
 class Ignored(Mapping[str, int]):

@@ -42,16 +42,24 @@ names a tier).
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from callpulse.adapters.base import V1, AdapterError, WrapupClock, Writer, entry
-from callpulse.adapters.bounds import Ignored
+from callpulse.adapters.base import (
+    LAST_INSTANT,
+    V1,
+    AdapterError,
+    WrapupClock,
+    Writer,
+    entry,
+    parse_json,
+)
+from callpulse.adapters.bounds import Ignored, checked_name, digest, shown
 from callpulse.core.events import AgentStateName
 
+T = TypeVar("T")
 FORMAT = "freeswitch-callcenter"
 SUBCLASS = "callcenter::info"
 MAX_AGENTS = 10_000  # like every tracker, bounded: the oldest agent is forgotten past it
@@ -162,14 +170,18 @@ class FreeSwitchCallcenter:
         self.agents_dropped = 0
         self._agents: dict[str, _Agent] = {}
         self._wrapups = WrapupClock()
-        self._answered: dict[tuple[str, str], None] = {}  # (call, queue) answered, not yet ended
-        # (call, queue) -> its member-queue-start's Event-Date-Timestamp (microseconds).
-        self._joined: dict[tuple[str, str], int] = {}
+        # Calls by the digest of (call, queue): answered, and not yet ended.
+        self._answered: dict[bytes, None] = {}
+        # Calls by the digest of (call, queue) -> its member-queue-start's
+        # Event-Date-Timestamp (microseconds).
+        self._joined: dict[bytes, int] = {}
 
     def translate(self, record: bytes) -> list[V1]:
         """The events-v1 bodies one FreeSWITCH event stands for (none for a kind v1 has no use
         for, counted in ``ignored``). Raises AdapterError for a record it cannot read."""
-        event = _event(record)
+        event = parse_json(FORMAT, record, "a FreeSWITCH event as JSON")
+        if not isinstance(event, dict):
+            raise AdapterError(FORMAT, "expected a FreeSWITCH event as a JSON object of headers")
         name = _header(event, "Event-Name")
         if name != "CUSTOM" or event.get("Event-Subclass") != SUBCLASS:
             # Other events (CHANNEL_*, HEARTBEAT, other modules' CUSTOM) share the stream
@@ -188,9 +200,7 @@ class FreeSwitchCallcenter:
             out.add("call.queued", call_id=call, queue=queue)
             micros = _micros(event)
             if micros is not None:
-                if len(self._joined) >= MAX_CALLS:
-                    del self._joined[next(iter(self._joined))]
-                self._joined[(call, queue)] = micros
+                _remember(self._joined, digest(call, queue), micros)
         elif action == "bridge-agent-start":
             self._answer(event, out)
         elif action == "bridge-agent-end":
@@ -206,7 +216,7 @@ class FreeSwitchCallcenter:
             status = _header(event, "CC-Agent-Status")
             if status not in _STATUSES and status not in self.options.activity_states:
                 known = ", ".join(_STATUSES)
-                raise AdapterError(FORMAT, f"CC-Agent-Status {status[:40]!r} is none of {known}")
+                raise AdapterError(FORMAT, f"CC-Agent-Status {shown(status)} is none of {known}")
             name = self._agent_name(event)
             self._agent(name).status = status
             self._report(name, out.when, out)
@@ -214,7 +224,7 @@ class FreeSwitchCallcenter:
             state = _header(event, "CC-Agent-State")
             if state not in _STATES and state not in self.options.activity_states:
                 known = ", ".join(sorted(_STATES))
-                raise AdapterError(FORMAT, f"CC-Agent-State {state[:40]!r} is none of {known}")
+                raise AdapterError(FORMAT, f"CC-Agent-State {shown(state)} is none of {known}")
             name = self._agent_name(event)
             self._agent(name).state = state
             self._report(name, out.when, out)
@@ -234,25 +244,26 @@ class FreeSwitchCallcenter:
 
     def _answer(self, event: dict[str, Any], out: Writer) -> None:
         call, queue, name = self._call(event), self._queue(event), self._agent_name(event)
-        wait = _wait(event, self._joined.get((call, queue)), "CC-Agent-Answered-Time")
+        key = digest(call, queue)
+        wait = _wait(event, self._joined.get(key), "CC-Agent-Answered-Time")
         out.add("call.answered", call_id=call, queue=queue, agent_id=name, wait_seconds=wait)
-        if len(self._answered) >= MAX_CALLS:
-            del self._answered[next(iter(self._answered))]
-        self._answered[(call, queue)] = None
+        _remember(self._answered, key, None)
         self._serves(name, queue)
         self._agent(name).state = IN_A_QUEUE_CALL  # its agent-state-change follows
         self._report(name, out.when, out)
 
     def _bridge_end(self, event: dict[str, Any], out: Writer) -> None:
         call, queue, name = self._call(event), self._queue(event), self._agent_name(event)
+        # CC-Agent-Bridged false: the caller hung up as the agent answered, no talk at all;
+        # the answer is told, the member-queue-end that follows is no abandon.
+        bridged = event.get("CC-Agent-Bridged", "true") != "false"
+        if bridged:
+            ended = _number(event, "CC-Bridge-Terminated-Time")
+            talk = ended - _number(event, "CC-Agent-Answered-Time")
         member = self._agent(name)
         if member.state == IN_A_QUEUE_CALL:
             member.state = "Waiting"  # its agent-state-change (Waiting, or Idle) follows
-        # CC-Agent-Bridged false: the caller hung up as the agent answered, no talk at all;
-        # the answer is told, the member-queue-end that follows is no abandon.
-        if event.get("CC-Agent-Bridged", "true") != "false":
-            ended = _number(event, "CC-Bridge-Terminated-Time")
-            talk = ended - _number(event, "CC-Agent-Answered-Time")
+        if bridged:
             wrapup = self.options.wrapup_seconds
             out.add("call.completed", call_id=call, queue=queue, agent_id=name,
                     talk_seconds=max(0.0, talk), hold_seconds=0.0,
@@ -265,22 +276,25 @@ class FreeSwitchCallcenter:
 
     def _queue_end(self, event: dict[str, Any], out: Writer) -> None:
         call, queue = self._call(event), self._queue(event)
-        answered = (call, queue) in self._answered
-        self._answered.pop((call, queue), None)
-        started = self._joined.pop((call, queue), None)
+        key = digest(call, queue)
         cause = _header(event, "CC-Cause")
-        if cause == "Terminated":
-            self.ignored.add("member-queue-end:Terminated")  # bridge-agent-end told it
-            return
-        if cause != "Cancel":
-            raise AdapterError(FORMAT, f"CC-Cause must be Terminated or Cancel: {cause[:40]!r}")
-        if answered:
-            self.ignored.add("member-queue-end:answered")
-            return
+        if cause not in {"Terminated", "Cancel"}:
+            raise AdapterError(FORMAT, f"CC-Cause must be Terminated or Cancel: {shown(cause)}")
         reason = event.get("CC-Cancel-Reason", event.get("CC-Cause-Reason", "NONE"))
         if not isinstance(reason, str):
             raise AdapterError(FORMAT, "CC-Cancel-Reason must be a string")
-        wait = _wait(event, started, "CC-Member-Leaving-Time")
+        answered = key in self._answered
+        if cause == "Cancel" and not answered:
+            wait = _wait(event, self._joined.get(key), "CC-Member-Leaving-Time")
+        # The record is read: only now is the call forgotten.
+        self._answered.pop(key, None)
+        self._joined.pop(key, None)
+        if cause == "Terminated":
+            self.ignored.add("member-queue-end:Terminated")  # bridge-agent-end told it
+            return
+        if answered:
+            self.ignored.add("member-queue-end:answered")
+            return
         if reason in _TIMEOUTS and not self.options.timeouts_are_abandons:
             out.add("call.transferred", call_id=call, queue=queue, reason=reason.lower())
         else:
@@ -289,16 +303,16 @@ class FreeSwitchCallcenter:
 
     def _call(self, event: dict[str, Any]) -> str:
         # The caller's channel: what CDRs and the other channel events name.
-        return _header(event, "CC-Member-Session-UUID")
+        return _name(event, "CC-Member-Session-UUID")
 
     def _queue(self, event: dict[str, Any]) -> str:
-        queue = _header(event, "CC-Queue")
+        queue = _name(event, "CC-Queue")
         return self.options.queue_names.get(queue, queue)
 
     # --- agents ------------------------------------------------------------------------
 
     def _agent_name(self, event: dict[str, Any]) -> str:
-        name = _header(event, "CC-Agent")
+        name = _name(event, "CC-Agent")
         return self.options.agent_names.get(name, name)
 
     def _agent(self, name: str) -> _Agent:
@@ -322,16 +336,11 @@ class FreeSwitchCallcenter:
         return lambda name, at: self._report(name, at, out)
 
 
-def _event(record: bytes) -> dict[str, Any]:
-    try:
-        event = json.loads(record)
-    except UnicodeDecodeError as exc:
-        raise AdapterError(FORMAT, f"not UTF-8 at byte {exc.start}") from None
-    except ValueError as exc:
-        raise AdapterError(FORMAT, f"expected a FreeSWITCH event as JSON: {exc}") from None
-    if not isinstance(event, dict):
-        raise AdapterError(FORMAT, "expected a FreeSWITCH event as a JSON object of headers")
-    return event
+def _remember(calls: dict[bytes, T], key: bytes, value: T) -> None:
+    """``calls[key] = value``, the oldest call forgotten past MAX_CALLS."""
+    if key not in calls and len(calls) >= MAX_CALLS:
+        del calls[next(iter(calls))]
+    calls[key] = value
 
 
 def _header(event: dict[str, Any], name: str) -> str:
@@ -343,14 +352,19 @@ def _header(event: dict[str, Any], name: str) -> str:
     return value
 
 
+def _name(event: dict[str, Any], header: str) -> str:
+    """A header that names an agent, a queue or a call."""
+    return checked_name(FORMAT, _header(event, header), header)
+
+
 def _number(event: dict[str, Any], name: str) -> float:
     text = _header(event, name)
     try:
         value = float(text)
     except ValueError:
-        raise AdapterError(FORMAT, f"{name} is not a number: {text[:40]!r}") from None
+        raise AdapterError(FORMAT, f"{name} is not a number: {shown(text)}") from None
     if not math.isfinite(value) or value < 0:
-        raise AdapterError(FORMAT, f"{name} must be a finite number >= 0: {text[:40]!r}")
+        raise AdapterError(FORMAT, f"{name} must be a finite number >= 0: {shown(text)}")
     return value
 
 
@@ -380,8 +394,14 @@ def _micros(event: dict[str, Any]) -> int | None:
 
 def _when(event: dict[str, Any], action: str) -> float:
     if "Event-Date-Timestamp" in event:
-        return _number(event, "Event-Date-Timestamp") / 1e6  # microseconds
-    own = _OWN_TIME.get(action)
-    if own is None:
-        raise AdapterError(FORMAT, f"{action} needs Event-Date-Timestamp (its only time)")
-    return _number(event, own)
+        when = _number(event, "Event-Date-Timestamp") / 1e6  # microseconds
+    else:
+        own = _OWN_TIME.get(action)
+        if own is None:
+            raise AdapterError(
+                FORMAT, f"{shown(action)} needs Event-Date-Timestamp (its only time)"
+            )
+        when = _number(event, own)
+    if when > LAST_INSTANT:
+        raise AdapterError(FORMAT, f"the event's time ({when:.0f} s) is after the year 9999")
+    return when

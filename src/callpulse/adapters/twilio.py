@@ -44,14 +44,15 @@ queue's agent counts from its first call there on.
 
 from __future__ import annotations
 
-import json
+import contextlib
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from callpulse.adapters.base import V1, AdapterError, entry, v1
-from callpulse.adapters.bounds import Ignored
+from callpulse.adapters.base import LAST_INSTANT, V1, AdapterError, entry, parse_json, v1
+from callpulse.adapters.bounds import Ignored, checked_name, digest, shown
 
 FORMAT = "twilio-taskrouter"
 PREFIX = "com.twilio.taskrouter."
@@ -88,6 +89,10 @@ _OTHER_CHANNELS = {"chat", "sms", "video", "email"}  # Twilio's TaskChannels tha
 # channel by its channel, and an end of a task not seen (or forgotten); any other kind (an
 # unknown type, another product's CloudEvent, a channel of your own) as _other.
 IGNORED_KINDS = (KINDS - _USED) | _OTHER_CHANNELS | {f"{k} (unknown task)" for k in _CALL_ENDS}
+_PRIORITY = re.compile(r"-?[0-9]{1,18}")  # an integer a 64-bit field holds
+# The fields that name a task, a worker or a queue (normalized keys), checked as names.
+_NAMES = {"tasksid": "TaskSid", "workersid": "WorkerSid", "workername": "WorkerName",
+          "taskqueuesid": "TaskQueueSid", "taskqueuename": "TaskQueueName"}  # fmt: skip
 
 # Twilio's default activities (a new Workspace's, and Flex's) and what they mean.
 _ACTIVITIES = {
@@ -136,8 +141,8 @@ class _Task:
 class _Worker:
     activity: str | None = None  # None: never told (available once its tasks end)
     queues: dict[str, None] = field(default_factory=dict)  # an ordered set
-    talking: set[str] = field(default_factory=set)  # task SIDs
-    wrapping: set[str] = field(default_factory=set)
+    talking: set[bytes] = field(default_factory=set)  # tasks, by the digest of their SID
+    wrapping: set[bytes] = field(default_factory=set)
     reported: tuple[str, tuple[str, ...]] | None = None
 
     def state(self) -> tuple[str, tuple[str, ...]]:
@@ -162,10 +167,11 @@ class _Event:
                 return value.strip()
         return None
 
-    def required(self, key: str, name: str) -> str:
-        value = self.text(key)
+    def sid(self) -> str:
+        """The TaskSid, which every task event has."""
+        value = self.text("tasksid")
         if value is None:
-            raise AdapterError(FORMAT, f"{self.kind} has no {name}")
+            raise AdapterError(FORMAT, f"{self.kind} has no TaskSid")
         return value
 
 
@@ -180,7 +186,7 @@ class TwilioTaskRouter:
         self.ignored = Ignored(IGNORED_KINDS)
         self.tasks_dropped = 0
         self.workers_dropped = 0
-        self._tasks: dict[str, _Task] = {}
+        self._tasks: dict[bytes, _Task] = {}  # by the digest of the TaskSid
         self._workers: dict[str, _Worker] = {}
         self._worker_names: dict[str, str] = {}  # WorkerSid -> name, for events with no name
         self._queue_names: dict[str, str] = {}  # TaskQueueSid -> name, likewise
@@ -188,12 +194,7 @@ class TwilioTaskRouter:
     def translate(self, record: bytes) -> list[V1]:
         """The events-v1 bodies one record stands for (none for a kind v1 has no use for,
         counted in ``ignored``). Raises AdapterError for a record it cannot read."""
-        try:
-            document = json.loads(record.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            raise AdapterError(FORMAT, f"not UTF-8 at byte {exc.start}") from None
-        except ValueError as exc:
-            raise AdapterError(FORMAT, f"expected a JSON CloudEvent: {exc}") from None
+        document = parse_json(FORMAT, record, "a JSON CloudEvent")
         items = document if isinstance(document, list) else [document]
         if len(items) > MAX_BATCH:
             raise AdapterError(FORMAT, f"a batch of {len(items)} events; at most {MAX_BATCH}")
@@ -242,10 +243,11 @@ class TwilioTaskRouter:
             self.ignored.add(kind)
 
     def _entered(self, event: _Event, out: _Writer) -> None:
-        sid = event.required("tasksid", "TaskSid")
+        sid = event.sid()
         queue = self._queue(event)
         if queue is None:
             raise AdapterError(FORMAT, "task-queue.entered has no TaskQueueSid or TaskQueueName")
+        priority = _priority(event)
         task = self._task(event)
         if task.done or task.accepted is not None or (task.waiting and task.queue == queue):
             return  # late, or the same wait read again
@@ -253,10 +255,10 @@ class TwilioTaskRouter:
             out.add("call.transferred", call_id=sid, queue=task.queue, to_queue=queue,
                     reason="task-queue.moved")  # fmt: skip
         task.queue, task.entered, task.waiting = queue, event.when, True
-        out.add("call.queued", call_id=sid, queue=queue, priority=_priority(event))
+        out.add("call.queued", call_id=sid, queue=queue, priority=priority)
 
     def _accepted(self, event: _Event, out: _Writer) -> None:
-        sid = event.required("tasksid", "TaskSid")
+        sid = event.sid()
         name = self._agent(event)
         task = self._task(event)
         if task.accepted is not None or task.done:
@@ -274,12 +276,12 @@ class TwilioTaskRouter:
         worker = self._worker(name)
         if queue not in worker.queues and len(worker.queues) < MAX_QUEUES_PER_WORKER:
             worker.queues[queue] = None
-        worker.talking.add(sid)
+        worker.talking.add(digest(sid))
         self._activity(name, event)
         self._report(name, out)
 
     def _left(self, event: _Event, out: _Writer) -> None:
-        sid = event.required("tasksid", "TaskSid")
+        sid = event.sid()
         task = self._task(event)
         if task.done or task.accepted is not None:
             task.done = True  # an answered task canceled later: its call is the agent's
@@ -304,7 +306,7 @@ class TwilioTaskRouter:
             out.add("call.abandoned", **ids, wait_seconds=wait, reason=event.kind)
 
     def _wrapup(self, event: _Event, out: _Writer) -> None:
-        sid = event.required("tasksid", "TaskSid")
+        sid = event.sid()
         task = self._task(event)
         if task.done or task.wrapup is not None:
             return
@@ -313,12 +315,13 @@ class TwilioTaskRouter:
             return
         task.wrapup = event.when
         worker = self._worker(task.worker)
-        worker.talking.discard(sid)
-        worker.wrapping.add(sid)
+        key = digest(sid)
+        worker.talking.discard(key)
+        worker.wrapping.add(key)
         self._report(task.worker, out)
 
     def _completed(self, event: _Event, out: _Writer) -> None:
-        sid = event.required("tasksid", "TaskSid")
+        sid = event.sid()
         task = self._task(event)
         if task.done:
             return
@@ -338,15 +341,16 @@ class TwilioTaskRouter:
                 talk_seconds=round(max(0.0, talk_ends - task.accepted), 3), hold_seconds=0.0,
                 acw_seconds=round(max(0.0, acw), 3))  # fmt: skip
         worker = self._worker(task.worker)
-        worker.talking.discard(sid)
-        worker.wrapping.discard(sid)
+        key = digest(sid)
+        worker.talking.discard(key)
+        worker.wrapping.discard(key)
         self._report(task.worker, out)
 
     # --- state ---------------------------------------------------------------------------
 
     def _task(self, event: _Event) -> _Task:
-        sid = event.required("tasksid", "TaskSid")
-        task = self._tasks.get(sid)
+        key = digest(event.sid())
+        task = self._tasks.get(key)
         if task is None:
             if len(self._tasks) >= MAX_TASKS:
                 oldest = next(iter(self._tasks))
@@ -357,7 +361,7 @@ class TwilioTaskRouter:
                 if worker is not None:
                     worker.talking.discard(oldest)
                     worker.wrapping.discard(oldest)
-            task = self._tasks[sid] = _Task()
+            task = self._tasks[key] = _Task()
         return task
 
     def _worker(self, name: str) -> _Worker:
@@ -446,10 +450,7 @@ def _parse(item: Any) -> _Event | str:
             raise AdapterError(FORMAT, f"{kind}: data is not an object")
         payload = data.get("payload", data)
         if isinstance(payload, str):  # a payload sent as JSON text
-            try:
-                payload = json.loads(payload)
-            except ValueError:
-                raise AdapterError(FORMAT, f"{kind}: data.payload is not JSON") from None
+            payload = parse_json(FORMAT, payload, f"{kind}: data.payload as JSON")
         if not isinstance(payload, dict):
             raise AdapterError(FORMAT, f"{kind}: data.payload is not an object")
         fields = _normalized(payload)
@@ -466,12 +467,19 @@ def _parse(item: Any) -> _Event | str:
     raise AdapterError(
         FORMAT,
         "expected a CloudEvent {specversion, type: com.twilio.taskrouter.*, data} or an event "
-        f"callback {{EventType, ...}}; keys: {sorted(item)[:8]}",
+        f"callback {{EventType, ...}}; keys: {', '.join(shown(k) for k in sorted(item)[:8])}",
     )
 
 
 def _normalized(fields: dict[str, Any]) -> dict[str, Any]:
-    return {str(k).replace("_", "").lower(): v for k, v in fields.items()}
+    """``fields`` by key without case or underscores; the names checked (a batch's events
+    are all read before any is applied)."""
+    normalized = {str(k).replace("_", "").lower(): v for k, v in fields.items()}
+    for key, what in _NAMES.items():
+        value = normalized.get(key)
+        if isinstance(value, str) and value.strip():
+            checked_name(FORMAT, value.strip(), what)
+    return normalized
 
 
 def _when(kind: str, candidates: list[Any]) -> float:
@@ -481,13 +489,16 @@ def _when(kind: str, candidates: list[Any]) -> float:
         if value is None or value == "":
             continue
         when = _instant(value, kind)
-        return when / 1000 if position == 0 else when
+        when = when / 1000 if position == 0 else when
+        if when > LAST_INSTANT:
+            raise AdapterError(FORMAT, f"{kind}: the time is after the year 9999: {shown(value)}")
+        return when
     raise AdapterError(FORMAT, f"{kind} has no time (timestamp, or the CloudEvent's time)")
 
 
 def _instant(value: Any, kind: str) -> float:
     if isinstance(value, bool):
-        raise AdapterError(FORMAT, f"{kind}: the time is not a time: {value!r}")
+        raise AdapterError(FORMAT, f"{kind}: the time is not a time: {shown(value)}")
     if isinstance(value, int | float):
         number = float(value)
     elif isinstance(value, str):
@@ -497,15 +508,18 @@ def _instant(value: Any, kind: str) -> float:
             try:
                 moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
             except ValueError:
-                message = f"{kind}: the time is not ISO 8601: {value[:40]!r}"
+                message = f"{kind}: the time is not ISO 8601: {shown(value)}"
                 raise AdapterError(FORMAT, message) from None
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=UTC)  # Twilio writes GMT
-            number = moment.timestamp()
+            try:
+                number = moment.timestamp()
+            except (OverflowError, ValueError):  # an offset that takes it past 1..9999
+                number = -1.0
     else:
-        raise AdapterError(FORMAT, f"{kind}: the time is not a time: {value!r}")
+        raise AdapterError(FORMAT, f"{kind}: the time is not a time: {shown(value)}")
     if not math.isfinite(number) or number < 0:
-        raise AdapterError(FORMAT, f"{kind}: the time must be finite and >= 0: {value!r}")
+        raise AdapterError(FORMAT, f"{kind}: the time must be finite and >= 0: {shown(value)}")
     return number
 
 
@@ -513,13 +527,16 @@ def _age(event: _Event) -> float:
     """A task's wait when its queue entry was not seen: TaskAge (seconds), else the time since
     TaskDateCreated, else 0."""
     age = event.fields.get("taskage")
+    seconds = None
     if isinstance(age, int | float) and not isinstance(age, bool):
-        return float(age)
-    if isinstance(age, str):
-        try:
-            return float(age)
-        except ValueError:
-            pass
+        seconds = float(age)
+    elif isinstance(age, str):
+        with contextlib.suppress(ValueError):  # not a number: TaskDateCreated may say
+            seconds = float(age)
+    if seconds is not None:
+        if not math.isfinite(seconds):
+            raise AdapterError(FORMAT, f"{event.kind}: TaskAge is not finite: {shown(age)}")
+        return seconds
     created = event.fields.get("taskdatecreated")
     if created not in (None, ""):
         return event.when - _instant(created, event.kind)
@@ -527,12 +544,19 @@ def _age(event: _Event) -> float:
 
 
 def _priority(event: _Event) -> int:
+    """TaskPriority, a whole number (0 when absent or not a number); one out of a 64-bit
+    range is refused, as the events-v1 decoder would refuse it."""
     value = event.fields.get("taskpriority")
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    return 0
+    if isinstance(value, str) and _PRIORITY.fullmatch(value.strip()):
+        value = int(value)
+    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        message = f"TaskPriority is not a whole number of at most 18 digits: {shown(value)}"
+        raise AdapterError(FORMAT, message)
+    if not isinstance(value, int) or isinstance(value, bool):
+        return 0
+    if not -(2**63) <= value < 2**63:
+        raise AdapterError(FORMAT, f"TaskPriority is out of range: {shown(value)}")
+    return value
 
 
 def _flag(event: _Event, *keys: str) -> bool:

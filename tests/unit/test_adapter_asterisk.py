@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -270,13 +271,41 @@ def test_connect_keeps_an_agents_queues_bounded() -> None:
 
 
 def test_the_wrapup_clock_is_bounded() -> None:
-    from callpulse.adapters.base import WrapupClock
+    from callpulse.adapters.base import WrapupClock, Writer
 
-    clock = WrapupClock(limit=10)
+    @dataclass
+    class Agent:
+        wrapup_until: float
+        reported: object = None
+
+    agents = {f"a{i}": Agent(1000.0 + i) for i in range(25)}
+    clock = WrapupClock(agents, limit=10)
     for i in range(25):
         clock.start(f"a{i}", 1000.0 + i)
     # Past the limit the latest half goes (a hostile far-future record never comes due); the
     # soonest, the ones that matter, stay.
-    due = [agent for _, agent in clock.due(2000)]
+    due: list[str] = []
+    clock.end(2000, lambda name, at: due.append(name), Writer(b"", "lon1", 2000))
     assert len(due) <= 10
     assert due[:5] == ["a0", "a1", "a2", "a3", "a4"]
+
+
+def test_the_wrapup_clock_drops_what_is_no_longer_due_before_what_is() -> None:
+    from callpulse.adapters.base import WrapupClock, Writer
+
+    @dataclass
+    class Agent:
+        wrapup_until: float
+        reported: object = None
+
+    agents = {"a": Agent(0.0), "b": Agent(0.0)}
+    clock = WrapupClock(agents, limit=4)
+    for i in range(9):  # "a" renews its wrap-up again and again: only the last is due
+        agents["a"].wrapup_until = 1000.0 + i
+        clock.start("a", 1000.0 + i)
+        if i == 0:
+            agents["b"].wrapup_until = 5000.0
+            clock.start("b", 5000.0)  # the latest, but still due
+    ended: list[tuple[str, float]] = []
+    clock.end(9000, lambda name, at: ended.append((name, at)), Writer(b"", "lon1", 9000))
+    assert ended == [("a", 1008.0), ("b", 5000.0)]

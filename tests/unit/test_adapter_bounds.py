@@ -1,6 +1,6 @@
 """What a producer can make an adapter keep or count, per format: ignored kinds make a fixed
-set of label values, and a name longer than events v1 allows (or not printable) is refused
-before anything is kept."""
+set of label values, a name longer than events v1 allows (or not printable) is refused
+before anything is kept, and the queues of every agent share one cap."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import gc
 import tracemalloc
 import typing
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
+from callpulse.adapters import amazon_connect, asterisk, freeswitch, twilio
 from callpulse.adapters.base import Adapter, AdapterError
 from callpulse.core import events
 from callpulse.exposition import ignored_by_format
@@ -108,3 +110,38 @@ def test_a_name_is_kept_up_to_the_events_v1_limit_and_refused_past_it(fmt: str, 
 def test_a_name_with_a_control_character_is_refused(fmt: str, what: str, control: str) -> None:
     records = IDS[fmt][what](f"a{control}b", 0)
     assert feed(adapter(fmt), records) > 0
+
+
+# Per format: its module, and the kind of id whose records give an agent a queue each.
+JOINS: dict[str, tuple[Any, str]] = {
+    "asterisk-queue-log": (asterisk, "queue"),
+    "freeswitch-callcenter": (freeswitch, "queue"),
+    "amazon-connect": (amazon_connect, "routing profile queue ARN"),
+    "twilio-taskrouter": (twilio, "queue name"),
+}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_the_queues_of_every_agent_share_one_cap(fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    module, what = JOINS[fmt]
+    monkeypatch.setattr(module, "MAX_MEMBERSHIPS", 5)
+    capped = adapter(fmt)
+    for n in range(8):  # eight agents, each in a queue of its own
+        feed(capped, IDS[fmt][what](f"queue-{n}", n))
+    assert capped.fill()["memberships"] == 1.0
+    # An agent forgotten gives its queues back.
+    monkeypatch.setattr(module, "MAX_WORKERS" if fmt == "twilio-taskrouter" else "MAX_AGENTS", 2)
+    forgetting = adapter(fmt)
+    for n in range(8):
+        feed(forgetting, IDS[fmt][what](f"queue-{n}", n))
+    assert forgetting.fill()["memberships"] == 2 / 5
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_cap_says_how_full_it_is(fmt: str) -> None:
+    target = adapter(fmt)
+    assert set(target.fill().values()) == {0.0}
+    for what, records in IDS[fmt].items():
+        feed(target, records(f"{what}-1", 1))
+    filled = target.fill()
+    assert all(0 < ratio < 1 for ratio in filled.values()), filled

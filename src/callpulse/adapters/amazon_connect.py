@@ -49,17 +49,19 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from callpulse.adapters.base import LAST_INSTANT, V1, AdapterError, parse_json, v1
-from callpulse.adapters.bounds import Ignored, checked_name, digest, shown
+from callpulse.adapters.bounds import Budget, Ignored, checked_name, digest, shown
 
 FORMAT = "amazon-connect"
 MAX_AGENTS = 10_000  # like every tracker, bounded: the oldest agent is forgotten past it
 MAX_CONTACTS = 100_000  # contact records remembered for de-duplication, oldest forgotten
 MAX_QUEUES_PER_AGENT = 256
+MAX_MEMBERSHIPS = 100_000  # (agent, queue) pairs over all agents: each keeps a queue name
 
 # What is counted in ``ignored`` by name: the contact event types of the data model v1 has
 # no use for (QUEUED and CONNECTED_TO_AGENT too, of a contact never in a queue), the
@@ -112,6 +114,7 @@ class AmazonConnect:
         self.ignored = Ignored(IGNORED_KINDS)
         self.agents_dropped = 0
         self._agents: OrderedDict[str, tuple[str, tuple[str, ...]]] = OrderedDict()
+        self._memberships = Budget(MAX_MEMBERSHIPS)
         # The digest of a ContactId -> its record's LastUpdateTimestamp.
         self._records: OrderedDict[bytes, float] = OrderedDict()
         # Per contact and queue (by digest), the events already written, a bit each: a
@@ -150,6 +153,16 @@ class AmazonConnect:
         """Nothing is ever assumed: ACW's end is in the agent event stream."""
         return []
 
+    def fill(self) -> Mapping[str, float]:
+        """How full each cap is: agents, their queues, contact records and contacts
+        remembered."""
+        return {
+            "agents": len(self._agents) / MAX_AGENTS,
+            "memberships": self._memberships.fill(),
+            "contact_records": len(self._records) / MAX_CONTACTS,
+            "contacts": len(self._said) / MAX_CONTACTS,
+        }
+
     # --- agent events ------------------------------------------------------------------
 
     def _agent_event(self, record: bytes, doc: dict[str, Any]) -> list[V1]:
@@ -169,6 +182,9 @@ class AmazonConnect:
         else:
             queues = self._profile_queues(snapshot)
         state = "offline" if kind == "LOGOUT" or snapshot is None else self._state(snapshot)
+        # As many queues as the memberships' cap has room for, counting the agent's own.
+        room = self._memberships.limit - self._memberships.used
+        queues = queues[: room + (len(previous[1]) if previous is not None else 0)]
         if previous == (state, queues):
             return []  # a heartbeat, or a change v1 does not see (a hierarchy group...)
         self._remember_agent(agent, (state, queues))
@@ -222,9 +238,14 @@ class AmazonConnect:
         return tuple(sorted(names))
 
     def _remember_agent(self, agent: str, state: tuple[str, tuple[str, ...]]) -> None:
-        if agent not in self._agents and len(self._agents) >= MAX_AGENTS:
-            self._agents.popitem(last=False)
+        previous = self._agents.get(agent)
+        if previous is not None:
+            self._memberships.give(len(previous[1]))
+        elif len(self._agents) >= MAX_AGENTS:
+            _, forgotten = self._agents.popitem(last=False)
+            self._memberships.give(len(forgotten[1]))
             self.agents_dropped += 1
+        self._memberships.take(len(state[1]))  # the caller kept them within its room
         self._agents[agent] = state
 
     # --- contact events ----------------------------------------------------------------

@@ -13,15 +13,16 @@ per-queue setting in ``queues.conf``, given here as ``wrapup_seconds``; default 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from callpulse.adapters.base import LAST_INSTANT, V1, AdapterError, WrapupClock, Writer, entry
-from callpulse.adapters.bounds import Ignored, checked_name, shown
+from callpulse.adapters.bounds import Budget, Ignored, checked_name, shown
 
 FORMAT = "asterisk-queue-log"
 MAX_AGENTS = 10_000  # like every tracker, bounded: the oldest agent is forgotten past it
 MAX_QUEUES_PER_AGENT = 256
+MAX_MEMBERSHIPS = 100_000  # (agent, queue) pairs over all agents: each keeps a queue name
 
 # The kinds docs.asterisk.org ("Queue Logs") and app_queue.c write that v1 has no use for,
 # and FreePBX's DID; any other kind is counted as _other.
@@ -91,7 +92,8 @@ class AsteriskQueueLog:
         self.ignored = Ignored(IGNORED_KINDS)
         self.agents_dropped = 0
         self._agents: dict[str, _Agent] = {}
-        self._wrapups = WrapupClock()
+        self._memberships = Budget(MAX_MEMBERSHIPS)
+        self._wrapups = WrapupClock(self._agents, 2 * MAX_AGENTS)
 
     def translate(self, record: bytes) -> list[V1]:
         """The events-v1 bodies one ``queue_log`` line stands for (none for a kind v1 has no
@@ -105,9 +107,17 @@ class AsteriskQueueLog:
             raise AdapterError(FORMAT, f"epoch {shown(parts[0])} is after the year 9999")
         callid, queue, agent, kind, data = parts[1], parts[2], parts[3], parts[4], parts[5:]
         out = Writer(record, self.options.site, when)
-        with self._wrapups.ending(when, self._agents, self._reporter(out), out):
+        with self._wrapups.ending(when, self._reporter(out), out):
             self._apply(kind, callid, queue, agent, data, when, out)
         return out.events
+
+    def fill(self) -> Mapping[str, float]:
+        """How full each cap is: agents, their queues, wrap-ups waiting to end."""
+        return {
+            "agents": len(self._agents) / MAX_AGENTS,
+            "memberships": self._memberships.fill(),
+            "wrapups": self._wrapups.fill(),
+        }
 
     def _apply(
         self, kind: str, callid: str, queue: str, agent: str, data: list[str], when: float,
@@ -153,7 +163,7 @@ class AsteriskQueueLog:
             self._membership(kind, named, self._agent_name(agent), data, when, out)
         elif kind == "AGENTLOGOFF":
             name = self._agent_name(agent)
-            self._agent(name).queues.clear()
+            self._leave_all(self._agent(name))
             self._report(name, when, out)
         else:
             # AGENTLOGIN (membership comes from ADDMEMBER), RINGNOANSWER (ms of ringing: no v1
@@ -163,7 +173,7 @@ class AsteriskQueueLog:
     def flush(self, now: float) -> list[V1]:
         """``agent.state`` for wrap-ups that ended by ``now``, for a quiet log's tick."""
         out = Writer(b"", self.options.site, now)  # what it reveals has keys of its own
-        self._wrapups.end(now, self._agents, self._reporter(out), out)
+        self._wrapups.end(now, self._reporter(out), out)
         return out.events
 
     # --- agents ------------------------------------------------------------------------
@@ -174,13 +184,20 @@ class AsteriskQueueLog:
 
     def _agent(self, name: str) -> _Agent:
         member, forgotten = entry(self._agents, name, _Agent, MAX_AGENTS)
-        self.agents_dropped += forgotten
+        if forgotten is not None:
+            self.agents_dropped += 1
+            self._leave_all(forgotten)
         return member
 
     def _join(self, member: _Agent, queue: str, paused: bool) -> None:
         """``member`` serves ``queue`` (paused in it or not), within the caps."""
-        if queue in member.queues or len(member.queues) < MAX_QUEUES_PER_AGENT:
+        room = len(member.queues) < MAX_QUEUES_PER_AGENT
+        if queue in member.queues or (room and self._memberships.take()):
             member.queues[queue] = paused
+
+    def _leave_all(self, member: _Agent) -> None:
+        self._memberships.give(len(member.queues))
+        member.queues.clear()
 
     def _membership(
         self, kind: str, queue: str | None, name: str, data: list[str], when: float, out: Writer
@@ -191,8 +208,8 @@ class AsteriskQueueLog:
             # data1 is PAUSED for a member added paused (AddQueueMember's p option).
             self._join(member, queue, data[:1] == ["PAUSED"])
         elif kind == "REMOVEMEMBER":
-            if queue is not None:
-                member.queues.pop(queue, None)
+            if queue is not None and member.queues.pop(queue, None) is not None:
+                self._memberships.give()
         else:
             paused = kind.startswith("PAUSE")
             for q in list(member.queues) if queue is None else [queue]:

@@ -45,6 +45,10 @@ class Adapter(Protocol):
         ending on a quiet stream); the daemon's clock tick calls it. Most return []."""
         ...
 
+    def fill(self) -> Mapping[str, float]:
+        """How full each of the adapter's caps is, 0 to 1, by cap (``agents``...)."""
+        ...
+
 
 def v1(record: bytes, index: int, event_type: str, when: float, site: str, **fields: Any) -> V1:
     """An events-v1 body. Its ``event_id`` is a hash of the platform record and the event's
@@ -63,16 +67,14 @@ def v1(record: bytes, index: int, event_type: str, when: float, site: str, **fie
     }
 
 
-def entry(table: dict[str, T], key: str, make: Callable[[], T], limit: int) -> tuple[T, int]:
+def entry(table: dict[str, T], key: str, make: Callable[[], T], limit: int) -> tuple[T, T | None]:
     """``table[key]``, made by ``make`` if absent; adding past ``limit`` entries forgets the
-    oldest first, as every tracker is bounded. Returns the entry and how many were forgotten."""
+    oldest first, as every tracker is bounded. Returns the entry and the one forgotten (for
+    the caller to give back what it held), if any."""
     found = table.get(key)
     if found is not None:
-        return found, 0
-    forgotten = 0
-    if len(table) >= limit:
-        del table[next(iter(table))]
-        forgotten = 1
+        return found, None
+    forgotten = table.pop(next(iter(table))) if len(table) >= limit else None
     made = table[key] = make()
     return made, forgotten
 
@@ -138,10 +140,13 @@ Ended = list[tuple[float, str, Any]]  # (ends, agent, what was reported before)
 
 
 class WrapupClock:
-    """When wrap-ups a platform does not log end: (ends, agent), soonest first. Bounded: past
-    ``limit`` entries (records from far in the future never come due), the latest half go."""
+    """When wrap-ups a platform does not log end: (ends, agent), soonest first, for the
+    agents of ``agents``. Bounded: past ``limit`` entries (records from far in the future
+    never come due), those no longer due (agent forgotten, or its wrap-up renewed) go, then if
+    need be the latest. With ``limit`` at least twice the agents kept, no live wrap-up goes."""
 
-    def __init__(self, limit: int = 100_000) -> None:
+    def __init__(self, agents: Mapping[str, WrappingUp], limit: int) -> None:
+        self._agents = agents
         self._heap: list[tuple[float, str]] = []
         self._limit = limit
 
@@ -149,49 +154,48 @@ class WrapupClock:
         """``agent``'s wrap-up ends at ``ends``."""
         heapq.heappush(self._heap, (ends, agent))
         if len(self._heap) > self._limit:
-            self._heap = heapq.nsmallest(self._limit // 2, self._heap)
+            live = [(ends, name) for ends, name in self._heap if self._live(name, ends)]
+            self._heap = heapq.nsmallest(self._limit // 2, live)  # sorted: a heap
 
-    def due(self, now: float) -> Iterator[tuple[float, str]]:
-        """(ends, agent) of every wrap-up over by ``now``, each once; the caller checks the
-        agent's wrap-up was not renewed since."""
-        while self._heap and self._heap[0][0] <= now:
-            yield heapq.heappop(self._heap)
+    def _live(self, name: str, ends: float) -> bool:
+        agent = self._agents.get(name)
+        return agent is not None and agent.wrapup_until == ends
 
-    def end(
-        self, now: float, agents: Mapping[str, WrappingUp], report: Callable[[str, float], None],
-        out: Writer,
-    ) -> Ended:  # fmt: skip
+    def fill(self) -> float:
+        """How full it is, 0 to 1."""
+        return len(self._heap) / self._limit
+
+    def end(self, now: float, report: Callable[[str, float], None], out: Writer) -> Ended:
         """Report (``report(agent, ends)``, into ``out``) every wrap-up over by ``now`` and
         not renewed since, each stamped when it ended; return what :meth:`reopen` undoes."""
         ended: Ended = []
-        for ends, name in self.due(now):
-            agent = agents.get(name)
-            if agent is not None and agent.wrapup_until == ends:
-                ended.append((ends, name, agent.reported))
+        while self._heap and self._heap[0][0] <= now:
+            ends, name = heapq.heappop(self._heap)
+            if self._live(name, ends):
+                ended.append((ends, name, self._agents[name].reported))
                 with out.revealed(f"wrapup-end|{out.site}|{name}|{ends}", ends):
                     report(name, ends)
         return ended
 
     @contextmanager
     def ending(
-        self, now: float, agents: Mapping[str, WrappingUp], report: Callable[[str, float], None],
-        out: Writer,
-    ) -> Iterator[None]:  # fmt: skip
+        self, now: float, report: Callable[[str, float], None], out: Writer
+    ) -> Iterator[None]:
         """:meth:`end` for a record being translated inside the block: if the block rejects
         the record (AdapterError), its events are not returned, so the wrap-up ends it
         revealed are put back (:meth:`reopen`)."""
-        ended = self.end(now, agents, report, out)
+        ended = self.end(now, report, out)
         try:
             yield
         except AdapterError:
-            self.reopen(ended, agents)
+            self.reopen(ended)
             raise
 
-    def reopen(self, ended: Ended, agents: Mapping[str, WrappingUp]) -> None:
+    def reopen(self, ended: Ended) -> None:
         """Put back wrap-ups whose ends were reported in events that were not returned (the
         record that revealed them was rejected)."""
         for ends, name, reported in ended:
             self.start(name, ends)
-            agent = agents.get(name)
+            agent = self._agents.get(name)
             if agent is not None:
                 agent.reported = reported

@@ -7,6 +7,8 @@ too, and so the whole state capped in bytes:
 - a name is checked before anything is kept (:func:`checked_name`): at most
   :data:`MAX_NAME` characters and nothing the events-v1 decoder refuses in a name;
 - an id kept only to be looked up again is kept as its digest (:func:`digest`);
+- entries spread over many tables (an agent's queues, over every agent) share a
+  :class:`Budget`;
 - ignored kinds are counted over a fixed list (:class:`Ignored`), so the label has a fixed
   set of values;
 - what an error message quotes from a record is short and escaped (:func:`shown`).
@@ -98,3 +100,26 @@ class Ignored(Mapping[str, int]):
 
     def __repr__(self) -> str:
         return f"Ignored({dict(self._counts)!r})"
+
+
+class Budget:
+    """A cap on entries spread over many tables (the queues of every agent): each table
+    takes one as it adds an entry and gives back what it drops."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def take(self, count: int = 1) -> int:
+        """Up to ``count`` entries more: as many as the cap allows (0 when it is full)."""
+        granted = max(0, min(count, self.limit - self.used))
+        self.used += granted
+        return granted
+
+    def give(self, count: int = 1) -> None:
+        """``count`` entries dropped."""
+        self.used -= count
+
+    def fill(self) -> float:
+        """How full it is, 0 to 1."""
+        return self.used / self.limit

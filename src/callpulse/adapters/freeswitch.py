@@ -43,7 +43,7 @@ names a tier).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -56,7 +56,7 @@ from callpulse.adapters.base import (
     entry,
     parse_json,
 )
-from callpulse.adapters.bounds import Ignored, checked_name, digest, shown
+from callpulse.adapters.bounds import Budget, Ignored, checked_name, digest, shown
 from callpulse.core.events import AgentStateName
 
 T = TypeVar("T")
@@ -64,6 +64,7 @@ FORMAT = "freeswitch-callcenter"
 SUBCLASS = "callcenter::info"
 MAX_AGENTS = 10_000  # like every tracker, bounded: the oldest agent is forgotten past it
 MAX_QUEUES_PER_AGENT = 256
+MAX_MEMBERSHIPS = 100_000  # (agent, queue) pairs over all agents: each keeps a queue name
 MAX_CALLS = 10_000  # calls (queued, or answered) whose member-queue-end is still to come
 
 # The CC-Actions mod_callcenter.c writes that v1 has no use for, this adapter's own two
@@ -169,7 +170,8 @@ class FreeSwitchCallcenter:
         self.ignored = Ignored(IGNORED_KINDS)
         self.agents_dropped = 0
         self._agents: dict[str, _Agent] = {}
-        self._wrapups = WrapupClock()
+        self._memberships = Budget(MAX_MEMBERSHIPS)
+        self._wrapups = WrapupClock(self._agents, 2 * MAX_AGENTS)
         # Calls by the digest of (call, queue): answered, and not yet ended.
         self._answered: dict[bytes, None] = {}
         # Calls by the digest of (call, queue) -> its member-queue-start's
@@ -190,9 +192,20 @@ class FreeSwitchCallcenter:
             return []
         action = _header(event, "CC-Action")
         out = Writer(record, self.options.site, _when(event, action))
-        with self._wrapups.ending(out.when, self._agents, self._reporter(out), out):
+        with self._wrapups.ending(out.when, self._reporter(out), out):
             self._apply(action, event, out)
         return out.events
+
+    def fill(self) -> Mapping[str, float]:
+        """How full each cap is: agents, their queues, wrap-ups waiting to end, calls
+        waiting and answered."""
+        return {
+            "agents": len(self._agents) / MAX_AGENTS,
+            "memberships": self._memberships.fill(),
+            "wrapups": self._wrapups.fill(),
+            "waiting_calls": len(self._joined) / MAX_CALLS,
+            "answered_calls": len(self._answered) / MAX_CALLS,
+        }
 
     def _apply(self, action: str, event: dict[str, Any], out: Writer) -> None:
         if action in {"member-queue-start", "member-queue-resume"}:
@@ -237,7 +250,7 @@ class FreeSwitchCallcenter:
     def flush(self, now: float) -> list[V1]:
         """``agent.state`` for wrap-ups that ended by ``now``, for a quiet stream's tick."""
         out = Writer(b"", self.options.site, now)  # what it reveals has keys of its own
-        self._wrapups.end(now, self._agents, self._reporter(out), out)
+        self._wrapups.end(now, self._reporter(out), out)
         return out.events
 
     # --- calls ---------------------------------------------------------------------------
@@ -317,12 +330,16 @@ class FreeSwitchCallcenter:
 
     def _agent(self, name: str) -> _Agent:
         member, forgotten = entry(self._agents, name, _Agent, MAX_AGENTS)
-        self.agents_dropped += forgotten
+        if forgotten is not None:
+            self.agents_dropped += 1
+            self._memberships.give(len(forgotten.queues))
         return member
 
     def _serves(self, name: str, queue: str) -> None:
         queues = self._agent(name).queues
-        if queue not in queues and len(queues) < MAX_QUEUES_PER_AGENT:
+        if queue in queues or len(queues) >= MAX_QUEUES_PER_AGENT:
+            return
+        if self._memberships.take():
             queues[queue] = None
 
     def _report(self, name: str, when: float, out: Writer) -> None:

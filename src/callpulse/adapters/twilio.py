@@ -47,18 +47,20 @@ from __future__ import annotations
 import contextlib
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from callpulse.adapters.base import LAST_INSTANT, V1, AdapterError, entry, parse_json, v1
-from callpulse.adapters.bounds import Ignored, checked_name, digest, shown
+from callpulse.adapters.bounds import Budget, Ignored, checked_name, digest, shown
 
 FORMAT = "twilio-taskrouter"
 PREFIX = "com.twilio.taskrouter."
 MAX_TASKS = 100_000  # tasks live minutes; the oldest is forgotten past this
 MAX_WORKERS = 10_000
 MAX_QUEUES_PER_WORKER = 256
+MAX_MEMBERSHIPS = 100_000  # (worker, queue) pairs over all workers: each keeps a queue name
 MAX_BATCH = 10_000  # events in one record (a webhook batch)
 
 # Every TaskRouter event type of the events reference; another is counted as _other unread.
@@ -188,6 +190,7 @@ class TwilioTaskRouter:
         self.workers_dropped = 0
         self._tasks: dict[bytes, _Task] = {}  # by the digest of the TaskSid
         self._workers: dict[str, _Worker] = {}
+        self._memberships = Budget(MAX_MEMBERSHIPS)
         self._worker_names: dict[str, str] = {}  # WorkerSid -> name, for events with no name
         self._queue_names: dict[str, str] = {}  # TaskQueueSid -> name, likewise
 
@@ -211,6 +214,17 @@ class TwilioTaskRouter:
     def flush(self, now: float) -> list[V1]:
         """Nothing is assumed: every state change is an event of its own."""
         return []
+
+    def fill(self) -> Mapping[str, float]:
+        """How full each cap is: tasks, workers, their queues, and the names remembered
+        for worker and queue SIDs."""
+        return {
+            "tasks": len(self._tasks) / MAX_TASKS,
+            "workers": len(self._workers) / MAX_WORKERS,
+            "memberships": self._memberships.fill(),
+            "worker_sids": len(self._worker_names) / MAX_WORKERS,
+            "queue_sids": len(self._queue_names) / MAX_WORKERS,
+        }
 
     # --- events --------------------------------------------------------------------------
 
@@ -274,7 +288,11 @@ class TwilioTaskRouter:
                 wait_seconds=round(max(0.0, wait), 3))  # fmt: skip
         task.queue, task.waiting, task.worker, task.accepted = queue, False, name, event.when
         worker = self._worker(name)
-        if queue not in worker.queues and len(worker.queues) < MAX_QUEUES_PER_WORKER:
+        if (
+            queue not in worker.queues
+            and len(worker.queues) < MAX_QUEUES_PER_WORKER
+            and self._memberships.take()
+        ):
             worker.queues[queue] = None
         worker.talking.add(digest(sid))
         self._activity(name, event)
@@ -366,7 +384,9 @@ class TwilioTaskRouter:
 
     def _worker(self, name: str) -> _Worker:
         worker, forgotten = entry(self._workers, name, _Worker, MAX_WORKERS)
-        self.workers_dropped += forgotten
+        if forgotten is not None:
+            self.workers_dropped += 1
+            self._memberships.give(len(forgotten.queues))
         return worker
 
     def _agent(self, event: _Event) -> str:

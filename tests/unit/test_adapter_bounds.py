@@ -145,3 +145,11 @@ def test_every_cap_says_how_full_it_is(fmt: str) -> None:
         feed(target, records(f"{what}-1", 1))
     filled = target.fill()
     assert all(0 < ratio < 1 for ratio in filled.values()), filled
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000, 1_000_000])
+@pytest.mark.parametrize("fmt", ["freeswitch-callcenter", "amazon-connect", "twilio-taskrouter"])
+def test_deep_nesting_is_the_formats_error_not_a_recursion(fmt: str, depth: int) -> None:
+    record = KINDS[fmt]("@", 0).replace(b'"@"', b"[" * depth + b"]" * depth)
+    with pytest.raises(AdapterError, match="nested deeper than"):
+        adapter(fmt).translate(record)

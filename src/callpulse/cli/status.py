@@ -11,6 +11,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from callpulse.text import plain
+
 
 def _pct(v: float | None) -> str:
     return "-" if v is None else f"{v * 100:.1f}%"
@@ -20,12 +22,6 @@ def _secs(v: float | None) -> str:
     if v is None:
         return "-"
     return f"{v:.0f} s" if v < 90 else f"{v / 60:.0f} min"
-
-
-def plain(text: str) -> str:
-    """``text`` with every unprintable character written as its escape (``\\x1b``), so a
-    name from a producer or a server cannot move the cursor or recolour the terminal."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class _Table(Table):

@@ -1,5 +1,5 @@
 """``callpulse replay --report``: the shipped Asterisk sample summed by hand, and the report
-printing exactly that."""
+printing exactly that; a record that makes the pipeline raise counted, not fatal."""
 
 from __future__ import annotations
 
@@ -10,8 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from callpulse.cli import report
+from callpulse.config import FormatSettings, Settings, load_settings
+from callpulse.shipped import shipped
+
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "docs" / "examples" / "asterisk-queue_log"
+EXAMPLES = ROOT / "docs" / "examples"
 
 
 def replay_report(*args: str) -> subprocess.CompletedProcess[str]:
@@ -22,6 +27,16 @@ def replay_report(*args: str) -> subprocess.CompletedProcess[str]:
         timeout=120,
         cwd=ROOT,
     )
+
+
+def settings_for(path: Path, fmt: str = "events-v1", site: str | None = None) -> Settings:
+    """What ``callpulse replay PATH --report`` runs with, without a config: the shipped rules."""
+    settings = load_settings(None)
+    settings.source.kind = "replay"
+    settings.source.replay.path = path
+    settings.source.replay.format = FormatSettings(format=fmt, site=site)
+    settings.use_rule_files([shipped("rules.yaml")])
+    return settings
 
 
 def row(output: str, site: str, queue: str) -> list[str]:
@@ -175,10 +190,54 @@ def test_a_simulated_day_written_as_queue_log_reports_its_events_v1_counts(
             counts[1] += 1
         elif e["type"] in {"call.abandoned", "call.callback_requested"}:
             counts[2] += e["wait_seconds"] >= 5
-    report = replay_report("--format", "asterisk-queue-log", "--site", "nyc1", str(queue_log))
-    assert report.returncode == 0, report.stderr
+    reported = replay_report("--format", "asterisk-queue-log", "--site", "nyc1", str(queue_log))
+    assert reported.returncode == 0, reported.stderr
     assert expected
     assert all(counts[0] for counts in expected.values())
     for queue, counts in expected.items():
-        assert row(report.stdout, "nyc1", queue)[2:5] == [str(n) for n in counts]
-    assert "rejected" not in report.stdout
+        assert row(reported.stdout, "nyc1", queue)[2:5] == [str(n) for n in counts]
+    assert "rejected" not in reported.stdout
+
+
+# --- a record that makes the pipeline raise is counted, and the report goes on ------------
+
+JSON_SAMPLES = {  # each JSON format's shipped sample, and the site its records belong to
+    "events-v1": ("events-v1.jsonl", None),
+    "amazon-connect": ("amazon-connect.jsonl", "lon1"),
+    "freeswitch-callcenter": ("freeswitch-callcenter.jsonl", "lon1"),
+    "twilio-taskrouter": ("twilio-taskrouter.jsonl", "lon1"),
+}
+
+
+def rejected_in(output: str) -> int:
+    """How many records the report's ``rejected:`` line counts."""
+    found = [ln for ln in output.splitlines() if ln.startswith("rejected: ")]
+    return sum(int(part.rsplit(" ", 1)[1]) for ln in found for part in ln[10:].split(", "))
+
+
+@pytest.mark.parametrize("depth", [10**3, 10**5, 10**6])
+@pytest.mark.parametrize("fmt", JSON_SAMPLES)
+def test_a_record_nested_too_deep_is_counted_and_the_report_goes_on(
+    fmt: str, depth: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from callpulse import cli
+
+    sample, site = JSON_SAMPLES[fmt]
+    lines = (EXAMPLES / sample).read_text().splitlines()
+    middle = len(lines) // 2
+    # A copy of a good record with an unknown field x: [[[...]]]; 2 MB at 10^6, past the
+    # record size limit.
+    nested = lines[middle].rstrip()[:-1] + ', "x": ' + "[" * depth + "]" * depth + "}"
+    path = tmp_path / sample
+    path.write_text("\n".join([*lines[:middle], nested, *lines[middle:]]) + "\n")
+
+    args = ["replay", str(path), "--report", "--format", fmt, *(["--site", site] if site else [])]
+    assert cli.main(args) == 0
+    out, err = capsys.readouterr()
+    assert err == ""  # not a terminal: no progress bar either
+    clean = report.render(report.play(settings_for(EXAMPLES / sample, fmt, site)))
+    assert rejected_in(out) == rejected_in(clean) + 1
+    # Everything else is the sample's own report.
+    assert f"{len(lines) + 1:,} records" in out.splitlines()[0]
+    kept = [ln for ln in out.splitlines()[1:] if not ln.startswith("rejected: ")]
+    assert kept == [ln for ln in clean.splitlines()[1:] if not ln.startswith("rejected: ")]

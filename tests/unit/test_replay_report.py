@@ -1,11 +1,14 @@
 """``callpulse replay --report``: the shipped Asterisk sample summed by hand, and the report
-printing exactly that; a record that makes the pipeline raise counted, not fatal."""
+printing exactly that; gaps in time crossed in a bounded number of steps with the same
+figures; a record that makes the pipeline raise counted, not fatal."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,12 +22,12 @@ SAMPLE = ROOT / "docs" / "examples" / "asterisk-queue_log"
 EXAMPLES = ROOT / "docs" / "examples"
 
 
-def replay_report(*args: str) -> subprocess.CompletedProcess[str]:
+def replay_report(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "callpulse", "replay", *args, "--report"],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         cwd=ROOT,
     )
 
@@ -108,8 +111,28 @@ def test_timeouts_as_transfers_change_the_abandons(tmp_path: Path) -> None:
     assert cells[8] == "-"
 
 
+def write_v1(path: Path, events: list[tuple[float, dict[str, object]]], site: str = "par1") -> Path:
+    """``events`` (epoch seconds, the type and its fields) as an events-v1 file at ``path``."""
+    path.write_text(
+        "".join(
+            json.dumps(
+                body
+                | {
+                    "schema_version": 1,
+                    "event_id": f"e{i}",
+                    "site": site,
+                    "occurred_at": datetime.fromtimestamp(at, UTC).isoformat(),
+                }
+            )
+            + "\n"
+            for i, (at, body) in enumerate(events)
+        )
+    )
+    return path
+
+
 def test_an_events_v1_file_reports_per_queue(tmp_path: Path) -> None:
-    lines: list[tuple[int, dict[str, object]]] = [  # (seconds after 10:00, the event)
+    lines: list[tuple[float, dict[str, object]]] = [  # (seconds after 10:00, the event)
         (0, {"type": "call.queued", "call_id": "c1", "queue": "sales"}),
         (1, {"type": "call.queued", "call_id": "c2", "queue": "sales"}),
         (10, {"type": "call.answered", "call_id": "c1", "queue": "sales", "agent_id": "a",
@@ -119,22 +142,8 @@ def test_an_events_v1_file_reports_per_queue(tmp_path: Path) -> None:
                "talk_seconds": 200, "hold_seconds": 20, "acw_seconds": 30}),
         (5, {"type": "call.queued", "call_id": "d1", "queue": "support"}),
     ]  # fmt: skip
-    path = tmp_path / "events.jsonl"
-    path.write_text(
-        "".join(
-            json.dumps(
-                body
-                | {
-                    "schema_version": 1,
-                    "event_id": f"e{i}",
-                    "site": "par1",
-                    "occurred_at": f"2026-11-30T10:{at // 60:02d}:{at % 60:02d}Z",
-                }
-            )
-            + "\n"
-            for i, (at, body) in enumerate(lines)
-        )
-    )
+    ten = datetime(2026, 11, 30, 10, tzinfo=UTC).timestamp()
+    path = write_v1(tmp_path / "events.jsonl", [(ten + at, body) for at, body in lines])
     result = replay_report(str(path))
     assert result.returncode == 0, result.stderr
     # sales: 2 offered, 1 answered after 10 s (within T), 1 abandoned after 40 s: SL 1/2,
@@ -154,8 +163,6 @@ def test_a_missing_file_or_site_is_a_clear_error(args: list[str], tmp_path: Path
 def test_a_simulated_day_written_as_queue_log_reports_its_events_v1_counts(
     tmp_path: Path,
 ) -> None:
-    from datetime import UTC
-
     from callpulse.simulation import scenario as scenarios
     from callpulse.simulation.model import ContactCenter
 
@@ -197,6 +204,214 @@ def test_a_simulated_day_written_as_queue_log_reports_its_events_v1_counts(
     for queue, counts in expected.items():
         assert row(reported.stdout, "nyc1", queue)[2:5] == [str(n) for n in counts]
     assert "rejected" not in reported.stdout
+
+
+# --- time: a gap is crossed in a bounded number of steps, with the cadence's figures --------
+
+NOW = datetime(2026, 3, 2, 10, tzinfo=UTC).timestamp()
+EPOCH = 0.0  # "a clock at 1970"
+LAST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
+
+
+@pytest.mark.timeout(60)  # the evaluations every 5 s across the gap took days of CPU
+@pytest.mark.parametrize(("first", "second"), [(EPOCH, NOW), (NOW, LAST), (EPOCH, LAST)])
+def test_a_gap_of_decades_or_millennia_is_reported_in_seconds(
+    first: float, second: float, tmp_path: Path
+) -> None:
+    path = write_v1(
+        tmp_path / "gap.jsonl",
+        [
+            (first, {"type": "call.queued", "call_id": "c1", "queue": "sales"}),
+            (second, {"type": "call.queued", "call_id": "c2", "queue": "sales"}),
+        ],
+    )
+    began = time.perf_counter()
+    played = report.play(settings_for(path))
+    # About 0.1 s: the cadence for the windows to age out, a leap, the cadence again for the
+    # longest rule timer before the second record.
+    assert time.perf_counter() - began < 5
+    assert (played.first, played.last) == (first, second)
+    assert played.queues[("par1", "sales")].offered == 2
+
+    result = replay_report(str(path), timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert row(result.stdout, "par1", "sales")[2:5] == ["2", "0", "0"]
+
+
+@pytest.mark.timeout(90)
+def test_a_caller_waiting_across_three_months_of_silence_is_reported_by_hand(
+    tmp_path: Path,
+) -> None:
+    months = 92 * 86400.0
+    path = write_v1(
+        tmp_path / "quarter.jsonl",
+        [
+            (NOW, {"type": "call.queued", "call_id": "c1", "queue": "sales"}),
+            (NOW + months, {"type": "call.answered", "call_id": "c1", "queue": "sales",
+                            "agent_id": "a", "wait_seconds": months}),
+            (NOW + months + 60, {"type": "call.completed", "call_id": "c1", "queue": "sales",
+                                 "agent_id": "a", "talk_seconds": 60, "hold_seconds": 0,
+                                 "acw_seconds": 0}),
+        ],
+    )  # fmt: skip
+    result = replay_report(str(path), timeout=60)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    # One call offered and answered after 92 days (7,948,800 s, far past T): SL 0 %, ASA
+    # 7,948,800 s, AHT 60 s. Alerts, each one episode, all across the gap: the caller waits
+    # past 180 s (QueueOldestWaitHigh after 1m more) with no agent available
+    # (QueueNoAgentAvailable after 2m), and the site is silent past 2m (SiteSilent).
+    # QueueServiceLevelLow is pending at the answer, 2m short of firing when the file ends.
+    assert row(out, "par1", "sales") == [
+        "par1", "sales", "1", "1", "0", "0.0%", "7948800.0 s", "60.0 s",
+        "QueueNoAgentAvailable x1, QueueOldestWaitHigh x1",
+    ]  # fmt: skip
+    assert "other alerts: SiteSilent {site=par1} x1" in out
+
+
+def at_the_cadence(settings: Settings) -> report.ReplayReport:
+    """The report with the rules evaluated every interval, gaps included (no leap)."""
+    from callpulse.cli.timeline import Timeline
+
+    quiet = Timeline._quiet
+    Timeline._quiet = lambda self, now: False  # type: ignore[method-assign]
+    try:
+        return report.play(settings)
+    finally:
+        Timeline._quiet = quiet  # type: ignore[method-assign]
+
+
+def test_leaps_give_the_report_of_the_cadence(tmp_path: Path) -> None:
+    # Everything that changes on its own clock across a gap of six hours: callers waiting
+    # through it (one gives up after it), agents in after-call work, a component that goes
+    # silent, a trunk down, an IVR application whose name is released, and the site silent.
+    hour = 3600.0
+    day: list[tuple[float, dict[str, object]]] = [
+        (0, {"type": "agent.state", "agent_id": "a1", "state": "available",
+             "queues": ["sales"]}),
+        (0, {"type": "component.health", "component": "pbx-1", "kind": "pbx",
+             "status": "up"}),
+        (0, {"type": "trunk.status", "trunk_id": "sip-1", "state": "down", "channels_total": 30,
+             "channels_in_use": 0}),
+        (0, {"type": "ivr.ports", "application": "main", "ports_in_use": 29,
+             "ports_total": 30}),
+        (10, {"type": "call.queued", "call_id": "c1", "queue": "sales"}),
+        (20, {"type": "call.answered", "call_id": "c1", "queue": "sales", "agent_id": "a1",
+              "wait_seconds": 10}),
+        (30, {"type": "call.queued", "call_id": "c2", "queue": "sales"}),
+        (40, {"type": "call.queued", "call_id": "c3", "queue": "support"}),
+        (200, {"type": "call.completed", "call_id": "c1", "queue": "sales", "agent_id": "a1",
+               "talk_seconds": 180, "hold_seconds": 0, "acw_seconds": 60}),
+        (200, {"type": "agent.state", "agent_id": "a1", "state": "acw", "queues": ["sales"]}),
+        (6 * hour, {"type": "call.abandoned", "call_id": "c2", "queue": "sales",
+                    "wait_seconds": 6 * hour - 30}),
+        (6 * hour + 5, {"type": "agent.state", "agent_id": "a1", "state": "available",
+                        "queues": ["sales"]}),
+        (6 * hour + 400, {"type": "call.queued", "call_id": "c4", "queue": "sales"}),
+    ]  # fmt: skip
+    path = write_v1(tmp_path / "gap.jsonl", [(NOW + at, body) for at, body in day])
+    settings = settings_for(path)
+    leaping, cadence = report.play(settings), at_the_cadence(settings)
+    assert report.render(leaping) == report.render(cadence)
+    assert leaping.episodes == cadence.episodes
+    assert not leaping.rejected
+    assert len(leaping.episodes) >= 8  # the gap made alerts fire, and resolve
+
+
+HOUR = 3600.0
+WAITING = {"type": "call.queued", "call_id": "c1", "queue": "sales"}
+LEAP_CASES = {
+    # A condition that turns during the leap, whose `for` ends shortly before the next record:
+    # the leap must land early enough for it to fire there too.
+    "a timer running out before the next record": (
+        {"rules": [{"alert": "CallerForgotten", "kpi": "queue_oldest_wait_seconds",
+                    "op": ">", "threshold": 3 * HOUR, "for": "10m"}]},
+        [(0.0, WAITING),
+         (3 * HOUR + 720, {"type": "call.abandoned", "call_id": "c1", "queue": "sales",
+                           "wait_seconds": 3 * HOUR + 720})],
+        "CallerForgotten x1",
+    ),
+    # The windows aging out after the last record turn the service level up and down: the
+    # good calls leave the 15m window first, and it fires for the two late ones.
+    "windows aging out after the last record": (
+        {"rule_files": [str(shipped("rules.yaml"))]},
+        [*((float(n), {"type": "call.answered", "call_id": f"g{n}", "queue": "sales",
+                       "agent_id": "a", "wait_seconds": 1}) for n in range(8)),
+         *((240.0 + n, {"type": "call.answered", "call_id": f"l{n}", "queue": "sales",
+                        "agent_id": "a", "wait_seconds": 60}) for n in range(2)),
+         (HOUR, WAITING)],
+        "QueueServiceLevelLow x1",
+    ),
+    # The monitor gives an idle name back to its cap on its own clock: after the gap a new
+    # application has a name of its own rather than _overflow's. No rule has a timer, so
+    # the cadence resumes only two intervals before the record.
+    "a name released during the leap": (
+        {"kpi": {"max_label_values": {"application": 1}},
+         "maintenance": {"backlog": {"for": 0, "keep_firing_for": 0}},
+         "rules": [{"alert": "IvrPortsFull", "kpi": "ivr_ports_utilization_ratio",
+                    "op": ">", "threshold": 0.9}]},
+        [(0.0, {"type": "ivr.ports", "application": "main", "ports_in_use": 29,
+                "ports_total": 30}),
+         (6 * HOUR + 30, {"type": "ivr.ports", "application": "other", "ports_in_use": 29,
+                          "ports_total": 30})],
+        "application=other",
+    ),
+    # Planned windows in the gap, callers waiting and a component silent through them: each
+    # window is walked.
+    "planned windows in the gap": (
+        {"rule_files": [str(shipped("rules.yaml"))],
+         "maintenance": {
+             "timezone": "UTC",
+             "windows": [{"name": "patch", "sites": ["par1"], "queues": ["sales"],
+                          "components": ["pbx-1"], "start": "2026-03-02T11:00",
+                          "duration": "10m", "rrule": "FREQ=HOURLY;INTERVAL=2",
+                          "agents_affected": "50%"}],
+             "backlog": {"grace": "10m", "forecast_lead": "10m", "baseline": "10m"}}},
+        [(0.0, {"type": "component.health", "component": "pbx-1", "kind": "pbx",
+                "status": "up"}),
+         *((float(n), {"type": "call.queued", "call_id": f"w{n}", "queue": "sales"})
+           for n in range(25)),
+         (7 * HOUR, {"type": "call.abandoned", "call_id": "w0", "queue": "sales",
+                     "wait_seconds": 7 * HOUR})],
+        "MaintenanceOverrun {component=pbx-1, maintenance=patch, site=par1} x",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", LEAP_CASES)
+def test_what_changes_during_a_leap_is_what_the_cadence_sees(case: str, tmp_path: Path) -> None:
+    config, events, shown = LEAP_CASES[case]
+    path = write_v1(tmp_path / "gap.jsonl", [(NOW + at, body) for at, body in events])
+    (tmp_path / "callpulse.yaml").write_text(json.dumps(config))
+    settings = load_settings(tmp_path / "callpulse.yaml")
+    settings.source.kind = "replay"
+    settings.source.replay.path = path
+    leaping, cadence = report.play(settings), at_the_cadence(settings)
+    assert report.render(leaping) == report.render(cadence)
+    assert leaping.episodes == cadence.episodes
+    assert shown in report.render(leaping)
+
+
+def test_a_simulated_day_split_by_a_night_reports_as_at_the_cadence(tmp_path: Path) -> None:
+    from callpulse.simulation import scenario as scenarios
+    from callpulse.simulation.model import ContactCenter
+
+    scenario = scenarios.load("agent-shortage")
+    start = scenario.start.replace(tzinfo=UTC).timestamp()
+    night = timedelta(hours=9)
+    lines = []
+    for record in ContactCenter(scenario, start, in_order=True).records(start + 40 * 60):
+        event = json.loads(record.value or b"")
+        at = datetime.fromisoformat(event["occurred_at"])
+        if at.timestamp() >= start + 20 * 60:  # the second half of the day, a night later
+            event["occurred_at"] = (at + night).isoformat()
+        lines.append(json.dumps(event) + "\n")
+    path = tmp_path / "two-halves.jsonl"
+    path.write_text("".join(lines))
+    settings = settings_for(path)
+    leaping, cadence = report.play(settings), at_the_cadence(settings)
+    assert report.render(leaping) == report.render(cadence)
+    assert leaping.episodes == cadence.episodes
 
 
 # --- a record that makes the pipeline raise is counted, and the report goes on ------------

@@ -2,11 +2,12 @@
 time, summed per queue, with the alerts that would have fired; printed, then exit.
 
 The file goes through the same adapter, decoder, monitor and rules as the daemon's replay.
-Rules are evaluated every ``alerting.evaluation_interval`` of event time, and an alert that
-would have paged counts once per episode (from firing to resolved), as the scenario checks
-count them. The per-queue figures are over the whole file (the windows' formulas over every
-call since the first line, docs/metrics.md), not over the last window. A record that makes
-any part of it raise is counted as rejected, and the report goes on.
+Rules are evaluated every ``alerting.evaluation_interval`` of event time, leaping across gaps
+where only time passes (:mod:`callpulse.cli.timeline`), and an alert that would have paged
+counts once per episode (from firing to resolved), as the scenario checks count them. The
+per-queue figures are over the whole file (the windows' formulas over every call since the
+first line, docs/metrics.md), not over the last window. A record that makes any part of it
+raise is counted as rejected, and the report goes on.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TextIO
 
 from callpulse import pipeline
 from callpulse.adapters import records
+from callpulse.cli.timeline import Timeline
 from callpulse.config import Settings
 from callpulse.core.ingest import DecodeError, RawRecord
 from callpulse.core.queues import QueueWindow
@@ -74,14 +76,13 @@ def play(settings: Settings) -> ReplayReport:
 
 class _Run:
     """One file through the pipeline: its records in order, the rules evaluated between them
-    on the file's time, and what was counted."""
+    on the file's time (:class:`Timeline`), and what was counted."""
 
     def __init__(self, settings: Settings) -> None:
         parts = pipeline.build(settings, now=0.0, event_time_clock=True, deliver=False)
         self.parts = parts
         parts.monitor.queues.keep_run()
-        self.interval = settings.alerting.evaluation_interval
-        self.next_evaluation: float | None = None
+        self.timeline = Timeline(settings, parts.monitor, parts.alerting.evaluator.rules)
         self.report = ReplayReport()
         self.topic = str(settings.source.replay.path)
         self.firing: set[Labels] = set()
@@ -122,15 +123,12 @@ class _Run:
             self._reject(exc)
             return
         if moment is not None:
-            if self.next_evaluation is None:
+            if self.report.first is None:
                 self.report.first = moment
-                self.next_evaluation = (moment // self.interval + 1) * self.interval
             # The rules are evaluated on the clock between events, as live: a caller waiting
             # through a quiet minute is seen waiting, not only when they leave.
-            while self.next_evaluation <= moment:
-                self.parts.monitor.advance(self.next_evaluation)
-                self.evaluate(self.next_evaluation)
-                self.next_evaluation += self.interval
+            for now in self.timeline.until(moment):
+                self.evaluate(now)
         self._process([record], translated)
 
     def _process(self, batch: list[RawRecord], translated: bool = False) -> bool:

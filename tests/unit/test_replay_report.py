@@ -1,6 +1,6 @@
 """``callpulse replay --report``: the shipped Asterisk sample summed by hand, and the report
 printing exactly that; gaps in time crossed in a bounded number of steps with the same
-figures; a record that makes the pipeline raise counted, not fatal."""
+figures; a record that makes the pipeline raise counted, not fatal; names printed escaped."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -456,3 +457,70 @@ def test_a_record_nested_too_deep_is_counted_and_the_report_goes_on(
     assert f"{len(lines) + 1:,} records" in out.splitlines()[0]
     kept = [ln for ln in out.splitlines()[1:] if not ln.startswith("rejected: ")]
     assert kept == [ln for ln in clean.splitlines()[1:] if not ln.startswith("rejected: ")]
+
+
+# --- names from the file cannot drive the terminal ------------------------------------------
+
+HOSTILE = "\x1b[2J\x1b[H\x1b[32mALL QUEUES OK\x07\x9b2J\u202eKO"  # ESC, CSI, BEL, C1, bidi
+
+
+def only_printable(data: bytes) -> bool:
+    """Whether ``data`` is UTF-8 text with no control or format character but line breaks."""
+    return all(c.isprintable() or c == "\n" for c in data.decode())
+
+
+def test_the_report_escapes_every_name_it_prints() -> None:
+    labels = (("alertname", f"Custom{HOSTILE}"), ("site", f"lon1{HOSTILE}"))
+    kpis = report.QueueWindow("run", 1, 1, 0, 1.0, 0.0, 1.0, 1.0, None)
+    played = report.ReplayReport(
+        lines=1,
+        first=NOW,
+        last=NOW,
+        queues={(f"lon1{HOSTILE}", f"sales{HOSTILE}"): kpis},
+        episodes=Counter({labels: 1, (*labels, ("queue", f"sales{HOSTILE}")): 1}),
+        rejected=Counter({f"invalid{HOSTILE}": 1}),
+        ignored=Counter({HOSTILE: 2}),
+        thresholds={(f"lon1{HOSTILE}", f"sales{HOSTILE}"): 20.0},
+    )
+    shown = report.render(played)
+    assert only_printable(shown.encode())
+    escaped = "\\x1b[2J\\x1b[H\\x1b[32mALL QUEUES OK\\x07\\x9b2J\\u202eKO"
+    assert f"ignored (no events-v1 use): {escaped} 2" in shown
+    assert f"rejected: invalid{escaped} 1" in shown
+    assert f"other alerts: Custom{escaped} {{site=lon1{escaped}}} x1" in shown
+    [table_row] = [ln for ln in shown.splitlines() if ln.startswith(f"lon1{escaped}  ")]
+    assert f"  sales{escaped}  " in table_row
+    assert table_row.endswith(f"  Custom{escaped} x1")
+
+
+def test_a_crafted_file_prints_no_control_character(tmp_path: Path) -> None:
+    # Names with C1 and bidi controls (which events v1 lets through), an ESC (which it
+    # refuses), a maintenance window that expires with a warning logged; and a queue_log
+    # whose kinds and queues are terminal sequences.
+    events = write_v1(
+        tmp_path / "crafted.jsonl",
+        [
+            (NOW, {"type": "call.queued", "call_id": "c1", "queue": "sales\x9b2J\u202e"}),
+            (NOW, {"type": "call.queued", "call_id": "c2", "queue": "\x1b[2Jsales"}),
+            (NOW, {"type": "maintenance.started", "maintenance_id": "m\u202e\x9b",
+                   "components": ["pbx\u202e"]}),
+            (NOW + 5 * HOUR, {"type": "call.queued", "call_id": "c3", "queue": "x\u2066"}),
+        ],
+    )  # fmt: skip
+    queue_log = tmp_path / "queue_log"
+    queue_log.write_bytes(
+        f"{NOW:.0f}|c1|billing\x9b\u202e|NONE|ENTERQUEUE||15551234|1\n"
+        f"{NOW:.0f}|c2|billing|NONE|{HOSTILE}|1\n"
+        f"{NOW:.0f}|c3|\x1b[2Jbilling|NONE|ENTERQUEUE||15551234|1\n".encode()
+    )
+    for args in ([str(events)], ["--format", "asterisk-queue-log", "--site", "s1", str(queue_log)]):
+        result = subprocess.run(
+            [sys.executable, "-m", "callpulse", "replay", *args, "--report"],
+            capture_output=True,
+            timeout=120,
+            cwd=ROOT,
+        )
+        assert result.returncode == 0, result.stderr
+        assert b"records" in result.stdout
+        assert only_printable(result.stdout), result.stdout
+        assert only_printable(result.stderr), result.stderr

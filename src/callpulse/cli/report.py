@@ -26,6 +26,7 @@ from callpulse.config import Settings
 from callpulse.core.ingest import DecodeError, RawRecord
 from callpulse.core.queues import QueueWindow
 from callpulse.sources.replay import event_time
+from callpulse.text import plain
 
 Labels = tuple[tuple[str, str], ...]
 _FAULT = "processing_error"  # what a record made raise, when it is no DecodeError
@@ -185,22 +186,23 @@ class _Run:
 
 
 def render(report: ReplayReport) -> str:
-    """The report as a plain-text table."""
+    """The report as a plain-text table. Names come from the file: each is escaped
+    (:func:`callpulse.text.plain`), so that none can move the cursor or recolour the table."""
     head = ("site", "queue", "offered", "answered", "abandoned", "SL", "ASA", "AHT", "alerts")
     rows = [head]
     for (site, queue), kpis in sorted(report.queues.items()):
         alerts = report.alerts_of(site, queue)
         rows.append(
             (
-                site,
-                queue,
+                plain(site),
+                plain(queue),
                 str(kpis.offered),
                 str(kpis.answered),
                 str(kpis.abandoned),
                 _ratio(kpis.service_level),
                 _seconds(kpis.asa_seconds),
                 _seconds(kpis.aht_seconds),
-                ", ".join(f"{name} x{n}" for name, n in sorted(alerts.items())) or "-",
+                ", ".join(f"{plain(name)} x{n}" for name, n in sorted(alerts.items())) or "-",
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
@@ -227,15 +229,17 @@ def render(report: ReplayReport) -> str:
         )
     others = report.other_alerts()
     if others:
-        lines.append("other alerts: " + ", ".join(f"{a} x{n}" for a, n in sorted(others.items())))
+        lines.append(
+            "other alerts: " + ", ".join(f"{plain(a)} x{n}" for a, n in sorted(others.items()))
+        )
     if report.rejected:
         lines.append(
-            "rejected: " + ", ".join(f"{r} {n}" for r, n in sorted(report.rejected.items()))
+            "rejected: " + ", ".join(f"{plain(r)} {n}" for r, n in sorted(report.rejected.items()))
         )
     if report.ignored:
         lines.append(
             "ignored (no events-v1 use): "
-            + ", ".join(f"{k} {n}" for k, n in sorted(report.ignored.items()))
+            + ", ".join(f"{plain(k)} {n}" for k, n in sorted(report.ignored.items()))
         )
     return "\n".join(lines)
 
@@ -245,8 +249,8 @@ def main(settings: Settings, out: TextIO | None = None) -> int:
     try:
         report = play(settings)
     except OSError as exc:
-        print(f"callpulse replay: cannot read {settings.source.replay.path}: {exc.strerror}",
-              file=sys.stderr)  # fmt: skip
+        path = plain(str(settings.source.replay.path))
+        print(f"callpulse replay: cannot read {path}: {exc.strerror}", file=sys.stderr)
         return 2
     print(render(report), file=out or sys.stdout)
     return 0

@@ -5,8 +5,10 @@ figures; a record that makes the pipeline raise counted, not fatal; names printe
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -524,3 +526,33 @@ def test_a_crafted_file_prints_no_control_character(tmp_path: Path) -> None:
         assert b"records" in result.stdout
         assert only_printable(result.stdout), result.stdout
         assert only_printable(result.stderr), result.stderr
+
+
+def test_a_terminal_is_shown_a_progress_bar(tmp_path: Path) -> None:
+    watcher, terminal = os.openpty()
+    reading = subprocess.Popen(
+        [sys.executable, "-m", "callpulse", "replay", "--format", "asterisk-queue-log",
+         "--site", "s1", str(SAMPLE), "--report"],
+        stdout=subprocess.PIPE, stderr=terminal, cwd=ROOT,
+    )  # fmt: skip
+    os.close(terminal)
+    drawn: list[bytes] = []
+
+    def watch() -> None:  # a terminal that is not read fills up and stalls the writer
+        while True:
+            try:
+                chunk = os.read(watcher, 4096)
+            except OSError:  # EIO: the other end is closed
+                return
+            if not chunk:
+                return
+            drawn.append(chunk)
+
+    reader = threading.Thread(target=watch)
+    reader.start()
+    out, _ = reading.communicate(timeout=120)
+    reader.join(timeout=10)
+    os.close(watcher)
+    assert reading.returncode == 0
+    assert b"asterisk-queue_log" in b"".join(drawn)  # the bar, named after the file
+    assert b"7         2          2" in out  # and the report on stdout, as without it

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TextIO
 
 from callpulse import pipeline
@@ -64,11 +66,13 @@ class ReplayReport:
         return out
 
 
-def play(settings: Settings) -> ReplayReport:
-    """Play ``settings.source.replay`` to its end and return the report."""
+def play(settings: Settings, progress: Callable[[int], None] = lambda size: None) -> ReplayReport:
+    """Play ``settings.source.replay`` to its end and return the report; ``progress`` is told
+    the size in bytes of each line read."""
     run = _Run(settings)
     with settings.source.replay.path.open("rb") as f:
         for number, raw in enumerate(f, 1):
+            progress(len(raw))
             line = raw.rstrip(b"\r\n")
             if line.strip():
                 run.record(line, number)
@@ -245,15 +249,53 @@ def render(report: ReplayReport) -> str:
 
 
 def main(settings: Settings, out: TextIO | None = None) -> int:
-    """Print the report of ``settings.source.replay``; 2 if the file cannot be read."""
+    """Print the report of ``settings.source.replay``; 2 if the file cannot be read. On a
+    terminal, a progress bar on stderr shows how much of the file has been read."""
     try:
-        report = play(settings)
+        with _progress(settings.source.replay.path) as advance:
+            report = play(settings, advance)
     except OSError as exc:
         path = plain(str(settings.source.replay.path))
         print(f"callpulse replay: cannot read {path}: {exc.strerror}", file=sys.stderr)
         return 2
     print(render(report), file=out or sys.stdout)
     return 0
+
+
+@contextmanager
+def _progress(path: Path) -> Iterator[Callable[[int], None]]:
+    """A bar of the bytes of ``path`` read, told by the function yielded; none unless stderr
+    is a terminal (a redirected report has nobody to watch it)."""
+    if not sys.stderr.isatty():
+        yield lambda size: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    total = path.stat().st_size
+    task = bar.add_task(plain(path.name), total=total or None)
+    # A step of the bar is a 200th of the file, at most 64 KiB: its lock and arithmetic are
+    # not free, and are not paid per line.
+    step = min(total // 200, 1 << 16)
+    unsaid = 0
+
+    def advance(size: int) -> None:
+        nonlocal unsaid
+        unsaid += size
+        if unsaid > step:
+            bar.advance(task, unsaid)
+            unsaid = 0
+
+    with bar:
+        yield advance
 
 
 def _ratio(value: float | None) -> str:

@@ -7,6 +7,8 @@ import os
 
 from pydantic import ValidationError
 
+from callpulse.text import plain
+
 ENV_PREFIX = "CALLPULSE_"
 ENV_DELIMITER = "__"
 
@@ -20,6 +22,8 @@ def describe(exc: ValidationError, origin: str, env: bool = True) -> str:
 
     A value that came from an environment variable is blamed on it, not on ``origin``.
     Values are echoed for scalars only, and never for a secret (a password, a token, a URL).
+    Each line is escaped (:func:`callpulse.text.plain`): a key from the file could hold a
+    terminal's escape sequence, or a line break that forges a line of this message.
     """
     lines = []
     for error in exc.errors(include_url=False):
@@ -32,7 +36,7 @@ def describe(exc: ValidationError, origin: str, env: bool = True) -> str:
             message = "unknown key (check its spelling and section)"
         elif "input" in error and not isinstance(error["input"], dict | list) and not _secret(loc):
             message += f" (got {error['input']!r})"
-        lines.append(f"{where}: {key}: {message}")
+        lines.append(plain(f"{where}: {key}: {message}"))
     return "invalid configuration:\n  " + "\n  ".join(lines)
 
 

@@ -41,6 +41,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -63,15 +65,53 @@ def _command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "callpulse"]
 
 
-def _environment() -> dict[str, str]:
-    """No config file: the defaults, with JSON logs and HTTP on a free loopback port."""
+def environment(**settings: str) -> dict[str, str]:
+    """No config file: the defaults, with JSON logs and HTTP on a free loopback port, and
+    ``settings`` (``CALLPULSE_...`` variables) over them."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLPULSE_")}
     return env | {
         "CALLPULSE_HTTP__HOST": "127.0.0.1",
         "CALLPULSE_HTTP__PORT": "0",
         "CALLPULSE_LOG__FORMAT": "json",
         "CALLPULSE_LOG__LEVEL": "info",
+        **settings,
     }
+
+
+@contextmanager
+def daemon(
+    command: list[str], env: dict[str, str], timeout: float
+) -> Iterator[subprocess.Popen[str]]:
+    """``command`` running with its log on a pipe (read it with :func:`log_entries`), killed
+    after ``timeout`` seconds or when the block ends with it still running."""
+    proc = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    watchdog = threading.Timer(timeout, proc.kill)
+    watchdog.start()
+    try:
+        yield proc
+    finally:
+        watchdog.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def log_entries(proc: subprocess.Popen[str]) -> Iterator[dict[str, Any] | str]:
+    """Each line ``proc`` logs until it exits: a JSON entry, or the line as it is."""
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        try:
+            yield json.loads(line)
+        except ValueError:
+            yield line.rstrip()
 
 
 def cli_report(path: Path, events: int, timeout: float) -> dict[str, Any]:
@@ -79,7 +119,7 @@ def cli_report(path: Path, events: int, timeout: float) -> dict[str, Any]:
     done = subprocess.run(
         [*_command(), "replay", str(path), "--report"],
         cwd=ROOT,
-        env=_environment(),
+        env=environment(),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -97,27 +137,14 @@ def cli_report(path: Path, events: int, timeout: float) -> dict[str, Any]:
 
 def cli_daemon(path: Path, events: int, timeout: float) -> dict[str, Any]:
     began = time.perf_counter()
-    proc = subprocess.Popen(
-        [*_command(), "replay", str(path), "--speed", "0"],
-        cwd=ROOT,
-        env=_environment(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    watchdog = threading.Timer(timeout, proc.kill)
-    watchdog.start()
-    assert proc.stderr is not None
     started = exhausted = None
     stopped: dict[str, Any] = {}
     other: list[str] = []
-    try:
-        for line in proc.stderr:
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                other.append(line.rstrip())
+    command = [*_command(), "replay", str(path), "--speed", "0"]
+    with daemon(command, environment(), timeout) as proc:
+        for entry in log_entries(proc):
+            if isinstance(entry, str):
+                other.append(entry)
                 continue
             event = entry.get("event")
             if event == "replay_started":
@@ -128,13 +155,8 @@ def cli_daemon(path: Path, events: int, timeout: float) -> dict[str, Any]:
             elif event == "callpulse_stopped":
                 stopped = entry
             elif entry.get("level") in ("warning", "error", "critical"):
-                other.append(line.rstrip())
+                other.append(json.dumps(entry))
         status = proc.wait()
-    finally:
-        watchdog.cancel()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     if exhausted is None:
         raise RuntimeError(f"callpulse replay ended ({status}) before the file's end: {other[-5:]}")
     result = _rate(events, exhausted)

@@ -25,7 +25,6 @@ from callpulse import __version__, pipeline
 from callpulse.adapters import records
 from callpulse.config import Settings
 from callpulse.config.reload import Reloader
-from callpulse.core.ingest import Rejection
 from callpulse.exposition import (
     AlertMetrics,
     CallpulseCollector,
@@ -33,6 +32,7 @@ from callpulse.exposition import (
     build_registry,
     ignored_by_format,
 )
+from callpulse.rejections import RejectionLog
 from callpulse.sources.base import Source, SourceError, SourceRefusedError
 from callpulse.web.forked import ForkedRenderer
 from callpulse.web.routes import routes
@@ -105,6 +105,7 @@ class App:
             enabled=settings.http.render_in_child,
         )
         self.status = StatusBoard(self.monitor, self.alerting)
+        self._log_rejections = RejectionLog()
         self._status_sampled = -math.inf  # time.monotonic() of the last status sample
         self.source.on_revoke = self._on_revoke
         self.reloader = Reloader(
@@ -323,7 +324,7 @@ class App:
                     self.monitor.tick(time.time())
                 rejected = ingest.process(batch.records)
                 if rejected:
-                    _log_rejections(rejected)
+                    self._log_rejections(rejected)
                     await source.dead_letter(rejected)
                 await source.commit(batch)
         finally:
@@ -354,7 +355,7 @@ class App:
                 if partition is not None:
                     due.append(dataclasses.replace(record, partition=partition))
         if due:
-            _log_rejections(self.ingest.process(due, translated=True))
+            self._log_rejections(self.ingest.process(due, translated=True))
 
     # --- reloading rules and maintenance windows ---------------------------------------------
 
@@ -401,16 +402,3 @@ class App:
         if now - self._status_sampled >= age:
             self._status_sampled = now
             self.status.sample()
-
-
-def _log_rejections(rejected: list[Rejection]) -> None:
-    for r in rejected:
-        record = r.record
-        log.warning(
-            "record_rejected",
-            reason=r.reason,
-            detail=r.detail,
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-        )

@@ -77,9 +77,13 @@ class CallpulseCollector(Collector):
         alerting: AlertMetrics = NO_ALERTS,
         reloads: Callable[[], Mapping[str, int]] = dict,
         ignored: Callable[[], Mapping[tuple[str, str], int]] = dict,
+        caps: Callable[[], Mapping[str, float]] = dict,
     ) -> None:
+        """``caps``: the fill (0..1) of caps kept outside the monitor (an adapter's state),
+        by name, shown beside the monitor's own in ``callpulse_cap_fill_ratio``."""
         self._reloads = reloads
         self._ignored = ignored
+        self._caps = caps
         self._ingest = ingest
         self._source = source
         self._alerting = alerting
@@ -162,6 +166,13 @@ class CallpulseCollector(Collector):
             "reason",
             self._ingest.invalid,
         )
+        yield _counter(
+            "callpulse_processing_errors",
+            "Records that made callpulse raise (a defect, or a record built to break it), by "
+            "the stage that raised; each is a processing_error dead letter.",
+            "stage",
+            self._ingest.errors,
+        )
 
         yield CounterMetricFamily(
             "callpulse_events_duplicate",
@@ -211,9 +222,20 @@ class CallpulseCollector(Collector):
         yield ignored
         yield CounterMetricFamily(
             "callpulse_label_values_released",
-            "Queues, IVR applications and backends forgotten after every window aged them out.",
+            "Label values forgotten and given back to their cap: queues, IVR applications and "
+            "backends aged out of every window; sites, trunks and components idle past every "
+            "window whose place a new value needed.",
             value=stats.released,
         )
+        fill = GaugeMetricFamily(
+            "callpulse_cap_fill_ratio",
+            "Share of each cap in use (0..1); at 1, new values are folded into _overflow, "
+            "forgotten early or refused.",
+            labels=["cap"],
+        )
+        for cap, ratio in sorted((monitor.cap_fill() | dict(self._caps())).items()):
+            fill.add_metric([cap], ratio)
+        yield fill
 
         lag = GaugeMetricFamily(
             "callpulse_consumer_lag_records",

@@ -80,3 +80,34 @@ def test_slow_idle_and_greedy_clients_cannot_hold_the_daemon(tmp_path: Path) -> 
         assert after - before < 15
     finally:
         assert daemon.stop() == 0
+
+
+def probe(port: int) -> bytes:
+    """The status line /healthz gets on a new connection, or b"" when it gets none."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            return sock.recv(4096).split(b"\r\n")[0]
+    except OSError:
+        return b""
+
+
+def test_silent_sockets_filling_the_cap_cannot_keep_the_probes_out(tmp_path: Path) -> None:
+    """256 connections that send nothing (the default cap), re-opened as they are closed: every
+    probe still gets its answer."""
+    daemon = Daemon(tmp_path, {"source": {"kind": "simulator"}}).start()
+    silent: list[socket.socket] = []
+    try:
+        daemon.wait_ready(30)
+        silent = [socket.create_connection(("127.0.0.1", daemon.port)) for _ in range(256)]
+        time.sleep(0.5)  # all accepted: the table is full of connections that never speak
+        answers = []
+        for _ in range(20):
+            answers.append(probe(daemon.port))
+            silent.append(socket.create_connection(("127.0.0.1", daemon.port)))
+        assert answers == [b"HTTP/1.1 200 OK"] * 20
+        daemon.assert_running()
+    finally:
+        for sock in silent:
+            sock.close()
+        assert daemon.stop() == 0

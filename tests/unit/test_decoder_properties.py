@@ -28,10 +28,10 @@ JSON = st.recursive(
 )
 
 
-def decodes_or_rejects(value: bytes) -> None:
+def decodes_or_rejects(value: bytes, max_bytes: int = 4096) -> None:
     error: DecodeError | None = None
     try:
-        decode(value, 4096)
+        decode(value, max_bytes)
     except DecodeError as exc:  # anything else escapes and fails the test
         error = exc
     if error is not None:

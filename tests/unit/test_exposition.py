@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -23,7 +25,10 @@ NOW = 1_800_000_000.0
 
 
 def scrape(
-    ingest: Ingest, alerting: AlertMetrics = NO_ALERTS, reloads: dict[str, int] | None = None
+    ingest: Ingest,
+    alerting: AlertMetrics = NO_ALERTS,
+    reloads: dict[str, int] | None = None,
+    **extra: Any,
 ) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     collector = CallpulseCollector(
         ingest,
@@ -37,6 +42,7 @@ def scrape(
         alerting=alerting,
         reloads=lambda: reloads or {},
         ignored=lambda: {("asterisk-queue-log", "RINGNOANSWER"): 2},
+        **extra,
     )
     text = generate_latest(build_registry(collector)).decode()
     return {
@@ -84,6 +90,53 @@ def test_queue_series_and_zero_denominator_rule() -> None:
     assert samples[("callpulse_event_time_lag_seconds", ())] == 3.0
     assert samples[("callpulse_build_info", (("version", "0.1.0"),))] == 1
     assert ("process_resident_memory_bytes", ()) in samples
+
+
+def test_the_fill_of_every_cap(make_monitor: Any) -> None:
+    monitor = make_monitor(
+        label_limits={"site": 4, "queue": 8, "agent": 10, "trunk": 5, "component": 2},
+        dedup_capacity=1000,
+    )
+    ingest = Ingest(monitor)
+    records = [raw("call.queued", NOW - 1, call_id=f"c{i}", queue="billing") for i in range(3)]
+    records += [
+        raw("call.queued", NOW - 1, site="nyc1", call_id="n", queue="sales"),
+        raw("agent.state", NOW - 1, agent_id="a", state="available", queues=["billing"]),
+        raw("component.health", NOW - 1, component="pbx-1", kind="pbx", status="up"),
+        raw("maintenance.ended", NOW - 1, maintenance_id="chg-1"),
+        raw("call.queued", NOW - 10_000, call_id="late", queue="billing"),
+    ]
+    assert ingest.process([RawRecord(r) for r in records]) == []
+
+    def fill(**extra: Any) -> dict[str, float]:
+        return {
+            labels[0][1]: value
+            for (name, labels), value in scrape(ingest, **extra).items()
+            if name == "callpulse_cap_fill_ratio"
+        }
+
+    mine = fill()
+    assert sorted(mine) == sorted(
+        ["site", "queue", "application", "trunk", "component", "backend", "agent", "dedup",
+         "dedup_late", "waiting_calls", "maintenance_event_bytes"]
+    )  # fmt: skip
+    assert mine == {
+        "site": 2 / 4,
+        "queue": 2 / 8,
+        "application": 0.0,
+        "trunk": 0.0,
+        "component": 1 / 2,
+        "backend": 0.0,
+        "agent": 1 / 10,
+        "dedup": 7 / 1000,
+        "dedup_late": 1 / 1000,
+        "waiting_calls": 3 / 10_000,  # the fullest queue's, of 10,000
+        # The end is kept (a start could follow it): a share of the 8 MiB budget.
+        "maintenance_event_bytes": monitor.maintenance.event_windows.used / (8 * 1024 * 1024),
+    }
+    assert mine["maintenance_event_bytes"] > 0
+    # Caps kept outside the monitor (an adapter's) join the family.
+    assert fill(caps=lambda: {"adapter_calls": 0.5}) == mine | {"adapter_calls": 0.5}
 
 
 def every_event_type_now() -> list[RawRecord]:

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
 import logging
+import time
+from pathlib import Path
 
+import bcrypt
 import pytest
 
 from callpulse.web.server import HttpServer, Limits, Request, Response
+from callpulse.web.webconfig import WebConfig, load_web_config
 
 CLOSE = b"Connection: close\r\n\r\n"
 
@@ -103,9 +108,29 @@ async def closed_within(reader: asyncio.StreamReader, seconds: float) -> float:
     loop = asyncio.get_running_loop()
     started = loop.time()
     async with asyncio.timeout(seconds):
-        while await reader.read(1024):
-            pass
+        try:
+            while await reader.read(1024):
+                pass
+        except ConnectionResetError:
+            pass  # closed without a goodbye: the server aborted it
     return loop.time() - started
+
+
+async def still_open(reader: asyncio.StreamReader) -> bool:
+    """Whether the server has left this silent connection open (nothing to read, no EOF)."""
+    try:
+        async with asyncio.timeout(0.2):
+            await reader.read(1)
+    except TimeoutError:
+        return True
+    except ConnectionResetError:
+        return False
+    return False
+
+
+async def settle() -> None:
+    """Let the server's side of the loop accept the connections just opened."""
+    await asyncio.sleep(0.1)
 
 
 async def test_a_half_sent_header_is_closed_after_the_header_timeout() -> None:
@@ -178,3 +203,150 @@ async def test_a_request_body_is_refused_unread_and_big_headers_get_431() -> Non
         assert big.split(b"\r\n")[0].endswith(b" 431 Request Header Fields Too Large")
     finally:
         await server.stop()
+
+
+async def test_silent_connections_at_the_cap_make_room_for_a_probe() -> None:
+    # Silent sockets would hold their slots for the whole header timeout: a long one here.
+    limits = Limits(header_timeout=60, keepalive_timeout=60, max_connections=3)
+    server = HttpServer("127.0.0.1", 0, {"/healthz": hello}, limits)
+    await server.start()
+    try:
+        silent = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(3)]
+        for _ in range(3):  # an attacker re-opens what was closed: each probe still gets in
+            await settle()
+            probe = await exchange(server.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + CLOSE)
+            assert probe.startswith(b"HTTP/1.1 200 OK")
+            # The oldest silent connection made room; the others are still held.
+            oldest, *others = silent
+            assert await closed_within(oldest[0], 5) < 5
+            assert [await still_open(reader) for reader, _ in others] == [True, True]
+            oldest[1].close()
+            silent = [*others, await asyncio.open_connection("127.0.0.1", server.port)]
+        for _, writer in silent:
+            writer.close()
+    finally:
+        await server.stop()
+
+
+async def test_when_every_connection_is_busy_a_new_one_is_refused() -> None:
+    release = asyncio.Event()
+
+    async def slow(request: Request) -> Response:
+        await release.wait()
+        return Response(body=b"done\n")
+
+    server = HttpServer("127.0.0.1", 0, {"/slow": slow}, TIGHT)
+    await server.start()
+    try:
+        busy = []
+        for _ in range(3):
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(b"GET /slow HTTP/1.1\r\nHost: x\r\n" + CLOSE)
+            busy.append((reader, writer))
+        await settle()
+        assert await exchange(server.port, b"GET /slow HTTP/1.1\r\nHost: x\r\n" + CLOSE) == b""
+        release.set()
+        for reader, writer in busy:
+            assert (await reader.read()).endswith(b"done\n")
+            writer.close()
+    finally:
+        await server.stop()
+
+
+def with_users(tmp_path: Path, rounds: int) -> WebConfig:
+    """A web config with one user, "prom", whose password is "right"."""
+    digest = bcrypt.hashpw(b"right", bcrypt.gensalt(rounds=rounds)).decode()
+    path = tmp_path / "web.yml"
+    path.write_text(f"basic_auth_users: {{prom: '{digest}'}}\n")
+    return load_web_config(path)
+
+
+def get(path: str, user: str, password: str) -> bytes:
+    token = base64.b64encode(f"{user}:{password}".encode())
+    return (
+        b"GET "
+        + path.encode()
+        + b" HTTP/1.1\r\nHost: x\r\nAuthorization: Basic "
+        + token
+        + (b"\r\n" + CLOSE)
+    )
+
+
+async def most_cpu_between_turns(stop: asyncio.Event) -> float:
+    """The most CPU time the event loop's thread spent between two turns of this task: how
+    long work on the loop held it. CPU time rather than wall time, which a loaded machine
+    inflates by however long other processes have the core."""
+    held = 0.0
+    while not stop.is_set():
+        before = time.thread_time()
+        await asyncio.sleep(0.002)
+        held = max(held, time.thread_time() - before)
+    return held
+
+
+async def test_password_guessing_neither_holds_the_loop_nor_goes_on_past_the_budget(
+    tmp_path: Path,
+) -> None:
+    # Cost 11: one bcrypt check is about 0.2 s of CPU, four times the 50 ms allowed.
+    server = HttpServer(
+        "127.0.0.1", 0, {"/metrics": hello, "/healthz": hello}, Limits(), with_users(tmp_path, 11)
+    )
+    await server.start()
+    stop = asyncio.Event()
+    watch = asyncio.create_task(most_cpu_between_turns(stop))
+    probes: list[bytes] = []
+
+    async def guess(client: int) -> list[bytes]:
+        return [
+            await exchange(server.port, get("/metrics", "prom", f"guess-{client}-{n}"))
+            for n in range(3)
+        ]
+
+    async def probe() -> None:
+        while not stop.is_set():
+            probes.append(
+                await exchange(server.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + CLOSE)
+            )
+            await asyncio.sleep(0.05)
+
+    try:
+        prober = asyncio.create_task(probe())
+        started = time.monotonic()
+        answers = [a for client in await asyncio.gather(*map(guess, range(8))) for a in client]
+        elapsed = time.monotonic() - started
+        stop.set()
+        held = await watch
+        await prober
+    finally:
+        await server.stop()
+    statuses = [a.split(b"\r\n")[0] for a in answers]
+    refused = statuses.count(b"HTTP/1.1 401 Unauthorized")
+    # Ten failures a minute from one address, and a token back every 6 s meanwhile.
+    assert 10 <= refused <= 10 + int(elapsed / 6)
+    assert statuses.count(b"HTTP/1.1 429 Too Many Requests") == len(answers) - refused
+    assert all(b"\r\nRetry-After: " in a for a in answers if b" 429 " in a)
+    assert held < 0.05, f"the event loop was held {held * 1000:.0f} ms"
+    assert probes
+    assert all(p.startswith(b"HTTP/1.1 200 OK") for p in probes)
+
+
+async def test_an_unknown_user_costs_the_check_a_wrong_password_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checked: list[bytes] = []
+    checkpw = bcrypt.checkpw
+
+    def spy(password: bytes, digest: bytes) -> bool:
+        checked.append(digest[:7])  # "$2b$05$": the version and the cost
+        return checkpw(password, digest)
+
+    monkeypatch.setattr(bcrypt, "checkpw", spy)
+    server = HttpServer("127.0.0.1", 0, {"/metrics": hello}, Limits(), with_users(tmp_path, 5))
+    await server.start()
+    try:
+        for user in ("prom", "nobody"):
+            answer = await exchange(server.port, get("/metrics", user, "wrong"))
+            assert answer.startswith(b"HTTP/1.1 401")
+    finally:
+        await server.stop()
+    assert checked == [b"$2b$05$", b"$2b$05$"]

@@ -431,7 +431,7 @@ def test_a_site_holds_only_so_many_open_event_windows() -> None:
     for i in range(10_000):
         started(tracker, now + i * 0.01, f"junk-{i}")
     started(tracker, now + 200, "real", site="nyc1")
-    assert len(tracker._events) == 21
+    assert len(tracker.event_windows) == 21
     assert tracker.refused == 10_000 - 20
     assert [w.name for w in tracker.windows(now + 200) if w.sites == ("nyc1",)] == ["real"]
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import get_args
 
 import pytest
 import yaml
+from pydantic import BaseModel
 
 from callpulse.config import ConfigError, Settings, load_settings
 from callpulse.shipped import shipped
@@ -218,6 +220,141 @@ def test_a_secret_value_is_never_echoed_in_a_config_error(tmp_path: Path) -> Non
         load_settings(config)
     assert "source.kafka.sasl_password" in str(info.value)
     assert "123456789" not in str(info.value)
+
+
+# A credential in every type YAML can write it in, at every key that holds one. Each is
+# wrong (the keys want a string, or a section), which is exactly when an error would quote it.
+WRONGLY_TYPED_CREDENTIALS = {
+    "a number": "987654321",
+    "a float": "9876.54321",
+    "a bool": "true",
+    "a list": "[s3cret-l1, s3cret-l2]",
+    "a mapping": "{k: s3cret-m}",
+}
+CREDENTIAL_KEYS = {
+    "alerting.webhooks.0.authorization.credentials": (
+        "alerting: {{webhooks: [{{url: 'http://h/x', authorization: {{credentials: {v}}}}}]}}"
+    ),
+    "alerting.alertmanagers.0.basic_auth.password": (
+        "alerting: {{alertmanagers: [{{url: 'http://am', basic_auth: {{username: u, "
+        "password: {v}}}}}]}}"
+    ),
+    "source.kafka.sasl_password": "source: {{kafka: {{sasl_password: {v}}}}}",
+    # A section written as a value: the credential sits where the section goes.
+    "alerting.webhooks.0.authorization": (
+        "alerting: {{webhooks: [{{url: 'http://h/x', authorization: {v}}}]}}"
+    ),
+    "alerting.alertmanagers.0.basic_auth": (
+        "alerting: {{alertmanagers: [{{url: 'http://am', basic_auth: {v}}}]}}"
+    ),
+}
+
+
+def test_check_config_never_echoes_a_credential_whatever_its_type(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from callpulse.cli import main
+
+    sections = {"a string": "'Bearer s3cret-s'"}  # a string is a type a section cannot be
+    leaks = []
+    for key, template in CREDENTIAL_KEYS.items():
+        values = WRONGLY_TYPED_CREDENTIALS
+        if key.endswith(("authorization", "basic_auth")):
+            values = values | sections
+        for kind, value in values.items():
+            path = write(tmp_path, template.format(v=value) + "\n")
+            assert main(["check-config", str(path)]) == 2
+            err = capsys.readouterr().err
+            assert key in err, err  # the error still names the key...
+            if "(got" in err or "s3cret" in err or "98765" in err:  # ...never the value
+                leaks.append(f"{key} as {kind}: {err}")
+    assert not leaks, "\n".join(leaks)
+
+
+def test_a_web_config_error_never_echoes_a_users_hash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from callpulse.cli import main
+
+    web = tmp_path / "web.yml"
+    config = write(tmp_path, f"http: {{web_config_file: {web}}}\n")
+    for value in WRONGLY_TYPED_CREDENTIALS.values():
+        web.write_text(f"basic_auth_users: {{prometheus: {value}}}\n")
+        assert main(["check-config", str(config)]) == 2
+        err = capsys.readouterr().err
+        assert "basic_auth_users.prometheus" in err
+        assert "(got" not in err
+        assert "98765" not in err
+
+
+def test_the_logged_settings_mask_credentials_by_their_key_whatever_their_type() -> None:
+    settings = Settings.model_validate(
+        {
+            "source": {
+                "kafka": {
+                    "security_protocol": "SASL_SSL",
+                    "sasl_mechanism": "PLAIN",
+                    "sasl_username": "cp",
+                    "sasl_password": "s3cret-k",
+                }
+            },
+            "alerting": {
+                "alertmanagers": [
+                    {"url": "http://am", "basic_auth": {"username": "cp", "password": "s3cret-b"}}
+                ],
+                "webhooks": [
+                    {
+                        "url": "https://u:s3cret-u@hooks.example/s3cret-path?token=s3cret-q",
+                        "authorization": {"credentials": "s3cret-a"},
+                    }
+                ],
+            },
+        }
+    )
+    shown = settings.redacted()
+    assert "s3cret" not in str(shown)
+    assert shown["alerting"]["alertmanagers"][0]["basic_auth"]["username"] == "cp"
+    assert shown["alerting"]["webhooks"][0]["url"] == "https://hooks.example"
+    # A value of any type at a credential's key is masked: masking does not rest on SecretStr.
+    holders = [
+        (settings.source.kafka, "sasl_password"),
+        (settings.alerting.alertmanagers[0].basic_auth, "password"),
+        (settings.alerting.webhooks[0].authorization, "credentials"),
+    ]
+    for value in (987654321, True, ["s3cret-l"], {"k": "s3cret-m"}):
+        for holder, key in holders:
+            object.__setattr__(holder, key, value)  # past validation, as no file could
+        shown = settings.redacted()
+        assert shown["source"]["kafka"]["sasl_password"] == "**********"
+        assert shown["alerting"]["alertmanagers"][0]["basic_auth"]["password"] == "**********"
+        assert shown["alerting"]["webhooks"][0]["authorization"]["credentials"] == "**********"
+        assert "s3cret" not in str(shown)
+
+
+def sections(annotation: object) -> list[type[BaseModel]]:
+    """The models an annotation holds (``X | None``, ``list[X]``, ``dict[str, X]``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in get_args(annotation) for model in sections(arg)]
+
+
+def secret_fields(model: type[BaseModel]) -> set[str]:
+    """The names of the SecretStr fields anywhere under ``model``."""
+    names = set()
+    for name, info in model.model_fields.items():
+        if "SecretStr" in repr(info.annotation):
+            names.add(name)
+        for inner in sections(info.annotation):
+            names |= secret_fields(inner)
+    return names
+
+
+def test_every_secret_field_of_the_schema_is_a_credential_key() -> None:
+    from callpulse.config.credentials import SECRET_KEYS
+
+    found = secret_fields(Settings)
+    assert found == {"sasl_password", "password", "credentials"}
+    assert found <= SECRET_KEYS
 
 
 @pytest.mark.parametrize(

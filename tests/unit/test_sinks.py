@@ -17,6 +17,7 @@ from callpulse.sinks.delivery import PermanentError, Sink
 from callpulse.sinks.webhook import WebhookSink
 
 from .events import event
+from .receivers import Receiver, redirect
 
 NOW = 1_800_000_000.0
 
@@ -209,7 +210,6 @@ def test_sink_names_and_the_logged_settings_keep_url_secrets_out() -> None:
     secret_am = "https://ops:hunter2@am.example:9093/prefix?token=abc"
     secret_hook = "https://hooks.example/services/T0/B0/XXXXSECRETXXXX"
     assert AlertmanagerSink(secret_am, 5, 10, 60).name == "alertmanager:https://am.example:9093"
-    assert AlertmanagerSink(secret_am, 5, 10, 60, name="am-a").name == "alertmanager:am-a"
     hook = WebhookSink(secret_hook, 5, 10, 60, "http://cp", lambda: 0.0)
     assert hook.name == "webhook:https://hooks.example"
     settings = Settings.model_validate(
@@ -323,3 +323,158 @@ async def test_a_refusal_is_permanent_only_when_retrying_cannot_help(
     finally:
         await client.close()
         await runner.cleanup()
+
+
+SLACK = "https://hooks.slack.com/services/T0/B{}/XXXXSECRET{}XXXX"
+
+
+def test_two_sinks_on_one_host_get_distinct_labels_that_hold_no_secret() -> None:
+    from callpulse.config import Settings
+
+    settings = Settings.model_validate(
+        {
+            "alerting": {
+                "log": False,
+                "alertmanagers": [
+                    {"url": "https://ops:hunter2@am.example:9093/a?token=abc"},
+                    {"url": "https://am.example:9093/b"},
+                    {"url": "https://am.example:9093/c", "name": "am-c"},
+                ],
+                "webhooks": [{"url": SLACK.format(n, n)} for n in range(3)],
+            }
+        }
+    )
+    alerting = Alerting(settings.alerting, [], Monitor(MonitorConfig(), now=NOW))
+    names = [sink.name for sink in alerting.sinks]
+    assert names == [
+        "alertmanager:https://am.example:9093",
+        "alertmanager:https://am.example:9093#2",
+        "alertmanager:am-c",
+        "webhook:https://hooks.slack.com",
+        "webhook:https://hooks.slack.com#2",
+        "webhook:https://hooks.slack.com#3",
+    ]
+    assert len(alerting.delivery_stats()) == 6  # one series per sink, none added up
+    for secret in ("hunter2", "token", "9093/", "services", "SECRET"):
+        assert secret not in str(names)
+
+
+@pytest.mark.parametrize(
+    ("alerting", "message"),
+    [
+        (
+            "{alertmanagers: [{url: 'http://a', name: ops}], webhooks: [{url: 'http://b/x', "
+            "name: ops}]}",
+            r"webhooks\.0\.name: 'ops' is also alertmanagers\.0\.name: sink names must be unique",
+        ),
+        (
+            "{webhooks: [{url: 'http://b/x', name: ops}, {url: 'http://b/y', name: ops}]}",
+            r"webhooks\.1\.name: 'ops' is also webhooks\.0\.name",
+        ),
+        (
+            "{webhooks: [{url: 'http://b/x'}, {url: 'http://c/y', name: 'http://b'}]}",
+            r"webhooks\.1\.name: 'http://b' is the label of the unnamed webhooks\.0",
+        ),
+    ],
+)
+def test_sink_names_are_unique_and_the_error_names_the_key(
+    tmp_path: Path, alerting: str, message: str
+) -> None:
+    from callpulse.config import ConfigError
+
+    config = tmp_path / "callpulse.yaml"
+    config.write_text(f"alerting: {alerting}\n")
+    with pytest.raises(ConfigError, match=message):
+        load_settings(config)
+
+
+async def deliver(sink: Sink) -> None:
+    """Submit one notification and let the worker send it, fail or drop it."""
+    worker = asyncio.create_task(sink.run())
+    try:
+        sink.submit([note("A")])
+        for _ in range(100):
+            if sink.stats.sent or sink.stats.dropped:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        worker.cancel()
+        await sink.close()
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+@pytest.mark.parametrize("elsewhere", ["another port", "another host", "another scheme"])
+async def test_a_redirect_to_another_origin_sends_it_nothing_and_is_a_counted_failure(
+    status: int, elsewhere: str
+) -> None:
+    from structlog.testing import capture_logs
+
+    async with Receiver() as other:
+        location = {
+            "another port": f"http://127.0.0.1:{other.port}/landed",
+            "another host": "http://localhost:{port}/landed",
+            "another scheme": "https://127.0.0.1:{port}/landed",
+        }[elsewhere]
+        async with Receiver() as first:
+            first.answer = redirect(status, location.format(port=first.port))
+            sink = WebhookSink(
+                f"http://u:s3cret@127.0.0.1:{first.port}/hook?token=t0ken",
+                5.0,
+                10,
+                600.0,
+                "http://cp",
+                lambda: NOW,
+            )
+            with capture_logs() as logs:
+                await deliver(sink)
+        assert other.requests == []  # not a byte of the alert, nor the credentials
+        assert len(first.requests) == 1
+    assert sink.stats.as_dict() == {"sent": 0, "failed": 1, "dropped": 1}
+    [line] = [entry for entry in logs if entry["event"] == "notifications_dropped"]
+    assert (line["sink"], line["status"]) == (sink.name, status)
+    for secret in ("s3cret", "t0ken", "/hook", "landed"):  # the label, never a URL
+        assert secret not in str(line)
+
+
+async def test_a_redirect_within_the_origin_keeps_the_body_and_the_credentials() -> None:
+    async with Receiver() as receiver:
+        receiver.answer = redirect(307, "/landed")
+        sink = WebhookSink(
+            f"http://u:s3cret@127.0.0.1:{receiver.port}/hook",
+            5.0,
+            10,
+            600.0,
+            "http://cp",
+            lambda: NOW,
+        )
+        await deliver(sink)
+    assert sink.stats.as_dict() == {"sent": 1, "failed": 0, "dropped": 0}
+    (m1, p1, body1, auth1), (m2, p2, body2, auth2) = receiver.requests
+    assert (m1, p1, m2, p2) == ("POST", "/hook", "POST", "/landed")
+    assert body1 == body2
+    assert json.loads(body2)["alerts"][0]["labels"] == {"alertname": "A"}
+    assert auth1 == auth2 is not None
+
+
+async def test_a_redirect_that_would_turn_the_post_into_a_get_is_not_counted_sent() -> None:
+    async with Receiver() as receiver:
+        receiver.answer = redirect(303, "/landed")
+        sink = WebhookSink(
+            f"http://127.0.0.1:{receiver.port}/hook", 5.0, 10, 600.0, "http://cp", lambda: NOW
+        )
+        await deliver(sink)
+    assert [method for method, *_ in receiver.requests] == ["POST"]
+    assert sink.stats.as_dict() == {"sent": 0, "failed": 1, "dropped": 1}
+
+
+def test_a_sink_url_no_request_could_use_stops_the_config_without_quoting_it(
+    tmp_path: Path,
+) -> None:
+    from callpulse.config import ConfigError
+
+    config = tmp_path / "callpulse.yaml"
+    for url in ("http://u:x@am:s3cret-port/x", "http://[s3cret/x", "https:///s3cret", "ftp://h"):
+        config.write_text(f"alerting: {{webhooks: [{{url: '{url}'}}]}}\n")
+        with pytest.raises(ConfigError, match=r"alerting\.webhooks\.0\.url: ") as info:
+            load_settings(config)
+        assert "s3cret" not in str(info.value)

@@ -93,8 +93,8 @@ class Alerting:
         max_age = max(settings.resend_delay, settings.evaluation_interval)
         capacity = settings.queue_capacity
         self.sinks: list[Sink] = [
-            AlertmanagerSink(am.url, am.timeout, capacity, max_age, am.name, am.http_config())
-            for am in settings.alertmanagers
+            AlertmanagerSink(am.url, am.timeout, capacity, max_age, label, am.http_config())
+            for label, am in settings.labelled("alertmanager")
         ]
         self.sinks += [
             WebhookSink(
@@ -104,10 +104,10 @@ class Alerting:
                 max_age,
                 settings.external_url,
                 self._now,
-                w.name,
+                label,
                 w.http_config(),
             )
-            for w in settings.webhooks
+            for label, w in settings.labelled("webhook")
         ]
         if settings.log:
             self.sinks.append(LogSink(self._now))

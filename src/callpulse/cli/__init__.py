@@ -134,7 +134,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     status = commands.add_parser("status", help="a running callpulse's status, in the terminal")
-    status.add_argument("--url", default="http://127.0.0.1:9464")
+    status.add_argument(
+        "--url",
+        default="http://127.0.0.1:9464",
+        help="the callpulse to ask; user:password@ in it is basic auth, and never printed",
+    )
+    status.add_argument(
+        "--http.config.file",
+        dest="http_config_file",
+        type=Path,
+        metavar="FILE",
+        help="TLS and credentials for --url, in the file promtool takes: basic_auth, "
+        "authorization, tls_config (ca_file, cert_file, key_file, server_name, "
+        "insecure_skip_verify)",
+    )
 
     maintenance = commands.add_parser("maintenance", help="maintenance windows")
     maintenance_commands = maintenance.add_subparsers(
@@ -160,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "status":
         from callpulse.cli.status import show
 
-        return show(args.url)
+        return show(args.url, args.http_config_file)
     if args.command == "scenario":
         from callpulse.cli import scenario as sim
 

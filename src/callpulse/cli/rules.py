@@ -50,7 +50,7 @@ from callpulse.config import (
     Settings,
 )
 from callpulse.core.durations import format_duration, parse_duration
-from callpulse.core.ingest import DecodeError, decode
+from callpulse.core.ingest import RawRecord
 from callpulse.text import plain
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC).timestamp()  # a Monday morning
@@ -112,13 +112,14 @@ def _run_test(
         monitor.tick(START + now)
         while pending_events and pending_events[0][0] <= now:
             at, body = pending_events.pop(0)
+            where = f"{path}: test {name!r}: event at {format_duration(at)}"
             try:
-                monitor.apply(decode(json.dumps(body).encode(), 1 << 20))
-            except DecodeError as exc:
-                raise ConfigError(
-                    f"{path}: test {name!r}: event at {format_duration(at)}: "
-                    f"{exc.reason}: {exc.detail}"
-                ) from None
+                value = json.dumps(body, allow_nan=False).encode()
+            except (TypeError, ValueError, RecursionError) as exc:
+                raise ConfigError(f"{where}: not an event in JSON: {exc}") from None
+            # Through the daemon's own ingest: the same limits, and the same boundary.
+            for rejected in parts.ingest.process([RawRecord(value, topic=str(path))]):
+                raise ConfigError(f"{where}: {rejected.reason}: {rejected.detail}")
         alerting.evaluate()
         while checks and checks[0][0] <= now:
             at, expected = checks.pop(0)

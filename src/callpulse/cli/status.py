@@ -1,17 +1,30 @@
-"""``callpulse status``: the status page in a terminal, for an engineer on a bastion host."""
+"""``callpulse status``: the status page in a terminal, for an engineer on a bastion host.
+
+It reaches a callpulse behind TLS and authentication as promtool reaches a Prometheus, with
+``--http.config.file`` (:mod:`callpulse.cli.http_config`); ``user:password@`` in ``--url``
+is basic auth too. Nothing it prints holds the URL's user, password or query.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import sys
-import urllib.error
-import urllib.request
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from yarl import URL
 
+from callpulse.cli.http_config import load_http_config
+from callpulse.config.errors import ConfigError
+from callpulse.sinks.delivery import DeliveryError
+from callpulse.sinks.http_client import Answer, HttpClient, HttpConfig
 from callpulse.text import plain
+
+TIMEOUT = 10.0
 
 
 def _pct(v: float | None) -> str:
@@ -29,18 +42,64 @@ class _Table(Table):
         super().add_row(*(plain(c) if isinstance(c, str) else c for c in cells), **options)
 
 
-def show(url: str) -> int:
-    """Fetch ``url``/api/v1/status and print it as tables."""
-    target = url.rstrip("/") + "/api/v1/status"
+def show(url: str, http_config_file: Path | None = None) -> int:
+    """Fetch ``url``/api/v1/status and print it as tables; 2 when it cannot."""
     try:
-        with urllib.request.urlopen(target, timeout=10) as response:
-            status: dict[str, Any] = json.load(response)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        print(f"callpulse: cannot read {target}: {exc}", file=sys.stderr)
-        return 2
+        base, http = target(url, load_http_config(http_config_file))
+    except ConfigError as exc:
+        return _fail(str(exc))
+    shown = str(base)
+    try:
+        answer = asyncio.run(_get(f"{shown}/api/v1/status", http))
+    except DeliveryError as exc:
+        answered = f"answered {exc.status}: " if exc.status is not None else ""
+        return _fail(f"cannot read {shown}/api/v1/status: {answered}{exc}")
+    if answer.status != 200:
+        hint = ""
+        if answer.status in (401, 403):
+            hint = " (credentials: --http.config.file, or user:password@ in --url)"
+        return _fail(f"{shown}/api/v1/status answered {answer.status}{hint}")
+    try:
+        status: dict[str, Any] = json.loads(answer.body)
+    except ValueError:
+        return _fail(f"{shown}/api/v1/status did not answer a status document")
     # markup=False: every string comes from events; none of it is rich markup.
-    render(status, url, Console(markup=False, highlight=False))
+    render(status, shown, Console(markup=False, highlight=False))
     return 0
+
+
+def target(url: str, http: HttpConfig) -> tuple[URL, HttpConfig]:
+    """``url`` as it may be shown (no user, password, query or fragment, no trailing slash)
+    and the client settings, with the URL's ``user:password@`` as basic auth."""
+    try:
+        parsed = URL(url)
+        usable = parsed.scheme in ("http", "https") and bool(parsed.host)
+    except ValueError:
+        usable = False
+    if not usable:
+        # Not quoted: a password mistyped into it would be printed.
+        raise ConfigError("--url: expected http://HOST:PORT or https://HOST:PORT, then a path")
+    if parsed.user is not None:
+        if http.username is not None or http.bearer_token or http.bearer_token_file:
+            raise ConfigError(
+                "--url holds a user and --http.config.file credentials too: give one of them"
+            )
+        http = dataclasses.replace(http, username=parsed.user, password=parsed.password)
+    shown = parsed.with_user(None).with_query(None).with_fragment(None)
+    return shown.with_path(shown.path.rstrip("/")), http
+
+
+async def _get(url: str, http: HttpConfig) -> Answer:
+    client = HttpClient(http)
+    try:
+        return await client.request("GET", url, TIMEOUT)
+    finally:
+        await client.close()
+
+
+def _fail(message: str) -> int:
+    print(plain(f"callpulse status: {message}"), file=sys.stderr)
+    return 2
 
 
 def render(status: dict[str, Any], url: str, console: Console) -> None:

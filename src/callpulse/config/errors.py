@@ -7,6 +7,7 @@ import os
 
 from pydantic import ValidationError
 
+from callpulse.config.credentials import hides_input
 from callpulse.text import plain
 
 ENV_PREFIX = "CALLPULSE_"
@@ -21,9 +22,10 @@ def describe(exc: ValidationError, origin: str, env: bool = True) -> str:
     """``exc`` as one line per problem: where it came from, the key, and what is wrong.
 
     A value that came from an environment variable is blamed on it, not on ``origin``.
-    Values are echoed for scalars only, and never for a secret (a password, a token, a URL).
-    Each line is escaped (:func:`callpulse.text.plain`): a key from the file could hold a
-    terminal's escape sequence, or a line break that forges a line of this message.
+    Values are echoed for scalars only, and never under a credential's key (a password, a
+    token, a URL, a section of them), whatever the value's type. Each line is escaped
+    (:func:`callpulse.text.plain`): a key from the file could hold a terminal's escape
+    sequence, or a line break that forges a line of this message.
     """
     lines = []
     for error in exc.errors(include_url=False):
@@ -34,14 +36,9 @@ def describe(exc: ValidationError, origin: str, env: bool = True) -> str:
         message = error["msg"]
         if error["type"] == "extra_forbidden":
             message = "unknown key (check its spelling and section)"
-        elif "input" in error and not isinstance(error["input"], dict | list) and not _secret(loc):
-            message += f" (got {error['input']!r})"
+        elif "input" in error and not hides_input(loc):
+            value = error["input"]
+            if not isinstance(value, dict | list):
+                message += f" (got {value!r})"
         lines.append(plain(f"{where}: {key}: {message}"))
     return "invalid configuration:\n  " + "\n  ".join(lines)
-
-
-_SECRET_WORDS = ("password", "token", "secret", "url")
-
-
-def _secret(loc: list[str]) -> bool:
-    return any(word in part for part in loc for word in _SECRET_WORDS)

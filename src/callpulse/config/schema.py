@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import rrulestr
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -24,8 +25,10 @@ from pydantic import (
     SecretStr,
     model_validator,
 )
+from pydantic_core import to_jsonable_python
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from callpulse.config.credentials import redact
 from callpulse.config.errors import ENV_DELIMITER, ENV_PREFIX
 from callpulse.config.yaml import YamlFileSource
 from callpulse.core.calendar import AgentImpact, WindowSpec
@@ -39,7 +42,7 @@ from callpulse.core.queues import ServiceLevelPolicy
 from callpulse.core.rules import Rule, RuleSpec
 from callpulse.core.timegrid import check_windows
 from callpulse.sinks.http_client import HttpConfig
-from callpulse.sinks.naming import public_url
+from callpulse.sinks.naming import request_url, sink_labels
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -181,6 +184,11 @@ class HttpSettings(_Section):
     max_connections: Annotated[int, Field(ge=1)] = 256
     max_header_bytes: Annotated[int, Field(ge=1024)] = 8190
     web_config_file: Path | None = None  # TLS and basic auth (exporter-toolkit format)
+    # Basic auth: wrong passwords a client address may try a minute before it gets 429, how
+    # many addresses that is remembered for, and how many bcrypt checks may wait (then 503).
+    auth_failures_per_minute: Annotated[int, Field(ge=1)] = 10
+    auth_max_addresses: Annotated[int, Field(ge=1)] = 10_000
+    auth_max_pending: Annotated[int, Field(ge=1)] = 16
     # /metrics is rendered in a forked child, off the event loop (callpulse.web.forked).
     render_in_child: bool = True
     # A child slower than this is killed and the scrape answered 503: Prometheus' default
@@ -285,20 +293,16 @@ class TlsSettings(_Section):
     key_file: Path | None = None
 
 
-class SinkTarget(_Section):
-    """Where an HTTP sink (an Alertmanager or a webhook) sends, and how it authenticates (as
-    Prometheus' ``http_config`` names it). The URL is a secret (it may hold credentials or a
-    token): logs and the ``sink`` label show ``name``, or its host."""
+class HttpClientSettings(_Section):
+    """How a client authenticates to an HTTP server and trusts it, as Prometheus'
+    ``http_config`` names it: what a sink and ``callpulse status --http.config.file`` take."""
 
-    url: Annotated[str, Field(pattern=r"^https?://")]
-    timeout: Duration = 10.0
-    name: str | None = None
     basic_auth: BasicAuthSettings | None = None
     authorization: AuthorizationSettings | None = None
     tls_config: TlsSettings | None = None
 
     @model_validator(mode="after")
-    def _one_way_to_authenticate(self) -> SinkTarget:
+    def _one_way_to_authenticate(self) -> HttpClientSettings:
         if self.basic_auth is not None and self.authorization is not None:
             raise ValueError("give basic_auth or authorization, not both")
         return self
@@ -319,6 +323,16 @@ class SinkTarget(_Section):
         )
 
 
+class SinkTarget(HttpClientSettings):
+    """Where an HTTP sink (an Alertmanager or a webhook) sends, and how it authenticates. The
+    URL is a secret (it may hold credentials or a token): logs and the ``sink`` label show
+    ``name``, or its host."""
+
+    url: Annotated[str, AfterValidator(request_url)]
+    timeout: Duration = 10.0
+    name: str | None = None
+
+
 class AlertingSettings(_Section):
     alertmanagers: list[SinkTarget] = []
     webhooks: list[SinkTarget] = []
@@ -328,6 +342,37 @@ class AlertingSettings(_Section):
     external_url: Annotated[str, Field(pattern=r"^https?://")] = "http://localhost:9464"
     state_file: Path | None = None
     queue_capacity: Annotated[int, Field(ge=10)] = 10_000
+
+    def labelled(self, kind: Literal["alertmanager", "webhook"]) -> list[tuple[str, SinkTarget]]:
+        """``kind``'s targets in order, each with its ``sink`` label (sinks.naming)."""
+        targets = self.alertmanagers if kind == "alertmanager" else self.webhooks
+        labels = sink_labels(kind, [(t.url, t.name) for t in targets])
+        return list(zip(labels, targets, strict=True))
+
+    @model_validator(mode="after")
+    def _distinct_sinks(self) -> AlertingSettings:
+        # A sink's label is its identity in logs and metrics: two alike would add up two
+        # sinks' counts in one series.
+        named: dict[str, str] = {}
+        for kind in ("alertmanager", "webhook"):
+            pairs = self.labelled(kind)
+            unnamed = {label: i for i, (label, t) in enumerate(pairs) if not t.name}
+            for i, (label, target) in enumerate(pairs):
+                if not target.name:
+                    continue
+                key = f"{kind}s.{i}.name"
+                if target.name in named:
+                    raise ValueError(
+                        f"{key}: {target.name!r} is also {named[target.name]}: sink names must "
+                        "be unique"
+                    )
+                if label in unnamed:
+                    raise ValueError(
+                        f"{key}: {target.name!r} is the label of the unnamed {kind}s."
+                        f"{unnamed[label]}: choose another name"
+                    )
+                named[target.name] = key
+        return self
 
 
 class AbsentSettings(_Section):
@@ -466,6 +511,8 @@ class EventWindowSettings(_Section):
     components: list[str] = []
     max_duration: Annotated[float, BeforeValidator(parse_duration), Field(gt=0)] = 4 * 3600.0
     max_open_per_site: Annotated[int, Field(ge=1)] = 20
+    max_names: Annotated[int, Field(ge=1)] = 64
+    max_bytes: Annotated[int, Field(ge=64 * 1024)] = 8 * 1024 * 1024
 
 
 class MaintenanceSettings(_Section):
@@ -478,7 +525,13 @@ class MaintenanceSettings(_Section):
     def event_policy(self) -> EventPolicy:
         w = self.event_windows
         return EventPolicy(
-            self.events, tuple(w.sites), tuple(w.components), w.max_duration, w.max_open_per_site
+            self.events,
+            tuple(w.sites),
+            tuple(w.components),
+            w.max_duration,
+            w.max_open_per_site,
+            w.max_names,
+            w.max_bytes,
         )
 
     @model_validator(mode="after")
@@ -559,10 +612,9 @@ class Settings(BaseSettings):
         )
 
     def redacted(self) -> dict[str, Any]:
-        """The effective settings as plain data, with secrets masked: secret fields, and sink
-        URLs down to their scheme, host and port."""
-        data = self.model_dump(mode="json")
-        for kind in ("alertmanagers", "webhooks"):
-            for target in data["alerting"][kind]:
-                target["url"] = public_url(target["url"])
-        return data
+        """The effective settings as plain data, with every credential masked by its key
+        (whatever its type) and sink URLs down to their scheme, host and port."""
+        # Dumped as Python and made JSON after masking: a JSON dump would go through each
+        # field's type (SecretStr's serializer fails on anything but a SecretStr).
+        data = redact(self.model_dump(mode="python", warnings=False))
+        return dict(to_jsonable_python(data))

@@ -1,7 +1,9 @@
 """Infrastructure components: their reported status, heartbeat age, and silence as failure.
 
 A component that stops reporting is not "no data": after ``stale_after`` seconds without a
-``component.health`` event its effective status is ``down`` and ``stale`` is set.
+``component.health`` event its effective status is ``down`` and ``stale`` is set. So a silent
+component is kept (ComponentDown keeps paging for it) until its cap is full and a new
+component needs the place (:meth:`ComponentTracker.release_idlest`).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from callpulse.core import event_structs as ev
-from callpulse.core.cardinality import LabelGuard
+from callpulse.core.cardinality import IdleNames, LabelGuard
 from callpulse.core.timegrid import TimeGrid
 
 STATUSES = ("up", "degraded", "down")
@@ -41,11 +43,16 @@ class ComponentTracker:
 
     event_types = ("component.health",)
 
-    def __init__(self, grid: TimeGrid, guard: LabelGuard, stale_after: float) -> None:
+    def __init__(
+        self, grid: TimeGrid, guard: LabelGuard, stale_after: float, idle_after: float
+    ) -> None:
         self._grid = grid
         self._guard = guard
         self._stale_after = stale_after
         self._components: dict[tuple[str, str], _Component] = {}
+        self._idle = IdleNames[tuple[str, str], _Component](
+            idle_after, grid.bucket, lambda c: c.last_seen
+        )
 
     def apply(
         self, event: ev.Event, ts: float, bucket: int, late: bool, replay: bool = False
@@ -58,6 +65,14 @@ class ComponentTracker:
         seen = self._components.get(key)
         if seen is None or ts >= seen.last_seen:
             self._components[key] = _Component(event.kind, event.status, ts)
+
+    def release_idlest(self) -> bool:
+        """Forget the component silent the longest, if silent for longer than ``idle_after``,
+        giving its name back to the cap; whether one was."""
+        guard = self._guard
+        return self._idle.release_idlest(
+            self._grid.now, self._components, lambda k: guard.release("component", k[1], k[0])
+        )
 
     def forget_sites(self, sites: Iterable[str]) -> None:
         """Drop every component of ``sites``."""

@@ -29,6 +29,11 @@ class RecentIds:
     def __len__(self) -> int:
         return len(self._seen)
 
+    @property
+    def fill(self) -> float:
+        """The share of ``capacity`` in use, 0..1."""
+        return len(self._seen) / self._capacity
+
     def add(self, event_id: str, bucket: int) -> bool:
         """Record ``event_id`` at ``bucket``; return False if it was already recorded."""
         key = hash(event_id)

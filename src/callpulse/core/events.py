@@ -25,9 +25,23 @@ SCHEMA_VERSION = 1
 
 Seconds = Annotated[float, Field(ge=0)]
 Count = Annotated[int, Field(ge=0)]
-# Names become label values, log fields and terminal output: no control characters (an
-# escape sequence in a queue name would reach an engineer's terminal raw).
-_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+# Names become label values, log fields and terminal output, so they may not hold what
+# changes how text around them is shown: C0 and C1 controls (an escape sequence would reach
+# an engineer's terminal raw), DEL, the line and paragraph separators, and the bidirectional
+# overrides and isolates (U+202E shows "gnp.exe" as "exe.png").
+NOT_IN_NAMES: tuple[tuple[int, int], ...] = (
+    (0x00, 0x1F),
+    (0x7F, 0x9F),
+    (0x061C, 0x061C),
+    (0x200E, 0x200F),
+    (0x2028, 0x202E),
+    (0x2066, 0x2069),
+)
+_PRINTABLE = "^[^" + "".join(f"\\u{lo:04x}-\\u{hi:04x}" for lo, hi in NOT_IN_NAMES) + "]+$"
+NOT_IN_NAMES_UTF8 = b"|".join(
+    re.escape(chr(c).encode()) for lo, hi in NOT_IN_NAMES for c in range(max(lo, 0x80), hi + 1)
+)
+"""The UTF-8 of every character of :data:`NOT_IN_NAMES` beyond ASCII, as a bytes pattern."""
 Name = Annotated[str, Field(min_length=1, max_length=256, pattern=_PRINTABLE)]
 
 
@@ -51,6 +65,15 @@ class Envelope(BaseModel):
     # Python one, which strict refuses; the validator below admits strings only instead.
     occurred_at: Annotated[AwareDatetime, Field(strict=False)]
     site: SiteName
+
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _an_integer(cls, value: object) -> object:
+        """``true`` and ``1.0`` equal 1 in Python, and strict mode lets a Literal take them:
+        a version is the integer, as the schema says and the fast path reads it."""
+        if type(value) is not int:
+            raise ValueError("schema_version must be the integer 1")
+        return value
 
     @field_validator("occurred_at", mode="wrap")
     @classmethod

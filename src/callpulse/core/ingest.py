@@ -15,7 +15,7 @@ import msgspec
 from pydantic import BaseModel, ValidationError
 
 from callpulse.core.event_structs import EVENT_STRUCTS, Event
-from callpulse.core.events import EVENT_ADAPTER, SITE_CHARACTERS
+from callpulse.core.events import EVENT_ADAPTER, NOT_IN_NAMES_UTF8, SITE_CHARACTERS
 from callpulse.core.monitor import Monitor, Outcome
 
 RejectReason = Literal[
@@ -28,6 +28,10 @@ RejectReason = Literal[
     "processing_error",
 ]
 REJECT_REASONS: tuple[RejectReason, ...] = get_args(RejectReason)
+
+Stage = Literal["adapter", "decode", "monitor"]
+STAGES: tuple[Stage, ...] = get_args(Stage)
+"""Where a record can make callpulse raise: the platform's adapter, the decoder, the monitor."""
 
 
 class DecodeError(ValueError):
@@ -58,11 +62,13 @@ class RawRecord:
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
-    """A record that was not applied, and why."""
+    """A record that was not applied, and why. ``error``: for a ``processing_error``, what
+    was raised (the defect to log with its traceback); None for a record judged invalid."""
 
     record: RawRecord
     reason: str
     detail: str
+    error: BaseException | None = None
 
 
 class Translator(Protocol):
@@ -74,8 +80,34 @@ class Translator(Protocol):
         ...
 
 
+MAX_DEPTH = 32
+"""How deeply a record's JSON may nest. Events v1 need 2 (an envelope and a list of names);
+the rest is room for unknown fields. Both decoders recurse, and each has its own limit (msgspec
+the interpreter's stack, pydantic about 250): a fixed one, checked before either, makes one
+answer for every record, and a megabyte of brackets costs a scan, not a stack."""
+
 _FAST = msgspec.json.Decoder(Event)
 _SITE = re.compile(SITE_CHARACTERS)
+# The bytes of a record worth a closer look: an escape, DEL, the openers of arrays and
+# objects, and anything beyond ASCII. One translate deletes the rest, in C; what is left of
+# a call event is its one "{", and of any event a few bytes. It costs less than the two
+# searches for an escape and a DEL it replaces.
+_NOTEWORTHY = b"\\\x7f[{" + bytes(range(0x80, 0x100))
+_PLAIN = bytes(b for b in range(256) if b not in _NOTEWORTHY)
+_ENVELOPE_ONLY = b"{"
+# A JSON string, escapes included (unrolled: no backtracking on a long one).
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+# Every byte but the brackets, to delete; objects and arrays nest alike, so both become [ ].
+_BRACKETS_ONLY = bytes.maketrans(b"{}", b"[]")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_TOO_DEEP_RUN = b"[" * (MAX_DEPTH + 1)
+# NaN and Infinity where JSON allows a value (strings taken out first).
+_NON_JSON = re.compile(rb"NaN|-?Infinity")
+# The models' parser refuses an integer of more than 4,300 digits ("number out of range"),
+# where msgspec skips it in an unknown field: a record that long is left to the models.
+# Events are a few hundred bytes; a longer one is only slower to read.
+_FAST_MAX_BYTES = 4096
+_NOT_IN_NAMES = re.compile(NOT_IN_NAMES_UTF8)
 # Sites already found to match the schema's pattern: a deployment has tens of them, and a
 # regular expression per record would cost a third of the decode. Bounded, so a producer
 # inventing sites cannot grow it; past the bound a site is simply checked every time.
@@ -86,21 +118,30 @@ _GOOD_SITES_MAX = 4096
 def decode(value: bytes | None, max_bytes: int) -> Event:
     """Decode one record's value into an event, or raise :class:`DecodeError`.
 
-    The pydantic models of :mod:`callpulse.core.events` decide what is valid. Most records
-    take a faster path to the same answer: msgspec decodes them into the Structs of
+    The pydantic models of :mod:`callpulse.core.events` decide what is valid, once the record
+    is known to nest no deeper than :data:`MAX_DEPTH`. Most records take a faster path to
+    the same answer: msgspec decodes them into the Structs of
     :mod:`callpulse.core.event_structs`, which check everything the models check but the
     *printable* rule on names and the site's character set. A record without a backslash
-    (so without an escape sequence) and without a DEL byte cannot hold a control character
-    (JSON forbids them raw), and the site is checked here. Whatever the fast path refuses,
-    the models judge again: so it only ever answers sooner, never differently.
+    (so without an escape sequence) and without a DEL byte cannot hold a C0 control
+    (JSON forbids them raw); one that is not ASCII is handed to the models when it holds the
+    UTF-8 of another character names may not have (C1 controls, bidi overrides); and the
+    site is checked here. Whatever the fast path refuses, the models judge again: so it only
+    ever answers sooner, never differently.
     """
     if value is None:
         raise DecodeError("invalid_json", "the record has no value (a tombstone)")
     if len(value) > max_bytes:
         raise DecodeError("oversize", f"{len(value)} bytes, more than the limit of {max_bytes}")
-    event = fast_decode(value)
+    noteworthy = value.translate(None, _PLAIN)
+    if noteworthy != _ENVELOPE_ONLY and _too_deep(value, noteworthy):
+        raise DecodeError("invalid_json", f"nested deeper than {MAX_DEPTH} levels")
+    event = _fast(value, noteworthy)
     if event is not None:
         return event
+    if (b"NaN" in value or b"Infinity" in value) and _NON_JSON.search(_JSON_STRING.sub(b"", value)):
+        # The models' parser takes them where a field is unknown; they are still not JSON.
+        raise DecodeError("invalid_json", "NaN and Infinity are not numbers in JSON")
     try:
         model = EVENT_ADAPTER.validate_json(value)
     except ValidationError as exc:
@@ -110,15 +151,25 @@ def decode(value: bytes | None, max_bytes: int) -> Event:
 
 def fast_decode(value: bytes) -> Event | None:
     """The event ``value`` holds, by the fast path alone; None where the models must judge.
+    ``value`` is within :data:`MAX_DEPTH` (:func:`decode` checks that first).
 
     Never accepts a record the models refuse, nor gives other values than theirs
     (``tests/unit/test_decode_differential.py``).
     """
-    if b"\\" in value or b"\x7f" in value:
+    return _fast(value, value.translate(None, _PLAIN))
+
+
+def _fast(value: bytes, noteworthy: bytes) -> Event | None:
+    if len(value) > _FAST_MAX_BYTES:
         return None
+    if noteworthy != _ENVELOPE_ONLY:
+        if b"\\" in noteworthy or b"\x7f" in noteworthy:
+            return None
+        if not noteworthy.isascii() and _NOT_IN_NAMES.search(value):
+            return None
     try:
         event = _FAST.decode(value)
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, RecursionError):
         return None  # the models say why (or that it is valid after all, e.g. 1.0 for 1)
     site = event.site
     if site in _GOOD_SITES:
@@ -128,6 +179,35 @@ def fast_decode(value: bytes) -> Event | None:
     if len(_GOOD_SITES) < _GOOD_SITES_MAX:
         _GOOD_SITES.add(site)
     return event
+
+
+def too_deep(value: bytes) -> bool:
+    """Whether ``value`` nests arrays and objects more than :data:`MAX_DEPTH` deep.
+
+    Every step runs in C over the bytes: a record with few openers (nearly all) costs a
+    translate and two counts of what is left; a long run of openers is found by one search;
+    anything else has its innermost pairs taken out, a level a pass, at most
+    :data:`MAX_DEPTH` passes.
+    """
+    return _too_deep(value, value.translate(None, _PLAIN))
+
+
+def _too_deep(value: bytes, noteworthy: bytes) -> bool:
+    if noteworthy.count(b"[") + noteworthy.count(b"{") <= MAX_DEPTH:
+        return False
+    skeleton = _JSON_STRING.sub(b"", value).translate(_BRACKETS_ONLY, _NOT_BRACKETS)
+    if _TOO_DEEP_RUN in skeleton:
+        return True
+    for _ in range(MAX_DEPTH):
+        if not skeleton:
+            return False
+        shorter = skeleton.replace(b"[]", b"")
+        if len(shorter) == len(skeleton):
+            # Brackets that do not balance: not JSON, which the decoder will say; unless the
+            # openers left unclosed are many, and it would recurse into them first.
+            return _TOO_DEEP_RUN in skeleton
+        skeleton = shorter
+    return bool(skeleton)
 
 
 def as_struct(model: BaseModel) -> Event:
@@ -166,16 +246,19 @@ class Ingest:
     invalid: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REJECT_REASONS, 0))
     # Topics whose records are not events v1, with what turns them into v1.
     translators: dict[str, Translator] = field(default_factory=dict)
+    # processing_error rejections by the stage that raised (callpulse_processing_errors_total).
+    errors: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STAGES, 0))
     # Which sites each (topic, partition) carried, so a revoked partition's sites can go.
     sites_by_partition: dict[tuple[str, int], set[str]] = field(default_factory=dict)
 
     def process(self, records: Iterable[RawRecord], *, translated: bool = False) -> list[Rejection]:
-        """Apply every valid record; return the rejected ones in order.
+        """Apply every valid record; return the rejected ones in order. A record re-read to
+        rebuild state (``replay``) is neither counted nor returned when rejected again.
 
         ``translated``: the records are events v1 already, though their topic has a
         translator (what an adapter yields on the clock, with no record of its own)."""
         rejected: list[Rejection] = []
-        translators, invalid = self.translators, self.invalid
+        translators = self.translators
         if translated:
             translators = {}
         partition: tuple[str, int] = ("", -1)
@@ -190,24 +273,16 @@ class Ingest:
                 continue
             size = len(record.value or b"")
             if size > self.max_record_bytes:  # refused before an adapter parses it whole
-                invalid["oversize"] += 1
-                limit = self.max_record_bytes
-                rejected.append(
-                    Rejection(record, "oversize", f"{size} bytes, more than the limit of {limit}")
-                )
+                detail = f"{size} bytes, more than the limit of {self.max_record_bytes}"
+                self._reject(rejected, record, "oversize", detail)
                 continue
             try:
                 yielded = translate(record)
             except DecodeError as exc:
-                invalid[exc.reason] = invalid.get(exc.reason, 0) + 1
-                rejected.append(Rejection(record, exc.reason, exc.detail))
+                self._reject(rejected, record, exc.reason, exc.detail)
                 continue
             except Exception as exc:
-                # As for the monitor below: a translator's bug must not stop the stream.
-                invalid["processing_error"] += 1
-                rejected.append(
-                    Rejection(record, "processing_error", f"{type(exc).__name__}: {exc}")
-                )
+                self._failed(record, "adapter", exc, rejected)
                 continue
             for each in yielded:
                 # A rejection names the platform's record, which is what its owner can fix.
@@ -217,33 +292,52 @@ class Ingest:
     def _apply(
         self, record: RawRecord, source: RawRecord, sites: set[str], rejected: list[Rejection]
     ) -> None:
-        monitor, invalid = self.monitor, self.invalid
+        monitor = self.monitor
         try:
             event = decode(record.value, self.max_record_bytes)
         except DecodeError as exc:
-            invalid[exc.reason] += 1
-            rejected.append(Rejection(source, exc.reason, exc.detail))
+            self._reject(rejected, source, exc.reason, exc.detail)
+            return
+        except Exception as exc:
+            self._failed(source, "decode", exc, rejected)
             return
         try:
             outcome = monitor.apply(event, record.replay)
         except Exception as exc:
-            # A bug must not stop the stream: the record is kept with the error for
-            # whoever fixes it, and counted like any other rejection.
-            invalid["processing_error"] += 1
-            rejected.append(Rejection(source, "processing_error", repr(exc)[:500]))
+            self._failed(source, "monitor", exc, rejected)
             return
         sites.add(event.site)
         if outcome is Outcome.FUTURE:
-            invalid["future_event"] += 1
             ahead = event.occurred_at.timestamp() - monitor.now
-            rejected.append(
-                Rejection(
-                    source,
-                    "future_event",
-                    f"occurred_at is {ahead:.0f} s ahead of the clock "
-                    f"(max_clock_skew {monitor.config.max_clock_skew:g} s)",
-                )
-            )
+            skew = monitor.config.max_clock_skew
+            detail = f"occurred_at is {ahead:.0f} s ahead of the clock (max_clock_skew {skew:g} s)"
+            self._reject(rejected, source, "future_event", detail)
+
+    def _reject(
+        self,
+        rejected: list[Rejection],
+        record: RawRecord,
+        reason: str,
+        detail: str,
+        error: BaseException | None = None,
+    ) -> None:
+        if record.replay:
+            # Re-read to rebuild state: whoever read it first counted it and dead-lettered it.
+            return
+        self.invalid[reason] = self.invalid.get(reason, 0) + 1
+        rejected.append(Rejection(record, reason, detail, error))
+
+    def _failed(
+        self, record: RawRecord, stage: Stage, exc: Exception, rejected: list[Rejection]
+    ) -> None:
+        """One record's boundary: whatever it made a stage raise (a defect of ours, a
+        RecursionError, a MemoryError of its own making) rejects that record alone, and the
+        stream goes on. It is counted by stage, and the error rides with the rejection so
+        that the shell can log its traceback."""
+        if not record.replay:
+            self.errors[stage] += 1
+        detail = f"{stage}: {type(exc).__name__}: {exc}"[:500]
+        self._reject(rejected, record, "processing_error", detail, exc)
 
     def release_partitions(self, partitions: Iterable[tuple[str, int]]) -> set[str]:
         """Forget ``partitions``; return the sites no remaining partition carries."""

@@ -10,7 +10,6 @@ MaintenanceBacklog, MaintenanceImpactForecast and MaintenanceOverrun on the queu
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
@@ -26,6 +25,7 @@ from callpulse.core.backlog import (
     window_eta,
 )
 from callpulse.core.calendar import BUILTIN_ALERTS, Calendar, Occurrence
+from callpulse.core.event_windows import EventWindows
 from callpulse.core.queues import QueueFlow
 
 
@@ -88,7 +88,11 @@ class EventPolicy:
       components, open nothing;
     - ``max_duration``: a window with no end event closes by itself this long after it
       opened (listed in :attr:`MaintenanceTracker.expired`, for the shell to say so);
-    - ``max_open_per_site``: further starts at a site with this many open are refused.
+    - ``max_open_per_site``: further starts at a site with this many open are refused;
+    - ``max_names``: a start naming more components and queues than this is refused (what a
+      window keeps is its names: a start cannot make it keep more than this many);
+    - ``max_bytes``: the budget of windows (open and closed) and ends kept
+      (:class:`~callpulse.core.event_windows.EventWindows`).
     """
 
     mode: EventMode = "accept"
@@ -96,6 +100,8 @@ class EventPolicy:
     components: tuple[str, ...] = ()
     max_duration: float = 4 * 3600.0
     max_open_per_site: int = 20
+    max_names: int = 64
+    max_bytes: int = 8 * 1024 * 1024
 
 
 class _Sample(NamedTuple):
@@ -216,11 +222,10 @@ class MaintenanceTracker:
         # themselves (max_duration) since the shell last took them.
         self.refused = 0
         self.expired: list[Occurrence] = []
-        # Event windows by (site, maintenance_id): one change ticket may span sites.
-        self._events: dict[tuple[str, str], Occurrence] = {}
-        # Ends seen, kept through the grace period: a start delivered after its own end (late
+        # Event windows by (site, maintenance_id) (one change ticket may span sites), and the
+        # ends seen, kept through the grace period: a start delivered after its own end (late
         # or re-delivered) must not open a window that nothing will ever close.
-        self._ended: dict[tuple[str, str], float] = {}
+        self.event_windows = EventWindows(self.policy.max_bytes)
         # Calls waiting, agents serving and AHT per queue, sampled at each evaluation.
         self._samples: dict[tuple[str, str], deque[_Sample]] = {}
         self._baselines: dict[tuple[tuple[str, float], str, str], Baseline] = {}
@@ -242,6 +247,7 @@ class MaintenanceTracker:
         self.calendar = calendar
         self.limits = limits
         self.policy = policy or EventPolicy()
+        self.event_windows.resize(self.policy.max_bytes)
 
     # --- events ------------------------------------------------------------------------
 
@@ -251,64 +257,56 @@ class MaintenanceTracker:
         """Open or close an event window."""
         if not isinstance(event, ev.MaintenanceStarted | ev.MaintenanceEnded):
             return
+        store = self.event_windows
         key = (event.site, event.maintenance_id)
-        current = self._events.get(key)
         if isinstance(event, ev.MaintenanceStarted):
-            ended = self._ended.get(key)
+            ended = store.ended(key)
             if ended is not None and ts <= ended:
                 return  # its end has already been seen
-            if current is None or current.end != math.inf:
-                if not self._admits(event):
-                    self.refused += 1
-                    return
-                self._events[key] = Occurrence(
-                    event.maintenance_id,
-                    ts,
-                    math.inf,
-                    (event.site,),
-                    tuple(event.components),
-                    tuple(event.queues or ()),
-                    source="event",
-                )
-            return
-        self._ended[key] = max(ts, self._ended.get(key, ts))
-        if current is not None and current.end == math.inf and ts >= current.start:
-            self._events[key] = Occurrence(
-                current.name,
-                current.start,
+            current = store.window(key)
+            if current is not None and current.end == math.inf:
+                return  # already open
+            window = Occurrence(
+                event.maintenance_id,
                 ts,
-                current.sites,
-                current.components,
-                current.queues,
+                math.inf,
+                (event.site,),
+                tuple(event.components),
+                tuple(event.queues or ()),
                 source="event",
             )
+            if not (self._admits(event) and store.open(key, window)):
+                self.refused += 1
+            return
+        # An end matters to a window open now (under this policy or an earlier one) and to a
+        # start this policy could admit later; any other is not remembered at all.
+        if store.window(key) is not None or self._may_open(event.site, event.maintenance_id):
+            store.close(key, ts)
+
+    def _may_open(self, site: str, maintenance_id: str) -> bool:
+        """Whether the policy lets some start for ``maintenance_id`` at ``site`` open."""
+        policy = self.policy
+        if policy.mode == "off" or (policy.sites and site not in policy.sites):
+            return False
+        return policy.mode != "calendar_only" or (
+            self.calendar is not None
+            and any(w.name == maintenance_id and site in w.sites for w in self.calendar.windows)
+        )
 
     def _admits(self, event: ev.MaintenanceStarted) -> bool:
         policy = self.policy
-        if policy.mode == "off":
-            return False
-        if policy.mode == "calendar_only" and not (
-            self.calendar is not None
-            and any(
-                w.name == event.maintenance_id and event.site in w.sites
-                for w in self.calendar.windows
-            )
-        ):
-            return False
-        if policy.sites and event.site not in policy.sites:
+        if not self._may_open(event.site, event.maintenance_id):
             return False
         if policy.components and not set(event.components) <= set(policy.components):
             return False
-        open_here = sum(
-            1 for (site, _), o in self._events.items() if site == event.site and o.end == math.inf
-        )
-        return open_here < policy.max_open_per_site
+        if len(event.components) + len(event.queues or ()) > policy.max_names:
+            return False
+        return self.event_windows.open_at(event.site) < policy.max_open_per_site
 
     def forget_sites(self, sites: Iterable[str]) -> None:
         """Drop event windows and samples of ``sites``."""
         gone = set(sites)
-        self._events = {k: o for k, o in self._events.items() if k[0] not in gone}
-        self._ended = {k: t for k, t in self._ended.items() if k[0] not in gone}
+        self.event_windows.forget_sites(gone)
         self._samples = {k: v for k, v in self._samples.items() if k[0] not in gone}
 
     # --- windows -----------------------------------------------------------------------
@@ -329,7 +327,7 @@ class MaintenanceTracker:
         planned = {(o.name, site) for o in found for site in o.sites}
         found += [
             o
-            for o in self._events.values()
+            for o in self.event_windows.windows()
             if o.start <= now < o.end + grace and (o.name, o.sites[0]) not in planned
         ]
         return found
@@ -355,17 +353,12 @@ class MaintenanceTracker:
     def prune(self, now: float) -> None:
         """Close event windows open longer than the policy's ``max_duration``; forget what
         ended more than the grace period ago (unless an alert still holds it)."""
-        longest = self.policy.max_duration
-        for key, o in list(self._events.items()):
-            if o.end == math.inf and now - o.start >= longest:
-                closed = dataclasses.replace(o, end=o.start + longest)
-                self._events[key] = closed
-                self.expired.append(closed)
+        store = self.event_windows
+        self.expired += store.expire(now, self.policy.max_duration)
         horizon = now - self.limits.grace
         held = {k[0] for k in self._paging} | {k[0] for k in self._overrunning}
-        self._events = {k: o for k, o in self._events.items() if o.end >= horizon or o.key in held}
-        self._ended = {k: t for k, t in self._ended.items() if t >= horizon}
-        live = {o.key for o in self._events.values()} | held
+        store.prune(horizon, held)
+        live = {o.key for o in store.windows()} | held
         if self.calendar is not None:
             live |= {o.key for o in self.calendar.occurrences(horizon, now + 1e-6)}
         self._baselines = {k: v for k, v in self._baselines.items() if k[0] in live}

@@ -21,7 +21,7 @@ What happens to an event, by its ``occurred_at``:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
@@ -30,7 +30,7 @@ from msgspec import structs
 
 from callpulse.core import event_structs as ev
 from callpulse.core.calendar import Calendar, WindowSpec
-from callpulse.core.cardinality import LabelGuard
+from callpulse.core.cardinality import IdleNames, LabelGuard
 from callpulse.core.components import ComponentTracker, ComponentView
 from callpulse.core.dedup import RecentIds
 from callpulse.core.ivr import IvrTracker, IvrView
@@ -105,7 +105,7 @@ class MonitorStats:
     late: int = 0
     future: int = 0
     replayed: int = 0  # applied again to rebuild state; not in events_by_type
-    released: int = 0  # series that aged out of every window, their names given back
+    released: int = 0  # names given back to their caps: aged out, or idle and needed
 
 
 class Monitor:
@@ -144,8 +144,17 @@ class Monitor:
             erlang_window,
         )
         self.ivr = IvrTracker(self.grid, self.guard)
-        self.trunks = TrunkTracker(self.grid, self.guard)
-        self.components = ComponentTracker(self.grid, self.guard, config.component_stale_after)
+        # A site, trunk or component gives its place only to a new name, when its cap is
+        # full, and only once idle past every window (see cardinality's docstring).
+        idle_after = max(config.windows) + config.bucket
+        self.trunks = TrunkTracker(self.grid, self.guard, idle_after)
+        self.components = ComponentTracker(
+            self.grid, self.guard, config.component_stale_after, idle_after
+        )
+        self._idle_sites = IdleNames[str, float](idle_after, config.bucket, float)
+        self.guard.reclaim_with("site", self._counted(self._release_idlest_site))
+        self.guard.reclaim_with("trunk", self._counted(self.trunks.release_idlest))
+        self.guard.reclaim_with("component", self._counted(self.components.release_idlest))
         calendar = (
             Calendar(config.maintenance_windows, config.maintenance_timezone)
             if config.maintenance_windows
@@ -210,6 +219,22 @@ class Monitor:
                 before = now - max(self.config.windows) - self.config.bucket
                 self.stats.released += self.queues.release_idle(before)
                 self.stats.released += self.ivr.release_idle(before)
+
+    def _counted(self, release: Callable[[], bool]) -> Callable[[], bool]:
+        def reclaim() -> bool:
+            released = release()
+            self.stats.released += released
+            return released
+
+        return reclaim
+
+    def _release_idlest_site(self) -> bool:
+        """Forget the site silent the longest, if silent past every window: an absent rule
+        stops watching it, and its name goes back to the cap."""
+        guard = self.guard
+        return self._idle_sites.release_idlest(
+            self.grid.now, self._site_last_event, lambda site: guard.release("site", site)
+        )
 
     # --- events ------------------------------------------------------------------------
 
@@ -300,3 +325,16 @@ class Monitor:
     def component_views(self) -> list[ComponentView]:
         """Every component's effective status at :attr:`now`."""
         return self.components.views()
+
+    def cap_fill(self) -> dict[str, float]:
+        """How full each cap a producer can fill is, 0..1, by name: each label's
+        (``kpi.max_label_values``), de-duplication's (``dedup``, and ``dedup_late`` for late
+        events), the fullest queue's waiting calls (``waiting_calls``) and the maintenance
+        events' bytes (``maintenance_event_bytes``). At 1, what comes next is folded into
+        ``_overflow``, forgotten early or refused."""
+        return self.guard.fill() | {
+            "dedup": self._ids.fill,
+            "dedup_late": self._late_ids.fill,
+            "waiting_calls": self.queues.waiting_fill(),
+            "maintenance_event_bytes": self.maintenance.event_windows.fill,
+        }

@@ -416,6 +416,11 @@ class QueueTracker:
 
     # --- reading -----------------------------------------------------------------------
 
+    def waiting_fill(self) -> float:
+        """The fullest queue's share of its cap on waiting calls, 0..1."""
+        fullest = max((len(q.waiting) for q in self._queues.values()), default=0)
+        return fullest / MAX_WAITING_PER_QUEUE
+
     def views(self) -> list[QueueView]:
         """Every queue's state and KPIs at the grid's *now*."""
         grid = self._grid

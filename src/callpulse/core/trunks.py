@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 from callpulse.core import event_structs as ev
-from callpulse.core.cardinality import LabelGuard
+from callpulse.core.cardinality import IdleNames, LabelGuard
 from callpulse.core.histogram import LinearBins, LogBins, RollingHistogram
 from callpulse.core.timegrid import TimeGrid
 from callpulse.core.windows import RollingCounters
@@ -95,6 +95,7 @@ class _Trunk:
     loss: RollingHistogram
     status: tuple[float, bool, int, int] | None = None  # (at, up, in use, total)
     setups_total: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CODE_CLASSES, 0))
+    touched: float = 0.0  # the clock's now when an event last named it
 
     def advance(self, head: int) -> None:
         for series in (self.counters, self.pdd, self.mos, self.jitter, self.loss):
@@ -102,14 +103,23 @@ class _Trunk:
 
 
 class TrunkTracker:
-    """State and KPIs of every (site, trunk)."""
+    """State and KPIs of every (site, trunk).
+
+    A trunk is not released when its windows age out, as a queue is: its last ``trunk.status``
+    stands (a trunk that said it is down is down until it says otherwise, and TrunkDown
+    pages for it), so it is kept until its cap is full and a new trunk needs the place
+    (:meth:`release_idlest`).
+    """
 
     event_types = ("trunk.status", "call.setup", "media.quality")
 
-    def __init__(self, grid: TimeGrid, guard: LabelGuard) -> None:
+    def __init__(self, grid: TimeGrid, guard: LabelGuard, idle_after: float) -> None:
         self._grid = grid
         self._guard = guard
         self._trunks: dict[tuple[str, str], _Trunk] = {}
+        self._idle = IdleNames[tuple[str, str], _Trunk](
+            idle_after, grid.bucket, lambda t: t.touched
+        )
 
     def apply(
         self, event: ev.Event, ts: float, bucket: int, late: bool, replay: bool = False
@@ -170,7 +180,16 @@ class TrunkTracker:
             self._trunks[(site, name)] = trunk
         else:
             trunk.advance(self._grid.head)
+        trunk.touched = self._grid.now
         return trunk
+
+    def release_idlest(self) -> bool:
+        """Forget the trunk no event has named for the longest, if for longer than
+        ``idle_after``, giving its name back to the cap; whether one was."""
+        guard = self._guard
+        return self._idle.release_idlest(
+            self._grid.now, self._trunks, lambda k: guard.release("trunk", k[1], k[0])
+        )
 
     def forget_sites(self, sites: Iterable[str]) -> None:
         """Drop every trunk of ``sites``."""

@@ -12,7 +12,11 @@ from callpulse.sinks.naming import sink_name
 
 
 class AlertmanagerSink(Sink):
-    """One Alertmanager; callpulse sends to each configured one, as Prometheus does."""
+    """One Alertmanager; callpulse sends to each configured one, as Prometheus does.
+
+    ``label`` is its ``sink`` label (:func:`~callpulse.sinks.naming.sink_labels`), by default
+    its origin's.
+    """
 
     def __init__(
         self,
@@ -20,12 +24,12 @@ class AlertmanagerSink(Sink):
         timeout: float,
         capacity: int,
         max_age: float,
-        name: str | None = None,
+        label: str | None = None,
         http: HttpConfig | None = None,
     ) -> None:
         super().__init__(capacity, max_age)
         self.url = url.rstrip("/") + "/api/v2/alerts"
-        self.name = sink_name("alertmanager", url, name)
+        self.name = label or sink_name("alertmanager", url)
         self._timeout = timeout
         self._client = HttpClient(http)
 

@@ -26,8 +26,17 @@ log = structlog.get_logger("callpulse.alerts")
 BATCH = 64
 
 
-class PermanentError(Exception):
-    """The receiver refused the notifications for good (a 4xx): retrying cannot help."""
+class DeliveryError(Exception):
+    """A delivery failed; ``status`` is the HTTP status the receiver answered, if any."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class PermanentError(DeliveryError):
+    """The receiver refused the notifications for good (a 4xx, a redirect callpulse does not
+    follow): retrying cannot help."""
 
 
 @dataclass
@@ -91,10 +100,16 @@ class Sink(abc.ABC):
             except Exception as exc:
                 self.stats.failed += len(batch)
                 oldest = time.monotonic() - batch[0][0]
+                answered = exc.status if isinstance(exc, DeliveryError) else None
+                status = {} if answered is None else {"status": answered}
                 if oldest > self._max_age or isinstance(exc, PermanentError):
                     self.stats.dropped += len(batch)
                     log.warning(
-                        "notifications_dropped", sink=self.name, count=len(batch), error=str(exc)
+                        "notifications_dropped",
+                        sink=self.name,
+                        count=len(batch),
+                        error=str(exc),
+                        **status,
                     )
                 else:
                     self._queue.extendleft(reversed(batch))
@@ -106,6 +121,7 @@ class Sink(abc.ABC):
                         sink=self.name,
                         error=str(exc),
                         retry_in=round(delay, 2),
+                        **status,
                     )
                 await asyncio.sleep(delay * random.uniform(0.5, 1.5))
                 delay = min(delay * 2, 10.0)

@@ -1,27 +1,46 @@
-"""POSTing to an HTTP receiver with aiohttp's client, on the daemon's event loop.
+"""Talking to an HTTP receiver with aiohttp's client, on the daemon's event loop.
 
 aiohttp (a maintained client, and what serves callpulse's own HTTP next) does what a
 hand-written one got wrong: ``user:password@`` in a URL becomes basic auth instead of being
 dropped, TLS takes a private CA and a client certificate, and responses are read safely.
 Authentication and TLS are configured the way Prometheus' ``http_config`` names them.
+
+Redirects are followed by hand, only within the origin (scheme, host and port) and only where
+they keep the method and the body: a 307 or 308, or any redirect of a GET. Prometheus follows
+every redirect by default (``follow_redirects: true``), to another origin too, and Go re-sends
+a 307's body there; a receiver that points elsewhere would get the alerts (or a ``status``
+reader's credentials) for the asking. A 301, 302 or 303 to a POST would turn it into a GET
+that delivers nothing and may still answer 200.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+from yarl import URL
 
-from callpulse.sinks.delivery import PermanentError
+from callpulse.sinks.delivery import DeliveryError, PermanentError
 from callpulse.sinks.naming import public_url
 
+REDIRECT_HOPS = 10  # as Go's client and aiohttp's
+_KEEP_METHOD = frozenset({307, 308})
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
-class HttpError(Exception):
+
+class HttpError(DeliveryError):
     """The request failed: no HTTP status came back (refused, reset, timed out), or one
     that may pass (5xx, 408, 429)."""
+
+
+class RedirectError(PermanentError):
+    """The receiver redirected where callpulse does not follow: another origin, a redirect
+    that would drop the body, or too many hops. Nothing was sent where it pointed."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +59,8 @@ class HttpConfig:
     ca_file: Path | None = None
     cert_file: Path | None = None
     key_file: Path | None = None
+    server_name: str | None = None  # the name the certificate must hold, when not the host's
+    insecure_skip_verify: bool = False
 
     def headers(self) -> dict[str, str]:
         """The Authorization header for basic auth or a bearer token, when configured."""
@@ -56,14 +77,25 @@ class HttpConfig:
 
     def ssl_context(self) -> ssl.SSLContext | None:
         """A context with the private CA and the client certificate, when configured."""
-        if self.ca_file is None and self.cert_file is None:
+        if self.ca_file is None and self.cert_file is None and not self.insecure_skip_verify:
             return None
         context = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
+        if self.insecure_skip_verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
         if self.cert_file is not None:
             context.load_cert_chain(
                 str(self.cert_file), str(self.key_file) if self.key_file else None
             )
         return context
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the receiver answered, after any redirect followed."""
+
+    status: int
+    body: bytes
 
 
 class HttpClient:
@@ -73,48 +105,103 @@ class HttpClient:
         self._config = config or HttpConfig()
         self._session: aiohttp.ClientSession | None = None
 
-    async def post(self, url: str, body: bytes, content_type: str, time_limit: float) -> int:
-        """POST ``body`` to ``url`` within ``time_limit`` seconds; return the status code.
+    async def request(
+        self,
+        method: str,
+        url: str,
+        time_limit: float,
+        body: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Answer:
+        """``method`` ``url`` within ``time_limit`` seconds, redirects included.
 
-        Errors name the receiver by its host only: the URL may hold credentials.
+        Errors name the receiver by its origin only: the URL may hold credentials. A redirect
+        that is not followed raises :class:`RedirectError` with its status.
         """
-        config = self._config
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                headers={"User-Agent": "callpulse"},
-                connector=aiohttp.TCPConnector(ssl=config.ssl_context() or True),
-            )
         try:
-            async with self._session.post(
-                url,
-                data=body,
-                headers={"Content-Type": content_type, **config.headers()},
-                timeout=aiohttp.ClientTimeout(total=time_limit),
-            ) as response:
-                await response.read()
-                return response.status
+            target = URL(url)
+            origin = target.origin()
+        except ValueError:
+            raise HttpError("the URL is not one callpulse can request") from None
+        # user:password@ becomes the header here, not aiohttp's, so that it goes with a
+        # redirect within the origin and never with anything aiohttp could quote.
+        auth = self._config.headers()
+        if not auth and target.user is not None:
+            pair = f"{target.user}:{target.password or ''}".encode()
+            auth = {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+        target = target.with_user(None)
+        sent = {**(headers or {}), **auth}
+        try:
+            async with asyncio.timeout(time_limit):
+                for _ in range(REDIRECT_HOPS + 1):
+                    async with self._open().request(
+                        method,
+                        target,
+                        data=body,
+                        headers=sent,
+                        allow_redirects=False,
+                        server_hostname=self._config.server_name,
+                    ) as response:
+                        status = response.status
+                        location = response.headers.get("Location")
+                        if status not in _REDIRECTS or location is None:
+                            return Answer(status, await response.read())
+                    target = _follow(method, status, target, location, origin)
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
             detail = str(exc)
             if "://" in detail or "@" in detail:  # it quotes the URL: say only what failed
                 detail = ""
             raise HttpError(
-                f"POST {public_url(url)}: {type(exc).__name__}" + (f": {detail}" if detail else "")
+                f"{method} {public_url(url)}: {type(exc).__name__}"
+                + (f": {detail}" if detail else "")
             ) from None
+        raise RedirectError(f"more than {REDIRECT_HOPS} redirects", status)
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                headers={"User-Agent": "callpulse"},
+                connector=aiohttp.TCPConnector(ssl=self._config.ssl_context() or True),
+            )
+        return self._session
+
+    async def post(self, url: str, body: bytes, content_type: str, time_limit: float) -> int:
+        """POST ``body`` to ``url`` within ``time_limit`` seconds; return the status code."""
+        answer = await self.request("POST", url, time_limit, body, {"Content-Type": content_type})
+        return answer.status
 
     async def post_json(self, url: str, body: bytes, time_limit: float, receiver: str) -> None:
         """POST JSON ``body``; raise PermanentError for a refusal retrying cannot change (a
-        4xx but 408 and 429) and :class:`HttpError` for any other non-2xx."""
-        status = await self.post(url, body, "application/json", time_limit)
+        4xx but 408 and 429, a redirect not followed) and :class:`HttpError` for any other
+        non-2xx."""
+        try:
+            status = await self.post(url, body, "application/json", time_limit)
+        except RedirectError as exc:
+            raise RedirectError(f"{receiver} answered {exc.status}: {exc}", exc.status) from None
         if 400 <= status < 500 and status not in (408, 429):
-            raise PermanentError(f"{receiver} refused the notifications: {status}")
+            raise PermanentError(f"{receiver} refused the notifications: {status}", status)
         if status // 100 != 2:
-            raise HttpError(f"{receiver} answered {status}")
+            raise HttpError(f"{receiver} answered {status}", status)
 
     async def close(self) -> None:
         """Close the pool's connections."""
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _follow(method: str, status: int, target: URL, location: str, origin: URL) -> URL:
+    """Where a redirect from ``target`` leads, if callpulse follows it; else RedirectError."""
+    if method != "GET" and status not in _KEEP_METHOD:
+        raise RedirectError("a redirect that would drop the body: not followed", status)
+    try:
+        nxt = target.join(URL(location))
+        elsewhere = not nxt.is_absolute() or nxt.origin() != origin
+    except ValueError:
+        elsewhere = True
+    if elsewhere:
+        raise RedirectError("a redirect to another origin: not followed", status)
+    return nxt.with_user(None)
 
 
 def _read_secret(path: Path) -> str:

@@ -44,7 +44,7 @@ def webhook_payload(batch: Sequence[Notification], now: float, external_url: str
 
 
 class WebhookSink(Sink):
-    """POSTs each batch to ``url``."""
+    """POSTs each batch to ``url``; ``label`` as :class:`AlertmanagerSink`'s."""
 
     def __init__(
         self,
@@ -54,12 +54,12 @@ class WebhookSink(Sink):
         max_age: float,
         external_url: str,
         clock: Callable[[], float],
-        name: str | None = None,
+        label: str | None = None,
         http: HttpConfig | None = None,
     ) -> None:
         super().__init__(capacity, max_age)
         self.url = url
-        self.name = sink_name("webhook", url, name)
+        self.name = label or sink_name("webhook", url)
         self._client = HttpClient(http)
         self._timeout = timeout
         self._external_url = external_url

@@ -18,7 +18,7 @@ from typing import IO
 import structlog
 
 from callpulse.config import ReplaySettings
-from callpulse.core.ingest import RawRecord
+from callpulse.core.ingest import RawRecord, too_deep
 from callpulse.sources.base import BaseSource, Batch, SourceError
 
 log = structlog.get_logger("callpulse.replay")
@@ -78,7 +78,10 @@ class ReplaySource(BaseSource):
 
     async def _pace(self, line: bytes) -> bool:
         """Sleep until ``line``'s event time is due; True when the batch should end here."""
-        moment = self._clock(line)
+        try:
+            moment = self._clock(line)
+        except Exception:  # pacing only: the ingest judges the line, and says why
+            moment = None
         if moment is None:
             return False
         if self._first_event is None:
@@ -106,9 +109,12 @@ class ReplaySource(BaseSource):
 
 
 def event_time(line: bytes) -> float | None:
-    """An events-v1 line's ``occurred_at`` in epoch seconds (None if it has none)."""
+    """An events-v1 line's ``occurred_at`` in epoch seconds (None if it has none, or if the
+    line is not one to read: the decoder says why)."""
+    if too_deep(line):
+        return None
     try:
         value = json.loads(line).get("occurred_at")
         return datetime.fromisoformat(value).timestamp() if isinstance(value, str) else None
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, ArithmeticError, RecursionError):
         return None

@@ -5,27 +5,30 @@ which operators already write for node_exporter and Prometheus itself::
       cert_file: /etc/callpulse/tls/tls.crt
       key_file: /etc/callpulse/tls/tls.key
       client_ca_file: /etc/callpulse/tls/ca.crt   # optional: require client certificates
+                                                  # (on every path but the probes)
     basic_auth_users:
       prometheus: $2y$10$...                      # bcrypt hashes, as htpasswd -B makes them
 
 The probes (``/healthz``, ``/readyz``) stay open so the kubelet needs no credentials; every
-other path needs a user when ``basic_auth_users`` is set.
+other path needs a user when ``basic_auth_users`` is set (checked by
+:mod:`callpulse.web.auth`).
 """
 
 from __future__ import annotations
 
-import hashlib
+import re
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import bcrypt
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from callpulse.config.errors import ConfigError, describe
 
-OPEN_PATHS = ("/healthz", "/readyz")
+# What htpasswd -B and exporter-toolkit's docs make: version, two-digit cost, 53 characters of
+# salt and hash in bcrypt's base64.
+_BCRYPT_HASH = re.compile(r"\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}")
 
 
 class _TlsServerConfig(BaseModel):
@@ -49,21 +52,8 @@ class WebConfig:
 
     ssl_context: ssl.SSLContext | None = None
     users: dict[str, bytes] = field(default_factory=dict)  # name -> bcrypt hash
-    # sha256 of credentials already checked: bcrypt costs ~0.1 s, a scrape comes each second.
-    _verified: dict[bytes, bool] = field(default_factory=dict)
-
-    def allows(self, path: str, user: str | None, password: str | None) -> bool:
-        """Whether a request for ``path`` with these credentials may be served."""
-        if not self.users or path in OPEN_PATHS:
-            return True
-        if user is None or password is None or user not in self.users:
-            return False
-        key = hashlib.sha256(f"{user}\0{password}".encode()).digest()
-        if key not in self._verified:
-            if len(self._verified) > 1000:  # wrong guesses must not grow memory
-                self._verified.clear()
-            self._verified[key] = bcrypt.checkpw(password.encode(), self.users[user])
-        return self._verified[key]
+    # A verified client certificate is needed for every path but the probes.
+    client_certificate_required: bool = False
 
 
 def load_web_config(path: Path | None) -> WebConfig:
@@ -82,7 +72,7 @@ def load_web_config(path: Path | None) -> WebConfig:
         raise ConfigError(describe(exc, str(path), env=False)) from None
     users = {}
     for name, digest in parsed.basic_auth_users.items():
-        if not digest.startswith(("$2a$", "$2b$", "$2y$")):
+        if not _BCRYPT_HASH.fullmatch(digest):
             raise ConfigError(f"{path}: basic_auth_users.{name}: expected a bcrypt hash")
         users[name] = digest.encode()
     context = None
@@ -93,7 +83,13 @@ def load_web_config(path: Path | None) -> WebConfig:
             context.load_cert_chain(str(tls.cert_file), str(tls.key_file))
             if tls.client_ca_file is not None:
                 context.load_verify_locations(str(tls.client_ca_file))
-                context.verify_mode = ssl.CERT_REQUIRED
+                # Asked for, verified when given, but not required by the handshake: the
+                # kubelet's probes have none. The server requires one past the probes.
+                context.verify_mode = ssl.CERT_OPTIONAL
         except (OSError, ssl.SSLError) as exc:
             raise ConfigError(f"{path}: tls_server_config: {exc}") from None
-    return WebConfig(ssl_context=context, users=users)
+    return WebConfig(
+        ssl_context=context,
+        users=users,
+        client_certificate_required=tls is not None and tls.client_ca_file is not None,
+    )

@@ -9,6 +9,8 @@ from typing import Literal
 
 import structlog
 
+from callpulse.text import plain
+
 
 def configure(level: str = "info", fmt: Literal["auto", "json", "console"] = "auto") -> None:
     """Route structlog and the standard library's logging (aiokafka's) to stderr."""
@@ -20,8 +22,13 @@ def configure(level: str = "info", fmt: Literal["auto", "json", "console"] = "au
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    renderer: structlog.typing.Processor = (
-        structlog.dev.ConsoleRenderer() if console else structlog.processors.JSONRenderer()
+    # JSON escapes every control character; the console renderer writes strings as they
+    # are, so they are escaped first (a name in an event must not drive the terminal), and
+    # it colours only a terminal (not a file that "console" was asked for).
+    rendering: list[structlog.typing.Processor] = (
+        [_plain_strings, structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())]
+        if console
+        else [structlog.processors.JSONRenderer()]
     )
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
@@ -36,7 +43,7 @@ def configure(level: str = "info", fmt: Literal["auto", "json", "console"] = "au
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
-                renderer,
+                *rendering,
             ],
         )
     )
@@ -47,6 +54,17 @@ def configure(level: str = "info", fmt: Literal["auto", "json", "console"] = "au
     # Warnings and up are what an operator needs, each kind once in a while.
     logging.getLogger("aiokafka").setLevel(max(numeric, logging.WARNING))
     handler.addFilter(RepeatFilter(seconds=60.0, prefix="aiokafka"))
+
+
+def _plain_strings(
+    logger: object, method: str, event: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    """Every string of ``event`` escaped (:func:`callpulse.text.plain`); a traceback keeps
+    its lines."""
+    return {
+        key: plain(value, newlines=key == "exception") if isinstance(value, str) else value
+        for key, value in event.items()
+    }
 
 
 class RepeatFilter(logging.Filter):

@@ -1,27 +1,48 @@
 """``callpulse replay --report``: the shipped Asterisk sample summed by hand, and the report
-printing exactly that."""
+printing exactly that; gaps in time crossed in a bounded number of steps with the same
+figures; a record that makes the pipeline raise counted, not fatal; names printed escaped."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from callpulse.cli import report
+from callpulse.config import FormatSettings, Settings, load_settings
+from callpulse.shipped import shipped
+
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "docs" / "examples" / "asterisk-queue_log"
+EXAMPLES = ROOT / "docs" / "examples"
 
 
-def replay_report(*args: str) -> subprocess.CompletedProcess[str]:
+def replay_report(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "callpulse", "replay", *args, "--report"],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         cwd=ROOT,
     )
+
+
+def settings_for(path: Path, fmt: str = "events-v1", site: str | None = None) -> Settings:
+    """What ``callpulse replay PATH --report`` runs with, without a config: the shipped rules."""
+    settings = load_settings(None)
+    settings.source.kind = "replay"
+    settings.source.replay.path = path
+    settings.source.replay.format = FormatSettings(format=fmt, site=site)
+    settings.use_rule_files([shipped("rules.yaml")])
+    return settings
 
 
 def row(output: str, site: str, queue: str) -> list[str]:
@@ -93,8 +114,28 @@ def test_timeouts_as_transfers_change_the_abandons(tmp_path: Path) -> None:
     assert cells[8] == "-"
 
 
+def write_v1(path: Path, events: list[tuple[float, dict[str, object]]], site: str = "par1") -> Path:
+    """``events`` (epoch seconds, the type and its fields) as an events-v1 file at ``path``."""
+    path.write_text(
+        "".join(
+            json.dumps(
+                body
+                | {
+                    "schema_version": 1,
+                    "event_id": f"e{i}",
+                    "site": site,
+                    "occurred_at": datetime.fromtimestamp(at, UTC).isoformat(),
+                }
+            )
+            + "\n"
+            for i, (at, body) in enumerate(events)
+        )
+    )
+    return path
+
+
 def test_an_events_v1_file_reports_per_queue(tmp_path: Path) -> None:
-    lines: list[tuple[int, dict[str, object]]] = [  # (seconds after 10:00, the event)
+    lines: list[tuple[float, dict[str, object]]] = [  # (seconds after 10:00, the event)
         (0, {"type": "call.queued", "call_id": "c1", "queue": "sales"}),
         (1, {"type": "call.queued", "call_id": "c2", "queue": "sales"}),
         (10, {"type": "call.answered", "call_id": "c1", "queue": "sales", "agent_id": "a",
@@ -104,22 +145,8 @@ def test_an_events_v1_file_reports_per_queue(tmp_path: Path) -> None:
                "talk_seconds": 200, "hold_seconds": 20, "acw_seconds": 30}),
         (5, {"type": "call.queued", "call_id": "d1", "queue": "support"}),
     ]  # fmt: skip
-    path = tmp_path / "events.jsonl"
-    path.write_text(
-        "".join(
-            json.dumps(
-                body
-                | {
-                    "schema_version": 1,
-                    "event_id": f"e{i}",
-                    "site": "par1",
-                    "occurred_at": f"2026-11-30T10:{at // 60:02d}:{at % 60:02d}Z",
-                }
-            )
-            + "\n"
-            for i, (at, body) in enumerate(lines)
-        )
-    )
+    ten = datetime(2026, 11, 30, 10, tzinfo=UTC).timestamp()
+    path = write_v1(tmp_path / "events.jsonl", [(ten + at, body) for at, body in lines])
     result = replay_report(str(path))
     assert result.returncode == 0, result.stderr
     # sales: 2 offered, 1 answered after 10 s (within T), 1 abandoned after 40 s: SL 1/2,
@@ -139,8 +166,6 @@ def test_a_missing_file_or_site_is_a_clear_error(args: list[str], tmp_path: Path
 def test_a_simulated_day_written_as_queue_log_reports_its_events_v1_counts(
     tmp_path: Path,
 ) -> None:
-    from datetime import UTC
-
     from callpulse.simulation import scenario as scenarios
     from callpulse.simulation.model import ContactCenter
 
@@ -175,10 +200,359 @@ def test_a_simulated_day_written_as_queue_log_reports_its_events_v1_counts(
             counts[1] += 1
         elif e["type"] in {"call.abandoned", "call.callback_requested"}:
             counts[2] += e["wait_seconds"] >= 5
-    report = replay_report("--format", "asterisk-queue-log", "--site", "nyc1", str(queue_log))
-    assert report.returncode == 0, report.stderr
+    reported = replay_report("--format", "asterisk-queue-log", "--site", "nyc1", str(queue_log))
+    assert reported.returncode == 0, reported.stderr
     assert expected
     assert all(counts[0] for counts in expected.values())
     for queue, counts in expected.items():
-        assert row(report.stdout, "nyc1", queue)[2:5] == [str(n) for n in counts]
-    assert "rejected" not in report.stdout
+        assert row(reported.stdout, "nyc1", queue)[2:5] == [str(n) for n in counts]
+    assert "rejected" not in reported.stdout
+
+
+# --- time: a gap is crossed in a bounded number of steps, with the cadence's figures --------
+
+NOW = datetime(2026, 3, 2, 10, tzinfo=UTC).timestamp()
+EPOCH = 0.0  # "a clock at 1970"
+LAST = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
+
+
+@pytest.mark.timeout(60)  # the evaluations every 5 s across the gap took days of CPU
+@pytest.mark.parametrize(("first", "second"), [(EPOCH, NOW), (NOW, LAST), (EPOCH, LAST)])
+def test_a_gap_of_decades_or_millennia_is_reported_in_seconds(
+    first: float, second: float, tmp_path: Path
+) -> None:
+    path = write_v1(
+        tmp_path / "gap.jsonl",
+        [
+            (first, {"type": "call.queued", "call_id": "c1", "queue": "sales"}),
+            (second, {"type": "call.queued", "call_id": "c2", "queue": "sales"}),
+        ],
+    )
+    began = time.perf_counter()
+    played = report.play(settings_for(path))
+    # About 0.1 s: the cadence for the windows to age out, a leap, the cadence again for the
+    # longest rule timer before the second record.
+    assert time.perf_counter() - began < 5
+    assert (played.first, played.last) == (first, second)
+    assert played.queues[("par1", "sales")].offered == 2
+
+    result = replay_report(str(path), timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert row(result.stdout, "par1", "sales")[2:5] == ["2", "0", "0"]
+
+
+@pytest.mark.timeout(90)
+def test_a_caller_waiting_across_three_months_of_silence_is_reported_by_hand(
+    tmp_path: Path,
+) -> None:
+    months = 92 * 86400.0
+    path = write_v1(
+        tmp_path / "quarter.jsonl",
+        [
+            (NOW, {"type": "call.queued", "call_id": "c1", "queue": "sales"}),
+            (NOW + months, {"type": "call.answered", "call_id": "c1", "queue": "sales",
+                            "agent_id": "a", "wait_seconds": months}),
+            (NOW + months + 60, {"type": "call.completed", "call_id": "c1", "queue": "sales",
+                                 "agent_id": "a", "talk_seconds": 60, "hold_seconds": 0,
+                                 "acw_seconds": 0}),
+        ],
+    )  # fmt: skip
+    result = replay_report(str(path), timeout=60)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    # One call offered and answered after 92 days (7,948,800 s, far past T): SL 0 %, ASA
+    # 7,948,800 s, AHT 60 s. Alerts, each one episode, all across the gap: the caller waits
+    # past 180 s (QueueOldestWaitHigh after 1m more) with no agent available
+    # (QueueNoAgentAvailable after 2m), and the site is silent past 2m (SiteSilent).
+    # QueueServiceLevelLow is pending at the answer, 2m short of firing when the file ends.
+    assert row(out, "par1", "sales") == [
+        "par1", "sales", "1", "1", "0", "0.0%", "7948800.0 s", "60.0 s",
+        "QueueNoAgentAvailable x1, QueueOldestWaitHigh x1",
+    ]  # fmt: skip
+    assert "other alerts: SiteSilent {site=par1} x1" in out
+
+
+def at_the_cadence(settings: Settings) -> report.ReplayReport:
+    """The report with the rules evaluated every interval, gaps included (no leap)."""
+    from callpulse.cli.timeline import Timeline
+
+    quiet = Timeline._quiet
+    Timeline._quiet = lambda self, now: False  # type: ignore[method-assign]
+    try:
+        return report.play(settings)
+    finally:
+        Timeline._quiet = quiet  # type: ignore[method-assign]
+
+
+def test_leaps_give_the_report_of_the_cadence(tmp_path: Path) -> None:
+    # Everything that changes on its own clock across a gap of six hours: callers waiting
+    # through it (one gives up after it), agents in after-call work, a component that goes
+    # silent, a trunk down, an IVR application whose name is released, and the site silent.
+    hour = 3600.0
+    day: list[tuple[float, dict[str, object]]] = [
+        (0, {"type": "agent.state", "agent_id": "a1", "state": "available",
+             "queues": ["sales"]}),
+        (0, {"type": "component.health", "component": "pbx-1", "kind": "pbx",
+             "status": "up"}),
+        (0, {"type": "trunk.status", "trunk_id": "sip-1", "state": "down", "channels_total": 30,
+             "channels_in_use": 0}),
+        (0, {"type": "ivr.ports", "application": "main", "ports_in_use": 29,
+             "ports_total": 30}),
+        (10, {"type": "call.queued", "call_id": "c1", "queue": "sales"}),
+        (20, {"type": "call.answered", "call_id": "c1", "queue": "sales", "agent_id": "a1",
+              "wait_seconds": 10}),
+        (30, {"type": "call.queued", "call_id": "c2", "queue": "sales"}),
+        (40, {"type": "call.queued", "call_id": "c3", "queue": "support"}),
+        (200, {"type": "call.completed", "call_id": "c1", "queue": "sales", "agent_id": "a1",
+               "talk_seconds": 180, "hold_seconds": 0, "acw_seconds": 60}),
+        (200, {"type": "agent.state", "agent_id": "a1", "state": "acw", "queues": ["sales"]}),
+        (6 * hour, {"type": "call.abandoned", "call_id": "c2", "queue": "sales",
+                    "wait_seconds": 6 * hour - 30}),
+        (6 * hour + 5, {"type": "agent.state", "agent_id": "a1", "state": "available",
+                        "queues": ["sales"]}),
+        (6 * hour + 400, {"type": "call.queued", "call_id": "c4", "queue": "sales"}),
+    ]  # fmt: skip
+    path = write_v1(tmp_path / "gap.jsonl", [(NOW + at, body) for at, body in day])
+    settings = settings_for(path)
+    leaping, cadence = report.play(settings), at_the_cadence(settings)
+    assert report.render(leaping) == report.render(cadence)
+    assert leaping.episodes == cadence.episodes
+    assert not leaping.rejected
+    assert len(leaping.episodes) >= 8  # the gap made alerts fire, and resolve
+
+
+HOUR = 3600.0
+WAITING = {"type": "call.queued", "call_id": "c1", "queue": "sales"}
+LEAP_CASES = {
+    # A condition that turns during the leap, whose `for` ends shortly before the next record:
+    # the leap must land early enough for it to fire there too.
+    "a timer running out before the next record": (
+        {"rules": [{"alert": "CallerForgotten", "kpi": "queue_oldest_wait_seconds",
+                    "op": ">", "threshold": 3 * HOUR, "for": "10m"}]},
+        [(0.0, WAITING),
+         (3 * HOUR + 720, {"type": "call.abandoned", "call_id": "c1", "queue": "sales",
+                           "wait_seconds": 3 * HOUR + 720})],
+        "CallerForgotten x1",
+    ),
+    # The windows aging out after the last record turn the service level up and down: the
+    # good calls leave the 15m window first, and it fires for the two late ones.
+    "windows aging out after the last record": (
+        {"rule_files": [str(shipped("rules.yaml"))]},
+        [*((float(n), {"type": "call.answered", "call_id": f"g{n}", "queue": "sales",
+                       "agent_id": "a", "wait_seconds": 1}) for n in range(8)),
+         *((240.0 + n, {"type": "call.answered", "call_id": f"l{n}", "queue": "sales",
+                        "agent_id": "a", "wait_seconds": 60}) for n in range(2)),
+         (HOUR, WAITING)],
+        "QueueServiceLevelLow x1",
+    ),
+    # The monitor gives an idle name back to its cap on its own clock: after the gap a new
+    # application has a name of its own rather than _overflow's. No rule has a timer, so
+    # the cadence resumes only two intervals before the record.
+    "a name released during the leap": (
+        {"kpi": {"max_label_values": {"application": 1}},
+         "maintenance": {"backlog": {"for": 0, "keep_firing_for": 0}},
+         "rules": [{"alert": "IvrPortsFull", "kpi": "ivr_ports_utilization_ratio",
+                    "op": ">", "threshold": 0.9}]},
+        [(0.0, {"type": "ivr.ports", "application": "main", "ports_in_use": 29,
+                "ports_total": 30}),
+         (6 * HOUR + 30, {"type": "ivr.ports", "application": "other", "ports_in_use": 29,
+                          "ports_total": 30})],
+        "application=other",
+    ),
+    # Planned windows in the gap, callers waiting and a component silent through them: each
+    # window is walked.
+    "planned windows in the gap": (
+        {"rule_files": [str(shipped("rules.yaml"))],
+         "maintenance": {
+             "timezone": "UTC",
+             "windows": [{"name": "patch", "sites": ["par1"], "queues": ["sales"],
+                          "components": ["pbx-1"], "start": "2026-03-02T11:00",
+                          "duration": "10m", "rrule": "FREQ=HOURLY;INTERVAL=2",
+                          "agents_affected": "50%"}],
+             "backlog": {"grace": "10m", "forecast_lead": "10m", "baseline": "10m"}}},
+        [(0.0, {"type": "component.health", "component": "pbx-1", "kind": "pbx",
+                "status": "up"}),
+         *((float(n), {"type": "call.queued", "call_id": f"w{n}", "queue": "sales"})
+           for n in range(25)),
+         (7 * HOUR, {"type": "call.abandoned", "call_id": "w0", "queue": "sales",
+                     "wait_seconds": 7 * HOUR})],
+        "MaintenanceOverrun {component=pbx-1, maintenance=patch, site=par1} x",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", LEAP_CASES)
+def test_what_changes_during_a_leap_is_what_the_cadence_sees(case: str, tmp_path: Path) -> None:
+    config, events, shown = LEAP_CASES[case]
+    path = write_v1(tmp_path / "gap.jsonl", [(NOW + at, body) for at, body in events])
+    (tmp_path / "callpulse.yaml").write_text(json.dumps(config))
+    settings = load_settings(tmp_path / "callpulse.yaml")
+    settings.source.kind = "replay"
+    settings.source.replay.path = path
+    leaping, cadence = report.play(settings), at_the_cadence(settings)
+    assert report.render(leaping) == report.render(cadence)
+    assert leaping.episodes == cadence.episodes
+    assert shown in report.render(leaping)
+
+
+def test_a_simulated_day_split_by_a_night_reports_as_at_the_cadence(tmp_path: Path) -> None:
+    from callpulse.simulation import scenario as scenarios
+    from callpulse.simulation.model import ContactCenter
+
+    scenario = scenarios.load("agent-shortage")
+    start = scenario.start.replace(tzinfo=UTC).timestamp()
+    night = timedelta(hours=9)
+    lines = []
+    for record in ContactCenter(scenario, start, in_order=True).records(start + 40 * 60):
+        event = json.loads(record.value or b"")
+        at = datetime.fromisoformat(event["occurred_at"])
+        if at.timestamp() >= start + 20 * 60:  # the second half of the day, a night later
+            event["occurred_at"] = (at + night).isoformat()
+        lines.append(json.dumps(event) + "\n")
+    path = tmp_path / "two-halves.jsonl"
+    path.write_text("".join(lines))
+    settings = settings_for(path)
+    leaping, cadence = report.play(settings), at_the_cadence(settings)
+    assert report.render(leaping) == report.render(cadence)
+    assert leaping.episodes == cadence.episodes
+
+
+# --- a record that makes the pipeline raise is counted, and the report goes on ------------
+
+JSON_SAMPLES = {  # each JSON format's shipped sample, and the site its records belong to
+    "events-v1": ("events-v1.jsonl", None),
+    "amazon-connect": ("amazon-connect.jsonl", "lon1"),
+    "freeswitch-callcenter": ("freeswitch-callcenter.jsonl", "lon1"),
+    "twilio-taskrouter": ("twilio-taskrouter.jsonl", "lon1"),
+}
+
+
+def rejected_in(output: str) -> int:
+    """How many records the report's ``rejected:`` line counts."""
+    found = [ln for ln in output.splitlines() if ln.startswith("rejected: ")]
+    return sum(int(part.rsplit(" ", 1)[1]) for ln in found for part in ln[10:].split(", "))
+
+
+@pytest.mark.parametrize("depth", [10**3, 10**5, 10**6])
+@pytest.mark.parametrize("fmt", JSON_SAMPLES)
+def test_a_record_nested_too_deep_is_counted_and_the_report_goes_on(
+    fmt: str, depth: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from callpulse import cli
+
+    sample, site = JSON_SAMPLES[fmt]
+    lines = (EXAMPLES / sample).read_text().splitlines()
+    middle = len(lines) // 2
+    # A copy of a good record with an unknown field x: [[[...]]]; 2 MB at 10^6, past the
+    # record size limit.
+    nested = lines[middle].rstrip()[:-1] + ', "x": ' + "[" * depth + "]" * depth + "}"
+    path = tmp_path / sample
+    path.write_text("\n".join([*lines[:middle], nested, *lines[middle:]]) + "\n")
+
+    args = ["replay", str(path), "--report", "--format", fmt, *(["--site", site] if site else [])]
+    assert cli.main(args) == 0
+    out, err = capsys.readouterr()
+    assert err == ""  # not a terminal: no progress bar either
+    clean = report.render(report.play(settings_for(EXAMPLES / sample, fmt, site)))
+    assert rejected_in(out) == rejected_in(clean) + 1
+    # Everything else is the sample's own report.
+    assert f"{len(lines) + 1:,} records" in out.splitlines()[0]
+    kept = [ln for ln in out.splitlines()[1:] if not ln.startswith("rejected: ")]
+    assert kept == [ln for ln in clean.splitlines()[1:] if not ln.startswith("rejected: ")]
+
+
+# --- names from the file cannot drive the terminal ------------------------------------------
+
+HOSTILE = "\x1b[2J\x1b[H\x1b[32mALL QUEUES OK\x07\x9b2J\u202eKO"  # ESC, CSI, BEL, C1, bidi
+
+
+def only_printable(data: bytes) -> bool:
+    """Whether ``data`` is UTF-8 text with no control or format character but line breaks."""
+    return all(c.isprintable() or c == "\n" for c in data.decode())
+
+
+def test_the_report_escapes_every_name_it_prints() -> None:
+    labels = (("alertname", f"Custom{HOSTILE}"), ("site", f"lon1{HOSTILE}"))
+    kpis = report.QueueWindow("run", 1, 1, 0, 1.0, 0.0, 1.0, 1.0, None)
+    played = report.ReplayReport(
+        lines=1,
+        first=NOW,
+        last=NOW,
+        queues={(f"lon1{HOSTILE}", f"sales{HOSTILE}"): kpis},
+        episodes=Counter({labels: 1, (*labels, ("queue", f"sales{HOSTILE}")): 1}),
+        rejected=Counter({f"invalid{HOSTILE}": 1}),
+        ignored=Counter({HOSTILE: 2}),
+        thresholds={(f"lon1{HOSTILE}", f"sales{HOSTILE}"): 20.0},
+    )
+    shown = report.render(played)
+    assert only_printable(shown.encode())
+    escaped = "\\x1b[2J\\x1b[H\\x1b[32mALL QUEUES OK\\x07\\x9b2J\\u202eKO"
+    assert f"ignored (no events-v1 use): {escaped} 2" in shown
+    assert f"rejected: invalid{escaped} 1" in shown
+    assert f"other alerts: Custom{escaped} {{site=lon1{escaped}}} x1" in shown
+    [table_row] = [ln for ln in shown.splitlines() if ln.startswith(f"lon1{escaped}  ")]
+    assert f"  sales{escaped}  " in table_row
+    assert table_row.endswith(f"  Custom{escaped} x1")
+
+
+def test_a_crafted_file_prints_no_control_character(tmp_path: Path) -> None:
+    # Names with C1 and bidi controls (which events v1 lets through), an ESC (which it
+    # refuses), a maintenance window that expires with a warning logged; and a queue_log
+    # whose kinds and queues are terminal sequences.
+    events = write_v1(
+        tmp_path / "crafted.jsonl",
+        [
+            (NOW, {"type": "call.queued", "call_id": "c1", "queue": "sales\x9b2J\u202e"}),
+            (NOW, {"type": "call.queued", "call_id": "c2", "queue": "\x1b[2Jsales"}),
+            (NOW, {"type": "maintenance.started", "maintenance_id": "m\u202e\x9b",
+                   "components": ["pbx\u202e"]}),
+            (NOW + 5 * HOUR, {"type": "call.queued", "call_id": "c3", "queue": "x\u2066"}),
+        ],
+    )  # fmt: skip
+    queue_log = tmp_path / "queue_log"
+    queue_log.write_bytes(
+        f"{NOW:.0f}|c1|billing\x9b\u202e|NONE|ENTERQUEUE||15551234|1\n"
+        f"{NOW:.0f}|c2|billing|NONE|{HOSTILE}|1\n"
+        f"{NOW:.0f}|c3|\x1b[2Jbilling|NONE|ENTERQUEUE||15551234|1\n".encode()
+    )
+    for args in ([str(events)], ["--format", "asterisk-queue-log", "--site", "s1", str(queue_log)]):
+        result = subprocess.run(
+            [sys.executable, "-m", "callpulse", "replay", *args, "--report"],
+            capture_output=True,
+            timeout=120,
+            cwd=ROOT,
+        )
+        assert result.returncode == 0, result.stderr
+        assert b"records" in result.stdout
+        assert only_printable(result.stdout), result.stdout
+        assert only_printable(result.stderr), result.stderr
+
+
+def test_a_terminal_is_shown_a_progress_bar(tmp_path: Path) -> None:
+    watcher, terminal = os.openpty()
+    reading = subprocess.Popen(
+        [sys.executable, "-m", "callpulse", "replay", "--format", "asterisk-queue-log",
+         "--site", "s1", str(SAMPLE), "--report"],
+        stdout=subprocess.PIPE, stderr=terminal, cwd=ROOT,
+    )  # fmt: skip
+    os.close(terminal)
+    drawn: list[bytes] = []
+
+    def watch() -> None:  # a terminal that is not read fills up and stalls the writer
+        while True:
+            try:
+                chunk = os.read(watcher, 4096)
+            except OSError:  # EIO: the other end is closed
+                return
+            if not chunk:
+                return
+            drawn.append(chunk)
+
+    reader = threading.Thread(target=watch)
+    reader.start()
+    out, _ = reading.communicate(timeout=120)
+    reader.join(timeout=10)
+    os.close(watcher)
+    assert reading.returncode == 0
+    assert b"asterisk-queue_log" in b"".join(drawn)  # the bar, named after the file
+    assert b"7         2          2" in out  # and the report on stdout, as without it

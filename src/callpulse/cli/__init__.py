@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from callpulse import __version__
 from callpulse.config import ConfigError, FormatSettings, load_settings
 from callpulse.shipped import shipped
+from callpulse.text import plain
 
 
 def _platform_formats() -> list[str]:
@@ -188,8 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             kafka = load_settings(args.config).source.kafka if args.config else None
         except ConfigError as exc:
-            print(f"callpulse: {exc}", file=sys.stderr)
-            return 2
+            return _config_error(exc)
         return producing.simulate(
             args.scenario,
             args.kafka,
@@ -203,8 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:
-        print(f"callpulse: {exc}", file=sys.stderr)
-        return 2
+        return _config_error(exc)
     if args.command == "maintenance":
         from callpulse.cli import maintenance as windows
 
@@ -216,10 +215,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         load_web_config(settings.http.web_config_file)
     except ConfigError as exc:
-        print(f"callpulse: {exc}", file=sys.stderr)
-        return 2
+        return _config_error(exc)
     if args.command == "check-config":
-        print(f"{args.config}: OK (source: {settings.source.kind})")
+        print(f"{plain(str(args.config))}: OK (source: {settings.source.kind})")
         return 0
     if args.command == "replay":
         settings.source.kind = "replay"
@@ -230,7 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             settings.source.replay.format = FormatSettings.model_validate(chosen)
         except ValidationError as exc:
-            print(f"callpulse replay: {exc.errors()[0]['msg']}", file=sys.stderr)
+            print(f"callpulse replay: {plain(exc.errors()[0]['msg'])}", file=sys.stderr)
             return 2
         if args.report:
             from callpulse import logs
@@ -255,6 +253,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return await App(settings, config_path=getattr(args, "config", None)).run()
 
     return asyncio.run(serve())
+
+
+def _config_error(exc: ConfigError) -> int:
+    """Say why the configuration cannot be used (its keys and values escaped: they come from
+    the file or the environment); the exit status for it."""
+    print(f"callpulse: {plain(str(exc), newlines=True)}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

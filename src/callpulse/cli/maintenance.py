@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from callpulse.config import Settings
 from callpulse.core.durations import format_duration
+from callpulse.text import plain
 
 
 def listing(settings: Settings, start: str | None, end: str | None) -> int:
@@ -30,15 +31,15 @@ def listing(settings: Settings, start: str | None, end: str | None) -> int:
         begin = moment(start, time.time())
         finish = moment(end, begin + 30 * 86400)
     except ValueError as exc:
-        print(f"callpulse: --from/--to: {exc}", file=sys.stderr)
+        print(f"callpulse: --from/--to: {plain(str(exc))}", file=sys.stderr)
         return 2
-    zone = settings.maintenance.timezone
+    zone = plain(settings.maintenance.timezone)
     print(f"{'window':<20} {'start (' + zone + ')':<28} {'start (UTC)':<22} {'duration':<9} sites")
     for o in calendar.occurrences(begin, finish):
         local = datetime.fromtimestamp(o.start, calendar.zone).strftime("%a %Y-%m-%d %H:%M %Z")
         utc = datetime.fromtimestamp(o.start, UTC).strftime("%Y-%m-%d %H:%M UTC")
         print(
-            f"{o.name:<20} {local:<28} {utc:<22} {format_duration(o.end - o.start):<9} "
-            f"{','.join(o.sites)}"
+            f"{plain(o.name):<20} {local:<28} {utc:<22} {format_duration(o.end - o.start):<9} "
+            f"{plain(','.join(o.sites))}"
         )
     return 0

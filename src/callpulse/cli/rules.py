@@ -51,6 +51,7 @@ from callpulse.config import (
 )
 from callpulse.core.durations import format_duration, parse_duration
 from callpulse.core.ingest import RawRecord
+from callpulse.text import plain
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC).timestamp()  # a Monday morning
 
@@ -180,7 +181,7 @@ def _compare(at: float, expected: Mapping[str, Any], alerting: Alerting) -> list
 
 
 def _show(labels: Mapping[str, str]) -> str:
-    return "{" + ", ".join(f"{k}={v!r}" for k, v in sorted(labels.items())) + "}"
+    return "{" + ", ".join(f"{plain(k)}={v!r}" for k, v in sorted(labels.items())) + "}"
 
 
 def main(files: list[Path]) -> int:
@@ -194,15 +195,17 @@ def main(files: list[Path]) -> int:
         try:
             results = run_file(path)
         except ConfigError as exc:
-            print(f"callpulse: {exc}", file=sys.stderr)
+            print(f"callpulse: {plain(str(exc), newlines=True)}", file=sys.stderr)
             return 2
         for result in results:
+            # Names and labels come from the test file (the problems' lines are ours).
+            test = plain(f"{path}: {result.name}")
             if result.problems:
                 failed += 1
-                print(f"FAIL  {path}: {result.name}")
+                print(f"FAIL  {test}")
                 for problem in result.problems:
-                    print("      " + problem.replace("\n", "\n      "))
+                    print("      " + plain(problem, newlines=True).replace("\n", "\n      "))
             else:
-                print(f"PASS  {path}: {result.name}")
+                print(f"PASS  {test}")
     print("rule tests failed" if failed else "rule tests passed")
     return 1 if failed else 0

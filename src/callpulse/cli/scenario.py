@@ -15,6 +15,7 @@ from callpulse.core.durations import format_duration
 from callpulse.shipped import shipped
 from callpulse.simulation import scenario as scenarios
 from callpulse.simulation.runner import Report, run
+from callpulse.text import plain
 
 _STEP = 1.0  # simulated seconds advanced per step when producing
 
@@ -22,7 +23,7 @@ _STEP = 1.0  # simulated seconds advanced per step when producing
 def list_scenarios() -> int:
     """Print the shipped scenarios with their descriptions."""
     for name in scenarios.names():
-        print(f"{name:<22} {scenarios.load(name).description}")
+        print(plain(f"{name:<22} {scenarios.load(name).description}"))
     return 0
 
 
@@ -40,14 +41,14 @@ def check(
     try:
         settings = load_settings(config) if config else Settings(rule_files=[shipped("rules.yaml")])
     except ConfigError as exc:
-        print(f"callpulse: {exc}", file=sys.stderr)
+        print(f"callpulse: {plain(str(exc), newlines=True)}", file=sys.stderr)
         return 2
     failed = 0
     for name in names or scenarios.names():
         try:
             scenario = scenarios.load(name)
         except ValueError as exc:
-            print(f"callpulse: {exc}", file=sys.stderr)
+            print(f"callpulse: {plain(str(exc), newlines=True)}", file=sys.stderr)
             return 2
         failed += not _check_one(scenario, settings, seeds, platform)
     print("scenario checks failed" if failed else "scenario checks passed")
@@ -90,15 +91,16 @@ def _check_one(
                 f"median {kind} error {statistics.median(errors):.0%} > {bound.median:.0%}"
             )
     events = sum(r.events for _, r in reports)
+    # The scenario's names (its own, its sites', queues' and alerts') come from its file.
     print(
-        f"{'FAIL' if problems else 'PASS'}  {scenario.name}: {seeds} seed"
+        f"{'FAIL' if problems else 'PASS'}  {plain(scenario.name)}: {seeds} seed"
         f"{'s' if seeds > 1 else ''} x {format_duration(scenario.duration)} simulated in "
         f"{took:.1f} s, {events:,} events, {sum(r.rejected for _, r in reports)} rejected"
     )
     for line in _summary(reports) + through:
-        print("      " + line)
+        print("      " + plain(line))
     for problem in problems:
-        print(f"      ! {problem}")
+        print(f"      ! {plain(problem)}")
     return not problems
 
 

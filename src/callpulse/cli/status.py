@@ -22,6 +22,7 @@ from callpulse.cli.http_config import load_http_config
 from callpulse.config.errors import ConfigError
 from callpulse.sinks.delivery import DeliveryError
 from callpulse.sinks.http_client import Answer, HttpClient, HttpConfig
+from callpulse.text import plain
 
 TIMEOUT = 10.0
 
@@ -34,12 +35,6 @@ def _secs(v: float | None) -> str:
     if v is None:
         return "-"
     return f"{v:.0f} s" if v < 90 else f"{v / 60:.0f} min"
-
-
-def plain(text: str) -> str:
-    """``text`` with every unprintable character written as its escape (``\\x1b``), so a
-    name from a producer or a server cannot move the cursor or recolour the terminal."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class _Table(Table):

@@ -8,6 +8,7 @@ import os
 from pydantic import ValidationError
 
 from callpulse.config.credentials import hides_input
+from callpulse.text import plain
 
 ENV_PREFIX = "CALLPULSE_"
 ENV_DELIMITER = "__"
@@ -22,7 +23,9 @@ def describe(exc: ValidationError, origin: str, env: bool = True) -> str:
 
     A value that came from an environment variable is blamed on it, not on ``origin``.
     Values are echoed for scalars only, and never under a credential's key (a password, a
-    token, a URL, a section of them), whatever the value's type.
+    token, a URL, a section of them), whatever the value's type. Each line is escaped
+    (:func:`callpulse.text.plain`): a key from the file could hold a terminal's escape
+    sequence, or a line break that forges a line of this message.
     """
     lines = []
     for error in exc.errors(include_url=False):
@@ -37,5 +40,5 @@ def describe(exc: ValidationError, origin: str, env: bool = True) -> str:
             value = error["input"]
             if not isinstance(value, dict | list):
                 message += f" (got {value!r})"
-        lines.append(f"{where}: {key}: {message}")
+        lines.append(plain(f"{where}: {key}: {message}"))
     return "invalid configuration:\n  " + "\n  ".join(lines)

@@ -275,6 +275,16 @@ def _counter(
     return family
 
 
+def adapter_fill(adapters: Iterable[Adapter]) -> dict[str, float]:
+    """The adapters' caps as ``<format>_<cap>``: the fullest where topics share a format."""
+    fill: dict[str, float] = {}
+    for adapter in adapters:
+        for cap, ratio in adapter.fill().items():
+            name = f"{adapter.format.replace('-', '_')}_{cap}"
+            fill[name] = max(ratio, fill.get(name, 0.0))
+    return fill
+
+
 def ignored_by_format(adapters: Iterable[Adapter]) -> dict[tuple[str, str], int]:
     """The adapters' skipped records, by (format, kind)."""
     counts: dict[tuple[str, str], int] = {}

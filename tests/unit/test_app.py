@@ -161,3 +161,29 @@ def test_the_status_sample_after_an_evaluation_reads_the_evaluations_queue_views
     app._status_due()  # a second within 5 s takes no sample
     [queue] = app.status.document()["queues"]
     assert queue["history"]["calls_waiting"] == [0.0]
+
+
+async def test_the_fill_of_an_adapters_caps_and_the_http_servers_is_exposed(tmp_path) -> None:
+    path = tmp_path / "queue_log"
+    replay = {"path": str(path), "format": {"format": "asterisk-queue-log", "site": "lon1"}}
+    settings = Settings.model_validate(
+        {"source": {"kind": "replay", "replay": replay}, "http": {"port": 0}}
+    )
+    app = App(settings)
+    line = b"1764147600|NONE|billing|PJSIP/1001|ADDMEMBER|"
+    assert app.ingest.process([RawRecord(line, topic=str(path))]) == []
+    await app.http.start()
+    try:
+        fill = {
+            s.labels["cap"]: s.value
+            for family in app.registry.collect()
+            if family.name == "callpulse_cap_fill_ratio"
+            for s in family.samples
+        }
+    finally:
+        await app.http.stop()
+    assert fill["asterisk_queue_log_agents"] == pytest.approx(1 / 10_000)
+    assert 0 < fill["asterisk_queue_log_memberships"] < 1
+    assert fill["http_connections"] == 0
+    assert fill["http_auth_addresses"] == 0
+    assert "site" in fill  # the monitor's own, beside them

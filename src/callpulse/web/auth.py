@@ -76,6 +76,13 @@ class Authenticator:
         """Checks queued or running."""
         return self._pending
 
+    def fill(self) -> dict[str, float]:
+        """How full its caps are: addresses with a failure count, checks pending."""
+        return {
+            "http_auth_addresses": self._budget.fill(),
+            "http_auth_pending": self._pending / self._max_pending,
+        }
+
     async def check(
         self, path: str, address: str, user: str | None, password: str | None
     ) -> Denied | None:

@@ -53,6 +53,10 @@ class FailureBudget:
             maxsize=max_addresses, ttl=_REFILL, timer=clock
         )
 
+    def fill(self) -> float:
+        """The share of ``max_addresses`` held."""
+        return len(self._buckets) / self._buckets.maxsize
+
     def __len__(self) -> int:
         return len(self._buckets)
 

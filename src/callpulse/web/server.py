@@ -111,6 +111,12 @@ class HttpServer:
         assert self._runner is not None
         return int(self._runner.addresses[0][1])
 
+    def fill(self) -> dict[str, float]:
+        """How full each of its caps is (``callpulse_cap_fill_ratio``): connections held,
+        and what basic auth keeps."""
+        held = len(self._server.table) if self._server is not None else 0
+        return {"http_connections": held / self._limits.max_connections} | self._auth.fill()
+
     async def start(self) -> None:
         limits = self._limits
         server = Server(

@@ -33,7 +33,7 @@ from callpulse.exposition import (
     ignored_by_format,
 )
 from callpulse.rejections import RejectionLog
-from callpulse.sources.base import Source, SourceError, SourceRefusedError
+from callpulse.sources.base import Batch, Source, SourceError, SourceRefusedError
 from callpulse.web.forked import ForkedRenderer
 from callpulse.web.routes import routes
 from callpulse.web.server import HttpServer
@@ -291,7 +291,7 @@ class App:
         return False
 
     async def _consume(self) -> None:
-        source, ingest, stop = self.source, self.ingest, self._stop
+        source, stop = self.source, self._stop
         delay = _RETRY_MIN
         stop_waiter = asyncio.create_task(stop.wait())
         try:
@@ -314,21 +314,31 @@ class App:
                         await asyncio.wait_for(asyncio.shield(stop_waiter), timeout=delay)
                     delay = min(delay * 2, _RETRY_MAX)
                     continue
+                finally:
+                    # A task keeps its result: the batch would stay alive while the next fetch
+                    # waits, perhaps all night, and a producer's largest records with it.
+                    del fetch, done
                 delay = _RETRY_MIN
                 if not batch.records:
                     if source.exhausted():
                         log.info("source_exhausted", source=source.name)
                         await stop_waiter  # keep serving what was computed until told to stop
                     continue
-                if source.wall_clock_bound:
-                    self.monitor.tick(time.time())
-                rejected = ingest.process(batch.records)
-                if rejected:
-                    self._log_rejections(rejected)
-                    await source.dead_letter(rejected)
-                await source.commit(batch)
+                await self._apply(batch)
+                del batch
         finally:
             stop_waiter.cancel()
+
+    async def _apply(self, batch: Batch) -> None:
+        """Apply a batch, dead-letter what it rejected, commit it."""
+        source = self.source
+        if source.wall_clock_bound:
+            self.monitor.tick(time.time())
+        rejected = self.ingest.process(batch.records)
+        if rejected:
+            self._log_rejections(rejected)
+            await source.dead_letter(rejected)
+        await source.commit(batch)
 
     async def _tick(self) -> None:
         interval = self.settings.kpi.tick

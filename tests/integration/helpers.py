@@ -245,7 +245,8 @@ def kcat_consume(bootstrap: str, topic: str, count: int) -> list[dict[str, Any]]
         timeout=60,
     )
     records = []
-    for line in result.stdout.decode().splitlines():
+    # A dead letter's payload is whatever its producer sent, UTF-8 or not: kept as it is.
+    for line in result.stdout.decode(errors="surrogateescape").splitlines():
         envelope = json.loads(line)
         pairs = envelope.get("headers") or []
         envelope["headers"] = dict(zip(pairs[::2], pairs[1::2], strict=True))

@@ -244,10 +244,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings.use_rule_files([shipped("rules.yaml")])
         settings.alerting.evaluation_interval = 1.0
 
-    from callpulse import logs
+    from callpulse import logs, memory
     from callpulse.app import App
 
     logs.configure(settings.log.level, settings.log.format)
+    memory.return_large_blocks()
 
     async def serve() -> int:
         return await App(settings, config_path=getattr(args, "config", None)).run()

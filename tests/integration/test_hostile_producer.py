@@ -194,6 +194,15 @@ def test_a_hostile_producer_cannot_stop_bloat_or_mislead_the_daemon(
             )
         for fmt, topic in topics.items():
             assert sorted(by_topic.get(topic, [])) == expected[fmt], fmt
+        # A value larger than a produce request keeps its head and says how long it was.
+        truncated = sorted(
+            int(r["headers"]["callpulse.truncated_from"])
+            for r in dead
+            if "callpulse.truncated_from" in r["headers"]
+        )
+        assert truncated == sorted(
+            len(h.value) for c in corpora.values() for h in c if h.value and len(h.value) > 2**20
+        )
         ignored = daemon.total("callpulse_adapter_events_ignored_total", samples)
         assert ignored == sum(h.fate == "ignored" for c in corpora.values() for h in c)
         assert sum(invalid_by_reason(samples).values()) == rejected

@@ -44,4 +44,3 @@ def return_large_blocks() -> bool:
     )
     log.debug("malloc_settings", mmap_threshold=MMAP_THRESHOLD, arena_max=ARENA_MAX, set=done)
     return done
-

@@ -29,6 +29,7 @@ from callpulse.exposition import (
     AlertMetrics,
     CallpulseCollector,
     SourceMetrics,
+    adapter_fill,
     build_registry,
     ignored_by_format,
 )
@@ -97,6 +98,7 @@ class App:
             ),
             reloads=lambda: self.reloader.counts,
             ignored=lambda: ignored_by_format(parts.adapters.values()),
+            caps=lambda: adapter_fill(parts.adapters.values()) | self.http.fill(),
         )
         self.registry = build_registry(self.collector)
         self.renderer = ForkedRenderer(

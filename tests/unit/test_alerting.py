@@ -274,6 +274,8 @@ def test_a_builtin_alert_resolves_with_the_values_it_resolved_at() -> None:
     assert [n.annotations["summary"] for n in e.evaluate(EvaluationInput(0, {}))] == ["30 waiting"]
     reports.update(value=1.0, active=False)
     e.evaluate(EvaluationInput(5, {}))  # keep firing, already showing the drained values
+    # Callers keep coming while it keeps firing; it drained at 1, and says so when it resolves.
+    reports.update(value=6.0)
     [sent] = e.evaluate(EvaluationInput(15, {}))
     assert sent.ends_at == 15
     assert (sent.annotations["summary"], e.alerts()[0].value) == ("drained, 1 waiting", 1.0)

@@ -13,8 +13,9 @@ at the samples of its KPI; a sample that meets the condition makes an alert *act
 Alerts are keyed by rule, as Prometheus keys them, not by alert name: a warning and a critical
 rule sharing an ``alertname`` are two alerts, each with its own ``for`` and
 ``keep_firing_for``. A built-in rule may also report series that are no longer active, with
-their current values: an alert resolving on such a series carries the values it resolved at
-(a drained backlog says so), not the last ones it fired with.
+their current values: an alert resolving on such a series carries the values it stopped
+being active at (a drained backlog says so, with the count it drained at), not the last ones
+it fired with, nor those of the moment ``keep_firing_for`` ran out.
 
 Delivery follows Prometheus' contract with Alertmanager: a firing alert is (re)sent when it
 starts firing and then every ``resend_delay``, with ``endsAt`` = now + 4 x max(evaluation
@@ -128,7 +129,8 @@ class AlertEvaluator:
         """Evaluate every rule at ``data.now``; return the notifications due."""
         now = data.now
         seen: set[tuple[str, Labels]] = set()
-        # Series a built-in rule still reports but no longer finds active: their values now.
+        # Series a built-in rule still reports but no longer finds active: their values now,
+        # which a firing alert takes when it stops being active, and keeps.
         settled: dict[tuple[str, Labels], tuple[float, Mapping[str, str]]] = {}
         for rule, rid in zip(self.rules, self.rule_ids, strict=True):
             for labels, value, given, active in self._active(rule, rid, data):
@@ -141,7 +143,9 @@ class AlertEvaluator:
                 self._activate(rule, rid, key, labels, value, now, given)
         for key, alert in list(self._alerts.items()):
             if key not in seen:
-                if key in settled and alert.state == "firing":
+                # The values it stopped at, not the last ones before it resolves: a backlog
+                # that drained to 2 and refilled to 6 during keep_firing_for was drained at 2.
+                if key in settled and alert.state == "firing" and alert.keep_firing_since is None:
                     alert.value, given = settled[key]
                     alert.annotations = dict(given)
                 self._deactivate(key, alert, now)

@@ -317,3 +317,12 @@ def test_an_unknown_freeswitch_status_names_activity_states(tmp_path: Path) -> N
     [why] = [ln for ln in out.splitlines() if ln.startswith("  invalid_freeswitch-callcenter")]
     assert "CC-Agent-Status 'LoggedOn' is none of" in why
     assert "activity_states (e.g. {'LoggedOn': available})" in why
+
+
+def test_the_help_gives_the_exit_statuses(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["replay", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "1 when none was applied" in shown
+    assert "3 when more than half the lines were rejected" in shown
+    assert "plain or gzip" in shown

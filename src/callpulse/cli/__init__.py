@@ -116,8 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="feed a recorded file (plain or gzip) through the pipeline",
         description="Feed a recorded file through the pipeline, serving /metrics as it goes; "
         "a gzip file is read as it is. With --report, print a summary of the whole file and "
-        "exit: 0 when most records were applied, 1 when none was (a wrong --format, an empty "
-        "file), 3 when more than half were rejected, 2 when the file cannot be read.",
+        "exit: 0 when records were applied and at most half the lines were rejected, 1 when "
+        "none was applied (a wrong --format, an empty file), 3 when more than half the lines "
+        "were rejected, 2 when the file cannot be read or an option is wrong.",
     )
     replay.add_argument("file", type=Path, help="the file, plain or gzip (found by its bytes)")
     replay.add_argument("-c", "--config", type=Path, help="YAML settings file")

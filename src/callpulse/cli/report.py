@@ -39,6 +39,7 @@ from callpulse.text import plain
 Labels = tuple[tuple[str, str], ...]
 _FAULT = "processing_error"  # what a record made raise, when it is no DecodeError
 _AGENT_ID = re.compile(rb'"agent_id":\s*"([^"\\]{1,256})"')
+_AGENTS_LOOKED_AT = 1000
 _LINES_SHOWN = 5  # line numbers kept per reason
 _MESSAGE_CHARS = 200  # of the example's message, once escaped
 
@@ -131,6 +132,9 @@ class _Run:
         self.format = settings.source.replay.format.format
         self.firing: set[Labels] = set()
         self.last_rejected = 0  # the line of the latest rejection
+        # Records whose agent id is looked at for the hint: a platform writes every agent the
+        # same way, so the first ones tell, and the rest are not searched.
+        self.agents_to_look_at = _AGENTS_LOOKED_AT
         # A platform's record is judged by the ingest (its size, its adapter's errors) as in
         # the daemon, but its events are handed back rather than applied: the rules are
         # evaluated between two events of one record as the file's time passes between them
@@ -167,7 +171,8 @@ class _Run:
         except Exception as exc:  # e.g. RecursionError: a line nested deeper than json reads
             self._reject(exc, record.offset)
             return
-        if self.report.raw_agent is None:
+        if self.agents_to_look_at and self.report.raw_agent is None:
+            self.agents_to_look_at -= 1
             self._look_at_agent(record.value or b"")
         if moment is not None:
             if self.report.first is None:
@@ -347,7 +352,7 @@ def _why(report: ReplayReport) -> list[str]:
 
 def status(report: ReplayReport) -> int:
     """The exit status the report's figures call for: 1 when no record was applied (a
-    wrong ``--format``, an empty file), 3 when more than half the records were rejected, 0
+    wrong ``--format``, an empty file), 3 when more than half the lines were rejected, 0
     otherwise; 2 when the file could not be read to its end."""
     if report.unreadable:
         return UNREADABLE

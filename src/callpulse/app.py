@@ -60,7 +60,11 @@ def build_source(settings: Settings) -> Source:
     if kind == "replay":
         from callpulse.sources.replay import ReplaySource
 
-        return ReplaySource(settings.source.replay, records.clock(settings.source.replay.format))
+        return ReplaySource(
+            settings.source.replay,
+            records.clock(settings.source.replay.format),
+            settings.source.kafka.max_record_bytes,
+        )
     from callpulse.sources.simulator import SimulatorSource
 
     return SimulatorSource(settings.source.simulator)

@@ -1,4 +1,4 @@
-"""Replay of a JSON-lines file of events, one record per line.
+"""Replay of a file of records, one a line (gzip read as it is found: :mod:`.files`).
 
 Time follows the file's own ``occurred_at`` (the newest seen so far), so a replay gives the
 same KPIs however fast it runs. ``speed`` 0 reads as fast as possible; ``speed`` X sleeps so
@@ -9,17 +9,18 @@ times its adapter reads in it (``clock``).
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import IO
 
 import structlog
 
 from callpulse.config import ReplaySettings
 from callpulse.core.ingest import RawRecord, too_deep
 from callpulse.sources.base import BaseSource, Batch, SourceError
+from callpulse.sources.files import ReadError, lines, open_replay
 
 log = structlog.get_logger("callpulse.replay")
 
@@ -34,13 +35,19 @@ class ReplaySource(BaseSource):
     wall_clock_bound = True
 
     def __init__(
-        self, settings: ReplaySettings, clock: Callable[[bytes], float | None] | None = None
+        self,
+        settings: ReplaySettings,
+        clock: Callable[[bytes], float | None] | None = None,
+        max_record_bytes: int = 256 * 1024,
     ) -> None:
-        """``clock``: a line's event time, for pacing (default: an events-v1 line's)."""
+        """``clock``: a line's event time, for pacing (default: an events-v1 line's);
+        ``max_record_bytes``: the ingest's limit, past which a line is cut and refused."""
         super().__init__()
         self._settings = settings
         self._clock = clock or event_time
-        self._file: IO[bytes] | None = None
+        self._max_record_bytes = max_record_bytes
+        self._file: io.BufferedIOBase | None = None
+        self._lines: Iterator[tuple[int, bytes]] = iter(())
         self._line = 0
         self._done = False
         self._first_event: float | None = None
@@ -48,11 +55,12 @@ class ReplaySource(BaseSource):
 
     async def start(self) -> None:
         try:
-            self._file = self._settings.path.open("rb")
+            self._file = open_replay(self._settings.path)
         except OSError as exc:
             raise SourceError(
                 f"cannot open replay file {self._settings.path}: {exc.strerror}"
             ) from exc
+        self._lines = lines(self._file, self._max_record_bytes)
         log.info("replay_started", path=str(self._settings.path), speed=self._settings.speed)
 
     async def fetch(self) -> Batch:
@@ -62,15 +70,16 @@ class ReplaySource(BaseSource):
         records = []
         topic = str(self._settings.path)
         for _ in range(_BATCH_LINES):
-            raw = self._file.readline()
-            if not raw:
+            try:
+                numbered = next(self._lines, None)
+            except ReadError as exc:  # what was read before it is applied
+                log.error("replay_unreadable", path=topic, error=str(exc))
+                numbered = None
+            if numbered is None:
                 self._done = True
                 log.info("replay_finished", path=topic, lines=self._line)
                 break
-            self._line += 1
-            line = raw.rstrip(b"\r\n")
-            if not line.strip():
-                continue
+            self._line, line = numbered
             records.append(RawRecord(line, None, topic, 0, self._line))
             if self._settings.speed > 0 and await self._pace(line):
                 break

@@ -1,0 +1,96 @@
+"""A replayed file's bytes and its lines: gzip read as it is found, every line bounded.
+
+Files are read as people have them: logrotate leaves ``queue_log.1.gz``, an export is
+downloaded compressed and renamed. A file that starts as gzip does is decompressed as it is
+read, whatever its name. Whatever the file holds, what is kept at once is a buffer and one
+line of at most ``limit`` bytes: a line of a gigabyte, or a small gzip of a gigabyte of
+anything, is read through and refused as oversize, never held.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import cast
+
+GZIP_MAGIC = b"\x1f\x8b"
+_SKIP_CHUNK = 1 << 16
+
+
+class ReadError(Exception):
+    """The file stopped being readable part of the way (a gzip cut short or corrupt)."""
+
+
+def open_replay(path: Path) -> io.BufferedIOBase:
+    """``path`` opened for reading, decompressed on the fly when its first bytes are gzip's.
+    Raises OSError when it cannot be opened."""
+    raw = path.open("rb")
+    try:
+        gzipped = raw.peek(2)[:2] == GZIP_MAGIC
+    except OSError:
+        raw.close()
+        raise
+    if not gzipped:
+        return raw
+    raw.close()
+    return gzip.open(path, "rb")
+
+
+def is_gzip(stream: io.BufferedIOBase) -> bool:
+    """Whether ``stream`` (from :func:`open_replay`) is being decompressed."""
+    return isinstance(stream, gzip.GzipFile)
+
+
+def position(stream: io.BufferedIOBase) -> int:
+    """How far into the file on disk ``stream`` has read (its compressed bytes for gzip),
+    to compare with the file's size."""
+    if isinstance(stream, gzip.GzipFile):
+        return cast(io.BufferedIOBase, stream.fileobj).tell()
+    return stream.tell()
+
+
+def lines(stream: io.BufferedIOBase, limit: int) -> Iterator[tuple[int, bytes]]:
+    """Each line of ``stream`` that is not blank, with its number (from 1) and without its
+    line break. A line longer than ``limit`` bytes comes cut to its first ``limit + 1``, so
+    that the ingest refuses it as oversize, and the rest of it is skipped unkept.
+
+    Raises :class:`ReadError` when the data stops being readable (a truncated or corrupt
+    gzip); the lines before it have been yielded."""
+    number = 0
+    while True:
+        try:
+            raw = stream.readline(limit + 1)
+            if len(raw) > limit and not raw.endswith(b"\n"):
+                _skip_line(stream)
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise ReadError(f"line {number + 1}: {exc}") from exc
+        if not raw:
+            return
+        number += 1
+        line = raw.rstrip(b"\r\n")
+        if line.strip():
+            yield number, line
+
+
+def head(path: Path, size: int) -> bytes:
+    """The first ``size`` bytes of ``path`` as :func:`open_replay` reads them (less if the
+    file is shorter or stops being readable)."""
+    read = bytearray()
+    with open_replay(path) as stream:
+        try:
+            while len(read) < size and (chunk := stream.read(min(size - len(read), 4096))):
+                read += chunk
+        except (EOFError, zlib.error, gzip.BadGzipFile):
+            pass
+    return bytes(read)
+
+
+def _skip_line(stream: io.BufferedIOBase) -> None:
+    """Read on to the end of the current line, keeping nothing."""
+    while True:
+        chunk = stream.readline(_SKIP_CHUNK)
+        if not chunk or chunk.endswith(b"\n"):
+            return

@@ -407,3 +407,33 @@ def test_an_alias_that_makes_no_name_is_an_invalid_record() -> None:
     log = adapter(agent_aliases={"Local/.*": ""})
     with pytest.raises(AdapterError, match=r"agent_aliases rule 'Local/\.\*' makes"):
         log.translate(b"1000|NONE|q|Local/1@x|ADDMEMBER|")
+
+
+def test_the_numbers_noted_are_bounded() -> None:
+    from callpulse.adapters import agent_identity as ai
+
+    log = adapter()
+    numbers = range(ai.MAX_NUMBERS + 50)
+    lines = [f"1000|NONE|NONE|T{t}/{n}|AGENTLOGIN|" for n in numbers for t in range(6)]
+    long = "9" * ai.MAX_NOTED
+    read(
+        log,
+        *lines,
+        f"1000|NONE|NONE|SIP/{long}|AGENTLOGIN|",
+        f"1000|NONE|NONE|IAX2/{long}|AGENTLOGIN|",
+    )
+    split = log.split_agents()
+    assert len(split) == ai.MAX_NUMBERS  # the oldest forgotten
+    assert "0" not in split
+    assert long not in split  # an interface longer than MAX_NOTED is not noted
+    assert all(len(interfaces) == ai.MAX_INTERFACES for interfaces in split.values())
+    assert log.fill()["agent_numbers"] == 1.0
+
+
+def test_a_header_of_too_many_columns_is_an_invalid_record() -> None:
+    from callpulse.adapters.queue_log_lines import MAX_COLUMNS
+
+    names = ["time", "callid", "queuename", "agent", "event"]
+    names += [f"x{i}" for i in range(MAX_COLUMNS)]
+    with pytest.raises(AdapterError, match=f"at most {MAX_COLUMNS}"):
+        adapter().translate(",".join(names).encode())

@@ -437,3 +437,20 @@ def test_a_header_of_too_many_columns_is_an_invalid_record() -> None:
     names += [f"x{i}" for i in range(MAX_COLUMNS)]
     with pytest.raises(AdapterError, match=f"at most {MAX_COLUMNS}"):
         adapter().translate(",".join(names).encode())
+
+
+def test_a_header_line_written_into_a_pipe_stream_cannot_stop_its_lines() -> None:
+    log = adapter()
+    lines = pipes(DAY[:3])
+    read(log, "x,event,callid,time,agent,queuename", "event|callid|time|agent|queue")
+    assert [e["type"] for e in translated(log, *lines)] == ["agent.state"] * 2 + ["call.queued"]
+    assert log.ignored["HEADER"] == 2
+
+
+def test_with_columns_given_a_header_line_in_the_stream_changes_nothing(
+    make_monitor: Callable[..., Monitor],
+) -> None:
+    lines = table(DAY, QUEUE_LOG_TABLE, realtime_row)
+    lines.insert(5, b"queuename,callid,time,agent,event,data2,data1,data3,data4,data5\r\n")
+    log = adapter(timezone="America/New_York", columns=",".join(QUEUE_LOG_TABLE))
+    assert kpis(make_monitor, log, lines) == EXPECTED

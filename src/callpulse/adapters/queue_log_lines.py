@@ -8,10 +8,11 @@ The shapes read (docs/adapters-asterisk-queue-log.md):
 - a time that is an epoch or ``YYYY-MM-DD HH:MM:SS[.ffffff]`` (a SQL table's time column),
   the latter local time in ``timezone``;
 - CR LF line ends, and a byte-order mark before the first line;
-- a table export with a header line naming its columns (comma, semicolon, tab or pipe
+- a table export with a header line naming its columns (comma, semicolon or tab
   separated): rows after it are read by those columns until another header. The header
   seen last is the only state kept (at most :data:`MAX_COLUMNS` names); ``columns`` gives
-  it for a stream that does not start with one.
+  it for a stream that does not start with one (:class:`LineReader` says what a header
+  line in the stream may change).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from callpulse.adapters.bounds import shown
 FORMAT = "asterisk-queue-log"
 MAX_COLUMNS = 32
 _DATETIME = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d{1,6})?")
+_TIMED = re.compile(r"\d+(?:\.\d+)?|" + _DATETIME.pattern)
 _DELIMITERS = (",", ";", "\t", "|")
 _EMPTY = {"", "NULL", "\\N"}  # what SQL exports write for a column with no value
 # Column names, by what they hold; the first found is used.
@@ -121,20 +123,29 @@ def is_header(fields: Sequence[str]) -> bool:
 
 
 class LineReader:
-    """Reads records into :class:`Line`; remembers the last header line it read."""
+    """Reads records into :class:`Line`; remembers the last header line it read.
+
+    Whoever writes to a stream can write a header line, and a header changes how the rows
+    after it are read; so what one may change is limited. A line the file's shape reads
+    (``time|callid|queue|agent|event...``, the time an epoch or a date) is always read so,
+    whatever header came before; a header separated by pipes changes nothing (its rows,
+    in the table's own column order, are the file's lines); with ``columns`` given, no
+    header line in the stream changes them."""
 
     def __init__(self, zone: ZoneInfo, columns: str = "") -> None:
         self.zone = zone
         self.columns = given(columns) if columns else None
+        self.locked = bool(columns)
 
     def read(self, record: bytes) -> Line | None:
-        """The record's :class:`Line`; None for a header line (now the columns read by)."""
+        """The record's :class:`Line`; None for a header line."""
         text = _text(record)
         found = _header_in(text)
         if found is not None:
-            self.columns = header(*found)
+            if not self.locked and found[1] != "|":
+                self.columns = header(*found)
             return None
-        if self.columns is None:
+        if self.columns is None or (self.columns.delimiter != "|" and _timed(text)):
             return self._queue_log(text)
         return self._row(text, self.columns)
 
@@ -149,7 +160,8 @@ class LineReader:
                 )
             raise AdapterError(FORMAT, f"expected time|callid|queue|agent|event: {shown(text)}")
         callid, queue, agent, kind = parts[1:5]
-        return Line(self._time(parts[0]), callid, queue, agent, kind, _unpadded(parts[5:]))
+        data = ["" if d in _EMPTY else d for d in parts[5:]]
+        return Line(self._time(parts[0]), callid, queue, agent, kind, _unpadded(data))
 
     def _row(self, text: str, at: Columns) -> Line:
         if at.delimiter == "|":
@@ -193,6 +205,12 @@ class LineReader:
         if not math.isfinite(when) or not 0 <= when <= LAST_INSTANT:
             raise AdapterError(FORMAT, f"time {shown(text)} is before 1970 or after 9999")
         return when
+
+
+def _timed(text: str) -> bool:
+    """Whether ``text`` has the file's shape: five fields or more, the first a time."""
+    first, bar, _ = text.partition("|")
+    return bool(bar) and text.count("|") >= 4 and bool(_TIMED.fullmatch(first))
 
 
 def _header_in(text: str) -> tuple[list[str], str] | None:

@@ -454,3 +454,18 @@ def test_with_columns_given_a_header_line_in_the_stream_changes_nothing(
     lines.insert(5, b"queuename,callid,time,agent,event,data2,data1,data3,data4,data5\r\n")
     log = adapter(timezone="America/New_York", columns=",".join(QUEUE_LOG_TABLE))
     assert kpis(make_monitor, log, lines) == EXPECTED
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        b'2027-01-15 02:50:00,c1,q,NONE,ENTERQUEUE,"' + b"x" * 200_000 + b'",,,,',
+        b'event,callid,"' + b"x" * 200_000 + b'"',
+    ],
+)
+def test_a_row_the_csv_reader_refuses_is_an_invalid_record(row: bytes) -> None:
+    log = adapter(columns=",".join(QUEUE_LOG_TABLE))
+    with pytest.raises(AdapterError):
+        log.translate(row)
+    [event] = translated(log, b"2027-01-15 02:50:00,c1,q,NONE,ENTERQUEUE,,1,1,,")
+    assert event["type"] == "call.queued"

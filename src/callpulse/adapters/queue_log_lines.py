@@ -164,10 +164,7 @@ class LineReader:
         return Line(self._time(parts[0]), callid, queue, agent, kind, _unpadded(data))
 
     def _row(self, text: str, at: Columns) -> Line:
-        if at.delimiter == "|":
-            row = text.split("|")
-        else:
-            row = next(csv.reader([text], delimiter=at.delimiter), [])
+        row = text.split("|") if at.delimiter == "|" else _fields(text, at.delimiter)
         # A pipe export of a table writes what follows data5 after it, as the file does.
         rest = row[at.width :] if at.data[-1:] == (at.width - 1,) else []
         if len(row) > at.width and not (rest and at.delimiter == "|"):
@@ -218,8 +215,20 @@ def _header_in(text: str) -> tuple[list[str], str] | None:
     if "event" not in text.lower():
         return None
     delimiter = max(_DELIMITERS, key=text.count)
-    fields = next(csv.reader([text], delimiter=delimiter), [])
+    try:
+        fields = _fields(text, delimiter)
+    except AdapterError:  # not a header: the row it is says what is wrong with it
+        return None
     return (fields, delimiter) if fields and is_header(fields) else None
+
+
+def _fields(text: str, delimiter: str) -> list[str]:
+    """One CSV line's fields; AdapterError for one the csv module refuses (a field over its
+    limit), which it raises as its own error, no ValueError."""
+    try:
+        return next(csv.reader([text], delimiter=delimiter), [])
+    except csv.Error as exc:
+        raise AdapterError(FORMAT, f"not a CSV row: {exc}") from None
 
 
 def _pbxware(kind: str, row: list[str], at: dict[str, int]) -> list[str]:

@@ -326,3 +326,22 @@ def test_the_help_gives_the_exit_statuses(capsys: pytest.CaptureFixture[str]) ->
     assert "1 when none was applied" in shown
     assert "3 when more than half the lines were rejected" in shown
     assert "plain or gzip" in shown
+
+
+def test_one_number_under_two_interfaces_gets_the_agent_identity_hint(tmp_path: Path) -> None:
+    # A callback agent: ADDMEMBER names Local/N@..., CONNECT names Agent/N (Asterisk 1.4).
+    lines = [f"{EPOCH0}|NONE|sales|Local/1127@callback-agent|ADDMEMBER|"]
+    lines += [line.replace("PJSIP/1001", "Agent/1127") for line in queue_log_lines()[1:]]
+    status, text = run(write(tmp_path / "queue_log", lines), "asterisk-queue-log", "par1")
+    assert status == 0
+    assert "1 agent number(s) appear under several interfaces (1127;" in text
+    assert "Agent/1127, Local/1127@callback-agent" in text
+    assert "agent_identity: by_number" in text
+
+
+def test_one_interface_per_number_gets_no_agent_identity_hint(tmp_path: Path) -> None:
+    status, text = run(
+        write(tmp_path / "queue_log", queue_log_lines()), "asterisk-queue-log", "par1"
+    )
+    assert status == 0
+    assert "agent_identity" not in text

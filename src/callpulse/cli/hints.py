@@ -47,9 +47,21 @@ def names(queues: Iterable[str], agent: str | None, fmt: str) -> list[str]:
     return out
 
 
-def from_adapter(adapter: Adapter) -> list[str]:
-    """Hints ``adapter`` has from what it read. The hook for what only an adapter knows: the
-    queue_log adapter's numbers seen under several agent interfaces, each a candidate for
-    ``agent_names``, belong here once the adapter lists them. None yet."""
-    del adapter
-    return []
+def from_adapter(adapter: Adapter, limit: int = 5) -> list[str]:
+    """Hints ``adapter`` has from what it read: the queue_log adapter's numbers seen under
+    several agent interfaces (one person counted as several agents), at most ``limit``."""
+    split = getattr(adapter, "split_agents", None)
+    if split is None:
+        return []
+    numbers: dict[str, tuple[str, ...]] = split()
+    if not numbers:
+        return []
+    shown = sorted(numbers)[:limit]
+    more = f" and {len(numbers) - limit} more" if len(numbers) > limit else ""
+    example = ", ".join(plain(i) for i in numbers[shown[0]])
+    return [
+        f"{len(numbers)} agent number(s) appear under several interfaces "
+        f"({', '.join(plain(n) for n in shown)}{more}; {plain(shown[0])} as {example}), each "
+        f"counted as more than one agent: set agent_identity: by_number (or agent_aliases) "
+        f"in the config's {_CONFIG} (-c; docs/adapters-{adapter.format}.md)"
+    ]

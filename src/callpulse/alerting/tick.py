@@ -175,7 +175,7 @@ class Alerting:
         status = {(c.site, c.component): c.status for c in monitor.component_views()}
         maintenance.assess(now, queues, status)
         samples = readings.collect(monitor, self._domains, self._families) if self._domains else []
-        data = EvaluationInput.of(now, samples, monitor.site_last_event)
+        data = EvaluationInput.of(now, samples, monitor.site_last_event, monitor.site_activity)
         due = self.evaluator.evaluate(data)
         if self._hold():
             self.evaluator.unsend(due)  # keep them due for the first evaluation after

@@ -33,6 +33,7 @@ from urllib.parse import quote
 
 from callpulse.core.catalog import LabelValues, Samples
 from callpulse.core.rules import Rule
+from callpulse.core.silence import SiteActivity, improbable_after
 from callpulse.core.timefmt import rfc3339
 
 RESOLVED_RETENTION = 15 * 60.0
@@ -93,18 +94,32 @@ class AlertingConfig:
 
 @dataclass(frozen=True)
 class EvaluationInput:
-    """What rules read at one instant: samples per KPI and each site's newest event time."""
+    """What rules read at one instant: samples per KPI and each site's newest event time.
+
+    ``site_activity``: each site's rate and heartbeats, which absent rules with an
+    improbability judge a silence by.
+    """
 
     now: float
     samples: Mapping[str, Samples]
     site_last_event: Mapping[str, float] = field(default_factory=dict)
+    site_activity: Mapping[str, SiteActivity] = field(default_factory=dict)
 
     @classmethod
     def of(
-        cls, now: float, samples: Iterable[Samples], site_last_event: Mapping[str, float]
+        cls,
+        now: float,
+        samples: Iterable[Samples],
+        site_last_event: Mapping[str, float],
+        site_activity: Mapping[str, SiteActivity] | None = None,
     ) -> EvaluationInput:
         """Bundle what the rules read at ``now``."""
-        return cls(now, {s.family.kpi: s for s in samples}, dict(site_last_event))
+        return cls(
+            now,
+            {s.family.kpi: s for s in samples},
+            dict(site_last_event),
+            site_activity if site_activity is not None else {},
+        )
 
 
 class AlertEvaluator:
@@ -169,10 +184,9 @@ class AlertEvaluator:
                 )
             return
         if rule.family is None:  # absent: a known site silent for longer than absent_for
-            assert rule.spec.absent_for is not None
             for site, last in data.site_last_event.items():
                 silent = data.now - last
-                if silent > rule.spec.absent_for:
+                if _too_silent(rule, silent, data.now, data.site_activity.get(site)):
                     yield _labels((("site", site), *extra)), silent, None, True
             return
         samples = data.samples.get(rule.family.kpi)
@@ -335,6 +349,22 @@ def rule_ids(rules: Sequence[Rule]) -> list[str]:
         count = seen[rule.name] = seen.get(rule.name, 0) + 1
         out.append(rule.name if count == 1 else f"{rule.name}#{count}")
     return out
+
+
+def _too_silent(rule: Rule, silent: float, now: float, activity: SiteActivity | None) -> bool:
+    """Whether a site ``silent`` seconds pages: past ``for``; and for a site without
+    heartbeats, with an improbability set, past ``max`` or improbably long at its rate."""
+    spec = rule.spec
+    assert spec.absent_for is not None
+    if silent <= spec.absent_for:
+        return False
+    p, longest = spec.absent_improbability, spec.absent_max
+    if p is None or longest is None or activity is None or not activity.without_heartbeat:
+        return True
+    if silent >= longest:
+        return True
+    enough = improbable_after(p)
+    return activity.expected(now, enough) > enough
 
 
 def _labels(pairs: Iterable[tuple[str, str]]) -> Labels:

@@ -1,6 +1,6 @@
 """SiteSilent judged against a site's own rate: a one-queue feed with nights pages only when
 its silence is improbable, a busy site gone quiet pages within minutes, a site with
-heartbeats keeps the strict rule."""
+heartbeats keeps the strict rule, and nothing of it pages while the source cannot see."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ from typing import Any
 
 import pytest
 
-from callpulse.core.alerting import AlertEvaluator, AlertingConfig, EvaluationInput
+from callpulse.core.alerting import (
+    AlertEvaluator,
+    AlertingConfig,
+    EvaluationInput,
+    held_while_blind,
+)
+from callpulse.core.consumer_health import Sight
 from callpulse.core.monitor import Monitor, MonitorConfig
 from callpulse.core.rules import RuleError, RuleSpec, compile_rule
 from callpulse.core.silence import DAYS, SilencePolicy, SiteActivity
@@ -60,7 +66,7 @@ def one_queue(days: int, seed: int = 7) -> list[tuple[float, Any]]:
 
 
 def play(
-    feed: list[tuple[float, Any]], until: float, policy: SilencePolicy
+    feed: list[tuple[float, Any]], until: float, policy: SilencePolicy, blind: Any = None
 ) -> tuple[list[float], Monitor]:
     """Apply ``feed`` on a live clock, evaluating SiteSilent every 15 s; the times it fired."""
     monitor = Monitor(MonitorConfig(windows=WINDOWS, silence=policy), now=START)
@@ -73,7 +79,13 @@ def play(
         while i < len(feed) and feed[i][0] <= now:
             monitor.apply(feed[i][1])
             i += 1
-        data = EvaluationInput(now, {}, monitor.site_last_event, monitor.site_activity)
+        data = EvaluationInput(
+            now,
+            {},
+            monitor.site_last_event,
+            monitor.site_activity,
+            blind=blind(now) if blind else False,
+        )
         for n in evaluator.evaluate(data):
             if n.ends_at > now and n.starts_at == now:
                 fired.append(now)
@@ -138,6 +150,39 @@ def test_per_site_state_is_bounded_and_released_with_the_site() -> None:
     assert monitor.site_activity == {}
 
 
+def test_a_silence_is_held_while_the_source_cannot_see() -> None:
+    outage = START + 3 * DAY + 11 * HOUR
+    feed = [(t, e) for t, e in one_queue(4) if t < outage]
+    # Blind from the outage for an hour: the site's silence means nothing meanwhile.
+    fired, _ = play(
+        feed, outage + 3 * HOUR, RATE_JUDGED, blind=lambda now: outage <= now < outage + HOUR
+    )
+    [page] = [t for t in fired if t > outage]
+    assert outage + HOUR <= page <= outage + HOUR + STEP
+
+
+def test_a_firing_silence_stays_as_it_was_while_blind() -> None:
+    e = AlertEvaluator([silent_rule()], AlertingConfig())
+    e.evaluate(EvaluationInput(1000.0, {}, {"lon1": 800.0}))
+    assert e.alerts()[0].state == "firing"
+    e.evaluate(EvaluationInput(1010.0, {}, {"lon1": 1009.0}, blind=True))
+    assert e.alerts()[0].state == "firing"
+    e.evaluate(EvaluationInput(1020.0, {}, {"lon1": 1019.0}))
+    assert e.alerts()[0].state == "resolved"
+
+
+def test_sight_holds_until_caught_up() -> None:
+    sight = Sight("kafka", caught_up=100)
+    assert sight.observe(None, {("t", 0): 5000}) is None  # behind, but it never lost sight
+    down = sight.observe(("Kafka at b:9092 unreachable for 70 s", 930.0), {})
+    assert down is not None
+    assert (down.since, "b:9092" in down.reason) == (930.0, True)
+    catching = sight.observe(None, {("t", 0): 5000, ("t", 1): 3})
+    assert catching is not None
+    assert (catching.since, "t[0] 5000" in catching.reason) == (930.0, True)
+    assert sight.observe(None, {("t", 0): 40, ("t", 1): 0}) is None
+
+
 @pytest.mark.parametrize(
     ("absent", "key", "message"),
     [
@@ -154,3 +199,46 @@ def test_the_rate_rule_is_validated_naming_the_key(
     with pytest.raises(RuleError, match=message) as caught:
         silent_rule(**absent)
     assert caught.value.field == key
+
+
+def test_a_blind_source_pages_once_about_itself_and_holds_the_sites() -> None:
+    from callpulse.alerting import Alerting
+    from callpulse.config import AlertingSettings
+    from callpulse.core.consumer_health import Blindness
+
+    monitor = Monitor(MonitorConfig(windows=WINDOWS), now=START)
+    down: list[Blindness | None] = [None]
+    settings = AlertingSettings(log=False, evaluation_interval=STEP)
+    alerting = Alerting(settings, [silent_rule()], monitor, blind=lambda: down[0])
+    sent: list[tuple[str, bool]] = []
+    for k in range(1, 80):
+        now = START + k * STEP
+        monitor.tick(now)
+        # Events stop at step 5, when the broker freezes; callpulse sees it stall_timeout
+        # later, and after the thaw it catches up on them by step 40.
+        if k == 9:
+            down[0] = Blindness("kafka", "Kafka at b:9092 unreachable for 60 s", START + 5 * STEP)
+        if k == 40:
+            down[0] = None
+        if k < 5 or k >= 40:
+            for site in ("lon1", "nyc1", "sgp1"):
+                monitor.apply(event("call.queued", now, site, call_id=f"{site}-{k}", queue="it"))
+        sent += [(n.labels["alertname"], n.ends_at > now) for n in alerting.evaluate()]
+    assert {name for name, _ in sent} == {"CallpulseSourceDown"}
+    assert sent[0] == ("CallpulseSourceDown", True)
+    assert sent[-1] == ("CallpulseSourceDown", False)  # resolved after the thaw
+    [alert] = alerting.alerts()
+    assert alert.rule == "CallpulseSourceDown"
+    assert "b:9092" in alert.annotations["summary"]
+
+
+def test_rules_on_waits_and_heartbeat_ages_are_held_while_blind() -> None:
+    def threshold(kpi: str, **more: Any) -> Any:
+        spec = RuleSpec(alert="R", kpi=kpi, op=">", threshold=1.0, **more)
+        return compile_rule(spec, WINDOWS)
+
+    assert held_while_blind(silent_rule())
+    assert held_while_blind(threshold("queue_oldest_wait_seconds"))
+    assert held_while_blind(threshold("component_status", match={"status": "down"}))
+    assert not held_while_blind(threshold("queue_calls_waiting"))
+    assert not held_while_blind(threshold("queue_abandon_ratio", window=900.0))

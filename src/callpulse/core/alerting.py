@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote
 
-from callpulse.core.catalog import LabelValues, Samples
+from callpulse.core.catalog import GROWS_WITHOUT_EVENTS, LabelValues, Samples
 from callpulse.core.rules import Rule
 from callpulse.core.silence import SiteActivity, improbable_after
 from callpulse.core.timefmt import rfc3339
@@ -97,13 +97,16 @@ class EvaluationInput:
     """What rules read at one instant: samples per KPI and each site's newest event time.
 
     ``site_activity``: each site's rate and heartbeats, which absent rules with an
-    improbability judge a silence by.
+    improbability judge a silence by. ``blind``: the source cannot see (or is still catching
+    up on what it missed): silence and waits that grow with the clock mean nothing, so the
+    rules reading them are held (see :func:`held_while_blind`).
     """
 
     now: float
     samples: Mapping[str, Samples]
     site_last_event: Mapping[str, float] = field(default_factory=dict)
     site_activity: Mapping[str, SiteActivity] = field(default_factory=dict)
+    blind: bool = False
 
     @classmethod
     def of(
@@ -112,6 +115,7 @@ class EvaluationInput:
         samples: Iterable[Samples],
         site_last_event: Mapping[str, float],
         site_activity: Mapping[str, SiteActivity] | None = None,
+        blind: bool = False,
     ) -> EvaluationInput:
         """Bundle what the rules read at ``now``."""
         return cls(
@@ -119,7 +123,17 @@ class EvaluationInput:
             {s.family.kpi: s for s in samples},
             dict(site_last_event),
             site_activity if site_activity is not None else {},
+            blind,
         )
+
+
+def held_while_blind(rule: Rule) -> bool:
+    """Whether ``rule`` reads what grows with the wall clock when no event comes (a site's
+    silence, a caller's wait, a heartbeat's age), and so means nothing while the source
+    cannot see."""
+    if rule.builtin is not None:
+        return False
+    return rule.family is None or rule.family.kpi in GROWS_WITHOUT_EVENTS
 
 
 class AlertEvaluator:
@@ -148,6 +162,10 @@ class AlertEvaluator:
         # which a firing alert takes when it stops being active, and keeps.
         settled: dict[tuple[str, Labels], tuple[float, Mapping[str, str]]] = {}
         for rule, rid in zip(self.rules, self.rule_ids, strict=True):
+            if data.blind and held_while_blind(rule):
+                # Held as they were: none starts and none resolves until the source sees again.
+                seen.update(k for k, a in self._alerts.items() if a.rule_id == rid)
+                continue
             for labels, value, given, active in self._active(rule, rid, data):
                 key = (rid, labels)
                 if not active:

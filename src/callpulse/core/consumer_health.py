@@ -61,3 +61,47 @@ class ConsumerHealth:
     def verdicts(self) -> dict[tuple[str, int], str]:
         """The status of every partition sampled."""
         return {key: health.verdict() for key, health in self._partitions.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Blindness:
+    """Why the source cannot see (``reason``, naming brokers or partitions), and since when
+    (epoch seconds)."""
+
+    source: str
+    reason: str
+    since: float
+
+
+class Sight:
+    """Whether callpulse sees its source: blind while the source reports trouble, and after
+    it, until every partition is back within ``caught_up`` records of its high watermark:
+    what was missed may hold the events whose absence the rules would page on."""
+
+    def __init__(self, source: str, caught_up: int) -> None:
+        self._source = source
+        self.caught_up = caught_up
+        self._since: float | None = None
+
+    def observe(
+        self, trouble: tuple[str, float] | None, lag: Mapping[tuple[str, int], int]
+    ) -> Blindness | None:
+        """The blindness now, given the source's ``trouble`` (what, and since when it has
+        not seen; None: it is fetching) and its ``lag`` per partition; None when it sees."""
+        if trouble is None:
+            if self._since is None:
+                return None
+            behind = sorted((k, v) for k, v in lag.items() if v > self.caught_up)
+            if not behind:
+                self._since = None
+                return None
+            names = ", ".join(f"{t}[{p}] {v}" for (t, p), v in behind)
+            return Blindness(
+                self._source,
+                f"catching up on what it missed (records behind: {names})",
+                self._since,
+            )
+        reason, began = trouble
+        if self._since is None:
+            self._since = began
+        return Blindness(self._source, reason, self._since)

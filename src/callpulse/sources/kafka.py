@@ -36,7 +36,7 @@ from aiokafka.errors import (
 from aiokafka.helpers import create_ssl_context
 
 from callpulse.config import KafkaSettings
-from callpulse.core.consumer_health import ConsumerHealth
+from callpulse.core.consumer_health import Blindness, ConsumerHealth, Sight
 from callpulse.core.ingest import RawRecord, Rejection
 from callpulse.sources.base import (
     Batch,
@@ -170,6 +170,7 @@ class KafkaSource:
         self._replayed: dict[TopicPartition, int] = {}
         self.rebuild_seconds = rebuild_seconds
         self._health = ConsumerHealth()
+        self._sight = Sight("kafka", settings.max_batch_records)
         self._last_contact = time.monotonic()
         self._unreachable_logged = False
         self._watcher: asyncio.Task[None] | None = None
@@ -486,6 +487,36 @@ class KafkaSource:
         if stalled:
             return False, f"consumer stalled on {', '.join(stalled)}"
         return True, f"consuming {len(self._assignment)} partition(s)"
+
+    def blindness(self) -> Blindness | None:
+        """Whether the consumer cannot see (the broker unreachable, no fetch completing, a
+        partition stalled or falling behind past a batch), or is catching up after it."""
+        return self._sight.observe(self._trouble(), self.lag())
+
+    def _trouble(self) -> tuple[str, float] | None:
+        """What keeps the consumer from seeing, and since when (epoch seconds)."""
+        if self._consumer is None or not self._joined:
+            return None
+        now, wall = time.monotonic(), time.time()
+        timeout = self._settings.stall_timeout
+        unreachable = now - self._last_contact
+        if unreachable > timeout:
+            brokers = self._settings.bootstrap_servers
+            return f"Kafka at {brokers} unreachable for {unreachable:.0f} s", wall - unreachable
+        silent = now - self._last_poll
+        if silent > timeout:
+            return f"consumer stalled: no fetch completed for {silent:.0f} s", wall - silent
+        verdicts = self._health.verdicts()
+        lag = self.lag()
+        stuck = sorted(
+            f"{t}[{p}]"
+            for (t, p), v in verdicts.items()
+            if v == "stalled" or (v == "slow" and lag.get((t, p), 0) > self._sight.caught_up)
+        )
+        if stuck:
+            # The verdicts judge a window of samples: the trouble began about that long ago.
+            return f"consumer stalled or falling behind on {', '.join(stuck)}", wall - timeout
+        return None
 
     def exhausted(self) -> bool:
         return False

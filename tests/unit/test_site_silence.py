@@ -171,16 +171,22 @@ def test_a_firing_silence_stays_as_it_was_while_blind() -> None:
     assert e.alerts()[0].state == "resolved"
 
 
-def test_sight_holds_until_caught_up() -> None:
-    sight = Sight("kafka", caught_up=100)
-    assert sight.observe(None, {("t", 0): 5000}) is None  # behind, but it never lost sight
-    down = sight.observe(("Kafka at b:9092 unreachable for 70 s", 930.0), {})
+def test_sight_holds_until_caught_up_and_settled() -> None:
+    sight = Sight("kafka", caught_up=100, settle=30.0)
+    behind = {("t", 0): 5000, ("t", 1): 3}
+    assert sight.observe(900.0, None, behind, 899.0) is None  # behind, but never blind
+    down = sight.observe(1000.0, ("Kafka at b:9092 unreachable for 70 s", 930.0), {}, 930.0)
     assert down is not None
     assert (down.since, "b:9092" in down.reason) == (930.0, True)
-    catching = sight.observe(None, {("t", 0): 5000, ("t", 1): 3})
+    # The trouble is over: no fetch has completed since, then one has but leaves t[0] behind.
+    assert sight.observe(1005.0, None, {}, 930.0) is not None
+    catching = sight.observe(1006.0, None, behind, 1006.0)
     assert catching is not None
     assert (catching.since, "t[0] 5000" in catching.reason) == (930.0, True)
-    assert sight.observe(None, {("t", 0): 40, ("t", 1): 0}) is None
+    # Caught up: blind for settle seconds more, then it sees.
+    assert sight.observe(1007.0, None, {("t", 0): 40}, 1007.0) is not None
+    assert sight.observe(1036.0, None, {("t", 0): 0}, 1036.0) is not None
+    assert sight.observe(1037.0, None, {("t", 0): 0}, 1037.0) is None
 
 
 @pytest.mark.parametrize(

@@ -170,7 +170,7 @@ class KafkaSource:
         self._replayed: dict[TopicPartition, int] = {}
         self.rebuild_seconds = rebuild_seconds
         self._health = ConsumerHealth()
-        self._sight = Sight("kafka", settings.max_batch_records)
+        self._sight = Sight("kafka", settings.max_batch_records, settings.stall_timeout)
         self._last_contact = time.monotonic()
         self._unreachable_logged = False
         self._watcher: asyncio.Task[None] | None = None
@@ -490,8 +490,12 @@ class KafkaSource:
 
     def blindness(self) -> Blindness | None:
         """Whether the consumer cannot see (the broker unreachable, no fetch completing, a
-        partition stalled or falling behind past a batch), or is catching up after it."""
-        return self._sight.observe(self._trouble(), self.lag())
+        partition stalled or falling behind past a batch), or is catching up after it (for
+        ``stall_timeout`` more once caught up: the producers cut off by the same outage
+        deliver what they held)."""
+        wall = time.time()
+        fetched = wall - (time.monotonic() - self._last_poll)
+        return self._sight.observe(wall, self._trouble(), self.lag(), fetched)
 
     def _trouble(self) -> tuple[str, float] | None:
         """What keeps the consumer from seeing, and since when (epoch seconds)."""

@@ -248,3 +248,27 @@ def test_rules_on_waits_and_heartbeat_ages_are_held_while_blind() -> None:
     assert held_while_blind(threshold("component_status", match={"status": "down"}))
     assert not held_while_blind(threshold("queue_calls_waiting"))
     assert not held_while_blind(threshold("queue_abandon_ratio", window=900.0))
+
+
+def test_which_feeds_have_heartbeats_is_configured_per_format() -> None:
+    from callpulse.config import Settings
+
+    def policy(source: dict[str, Any]) -> SilencePolicy:
+        return Settings.model_validate({"source": source}).silence_policy()
+
+    queue_log = {"format": "asterisk-queue-log", "site": "it"}
+    assert policy({"kind": "replay", "replay": {"format": queue_log}}) == SilencePolicy(
+        frozenset({"it"})
+    )
+    kafka = {
+        "kind": "kafka",
+        "kafka": {
+            "topics": ["pbx", "v1"],
+            "formats": {
+                "pbx": queue_log | {"heartbeats": True},
+                "v1": {"format": "events-v1", "heartbeats": False},
+            },
+        },
+    }
+    assert policy(kafka) == SilencePolicy(frozenset(), by_default=True)
+    assert policy({"kind": "kafka"}) == SilencePolicy()

@@ -273,9 +273,9 @@ class Alerting:
             return
         blind_for = max(0.0, data.now - blindness.since)
         summary = (
-            f"callpulse cannot see its {blindness.source} source for "
-            f"{format_duration(round(blind_for))}: {blindness.reason}. Site silence and waits "
-            "are held until it has caught up."
+            f"callpulse cannot see its {blindness.source} source: {blindness.reason} "
+            f"(blind {format_duration(round(blind_for))}). Site silence and waits are held "
+            "until it has caught up."
         )
         labels = {"source": blindness.source}
         yield Series(

@@ -50,6 +50,7 @@ log = structlog.get_logger("callpulse.kafka")
 
 _FETCH_TIMEOUT_MS = 500
 _HEALTH_EVERY = 5.0
+_HEALTH_SAMPLES = 10  # the window each partition's verdict judges, in samples
 _DLQ_RETRY_MAX_SECONDS = 10.0
 # Room a dead-letter record needs beside its value: headers and the record batch framing.
 _DLQ_OVERHEAD = 64 * 1024
@@ -169,7 +170,7 @@ class KafkaSource:
         self._handed: dict[TopicPartition, int] = {}
         self._replayed: dict[TopicPartition, int] = {}
         self.rebuild_seconds = rebuild_seconds
-        self._health = ConsumerHealth()
+        self._health = ConsumerHealth(_HEALTH_SAMPLES)
         self._sight = Sight("kafka", settings.max_batch_records, settings.stall_timeout)
         self._last_contact = time.monotonic()
         self._unreachable_logged = False
@@ -518,8 +519,9 @@ class KafkaSource:
             if v == "stalled" or (v == "slow" and lag.get((t, p), 0) > self._sight.caught_up)
         )
         if stuck:
-            # The verdicts judge a window of samples: the trouble began about that long ago.
-            return f"consumer stalled or falling behind on {', '.join(stuck)}", wall - timeout
+            # A verdict judges the whole window of samples: the trouble began about as long ago.
+            began = wall - _HEALTH_EVERY * _HEALTH_SAMPLES
+            return f"consumer stalled or falling behind on {', '.join(stuck)}", began
         return None
 
     def exhausted(self) -> bool:

@@ -84,6 +84,7 @@ class App:
             now=time.time(),
             event_time_clock=self.source.event_time_clock,
             hold=self.source.rebuilding,
+            blind=self.source.blindness,
         )
         self.monitor, self.ingest, self.alerting = parts.monitor, parts.ingest, parts.alerting
         self.adapters = parts.adapters

@@ -14,6 +14,7 @@ from callpulse.adapters import records
 from callpulse.adapters.base import Adapter
 from callpulse.alerting import Alerting
 from callpulse.config import Settings
+from callpulse.core.consumer_health import Blindness
 from callpulse.core.ingest import Ingest
 from callpulse.core.monitor import Monitor
 
@@ -35,12 +36,14 @@ def build(
     event_time_clock: bool,
     deliver: bool = True,
     hold: Callable[[], bool] = lambda: False,
+    blind: Callable[[], Blindness | None] = lambda: None,
 ) -> Pipeline:
     """Build the pipeline ``settings`` describe, its clock at ``now``.
 
     ``event_time_clock``: windows end at the newest event rather than at the wall clock (a
     replay or a simulation faster than real time). ``deliver`` False: no sink, no state file
-    (a scenario check evaluates the rules but pages nobody). ``hold``: see :class:`Alerting`.
+    (a scenario check evaluates the rules but pages nobody). ``hold``, ``blind``: see
+    :class:`Alerting`.
     The rules are the ones compiled when ``settings`` were loaded.
     """
     monitor = Monitor(settings.monitor_config(event_time_clock=event_time_clock), now=now)
@@ -60,6 +63,7 @@ def build(
         monitor,
         backlog=settings.maintenance.backlog,
         hold=hold,
+        blind=blind,
     )
     return Pipeline(monitor, ingest, alerting, adapters)
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -285,3 +286,42 @@ rules:
     severity: critical
     annotations: {summary: "{{ labels.component }} at {{ labels.site }} is down"}
 """
+
+
+def offered_15m(daemon: Daemon) -> float:
+    """Calls offered over the 15m window, every queue's."""
+    return sum(
+        v
+        for (n, labels), v in daemon.samples().items()
+        if n == "callpulse_queue_offered_calls" and ("window", "15m") in labels
+    )
+
+
+class OwnBroker:
+    """A Kafka broker of the test's own (scripts/kafka-local on a free loopback port, its
+    data under ``workdir``), for a test that kills or freezes it. Started at once; the test
+    is skipped where KAFKA_BOOTSTRAP_SERVERS names a shared broker."""
+
+    def __init__(self, workdir: Path, doing: str) -> None:
+        if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+            pytest.skip(
+                f"needs a broker of its own to {doing}; KAFKA_BOOTSTRAP_SERVERS names a shared one"
+            )
+        port = free_port(pair=True)
+        self.env = os.environ | {"KAFKA_PORT": str(port), "KAFKA_DATA_DIR": str(workdir / "kafka")}
+        self.bootstrap = f"127.0.0.1:{port}"
+        self.pid_file = workdir / "kafka" / "broker.pid"
+        self.start()
+
+    def start(self) -> None:
+        subprocess.run([_KAFKA_LOCAL, "start"], env=self.env, check=True, timeout=300)
+
+    def stop(self) -> None:
+        subprocess.run([_KAFKA_LOCAL, "stop"], env=self.env, check=False, timeout=120)
+
+    @property
+    def pid(self) -> int:
+        return int(self.pid_file.read_text())
+
+
+_KAFKA_LOCAL = str(Path(__file__).resolve().parents[2] / "scripts" / "kafka-local")

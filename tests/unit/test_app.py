@@ -56,6 +56,9 @@ class HangingSource:
     def rebuilding(self) -> bool:
         return False
 
+    def blindness(self) -> None:
+        return None
+
     def health(self) -> Mapping[tuple[str, int], str]:
         return {}
 

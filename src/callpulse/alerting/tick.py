@@ -29,6 +29,8 @@ from callpulse.core.alerting import (
     Labels,
     Notification,
 )
+from callpulse.core.consumer_health import Blindness
+from callpulse.core.durations import format_duration
 from callpulse.core.maintenance import MaintenanceTracker
 from callpulse.core.maintenance_notes import backlog_summary, forecast_summary, overrun_summary
 from callpulse.core.monitor import Monitor
@@ -65,11 +67,16 @@ class Alerting:
         monitor: Monitor,
         backlog: BacklogSettings | None = None,
         hold: Callable[[], bool] = lambda: False,
+        blind: Callable[[], Blindness | None] = lambda: None,
     ) -> None:
         """``backlog``: how the built-in maintenance alerts are sent (severity, ``for``,
         ``keep_firing_for``). ``hold``: while it answers True (state being rebuilt), rules
-        are evaluated but nothing is sent; what is due goes out once it answers False."""
+        are evaluated but nothing is sent; what is due goes out once it answers False.
+        ``blind``: why the source cannot see, if it cannot: the rules reading silence and
+        waits are held meanwhile, and CallpulseSourceDown pages instead."""
         self._hold = hold
+        self._blind = blind
+        self._blindness: Blindness | None = None
         self._settings = settings
         self._monitor = monitor
         b = backlog or BacklogSettings()
@@ -79,6 +86,7 @@ class Alerting:
             ),
             builtin_rule("MaintenanceImpactForecast", "warning", self._forecast),
             builtin_rule("MaintenanceOverrun", "warning", self._overrun, b.keep_firing_for),
+            builtin_rule("CallpulseSourceDown", "critical", self._source_down),
         ]
         self.evaluator = AlertEvaluator(
             [*rules, *builtins],
@@ -175,7 +183,14 @@ class Alerting:
         status = {(c.site, c.component): c.status for c in monitor.component_views()}
         maintenance.assess(now, queues, status)
         samples = readings.collect(monitor, self._domains, self._families) if self._domains else []
-        data = EvaluationInput.of(now, samples, monitor.site_last_event)
+        self._blindness = self._blind()
+        data = EvaluationInput.of(
+            now,
+            samples,
+            monitor.site_last_event,
+            monitor.site_activity,
+            blind=self._blindness is not None,
+        )
         due = self.evaluator.evaluate(data)
         if self._hold():
             self.evaluator.unsend(due)  # keep them due for the first evaluation after
@@ -251,6 +266,21 @@ class Alerting:
         for o in self._monitor.maintenance.overruns:
             labels = {"site": o.site, "component": o.component, "maintenance": o.maintenance}
             yield Series(labels, 1.0 if o.active else 0.0, overrun_summary(o), o.active)
+
+    def _source_down(self, data: EvaluationInput) -> Iterable[Series]:
+        blindness = self._blindness
+        if blindness is None:
+            return
+        blind_for = max(0.0, data.now - blindness.since)
+        summary = (
+            f"callpulse cannot see its {blindness.source} source: {blindness.reason} "
+            f"(blind {format_duration(round(blind_for))}). Site silence and waits are held "
+            "until it has caught up."
+        )
+        labels = {"source": blindness.source}
+        yield Series(
+            labels, round(blind_for), {"summary": summary, "since": rfc3339(blindness.since)}
+        )
 
     async def run(self, after: Callable[[], None] | None = None) -> None:
         """Start the sinks' workers and evaluate every ``evaluation_interval``; ``after`` is

@@ -43,6 +43,7 @@ from callpulse.core.maintenance import BacklogLimits, EventMode, EventPolicy
 from callpulse.core.monitor import MonitorConfig
 from callpulse.core.queues import ServiceLevelPolicy
 from callpulse.core.rules import Rule, RuleSpec
+from callpulse.core.silence import SilencePolicy
 from callpulse.core.timegrid import check_windows
 from callpulse.sinks.http_client import HttpConfig
 from callpulse.sinks.naming import request_url, sink_labels
@@ -109,6 +110,8 @@ class FormatSettings(_Section):
     agent_aliases: dict[str, str] = {}
     timezone: str = "UTC"
     columns: str = ""
+    # Whether the feed sends heartbeats (docs/alerts.md, SiteSilent); unset: only events v1 does.
+    heartbeats: bool | None = None
 
     @model_validator(mode="after")
     def _site_where_needed(self) -> FormatSettings:
@@ -408,6 +411,10 @@ class AlertingSettings(_Section):
 class AbsentSettings(_Section):
     scope: str = "site"
     for_: Annotated[Duration, Field(alias="for")]
+    # Sites without heartbeats page only on a silence this improbable at their own rate...
+    improbability: float | None = None
+    # ...or one this long, whatever the rate.
+    max: Duration | None = None
 
 
 class RuleSettings(_Section):
@@ -434,6 +441,8 @@ class RuleSettings(_Section):
             for_seconds=self.for_,
             absent_scope=self.absent.scope if self.absent else None,
             absent_for=self.absent.for_ if self.absent else None,
+            absent_improbability=self.absent.improbability if self.absent else None,
+            absent_max=self.absent.max if self.absent else None,
         )
 
 
@@ -639,7 +648,32 @@ class Settings(BaseSettings):
             maintenance_timezone=self.maintenance.timezone,
             backlog=self.maintenance.backlog.limits(),
             maintenance_events=self.maintenance.event_policy(),
+            silence=self.silence_policy(),
         )
+
+    def silence_policy(self) -> SilencePolicy:
+        """Which sites' feeds have no heartbeat: a platform's records unless its format says
+        ``heartbeats: true``, events v1 when its format says ``heartbeats: false`` (for every
+        site no other feed names, as a topic of events v1 carries many)."""
+        source = self.source
+        formats = (
+            [source.replay.format]
+            if source.kind == "replay"
+            else list(source.kafka.formats.values())
+            if source.kind == "kafka"
+            else []
+        )
+        sites: set[str] = set()
+        by_default = False
+        for f in formats:
+            v1 = f.format == "events-v1"
+            if f.heartbeats if f.heartbeats is not None else v1:
+                continue
+            if v1 or f.site is None:
+                by_default = True
+            else:
+                sites.add(f.site)
+        return SilencePolicy(frozenset(sites), by_default)
 
     def redacted(self) -> dict[str, Any]:
         """The effective settings as plain data, with every credential masked by its key

@@ -31,8 +31,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote
 
-from callpulse.core.catalog import LabelValues, Samples
+from callpulse.core.catalog import GROWS_WITHOUT_EVENTS, LabelValues, Samples
 from callpulse.core.rules import Rule
+from callpulse.core.silence import SiteActivity, improbable_after
 from callpulse.core.timefmt import rfc3339
 
 RESOLVED_RETENTION = 15 * 60.0
@@ -93,18 +94,46 @@ class AlertingConfig:
 
 @dataclass(frozen=True)
 class EvaluationInput:
-    """What rules read at one instant: samples per KPI and each site's newest event time."""
+    """What rules read at one instant: samples per KPI and each site's newest event time.
+
+    ``site_activity``: each site's rate and heartbeats, which absent rules with an
+    improbability judge a silence by. ``blind``: the source cannot see (or is still catching
+    up on what it missed): silence and waits that grow with the clock mean nothing, so the
+    rules reading them are held (see :func:`held_while_blind`).
+    """
 
     now: float
     samples: Mapping[str, Samples]
     site_last_event: Mapping[str, float] = field(default_factory=dict)
+    site_activity: Mapping[str, SiteActivity] = field(default_factory=dict)
+    blind: bool = False
 
     @classmethod
     def of(
-        cls, now: float, samples: Iterable[Samples], site_last_event: Mapping[str, float]
+        cls,
+        now: float,
+        samples: Iterable[Samples],
+        site_last_event: Mapping[str, float],
+        site_activity: Mapping[str, SiteActivity] | None = None,
+        blind: bool = False,
     ) -> EvaluationInput:
         """Bundle what the rules read at ``now``."""
-        return cls(now, {s.family.kpi: s for s in samples}, dict(site_last_event))
+        return cls(
+            now,
+            {s.family.kpi: s for s in samples},
+            dict(site_last_event),
+            site_activity if site_activity is not None else {},
+            blind,
+        )
+
+
+def held_while_blind(rule: Rule) -> bool:
+    """Whether ``rule`` reads what grows with the wall clock when no event comes (a site's
+    silence, a caller's wait, a heartbeat's age), and so means nothing while the source
+    cannot see."""
+    if rule.builtin is not None:
+        return False
+    return rule.family is None or rule.family.kpi in GROWS_WITHOUT_EVENTS
 
 
 class AlertEvaluator:
@@ -133,6 +162,10 @@ class AlertEvaluator:
         # which a firing alert takes when it stops being active, and keeps.
         settled: dict[tuple[str, Labels], tuple[float, Mapping[str, str]]] = {}
         for rule, rid in zip(self.rules, self.rule_ids, strict=True):
+            if data.blind and held_while_blind(rule):
+                # Held as they were: none starts and none resolves until the source sees again.
+                seen.update(k for k, a in self._alerts.items() if a.rule_id == rid)
+                continue
             for labels, value, given, active in self._active(rule, rid, data):
                 key = (rid, labels)
                 if not active:
@@ -169,10 +202,9 @@ class AlertEvaluator:
                 )
             return
         if rule.family is None:  # absent: a known site silent for longer than absent_for
-            assert rule.spec.absent_for is not None
             for site, last in data.site_last_event.items():
                 silent = data.now - last
-                if silent > rule.spec.absent_for:
+                if _too_silent(rule, silent, data.now, data.site_activity.get(site)):
                     yield _labels((("site", site), *extra)), silent, None, True
             return
         samples = data.samples.get(rule.family.kpi)
@@ -335,6 +367,22 @@ def rule_ids(rules: Sequence[Rule]) -> list[str]:
         count = seen[rule.name] = seen.get(rule.name, 0) + 1
         out.append(rule.name if count == 1 else f"{rule.name}#{count}")
     return out
+
+
+def _too_silent(rule: Rule, silent: float, now: float, activity: SiteActivity | None) -> bool:
+    """Whether a site ``silent`` seconds pages: past ``for``; and for a site without
+    heartbeats, with an improbability set, past ``max`` or improbably long at its rate."""
+    spec = rule.spec
+    assert spec.absent_for is not None
+    if silent <= spec.absent_for:
+        return False
+    p, longest = spec.absent_improbability, spec.absent_max
+    if p is None or longest is None or activity is None or not activity.without_heartbeat:
+        return True
+    if silent >= longest:
+        return True
+    enough = improbable_after(p)
+    return activity.expected(now, enough) > enough
 
 
 def _labels(pairs: Iterable[tuple[str, str]]) -> Labels:

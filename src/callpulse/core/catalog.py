@@ -211,6 +211,17 @@ TRUNK_INSTANT: tuple[Reader[TrunkView], ...] = (
     ("callpulse_trunk_utilization_ratio", "Channels in use / channels.", lambda v: v.utilization),
 )
 
+GROWS_WITHOUT_EVENTS = frozenset(
+    {
+        "queue_oldest_wait_seconds",
+        "component_status",
+        "component_heartbeat_age_seconds",
+        "component_stale",
+    }
+)
+"""KPIs whose value changes with the wall clock alone, no event coming: a caller's wait, a
+heartbeat's age and the staleness it makes (a component silent past ``stale_after`` is down)."""
+
 _Q, _I, _T = ("site", "queue"), ("site", "application"), ("site", "trunk")
 _C = ("site", "component", "kind")
 

@@ -36,6 +36,7 @@ from callpulse.core.dedup import RecentIds
 from callpulse.core.ivr import IvrTracker, IvrView
 from callpulse.core.maintenance import BacklogLimits, EventPolicy, MaintenanceTracker
 from callpulse.core.queues import QueueTracker, QueueView, ServiceLevelPolicy
+from callpulse.core.silence import SilencePolicy, SiteActivity
 from callpulse.core.timegrid import TimeGrid, check_windows
 from callpulse.core.trunks import TrunkTracker, TrunkView
 
@@ -88,6 +89,7 @@ class MonitorConfig:
     maintenance_timezone: str = "UTC"
     backlog: BacklogLimits = field(default_factory=BacklogLimits)
     maintenance_events: EventPolicy = field(default_factory=EventPolicy)
+    silence: SilencePolicy = field(default_factory=SilencePolicy)
 
     def __post_init__(self) -> None:
         check_windows(self.windows, self.bucket)
@@ -125,6 +127,7 @@ class Monitor:
         self._late_ids = RecentIds(horizon=horizon, capacity=max(1000, config.dedup_capacity // 10))
         self._latest_event = 0.0
         self._site_last_event: dict[str, float] = {}
+        self._site_activity: dict[str, SiteActivity] = {}
         # queue_views() of the current state, until an event, a tick or a release: an alert
         # evaluation reads them twice (its own checks, then the rules' samples), and at 10k
         # queues a read is most of a second on the event loop.
@@ -188,6 +191,11 @@ class Monitor:
         return self._site_last_event
 
     @property
+    def site_activity(self) -> Mapping[str, SiteActivity]:
+        """Each site's arrivals per hour and heartbeats: how absent rules judge a silence."""
+        return self._site_activity
+
+    @property
     def window_labels(self) -> tuple[str, ...]:
         """The windows' labels, e.g. ``("1m", "5m", "15m")``."""
         return self.grid.labels
@@ -232,9 +240,12 @@ class Monitor:
         """Forget the site silent the longest, if silent past every window: an absent rule
         stops watching it, and its name goes back to the cap."""
         guard = self.guard
-        return self._idle_sites.release_idlest(
-            self.grid.now, self._site_last_event, lambda site: guard.release("site", site)
-        )
+
+        def give_back(site: str) -> None:
+            self._site_activity.pop(site, None)
+            guard.release("site", site)
+
+        return self._idle_sites.release_idlest(self.grid.now, self._site_last_event, give_back)
 
     # --- events ------------------------------------------------------------------------
 
@@ -272,6 +283,11 @@ class Monitor:
         site = self.guard.admit("site", event.site)
         if ts > self._site_last_event.get(site, 0.0):
             self._site_last_event[site] = ts
+        activity = self._site_activity.get(site)
+        if activity is None:
+            without = self.config.silence.judged_by_rate(site)
+            activity = self._site_activity[site] = SiteActivity(ts, ts, without)
+        activity.note(ts, event.type)
         tracker = self._routes.get(event.type)
         if tracker is not None:
             if site != event.site:
@@ -301,6 +317,7 @@ class Monitor:
         for site in gone:
             self.guard.forget_site(site)
             self._site_last_event.pop(site, None)
+            self._site_activity.pop(site, None)
 
     # --- reading -----------------------------------------------------------------------
 

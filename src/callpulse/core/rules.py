@@ -3,7 +3,9 @@
 A threshold rule names a KPI (a gauge of :mod:`callpulse.core.catalog` without the
 ``callpulse_`` prefix), a window for windowed KPIs, anchored-regex label matchers, an
 operator and a threshold, and optionally a ``clear`` threshold for hysteresis. An absent rule
-fires for a known site that has sent no valid event for a while. Annotations are templates in
+fires for a known site that has sent no valid event for a while: longer than ``for``, and,
+with ``improbability``, for a site whose feed has no heartbeat, longer than its own rate
+makes likely or longer than ``max`` (:mod:`callpulse.core.silence`). Annotations are templates in
 a small, safe syntax: ``{{ value }}``, ``{{ threshold }}``, ``{{ labels.NAME }}``, each with an
 optional filter: ``| percent``, ``| duration``, ``| round``.
 """
@@ -61,6 +63,8 @@ class RuleSpec:
     annotations: Mapping[str, str] = field(default_factory=dict)
     absent_scope: str | None = None
     absent_for: float | None = None
+    absent_improbability: float | None = None
+    absent_max: float | None = None
 
 
 @dataclass(frozen=True)
@@ -165,6 +169,7 @@ def compile_rule(spec: RuleSpec, windows: Sequence[float]) -> Rule:
             raise fail("absent", f"an absent rule takes no {', '.join(stray)}")
         if spec.absent_scope not in ABSENT_SCOPES:
             raise fail("absent.scope", f"must be one of {', '.join(ABSENT_SCOPES)}")
+        _check_improbability(spec, fail)
         label_names = {"site"}
         templates = _templates(spec, label_names, fail)
         return Rule(spec, None, None, (), templates)
@@ -221,6 +226,24 @@ def compile_rule(spec: RuleSpec, windows: Sequence[float]) -> Rule:
             raise fail(f"match.{label}", f"not a regular expression: {exc}") from None
     templates = _templates(spec, set(family.labels), fail)
     return Rule(spec, family, window, tuple(matchers), templates)
+
+
+def _check_improbability(spec: RuleSpec, fail: Callable[[str, str], RuleError]) -> None:
+    p, longest = spec.absent_improbability, spec.absent_max
+    if p is None:
+        if longest is not None:
+            raise fail("absent.max", "caps a silence judged by its rate: give improbability too")
+        return
+    if not (math.isfinite(p) and 0 < p < 1):
+        raise fail("absent.improbability", f"must be a chance between 0 and 1, e.g. 1e-3, not {p}")
+    if longest is None:
+        raise fail("absent.max", "a silence judged by its rate needs a longest silence (max)")
+    if longest <= (spec.absent_for or 0.0):
+        raise fail(
+            "absent.max",
+            f"{format_duration(longest)} must be longer than absent.for "
+            f"({format_duration(spec.absent_for or 0.0)})",
+        )
 
 
 def _templates(

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from callpulse.core.consumer_health import Blindness
 from callpulse.core.ingest import RawRecord, Rejection
 
 
@@ -82,6 +83,10 @@ class Source(Protocol):
     def rebuilding(self) -> bool:
         """True while re-read records are rebuilding state (alerts are held back)."""
 
+    def blindness(self) -> Blindness | None:
+        """Why the source cannot see its records now (or is still catching up on what it
+        missed while it could not); None while it sees. Silence means nothing meanwhile."""
+
     def exhausted(self) -> bool:
         """True when no more records will ever come (the end of a replay file)."""
 
@@ -116,6 +121,10 @@ class BaseSource:
     def rebuilding(self) -> bool:
         """Nothing is ever re-read."""
         return False
+
+    def blindness(self) -> Blindness | None:
+        """Nothing stands between the source and its records."""
+        return None
 
     def exhausted(self) -> bool:
         """Records keep coming."""

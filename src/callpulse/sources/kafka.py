@@ -36,7 +36,7 @@ from aiokafka.errors import (
 from aiokafka.helpers import create_ssl_context
 
 from callpulse.config import KafkaSettings
-from callpulse.core.consumer_health import ConsumerHealth
+from callpulse.core.consumer_health import Blindness, ConsumerHealth, Sight
 from callpulse.core.ingest import RawRecord, Rejection
 from callpulse.sources.base import (
     Batch,
@@ -50,6 +50,7 @@ log = structlog.get_logger("callpulse.kafka")
 
 _FETCH_TIMEOUT_MS = 500
 _HEALTH_EVERY = 5.0
+_HEALTH_SAMPLES = 10  # the window each partition's verdict judges, in samples
 _DLQ_RETRY_MAX_SECONDS = 10.0
 # Room a dead-letter record needs beside its value: headers and the record batch framing.
 _DLQ_OVERHEAD = 64 * 1024
@@ -169,7 +170,8 @@ class KafkaSource:
         self._handed: dict[TopicPartition, int] = {}
         self._replayed: dict[TopicPartition, int] = {}
         self.rebuild_seconds = rebuild_seconds
-        self._health = ConsumerHealth()
+        self._health = ConsumerHealth(_HEALTH_SAMPLES)
+        self._sight = Sight("kafka", settings.max_batch_records, settings.stall_timeout)
         self._last_contact = time.monotonic()
         self._unreachable_logged = False
         self._watcher: asyncio.Task[None] | None = None
@@ -486,6 +488,41 @@ class KafkaSource:
         if stalled:
             return False, f"consumer stalled on {', '.join(stalled)}"
         return True, f"consuming {len(self._assignment)} partition(s)"
+
+    def blindness(self) -> Blindness | None:
+        """Whether the consumer cannot see (the broker unreachable, no fetch completing, a
+        partition stalled or falling behind past a batch), or is catching up after it (for
+        ``stall_timeout`` more once caught up: the producers cut off by the same outage
+        deliver what they held)."""
+        wall = time.time()
+        fetched = wall - (time.monotonic() - self._last_poll)
+        return self._sight.observe(wall, self._trouble(), self.lag(), fetched)
+
+    def _trouble(self) -> tuple[str, float] | None:
+        """What keeps the consumer from seeing, and since when (epoch seconds)."""
+        if self._consumer is None or not self._joined:
+            return None
+        now, wall = time.monotonic(), time.time()
+        timeout = self._settings.stall_timeout
+        unreachable = now - self._last_contact
+        if unreachable > timeout:
+            brokers = self._settings.bootstrap_servers
+            return f"Kafka at {brokers} unreachable for {unreachable:.0f} s", wall - unreachable
+        silent = now - self._last_poll
+        if silent > timeout:
+            return f"consumer stalled: no fetch completed for {silent:.0f} s", wall - silent
+        verdicts = self._health.verdicts()
+        lag = self.lag()
+        stuck = sorted(
+            f"{t}[{p}]"
+            for (t, p), v in verdicts.items()
+            if v == "stalled" or (v == "slow" and lag.get((t, p), 0) > self._sight.caught_up)
+        )
+        if stuck:
+            # A verdict judges the whole window of samples: the trouble began about as long ago.
+            began = wall - _HEALTH_EVERY * _HEALTH_SAMPLES
+            return f"consumer stalled or falling behind on {', '.join(stuck)}", began
+        return None
 
     def exhausted(self) -> bool:
         return False

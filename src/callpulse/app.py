@@ -60,7 +60,9 @@ def build_source(settings: Settings) -> Source:
     if kind == "replay":
         from callpulse.sources.replay import ReplaySource
 
-        return ReplaySource(settings.source.replay, records.clock(settings.source.replay.format))
+        replay = settings.source.replay
+        limit = settings.source.kafka.max_record_bytes
+        return ReplaySource(replay, records.clock(replay.format), limit)
     from callpulse.sources.simulator import SimulatorSource
 
     return SimulatorSource(settings.source.simulator)

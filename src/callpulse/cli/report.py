@@ -27,6 +27,7 @@ from callpulse.cli.timeline import Timeline
 from callpulse.config import Settings
 from callpulse.core.ingest import DecodeError, RawRecord
 from callpulse.core.queues import QueueWindow
+from callpulse.sources.files import read_records
 from callpulse.sources.replay import event_time
 from callpulse.text import plain
 
@@ -70,12 +71,10 @@ def play(settings: Settings, progress: Callable[[int], None] = lambda size: None
     """Play ``settings.source.replay`` to its end and return the report; ``progress`` is told
     the size in bytes of each line read."""
     run = _Run(settings)
-    with settings.source.replay.path.open("rb") as f:
-        for number, raw in enumerate(f, 1):
-            progress(len(raw))
-            line = raw.rstrip(b"\r\n")
-            if line.strip():
-                run.record(line, number)
+    replay, limit = settings.source.replay, settings.source.kafka.max_record_bytes
+    with replay.path.open("rb") as f:
+        for number, record in read_records(f, replay.format.format, limit, progress):
+            run.record(record, number)
     return run.finish()
 
 

@@ -1,4 +1,5 @@
-"""Replay of a JSON-lines file of events, one record per line.
+"""Replay of a file of events: top-level JSON documents (one a line, pretty-printed or
+concatenated), or a record a line for a format that is not JSON (:mod:`.files`).
 
 Time follows the file's own ``occurred_at`` (the newest seen so far), so a replay gives the
 same KPIs however fast it runs. ``speed`` 0 reads as fast as possible; ``speed`` X sleeps so
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import IO
 
@@ -20,6 +21,7 @@ import structlog
 from callpulse.config import ReplaySettings
 from callpulse.core.ingest import RawRecord, too_deep
 from callpulse.sources.base import BaseSource, Batch, SourceError
+from callpulse.sources.files import read_records
 
 log = structlog.get_logger("callpulse.replay")
 
@@ -27,20 +29,27 @@ _BATCH_LINES = 2000
 
 
 class ReplaySource(BaseSource):
-    """Reads ``settings.path``; rejected lines are logged with their line number."""
+    """Reads ``settings.path``; a rejected record is logged with the number of the line it
+    starts on."""
 
     name = "replay"
     event_time_clock = True
     wall_clock_bound = True
 
     def __init__(
-        self, settings: ReplaySettings, clock: Callable[[bytes], float | None] | None = None
+        self,
+        settings: ReplaySettings,
+        clock: Callable[[bytes], float | None] | None = None,
+        limit: int = 256 * 1024,
     ) -> None:
-        """``clock``: a line's event time, for pacing (default: an events-v1 line's)."""
+        """``clock``: a record's event time, for pacing (default: an events-v1 record's).
+        ``limit``: the record limit; a longer record is kept only to ``limit + 1`` bytes."""
         super().__init__()
         self._settings = settings
         self._clock = clock or event_time
+        self._limit = limit
         self._file: IO[bytes] | None = None
+        self._records: Iterator[tuple[int, bytes]] = iter(())
         self._line = 0
         self._done = False
         self._first_event: float | None = None
@@ -53,6 +62,7 @@ class ReplaySource(BaseSource):
             raise SourceError(
                 f"cannot open replay file {self._settings.path}: {exc.strerror}"
             ) from exc
+        self._records = read_records(self._file, self._settings.format.format, self._limit)
         log.info("replay_started", path=str(self._settings.path), speed=self._settings.speed)
 
     async def fetch(self) -> Batch:
@@ -62,15 +72,12 @@ class ReplaySource(BaseSource):
         records = []
         topic = str(self._settings.path)
         for _ in range(_BATCH_LINES):
-            raw = self._file.readline()
-            if not raw:
+            found = next(self._records, None)
+            if found is None:
                 self._done = True
                 log.info("replay_finished", path=topic, lines=self._line)
                 break
-            self._line += 1
-            line = raw.rstrip(b"\r\n")
-            if not line.strip():
-                continue
+            self._line, line = found
             records.append(RawRecord(line, None, topic, 0, self._line))
             if self._settings.speed > 0 and await self._pace(line):
                 break

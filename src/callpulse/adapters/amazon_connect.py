@@ -2,7 +2,10 @@
 
 Amazon Connect publishes three streams; one Kafka topic may carry any mix of them (each
 reaches Kafka through the Kinesis source connector, one JSON document per record), and the
-adapter tells them apart by shape:
+adapter tells them apart by shape. A record may also hold them as people store them
+(:func:`_documents`): pretty-printed, concatenated as Firehose writes S3 objects, in a JSON
+array, or base64 in a Lambda Kinesis event or a Firehose delivery; each document is read on
+its own, and one that cannot be read rejects only itself (PartlyReadError).
 
 - agent events (Kinesis agent event stream): ``AgentARN``, ``EventType`` (``LOGIN`` /
   ``LOGOUT`` / ``STATE_CHANGE`` / ``HEART_BEAT``) and a ``CurrentAgentSnapshot`` holding the
@@ -47,6 +50,8 @@ Connect API Reference, "AgentContactReference" (contact states).
 
 from __future__ import annotations
 
+import base64
+import json
 import math
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -54,14 +59,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from callpulse.adapters.base import LAST_INSTANT, V1, AdapterError, parse_json, v1
+from callpulse.adapters.base import LAST_INSTANT, V1, AdapterError, PartlyReadError, parse_json, v1
 from callpulse.adapters.bounds import Budget, Ignored, checked_name, digest, shown
+from callpulse.core.documents import split
 
 FORMAT = "amazon-connect"
 MAX_AGENTS = 10_000  # like every tracker, bounded: the oldest agent is forgotten past it
 MAX_CONTACTS = 100_000  # contact records remembered for de-duplication, oldest forgotten
 MAX_QUEUES_PER_AGENT = 256
 MAX_MEMBERSHIPS = 100_000  # (agent, queue) pairs over all agents: each keeps a queue name
+MAX_DOCUMENTS = 10_000  # in one record (a Firehose object, a Kinesis batch)
+_FAILURES_SHOWN = 3  # documents a batch's rejection names; it says how many in all
 
 # What is counted in ``ignored`` by name: the contact event types of the data model v1 has
 # no use for (QUEUED and CONNECTED_TO_AGENT too, of a contact never in a queue), the
@@ -124,11 +132,39 @@ class AmazonConnect:
 
     def translate(self, record: bytes) -> list[V1]:
         """The events-v1 bodies one Amazon Connect record stands for (none for a kind v1
-        has no use for, counted in ``ignored``). Raises AdapterError for a record it cannot
-        read."""
-        doc = parse_json(FORMAT, record, "one JSON document")
-        if not isinstance(doc, dict):
-            raise AdapterError(FORMAT, f"expected a JSON object, got {type(doc).__name__}")
+        has no use for, counted in ``ignored``). A record may hold several documents (see
+        :func:`_documents`): each is read on its own, and one that cannot be read raises
+        PartlyReadError with what the others gave. Raises AdapterError for a record of which
+        nothing could be read."""
+        documents = _documents(record)
+        if len(documents) == 1:
+            only = documents[0][1]
+            if isinstance(only, AdapterError):
+                raise only
+            return self._document(record, only)
+        events: list[V1] = []
+        failed: list[str] = []
+        for where, doc in documents:
+            try:
+                if isinstance(doc, AdapterError):
+                    raise doc
+                key = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+                events += self._document(key, doc)
+            except AdapterError as exc:
+                failed.append(f"{where}: {exc.detail}")
+            except (ValueError, ArithmeticError, TypeError, KeyError, IndexError) as exc:
+                failed.append(f"{where}: {type(exc).__name__}: {exc}")
+        if not failed:
+            return events
+        detail = f"{len(failed)} of {len(documents)} documents not read: " + "; ".join(
+            failed[:_FAILURES_SHOWN]
+        )
+        if len(failed) == len(documents):
+            raise AdapterError(FORMAT, detail)
+        raise PartlyReadError(FORMAT, detail, events)
+
+    def _document(self, record: bytes, doc: dict[str, Any]) -> list[V1]:
+        """What one document stands for; ``record`` is what its events' ids are made of."""
         if _get(doc, "detail") is not None and _get(doc, "detail-type") is not None:
             kind = _text(_get(doc, "detail-type"), "detail-type")
             if kind.lower() != _CONTACT_EVENT:
@@ -511,3 +547,77 @@ def _named(arn: str, names: dict[str, str], what: str) -> str:
 
 def _is_agent_queue(arn: str) -> bool:
     return "/queue/agent/" in arn
+
+
+def _documents(record: bytes) -> list[tuple[str, dict[str, Any] | AdapterError]]:
+    """The documents ``record`` holds, each with where it is (for a message) or the error
+    that keeps it from being read: one JSON document, pretty-printed or not; several,
+    concatenated (a Firehose S3 object) or in a JSON array; or a Lambda Kinesis event
+    (``Records[].kinesis.data``) or a Firehose transformation or HTTP endpoint delivery
+    (``records[].data``), whose base64 ``data`` holds the documents. Every document is read
+    by :func:`parse_json`, which refuses one nested deeper than the decoder reads."""
+    pieces = [value for _, value in split(record, len(record))]
+    if not pieces:
+        raise AdapterError(FORMAT, "expected a JSON document; the record is blank")
+    found: list[tuple[str, dict[str, Any] | AdapterError]] = []
+    for number, piece in enumerate(pieces, 1):
+        where = f"document {number}" if len(pieces) > 1 else "the record"
+        try:
+            value = parse_json(FORMAT, piece, "one JSON document")
+        except AdapterError as exc:
+            found.append((where, exc))
+            continue
+        if isinstance(value, list):
+            found += [(f"{where}[{i}]", _object_or_error(v)) for i, v in enumerate(value)]
+            continue
+        items = _envelope(value)
+        if items is None:
+            found.append((where, _object_or_error(value)))
+            continue
+        for i, item in enumerate(items):
+            found += _unwrapped(f"{where}, record {i}", item)
+        if len(found) > MAX_DOCUMENTS:
+            break
+    if len(found) > MAX_DOCUMENTS:
+        raise AdapterError(FORMAT, f"more than {MAX_DOCUMENTS:,} documents in one record")
+    return found
+
+
+def _envelope(value: Any) -> list[Any] | None:
+    """The records of a Lambda Kinesis event or a Firehose delivery, None for anything
+    else: ``Records`` (Kinesis) or ``records`` (Firehose), a list, and no key of Connect's
+    own documents beside it."""
+    if not isinstance(value, dict) or "ContactId" in value or "AgentARN" in value:
+        return None
+    for key in ("Records", "records"):
+        items = value.get(key)
+        if isinstance(items, list):
+            return items
+    return None
+
+
+def _unwrapped(where: str, item: Any) -> list[tuple[str, dict[str, Any] | AdapterError]]:
+    """The documents one envelope record's base64 ``data`` holds (one, usually)."""
+    inner = item.get("kinesis", item) if isinstance(item, dict) else None
+    data = inner.get("data") if isinstance(inner, dict) else None
+    if not isinstance(data, str):
+        return [(where, AdapterError(FORMAT, "expected kinesis.data or data, base64 text"))]
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except ValueError:
+        return [(where, AdapterError(FORMAT, f"data is not base64: {shown(data)}"))]
+    out: list[tuple[str, dict[str, Any] | AdapterError]] = []
+    pieces = split(raw, len(raw))
+    for number, (_, piece) in enumerate(pieces, 1):
+        label = f"{where}, document {number}" if len(pieces) > 1 else where
+        try:
+            out.append((label, _object_or_error(parse_json(FORMAT, piece, "one JSON document"))))
+        except AdapterError as exc:
+            out.append((label, exc))
+    return out or [(where, AdapterError(FORMAT, "data is empty"))]
+
+
+def _object_or_error(value: Any) -> dict[str, Any] | AdapterError:
+    if isinstance(value, dict):
+        return value
+    return AdapterError(FORMAT, f"expected a JSON object, got {type(value).__name__}")

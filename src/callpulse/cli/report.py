@@ -25,7 +25,7 @@ from callpulse import pipeline
 from callpulse.adapters import records
 from callpulse.cli.timeline import Timeline
 from callpulse.config import Settings
-from callpulse.core.ingest import DecodeError, RawRecord
+from callpulse.core.ingest import DecodeError, PartlyDecodedError, RawRecord
 from callpulse.core.queues import QueueWindow
 from callpulse.sources.files import read_records
 from callpulse.sources.replay import event_time
@@ -100,7 +100,11 @@ class _Run:
         if translate is not None:
 
             def hold(record: RawRecord) -> Sequence[RawRecord]:
-                self.held = list(translate(record))
+                try:
+                    self.held = list(translate(record))
+                except PartlyDecodedError as exc:  # counted as rejected; what was read is held
+                    self.held = list(exc.records)
+                    raise PartlyDecodedError(exc.reason, exc.detail, ()) from None
                 return ()
 
             parts.ingest.translators[self.topic] = hold

@@ -26,11 +26,14 @@ The contact-event samples in AWS's own pages disagree on key case (``agentInfo``
 ``EventType`` where the samples write ``eventType``: every key and enumerated value is read
 case-insensitively.
 
-Identity is stable across the three streams, which name things differently (contact events
-give only ARNs): an agent is ``agent_names[ARN]``, else the ARN's last segment (the agent's
-id); a queue is ``queue_names[ARN]``, else the ARN's last segment. The queue's ``Name`` that
-agent events and records carry is not used, or a queue named in one stream would be another
-queue in the other.
+Identity is the ARN's last segment (the agent's or queue's id), stable across the three
+streams, which name things differently (contact events give only ARNs); what events v1 are
+told is a name. With ``agent_names`` / ``queue_names``, it is the map's. Without a map, it is
+the name the streams carry (:class:`_Names`): a queue's ``Name`` (contact records, agent
+events' routing profiles and contacts), an agent's ``Username`` (its agent events, contact
+records), learned once per id and kept; until one is seen, the id. A contact keeps the name
+its first event was written with (a bit of its ``said``), so a call queued under a queue's id
+before the queue's name was seen is answered under the same id.
 
 A call's events get ids made from the contact, not the record: ``call.queued``,
 ``call.answered``, ``call.abandoned`` and ``call.completed`` of one contact have the same
@@ -68,6 +71,7 @@ MAX_AGENTS = 10_000  # like every tracker, bounded: the oldest agent is forgotte
 MAX_CONTACTS = 100_000  # contact records remembered for de-duplication, oldest forgotten
 MAX_QUEUES_PER_AGENT = 256
 MAX_MEMBERSHIPS = 100_000  # (agent, queue) pairs over all agents: each keeps a queue name
+MAX_NAMES = 10_000  # names learned per kind (agents, queues), the oldest forgotten past it
 MAX_DOCUMENTS = 10_000  # in one record (a Firehose object, a Kinesis batch)
 _FAILURES_SHOWN = 3  # documents a batch's rejection names; it says how many in all
 
@@ -95,14 +99,16 @@ _AGENT_EVENTS = {"LOGIN", "LOGOUT", "STATE_CHANGE", "HEART_BEAT"}
 _CONTACT_EVENT = "amazon connect contact event"
 # The event index within a contact's ids (see the module docstring).
 _QUEUED, _ANSWERED, _ABANDONED, _COMPLETED, _TRANSFERRED = range(5)
+_BY_ID = 1 << 5  # in ``said``: the contact's events name its queue by id
 
 
 @dataclass(frozen=True, slots=True)
 class AmazonConnectOptions:
     """How to read one Amazon Connect instance's streams.
 
-    ``agent_names``: agent ARN (or its last segment, the agent id) -> the agent's name.
-    ``queue_names``: queue ARN (or its last segment, the queue id) -> the queue's name.
+    ``agent_names``: agent ARN (or its last segment, the agent id) -> the agent's name;
+    empty, the agents' ``Username``. ``queue_names``: queue ARN (or its last segment, the
+    queue id) -> the queue's name; empty, the queues' ``Name``.
     ``activity_states``: an agent status ``Name`` -> the v1 state it means, where its
     ``Type`` is not enough (a custom status "Outbound calls" that is work, say)."""
 
@@ -121,7 +127,10 @@ class AmazonConnect:
         self.options = options
         self.ignored = Ignored(IGNORED_KINDS)
         self.agents_dropped = 0
+        # By agent id: the agent's state and queues as last reported, and its name.
         self._agents: OrderedDict[str, tuple[str, tuple[str, ...]]] = OrderedDict()
+        self._agent_labels = _Names(not options.agent_names)
+        self._queue_labels = _Names(not options.queue_names)
         self._memberships = Budget(MAX_MEMBERSHIPS)
         # The digest of a ContactId -> its record's LastUpdateTimestamp.
         self._records: OrderedDict[bytes, float] = OrderedDict()
@@ -197,6 +206,8 @@ class AmazonConnect:
             "memberships": self._memberships.fill(),
             "contact_records": len(self._records) / MAX_CONTACTS,
             "contacts": len(self._said) / MAX_CONTACTS,
+            "agent_names": self._agent_labels.fill(),
+            "queue_names": self._queue_labels.fill(),
         }
 
     # --- agent events ------------------------------------------------------------------
@@ -206,12 +217,16 @@ class AmazonConnect:
         if kind not in _AGENT_EVENTS:
             self.ignored.add(kind)
             return []
-        agent = self._agent_name(_text(_get(doc, "AgentARN"), "AgentARN"), "AgentARN")
+        arn = _text(_get(doc, "AgentARN"), "AgentARN")
         when = _time(_get(doc, "EventTimestamp"), "EventTimestamp")
         raw = _get(doc, "CurrentAgentSnapshot")
         snapshot = None  # a LOGOUT may come without one; every other kind has it
         if raw is not None or kind != "LOGOUT":
             snapshot = _object(raw, "CurrentAgentSnapshot")
+        config = _get(snapshot, "Configuration") if snapshot is not None else None
+        username = _get(config, "Username") if isinstance(config, dict) else None
+        agent = _id_of(arn, "AgentARN")
+        name = self._agent_name(arn, "AgentARN", username)
         previous = self._agents.get(agent)
         if snapshot is None:
             queues = previous[1] if previous is not None else ()
@@ -225,7 +240,7 @@ class AmazonConnect:
             return []  # a heartbeat, or a change v1 does not see (a hierarchy group...)
         self._remember_agent(agent, (state, queues))
         return [v1(record, 0, "agent.state", when, self.options.site,
-                   agent_id=agent, state=state, queues=list(queues))]  # fmt: skip
+                   agent_id=name, state=state, queues=list(queues))]  # fmt: skip
 
     def _state(self, snapshot: dict[str, Any]) -> str:
         contacts = _get(snapshot, "Contacts") or []
@@ -266,11 +281,12 @@ class AmazonConnect:
         names: set[str] = set()
         for queue in inbound:
             what = "InboundQueues[].ARN"
-            arn = _text(_get(_object(queue, "InboundQueues[]"), "ARN"), what)
+            entry = _object(queue, "InboundQueues[]")
+            arn = _text(_get(entry, "ARN"), what)
             # Every agent has a queue of its own (".../queue/agent/<id>", Name null): it is
             # how a call is transferred to that agent, not a queue callers wait in.
             if not _is_agent_queue(arn) and len(names) < MAX_QUEUES_PER_AGENT:
-                names.add(self._queue_name(arn, what))
+                names.add(self._queue_name(arn, what, _get(entry, "Name")))
         return tuple(sorted(names))
 
     def _remember_agent(self, agent: str, state: tuple[str, tuple[str, ...]]) -> None:
@@ -312,7 +328,7 @@ class AmazonConnect:
         if _is_agent_queue(queue_arn) or str(queue_type).upper() == "AGENT":
             self.ignored.add("AGENT_QUEUE")  # a transfer to one agent: not a queue's wait
             return []
-        out = self._contact(contact, queue_arn, "queueInfo.queueArn")
+        out = self._contact(contact, queue_arn, "queueInfo.queueArn", None)
         start = _time(enqueued, "queueInfo.enqueueTimestamp")
         out.queued(start)
         if kind == "QUEUED":
@@ -370,7 +386,7 @@ class AmazonConnect:
         if _is_agent_queue(queue_arn):
             self.ignored.add("AGENT_QUEUE")
             return []
-        out = self._contact(contact, queue_arn, "Queue.ARN")
+        out = self._contact(contact, queue_arn, "Queue.ARN", _get(queue, "Name"))
         enqueued = _get(queue, "EnqueueTimestamp")
         start = _time(enqueued, "Queue.EnqueueTimestamp") if enqueued is not None else None
         if start is not None:
@@ -394,7 +410,8 @@ class AmazonConnect:
                 out.abandoned(at, at - start)
             return out.written()
         agent_doc = _object(raw_agent, "Agent")
-        agent = self._agent_name(_text(_get(agent_doc, "ARN"), "Agent.ARN"), "Agent.ARN")
+        agent = self._agent_name(_text(_get(agent_doc, "ARN"), "Agent.ARN"), "Agent.ARN",
+                                 _get(agent_doc, "Username"))  # fmt: skip
         connected = _get(agent_doc, "ConnectedToAgentTimestamp")
         if start is not None and connected is not None:
             at = _time(connected, "Agent.ConnectedToAgentTimestamp")
@@ -413,18 +430,27 @@ class AmazonConnect:
         )
         return out.written()
 
-    def _contact(self, contact: str, queue_arn: str, what: str) -> _Contact:
-        """A contact's events in one queue, knowing which of them were already written."""
-        return _Contact(self._said, contact, queue_arn, self._queue_name(queue_arn, what),
-                        self.options.site)  # fmt: skip
+    def _contact(self, contact: str, queue_arn: str, what: str, name: Any) -> _Contact:
+        """A contact's events in one queue, knowing which of them were already written, and
+        named as its first event named the queue."""
+        said = self._said.get(digest(contact, queue_arn), 0)
+        queue = self._queue_name(queue_arn, what, name)
+        ident = _id_of(queue_arn, what)
+        by_id = bool(said & _BY_ID) or (not said and queue == ident and not self._mapped(queue_arn))
+        return _Contact(self._said, contact, queue_arn, ident if by_id else queue,
+                        self.options.site, _BY_ID if by_id else 0)  # fmt: skip
 
     # --- names -------------------------------------------------------------------------
 
-    def _agent_name(self, arn: str, what: str) -> str:
-        return _named(arn, self.options.agent_names, what)
+    def _agent_name(self, arn: str, what: str, name: Any = None) -> str:
+        return _named(arn, self.options.agent_names, self._agent_labels, name, what)
 
-    def _queue_name(self, arn: str, what: str) -> str:
-        return _named(arn, self.options.queue_names, what)
+    def _queue_name(self, arn: str, what: str, name: Any = None) -> str:
+        return _named(arn, self.options.queue_names, self._queue_labels, name, what)
+
+    def _mapped(self, queue_arn: str) -> bool:
+        names = self.options.queue_names
+        return queue_arn in names or _id_of(queue_arn, "queue ARN") in names
 
 
 class _Contact:
@@ -433,13 +459,19 @@ class _Contact:
     has a bit set for each already written."""
 
     def __init__(
-        self, said: OrderedDict[bytes, int], contact: str, queue_arn: str, queue: str, site: str
+        self,
+        said: OrderedDict[bytes, int],
+        contact: str,
+        queue_arn: str,
+        queue: str,
+        site: str,
+        flags: int,
     ) -> None:
         self.key = f"amazon-connect|{contact}|{queue_arn}".encode()
         self.ids = {"call_id": contact, "queue": queue}
         self.site = site
         self._table, self._digest = said, digest(contact, queue_arn)
-        self._said = said.get(self._digest, 0)
+        self._said = said.get(self._digest, 0) | flags
         self._pending = 0
         self.events: list[V1] = []
 
@@ -538,11 +570,59 @@ def _seconds(value: Any, what: str) -> float:
     return float(value)
 
 
-def _named(arn: str, names: dict[str, str], what: str) -> str:
-    """The configured name for an ARN (or its last segment), else that last segment: the
-    one id every stream can derive, checked as a name (the ARN itself is not kept)."""
+def _id_of(arn: str, what: str) -> str:
+    """An ARN's last segment: the one id every stream can derive, checked as a name (the
+    ARN itself is not kept)."""
     last = arn.rstrip("/").rsplit("/", 1)[-1]
-    return names.get(arn) or names.get(last) or checked_name(FORMAT, last or arn, f"{what}'s id")
+    return checked_name(FORMAT, last or arn, f"{what}'s id")
+
+
+def _named(arn: str, names: dict[str, str], learned: _Names, name: Any, what: str) -> str:
+    """The configured name for an ARN (or its id), else the name the streams gave the id
+    (``name``, if this record carries one), else the id."""
+    last = arn.rstrip("/").rsplit("/", 1)[-1]
+    configured = names.get(arn) or names.get(last)
+    if configured:
+        return configured
+    ident = _id_of(arn, what)
+    return learned.name(ident, name)
+
+
+class _Names:
+    """The names the streams give ids (a queue's ``Name``, an agent's ``Username``), when
+    no map is configured: the first name seen for an id is kept (so a series does not move
+    under a rename), a name another id already has is not taken (two queues stay two), and
+    a name the decoder would refuse is not used. Bounded: past :data:`MAX_NAMES` ids the
+    oldest is forgotten."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._by_id: OrderedDict[bytes, str] = OrderedDict()  # by the id's digest
+        self._taken: dict[str, bytes] = {}  # name -> the digest of its id
+
+    def name(self, ident: str, seen: Any) -> str:
+        """``ident``'s name (learning ``seen``, a name a record gives it), else ``ident``."""
+        if not self.enabled:
+            return ident
+        key = digest(ident)
+        known = self._by_id.get(key)
+        if known is not None:
+            return known
+        if not isinstance(seen, str) or not seen.strip() or seen.strip() in self._taken:
+            return ident
+        try:
+            label = checked_name(FORMAT, seen.strip(), "name")
+        except AdapterError:
+            return ident  # a name is for people; the id still says which queue it is
+        if len(self._by_id) >= MAX_NAMES:
+            _, forgotten = self._by_id.popitem(last=False)
+            del self._taken[forgotten]
+        self._by_id[key], self._taken[label] = label, key
+        return label
+
+    def fill(self) -> float:
+        """How full it is, 0 to 1."""
+        return len(self._by_id) / MAX_NAMES
 
 
 def _is_agent_queue(arn: str) -> bool:

@@ -9,6 +9,7 @@ import base64
 import io
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,8 @@ import pytest
 from callpulse.adapters import records
 from callpulse.adapters.amazon_connect import AmazonConnect, AmazonConnectOptions
 from callpulse.adapters.base import AdapterError, PartlyReadError
+from callpulse.cli import report
+from callpulse.config import FormatSettings, load_settings
 from callpulse.core.ingest import Ingest, RawRecord
 from callpulse.core.monitor import Monitor
 from callpulse.sources.files import read_records
@@ -170,3 +173,25 @@ def test_a_record_of_which_nothing_can_be_read_is_rejected_whole(raw: bytes, mes
     with pytest.raises(AdapterError, match=message) as error:
         adapter.translate(raw)
     assert not isinstance(error.value, PartlyReadError)
+
+
+def test_the_report_counts_a_batch_read_in_part_and_sums_the_rest(
+    tmp_path: Path, now: float
+) -> None:
+    """A Lambda Kinesis event saved whole, one of its records unreadable, replayed with
+    ``--report``: the others' calls are summed, the bad one counted as rejected."""
+    docs = documents(now)
+    envelope = json.loads(SHAPES["kinesis"](docs)[0])
+    envelope["Records"].insert(3, {"kinesis": {"data": "not base64!"}})
+    path = tmp_path / "lambda-event.json"
+    path.write_text(json.dumps(envelope, indent=2))
+    settings = load_settings(None)
+    settings.source.kind = "replay"
+    settings.source.replay.path = path
+    settings.source.replay.format = FormatSettings(format="amazon-connect", site="lon1",
+                                                   queue_names=QUEUES)  # fmt: skip
+    out = report.play(settings)
+    assert out.rejected == {"invalid_amazon-connect": 1}
+    kpis = out.queues[("lon1", "billing")]
+    assert (kpis.offered, kpis.answered, kpis.abandoned, kpis.asa_seconds) == (3, 1, 1, 8.0)
+    assert "rejected: invalid_amazon-connect 1" in report.render(out)

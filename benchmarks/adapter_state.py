@@ -36,7 +36,7 @@ from tests.unit.adapter_records import (
     twilio_event,
 )
 
-from callpulse.adapters import amazon_connect, freeswitch, twilio
+from callpulse.adapters import agent_identity, amazon_connect, freeswitch, twilio
 from callpulse.adapters.base import Adapter, AdapterError
 from callpulse.exposition import ignored_by_format
 
@@ -127,6 +127,10 @@ def worst(fmt: str, name: Namer) -> Iterator[bytes]:
         for i in range(2 * agents):  # each earlier than the last: none comes due
             yield queue_log_line(T + 1e8 - i, f"c{i}", "billing", name("a", i % agents),
                                  "COMPLETECALLER", 1, 60, 1)  # fmt: skip
+        for n in range(agent_identity.MAX_NUMBERS):  # numbers, each under several interfaces
+            for tech in range(agent_identity.MAX_INTERFACES):
+                interface = f"T{tech}/{name('n', n)}"[: agent_identity.MAX_NOTED]
+                yield queue_log_line(T, "NONE", "NONE", interface, "AGENTLOGIN")
     elif fmt == "freeswitch-callcenter":
         for c in range(freeswitch.MAX_CALLS):
             yield from FREESWITCH["call"](name("c", c), c)

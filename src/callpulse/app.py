@@ -60,9 +60,11 @@ def build_source(settings: Settings) -> Source:
     if kind == "replay":
         from callpulse.sources.replay import ReplaySource
 
-        replay = settings.source.replay
-        limit = settings.source.kafka.max_record_bytes
-        return ReplaySource(replay, records.clock(replay.format), limit)
+        return ReplaySource(
+            settings.source.replay,
+            records.clock(settings.source.replay.format),
+            settings.source.kafka.max_record_bytes,
+        )
     from callpulse.sources.simulator import SimulatorSource
 
     return SimulatorSource(settings.source.simulator)

@@ -45,4 +45,4 @@ def test_queue_log_through_kafka_gives_exact_kpis(
         assert ignored_kinds(s) == {"DID": 1, "RINGNOANSWER": 1}
         [truncated] = [line for line in sample if line.endswith(b"|billing")]
         check_dead_letter(kafka_bootstrap, topics[1], s, "asterisk-queue-log", truncated,
-                          "expected epoch|callid|queue|agent|event")  # fmt: skip
+                          "expected time|callid|queue|agent|event")  # fmt: skip

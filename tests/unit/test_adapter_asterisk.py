@@ -168,7 +168,7 @@ def test_the_same_line_read_twice_gives_the_same_event_ids(log: AsteriskQueueLog
     assert read(log, line) == read(log, line)
 
 
-@pytest.mark.parametrize("kind", ["RINGNOANSWER|15000", "DID|2071234567", "AGENTLOGIN|PJSIP/1"])
+@pytest.mark.parametrize("kind", ["RINGNOANSWER|15000", "DID|2071234567", "RINGCANCELED|900"])
 def test_kinds_v1_has_no_use_for_are_counted_and_skipped(log: AsteriskQueueLog, kind: str) -> None:
     assert read(log, f"{T}|c1|billing|Alice|{kind}") == []
     assert log.ignored[kind.split("|")[0]] == 1
@@ -177,8 +177,14 @@ def test_kinds_v1_has_no_use_for_are_counted_and_skipped(log: AsteriskQueueLog, 
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("garbage", "expected epoch|callid|queue|agent|event"),
-        ("yesterday|c1|billing|NONE|ENTERQUEUE", "epoch is not a number"),
+        ("garbage", "expected time|callid|queue|agent|event"),
+        ("yesterday|c1|billing|NONE|ENTERQUEUE", "neither an epoch nor YYYY-MM-DD HH:MM:SS"),
+        ("2025-02-30 10:00:00|c1|billing|NONE|ENTERQUEUE", "is no date"),
+        ("999999999999|c1|billing|NONE|ENTERQUEUE", "after 9999"),
+        ("1764000000,c1,billing,NONE,ENTERQUEUE", "no header line .* set columns"),
+        ("time,callid,event,agent", "column named queuename or queue_name or queue"),
+        (f"{T}|c1|billing|Alice|TRANSFER|2001|ctx|17", "TRANSFER needs data4"),
+        (f"{T}|c1|billing|Alice|ATTENDEDTRANSFER|LINK|a|b|17", "ATTENDEDTRANSFER needs data5"),
         (f"{T}|c1|billing|NONE|ABANDON|3|5", "ABANDON needs data3"),
         (f"{T}|c1|billing|Alice|CONNECT|soon|x|1", "CONNECT data1 is not a number"),
         (f"{T}|c1|NONE|NONE|ENTERQUEUE||1|1", "queue is missing"),

@@ -422,6 +422,24 @@ def test_a_record_it_cannot_read_is_an_invalid_record(
     assert error.value.reason == "invalid_freeswitch-callcenter"
 
 
+@pytest.mark.parametrize(
+    ("record", "value"),
+    [
+        (status(T, "1000@default", "LoggedOn"), "LoggedOn"),
+        (state(T, "1000@default", "Busy"), "Busy"),
+    ],
+)
+def test_an_unknown_status_or_state_names_the_option_that_maps_it(
+    fs: FreeSwitchCallcenter, record: str, value: str
+) -> None:
+    # A modified mod_callcenter's own status: the message says where to say what it means.
+    with pytest.raises(AdapterError) as error:
+        fs.translate(record.encode())
+    assert str(error.value).endswith(
+        f"in the format's activity_states (e.g. {{'{value}': available}})"
+    )
+
+
 def test_bytes_that_are_not_utf8_are_an_invalid_record(fs: FreeSwitchCallcenter) -> None:
     with pytest.raises(AdapterError, match="not UTF-8"):
         fs.translate(b'{"Event-Name":"\xff\xfe"}')

@@ -154,10 +154,21 @@ def queue_log_line(draw: st.DrawFn, templates: list[str], kinds: list[str]) -> b
     return b"|".join(fields)
 
 
+# The shapes exports give queue_log (docs/adapters-asterisk-queue-log.md), each a template.
+QUEUE_LOG_EXPORTS = [
+    "time,callid,queuename,agent,event,data1,data2,data3,data4,data5",
+    "2025-11-24 16:00:17,c1,billing,Local/1@callback-agent,ADDMEMBER,,,,,",
+    '2025-11-24 16:00:18.5,c1,billing,Agent/1,CONNECT,17,"c1,2",4,,',
+    "uid,date_time,callid,queue_name,type,event,param1,param2,param3,entpos,expos,htime,ttime,time",
+    '9,1764000017,c1,billing,Agent/1,COMPLETEAGENT,,,,1,0,17,60,"2025-11-24 11:00:17"',
+    "2025-11-24 16:00:19|c2|billing|Agent/1|TRANSFER|2001|ctx|3|40|1||",
+    "1764000020|c3|billing|SIP/1|ATTENDEDTRANSFER|LINK|a|b|3|40|1\r",
+]
 KINDS = {
     "asterisk-queue-log": [*asterisk.IGNORED_KINDS, "ENTERQUEUE", "CONNECT", "ABANDON",
                            "COMPLETECALLER", "BLINDTRANSFER", "ADDMEMBER", "REMOVEMEMBER",
-                           "PAUSE", "PAUSEALL", "AGENTLOGOFF"],
+                           "PAUSE", "PAUSEALL", "AGENTLOGOFF", "TRANSFER", "ATTENDEDTRANSFER",
+                           "AGENTLOGIN", "AGENTCALLBACKLOGIN", "AGENTCALLBACKLOGOFF"],
     "freeswitch-callcenter": [*freeswitch.IGNORED_KINDS, "member-queue-start",
                               "bridge-agent-start", "bridge-agent-end", "member-queue-end",
                               "agent-offering", "agent-status-change", "agent-state-change"],
@@ -167,7 +178,8 @@ KINDS = {
 }  # fmt: skip
 RECORDS: dict[str, st.SearchStrategy[bytes]] = {
     "asterisk-queue-log": queue_log_line(
-        (EXAMPLES / "asterisk-queue_log").read_text().splitlines(), KINDS["asterisk-queue-log"]
+        (EXAMPLES / "asterisk-queue_log").read_text().splitlines() + QUEUE_LOG_EXPORTS,
+        KINDS["asterisk-queue-log"],
     ),
     "freeswitch-callcenter": json_record(
         documents("freeswitch-callcenter.jsonl"), KINDS["freeswitch-callcenter"]

@@ -42,7 +42,7 @@ def test_a_topic_with_a_format_goes_through_its_adapter() -> None:
     rejected = parts.ingest.process(records)
     assert [(r.reason, r.record.offset) for r in rejected] == [("invalid_asterisk-queue-log", 1)]
     assert rejected[0].record.value == b"not a queue_log line"  # the platform's own record
-    assert "expected epoch|callid|queue|agent|event" in rejected[0].detail
+    assert "expected time|callid|queue|agent|event" in rejected[0].detail
     assert parts.ingest.invalid["invalid_asterisk-queue-log"] == 1
     [view] = parts.monitor.queue_views()
     assert (view.site, view.totals["offered"], view.totals["abandoned"]) == ("lon1", 2, 1)

@@ -1,7 +1,9 @@
 """Asterisk ``queue_log`` lines to events v1.
 
 A line is ``epoch|callid|queue|agent|event|data1|data2|...`` as ``app_queue.c`` writes it
-(docs.asterisk.org, "Queue Logs"). Calls map one line to one event; agents need state, since
+(docs.asterisk.org, "Queue Logs"), or one of the shapes exports give it
+(:mod:`callpulse.adapters.queue_log_lines`); data fields are read by position from the start
+as each event's layout has them. Calls map one line to one event; agents need state, since
 the log has membership, pause and call lines but no agent state: this adapter keeps, per
 agent, the queues it is a member of (and whether it is paused in each), its calls in progress
 and its wrap-up, and writes an ``agent.state`` whenever what it derives changes.
@@ -15,9 +17,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
-from callpulse.adapters.base import LAST_INSTANT, V1, AdapterError, WrapupClock, Writer, entry
+from callpulse.adapters.agent_identity import AgentIdentity, Identity
+from callpulse.adapters.base import V1, AdapterError, WrapupClock, Writer, entry
 from callpulse.adapters.bounds import Budget, Ignored, checked_name, shown
+from callpulse.adapters.queue_log_lines import LineReader
 
 FORMAT = "asterisk-queue-log"
 MAX_AGENTS = 10_000  # like every tracker, bounded: the oldest agent is forgotten past it
@@ -28,15 +33,23 @@ MAX_MEMBERSHIPS = 100_000  # (agent, queue) pairs over all agents: each keeps a 
 # and FreePBX's DID; any other kind is counted as _other.
 IGNORED_KINDS = frozenset(
     {
-        "AGENTCALLBACKLOGIN", "AGENTCALLBACKLOGOFF", "AGENTDUMP", "AGENTLOGIN", "CONFIGRELOAD",
-        "DID", "PENALTY", "QUEUESTART", "RINGCANCELED", "RINGINUSE", "RINGNOANSWER",
-        "SYSCOMPAT", "TRANSFER",
+        "AGENTDUMP", "CONFIGRELOAD", "DID", "HEADER", "PENALTY", "QUEUESTART", "RINGCANCELED",
+        "RINGINUSE", "RINGNOANSWER", "SYSCOMPAT",
     }
 )  # fmt: skip
 
 _ABANDONS = {"ABANDON", "EXITEMPTY", "EXITWITHTIMEOUT", "EXITWITHKEY", "WITHDRAW"}
 _COMPLETES = {"COMPLETECALLER", "COMPLETEAGENT"}
-_TRANSFERS = {"BLINDTRANSFER", "ATTENDEDTRANSFER"}
+_LOGINS = {"AGENTLOGIN", "AGENTCALLBACKLOGIN"}
+_LOGOFFS = {"AGENTLOGOFF", "AGENTCALLBACKLOGOFF"}
+# Where a call's calltime is, per kind ending it (holdtime is the field before):
+# COMPLETE*: holdtime|calltime|origposition; TRANSFER (1.4-11): extension|context|holdtime|
+# calltime[|origposition]; BLINDTRANSFER (12+): extension|context|holdtime|calltime|
+# origposition; ATTENDEDTRANSFER (12+): BRIDGE|bridge, APP|app, or LINK|channel|channel,
+# then holdtime|calltime|origposition.
+_CALLTIME = {"COMPLETECALLER": 2, "COMPLETEAGENT": 2, "TRANSFER": 4, "BLINDTRANSFER": 4}
+_ATTENDED_CALLTIME = {"BRIDGE": 4, "APP": 4, "LINK": 5}
+_TRANSFERS = {"TRANSFER", "BLINDTRANSFER", "ATTENDEDTRANSFER"}
 _WAIT_FIELD = {  # which data field holds the caller's wait, per exit kind
     "ABANDON": 3,  # position|origposition|waittime
     "EXITEMPTY": 3,
@@ -54,12 +67,20 @@ class AsteriskOptions:
     ``agent_names`` maps an interface (``PJSIP/1001``, what ADDMEMBER writes) to the member
     name CONNECT writes, for servers without ``log_membername_as_agent``.
     ``timeouts_are_abandons``: whether a caller leaving on the queue's timeout counts as an
-    abandon (true) or as leaving the queue unanswered for the dialplan's next step."""
+    abandon (true) or as leaving the queue unanswered for the dialplan's next step.
+    ``agent_identity`` and ``agent_aliases``: which interfaces are one agent
+    (:mod:`callpulse.adapters.agent_identity`). ``timezone``: the IANA zone of a
+    ``YYYY-MM-DD HH:MM:SS`` time. ``columns``: a table export's column names, for a stream
+    that does not start with its header line."""
 
     site: str
     wrapup_seconds: float = 0.0
     timeouts_are_abandons: bool = True
     agent_names: dict[str, str] = field(default_factory=dict)
+    agent_identity: Identity = "by_interface"
+    agent_aliases: dict[str, str] = field(default_factory=dict)
+    timezone: str = "UTC"
+    columns: str = ""
 
 
 @dataclass(slots=True)
@@ -68,10 +89,11 @@ class _Agent:
     calls: int = 0
     wrapup_until: float = 0.0
     reported: tuple[str, tuple[str, ...]] | None = None
+    logged_off: bool = False  # AGENTLOGOFF: offline, its queues kept for the next login
 
     def state(self, now: float) -> tuple[str, tuple[str, ...]]:
         members = tuple(sorted(self.queues))
-        if not members:
+        if not members or self.logged_off:
             return "offline", ()
         if self.calls > 0:
             return "on_call", members
@@ -94,30 +116,39 @@ class AsteriskQueueLog:
         self._agents: dict[str, _Agent] = {}
         self._memberships = Budget(MAX_MEMBERSHIPS)
         self._wrapups = WrapupClock(self._agents, 2 * MAX_AGENTS)
+        self._identity = AgentIdentity(
+            options.agent_identity, options.agent_names, options.agent_aliases
+        )
+        self._lines = LineReader(ZoneInfo(options.timezone), options.columns)
 
     def translate(self, record: bytes) -> list[V1]:
         """The events-v1 bodies one ``queue_log`` line stands for (none for a kind v1 has no
-        use for, counted in ``ignored``). Raises AdapterError for a line it cannot read."""
-        line = _text(record)
-        parts = line.split("|")
-        if len(parts) < 5:
-            raise AdapterError(FORMAT, f"expected epoch|callid|queue|agent|event: {shown(line)}")
-        when = _number(parts[0], "epoch")
-        if when > LAST_INSTANT:
-            raise AdapterError(FORMAT, f"epoch {shown(parts[0])} is after the year 9999")
-        callid, queue, agent, kind, data = parts[1], parts[2], parts[3], parts[4], parts[5:]
-        out = Writer(record, self.options.site, when)
-        with self._wrapups.ending(when, self._reporter(out), out):
-            self._apply(kind, callid, queue, agent, data, when, out)
+        use for, counted in ``ignored``; none for a header line, counted as ``HEADER``).
+        Raises AdapterError for a line it cannot read."""
+        line = self._lines.read(record)
+        if line is None:
+            self.ignored.add("HEADER")
+            return []
+        out = Writer(record, self.options.site, line.when)
+        with self._wrapups.ending(line.when, self._reporter(out), out):
+            self._apply(line.kind, line.callid, line.queue, line.agent, line.data, line.when, out)
         return out.events
 
     def fill(self) -> Mapping[str, float]:
-        """How full each cap is: agents, their queues, wrap-ups waiting to end."""
+        """How full each cap is: agents, their queues, wrap-ups waiting to end, numbers
+        whose interfaces are kept."""
         return {
             "agents": len(self._agents) / MAX_AGENTS,
             "memberships": self._memberships.fill(),
             "wrapups": self._wrapups.fill(),
+            "agent_numbers": self._identity.fill(),
         }
+
+    def split_agents(self) -> dict[str, tuple[str, ...]]:
+        """Each number seen under interfaces counted as different agents -> the interfaces
+        (``{"1127": ("Agent/1127", "Local/1127@callback-agent")}``): one person counted as
+        several, which ``agent_identity: by_number`` or ``agent_aliases`` would make one."""
+        return self._identity.split()
 
     def _apply(
         self, kind: str, callid: str, queue: str, agent: str, data: list[str], when: float,
@@ -133,17 +164,13 @@ class AsteriskQueueLog:
             member = self._agent(name)
             if queue not in member.queues:  # a static member is never ADDMEMBERed
                 self._join(member, queue, False)
+            member.logged_off = False
             member.calls += 1
             self._report(name, when, out)
         elif kind in _ABANDONS:
             self._left(kind, callid, queue, _data(data, _WAIT_FIELD[kind], kind), out)
         elif kind in _COMPLETES or kind in _TRANSFERS:
-            # Every kind ends with holdtime|calltime|origposition; a transfer has two fields
-            # (three for an ATTENDEDTRANSFER of LINK) before them.
-            fields = 3 if kind in _COMPLETES else 5
-            if len(data) < fields:
-                raise AdapterError(FORMAT, f"{kind} needs {fields} data fields, has {len(data)}")
-            talk = _number(data[-2], f"{kind} calltime")
+            talk = _calltime(kind, data)
             name = self._agent_name(agent)
             out.add("call.completed", call_id=_named(callid, "callid"),
                     queue=_named(queue, "queue"), agent_id=name, talk_seconds=talk,
@@ -161,13 +188,16 @@ class AsteriskQueueLog:
             every = kind.endswith("ALL") or (kind != "ADDMEMBER" and queue in _NONE)
             named = None if every else _named(queue, "queue")
             self._membership(kind, named, self._agent_name(agent), data, when, out)
-        elif kind == "AGENTLOGOFF":
+        elif kind in _LOGINS or kind in _LOGOFFS:
+            # The queues come from ADDMEMBER (or CONNECT, for a static member): a login
+            # brings back those it had at its logoff.
             name = self._agent_name(agent)
-            self._leave_all(self._agent(name))
-            self._report(name, when, out)
+            if name in self._agents:  # of an agent with no queues yet, nothing to tell
+                self._agents[name].logged_off = kind in _LOGOFFS
+                self._report(name, when, out)
         else:
-            # AGENTLOGIN (membership comes from ADDMEMBER), RINGNOANSWER (ms of ringing: no v1
-            # event), FreePBX's own rows (DID, INFO...) and kinds yet to come.
+            # RINGNOANSWER, RINGCANCELED (ms of ringing: no v1 event), FreePBX's own rows
+            # (DID, INFO...), PBXware's (OUTDIAL...) and kinds yet to come.
             self.ignored.add(kind)
 
     def flush(self, now: float) -> list[V1]:
@@ -179,8 +209,7 @@ class AsteriskQueueLog:
     # --- agents ------------------------------------------------------------------------
 
     def _agent_name(self, agent: str) -> str:
-        name = _named(agent, "agent")
-        return self.options.agent_names.get(name, name)
+        return self._identity.agent(_named(agent, "agent"))
 
     def _agent(self, name: str) -> _Agent:
         member, forgotten = entry(self._agents, name, _Agent, MAX_AGENTS)
@@ -191,6 +220,7 @@ class AsteriskQueueLog:
 
     def _join(self, member: _Agent, queue: str, paused: bool) -> None:
         """``member`` serves ``queue`` (paused in it or not), within the caps."""
+        member.logged_off = False
         room = len(member.queues) < MAX_QUEUES_PER_AGENT
         if queue in member.queues or (room and self._memberships.take()):
             member.queues[queue] = paused
@@ -235,13 +265,6 @@ class AsteriskQueueLog:
             out.add("call.abandoned", **ids, wait_seconds=wait, reason=kind.lower())
 
 
-def _text(record: bytes) -> str:
-    try:
-        return record.decode("utf-8").rstrip("\r\n")
-    except UnicodeDecodeError as exc:
-        raise AdapterError(FORMAT, f"not UTF-8 at byte {exc.start}") from None
-
-
 def _number(text: str, what: str) -> float:
     try:
         value = float(text)
@@ -256,6 +279,20 @@ def _data(data: list[str], position: int, kind: str) -> float:
     if len(data) < position:
         raise AdapterError(FORMAT, f"{kind} needs data{position}, the line has {len(data)}")
     return _number(data[position - 1], f"{kind} data{position}")
+
+
+def _calltime(kind: str, data: list[str]) -> float:
+    """The calltime of a line ending a call, read from the start of its data fields (so
+    empty padding after them does not matter)."""
+    if kind == "ATTENDEDTRANSFER":
+        at = _ATTENDED_CALLTIME.get(data[0] if data else "")
+        if at is None:  # a method yet to come: holdtime|calltime|origposition end it
+            if len(data) < 3:
+                raise AdapterError(FORMAT, f"{kind} needs 3 data fields, has {len(data)}")
+            return _number(data[-2], f"{kind} calltime")
+    else:
+        at = _CALLTIME[kind]
+    return _data(data, at, kind)
 
 
 def _named(text: str, what: str) -> str:

@@ -43,7 +43,7 @@ names a tier).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -228,16 +228,14 @@ class FreeSwitchCallcenter:
         elif action == "agent-status-change":
             status = _header(event, "CC-Agent-Status")
             if status not in _STATUSES and status not in self.options.activity_states:
-                known = ", ".join(_STATUSES)
-                raise AdapterError(FORMAT, f"CC-Agent-Status {shown(status)} is none of {known}")
+                raise _unknown("CC-Agent-Status", status, _STATUSES)
             name = self._agent_name(event)
             self._agent(name).status = status
             self._report(name, out.when, out)
         elif action == "agent-state-change":
             state = _header(event, "CC-Agent-State")
             if state not in _STATES and state not in self.options.activity_states:
-                known = ", ".join(sorted(_STATES))
-                raise AdapterError(FORMAT, f"CC-Agent-State {shown(state)} is none of {known}")
+                raise _unknown("CC-Agent-State", state, sorted(_STATES))
             name = self._agent_name(event)
             self._agent(name).state = state
             self._report(name, out.when, out)
@@ -358,6 +356,16 @@ def _remember(calls: dict[bytes, T], key: bytes, value: T) -> None:
     if key not in calls and len(calls) >= MAX_CALLS:
         del calls[next(iter(calls))]
     calls[key] = value
+
+
+def _unknown(header: str, value: str, known: Iterable[str]) -> AdapterError:
+    """A status or state this adapter does not know (a modified mod_callcenter's
+    ``LoggedOn``), with the option that names what it means."""
+    return AdapterError(
+        FORMAT,
+        f"{header} {shown(value)} is none of {', '.join(known)}: say which agent state it "
+        f"means in the format's activity_states (e.g. {{{shown(value)}: available}})",
+    )
 
 
 def _header(event: dict[str, Any], name: str) -> str:

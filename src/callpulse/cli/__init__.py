@@ -111,15 +111,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="settings whose source.kafka security (SASL, TLS, mutual TLS) the producer uses",
     )
 
-    replay = commands.add_parser("replay", help="feed a recorded file through the pipeline")
-    replay.add_argument("file", type=Path)
+    replay = commands.add_parser(
+        "replay",
+        help="feed a recorded file (plain or gzip) through the pipeline",
+        description="Feed a recorded file through the pipeline, serving /metrics as it goes; "
+        "a gzip file is read as it is. With --report, print a summary of the whole file and "
+        "exit: 0 when records were applied and at most half the lines were rejected, 1 when "
+        "none was applied (a wrong --format, an empty file), 3 when more than half the lines "
+        "were rejected, 2 when the file cannot be read or an option is wrong.",
+    )
+    replay.add_argument("file", type=Path, help="the file, plain or gzip (found by its bytes)")
     replay.add_argument("-c", "--config", type=Path, help="YAML settings file")
     replay.add_argument(
         "--format",
         choices=get_args(FormatSettings.model_fields["format"].annotation),
         help="what the file holds (default: the config's source.replay.format, events-v1)",
     )
-    replay.add_argument("--site", help="the site its records belong to (formats without one)")
+    replay.add_argument(
+        "--site",
+        help="the site its records belong to, for every format but events-v1 (letters, "
+        "digits and _ . : -)",
+    )
     replay.add_argument(
         "--speed",
         type=float,
@@ -129,8 +141,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     replay.add_argument(
         "--report",
         action="store_true",
-        help="print a per-queue summary of the whole file (and the alerts that would have "
-        "fired) and exit, serving nothing",
+        help="print a per-queue summary of the whole file (the alerts that would have fired, "
+        "each rejection reason with its first lines and an example, a guess at the format "
+        "when most records fail) and exit, serving nothing",
     )
 
     status = commands.add_parser("status", help="a running callpulse's status, in the terminal")
@@ -228,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             settings.source.replay.format = FormatSettings.model_validate(chosen)
         except ValidationError as exc:
-            print(f"callpulse replay: {plain(exc.errors()[0]['msg'])}", file=sys.stderr)
+            print(f"callpulse replay: {_format_error(exc, chosen)}", file=sys.stderr)
             return 2
         if args.report:
             from callpulse import logs
@@ -254,6 +267,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return await App(settings, config_path=getattr(args, "config", None)).run()
 
     return asyncio.run(serve())
+
+
+def _format_error(exc: ValidationError, chosen: dict[str, object]) -> str:
+    """What is wrong with ``replay``'s ``--format`` and ``--site``, named as options."""
+    error = exc.errors()[0]
+    if error["loc"] == ("site",):
+        return (
+            "--site may contain only letters, digits and _ . : - (1 to 64 characters), "
+            f"not {plain(repr(chosen.get('site')))}"
+        )
+    if chosen.get("site") is None:
+        return f"--format {chosen['format']} carries no site: give --site SITE"
+    return plain(error["msg"])
 
 
 def _config_error(exc: ConfigError) -> int:

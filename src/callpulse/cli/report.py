@@ -7,12 +7,16 @@ where only time passes (:mod:`callpulse.cli.timeline`), and an alert that would 
 counts once per episode (from firing to resolved), as the scenario checks count them. The
 per-queue figures are over the whole file (the windows' formulas over every call since the
 first line, docs/metrics.md), not over the last window. A record that makes any part of it
-raise is counted as rejected, and the report goes on.
+raise is counted as rejected, with its line and what was wrong with it, and the report goes
+on. When most records are rejected, the report guesses what the file holds
+(:mod:`callpulse.cli.guess`); the exit status says whether the file was of use (:func:`status`).
 """
 
 from __future__ import annotations
 
+import re
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -23,16 +27,34 @@ from typing import TextIO
 
 from callpulse import pipeline
 from callpulse.adapters import records
+from callpulse.cli import guess, hints
 from callpulse.cli.timeline import Timeline
 from callpulse.config import Settings
 from callpulse.core.ingest import DecodeError, PartlyDecodedError, RawRecord
 from callpulse.core.queues import QueueWindow
-from callpulse.sources.files import read_records
+from callpulse.sources.files import ReadError, head, open_replay, position, read_records
 from callpulse.sources.replay import event_time
 from callpulse.text import plain
 
 Labels = tuple[tuple[str, str], ...]
 _FAULT = "processing_error"  # what a record made raise, when it is no DecodeError
+_AGENT_ID = re.compile(rb'"agent_id":\s*"([^"\\]{1,256})"')
+_AGENTS_LOOKED_AT = 1000
+_LINES_SHOWN = 5  # line numbers kept per reason
+_MESSAGE_CHARS = 200  # of the example's message, once escaped
+
+NOTHING_APPLIED = 1
+MOSTLY_REJECTED = 3
+UNREADABLE = 2
+
+
+@dataclass
+class Example:
+    """Where a reason's records are (the first lines) and what was wrong with the first."""
+
+    lines: list[int] = field(default_factory=list)
+    line: int = 0  # of the message (0: a record of no line, an adapter's assumed end)
+    message: str = ""
 
 
 @dataclass
@@ -45,6 +67,13 @@ class ReplayReport:
     queues: dict[tuple[str, str], QueueWindow] = field(default_factory=dict)
     episodes: Counter[Labels] = field(default_factory=Counter)  # firing episodes per alert
     rejected: Counter[str] = field(default_factory=Counter)  # by reason
+    examples: dict[str, Example] = field(default_factory=dict)  # by reason
+    lines_rejected: int = 0  # lines with at least one rejection
+    applied: int = 0  # events the monitor took
+    unreadable: str | None = None  # why reading stopped before the end
+    guess: str | None = None  # what the file looks like, when most of it was rejected
+    hints: list[str] = field(default_factory=list)  # options that would name things better
+    raw_agent: str | None = None  # an agent id of the file that is a platform's id
     ignored: Counter[str] = field(default_factory=Counter)  # platform kinds skipped
     thresholds: dict[tuple[str, str], float] = field(default_factory=dict)
 
@@ -67,15 +96,27 @@ class ReplayReport:
         return out
 
 
-def play(settings: Settings, progress: Callable[[int], None] = lambda size: None) -> ReplayReport:
+def play(
+    settings: Settings, progress: Callable[[int], None] = lambda position: None
+) -> ReplayReport:
     """Play ``settings.source.replay`` to its end and return the report; ``progress`` is told
-    the size in bytes of each line read."""
+    now and then how far into the file (in its bytes on disk) reading has got. Raises
+    OSError if the file cannot be opened."""
     run = _Run(settings)
-    replay, limit = settings.source.replay, settings.source.kafka.max_record_bytes
-    with replay.path.open("rb") as f:
-        for number, record in read_records(f, replay.format.format, limit, progress):
-            run.record(record, number)
+    limit = settings.source.kafka.max_record_bytes
+    fmt = settings.source.replay.format.format
+    with open_replay(settings.source.replay.path) as stream:
+        try:
+            for count, (number, line) in enumerate(read_records(stream, fmt, limit), 1):
+                run.record(line, number)
+                if not count % _PROGRESS_EVERY:
+                    progress(position(stream))
+        except ReadError as exc:  # what was read before it is reported
+            run.report.unreadable = str(exc)
     return run.finish()
+
+
+_PROGRESS_EVERY = 64  # records between two reports of the position
 
 
 class _Run:
@@ -89,7 +130,12 @@ class _Run:
         self.timeline = Timeline(settings, parts.monitor, parts.alerting.evaluator.rules)
         self.report = ReplayReport()
         self.topic = str(settings.source.replay.path)
+        self.format = settings.source.replay.format.format
         self.firing: set[Labels] = set()
+        self.last_rejected = 0  # the line of the latest rejection
+        # Records whose agent id is looked at for the hint: a platform writes every agent the
+        # same way, so the first ones tell, and the rest are not searched.
+        self.agents_to_look_at = _AGENTS_LOOKED_AT
         # A platform's record is judged by the ingest (its size, its adapter's errors) as in
         # the daemon, but its events are handed back rather than applied: the rules are
         # evaluated between two events of one record as the file's time passes between them
@@ -120,7 +166,7 @@ class _Run:
             self._apply(record)
             return
         self.held = []
-        if self._process([record]):
+        if self._process([record], line=number):
             for each in self.held:
                 self._apply(each, translated=True)
 
@@ -128,8 +174,11 @@ class _Run:
         try:
             moment = event_time(record.value or b"")
         except Exception as exc:  # e.g. RecursionError: a line nested deeper than json reads
-            self._reject(exc)
+            self._reject(exc, record.offset)
             return
+        if self.agents_to_look_at and self.report.raw_agent is None:
+            self.agents_to_look_at -= 1
+            self._look_at_agent(record.value or b"")
         if moment is not None:
             if self.report.first is None:
                 self.report.first = moment
@@ -137,22 +186,52 @@ class _Run:
             # through a quiet minute is seen waiting, not only when they leave.
             for now in self.timeline.until(moment):
                 self.evaluate(now)
-        self._process([record], translated)
+        self._process([record], translated, record.offset)
 
-    def _process(self, batch: list[RawRecord], translated: bool = False) -> bool:
-        """``batch`` through the ingest, its rejections counted; False if it raised. The
-        ingest is the daemon's boundary, so a record it contains is rejected as the daemon
-        rejects it; what it lets out is still counted here rather than ending the report."""
+    def _look_at_agent(self, value: bytes) -> None:
+        """Keep the record's agent id if it is a platform's id (an ARN's, a SID), for the
+        hint that ``agent_names`` can name it."""
+        found = _AGENT_ID.search(value)
+        if found is not None:
+            agent = found[1].decode(errors="replace")
+            if hints.raw_id(agent):
+                self.report.raw_agent = agent
+
+    def _process(self, batch: list[RawRecord], translated: bool = False, line: int = 0) -> bool:
+        """``batch`` (of line ``line``; 0 for an adapter's assumed ends) through the ingest,
+        its rejections counted; False if it raised. The ingest is the daemon's boundary, so a
+        record it contains is rejected as the daemon rejects it; what it lets out is still
+        counted here rather than ending the report."""
         try:
             rejected = self.parts.ingest.process(batch, translated=translated)
         except Exception as exc:
-            self._reject(exc)
+            self._reject(exc, line)
             return False
-        self.report.rejected.update(r.reason for r in rejected)
+        for rejection in rejected:
+            self._count(rejection.reason, rejection.record.offset, rejection.detail)
         return True
 
-    def _reject(self, exc: Exception) -> None:
-        self.report.rejected[exc.reason if isinstance(exc, DecodeError) else _FAULT] += 1
+    def _reject(self, exc: Exception, line: int) -> None:
+        if isinstance(exc, DecodeError):
+            self._count(exc.reason, line, exc.detail)
+        else:
+            self._count(_FAULT, line, f"{type(exc).__name__}: {exc}")
+
+    def _count(self, reason: str, line: int, detail: str) -> None:
+        """One rejection: its reason counted, its line kept among the reason's first, and its
+        message if it is the reason's first. Records come in line order."""
+        report = self.report
+        report.rejected[reason] += 1
+        if line <= 0:
+            line = 0
+        elif line != self.last_rejected:
+            self.last_rejected = line
+            report.lines_rejected += 1
+        example = report.examples.setdefault(reason, Example())
+        if not example.message:
+            example.line, example.message = line, _cut(plain(detail[: 2 * _MESSAGE_CHARS]))
+        if line and len(example.lines) < _LINES_SHOWN and line not in example.lines:
+            example.lines.append(line)
 
     def evaluate(self, now: float) -> None:
         """Evaluate the rules at ``now`` (the monitor is there), once what the adapters
@@ -162,7 +241,7 @@ class _Run:
             try:
                 flushed = records.flushed(adapter, now, self.topic)
             except Exception as exc:  # a wrap-up a record made end out of range
-                self._reject(exc)
+                self._reject(exc, 0)
                 continue
             self._process(flushed, translated=True)
         for n in parts.alerting.evaluate():
@@ -179,7 +258,8 @@ class _Run:
         monitor, report = self.parts.monitor, self.report
         if report.first is not None:
             self.evaluate(monitor.now)
-        if monitor.stats.events_by_type:
+        report.applied = sum(monitor.stats.events_by_type.values())
+        if report.applied:
             report.last = monitor.latest_event_time
         report.queues = monitor.queues.run_kpis()
         config = monitor.config
@@ -187,8 +267,11 @@ class _Run:
             key: config.service_level_overrides.get(key[1], config.service_level).threshold
             for key in report.queues
         }
+        queues = (queue for _, queue in report.queues)
+        report.hints = hints.names(queues, report.raw_agent, self.format)
         for adapter in self.parts.adapters.values():
             report.ignored.update(adapter.ignored)
+            report.hints.extend(hints.from_adapter(adapter))
         return report
 
 
@@ -243,34 +326,73 @@ def render(report: ReplayReport) -> str:
         lines.append(
             "rejected: " + ", ".join(f"{plain(r)} {n}" for r, n in sorted(report.rejected.items()))
         )
+        lines.extend(_why(report))
     if report.ignored:
         lines.append(
             "ignored (no events-v1 use): "
             + ", ".join(f"{plain(k)} {n}" for k, n in sorted(report.ignored.items()))
         )
+    if report.unreadable:
+        lines.append(f"stopped reading at {plain(report.unreadable)}")
+    if report.guess:
+        lines.append(f"guess: {report.guess}")
+    lines.extend(f"hint: {hint}" for hint in report.hints)
     return "\n".join(lines)
 
 
-def main(settings: Settings, out: TextIO | None = None) -> int:
-    """Print the report of ``settings.source.replay``; 2 if the file cannot be read. On a
-    terminal, a progress bar on stderr shows how much of the file has been read."""
-    try:
-        with _progress(settings.source.replay.path) as advance:
-            report = play(settings, advance)
-    except OSError as exc:
-        path = plain(str(settings.source.replay.path))
-        print(f"callpulse replay: cannot read {path}: {exc.strerror}", file=sys.stderr)
-        return 2
-    print(render(report), file=out or sys.stdout)
+def _why(report: ReplayReport) -> list[str]:
+    """A line per reason: its first lines, and the message of one of them."""
+    out = []
+    for reason, count in sorted(report.rejected.items()):
+        example = report.examples.get(reason)
+        if example is None:
+            continue
+        said = f"line {example.line}: {example.message}" if example.line else example.message
+        if len(example.lines) > 1:
+            more = ", ..." if count > len(example.lines) else ""
+            said = f"lines {', '.join(map(str, example.lines))}{more}; {said}"
+        out.append(f"  {plain(reason)}: {said}")
+    return out
+
+
+def status(report: ReplayReport) -> int:
+    """The exit status the report's figures call for: 1 when no record was applied (a
+    wrong ``--format``, an empty file), 3 when more than half the lines were rejected, 0
+    otherwise; 2 when the file could not be read to its end."""
+    if report.unreadable:
+        return UNREADABLE
+    if not report.applied:
+        return NOTHING_APPLIED
+    if 2 * report.lines_rejected > report.lines:
+        return MOSTLY_REJECTED
     return 0
+
+
+def main(settings: Settings, out: TextIO | None = None) -> int:
+    """Print the report of ``settings.source.replay``, and return :func:`status` (2 if the
+    file cannot be read). On a terminal, a progress bar on stderr shows how much of the file
+    has been read, once it takes more than a moment."""
+    replay = settings.source.replay
+    try:
+        with _progress(replay.path) as advance:
+            report = play(settings, advance)
+        if 2 * report.lines_rejected > report.lines or not report.applied:
+            report.guess = guess.explain(head(replay.path, guess.HEAD_BYTES), replay.format.format)
+    except OSError as exc:
+        path = plain(str(replay.path))
+        print(f"callpulse replay: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return UNREADABLE
+    print(render(report), file=out or sys.stdout)
+    return status(report)
 
 
 @contextmanager
 def _progress(path: Path) -> Iterator[Callable[[int], None]]:
-    """A bar of the bytes of ``path`` read, told by the function yielded; none unless stderr
-    is a terminal (a redirected report has nobody to watch it)."""
+    """A bar of how far into ``path`` reading has got, told by the function yielded; none
+    unless stderr is a terminal (a redirected report has nobody to watch it), and none
+    before :data:`_PROGRESS_AFTER` seconds (a bar that flashes by says nothing)."""
     if not sys.stderr.isatty():
-        yield lambda size: None
+        yield lambda position: None
         return
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
@@ -285,20 +407,25 @@ def _progress(path: Path) -> Iterator[Callable[[int], None]]:
     )
     total = path.stat().st_size
     task = bar.add_task(plain(path.name), total=total or None)
-    # A step of the bar is a 200th of the file, at most 64 KiB: its lock and arithmetic are
-    # not free, and are not paid per line.
-    step = min(total // 200, 1 << 16)
-    unsaid = 0
+    shown_from = time.monotonic() + _PROGRESS_AFTER
 
-    def advance(size: int) -> None:
-        nonlocal unsaid
-        unsaid += size
-        if unsaid > step:
-            bar.advance(task, unsaid)
-            unsaid = 0
+    def advance(position: int) -> None:
+        bar.update(task, completed=position)
+        if not bar.live.is_started and time.monotonic() >= shown_from:
+            bar.start()
 
-    with bar:
+    try:
         yield advance
+    finally:
+        if bar.live.is_started:
+            bar.stop()
+
+
+_PROGRESS_AFTER = 2.0
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= _MESSAGE_CHARS else text[: _MESSAGE_CHARS - 3] + "..."
 
 
 def _ratio(value: float | None) -> str:

@@ -28,6 +28,9 @@ from pydantic import (
 from pydantic_core import to_jsonable_python
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from callpulse.adapters.agent_identity import rules as agent_rules
+from callpulse.adapters.base import AdapterError
+from callpulse.adapters.queue_log_lines import given as queue_log_columns
 from callpulse.config.credentials import redact
 from callpulse.config.errors import ENV_DELIMITER, ENV_PREFIX
 from callpulse.config.yaml import YamlFileSource
@@ -96,11 +99,38 @@ class FormatSettings(_Section):
     # A platform's status or activity name -> the events-v1 agent state it means, where the
     # platform's own class of it is not enough.
     activity_states: dict[str, AgentStateName] = {}
+    # asterisk-queue-log (docs/adapters-asterisk-queue-log.md): which interfaces are one
+    # agent (by_number: Local/1127@ctx, Agent/1127, PJSIP/1127 are agent 1127), rules
+    # (a regular expression matching the whole agent field -> its name, \1 for a group), the
+    # IANA zone of a YYYY-MM-DD HH:MM:SS time, and a table export's header line (e.g.
+    # "time,callid,queuename,agent,event,data1,data2,data3,data4,data5") for a stream that
+    # does not start with it.
+    agent_identity: Literal["by_interface", "by_number"] = "by_interface"
+    agent_aliases: dict[str, str] = {}
+    timezone: str = "UTC"
+    columns: str = ""
 
     @model_validator(mode="after")
     def _site_where_needed(self) -> FormatSettings:
         if self.format != "events-v1" and self.site is None:
             raise ValueError(f"format {self.format} carries no site: give site")
+        return self
+
+    @model_validator(mode="after")
+    def _queue_log_options(self) -> FormatSettings:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"timezone {self.timezone!r} is not an IANA time zone name "
+                "(such as UTC, Europe/London, America/New_York)"
+            ) from None
+        agent_rules(self.agent_aliases)  # a ValueError names the rule
+        if self.columns:
+            try:
+                queue_log_columns(self.columns)
+            except AdapterError as exc:
+                raise ValueError(f"columns: {exc.detail}") from None
         return self
 
 

@@ -1,45 +1,125 @@
-"""The records of a replayed file, as the replay source and ``replay --report`` both read it.
+"""A replayed file's bytes and its records: gzip read as it is found, every record bounded.
 
-A JSON format's file is read as a stream of top-level JSON documents (one a line, pretty-
-printed over many, or concatenated; :mod:`callpulse.core.documents`); any other format's
-(Asterisk's ``queue_log``) a record a line. Either way the file is read in chunks of at most
-:data:`CHUNK` bytes and a record is kept up to the record limit only, so no line or document,
-however long, is held whole: one past the limit is handed on cut to ``limit + 1`` bytes, and
-the ingest rejects it as oversize.
+Files are read as people have them: logrotate leaves ``queue_log.1.gz``, an export is
+downloaded compressed and renamed. A file that starts as gzip does is decompressed as it is
+read, whatever its name. Whatever the file holds, what is kept at once is a buffer and one
+line of at most ``limit`` bytes: a line of a gigabyte, or a small gzip of a gigabyte of
+anything, is read through and refused as oversize, never held.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import IO
+import gzip
+import io
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import cast
 
 from callpulse.core.documents import Documents
 
-CHUNK = 1 << 16
+GZIP_MAGIC = b"\x1f\x8b"
+_SKIP_CHUNK = 1 << 16
 LINE_FORMATS = frozenset({"asterisk-queue-log"})  # the formats that are not JSON
 
 
-def read_records(
-    f: IO[bytes], fmt: str, limit: int, progress: Callable[[int], None] = lambda size: None
-) -> Iterator[tuple[int, bytes]]:
-    """(line number, record) for every record of ``f`` in ``fmt``, in order; ``progress``
-    is told the size of each chunk read."""
-    documents = None if fmt in LINE_FORMATS else Documents(limit)
-    number, kept, size = 1, b"", 0
-    while chunk := f.readline(CHUNK):
-        progress(len(chunk))
-        if documents is not None:
-            yield from documents.feed(chunk, number)
-        elif size <= limit:
-            kept += chunk[: limit + 1 - size]
-        size += len(chunk)
-        if chunk.endswith(b"\n"):
-            if documents is None:
-                line = kept.rstrip(b"\r\n")
-                if line.strip():
-                    yield number, line
-            number, kept, size = number + 1, b"", 0
-    if documents is not None:
-        yield from documents.end()
-    elif kept.strip():
-        yield number, kept
+class ReadError(Exception):
+    """The file stopped being readable part of the way (a gzip cut short or corrupt)."""
+
+
+def open_replay(path: Path) -> io.BufferedIOBase:
+    """``path`` opened for reading, decompressed on the fly when its first bytes are gzip's.
+    Raises OSError when it cannot be opened."""
+    raw = path.open("rb")
+    try:
+        gzipped = raw.peek(2)[:2] == GZIP_MAGIC
+    except OSError:
+        raw.close()
+        raise
+    if not gzipped:
+        return raw
+    raw.close()
+    return gzip.open(path, "rb")
+
+
+def is_gzip(stream: io.BufferedIOBase) -> bool:
+    """Whether ``stream`` (from :func:`open_replay`) is being decompressed."""
+    return isinstance(stream, gzip.GzipFile)
+
+
+def position(stream: io.BufferedIOBase) -> int:
+    """How far into the file on disk ``stream`` has read (its compressed bytes for gzip),
+    to compare with the file's size."""
+    if isinstance(stream, gzip.GzipFile):
+        return cast(io.BufferedIOBase, stream.fileobj).tell()
+    return stream.tell()
+
+
+def lines(stream: io.BufferedIOBase, limit: int) -> Iterator[tuple[int, bytes]]:
+    """Each line of ``stream`` that is not blank, with its number (from 1) and without its
+    line break. A line longer than ``limit`` bytes comes cut to its first ``limit + 1``, so
+    that the ingest refuses it as oversize, and the rest of it is skipped unkept.
+
+    Raises :class:`ReadError` when the data stops being readable (a truncated or corrupt
+    gzip); the lines before it have been yielded."""
+    number = 0
+    while True:
+        try:
+            raw = stream.readline(limit + 1)
+            if len(raw) > limit and not raw.endswith(b"\n"):
+                _skip_line(stream)
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise ReadError(f"line {number + 1}: {exc}") from exc
+        if not raw:
+            return
+        number += 1
+        line = raw.rstrip(b"\r\n")
+        if line.strip():
+            yield number, line
+
+
+def read_records(stream: io.BufferedIOBase, fmt: str, limit: int) -> Iterator[tuple[int, bytes]]:
+    """Each record of ``stream`` in format ``fmt``, with the number of the line it starts
+    on: :func:`lines` for a format that is not JSON; for a JSON format, each top-level
+    document (one a line, pretty-printed over many, or concatenated as Firehose writes
+    them), read in chunks of at most 64 KiB through :class:`Documents`, which keeps a
+    document only to ``limit + 1`` bytes (the ingest refuses it as oversize).
+
+    Raises :class:`ReadError` as :func:`lines` does; the records before it have been
+    yielded."""
+    if fmt in LINE_FORMATS:
+        yield from lines(stream, limit)
+        return
+    documents = Documents(limit)
+    number = 1
+    while True:
+        try:
+            chunk = stream.readline(_SKIP_CHUNK)
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise ReadError(f"line {number}: {exc}") from exc
+        if not chunk:
+            break
+        yield from documents.feed(chunk, number)
+        number += chunk.endswith(b"\n")
+    yield from documents.end()
+
+
+def head(path: Path, size: int) -> bytes:
+    """The first ``size`` bytes of ``path`` as :func:`open_replay` reads them (less if the
+    file is shorter or stops being readable)."""
+    read = bytearray()
+    with open_replay(path) as stream:
+        try:
+            while len(read) < size and (chunk := stream.read(min(size - len(read), 4096))):
+                read += chunk
+        except (EOFError, zlib.error, gzip.BadGzipFile):
+            pass
+    return bytes(read)
+
+
+def _skip_line(stream: io.BufferedIOBase) -> None:
+    """Read on to the end of the current line, keeping nothing."""
+    while True:
+        chunk = stream.readline(_SKIP_CHUNK)
+        if not chunk or chunk.endswith(b"\n"):
+            return

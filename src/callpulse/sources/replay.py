@@ -1,5 +1,5 @@
-"""Replay of a file of events: top-level JSON documents (one a line, pretty-printed or
-concatenated), or a record a line for a format that is not JSON (:mod:`.files`).
+"""Replay of a file of records (gzip read as it is found: :mod:`.files`): a JSON format's
+top-level documents, one a line, pretty-printed or concatenated; any other's a line each.
 
 Time follows the file's own ``occurred_at`` (the newest seen so far), so a replay gives the
 same KPIs however fast it runs. ``speed`` 0 reads as fast as possible; ``speed`` X sleeps so
@@ -10,18 +10,18 @@ times its adapter reads in it (``clock``).
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import IO
 
 import structlog
 
 from callpulse.config import ReplaySettings
 from callpulse.core.ingest import RawRecord, too_deep
 from callpulse.sources.base import BaseSource, Batch, SourceError
-from callpulse.sources.files import read_records
+from callpulse.sources.files import ReadError, open_replay, read_records
 
 log = structlog.get_logger("callpulse.replay")
 
@@ -29,8 +29,7 @@ _BATCH_LINES = 2000
 
 
 class ReplaySource(BaseSource):
-    """Reads ``settings.path``; a rejected record is logged with the number of the line it
-    starts on."""
+    """Reads ``settings.path``; rejected lines are logged with their line number."""
 
     name = "replay"
     event_time_clock = True
@@ -40,16 +39,16 @@ class ReplaySource(BaseSource):
         self,
         settings: ReplaySettings,
         clock: Callable[[bytes], float | None] | None = None,
-        limit: int = 256 * 1024,
+        max_record_bytes: int = 256 * 1024,
     ) -> None:
-        """``clock``: a record's event time, for pacing (default: an events-v1 record's).
-        ``limit``: the record limit; a longer record is kept only to ``limit + 1`` bytes."""
+        """``clock``: a line's event time, for pacing (default: an events-v1 line's);
+        ``max_record_bytes``: the ingest's limit, past which a line is cut and refused."""
         super().__init__()
         self._settings = settings
         self._clock = clock or event_time
-        self._limit = limit
-        self._file: IO[bytes] | None = None
-        self._records: Iterator[tuple[int, bytes]] = iter(())
+        self._max_record_bytes = max_record_bytes
+        self._file: io.BufferedIOBase | None = None
+        self._lines: Iterator[tuple[int, bytes]] = iter(())
         self._line = 0
         self._done = False
         self._first_event: float | None = None
@@ -57,12 +56,13 @@ class ReplaySource(BaseSource):
 
     async def start(self) -> None:
         try:
-            self._file = self._settings.path.open("rb")
+            self._file = open_replay(self._settings.path)
         except OSError as exc:
             raise SourceError(
                 f"cannot open replay file {self._settings.path}: {exc.strerror}"
             ) from exc
-        self._records = read_records(self._file, self._settings.format.format, self._limit)
+        fmt = self._settings.format.format
+        self._lines = read_records(self._file, fmt, self._max_record_bytes)
         log.info("replay_started", path=str(self._settings.path), speed=self._settings.speed)
 
     async def fetch(self) -> Batch:
@@ -72,12 +72,16 @@ class ReplaySource(BaseSource):
         records = []
         topic = str(self._settings.path)
         for _ in range(_BATCH_LINES):
-            found = next(self._records, None)
-            if found is None:
+            try:
+                numbered = next(self._lines, None)
+            except ReadError as exc:  # what was read before it is applied
+                log.error("replay_unreadable", path=topic, error=str(exc))
+                numbered = None
+            if numbered is None:
                 self._done = True
                 log.info("replay_finished", path=topic, lines=self._line)
                 break
-            self._line, line = found
+            self._line, line = numbered
             records.append(RawRecord(line, None, topic, 0, self._line))
             if self._settings.speed > 0 and await self._pace(line):
                 break

@@ -119,7 +119,9 @@ def test_every_stored_shape_gives_the_kpis_of_one_document_a_record(
     assert kpis(got)[1:7] == (3, 1, 1, pytest.approx(8.0), pytest.approx(30.0), 1)
 
 
-@pytest.mark.parametrize("layout", ["pretty", "concatenated"])
+@pytest.mark.parametrize(
+    "layout", ["pretty", "concatenated", "array", "kinesis", "firehose-transformation"]
+)
 def test_a_replayed_file_of_stored_documents_gives_the_same_kpis(
     layout: str, make_monitor: Callable[..., Monitor], now: float
 ) -> None:

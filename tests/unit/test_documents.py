@@ -90,9 +90,10 @@ def test_a_line_format_is_read_a_line_at_a_time_however_long_the_line() -> None:
 
 
 def test_a_json_format_is_read_as_documents_in_chunks() -> None:
-    data = b"".join(json.dumps(d, indent=2).encode() for d in DOCS * 2_000)
+    objects = DOCS[:2] * 2_000  # a top-level array would be read element by element
+    data = b"".join(json.dumps(d, indent=2).encode() for d in objects)
     found = list(read_records(io.BytesIO(data), "amazon-connect", 1000))
-    assert values(found) == DOCS * 2_000
+    assert values(found) == objects
 
 
 def test_the_replay_source_reads_pretty_printed_events_with_their_line(tmp_path: Path) -> None:
@@ -113,3 +114,26 @@ def test_the_replay_source_reads_pretty_printed_events_with_their_line(tmp_path:
 
     records = asyncio.run(play())
     assert [(r.offset, json.loads(r.value or b"")) for r in records] == [(1, event), (9, event)]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        json.dumps(DOCS, indent=2).encode(),  # jq -s
+        json.dumps(DOCS).encode() + b"\n",
+        b"[\n" + b",\n".join(json.dumps(d).encode() for d in DOCS) + b"\n]\n",
+    ],
+    ids=["pretty", "one-line", "a-line-each"],
+)
+def test_in_a_file_the_elements_of_a_top_level_array_are_the_records(data: bytes) -> None:
+    found = list(read_records(io.BytesIO(data), "amazon-connect", 1000))
+    assert values(found) == DOCS
+
+
+def test_an_array_far_past_the_limit_is_read_element_by_element() -> None:
+    data = json.dumps([{"n": i} for i in range(5_000)], indent=1).encode()
+    found = list(read_records(io.BytesIO(data), "events-v1", 1000))
+    assert values(found) == [{"n": i} for i in range(5_000)]
+    assert split(b'[1, "x", {"a": 1}]\n[2]', 1000) == [(1, b'[1, "x", {"a": 1}]'), (2, b"[2]")]
+    reader = Documents(1000, arrays=True)
+    assert reader.feed(b'[1, "x", {"a": 1}]\n', 1) == [(1, b"1"), (1, b'"x"'), (1, b'{"a": 1}')]

@@ -10,6 +10,10 @@ Memory is bounded: a document is kept only up to ``limit`` bytes; past it the re
 counted but not kept, and its first ``limit + 1`` bytes are handed on, for the reader to
 reject as oversize. Scanning is iterative, so no depth of brackets costs a stack.
 
+With ``arrays``, a top-level JSON array is not one document but a list of them: each of its
+elements is handed on alone, so an export of a million records in one array (``jq -s``) is
+read as a million records, not refused as one too large.
+
 A document left open when a line starts with ``{`` or ``[`` in its first column is taken
 to end there (it is handed on as it is, and the reader rejects it): a truncated line then
 costs that line alone, not every document after it. A pretty-printer indents what is
@@ -24,6 +28,8 @@ import re
 _OPENERS = b"{["
 # Where a document may start: the first byte that is neither blank nor a separator.
 _START = re.compile(rb"[^\s,]")
+# Where text that opens no document ends: its line's end, or in an array its element's.
+_JUNK_END = re.compile(rb"[\n,\]]")
 # Outside a string, the next byte that matters: a quote, a bracket or a line end.
 _NEXT = re.compile(rb'["{}\[\]\n]')
 # The rest of a string from just after its opening quote (or from a chunk's start).
@@ -41,11 +47,14 @@ class Documents:
     :meth:`feed` takes the next piece of the stream and its line number and returns the
     documents it completed; :meth:`end` returns the one left open at the end. A piece of
     text outside any document that does not open one (a bare number, a stray word) runs to
-    the end of its line and is handed on as a document of its own, for the reader to
-    reject."""
+    the end of its line (in an array, of its element) and is handed on as a document of its
+    own, for the reader to reject. ``arrays``: the elements of a top-level array are the
+    documents (see the module's docstring)."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, arrays: bool = False) -> None:
         self.limit = limit
+        self._arrays = arrays
+        self._in_array = False  # between the elements of a top-level array
         self._parts: list[bytes] = []
         self._size = 0  # bytes of the open document, kept or not
         self._start = 0  # the line it starts on
@@ -71,7 +80,8 @@ class Documents:
                 pos = self._string(chunk, pos)
                 continue
             if self._junk:
-                stop = chunk.find(b"\n", pos)
+                end = _JUNK_END.search(chunk, pos) if self._in_array else None
+                stop = end.start() if end is not None else chunk.find(b"\n", pos)
                 if stop < 0:
                     self._keep(chunk[pos:])
                     pos = n
@@ -85,6 +95,14 @@ class Documents:
                 if found is None:
                     break
                 pos = found.start()
+                if self._in_array and chunk[pos] == 0x5D:  # the array's end
+                    self._in_array = False
+                    pos += 1
+                    continue
+                if self._arrays and not self._in_array and chunk[pos] == 0x5B:
+                    self._in_array = True  # its elements are the documents
+                    pos += 1
+                    continue
                 self._open, self._depth, self._start = True, 0, line
                 if chunk[pos] not in _OPENERS:
                     self._open, self._junk = False, True
@@ -133,6 +151,8 @@ class Documents:
             return b""
         if text[0] not in _OPENERS or text[-1] not in b"}]" or len(text) > self.limit:
             return None
+        if self._arrays and not self._in_array and text[0] == 0x5B:
+            return None  # a top-level array: its elements are the documents
         structure = text.translate(None, _NOT_STRUCTURE)
         if b"\\" in structure:
             skeleton = _JSON_STRING.sub(b"", text).translate(None, _NOT_BRACKETS)

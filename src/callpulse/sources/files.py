@@ -82,15 +82,16 @@ def read_records(stream: io.BufferedIOBase, fmt: str, limit: int) -> Iterator[tu
     """Each record of ``stream`` in format ``fmt``, with the number of the line it starts
     on: :func:`lines` for a format that is not JSON; for a JSON format, each top-level
     document (one a line, pretty-printed over many, or concatenated as Firehose writes
-    them), read in chunks of at most 64 KiB through :class:`Documents`, which keeps a
-    document only to ``limit + 1`` bytes (the ingest refuses it as oversize).
+    them; each element of a top-level array), read in chunks of at most 64 KiB through
+    :class:`Documents`, which keeps a document only to ``limit + 1`` bytes (the ingest
+    refuses it as oversize).
 
     Raises :class:`ReadError` as :func:`lines` does; the records before it have been
     yielded."""
     if fmt in LINE_FORMATS:
         yield from lines(stream, limit)
         return
-    documents = Documents(limit)
+    documents = Documents(limit, arrays=True)
     number = 1
     while True:
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -197,3 +198,18 @@ def test_the_report_counts_a_batch_read_in_part_and_sums_the_rest(
     kpis = out.queues[("lon1", "billing")]
     assert (kpis.offered, kpis.answered, kpis.abandoned, kpis.asa_seconds) == (3, 1, 1, 8.0)
     assert "rejected: invalid_amazon-connect 1" in report.render(out)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"{}" * 131_072, b"[" * 131_072 + b"]" * 131_072, b'{"a":"b"}' * 29_000,
+     b"[" + b"{}," * 87_000 + b"{}]"],
+    ids=["brackets", "deep", "documents", "array"],
+)  # fmt: skip
+def test_a_hostile_record_of_the_size_limit_costs_a_bounded_scan(raw: bytes) -> None:
+    # Scanning stops past 10,000 documents, and depth is judged before any scan.
+    adapter = AmazonConnect(AmazonConnectOptions(site="lon1"))
+    began = time.perf_counter()
+    with pytest.raises(AdapterError, match=r"more than 10,000 documents|nested deeper than 32"):
+        adapter.translate(raw)
+    assert time.perf_counter() - began < 3  # about 0.2 s unloaded

@@ -65,6 +65,7 @@ from typing import Any
 from callpulse.adapters.base import LAST_INSTANT, V1, AdapterError, PartlyReadError, parse_json, v1
 from callpulse.adapters.bounds import Budget, Ignored, checked_name, digest, shown
 from callpulse.core.documents import split
+from callpulse.core.ingest import MAX_DEPTH, too_deep
 
 FORMAT = "amazon-connect"
 MAX_AGENTS = 10_000  # like every tracker, bounded: the oldest agent is forgotten past it
@@ -636,7 +637,11 @@ def _documents(record: bytes) -> list[tuple[str, dict[str, Any] | AdapterError]]
     (``Records[].kinesis.data``) or a Firehose transformation or HTTP endpoint delivery
     (``records[].data``), whose base64 ``data`` holds the documents. Every document is read
     by :func:`parse_json`, which refuses one nested deeper than the decoder reads."""
-    pieces = [value for _, value in split(record, len(record))]
+    if too_deep(record):  # before the scan: documents side by side nest no deeper
+        raise AdapterError(
+            FORMAT, f"expected one JSON document: nested deeper than {MAX_DEPTH} levels"
+        )
+    pieces = [value for _, value in split(record, len(record), MAX_DOCUMENTS)]
     if not pieces:
         raise AdapterError(FORMAT, "expected a JSON document; the record is blank")
     found: list[tuple[str, dict[str, Any] | AdapterError]] = []
@@ -687,7 +692,7 @@ def _unwrapped(where: str, item: Any) -> list[tuple[str, dict[str, Any] | Adapte
     except ValueError:
         return [(where, AdapterError(FORMAT, f"data is not base64: {shown(data)}"))]
     out: list[tuple[str, dict[str, Any] | AdapterError]] = []
-    pieces = split(raw, len(raw))
+    pieces = split(raw, len(raw), MAX_DOCUMENTS)
     for number, (_, piece) in enumerate(pieces, 1):
         label = f"{where}, document {number}" if len(pieces) > 1 else where
         try:

@@ -24,6 +24,8 @@ exception, and is read as one document per line of it).
 from __future__ import annotations
 
 import re
+from array import array
+from itertools import accumulate
 
 _OPENERS = b"{["
 # Where a document may start: the first byte that is neither blank nor a separator.
@@ -37,6 +39,8 @@ _STRING_REST = re.compile(rb'(?:[^"\\\n]|\\.)*')
 # A whole JSON string, escapes included (unrolled: no backtracking on a long one).
 _JSON_STRING = re.compile(rb'"[^"\\\n]*(?:\\.[^"\\\n]*)*"')
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+# A bracket as the step it takes in depth (a signed byte), for a long skeleton's depths in C.
+_STEPS = bytes.maketrans(b"{[}]", b"\x01\x01\xff\xff")
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'[]{}"\\')
 
 
@@ -51,8 +55,11 @@ class Documents:
     own, for the reader to reject. ``arrays``: the elements of a top-level array are the
     documents (see the module's docstring)."""
 
-    def __init__(self, limit: int, arrays: bool = False) -> None:
+    def __init__(self, limit: int, arrays: bool = False, most: int | None = None) -> None:
+        """``most``: :meth:`feed` stops reading a piece once it has completed more than
+        that many documents (a caller that refuses more need not scan the rest)."""
         self.limit = limit
+        self._most = most
         self._arrays = arrays
         self._in_array = False  # between the elements of a top-level array
         self._parts: list[bytes] = []
@@ -132,6 +139,8 @@ class Documents:
                 self._depth -= 1
                 if self._depth <= 0:
                     out.append(self._close())
+                    if self._most is not None and len(out) > self._most:
+                        return out
         if n:
             self._line_start = chunk.endswith(b"\n")
         return out
@@ -160,6 +169,11 @@ class Documents:
             skeleton = structure.replace(b'""', b"")  # strings without brackets
             if b'"' in skeleton:
                 skeleton = b"".join(structure.split(b'"')[::2])
+        if len(skeleton) > 64:  # a long one: its depths summed in C, not a step at a time
+            depths = list(accumulate(array("b", skeleton.translate(_STEPS))))
+            if depths[-1] != 0 or min(depths[:-1], default=1) <= 0:
+                return None
+            return text
         depth = 0
         last = len(skeleton) - 1
         for i, byte in enumerate(skeleton):
@@ -208,10 +222,14 @@ class Documents:
         return self._start, value
 
 
-def split(data: bytes, limit: int) -> list[tuple[int, bytes]]:
-    """Every top-level document of ``data``, with the line (from 1) it starts on."""
-    reader = Documents(limit)
+def split(data: bytes, limit: int, most: int | None = None) -> list[tuple[int, bytes]]:
+    """Every top-level document of ``data``, with the line (from 1) it starts on; with
+    ``most``, the scan stops once it has found more than that many."""
+    reader = Documents(limit, most=most)
     out: list[tuple[int, bytes]] = []
-    for number, line in enumerate(data.splitlines(keepends=True), 1):
-        out += reader.feed(line, number)
+    # Every line is whole (the last one too), so each may take the one-document fast path.
+    for number, line in enumerate(data.splitlines(), 1):
+        out += reader.feed(line + b"\n", number)
+        if most is not None and len(out) > most:
+            return out
     return out + reader.end()

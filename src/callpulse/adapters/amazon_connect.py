@@ -30,8 +30,8 @@ Identity is the ARN's last segment (the agent's or queue's id), stable across th
 streams, which name things differently (contact events give only ARNs); what events v1 are
 told is a name. With ``agent_names`` / ``queue_names``, it is the map's. Without a map, it is
 the name the streams carry (:class:`_Names`): a queue's ``Name`` (contact records, agent
-events' routing profiles and contacts), an agent's ``Username`` (its agent events, contact
-records), learned once per id and kept; until one is seen, the id. A contact keeps the name
+events' routing profiles), an agent's ``Username`` (its agent events, contact records),
+learned once per id and kept; until one is seen, the id. A contact keeps the name
 its first event was written with (a bit of its ``said``), so a call queued under a queue's id
 before the queue's name was seen is answered under the same id.
 
@@ -128,7 +128,7 @@ class AmazonConnect:
         self.options = options
         self.ignored = Ignored(IGNORED_KINDS)
         self.agents_dropped = 0
-        # By agent id: the agent's state and queues as last reported, and its name.
+        # By agent id: the agent's state and queues as last reported.
         self._agents: OrderedDict[str, tuple[str, tuple[str, ...]]] = OrderedDict()
         self._agent_labels = _Names(not options.agent_names)
         self._queue_labels = _Names(not options.queue_names)

@@ -17,8 +17,8 @@ read as a million records, not refused as one too large.
 A document left open when a line starts with ``{`` or ``[`` in its first column is taken
 to end there (it is handed on as it is, and the reader rejects it): a truncated line then
 costs that line alone, not every document after it. A pretty-printer indents what is
-nested, so this never splits a whole document (JSON written with an indent of 0 is the
-exception, and is read as one document per line of it).
+nested, so this never splits a whole document; JSON written with an indent of 0 is the
+exception where an array holds objects (each then starts a line), and is rejected in pieces.
 """
 
 from __future__ import annotations

@@ -458,3 +458,13 @@ def test_a_form_body_it_cannot_read_is_rejected(
 ) -> None:
     with pytest.raises(AdapterError, match=re.escape(message)):
         tr.translate(raw)
+
+
+def test_an_activity_update_naming_no_activity_is_no_state(tr: TwilioTaskRouter) -> None:
+    # Found by the fuzz test: it raised KeyError for a worker not seen before.
+    update = cloud_event("worker.activity.update", T, worker_sid=ALICE, worker_name="alice",
+                         worker_activity_sid="", worker_activity_name="")  # fmt: skip
+    assert read(tr, update) == []
+    [state] = read(tr, cloud_event("worker.activity.update", T + 1, **worker()))
+    assert (state["agent_id"], state["state"]) == ("alice", "available")
+    assert read(tr, update) == []  # known now, and the update changes nothing

@@ -257,7 +257,8 @@ class TwilioTaskRouter:
         elif kind == "worker.activity.update":
             name = self._agent(event)
             self._activity(name, event)
-            self._report(name, out)
+            if name in self._workers:  # an update naming no activity leaves an unknown worker
+                self._report(name, out)
         else:
             # task.created (no queue yet), reservation.created/rejected/timeout/canceled/
             # rescinded (offers to one worker, not to the caller), workflow.entered/

@@ -6,6 +6,7 @@ minutes."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
@@ -67,6 +68,13 @@ def recent_sample(now: float) -> list[bytes]:
     return out
 
 
+FIGURES = {
+    "offered": 6, "answered": 2, "abandoned": 1, "service_level": pytest.approx(1 / 3),
+    "asa": pytest.approx(15.5), "aht": pytest.approx(160.0), "waiting": 2,
+    "agents": {"available": 2, "not_ready": 1},  # Alice and Bob; Carol, on Break
+}  # fmt: skip
+
+
 def test_connect_streams_through_kafka_give_exact_kpis(
     kafka_bootstrap: str, topics: tuple[str, str], tmp_path: Path
 ) -> None:
@@ -83,14 +91,32 @@ def test_connect_streams_through_kafka_give_exact_kpis(
         # abandon, under S = 5 s); c5 and c6 still wait. The contact records restate the
         # waits (said once) and give the handle times: c1 120 s talk + 15 s ACW = 135 s,
         # c2 135 s talk + 20 s hold + 30 s ACW = 185 s.
-        s = settled(daemon, "lon1", "billing", {
-            "offered": 6, "answered": 2, "abandoned": 1, "service_level": pytest.approx(1 / 3),
-            "asa": pytest.approx(15.5), "aht": pytest.approx(160.0), "waiting": 2,
-            "agents": {"available": 2, "not_ready": 1},  # Alice and Bob; Carol, on Break
-        })  # fmt: skip
+        s = settled(daemon, "lon1", "billing", FIGURES)
         # c1's INITIATED; the DISCONNECTED of the two answered calls; c1's record twice.
         assert ignored_kinds(s) == {
             "INITIATED": 1, "DISCONNECTED": 2, "CONTACT_RECORD_DUPLICATE": 1
         }  # fmt: skip
         check_dead_letter(kafka_bootstrap, topics[1], s, "amazon-connect", malformed,
                           "expected one JSON document")  # fmt: skip
+
+
+def test_one_firehose_delivery_gives_the_same_kpis_and_dead_letters_its_bad_record(
+    kafka_bootstrap: str, topics: tuple[str, str], tmp_path: Path
+) -> None:
+    """The same sample as one Firehose HTTP endpoint delivery (each record base64 in
+    ``records[].data``), as a bridge would produce its request body: the malformed record
+    among them is rejected alone, and the delivery reaches the dead-letter topic saying so."""
+    records = recent_sample(time.time())
+    body = json.dumps({
+        "requestId": "ed4acda5-034f-9f42-bba1-f29aea6d7d8f", "timestamp": int(time.time() * 1000),
+        "records": [{"data": base64.b64encode(r).decode()} for r in records],
+    }).encode()  # fmt: skip
+    fmt = {"format": "amazon-connect", "site": "lon1", "agent_names": AGENTS,
+           "queue_names": QUEUES}  # fmt: skip
+    with platform_daemon(kafka_bootstrap, topics, tmp_path, [body], fmt) as daemon:
+        s = settled(daemon, "lon1", "billing", FIGURES)
+        assert ignored_kinds(s) == {
+            "INITIATED": 1, "DISCONNECTED": 2, "CONTACT_RECORD_DUPLICATE": 1
+        }  # fmt: skip
+        error = f"1 of {len(records)} documents not read: the record, record "
+        check_dead_letter(kafka_bootstrap, topics[1], s, "amazon-connect", body, error)

@@ -155,16 +155,17 @@ def connect_contact_event(contact: str, queue_arn: str, n: int, kind: str = "QUE
 
 
 def connect_record(contact: str, queue_arn: str, agent_arn: str, n: int) -> bytes:
-    """A contact record of an answered voice call."""
+    """A contact record of an answered voice call, which names its queue and agent."""
     return json.dumps(
         {
             "ContactId": contact,
             "LastUpdateTimestamp": _at(n + 100),
             "Channel": "VOICE",
             "InitiationMethod": "INBOUND",
-            "Queue": {"ARN": queue_arn, "EnqueueTimestamp": _at(n)},
+            "Queue": {"ARN": queue_arn, "Name": "billing", "EnqueueTimestamp": _at(n)},
             "Agent": {
                 "ARN": agent_arn,
+                "Username": "alice",
                 "ConnectedToAgentTimestamp": _at(n + 10),
                 "AgentInteractionDuration": 60,
                 "AfterContactWorkDuration": 20,

@@ -258,20 +258,77 @@ def test_agent_queues_are_not_queues_callers_wait_in(connect: AmazonConnect) -> 
     assert event["queues"] == ["billing"]
 
 
-def test_unnamed_agents_and_queues_are_their_arns_last_segment() -> None:
+def test_without_maps_agents_and_queues_take_the_names_the_streams_carry() -> None:
     connect = AmazonConnect(AmazonConnectOptions(site="lon1"))
-    [event] = read(connect, agent_event())
-    assert event["agent_id"] == "22222222-aaaa-4bbb-8ccc-00000000000a"
-    assert event["queues"] == ["11111111-aaaa-4bbb-8ccc-000000000001"]
-    # The same ids from a contact event, which carries only ARNs.
+    [event] = read(connect, agent_event())  # Username "alice", queue Name "billing"
+    assert (event["agent_id"], event["queues"]) == ("alice", ["billing"])
+    # A contact event carries only ARNs: the names learned from the agent event.
     answered = only(
         read(connect, contact_event("CONNECTED_TO_AGENT", queueInfo=queue_info(),
                                     agentInfo={"agentArn": ALICE,
                                                "connectedToAgentTimestamp": at(5)})),
         "call.answered",
     )  # fmt: skip
-    assert answered["agent_id"] == event["agent_id"]
-    assert answered["queue"] == event["queues"][0]
+    assert (answered["agent_id"], answered["queue"]) == ("alice", "billing")
+
+
+def test_a_contact_record_names_its_queue_and_agent() -> None:
+    connect = AmazonConnect(AmazonConnectOptions(site="lon1"))
+    events = read(connect, contact_record())
+    assert {e["queue"] for e in events} == {"billing"}
+    assert only(events, "call.completed")["agent_id"] == "alice"
+
+
+def test_until_a_name_is_seen_a_queue_is_its_id_and_its_calls_keep_it() -> None:
+    connect = AmazonConnect(AmazonConnectOptions(site="lon1"))
+    ident = BILLING.rsplit("/", 1)[-1]
+    [queued] = read(connect, contact_event("QUEUED", queueInfo=queue_info()))
+    assert queued["queue"] == ident
+    # The record names the queue, but c-1 waited under the id: it ends there.
+    assert {e["queue"] for e in read(connect, contact_record())} == {ident}
+    # A later contact of the same queue takes the name.
+    [later] = read(connect, contact_event("QUEUED", contact="c-2", queueInfo=queue_info()))
+    assert later["queue"] == "billing"
+
+
+@pytest.mark.parametrize("name", ["billing\u202e", "", None, "x" * 300])
+def test_a_name_a_label_cannot_carry_leaves_the_id(name: str | None) -> None:
+    connect = AmazonConnect(AmazonConnectOptions(site="lon1"))
+    record = contact_record()
+    record["Queue"]["Name"] = name
+    events = read(connect, record)
+    assert {e["queue"] for e in events} == {BILLING.rsplit("/", 1)[-1]}
+
+
+def test_two_queues_with_one_name_stay_two() -> None:
+    connect = AmazonConnect(AmazonConnectOptions(site="lon1"))
+    [event] = read(connect, agent_event(queues=[BILLING, SALES]))
+    assert event["queues"] == ["billing", "sales"]
+    other = contact_record("c-2", Queue={"ARN": f"{INSTANCE}/queue/q-3", "Name": "billing",
+                                         "EnqueueTimestamp": at(0)})  # fmt: skip
+    assert {e["queue"] for e in read(connect, other)} == {"q-3"}
+
+
+def test_the_names_learned_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(amazon_connect, "MAX_NAMES", 2)
+    connect = AmazonConnect(AmazonConnectOptions(site="lon1"))
+    for i in range(3):
+        record = contact_record(
+            f"c-{i}",
+            Queue={
+                "ARN": f"{INSTANCE}/queue/q-{i}",
+                "Name": f"queue {i}",
+                "EnqueueTimestamp": at(0),
+            },
+        )
+        assert {e["queue"] for e in read(connect, record)} == {f"queue {i}"}
+    assert connect.fill()["queue_names"] == 1.0
+
+
+def test_a_map_given_is_the_only_source_of_names() -> None:
+    connect = AmazonConnect(AmazonConnectOptions(site="lon1", queue_names={SALES: "sales"}))
+    [event] = read(connect, agent_event(queues=[BILLING, SALES]))
+    assert event["queues"] == [BILLING.rsplit("/", 1)[-1], "sales"]
 
 
 def test_names_may_be_keyed_by_the_id_instead_of_the_arn() -> None:

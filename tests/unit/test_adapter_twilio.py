@@ -6,7 +6,9 @@ api/event/reference: Pascal case); every event made goes through the real decode
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
@@ -15,6 +17,8 @@ from callpulse.adapters.base import AdapterError
 from callpulse.adapters.records import build
 from callpulse.adapters.twilio import TwilioOptions, TwilioTaskRouter
 from callpulse.config import FormatSettings
+from callpulse.core.ingest import decode
+from callpulse.core.monitor import Monitor, MonitorConfig
 from callpulse.core.timefmt import rfc3339
 
 from .adapters import only, translated
@@ -391,3 +395,76 @@ def test_a_forgotten_task_does_not_keep_its_worker_on_call(
         if e["type"] == "agent.state"
     ]
     assert state["state"] == "available"
+
+
+def callbacks() -> list[dict[str, str]]:
+    """One call as the Workspace's EventCallbackUrl posts it: queued, answered after 12 s,
+    wrapped up after 90 s of talk, completed 20 s later; the worker's activity first."""
+    base = {"AccountSid": "AC1", "WorkspaceSid": "WS1", "TaskSid": "WT1", "TaskQueueSid": Q,
+            "TaskQueueName": "Billing & Claims", "TaskChannelUniqueName": "voice",
+            "TaskAttributes": json.dumps({"from": "+15550100", "type": "inbound"})}  # fmt: skip
+    who = {"WorkerSid": ALICE, "WorkerName": "alice"}
+    return [
+        {"EventType": "worker.activity.update", "ResourceType": "Worker", "ResourceSid": ALICE,
+         "Timestamp": str(int(T)), "WorkerActivityName": "Available", **who},
+        {"EventType": "task-queue.entered", "ResourceType": "Task", "ResourceSid": "WT1",
+         "Timestamp": str(int(T + 1)), "TaskPriority": "5", "TaskAge": "1", **base},
+        {"EventType": "reservation.accepted", "ResourceType": "Reservation",
+         "ResourceSid": "WR1", "Timestamp": str(int(T + 13)),
+         "TimestampMs": str(int(T + 13) * 1000), "TaskAge": "13", **base, **who},
+        {"EventType": "task.wrapup", "ResourceType": "Task", "ResourceSid": "WT1",
+         "Timestamp": str(int(T + 103)), **base},
+        {"EventType": "task.completed", "ResourceType": "Task", "ResourceSid": "WT1",
+         "Timestamp": str(int(T + 123)), **base},
+    ]  # fmt: skip
+
+
+def test_a_form_encoded_event_callback_reads_as_its_json() -> None:
+    forms = [urlencode(c).encode() for c in callbacks()]
+    assert b"TaskQueueName=Billing+%26+Claims" in forms[1]  # as a browser or Twilio writes it
+    as_json = read(TwilioTaskRouter(TwilioOptions(site="lon1")),
+                   *(json.dumps(c).encode() for c in callbacks()))  # fmt: skip
+    as_form = read(TwilioTaskRouter(TwilioOptions(site="lon1")), *forms)
+    assert [{**e, "event_id": ""} for e in as_form] == [{**e, "event_id": ""} for e in as_json]
+    assert [e["type"] for e in as_form] == [
+        "agent.state", "call.queued", "call.answered", "agent.state", "agent.state",
+        "call.completed", "agent.state",
+    ]  # fmt: skip
+    m = Monitor(MonitorConfig(), now=T + 130)
+    for body in as_form:
+        m.apply(decode(json.dumps(body).encode(), max_bytes=1 << 20))
+    [v] = m.queue_views()
+    [w] = [w for w in v.windows if w.window == "5m"]
+    assert (v.queue, w.offered, w.answered, w.asa_seconds, w.aht_seconds) == (
+        "Billing & Claims",
+        1,
+        1,
+        12.0,
+        110.0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"EventType=task.created&\xffTaskSid=WT1", "byte 23 is not ASCII"),
+        (b"EventType", "expected a form-encoded callback"),
+        (b"a=1&" * 1_001, "Max number of fields exceeded"),
+        (b"TaskSid=WT1&Timestamp=1", "or an event callback {EventType, ...}"),
+    ],
+)
+def test_a_form_body_it_cannot_read_is_rejected(
+    tr: TwilioTaskRouter, raw: bytes, message: str
+) -> None:
+    with pytest.raises(AdapterError, match=re.escape(message)):
+        tr.translate(raw)
+
+
+def test_an_activity_update_naming_no_activity_is_no_state(tr: TwilioTaskRouter) -> None:
+    # Found by the fuzz test: it raised KeyError for a worker not seen before.
+    update = cloud_event("worker.activity.update", T, worker_sid=ALICE, worker_name="alice",
+                         worker_activity_sid="", worker_activity_name="")  # fmt: skip
+    assert read(tr, update) == []
+    [state] = read(tr, cloud_event("worker.activity.update", T + 1, **worker()))
+    assert (state["agent_id"], state["state"]) == ("alice", "available")
+    assert read(tr, update) == []  # known now, and the update changes nothing

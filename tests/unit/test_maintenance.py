@@ -149,6 +149,7 @@ class Queue:
         self.site, self.queue, self.calls_waiting = site, queue, waiting
         self.agents = {"available": 0, "on_call": serving, "acw": 0}
         self.agents_serving = serving
+        self.agents_known = True
         # Many callers' worth of patience data, all very patient: the model is near linear.
         self.flow = QueueFlow(arrivals, aht, reneged=0, exposure_seconds=1e12, settled=True)
 

@@ -9,6 +9,7 @@ import pytest
 
 from callpulse.core.monitor import Monitor, MonitorConfig, Outcome, ServiceLevelPolicy
 from callpulse.core.queues import QueueView, QueueWindow
+from callpulse.core.readings import collect
 
 from .conftest import NOW
 from .events import event
@@ -494,6 +495,8 @@ def test_no_erlang_numbers_without_handle_time_or_spare_agents(
     make_monitor: Callable[..., Monitor],
 ) -> None:
     m = make_monitor()
+    # The agent stream says nobody serves billing (absent agents are another matter, below).
+    m.apply(event("agent.state", NOW - 60, agent_id="gone", state="offline", queues=["billing"]))
     m.apply(event("call.queued", NOW, call_id="c", queue="billing"))
     v = view(m)
     # No agent and no handle time yet: nothing to predict, but the backlog certainly never drains.
@@ -759,3 +762,31 @@ def test_an_event_time_clock_advances_between_events(
     live = make_monitor()
     live.advance(now + 200)  # live, only tick() moves the clock
     assert live.now == now
+
+
+def test_a_queue_no_agent_stream_describes_has_no_agent_kpis(
+    make_monitor: Callable[..., Monitor],
+) -> None:
+    """A feed of calls alone (Connect's contact records) says nothing of agents: what needs
+    them is absent, not computed from 0 agents, so no page comes from the missing feed."""
+    m = make_monitor()
+    m.apply(event("call.queued", NOW - 200, call_id="c0", queue="billing"))
+    m.apply(event("call.completed", NOW - 100, call_id="x", queue="billing", agent_id="a",
+                  talk_seconds=300.0, hold_seconds=0.0, acw_seconds=0.0))  # fmt: skip
+    v = view(m)
+    assert not v.agents_known
+    assert v.calls_waiting == 1
+    assert v.calls_waiting_no_agent_available is None
+    assert (v.predicted_service_level, v.drain_eta_seconds) == (None, None)
+    assert v.agents_required is not None  # the load's own need: no agent state in it
+    assert window(v, "5m").occupancy is None
+    samples = {s.family.name: s.samples for s in collect(m, ["queue"])}
+    assert samples["callpulse_queue_calls_waiting_no_agent_available"] == []
+    assert samples["callpulse_queue_agents"] == []
+    assert samples["callpulse_queue_calls_waiting"] == [(("lon1", "billing"), 1)]
+    # Once an agent stream names the queue, 0 available is a reading, and it pages.
+    m.apply(event("agent.state", NOW, agent_id="a", state="not_ready", queues=["billing"]))
+    v = view(m)
+    assert v.agents_known
+    assert v.calls_waiting_no_agent_available == 1
+    assert v.drain_eta_seconds == math.inf

@@ -251,6 +251,8 @@ def test_a_caller_waiting_across_three_months_of_silence_is_reported_by_hand(
     path = write_v1(
         tmp_path / "quarter.jsonl",
         [
+            (NOW, {"type": "agent.state", "agent_id": "a", "state": "offline",
+                   "queues": ["sales"]}),
             (NOW, {"type": "call.queued", "call_id": "c1", "queue": "sales"}),
             (NOW + months, {"type": "call.answered", "call_id": "c1", "queue": "sales",
                             "agent_id": "a", "wait_seconds": months}),
@@ -264,8 +266,8 @@ def test_a_caller_waiting_across_three_months_of_silence_is_reported_by_hand(
     out = result.stdout
     # One call offered and answered after 92 days (7,948,800 s, far past T): SL 0 %, ASA
     # 7,948,800 s, AHT 60 s. Alerts, each one episode, all across the gap: the caller waits
-    # past 180 s (QueueOldestWaitHigh after 1m more) with no agent available
-    # (QueueNoAgentAvailable after 2m), and the site is silent past 2m (SiteSilent).
+    # past 180 s (QueueOldestWaitHigh after 1m more) with no agent available (the one agent
+    # offline: QueueNoAgentAvailable after 2m), and the site is silent past 2m (SiteSilent).
     # QueueServiceLevelLow is pending at the answer, 2m short of firing when the file ends.
     assert row(out, "par1", "sales") == [
         "par1", "sales", "1", "1", "0", "0.0%", "7948800.0 s", "60.0 s",

@@ -2,7 +2,10 @@
 
 Amazon Connect publishes three streams; one Kafka topic may carry any mix of them (each
 reaches Kafka through the Kinesis source connector, one JSON document per record), and the
-adapter tells them apart by shape:
+adapter tells them apart by shape. A record may also hold them as people store them
+(:func:`_documents`): pretty-printed, concatenated as Firehose writes S3 objects, in a JSON
+array, or base64 in a Lambda Kinesis event or a Firehose delivery; each document is read on
+its own, and one that cannot be read rejects only itself (PartlyReadError).
 
 - agent events (Kinesis agent event stream): ``AgentARN``, ``EventType`` (``LOGIN`` /
   ``LOGOUT`` / ``STATE_CHANGE`` / ``HEART_BEAT``) and a ``CurrentAgentSnapshot`` holding the
@@ -23,11 +26,14 @@ The contact-event samples in AWS's own pages disagree on key case (``agentInfo``
 ``EventType`` where the samples write ``eventType``: every key and enumerated value is read
 case-insensitively.
 
-Identity is stable across the three streams, which name things differently (contact events
-give only ARNs): an agent is ``agent_names[ARN]``, else the ARN's last segment (the agent's
-id); a queue is ``queue_names[ARN]``, else the ARN's last segment. The queue's ``Name`` that
-agent events and records carry is not used, or a queue named in one stream would be another
-queue in the other.
+Identity is the ARN's last segment (the agent's or queue's id), stable across the three
+streams, which name things differently (contact events give only ARNs); what events v1 are
+told is a name. With ``agent_names`` / ``queue_names``, it is the map's. Without a map, it is
+the name the streams carry (:class:`_Names`): a queue's ``Name`` (contact records, agent
+events' routing profiles), an agent's ``Username`` (its agent events, contact records),
+learned once per id and kept; until one is seen, the id. A contact keeps the name
+its first event was written with (a bit of its ``said``), so a call queued under a queue's id
+before the queue's name was seen is answered under the same id.
 
 A call's events get ids made from the contact, not the record: ``call.queued``,
 ``call.answered``, ``call.abandoned`` and ``call.completed`` of one contact have the same
@@ -47,6 +53,8 @@ Connect API Reference, "AgentContactReference" (contact states).
 
 from __future__ import annotations
 
+import base64
+import json
 import math
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -54,14 +62,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from callpulse.adapters.base import LAST_INSTANT, V1, AdapterError, parse_json, v1
+from callpulse.adapters.base import LAST_INSTANT, V1, AdapterError, PartlyReadError, parse_json, v1
 from callpulse.adapters.bounds import Budget, Ignored, checked_name, digest, shown
+from callpulse.core.documents import split
+from callpulse.core.ingest import MAX_DEPTH, too_deep
 
 FORMAT = "amazon-connect"
 MAX_AGENTS = 10_000  # like every tracker, bounded: the oldest agent is forgotten past it
 MAX_CONTACTS = 100_000  # contact records remembered for de-duplication, oldest forgotten
 MAX_QUEUES_PER_AGENT = 256
 MAX_MEMBERSHIPS = 100_000  # (agent, queue) pairs over all agents: each keeps a queue name
+MAX_NAMES = 10_000  # names learned per kind (agents, queues), the oldest forgotten past it
+MAX_DOCUMENTS = 10_000  # in one record (a Firehose object, a Kinesis batch)
+_FAILURES_SHOWN = 3  # documents a batch's rejection names; it says how many in all
 
 # What is counted in ``ignored`` by name: the contact event types of the data model v1 has
 # no use for (QUEUED and CONNECTED_TO_AGENT too, of a contact never in a queue), the
@@ -87,14 +100,16 @@ _AGENT_EVENTS = {"LOGIN", "LOGOUT", "STATE_CHANGE", "HEART_BEAT"}
 _CONTACT_EVENT = "amazon connect contact event"
 # The event index within a contact's ids (see the module docstring).
 _QUEUED, _ANSWERED, _ABANDONED, _COMPLETED, _TRANSFERRED = range(5)
+_BY_ID = 1 << 5  # in ``said``: the contact's events name its queue by id
 
 
 @dataclass(frozen=True, slots=True)
 class AmazonConnectOptions:
     """How to read one Amazon Connect instance's streams.
 
-    ``agent_names``: agent ARN (or its last segment, the agent id) -> the agent's name.
-    ``queue_names``: queue ARN (or its last segment, the queue id) -> the queue's name.
+    ``agent_names``: agent ARN (or its last segment, the agent id) -> the agent's name;
+    empty, the agents' ``Username``. ``queue_names``: queue ARN (or its last segment, the
+    queue id) -> the queue's name; empty, the queues' ``Name``.
     ``activity_states``: an agent status ``Name`` -> the v1 state it means, where its
     ``Type`` is not enough (a custom status "Outbound calls" that is work, say)."""
 
@@ -113,7 +128,10 @@ class AmazonConnect:
         self.options = options
         self.ignored = Ignored(IGNORED_KINDS)
         self.agents_dropped = 0
+        # By agent id: the agent's state and queues as last reported.
         self._agents: OrderedDict[str, tuple[str, tuple[str, ...]]] = OrderedDict()
+        self._agent_labels = _Names(not options.agent_names)
+        self._queue_labels = _Names(not options.queue_names)
         self._memberships = Budget(MAX_MEMBERSHIPS)
         # The digest of a ContactId -> its record's LastUpdateTimestamp.
         self._records: OrderedDict[bytes, float] = OrderedDict()
@@ -124,11 +142,39 @@ class AmazonConnect:
 
     def translate(self, record: bytes) -> list[V1]:
         """The events-v1 bodies one Amazon Connect record stands for (none for a kind v1
-        has no use for, counted in ``ignored``). Raises AdapterError for a record it cannot
-        read."""
-        doc = parse_json(FORMAT, record, "one JSON document")
-        if not isinstance(doc, dict):
-            raise AdapterError(FORMAT, f"expected a JSON object, got {type(doc).__name__}")
+        has no use for, counted in ``ignored``). A record may hold several documents (see
+        :func:`_documents`): each is read on its own, and one that cannot be read raises
+        PartlyReadError with what the others gave. Raises AdapterError for a record of which
+        nothing could be read."""
+        documents = _documents(record)
+        if len(documents) == 1:
+            only = documents[0][1]
+            if isinstance(only, AdapterError):
+                raise only
+            return self._document(record, only)
+        events: list[V1] = []
+        failed: list[str] = []
+        for where, doc in documents:
+            try:
+                if isinstance(doc, AdapterError):
+                    raise doc
+                key = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+                events += self._document(key, doc)
+            except AdapterError as exc:
+                failed.append(f"{where}: {exc.detail}")
+            except (ValueError, ArithmeticError, TypeError, KeyError, IndexError) as exc:
+                failed.append(f"{where}: {type(exc).__name__}: {exc}")
+        if not failed:
+            return events
+        detail = f"{len(failed)} of {len(documents)} documents not read: " + "; ".join(
+            failed[:_FAILURES_SHOWN]
+        )
+        if len(failed) == len(documents):
+            raise AdapterError(FORMAT, detail)
+        raise PartlyReadError(FORMAT, detail, events)
+
+    def _document(self, record: bytes, doc: dict[str, Any]) -> list[V1]:
+        """What one document stands for; ``record`` is what its events' ids are made of."""
         if _get(doc, "detail") is not None and _get(doc, "detail-type") is not None:
             kind = _text(_get(doc, "detail-type"), "detail-type")
             if kind.lower() != _CONTACT_EVENT:
@@ -161,6 +207,8 @@ class AmazonConnect:
             "memberships": self._memberships.fill(),
             "contact_records": len(self._records) / MAX_CONTACTS,
             "contacts": len(self._said) / MAX_CONTACTS,
+            "agent_names": self._agent_labels.fill(),
+            "queue_names": self._queue_labels.fill(),
         }
 
     # --- agent events ------------------------------------------------------------------
@@ -170,12 +218,16 @@ class AmazonConnect:
         if kind not in _AGENT_EVENTS:
             self.ignored.add(kind)
             return []
-        agent = self._agent_name(_text(_get(doc, "AgentARN"), "AgentARN"), "AgentARN")
+        arn = _text(_get(doc, "AgentARN"), "AgentARN")
         when = _time(_get(doc, "EventTimestamp"), "EventTimestamp")
         raw = _get(doc, "CurrentAgentSnapshot")
         snapshot = None  # a LOGOUT may come without one; every other kind has it
         if raw is not None or kind != "LOGOUT":
             snapshot = _object(raw, "CurrentAgentSnapshot")
+        config = _get(snapshot, "Configuration") if snapshot is not None else None
+        username = _get(config, "Username") if isinstance(config, dict) else None
+        agent = _id_of(arn, "AgentARN")
+        name = self._agent_name(arn, "AgentARN", username)
         previous = self._agents.get(agent)
         if snapshot is None:
             queues = previous[1] if previous is not None else ()
@@ -189,7 +241,7 @@ class AmazonConnect:
             return []  # a heartbeat, or a change v1 does not see (a hierarchy group...)
         self._remember_agent(agent, (state, queues))
         return [v1(record, 0, "agent.state", when, self.options.site,
-                   agent_id=agent, state=state, queues=list(queues))]  # fmt: skip
+                   agent_id=name, state=state, queues=list(queues))]  # fmt: skip
 
     def _state(self, snapshot: dict[str, Any]) -> str:
         contacts = _get(snapshot, "Contacts") or []
@@ -230,11 +282,12 @@ class AmazonConnect:
         names: set[str] = set()
         for queue in inbound:
             what = "InboundQueues[].ARN"
-            arn = _text(_get(_object(queue, "InboundQueues[]"), "ARN"), what)
+            entry = _object(queue, "InboundQueues[]")
+            arn = _text(_get(entry, "ARN"), what)
             # Every agent has a queue of its own (".../queue/agent/<id>", Name null): it is
             # how a call is transferred to that agent, not a queue callers wait in.
             if not _is_agent_queue(arn) and len(names) < MAX_QUEUES_PER_AGENT:
-                names.add(self._queue_name(arn, what))
+                names.add(self._queue_name(arn, what, _get(entry, "Name")))
         return tuple(sorted(names))
 
     def _remember_agent(self, agent: str, state: tuple[str, tuple[str, ...]]) -> None:
@@ -276,7 +329,7 @@ class AmazonConnect:
         if _is_agent_queue(queue_arn) or str(queue_type).upper() == "AGENT":
             self.ignored.add("AGENT_QUEUE")  # a transfer to one agent: not a queue's wait
             return []
-        out = self._contact(contact, queue_arn, "queueInfo.queueArn")
+        out = self._contact(contact, queue_arn, "queueInfo.queueArn", None)
         start = _time(enqueued, "queueInfo.enqueueTimestamp")
         out.queued(start)
         if kind == "QUEUED":
@@ -334,7 +387,7 @@ class AmazonConnect:
         if _is_agent_queue(queue_arn):
             self.ignored.add("AGENT_QUEUE")
             return []
-        out = self._contact(contact, queue_arn, "Queue.ARN")
+        out = self._contact(contact, queue_arn, "Queue.ARN", _get(queue, "Name"))
         enqueued = _get(queue, "EnqueueTimestamp")
         start = _time(enqueued, "Queue.EnqueueTimestamp") if enqueued is not None else None
         if start is not None:
@@ -358,7 +411,8 @@ class AmazonConnect:
                 out.abandoned(at, at - start)
             return out.written()
         agent_doc = _object(raw_agent, "Agent")
-        agent = self._agent_name(_text(_get(agent_doc, "ARN"), "Agent.ARN"), "Agent.ARN")
+        agent = self._agent_name(_text(_get(agent_doc, "ARN"), "Agent.ARN"), "Agent.ARN",
+                                 _get(agent_doc, "Username"))  # fmt: skip
         connected = _get(agent_doc, "ConnectedToAgentTimestamp")
         if start is not None and connected is not None:
             at = _time(connected, "Agent.ConnectedToAgentTimestamp")
@@ -377,18 +431,27 @@ class AmazonConnect:
         )
         return out.written()
 
-    def _contact(self, contact: str, queue_arn: str, what: str) -> _Contact:
-        """A contact's events in one queue, knowing which of them were already written."""
-        return _Contact(self._said, contact, queue_arn, self._queue_name(queue_arn, what),
-                        self.options.site)  # fmt: skip
+    def _contact(self, contact: str, queue_arn: str, what: str, name: Any) -> _Contact:
+        """A contact's events in one queue, knowing which of them were already written, and
+        named as its first event named the queue."""
+        said = self._said.get(digest(contact, queue_arn), 0)
+        queue = self._queue_name(queue_arn, what, name)
+        ident = _id_of(queue_arn, what)
+        by_id = bool(said & _BY_ID) or (not said and queue == ident and not self._mapped(queue_arn))
+        return _Contact(self._said, contact, queue_arn, ident if by_id else queue,
+                        self.options.site, _BY_ID if by_id else 0)  # fmt: skip
 
     # --- names -------------------------------------------------------------------------
 
-    def _agent_name(self, arn: str, what: str) -> str:
-        return _named(arn, self.options.agent_names, what)
+    def _agent_name(self, arn: str, what: str, name: Any = None) -> str:
+        return _named(arn, self.options.agent_names, self._agent_labels, name, what)
 
-    def _queue_name(self, arn: str, what: str) -> str:
-        return _named(arn, self.options.queue_names, what)
+    def _queue_name(self, arn: str, what: str, name: Any = None) -> str:
+        return _named(arn, self.options.queue_names, self._queue_labels, name, what)
+
+    def _mapped(self, queue_arn: str) -> bool:
+        names = self.options.queue_names
+        return queue_arn in names or _id_of(queue_arn, "queue ARN") in names
 
 
 class _Contact:
@@ -397,13 +460,19 @@ class _Contact:
     has a bit set for each already written."""
 
     def __init__(
-        self, said: OrderedDict[bytes, int], contact: str, queue_arn: str, queue: str, site: str
+        self,
+        said: OrderedDict[bytes, int],
+        contact: str,
+        queue_arn: str,
+        queue: str,
+        site: str,
+        flags: int,
     ) -> None:
         self.key = f"amazon-connect|{contact}|{queue_arn}".encode()
         self.ids = {"call_id": contact, "queue": queue}
         self.site = site
         self._table, self._digest = said, digest(contact, queue_arn)
-        self._said = said.get(self._digest, 0)
+        self._said = said.get(self._digest, 0) | flags
         self._pending = 0
         self.events: list[V1] = []
 
@@ -502,12 +571,138 @@ def _seconds(value: Any, what: str) -> float:
     return float(value)
 
 
-def _named(arn: str, names: dict[str, str], what: str) -> str:
-    """The configured name for an ARN (or its last segment), else that last segment: the
-    one id every stream can derive, checked as a name (the ARN itself is not kept)."""
+def _id_of(arn: str, what: str) -> str:
+    """An ARN's last segment: the one id every stream can derive, checked as a name (the
+    ARN itself is not kept)."""
     last = arn.rstrip("/").rsplit("/", 1)[-1]
-    return names.get(arn) or names.get(last) or checked_name(FORMAT, last or arn, f"{what}'s id")
+    return checked_name(FORMAT, last or arn, f"{what}'s id")
+
+
+def _named(arn: str, names: dict[str, str], learned: _Names, name: Any, what: str) -> str:
+    """The configured name for an ARN (or its id), else the name the streams gave the id
+    (``name``, if this record carries one), else the id."""
+    last = arn.rstrip("/").rsplit("/", 1)[-1]
+    configured = names.get(arn) or names.get(last)
+    if configured:
+        return configured
+    ident = _id_of(arn, what)
+    return learned.name(ident, name)
+
+
+class _Names:
+    """The names the streams give ids (a queue's ``Name``, an agent's ``Username``), when
+    no map is configured: the first name seen for an id is kept (so a series does not move
+    under a rename), a name another id already has is not taken (two queues stay two), and
+    a name the decoder would refuse is not used. Bounded: past :data:`MAX_NAMES` ids the
+    oldest is forgotten."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._by_id: OrderedDict[bytes, str] = OrderedDict()  # by the id's digest
+        self._taken: dict[str, bytes] = {}  # name -> the digest of its id
+
+    def name(self, ident: str, seen: Any) -> str:
+        """``ident``'s name (learning ``seen``, a name a record gives it), else ``ident``."""
+        if not self.enabled:
+            return ident
+        key = digest(ident)
+        known = self._by_id.get(key)
+        if known is not None:
+            return known
+        if not isinstance(seen, str) or not seen.strip() or seen.strip() in self._taken:
+            return ident
+        try:
+            label = checked_name(FORMAT, seen.strip(), "name")
+        except AdapterError:
+            return ident  # a name is for people; the id still says which queue it is
+        if len(self._by_id) >= MAX_NAMES:
+            _, forgotten = self._by_id.popitem(last=False)
+            del self._taken[forgotten]
+        self._by_id[key], self._taken[label] = label, key
+        return label
+
+    def fill(self) -> float:
+        """How full it is, 0 to 1."""
+        return len(self._by_id) / MAX_NAMES
 
 
 def _is_agent_queue(arn: str) -> bool:
     return "/queue/agent/" in arn
+
+
+def _documents(record: bytes) -> list[tuple[str, dict[str, Any] | AdapterError]]:
+    """The documents ``record`` holds, each with where it is (for a message) or the error
+    that keeps it from being read: one JSON document, pretty-printed or not; several,
+    concatenated (a Firehose S3 object) or in a JSON array; or a Lambda Kinesis event
+    (``Records[].kinesis.data``) or a Firehose transformation or HTTP endpoint delivery
+    (``records[].data``), whose base64 ``data`` holds the documents. Every document is read
+    by :func:`parse_json`, which refuses one nested deeper than the decoder reads."""
+    if too_deep(record):  # before the scan: documents side by side nest no deeper
+        raise AdapterError(
+            FORMAT, f"expected one JSON document: nested deeper than {MAX_DEPTH} levels"
+        )
+    pieces = [value for _, value in split(record, len(record), MAX_DOCUMENTS)]
+    if not pieces:
+        raise AdapterError(FORMAT, "expected a JSON document; the record is blank")
+    found: list[tuple[str, dict[str, Any] | AdapterError]] = []
+    for number, piece in enumerate(pieces, 1):
+        where = f"document {number}" if len(pieces) > 1 else "the record"
+        try:
+            value = parse_json(FORMAT, piece, "one JSON document")
+        except AdapterError as exc:
+            found.append((where, exc))
+            continue
+        if isinstance(value, list):
+            found += [(f"{where}[{i}]", _object_or_error(v)) for i, v in enumerate(value)]
+            continue
+        items = _envelope(value)
+        if items is None:
+            found.append((where, _object_or_error(value)))
+            continue
+        for i, item in enumerate(items):
+            found += _unwrapped(f"{where}, record {i}", item)
+        if len(found) > MAX_DOCUMENTS:
+            break
+    if len(found) > MAX_DOCUMENTS:
+        raise AdapterError(FORMAT, f"more than {MAX_DOCUMENTS:,} documents in one record")
+    return found
+
+
+def _envelope(value: Any) -> list[Any] | None:
+    """The records of a Lambda Kinesis event or a Firehose delivery, None for anything
+    else: ``Records`` (Kinesis) or ``records`` (Firehose), a list, and no key of Connect's
+    own documents beside it."""
+    if not isinstance(value, dict) or "ContactId" in value or "AgentARN" in value:
+        return None
+    for key in ("Records", "records"):
+        items = value.get(key)
+        if isinstance(items, list):
+            return items
+    return None
+
+
+def _unwrapped(where: str, item: Any) -> list[tuple[str, dict[str, Any] | AdapterError]]:
+    """The documents one envelope record's base64 ``data`` holds (one, usually)."""
+    inner = item.get("kinesis", item) if isinstance(item, dict) else None
+    data = inner.get("data") if isinstance(inner, dict) else None
+    if not isinstance(data, str):
+        return [(where, AdapterError(FORMAT, "expected kinesis.data or data, base64 text"))]
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except ValueError:
+        return [(where, AdapterError(FORMAT, f"data is not base64: {shown(data)}"))]
+    out: list[tuple[str, dict[str, Any] | AdapterError]] = []
+    pieces = split(raw, len(raw), MAX_DOCUMENTS)
+    for number, (_, piece) in enumerate(pieces, 1):
+        label = f"{where}, document {number}" if len(pieces) > 1 else where
+        try:
+            out.append((label, _object_or_error(parse_json(FORMAT, piece, "one JSON document"))))
+        except AdapterError as exc:
+            out.append((label, exc))
+    return out or [(where, AdapterError(FORMAT, "data is empty"))]
+
+
+def _object_or_error(value: Any) -> dict[str, Any] | AdapterError:
+    if isinstance(value, dict):
+        return value
+    return AdapterError(FORMAT, f"expected a JSON object, got {type(value).__name__}")

@@ -25,6 +25,15 @@ class AdapterError(DecodeError):
         super().__init__(f"invalid_{fmt}", message)
 
 
+class PartlyReadError(AdapterError):
+    """A record holding several documents (a batch) of which some could not be read:
+    ``events`` are what the others stand for, and the message names those not read."""
+
+    def __init__(self, fmt: str, message: str, events: list[V1]) -> None:
+        super().__init__(fmt, message)
+        self.events = events
+
+
 class Adapter(Protocol):
     """Turns one platform record into zero or more events-v1 bodies."""
 
@@ -37,7 +46,8 @@ class Adapter(Protocol):
         ...
 
     def translate(self, record: bytes) -> list[V1]:
-        """The events-v1 bodies ``record`` stands for; raises AdapterError if unreadable."""
+        """The events-v1 bodies ``record`` stands for; raises AdapterError if unreadable,
+        PartlyReadError for a batch read in part."""
         ...
 
     def flush(self, now: float) -> list[V1]:

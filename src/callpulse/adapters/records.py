@@ -12,11 +12,11 @@ from typing import Any
 
 from callpulse.adapters.amazon_connect import AmazonConnect, AmazonConnectOptions
 from callpulse.adapters.asterisk import AsteriskOptions, AsteriskQueueLog
-from callpulse.adapters.base import V1, Adapter, AdapterError
+from callpulse.adapters.base import V1, Adapter, AdapterError, PartlyReadError
 from callpulse.adapters.freeswitch import FreeSwitchCallcenter, FreeSwitchOptions
 from callpulse.adapters.twilio import TwilioOptions, TwilioTaskRouter
 from callpulse.config import FormatSettings
-from callpulse.core.ingest import RawRecord, Translator
+from callpulse.core.ingest import PartlyDecodedError, RawRecord, Translator
 
 # Each format's adapter and its options; an option is the FormatSettings key of its name.
 _ADAPTERS: dict[str, tuple[Callable[[Any], Adapter], type]] = {
@@ -57,6 +57,8 @@ def clock(settings: FormatSettings) -> Callable[[bytes], float | None] | None:
     def moment(record: bytes) -> float | None:
         try:
             events = adapter.translate(record)
+        except PartlyReadError as exc:
+            events = exc.events
         except Exception:  # pacing only: the pipeline's adapter says what is wrong with it
             return None
         return max((_epoch(e["occurred_at"]) for e in events), default=None)
@@ -73,22 +75,25 @@ def translator(adapter: Adapter) -> Translator:
             raise AdapterError(adapter.format, "the record has no value (a tombstone)")
         try:
             bodies = adapter.translate(record.value)
+        except PartlyReadError as exc:
+            raise PartlyDecodedError(exc.reason, exc.detail, _records(record, exc.events)) from None
         except AdapterError:
             raise
         except (ValueError, ArithmeticError, TypeError, KeyError, IndexError) as exc:
             # A value out of every range (a year 10,000, a number of 400 digits) must not
             # stop the stream: the record is unreadable like any other.
             raise AdapterError(adapter.format, f"{type(exc).__name__}: {exc}") from None
-        return [
-            dataclasses.replace(
-                record,
-                value=_json(body),
-                key=body["site"].encode(),
-            )
-            for body in bodies
-        ]
+        return _records(record, bodies)
 
     return translate
+
+
+def _records(record: RawRecord, bodies: list[V1]) -> list[RawRecord]:
+    """``bodies`` as events-v1 records with ``record``'s coordinates, each keyed by its
+    site."""
+    return [
+        dataclasses.replace(record, value=_json(body), key=body["site"].encode()) for body in bodies
+    ]
 
 
 def _epoch(rfc3339: str) -> float:

@@ -10,10 +10,12 @@ sources disagree on the nesting: a CloudEvent whose ``data`` holds the fields it
 too. The Kinesis sink writes one CloudEvent per Kinesis record; the webhook sink may batch
 them in a JSON array (``batch_events``): a record may be either.
 
-The Workspace's own ``EventCallbackUrl`` POSTs the same events form-encoded, in Pascal case
-(``EventType``, ``TaskSid``, ``TaskQueueSid``, ``WorkerActivityName``...). A bridge that
-forwards those as a JSON object is read as well: field names are compared without case or
-underscores, so ``TaskQueueSid`` and ``task_queue_sid`` are one field.
+The Workspace's own ``EventCallbackUrl`` POSTs the same events form-encoded
+(``application/x-www-form-urlencoded``), in Pascal case (``EventType``, ``TaskSid``,
+``TaskQueueSid``, ``WorkerActivityName``...). A record holding such a body, as a bridge
+forwards it, is read as it is (:func:`_form`), and so is one the bridge turned into a JSON
+object: field names are compared without case or underscores, so ``TaskQueueSid`` and
+``task_queue_sid`` are one field.
 
 Calls need state, since no single event carries a whole call: the adapter keeps, per task,
 its queue and when its wait began, who accepted it and when, and when its wrap-up began; per
@@ -51,6 +53,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 from callpulse.adapters.base import LAST_INSTANT, V1, AdapterError, entry, parse_json, v1
 from callpulse.adapters.bounds import Budget, Ignored, checked_name, digest, shown
@@ -62,6 +65,8 @@ MAX_WORKERS = 10_000
 MAX_QUEUES_PER_WORKER = 256
 MAX_MEMBERSHIPS = 100_000  # (worker, queue) pairs over all workers: each keeps a queue name
 MAX_BATCH = 10_000  # events in one record (a webhook batch)
+MAX_FORM_FIELDS = 1_000  # in one form-encoded callback (Twilio sends a few dozen)
+_FORM_START = re.compile(rb"\s*[A-Za-z0-9%]")  # a field name, where JSON has { or [
 
 # Every TaskRouter event type of the events reference; another is counted as _other unread.
 KINDS = frozenset(
@@ -197,8 +202,11 @@ class TwilioTaskRouter:
     def translate(self, record: bytes) -> list[V1]:
         """The events-v1 bodies one record stands for (none for a kind v1 has no use for,
         counted in ``ignored``). Raises AdapterError for a record it cannot read."""
-        document = parse_json(FORMAT, record, "a JSON CloudEvent")
-        items = document if isinstance(document, list) else [document]
+        if _FORM_START.match(record):
+            items: list[Any] = [_form(record)]
+        else:
+            document = parse_json(FORMAT, record, "a JSON CloudEvent")
+            items = document if isinstance(document, list) else [document]
         if len(items) > MAX_BATCH:
             raise AdapterError(FORMAT, f"a batch of {len(items)} events; at most {MAX_BATCH}")
         events = [_parse(item) for item in items]  # all readable, or the record is rejected
@@ -249,7 +257,8 @@ class TwilioTaskRouter:
         elif kind == "worker.activity.update":
             name = self._agent(event)
             self._activity(name, event)
-            self._report(name, out)
+            if name in self._workers:  # an update naming no activity leaves an unknown worker
+                self._report(name, out)
         else:
             # task.created (no queue yet), reservation.created/rejected/timeout/canceled/
             # rescinded (offers to one worker, not to the caller), workflow.entered/
@@ -489,6 +498,22 @@ def _parse(item: Any) -> _Event | str:
         "expected a CloudEvent {specversion, type: com.twilio.taskrouter.*, data} or an event "
         f"callback {{EventType, ...}}; keys: {', '.join(shown(k) for k in sorted(item)[:8])}",
     )
+
+
+def _form(record: bytes) -> dict[str, str]:
+    """An event callback as TaskRouter POSTs it, ``application/x-www-form-urlencoded``
+    (``EventType=task-queue.entered&TaskSid=WT...``): its fields, each value a string as
+    the JSON a bridge would make of it carries them; a field given twice keeps the last."""
+    try:
+        text = record.decode("ascii").strip()  # percent-encoding leaves nothing else
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True,
+                          errors="strict", max_num_fields=MAX_FORM_FIELDS)  # fmt: skip
+    except UnicodeDecodeError as exc:
+        message = f"expected a JSON CloudEvent or a form-encoded callback: byte {exc.start}"
+        raise AdapterError(FORMAT, f"{message} is not ASCII") from None
+    except ValueError as exc:
+        raise AdapterError(FORMAT, f"expected a form-encoded callback: {shown(str(exc))}") from None
+    return dict(pairs)
 
 
 def _normalized(fields: dict[str, Any]) -> dict[str, Any]:

@@ -151,9 +151,8 @@ def _platform(doc: dict[str, Any]) -> tuple[str, str | None] | None:
         isinstance(r, dict) and "kinesis" in r for r in _list(doc, "Records")
     ):
         return (
-            "an AWS Lambda Kinesis event, whose records are base64 in Records[].kinesis.data "
-            "(decode each, one a line, for --format amazon-connect)",
-            None,
+            "an AWS Lambda Kinesis event (records base64 in Records[].kinesis.data)",
+            "amazon-connect",
         )
     if (
         {"agentarn", "eventtype"} <= keys

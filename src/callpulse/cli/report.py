@@ -30,9 +30,9 @@ from callpulse.adapters import records
 from callpulse.cli import guess, hints
 from callpulse.cli.timeline import Timeline
 from callpulse.config import Settings
-from callpulse.core.ingest import DecodeError, RawRecord
+from callpulse.core.ingest import DecodeError, PartlyDecodedError, RawRecord
 from callpulse.core.queues import QueueWindow
-from callpulse.sources.files import ReadError, head, lines, open_replay, position
+from callpulse.sources.files import ReadError, head, open_replay, position, read_records
 from callpulse.sources.replay import event_time
 from callpulse.text import plain
 
@@ -104,18 +104,19 @@ def play(
     OSError if the file cannot be opened."""
     run = _Run(settings)
     limit = settings.source.kafka.max_record_bytes
+    fmt = settings.source.replay.format.format
     with open_replay(settings.source.replay.path) as stream:
         try:
-            for number, line in lines(stream, limit):
+            for count, (number, line) in enumerate(read_records(stream, fmt, limit), 1):
                 run.record(line, number)
-                if not number % _PROGRESS_EVERY:
+                if not count % _PROGRESS_EVERY:
                     progress(position(stream))
         except ReadError as exc:  # what was read before it is reported
             run.report.unreadable = str(exc)
     return run.finish()
 
 
-_PROGRESS_EVERY = 64  # lines between two reports of the position
+_PROGRESS_EVERY = 64  # records between two reports of the position
 
 
 class _Run:
@@ -145,7 +146,11 @@ class _Run:
         if translate is not None:
 
             def hold(record: RawRecord) -> Sequence[RawRecord]:
-                self.held = list(translate(record))
+                try:
+                    self.held = list(translate(record))
+                except PartlyDecodedError as exc:  # counted as rejected; what was read is held
+                    self.held = list(exc.records)
+                    raise PartlyDecodedError(exc.reason, exc.detail, ()) from None
                 return ()
 
             parts.ingest.translators[self.topic] = hold

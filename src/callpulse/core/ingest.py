@@ -44,6 +44,16 @@ class DecodeError(ValueError):
         self.detail = detail
 
 
+class PartlyDecodedError(DecodeError):
+    """A platform record of several documents (a batch) of which some could not be read:
+    ``records`` (what the others stand for) are applied, and the record is rejected once,
+    with ``reason`` and a ``detail`` naming the documents not read."""
+
+    def __init__(self, reason: str, detail: str, records: Sequence[RawRecord]) -> None:
+        super().__init__(reason, detail)
+        self.records = records
+
+
 # Not frozen (and compared by identity), though nothing changes a record once made: a frozen
 # dataclass sets each field through object.__setattr__, 1 us a record against 0.3 us, on the
 # path of every record.
@@ -73,7 +83,8 @@ class Rejection:
 
 class Translator(Protocol):
     """Turns one record of a platform's own format into events-v1 records (an adapter, at
-    the edge); raises :class:`DecodeError` for a record it cannot read."""
+    the edge); raises :class:`DecodeError` for a record it cannot read, and
+    :class:`PartlyDecodedError` for a batch it could read only in part."""
 
     def __call__(self, record: RawRecord) -> Sequence[RawRecord]:
         """The events-v1 records ``record`` stands for, with its coordinates."""
@@ -278,6 +289,11 @@ class Ingest:
                 continue
             try:
                 yielded = translate(record)
+            except PartlyDecodedError as exc:
+                # One bad document of a batch does not take its neighbours with it; it is
+                # still counted and dead-lettered, with the record that holds it.
+                self._reject(rejected, record, exc.reason, exc.detail)
+                yielded = exc.records
             except DecodeError as exc:
                 self._reject(rejected, record, exc.reason, exc.detail)
                 continue

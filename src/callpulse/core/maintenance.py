@@ -43,6 +43,8 @@ class QueueReading(Protocol):
     @property
     def agents_serving(self) -> int: ...
     @property
+    def agents_known(self) -> bool: ...
+    @property
     def flow(self) -> QueueFlow: ...
 
 
@@ -463,6 +465,8 @@ class MaintenanceTracker:
         fire = limits.fire_level(base.waiting if base else None)
         drained = limits.drained_level(base.waiting if base else None)
         eta, overhang = window_eta(waiting, drained, left, serving, after, arrivals, aht, calm)
+        if not view.agents_known:  # no agent stream: how fast it drains is unknown
+            eta = overhang = None
         if paging:  # hysteresis: a page holds until the backlog has drained
             active = waiting > drained
         else:
@@ -471,7 +475,7 @@ class MaintenanceTracker:
                 or (overhang is not None and overhang > limits.max_drain_eta)
             )
         needed = None
-        if aht and waiting > drained:
+        if aht and waiting > drained and view.agents_known:
             needed = agents_to_drain(
                 waiting,
                 drained,
@@ -539,6 +543,8 @@ class MaintenanceTracker:
         recent = self._recent(view.site, view.queue)
         if impact is None or recent is None or not recent.aht or recent.arrivals is None:
             return None  # no forecast on less than a whole window of traffic
+        if not view.agents_known:
+            return None  # nor on agents no stream describes
         aht = recent.aht
         serving = view.agents_serving
         lost = impact.lost(view.queue, serving)

@@ -105,6 +105,12 @@ class QueueView:
     capacity does not exceed arrivals, including N = 0 before any handle time is known.
     ``flow`` is the traffic over the longest window, steady enough for the maintenance
     backlog model not to swing with one call.
+
+    ``agents_known`` is False for a queue no ``agent.state`` has ever named (a feed of calls
+    alone, such as Connect's contact records): its agent counts are then not a reading but
+    an absence, and what is computed from them is ``None`` (no series), not 0 agents: the
+    calls waiting with no agent available, the Erlang C prediction, the drain ETA and
+    occupancy. Once an agent has named the queue, 0 agents is a reading.
     """
 
     site: str
@@ -120,6 +126,7 @@ class QueueView:
     arrivals_per_second: float = 0.0  # over the Erlang window
     aht_seconds: float | None = None  # over the Erlang window
     flow: QueueFlow = QueueFlow()
+    agents_known: bool = True
 
     @property
     def agents_serving(self) -> int:
@@ -128,8 +135,11 @@ class QueueView:
         return agents["available"] + agents["on_call"] + agents["acw"]
 
     @property
-    def calls_waiting_no_agent_available(self) -> int:
-        """Calls waiting while no agent serving the queue is available (else 0)."""
+    def calls_waiting_no_agent_available(self) -> int | None:
+        """Calls waiting while no agent serving the queue is available (else 0); None when
+        no agent stream has described the queue."""
+        if not self.agents_known:
+            return None
         return self.calls_waiting if self.agents["available"] == 0 else 0
 
 
@@ -150,6 +160,7 @@ class _Queue:
     totals: list[int] = field(default_factory=lambda: [0] * len(TOTALS))
     agents: list[int] = field(default_factory=lambda: [0] * len(ev.AGENT_STATES))
     touched: float = 0.0  # when an event last named the queue
+    described: bool = False  # an agent.state has named it: its agent counts are a reading
     run: list[int] | None = None  # every window field summed since the start (see keep_run)
 
     def add(self, bucket: int, values: tuple[tuple[int, int], ...]) -> None:
@@ -375,6 +386,7 @@ class QueueTracker:
             q = self._queue(site, name)
             self._accrue(q, when)
             q.agents[index] += delta
+            q.described = True
 
     def _accrue(self, q: _Queue, until: float) -> None:
         """Store the queue's agent time up to ``until`` in buckets, at its current counts.
@@ -448,12 +460,16 @@ class QueueTracker:
                         abandon_ratio=abandon_ratio(sums),
                         asa_seconds=average_speed_of_answer(sums),
                         aht_seconds=average_handle_time(sums),
-                        occupancy=occupancy(round(busy), round(available)),
+                        occupancy=(
+                            occupancy(round(busy), round(available)) if q.described else None
+                        ),
                     )
                 )
             oldest = min(q.waiting.values(), default=None)
             erlang = self._flow(q, self._erlang_window, every[self._erlang_window])
             prediction = self._outlook(q, len(q.waiting), erlang)
+            if not q.described:  # no agent stream: agents are unknown, not zero
+                prediction = (None, prediction[1], None)
             out.append(
                 QueueView(
                     site=site,
@@ -469,6 +485,7 @@ class QueueTracker:
                     arrivals_per_second=erlang.arrivals_per_second,
                     aht_seconds=erlang.aht_seconds,
                     flow=self._flow(q, len(every) - 1, every[-1]),
+                    agents_known=q.described,
                 )
             )
         return out

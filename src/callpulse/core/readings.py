@@ -53,8 +53,9 @@ def collect(
         for v in monitor.queue_views():
             key = (v.site, v.queue)
             _rows(add, queue_instant, key, v)
-            for state in AGENT_STATES:
-                add("callpulse_queue_agents", (*key, state), v.agents[state])
+            if v.agents_known:  # a queue no agent stream describes has no agent counts
+                for state in AGENT_STATES:
+                    add("callpulse_queue_agents", (*key, state), v.agents[state])
             for name, _, attr in QUEUE_TOTALS:
                 add(name, key, v.totals[attr])
             if queue_windowed:

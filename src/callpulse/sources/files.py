@@ -1,4 +1,4 @@
-"""A replayed file's bytes and its lines: gzip read as it is found, every line bounded.
+"""A replayed file's bytes and its records: gzip read as it is found, every record bounded.
 
 Files are read as people have them: logrotate leaves ``queue_log.1.gz``, an export is
 downloaded compressed and renamed. A file that starts as gzip does is decompressed as it is
@@ -16,8 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
 
+from callpulse.core.documents import Documents
+
 GZIP_MAGIC = b"\x1f\x8b"
 _SKIP_CHUNK = 1 << 16
+LINE_FORMATS = frozenset({"asterisk-queue-log"})  # the formats that are not JSON
 
 
 class ReadError(Exception):
@@ -73,6 +76,33 @@ def lines(stream: io.BufferedIOBase, limit: int) -> Iterator[tuple[int, bytes]]:
         line = raw.rstrip(b"\r\n")
         if line.strip():
             yield number, line
+
+
+def read_records(stream: io.BufferedIOBase, fmt: str, limit: int) -> Iterator[tuple[int, bytes]]:
+    """Each record of ``stream`` in format ``fmt``, with the number of the line it starts
+    on: :func:`lines` for a format that is not JSON; for a JSON format, each top-level
+    document (one a line, pretty-printed over many, or concatenated as Firehose writes
+    them; each element of a top-level array), read in chunks of at most 64 KiB through
+    :class:`Documents`, which keeps a document only to ``limit + 1`` bytes (the ingest
+    refuses it as oversize).
+
+    Raises :class:`ReadError` as :func:`lines` does; the records before it have been
+    yielded."""
+    if fmt in LINE_FORMATS:
+        yield from lines(stream, limit)
+        return
+    documents = Documents(limit, arrays=True)
+    number = 1
+    while True:
+        try:
+            chunk = stream.readline(_SKIP_CHUNK)
+        except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise ReadError(f"line {number}: {exc}") from exc
+        if not chunk:
+            break
+        yield from documents.feed(chunk, number)
+        number += chunk.endswith(b"\n")
+    yield from documents.end()
 
 
 def head(path: Path, size: int) -> bytes:

@@ -1,4 +1,5 @@
-"""Replay of a file of records, one a line (gzip read as it is found: :mod:`.files`).
+"""Replay of a file of records (gzip read as it is found: :mod:`.files`): a JSON format's
+top-level documents, one a line, pretty-printed or concatenated; any other's a line each.
 
 Time follows the file's own ``occurred_at`` (the newest seen so far), so a replay gives the
 same KPIs however fast it runs. ``speed`` 0 reads as fast as possible; ``speed`` X sleeps so
@@ -20,7 +21,7 @@ import structlog
 from callpulse.config import ReplaySettings
 from callpulse.core.ingest import RawRecord, too_deep
 from callpulse.sources.base import BaseSource, Batch, SourceError
-from callpulse.sources.files import ReadError, lines, open_replay
+from callpulse.sources.files import ReadError, open_replay, read_records
 
 log = structlog.get_logger("callpulse.replay")
 
@@ -60,7 +61,8 @@ class ReplaySource(BaseSource):
             raise SourceError(
                 f"cannot open replay file {self._settings.path}: {exc.strerror}"
             ) from exc
-        self._lines = lines(self._file, self._max_record_bytes)
+        fmt = self._settings.format.format
+        self._lines = read_records(self._file, fmt, self._max_record_bytes)
         log.info("replay_started", path=str(self._settings.path), speed=self._settings.speed)
 
     async def fetch(self) -> Batch:

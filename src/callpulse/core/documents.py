@@ -163,6 +163,10 @@ class Documents:
         if self._arrays and not self._in_array and text[0] == 0x5B:
             return None  # a top-level array: its elements are the documents
         structure = text.translate(None, _NOT_STRUCTURE)
+        if len(structure) % 2 == 0 and not structure[1:-1].strip(b'"'):
+            # A flat object (an events-v1 line): quotes in pairs with no escape, and no
+            # bracket but the first and last, which are then outside every string.
+            return text
         if b"\\" in structure:
             skeleton = _JSON_STRING.sub(b"", text).translate(None, _NOT_BRACKETS)
         else:  # no escape: every other quote opens a string (the usual line, in C alone)

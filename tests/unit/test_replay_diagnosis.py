@@ -214,6 +214,18 @@ def test_exit_codes_say_whether_the_file_was_of_use(tmp_path: Path) -> None:
     assert run(write(tmp_path / "empty", []))[0] == report.NOTHING_APPLIED
 
 
+def test_a_file_of_kinds_v1_has_no_use_for_is_read_without_a_guess(tmp_path: Path) -> None:
+    # A queue_log of nothing but agent bookkeeping: read right, yet nothing to count.
+    lines = [f"{EPOCH0 + n}|NONE|sales|PJSIP/1001|RINGNOANSWER|4000" for n in range(3)]
+    status, text = run(write(tmp_path / "queue_log", lines), "asterisk-queue-log", "par1")
+    assert status == report.NOTHING_APPLIED
+    assert "ignored (no events-v1 use): RINGNOANSWER 3" in text
+    assert "every record was read, and none is of a kind events v1 counts" in text
+    assert "guess:" not in text
+    _, one = run(write(tmp_path / "one", lines[:1]), "asterisk-queue-log", "par1")
+    assert one.startswith("1 record, no event applied")
+
+
 def test_a_gzip_cut_short_reports_what_was_read_and_exits_2(tmp_path: Path) -> None:
     whole = gzip.compress(("\n".join(v1_lines(400)) + "\n").encode())
     path = tmp_path / "cut.gz"

@@ -309,7 +309,7 @@ def render(report: ReplayReport) -> str:
         if report.first is not None and report.last is not None
         else "no event applied"
     )
-    lines.insert(0, f"{report.lines:,} records, {span}")
+    lines.insert(0, f"{report.lines:,} record{'' if report.lines == 1 else 's'}, {span}")
     thresholds = sorted(set(report.thresholds.values()))
     if thresholds:
         lines.append(
@@ -332,6 +332,8 @@ def render(report: ReplayReport) -> str:
             "ignored (no events-v1 use): "
             + ", ".join(f"{plain(k)} {n}" for k, n in sorted(report.ignored.items()))
         )
+        if not report.applied and not report.rejected:
+            lines.append("every record was read, and none is of a kind events v1 counts")
     if report.unreadable:
         lines.append(f"stopped reading at {plain(report.unreadable)}")
     if report.guess:
@@ -376,7 +378,9 @@ def main(settings: Settings, out: TextIO | None = None) -> int:
     try:
         with _progress(replay.path) as advance:
             report = play(settings, advance)
-        if 2 * report.lines_rejected > report.lines or not report.applied:
+        if 2 * report.lines_rejected > report.lines or not (
+            report.applied or (report.ignored and not report.rejected)
+        ):  # a file of kinds v1 has no use for was read right: there is nothing to guess
             report.guess = guess.explain(head(replay.path, guess.HEAD_BYTES), replay.format.format)
     except OSError as exc:
         path = plain(str(replay.path))

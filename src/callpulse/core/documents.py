@@ -12,7 +12,9 @@ reject as oversize. Scanning is iterative, so no depth of brackets costs a stack
 
 With ``arrays``, a top-level JSON array is not one document but a list of them: each of its
 elements is handed on alone, so an export of a million records in one array (``jq -s``) is
-read as a million records, not refused as one too large.
+read as a million records, not refused as one too large. An empty array is handed on as
+``[]``, one record, so that a reader counts it (an events-v1 reader rejects it) rather than
+lose a line without a word.
 
 A document left open when a line starts with ``{`` or ``[`` in its first column is taken
 to end there (it is handed on as it is, and the reader rejects it): a truncated line then
@@ -62,6 +64,8 @@ class Documents:
         self._most = most
         self._arrays = arrays
         self._in_array = False  # between the elements of a top-level array
+        self._array_line = 0  # the line the open top-level array starts on...
+        self._elements = 0  # ...and how many documents it has handed on
         self._parts: list[bytes] = []
         self._size = 0  # bytes of the open document, kept or not
         self._start = 0  # the line it starts on
@@ -104,10 +108,13 @@ class Documents:
                 pos = found.start()
                 if self._in_array and chunk[pos] == 0x5D:  # the array's end
                     self._in_array = False
+                    if not self._elements:  # "[]" is a record too: its reader judges it
+                        out.append((self._array_line, b"[]"))
                     pos += 1
                     continue
                 if self._arrays and not self._in_array and chunk[pos] == 0x5B:
                     self._in_array = True  # its elements are the documents
+                    self._array_line, self._elements = line, 0
                     pos += 1
                     continue
                 self._open, self._depth, self._start = True, 0, line
@@ -223,6 +230,7 @@ class Documents:
         self._parts, self._size = [], 0
         self._open = self._junk = self._in_string = self._escape = False
         self._depth = 0
+        self._elements += self._in_array
         return self._start, value
 
 

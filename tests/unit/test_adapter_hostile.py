@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 
+from callpulse.adapters.base import AdapterError
 from callpulse.config import Settings
 from callpulse.core.ingest import RawRecord
 from callpulse.pipeline import build
 
+from .adapter_records import adapter
 from .conftest import NOW
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
@@ -45,6 +47,12 @@ def freeswitch_start(**headers: Any) -> bytes:
     return json.dumps(doc).encode()
 
 
+def connect_queued(queue_arn: str) -> bytes:
+    doc = example("amazon-connect.jsonl", '"eventType":"QUEUED"')
+    doc["detail"]["queueInfo"]["queueArn"] = queue_arn
+    return json.dumps(doc).encode()
+
+
 HOSTILE = [
     ("asterisk-queue-log", b"1e20|c1|billing|NONE|ENTERQUEUE||1|1"),
     ("asterisk-queue-log", b"-5|c1|billing|NONE|ENTERQUEUE||1|1"),
@@ -53,6 +61,10 @@ HOSTILE = [
     ("twilio-taskrouter", twilio_entered(task_priority="--5")),
     ("twilio-taskrouter", twilio_entered(task_priority="9" * 5000)),
     ("twilio-taskrouter", twilio_entered(timestamp=1e300)),
+    # A lone surrogate in a contact event's queue ARN, whole or inside it: looked up before
+    # it was checked, it raised UnicodeEncodeError.
+    ("amazon-connect", connect_queued("\ud800")),
+    ("amazon-connect", connect_queued("arn:aws:connect:eu-west-2:1:instance/i/queue/\ud800/q")),
 ]
 
 
@@ -67,3 +79,14 @@ def test_out_of_range_values_are_rejected_not_raised(fmt: str, record: bytes) ->
     assert rejected.reason == f"invalid_{fmt}"
     assert rejected.record.value == record
     assert rejected.detail
+
+
+@pytest.mark.parametrize(
+    "queue_arn", ["\ud800", "arn:aws:connect:eu-west-2:1:instance/i/queue/\ud800/q"]
+)
+def test_a_lone_surrogate_in_a_queue_arn_is_the_adapters_error(queue_arn: str) -> None:
+    # Looked up before it was checked, such an ARN raised UnicodeEncodeError, which only
+    # the ingest's per-record boundary caught (as a processing error, not the format's).
+    with pytest.raises(AdapterError) as caught:
+        adapter("amazon-connect").translate(connect_queued(queue_arn))
+    assert caught.value.reason == "invalid_amazon-connect"

@@ -434,9 +434,9 @@ class AmazonConnect:
     def _contact(self, contact: str, queue_arn: str, what: str, name: Any) -> _Contact:
         """A contact's events in one queue, knowing which of them were already written, and
         named as its first event named the queue."""
-        said = self._said.get(digest(contact, queue_arn), 0)
         queue = self._queue_name(queue_arn, what, name)
         ident = _id_of(queue_arn, what)
+        said = self._said.get(digest(contact, queue_arn), 0)
         by_id = bool(said & _BY_ID) or (not said and queue == ident and not self._mapped(queue_arn))
         return _Contact(self._said, contact, queue_arn, ident if by_id else queue,
                         self.options.site, _BY_ID if by_id else 0)  # fmt: skip
@@ -533,6 +533,11 @@ def _object(value: Any, what: str) -> dict[str, Any]:
 def _text(value: Any, what: str) -> str:
     if not isinstance(value, str) or not value:
         raise AdapterError(FORMAT, f"{what} must be a non-empty string, got {shown(value)}")
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:  # a lone surrogate (JSON's "\ud800"): no text at all
+            raise AdapterError(FORMAT, f"{what} is not text: {shown(value)}") from None
     return value
 
 

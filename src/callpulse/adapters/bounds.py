@@ -70,9 +70,11 @@ def checked_name(fmt: str, value: str, what: str) -> str:
 
 
 def digest(*parts: str) -> bytes:
-    """A 16-byte key for ``parts`` (names already checked): what a table keeps of an id it
-    only looks up, whatever the id's length."""
-    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).digest()
+    """A 16-byte key for ``parts``: what a table keeps of an id it only looks up, whatever
+    the id's length. A key is never shown, so a part not yet checked as a name (a lone
+    surrogate in a queue ARN) gives a key rather than an error: the check comes after."""
+    joined = "\x1f".join(parts).encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(joined, digest_size=16).digest()
 
 
 class Ignored(Mapping[str, int]):

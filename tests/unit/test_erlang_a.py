@@ -8,6 +8,14 @@ import random
 import pytest
 
 from callpulse.core import gamma
+from callpulse.core.backlog import drain_time
+from callpulse.core.erlang_a import (
+    DrainForecast,
+    ErlangA,
+    chain_forecast,
+    drain_forecast,
+    moment_forecast,
+)
 from callpulse.core.patience import estimate_patience
 
 
@@ -54,3 +62,93 @@ def test_a_known_patience_is_recovered_from_two_hundred_callers() -> None:
     estimate = estimate_patience(reneged, exposure, prior_patience=600.0)
     assert estimate.rate == pytest.approx(theta, rel=0.10)
     assert estimate.low < theta < estimate.high
+
+
+def simulated_drains(
+    queue: ErlangA, waiting: int, target: int, paths: int, seed: int
+) -> tuple[float, float, float]:
+    """P10, P50, P90 of the drain time over ``paths`` simulated paths of the chain."""
+    chance = random.Random(seed)
+    times = []
+    for _ in range(paths):
+        level, clock = waiting, 0.0
+        while level > target:
+            total = queue.arrivals + queue.down(level)
+            clock += chance.expovariate(total)
+            level += 1 if chance.random() * total < queue.arrivals else -1
+        times.append(clock)
+    times.sort()
+    p10, p50, p90 = (times[int(share * paths)] for share in (0.1, 0.5, 0.9))
+    return p10, p50, p90
+
+
+def quantiles(forecast: DrainForecast) -> tuple[float, float, float]:
+    return forecast.p10, forecast.p50, forecast.p90
+
+
+def test_without_abandonment_the_mean_drain_is_the_closed_form() -> None:
+    queue = ErlangA(agents=40, arrivals=40 / 300 / 2, aht=300.0, abandon_rate=0.0)
+    closed_form = 100 / (40 / 300 - queue.arrivals)  # w / (N mu - lambda): 1,500 s
+    for forecast in (chain_forecast(queue, 100, 0), moment_forecast(queue, 100, 0)):
+        assert forecast.mean == pytest.approx(closed_form, rel=1e-9)
+        assert forecast.p50 == pytest.approx(closed_form, rel=0.03)
+        assert forecast.p10 < forecast.p50 < forecast.p90
+
+
+@pytest.mark.parametrize(
+    ("queue", "waiting"),
+    [
+        # Five agents, impatient callers: where the fluid model is worst.
+        (ErlangA(agents=5, arrivals=0.01, aht=300.0, abandon_rate=1 / 300), 20),
+        # Ten agents, one call a minute, nobody giving up (the issue's hand-computed case).
+        (ErlangA(agents=10, arrivals=1 / 60, aht=300.0, abandon_rate=0.0), 18),
+    ],
+)
+def test_the_chain_matches_simulation_where_the_fluid_model_does_not(
+    queue: ErlangA, waiting: int
+) -> None:
+    simulated = simulated_drains(queue, waiting, 2, paths=2000, seed=22)
+    forecast = chain_forecast(queue, waiting, 2)
+    for model, truth in zip(quantiles(forecast), simulated, strict=True):
+        assert model == pytest.approx(truth, rel=0.05)
+    patience = 1 / queue.abandon_rate if queue.abandon_rate else math.inf
+    fluid = drain_time(waiting, 2, queue.agents / queue.aht, queue.arrivals, patience)
+    assert abs(fluid / simulated[1] - 1) > 0.08
+    assert abs(forecast.p50 / simulated[1] - 1) < 0.03
+
+
+def test_the_moment_fit_follows_the_chain_for_a_large_center() -> None:
+    queue = ErlangA(agents=80, arrivals=0.2, aht=300.0, abandon_rate=1 / 300)
+    chain = chain_forecast(queue, 100, 2)
+    fit = moment_forecast(queue, 100, 2)
+    assert fit.p10 == pytest.approx(chain.p10, rel=0.05)
+    assert fit.p50 == pytest.approx(chain.p50, rel=0.03)
+    assert fit.p90 == pytest.approx(chain.p90, rel=0.015)
+
+
+def test_the_forecast_takes_the_chain_only_where_it_is_cheap() -> None:
+    small = ErlangA(agents=5, arrivals=0.01, aht=300.0, abandon_rate=1 / 300)
+    large = ErlangA(agents=200, arrivals=0.6, aht=300.0, abandon_rate=1 / 600)
+    assert drain_forecast(small, 20, 2) == chain_forecast(small, 20, 2)
+    assert drain_forecast(large, 200, 2) == moment_forecast(large, 200, 2)
+
+
+def test_a_queue_that_cannot_drain_reads_infinite() -> None:
+    growing = ErlangA(agents=5, arrivals=0.02, aht=300.0, abandon_rate=0.0)
+    nobody = ErlangA(agents=0, arrivals=0.01, aht=300.0, abandon_rate=0.0)
+    for forecast in (drain_forecast(growing, 20, 2), drain_forecast(nobody, 20, 2)):
+        assert quantiles(forecast) == (math.inf, math.inf, math.inf)
+        assert forecast.mean == math.inf
+    # Callers giving up empty a queue nobody serves, only slowly.
+    abandoning = drain_forecast(ErlangA(0, 0.0, 300.0, 1 / 60), 20, 2)
+    assert 0 < abandoning.p50 < math.inf
+
+
+def test_a_drained_queue_needs_no_time() -> None:
+    queue = ErlangA(agents=5, arrivals=0.01, aht=300.0, abandon_rate=0.0)
+    assert drain_forecast(queue, 2, 2) == DrainForecast(0.0, 0.0, 0.0, 0.0)
+
+
+def test_rates_out_of_range_are_refused() -> None:
+    with pytest.raises(ValueError, match="handle time"):
+        ErlangA(agents=5, arrivals=0.01, aht=0.0, abandon_rate=0.0)

@@ -2,7 +2,9 @@
 
 The regularized lower incomplete gamma function by its series below ``shape + 1`` and its
 continued fraction above (the usual split: each converges fast on its side), and quantiles
-by bisection on it, since only a few are asked for at a time.
+by bisection on it, since only a few are asked for at a time. Both need about
+``sqrt(shape)`` terms, so past :data:`LARGE_SHAPE` the Wilson-Hilferty transform (the cube
+root of a Gamma variable is nearly normal) takes over, within 1e-4 of the quantile there.
 """
 
 from __future__ import annotations
@@ -11,6 +13,19 @@ import math
 
 _EPSILON = 1e-14
 _ITERATIONS = 500
+
+LARGE_SHAPE = 100.0
+"""The shape from which the Wilson-Hilferty transform stands in for the exact functions."""
+
+
+def _normal_cdf(z: float) -> float:
+    return 0.5 * math.erfc(-z / math.sqrt(2))
+
+
+def _wilson_hilferty(shape: float) -> tuple[float, float]:
+    """(mean, deviation) of the cube root of Gamma(``shape``, 1) / ``shape``."""
+    spread = 1 / (9 * shape)
+    return 1 - spread, math.sqrt(spread)
 
 
 def _series(shape: float, x: float) -> float:
@@ -52,6 +67,9 @@ def cdf(x: float, shape: float, rate: float) -> float:
     scaled = x * rate
     if scaled <= 0:
         return 0.0
+    if shape > LARGE_SHAPE:
+        centre, deviation = _wilson_hilferty(shape)
+        return _normal_cdf(((scaled / shape) ** (1 / 3) - centre) / deviation)
     if scaled < shape + 1:
         return min(1.0, _series(shape, scaled))
     return max(0.0, 1.0 - _upper_fraction(shape, scaled))

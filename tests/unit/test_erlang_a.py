@@ -17,6 +17,7 @@ from callpulse.core.erlang_a import (
     moment_forecast,
 )
 from callpulse.core.patience import estimate_patience
+from tests.unit.queue_paths import simulated_drains
 
 
 def test_gamma_matches_closed_forms() -> None:
@@ -71,24 +72,6 @@ def test_a_known_patience_is_recovered_from_two_hundred_callers() -> None:
     estimate = estimate_patience(reneged, exposure, prior_patience=600.0)
     assert estimate.rate == pytest.approx(theta, rel=0.10)
     assert estimate.low < theta < estimate.high
-
-
-def simulated_drains(
-    queue: ErlangA, waiting: int, target: int, paths: int, seed: int
-) -> tuple[float, float, float]:
-    """P10, P50, P90 of the drain time over ``paths`` simulated paths of the chain."""
-    chance = random.Random(seed)
-    times = []
-    for _ in range(paths):
-        level, clock = waiting, 0.0
-        while level > target:
-            total = queue.arrivals + queue.down(level)
-            clock += chance.expovariate(total)
-            level += 1 if chance.random() * total < queue.arrivals else -1
-        times.append(clock)
-    times.sort()
-    p10, p50, p90 = (times[int(share * paths)] for share in (0.1, 0.5, 0.9))
-    return p10, p50, p90
 
 
 def quantiles(forecast: DrainForecast) -> tuple[float, float, float]:

@@ -87,6 +87,14 @@ def test_without_abandonment_the_mean_drain_is_the_closed_form() -> None:
         assert forecast.p10 < forecast.p50 < forecast.p90
 
 
+def test_the_issues_hand_computed_drain_is_the_chains_mean() -> None:
+    # 10 agents back, AHT 300 s, one call a minute, 18 waiting: 18 / (10/300 - 1/60) = 1,080 s.
+    queue = ErlangA(agents=10, arrivals=1 / 60, aht=300.0, abandon_rate=0.0)
+    forecast = drain_forecast(queue, 18, 0)
+    assert forecast.mean == pytest.approx(1080.0, rel=1e-6)  # the ceiling leaves out 1e-7
+    assert forecast.p10 < forecast.p50 < 1080.0 < forecast.p90
+
+
 @pytest.mark.parametrize(
     ("queue", "waiting"),
     [

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from callpulse.alerting import Alerting
+from callpulse.config import AlertingSettings
 from callpulse.core.calendar import AgentImpact, Calendar, Occurrence, WindowSpec
 from callpulse.core.maintenance import BacklogLimits, EventPolicy, MaintenanceTracker
 from callpulse.core.maintenance_notes import backlog_summary, forecast_summary, overrun_summary
@@ -223,14 +225,75 @@ def test_hysteresis_holds_the_page_until_the_backlog_has_drained() -> None:
         BacklogLimits(max_calls_waiting=20), now, samples=0, arrivals=0.05
     )
     active = []
+    firing: set[tuple[str, str, str]] = set()
     for t, waiting in enumerate((25, 19, 8, 4, 3, 2, 6)):
-        tracker.assess(now + 5 * t, [Queue(waiting, 20, arrivals=0.05)], {})
+        tracker.assess(now + 5 * t, [Queue(waiting, 20, arrivals=0.05)], {}, firing)
         active.append(tracker.backlogs[0].active)
+        # The evaluator's answer: the alert fires (for 0) while active.
+        firing = {("lon1", "billing", "chg-1")} if active[-1] else set()
     # Fires above 20; stays through 19..3 (above drained = 2); clears at 2; 6 alone does not
     # fire again (it drains in time).
     assert active == [True, True, True, True, True, False, False]
     notes = backlog_summary(tracker.backlogs[0], 900)
     assert notes["summary"].startswith("billing at lon1: backlog drained")
+
+
+def test_a_pending_backlog_is_not_held_it_starts_over() -> None:
+    # The same backlog, but its alert is still pending (not in ``firing``): once it is no
+    # longer material it is not active, and the evaluator drops the pending alert.
+    now = utc("2026-11-22T14:00")
+    tracker = tracker_with_window(
+        BacklogLimits(max_calls_waiting=20), now, samples=0, arrivals=0.05
+    )
+    active = []
+    for t, waiting in enumerate((25, 8, 25)):
+        tracker.assess(now + 5 * t, [Queue(waiting, 20, arrivals=0.05)], {})
+        active.append(tracker.backlogs[0].active)
+    assert active == [True, False, True]
+
+
+def backlog_pages(calls_waiting: list[tuple[float, int]], until: float) -> list[tuple[float, bool]]:
+    """A window that closed a minute ago at lon1's billing (no agent stream: the backlog pages
+    on its count alone, over 20), then calls waiting as (seconds from now, count) steps,
+    evaluated every 5 s for ``until`` seconds with MaintenanceBacklog's default ``for`` (1m)
+    and ``keep_firing_for`` (2m). Returns each MaintenanceBacklog notification as (seconds,
+    firing)."""
+    now = utc("2026-11-22T14:00")
+    monitor = Monitor(MonitorConfig(backlog=BacklogLimits()), now=now)
+    alerting = Alerting(AlertingSettings(log=False, evaluation_interval=5.0), [], monitor)
+    for kind, at in (("maintenance.started", now - 1800), ("maintenance.ended", now - 60)):
+        monitor.apply(event(kind, at, maintenance_id="chg-1", components=["pbx-2"]))
+    queued: list[str] = []
+    sent = []
+    for t in range(0, int(until) + 1, 5):
+        monitor.tick(now + t)
+        target = next(n for start, n in reversed(calls_waiting) if t >= start)
+        while len(queued) < target:
+            queued.append(f"c{t}-{len(queued)}")
+            monitor.apply(event("call.queued", now + t, call_id=queued[-1], queue="billing"))
+        while len(queued) > target:
+            fields = {"call_id": queued.pop(), "queue": "billing", "agent_id": "a1"}
+            monitor.apply(event("call.answered", now + t, wait_seconds=1.0, **fields))
+        for n in alerting.evaluate():
+            if n.labels["alertname"] == "MaintenanceBacklog":
+                sent.append((float(t), n.ends_at > now + t))
+    return sent
+
+
+def test_a_40_second_touch_over_the_fire_level_after_a_window_does_not_page() -> None:
+    # 22 waiting (over max_calls_waiting, 20) for 40 s, then 3 (still over drained, 2): the
+    # pending alert starts over, where a hold would have paged when for ran out.
+    assert backlog_pages([(0, 0), (30, 22), (70, 3)], until=600) == []
+
+
+def test_a_backlog_over_the_fire_level_for_longer_than_for_pages_once_and_holds() -> None:
+    # 22 waiting from 30 s: firing at 90 s; held at 3 (over drained) until 2 at 300 s, then
+    # keep_firing_for (2 min): resolved at 420 s.
+    sent = backlog_pages([(0, 0), (30, 22), (120, 3), (300, 2)], until=600)
+    fired = [t for t, firing in sent if firing]  # first sent, then re-sent every minute
+    resolved = [t for t, firing in sent if not firing]
+    assert (fired[0], min(resolved)) == (90.0, 420.0)
+    assert max(fired) < min(resolved)  # one episode
 
 
 def test_during_a_planned_window_the_eta_counts_the_staff_coming_back() -> None:

@@ -156,6 +156,16 @@ class AlertEvaluator:
         """Every pending, firing or recently resolved alert."""
         return list(self._alerts.values())
 
+    def held(self, rule: Rule) -> list[Alert]:
+        """The alerts of ``rule`` that fire and were active at the last evaluation (not
+        riding out ``keep_firing_for``): those its hysteresis may hold."""
+        rid = next(i for r, i in zip(self.rules, self.rule_ids, strict=True) if r is rule)
+        return [
+            a
+            for a in self._alerts.values()
+            if a.rule_id == rid and a.state == "firing" and a.keep_firing_since is None
+        ]
+
     def evaluate(self, data: EvaluationInput) -> list[Notification]:
         """Evaluate every rule at ``data.now``; return the notifications due."""
         now = data.now

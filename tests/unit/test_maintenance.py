@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -252,20 +253,35 @@ def test_a_pending_backlog_is_not_held_it_starts_over() -> None:
     assert active == [True, False, True]
 
 
-def backlog_pages(calls_waiting: list[tuple[float, int]], until: float) -> list[tuple[float, bool]]:
+def backlog_pages(
+    calls_waiting: list[tuple[float, int]],
+    until: float,
+    state_file: Path | None = None,
+    restart_at: float | None = None,
+) -> list[tuple[float, bool]]:
     """A window that closed a minute ago at lon1's billing (no agent stream: the backlog pages
     on its count alone, over 20), then calls waiting as (seconds from now, count) steps,
     evaluated every 5 s for ``until`` seconds with MaintenanceBacklog's default ``for`` (1m)
-    and ``keep_firing_for`` (2m). Returns each MaintenanceBacklog notification as (seconds,
-    firing)."""
+    and ``keep_firing_for`` (2m); at ``restart_at`` callpulse restarts with ``state_file``,
+    its queues rebuilt from the events. Returns each MaintenanceBacklog notification as
+    (seconds, firing)."""
     now = utc("2026-11-22T14:00")
-    monitor = Monitor(MonitorConfig(backlog=BacklogLimits()), now=now)
-    alerting = Alerting(AlertingSettings(log=False, evaluation_interval=5.0), [], monitor)
-    for kind, at in (("maintenance.started", now - 1800), ("maintenance.ended", now - 60)):
-        monitor.apply(event(kind, at, maintenance_id="chg-1", components=["pbx-2"]))
+    settings = AlertingSettings(log=False, evaluation_interval=5.0, state_file=state_file)
     queued: list[str] = []
+
+    def start(at: float) -> tuple[Monitor, Alerting]:
+        monitor = Monitor(MonitorConfig(backlog=BacklogLimits()), now=at)
+        for kind, t in (("maintenance.started", now - 1800), ("maintenance.ended", now - 60)):
+            monitor.apply(event(kind, t, maintenance_id="chg-1", components=["pbx-2"]))
+        for call in queued:
+            monitor.apply(event("call.queued", now, call_id=call, queue="billing"))
+        return monitor, Alerting(settings, [], monitor)
+
+    monitor, alerting = start(now)
     sent = []
     for t in range(0, int(until) + 1, 5):
+        if t == restart_at:
+            monitor, alerting = start(now + t)
         monitor.tick(now + t)
         target = next(n for start, n in reversed(calls_waiting) if t >= start)
         while len(queued) < target:
@@ -294,6 +310,18 @@ def test_a_backlog_over_the_fire_level_for_longer_than_for_pages_once_and_holds(
     resolved = [t for t, firing in sent if not firing]
     assert (fired[0], min(resolved)) == (90.0, 420.0)
     assert max(fired) < min(resolved)  # one episode
+
+
+def test_a_page_restored_after_a_restart_holds_until_the_backlog_has_drained(
+    tmp_path: Path,
+) -> None:
+    # Firing from 90 s, held at 3 waiting; restarted at 200 s with the alert's state file:
+    # the restored page holds as before (no resolution) until the backlog drains at 300 s.
+    steps = [(0, 0), (30, 22), (120, 3), (300, 2)]
+    sent = backlog_pages(steps, 600, tmp_path / "alerts.json", restart_at=200)
+    resolved = [t for t, firing in sent if not firing]
+    assert min(resolved) == 420.0
+    assert max(t for t, firing in sent if firing) < 420.0
 
 
 def test_during_a_planned_window_the_eta_counts_the_staff_coming_back() -> None:

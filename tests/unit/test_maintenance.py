@@ -4,6 +4,7 @@ event-opened windows, what a window explains, and the backlog it leaves."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from callpulse.core.maintenance import BacklogLimits, EventPolicy, MaintenanceTr
 from callpulse.core.maintenance_notes import backlog_summary, forecast_summary, overrun_summary
 from callpulse.core.monitor import Monitor, MonitorConfig
 from callpulse.core.queues import QueueFlow
+from callpulse.core.rules import Rule, RuleSpec, compile_rule
 
 from .events import event
 
@@ -258,13 +260,15 @@ def backlog_pages(
     until: float,
     state_file: Path | None = None,
     restart_at: float | None = None,
+    rules: Sequence[Rule] = (),
+    alertname: str = "MaintenanceBacklog",
 ) -> list[tuple[float, bool]]:
     """A window that closed a minute ago at lon1's billing (no agent stream: the backlog pages
     on its count alone, over 20), then calls waiting as (seconds from now, count) steps,
     evaluated every 5 s for ``until`` seconds with MaintenanceBacklog's default ``for`` (1m)
     and ``keep_firing_for`` (2m); at ``restart_at`` callpulse restarts with ``state_file``,
-    its queues rebuilt from the events. Returns each MaintenanceBacklog notification as
-    (seconds, firing)."""
+    its queues rebuilt from the events. Returns each notification of ``alertname`` (the
+    built-in rules and ``rules``) as (seconds, firing)."""
     now = utc("2026-11-22T14:00")
     settings = AlertingSettings(log=False, evaluation_interval=5.0, state_file=state_file)
     queued: list[str] = []
@@ -275,7 +279,7 @@ def backlog_pages(
             monitor.apply(event(kind, t, maintenance_id="chg-1", components=["pbx-2"]))
         for call in queued:
             monitor.apply(event("call.queued", now, call_id=call, queue="billing"))
-        return monitor, Alerting(settings, [], monitor)
+        return monitor, Alerting(settings, list(rules), monitor)
 
     monitor, alerting = start(now)
     sent = []
@@ -291,7 +295,7 @@ def backlog_pages(
             fields = {"call_id": queued.pop(), "queue": "billing", "agent_id": "a1"}
             monitor.apply(event("call.answered", now + t, wait_seconds=1.0, **fields))
         for n in alerting.evaluate():
-            if n.labels["alertname"] == "MaintenanceBacklog":
+            if n.labels["alertname"] == alertname:
                 sent.append((float(t), n.ends_at > now + t))
     return sent
 
@@ -322,6 +326,20 @@ def test_a_page_restored_after_a_restart_holds_until_the_backlog_has_drained(
     resolved = [t for t, firing in sent if not firing]
     assert min(resolved) == 420.0
     assert max(t for t, firing in sent if firing) < 420.0
+
+
+def test_a_pending_backlog_explains_no_queue_alert_a_firing_one_does() -> None:
+    busy = compile_rule(
+        RuleSpec(alert="QueueBusy", kpi="queue_calls_waiting", op=">", threshold=21.0), ()
+    )
+    # Over 21 while MaintenanceBacklog is pending (30..65 s) and never pages: QueueBusy is
+    # the only page there is, so it is sent, not withheld as the backlog's incident.
+    spike = backlog_pages([(0, 0), (30, 22), (70, 3)], 300, rules=[busy], alertname="QueueBusy")
+    assert spike[0] == (30.0, True)
+    # Over 21 only once MaintenanceBacklog fires (from 90 s): one incident, one page.
+    steps = [(0, 0), (30, 21), (120, 23), (200, 3), (300, 2)]
+    assert backlog_pages(steps, 600, rules=[busy], alertname="QueueBusy") == []
+    assert backlog_pages(steps, 600, rules=[busy])[0] == (90.0, True)
 
 
 def test_during_a_planned_window_the_eta_counts_the_staff_coming_back() -> None:

@@ -238,6 +238,8 @@ class MaintenanceTracker:
         # Series whose alert condition holds (a firing one's until it clears), with the
         # window they belong to, watched past its grace period until they do.
         self._paging: dict[tuple[tuple[str, float], str, str], Occurrence] = {}
+        # The MaintenanceBacklog alerts that fire, as the last assessment was told.
+        self._firing: frozenset[BacklogKey] = frozenset()
         self._warning: set[tuple[tuple[str, float], str, str]] = set()
         self._overrunning: dict[tuple[tuple[str, float], str, str], Occurrence] = {}
         # What the last assessment found: read by the scrape and the status page.
@@ -344,7 +346,8 @@ class MaintenanceTracker:
         After a window closes, the queue alerts its backlog causes (callers waiting with no
         agent free, a service level collapsing) are explained by that backlog for as long as
         MaintenanceBacklog pages for it: one incident, one page, as an Alertmanager
-        inhibition of the queue's alerts by the backlog alert would do.
+        inhibition of the queue's alerts by the backlog alert would do. A backlog whose alert
+        is only pending explains nothing: it may never page.
         """
         for occurrence in self.windows(now):
             if occurrence.explains(labels):
@@ -352,6 +355,8 @@ class MaintenanceTracker:
         if labels.get("alertname") in BUILTIN_ALERTS or "queue" not in labels:
             return None
         for (_, site, queue), occurrence in self._paging.items():
+            if (site, queue, occurrence.name) not in self._firing:
+                continue
             if labels.get("site") == site and labels["queue"] == queue:
                 return occurrence
         return None
@@ -433,6 +438,7 @@ class MaintenanceTracker:
         backlog is active only while it is material, so a pending alert whose backlog falls
         back starts its ``for`` over (a short spike must not page).
         """
+        self._firing = frozenset(firing)
         self.backlogs = self._assess_backlogs(now, queues, firing)
         self.forecasts = self._assess_forecasts(now, queues)
         self.overruns = self._assess_overruns(now, status)

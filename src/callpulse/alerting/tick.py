@@ -182,8 +182,8 @@ class Alerting:
         queues = monitor.queue_views()
         maintenance.sample(now, queues)
         status = {(c.site, c.component): c.status for c in monitor.component_views()}
-        # Only a firing MaintenanceBacklog is held until its backlog drains; a pending one
-        # starts over once the backlog is no longer material.
+        # Only a firing MaintenanceBacklog is held until its backlog drains (as the last
+        # evaluation left it); a pending one starts over once the backlog is not material.
         firing = {
             (labels["site"], labels["queue"], labels["maintenance"])
             for labels in (a.label_dict() for a in self.evaluator.held(self._backlog_rule))

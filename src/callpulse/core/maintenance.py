@@ -235,8 +235,8 @@ class MaintenanceTracker:
         # Calls waiting, agents serving and AHT per queue, sampled at each evaluation.
         self._samples: dict[tuple[str, str], deque[_Sample]] = {}
         self._baselines: dict[tuple[tuple[str, float], str, str], Baseline] = {}
-        # Series whose alert condition holds (a firing one's until it clears), with the
-        # window they belong to, watched past its grace period until they do.
+        # Series whose alert condition holds (held, for a firing alert, until drained), with
+        # the window they belong to, watched past its grace period until they do.
         self._paging: dict[tuple[tuple[str, float], str, str], Occurrence] = {}
         # The MaintenanceBacklog alerts that fire, as the last assessment was told.
         self._firing: frozenset[BacklogKey] = frozenset()
@@ -355,9 +355,8 @@ class MaintenanceTracker:
         if labels.get("alertname") in BUILTIN_ALERTS or "queue" not in labels:
             return None
         for (_, site, queue), occurrence in self._paging.items():
-            if (site, queue, occurrence.name) not in self._firing:
-                continue
-            if labels.get("site") == site and labels["queue"] == queue:
+            fires = (site, queue, occurrence.name) in self._firing
+            if fires and labels.get("site") == site and labels["queue"] == queue:
                 return occurrence
         return None
 

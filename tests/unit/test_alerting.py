@@ -81,6 +81,74 @@ def test_clear_needs_crossing_the_threshold_to_start() -> None:
     assert run(evaluator(rule(clear=0.85)), [(0, 0.82)]) == ["-"]
 
 
+def waiting_rule(**overrides: Any) -> Any:
+    spec = {
+        "alert": "QueueBacklog",
+        "kpi": "queue_calls_waiting",
+        "op": ">",
+        "threshold": 20.0,
+        "for_seconds": 60.0,
+    } | overrides
+    return compile_rule(RuleSpec(**spec), WINDOWS)
+
+
+def play_waiting(
+    e: AlertEvaluator, steps: list[tuple[float, float]], until: float
+) -> tuple[list[str], list[float]]:
+    """Calls waiting as (from, value) steps, evaluated every 5 s up to ``until``; return the
+    alert's states as they changed ('-' when there is none) and when each page that went out
+    started firing."""
+    family = KPIS["queue_calls_waiting"]
+    states = ["-"]
+    pages: list[float] = []
+    for now in range(0, int(until) + 1, 5):
+        value = next(v for start, v in reversed(steps) if now >= start)
+        samples = Samples(family)
+        samples.samples.append((("lon1", "billing"), value))
+        for n in e.evaluate(EvaluationInput(float(now), {family.kpi: samples})):
+            if n.ends_at > now and n.starts_at not in pages:
+                pages.append(n.starts_at)
+        alerts = e.alerts()
+        state = alerts[0].state if alerts else "-"
+        if state != states[-1]:
+            states.append(state)
+    return states[1:], pages
+
+
+def test_a_spike_shorter_than_for_never_fires() -> None:
+    # 22 waiting for 40 s, then 3: pending for 40 s, then gone, never firing.
+    e = evaluator(waiting_rule())
+    assert play_waiting(e, [(0, 3), (100, 22), (140, 3)], until=600) == (["pending", "-"], [])
+
+
+def test_a_spike_lasting_past_for_fires_once() -> None:
+    e = evaluator(waiting_rule())
+    states, pages = play_waiting(e, [(0, 3), (100, 22), (170, 3)], until=600)
+    assert (states, pages) == (["pending", "firing", "resolved"], [160.0])
+
+
+def test_spikes_each_shorter_than_for_do_not_add_up() -> None:
+    # Pending resets at the first evaluation under the threshold: for starts over each time.
+    e = evaluator(waiting_rule())
+    steps = [(0, 22), (40, 3), (45, 22), (85, 3), (90, 22), (130, 3)]
+    states, pages = play_waiting(e, steps, until=300)
+    assert (states, pages) == (["pending", "-", "pending", "-", "pending", "-"], [])
+
+
+def test_clear_does_not_hold_a_pending_alert() -> None:
+    # Between clear (10) and threshold (20): a pending alert starts over, as in Prometheus.
+    e = evaluator(waiting_rule(clear=10.0))
+    assert play_waiting(e, [(0, 3), (100, 22), (140, 15)], until=600) == (["pending", "-"], [])
+
+
+def test_clear_holds_a_firing_alert_until_the_value_is_past_it() -> None:
+    e = evaluator(waiting_rule(clear=10.0))
+    steps = [(0, 3), (100, 22), (170, 15), (400, 22), (420, 15), (500, 9)]
+    states, pages = play_waiting(e, steps, until=510)
+    assert (states, pages) == (["pending", "firing", "resolved"], [160.0])
+    assert e.alerts()[0].resolved_at == 500.0
+
+
 def test_keep_firing_for_rides_out_short_recoveries() -> None:
     e = evaluator(rule(keep_firing_for=30.0))
     states = run(e, [(0, 0.5), (5, 0.9), (20, 0.9), (25, 0.5), (30, 0.9), (59, 0.9), (60, 0.9)])

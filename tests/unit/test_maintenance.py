@@ -4,15 +4,20 @@ event-opened windows, what a window explains, and the backlog it leaves."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
+from callpulse.alerting import Alerting
+from callpulse.config import AlertingSettings
 from callpulse.core.calendar import AgentImpact, Calendar, Occurrence, WindowSpec
 from callpulse.core.maintenance import BacklogLimits, EventPolicy, MaintenanceTracker
 from callpulse.core.maintenance_notes import backlog_summary, forecast_summary, overrun_summary
 from callpulse.core.monitor import Monitor, MonitorConfig
 from callpulse.core.queues import QueueFlow
+from callpulse.core.rules import Rule, RuleSpec, compile_rule
 
 from .events import event
 
@@ -223,14 +228,118 @@ def test_hysteresis_holds_the_page_until_the_backlog_has_drained() -> None:
         BacklogLimits(max_calls_waiting=20), now, samples=0, arrivals=0.05
     )
     active = []
+    firing: set[tuple[str, str, str]] = set()
     for t, waiting in enumerate((25, 19, 8, 4, 3, 2, 6)):
-        tracker.assess(now + 5 * t, [Queue(waiting, 20, arrivals=0.05)], {})
+        tracker.assess(now + 5 * t, [Queue(waiting, 20, arrivals=0.05)], {}, firing)
         active.append(tracker.backlogs[0].active)
+        # The evaluator's answer: the alert fires (for 0) while active.
+        firing = {("lon1", "billing", "chg-1")} if active[-1] else set()
     # Fires above 20; stays through 19..3 (above drained = 2); clears at 2; 6 alone does not
     # fire again (it drains in time).
     assert active == [True, True, True, True, True, False, False]
     notes = backlog_summary(tracker.backlogs[0], 900)
     assert notes["summary"].startswith("billing at lon1: backlog drained")
+
+
+def test_a_pending_backlog_is_not_held_it_starts_over() -> None:
+    # The same backlog, but its alert is still pending (not in ``firing``): once it is no
+    # longer material it is not active, and the evaluator drops the pending alert.
+    now = utc("2026-11-22T14:00")
+    tracker = tracker_with_window(
+        BacklogLimits(max_calls_waiting=20), now, samples=0, arrivals=0.05
+    )
+    active = []
+    for t, waiting in enumerate((25, 8, 25)):
+        tracker.assess(now + 5 * t, [Queue(waiting, 20, arrivals=0.05)], {})
+        active.append(tracker.backlogs[0].active)
+    assert active == [True, False, True]
+
+
+def backlog_pages(
+    calls_waiting: list[tuple[float, int]],
+    until: float,
+    state_file: Path | None = None,
+    restart_at: float | None = None,
+    rules: Sequence[Rule] = (),
+    alertname: str = "MaintenanceBacklog",
+) -> list[tuple[float, bool]]:
+    """A window that closed a minute ago at lon1's billing (no agent stream: the backlog pages
+    on its count alone, over 20), then calls waiting as (seconds from now, count) steps,
+    evaluated every 5 s for ``until`` seconds with MaintenanceBacklog's default ``for`` (1m)
+    and ``keep_firing_for`` (2m); at ``restart_at`` callpulse restarts with ``state_file``,
+    its queues rebuilt from the events. Returns each notification of ``alertname`` (the
+    built-in rules and ``rules``) as (seconds, firing)."""
+    now = utc("2026-11-22T14:00")
+    settings = AlertingSettings(log=False, evaluation_interval=5.0, state_file=state_file)
+    queued: list[str] = []
+
+    def start(at: float) -> tuple[Monitor, Alerting]:
+        monitor = Monitor(MonitorConfig(backlog=BacklogLimits()), now=at)
+        for kind, t in (("maintenance.started", now - 1800), ("maintenance.ended", now - 60)):
+            monitor.apply(event(kind, t, maintenance_id="chg-1", components=["pbx-2"]))
+        for call in queued:
+            monitor.apply(event("call.queued", now, call_id=call, queue="billing"))
+        return monitor, Alerting(settings, list(rules), monitor)
+
+    monitor, alerting = start(now)
+    sent = []
+    for t in range(0, int(until) + 1, 5):
+        if t == restart_at:
+            monitor, alerting = start(now + t)
+        monitor.tick(now + t)
+        target = next(n for start, n in reversed(calls_waiting) if t >= start)
+        while len(queued) < target:
+            queued.append(f"c{t}-{len(queued)}")
+            monitor.apply(event("call.queued", now + t, call_id=queued[-1], queue="billing"))
+        while len(queued) > target:
+            fields = {"call_id": queued.pop(), "queue": "billing", "agent_id": "a1"}
+            monitor.apply(event("call.answered", now + t, wait_seconds=1.0, **fields))
+        for n in alerting.evaluate():
+            if n.labels["alertname"] == alertname:
+                sent.append((float(t), n.ends_at > now + t))
+    return sent
+
+
+def test_a_40_second_touch_over_the_fire_level_after_a_window_does_not_page() -> None:
+    # 22 waiting (over max_calls_waiting, 20) for 40 s, then 3 (still over drained, 2): the
+    # pending alert starts over, where a hold would have paged when for ran out.
+    assert backlog_pages([(0, 0), (30, 22), (70, 3)], until=600) == []
+
+
+def test_a_backlog_over_the_fire_level_for_longer_than_for_pages_once_and_holds() -> None:
+    # 22 waiting from 30 s: firing at 90 s; held at 3 (over drained) until 2 at 300 s, then
+    # keep_firing_for (2 min): resolved at 420 s.
+    sent = backlog_pages([(0, 0), (30, 22), (120, 3), (300, 2)], until=600)
+    fired = [t for t, firing in sent if firing]  # first sent, then re-sent every minute
+    resolved = [t for t, firing in sent if not firing]
+    assert (fired[0], min(resolved)) == (90.0, 420.0)
+    assert max(fired) < min(resolved)  # one episode
+
+
+def test_a_page_restored_after_a_restart_holds_until_the_backlog_has_drained(
+    tmp_path: Path,
+) -> None:
+    # Firing from 90 s, held at 3 waiting; restarted at 200 s with the alert's state file:
+    # the restored page holds as before (no resolution) until the backlog drains at 300 s.
+    steps = [(0, 0), (30, 22), (120, 3), (300, 2)]
+    sent = backlog_pages(steps, 600, tmp_path / "alerts.json", restart_at=200)
+    resolved = [t for t, firing in sent if not firing]
+    assert min(resolved) == 420.0
+    assert max(t for t, firing in sent if firing) < 420.0
+
+
+def test_a_pending_backlog_explains_no_queue_alert_a_firing_one_does() -> None:
+    busy = compile_rule(
+        RuleSpec(alert="QueueBusy", kpi="queue_calls_waiting", op=">", threshold=21.0), ()
+    )
+    # Over 21 while MaintenanceBacklog is pending (30..65 s) and never pages: QueueBusy is
+    # the only page there is, so it is sent, not withheld as the backlog's incident.
+    spike = backlog_pages([(0, 0), (30, 22), (70, 3)], 300, rules=[busy], alertname="QueueBusy")
+    assert spike[0] == (30.0, True)
+    # Over 21 only once MaintenanceBacklog fires (from 90 s): one incident, one page.
+    steps = [(0, 0), (30, 21), (120, 23), (200, 3), (300, 2)]
+    assert backlog_pages(steps, 600, rules=[busy], alertname="QueueBusy") == []
+    assert backlog_pages(steps, 600, rules=[busy])[0] == (90.0, True)
 
 
 def test_during_a_planned_window_the_eta_counts_the_staff_coming_back() -> None:

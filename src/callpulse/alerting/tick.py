@@ -80,10 +80,11 @@ class Alerting:
         self._settings = settings
         self._monitor = monitor
         b = backlog or BacklogSettings()
+        self._backlog_rule = builtin_rule(
+            "MaintenanceBacklog", b.severity, self._backlog, b.keep_firing_for, b.for_
+        )
         builtins = [
-            builtin_rule(
-                "MaintenanceBacklog", b.severity, self._backlog, b.keep_firing_for, b.for_
-            ),
+            self._backlog_rule,
             builtin_rule("MaintenanceImpactForecast", "warning", self._forecast),
             builtin_rule("MaintenanceOverrun", "warning", self._overrun, b.keep_firing_for),
             builtin_rule("CallpulseSourceDown", "critical", self._source_down),
@@ -181,7 +182,13 @@ class Alerting:
         queues = monitor.queue_views()
         maintenance.sample(now, queues)
         status = {(c.site, c.component): c.status for c in monitor.component_views()}
-        maintenance.assess(now, queues, status)
+        # Only a firing MaintenanceBacklog is held until its backlog drains (as the last
+        # evaluation left it); a pending one starts over once the backlog is not material.
+        firing = {
+            (labels["site"], labels["queue"], labels["maintenance"])
+            for labels in (a.label_dict() for a in self.evaluator.held(self._backlog_rule))
+        }
+        maintenance.assess(now, queues, status, firing)
         samples = readings.collect(monitor, self._domains, self._families) if self._domains else []
         self._blindness = self._blind()
         data = EvaluationInput.of(

@@ -4,9 +4,11 @@ Every evaluation (a wall-clock tick, so quiet queues still fire and resolve) eac
 at the samples of its KPI; a sample that meets the condition makes an alert *active*:
 
 - inactive -> pending when it becomes active; pending -> firing once it has been active for
-  ``for`` (at once when ``for`` is 0); pending -> gone when it stops being active;
+  ``for`` (at once when ``for`` is 0); pending -> gone when it stops being active at one
+  evaluation, so ``for`` starts over: a spike shorter than ``for`` never pages;
 - firing -> resolved when it has stopped being active for ``keep_firing_for``; with ``clear``
-  set, an active alert stays active until the value is past ``clear`` (hysteresis);
+  set, a firing alert stays active until the value is past ``clear`` (hysteresis holds only
+  what fires: a pending alert back under the threshold starts over, as in Prometheus);
 - a sample that disappears (no data) is not active: no series, no alert, except for absent
   rules, which fire on silence.
 
@@ -154,6 +156,16 @@ class AlertEvaluator:
         """Every pending, firing or recently resolved alert."""
         return list(self._alerts.values())
 
+    def held(self, rule: Rule) -> list[Alert]:
+        """The alerts of ``rule`` that fire and were active at the last evaluation (not
+        riding out ``keep_firing_for``): those its hysteresis may hold."""
+        rid = next(i for r, i in zip(self.rules, self.rule_ids, strict=True) if r is rule)
+        return [
+            a
+            for a in self._alerts.values()
+            if a.rule_id == rid and a.state == "firing" and a.keep_firing_since is None
+        ]
+
     def evaluate(self, data: EvaluationInput) -> list[Notification]:
         """Evaluate every rule at ``data.now``; return the notifications due."""
         now = data.now
@@ -216,8 +228,8 @@ class AlertEvaluator:
                 continue
             labels = _labels((*zip(names, values, strict=True), *extra))
             current = self._alerts.get((rid, labels))
-            active = current is not None and current.state != "resolved"
-            if rule.firing_condition(value, active):
+            firing = current is not None and current.state == "firing"
+            if rule.firing_condition(value, firing):
                 yield labels, value, None, True
 
     def _activate(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple, Protocol
 
@@ -46,6 +46,10 @@ class QueueReading(Protocol):
     def agents_known(self) -> bool: ...
     @property
     def flow(self) -> QueueFlow: ...
+
+
+BacklogKey = tuple[str, str, str]
+"""A MaintenanceBacklog series: (site, queue, maintenance)."""
 
 
 @dataclass(frozen=True)
@@ -231,9 +235,11 @@ class MaintenanceTracker:
         # Calls waiting, agents serving and AHT per queue, sampled at each evaluation.
         self._samples: dict[tuple[str, str], deque[_Sample]] = {}
         self._baselines: dict[tuple[tuple[str, float], str, str], Baseline] = {}
-        # Series whose alert condition holds (hysteresis: they stay until they clear), with
+        # Series whose alert condition holds (held, for a firing alert, until drained), with
         # the window they belong to, watched past its grace period until they do.
         self._paging: dict[tuple[tuple[str, float], str, str], Occurrence] = {}
+        # The MaintenanceBacklog alerts that fire, as the last assessment was told.
+        self._firing: frozenset[BacklogKey] = frozenset()
         self._warning: set[tuple[tuple[str, float], str, str]] = set()
         self._overrunning: dict[tuple[tuple[str, float], str, str], Occurrence] = {}
         # What the last assessment found: read by the scrape and the status page.
@@ -340,7 +346,8 @@ class MaintenanceTracker:
         After a window closes, the queue alerts its backlog causes (callers waiting with no
         agent free, a service level collapsing) are explained by that backlog for as long as
         MaintenanceBacklog pages for it: one incident, one page, as an Alertmanager
-        inhibition of the queue's alerts by the backlog alert would do.
+        inhibition of the queue's alerts by the backlog alert would do. A backlog whose alert
+        is only pending explains nothing: it may never page.
         """
         for occurrence in self.windows(now):
             if occurrence.explains(labels):
@@ -348,7 +355,8 @@ class MaintenanceTracker:
         if labels.get("alertname") in BUILTIN_ALERTS or "queue" not in labels:
             return None
         for (_, site, queue), occurrence in self._paging.items():
-            if labels.get("site") == site and labels["queue"] == queue:
+            fires = (site, queue, occurrence.name) in self._firing
+            if fires and labels.get("site") == site and labels["queue"] == queue:
                 return occurrence
         return None
 
@@ -414,16 +422,29 @@ class MaintenanceTracker:
         return Baseline.of(series) if series else None
 
     def assess(
-        self, now: float, queues: Sequence[QueueReading], status: Mapping[tuple[str, str], str]
+        self,
+        now: float,
+        queues: Sequence[QueueReading],
+        status: Mapping[tuple[str, str], str],
+        firing: Collection[BacklogKey] = (),
     ) -> None:
         """Judge every built-in maintenance alert at ``now`` from the queues' views and the
         components' statuses; the results are in :attr:`backlogs`, :attr:`forecasts` and
-        :attr:`overruns` until the next call."""
-        self.backlogs = self._assess_backlogs(now, queues)
+        :attr:`overruns` until the next call.
+
+        ``firing``: the MaintenanceBacklog alerts that fire and are active, as (site, queue,
+        maintenance). Only these are held until their backlog has drained; any other
+        backlog is active only while it is material, so a pending alert whose backlog falls
+        back starts its ``for`` over (a short spike must not page).
+        """
+        self._firing = frozenset(firing)
+        self.backlogs = self._assess_backlogs(now, queues, firing)
         self.forecasts = self._assess_forecasts(now, queues)
         self.overruns = self._assess_overruns(now, status)
 
-    def _assess_backlogs(self, now: float, queues: Sequence[QueueReading]) -> list[BacklogState]:
+    def _assess_backlogs(
+        self, now: float, queues: Sequence[QueueReading], firing: Collection[BacklogKey]
+    ) -> list[BacklogState]:
         limits = self.limits
         recent = self.windows(now, grace=limits.grace)
         within = {o.key for o in recent}
@@ -438,7 +459,8 @@ class MaintenanceTracker:
                     continue
                 key = (occurrence.key, view.site, view.queue)
                 was_paging = key in self._paging
-                state = self._backlog(now, occurrence, view, was_paging)
+                held = (view.site, view.queue, occurrence.name) in firing
+                state = self._backlog(now, occurrence, view, held)
                 if occurrence.key not in within and not state.active and not was_paging:
                     continue  # past its grace and drained (and said so): done with this queue
                 if state.active:
@@ -448,7 +470,7 @@ class MaintenanceTracker:
         return out
 
     def _backlog(
-        self, now: float, occurrence: Occurrence, view: QueueReading, paging: bool
+        self, now: float, occurrence: Occurrence, view: QueueReading, firing: bool
     ) -> BacklogState:
         limits = self.limits
         base = self.baseline(occurrence, view.site, view.queue)
@@ -467,7 +489,7 @@ class MaintenanceTracker:
         eta, overhang = window_eta(waiting, drained, left, serving, after, arrivals, aht, calm)
         if not view.agents_known:  # no agent stream: how fast it drains is unknown
             eta = overhang = None
-        if paging:  # hysteresis: a page holds until the backlog has drained
+        if firing:  # hysteresis: a page holds until the backlog has drained
             active = waiting > drained
         else:
             active = waiting >= fire and (

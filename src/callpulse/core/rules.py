@@ -124,12 +124,14 @@ class Rule:
         """The ``alertname``."""
         return self.spec.alert
 
-    def firing_condition(self, value: float, active: bool) -> bool:
-        """Whether ``value`` keeps (``active``) or puts the alert in its active state."""
+    def firing_condition(self, value: float, firing: bool) -> bool:
+        """Whether ``value`` makes the alert active: past ``threshold``, or, for an alert
+        that is ``firing``, not yet past ``clear`` (hysteresis holds a firing alert only: a
+        pending one starts over when the value is back under the threshold)."""
         spec = self.spec
         assert spec.op is not None
         assert spec.threshold is not None
-        limit = spec.clear if active and spec.clear is not None else spec.threshold
+        limit = spec.clear if firing and spec.clear is not None else spec.threshold
         return OPERATORS[spec.op](value, limit)
 
     def matches(self, label_values: Sequence[str]) -> bool:

@@ -22,6 +22,7 @@ from callpulse.core.backlog import (
     drain_after_return,
     patience,
     queue_after,
+    staff_back_in,
     window_eta,
 )
 from callpulse.core.calendar import BUILTIN_ALERTS, Calendar, Occurrence
@@ -46,6 +47,13 @@ class QueueReading(Protocol):
     def agents_known(self) -> bool: ...
     @property
     def flow(self) -> QueueFlow: ...
+    @property
+    def live(self) -> QueueFlow: ...
+
+
+MIN_LIVE_ARRIVALS = 10
+"""Below this many arrivals in its window the live rate says too little, and the backlog
+model takes the baseline's rate instead."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,7 @@ class BacklogLimits:
     patience: float = 600.0  # callers' mean patience until their own give-ups say otherwise
     forecast_lead: float = 1800.0
     overrun_after: float = 60.0  # a component may take this long to report back after a window
+    return_spread: float = 120.0  # the agents a window took log back in over this after its end
 
     def fire_level(self, baseline: float | None) -> float:
         """The smallest backlog that is material: the minimum, or the baseline ratio."""
@@ -151,7 +160,9 @@ class BacklogState:
 
     ``drain_eta``: seconds from now until the backlog is back at ``drained_level``: staffing
     as now until the window ends (``window_left`` seconds; ``math.inf`` for an event window
-    with no end yet), then as before the window. ``overhang``: how much of that lies after
+    with no end yet), then the staff it took coming back over ``return_spread`` to where it
+    was before the window, then as observed. Arrivals at the live rate (the baseline's while
+    the live one rests on too few calls). ``overhang``: how much of that lies after
     the window's end, the part the window leaves behind. Both ``None`` when unknown (no
     handle time seen yet and agents serving), ``math.inf`` when it will not drain.
     """
@@ -168,6 +179,7 @@ class BacklogState:
     agents_serving: int
     agents_after: int
     arrivals_per_second: float
+    arrivals_over: str  # what the rate is measured over: "last 15m", or "before the window"
     aht: float | None
     patience: float
     fire_level: float
@@ -457,14 +469,17 @@ class MaintenanceTracker:
         after = max(serving, round(base.serving)) if base is not None else serving
         flow = view.flow
         aht = base.aht if base is not None and base.aht else flow.aht_seconds
-        arrivals = flow.arrivals_per_second
-        if base is not None and base.arrivals is not None:
-            arrivals = base.arrivals
+        arrivals, over = _arrivals(view.live, base)
         calm = patience(flow.reneged, flow.exposure_seconds, limits.patience)
         left = max(0.0, occurrence.end - now)
+        # Agents still logging back in are staff: reading their absence as staffing from now
+        # on would make the ETA infinite just as the queue starts to drain.
+        back = staff_back_in(now, occurrence.end, limits.return_spread)
         fire = limits.fire_level(base.waiting if base else None)
         drained = limits.drained_level(base.waiting if base else None)
-        eta, overhang = window_eta(waiting, drained, left, serving, after, arrivals, aht, calm)
+        eta, overhang = window_eta(
+            waiting, drained, left, serving, after, arrivals, aht, calm, back
+        )
         if not view.agents_known:  # no agent stream: how fast it drains is unknown
             eta = overhang = None
         if paging:  # hysteresis: a page holds until the backlog has drained
@@ -499,6 +514,7 @@ class MaintenanceTracker:
             agents_serving=serving,
             agents_after=after,
             arrivals_per_second=arrivals,
+            arrivals_over=over,
             aht=aht,
             patience=calm,
             fire_level=fire,
@@ -610,3 +626,15 @@ class MaintenanceTracker:
                     out.append(OverrunState(site, component, window.name, state, active))
         self._overrunning = overrunning
         return out
+
+
+def _arrivals(live: QueueFlow, base: Baseline | None) -> tuple[float, str]:
+    """The arrival rate the drain ETA assumes, and what it is measured over.
+
+    The live rate: arrivals change through the day, and a window's backlog drains at the
+    rate callers come now, not the one before it. The baseline's only while the live window
+    holds too few calls to say anything (callpulse started during the window).
+    """
+    if live.arrivals >= MIN_LIVE_ARRIVALS or base is None or base.arrivals is None:
+        return live.arrivals_per_second, f"last {live.window}" if live.window else "live"
+    return base.arrivals, "before the window"

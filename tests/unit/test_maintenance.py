@@ -151,8 +151,9 @@ class Queue:
         self.agents_serving = serving
         self.agents_known = True
         # Many callers' worth of patience data, all very patient: the model is near linear.
-        self.flow = QueueFlow(arrivals, aht, reneged=0, exposure_seconds=1e12, settled=True)
-        self.live = QueueFlow(arrivals, aht, settled=True, arrivals=100, window="15m")
+        self.flow = QueueFlow(
+            arrivals, aht, reneged=0, exposure_seconds=1e12, settled=True, arrivals=100
+        )
 
 
 def tracker_with_window(

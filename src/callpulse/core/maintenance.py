@@ -47,8 +47,6 @@ class QueueReading(Protocol):
     def agents_known(self) -> bool: ...
     @property
     def flow(self) -> QueueFlow: ...
-    @property
-    def live(self) -> QueueFlow: ...
 
 
 MIN_LIVE_ARRIVALS = 10
@@ -469,7 +467,7 @@ class MaintenanceTracker:
         after = max(serving, round(base.serving)) if base is not None else serving
         flow = view.flow
         aht = base.aht if base is not None and base.aht else flow.aht_seconds
-        arrivals, over = _arrivals(view.live, base)
+        arrivals, over = _arrivals(flow, base)
         calm = patience(flow.reneged, flow.exposure_seconds, limits.patience)
         left = max(0.0, occurrence.end - now)
         # Agents still logging back in are staff: reading their absence as staffing from now
@@ -631,9 +629,12 @@ class MaintenanceTracker:
 def _arrivals(live: QueueFlow, base: Baseline | None) -> tuple[float, str]:
     """The arrival rate the drain ETA assumes, and what it is measured over.
 
-    The live rate: arrivals change through the day, and a window's backlog drains at the
-    rate callers come now, not the one before it. The baseline's only while the live window
-    holds too few calls to say anything (callpulse started during the window).
+    The live rate over the longest window (``flow``): arrivals change through the day, and
+    a window's backlog drains at the rate callers come now, not the one before it. The
+    longest window, not a shorter one holding enough calls, because the net drain is the
+    small difference of capacity and arrivals: a few percent of noise in the rate is tens of
+    percent in the ETA. The baseline's only while the live window holds too few calls to say
+    anything (callpulse started during the window, or a quiet queue).
     """
     if live.arrivals >= MIN_LIVE_ARRIVALS or base is None or base.arrivals is None:
         return live.arrivals_per_second, f"last {live.window}" if live.window else "live"

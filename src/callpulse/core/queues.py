@@ -47,9 +47,6 @@ _QUEUE_EVENTS = (
 _STATE_INDEX = {state: i for i, state in enumerate(ev.AGENT_STATES)}
 _AVAILABLE, _ON_CALL, _ACW = (_STATE_INDEX[s] for s in ("available", "on_call", "acw"))
 TOTALS = ("offered", "answered", "abandoned", "answered_within_threshold")
-# Arrivals a live rate is read over: Poisson counts of 50 are within about 14 % of their
-# mean, so the freshest window holding that many is as steady as a rate needs to be.
-LIVE_ARRIVALS = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +106,7 @@ class QueueView:
     more agents than the offered load (N <= A). ``drain_eta_seconds`` is ``math.inf`` when
     capacity does not exceed arrivals, including N = 0 before any handle time is known.
     ``flow`` is the traffic over the longest window, steady enough for the maintenance
-    backlog model not to swing with one call; ``live`` the traffic over the shortest window
-    holding :data:`LIVE_ARRIVALS` arrivals (the longest if none does): the arrival rate now.
+    backlog model not to swing with one call.
 
     ``agents_known`` is False for a queue no ``agent.state`` has ever named (a feed of calls
     alone, such as Connect's contact records): its agent counts are then not a reading but
@@ -133,7 +129,6 @@ class QueueView:
     aht_seconds: float | None = None  # over the Erlang window
     flow: QueueFlow = QueueFlow()
     agents_known: bool = True
-    live: QueueFlow = QueueFlow()
 
     @property
     def agents_serving(self) -> int:
@@ -444,7 +439,6 @@ class QueueTracker:
         """Every queue's state and KPIs at the grid's *now*."""
         grid = self._grid
         now = grid.now
-        by_length = sorted(range(len(grid.windows)), key=grid.windows.__getitem__)
         out = []
         for (site, name), q in self._queues.items():
             q.counters.advance(grid.head)
@@ -474,10 +468,6 @@ class QueueTracker:
                     )
                 )
             oldest = min(q.waiting.values(), default=None)
-            live = next(
-                (i for i in by_length if every[i][QueueField.OFFERED] >= LIVE_ARRIVALS),
-                by_length[-1],
-            )
             erlang = self._flow(q, self._erlang_window, every[self._erlang_window])
             prediction = self._outlook(q, len(q.waiting), erlang)
             if not q.described:  # no agent stream: agents are unknown, not zero
@@ -498,7 +488,6 @@ class QueueTracker:
                     aht_seconds=erlang.aht_seconds,
                     flow=self._flow(q, len(every) - 1, every[-1]),
                     agents_known=q.described,
-                    live=self._flow(q, live, every[live]),
                 )
             )
         return out

@@ -188,3 +188,59 @@ def test_the_eta_never_reads_inf_while_agents_log_back_in() -> None:
     assert not any(b.active for _, _, b in seen)  # never active: no page, whatever `for`
     drained = min(t for t, w, _ in seen if t > center.end and w <= 2)
     assert drained - center.end < 600
+
+
+def test_a_replay_at_full_speed_has_its_baseline_from_the_file() -> None:
+    # On the file's own time nothing evaluates between two records: a replay at full speed
+    # evaluates on the wall clock, hours of the file apart. The clock samples as it goes.
+    spec = WindowSpec(
+        name="pbx",
+        sites=("lon1",),
+        start=datetime.fromtimestamp(START, UTC).replace(tzinfo=None),
+        duration=1800,
+        queues=("billing",),
+    )
+    config = MonitorConfig(maintenance_windows=(spec,), event_time_clock=True)
+    m = Monitor(config, now=START - 3600)
+    m.tick(START + 7200)  # the wall clock, far ahead of the file
+    for i in range(4):
+        m.apply(
+            event(
+                "agent.state", START - 3600, agent_id=f"a{i}", state="available", queues=["billing"]
+            )
+        )
+    for n in range(60):  # a call a minute for the hour before the window
+        t = START - 3600 + 60 * n
+        m.apply(event("call.queued", t, call_id=f"c{n}", queue="billing"))
+        m.apply(
+            event(
+                "call.answered",
+                t + 5,
+                call_id=f"c{n}",
+                queue="billing",
+                agent_id="a0",
+                wait_seconds=5.0,
+            )
+        )
+        m.apply(
+            event(
+                "call.completed",
+                t + 50,
+                call_id=f"c{n}",
+                queue="billing",
+                agent_id="a0",
+                talk_seconds=45.0,
+                hold_seconds=0.0,
+                acw_seconds=0.0,
+            )
+        )
+    m.apply(event("call.queued", START + 60, call_id="late", queue="billing"))
+    m.maintenance.assess(m.now, m.queue_views(), {})
+    [b] = m.maintenance.backlogs
+    assert b.baseline is not None
+    [occurrence] = m.maintenance.windows(m.now)
+    base = m.maintenance.baseline(occurrence, "lon1", "billing")
+    assert base is not None
+    assert base.serving == 4
+    assert base.arrivals is not None
+    assert base.arrivals * 60 == pytest.approx(1.0, rel=0.1)

@@ -49,6 +49,10 @@ class QueueReading(Protocol):
     def flow(self) -> QueueFlow: ...
 
 
+SAMPLE_EVERY = 60.0
+"""Seconds of event time between two baseline samples when no alert evaluation takes them
+(see :meth:`MaintenanceTracker.sample_due`)."""
+
 MIN_LIVE_ARRIVALS = 10
 """Below this many arrivals in its window the live rate says too little, and the backlog
 model takes the baseline's rate instead."""
@@ -240,6 +244,7 @@ class MaintenanceTracker:
         self.event_windows = EventWindows(self.policy.max_bytes)
         # Calls waiting, agents serving and AHT per queue, sampled at each evaluation.
         self._samples: dict[tuple[str, str], deque[_Sample]] = {}
+        self._sampled_at = -math.inf
         self._baselines: dict[tuple[tuple[str, float], str, str], Baseline] = {}
         # Series whose alert condition holds (hysteresis: they stay until they clear), with
         # the window they belong to, watched past its grace period until they do.
@@ -379,6 +384,7 @@ class MaintenanceTracker:
 
     def sample(self, now: float, queues: Iterable[QueueReading]) -> None:
         """Record each queue's calls waiting and agents serving at ``now`` (for baselines)."""
+        self._sampled_at = now
         oldest = now - self.limits.baseline
         present = set()
         for view in queues:
@@ -400,6 +406,15 @@ class MaintenanceTracker:
                 series.popleft()
         for key in [k for k in self._samples if k not in present]:
             del self._samples[key]
+
+    def sample_due(self, now: float) -> bool:
+        """Whether :data:`SAMPLE_EVERY` has passed since the last sample.
+
+        Alert evaluations sample on the wall clock. On an event-time clock that runs faster
+        (a replay at full speed reads hours a second) they land minutes or hours of event
+        time apart, and the half hour before a window may hold none: the clock then samples
+        as it goes."""
+        return now >= self._sampled_at + SAMPLE_EVERY
 
     def baseline(self, occurrence: Occurrence, site: str, queue: str) -> Baseline | None:
         """Mean calls waiting and agents serving in the ``baseline`` period before the window,

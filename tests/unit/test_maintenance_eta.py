@@ -209,31 +209,16 @@ def test_a_replay_at_full_speed_has_its_baseline_from_the_file() -> None:
                 "agent.state", START - 3600, agent_id=f"a{i}", state="available", queues=["billing"]
             )
         )
+    handled = {"agent_id": "a0", "talk_seconds": 45.0, "hold_seconds": 0.0, "acw_seconds": 0.0}
+    steps = (
+        ("call.queued", 0, {}),
+        ("call.answered", 5, {"agent_id": "a0", "wait_seconds": 5.0}),
+        ("call.completed", 50, handled),
+    )
     for n in range(60):  # a call a minute for the hour before the window
-        t = START - 3600 + 60 * n
-        m.apply(event("call.queued", t, call_id=f"c{n}", queue="billing"))
-        m.apply(
-            event(
-                "call.answered",
-                t + 5,
-                call_id=f"c{n}",
-                queue="billing",
-                agent_id="a0",
-                wait_seconds=5.0,
-            )
-        )
-        m.apply(
-            event(
-                "call.completed",
-                t + 50,
-                call_id=f"c{n}",
-                queue="billing",
-                agent_id="a0",
-                talk_seconds=45.0,
-                hold_seconds=0.0,
-                acw_seconds=0.0,
-            )
-        )
+        for kind, after, fields in steps:
+            t = START - 3600 + 60 * n + after
+            m.apply(event(kind, t, call_id=f"c{n}", queue="billing", **fields))
     m.apply(event("call.queued", START + 60, call_id="late", queue="billing"))
     m.maintenance.assess(m.now, m.queue_views(), {})
     [b] = m.maintenance.backlogs

@@ -219,11 +219,13 @@ def test_a_replay_at_full_speed_has_its_baseline_from_the_file() -> None:
         for kind, after, fields in steps:
             t = START - 3600 + 60 * n + after
             m.apply(event(kind, t, call_id=f"c{n}", queue="billing", **fields))
-    m.apply(event("call.queued", START + 60, call_id="late", queue="billing"))
+    # The first assessment comes 45 minutes into the window, when the samples of the half
+    # hour before it have aged out: its baseline was kept as the window opened.
+    m.apply(event("call.queued", START + 2700, call_id="later", queue="billing"))
     m.maintenance.assess(m.now, m.queue_views(), {})
     [b] = m.maintenance.backlogs
     assert b.baseline is not None
-    [occurrence] = m.maintenance.windows(m.now)
+    [occurrence] = m.maintenance.windows(m.now, grace=1800)
     base = m.maintenance.baseline(occurrence, "lon1", "billing")
     assert base is not None
     assert base.serving == 4

@@ -384,6 +384,12 @@ class MaintenanceTracker:
 
     def sample(self, now: float, queues: Iterable[QueueReading]) -> None:
         """Record each queue's calls waiting and agents serving at ``now`` (for baselines)."""
+        # A window's baseline is frozen before the samples it needs age out: on a replay's
+        # fast clock the first assessment may come long after the window opened.
+        for occurrence in self.windows(now, grace=self.limits.grace):
+            for site, queue in self._samples:
+                if occurrence.covers_queue(site, queue):
+                    self.baseline(occurrence, site, queue)
         self._sampled_at = now
         oldest = now - self.limits.baseline
         present = set()

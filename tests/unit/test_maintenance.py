@@ -156,7 +156,9 @@ class Queue:
         self.agents_serving = serving
         self.agents_known = True
         # Many callers' worth of patience data, all very patient: the model is near linear.
-        self.flow = QueueFlow(arrivals, aht, reneged=0, exposure_seconds=1e12, settled=True)
+        self.flow = QueueFlow(
+            arrivals, aht, reneged=0, exposure_seconds=1e12, settled=True, arrivals=100
+        )
 
 
 def tracker_with_window(
@@ -350,16 +352,17 @@ def test_during_a_planned_window_the_eta_counts_the_staff_coming_back() -> None:
     for i in range(10):  # 20 agents before the window
         tracker.sample(utc("2026-11-22T13:40") + 60 * i, [Queue(0, 20, arrivals=0.05)])
     # 10 minutes in: 10 agents left, AHT 300 s, 0.05 calls/s: the queue grows by
-    # 0.05 - 10/300 = 1/60 per s for the 20 minutes left (+20, to 30). Then the 10 agents
-    # back take a caller each at once (20 left); their calls all end about half a handle
-    # time later, so for 150 s only the 10 who stayed finish calls (+2.5, to 22.5); then 20
-    # agents drain them to 2 at 20/300 - 0.05 = 1/60 per s: 150 + 20.5 x 60 = 1380 s.
+    # 0.05 - 10/300 = 1/60 per s for the 20 minutes left (+20, to 30). The 10 agents log
+    # back in over return_spread (2 min), on average a minute after the end (+1, to 31).
+    # They take a caller each at once (21 left); their calls all end about half a handle
+    # time later, so for 150 s only the 10 who stayed finish calls (+2.5, to 23.5); then 20
+    # agents drain them to 2 at 20/300 - 0.05 = 1/60 per s: 60 + 150 + 21.5 x 60 = 1500 s.
     tracker.assess(now, [Queue(10, 10, arrivals=0.05)], {})
     [b] = tracker.backlogs
     assert b.window_left == 1200
     assert b.agents_after == 20
-    assert b.overhang == pytest.approx(1380, rel=1e-3)
-    assert b.drain_eta == pytest.approx(1200 + 1380, rel=1e-3)
+    assert b.overhang == pytest.approx(1500, rel=1e-3)
+    assert b.drain_eta == pytest.approx(1200 + 1500, rel=1e-3)
     assert b.active  # 18 min after the window > 10 min
 
 

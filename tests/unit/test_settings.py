@@ -200,6 +200,14 @@ def test_maintenance_list_prints_local_and_utc_times() -> None:
     ]
 
 
+def test_return_spread_is_a_duration_not_below_zero(tmp_path: Path) -> None:
+    path = write(tmp_path, "maintenance:\n  backlog: {return_spread: 90s}\n")
+    assert load_settings(path).maintenance.backlog.limits().return_spread == 90
+    path = write(tmp_path, "maintenance:\n  backlog: {return_spread: -1}\n")
+    with pytest.raises(ConfigError, match=r"backlog\.return_spread: .*cannot be negative"):
+        load_settings(path)
+
+
 def test_bad_maintenance_settings_are_named(tmp_path: Path) -> None:
     path = write(tmp_path, "maintenance:\n  timezone: Mars/Olympus\n")
     with pytest.raises(ConfigError, match="not an IANA time zone"):

@@ -527,6 +527,7 @@ class BacklogSettings(_Section):
     patience: Annotated[Duration, Field(gt=0)] = 600.0
     forecast_lead: Duration = 1800.0
     overrun_after: Duration = 60.0
+    return_spread: Annotated[Duration, Field(ge=0)] = 120.0
     for_: Annotated[Duration, Field(alias="for")] = 60.0
     keep_firing_for: Duration = 120.0
     severity: str = "critical"

@@ -82,33 +82,50 @@ def window_eta(
     arrivals: float,
     aht: float | None,
     calm: float,
+    back: float | None = None,
 ) -> tuple[float | None, float | None]:
     """(seconds until ``waiting`` is down to ``drained``, of which after the window's end).
 
-    Staffing is ``serving`` until the window ends ``left`` seconds from now (``math.inf``: no
-    planned end; 0: it has ended), then ``after``. ``None`` when unknown (agents serving but no
-    handle time seen yet), ``math.inf`` when it will not drain.
+    The window ends ``left`` seconds from now (``math.inf``: no planned end; 0: it has
+    ended). Staffing is ``serving`` until the staff it took are back, ``back`` seconds from
+    now (by default at its end; 0: staffing is as it is), then ``after``. ``None`` when
+    unknown (agents serving but no handle time seen yet), ``math.inf`` when it will not drain.
     """
+    back = left if back is None else max(back, left)
     if waiting <= drained:
         return 0.0, 0.0
     if not aht or serving == 0:
         # With nobody to answer the backlog never drains (callers giving up is not draining),
         # whatever the handle time; with agents but no handle time yet, it is unknown.
-        if serving == 0 and (math.isinf(left) or left <= 0 or after == 0):
+        if serving == 0 and (math.isinf(back) or back <= 0 or after == 0):
             return math.inf, math.inf
         if not aht:
             return None, None
     assert aht is not None
     now_rate = serving / aht
-    if math.isinf(left) or left <= 0:  # an event window with no end yet, or the window is over
+    if math.isinf(back) or back <= 0:  # an event window with no end yet, or everyone is back
         eta = drain_time(waiting, drained, now_rate, arrivals, calm)
         return eta, eta
-    before_end = drain_time(waiting, drained, now_rate, arrivals, calm) if serving else math.inf
-    if before_end <= left:
-        return before_end, 0.0
-    at_end = queue_after(waiting, left, now_rate, arrivals, calm)
-    overhang = drain_after_return(at_end, drained, serving, after, arrivals, aht, calm)
-    return left + overhang, overhang
+    before_back = drain_time(waiting, drained, now_rate, arrivals, calm) if serving else math.inf
+    if before_back <= back:
+        return before_back, max(0.0, before_back - left)
+    at_back = queue_after(waiting, back, now_rate, arrivals, calm)
+    eta = back + drain_after_return(at_back, drained, serving, after, arrivals, aht, calm)
+    return eta, eta - left
+
+
+def staff_back_in(now: float, end: float, spread: float) -> float:
+    """Seconds from ``now`` until the staff a window took count as back, for the fluid model.
+
+    Agents log back in over ``spread`` seconds from the window's ``end``, evenly: those still
+    out at ``now`` are back, on average, halfway through what is left of it. 0 once the
+    spread has passed (staffing is what is observed); ``math.inf`` for a window with no end.
+    """
+    if math.isinf(end):
+        return math.inf
+    if now >= end + spread:
+        return 0.0
+    return (max(now, end) + end + spread) / 2 - now
 
 
 def drain_after_return(

@@ -313,7 +313,8 @@ def _families() -> dict[str, Family]:
         Family(
             "callpulse_maintenance_backlog_drain_eta_seconds",
             "Time until the backlog is back to normal: staffing as now until the window "
-            "ends, then as before it; +Inf when it will not drain.",
+            "ends, then its agents logging back in over return_spread; arrivals at the live "
+            "rate; +Inf when it will not drain.",
             affected,
             "maintenance",
         ),

@@ -22,6 +22,7 @@ from callpulse.core.backlog import (
     drain_after_return,
     patience,
     queue_after,
+    staff_back_in,
     window_eta,
 )
 from callpulse.core.calendar import BUILTIN_ALERTS, Calendar, Occurrence
@@ -52,6 +53,15 @@ BacklogKey = tuple[str, str, str]
 """A MaintenanceBacklog series: (site, queue, maintenance)."""
 
 
+SAMPLE_EVERY = 60.0
+"""Seconds of event time between two baseline samples when no alert evaluation takes them
+(see :meth:`MaintenanceTracker.sample_due`)."""
+
+MIN_LIVE_ARRIVALS = 10
+"""Below this many arrivals in its window the live rate says too little, and the backlog
+model takes the baseline's rate instead."""
+
+
 @dataclass(frozen=True)
 class BacklogLimits:
     """When an affected queue's backlog pages (MaintenanceBacklog), and when a planned
@@ -67,6 +77,7 @@ class BacklogLimits:
     patience: float = 600.0  # callers' mean patience until their own give-ups say otherwise
     forecast_lead: float = 1800.0
     overrun_after: float = 60.0  # a component may take this long to report back after a window
+    return_spread: float = 120.0  # the agents a window took log back in over this after its end
 
     def fire_level(self, baseline: float | None) -> float:
         """The smallest backlog that is material: the minimum, or the baseline ratio."""
@@ -155,7 +166,9 @@ class BacklogState:
 
     ``drain_eta``: seconds from now until the backlog is back at ``drained_level``: staffing
     as now until the window ends (``window_left`` seconds; ``math.inf`` for an event window
-    with no end yet), then as before the window. ``overhang``: how much of that lies after
+    with no end yet), then the staff it took coming back over ``return_spread`` to where it
+    was before the window, then as observed. Arrivals at the live rate (the baseline's while
+    the live one rests on too few calls). ``overhang``: how much of that lies after
     the window's end, the part the window leaves behind. Both ``None`` when unknown (no
     handle time seen yet and agents serving), ``math.inf`` when it will not drain.
     """
@@ -172,6 +185,7 @@ class BacklogState:
     agents_serving: int
     agents_after: int
     arrivals_per_second: float
+    arrivals_over: str  # what the rate is measured over: "last 15m", or "before the window"
     aht: float | None
     patience: float
     fire_level: float
@@ -234,6 +248,7 @@ class MaintenanceTracker:
         self.event_windows = EventWindows(self.policy.max_bytes)
         # Calls waiting, agents serving and AHT per queue, sampled at each evaluation.
         self._samples: dict[tuple[str, str], deque[_Sample]] = {}
+        self._sampled_at = -math.inf
         self._baselines: dict[tuple[tuple[str, float], str, str], Baseline] = {}
         # Series whose alert condition holds (held, for a firing alert, until drained), with
         # the window they belong to, watched past its grace period until they do.
@@ -377,6 +392,13 @@ class MaintenanceTracker:
 
     def sample(self, now: float, queues: Iterable[QueueReading]) -> None:
         """Record each queue's calls waiting and agents serving at ``now`` (for baselines)."""
+        # A window's baseline is frozen before the samples it needs age out: on a replay's
+        # fast clock the first assessment may come long after the window opened.
+        for occurrence in self.windows(now, grace=self.limits.grace):
+            for site, queue in self._samples:
+                if occurrence.covers_queue(site, queue):
+                    self.baseline(occurrence, site, queue)
+        self._sampled_at = now
         oldest = now - self.limits.baseline
         present = set()
         for view in queues:
@@ -398,6 +420,15 @@ class MaintenanceTracker:
                 series.popleft()
         for key in [k for k in self._samples if k not in present]:
             del self._samples[key]
+
+    def sample_due(self, now: float) -> bool:
+        """Whether :data:`SAMPLE_EVERY` has passed since the last sample.
+
+        Alert evaluations sample on the wall clock. On an event-time clock that runs faster
+        (a replay at full speed reads hours a second) they land minutes or hours of event
+        time apart, and the half hour before a window may hold none: the clock then samples
+        as it goes."""
+        return now >= self._sampled_at + SAMPLE_EVERY
 
     def baseline(self, occurrence: Occurrence, site: str, queue: str) -> Baseline | None:
         """Mean calls waiting and agents serving in the ``baseline`` period before the window,
@@ -479,14 +510,17 @@ class MaintenanceTracker:
         after = max(serving, round(base.serving)) if base is not None else serving
         flow = view.flow
         aht = base.aht if base is not None and base.aht else flow.aht_seconds
-        arrivals = flow.arrivals_per_second
-        if base is not None and base.arrivals is not None:
-            arrivals = base.arrivals
+        arrivals, over = _arrivals(flow, base)
         calm = patience(flow.reneged, flow.exposure_seconds, limits.patience)
         left = max(0.0, occurrence.end - now)
+        # Agents still logging back in are staff: reading their absence as staffing from now
+        # on would make the ETA infinite just as the queue starts to drain.
+        back = staff_back_in(now, occurrence.end, limits.return_spread)
         fire = limits.fire_level(base.waiting if base else None)
         drained = limits.drained_level(base.waiting if base else None)
-        eta, overhang = window_eta(waiting, drained, left, serving, after, arrivals, aht, calm)
+        eta, overhang = window_eta(
+            waiting, drained, left, serving, after, arrivals, aht, calm, back
+        )
         if not view.agents_known:  # no agent stream: how fast it drains is unknown
             eta = overhang = None
         if firing:  # hysteresis: a page holds until the backlog has drained
@@ -521,6 +555,7 @@ class MaintenanceTracker:
             agents_serving=serving,
             agents_after=after,
             arrivals_per_second=arrivals,
+            arrivals_over=over,
             aht=aht,
             patience=calm,
             fire_level=fire,
@@ -632,3 +667,18 @@ class MaintenanceTracker:
                     out.append(OverrunState(site, component, window.name, state, active))
         self._overrunning = overrunning
         return out
+
+
+def _arrivals(live: QueueFlow, base: Baseline | None) -> tuple[float, str]:
+    """The arrival rate the drain ETA assumes, and what it is measured over.
+
+    The live rate over the longest window (``flow``): arrivals change through the day, and
+    a window's backlog drains at the rate callers come now, not the one before it. The
+    longest window, not a shorter one holding enough calls, because the net drain is the
+    small difference of capacity and arrivals: a few percent of noise in the rate is tens of
+    percent in the ETA. The baseline's only while the live window holds too few calls to say
+    anything (callpulse started during the window, or a quiet queue).
+    """
+    if live.arrivals >= MIN_LIVE_ARRIVALS or base is None or base.arrivals is None:
+        return live.arrivals_per_second, f"last {live.window}" if live.window else "live"
+    return base.arrivals, "before the window"

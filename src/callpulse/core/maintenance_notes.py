@@ -28,7 +28,7 @@ def backlog_summary(b: BacklogState, target_eta: float) -> dict[str, str]:
         "drained_at": f"{b.drained_level:g}",
         "agents_serving": str(b.agents_serving),
         "agents_available": str(b.agents_available),
-        "arrival_rate": f"{b.arrivals_per_second * 60:.2f}/min",
+        "arrival_rate": f"{b.arrivals_per_second * 60:.2f}/min ({b.arrivals_over})",
         "aht": "unknown" if b.aht is None else f"{b.aht:.0f}s",
         "patience": f"{b.patience:.0f}s",
     }

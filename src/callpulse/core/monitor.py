@@ -227,6 +227,10 @@ class Monitor:
                 before = now - max(self.config.windows) - self.config.bucket
                 self.stats.released += self.queues.release_idle(before)
                 self.stats.released += self.ivr.release_idle(before)
+            if self.maintenance.sample_due(now):
+                # On event time the maintenance baselines cannot wait for an evaluation on
+                # the wall clock: a replay at full speed would leave them without a sample.
+                self.maintenance.sample(now, self.queue_views())
 
     def _counted(self, release: Callable[[], bool]) -> Callable[[], bool]:
         def reclaim() -> bool:

@@ -92,6 +92,8 @@ class QueueFlow:
     reneged: int = 0
     exposure_seconds: float = 0.0
     settled: bool = False  # the window holds a whole window's worth of traffic
+    arrivals: int = 0  # calls queued within it
+    window: str = ""  # its label
 
 
 @dataclass(frozen=True, slots=True)
@@ -526,6 +528,8 @@ class QueueTracker:
             exposure_seconds=(sums[QueueField.WAIT_MS] + sums[QueueField.RENEGED_WAIT_MS]) / 1000
             + waiting,
             settled=grid.origin <= start,
+            arrivals=sums[QueueField.OFFERED],
+            window=grid.labels[index],
         )
 
     def _outlook(

@@ -77,6 +77,12 @@ class ReplayReport:
     ignored: Counter[str] = field(default_factory=Counter)  # platform kinds skipped
     thresholds: dict[tuple[str, str], float] = field(default_factory=dict)
 
+    @property
+    def only_unused(self) -> bool:
+        """Whether every record was read and none is of a kind events v1 counts: nothing
+        applied, nothing wrong, and so nothing to guess at."""
+        return not self.applied and not self.rejected and bool(self.ignored)
+
     def alerts_of(self, site: str, queue: str) -> Counter[str]:
         """Episodes per alert name whose labels name this queue."""
         out: Counter[str] = Counter()
@@ -332,7 +338,7 @@ def render(report: ReplayReport) -> str:
             "ignored (no events-v1 use): "
             + ", ".join(f"{plain(k)} {n}" for k, n in sorted(report.ignored.items()))
         )
-        if not report.applied and not report.rejected:
+        if report.only_unused:
             lines.append("every record was read, and none is of a kind events v1 counts")
     if report.unreadable:
         lines.append(f"stopped reading at {plain(report.unreadable)}")
@@ -378,9 +384,7 @@ def main(settings: Settings, out: TextIO | None = None) -> int:
     try:
         with _progress(replay.path) as advance:
             report = play(settings, advance)
-        if 2 * report.lines_rejected > report.lines or not (
-            report.applied or (report.ignored and not report.rejected)
-        ):  # a file of kinds v1 has no use for was read right: there is nothing to guess
+        if status(report) in (NOTHING_APPLIED, MOSTLY_REJECTED) and not report.only_unused:
             report.guess = guess.explain(head(replay.path, guess.HEAD_BYTES), replay.format.format)
     except OSError as exc:
         path = plain(str(replay.path))

@@ -38,14 +38,6 @@ def test_erlang_c_stays_finite_for_large_centers() -> None:
     assert 0 < level < 1
 
 
-def test_drain_eta() -> None:
-    # 40 waiting, 10 agents at AHT 300 s drain 2 calls/min; 1 call/min arrives: 1 call/min net.
-    assert erlang.drain_eta(40, 10, 300, 1 / 60) == pytest.approx(40 * 60)
-    assert erlang.drain_eta(40, 5, 300, 1 / 60) == math.inf
-    assert erlang.drain_eta(0, 0, 300, 1) == 0.0
-    assert erlang.drain_eta(3, 2, 0, 0) is None
-
-
 def test_log_bins_error_bound() -> None:
     bins = LogBins(0.001, growth=1.04)
     bound = math.sqrt(1.04) - 1

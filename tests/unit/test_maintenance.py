@@ -13,6 +13,8 @@ import pytest
 from callpulse.alerting import Alerting
 from callpulse.config import AlertingSettings
 from callpulse.core.calendar import AgentImpact, Calendar, Occurrence, WindowSpec
+from callpulse.core.drain import HORIZON
+from callpulse.core.erlang_a import ErlangA, drain_forecast
 from callpulse.core.maintenance import BacklogLimits, EventPolicy, MaintenanceTracker
 from callpulse.core.maintenance_notes import backlog_summary, forecast_summary, overrun_summary
 from callpulse.core.monitor import Monitor, MonitorConfig
@@ -157,7 +159,15 @@ class Queue:
         self.agents_known = True
         # Many callers' worth of patience data, all very patient: the model is near linear.
         self.flow = QueueFlow(
-            arrivals, aht, reneged=0, exposure_seconds=1e12, settled=True, arrivals=100
+            arrivals,
+            aht,
+            reneged=0,
+            exposure_seconds=1e12,
+            settled=True,
+            arrivals=round(arrivals * 900),
+            window="15m",
+            span=900.0,
+            completed=20,
         )
 
 
@@ -184,23 +194,39 @@ def tracker_with_window(
 
 def test_backlog_pages_on_a_drain_eta_over_the_limit_with_the_staffing_to_fix_it() -> None:
     now = utc("2026-11-22T14:00")
-    limits = BacklogLimits(max_calls_waiting=20, max_backlog_ratio=3.0, max_drain_eta=900)
+    limits = BacklogLimits(max_calls_waiting=50, max_backlog_ratio=3.0, max_drain_eta=900)
     tracker = tracker_with_window(limits, now, arrivals=10 / 300)
-    # capacity 12/300 = 0.04/s, arrivals 10/300 s: 10 waiting drain to the baseline of 2
-    # in 8 / (2/300) = 1200 s. The event window has no planned end: that is all there is.
+    # capacity 12/300 = 0.04/s, arrivals 10/300 s, nobody gives up: 10 waiting drain to the
+    # baseline of 2 in 8 / (2/300) = 1200 s on average. The event window has no planned
+    # end: that is all there is. Near its load (0.83) a queue mostly drains early and now
+    # and then very late: the median is 12 min, the P10 4 min. Draining within 15 minutes is
+    # likely enough not to page.
     tracker.assess(now, [Queue(10, 12, arrivals=10 / 300)], {})
     [b] = tracker.backlogs
     assert (b.waiting, b.baseline, b.maintenance, b.drained_level) == (10, 2.0, "chg-1", 2.0)
-    assert b.drain_eta == pytest.approx(1200, rel=1e-6)
-    assert b.active  # 10 >= max(5, 3 x 2) and 20 min > 15 min
-    # To drain 8 in 15 min: 300 x (8/900 + 1/30) = 12.7 -> 13 agents, 1 more than 12.
-    assert b.agents_needed == 13
+    model = drain_forecast(ErlangA(12, 10 / 300, 300, 0.0), 10, 2, HORIZON)
+    assert model.mean == pytest.approx(1200, rel=1e-3)
+    assert (b.drain_eta_low, b.drain_eta, b.drain_eta_high) == pytest.approx(
+        (model.p10, model.p50, model.p90), rel=1e-3
+    )
+    assert round(model.p10) == 226
+    assert not b.active
+    # 40 waiting: 38 / (2/300) = 5700 s on average, and even the P10 (44 min) is too late.
+    tracker.assess(now + 5, [Queue(40, 12, arrivals=10 / 300)], {})
+    [b] = tracker.backlogs
+    assert b.drain_eta_low is not None
+    assert b.drain_eta_low > 900
+    assert b.active  # 40 >= max(5, 3 x 2) and the P10 > 15 min
+    # 10 more agents would each take a caller at once (30 left) and, after 150 s of only the
+    # 12 finishing calls (+1), drain the 29 to 2 at 22/300 - 1/30 = 0.04/s: 825 s in all.
+    assert b.agents_needed == 22
     notes = backlog_summary(b, limits.max_drain_eta)
     assert notes["summary"] == (
-        "billing at lon1: 10 waiting (5x normal), drains in 20 min; "
-        "1 more agents would drain it in 15 min"
+        "billing at lon1: 40 waiting (20x normal), drains in 82 min (44-163); "
+        "10 more agents would drain it in 15 min"
     )
-    assert notes["drain_eta"] == "1200s"
+    assert notes["drain_eta"] == f"{b.drain_eta:.0f}s"
+    assert (notes["drain_eta_low"], notes["drain_eta_high"]) == ("2658s", "9774s")
 
 
 def test_a_small_backlog_never_pages_however_slow_it_drains() -> None:
@@ -354,16 +380,19 @@ def test_during_a_planned_window_the_eta_counts_the_staff_coming_back() -> None:
     # 10 minutes in: 10 agents left, AHT 300 s, 0.05 calls/s: the queue grows by
     # 0.05 - 10/300 = 1/60 per s for the 20 minutes left (+20, to 30). The 10 agents log
     # back in over return_spread (2 min), on average a minute after the end (+1, to 31).
-    # They take a caller each at once (21 left); their calls all end about half a handle
-    # time later, so for 150 s only the 10 who stayed finish calls (+2.5, to 23.5); then 20
-    # agents drain them to 2 at 20/300 - 0.05 = 1/60 per s: 60 + 150 + 21.5 x 60 = 1500 s.
     tracker.assess(now, [Queue(10, 10, arrivals=0.05)], {})
     [b] = tracker.backlogs
     assert b.window_left == 1200
     assert b.agents_after == 20
-    assert b.overhang == pytest.approx(1500, rel=1e-3)
-    assert b.drain_eta == pytest.approx(1200 + 1500, rel=1e-3)
-    assert b.active  # 18 min after the window > 10 min
+    # The chain after the return (1260 s from now) starts from those 31 less the 10 calls
+    # the returning agents take and plus the half call each of those is still worth (26):
+    # it drains the 24 to 2 in 24 x 60 s on average.
+    late = drain_forecast(ErlangA(20, 0.05, 300, 0.0), 26, 2, HORIZON)
+    assert late.mean == pytest.approx(1440, rel=1e-3)
+    assert b.drain_eta == pytest.approx(1260 + late.p50, rel=1e-3)
+    assert b.overhang == pytest.approx(60 + late.p50, rel=1e-3)
+    assert b.drain_eta_low == pytest.approx(1260 + late.p10, rel=1e-3)
+    assert b.active  # even the P10 is over 10 min after the window
 
 
 def test_an_end_delivered_before_its_start_does_not_leave_a_window_open() -> None:
@@ -441,14 +470,21 @@ def test_forecast_before_a_planned_window_from_live_load_and_the_staff_it_takes(
     # 20 agents, AHT 300 s, 0.05 calls/s (A = 15): half of them gone grows the queue by
     # 0.05 - 10/300 = 1/60 per s. Agents on a call finish it first, so the loss lands half a
     # handle time (150 s) into the 30 minutes: 1650 s of growth, 27.5 waiting at the end.
-    # The 10 agents back take 10 at once (17.5 left), the queue grows by 2.5 in the 150 s
-    # before their first calls end, then 20 drain the 20 to 2 in 18 x 60: 1230 s in all.
+    # The 10 agents back (a minute after the end on average) take 10 at once and their first
+    # calls count half each: the chain with 20 agents starts from 23.
     tracker.sample(now, [Queue(0, 20, arrivals=0.05)])
     tracker.assess(now, [Queue(0, 20, arrivals=0.05)], {})
     [f] = tracker.forecasts
     assert (f.agents_lost, f.starts_in) == (10, 1200)
     assert f.peak == pytest.approx(27.5, rel=1e-3)
-    assert f.drain_after == pytest.approx(1230, rel=1e-3)
+    late = drain_forecast(ErlangA(20, 0.05, 300, 0.0), 23, 2, HORIZON)
+    assert f.drain_after == pytest.approx(60 + late.p50, rel=1e-3)
+    # The queue's callers waited long and never gave up: patience from what they did.
+    assert f.patience > 1e9
+    assert f.patience_from.startswith("0 give-ups in ")
+    # The range: chance around the path, sd ~ sqrt(1650 x (0.05 + 1/30)) = 11.7.
+    assert f.peak_low < f.peak - 10
+    assert f.peak_high > f.peak + 10
     assert f.active
     # Keeping 15 on the phones: 0 growth, nothing to drain.
     assert f.agents_to_keep is not None
@@ -511,7 +547,9 @@ def test_with_after_call_work_counted_no_extra_agent_is_asked_for() -> None:
     tracker = tracker_with_window(BacklogLimits(), now, samples=0, serving=5, arrivals=1 / 300)
     tracker.assess(now, [Queue(10, 5, arrivals=1 / 300)], {})
     [b] = tracker.backlogs
-    assert b.drain_eta == pytest.approx(600, rel=1e-6)
+    model = drain_forecast(ErlangA(5, 1 / 300, 300, 0.0), 10, 2, HORIZON)
+    assert model.mean == pytest.approx(600, rel=1e-3)
+    assert b.drain_eta == pytest.approx(model.p50, rel=1e-3)
     assert (b.active, b.agents_needed) == (False, 5)
     assert "more agents" not in backlog_summary(b, 900)["summary"]
 

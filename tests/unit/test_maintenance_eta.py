@@ -134,7 +134,7 @@ def test_the_hand_computed_case_drains_at_the_live_arrival_rate() -> None:
     # drains at 10/300 - 1/60 = 1/60 per s: 18 x 60 = 1080 s, for the queue's own drain ETA
     # and for MaintenanceBacklog's. That is the drain of patient callers to an empty queue:
     # the limits say so (drained at 0; a patience the evidence of no give-up cannot undo).
-    limits = BacklogLimits(drained_calls_waiting=0, patience=1e9, max_drain_eta=600)
+    limits = BacklogLimits(drained_calls_waiting=0, max_drain_eta=600)
     center = Center(10, limits, duration=1800, taken=6)
 
     def gaps(t: float) -> float:

@@ -7,7 +7,10 @@ from collections.abc import Callable
 
 import pytest
 
+from callpulse.core.drain import HORIZON
+from callpulse.core.erlang_a import ErlangA, drain_forecast
 from callpulse.core.monitor import Monitor, MonitorConfig, Outcome, ServiceLevelPolicy
+from callpulse.core.patience import estimate_patience
 from callpulse.core.queues import QueueView, QueueWindow
 from callpulse.core.readings import collect
 
@@ -487,8 +490,12 @@ def test_erlang_outlook_and_drain_eta(make_monitor: Callable[..., Monitor]) -> N
 
     assert v.predicted_service_level == pytest.approx(erlang.service_level(10, 14, 300, 20))
     assert v.agents_required == erlang.agents_required(10, 300, 20, 0.8)
-    # Capacity 14/300 calls/s, arrivals 10/300 calls/s: 10 waiting drain in 10 / (4/300) s.
-    assert v.drain_eta_seconds == pytest.approx(10 / (4 / 300))
+    # Capacity 14/300 calls/s, arrivals 10/300 calls/s: without give-ups 10 waiting drain in
+    # 10 / (4/300) s on average. The gauge is the queue model's mean, with callers giving up
+    # as their waits so far say (too few yet: the configured 10 min, as one caller).
+    assert v.arrivals_per_second == pytest.approx(10 / 300)
+    assert drain_forecast(ErlangA(14, 10 / 300, 300, 0.0), 10, 0).mean == pytest.approx(750)
+    assert v.drain_eta_seconds == pytest.approx(gauge(v, 14, 300))
 
 
 def test_no_erlang_numbers_without_handle_time_or_spare_agents(
@@ -668,8 +675,10 @@ def test_capacity_counts_agents_in_after_call_work(make_monitor: Callable[..., M
     v = view(m)
     assert v.calls_waiting == 10
     assert v.agents_serving == 5
-    # N = 5: 10 / (5/300 - 1/300) = 750 s (with ACW left out, N = 4 gave 1000 s).
-    assert v.drain_eta_seconds == pytest.approx(750)
+    # N = 5: 10 / (5/300 - 1/300) = 750 s on average without give-ups (with ACW left out,
+    # N = 4 gave 1000 s); the gauge is the model's mean for N = 5.
+    assert v.drain_eta_seconds == pytest.approx(gauge(v, 5, 300))
+    assert v.drain_eta_seconds < gauge(v, 4, 300)
 
 
 def test_erlang_c_counts_agents_in_after_call_work(make_monitor: Callable[..., Monitor]) -> None:
@@ -790,3 +799,10 @@ def test_a_queue_no_agent_stream_describes_has_no_agent_kpis(
     assert v.agents_known
     assert v.calls_waiting_no_agent_available == 1
     assert v.drain_eta_seconds == math.inf
+
+
+def gauge(v: QueueView, agents: int, aht: float) -> float:
+    """The drain gauge's value for ``v`` at ``agents`` and ``aht``: the model's mean."""
+    patience = estimate_patience(v.flow.reneged, v.flow.exposure_seconds, 600.0)
+    queue = ErlangA(agents, v.arrivals_per_second, aht, patience.rate)
+    return drain_forecast(queue, v.calls_waiting, 0, HORIZON).mean

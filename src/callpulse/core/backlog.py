@@ -1,5 +1,6 @@
-"""The fluid model of a queue under a backlog: how it grows, how it drains, and how patient
-its callers are.
+"""The fluid model of a queue under a backlog: the mean path of the Erlang A queue of
+:mod:`callpulse.core.drain`, for where a level is what is asked (how many will wait as a
+window ends, how many agents would drain a backlog in time) rather than a distribution.
 
 While callers wait, every agent serving the queue is busy, so the queue is worked off at
 ``capacity = N / AHT`` calls per second. Callers arrive at ``arrivals`` per second and each
@@ -15,10 +16,6 @@ Everything here is that solution solved for a time or a level; no function reads
 from __future__ import annotations
 
 import math
-
-PATIENCE_WEIGHT = 20.0
-"""How many callers' worth of evidence the configured patience counts as (see
-:func:`patience`)."""
 
 
 def queue_after(
@@ -58,60 +55,6 @@ def drain_time(
     if level >= target:
         return math.inf  # abandonment balances the inflow above the target
     return patience * math.log((waiting - level) / (target - level))
-
-
-def patience(reneged: int, exposure_seconds: float, prior: float) -> float:
-    """The callers' mean patience in seconds, estimated from what they did.
-
-    The maximum-likelihood estimate for exponential patience is the total time callers
-    waited (``exposure_seconds``, answered and still-waiting callers included: their
-    patience outlasted their wait) over the callers who gave up (``reneged``). With few
-    give-ups that estimate swings, so ``prior`` (the configured patience) is added as
-    :data:`PATIENCE_WEIGHT` callers of evidence: it dominates in quiet hours and fades
-    once a backlog produces real data.
-    """
-    return (exposure_seconds + PATIENCE_WEIGHT * prior) / (reneged + PATIENCE_WEIGHT)
-
-
-def window_eta(
-    waiting: int,
-    drained: float,
-    left: float,
-    serving: int,
-    after: int,
-    arrivals: float,
-    aht: float | None,
-    calm: float,
-    back: float | None = None,
-) -> tuple[float | None, float | None]:
-    """(seconds until ``waiting`` is down to ``drained``, of which after the window's end).
-
-    The window ends ``left`` seconds from now (``math.inf``: no planned end; 0: it has
-    ended). Staffing is ``serving`` until the staff it took are back, ``back`` seconds from
-    now (by default at its end; 0: staffing is as it is), then ``after``. ``None`` when
-    unknown (agents serving but no handle time seen yet), ``math.inf`` when it will not drain.
-    """
-    back = left if back is None else max(back, left)
-    if waiting <= drained:
-        return 0.0, 0.0
-    if not aht or serving == 0:
-        # With nobody to answer the backlog never drains (callers giving up is not draining),
-        # whatever the handle time; with agents but no handle time yet, it is unknown.
-        if serving == 0 and (math.isinf(back) or back <= 0 or after == 0):
-            return math.inf, math.inf
-        if not aht:
-            return None, None
-    assert aht is not None
-    now_rate = serving / aht
-    if math.isinf(back) or back <= 0:  # an event window with no end yet, or everyone is back
-        eta = drain_time(waiting, drained, now_rate, arrivals, calm)
-        return eta, eta
-    before_back = drain_time(waiting, drained, now_rate, arrivals, calm) if serving else math.inf
-    if before_back <= back:
-        return before_back, max(0.0, before_back - left)
-    at_back = queue_after(waiting, back, now_rate, arrivals, calm)
-    eta = back + drain_after_return(at_back, drained, serving, after, arrivals, aht, calm)
-    return eta, eta - left
 
 
 def staff_back_in(now: float, end: float, spread: float) -> float:

@@ -105,7 +105,8 @@ QUEUE_INSTANT: tuple[Reader[QueueView], ...] = (
     ),
     (
         "callpulse_queue_drain_eta_seconds",
-        "Time to work off the waiting calls at current staffing; +Inf when it cannot drain.",
+        "Median time to work off the waiting calls at current staffing (the Erlang A "
+        "backlog model, callers giving up at their estimated rate); +Inf when it cannot drain.",
         lambda v: v.drain_eta_seconds,
     ),
 )
@@ -312,15 +313,39 @@ def _families() -> dict[str, Family]:
         ),
         Family(
             "callpulse_maintenance_backlog_drain_eta_seconds",
-            "Time until the backlog is back to normal: staffing as now until the window "
-            "ends, then its agents logging back in over return_spread; arrivals at the live "
-            "rate; +Inf when it will not drain.",
+            "Median time until the backlog is back to normal: staffing as now until the "
+            "window ends, then its agents logging back in over return_spread; arrivals at the "
+            "live rate; +Inf when it will not drain.",
+            affected,
+            "maintenance",
+        ),
+        Family(
+            "callpulse_maintenance_backlog_drain_eta_low_seconds",
+            "P10 of that time: the backlog model's quick end, which the page is judged on.",
+            affected,
+            "maintenance",
+        ),
+        Family(
+            "callpulse_maintenance_backlog_drain_eta_high_seconds",
+            "P90 of that time (+Inf: beyond four hours or never).",
             affected,
             "maintenance",
         ),
         Family(
             "callpulse_maintenance_forecast_peak_calls",
             "Calls expected waiting when a planned window that has not opened yet ends.",
+            affected,
+            "maintenance",
+        ),
+        Family(
+            "callpulse_maintenance_forecast_peak_low_calls",
+            "P10 of the calls waiting as that window ends (chance and the callers' patience).",
+            affected,
+            "maintenance",
+        ),
+        Family(
+            "callpulse_maintenance_forecast_peak_high_calls",
+            "P90 of the calls waiting as that window ends.",
             affected,
             "maintenance",
         ),

@@ -63,19 +63,3 @@ def agents_required(load: float, aht: float, threshold: float, target: float) ->
         if 1.0 - waiting * math.exp(-(agents - load) * threshold / aht) >= target:
             return agents
     return None
-
-
-def drain_eta(backlog: int, agents: int, aht: float, arrivals_per_second: float) -> float | None:
-    """Seconds until ``backlog`` waiting calls are worked off at the current staffing.
-
-    Capacity is ``agents / aht`` calls per second; what exceeds the arrival rate drains the
-    backlog. ``math.inf`` when capacity does not exceed arrivals, ``None`` without an AHT.
-    """
-    if backlog <= 0:
-        return 0.0
-    if agents <= 0:
-        return math.inf
-    if aht <= 0:
-        return None
-    spare = agents / aht - arrivals_per_second
-    return backlog / spare if spare > 0 else math.inf

@@ -13,7 +13,7 @@ uniformization (exact up to stated tolerances; its cost grows with the events a 
 times the spread of the queue), :func:`moment_forecast` fits a shifted Gamma distribution to
 the passage's exact first three cumulants (about a millisecond; within 1 % of the chain's
 quantiles once a few levels are to drain). :func:`drain_forecast` takes the chain unless it
-would cost more than about 20 ms. The fluid model (``backlog.drain_time``) gives when the
+would cost more than about 1 ms. The fluid model (``backlog.drain_time``) gives when the
 mean path reaches the target; the queue's fluctuations reach it sooner, so the fluid reads
 8-15 % above the chain's median from 5 to 200 agents.
 """
@@ -41,9 +41,17 @@ TOLERANCE = 0.05
 """Seconds to which the quantiles are found, or 0.05 % of them if more (far below what a
 forecast can mean)."""
 
-WORK = 60_000
+WORK = 2_000
 """Level-steps (uniformization jumps times levels holding mass) above which
-:func:`drain_forecast` takes the moment fit: about 20 ms of the chain in plain Python."""
+:func:`drain_forecast` takes the moment fit: about 1 ms of the chain in plain Python. Every
+queue with callers waiting is forecast at every evaluation (the drain gauge), so the chain
+is kept to the short passages of few levels where the fit is least exact."""
+
+MOST_WORK = 100 * WORK
+"""Level-steps past which the chain gives up for the moment fit whatever its shape: about
+70 ms, what a passage of a few levels near the critical load can take. What a passage will
+cost is known only roughly beforehand (a skewed one mostly ends early), so this is counted
+as the chain steps."""
 
 SHARES = (0.1, 0.5, 0.9)
 """The quantiles a forecast gives: P10, P50, P90."""
@@ -159,14 +167,16 @@ def passage_moments(
 
 
 def _survival_by_jumps(
-    queue: ErlangA, waiting: int, target: int, top: int, most: int
-) -> tuple[float, list[float]]:
-    """(uniformization rate, chance still above ``target`` after each of its jumps).
+    queue: ErlangA, waiting: int, target: int, top: int, most: int, deepest: float = 0.9
+) -> tuple[float, list[float]] | None:
+    """(uniformization rate, chance still above ``target`` after each of its jumps), or
+    None once it has cost :data:`MOST_WORK` level-steps.
 
     Uniformization: the chain jumps at one rate, the largest of its total rates, and a jump
     that would not happen leaves it where it is. Only the band of levels holding mass is
-    stepped, so the cost follows the spread of the queue, not the ceiling. Past the P90's
-    jumps and :data:`OVERRUN` deviations of them the chain stops (at most ``most`` jumps).
+    stepped, so the cost follows the spread of the queue, not the ceiling. Past the jumps
+    of the ``deepest`` quantile asked for and :data:`OVERRUN` deviations of them the chain
+    stops (at most ``most`` jumps).
     """
     size = top - target  # levels target+1 .. top at 1 .. size; 0 and size+1 stay empty
     rate = queue.arrivals + queue.down(top)
@@ -180,9 +190,13 @@ def _survival_by_jumps(
     alive = [1.0]
     left = 1.0
     last = most
+    work = 0
     while left > SETTLED and len(alive) <= last:
         low = max(1, low - 1)
         high = min(size, high + 1)
+        work += high - low + 1
+        if work > MOST_WORK:
+            return None
         stepped = [
             a * here + up * below + b * above
             for a, here, below, b, above in zip(
@@ -200,7 +214,7 @@ def _survival_by_jumps(
             high -= 1
         left = sum(stepped)
         alive.append(left)
-        if left < 1 - SHARES[-1] and last == most:
+        if left < 1 - deepest and last == most:
             jumps = len(alive)
             last = min(most, jumps + int(OVERRUN * math.sqrt(jumps)) + 20)
     return rate, alive
@@ -265,18 +279,42 @@ class _Passage:
 
 def _passage(queue: ErlangA, waiting: int, target: int, horizon: float) -> _Passage:
     top = ceiling(queue, waiting, target, horizon)
-    mean, variance, third = passage_moments(queue, waiting, target, top)
+    try:
+        mean, variance, third = passage_moments(queue, waiting, target, top)
+    except OverflowError:  # a passage beyond any float: longer than any horizon
+        mean = variance = third = math.inf
+    if not all(map(math.isfinite, (mean, variance, third))):
+        return _Passage(top, math.inf, math.inf, math.inf)
     drains = queue.arrivals < queue.down(top)
     return _Passage(top, mean if drains else math.inf, variance, third)
+
+
+def _chain_quantiles(
+    queue: ErlangA,
+    waiting: int,
+    target: int,
+    horizon: float,
+    passage: _Passage,
+    shares: tuple[float, ...],
+) -> list[float] | None:
+    """The quantiles ``shares`` (ascending) of the passage from the chain; None past
+    :data:`MOST_WORK`."""
+    rate = queue.arrivals + queue.down(passage.top)
+    most = int(rate * horizon + 10 * math.sqrt(rate * horizon) + 20)
+    stepped = _survival_by_jumps(queue, waiting, target, passage.top, most, shares[-1])
+    if stepped is None:
+        return None
+    rate, alive = stepped
+    return [_quantile(share, rate, alive, horizon) for share in shares]
 
 
 def _by_chain(
     queue: ErlangA, waiting: int, target: int, horizon: float, passage: _Passage
 ) -> DrainForecast:
-    rate = queue.arrivals + queue.down(passage.top)
-    most = int(rate * horizon + 10 * math.sqrt(rate * horizon) + 20)
-    rate, alive = _survival_by_jumps(queue, waiting, target, passage.top, most)
-    p10, p50, p90 = (_quantile(share, rate, alive, horizon) for share in SHARES)
+    found = _chain_quantiles(queue, waiting, target, horizon, passage, SHARES)
+    if found is None:
+        return _by_moments(passage, horizon)
+    p10, p50, p90 = found
     return DrainForecast(p10, p50, p90, passage.mean)
 
 
@@ -322,14 +360,31 @@ def drain_forecast(
     ``math.inf``. The chain where it costs at most :data:`WORK` level-steps (small centers,
     short drains: where the spread and the fluid's error are largest), the moment fit beyond
     (many independent steps), unless its Gamma shape is below 1: a passage of a few levels
-    near the critical load, whose quantiles a three-cumulant fit misses.
+    near the critical load, whose quantiles a three-cumulant fit misses. Even then not past
+    :data:`MOST_WORK` level-steps really stepped: a forecast is read at every evaluation,
+    and a skewed fit is a better answer than a late one.
     """
     if (settled := _settled(queue, waiting, target)) is not None:
         return settled
     passage = _passage(queue, waiting, target, horizon)
+    if not _chain_first(queue, waiting, target, horizon, passage):
+        return _by_moments(passage, horizon)
+    return _by_chain(queue, waiting, target, horizon, passage)
+
+
+def _chain_first(
+    queue: ErlangA, waiting: int, target: int, horizon: float, passage: _Passage
+) -> bool:
+    """Whether the chain is tried before the fit (see :func:`drain_forecast`)."""
     rate = queue.arrivals + queue.down(passage.top)
     jumps = rate * min(horizon, passage.mean + 4 * math.sqrt(passage.variance))
     band = min(passage.top - target, 2 * math.sqrt(jumps) + waiting - target)
-    if jumps * band > WORK and (math.isinf(passage.mean) or passage.fit()[0] >= 1):
-        return _by_moments(passage, horizon)
-    return _by_chain(queue, waiting, target, horizon, passage)
+    return jumps * band <= WORK or not (math.isinf(passage.mean) or passage.fit()[0] >= 1)
+
+
+def drain_mean(queue: ErlangA, waiting: int, target: int, horizon: float = 3600.0) -> float:
+    """The mean time until no more than ``target`` wait (``math.inf``: never): the exact
+    first moment of the passage, a few tens of microseconds whatever the queue."""
+    if (settled := _settled(queue, waiting, target)) is not None:
+        return settled.mean
+    return _passage(queue, waiting, target, horizon).mean

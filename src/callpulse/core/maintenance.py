@@ -12,21 +12,20 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Literal, NamedTuple, Protocol
 
 from callpulse.core import event_structs as ev
 from callpulse.core.backlog import (
     agents_to_drain,
-    drain_after_return,
-    patience,
-    queue_after,
     staff_back_in,
-    window_eta,
 )
 from callpulse.core.calendar import BUILTIN_ALERTS, Calendar, Occurrence
+from callpulse.core.drain import build_up, window_outlook
 from callpulse.core.event_windows import EventWindows
+from callpulse.core.flow_history import Estimate, FlowHistory, Reading
+from callpulse.core.patience import estimate_patience
 from callpulse.core.queues import QueueFlow
 
 
@@ -52,6 +51,14 @@ class QueueReading(Protocol):
 BacklogKey = tuple[str, str, str]
 """A MaintenanceBacklog series: (site, queue, maintenance)."""
 
+
+Z90 = 1.2815515655446004
+"""The standard normal's 0.9 quantile: P10 and P90 of a normal are its mean -+ this many
+deviations."""
+
+FORECAST_EVERY = 60.0
+"""Seconds a window's forecast stands before it is made again. It is a model run per queue
+and window, on inputs that move little from one evaluation to the next."""
 
 SAMPLE_EVERY = 60.0
 """Seconds of event time between two baseline samples when no alert evaluation takes them
@@ -164,13 +171,17 @@ class Baseline:
 class BacklogState:
     """One affected queue during (or after) one window, as the last evaluation judged it.
 
-    ``drain_eta``: seconds from now until the backlog is back at ``drained_level``: staffing
-    as now until the window ends (``window_left`` seconds; ``math.inf`` for an event window
-    with no end yet), then the staff it took coming back over ``return_spread`` to where it
-    was before the window, then as observed. Arrivals at the live rate (the baseline's while
-    the live one rests on too few calls). ``overhang``: how much of that lies after
-    the window's end, the part the window leaves behind. Both ``None`` when unknown (no
-    handle time seen yet and agents serving), ``math.inf`` when it will not drain.
+    ``drain_eta``: seconds from now until the backlog is back at ``drained_level``, the
+    median of the queue model (:mod:`callpulse.core.drain`), with ``drain_eta_low`` and
+    ``drain_eta_high`` its P10 and P90: staffing as now until the window ends
+    (``window_left`` seconds; ``math.inf`` for an event window with no end yet), then the
+    staff it took coming back over ``return_spread`` to where it was before the window.
+    Arrivals at the live rate (the baseline's while the live one rests on too few calls),
+    callers giving up at the rate their own waits and abandons say. ``overhang``: how much of
+    the median lies after the window's end, the part the window leaves behind;
+    ``overhang_low`` the same of the P10, what the alert pages on (it pages when even the
+    quick end of the range is too late). All ``None`` when unknown (no handle time seen yet
+    and agents serving), ``math.inf`` when it will not drain.
     """
 
     site: str
@@ -181,13 +192,16 @@ class BacklogState:
     drain_eta: float | None
     overhang: float | None
     window_left: float
+    drain_eta_low: float | None
+    drain_eta_high: float | None
+    overhang_low: float | None
     agents_available: int
     agents_serving: int
     agents_after: int
     arrivals_per_second: float
     arrivals_over: str  # what the rate is measured over: "last 15m", or "before the window"
     aht: float | None
-    patience: float
+    patience: float  # the callers' mean patience, seconds (math.inf: nobody gives up)
     fire_level: float
     drained_level: float
     agents_needed: int | None  # serving after the window to drain within max_drain_eta
@@ -205,10 +219,14 @@ class ForecastState:
     duration: float
     agents_serving: int
     agents_lost: int
-    peak: float
-    drain_after: float  # seconds after the window until drained
+    peak: float  # expected calls waiting as the window ends
+    drain_after: float  # seconds after the window until drained (median)
     agents_to_keep: int | None  # the fewest agents on the queue during it within the limits
     active: bool
+    peak_low: float = 0.0  # P10 and P90 of the calls waiting as it ends
+    peak_high: float = 0.0
+    patience: float = math.inf  # the callers' mean patience assumed, seconds
+    patience_from: str = ""  # what that rests on, in words
 
 
 @dataclass
@@ -248,6 +266,7 @@ class MaintenanceTracker:
         self.event_windows = EventWindows(self.policy.max_bytes)
         # Calls waiting, agents serving and AHT per queue, sampled at each evaluation.
         self._samples: dict[tuple[str, str], deque[_Sample]] = {}
+        self._history: dict[tuple[str, str], FlowHistory] = {}
         self._sampled_at = -math.inf
         self._baselines: dict[tuple[tuple[str, float], str, str], Baseline] = {}
         # Series whose alert condition holds (held, for a firing alert, until drained), with
@@ -256,6 +275,8 @@ class MaintenanceTracker:
         # The MaintenanceBacklog alerts that fire, as the last assessment was told.
         self._firing: frozenset[BacklogKey] = frozenset()
         self._warning: set[tuple[tuple[str, float], str, str]] = set()
+        # Each window's forecast per queue, with when it was made (see FORECAST_EVERY).
+        self._forecasts: dict[tuple[tuple[str, float], str, str], tuple[float, ForecastState]] = {}
         self._overrunning: dict[tuple[tuple[str, float], str, str], Occurrence] = {}
         # What the last assessment found: read by the scrape and the status page.
         self.backlogs: list[BacklogState] = []
@@ -418,8 +439,10 @@ class MaintenanceTracker:
             )
             while series and series[0][0] < oldest:
                 series.popleft()
+            self._history.setdefault(key, FlowHistory()).add(_reading(now, flow))
         for key in [k for k in self._samples if k not in present]:
             del self._samples[key]
+            self._history.pop(key, None)
 
     def sample_due(self, now: float) -> bool:
         """Whether :data:`SAMPLE_EVERY` has passed since the last sample.
@@ -444,7 +467,13 @@ class MaintenanceTracker:
             before = [row for row in series if start - self.limits.baseline <= row.at <= start]
             if not before:
                 return None
-            self._baselines[key] = Baseline.of(before)
+            base = Baseline.of(before)
+            # Handle time from enough calls: a small queue's one window holds a handful.
+            history = self._history.get((site, queue))
+            handle = history.handle_time(start) if history is not None else None
+            if handle is not None:
+                base = replace(base, aht=handle.value)
+            self._baselines[key] = base
         return self._baselines[key]
 
     def _recent(self, site: str, queue: str) -> Baseline | None:
@@ -510,25 +539,33 @@ class MaintenanceTracker:
         after = max(serving, round(base.serving)) if base is not None else serving
         flow = view.flow
         aht = base.aht if base is not None and base.aht else flow.aht_seconds
-        arrivals, over = _arrivals(flow, base)
-        calm = patience(flow.reneged, flow.exposure_seconds, limits.patience)
+        arrivals, over = _arrivals(now, flow, base, self._history.get((view.site, view.queue)))
+        patience = estimate_patience(flow.reneged, flow.exposure_seconds, limits.patience)
+        calm = patience.mean_patience
         left = max(0.0, occurrence.end - now)
         # Agents still logging back in are staff: reading their absence as staffing from now
         # on would make the ETA infinite just as the queue starts to drain.
         back = staff_back_in(now, occurrence.end, limits.return_spread)
         fire = limits.fire_level(base.waiting if base else None)
         drained = limits.drained_level(base.waiting if base else None)
-        eta, overhang = window_eta(
-            waiting, drained, left, serving, after, arrivals, aht, calm, back
+        forecast = window_outlook(
+            waiting, drained, serving, after, max(back, left), arrivals, aht, patience.rate
         )
         if not view.agents_known:  # no agent stream: how fast it drains is unknown
-            eta = overhang = None
+            forecast = None
+        eta = low = high = overhang = overhang_low = None
+        if forecast is not None:
+            eta, low, high = forecast.p50, forecast.p10, forecast.p90
+            # A window with no planned end leaves all of it behind (as far as is known).
+            ahead = 0.0 if math.isinf(left) else left
+            overhang, overhang_low = max(0.0, eta - ahead), max(0.0, low - ahead)
         if firing:  # hysteresis: a page holds until the backlog has drained
             active = waiting > drained
         else:
+            # Page on the quick end of the range: certain that it will not drain in time.
             active = waiting >= fire and (
                 waiting > limits.max_calls_waiting
-                or (overhang is not None and overhang > limits.max_drain_eta)
+                or (overhang_low is not None and overhang_low > limits.max_drain_eta)
             )
         needed = None
         if aht and waiting > drained and view.agents_known:
@@ -551,6 +588,9 @@ class MaintenanceTracker:
             drain_eta=eta,
             overhang=overhang,
             window_left=left,
+            drain_eta_low=low,
+            drain_eta_high=high,
+            overhang_low=overhang_low,
             agents_available=view.agents["available"],
             agents_serving=serving,
             agents_after=after,
@@ -578,18 +618,31 @@ class MaintenanceTracker:
         ]
         out = []
         warning = set()
+        fresh: dict[tuple[tuple[str, float], str, str], tuple[float, ForecastState]] = {}
         for view in queues:
             for occurrence in upcoming:
                 if not occurrence.covers_queue(view.site, view.queue):
                     continue
                 key = (occurrence.key, view.site, view.queue)
-                state = self._forecast(now, occurrence, view, key in self._warning)
-                if state is None:
+                made = self._forecasts.get(key)
+                if made is not None and now < made[0] + FORECAST_EVERY:
+                    state: ForecastState | None = replace(
+                        made[1],
+                        starts_in=occurrence.start - now,
+                        active=made[1].active or key in self._warning,
+                    )
+                else:
+                    state = self._forecast(now, occurrence, view, key in self._warning)
+                    if state is not None:
+                        made = (now, state)
+                if state is None or made is None:
                     continue
+                fresh[key] = made
                 if state.active:
                     warning.add(key)
                 out.append(state)
         self._warning = warning
+        self._forecasts = fresh
         return out
 
     def _forecast(
@@ -602,28 +655,37 @@ class MaintenanceTracker:
             return None  # no forecast on less than a whole window of traffic
         if not view.agents_known:
             return None  # nor on agents no stream describes
-        aht = recent.aht
+        history = self._history.get((view.site, view.queue), FlowHistory())
+        # Rates from enough calls where the last hours have them (see flow_history).
+        handle = history.handle_time(now)
+        aht = handle.value if handle is not None else recent.aht
         serving = view.agents_serving
         lost = impact.lost(view.queue, serving)
-        arrivals = recent.arrivals
-        calm = patience(view.flow.reneged, view.flow.exposure_seconds, limits.patience)
+        found = history.arrivals(_reading(now, view.flow))  # before any window: stationary
+        arrivals = found.value if found.count >= MIN_LIVE_ARRIVALS else recent.arrivals
+        patience, patience_from = history.patience(limits.patience, occurrence.start)
         duration = occurrence.end - occurrence.start
         # Agents on a call when the window opens finish it first: the staff loss lands about
         # half a handle time into the window.
         short = max(0.0, duration - aht / 2)
         drained = limits.drained_level(recent.waiting)
         fire = limits.fire_level(recent.waiting)
+        back = max(1.0, limits.return_spread / 2)
 
-        def outcome(kept: int) -> tuple[float, float, bool]:
-            peak = queue_after(view.calls_waiting, short, kept / aht, arrivals, calm)
-            drain = drain_after_return(peak, drained, kept, serving, arrivals, aht, calm)
-            over = peak >= fire and (
-                peak > limits.max_calls_waiting or drain > limits.max_drain_eta
-            )
-            return peak, drain, over
+        def outcome(kept: int, rate: float = patience.rate) -> tuple[float, float, float, bool]:
+            peak, var = build_up(view.calls_waiting, short, kept, arrivals, aht, rate)
+            drain = window_outlook(round(peak), drained, kept, serving, back, arrivals, aht, rate)
+            after = math.inf if drain is None else max(0.0, drain.p50)
+            limit = limits.max_drain_eta
+            over = peak >= fire and (peak > limits.max_calls_waiting or after > limit)
+            return peak, var, after, over
 
-        peak, drain, over = outcome(serving - lost)
-        keep = next((k for k in range(serving - lost, serving + 1) if not outcome(k)[2]), None)
+        peak, _, drain, over = outcome(serving - lost)
+        # The range: chance (the normal spread around the path) and how patient the callers
+        # may be (the estimate's own P10-P90; the patient end leaves the larger backlog).
+        slow, slow_var, _, _ = outcome(serving - lost, patience.low)
+        quick, quick_var, _, _ = outcome(serving - lost, patience.high)
+        keep = _fewest(serving - lost, serving, lambda k: not outcome(k)[3])
         return ForecastState(
             site=view.site,
             queue=view.queue,
@@ -636,6 +698,10 @@ class MaintenanceTracker:
             drain_after=drain,
             agents_to_keep=keep,
             active=over or warned,  # once warned, the warning stands until the window opens
+            peak_low=max(0.0, quick - Z90 * math.sqrt(quick_var)),
+            peak_high=slow + Z90 * math.sqrt(slow_var),
+            patience=patience.mean_patience,
+            patience_from=patience_from,
         )
 
     # --- overrun -----------------------------------------------------------------------
@@ -669,16 +735,56 @@ class MaintenanceTracker:
         return out
 
 
-def _arrivals(live: QueueFlow, base: Baseline | None) -> tuple[float, str]:
+def _fewest(low: int, high: int, enough: Callable[[int], bool]) -> int | None:
+    """The smallest ``k`` in ``low..high`` for which ``enough(k)`` holds (it holds for every
+    larger ``k`` too), or None: a bisection, as each try is a drain forecast."""
+    if low > high or not enough(high):
+        return None
+    while low < high:
+        middle = (low + high) // 2
+        if enough(middle):
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+def _reading(now: float, flow: QueueFlow) -> Reading:
+    """What a :class:`FlowHistory` keeps of the longest window at ``now``: the waits of
+    callers still waiting are left out, as they are counted whole once they are over."""
+    return Reading(
+        at=now,
+        span=flow.span,
+        arrivals=flow.arrivals,
+        completed=flow.completed,
+        handle_seconds=(flow.aht_seconds or 0.0) * flow.completed,
+        reneged=flow.reneged,
+        exposure_seconds=max(0.0, flow.exposure_seconds - flow.still_waiting_seconds),
+    )
+
+
+def _arrivals(
+    now: float, live: QueueFlow, base: Baseline | None, history: FlowHistory | None
+) -> tuple[float, str]:
     """The arrival rate the drain ETA assumes, and what it is measured over.
 
-    The live rate over the longest window (``flow``): arrivals change through the day, and
-    a window's backlog drains at the rate callers come now, not the one before it. The
-    longest window, not a shorter one holding enough calls, because the net drain is the
-    small difference of capacity and arrivals: a few percent of noise in the rate is tens of
-    percent in the ETA. The baseline's only while the live window holds too few calls to say
-    anything (callpulse started during the window, or a quiet queue).
+    The live rate over the longest window: arrivals change through the day (and around a
+    window: callers retry, or stay away while the IVR is down), and a window's backlog
+    drains at the rate callers come now, not the one before it. The longest window, not a
+    shorter one holding enough calls, because the net drain is the small difference of
+    capacity and arrivals: a few percent of noise in the rate is tens of percent in the ETA.
+    Where it holds fewer than :data:`MIN_LIVE_ARRIVALS` (a small queue) the readings before
+    it are added, newest first, until it does; the baseline's only while all of that holds
+    too few (callpulse started during the window).
     """
-    if live.arrivals >= MIN_LIVE_ARRIVALS or base is None or base.arrivals is None:
-        return live.arrivals_per_second, f"last {live.window}" if live.window else "live"
+    found = (history or FlowHistory()).arrivals(_reading(now, live), MIN_LIVE_ARRIVALS)
+    if found.count >= MIN_LIVE_ARRIVALS or base is None or base.arrivals is None:
+        return found.value, _over(found, live)
     return base.arrivals, "before the window"
+
+
+def _over(found: Estimate, live: QueueFlow) -> str:
+    """What an arrival rate is measured over, in words: "last 15m", "last 47m"."""
+    if found.count == live.arrivals or not live.window:
+        return f"last {live.window}" if live.window else "live"
+    return f"last {round(found.span / 60)}m"

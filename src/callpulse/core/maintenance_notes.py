@@ -24,13 +24,15 @@ def backlog_summary(b: BacklogState, target_eta: float) -> dict[str, str]:
         "backlog": str(b.waiting),
         "baseline": "unknown" if b.baseline is None else f"{b.baseline:.1f}",
         "drain_eta": _seconds(b.drain_eta),
+        "drain_eta_low": _seconds(b.drain_eta_low),
+        "drain_eta_high": _seconds(b.drain_eta_high),
         "drain_overhang": _seconds(b.overhang),
         "drained_at": f"{b.drained_level:g}",
         "agents_serving": str(b.agents_serving),
         "agents_available": str(b.agents_available),
         "arrival_rate": f"{b.arrivals_per_second * 60:.2f}/min ({b.arrivals_over})",
         "aht": "unknown" if b.aht is None else f"{b.aht:.0f}s",
-        "patience": f"{b.patience:.0f}s",
+        "patience": _seconds(b.patience),
     }
     if not b.active:
         notes["summary"] = (
@@ -47,7 +49,7 @@ def backlog_summary(b: BacklogState, target_eta: float) -> dict[str, str]:
             else "will not drain at current staffing"
         )
     else:
-        drains = f"drains in {_minutes(b.drain_eta)}"
+        drains = f"drains in {_minutes(b.drain_eta)}{_range(b.drain_eta_low, b.drain_eta_high)}"
         if 0 < b.window_left < math.inf and b.overhang:
             drains += f", {_minutes(b.overhang)} after the window ends"
     advice = ""
@@ -78,9 +80,13 @@ def forecast_summary(f: ForecastState) -> dict[str, str]:
         "summary": (
             f"{f.maintenance} in {_minutes(f.starts_in)} takes {f.agents_lost} of "
             f"{f.agents_serving} agents from {f.queue} at {f.site}: expect ~{f.peak:.0f} "
-            f"waiting by its end, {drain}{keep}"
+            f"({f.peak_low:.0f}-{f.peak_high:.0f}) waiting by its end, {drain}{keep}"
         ),
         "forecast_peak": f"{f.peak:.0f}",
+        "forecast_peak_low": f"{f.peak_low:.0f}",
+        "forecast_peak_high": f"{f.peak_high:.0f}",
+        "patience": _seconds(f.patience),
+        "patience_from": f.patience_from,
         "forecast_drain": _seconds(f.drain_after),
         "starts_in": f"{f.starts_in:.0f}s",
         "agents_lost": str(f.agents_lost),
@@ -103,6 +109,16 @@ def _seconds(value: float | None) -> str:
     if value is None:
         return ""
     return "inf" if math.isinf(value) else f"{value:.0f}s"
+
+
+def _range(low: float | None, high: float | None) -> str:
+    """ " (12-26)": a drain's P10-P90 in minutes, to follow its median."""
+    if low is None or high is None:
+        return ""
+    quick = max(1, round(low / 60))
+    if math.isinf(high):
+        return f" ({quick} min or far longer)"
+    return f" ({quick}-{max(1, round(high / 60))})"
 
 
 def _minutes(seconds: float) -> str:

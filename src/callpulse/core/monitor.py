@@ -145,6 +145,7 @@ class Monitor:
             config.service_level,
             config.service_level_overrides,
             erlang_window,
+            config.backlog.patience,
         )
         self.ivr = IvrTracker(self.grid, self.guard)
         # A site, trunk or component gives its place only to a new name, when its cap is

@@ -6,7 +6,7 @@ patience outlasted the wait: a censored observation) both add ``t`` to the expos
 first adds a give-up. The likelihood is ``theta**reneged * exp(-theta * exposure)``, so a
 Gamma prior on ``theta`` stays Gamma after the data: the estimate is closed form.
 
-The prior is worth a couple of callers, not more: with many callers and no give-ups ``theta``
+The prior is worth one caller, not more: with many callers and no give-ups ``theta``
 goes to 0 (patience effectively infinite) instead of staying near the configured patience.
 """
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from callpulse.core import gamma
 
-PRIOR_CALLERS = 2.0
+PRIOR_CALLERS = 1.0
 """How many give-ups' worth of evidence the configured patience counts as."""
 
 

@@ -7,11 +7,10 @@ window: it then counts in the cumulative totals and ends a wait, but touches no 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from callpulse.core import erlang
+from callpulse.core import drain, erlang
 from callpulse.core import event_structs as ev
 from callpulse.core.cardinality import LabelGuard
 from callpulse.core.kpi import (
@@ -25,6 +24,7 @@ from callpulse.core.kpi import (
     occupancy,
     service_level,
 )
+from callpulse.core.patience import estimate_patience
 from callpulse.core.timegrid import TimeGrid
 from callpulse.core.windows import RollingCounters, bucket_of
 
@@ -94,6 +94,9 @@ class QueueFlow:
     settled: bool = False  # the window holds a whole window's worth of traffic
     arrivals: int = 0  # calls queued within it
     window: str = ""  # its label
+    span: float = 0.0  # the seconds it really covers
+    completed: int = 0  # calls completed within it (aht_seconds is their mean)
+    still_waiting_seconds: float = 0.0  # of exposure_seconds, the waits not over yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +167,8 @@ class _Queue:
     touched: float = 0.0  # when an event last named the queue
     described: bool = False  # an agent.state has named it: its agent counts are a reading
     run: list[int] | None = None  # every window field summed since the start (see keep_run)
+    # The drain gauge's last model run: its inputs (rates to 3 significant digits) and value.
+    drain: tuple[tuple[float, ...], float | None] | None = None
 
     def add(self, bucket: int, values: tuple[tuple[int, int], ...]) -> None:
         self.counters.add(bucket, values)
@@ -193,8 +198,10 @@ class QueueTracker:
         default: ServiceLevelPolicy,
         overrides: Mapping[str, ServiceLevelPolicy],
         erlang_window: int,
+        patience: float = 600.0,
     ) -> None:
         self._grid = grid
+        self._patience = patience  # callers' mean patience (s) until their give-ups say
         self._guard = guard
         self._default = default
         self._overrides = overrides
@@ -469,7 +476,8 @@ class QueueTracker:
                 )
             oldest = min(q.waiting.values(), default=None)
             erlang = self._flow(q, self._erlang_window, every[self._erlang_window])
-            prediction = self._outlook(q, len(q.waiting), erlang)
+            longest = self._flow(q, len(every) - 1, every[-1])
+            prediction = self._outlook(q, len(q.waiting), erlang, longest)
             if not q.described:  # no agent stream: agents are unknown, not zero
                 prediction = (None, prediction[1], None)
             out.append(
@@ -486,7 +494,7 @@ class QueueTracker:
                     drain_eta_seconds=prediction[2],
                     arrivals_per_second=erlang.arrivals_per_second,
                     aht_seconds=erlang.aht_seconds,
-                    flow=self._flow(q, len(every) - 1, every[-1]),
+                    flow=longest,
                     agents_known=q.described,
                 )
             )
@@ -530,24 +538,47 @@ class QueueTracker:
             settled=grid.origin <= start,
             arrivals=sums[QueueField.OFFERED],
             window=grid.labels[index],
+            span=span,
+            completed=sums[QueueField.COMPLETED],
+            still_waiting_seconds=waiting,
         )
 
     def _outlook(
-        self, q: _Queue, backlog: int, flow: QueueFlow
+        self, q: _Queue, backlog: int, flow: QueueFlow, longest: QueueFlow
     ) -> tuple[float | None, int | None, float | None]:
-        """Erlang C service level, agents required, and drain ETA at the current load."""
+        """Erlang C service level, agents required, and drain ETA at the current load.
+
+        The drain ETA is the mean of the backlog model (:mod:`callpulse.core.drain`) at the
+        current staffing, down to no call waiting, with the callers' patience estimated over
+        the longest window (which holds the most give-ups and waiting): read for every queue
+        with a caller waiting, it must be cheap, and the mean is exact in microseconds where
+        the quantiles take milliseconds."""
         agents = sum(_busy_available(q.agents))
         aht = flow.aht_seconds
-        if aht is None:
-            # With nobody to answer, the backlog never drains, whatever the handle time.
-            return None, None, (math.inf if backlog > 0 and agents == 0 else None)
         arrivals = flow.arrivals_per_second
+        eta = None
+        if backlog > 0:
+            patience = estimate_patience(longest.reneged, longest.exposure_seconds, self._patience)
+            # Every queue with a caller waiting is read at every evaluation and scrape: the
+            # model is run again only once its inputs have moved.
+            inputs = (backlog, agents, *(_rounded(x) for x in (arrivals, aht or 0, patience.rate)))
+            if q.drain is None or q.drain[0] != inputs:
+                q.drain = (inputs, drain.mean(backlog, agents, arrivals, aht, patience.rate))
+            eta = q.drain[1]
+        elif aht is not None:
+            eta = 0.0
+        if aht is None:
+            return None, None, eta
         load = arrivals * aht
         policy = q.policy
         predicted = erlang.service_level(load, agents, aht, policy.threshold) if agents else None
         required = erlang.agents_required(load, aht, policy.threshold, policy.target)
-        eta = erlang.drain_eta(backlog, agents, aht, arrivals)
         return predicted, required, eta
+
+
+def _rounded(value: float) -> float:
+    """``value`` to 3 significant digits: a 0.5 % move in a rate is not a new forecast."""
+    return float(f"{value:.3g}")
 
 
 def _busy_available(counts: list[int]) -> tuple[int, int]:

@@ -107,9 +107,13 @@ def collect(
             add("callpulse_maintenance_backlog_calls", bkey, b.waiting)
             add("callpulse_maintenance_baseline_calls", bkey, b.baseline)
             add("callpulse_maintenance_backlog_drain_eta_seconds", bkey, b.drain_eta)
+            add("callpulse_maintenance_backlog_drain_eta_low_seconds", bkey, b.drain_eta_low)
+            add("callpulse_maintenance_backlog_drain_eta_high_seconds", bkey, b.drain_eta_high)
         for f in tracker.forecasts:
             fkey = (f.site, f.queue, f.maintenance)
             add("callpulse_maintenance_forecast_peak_calls", fkey, f.peak)
+            add("callpulse_maintenance_forecast_peak_low_calls", fkey, f.peak_low)
+            add("callpulse_maintenance_forecast_peak_high_calls", fkey, f.peak_high)
             add("callpulse_maintenance_forecast_drain_seconds", fkey, f.drain_after)
             add("callpulse_maintenance_forecast_agents_lost", fkey, f.agents_lost)
     return list(out.values())

@@ -1,0 +1,152 @@
+"""A queue's traffic over the last hours, and its callers' patience at each hour of the last
+days: for estimates that need more calls than one rolling window holds.
+
+The backlog model's inputs are ratios: arrivals over time, handle time over completed calls,
+give-ups over time spent waiting. A small queue's longest window (15 minutes) holds a handful
+of calls, and a rate from five calls is off by half. So each queue keeps a reading of its
+longest window's sums every :data:`EVERY` seconds for :data:`SPAN`, and an estimate adds
+readings, newest first, until it rests on enough calls (:data:`ENOUGH`). Give-ups and waiting
+are also summed by hour of the day (UTC), older days counting less (:data:`DAY_WEIGHT`): how
+patient callers are at 14:00 is best told by the last days at 14:00, before any backlog.
+
+Readings of a window shorter than :data:`EVERY` leave gaps between them, and a reading whose
+window was not yet whole covers less: every sum is divided by the time or the calls it
+really covers, so the ratios stay unbiased either way.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import deque
+from dataclasses import dataclass
+
+from callpulse.core.patience import PRIOR_CALLERS, PatienceEstimate, estimate_patience
+
+EVERY = 900.0
+"""Seconds between two readings: one per 15-minute window, so that readings of a window of
+that length or shorter do not overlap."""
+
+SPAN = 4 * 3600.0
+"""How far back readings are kept: 4 hours, 16 of them at most per queue (at 10,000 queues
+the readings are a few tens of MB; the hours of the day a few MB)."""
+
+DAY_WEIGHT = 0.5
+"""What yesterday's give-ups and waiting at an hour count for against today's."""
+
+ENOUGH = 50
+"""Calls an estimate should rest on: a rate from 50 arrivals is within ~14 % (one standard
+deviation), from 10 within ~30 %."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One window's sums, read at ``at``: it covers ``span`` seconds up to then."""
+
+    at: float
+    span: float
+    arrivals: int
+    completed: int
+    handle_seconds: float
+    reneged: int
+    exposure_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """A rate or a mean and what it rests on: ``count`` calls over ``span`` seconds."""
+
+    value: float
+    count: int
+    span: float
+
+
+class FlowHistory:
+    """One queue's readings over the last :data:`SPAN`, newest last, and its give-ups and
+    waiting by hour of the day."""
+
+    __slots__ = ("_hours", "_readings")
+
+    def __init__(self) -> None:
+        self._readings: deque[Reading] = deque()
+        # Per hour of the day: give-ups, seconds waited, and the day (since the epoch) they
+        # were last weighed down to.
+        self._hours = array("d", [0.0] * 72)
+
+    def add(self, reading: Reading) -> None:
+        """Keep ``reading`` unless the last one kept is more recent than :data:`EVERY`."""
+        readings = self._readings
+        if readings and reading.at < readings[-1].at + EVERY:
+            return
+        readings.append(reading)
+        while readings and readings[0].at < reading.at - SPAN:
+            readings.popleft()
+        hour, day = _hour(reading.at), reading.at // 86400
+        self._weigh(hour, day)
+        self._hours[hour] += reading.reneged
+        self._hours[24 + hour] += reading.exposure_seconds
+
+    def _weigh(self, hour: int, day: float) -> None:
+        """Bring an hour's sums to ``day``: each day since counts them down by DAY_WEIGHT."""
+        hours = self._hours
+        if day > hours[48 + hour]:
+            weight = DAY_WEIGHT ** (day - hours[48 + hour])
+            hours[hour] *= weight
+            hours[24 + hour] *= weight
+            hours[48 + hour] = day
+
+    def _newest(self, before: float) -> list[Reading]:
+        """The readings whose window ends at or before ``before``, newest first."""
+        return [r for r in reversed(self._readings) if r.at <= before]
+
+    def arrivals(self, live: Reading, enough: int = ENOUGH) -> Estimate:
+        """Arrivals per second: the ``live`` window, then older readings it does not overlap,
+        newest first, until ``enough`` arrivals or the hours kept."""
+        count, span = live.arrivals, live.span
+        for r in self._newest(live.at - live.span):
+            if count >= enough:
+                break
+            count += r.arrivals
+            span += r.span
+        return Estimate(count / span if span > 0 else 0.0, count, span)
+
+    def handle_time(self, before: float) -> Estimate | None:
+        """Mean handle time of the calls completed in the readings up to ``before``, newest
+        first until :data:`ENOUGH` of them; None when none completed."""
+        count, total, span = 0, 0.0, 0.0
+        for r in self._newest(before):
+            if count >= ENOUGH:
+                break
+            count += r.completed
+            total += r.handle_seconds
+            span += r.span
+        return Estimate(total / count, count, span) if count else None
+
+    def patience(self, prior_patience: float, at: float) -> tuple[PatienceEstimate, str]:
+        """The give-up rate for a time of day ``at``, and in words what it rests on.
+
+        The last days at that hour where they say more than the prior; else the hours kept;
+        else the prior (the configured patience), and the words say so.
+        """
+        hour, hours = _hour(at), self._hours
+        weight = DAY_WEIGHT ** max(0.0, at // 86400 - hours[48 + hour])
+        reneged, exposure = hours[hour] * weight, hours[24 + hour] * weight
+        where = f"at {hour:02d}:00 UTC over the last days"
+        if not _telling(reneged, exposure, prior_patience):
+            reneged = sum(r.reneged for r in self._readings)
+            exposure = sum(r.exposure_seconds for r in self._readings)
+            where = f"over the last {sum(r.span for r in self._readings) / 3600:.1f} h"
+        estimate = estimate_patience(round(reneged), exposure, prior_patience)
+        seen = f"{reneged:.0f} give-ups in {exposure / 60:.0f} min of waiting"
+        if not _telling(reneged, exposure, prior_patience):
+            # The prior outweighs what was seen: say so rather than pass it off as data.
+            return estimate, f"configured {prior_patience:.0f}s ({seen} is too little)"
+        return estimate, f"{seen} {where}"
+
+
+def _telling(reneged: float, exposure: float, prior_patience: float) -> bool:
+    """Whether give-ups and waiting say more than the prior (one caller's worth)."""
+    return reneged >= PRIOR_CALLERS or exposure >= PRIOR_CALLERS * prior_patience
+
+
+def _hour(at: float) -> int:
+    return int(at // 3600) % 24

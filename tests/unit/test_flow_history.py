@@ -1,0 +1,139 @@
+"""A queue's traffic over the last hours: rates from enough calls, patience by hour of day."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from datetime import UTC, datetime
+
+import pytest
+
+from callpulse.core import drain
+from callpulse.core.erlang_a import NEVER, ErlangA, drain_forecast
+from callpulse.core.flow_history import DAY_WEIGHT, ENOUGH, EVERY, SPAN, FlowHistory, Reading
+
+
+def utc(text: str) -> float:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
+
+
+def reading(at: float, arrivals: int = 0, **kw: float) -> Reading:
+    fields: dict[str, float] = {
+        "span": 900.0,
+        "completed": 0,
+        "handle_seconds": 0.0,
+        "reneged": 0,
+        "exposure_seconds": 0.0,
+    }
+    fields.update(kw)
+    return Reading(
+        at=at,
+        span=fields["span"],
+        arrivals=arrivals,
+        completed=int(fields["completed"]),
+        handle_seconds=fields["handle_seconds"],
+        reneged=int(fields["reneged"]),
+        exposure_seconds=fields["exposure_seconds"],
+    )
+
+
+def test_readings_are_kept_one_per_window_for_the_span() -> None:
+    history = FlowHistory()
+    t0 = utc("2026-11-22T08:00")
+    for i in range(0, 40 * 900, 60):  # an evaluation a minute for 10 hours
+        history.add(reading(t0 + i, arrivals=1))
+    kept = history._newest(math.inf)
+    assert len(kept) == SPAN // EVERY + 1
+    assert all(a.at - b.at == EVERY for a, b in itertools.pairwise(kept))
+
+
+def test_a_busy_queue_reads_its_live_window_alone() -> None:
+    history = FlowHistory()
+    t0 = utc("2026-11-22T08:00")
+    history.add(reading(t0, arrivals=900))  # 1 a second an hour ago
+    live = reading(t0 + 3600, arrivals=ENOUGH + 40)
+    found = history.arrivals(live)
+    assert (found.value, found.count, found.span) == (live.arrivals / 900, ENOUGH + 40, 900)
+
+
+def test_a_small_queue_adds_older_windows_until_it_has_enough_calls() -> None:
+    history = FlowHistory()
+    t0 = utc("2026-11-22T08:00")
+    for k in range(8):  # 12 arrivals per 15 minutes for two hours
+        history.add(reading(t0 + k * EVERY, arrivals=12))
+    live = reading(t0 + 8 * EVERY, arrivals=15)
+    found = history.arrivals(live)
+    # 15 live, then 12 at a time from the newest: 15 + 3 x 12 = 51 >= 50, over an hour.
+    assert (found.count, found.span) == (51, 3600)
+    assert found.value == pytest.approx(51 / 3600)
+    # A live window that overlaps a reading does not count that reading twice.
+    overlapping = reading(t0 + 7 * EVERY + 300, arrivals=15)
+    assert history.arrivals(overlapping).count == 15 + 3 * 12
+    assert history.arrivals(live, enough=10).count == 15
+
+
+def test_a_window_shorter_than_the_spacing_leaves_gaps_the_rate_does_not_see() -> None:
+    history = FlowHistory()
+    t0 = utc("2026-11-22T08:00")
+    for k in range(4):  # 5-minute windows read every 15 minutes: 10 arrivals per 300 s
+        history.add(reading(t0 + k * EVERY, arrivals=10, span=300.0))
+    found = history.arrivals(reading(t0 + 4 * EVERY, arrivals=10, span=300.0), enough=30)
+    assert found.value == pytest.approx(10 / 300)
+
+
+def test_handle_time_from_the_calls_before_a_moment() -> None:
+    history = FlowHistory()
+    t0 = utc("2026-11-22T08:00")
+    history.add(reading(t0, completed=30, handle_seconds=30 * 200.0))
+    history.add(reading(t0 + EVERY, completed=30, handle_seconds=30 * 400.0))
+    history.add(reading(t0 + 2 * EVERY, completed=10, handle_seconds=10 * 900.0))
+    assert history.handle_time(t0 - 1) is None
+    # Before the third reading: its 30 calls and 30 of the one before, 60 >= 50.
+    found = history.handle_time(t0 + 2 * EVERY - 1)
+    assert found is not None
+    assert (found.value, found.count) == (300.0, 60)
+    found = history.handle_time(t0 + 2 * EVERY)
+    assert found is not None
+    assert (found.value, found.count) == ((9000 + 12000 + 6000) / 70, 70)
+
+
+def test_patience_at_an_hour_comes_from_the_last_days_at_that_hour() -> None:
+    history = FlowHistory()
+    # Yesterday at 14:00-15:00, 40 give-ups over 4 hours of waiting; at 09:00, nobody gave up.
+    for k in range(4):
+        history.add(reading(utc("2026-11-21T14:00") + k * EVERY, reneged=10, exposure_seconds=3600))
+    for k in range(4):
+        history.add(reading(utc("2026-11-22T09:00") + k * EVERY, exposure_seconds=3600))
+    estimate, said = history.patience(600.0, utc("2026-11-22T14:30"))
+    # One day old: half weight on both sums, so the rate is what it was, with less evidence.
+    reneged, exposure = 40 * DAY_WEIGHT, 14400 * DAY_WEIGHT
+    assert estimate.rate == pytest.approx((1 + reneged) / (600 + exposure))
+    assert said == "20 give-ups in 120 min of waiting at 14:00 UTC over the last days"
+    # No history at 11:00: the hours kept (09:00-10:00 today and no give-up), then the prior.
+    estimate, said = history.patience(600.0, utc("2026-11-22T11:00"))
+    assert said == "0 give-ups in 240 min of waiting over the last 1.0 h"
+    assert estimate.mean_patience == pytest.approx(600 + 14400)
+    estimate, said = FlowHistory().patience(600.0, utc("2026-11-22T11:00"))
+    assert estimate.mean_patience == 600
+    assert said == "configured 600s (0 give-ups in 0 min of waiting is too little)"
+
+
+def test_window_outlook_counts_the_staff_coming_back_and_never_reads_inf_for_it() -> None:
+    # Nobody serves now, 20 agents are back in 60 s: a drain, not "never". By then 33 wait;
+    # the 20 take one each at once, and their first calls count half a call each: 13 + 10.
+    found = drain.window_outlook(30, 2, 0, 20, 60.0, 0.05, 300.0, 0.0)
+    assert found is not None
+    late = drain_forecast(ErlangA(20, 0.05, 300.0, 0.0), 23, 2, drain.HORIZON)
+    assert (found.p10, found.p50, found.p90) == pytest.approx(
+        (60 + late.p10, 60 + late.p50, 60 + late.p90), rel=1e-6
+    )
+    # With no end to the window, nobody serving never drains it; no handle time: unknown.
+    assert drain.window_outlook(30, 2, 0, 20, math.inf, 0.05, 300.0, 0.0) == NEVER
+    assert drain.window_outlook(30, 2, 5, 20, 60.0, 0.05, None, 0.0) is None
+    assert drain.window_outlook(2, 2, 0, 20, 60.0, 0.05, None, 0.0) is not None
+
+
+def test_window_outlook_reads_a_drain_before_the_return_from_staffing_as_it_is() -> None:
+    # 20 serving with 5 waiting drain long before the other 10 come back an hour from now.
+    found = drain.window_outlook(5, 2, 20, 30, 3600.0, 0.01, 300.0, 0.0)
+    assert found == drain_forecast(ErlangA(20, 0.01, 300.0, 0.0), 5, 2, 3600.0)

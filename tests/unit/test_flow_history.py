@@ -137,3 +137,19 @@ def test_window_outlook_reads_a_drain_before_the_return_from_staffing_as_it_is()
     # 20 serving with 5 waiting drain long before the other 10 come back an hour from now.
     found = drain.window_outlook(5, 2, 20, 30, 3600.0, 0.01, 300.0, 0.0)
     assert found == drain_forecast(ErlangA(20, 0.01, 300.0, 0.0), 5, 2, 3600.0)
+
+
+def test_rates_from_few_calls_widen_the_range_and_may_leave_it_open() -> None:
+    # 12 agents, AHT 300 s, 10/300 calls/s: 10 waiting, nobody returning.
+    chain = drain.window_outlook(10, 2, 12, 12, 0.0, 10 / 300, 300.0, 0.0)
+    assert chain is not None
+    known = drain.widened(chain, 10, 2, 12, 12, 0.0, (10 / 300, 10**6), (300.0, 10**6), 0.0)
+    assert (known.p10, known.p50, known.p90) == pytest.approx(
+        (chain.p10, chain.p50, chain.p90), rel=1e-2
+    )
+    # From 20 calls each (22 %): arrivals 22 % higher would outrun capacity, so the queue
+    # might not drain at all; it might also drain sooner than the chain's P10.
+    few = drain.widened(chain, 10, 2, 12, 12, 0.0, (10 / 300, 20), (300.0, 20), 0.0)
+    assert few.p50 == chain.p50
+    assert few.p10 < chain.p10
+    assert few.p90 == math.inf

@@ -142,3 +142,59 @@ def build_up(
         var = max(0.0, var + (flow - 2 * abandon_rate * var) * dt)
         mean = max(0.0, mean + (arrivals - capacity - abandon_rate * mean) * dt)
     return mean, var
+
+
+Z90 = 1.2815515655446004
+"""The standard normal's 0.9 quantile: a normal's P10 and P90 are its mean -+ this many
+deviations."""
+
+
+def widened(
+    forecast: DrainForecast,
+    waiting: int,
+    target: float,
+    serving: int,
+    after: int,
+    back: float,
+    arrivals: tuple[float, int],
+    aht: tuple[float, int],
+    abandon_rate: float,
+) -> DrainForecast:
+    """``forecast`` (of :func:`window_outlook`, same arguments) with the uncertainty of its
+    estimates added to its range.
+
+    The chain's P10-P90 is the spread of a queue whose rates are known. They are estimated:
+    ``arrivals`` and ``aht`` come with the number of calls they rest on, and a rate from
+    ``n`` calls is off by about ``1 / sqrt(n)`` (handle times counted as exponential, the
+    wider case). Near its load a queue's drain is the small difference of capacity and
+    arrivals, so a few percent in either is tens of percent in the drain. Each estimate
+    moved by its deviation moves the mean path's drain time; those and the chain's own
+    spread are added in quadrature on either side of the median. A rate that could leave
+    the queue undrained makes the high end infinite.
+    """
+    rate, arrived = arrivals
+    handle, completed = aht
+    if not math.isfinite(forecast.p50) or forecast.p50 <= 0 or handle <= 0:
+        return forecast
+    patience = 1 / abandon_rate if abandon_rate > 0 else math.inf
+    returning = 0 < back < math.inf and after > serving
+    staff = after if returning else serving
+
+    def drain(lam: float, mean_handle: float) -> float:
+        level = float(waiting)
+        if returning:
+            level = queue_after(waiting, back, serving / mean_handle, lam, patience)
+        return drain_time(level, math.floor(target), staff / mean_handle, lam, patience)
+
+    middle = drain(rate, handle)
+    if staff <= 0 or not math.isfinite(middle):
+        return forecast
+    by_arrivals = 1 / math.sqrt(max(arrived, 1))
+    by_handle = 1 / math.sqrt(max(completed, 1))
+    slow = (drain(rate * (1 + by_arrivals), handle), drain(rate, handle * (1 + by_handle)))
+    quick = (drain(rate * (1 - by_arrivals), handle), drain(rate, handle * (1 - by_handle)))
+    later = math.hypot(*(s - middle for s in slow))
+    sooner = math.hypot(*(middle - q for q in quick))
+    low = forecast.p50 - math.hypot(forecast.p50 - forecast.p10, Z90 * sooner)
+    high = forecast.p50 + math.hypot(forecast.p90 - forecast.p50, Z90 * later)
+    return DrainForecast(max(0.0, low), forecast.p50, high, forecast.mean)

@@ -22,7 +22,7 @@ from callpulse.core.backlog import (
     staff_back_in,
 )
 from callpulse.core.calendar import BUILTIN_ALERTS, Calendar, Occurrence
-from callpulse.core.drain import build_up, window_outlook
+from callpulse.core.drain import build_up, widened, window_outlook
 from callpulse.core.event_windows import EventWindows
 from callpulse.core.flow_history import Estimate, FlowHistory, Reading
 from callpulse.core.patience import estimate_patience
@@ -55,6 +55,13 @@ BacklogKey = tuple[str, str, str]
 Z90 = 1.2815515655446004
 """The standard normal's 0.9 quantile: P10 and P90 of a normal are its mean -+ this many
 deviations."""
+
+DRAINED_HOLD = 120.0
+"""Seconds a queue must stay at its drained level after a window before it is done with
+that window: a backlog that builds up again later is not the window's."""
+
+DRAINED_SLACK = 2
+"""Calls over the drained level that do not count as building up again meanwhile."""
 
 FORECAST_EVERY = 60.0
 """Seconds a window's forecast stands before it is made again. It is a model run per queue
@@ -153,6 +160,7 @@ class Baseline:
     serving: float
     arrivals: float | None  # None: no sample saw a whole window of traffic
     aht: float | None
+    aht_calls: int = 0  # the completed calls aht rests on (0: unknown)
 
     @classmethod
     def of(cls, rows: Sequence[_Sample]) -> Baseline:
@@ -178,7 +186,8 @@ class BacklogState:
     staff it took coming back over ``return_spread`` to where it was before the window.
     Arrivals at the live rate (the baseline's while the live one rests on too few calls),
     callers giving up at the rate their own waits and abandons say. ``overhang``: how much of
-    the median lies after the window's end, the part the window leaves behind;
+    the median lies after the window's end (counted from that end once it has passed), the
+    part the window leaves behind;
     ``overhang_low`` the same of the P10, what the alert pages on (it pages when even the
     quick end of the range is too late). All ``None`` when unknown (no handle time seen yet
     and agents serving), ``math.inf`` when it will not drain.
@@ -275,6 +284,9 @@ class MaintenanceTracker:
         # The MaintenanceBacklog alerts that fire, as the last assessment was told.
         self._firing: frozenset[BacklogKey] = frozenset()
         self._warning: set[tuple[tuple[str, float], str, str]] = set()
+        # Queues back to normal after a window (see _after_drain), and since when on the way.
+        self._drained: set[tuple[tuple[str, float], str, str]] = set()
+        self._drained_since: dict[tuple[tuple[str, float], str, str], float] = {}
         # Each window's forecast per queue, with when it was made (see FORECAST_EVERY).
         self._forecasts: dict[tuple[tuple[str, float], str, str], tuple[float, ForecastState]] = {}
         self._overrunning: dict[tuple[tuple[str, float], str, str], Occurrence] = {}
@@ -408,6 +420,8 @@ class MaintenanceTracker:
         if self.calendar is not None:
             live |= {o.key for o in self.calendar.occurrences(horizon, now + 1e-6)}
         self._baselines = {k: v for k, v in self._baselines.items() if k[0] in live}
+        self._drained = {k for k in self._drained if k[0] in live}
+        self._drained_since = {k: v for k, v in self._drained_since.items() if k[0] in live}
 
     # --- the backlog -------------------------------------------------------------------
 
@@ -472,7 +486,7 @@ class MaintenanceTracker:
             history = self._history.get((site, queue))
             handle = history.handle_time(start) if history is not None else None
             if handle is not None:
-                base = replace(base, aht=handle.value)
+                base = replace(base, aht=handle.value, aht_calls=handle.count)
             self._baselines[key] = base
         return self._baselines[key]
 
@@ -538,8 +552,12 @@ class MaintenanceTracker:
         serving = view.agents_serving
         after = max(serving, round(base.serving)) if base is not None else serving
         flow = view.flow
-        aht = base.aht if base is not None and base.aht else flow.aht_seconds
-        arrivals, over = _arrivals(now, flow, base, self._history.get((view.site, view.queue)))
+        aht, aht_calls = flow.aht_seconds, flow.completed
+        if base is not None and base.aht:
+            aht, aht_calls = base.aht, base.aht_calls or flow.completed
+        arrivals, arrived, over = _arrivals(
+            now, flow, base, self._history.get((view.site, view.queue))
+        )
         patience = estimate_patience(flow.reneged, flow.exposure_seconds, limits.patience)
         calm = patience.mean_patience
         left = max(0.0, occurrence.end - now)
@@ -548,19 +566,32 @@ class MaintenanceTracker:
         back = staff_back_in(now, occurrence.end, limits.return_spread)
         fire = limits.fire_level(base.waiting if base else None)
         drained = limits.drained_level(base.waiting if base else None)
+        back = max(back, left)
         forecast = window_outlook(
-            waiting, drained, serving, after, max(back, left), arrivals, aht, patience.rate
+            waiting, drained, serving, after, back, arrivals, aht, patience.rate
         )
+        if forecast is not None and aht:
+            counts = ((arrivals, arrived), (aht, aht_calls))
+            forecast = widened(
+                forecast, waiting, drained, serving, after, back, *counts, patience.rate
+            )
         if not view.agents_known:  # no agent stream: how fast it drains is unknown
             forecast = None
         eta = low = high = overhang = overhang_low = None
         if forecast is not None:
             eta, low, high = forecast.p50, forecast.p10, forecast.p90
-            # A window with no planned end leaves all of it behind (as far as is known).
-            ahead = 0.0 if math.isinf(left) else left
+            # After the window's end: from it, not from now (a drain that ends 20 minutes
+            # after the window is as late 10 minutes in as at its end). A window with no
+            # planned end leaves all of it behind, as far as is known.
+            ahead = 0.0 if math.isinf(occurrence.end) else occurrence.end - now
             overhang, overhang_low = max(0.0, eta - ahead), max(0.0, low - ahead)
+        key = (occurrence.key, view.site, view.queue)
         if firing:  # hysteresis: a page holds until the backlog has drained
             active = waiting > drained
+        elif self._after_drain(key, now, occurrence.end, waiting, drained):
+            # Drained after the window: what builds up later is the queue's own load, not
+            # the window's doing (the queue's own alerts are there for it).
+            active = False
         else:
             # Page on the quick end of the range: certain that it will not drain in time.
             active = waiting >= fire and (
@@ -603,6 +634,29 @@ class MaintenanceTracker:
             agents_needed=needed,
             active=active,
         )
+
+    def _after_drain(
+        self,
+        key: tuple[tuple[str, float], str, str],
+        now: float,
+        end: float,
+        waiting: int,
+        drained: float,
+    ) -> bool:
+        """Whether the queue has drained since the window ended: at or below ``drained`` for
+        :data:`DRAINED_HOLD`, never more than :data:`DRAINED_SLACK` above it meanwhile."""
+        if key in self._drained:
+            return True
+        if now < end or waiting > drained + DRAINED_SLACK:
+            self._drained_since.pop(key, None)
+            return False
+        if waiting <= drained:
+            since = self._drained_since.setdefault(key, now)
+            if now - since >= DRAINED_HOLD:
+                self._drained.add(key)
+                del self._drained_since[key]
+                return True
+        return False
 
     # --- the forecast ------------------------------------------------------------------
 
@@ -765,8 +819,9 @@ def _reading(now: float, flow: QueueFlow) -> Reading:
 
 def _arrivals(
     now: float, live: QueueFlow, base: Baseline | None, history: FlowHistory | None
-) -> tuple[float, str]:
-    """The arrival rate the drain ETA assumes, and what it is measured over.
+) -> tuple[float, int, str]:
+    """The arrival rate the drain ETA assumes, the calls it rests on, and what it is
+    measured over.
 
     The live rate over the longest window: arrivals change through the day (and around a
     window: callers retry, or stay away while the IVR is down), and a window's backlog
@@ -779,8 +834,8 @@ def _arrivals(
     """
     found = (history or FlowHistory()).arrivals(_reading(now, live), MIN_LIVE_ARRIVALS)
     if found.count >= MIN_LIVE_ARRIVALS or base is None or base.arrivals is None:
-        return found.value, _over(found, live)
-    return base.arrivals, "before the window"
+        return found.value, found.count, _over(found, live)
+    return base.arrivals, MIN_LIVE_ARRIVALS, "before the window"
 
 
 def _over(found: Estimate, live: QueueFlow) -> str:

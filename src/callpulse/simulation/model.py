@@ -371,11 +371,14 @@ class ContactCenter:
 
     def _enqueue(self, queue: _Queue, call_id: str, trunk: _Trunk | None) -> None:
         self._emit(queue.site, "call.queued", call_id=call_id, queue=queue.spec.name, priority=0)
+        # Callers already waiting: nobody who can work is free (see _on_wrapup).
+        queued = bool(queue.waiting)
         queue.waiting.append((call_id, self._now, trunk))
         if queue.spec.patience is not None:
             patience = self._rng.expovariate(1.0 / max(queue.spec.patience, 1.0))
             self._schedule(self._now + patience, "patience", (queue, call_id))
-        self._dispatch(queue)
+        if not queued:
+            self._dispatch(queue)
 
     def _release(self, trunk: _Trunk | None) -> None:
         if trunk is not None:
@@ -399,35 +402,47 @@ class ContactCenter:
                 return
 
     def _dispatch(self, queue: _Queue) -> None:
+        waiting = queue.waiting
+        if not waiting:
+            return
         for agent in queue.agents:
-            if not queue.waiting:
-                return
-            if agent.busy or not agent.can_work:
+            # can_work, spelled out: this loop is most of a backlog's cost.
+            if agent.busy or agent.offline or agent.off_shift or agent.on_break:
                 continue
-            call_id, queued_at, trunk = queue.waiting.popleft()
-            agent.busy = True
-            spec = queue.spec
-            self._emit(
-                queue.site,
-                "call.answered",
-                call_id=call_id,
-                queue=spec.name,
-                agent_id=agent.agent_id,
-                wait_seconds=round(self._now - queued_at, 3),
-            )
-            self._agent_state(queue, agent, "on_call")
-            talk = self._lognormal(spec.talk, 0.6)
-            hold = self._lognormal(30, 0.5) if self._rng.random() < spec.hold_share else 0.0
-            acw = self._lognormal(spec.acw, 0.4)
-            if self._wrapup is not None:
-                acw = self._wrapup  # drawn all the same: the rest of the day is unchanged
-            self._schedule(
-                self._now + talk + hold, "hangup", (queue, agent, call_id, talk, hold, acw, trunk)
-            )
+            self._answer(queue, agent)
+            if not waiting:
+                return
+
+    def _answer(self, queue: _Queue, agent: _Agent) -> None:
+        """``agent`` answers the caller waiting longest."""
+        call_id, queued_at, trunk = queue.waiting.popleft()
+        agent.busy = True
+        spec = queue.spec
+        self._emit(
+            queue.site,
+            "call.answered",
+            call_id=call_id,
+            queue=spec.name,
+            agent_id=agent.agent_id,
+            wait_seconds=round(self._now - queued_at, 3),
+        )
+        self._agent_state(queue, agent, "on_call")
+        talk = self._lognormal(spec.talk, 0.6)
+        hold = self._lognormal(30, 0.5) if self._rng.random() < spec.hold_share else 0.0
+        acw = self._lognormal(spec.acw, 0.4)
+        if self._wrapup is not None:
+            acw = self._wrapup  # drawn all the same: the rest of the day is unchanged
+        self._schedule(
+            self._now + talk + hold, "hangup", (queue, agent, call_id, talk, hold, acw, trunk)
+        )
 
     def _on_hangup(self, subject: tuple[Any, ...]) -> None:
         queue, agent, call_id, talk, hold, acw, trunk = subject
         rng = self._rng
+        if self._silent:  # a fork: the call's media quality is nobody's concern
+            self._release(trunk)
+            self._schedule(self._now + acw, "wrapup", (queue, agent, call_id, talk, hold, acw))
+            return
         self._emit(
             queue.site,
             "media.quality",
@@ -456,7 +471,13 @@ class ContactCenter:
         )
         agent.busy = False
         self._agent_state(queue, agent, agent.idle_state)
-        self._dispatch(queue)
+        if queue.waiting and agent.can_work:
+            # While callers wait, every other agent who can work is busy (whatever frees one
+            # dispatches), so this one is the agent _dispatch would find, and the only one:
+            # a backlog need not scan them all at every call's end.
+            self._answer(queue, agent)
+        else:
+            self._dispatch(queue)
 
     # --- shifts and breaks ----------------------------------------------------------------
 
@@ -569,6 +590,9 @@ class ContactCenter:
             self._delivery = delivery
         twin._rng = random.Random(seed)
         twin._silent = True
+        # Periodic reports only write events: a fork has none to write.
+        twin._heap = [e for e in twin._heap if e[2] not in ("snapshot", "heartbeat")]
+        heapq.heapify(twin._heap)
         return twin
 
     def waiting(self, site: str, queue: str) -> int:

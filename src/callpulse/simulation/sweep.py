@@ -45,7 +45,7 @@ class Checkpoint:
     high: float | None  # P90
     drained_at: str
     truth: float = math.nan  # median over the futures
-    futures: list[float] = field(default_factory=list)
+    futures: list[float | None] = field(default_factory=list)  # None: not needed for the median
 
     @property
     def error(self) -> float | None:

@@ -46,16 +46,16 @@ SITE, QUEUE, PBX = "s1", "q", "s1-pbx-1"
 
 Kind = Literal["window", "normal", "low"]
 
-# The reduced sweep (CI): two windows per patience regime, every N among them, one normal
-# day and one low-impact window; one seed each. The heaviest centers (N=200 at AHT 60 s)
-# are left to the full sweep.
+# The reduced sweep (CI): two windows per patience regime, each of which warrants a page,
+# every N among them, one normal day and one low-impact window; one seed each. The heaviest
+# centers (N=200 at AHT 60 s, the backlogs of a thousand) are left to the full sweep.
 REDUCED = (
     "w04-n5",  # nobody gives up
-    "w22-n80",
-    "w03-n5",  # 3 min
-    "w34-n200",
-    "w14-n20",  # 10 min
-    "w24-n80",
+    "w26-n80",
+    "w16-n20",  # 3 min
+    "w21-n80",
+    "w01-n5",  # 10 min
+    "w32-n200",
     "normal1-n5",
     "low2-n80",
 )

@@ -76,7 +76,9 @@ def _progress(shown: bool, played: Played, count: int, total: int) -> None:
 
 
 def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0%}"
+    if value is None:
+        return "-"
+    return "inf" if math.isinf(value) else f"{value:.0%}"
 
 
 def _num(value: float | None, digits: int = 2) -> str:

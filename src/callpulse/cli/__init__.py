@@ -69,9 +69,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     check_scenario.add_argument(
         "--seeds",
         type=int,
-        default=1,
         metavar="N",
-        help="play each scenario with N seeds (its own and the next N-1); default 1",
+        help="play each scenario with N seeds (its own and the next N-1); default 1 "
+        "(--sweep: 2, --sweep --reduced: 1)",
+    )
+    check_scenario.add_argument(
+        "--sweep",
+        action="store_true",
+        help="score the maintenance alerts over a family of contact centers instead of the "
+        "shipped scenarios (docs/sweep.md); exit 1 when an acceptance gate fails",
+    )
+    check_scenario.add_argument(
+        "--reduced",
+        action="store_true",
+        help="with --sweep: the reduced sweep (8 centers, one seed), as CI plays it",
+    )
+    check_scenario.add_argument(
+        "--json",
+        dest="json_path",
+        type=Path,
+        metavar="FILE",
+        help="with --sweep: write every window's and checkpoint's record and the summary",
     )
     check_scenario.add_argument(
         "--format",
@@ -192,10 +210,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if args.scenario_command == "list":
             return sim.list_scenarios()
-        if args.seeds < 1:
+        if args.seeds is not None and args.seeds < 1:
             print("callpulse: --seeds must be at least 1", file=sys.stderr)
             return 2
-        return sim.check(args.names, args.config, args.seeds, args.platform)
+        if args.sweep:
+            if args.names or args.platform:
+                print(
+                    "callpulse: --sweep plays its own centers: no names, no --format",
+                    file=sys.stderr,
+                )
+                return 2
+            return sim.check_sweep(args.config, args.reduced, args.seeds, args.json_path)
+        if args.reduced or args.json_path:
+            print("callpulse: --reduced and --json go with --sweep", file=sys.stderr)
+            return 2
+        return sim.check(args.names, args.config, args.seeds or 1, args.platform)
     if args.command == "simulate":
         from callpulse.cli import simulate as producing
 

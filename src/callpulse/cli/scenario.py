@@ -55,6 +55,25 @@ def check(
     return 1 if failed else 0
 
 
+def check_sweep(
+    config: Path | None, is_reduced: bool, seeds: int | None, json_path: Path | None
+) -> int:
+    """Score the maintenance alerts over the sweep's contact centers (docs/sweep.md):
+    ``seeds`` per center (default 2, reduced 1). 0: every gate passed; 1: one failed."""
+    from callpulse import logs
+    from callpulse.cli.sweep import run_sweep
+
+    logs.configure("warning", "console")
+    try:
+        settings = load_settings(config) if config else Settings(rule_files=[shipped("rules.yaml")])
+    except ConfigError as exc:
+        print(f"callpulse: {plain(str(exc), newlines=True)}", file=sys.stderr)
+        return 2
+    if seeds is None:
+        seeds = 1 if is_reduced else 2
+    return run_sweep(settings, is_reduced=is_reduced, seeds=seeds, json_path=json_path)
+
+
 def _check_one(
     scenario: scenarios.Scenario, settings: Settings, seeds: int, platform: str | None
 ) -> bool:

@@ -17,6 +17,7 @@ simulated time, in delivery order; the same scenario and calls give the same byt
 
 from __future__ import annotations
 
+import copy
 import heapq
 import json
 import math
@@ -140,6 +141,7 @@ class ContactCenter:
         self._sites: dict[str, SiteSpec] = {s.name: s for s in scenario.sites}
         self._ports: dict[str, int] = {}
         self._taken: dict[int, list[tuple[_Queue, _Agent]]] = {}  # incident -> agents it holds
+        self._silent = False  # a fork: plays the center on without writing events
         for site in scenario.sites:
             self._trunks[site.name] = [_Trunk(site.name, t.id, t.channels) for t in site.trunks]
             self._ports[site.name] = 0
@@ -197,6 +199,8 @@ class ContactCenter:
         heapq.heappush(self._heap, (at, self._seq, kind, subject))
 
     def _emit(self, site: str, event_type: str, **fields: Any) -> None:
+        if self._silent:
+            return
         self._ids += 1
         event = {
             "schema_version": 1,
@@ -367,10 +371,14 @@ class ContactCenter:
 
     def _enqueue(self, queue: _Queue, call_id: str, trunk: _Trunk | None) -> None:
         self._emit(queue.site, "call.queued", call_id=call_id, queue=queue.spec.name, priority=0)
+        # Callers already waiting: nobody who can work is free (see _on_wrapup).
+        queued = bool(queue.waiting)
         queue.waiting.append((call_id, self._now, trunk))
-        patience = self._rng.expovariate(1.0 / max(queue.spec.patience, 1.0))
-        self._schedule(self._now + patience, "patience", (queue, call_id))
-        self._dispatch(queue)
+        if queue.spec.patience is not None:
+            patience = self._rng.expovariate(1.0 / max(queue.spec.patience, 1.0))
+            self._schedule(self._now + patience, "patience", (queue, call_id))
+        if not queued:
+            self._dispatch(queue)
 
     def _release(self, trunk: _Trunk | None) -> None:
         if trunk is not None:
@@ -394,35 +402,47 @@ class ContactCenter:
                 return
 
     def _dispatch(self, queue: _Queue) -> None:
+        waiting = queue.waiting
+        if not waiting:
+            return
         for agent in queue.agents:
-            if not queue.waiting:
-                return
-            if agent.busy or not agent.can_work:
+            # can_work, spelled out: this loop is most of a backlog's cost.
+            if agent.busy or agent.offline or agent.off_shift or agent.on_break:
                 continue
-            call_id, queued_at, trunk = queue.waiting.popleft()
-            agent.busy = True
-            spec = queue.spec
-            self._emit(
-                queue.site,
-                "call.answered",
-                call_id=call_id,
-                queue=spec.name,
-                agent_id=agent.agent_id,
-                wait_seconds=round(self._now - queued_at, 3),
-            )
-            self._agent_state(queue, agent, "on_call")
-            talk = self._lognormal(spec.talk, 0.6)
-            hold = self._lognormal(30, 0.5) if self._rng.random() < spec.hold_share else 0.0
-            acw = self._lognormal(spec.acw, 0.4)
-            if self._wrapup is not None:
-                acw = self._wrapup  # drawn all the same: the rest of the day is unchanged
-            self._schedule(
-                self._now + talk + hold, "hangup", (queue, agent, call_id, talk, hold, acw, trunk)
-            )
+            self._answer(queue, agent)
+            if not waiting:
+                return
+
+    def _answer(self, queue: _Queue, agent: _Agent) -> None:
+        """``agent`` answers the caller waiting longest."""
+        call_id, queued_at, trunk = queue.waiting.popleft()
+        agent.busy = True
+        spec = queue.spec
+        self._emit(
+            queue.site,
+            "call.answered",
+            call_id=call_id,
+            queue=spec.name,
+            agent_id=agent.agent_id,
+            wait_seconds=round(self._now - queued_at, 3),
+        )
+        self._agent_state(queue, agent, "on_call")
+        talk = self._lognormal(spec.talk, 0.6)
+        hold = self._lognormal(30, 0.5) if self._rng.random() < spec.hold_share else 0.0
+        acw = self._lognormal(spec.acw, 0.4)
+        if self._wrapup is not None:
+            acw = self._wrapup  # drawn all the same: the rest of the day is unchanged
+        self._schedule(
+            self._now + talk + hold, "hangup", (queue, agent, call_id, talk, hold, acw, trunk)
+        )
 
     def _on_hangup(self, subject: tuple[Any, ...]) -> None:
         queue, agent, call_id, talk, hold, acw, trunk = subject
         rng = self._rng
+        if self._silent:  # a fork: the call's media quality is nobody's concern
+            self._release(trunk)
+            self._schedule(self._now + acw, "wrapup", (queue, agent, call_id, talk, hold, acw))
+            return
         self._emit(
             queue.site,
             "media.quality",
@@ -451,7 +471,13 @@ class ContactCenter:
         )
         agent.busy = False
         self._agent_state(queue, agent, agent.idle_state)
-        self._dispatch(queue)
+        if queue.waiting and agent.can_work:
+            # While callers wait, every other agent who can work is busy (whatever frees one
+            # dispatches), so this one is the agent _dispatch would find, and the only one:
+            # a backlog need not scan them all at every call's end.
+            self._answer(queue, agent)
+        else:
+            self._dispatch(queue)
 
     # --- shifts and breaks ----------------------------------------------------------------
 
@@ -516,16 +542,29 @@ class ContactCenter:
     def _on_incident_end(self, incident: Incident) -> None:
         if incident.kind in ("maintenance", "agent_shortage") and incident.agents_lost:
             returning = self._taken.pop(id(incident), [])
-            for queue, agent in returning:
-                agent.offline = False
-                if not agent.busy:
-                    self._agent_state(queue, agent, agent.idle_state)
-            for queue in {id(q): q for q, _ in returning}.values():
-                self._dispatch(queue)
+            if incident.return_spread > 0:
+                for queue, agent in returning:
+                    back = self._now + self._rng.uniform(0, incident.return_spread)
+                    self._schedule(back, "agent_return", (queue, agent))
+            else:
+                for queue, agent in returning:
+                    agent.offline = False
+                    if not agent.busy:
+                        self._agent_state(queue, agent, agent.idle_state)
+                for queue in {id(q): q for q, _ in returning}.values():
+                    self._dispatch(queue)
         if incident.kind == "maintenance":
             self._emit(
                 incident.site, "maintenance.ended", maintenance_id=self._maintenance_id(incident)
             )
+
+    def _on_agent_return(self, subject: tuple[_Queue, _Agent]) -> None:
+        """One agent an incident took logs back in (``return_spread``)."""
+        queue, agent = subject
+        agent.offline = False
+        if not agent.busy:
+            self._agent_state(queue, agent, agent.idle_state)
+        self._dispatch(queue)
 
     def _affected_queues(self, incident: Incident) -> list[_Queue]:
         return [
@@ -536,6 +575,25 @@ class ContactCenter:
 
     def _maintenance_id(self, incident: Incident) -> str:
         return maintenance_id(incident)
+
+    def fork(self, seed: int) -> ContactCenter:
+        """This center as it is now, played on with fresh randomness (``seed``) and without
+        writing events: one of the futures it could have, to learn what to expect from here.
+
+        The scenario and its parts are shared, not copied: incidents are keyed by identity
+        (the agents each holds), and they do not change."""
+        memo: dict[int, Any] = {id(part): part for part in _parts(self.scenario)}
+        delivery, self._delivery = self._delivery, []  # nothing a fork will hand out
+        try:
+            twin = copy.deepcopy(self, memo)
+        finally:
+            self._delivery = delivery
+        twin._rng = random.Random(seed)
+        twin._silent = True
+        # Periodic reports only write events: a fork has none to write.
+        twin._heap = [e for e in twin._heap if e[2] not in ("snapshot", "heartbeat")]
+        heapq.heapify(twin._heap)
+        return twin
 
     def waiting(self, site: str, queue: str) -> int:
         """Callers really waiting in ``queue`` now: the truth forecasts are scored against."""
@@ -589,6 +647,18 @@ class ContactCenter:
                 ports_total=site.ivr.ports,
             )
         self._schedule(self._now + HEARTBEAT_EVERY, "heartbeat", site)
+
+
+def _parts(scenario: Scenario) -> list[object]:
+    """The scenario and every model inside it that the center refers to."""
+    out: list[object] = [scenario, *scenario.incidents, *scenario.sites]
+    if scenario.breaks is not None:
+        out.append(scenario.breaks)
+    for site in scenario.sites:
+        out += [*site.queues, *site.trunks, *site.components]
+        if site.ivr is not None:
+            out.append(site.ivr)
+    return out
 
 
 def encode(event: dict[str, Any]) -> bytes:

@@ -22,14 +22,17 @@ Alert quality is measured on what reached the sinks (suppressed alerts never pag
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
+from typing import Protocol
 
 from callpulse import pipeline
 from callpulse.config import FormatSettings, Settings
 from callpulse.core.alerting import Notification
+from callpulse.core.ingest import RawRecord
 from callpulse.simulation.model import ContactCenter
 from callpulse.simulation.platform import PlatformFeed, merged
 from callpulse.simulation.scenario import Incident, Scenario, maintenance_id, with_planned_windows
@@ -37,6 +40,23 @@ from callpulse.simulation.scenario import Incident, Scenario, maintenance_id, wi
 FLAP_SECONDS = 600.0
 PEAK_SECONDS = 300.0  # the simulated peak is the mean over the window's last this long
 Labels = tuple[tuple[str, str], ...]
+
+
+class Observer(Protocol):
+    """Watches a run as it goes (``run(observe=)``): the simulated center between
+    evaluations, and each evaluation's notifications."""
+
+    @property
+    def sample_every(self) -> float:
+        """Simulated seconds between samples (at most the run's step; each step's end is
+        always sampled)."""
+        ...
+
+    def sample(self, t: float, center: ContactCenter) -> None:
+        """The center at ``t`` (epoch seconds), every ``sample_every``."""
+
+    def step(self, t: float, center: ContactCenter, notifications: list[Notification]) -> None:
+        """The evaluation at ``t``, after its ``sample``."""
 
 
 @dataclass
@@ -166,6 +186,7 @@ def run(
     in_order: bool = False,
     wrapup: float | None = None,
     whole_seconds: bool = False,
+    observe: Observer | None = None,
 ) -> Report:
     """Play ``scenario`` from its ``start``, evaluating rules every ``step`` seconds.
 
@@ -174,7 +195,8 @@ def run(
     writes its own stream. ``merges``: v1 types rewritten as another, the reference a
     platform run is compared with (``Emitter.merges``). ``in_order``: no late or duplicate
     delivery; ``wrapup``: every wrap-up this long; ``whole_seconds``: times truncated to
-    seconds (see :class:`ContactCenter`).
+    seconds (see :class:`ContactCenter`). ``observe``: shown the center and the alerts as
+    the run goes (what the sweep learns its truths from); the run is the same without it.
     """
     start = scenario.start.replace(tzinfo=UTC).timestamp()
     settings = with_planned_windows(settings, scenario, start)
@@ -197,7 +219,7 @@ def run(
     t = start
     while t < start + scenario.duration:
         t += step
-        records = center.records(t)
+        records = _records(center, t, step, observe)
         monitor.tick(t)
         if feed is not None:
             applied, rejected = feed.feed(records, t)
@@ -206,7 +228,10 @@ def run(
         else:
             report.rejected += len(ingest.process(merged(records, merges) if merges else records))
         report.events += len(records)
-        score.step(t, alerting.evaluate())
+        notifications = alerting.evaluate()
+        score.step(t, notifications)
+        if observe is not None:
+            observe.step(t, center, notifications)
     for name, _ in alerting.suppressed:
         report.suppressed[name] += 1
     report.duplicates = monitor.stats.duplicates
@@ -216,6 +241,24 @@ def run(
         report.ignored = feed.ignored()
     score.finish()
     return report
+
+
+def _records(
+    center: ContactCenter, t: float, step: float, observe: Observer | None
+) -> list[RawRecord]:
+    """The records delivered by ``t``; with ``observe``, the center is sampled on the way.
+
+    Advancing in parts hands out the same records in the same order: an event is never
+    delivered before it happens, so none due by one part is made in the next."""
+    if observe is None:
+        return center.records(t)
+    parts = max(1, math.ceil(step / max(observe.sample_every, 1e-3) - 1e-9))
+    out: list[RawRecord] = []
+    for k in range(parts, 0, -1):
+        at = t - step * (k - 1) / parts
+        out += center.records(at)
+        observe.sample(at, center)
+    return out
 
 
 class _Scorer:

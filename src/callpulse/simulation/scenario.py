@@ -21,6 +21,16 @@ Seconds = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
 Share = Annotated[float, Field(ge=0, le=1)]
 
 
+def _patience(value: object) -> float | None:
+    """A duration, or ``None`` for ``null`` / ``none``: callers who never give up."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == "none"):
+        return None
+    return parse_duration(value)
+
+
+Patience = Annotated[Annotated[float, Field(ge=0)] | None, BeforeValidator(_patience)]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -32,7 +42,8 @@ class QueueSpec(_Model):
     talk: Seconds = 180.0  # median talk time
     acw: Seconds = 30.0  # median after-call work
     hold_share: Share = 0.2  # calls with a hold
-    patience: Seconds = 120.0  # mean time a caller waits before giving up
+    # Mean time a caller waits before giving up; None (``null`` / ``none``): nobody does.
+    patience: Patience = 120.0
     callback_share: Share = 0.1  # of those giving up, how many ask for a callback
 
 
@@ -80,6 +91,9 @@ class Incident(_Model):
     queues: list[str] = []  # maintenance, agent_shortage, flash_crowd (empty: all)
     trunk: str | None = None  # trunk_down
     agents_lost: Share = 0.0  # maintenance, agent_shortage: share of agents logged off
+    # maintenance, agent_shortage: each agent taken logs back in at a uniform time in
+    # [end, end + return_spread] (0: all at the end), as people do after a window.
+    return_spread: Seconds = 0.0
     # maintenance: in the maintenance calendar ahead of time (with agents_affected =
     # agents_lost), as a change-managed window would be, besides the started/ended events.
     planned: bool = False

@@ -37,6 +37,11 @@ ENOUGH = 50
 """Calls an estimate should rest on: a rate from 50 arrivals is within ~14 % (one standard
 deviation), from 10 within ~30 %."""
 
+ENOUGH_HANDLED = 400
+"""Completed calls the handle time rests on where the hours kept have them: it hardly moves
+through a day, and near its load a queue's drain is the small difference of capacity and
+arrivals, so the 5 % a 15-minute window of 180 calls leaves is half the drain."""
+
 
 @dataclass(frozen=True, slots=True)
 class Reading:
@@ -111,10 +116,10 @@ class FlowHistory:
 
     def handle_time(self, before: float) -> Estimate | None:
         """Mean handle time of the calls completed in the readings up to ``before``, newest
-        first until :data:`ENOUGH` of them; None when none completed."""
+        first until :data:`ENOUGH_HANDLED` of them; None when none completed."""
         count, total, span = 0, 0.0, 0.0
         for r in self._newest(before):
-            if count >= ENOUGH:
+            if count >= ENOUGH_HANDLED:
                 break
             count += r.completed
             total += r.handle_seconds

@@ -70,6 +70,8 @@ def test_a_small_queue_adds_older_windows_until_it_has_enough_calls() -> None:
     overlapping = reading(t0 + 7 * EVERY + 300, arrivals=15)
     assert history.arrivals(overlapping).count == 15 + 3 * 12
     assert history.arrivals(live, enough=10).count == 15
+    # Every reading wholly after a moment counts, however many calls are enough: 15 + 5 x 12.
+    assert history.arrivals(live, enough=10, since=t0 + 2 * EVERY).count == 75
 
 
 def test_a_window_shorter_than_the_spacing_leaves_gaps_the_rate_does_not_see() -> None:

@@ -16,6 +16,7 @@ really covers, so the ratios stay unbiased either way.
 
 from __future__ import annotations
 
+import math
 from array import array
 from collections import deque
 from dataclasses import dataclass
@@ -103,12 +104,13 @@ class FlowHistory:
         """The readings whose window ends at or before ``before``, newest first."""
         return [r for r in reversed(self._readings) if r.at <= before]
 
-    def arrivals(self, live: Reading, enough: int = ENOUGH) -> Estimate:
+    def arrivals(self, live: Reading, enough: int = ENOUGH, since: float = math.inf) -> Estimate:
         """Arrivals per second: the ``live`` window, then older readings it does not overlap,
-        newest first, until ``enough`` arrivals or the hours kept."""
+        newest first, until ``enough`` arrivals or the hours kept; and past that, every
+        reading whose window lies wholly after ``since``."""
         count, span = live.arrivals, live.span
         for r in self._newest(live.at - live.span):
-            if count >= enough:
+            if count >= enough and r.at - r.span < since:
                 break
             count += r.arrivals
             span += r.span

@@ -555,9 +555,8 @@ class MaintenanceTracker:
         aht, aht_calls = flow.aht_seconds, flow.completed
         if base is not None and base.aht:
             aht, aht_calls = base.aht, base.aht_calls or flow.completed
-        arrivals, arrived, over = _arrivals(
-            now, flow, base, self._history.get((view.site, view.queue))
-        )
+        history = self._history.get((view.site, view.queue))
+        arrivals, arrived, over = _arrivals(now, flow, base, history, occurrence.end)
         patience = estimate_patience(flow.reneged, flow.exposure_seconds, limits.patience)
         calm = patience.mean_patience
         left = max(0.0, occurrence.end - now)
@@ -818,7 +817,11 @@ def _reading(now: float, flow: QueueFlow) -> Reading:
 
 
 def _arrivals(
-    now: float, live: QueueFlow, base: Baseline | None, history: FlowHistory | None
+    now: float,
+    live: QueueFlow,
+    base: Baseline | None,
+    history: FlowHistory | None,
+    end: float = math.inf,
 ) -> tuple[float, int, str]:
     """The arrival rate the drain ETA assumes, the calls it rests on, and what it is
     measured over.
@@ -829,10 +832,12 @@ def _arrivals(
     shorter one holding enough calls, because the net drain is the small difference of
     capacity and arrivals: a few percent of noise in the rate is tens of percent in the ETA.
     Where it holds fewer than :data:`MIN_LIVE_ARRIVALS` (a small queue) the readings before
-    it are added, newest first, until it does; the baseline's only while all of that holds
-    too few (callpulse started during the window).
+    it are added, newest first, until it does; so is every reading since the window's
+    ``end``: once the window is over, the longer the rate is measured the less its noise
+    moves the drain. The baseline's only while all of that holds too few (callpulse
+    started during the window).
     """
-    found = (history or FlowHistory()).arrivals(_reading(now, live), MIN_LIVE_ARRIVALS)
+    found = (history or FlowHistory()).arrivals(_reading(now, live), MIN_LIVE_ARRIVALS, end)
     if found.count >= MIN_LIVE_ARRIVALS or base is None or base.arrivals is None:
         return found.value, found.count, _over(found, live)
     return base.arrivals, MIN_LIVE_ARRIVALS, "before the window"

@@ -241,8 +241,17 @@ def _seconds(stamp: str) -> float:
 # --- the command ----------------------------------------------------------------------------
 
 
-def test_the_reduced_sweep_runs_end_to_end_and_reports_every_gate(tmp_path: Path) -> None:
-    # The gates themselves are judged by hand: the alert's model is still being tuned.
+# The gates the full sweep does not meet yet (docs/alerts.md says why): where nobody gives up
+# a drain near the load is the small difference of two estimated rates, and before a window
+# the callers' patience is often unknown. Every other gate must hold on the reduced sweep.
+NOT_YET = (
+    "ETA median error <= 20%, patience none",
+    "forecast median error <= 25%, patience none",
+    "forecast median error <= 25%, patience 3m",
+)
+
+
+def test_the_reduced_sweep_runs_end_to_end_and_meets_its_gates(tmp_path: Path) -> None:
     out = tmp_path / "sweep.json"
     result = subprocess.run(
         [
@@ -270,6 +279,8 @@ def test_the_reduced_sweep_runs_end_to_end_and_reports_every_gate(tmp_path: Path
     verdicts = [line for line in text.splitlines() if line.startswith(("PASS  ", "FAIL  "))]
     assert len(verdicts) == 14
     assert ("FAIL  " in text) == (result.returncode == 1)
+    failed = [v.removeprefix("FAIL  ") for v in verdicts if v.startswith("FAIL  ")]
+    assert [f for f in failed if not f.startswith(NOT_YET)] == [], text
     assert result.stderr == ""  # no progress when stderr is not a terminal
     data = json.loads(out.read_text())
     assert set(data) == {"summary", "gates", "runs", "checkpoints"}

@@ -321,7 +321,7 @@ def _families() -> dict[str, Family]:
         ),
         Family(
             "callpulse_maintenance_backlog_drain_eta_low_seconds",
-            "P10 of that time: the backlog model's quick end, which the page is judged on.",
+            "P10 of that time: the quick end of the backlog model's range.",
             affected,
             "maintenance",
         ),

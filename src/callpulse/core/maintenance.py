@@ -14,6 +14,7 @@ import math
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from statistics import NormalDist
 from typing import Literal, NamedTuple, Protocol
 
 from callpulse.core import event_structs as ev
@@ -92,6 +93,9 @@ class BacklogLimits:
     forecast_lead: float = 1800.0
     overrun_after: float = 60.0  # a component may take this long to report back after a window
     return_spread: float = 120.0  # the agents a window took log back in over this after its end
+    # How sure the drain must be to end after max_drain_eta for a page: the quantile
+    # 1 - this of the drain (between the P10 and the median) is what is compared.
+    page_confidence: float = 0.75
 
     def fire_level(self, baseline: float | None) -> float:
         """The smallest backlog that is material: the minimum, or the baseline ratio."""
@@ -187,10 +191,11 @@ class BacklogState:
     Arrivals at the live rate (the baseline's while the live one rests on too few calls),
     callers giving up at the rate their own waits and abandons say. ``overhang``: how much of
     the median lies after the window's end (counted from that end once it has passed), the
-    part the window leaves behind;
-    ``overhang_low`` the same of the P10, what the alert pages on (it pages when even the
-    quick end of the range is too late). All ``None`` when unknown (no handle time seen yet
-    and agents serving), ``math.inf`` when it will not drain.
+    part the window leaves behind; ``overhang_low`` the same of the drain's quick end, the
+    quantile ``1 - page_confidence`` (a normal's, between the P10 and the median: the P25
+    by default), what the alert pages on: it pages when it is that sure the drain is too
+    late. All ``None`` when unknown (no handle time seen yet and agents serving),
+    ``math.inf`` when it will not drain.
     """
 
     site: str
@@ -583,7 +588,8 @@ class MaintenanceTracker:
             # after the window is as late 10 minutes in as at its end). A window with no
             # planned end leaves all of it behind, as far as is known.
             ahead = 0.0 if math.isinf(occurrence.end) else occurrence.end - now
-            overhang, overhang_low = max(0.0, eta - ahead), max(0.0, low - ahead)
+            sure = eta - (eta - low) * _z(limits.page_confidence) / Z90 if low < eta else eta
+            overhang, overhang_low = max(0.0, eta - ahead), max(0.0, sure - ahead)
         key = (occurrence.key, view.site, view.queue)
         if firing:  # hysteresis: a page holds until the backlog has drained
             active = waiting > drained
@@ -592,7 +598,7 @@ class MaintenanceTracker:
             # the window's doing (the queue's own alerts are there for it).
             active = False
         else:
-            # Page on the quick end of the range: certain that it will not drain in time.
+            # Page on the quick end of the range: sure that it will not drain in time.
             active = waiting >= fire and (
                 waiting > limits.max_calls_waiting
                 or (overhang_low is not None and overhang_low > limits.max_drain_eta)
@@ -786,6 +792,11 @@ class MaintenanceTracker:
                     out.append(OverrunState(site, component, window.name, state, active))
         self._overrunning = overrunning
         return out
+
+
+def _z(share: float) -> float:
+    """The standard normal's ``share`` quantile, for shares from 0.5 to 0.9."""
+    return NormalDist().inv_cdf(min(max(share, 0.5), 0.9))
 
 
 def _fewest(low: int, high: int, enough: Callable[[int], bool]) -> int | None:

@@ -11,6 +11,9 @@ Around a maintenance window staffing changes once: the agents serving now until 
 the window took are back, then the staffing from before the window. Paths that drain before
 that return read the first chain; the others the second, started from where the expected
 queue (:func:`callpulse.core.backlog.queue_after`) stands when the staff are back.
+:func:`widened` adds to that range the uncertainty of the estimated rates; :func:`build_up`
+is the queue a planned window is expected to leave, with its spread, for the forecast; and
+:func:`mean` is the gauge's cheap reading of the same chain.
 """
 
 from __future__ import annotations
@@ -58,8 +61,8 @@ def mean(
     waiting: int, agents: int, arrivals: float, aht: float | None, abandon_rate: float
 ) -> float | None:
     """The mean of :func:`outlook` down to an empty queue, for a gauge read for every queue
-    with a caller waiting: exact and a few tens of microseconds, where its quantiles take up
-    to tens of milliseconds (see :mod:`callpulse.core.erlang_a`)."""
+    with a caller waiting: exact, and 0.1 to 1 ms where its quantiles take up to tens of
+    milliseconds (see :mod:`callpulse.core.erlang_a`)."""
     if waiting <= 0:
         return 0.0
     if agents <= 0:

@@ -384,7 +384,8 @@ def _chain_first(
 
 def drain_mean(queue: ErlangA, waiting: int, target: int, horizon: float = 3600.0) -> float:
     """The mean time until no more than ``target`` wait (``math.inf``: never): the exact
-    first moment of the passage, a few tens of microseconds whatever the queue."""
+    first moment of the passage, in time linear in the levels the chain needs (0.1 to 1 ms
+    from 5 to 200 agents)."""
     if (settled := _settled(queue, waiting, target)) is not None:
         return settled.mean
     return _passage(queue, waiting, target, horizon).mean

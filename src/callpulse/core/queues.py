@@ -551,8 +551,8 @@ class QueueTracker:
         The drain ETA is the mean of the backlog model (:mod:`callpulse.core.drain`) at the
         current staffing, down to no call waiting, with the callers' patience estimated over
         the longest window (which holds the most give-ups and waiting): read for every queue
-        with a caller waiting, it must be cheap, and the mean is exact in microseconds where
-        the quantiles take milliseconds."""
+        with a caller waiting, it must be cheap, and the mean is exact in under a millisecond
+        where the quantiles take up to tens."""
         agents = sum(_busy_available(q.agents))
         aht = flow.aht_seconds
         arrivals = flow.arrivals_per_second

@@ -14,7 +14,6 @@ import math
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from statistics import NormalDist
 from typing import Literal, NamedTuple, Protocol
 
 from callpulse.core import event_structs as ev
@@ -795,8 +794,17 @@ class MaintenanceTracker:
 
 
 def _z(share: float) -> float:
-    """The standard normal's ``share`` quantile, for shares from 0.5 to 0.9."""
-    return NormalDist().inv_cdf(min(max(share, 0.5), 0.9))
+    """The standard normal's ``share`` quantile, for shares from 0.5 to 0.9 (by bisection
+    on ``math.erf``: a few microseconds, well within 1e-9)."""
+    share = min(max(share, 0.5), 0.9)
+    low, high = 0.0, Z90
+    while high - low > 1e-9:
+        middle = (low + high) / 2
+        if 0.5 * (1 + math.erf(middle / math.sqrt(2))) < share:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2
 
 
 def _fewest(low: int, high: int, enough: Callable[[int], bool]) -> int | None:

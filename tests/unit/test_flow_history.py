@@ -155,3 +155,10 @@ def test_rates_from_few_calls_widen_the_range_and_may_leave_it_open() -> None:
     assert few.p50 == chain.p50
     assert few.p10 < chain.p10
     assert few.p90 == math.inf
+    # One call each: the deviation is capped at half the rate (not a handle time of 0).
+    one = drain.widened(chain, 10, 2, 12, 12, 0.0, (10 / 300, 1), (300.0, 1), 0.0)
+    assert one.p10 == 0.0
+    assert one.p90 == math.inf
+    returning = drain.window_outlook(10, 2, 4, 12, 60.0, 10 / 300, 300.0, 0.0)
+    assert returning is not None
+    assert drain.widened(returning, 10, 2, 4, 12, 60.0, (0.01, 0), (300.0, 0), 0.0).p10 >= 0

@@ -147,6 +147,9 @@ def build_up(
     return mean, var
 
 
+MOST_DEVIATION = 0.5
+"""The largest relative deviation :func:`widened` moves an estimate by."""
+
 Z90 = 1.2815515655446004
 """The standard normal's 0.9 quantile: a normal's P10 and P90 are its mean -+ this many
 deviations."""
@@ -192,8 +195,10 @@ def widened(
     middle = drain(rate, handle)
     if staff <= 0 or not math.isfinite(middle):
         return forecast
-    by_arrivals = 1 / math.sqrt(max(arrived, 1))
-    by_handle = 1 / math.sqrt(max(completed, 1))
+    # Past half the rate itself (a handful of calls) the deviation says only "unknown": a
+    # rate moved by all of it would be none at all, or a handle time of 0.
+    by_arrivals = min(MOST_DEVIATION, 1 / math.sqrt(max(arrived, 1)))
+    by_handle = min(MOST_DEVIATION, 1 / math.sqrt(max(completed, 1)))
     slow = (drain(rate * (1 + by_arrivals), handle), drain(rate, handle * (1 + by_handle)))
     quick = (drain(rate * (1 - by_arrivals), handle), drain(rate, handle * (1 - by_handle)))
     later = math.hypot(*(s - middle for s in slow))

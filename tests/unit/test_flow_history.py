@@ -61,17 +61,30 @@ def test_a_small_queue_adds_older_windows_until_it_has_enough_calls() -> None:
     t0 = utc("2026-11-22T08:00")
     for k in range(8):  # 12 arrivals per 15 minutes for two hours
         history.add(reading(t0 + k * EVERY, arrivals=12))
+    found = history.arrivals(reading(t0 + 8 * EVERY, arrivals=60), enough=50)
+    # The live window alone holds enough, and the readings before it came at another rate.
+    assert (found.count, found.span) == (60, 900)
+    found = history.arrivals(reading(t0 + 8 * EVERY, arrivals=15), enough=50)
+    # 15 live, then 12 at a time from the newest: 15 + 3 x 12 = 51 >= 50, and the older
+    # readings came at the same rate, so they count too: all two hours.
+    assert (found.count, found.span) == (15 + 8 * 12, 8100)
+    assert found.value == pytest.approx((15 + 8 * 12) / 8100)
+
+
+def test_older_readings_count_while_the_rate_holds_steady() -> None:
+    history = FlowHistory()
+    t0 = utc("2026-11-22T08:00")
+    for k in range(8):  # a busy first hour (40 per 15 minutes), a quiet second one (12)
+        history.add(reading(t0 + k * EVERY, arrivals=40 if k < 4 else 12))
     live = reading(t0 + 8 * EVERY, arrivals=15)
     found = history.arrivals(live)
-    # 15 live, then 12 at a time from the newest: 15 + 3 x 12 = 51 >= 50, over an hour.
-    assert (found.count, found.span) == (51, 3600)
-    assert found.value == pytest.approx(51 / 3600)
+    # The quiet hour and the live window; the busy hour is other traffic.
+    assert (found.count, found.span) == (15 + 4 * 12, 4500)
     # A live window that overlaps a reading does not count that reading twice.
     overlapping = reading(t0 + 7 * EVERY + 300, arrivals=15)
     assert history.arrivals(overlapping).count == 15 + 3 * 12
-    assert history.arrivals(live, enough=10).count == 15
-    # Every reading wholly after a moment counts, however many calls are enough: 15 + 5 x 12.
-    assert history.arrivals(live, enough=10, since=t0 + 2 * EVERY).count == 75
+    # Every reading wholly after a moment counts, steady or not: 15 + 4 x 12 + 40.
+    assert history.arrivals(live, enough=10, since=t0 + 2 * EVERY).count == 103
 
 
 def test_a_window_shorter_than_the_spacing_leaves_gaps_the_rate_does_not_see() -> None:

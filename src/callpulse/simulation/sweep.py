@@ -188,7 +188,9 @@ def play(case: Case, k: int, settings: Settings) -> Played:
     scenario = case.scenario(seed)
     start = scenario.start.replace(tzinfo=UTC).timestamp()
     watch = _Watch(case, start, seed)
-    report = run(scenario, settings, observe=watch)
+    # Evaluated as often as the daemon evaluates, so that time to detect is the daemon's.
+    step = settings.alerting.evaluation_interval
+    report = run(scenario, settings, step, observe=watch)
     path = watch.path
     window = None
     forecast = watch.forecast

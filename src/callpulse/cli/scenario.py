@@ -35,13 +35,8 @@ def check(
 
     ``platform``: also play it through that format's emitter and adapter, which must give
     the same queue counts (offered, answered, abandoned) as events v1 and the same alerts."""
-    from callpulse import logs
-
-    logs.configure("warning", "console")
-    try:
-        settings = load_settings(config) if config else Settings(rule_files=[shipped("rules.yaml")])
-    except ConfigError as exc:
-        print(f"callpulse: {plain(str(exc), newlines=True)}", file=sys.stderr)
+    settings = _settings(config)
+    if settings is None:
         return 2
     failed = 0
     for name in names or scenarios.names():
@@ -60,18 +55,27 @@ def check_sweep(
 ) -> int:
     """Score the maintenance alerts over the sweep's contact centers (docs/sweep.md):
     ``seeds`` per center (default 2, reduced 1). 0: every gate passed; 1: one failed."""
-    from callpulse import logs
     from callpulse.cli.sweep import run_sweep
 
-    logs.configure("warning", "console")
-    try:
-        settings = load_settings(config) if config else Settings(rule_files=[shipped("rules.yaml")])
-    except ConfigError as exc:
-        print(f"callpulse: {plain(str(exc), newlines=True)}", file=sys.stderr)
+    settings = _settings(config)
+    if settings is None:
         return 2
     if seeds is None:
         seeds = 1 if is_reduced else 2
     return run_sweep(settings, is_reduced=is_reduced, seeds=seeds, json_path=json_path)
+
+
+def _settings(config: Path | None) -> Settings | None:
+    """The settings scenarios are played with: ``config``'s, else the defaults with the
+    shipped rules; None (said on stderr) when the file is invalid. Logs warnings only."""
+    from callpulse import logs
+
+    logs.configure("warning", "console")
+    try:
+        return load_settings(config) if config else Settings(rule_files=[shipped("rules.yaml")])
+    except ConfigError as exc:
+        print(f"callpulse: {plain(str(exc), newlines=True)}", file=sys.stderr)
+        return None
 
 
 def _check_one(

@@ -11,6 +11,7 @@ import pytest
 from callpulse.core import drain
 from callpulse.core.erlang_a import NEVER, ErlangA, drain_forecast
 from callpulse.core.flow_history import DAY_WEIGHT, ENOUGH, EVERY, SPAN, FlowHistory, Reading
+from callpulse.core.patience import PRIOR_CALLERS
 
 
 def utc(text: str) -> float:
@@ -122,12 +123,13 @@ def test_patience_at_an_hour_comes_from_the_last_days_at_that_hour() -> None:
     estimate, said = history.patience(600.0, utc("2026-11-22T14:30"))
     # One day old: half weight on both sums, so the rate is what it was, with less evidence.
     reneged, exposure = 40 * DAY_WEIGHT, 14400 * DAY_WEIGHT
-    assert estimate.rate == pytest.approx((1 + reneged) / (600 + exposure))
+    prior = PRIOR_CALLERS  # give-ups' worth, each after the configured 600 s
+    assert estimate.rate == pytest.approx((prior + reneged) / (prior * 600 + exposure))
     assert said == "20 give-ups in 120 min of waiting at 14:00 UTC over the last days"
     # No history at 11:00: the hours kept (09:00-10:00 today and no give-up), then the prior.
     estimate, said = history.patience(600.0, utc("2026-11-22T11:00"))
     assert said == "0 give-ups in 240 min of waiting over the last 1.0 h"
-    assert estimate.mean_patience == pytest.approx(600 + 14400)
+    assert estimate.mean_patience == pytest.approx((PRIOR_CALLERS * 600 + 14400) / PRIOR_CALLERS)
     estimate, said = FlowHistory().patience(600.0, utc("2026-11-22T11:00"))
     assert estimate.mean_patience == 600
     assert said == "configured 600s (0 give-ups in 0 min of waiting is too little)"

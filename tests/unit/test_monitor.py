@@ -492,7 +492,7 @@ def test_erlang_outlook_and_drain_eta(make_monitor: Callable[..., Monitor]) -> N
     assert v.agents_required == erlang.agents_required(10, 300, 20, 0.8)
     # Capacity 14/300 calls/s, arrivals 10/300 calls/s: without give-ups 10 waiting drain in
     # 10 / (4/300) s on average. The gauge is the queue model's mean, with callers giving up
-    # as their waits so far say (too few yet: the configured 10 min, as one caller).
+    # as their waits so far say (too few yet: the configured 10 min, as half a caller).
     assert v.arrivals_per_second == pytest.approx(10 / 300)
     assert drain_forecast(ErlangA(14, 10 / 300, 300, 0.0), 10, 0).mean == pytest.approx(750)
     assert v.drain_eta_seconds == pytest.approx(gauge(v, 14, 300))

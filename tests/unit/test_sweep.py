@@ -241,11 +241,10 @@ def _seconds(stamp: str) -> float:
 # --- the command ----------------------------------------------------------------------------
 
 
-# The gates the full sweep does not meet yet (docs/alerts.md says why): where nobody gives up
-# a drain near the load is the small difference of two estimated rates, and before a window
-# the callers' patience is often unknown. Every other gate must hold on the reduced sweep.
+# The gates the full sweep does not meet yet (docs/alerts.md says why): before a window the
+# callers' patience is often unknown, or rests on a handful of give-ups. Every other gate
+# must hold on the reduced sweep.
 NOT_YET = (
-    "ETA median error <= 20%, patience none",
     "forecast median error <= 25%, patience none",
     "forecast median error <= 25%, patience 3m",
 )

@@ -114,6 +114,8 @@ _ESTIMATES = (
     ("forecast_bias", "fcst bias", _pct),
     ("forecast_inside", "in range", _pct),
     ("forecast_missing", "no fcst", str),
+    ("forecast_measured_median", "fcst seen", _pct),
+    ("forecasts_on_prior", "on prior", str),
 )
 
 

@@ -173,7 +173,7 @@ def _steady(count: int, span: float, older: Reading) -> bool:
 
 
 def _telling(reneged: float, exposure: float, prior_patience: float) -> bool:
-    """Whether give-ups and waiting say more than the prior (one caller's worth)."""
+    """Whether give-ups and waiting say more than the prior (:data:`PRIOR_CALLERS`' worth)."""
     return reneged >= PRIOR_CALLERS or exposure >= PRIOR_CALLERS * prior_patience
 
 

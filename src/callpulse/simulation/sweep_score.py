@@ -25,6 +25,7 @@ ETA_INSIDE = 0.70
 FORECAST_MEDIAN = 0.25
 TTD_MAX = 90.0
 REGIMES = ("none", "3m", "10m")
+ON_PRIOR = "configured"  # how MaintenanceImpactForecast's patience_from starts on the prior
 
 
 def quantile(values: Sequence[float], q: float) -> float | None:
@@ -61,6 +62,10 @@ def figures(runs: Sequence[Played]) -> dict[str, Any]:
     signed = [e for c in checks if (e := c.signed) is not None]
     forecasts = [r.forecast for r in windows if r.forecast is not None]
     fsigned = [e for f in forecasts if (e := f.signed) is not None]
+    # A forecast whose patience is the configured one says so in patience_from: with no
+    # give-up or wait seen before the window, its error is the prior's, not the model's.
+    measured = [f for f in forecasts if not f.patience_from.startswith(ON_PRIOR)]
+    fmeasured = [abs(e) for f in measured if (e := f.signed) is not None]
     return {
         "runs": len(runs),
         "windows": len(windows),
@@ -94,6 +99,8 @@ def figures(runs: Sequence[Played]) -> dict[str, Any]:
         "forecast_bias": quantile(fsigned, 0.5),
         "forecast_inside": _share(f.inside for f in forecasts),
         "forecast_missing": sum(r.forecast is None for r in warranted),
+        "forecast_measured_median": quantile(fmeasured, 0.5),
+        "forecasts_on_prior": len(forecasts) - len(measured),
     }
 
 

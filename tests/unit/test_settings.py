@@ -208,6 +208,17 @@ def test_return_spread_is_a_duration_not_below_zero(tmp_path: Path) -> None:
         load_settings(path)
 
 
+def test_page_confidence_is_a_share_between_the_median_and_the_p10(tmp_path: Path) -> None:
+    assert load_settings(None).maintenance.backlog.limits().page_confidence == 0.75
+    path = write(tmp_path, "maintenance:\n  backlog: {page_confidence: 0.9}\n")
+    assert load_settings(path).maintenance.backlog.limits().page_confidence == 0.9
+    path = write(tmp_path, "maintenance:\n  backlog: {page_confidence: 0.95}\n")
+    with pytest.raises(
+        ConfigError, match=r"backlog\.page_confidence: .*less than or equal to 0\.9"
+    ):
+        load_settings(path)
+
+
 def test_bad_maintenance_settings_are_named(tmp_path: Path) -> None:
     path = write(tmp_path, "maintenance:\n  timezone: Mars/Olympus\n")
     with pytest.raises(ConfigError, match="not an IANA time zone"):

@@ -528,6 +528,7 @@ class BacklogSettings(_Section):
     forecast_lead: Duration = 1800.0
     overrun_after: Duration = 60.0
     return_spread: Annotated[Duration, Field(ge=0)] = 120.0
+    page_confidence: Annotated[float, Field(ge=0.5, le=0.9)] = 0.75
     for_: Annotated[Duration, Field(alias="for")] = 60.0
     keep_firing_for: Duration = 120.0
     severity: str = "critical"

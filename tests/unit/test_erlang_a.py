@@ -16,7 +16,7 @@ from callpulse.core.erlang_a import (
     drain_forecast,
     moment_forecast,
 )
-from callpulse.core.patience import estimate_patience
+from callpulse.core.patience import PRIOR_CALLERS, estimate_patience
 from tests.unit.queue_paths import simulated_drains
 
 
@@ -46,9 +46,12 @@ def test_nobody_giving_up_makes_patience_effectively_infinite() -> None:
 
 def test_the_prior_leads_only_while_evidence_is_thin() -> None:
     assert estimate_patience(0, 0.0, prior_patience=600.0).mean_patience == pytest.approx(600)
-    # One caller's worth of prior against 40 give-ups over 40 * 120 s: the data wins.
+    # Half a caller's worth of prior against 40 give-ups over 40 * 120 s: the data wins.
     estimate = estimate_patience(40, 40 * 120.0, prior_patience=600.0)
-    assert estimate.mean_patience == pytest.approx(5400 / 41)
+    assert estimate.mean_patience == pytest.approx(
+        (PRIOR_CALLERS * 600 + 4800) / (PRIOR_CALLERS + 40)
+    )
+    assert 120 < estimate.mean_patience < 130
 
 
 def censored_callers(

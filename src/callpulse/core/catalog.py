@@ -315,7 +315,7 @@ def _families() -> dict[str, Family]:
             "callpulse_maintenance_backlog_drain_eta_seconds",
             "Median time until the backlog is back to normal: staffing as now until the "
             "window ends, then its agents logging back in over return_spread; arrivals at the "
-            "live rate; +Inf when it will not drain.",
+            "live rate, over as long as it held steady; +Inf when it will not drain.",
             affected,
             "maintenance",
         ),

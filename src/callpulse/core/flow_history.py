@@ -146,8 +146,11 @@ class FlowHistory:
             reneged = sum(r.reneged for r in self._readings)
             exposure = sum(r.exposure_seconds for r in self._readings)
             where = f"over the last {sum(r.span for r in self._readings) / 3600:.1f} h"
-        estimate = estimate_patience(round(reneged), exposure, prior_patience)
-        seen = f"{reneged:.0f} give-ups in {exposure / 60:.0f} min of waiting"
+        estimate = estimate_patience(reneged, exposure, prior_patience)
+        # Older days count for less, so a count may be fractional: shown to a tenth.
+        seen = (
+            f"{reneged:.1f}".removesuffix(".0") + f" give-ups in {exposure / 60:.0f} min of waiting"
+        )
         if not _telling(reneged, exposure, prior_patience):
             # The prior outweighs what was seen: say so rather than pass it off as data.
             return estimate, f"configured {prior_patience:.0f}s ({seen} is too little)"
@@ -161,12 +164,18 @@ measured after it and still be the same traffic."""
 
 def _steady(count: int, span: float, older: Reading) -> bool:
     """Whether ``older``'s arrivals are those of the rate of ``count`` calls over ``span``
-    seconds after it, within :data:`STEADY_Z` (Poisson counts: the difference of the two has a
-    variance of the expected count times 1 + its share of the time). A ramp of the morning
-    or callers retrying after a window stop the rate from reaching back past them; a drift
-    too slow to show against the noise is what pooling costs."""
-    if span <= 0 or older.span <= 0:
+    seconds after it, within :data:`STEADY_Z` (Poisson counts: the older count less the one
+    the newer rate expects of it has a variance of that expected count times 1 + the ratio
+    of the older span to the newer).
+
+    A step in the rate (callers retrying after a window, a campaign) stops the reach back at
+    it. A ramp is caught only once it shows against the noise: on traffic that doubles over
+    four hours the pooled rate reads 7 % low at 180 calls per 15 minutes and 12 % at 50, about
+    the noise of the live window alone, where on steady traffic pooling halves that noise."""
+    if span <= 0:
         return False
+    if older.span <= 0:
+        return True  # covers no time: says nothing against the rate
     expected = count / span * older.span
     spread = STEADY_Z**2 * max(expected, 1.0) * (1 + older.span / span)
     return (older.arrivals - expected) ** 2 <= spread

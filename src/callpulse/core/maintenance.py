@@ -72,8 +72,8 @@ SAMPLE_EVERY = 60.0
 (see :meth:`MaintenanceTracker.sample_due`)."""
 
 MIN_LIVE_ARRIVALS = 10
-"""Below this many arrivals in its window the live rate says too little, and the backlog
-model takes the baseline's rate instead."""
+"""Below this many arrivals the live rate says too little: older readings are added until
+it has them, and where even those fall short the backlog model takes the baseline's rate."""
 
 
 @dataclass(frozen=True)
@@ -187,7 +187,8 @@ class BacklogState:
     ``drain_eta_high`` its P10 and P90: staffing as now until the window ends
     (``window_left`` seconds; ``math.inf`` for an event window with no end yet), then the
     staff it took coming back over ``return_spread`` to where it was before the window.
-    Arrivals at the live rate (the baseline's while the live one rests on too few calls),
+    Arrivals at the live rate, reaching back through older readings while the rate holds
+    steady (the baseline's while all of them rest on too few calls),
     callers giving up at the rate their own waits and abandons say. ``overhang``: how much of
     the median lies after the window's end (counted from that end once it has passed), the
     part the window leaves behind; ``overhang_low`` the same of the drain's quick end, the
@@ -850,11 +851,11 @@ def _arrivals(
     drains at the rate callers come now, not the one before it. The longest window, not a
     shorter one holding enough calls, because the net drain is the small difference of
     capacity and arrivals: a few percent of noise in the rate is tens of percent in the ETA.
-    Where it holds fewer than :data:`MIN_LIVE_ARRIVALS` (a small queue) the readings before
-    it are added, newest first, until it does; so is every reading since the window's
-    ``end``: once the window is over, the longer the rate is measured the less its noise
-    moves the drain. The baseline's only while all of that holds too few (callpulse
-    started during the window).
+    For the same reason the readings before it are added, newest first: while it holds
+    fewer than :data:`MIN_LIVE_ARRIVALS` (a small queue), then as long as the rate in them
+    holds steady (:meth:`FlowHistory.arrivals`), and every reading since the window's
+    ``end`` whatever it holds. The baseline's only while all of that holds too few
+    (callpulse started during the window).
     """
     found = (history or FlowHistory()).arrivals(_reading(now, live), MIN_LIVE_ARRIVALS, end)
     if found.count >= MIN_LIVE_ARRIVALS or base is None or base.arrivals is None:
@@ -864,6 +865,6 @@ def _arrivals(
 
 def _over(found: Estimate, live: QueueFlow) -> str:
     """What an arrival rate is measured over, in words: "last 15m", "last 47m"."""
-    if found.count == live.arrivals or not live.window:
+    if found.span == live.span or not live.window:
         return f"last {live.window}" if live.window else "live"
     return f"last {round(found.span / 60)}m"

@@ -21,9 +21,8 @@ from callpulse.core import gamma
 PRIOR_CALLERS = 0.5
 """How many give-ups' worth of evidence the configured patience counts as. Half a caller,
 not one: the hour before a window often holds only a handful of give-ups, and at one caller
-the prior still made up a third of the estimate from two of them. Over the maintenance
-sweep half a caller brought the forecast's median error where callers give up after 3
-minutes from 62 % to 45 %, with no regime worse by more than a point."""
+the prior still made up a third of the estimate from two of them (the forecast then read
+long where callers give up quickly; docs/alerts.md has the measured effect)."""
 
 
 @dataclass(frozen=True)
@@ -44,12 +43,13 @@ class PatienceEstimate:
 
 
 def estimate_patience(
-    reneged: int,
+    reneged: float,
     exposure_seconds: float,
     prior_patience: float,
     prior_callers: float = PRIOR_CALLERS,
 ) -> PatienceEstimate:
-    """The give-up rate from ``reneged`` callers who gave up over ``exposure_seconds``.
+    """The give-up rate from ``reneged`` callers who gave up over ``exposure_seconds``
+    (a weighted count may be fractional: older days count for less).
 
     ``exposure_seconds`` is the total time every caller waited: those who gave up, those
     answered and those still waiting. ``prior_patience`` (seconds) is the configured mean

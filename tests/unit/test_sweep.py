@@ -14,6 +14,8 @@ import pytest
 from callpulse.simulation import sweep_grid, truth
 from callpulse.simulation.model import ContactCenter
 from callpulse.simulation.scenario import Scenario
+from callpulse.simulation.sweep import Forecast, Played
+from callpulse.simulation.sweep_score import figures
 
 START = 1_800_000_000.0
 
@@ -146,6 +148,28 @@ def test_a_window_never_drained_by_the_end_is_warranted_when_big() -> None:
 
 
 # --- the simulator ------------------------------------------------------------------------
+
+
+def test_forecast_errors_are_told_apart_by_what_the_patience_rested_on() -> None:
+    case = sweep_grid.grid()[0]
+
+    def played(peak: float, patience_from: str) -> Played:
+        window = truth.window_truth([(0.0, 0), (1.0, 0)], 0.5, 1.0)
+        forecast = Forecast(0.0, peak, None, None, patience_from, truth=10.0)
+        return Played(case, 1, 0.0, window, [], [], forecast, {})
+
+    figs = figures(
+        [
+            played(12.0, "3 give-ups in 20 min of waiting over the last 0.8 h"),  # +20 %
+            played(15.0, "0.5 give-ups in 40 min of waiting at 02:00 UTC over the last days"),
+            played(30.0, "configured 600s (0 give-ups in 0 min of waiting is too little)"),
+            played(40.0, ""),  # says nothing of its patience: neither
+        ]
+    )
+    assert figs["forecasts"] == 4
+    assert figs["forecast_median"] == pytest.approx(1.25)  # 20, 50, 200, 300 %
+    assert (figs["forecasts_measured"], figs["forecasts_on_prior"]) == (2, 1)
+    assert figs["forecast_measured_median"] == pytest.approx(0.35)
 
 
 def test_a_fork_starts_where_the_center_is_goes_its_own_way_and_writes_nothing() -> None:

@@ -115,6 +115,7 @@ _ESTIMATES = (
     ("forecast_inside", "in range", _pct),
     ("forecast_missing", "no fcst", str),
     ("forecast_measured_median", "fcst seen", _pct),
+    ("forecasts_measured", "seen", str),
     ("forecasts_on_prior", "on prior", str),
 )
 

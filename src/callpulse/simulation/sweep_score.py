@@ -62,10 +62,15 @@ def figures(runs: Sequence[Played]) -> dict[str, Any]:
     signed = [e for c in checks if (e := c.signed) is not None]
     forecasts = [r.forecast for r in windows if r.forecast is not None]
     fsigned = [e for f in forecasts if (e := f.signed) is not None]
-    # A forecast whose patience is the configured one says so in patience_from: with no
-    # give-up or wait seen before the window, its error is the prior's, not the model's.
-    measured = [f for f in forecasts if not f.patience_from.startswith(ON_PRIOR)]
-    fmeasured = [abs(e) for f in measured if (e := f.signed) is not None]
+    # A forecast whose patience is the configured one says so in patience_from: with too
+    # little seen before the window to outweigh it, its error is the prior's, not the
+    # model's. One that does not say what it used is counted with neither.
+    on_prior = [f for f in forecasts if f.patience_from.startswith(ON_PRIOR)]
+    fmeasured = [
+        abs(e)
+        for f in forecasts
+        if f.patience_from and f not in on_prior and (e := f.signed) is not None
+    ]
     return {
         "runs": len(runs),
         "windows": len(windows),
@@ -100,7 +105,8 @@ def figures(runs: Sequence[Played]) -> dict[str, Any]:
         "forecast_inside": _share(f.inside for f in forecasts),
         "forecast_missing": sum(r.forecast is None for r in warranted),
         "forecast_measured_median": quantile(fmeasured, 0.5),
-        "forecasts_on_prior": len(forecasts) - len(measured),
+        "forecasts_measured": len(fmeasured),
+        "forecasts_on_prior": len(on_prior),
     }
 
 

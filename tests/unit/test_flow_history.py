@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from datetime import UTC, datetime
 
@@ -177,3 +178,33 @@ def test_rates_from_few_calls_widen_the_range_and_may_leave_it_open() -> None:
     returning = drain.window_outlook(10, 2, 4, 12, 60.0, 10 / 300, 300.0, 0.0)
     assert returning is not None
     assert drain.widened(returning, 10, 2, 4, 12, 60.0, (0.01, 0), (300.0, 0), 0.0).p10 >= 0
+
+
+def test_a_history_read_back_from_its_export_answers_the_same() -> None:
+    history = FlowHistory()
+    t0 = utc("2026-11-21T14:00")
+    for k in range(6):
+        history.add(reading(t0 + k * EVERY, arrivals=30 + k, reneged=k, exposure_seconds=600.0))
+    live = reading(t0 + 6 * EVERY, arrivals=33)
+    back = FlowHistory.restore(json.loads(json.dumps(history.export())))
+    assert back.arrivals(live) == history.arrivals(live)
+    assert back.patience(600.0, t0 + 86400) == history.patience(600.0, t0 + 86400)
+    assert back.export() == history.export()
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        ([], "an object"),
+        ({"readings": [], "hours": [0.0] * 71}, "72 numbers"),
+        ({"readings": [], "hours": [0.0] * 71 + [-1.0]}, "72 numbers"),
+        ({"readings": [], "hours": [0.0] * 71 + [True]}, "72 numbers"),
+        ({"readings": [[1.0] * 6], "hours": [0.0] * 72}, "7 numbers"),
+        ({"readings": [[1.0] * 6 + [math.inf]], "hours": [0.0] * 72}, "7 numbers"),
+        ({"readings": [[2.0] * 7, [1.0] * 7], "hours": [0.0] * 72}, "oldest first"),
+        ({"readings": [[float(k)] * 7 for k in range(100)], "hours": [0.0] * 72}, "at most"),
+    ],
+)
+def test_a_history_that_is_not_one_is_refused(data: object, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        FlowHistory.restore(data)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from callpulse.alerting import Alerting
 from callpulse.config import AlertingSettings, load_rules, load_settings
@@ -123,6 +124,60 @@ def test_alert_state_file_carries_firing_alerts_across_a_restart(tmp_path: Path)
     monitor.tick(NOW + 600)
     second.evaluate()
     assert [a.state for a in second.alerts()] == ["firing"]
+
+
+def test_the_state_file_carries_each_queues_flow_history_across_a_restart(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "alerts.json"
+    settings = AlertingSettings(log=False, state_file=state)
+
+    def start() -> tuple[Alerting, Monitor]:
+        monitor = Monitor(MonitorConfig(), now=NOW)
+        return Alerting(settings, [], monitor), monitor
+
+    first, monitor = start()
+    for k in range(3):
+        monitor.apply(event("call.queued", NOW + k, call_id=f"c{k}", queue="billing"))
+    monitor.apply(event("call.abandoned", NOW + 60, call_id="c0", queue="billing", wait_seconds=60))
+    monitor.tick(NOW + 120)
+    first.evaluate()  # the first evaluation takes the queue's first reading, and saves it
+    beside = tmp_path / "alerts.history.json"
+    [(_site, queue, history)] = json.loads(beside.read_text())
+    assert (queue, len(history["readings"])) == ("billing", 1)
+    learnt = monitor.maintenance.export_history()
+
+    second, monitor = start()  # a restart, before any event of the queue has come again
+    assert monitor.maintenance.export_history() == learnt
+    # It is kept while its queue has not been seen since, for the span of the readings ...
+    second.evaluate()
+    assert monitor.maintenance.export_history() == learnt
+    # ... and let go with the rest once that has passed.
+    monitor.tick(NOW + 5 * 3600)
+    second.evaluate()
+    assert monitor.maintenance.export_history() == []
+    assert json.loads(beside.read_text()) == []
+
+
+def test_a_broken_flow_history_is_logged_and_the_alerts_still_restored(tmp_path: Path) -> None:
+    (tmp_path / "rules.yaml").write_text(
+        "rules:\n  - {alert: Waiting, kpi: queue_calls_waiting, op: '>', threshold: 0, for: 10m}\n"
+    )
+    state = tmp_path / "alerts.json"
+    config = tmp_path / "callpulse.yaml"
+    config.write_text(f"rule_files: [rules.yaml]\nalerting:\n  log: false\n  state_file: {state}\n")
+    settings = load_settings(config)
+    monitor = Monitor(MonitorConfig(), now=NOW)
+    first = Alerting(settings.alerting, load_rules(settings), monitor)
+    monitor.apply(event("call.queued", NOW, call_id="c", queue="billing"))
+    first.evaluate()
+    (tmp_path / "alerts.history.json").write_text('[["lon1", "billing", {"hours": [-1]}]]')
+    monitor = Monitor(MonitorConfig(), now=NOW)
+    with capture_logs() as logged:
+        again = Alerting(settings.alerting, load_rules(settings), monitor)
+    assert [e["event"] for e in logged] == ["alert_state_restored", "flow_history_unreadable"]
+    assert [(a.state, a.active_at) for a in again.alerts()] == [("pending", NOW)]
+    assert monitor.maintenance.export_history() == []
 
 
 def test_alerting_settings_defaults_follow_prometheus() -> None:

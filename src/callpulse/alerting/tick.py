@@ -127,7 +127,7 @@ class Alerting:
         # (labels, active since) of each alert withheld, and the window that explained it: it
         # stays withheld for the rest of its episode, even once the window has closed.
         self._suppressed_seen: dict[tuple[Labels, float], str] = {}
-        self._state.restore(self.evaluator)
+        self._state.restore(self.evaluator, monitor.maintenance, monitor.now)
 
     def suppressed_by(self, alert: Alert) -> str | None:
         """The maintenance window withholding ``alert`` from the sinks, if any."""
@@ -208,7 +208,7 @@ class Alerting:
         notifications = [n for n in due if tuple(sorted(n.labels.items())) not in withheld]
         for sink in self.sinks:
             sink.submit(notifications)
-        self._state.save(self.evaluator)
+        self._state.save(self.evaluator, self._monitor.maintenance, self._monitor.now)
         return notifications
 
     def _report_event_windows(self, maintenance: MaintenanceTracker) -> None:
@@ -324,4 +324,4 @@ class Alerting:
         with suppress(asyncio.CancelledError):
             await task
         await asyncio.gather(*(sink.close() for sink in self.sinks))
-        self._state.save(self.evaluator)
+        self._state.save(self.evaluator, self._monitor.maintenance, self._monitor.now, final=True)

@@ -20,6 +20,7 @@ import math
 from array import array
 from collections import deque
 from dataclasses import dataclass
+from itertools import pairwise
 
 from callpulse.core.patience import PRIOR_CALLERS, PatienceEstimate, estimate_patience
 
@@ -91,6 +92,48 @@ class FlowHistory:
         self._hours[hour] += reading.reneged
         self._hours[24 + hour] += reading.exposure_seconds
 
+    def export(self) -> dict[str, list[float] | list[list[float]]]:
+        """The readings and the hours' sums as plain data (for the state file)."""
+        return {
+            "readings": [
+                [
+                    r.at,
+                    r.span,
+                    r.arrivals,
+                    r.completed,
+                    r.handle_seconds,
+                    r.reneged,
+                    r.exposure_seconds,
+                ]
+                for r in self._readings
+            ],
+            "hours": list(self._hours),
+        }
+
+    @classmethod
+    def restore(cls, data: object) -> FlowHistory:
+        """A history from :meth:`export`'s data. Raises ValueError when it is not that: a
+        state file is read back, but anything may have written it."""
+        if not isinstance(data, dict):
+            raise ValueError("a flow history is an object")
+        readings, hours = data.get("readings"), data.get("hours")
+        if not isinstance(readings, list) or len(readings) > _KEPT:
+            raise ValueError(f"readings: a list of at most {_KEPT}")
+        if not isinstance(hours, list) or len(hours) != 72 or not all(map(_amount, hours)):
+            raise ValueError("hours: 72 numbers, none negative")
+        history = cls()
+        for row in readings:
+            if not isinstance(row, list) or len(row) != 7 or not all(map(_amount, row)):
+                raise ValueError("a reading: 7 numbers, none negative")
+            at, span, arrivals, completed, handle, reneged, exposure = row
+            history._readings.append(
+                Reading(at, span, int(arrivals), int(completed), handle, int(reneged), exposure)
+            )
+        if any(b.at <= a.at for a, b in pairwise(history._readings)):
+            raise ValueError("readings: oldest first")
+        history._hours = array("d", hours)
+        return history
+
     def _weigh(self, hour: int, day: float) -> None:
         """Bring an hour's sums to ``day``: each day since counts them down by DAY_WEIGHT."""
         hours = self._hours
@@ -155,6 +198,19 @@ class FlowHistory:
             # The prior outweighs what was seen: say so rather than pass it off as data.
             return estimate, f"configured {prior_patience:.0f}s ({seen} is too little)"
         return estimate, f"{seen} {where}"
+
+
+_KEPT = int(SPAN // EVERY) + 1  # readings a history holds at most
+
+
+def _amount(value: object) -> bool:
+    """A finite number, not negative (and not a bool, which JSON does not make one)."""
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= 0
+    )
 
 
 STEADY_Z = 2.0

@@ -24,6 +24,7 @@ from callpulse.core.backlog import (
 from callpulse.core.calendar import BUILTIN_ALERTS, Calendar, Occurrence
 from callpulse.core.drain import build_up, widened, window_outlook
 from callpulse.core.event_windows import EventWindows
+from callpulse.core.flow_history import SPAN as FLOW_SPAN
 from callpulse.core.flow_history import Estimate, FlowHistory, Reading
 from callpulse.core.patience import estimate_patience
 from callpulse.core.queues import QueueFlow
@@ -70,6 +71,9 @@ and window, on inputs that move little from one evaluation to the next."""
 SAMPLE_EVERY = 60.0
 """Seconds of event time between two baseline samples when no alert evaluation takes them
 (see :meth:`MaintenanceTracker.sample_due`)."""
+
+MAX_RESTORED = 100_000
+"""Queues whose flow history a state file may bring back (a few kB each)."""
 
 MIN_LIVE_ARRIVALS = 10
 """Below this many arrivals the live rate says too little: older readings are added until
@@ -281,6 +285,9 @@ class MaintenanceTracker:
         # Calls waiting, agents serving and AHT per queue, sampled at each evaluation.
         self._samples: dict[tuple[str, str], deque[_Sample]] = {}
         self._history: dict[tuple[str, str], FlowHistory] = {}
+        # Histories read back from the state file are kept this long for queues not seen yet
+        # (their events may not have come since the restart), then released with the rest.
+        self._restored_until = -math.inf
         self._sampled_at = -math.inf
         self._baselines: dict[tuple[tuple[str, float], str, str], Baseline] = {}
         # Series whose alert condition holds (held, for a firing alert, until drained), with
@@ -462,6 +469,33 @@ class MaintenanceTracker:
         for key in [k for k in self._samples if k not in present]:
             del self._samples[key]
             self._history.pop(key, None)
+        if now >= self._restored_until and len(self._history) > len(present):
+            for key in [k for k in self._history if k not in present]:
+                del self._history[key]
+
+    def export_history(self) -> list[list[object]]:
+        """Each queue's flow history as plain data, ``[site, queue, history]`` (for the
+        state file: the callers' patience by hour of the day takes days to learn)."""
+        return [[site, queue, h.export()] for (site, queue), h in self._history.items()]
+
+    def restore_history(self, rows: object, now: float) -> int:
+        """Take back :meth:`export_history`'s rows, at most :data:`MAX_RESTORED` queues;
+        return how many. Raises ValueError (nothing taken) when they are not such rows."""
+        if not isinstance(rows, list) or len(rows) > MAX_RESTORED:
+            raise ValueError(f"flow history: a list of at most {MAX_RESTORED} queues")
+        restored: dict[tuple[str, str], FlowHistory] = {}
+        for row in rows:
+            if not (
+                isinstance(row, list)
+                and len(row) == 3
+                and isinstance(row[0], str)
+                and isinstance(row[1], str)
+            ):
+                raise ValueError("flow history: each queue is [site, queue, history]")
+            restored[(row[0], row[1])] = FlowHistory.restore(row[2])
+        self._history.update(restored)
+        self._restored_until = now + FLOW_SPAN
+        return len(restored)
 
     def sample_due(self, now: float) -> bool:
         """Whether :data:`SAMPLE_EVERY` has passed since the last sample.

@@ -190,6 +190,11 @@ def test_a_history_read_back_from_its_export_answers_the_same() -> None:
     assert back.arrivals(live) == history.arrivals(live)
     assert back.patience(600.0, t0 + 86400) == history.patience(600.0, t0 + 86400)
     assert back.export() == history.export()
+    # Read back after a long stop, the readings are not the last hours' any more; the hours
+    # of the day still are what the last days said.
+    back.forget_before(t0 + 5 * EVERY)
+    assert [r[0] for r in back.export()["readings"]] == [t0 + 5 * EVERY]
+    assert back.patience(600.0, t0 + 86400) == history.patience(600.0, t0 + 86400)
 
 
 @pytest.mark.parametrize(

@@ -134,6 +134,13 @@ class FlowHistory:
         history._hours = array("d", hours)
         return history
 
+    def forget_before(self, at: float) -> None:
+        """Drop the readings that end before ``at`` (a history read back after a long stop:
+        its last hours are not the last hours any more)."""
+        readings = self._readings
+        while readings and readings[0].at < at:
+            readings.popleft()
+
     def _weigh(self, hour: int, day: float) -> None:
         """Bring an hour's sums to ``day``: each day since counts them down by DAY_WEIGHT."""
         hours = self._hours

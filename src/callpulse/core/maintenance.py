@@ -492,7 +492,9 @@ class MaintenanceTracker:
                 and isinstance(row[1], str)
             ):
                 raise ValueError("flow history: each queue is [site, queue, history]")
-            restored[(row[0], row[1])] = FlowHistory.restore(row[2])
+            history = FlowHistory.restore(row[2])
+            history.forget_before(now - FLOW_SPAN)
+            restored[(row[0], row[1])] = history
         self._history.update(restored)
         self._restored_until = now + FLOW_SPAN
         return len(restored)

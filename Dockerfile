@@ -6,6 +6,9 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
 COPY config ./config
+# The commit built, for callpulse_build_info{revision} (docker build --build-arg REVISION=...).
+ARG REVISION=unknown
+RUN echo "$REVISION" > src/callpulse/REVISION
 # The project's wheel, then wheels of everything it needs, so the final stage needs no network.
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /dist . \
  && pip wheel --no-cache-dir --wheel-dir /dist /dist/callpulse-*.whl

@@ -23,8 +23,8 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
-from callpulse import __version__
 from callpulse.adapters.base import Adapter
+from callpulse.build import build_labels
 from callpulse.core import readings
 from callpulse.core.alerting import Alert
 from callpulse.core.consumer_health import STATUSES as CONSUMER_STATUSES
@@ -146,8 +146,10 @@ class CallpulseCollector(Collector):
         monitor = self._ingest.monitor
         stats = monitor.stats
 
-        info = InfoMetricFamily("callpulse_build", "callpulse's version.")
-        info.add_metric([], {"version": __version__})
+        info = InfoMetricFamily(
+            "callpulse_build", "callpulse's version, the commit it was built from, and Python's."
+        )
+        info.add_metric([], build_labels())
         yield info
 
         ready = GaugeMetricFamily("callpulse_ready", "1 when /readyz answers ready.")

@@ -35,6 +35,7 @@ from callpulse.exposition import (
 )
 from callpulse.rejections import RejectionLog
 from callpulse.sources.base import Batch, Source, SourceError, SourceRefusedError
+from callpulse.web.address import listen_url
 from callpulse.web.forked import ForkedRenderer
 from callpulse.web.routes import routes
 from callpulse.web.server import HttpServer
@@ -79,12 +80,14 @@ class App:
         self.settings = settings
         self.config_path = config_path
         self.source = source or build_source(settings)
+        self._web = load_web_config(settings.http.web_config_file)
         parts = pipeline.build(
             self._with_source(settings),
             now=time.time(),
             event_time_clock=self.source.event_time_clock,
             hold=self.source.rebuilding,
             blind=self.source.blindness,
+            web_tls=self._web.ssl_context is not None,
         )
         self.monitor, self.ingest, self.alerting = parts.monitor, parts.ingest, parts.alerting
         self.adapters = parts.adapters
@@ -129,7 +132,7 @@ class App:
             settings.http.port,
             routes(self.renderer, lambda: self.readiness(), self.alerting, self.status),
             settings.http.limits(),
-            load_web_config(settings.http.web_config_file),
+            self._web,
         )
         self._stop = asyncio.Event()
         self._source_started = False
@@ -181,13 +184,21 @@ class App:
     async def startup(self) -> None:
         """Serve HTTP first, so /healthz answers and /readyz says why it is not ready yet."""
         await self.http.start()
+        settings = self.settings
+        # One short line each for what was loaded: a config that loads no rules says so here.
+        # The whole (redacted) settings are for debugging: 3 KB is no start-up line.
         log.info(
             "callpulse_started",
             version=__version__,
+            config=str(self.config_path) if self.config_path else "(embedded default)",
             source=self.source.name,
-            http_port=self.http.port,
-            settings=self.settings.redacted(),
+            rules=settings.rules_loaded(),
+            maintenance_windows=len(settings.maintenance.windows),
+            external_url=self.alerting.external_url,
         )
+        log.debug("settings_loaded", settings=settings.redacted())
+        tls = self._web.ssl_context is not None
+        log.info("listening_on", url=listen_url(settings.http.host, self.http.port, tls))
 
     def _start_tasks(self) -> dict[str, asyncio.Task[None]]:
         return {

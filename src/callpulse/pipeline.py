@@ -17,6 +17,7 @@ from callpulse.config import Settings
 from callpulse.core.consumer_health import Blindness
 from callpulse.core.ingest import Ingest
 from callpulse.core.monitor import Monitor
+from callpulse.web.address import external_url
 
 
 @dataclass(frozen=True)
@@ -37,13 +38,15 @@ def build(
     deliver: bool = True,
     hold: Callable[[], bool] = lambda: False,
     blind: Callable[[], Blindness | None] = lambda: None,
+    web_tls: bool = False,
 ) -> Pipeline:
     """Build the pipeline ``settings`` describe, its clock at ``now``.
 
     ``event_time_clock``: windows end at the newest event rather than at the wall clock (a
     replay or a simulation faster than real time). ``deliver`` False: no sink, no state file
     (a scenario check evaluates the rules but pages nobody). ``hold``, ``blind``: see
-    :class:`Alerting`.
+    :class:`Alerting`. ``web_tls``: the HTTP server serves HTTPS (the scheme of the
+    ``external_url`` alerts link to, when the settings name none).
     The rules are the ones compiled when ``settings`` were loaded.
     """
     monitor = Monitor(settings.monitor_config(event_time_clock=event_time_clock), now=now)
@@ -53,6 +56,11 @@ def build(
         ingest.translators[topic] = records.translator(adapter)
         ingest.invalid.setdefault(f"invalid_{adapter.format}", 0)
     alerting_settings = settings.alerting
+    if alerting_settings.external_url is None:
+        http = settings.http
+        alerting_settings = alerting_settings.model_copy(
+            update={"external_url": external_url(http.host, http.port, web_tls)}
+        )
     if not deliver:
         alerting_settings = alerting_settings.model_copy(
             update={"log": False, "state_file": None, "alertmanagers": [], "webhooks": []}

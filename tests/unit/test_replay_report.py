@@ -104,7 +104,8 @@ def test_timeouts_as_transfers_change_the_abandons(tmp_path: Path) -> None:
                             "timeouts_are_abandons": False,
                         }
                     }
-                }
+                },
+                "rule_files": [],
             }
         )
     )
@@ -112,7 +113,8 @@ def test_timeouts_as_transfers_change_the_abandons(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     cells = row(result.stdout, "s1", "billing")
     assert cells[2:8] == ["7", "2", "1", "33.3%", "16.5 s", "110.0 s"]
-    # A config without rules evaluates none: no alert would have fired.
+    # A config with no rules (rule_files: []; unset would be the shipped ones) evaluates
+    # none: no alert would have fired.
     assert cells[8] == "-"
 
 

@@ -60,7 +60,10 @@ def test_defaults_need_no_file() -> None:
 
 
 def test_durations_accept_units_and_plain_seconds(tmp_path: Path) -> None:
-    path = write(tmp_path, "kpi:\n  windows: [30s, 2m, 600]\n  service_level: {threshold: 30}\n")
+    path = write(
+        tmp_path,
+        "kpi:\n  windows: [30s, 2m, 600]\n  service_level: {threshold: 30}\nrule_files: []\n",
+    )
     settings = load_settings(path)
     assert settings.kpi.windows == [30, 120, 600]
     assert settings.kpi.service_level.threshold == 30
@@ -423,9 +426,11 @@ def test_a_sink_token_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_use_rule_files_compiles_the_new_rules() -> None:
-    # The embedded default and `replay --report` without a config evaluate the shipped rules:
-    # rules are compiled at load, so changing the files must compile them again.
+    # A config without rule_files evaluates the shipped rules; rules are compiled at load, so
+    # changing the files must compile them again.
     settings = load_settings(None)
+    assert "QueueServiceLevelLow" in {r.name for r in settings.compiled_rules()}
+    settings.use_rule_files([])
     assert settings.compiled_rules() == []
     settings.use_rule_files([shipped("rules.yaml")])
     assert "QueueServiceLevelLow" in {r.name for r in settings.compiled_rules()}

@@ -79,22 +79,13 @@ class Alerting:
         self._blindness: Blindness | None = None
         self._settings = settings
         self._monitor = monitor
-        b = backlog or BacklogSettings()
-        self._backlog_rule = builtin_rule(
-            "MaintenanceBacklog", b.severity, self._backlog, b.keep_firing_for, b.for_
-        )
-        builtins = [
-            self._backlog_rule,
-            builtin_rule("MaintenanceImpactForecast", "warning", self._forecast),
-            builtin_rule("MaintenanceOverrun", "warning", self._overrun, b.keep_firing_for),
-            builtin_rule("CallpulseSourceDown", "critical", self._source_down),
-        ]
+        builtins = self._builtins(backlog or BacklogSettings())
         self.evaluator = AlertEvaluator(
             [*rules, *builtins],
             AlertingConfig(
                 evaluation_interval=settings.evaluation_interval,
                 resend_delay=settings.resend_delay,
-                external_url=settings.external_url,
+                external_url=settings.external_url or AlertingConfig.external_url,
             ),
         )
         self._domains = {r.family.domain for r in rules if r.family is not None}
@@ -111,7 +102,7 @@ class Alerting:
                 w.timeout,
                 capacity,
                 max_age,
-                settings.external_url,
+                settings.external_url or AlertingConfig.external_url,
                 self._now,
                 label,
                 w.http_config(),
@@ -137,15 +128,38 @@ class Alerting:
         window = self._monitor.maintenance.explaining(alert.label_dict(), self._monitor.now)
         return window.name if window is not None and alert.active_at >= window.start else None
 
-    def replace_rules(self, rules: list[Rule]) -> None:
-        """Swap in new configured rules; the built-in maintenance rules stay."""
-        builtins = [r for r in self.evaluator.rules if r.builtin is not None]
+    def _builtins(self, b: BacklogSettings) -> list[Rule]:
+        """The built-in rules, sent as ``maintenance.backlog`` says (severity, ``for``,
+        ``keep_firing_for``)."""
+        self._backlog_rule = builtin_rule(
+            "MaintenanceBacklog", b.severity, self._backlog, b.keep_firing_for, b.for_
+        )
+        return [
+            self._backlog_rule,
+            builtin_rule("MaintenanceImpactForecast", "warning", self._forecast),
+            builtin_rule("MaintenanceOverrun", "warning", self._overrun, b.keep_firing_for),
+            builtin_rule("CallpulseSourceDown", "critical", self._source_down),
+        ]
+
+    def replace_rules(self, rules: list[Rule], backlog: BacklogSettings | None = None) -> None:
+        """Swap in new configured rules and, with ``backlog``, the built-in rules as it
+        says; alerts of rules that did not change keep their state."""
+        builtins = (
+            self._builtins(backlog)
+            if backlog is not None
+            else [r for r in self.evaluator.rules if r.builtin is not None]
+        )
         self.evaluator.replace_rules([*rules, *builtins])
         self._domains = {r.family.domain for r in rules if r.family is not None}
         self._families = {r.family.name for r in rules if r.family is not None}
 
     def _now(self) -> float:
         return self._monitor.now
+
+    @property
+    def external_url(self) -> str:
+        """The base URL alerts link back to (``generatorURL``)."""
+        return self.evaluator.config.external_url
 
     def alerts(self) -> list[Alert]:
         """Every pending, firing or recently resolved alert."""

@@ -14,15 +14,47 @@ from typing import get_args
 from pydantic import ValidationError
 
 from callpulse import __version__
-from callpulse.config import ConfigError, FormatSettings, load_settings
-from callpulse.shipped import shipped
+from callpulse.config import ConfigError, FormatSettings, LogSettings, load_settings
 from callpulse.text import plain
+from callpulse.web.address import listen_url, parse_listen_address
 
 
 def _platform_formats() -> list[str]:
     """The formats an adapter reads (every format but events v1)."""
     formats = get_args(FormatSettings.model_fields["format"].annotation)
     return [f for f in formats if f != "events-v1"]
+
+
+def _address(text: str) -> tuple[str, int]:
+    try:
+        return parse_listen_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _serving_flags(command: argparse.ArgumentParser) -> None:
+    """The flags every Prometheus exporter takes (node_exporter's names); each overrides its
+    config key."""
+    command.add_argument(
+        "--web.listen-address",
+        dest="listen_address",
+        type=_address,
+        metavar="HOST:PORT",
+        help="address to serve /metrics on, e.g. :9464 or 127.0.0.1:9464 (overrides "
+        "http.host and http.port)",
+    )
+    command.add_argument(
+        "--log.level",
+        dest="log_level",
+        choices=get_args(LogSettings.model_fields["level"].annotation),
+        help="overrides log.level",
+    )
+    command.add_argument(
+        "--log.format",
+        dest="log_format",
+        choices=get_args(LogSettings.model_fields["format"].annotation),
+        help="overrides log.format (auto: console on a terminal, else JSON lines)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="TLS and basic auth for the HTTP endpoints, in Prometheus' exporter-toolkit "
         "format (overrides http.web_config_file)",
     )
+    _serving_flags(run)
 
     check = commands.add_parser("check-config", help="validate a settings file and exit")
     check.add_argument("config", type=Path)
@@ -139,6 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "were rejected, 2 when the file cannot be read or an option is wrong.",
     )
     replay.add_argument("file", type=Path, help="the file, plain or gzip (found by its bytes)")
+    _serving_flags(replay)
     replay.add_argument("-c", "--config", type=Path, help="YAML settings file")
     replay.add_argument(
         "--format",
@@ -252,14 +286,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return windows.listing(settings, args.start, args.end)
     if getattr(args, "web_config_file", None) is not None:
         settings.http.web_config_file = args.web_config_file
+    if getattr(args, "listen_address", None) is not None:
+        settings.http.host, settings.http.port = args.listen_address
+    settings.log.level = getattr(args, "log_level", None) or settings.log.level
+    settings.log.format = getattr(args, "log_format", None) or settings.log.format
     try:
         from callpulse.web.webconfig import load_web_config
 
-        load_web_config(settings.http.web_config_file)
+        web = load_web_config(settings.http.web_config_file)
     except ConfigError as exc:
         return _config_error(exc)
     if args.command == "check-config":
+        http = settings.http
+        where = listen_url(http.host, http.port, web.ssl_context is not None)
         print(f"{plain(str(args.config))}: OK (source: {settings.source.kind})")
+        print(f"  {plain(settings.rules_loaded())}")
+        print(f"  would listen on {plain(where)}")
         return 0
     if args.command == "replay":
         settings.source.kind = "replay"
@@ -277,13 +319,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from callpulse.cli import report
 
             logs.configure("warning", "console")
-            if args.config is None:
-                settings.use_rule_files([shipped("rules.yaml")])
             return report.main(settings)
     elif args.config is None:
-        # The embedded default: the simulator in compressed time with the shipped rules,
-        # evaluated every second so that a newcomer sees an incident page within minutes.
-        settings.use_rule_files([shipped("rules.yaml")])
+        # The embedded default: the simulator in compressed time (with the shipped rules, as
+        # every config that names no rule_files), evaluated every second so that a newcomer
+        # sees an incident page within minutes.
         settings.alerting.evaluation_interval = 1.0
 
     from callpulse import logs, memory

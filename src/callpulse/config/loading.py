@@ -8,14 +8,19 @@ key and what was expected.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
+from callpulse.config.environment import check_environment
 from callpulse.config.errors import ConfigError, describe
+from callpulse.config.files import check_files
 from callpulse.config.schema import Settings
 from callpulse.config.yaml import read_yaml, settings_file
+from callpulse.text import plain
 
 
 def load_settings(path: Path | None) -> Settings:
@@ -23,6 +28,7 @@ def load_settings(path: Path | None) -> Settings:
 
     The rules are compiled here, once: an invalid rule stops the load like any other key.
     """
+    check_environment(Settings, os.environ)
     data: dict[str, Any] = {}
     origin = str(path) if path else "(defaults)"
     if path is not None:
@@ -32,8 +38,16 @@ def load_settings(path: Path | None) -> Settings:
             settings = Settings()
     except ValidationError as exc:
         raise ConfigError(describe(exc, origin)) from None
+    except SettingsError as exc:
+        # A list or a section given as a variable must be JSON; the message names the key.
+        raise ConfigError(
+            f"invalid configuration:\n  environment: {plain(str(exc))} (a list or a section "
+            "in a variable is written as JSON)"
+        ) from None
     # Rule files are named relative to the config file, as Prometheus' rule_files are.
     base = path.parent if path is not None else Path.cwd()
-    settings.rule_files = [f if f.is_absolute() else base / f for f in settings.rule_files]
+    if "rule_files" in settings.model_fields_set:  # else the shipped rules, by their own path
+        settings.rule_files = [f if f.is_absolute() else base / f for f in settings.rule_files]
     settings.compiled_rules(origin)
+    check_files(settings, origin)
     return settings

@@ -62,7 +62,10 @@ class Reloader:
             log.error("config_reload_rejected", cause=cause, error=str(exc))
             return False
         old = self._settings
-        self._alerting.replace_rules(rules)
+        # Every reloadable key reaches the running parts through these two calls, each from
+        # the whole new section: the rules with the built-in ones as maintenance.backlog
+        # sends them, and the monitor's calendar, limits and event policy.
+        self._alerting.replace_rules(rules, new.maintenance.backlog)
         self._monitor.replace_maintenance(self._monitor_config(new))
         restart = sorted(
             key

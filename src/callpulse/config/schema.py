@@ -45,6 +45,7 @@ from callpulse.core.queues import ServiceLevelPolicy
 from callpulse.core.rules import Rule, RuleSpec
 from callpulse.core.silence import SilencePolicy
 from callpulse.core.timegrid import check_windows
+from callpulse.shipped import shipped
 from callpulse.sinks.http_client import HttpConfig
 from callpulse.sinks.naming import request_url, sink_labels
 
@@ -372,7 +373,8 @@ class AlertingSettings(_Section):
     log: bool = True
     evaluation_interval: Annotated[float, BeforeValidator(parse_duration), Field(gt=0)] = 5.0
     resend_delay: Duration = 60.0
-    external_url: Annotated[str, Field(pattern=r"^https?://")] = "http://localhost:9464"
+    # Unset: the listen address (this machine's name for 0.0.0.0), as Prometheus defaults it.
+    external_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
     state_file: Path | None = None
     queue_capacity: Annotated[int, Field(ge=10)] = 10_000
 
@@ -610,8 +612,9 @@ class Settings(BaseSettings):
     alerting: AlertingSettings = AlertingSettings()
     maintenance: MaintenanceSettings = MaintenanceSettings()
     rules: list[RuleSettings] = []
-    rule_files: list[Path] = []
-    _compiled: list[Rule] | None = PrivateAttr(default=None)
+    # Unset: the shipped rules (a config that names none still pages); ``[]``: none at all.
+    rule_files: list[Path] = Field(default_factory=lambda: [shipped("rules.yaml")])
+    _compiled: list[tuple[str, list[Rule]]] | None = PrivateAttr(default=None)
 
     def use_rule_files(self, files: list[Path]) -> None:
         """Evaluate ``files``' rules instead (the embedded default's shipped rules); they are
@@ -623,11 +626,27 @@ class Settings(BaseSettings):
     def compiled_rules(self, origin: str = "(config)") -> list[Rule]:
         """The config's rules and every rule file's, compiled once (at load) and kept; raise
         ConfigError naming the file, the rule and the field."""
-        if self._compiled is None:
-            from callpulse.config.rules import load_rules
+        return [rule for _, rules in self.rule_sources(origin) for rule in rules]
 
-            self._compiled = load_rules(self, origin)
+    def rule_sources(self, origin: str = "(config)") -> list[tuple[str, list[Rule]]]:
+        """Where the rules come from (``origin``: the config itself, then each rule file),
+        each with its compiled rules; compiled once and kept."""
+        if self._compiled is None:
+            from callpulse.config.rules import rule_sources
+
+            self._compiled = rule_sources(self, origin)
         return self._compiled
+
+    def rules_loaded(self) -> str:
+        """The rules loaded, in words: "14 rules: 14 from rules.yaml" (what start-up and
+        ``check-config`` print, so that a config that loads none says so)."""
+        sources = self.rule_sources()
+        total = sum(len(rules) for _, rules in sources)
+        parts = [f"{len(rules)} from {where}" for where, rules in sources if rules]
+        if not total:
+            files = "rule_files: []" if not self.rule_files else "rule files without rules"
+            return f"0 rules ({files}): nothing will page"
+        return f"{total} rule{'s' if total != 1 else ''}: " + ", ".join(parts)
 
     @classmethod
     def settings_customise_sources(

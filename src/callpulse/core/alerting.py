@@ -52,16 +52,37 @@ class Notification:
     starts_at: float
     ends_at: float
     generator_url: str
+    made_at: float | None = None  # the evaluation's time, on the same clock as the two above
 
-    def to_alertmanager(self) -> dict[str, Any]:
-        """The JSON object of ``POST /api/v2/alerts``."""
+    def to_alertmanager(self, wall_now: float | None = None) -> dict[str, Any]:
+        """The JSON object of ``POST /api/v2/alerts``; with ``wall_now``, its times as
+        :meth:`on_wall_clock` puts them."""
+        starts, ends = (
+            (self.starts_at, self.ends_at) if wall_now is None else self.on_wall_clock(wall_now)
+        )
         return {
             "labels": dict(self.labels),
             "annotations": dict(self.annotations),
-            "startsAt": rfc3339(self.starts_at),
-            "endsAt": rfc3339(self.ends_at),
+            "startsAt": rfc3339(starts),
+            "endsAt": rfc3339(ends),
             "generatorURL": self.generator_url,
         }
+
+    def on_wall_clock(self, wall_now: float) -> tuple[float, float]:
+        """``startsAt`` and ``endsAt`` for a receiver whose clock reads ``wall_now``.
+
+        The evaluation's clock is event time where the source is faster than real time (a
+        simulation, a replay), ahead of the wall clock or behind it. Alertmanager reads
+        ``endsAt`` against its own clock: a firing alert is valid for as long after now as
+        it was after the evaluation, a resolved one ends no later than now (else it would
+        stay active until event time caught up), and nothing starts in the future.
+        """
+        starts = min(self.starts_at, wall_now)
+        if self.made_at is None:
+            return starts, max(starts, self.ends_at)
+        if self.ends_at > self.made_at:  # firing
+            return starts, wall_now + (self.ends_at - self.made_at)
+        return starts, max(starts, min(self.ends_at, wall_now))
 
 
 @dataclass(slots=True)
@@ -293,6 +314,7 @@ class AlertEvaluator:
                         f"{config.external_url.rstrip('/')}/api/v1/alerts?alertname="
                         f"{quote(alert.rule)}"
                     ),
+                    made_at=now,
                 )
             )
         return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 
 from callpulse.core.alerting import Notification
@@ -34,7 +35,9 @@ class AlertmanagerSink(Sink):
         self._client = HttpClient(http)
 
     async def send(self, batch: Sequence[Notification]) -> None:
-        body = json.dumps([n.to_alertmanager() for n in batch]).encode()
+        # Alertmanager reads the times against its own clock (see Notification.on_wall_clock).
+        now = time.time()
+        body = json.dumps([n.to_alertmanager(now) for n in batch]).encode()
         await self._client.post_json(self.url, body, self._timeout, "Alertmanager")
 
     async def close(self) -> None:

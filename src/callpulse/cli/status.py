@@ -203,7 +203,7 @@ def render(status: dict[str, Any], url: str, console: Console) -> None:
 
 
 def drain(queue: dict[str, Any]) -> str:
-    """A queue's drain ETA as the page shows it: "4 min (3 min-6 min)", "never" or "-"."""
+    """A queue's drain ETA as the page shows it: "4 min (3 min - 6 min)", "never" or "-"."""
     if not queue["drains"]:
         return "never"
     seconds = queue["drain_eta_seconds"]
@@ -212,5 +212,5 @@ def drain(queue: dict[str, Any]) -> str:
     text = _secs(seconds)
     low, high = queue.get("drain_eta_low_seconds"), queue.get("drain_eta_high_seconds")
     if low is not None:
-        text += f" ({_secs(low)}-{'never' if high is None else _secs(high)})"
+        text += f" ({_secs(low)} - {'never' if high is None else _secs(high)})"
     return text

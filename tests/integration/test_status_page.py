@@ -358,6 +358,7 @@ def test_one_backlog_shows_one_drain_eta_on_every_surface_with_pending_and_comin
         # The window coming, with its forecast, where "no window open" would have been.
         [coming] = status["upcoming"]
         assert (coming["name"], coming["starts_in_seconds"]) == ("mw-next", 600)
+        assert coming["forecast_expected"]
         [forecast] = coming["forecasts"]
         assert (forecast["queue"], forecast["agents_lost"]) == ("sales", 5)
         assert forecast["peak_low"] <= forecast["peak"] <= forecast["peak_high"]

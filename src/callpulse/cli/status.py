@@ -185,7 +185,8 @@ def render(status: dict[str, Any], url: str, console: Console) -> None:
     for w in status.get("upcoming", []):
         if not w["forecasts"]:
             opens = _secs(w["starts_in_seconds"])
-            upcoming.add_row(w["name"], opens, ", ".join(w["sites"]), "-", "-", "no forecast", "-")
+            why = "not yet" if w.get("forecast_expected") else "no agents_affected"
+            upcoming.add_row(w["name"], opens, ", ".join(w["sites"]), "-", "-", why, "-")
         for f in w["forecasts"]:
             keep = f["agents_to_keep"]
             upcoming.add_row(

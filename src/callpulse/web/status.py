@@ -108,6 +108,7 @@ class UpcomingStatus(TypedDict):
     end: str
     starts_in_seconds: float
     forecasts: list[ForecastStatus]
+    forecast_expected: bool  # it sets agents_affected: a forecast comes once traffic allows
 
 
 class SiteStatus(TypedDict):
@@ -280,6 +281,7 @@ class StatusBoard:
                     for f in sorted(by_window.get(o.name, ()), key=lambda f: (f.site, f.queue))
                     if f.site in o.sites
                 ],
+                forecast_expected=o.agents_affected is not None,
             )
             for o in tracker.calendar.occurrences(now, now + lead)
             if o.start > now

@@ -369,6 +369,8 @@ def test_one_backlog_shows_one_drain_eta_on_every_surface_with_pending_and_comin
         )
         assert upcoming.startswith("mw-next 10 min lon1 sales 5 of 10")
         assert peak in upcoming
+        ARTIFACTS.mkdir(exist_ok=True)
+        browser.save_screenshot(str(ARTIFACTS / "status-page-window.png"))
         browser.execute_script("render(Object.assign(arguments[0], {maintenance: []}))", status)
         maintenance = browser.find_element(By.ID, "maintenance").text
         assert "no window open now; mw-next opens in 10 min" in maintenance

@@ -103,6 +103,7 @@ class App:
                 self.alerting.alerts,
                 self.alerting.delivery_stats,
                 lambda: self.alerting.suppressed,
+                self.alerting.suppressed_by,
             ),
             reloads=lambda: self.reloader.counts,
             ignored=lambda: ignored_by_format(parts.adapters.values()),

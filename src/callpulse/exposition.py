@@ -56,10 +56,13 @@ class AlertMetrics:
         alerts: Callable[[], Iterable[Alert]],
         deliveries: Callable[[], Mapping[str, Mapping[str, int]]],
         suppressed: Callable[[], Mapping[tuple[str, str], int]] = dict,
+        suppressed_by: Callable[[Alert], str | None] = lambda alert: None,
     ) -> None:
+        """``suppressed_by``: the maintenance window withholding an alert from the sinks."""
         self.alerts = alerts
         self.deliveries = deliveries
         self.suppressed = suppressed
+        self.suppressed_by = suppressed_by
 
 
 NO_ALERTS = AlertMetrics(alerts=list, deliveries=dict)
@@ -114,15 +117,22 @@ class CallpulseCollector(Collector):
             yield RowFamily(spec.name, spec.help, spec.kind, spec.labels, family.samples)
 
     def _alerts(self) -> Iterable[Metric]:
-        # Like Prometheus' ALERTS: one series per pending or firing alert, with its labels.
+        # Like Prometheus' ALERTS: one series per pending or firing alert, with its labels;
+        # one a window suppresses carries suppressed_by (its name), as Alertmanager reports
+        # such an alert suppressed, so `suppressed_by=""` selects the ones that notify.
         alerts = Metric(
-            "callpulse_alerts", "Pending and firing alerts, like Prometheus' ALERTS.", "gauge"
+            "callpulse_alerts",
+            "Pending and firing alerts, like Prometheus' ALERTS; suppressed_by names the "
+            "maintenance window withholding one from the sinks.",
+            "gauge",
         )
         for alert in self._alerting.alerts():
             if alert.state in ("pending", "firing"):
-                alerts.add_sample(
-                    "callpulse_alerts", alert.label_dict() | {"alertstate": alert.state}, 1.0
-                )
+                labels = alert.label_dict() | {"alertstate": alert.state}
+                window = self._alerting.suppressed_by(alert)
+                if window is not None:
+                    labels["suppressed_by"] = window
+                alerts.add_sample("callpulse_alerts", labels, 1.0)
         yield alerts
         notifications = CounterMetricFamily(
             "callpulse_alert_notifications",

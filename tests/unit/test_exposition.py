@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -220,3 +221,84 @@ def test_readings_of_named_families_are_those_of_the_full_collect() -> None:
     for s in some:
         assert s.samples == full[s.family.name]
         assert s.samples  # each has samples to compare
+
+
+def window_backlog() -> Ingest:
+    """A queue behind an open maintenance window, its backlog assessed as an evaluation does:
+    5 agents on 5-minute calls, 12 callers waiting."""
+    ingest = Ingest(Monitor(MonitorConfig(), now=NOW))
+    billing = {"queue": "billing"}
+    opened = raw("maintenance.started", NOW - 600, maintenance_id="chg-1", components=["pbx-2"],
+                 queues=["billing"])  # fmt: skip
+    records = [opened]
+    records += [
+        raw("agent.state", NOW - 295, agent_id=f"a{i}", state="on_call", queues=["billing"])
+        for i in range(5)
+    ]
+    records += [
+        raw("call.completed", NOW - 290 + i, call_id=f"d{i}", agent_id=f"a{i % 5}",
+            talk_seconds=240.0, hold_seconds=0.0, acw_seconds=60.0, **billing)
+        for i in range(20)
+    ]  # fmt: skip
+    records += [
+        raw("call.queued", NOW - 120 + 10 * i, call_id=f"w{i}", **billing) for i in range(12)
+    ]
+    assert ingest.process([RawRecord(r) for r in records]) == []
+    monitor = ingest.monitor
+    monitor.maintenance.assess(monitor.now, monitor.queue_views(), {})
+    return ingest
+
+
+def test_the_drain_eta_gauge_is_the_backlog_alerts_while_a_window_is_assessed() -> None:
+    ingest = window_backlog()
+    [b] = ingest.monitor.maintenance.backlogs
+    [view] = ingest.monitor.queue_views()
+    assert b.drain_eta is not None
+    assert b.drain_eta_low is not None
+    assert b.drain_eta_high is not None
+    # The queue's own reading at current staffing is another number (a mean to an empty
+    # queue, staff not coming back): the gauge must not show it while the alert says another.
+    assert view.drain_eta_seconds is not None
+    assert view.drain_eta_seconds != pytest.approx(b.drain_eta, rel=1e-3)
+    samples = scrape(ingest)
+    billing = (("queue", "billing"), ("site", "lon1"))
+    window = (("maintenance", "chg-1"), ("queue", "billing"), ("site", "lon1"))
+    assert samples[("callpulse_queue_drain_eta_seconds", billing)] == b.drain_eta
+    assert samples[("callpulse_queue_drain_eta_low_seconds", billing)] == b.drain_eta_low
+    assert samples[("callpulse_queue_drain_eta_high_seconds", billing)] == b.drain_eta_high
+    # The deprecated families carry the same values for one release.
+    for suffix in ("", "_low", "_high"):
+        assert (
+            samples[(f"callpulse_maintenance_backlog_drain_eta{suffix}_seconds", window)]
+            == samples[(f"callpulse_queue_drain_eta{suffix}_seconds", billing)]
+        )
+    # Once no window's backlog is assessed, the gauge is the queue's own reading, no range.
+    ingest.monitor.maintenance.backlogs = []
+    samples = scrape(ingest)
+    assert samples[("callpulse_queue_drain_eta_seconds", billing)] == view.drain_eta_seconds
+    assert ("callpulse_queue_drain_eta_low_seconds", billing) not in samples
+
+
+def test_a_suppressed_alert_is_labelled_with_the_window_that_suppresses_it() -> None:
+    ingest = Ingest(Monitor(MonitorConfig(), now=NOW))
+    down = Alert("ComponentDown", (("alertname", "ComponentDown"), ("site", "lon1")), "firing",
+                 NOW, 1.0, {})  # fmt: skip
+    slow = Alert("QueueSlow", (("alertname", "QueueSlow"), ("site", "lon1")), "pending",
+                 NOW, 1.0, {})  # fmt: skip
+    alerting = AlertMetrics(
+        lambda: [down, slow],
+        dict,
+        suppressed_by=lambda a: "chg-1" if a is down else None,
+    )
+    alerts = {k: v for k, v in scrape(ingest, alerting).items() if k[0] == "callpulse_alerts"}
+    assert alerts == {
+        (
+            "callpulse_alerts",
+            (("alertname", "ComponentDown"), ("alertstate", "firing"), ("site", "lon1"),
+             ("suppressed_by", "chg-1")),
+        ): 1.0,
+        (
+            "callpulse_alerts",
+            (("alertname", "QueueSlow"), ("alertstate", "pending"), ("site", "lon1")),
+        ): 1.0,
+    }  # fmt: skip

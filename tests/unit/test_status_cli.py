@@ -34,6 +34,8 @@ def test_escape_sequences_in_every_field_never_reach_the_terminal() -> None:
         {"site": "lon1", "component": f"pbx{clear}", "kind": "pbx", "status": "down", "stale": 0}
     )
     status["windows"]["short"] = f"5m{clear}"
+    status["upcoming"][0]["name"] = f"chg{clear}"
+    status["alerts"]["pending"][0]["suppressedBy"] = f"mw{title}"
     out = io.StringIO()
     console = Console(file=out, markup=False, highlight=False, force_terminal=False, width=300)
     render(status, "http://127.0.0.1:9464", console)
@@ -42,6 +44,8 @@ def test_escape_sequences_in_every_field_never_reach_the_terminal() -> None:
     assert "\x07" not in text
     assert "billing\\x1b[2J" in text
     assert "pbx\\x1b[2J" in text
+    assert "chg\\x1b[2J" in text  # the window coming
+    assert "suppressed by mw\\x1b]0;owned\\x07" in text
     assert "<b>lon1</b>" in text  # markup shows as text too
 
 

@@ -54,7 +54,11 @@ class AlertRow(TypedDict):
     firedAt: str | None
     resolvedAt: str | None
     value: str
-    suppressedBy: str | None
+    suppressedBy: str | None  # the maintenance window withholding it from the sinks
+    # A pending alert's: when it fires if it stays active (activeAt + the rule's ``for``), and
+    # in how many seconds from callpulse's now. Not in Prometheus' shape: added for the page.
+    firesAt: str | None
+    firesInSeconds: float | None
 
 
 class Alerting:
@@ -171,6 +175,16 @@ class Alerting:
 
     def describe(self) -> list[AlertRow]:
         """Current alerts as ``/api/v1/alerts`` shows them (Prometheus' shape)."""
+        now = self._monitor.now
+        waits = {
+            rid: rule.spec.for_seconds
+            for rule, rid in zip(self.evaluator.rules, self.evaluator.rule_ids, strict=True)
+        }
+
+        def fires_at(a: Alert) -> float | None:
+            wait = waits.get(a.rule_id)
+            return a.active_at + wait if a.state == "pending" and wait is not None else None
+
         return [
             AlertRow(
                 labels=a.label_dict(),
@@ -181,6 +195,8 @@ class Alerting:
                 resolvedAt=rfc3339(a.resolved_at) if a.resolved_at is not None else None,
                 value=f"{a.value:g}",
                 suppressedBy=self.suppressed_by(a),
+                firesAt=None if (due := fires_at(a)) is None else rfc3339(due),
+                firesInSeconds=None if due is None else round(max(0.0, due - now)),
             )
             for a in self.evaluator.alerts()
         ]

@@ -111,6 +111,12 @@ def render(status: dict[str, Any], url: str, console: Console) -> None:
         alerts.add_column(column)
     for state in ("firing", "suppressed", "pending"):
         for a in status["alerts"][state]:
+            shown = state
+            if state == "pending":
+                fires = a.get("firesInSeconds")
+                shown = "pending" if fires is None else f"pending, fires in {_secs(fires)}"
+            if a.get("suppressedBy") and state != "firing":
+                shown += f" (suppressed by {a['suppressedBy']})"
             labels = a["labels"]
             where = " / ".join(
                 labels[k]
@@ -118,7 +124,7 @@ def render(status: dict[str, Any], url: str, console: Console) -> None:
                 if k in labels
             )
             alerts.add_row(
-                state,
+                shown,
                 labels.get("alertname", ""),
                 labels.get("severity", ""),
                 where,
@@ -148,7 +154,7 @@ def render(status: dict[str, Any], url: str, console: Console) -> None:
             _pct(q["service_level"]),
             _pct(q["abandon_ratio"]),
             f"{q['agents']['available']}/{q['agents']['on_call']}",
-            _secs(q["drain_eta_seconds"]) if q["drains"] else "never",
+            drain(q),
         )
     console.print(queues)
 
@@ -172,3 +178,40 @@ def render(status: dict[str, Any], url: str, console: Console) -> None:
             style="yellow",
         )
     console.print(components)
+
+    upcoming = _Table(title="Maintenance coming, and its forecast", title_justify="left")
+    for column in ("window", "opens in", "site", "queue", "taken", "waiting at end", "keep"):
+        upcoming.add_column(column)
+    for w in status.get("upcoming", []):
+        if not w["forecasts"]:
+            opens = _secs(w["starts_in_seconds"])
+            why = "not yet" if w.get("forecast_expected") else "no agents_affected"
+            upcoming.add_row(w["name"], opens, ", ".join(w["sites"]), "-", "-", why, "-")
+        for f in w["forecasts"]:
+            keep = f["agents_to_keep"]
+            upcoming.add_row(
+                w["name"],
+                _secs(w["starts_in_seconds"]),
+                f["site"],
+                f["queue"],
+                f"{f['agents_lost']} of {f['agents_serving']}",
+                f"{f['peak']:.0f} ({f['peak_low']:.0f}-{f['peak_high']:.0f})",
+                "all would not do" if keep is None else str(keep),
+                style="yellow" if f["warning"] else None,
+            )
+    if upcoming.row_count:
+        console.print(upcoming)
+
+
+def drain(queue: dict[str, Any]) -> str:
+    """A queue's drain ETA as the page shows it: "4 min (3 min - 6 min)", "never" or "-"."""
+    if not queue["drains"]:
+        return "never"
+    seconds = queue["drain_eta_seconds"]
+    if seconds is None:
+        return "-"
+    text = _secs(seconds)
+    low, high = queue.get("drain_eta_low_seconds"), queue.get("drain_eta_high_seconds")
+    if low is not None:
+        text += f" ({_secs(low)} - {'never' if high is None else _secs(high)})"
+    return text

@@ -103,13 +103,26 @@ QUEUE_INSTANT: tuple[Reader[QueueView], ...] = (
         "Erlang C agents needed for the target service level at the current load.",
         lambda v: v.agents_required,
     ),
+)
+QUEUE_DRAIN_ETA: tuple[tuple[str, str], ...] = (
     (
         "callpulse_queue_drain_eta_seconds",
-        "Median time to work off the waiting calls at current staffing (the Erlang A "
-        "backlog model, callers giving up at their estimated rate); +Inf when it cannot drain.",
-        lambda v: v.drain_eta_seconds,
+        "Time until the waiting calls are worked off (the Erlang A backlog model, callers "
+        "giving up at their estimated rate): while a maintenance window's backlog is assessed, "
+        "the median MaintenanceBacklog pages on, staff the window took coming back; otherwise "
+        "the mean at current staffing. +Inf when it cannot drain.",
+    ),
+    (
+        "callpulse_queue_drain_eta_low_seconds",
+        "P10 of that time, where a range is computed (a maintenance window's backlog).",
+    ),
+    (
+        "callpulse_queue_drain_eta_high_seconds",
+        "P90 of that time, where a range is computed (+Inf: beyond four hours or never).",
     ),
 )
+"""The drain ETA and its range, read by :mod:`callpulse.core.drain_eta` (one value for the
+gauge, the alert, the status page and ``callpulse status``)."""
 QUEUE_TOTALS: tuple[Keyed, ...] = (
     ("callpulse_queue_calls_offered", "call.queued events, cumulative.", "offered"),
     ("callpulse_queue_calls_answered", "call.answered events, cumulative.", "answered"),
@@ -230,6 +243,7 @@ _C = ("site", "component", "kind")
 def _families() -> dict[str, Family]:
     out: list[Family] = []
     out += [Family(n, h, _Q, "queue") for n, h, _ in QUEUE_INSTANT]
+    out += [Family(n, h, _Q, "queue") for n, h in QUEUE_DRAIN_ETA]
     out.append(
         Family(
             "callpulse_queue_agents", "Agents serving the queue, by state.", (*_Q, "state"), "queue"
@@ -313,21 +327,22 @@ def _families() -> dict[str, Family]:
         ),
         Family(
             "callpulse_maintenance_backlog_drain_eta_seconds",
-            "Median time until the backlog is back to normal: staffing as now until the "
-            "window ends, then its agents logging back in over return_spread; arrivals at the "
-            "live rate, over as long as it held steady; +Inf when it will not drain.",
+            "Deprecated, removed in the next release: read callpulse_queue_drain_eta_seconds, "
+            "the same value. Median time until the window's backlog is back to normal.",
             affected,
             "maintenance",
         ),
         Family(
             "callpulse_maintenance_backlog_drain_eta_low_seconds",
-            "P10 of that time: the quick end of the backlog model's range.",
+            "Deprecated, removed in the next release: read "
+            "callpulse_queue_drain_eta_low_seconds, the same value (P10).",
             affected,
             "maintenance",
         ),
         Family(
             "callpulse_maintenance_backlog_drain_eta_high_seconds",
-            "P90 of that time (+Inf: beyond four hours or never).",
+            "Deprecated, removed in the next release: read "
+            "callpulse_queue_drain_eta_high_seconds, the same value (P90).",
             affected,
             "maintenance",
         ),

@@ -22,6 +22,7 @@ from callpulse.core.catalog import (
     Samples,
 )
 from callpulse.core.components import STATUSES
+from callpulse.core.drain_eta import assessed, queue_eta
 from callpulse.core.events import AGENT_STATES
 from callpulse.core.ivr import OUTCOMES
 from callpulse.core.monitor import Monitor
@@ -50,9 +51,15 @@ def collect(
 
     if "queue" in wanted:
         queue_instant, queue_windowed = kept(QUEUE_INSTANT), kept(QUEUE_WINDOWED)
+        # As the last alert evaluation judged them, so the gauge is the alert's ETA.
+        backlogs = assessed(monitor.maintenance.backlogs)
         for v in monitor.queue_views():
             key = (v.site, v.queue)
             _rows(add, queue_instant, key, v)
+            eta = queue_eta(v, backlogs)
+            add("callpulse_queue_drain_eta_seconds", key, eta.seconds)
+            add("callpulse_queue_drain_eta_low_seconds", key, eta.low)
+            add("callpulse_queue_drain_eta_high_seconds", key, eta.high)
             if v.agents_known:  # a queue no agent stream describes has no agent counts
                 for state in AGENT_STATES:
                     add("callpulse_queue_agents", (*key, state), v.agents[state])
@@ -106,6 +113,7 @@ def collect(
             bkey = (b.site, b.queue, b.maintenance)
             add("callpulse_maintenance_backlog_calls", bkey, b.waiting)
             add("callpulse_maintenance_baseline_calls", bkey, b.baseline)
+            # Deprecated aliases of the queue's drain ETA family, for one release.
             add("callpulse_maintenance_backlog_drain_eta_seconds", bkey, b.drain_eta)
             add("callpulse_maintenance_backlog_drain_eta_low_seconds", bkey, b.drain_eta_low)
             add("callpulse_maintenance_backlog_drain_eta_high_seconds", bkey, b.drain_eta_high)

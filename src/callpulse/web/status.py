@@ -1,6 +1,10 @@
 """The status view: a small JSON document for ``/``, ``/api/v1/status`` and ``callpulse
 status``. For a glance, not a Grafana: sites, queues with short histories, trunks, IVR,
-components, open maintenance windows, and alerts."""
+components, open maintenance windows and those coming with their forecast, and alerts
+(firing, pending, and those a window suppresses).
+
+A queue's drain ETA is :func:`callpulse.core.drain_eta.queue_eta`'s, the value of the
+``callpulse_queue_drain_eta_seconds`` gauge and of MaintenanceBacklog's annotations."""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ from collections import deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Protocol, TypedDict
 
+from callpulse.core.drain_eta import assessed, queue_eta
+from callpulse.core.maintenance import ForecastState
 from callpulse.core.monitor import Monitor
 
 if TYPE_CHECKING:
@@ -38,6 +44,9 @@ class QueueStatus(TypedDict):
     agents: dict[str, int]
     drain_eta_seconds: float | None  # null when unknown or when it never drains
     drains: bool
+    drain_eta_low_seconds: float | None  # P10 and P90, where a range is computed; null
+    drain_eta_high_seconds: float | None  # also for a P90 that never drains (then not drains)
+    drain_eta_maintenance: str | None  # the window whose backlog it is; null: staffing as now
     history: dict[str, list[float | None]]
 
 
@@ -74,6 +83,34 @@ class WindowStatus(TypedDict):
     source: str
 
 
+class ForecastStatus(TypedDict):
+    """What a window coming is expected to do to one queue (MaintenanceImpactForecast)."""
+
+    site: str
+    queue: str
+    agents_serving: int
+    agents_lost: int
+    agents_to_keep: int | None  # null: even full staffing would not stay within the limits
+    peak: float  # calls waiting as the window ends, and its P10-P90
+    peak_low: float
+    peak_high: float
+    drain_after_seconds: float | None  # null when it would not drain
+    warning: bool  # MaintenanceImpactForecast is active on it
+
+
+class UpcomingStatus(TypedDict):
+    """A planned window opening within ``maintenance.backlog.forecast_lead``."""
+
+    name: str
+    sites: list[str]
+    components: list[str]
+    start: str
+    end: str
+    starts_in_seconds: float
+    forecasts: list[ForecastStatus]
+    forecast_expected: bool  # it sets agents_affected: a forecast comes once traffic allows
+
+
 class SiteStatus(TypedDict):
     site: str
     last_event_age_seconds: float | None
@@ -90,7 +127,10 @@ class StatusDocument(TypedDict):
     ivr: list[IvrStatus]
     components: list[ComponentStatus]
     maintenance: list[WindowStatus]
-    alerts: dict[str, list[AlertRow]]  # firing, pending, suppressed
+    upcoming: list[UpcomingStatus]
+    # firing (not suppressed), suppressed (firing but withheld by a window), pending (each
+    # with firesInSeconds, suppressed ones marked by suppressedBy)
+    alerts: dict[str, list[AlertRow]]
 
 
 class StatusBoard:
@@ -128,9 +168,10 @@ class StatusBoard:
         now = monitor.now
         short, long = self._windows["short"], self._windows["long"]
         queues: list[QueueStatus] = []
+        backlogs = assessed(monitor.maintenance.backlogs)
         for v in sorted(monitor.queue_views(), key=lambda v: (v.site, v.queue)):
             waiting, level = self._history.get((v.site, v.queue), ((), ()))
-            eta = v.drain_eta_seconds
+            eta = queue_eta(v, backlogs)
             queues.append(
                 QueueStatus(
                     site=v.site,
@@ -141,8 +182,11 @@ class StatusBoard:
                     abandon_ratio=_window(v.windows, short, "abandon_ratio"),
                     asa_seconds=_window(v.windows, short, "asa_seconds"),
                     agents=dict(v.agents),
-                    drain_eta_seconds=None if eta is None or math.isinf(eta) else round(eta),
-                    drains=eta is None or not math.isinf(eta),
+                    drain_eta_seconds=_finite(eta.seconds),
+                    drains=eta.drains,
+                    drain_eta_low_seconds=_finite(eta.low),
+                    drain_eta_high_seconds=_finite(eta.high),
+                    drain_eta_maintenance=eta.maintenance,
                     history={"calls_waiting": list(waiting), "service_level": list(level)},
                 )
             )
@@ -187,6 +231,7 @@ class StatusBoard:
             )
             for w in monitor.maintenance.windows(now)
         ]
+        upcoming = self._upcoming(now)
         alerts: dict[str, list[AlertRow]] = {"firing": [], "pending": [], "suppressed": []}
         for a in self._alerting.describe():
             if a["state"] == "inactive":
@@ -210,8 +255,57 @@ class StatusBoard:
             ivr=ivr,
             components=components,
             maintenance=windows,
+            upcoming=upcoming,
             alerts=alerts,
         )
+
+    def _upcoming(self, now: float) -> list[UpcomingStatus]:
+        """The planned windows the forecast looks at, each with what it expects per queue."""
+        tracker = self._monitor.maintenance
+        lead = tracker.limits.forecast_lead
+        if tracker.calendar is None or lead <= 0:
+            return []
+        by_window: dict[str, list[ForecastState]] = {}
+        for f in tracker.forecasts:
+            by_window.setdefault(f.maintenance, []).append(f)
+        return [
+            UpcomingStatus(
+                name=o.name,
+                sites=list(o.sites),
+                components=list(o.components),
+                start=rfc3339(o.start),
+                end=rfc3339(o.end),
+                starts_in_seconds=round(o.start - now),
+                forecasts=[
+                    _forecast(f)
+                    for f in sorted(by_window.get(o.name, ()), key=lambda f: (f.site, f.queue))
+                    if f.site in o.sites
+                ],
+                forecast_expected=o.agents_affected is not None,
+            )
+            for o in tracker.calendar.occurrences(now, now + lead)
+            if o.start > now
+        ]
+
+
+def _forecast(f: ForecastState) -> ForecastStatus:
+    return ForecastStatus(
+        site=f.site,
+        queue=f.queue,
+        agents_serving=f.agents_serving,
+        agents_lost=f.agents_lost,
+        agents_to_keep=f.agents_to_keep,
+        peak=round(f.peak, 1),
+        peak_low=round(f.peak_low, 1),
+        peak_high=round(f.peak_high, 1),
+        drain_after_seconds=_finite(f.drain_after),
+        warning=f.active,
+    )
+
+
+def _finite(seconds: float | None) -> float | None:
+    """Whole seconds for JSON, which has no infinity: null for unknown and for never."""
+    return None if seconds is None or math.isinf(seconds) else round(seconds)
 
 
 def _erlang_window(monitor: Monitor) -> float:

@@ -8,8 +8,13 @@ from __future__ import annotations
 import os
 import re
 import runpy
+import signal
+import ssl
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -20,10 +25,14 @@ import pytest
 import yaml
 
 from callpulse.core.durations import DurationError, parse_duration
+from tests.unit.events import raw
 
-from .helpers import SECRETS
+from .helpers import SECRETS, free_port, kcat_produce, start_prometheus, wait_until
 from .rendered_pod import Pod, lay_out, one
-from .test_kafka_security import make_certificates
+from .test_kafka_security import SECRET as KAFKA_SECRET
+from .test_kafka_security import SecureBroker, make_certificates, openssl
+from .test_kafka_security import secure_broker as kafka_broker  # noqa: F401 (a fixture)
+from .test_prometheus import query
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,18 +67,24 @@ def render(helm: str, *values: Path, sets: tuple[str, ...] = ()) -> list[dict[st
     return [d for d in yaml.safe_load_all(out.stdout) if d]
 
 
+SERVICE_NAME = "cp-callpulse.voice.svc"  # release cp in namespace voice
 SCRAPE_PASSWORD = "scrape-" + uuid.uuid4().hex
 SECRETS.add(SCRAPE_PASSWORD)
 
 
-@pytest.fixture(scope="module")
-def existing_secrets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
-    """The Secrets helm-all-features.yaml names and an operator creates: the Kafka CA and
-    client certificate (as cert-manager writes them), callpulse's web.yml with its serving
-    certificate, and the user Prometheus scrapes as."""
-    tls = tmp_path_factory.mktemp("tls")
-    make_certificates(tls)
-    pem = {name: (tls / name).read_text() for name in ("ca.crt", "broker.crt", "broker.key")}
+def secrets_from(tls: Path) -> dict[str, dict[str, str]]:
+    """The Secrets helm-all-features.yaml names and an operator creates, from the CA, client
+    certificate and key in ``tls`` (test_kafka_security's make_certificates): the Kafka CA and
+    client certificate (as cert-manager writes them), callpulse's web.yml with a serving
+    certificate for the Service's name, and the user Prometheus scrapes as."""
+    if not (tls / "web.crt").exists():
+        (tls / "web.ext").write_text(f"subjectAltName=DNS:{SERVICE_NAME},IP:127.0.0.1\n")
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={SERVICE_NAME}",
+                "-keyout", str(tls / "web.key"), "-out", str(tls / "web.csr"))  # fmt: skip
+        openssl("x509", "-req", "-in", str(tls / "web.csr"), "-CA", str(tls / "ca.crt"),
+                "-CAkey", str(tls / "ca.key"), "-CAcreateserial", "-days", "1",
+                "-extfile", str(tls / "web.ext"), "-out", str(tls / "web.crt"))  # fmt: skip
+    pem = {p.name: p.read_text() for p in tls.iterdir() if p.suffix in (".crt", ".key")}
     hashed = bcrypt.hashpw(SCRAPE_PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
     web_yml = yaml.safe_dump(
         {
@@ -83,18 +98,24 @@ def existing_secrets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict
     return {
         "kafka-tls": {
             "ca.crt": pem["ca.crt"],
-            "tls.crt": (tls / "client.crt").read_text(),
-            "tls.key": (tls / "client.key").read_text(),
+            "tls.crt": pem["client.crt"],
+            "tls.key": pem["client.key"],
         },
-        # The broker's certificate (for 127.0.0.1, by the same CA) serves callpulse's port.
         "callpulse-web": {
             "web.yml": web_yml,
-            "tls.crt": pem["broker.crt"],
-            "tls.key": pem["broker.key"],
+            "tls.crt": pem["web.crt"],
+            "tls.key": pem["web.key"],
             "ca.crt": pem["ca.crt"],
         },
         "callpulse-scrape": {"username": "prometheus", "password": SCRAPE_PASSWORD},
     }
+
+
+@pytest.fixture(scope="module")
+def existing_secrets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, str]]:
+    tls = tmp_path_factory.mktemp("tls")
+    make_certificates(tls)
+    return secrets_from(tls)
 
 
 def check_config(pod: Pod) -> subprocess.CompletedProcess[str]:
@@ -417,3 +438,178 @@ def test_the_values_schema_is_generated_from_the_settings() -> None:
     committed = (CHART / "values.schema.json").read_text()
     fresh = script["render"](script["generate"](yaml.safe_load(committed)))
     assert fresh == committed, "values.schema.json is stale: run scripts/values_schema.py"
+
+
+def scrape_config(
+    endpoint: dict[str, Any], secrets: dict[str, dict[str, str]], out: Path, target: str
+) -> dict[str, Any]:
+    """The ServiceMonitor ``endpoint`` as the Prometheus Operator makes it a scrape config:
+    the Secret keys it names are copied out for Prometheus (under ``out`` here)."""
+
+    def secret_file(ref: dict[str, str]) -> str:
+        path = out / ref["name"] / ref["key"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets[ref["name"]][ref["key"]])
+        return str(path)
+
+    job: dict[str, Any] = {
+        "job_name": "callpulse",
+        "metrics_path": endpoint["path"],
+        "scheme": endpoint.get("scheme", "http"),
+        "static_configs": [{"targets": [target]}],
+    }
+    if "tlsConfig" in endpoint:
+        tls = endpoint["tlsConfig"]
+        job["tls_config"] = {
+            "ca_file": secret_file(tls["ca"]["secret"]),
+            "server_name": tls["serverName"],
+        }
+    if "basicAuth" in endpoint:
+        auth = endpoint["basicAuth"]
+        job["basic_auth"] = {
+            "username": secrets[auth["username"]["name"]][auth["username"]["key"]],
+            "password_file": secret_file(auth["password"]),
+        }
+    return job
+
+
+def run_pod(pod: Pod, log: Path) -> subprocess.Popen[bytes]:
+    """``callpulse run`` as the container would, with its arguments and environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLPULSE_")} | pod.env
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "callpulse", *pod.args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=pod.root,
+        )
+
+
+def get(port: int, path: str, ca: Path | None) -> int:
+    """The status of a GET as the kubelet's probe sends it (no credentials); HTTPS checked
+    against ``ca`` when given."""
+    context = ssl.create_default_context(cafile=str(ca)) if ca else None
+    scheme = "https" if ca else "http"
+    try:
+        with urllib.request.urlopen(
+            f"{scheme}://127.0.0.1:{port}{path}", timeout=5, context=context
+        ) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
+
+
+def ready(process: subprocess.Popen[bytes], port: int, ca: Path | None, log: Path) -> bool:
+    if process.poll() is not None:
+        raise AssertionError(f"callpulse exited with {process.returncode}:\n{log.read_text()}")
+    return get(port, "/readyz", ca) == 200
+
+
+def test_the_rendered_pod_consumes_from_a_secure_broker_and_is_scraped(
+    helm: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The cluster-like step: the chart rendered with SASL (SCRAM-SHA-512) over TLS, a client
+    certificate, web TLS and basic auth; the pod laid out as files runs against a real broker
+    that demands those credentials, and a real Prometheus scrapes it with what the
+    ServiceMonitor says."""
+    broker: SecureBroker = request.getfixturevalue("kafka_broker")
+    topic = f"helm-{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    values = tmp_path / "values.yaml"
+    values.write_text(
+        yaml.safe_dump(
+            {
+                "service": {"port": port},
+                "kafka": {
+                    "sasl": {"username": "callpulse", "password": KAFKA_SECRET},
+                    "tls": {"secretName": "kafka-tls", "clientCertificate": True},
+                },
+                "web": {
+                    "configSecret": "callpulse-web",
+                    "tls": True,
+                    "basicAuth": {"secretName": "callpulse-scrape"},
+                },
+                "serviceMonitor": {"enabled": True},
+                "config": {
+                    "source": {
+                        "kafka": {
+                            "bootstrap_servers": broker.sasl_ssl,
+                            "topics": [topic],
+                            "group_id": f"g-{uuid.uuid4().hex}",
+                            "dead_letter_topic": f"{topic}.dlq",
+                        }
+                    }
+                },
+            }
+        )
+    )
+    docs = render(helm, values)
+    secrets = secrets_from(broker.tls)
+    pod = lay_out(docs, tmp_path / "pod", secrets)
+    ca = pod.path("/etc/callpulse-kafka-tls/ca.crt")
+    log = tmp_path / "callpulse.log"
+    process = run_pod(pod, log)
+    prometheus = None
+    try:
+        wait_until(lambda: ready(process, port, ca, log), 90, "/readyz over HTTPS")
+        events = [raw("call.queued", time.time(), call_id=f"c{i}", queue="q") for i in range(5)]
+        kcat_produce(broker.plaintext, topic, [("lon1", e) for e in events], tmp_path)
+        # Without the user, /metrics is refused: the scrape below logs in.
+        assert get(port, "/metrics", ca) == 401
+
+        [endpoint] = one(docs, "ServiceMonitor")["spec"]["endpoints"]
+        job = scrape_config(endpoint, secrets, tmp_path / "operator", f"127.0.0.1:{port}")
+        config = {"global": {"scrape_interval": "1s"}, "scrape_configs": [job]}
+        prometheus, base = start_prometheus(tmp_path, yaml.safe_dump(config))
+
+        def scraped() -> float:
+            try:
+                result = query(base, 'sum(callpulse_events_total{job="callpulse"})')
+            except OSError:
+                return 0.0
+            return float(result[0]["value"][1]) if result else 0.0
+
+        assert wait_until(lambda: scraped() == 5, 90, "5 events scraped by Prometheus")
+        [up] = query(base, 'up{job="callpulse"}')
+        assert up["value"][1] == "1"
+    finally:
+        if prometheus is not None:
+            prometheus.terminate()
+            prometheus.wait(timeout=30)
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=60)
+    assert code == 0, log.read_text()
+    assert KAFKA_SECRET not in log.read_text()
+
+
+def test_the_rendered_pod_connects_with_mutual_tls_alone(
+    helm: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """kafka.tls alone, with the client certificate: the broker's SSL listener demands one."""
+    broker: SecureBroker = request.getfixturevalue("kafka_broker")
+    topic = f"helm-mtls-{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    sets = (
+        f"service.port={port}",
+        "kafka.tls.secretName=kafka-tls",
+        "kafka.tls.clientCertificate=true",
+        f"config.source.kafka.bootstrap_servers={broker.ssl}",
+        f"config.source.kafka.topics[0]={topic}",
+        f"config.source.kafka.group_id=g-{uuid.uuid4().hex}",
+    )
+    docs = render(helm, sets=sets)
+    assert settings_of(docs)["source"]["kafka"]["security_protocol"] == "SSL"
+    pod = lay_out(docs, tmp_path / "pod", secrets_from(broker.tls))
+    log = tmp_path / "callpulse.log"
+    process = run_pod(pod, log)
+    try:
+        wait_until(lambda: ready(process, port, None, log), 90, "/readyz")
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=60)
+    assert code == 0, log.read_text()

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import bcrypt
+import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
@@ -613,3 +614,51 @@ def test_the_rendered_pod_connects_with_mutual_tls_alone(
             process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=60)
     assert code == 0, log.read_text()
+
+
+def closed(schema: Any) -> Any:
+    """``schema`` with every object that lists its properties closed to others, as kubeconform
+    -strict does: the API server would drop a misspelled field silently."""
+    if isinstance(schema, list):
+        return [closed(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: closed(v) for k, v in schema.items()}
+    if "(?i)" in out.get("pattern", ""):
+        # Go takes a flag anywhere in a pattern; Python only at its start.
+        out["pattern"] = "(?i)" + out["pattern"].replace("(?i)", "")
+    if "properties" in schema and not schema.get("x-kubernetes-preserve-unknown-fields"):
+        out.setdefault("additionalProperties", False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def crd_schemas() -> dict[str, dict[str, Any]]:
+    """The Prometheus Operator's CRD schemas (v1), by kind: scripts/install-crds fetches them
+    from a release on the Go module proxy."""
+    fetched = subprocess.run(
+        [str(ROOT / "scripts" / "install-crds")],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    schemas = {}
+    for path in Path(fetched.stdout.strip()).glob("*.yaml"):
+        crd = yaml.safe_load(path.read_text())
+        [v1] = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
+        schemas[crd["spec"]["names"]["kind"]] = closed(v1["schema"]["openAPIV3Schema"])
+    return schemas
+
+
+def test_the_operators_resources_match_its_crds(
+    helm: str, crd_schemas: dict[str, dict[str, Any]]
+) -> None:
+    docs = render(helm, FIXTURES / "helm-all-features.yaml")
+    for kind in sorted(CRDS):
+        jsonschema.validate(one(docs, kind), crd_schemas[kind])
+    # A field the operator does not know is caught, not dropped.
+    monitor = one(docs, "ServiceMonitor")
+    monitor["spec"]["endpoints"][0]["tlsconfig"] = monitor["spec"]["endpoints"][0]["tlsConfig"]
+    with pytest.raises(jsonschema.ValidationError, match="tlsconfig"):
+        jsonschema.validate(monitor, crd_schemas["ServiceMonitor"])

@@ -43,16 +43,17 @@ KUBERNETES = "1.33.0"
 CRDS = {"ServiceMonitor", "PrometheusRule"}
 
 
+def installed(script: str) -> Path:
+    """Run one of scripts/install-* (cached after the first) and take the path it prints."""
+    run = subprocess.run(
+        [str(ROOT / "scripts" / script)], capture_output=True, text=True, check=True, timeout=1500
+    )
+    return Path(run.stdout.strip())
+
+
 @pytest.fixture(scope="module")
 def helm() -> str:
-    built = subprocess.run(
-        [str(ROOT / "scripts" / "install-helm")],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=1500,
-    )
-    return built.stdout.strip()
+    return str(installed("install-helm"))
 
 
 def render(helm: str, *values: Path, sets: tuple[str, ...] = ()) -> list[dict[str, Any]]:
@@ -636,15 +637,8 @@ def closed(schema: Any) -> Any:
 def crd_schemas() -> dict[str, dict[str, Any]]:
     """The Prometheus Operator's CRD schemas (v1), by kind: scripts/install-crds fetches them
     from a release on the Go module proxy."""
-    fetched = subprocess.run(
-        [str(ROOT / "scripts" / "install-crds")],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=600,
-    )
     schemas = {}
-    for path in Path(fetched.stdout.strip()).glob("*.yaml"):
+    for path in installed("install-crds").glob("*.yaml"):
         crd = yaml.safe_load(path.read_text())
         [v1] = [v for v in crd["spec"]["versions"] if v["name"] == "v1"]
         schemas[crd["spec"]["names"]["kind"]] = closed(v1["schema"]["openAPIV3Schema"])

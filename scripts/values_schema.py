@@ -11,6 +11,8 @@ pydantic describes what a field holds after validation; the chart must accept wh
 accepts before it. So durations (a number of seconds or "20s", "1m30s"), shares ("50%") and
 the field names of aliased keys are widened here, and string formats callpulse parses more
 loosely than JSON Schema's (a maintenance window's naive "2026-11-29T02:00") are dropped.
+One difference is kept on purpose: a number or boolean in quotes ("9464", "true"), which
+callpulse would coerce, is refused, as values files are YAML and can say what they mean.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
+from callpulse.config import schema as settings_schema_module
 from callpulse.config.schema import Settings
 from callpulse.core.durations import parse_duration
 
@@ -54,7 +57,7 @@ class _AsWritten(GenerateJsonSchema):
                     {"type": "string", "pattern": DURATION_PATTERN},
                 ]
             }
-        if getattr(function, "__name__", "") == "_share":
+        if function is settings_schema_module._share:
             return {"anyOf": [inner, {"type": "string", "pattern": SHARE_PATTERN}]}
         return inner
 

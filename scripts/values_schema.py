@@ -111,20 +111,12 @@ def _field_names_too(defs: dict[str, Any], models: dict[str, type[BaseModel]]) -
         for field_name, field in model.model_fields.items():
             if field.alias and field.alias != field_name and field.alias in props:
                 props[field_name] = props[field.alias]
-        if "required" in defs[name]:
-            # Either spelling satisfies a required aliased field.
-            required = []
-            for key in defs[name]["required"]:
-                field_name = next((f for f, i in model.model_fields.items() if i.alias == key), key)
-                if field_name == key:
-                    required.append(key)
-                else:
-                    defs[name].setdefault("allOf", []).append(
-                        {"anyOf": [{"required": [key]}, {"required": [field_name]}]}
-                    )
+        # Either spelling satisfies a required aliased field: callpulse still checks it.
+        aliased = {f.alias for f in model.model_fields.values() if f.alias}
+        required = [key for key in defs[name].get("required", []) if key not in aliased]
+        defs[name].pop("required", None)
+        if required:
             defs[name]["required"] = required
-            if not required:
-                del defs[name]["required"]
 
 
 def _chart_meanings(defs: dict[str, Any]) -> None:

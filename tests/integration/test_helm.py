@@ -93,6 +93,7 @@ def secrets_from(tls: Path) -> dict[str, dict[str, str]]:
             "tls_server_config": {
                 "cert_file": "/etc/callpulse-web/tls.crt",
                 "key_file": "/etc/callpulse-web/tls.key",
+                "client_ca_file": "/etc/callpulse-web/ca.crt",
             },
             "basic_auth_users": {"prometheus": hashed},
         }
@@ -110,6 +111,8 @@ def secrets_from(tls: Path) -> dict[str, dict[str, str]]:
             "ca.crt": pem["ca.crt"],
         },
         "callpulse-scrape": {"username": "prometheus", "password": SCRAPE_PASSWORD},
+        # The client certificate (by the same CA) is the one Prometheus presents too.
+        "prometheus-client": {"tls.crt": pem["client.crt"], "tls.key": pem["client.key"]},
     }
 
 
@@ -322,6 +325,8 @@ def test_secure_kafka_and_web_settings_match_the_mounts(helm: str) -> None:
     assert endpoint["tlsConfig"] == {
         "ca": {"secret": {"name": "callpulse-web", "key": "ca.crt"}},
         "serverName": "cp-callpulse.voice.svc",
+        "cert": {"secret": {"name": "prometheus-client", "key": "tls.crt"}},
+        "keySecret": {"name": "prometheus-client", "key": "tls.key"},
     }
     assert endpoint["basicAuth"] == {
         "username": {"name": "callpulse-scrape", "key": "username"},
@@ -466,6 +471,11 @@ def scrape_config(
             "ca_file": secret_file(tls["ca"]["secret"]),
             "server_name": tls["serverName"],
         }
+        if "cert" in tls:
+            job["tls_config"] |= {
+                "cert_file": secret_file(tls["cert"]["secret"]),
+                "key_file": secret_file(tls["keySecret"]),
+            }
     if "basicAuth" in endpoint:
         auth = endpoint["basicAuth"]
         job["basic_auth"] = {
@@ -488,10 +498,12 @@ def run_pod(pod: Pod, log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def get(port: int, path: str, ca: Path | None) -> int:
-    """The status of a GET as the kubelet's probe sends it (no credentials); HTTPS checked
-    against ``ca`` when given."""
+def get(port: int, path: str, ca: Path | None, client: tuple[Path, Path] | None = None) -> int:
+    """The status of a GET without a user, as the kubelet's probe sends it; HTTPS checked
+    against ``ca`` when given, presenting ``client`` (certificate, key) when given."""
     context = ssl.create_default_context(cafile=str(ca)) if ca else None
+    if context and client:
+        context.load_cert_chain(*client)
     scheme = "https" if ca else "http"
     try:
         with urllib.request.urlopen(
@@ -533,6 +545,7 @@ def test_the_rendered_pod_consumes_from_a_secure_broker_and_is_scraped(
                     "configSecret": "callpulse-web",
                     "tls": True,
                     "basicAuth": {"secretName": "callpulse-scrape"},
+                    "clientCertificate": {"secretName": "prometheus-client"},
                 },
                 "serviceMonitor": {"enabled": True},
                 "config": {
@@ -559,8 +572,11 @@ def test_the_rendered_pod_consumes_from_a_secure_broker_and_is_scraped(
         wait_until(lambda: ready(process, port, ca, log), 90, "/readyz over HTTPS")
         events = [raw("call.queued", time.time(), call_id=f"c{i}", queue="q") for i in range(5)]
         kcat_produce(broker.plaintext, topic, [("lon1", e) for e in events], tmp_path)
-        # Without the user, /metrics is refused: the scrape below logs in.
-        assert get(port, "/metrics", ca) == 401
+        # /metrics needs a client certificate the CA signed, then a user: the scrape below
+        # presents both.
+        assert get(port, "/metrics", ca) == 403
+        client = (broker.tls / "client.crt", broker.tls / "client.key")
+        assert get(port, "/metrics", ca, client) == 401
 
         [endpoint] = one(docs, "ServiceMonitor")["spec"]["endpoints"]
         job = scrape_config(endpoint, secrets, tmp_path / "operator", f"127.0.0.1:{port}")

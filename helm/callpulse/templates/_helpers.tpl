@@ -136,6 +136,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if and .Values.web.basicAuth.secretName (not .Values.web.configSecret) -}}
 {{- fail "web.basicAuth needs web.configSecret: the Secret whose web.yml has basic_auth_users" -}}
 {{- end -}}
+{{- if and .Values.web.clientCertificate.secretName (not .Values.web.tls) -}}
+{{- fail "web.clientCertificate needs web.tls: a client certificate is presented over TLS" -}}
+{{- end -}}
 {{- if and .Values.kafka.tls.clientCertificate (not .Values.kafka.tls.secretName) -}}
 {{- fail "kafka.tls.clientCertificate needs kafka.tls.secretName: the Secret with tls.crt and tls.key" -}}
 {{- end -}}

@@ -111,7 +111,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- $_ := set $config "rule_files" (list "rules.yaml") -}}
 {{- $alerting := default dict $config.alerting -}}
 {{- if not $alerting.external_url -}}
-{{- $_ := set $alerting "external_url" (printf "http://%s.%s.svc:%d" (include "callpulse.fullname" .) .Release.Namespace (int .Values.service.port)) -}}
+{{- $_ := set $alerting "external_url" (printf "%s://%s.%s.svc:%d" (ternary "https" "http" .Values.web.tls) (include "callpulse.fullname" .) .Release.Namespace (int .Values.service.port)) -}}
 {{- end -}}
 {{- if .Values.alerting.stateVolume -}}
 {{- $_ := set $alerting "state_file" "/var/lib/callpulse/alerts.json" -}}

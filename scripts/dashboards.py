@@ -43,6 +43,28 @@ def panel(
     }
 
 
+def variable(name: str, label: str, query: str) -> dict[str, Any]:
+    """A query variable, all values by default, several selectable."""
+    return {
+        "name": name,
+        "type": "query",
+        "datasource": DS,
+        "label": label,
+        "query": query,
+        "refresh": 2,
+        "includeAll": True,
+        "allValue": ".*",  # All matches series without the label too (an alert with no site)
+        "multi": True,
+        "current": {"text": "All", "value": "$__all"},
+    }
+
+
+# Every query is narrowed to the chosen Prometheus job and instances (two callpulse
+# deployments, or replicas, in one Prometheus), and where it has sites, to the chosen sites.
+J = 'job=~"$job", instance=~"$instance"'
+S = f'{J}, site=~"$site"'
+
+
 def dashboard(
     uid: str,
     title: str,
@@ -68,25 +90,23 @@ def dashboard(
                     "query": "prometheus",
                     "label": "Data source",
                 },
-                {
-                    "name": "site",
-                    "type": "query",
-                    "datasource": DS,
-                    "label": "Site",
-                    "query": "label_values(callpulse_queue_calls_waiting, site)",
-                    "refresh": 2,
-                    "includeAll": True,
-                    "multi": True,
-                    "current": {"text": "All", "value": "$__all"},
-                },
+                variable("job", "Job", "label_values(callpulse_build_info, job)"),
+                variable(
+                    "instance",
+                    "Instance",
+                    'label_values(callpulse_build_info{job=~"$job"}, instance)',
+                ),
+                variable(
+                    "site",
+                    "Site",
+                    f"label_values(callpulse_site_last_event_timestamp_seconds{{{J}}}, site)",
+                ),
             ]
         },
         "annotations": {"list": annotations or []},
         "panels": panels,
     }
 
-
-S = 'site=~"$site"'
 
 maintenance_annotation = {
     "name": "Maintenance",
@@ -316,55 +336,92 @@ health = dashboard(
     "callpulse / callpulse itself",
     [
         panel(
-            "Events applied / s",
-            [("sum by (instance) (rate(callpulse_events_total[1m]))", "{{instance}}")],
-            "ops",
+            "Scrape health (up)",
+            [
+                (f"up{{{J}}}", "{{instance}} up"),
+                (f"scrape_duration_seconds{{{J}}}", "{{instance}} scrape seconds"),
+            ],
+            "short",
             0,
             0,
         ),
         panel(
+            "Data freshness by site (age of the newest event)",
+            [
+                (
+                    f"time() - callpulse_site_last_event_timestamp_seconds{{{S}}}",
+                    "{{instance}} {{site}}",
+                )
+            ],
+            "s",
+            12,
+            0,
+        ),
+        panel(
+            "Events applied / s",
+            [(f"sum by (instance) (rate(callpulse_events_total{{{J}}}[1m]))", "{{instance}}")],
+            "ops",
+            0,
+            8,
+        ),
+        panel(
             "Invalid and dead-lettered / s",
             [
-                ("sum by (reason) (rate(callpulse_events_invalid_total[5m]))", "{{reason}}"),
-                ("sum(rate(callpulse_dead_letter_records_total[5m]))", "dead-lettered"),
+                (
+                    f"sum by (reason) (rate(callpulse_events_invalid_total{{{J}}}[5m]))",
+                    "{{reason}}",
+                ),
+                (f"sum(rate(callpulse_dead_letter_records_total{{{J}}}[5m]))", "dead-lettered"),
             ],
             "ops",
             12,
-            0,
+            8,
         ),
         panel(
             "Consumer lag",
             [
                 (
-                    "sum by (instance, topic) (callpulse_consumer_lag_records)",
+                    f"sum by (instance, topic) (callpulse_consumer_lag_records{{{J}}})",
                     "{{instance}} {{topic}}",
                 )
             ],
             "short",
             0,
-            8,
+            16,
         ),
-        panel("Event-time lag", [("callpulse_event_time_lag_seconds", "{{instance}}")], "s", 12, 8),
-        panel("Scrape cost", [("callpulse_collect_duration_seconds", "{{instance}}")], "s", 0, 16),
+        panel(
+            "Event-time lag",
+            [(f"callpulse_event_time_lag_seconds{{{J}}}", "{{instance}}")],
+            "s",
+            12,
+            16,
+        ),
+        panel(
+            "Scrape cost",
+            [(f"callpulse_collect_duration_seconds{{{J}}}", "{{instance}}")],
+            "s",
+            0,
+            24,
+        ),
         panel(
             "Alert notifications / s",
             [
                 (
-                    "sum by (sink, result) (rate(callpulse_alert_notifications_total[5m]))",
+                    f"sum by (sink, result) (rate(callpulse_alert_notifications_total{{{J}}}[5m]))",
                     "{{sink}} {{result}}",
                 )
             ],
             "ops",
             12,
-            16,
+            24,
         ),
-        panel("Ready", [("callpulse_ready", "{{instance}}")], "short", 0, 24),
+        panel("Ready", [(f"callpulse_ready{{{J}}}", "{{instance}}")], "short", 0, 32),
         panel(
             "Memory",
-            [('process_resident_memory_bytes{job="callpulse"}', "{{instance}}")],
+            [(f"process_resident_memory_bytes{{{J}}}", "{{instance}}")],
             "bytes",
             12,
-            24,
+            32,
         ),
     ],
 )

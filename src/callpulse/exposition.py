@@ -276,6 +276,17 @@ class CallpulseCollector(Collector):
             event_lag.add_metric([], max(0.0, self._wall_clock() - monitor.latest_event_time))
         yield event_lag
 
+        # A timestamp, not an age, as exporters give them: time() - it is each site's data
+        # freshness, and it does not go stale between scrapes.
+        last = GaugeMetricFamily(
+            "callpulse_site_last_event_timestamp_seconds",
+            "The newest occurred_at applied for each site (Unix seconds).",
+            labels=["site"],
+        )
+        for site, at in sorted(monitor.site_last_event.items()):
+            last.add_metric([site], at)
+        yield last
+
 
 def _counter(
     name: str, documentation: str, label: str, counts: Mapping[str, int]

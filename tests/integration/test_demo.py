@@ -113,14 +113,15 @@ def test_the_backlog_pages_once_with_a_drain_time_that_comes_true_and_resolves_o
 
 
 def panels() -> list[tuple[str, str, str]]:
-    """(dashboard, panel, PromQL) of every panel target and annotation, `$site` as all."""
+    """(dashboard, panel, PromQL) of every panel target and annotation, each variable as
+    Grafana's All (`.*`)."""
     out = []
     for path in sorted(DASHBOARDS.glob("*.json")):
         board = json.loads(path.read_text())
         for p in board["panels"]:
             out += [(path.stem, p["title"], t["expr"]) for t in p["targets"]]
         out += [(path.stem, a["name"], a["expr"]) for a in board["annotations"]["list"]]
-    return [(b, t, e.replace("$site", ".*")) for b, t, e in out]
+    return [(b, t, re.sub(r"\$(site|job|instance)\b", ".*", e)) for b, t, e in out]
 
 
 @pytest.mark.timeout(300)

@@ -14,7 +14,7 @@ from callpulse.core.planned_silences import (
     HOLD,
     Held,
     Matcher,
-    SilencePolicy,
+    SilenceWindowPolicy,
     Wanted,
     comment,
     held,
@@ -25,7 +25,7 @@ from callpulse.core.planned_silences import (
 )
 from callpulse.core.timefmt import rfc3339
 
-POLICY = SilencePolicy(lead=60.0, max_overrun=3600.0)
+POLICY = SilenceWindowPolicy(lead=60.0, max_overrun=3600.0)
 OWN = ("MaintenanceOverrun", "QueueSlow")
 
 
@@ -113,7 +113,7 @@ def test_a_component_down_near_the_end_extends_the_silence_before_it_lapses() ->
 
 def test_label_names_are_the_policy_s_and_values_match_only_themselves() -> None:
     window = WindowSpec("w", ("a.b", "c|d"), datetime(2026, 12, 6, 2, 0), 60.0, components=("x*",))
-    policy = SilencePolicy(site_label="datacenter", component_label="instance")
+    policy = SilenceWindowPolicy(site_label="datacenter", component_label="instance")
     [w] = plan(START, calendar(window), {}, policy, [])
     assert w.matchers == (
         Matcher("datacenter", "a\\.b|c\\|d", regex=True),

@@ -72,7 +72,7 @@ class Matcher:
 
 
 @dataclass(frozen=True)
-class SilencePolicy:
+class SilenceWindowPolicy:
     """How silences are made: the label names foreign exporters give sites and components,
     how long before a window its silence is created, and the longest overrun it covers."""
 
@@ -154,7 +154,7 @@ def tag(text: str) -> OccurrenceKey | None:
 
 
 def matchers(
-    occurrence: Occurrence, policy: SilencePolicy, own_alerts: Iterable[str]
+    occurrence: Occurrence, policy: SilenceWindowPolicy, own_alerts: Iterable[str]
 ) -> tuple[Matcher, ...]:
     """The silence's matchers for ``occurrence``: its sites, its components if it names any,
     and none of callpulse's own alert names (``own_alerts``)."""
@@ -175,7 +175,7 @@ def plan(
     now: float,
     calendar: Calendar | None,
     status: Mapping[tuple[str, str], str],
-    policy: SilencePolicy,
+    policy: SilenceWindowPolicy,
     own_alerts: Iterable[str],
 ) -> list[Wanted]:
     """The silences that should exist at ``now``: one per calendar occurrence open now or

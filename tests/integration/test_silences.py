@@ -17,9 +17,10 @@ import pytest
 
 from callpulse.core.planned_silences import CREATED_BY, comment, tag
 from callpulse.core.timefmt import rfc3339
+from tests.unit.events import raw
 
 from .alertmanager import Alertmanager
-from .helpers import Daemon, kafka_config, wait_until
+from .helpers import Daemon, kafka_config, kcat_produce, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -174,3 +175,97 @@ def test_a_window_is_silenced_from_its_start_to_its_end_and_no_other_silence_is_
     for sid in others:
         assert now[sid] == before[sid] | {"status": now[sid]["status"]}
         assert now[sid]["status"]["state"] == "active"
+
+
+def health(kafka: str, topics: tuple[str, str], tmp: Path, status: str) -> None:
+    event = raw("component.health", time.time(), component="sbc-1", kind="sbc", status=status)
+    kcat_produce(kafka, topics[0], [("lon1", event)], tmp)
+
+
+def test_a_component_still_down_keeps_the_silence_until_the_overrun_is_over(
+    kafka_bootstrap: str, topics: tuple[str, str], tmp_path: Path, alertmanager: Alertmanager
+) -> None:
+    am = alertmanager
+    start = whole_second(20)
+    end = start + 10
+    window = {
+        "name": "patch-sbc",
+        "sites": ["lon1"],
+        "components": ["sbc-1"],
+        "start": local(start),
+        "duration": "10s",
+    }
+    daemon = Daemon(tmp_path, silencing_config(kafka_bootstrap, topics, am, [window]))
+    daemon.start()
+    try:
+        daemon.wait_ready()
+        [mine] = wait_until(lambda: occurrence_silences(am, "patch-sbc", start), 20, "silence")
+        assert mine["endsAt"] == rfc3339(end)  # nothing is down yet
+        health(kafka_bootstrap, topics, tmp_path, "down")
+        assert ("component", "sbc-1", True, True) in {
+            (m["name"], m["value"], m["isRegex"], m["isEqual"]) for m in mine["matchers"]
+        }
+        fire(am, "SbcDown", site="lon1", component="sbc-1", instance="sbc1:9100")
+
+        # Past the end and overrun_after, sbc-1 still down: callpulse pages the overrun,
+        # and the silence (its own page left out) still holds the SBC's alert.
+        wait_until(
+            lambda: any(a["labels"]["alertname"] == "MaintenanceOverrun" for a in am.alerts()),
+            40,
+            "MaintenanceOverrun to reach Alertmanager",
+        )
+        assert time.time() > end + 2
+        [held] = occurrence_silences(am, "patch-sbc", start)
+        assert held["id"] == mine["id"]
+        assert held["status"]["state"] == "active"
+        assert [e["maintenance"] for e in daemon.log_events("silence_updated")] == ["patch-sbc"]
+        sbc = alert_status(am, "SbcDown")
+        assert sbc["state"] == "suppressed"
+        assert mine["id"] in sbc["silencedBy"]
+        assert mine["id"] not in alert_status(am, "MaintenanceOverrun")["silencedBy"]
+
+        # sbc-1 is back: the overrun is over, and so is the silence.
+        health(kafka_bootstrap, topics, tmp_path, "up")
+        wait_until(
+            lambda: occurrence_silences(am, "patch-sbc", start)[0]["status"]["state"] == "expired",
+            20,
+            "the silence to be expired once sbc-1 is up",
+        )
+        [gone] = occurrence_silences(am, "patch-sbc", start)
+        assert gone["id"] == mine["id"]
+        assert [e["maintenance"] for e in daemon.log_events("silence_expired")] == ["patch-sbc"]
+        assert alert_status(am, "SbcDown")["state"] == "active"
+    finally:
+        daemon.stop()
+
+
+def test_a_restart_mid_window_adopts_the_silence_instead_of_making_another(
+    kafka_bootstrap: str, topics: tuple[str, str], tmp_path: Path, alertmanager: Alertmanager
+) -> None:
+    am = alertmanager
+    start = whole_second(12)
+    window = {"name": "patch-lon1", "sites": ["lon1"], "start": local(start), "duration": "5m"}
+    config = silencing_config(kafka_bootstrap, topics, am, [window])
+    first = Daemon(tmp_path, config, name="first")
+    first.start()
+    try:
+        first.wait_ready()
+        [mine] = wait_until(lambda: occurrence_silences(am, "patch-lon1", start), 20, "silence")
+        wait_until(lambda: time.time() > start + 1, 30, "the window to open")
+        assert first.stop() == 0
+    finally:
+        first.kill()
+    second = Daemon(tmp_path, config, name="second")
+    second.start()
+    try:
+        second.wait_ready()
+        # A sync has read the Alertmanager once the gauge counts the silence it found.
+        wait_until(lambda: held_metric(second, "active") == 1, 30, "the second daemon's sync")
+        [still] = occurrence_silences(am, "patch-lon1", start)
+        assert still["id"] == mine["id"]
+        assert still["status"]["state"] == "active"
+        assert still["updatedAt"] == mine["updatedAt"]
+        assert not second.log_events("silence_created")
+        assert not second.log_events("silence_updated")
+    finally:
+        second.stop()

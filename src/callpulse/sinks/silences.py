@@ -74,12 +74,10 @@ class _Plan:
 
     @property
     def signature(self) -> object:
-        """What a sync must follow at once; ends that only move on (an overrun's) wait for
-        the next regular sync, which comes well before the silence would lapse."""
+        """What a sync must follow at once: occurrences, matchers, windows. An end that
+        moves on (an overrun's) is followed when the silence needs it (see ``_Group``)."""
         return (
-            frozenset(
-                (w.key, w.matchers, w.only_if_held, w.renew_below > w.ends_at) for w in self.wanted
-            ),
+            frozenset((w.key, w.matchers, w.only_if_held) for w in self.wanted),
             self.windows,
         )
 
@@ -88,6 +86,7 @@ class _Plan:
 class _Group:
     targets: list[SilenceTarget]
     synced: object = None  # the signature of the plan last synced
+    ends: dict[OccurrenceKey, float] = field(default_factory=dict)  # as the last sync left them
     next_at: float = 0.0  # time.monotonic() of the next sync
     delay: float = RETRY_MIN
     backoff_until: float = 0.0
@@ -110,10 +109,8 @@ class SilenceKeeper:
     def submit(self, wanted: Iterable[Wanted], windows: Collection[str]) -> None:
         """The silences wanted now, and the calendar's window names (only silences of these
         are ever expired); never blocks."""
-        plan = _Plan(tuple(wanted), frozenset(windows))
-        if self._plan is None or plan.signature != self._plan.signature:
-            self._wakeup.set()
-        self._plan = plan
+        self._plan = _Plan(tuple(wanted), frozenset(windows))
+        self._wakeup.set()  # the worker judges what is due: cheap, and no request unless so
 
     async def run(self) -> None:
         """The worker: sync each Alertmanager when due, forever (cancel to stop)."""
@@ -124,8 +121,8 @@ class SilenceKeeper:
             if plan is not None:
                 for group in self._groups:
                     now = time.monotonic()
-                    changed = group.synced != plan.signature and now >= group.backoff_until
-                    if changed or now >= group.next_at:
+                    changed = group.synced != plan.signature or _renewing(group, plan)
+                    if (changed and now >= group.backoff_until) or now >= group.next_at:
                         await self._sync_group(group, plan)
                 timeout = max(0.0, min(g.next_at for g in self._groups) - time.monotonic())
             try:
@@ -142,7 +139,7 @@ class SilenceKeeper:
     async def _sync_group(self, group: _Group, plan: _Plan) -> None:
         for target in group.targets:
             try:
-                done = await self._sync(target, plan)
+                done, ends = await self._sync(target, plan)
             except Exception as exc:  # nothing an Alertmanager answers may stop the worker
                 self.stats[target.label].errors += 1
                 log.warning(
@@ -153,7 +150,7 @@ class SilenceKeeper:
                 )
                 continue
             now = time.monotonic()
-            group.delay = RETRY_MIN
+            group.delay, group.ends = RETRY_MIN, ends
             if done:
                 group.synced, group.next_at, group.backoff_until = plan.signature, now + RESYNC, 0.0
             else:  # more to change than one sync makes: the rest soon, not at once
@@ -168,9 +165,11 @@ class SilenceKeeper:
             retry_in=round(wait, 2),
         )
 
-    async def _sync(self, target: SilenceTarget, plan: _Plan) -> bool:
-        """One sync of ``target``; whether it made every change wanted. Raises when the
-        Alertmanager cannot be read, or a change fails."""
+    async def _sync(
+        self, target: SilenceTarget, plan: _Plan
+    ) -> tuple[bool, dict[OccurrenceKey, float]]:
+        """One sync of ``target``: whether it made every change wanted, and when callpulse's
+        silences end now. Raises when the Alertmanager cannot be read, or a change fails."""
         client = self._clients[target.label]
         base = target.url.rstrip("/")
         answer = await client.request(
@@ -194,10 +193,10 @@ class SilenceKeeper:
                 if exc.status is None:
                     raise  # no answer: the next would find none either
                 failed.append(_describe(exc))
-        stats.held = _held_after(found, changes[:MAX_CHANGES], time.time())
+        stats.held, ends = _after(found, changes[:MAX_CHANGES], time.time())
         if failed:
             raise HttpError(f"{len(failed)} of {len(changes)} changes failed: {failed[0]}")
-        return len(changes) <= MAX_CHANGES
+        return len(changes) <= MAX_CHANGES, ends
 
     async def _change(
         self, client: HttpClient, base: str, target: SilenceTarget, change: Change
@@ -239,19 +238,27 @@ def _check(status: int, what: str) -> None:
         raise HttpError(f"{what} answered {status}", status)
 
 
-def _held_after(found: Sequence[Held], changes: Sequence[Change], now: float) -> dict[str, int]:
-    """callpulse's live silences by state once ``changes`` are made (as far as they were)."""
+def _after(
+    found: Sequence[Held], changes: Sequence[Change], now: float
+) -> tuple[dict[str, int], dict[OccurrenceKey, float]]:
+    """callpulse's live silences by state once ``changes`` are made, and when each ends."""
     gone = {c.held.id for c in changes if c.kind == "expire" and c.held is not None}
-    states: dict[OccurrenceKey, str] = {
-        h.key: h.state for h in found if h.live and h.id not in gone
+    live: dict[OccurrenceKey, tuple[str, float]] = {
+        h.key: (h.state, h.ends_at) for h in found if h.live and h.id not in gone
     }
     for c in changes:
-        if c.kind == "create" and c.wanted is not None:
-            states[c.wanted.key] = "pending" if c.wanted.starts_at > now else "active"
-    out = {"active": 0, "pending": 0}
-    for state in states.values():
-        out[state] += 1
-    return out
+        if c.kind in ("create", "update") and c.wanted is not None:
+            state = "pending" if c.wanted.starts_at > now else "active"
+            live[c.wanted.key] = (state, c.wanted.ends_at)
+    counts = {"active": 0, "pending": 0}
+    for state, _ in live.values():
+        counts[state] += 1
+    return counts, {key: ends for key, (_, ends) in live.items()}
+
+
+def _renewing(group: _Group, plan: _Plan) -> bool:
+    """Whether a silence the last sync left must be extended (or cut back) now."""
+    return any(w.key in group.ends and not w.fits(group.ends[w.key]) for w in plan.wanted)
 
 
 def _describe(exc: BaseException) -> str:

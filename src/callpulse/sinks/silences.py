@@ -96,10 +96,16 @@ class SilenceKeeper:
     """Keeps each Alertmanager's silences for the calendar as the last :meth:`submit` wants."""
 
     def __init__(
-        self, targets: Sequence[SilenceTarget], cluster: bool, max_answer_bytes: int
+        self,
+        targets: Sequence[SilenceTarget],
+        cluster: bool,
+        max_answer_bytes: int,
+        retry: tuple[float, float] = (RETRY_MIN, RETRY_MAX),
     ) -> None:
+        """``retry``: the first and the longest delay before a failed sync is tried again."""
+        self._retry = retry
         groups = [list(targets)] if cluster else [[t] for t in targets]
-        self._groups = [_Group(g) for g in groups if g]
+        self._groups = [_Group(g, delay=retry[0]) for g in groups if g]
         self._clients = {t.label: HttpClient(t.http) for t in targets}
         self._limit = max_answer_bytes
         self._plan: _Plan | None = None
@@ -150,15 +156,15 @@ class SilenceKeeper:
                 )
                 continue
             now = time.monotonic()
-            group.delay, group.ends = RETRY_MIN, ends
+            group.delay, group.ends = self._retry[0], ends
             if done:
                 group.synced, group.next_at, group.backoff_until = plan.signature, now + RESYNC, 0.0
             else:  # more to change than one sync makes: the rest soon, not at once
-                group.next_at = group.backoff_until = now + RETRY_MIN
+                group.next_at = group.backoff_until = now + self._retry[0]
             return
         wait = group.delay * random.uniform(0.5, 1.5)
         group.next_at = group.backoff_until = time.monotonic() + wait
-        group.delay = min(group.delay * 2, RETRY_MAX)
+        group.delay = min(group.delay * 2, self._retry[1])
         log.warning(
             "silence_retry",
             alertmanagers=[t.label for t in group.targets],

@@ -20,7 +20,7 @@ from callpulse.core.timefmt import rfc3339
 from tests.unit.events import raw
 
 from .alertmanager import Alertmanager
-from .helpers import Daemon, kafka_config, kcat_produce, wait_until
+from .helpers import SECRETS, Daemon, kafka_config, kcat_produce, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -29,9 +29,14 @@ OWN = "CallpulseSourceDown|MaintenanceBacklog|MaintenanceImpactForecast|Maintena
 
 
 def call(am: Alertmanager, method: str, path: str, body: Any = None) -> Any:
-    data = None if body is None else json.dumps(body).encode()
+    if method == "GET":  # with the credentials it demands, if any
+        with am.get(path) as response:
+            return json.load(response)
     request = urllib.request.Request(
-        f"{am.url}{path}", data=data, method=method, headers={"Content-Type": "application/json"}
+        f"{am.url}{path}",
+        data=json.dumps(body).encode(),
+        method=method,
+        headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=5) as response:
         text = response.read()
@@ -89,12 +94,16 @@ def local(start: float) -> str:
 
 
 def silencing_config(
-    kafka: str, topics: tuple[str, str], am: Alertmanager, windows: list[dict[str, Any]]
+    kafka: str,
+    topics: tuple[str, str],
+    am: Alertmanager,
+    windows: list[dict[str, Any]],
+    **auth: Any,
 ) -> dict[str, Any]:
     topic, dlq = topics
     config: dict[str, Any] = kafka_config(kafka, topic, dlq, f"g-{uuid.uuid4().hex}")
     config["alerting"] = {
-        "alertmanagers": [{"url": am.url, "name": "am"}],
+        "alertmanagers": [{"url": am.url, "name": "am", **auth}],
         "evaluation_interval": "1s",
         "silence_windows": {"enabled": True},
     }
@@ -240,24 +249,25 @@ def test_a_component_still_down_keeps_the_silence_until_the_overrun_is_over(
 
 
 def test_a_restart_mid_window_adopts_the_silence_instead_of_making_another(
-    kafka_bootstrap: str, topics: tuple[str, str], tmp_path: Path, alertmanager: Alertmanager
+    kafka_bootstrap: str, topics: tuple[str, str], tmp_path: Path
 ) -> None:
-    am = alertmanager
+    # An Alertmanager that demands basic auth: the silences go with the sink's credentials.
+    password = "silences-" + uuid.uuid4().hex[:12]
+    SECRETS.add(password)
+    am = Alertmanager(tmp_path, basic_auth=("callpulse", password)).start()
     start = whole_second(12)
     window = {"name": "patch-lon1", "sites": ["lon1"], "start": local(start), "duration": "5m"}
-    config = silencing_config(kafka_bootstrap, topics, am, [window])
+    auth = {"basic_auth": {"username": "callpulse", "password": password}}
+    config = silencing_config(kafka_bootstrap, topics, am, [window], **auth)
     first = Daemon(tmp_path, config, name="first")
-    first.start()
+    second = Daemon(tmp_path, config, name="second")
     try:
+        first.start()
         first.wait_ready()
         [mine] = wait_until(lambda: occurrence_silences(am, "patch-lon1", start), 20, "silence")
         wait_until(lambda: time.time() > start + 1, 30, "the window to open")
         assert first.stop() == 0
-    finally:
-        first.kill()
-    second = Daemon(tmp_path, config, name="second")
-    second.start()
-    try:
+        second.start()
         second.wait_ready()
         # A sync has read the Alertmanager once the gauge counts the silence it found.
         wait_until(lambda: held_metric(second, "active") == 1, 30, "the second daemon's sync")
@@ -267,5 +277,9 @@ def test_a_restart_mid_window_adopts_the_silence_instead_of_making_another(
         assert still["updatedAt"] == mine["updatedAt"]
         assert not second.log_events("silence_created")
         assert not second.log_events("silence_updated")
+        assert not second.log_events("silence_sync_failed")
     finally:
-        second.stop()
+        first.kill()
+        if second.process is not None:
+            second.stop()
+        am.stop()

@@ -283,3 +283,40 @@ def test_a_restart_mid_window_adopts_the_silence_instead_of_making_another(
         if second.process is not None:
             second.stop()
         am.stop()
+
+
+def test_replicas_that_raced_keep_one_silence_for_the_occurrence(
+    kafka_bootstrap: str, topics: tuple[str, str], tmp_path: Path, alertmanager: Alertmanager
+) -> None:
+    am = alertmanager
+    start = whole_second(-5)  # open already
+    # The race already happened: two of callpulse's silences for the one occurrence.
+    made = sorted(
+        silence_by(am, CREATED_BY, comment("patch-lon1", start), start + 300) for _ in range(2)
+    )
+    window = {"name": "patch-lon1", "sites": ["lon1"], "start": local(start), "duration": "5m"}
+    config = silencing_config(kafka_bootstrap, topics, am, [window])
+    replicas = [Daemon(tmp_path, config, name=f"replica{i}") for i in range(2)]
+    try:
+        for replica in replicas:
+            replica.start()
+        for replica in replicas:
+            replica.wait_ready()
+
+        def live() -> list[str]:
+            found = occurrence_silences(am, "patch-lon1", start)
+            return [s["id"] for s in found if s["status"]["state"] != "expired"]
+
+        # Both replicas keep the same one (the lower id) and expire the other, whichever
+        # gets there first; neither makes a third.
+        wait_until(lambda: live() == made[:1], 30, "one live silence")
+        for replica in replicas:
+            wait_until(lambda r=replica: held_metric(r, "active") == 1, 30, "a replica's sync")
+        assert live() == made[:1]
+        assert len(occurrence_silences(am, "patch-lon1", start)) == 2
+        for replica in replicas:
+            assert not replica.log_events("silence_created")
+    finally:
+        for replica in replicas:
+            if replica.process is not None:
+                replica.stop()

@@ -212,7 +212,7 @@ class Alerting:
         maintenance.assess(now, queues, status, firing)
         if self.silences is not None and not self._hold():
             # Not while state is rebuilt: a component's status may not be known yet.
-            self._plan_silences(now, status)
+            self._plan_silences(self.silences, now, status)
         samples = readings.collect(monitor, self._domains, self._families) if self._domains else []
         self._blindness = self._blind()
         data = EvaluationInput.of(
@@ -235,12 +235,13 @@ class Alerting:
         self._state.save(self.evaluator, self._monitor.maintenance, self._monitor.now)
         return notifications
 
-    def _plan_silences(self, now: float, status: dict[tuple[str, str], str]) -> None:
-        assert self.silences is not None  # only called with silences on
+    def _plan_silences(
+        self, keeper: SilenceKeeper, now: float, status: dict[tuple[str, str], str]
+    ) -> None:
         calendar = self._monitor.maintenance.calendar
         own = {rule.name for rule in self.evaluator.rules}
         wanted = plan_silences(now, calendar, status, self._silence_policy, own)
-        self.silences.submit(wanted, {w.name for w in calendar.windows} if calendar else ())
+        keeper.submit(wanted, {w.name for w in calendar.windows} if calendar else ())
 
     def _report_event_windows(self, maintenance: MaintenanceTracker) -> None:
         """Say which event windows closed by themselves, and how many starts were refused."""

@@ -38,6 +38,10 @@ RESYNC = 30.0
 overrun's silence is extended with minutes to spare, and a silence expired or deleted by
 hand is seen this soon."""
 
+RECHECK = 5.0
+"""Seconds after a sync that created a silence before the next: replicas that created one
+each for the same occurrence at once keep one of them this soon."""
+
 RETRY_MIN, RETRY_MAX = 1.0, 60.0
 MAX_CHANGES = 50
 """Requests one sync makes at most: an Alertmanager that answers with thousands of silences
@@ -80,6 +84,13 @@ class _Plan:
             frozenset((w.key, w.matchers, w.only_if_held) for w in self.wanted),
             self.windows,
         )
+
+
+@dataclass(frozen=True)
+class _Synced:
+    ends: dict[OccurrenceKey, float]  # when callpulse's silences end now
+    complete: bool  # every change wanted was made (else the rest follow soon)
+    created: bool
 
 
 @dataclass
@@ -145,7 +156,7 @@ class SilenceKeeper:
     async def _sync_group(self, group: _Group, plan: _Plan) -> None:
         for target in group.targets:
             try:
-                done, ends = await self._sync(target, plan)
+                synced = await self._sync(target, plan)
             except Exception as exc:  # nothing an Alertmanager answers may stop the worker
                 self.stats[target.label].errors += 1
                 log.warning(
@@ -156,9 +167,10 @@ class SilenceKeeper:
                 )
                 continue
             now = time.monotonic()
-            group.delay, group.ends = self._retry[0], ends
-            if done:
-                group.synced, group.next_at, group.backoff_until = plan.signature, now + RESYNC, 0.0
+            group.delay, group.ends = self._retry[0], synced.ends
+            if synced.complete:
+                group.synced, group.backoff_until = plan.signature, 0.0
+                group.next_at = now + (RECHECK if synced.created else RESYNC)
             else:  # more to change than one sync makes: the rest soon, not at once
                 group.next_at = group.backoff_until = now + self._retry[0]
             return
@@ -171,11 +183,9 @@ class SilenceKeeper:
             retry_in=round(wait, 2),
         )
 
-    async def _sync(
-        self, target: SilenceTarget, plan: _Plan
-    ) -> tuple[bool, dict[OccurrenceKey, float]]:
-        """One sync of ``target``: whether it made every change wanted, and when callpulse's
-        silences end now. Raises when the Alertmanager cannot be read, or a change fails."""
+    async def _sync(self, target: SilenceTarget, plan: _Plan) -> _Synced:
+        """One sync of ``target``. Raises when the Alertmanager cannot be read, or a change
+        fails."""
         client = self._clients[target.label]
         base = target.url.rstrip("/")
         answer = await client.request(
@@ -202,7 +212,8 @@ class SilenceKeeper:
         stats.held, ends = _after(found, changes[:MAX_CHANGES], time.time())
         if failed:
             raise HttpError(f"{len(failed)} of {len(changes)} changes failed: {failed[0]}")
-        return len(changes) <= MAX_CHANGES, ends
+        made = changes[:MAX_CHANGES]
+        return _Synced(ends, len(changes) <= MAX_CHANGES, any(c.kind == "create" for c in made))
 
     async def _change(
         self, client: HttpClient, base: str, target: SilenceTarget, change: Change

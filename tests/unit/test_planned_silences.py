@@ -202,7 +202,7 @@ def kinds(changes: list[Any]) -> list[tuple[str, str | None]]:
 
 
 def test_a_wanted_silence_is_created_once_and_then_left_alone() -> None:
-    [change] = reconcile([wanted()], [], {"pbx-patching"})
+    [change] = reconcile([wanted(), wanted(END + 60)], [], {"pbx-patching"})
     assert change.kind == "create"
     body = change.body()
     assert body is not None

@@ -1,14 +1,22 @@
-"""``alerting.silence_windows``: its shorthand, its errors, and when the daemon keeps silences."""
+"""``alerting.silence_windows``: its shorthand, its errors, when the daemon keeps silences,
+and what an evaluation asks of the keeper."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from callpulse import pipeline
-from callpulse.config import ConfigError, load_settings
-from callpulse.core.planned_silences import SilenceWindowPolicy
+from callpulse.alerting import Alerting
+from callpulse.config import AlertingSettings, ConfigError, load_settings
+from callpulse.core.calendar import WindowSpec
+from callpulse.core.consumer_health import Blindness
+from callpulse.core.monitor import Monitor, MonitorConfig
+from callpulse.core.planned_silences import SilenceWindowPolicy, Wanted
+
+from .events import event
 
 AM = 'alerting:\n  alertmanagers: [{url: "http://127.0.0.1:9093"}]\n'
 
@@ -53,3 +61,33 @@ def test_silences_are_kept_on_the_wall_clock_only(
     # A rules test or a scenario check sends nothing anywhere, silences included.
     quiet = pipeline.build(settings, now=0.0, event_time_clock=False, deliver=False)
     assert quiet.alerting.silences is None
+
+
+END = datetime(2026, 12, 6, 2, 10, tzinfo=UTC).timestamp()
+
+
+def evaluated(blind: Blindness | None = None, hold: bool = False) -> tuple[Wanted, ...]:
+    """What one evaluation 30 s after a window's end wants, its component still down."""
+    window = WindowSpec(
+        "patching", ("lon1",), datetime(2026, 12, 6, 2, 0), 600.0, components=("sbc-1",)
+    )
+    config = MonitorConfig(maintenance_windows=(window,), maintenance_timezone="UTC")
+    monitor = Monitor(config, now=END + 30)
+    monitor.apply(event("component.health", END - 5, component="sbc-1", kind="sbc", status="down"))
+    settings = AlertingSettings.model_validate(
+        {"log": False, "alertmanagers": [{"url": "http://127.0.0.1:9"}], "silence_windows": True}
+    )
+    alerting = Alerting(settings, [], monitor, hold=lambda: hold, blind=lambda: blind)
+    alerting.evaluate()
+    assert alerting.silences is not None
+    return alerting.silences.wanted
+
+
+def test_an_evaluation_keeps_an_overrun_s_silence_only_while_it_can_see() -> None:
+    [overrun] = evaluated()
+    assert overrun.window == "patching"
+    assert overrun.only_if_held
+    # Out of sight every component reads stale (down): no silence outlasts its window.
+    assert evaluated(blind=Blindness("kafka", "brokers unreachable", END)) == ()
+    # While state is rebuilt nothing is planned at all.
+    assert evaluated(hold=True) == ()

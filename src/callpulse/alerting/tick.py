@@ -210,11 +210,14 @@ class Alerting:
             for labels in (a.label_dict() for a in self.evaluator.held(self._backlog_rule))
         }
         maintenance.assess(now, queues, status, firing)
-        if self.silences is not None and not self._hold():
-            # Not while state is rebuilt: a component's status may not be known yet.
-            self._plan_silences(self.silences, now, status)
         samples = readings.collect(monitor, self._domains, self._families) if self._domains else []
         self._blindness = self._blind()
+        if self.silences is not None and not self._hold():
+            # Not while state is rebuilt: a component's status may not be known yet. Nor is it
+            # while the source is out of sight (every component would read stale, so down):
+            # the windows' silences then end as planned, none outlasts them.
+            seen = status if self._blindness is None else {}
+            self._plan_silences(self.silences, now, seen)
         data = EvaluationInput.of(
             now,
             samples,

@@ -322,6 +322,8 @@ def reconcile(
     out: list[Change] = []
     keys = set()
     for w in wanted:
+        if w.key in keys:
+            continue  # one silence per occurrence, even for a calendar that names one twice
         keys.add(w.key)
         found = by_key.get(w.key, [])
         live = [s for s in found if s.live]

@@ -129,6 +129,11 @@ class SilenceKeeper:
         self._plan = _Plan(tuple(wanted), frozenset(windows))
         self._wakeup.set()  # the worker judges what is due: cheap, and no request unless so
 
+    @property
+    def wanted(self) -> tuple[Wanted, ...]:
+        """The silences the last :meth:`submit` wanted (none before the first)."""
+        return () if self._plan is None else self._plan.wanted
+
     async def run(self) -> None:
         """The worker: sync each Alertmanager when due, forever (cancel to stop)."""
         while True:

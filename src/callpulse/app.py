@@ -34,6 +34,7 @@ from callpulse.exposition import (
     ignored_by_format,
 )
 from callpulse.rejections import RejectionLog
+from callpulse.sinks.silence_metrics import SilenceCollector
 from callpulse.sources.base import Batch, Source, SourceError, SourceRefusedError
 from callpulse.web.address import listen_url
 from callpulse.web.forked import ForkedRenderer
@@ -110,6 +111,8 @@ class App:
             caps=lambda: adapter_fill(parts.adapters.values()) | self.http.fill(),
         )
         self.registry = build_registry(self.collector)
+        if self.alerting.silences is not None:
+            self.registry.register(SilenceCollector(self.alerting.silences.stats))
         self.renderer = ForkedRenderer(
             self.registry,
             timeout=settings.http.render_timeout,

@@ -201,6 +201,16 @@ def test_readme_documents_exactly_the_callpulse_metrics_exposed() -> None:
         for name, _ in scrape(ingest, alerting, reloads={"success": 1})
         if name.startswith("callpulse_")
     }
+    # With alerting.silence_windows on, the daemon's registry has the silences' too.
+    from prometheus_client import CollectorRegistry
+
+    from callpulse.sinks.silence_metrics import SilenceCollector
+    from callpulse.sinks.silences import SilenceStats
+
+    silences = CollectorRegistry()
+    silences.register(SilenceCollector({"alertmanager:am": SilenceStats()}))
+    text = generate_latest(silences).decode()
+    exposed |= {s.name for f in text_string_to_metric_families(text) for s in f.samples}
     assert documented == exposed
 
 

@@ -5,7 +5,9 @@ Evaluation reads the monitor (only the KPI families the rules name) every
 listed, webhooks, the log) each have their own bounded queue and worker: a slow or dead
 Alertmanager never blocks event processing. With ``state_file`` set, pending and firing
 state is written after each evaluation and read back at start-up, so a restart neither
-re-pages nor restarts ``for`` timers.
+re-pages nor restarts ``for`` timers. With ``silence_windows`` on, each evaluation also tells
+the silence keeper (:mod:`callpulse.sinks.silences`) which Alertmanager silences the
+maintenance calendar wants now.
 """
 
 from __future__ import annotations
@@ -34,11 +36,13 @@ from callpulse.core.durations import format_duration
 from callpulse.core.maintenance import MaintenanceTracker
 from callpulse.core.maintenance_notes import backlog_summary, forecast_summary, overrun_summary
 from callpulse.core.monitor import Monitor
+from callpulse.core.planned_silences import plan as plan_silences
 from callpulse.core.rules import Rule, Series, builtin_rule
 from callpulse.core.timefmt import rfc3339
 from callpulse.sinks.alertmanager import AlertmanagerSink
 from callpulse.sinks.delivery import Sink
 from callpulse.sinks.log import LogSink
+from callpulse.sinks.silences import SilenceKeeper, SilenceTarget
 from callpulse.sinks.webhook import WebhookSink
 
 log = structlog.get_logger("callpulse.alerts")
@@ -115,6 +119,8 @@ class Alerting:
         ]
         if settings.log:
             self.sinks.append(LogSink(self._now))
+        self.silences = self._silence_keeper(settings)
+        self._silence_policy = settings.silence_windows.policy()
         self._state = StateFile(settings.state_file)
         self._refused_reported = 0
         # Alerts a maintenance window explains: withheld from the sinks, counted once each.
@@ -123,6 +129,21 @@ class Alerting:
         # stays withheld for the rest of its episode, even once the window has closed.
         self._suppressed_seen: dict[tuple[Labels, float], str] = {}
         self._state.restore(self.evaluator, monitor.maintenance, monitor.now)
+
+    def _silence_keeper(self, settings: AlertingSettings) -> SilenceKeeper | None:
+        """The keeper of the calendar's silences in Alertmanager, when they are wanted."""
+        wanted = settings.silence_windows
+        if not wanted.enabled or not settings.alertmanagers:
+            return None
+        if self._monitor.config.event_time_clock:
+            # A replay's or a sped-up simulation's clock is not the one silences run on.
+            log.warning("silence_windows_off", reason="the clock is event time, not wall time")
+            return None
+        targets = [
+            SilenceTarget(label, am.url, am.timeout, am.http_config())
+            for label, am in settings.labelled("alertmanager")
+        ]
+        return SilenceKeeper(targets, wanted.cluster, wanted.max_answer_bytes)
 
     def suppressed_by(self, alert: Alert) -> str | None:
         """The maintenance window withholding ``alert`` from the sinks, if any."""
@@ -221,6 +242,12 @@ class Alerting:
         maintenance.assess(now, queues, status, firing)
         samples = readings.collect(monitor, self._domains, self._families) if self._domains else []
         self._blindness = self._blind()
+        if self.silences is not None and not self._hold():
+            # Not while state is rebuilt: a component's status may not be known yet. Nor is it
+            # while the source is out of sight (every component would read stale, so down):
+            # the windows' silences then end as planned, none outlasts them.
+            seen = status if self._blindness is None else {}
+            self._plan_silences(self.silences, now, seen)
         data = EvaluationInput.of(
             now,
             samples,
@@ -240,6 +267,14 @@ class Alerting:
             sink.submit(notifications)
         self._state.save(self.evaluator, self._monitor.maintenance, self._monitor.now)
         return notifications
+
+    def _plan_silences(
+        self, keeper: SilenceKeeper, now: float, status: dict[tuple[str, str], str]
+    ) -> None:
+        calendar = self._monitor.maintenance.calendar
+        own = {rule.name for rule in self.evaluator.rules}
+        wanted = plan_silences(now, calendar, status, self._silence_policy, own)
+        keeper.submit(wanted, {w.name for w in calendar.windows} if calendar else ())
 
     def _report_event_windows(self, maintenance: MaintenanceTracker) -> None:
         """Say which event windows closed by themselves, and how many starts were refused."""
@@ -324,6 +359,8 @@ class Alerting:
         called right after each evaluation, before any other task runs, so that it reads
         the monitor as the evaluation did (its queue views are computed once)."""
         workers = [asyncio.create_task(sink.run(), name=f"sink {sink.name}") for sink in self.sinks]
+        if self.silences is not None:
+            workers.append(asyncio.create_task(self.silences.run(), name="silences"))
         try:
             while True:
                 await asyncio.sleep(self._settings.evaluation_interval)
@@ -354,4 +391,6 @@ class Alerting:
         with suppress(asyncio.CancelledError):
             await task
         await asyncio.gather(*(sink.close() for sink in self.sinks))
+        if self.silences is not None:
+            await self.silences.close()
         self._state.save(self.evaluator, self._monitor.maintenance, self._monitor.now, final=True)

@@ -41,6 +41,7 @@ from callpulse.core.events import AgentStateName, SiteName
 from callpulse.core.kpi import AbandonPolicy
 from callpulse.core.maintenance import BacklogLimits, EventMode, EventPolicy
 from callpulse.core.monitor import MonitorConfig
+from callpulse.core.planned_silences import SilenceWindowPolicy
 from callpulse.core.queues import ServiceLevelPolicy
 from callpulse.core.rules import Rule, RuleSpec
 from callpulse.core.silence import SilencePolicy
@@ -367,6 +368,27 @@ class SinkTarget(HttpClientSettings):
     name: str | None = None
 
 
+def _switch(value: Any) -> Any:
+    """``true`` / ``false`` for a section with an ``enabled`` key: on (or off) with its
+    defaults."""
+    return {"enabled": value} if isinstance(value, bool) else value
+
+
+class SilenceWindowSettings(_Section):
+    """Alertmanager silences for the maintenance calendar's windows (docs/alerts.md)."""
+
+    enabled: bool = False
+    site_label: Annotated[str, Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")] = "site"
+    component_label: Annotated[str, Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")] = "component"
+    cluster: bool = True
+    lead: Duration = 60.0
+    max_overrun: Duration = 7200.0
+    max_answer_bytes: Annotated[int, Field(ge=65536)] = 8 * 1024 * 1024
+
+    def policy(self) -> SilenceWindowPolicy:
+        return _into(SilenceWindowPolicy, self)
+
+
 class AlertingSettings(_Section):
     alertmanagers: list[SinkTarget] = []
     webhooks: list[SinkTarget] = []
@@ -377,6 +399,17 @@ class AlertingSettings(_Section):
     external_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
     state_file: Path | None = None
     queue_capacity: Annotated[int, Field(ge=10)] = 10_000
+    silence_windows: Annotated[SilenceWindowSettings, BeforeValidator(_switch)] = (
+        SilenceWindowSettings()
+    )
+
+    @model_validator(mode="after")
+    def _silences_need_an_alertmanager(self) -> AlertingSettings:
+        if self.silence_windows.enabled and not self.alertmanagers:
+            raise ValueError(
+                "silence_windows: enabled, but no alertmanagers are listed to hold the silences"
+            )
+        return self
 
     def labelled(self, kind: Literal["alertmanager", "webhook"]) -> list[tuple[str, SinkTarget]]:
         """``kind``'s targets in order, each with its ``sink`` label (sinks.naming)."""

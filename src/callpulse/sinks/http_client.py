@@ -112,11 +112,13 @@ class HttpClient:
         time_limit: float,
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
+        limit: int | None = None,
     ) -> Answer:
         """``method`` ``url`` within ``time_limit`` seconds, redirects included.
 
         Errors name the receiver by its origin only: the URL may hold credentials. A redirect
-        that is not followed raises :class:`RedirectError` with its status.
+        that is not followed raises :class:`RedirectError` with its status. ``limit``: an
+        answer longer than this many bytes raises :class:`HttpError` (read no further).
         """
         try:
             target = URL(url)
@@ -145,7 +147,7 @@ class HttpClient:
                         status = response.status
                         location = response.headers.get("Location")
                         if status not in _REDIRECTS or location is None:
-                            return Answer(status, await response.read())
+                            return Answer(status, await _read(response, limit))
                     target = _follow(method, status, target, location, origin)
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
             detail = str(exc)
@@ -155,6 +157,8 @@ class HttpClient:
                 f"{method} {public_url(url)}: {type(exc).__name__}"
                 + (f": {detail}" if detail else "")
             ) from None
+        except _TooLargeError:
+            raise HttpError(f"{method} {public_url(url)}: more than {limit} bytes") from None
         raise RedirectError(f"more than {REDIRECT_HOPS} redirects", status)
 
     def _open(self) -> aiohttp.ClientSession:
@@ -188,6 +192,23 @@ class HttpClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+class _TooLargeError(Exception):
+    """An answer longer than the caller's limit (raised inside the request only)."""
+
+
+async def _read(response: aiohttp.ClientResponse, limit: int | None) -> bytes:
+    """The body, or _TooLargeError once it has gone past ``limit`` bytes."""
+    if limit is None:
+        return await response.read()
+    chunks, size = [], 0
+    async for chunk in response.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLargeError
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _follow(method: str, status: int, target: URL, location: str, origin: URL) -> URL:

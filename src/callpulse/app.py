@@ -125,7 +125,7 @@ class App:
             self.monitor,
             self.alerting,
             PageContext(
-                source=source_status(settings, embedded=config_path is None),
+                source=source_status(settings),
                 links=links(settings),
                 stale_after=settings.kpi.component_stale_after,
                 partitions=lambda: self.ingest.sites_by_partition,

@@ -43,16 +43,14 @@ def settings_of(tmp_path: Path, text: str) -> Any:
 
 
 def test_the_embedded_demo_and_a_replay_say_they_are_not_live(tmp_path: Path) -> None:
-    assert source_status(load_settings(None), embedded=True) == SourceStatus(
+    assert source_status(load_settings(None)) == SourceStatus(
         kind="simulator",
         simulated="the built-in demo scenario maintenance-backlog at 30x",
     )
     replay = settings_of(tmp_path, "source: {kind: replay, replay: {path: /data/day.jsonl}}\n")
-    assert source_status(replay, embedded=False)["simulated"] == (
-        "a replay of day.jsonl as fast as it reads"
-    )
+    assert source_status(replay)["simulated"] == ("a replay of day.jsonl as fast as it reads")
     kafka = settings_of(tmp_path, "source: {kind: kafka}\n")
-    assert source_status(kafka, embedded=False) == SourceStatus(kind="kafka", simulated=None)
+    assert source_status(kafka) == SourceStatus(kind="kafka", simulated=None)
 
 
 def test_the_alertmanager_link_is_the_sink_url_without_its_secrets(tmp_path: Path) -> None:
@@ -85,6 +83,13 @@ def test_the_alertmanager_link_is_the_sink_url_without_its_secrets(tmp_path: Pat
 def test_a_link_that_would_leak_or_run_is_refused(tmp_path: Path, url: str, why: str) -> None:
     with pytest.raises(ConfigError, match=why):
         settings_of(tmp_path, f"http:\n  status_page:\n    grafana_url: '{url}'\n")
+
+
+def test_a_scenario_file_is_named_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "storm.yaml"
+    path.write_text("name: storm\n")
+    settings = settings_of(tmp_path, f"source: {{simulator: {{scenario: '{path}', speed: 2}}}}\n")
+    assert source_status(settings)["simulated"] == "the scenario file storm.yaml at 2x"
 
 
 def test_no_reader_without_an_alertmanager(tmp_path: Path) -> None:

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypedDict
 
 from callpulse.config import Settings
 from callpulse.core.freshness import Partition
+from callpulse.simulation import scenario as scenarios
 from callpulse.sinks.naming import public_url
 from callpulse.sinks.silence_reader import SilenceReader
 from callpulse.sinks.silences import SilenceTarget
@@ -44,15 +46,18 @@ class PageContext:
     silences: SilenceReader | None = None
 
 
-def source_status(settings: Settings, embedded: bool) -> SourceStatus:
-    """``settings``' source, and what it simulates (``embedded``: no config file was given,
-    so the simulation is the built-in demo)."""
+def source_status(settings: Settings) -> SourceStatus:
+    """``settings``' source, and what it simulates or replays (null for live data)."""
     source = settings.source
     simulated = None
     if source.kind == "simulator":
         sim = source.simulator
-        what = "the built-in demo scenario" if embedded else "the simulated scenario"
-        simulated = f"{what} {sim.scenario} at {sim.speed:g}x"
+        # As the simulator reads it: a file when one is there, else a shipped scenario.
+        if Path(sim.scenario).exists() or sim.scenario not in scenarios.names():
+            what = f"the scenario file {Path(sim.scenario).name}"
+        else:
+            what = f"the built-in demo scenario {sim.scenario}"
+        simulated = f"{what} at {sim.speed:g}x"
     elif source.kind == "replay":
         replay = source.replay
         pace = f"at {replay.speed:g}x" if replay.speed else "as fast as it reads"

@@ -116,6 +116,9 @@ def test_default_run_pages_within_two_minutes_and_the_status_page_shows_it(
         assert "<script>alert(15)</script>" in silences
         assert "<img src=x onerror=alert(16)>" in silences
         assert "in 25 min" in silences
+        [site] = rows_text(browser, "sites")
+        assert site == "<b>lon1</b> 1 s ago stale 5 <script>alert(12)</script>/0"
+        assert browser.find_elements(By.CSS_SELECTOR, "#sites td.stale")
 
         errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         assert errors == []
@@ -395,6 +398,10 @@ def test_one_backlog_shows_one_drain_eta_on_every_surface_with_pending_and_comin
         if browser is not None:
             browser.quit()
         assert daemon.stop() == 0
+
+
+def rows_text(browser: webdriver.Chrome, table: str) -> list[str]:
+    return [r.text for r in browser.find_elements(By.CSS_SELECTOR, f"#{table} tbody tr")]
 
 
 def secs_text(seconds: float) -> str:

@@ -178,18 +178,10 @@ class StatusDocument(TypedDict):
     silences: SilencesStatus | None  # null: no Alertmanager configured
 
 
-_LIVE = PageContext(
-    source=SourceStatus(kind="kafka", simulated=None),
-    links=Links(grafana=None, alertmanager=None),
-    stale_after=60.0,
-    partitions=dict,
-)
-
-
 class StatusBoard:
     """Builds the status document; :meth:`sample` keeps the queues' recent history."""
 
-    def __init__(self, monitor: Monitor, alerting: Alerting, page: PageContext = _LIVE) -> None:
+    def __init__(self, monitor: Monitor, alerting: Alerting, page: PageContext) -> None:
         self._monitor = monitor
         self._alerting = alerting
         self._page = page

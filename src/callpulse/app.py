@@ -38,6 +38,7 @@ from callpulse.sinks.silence_metrics import SilenceCollector
 from callpulse.sources.base import Batch, Source, SourceError, SourceRefusedError
 from callpulse.web.address import listen_url
 from callpulse.web.forked import ForkedRenderer
+from callpulse.web.page_context import PageContext, links, silence_reader, source_status
 from callpulse.web.routes import routes
 from callpulse.web.server import HttpServer
 from callpulse.web.status import StatusBoard
@@ -118,7 +119,20 @@ class App:
             timeout=settings.http.render_timeout,
             enabled=settings.http.render_in_child,
         )
-        self.status = StatusBoard(self.monitor, self.alerting)
+        self.silence_reader = silence_reader(settings)
+        kafka = self.source.name == "kafka"  # the others' "partitions" are not Kafka's
+        self.status = StatusBoard(
+            self.monitor,
+            self.alerting,
+            PageContext(
+                source=source_status(settings),
+                links=links(settings),
+                stale_after=settings.kpi.component_stale_after,
+                partitions=lambda: self.ingest.sites_by_partition,
+                lag=self.source.lag if kafka else None,
+                silences=self.silence_reader,
+            ),
+        )
         self._log_rejections = RejectionLog()
         self._status_sampled = -math.inf  # time.monotonic() of the last status sample
         self.source.on_revoke = self._on_revoke
@@ -205,7 +219,7 @@ class App:
         log.info("listening_on", url=listen_url(settings.http.host, self.http.port, tls))
 
     def _start_tasks(self) -> dict[str, asyncio.Task[None]]:
-        return {
+        tasks = {
             "main": asyncio.create_task(self._main(), name="callpulse-main"),
             "tick": asyncio.create_task(self._tick(), name="callpulse-tick"),
             "status": asyncio.create_task(self._sample_status(), name="callpulse-status"),
@@ -214,6 +228,11 @@ class App:
                 self.alerting.run(after=self._status_due), name="callpulse-alerting"
             ),
         }
+        if self.silence_reader is not None:
+            tasks["silences"] = asyncio.create_task(
+                self.silence_reader.run(), name="callpulse-silence-reader"
+            )
+        return tasks
 
     async def main_loop(self, main: asyncio.Task[None]) -> None:
         """Wait for a stop request; a main loop that ends by itself is a bug (exit 1)."""
@@ -252,7 +271,9 @@ class App:
         elif main.exception() is not None and not self._failed:
             log.error("main_loop_failed", exc_info=main.exception())
             self._failed = True
-        for name in ("tick", "status", "watch"):
+        for name in ("tick", "status", "watch", "silences"):
+            if name not in tasks:
+                continue
             tasks[name].cancel()
             with suppress(asyncio.CancelledError):
                 await tasks[name]

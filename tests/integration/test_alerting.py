@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from datetime import UTC, datetime
@@ -220,6 +221,18 @@ def test_alertmanager_behind_basic_auth_receives_alerts_and_no_secret_shows(
         assert alert["labels"]["queue"] == "billing"
         metrics = daemon.metrics_text()
         assert 'sink="alertmanager:am-secure"' in metrics
+
+        # The status page reads its silences with the same credentials.
+        def status() -> dict[str, Any] | None:
+            document: dict[str, Any] = json.loads(daemon.get("/api/v1/status")[1])
+            return document if document["silences"]["fetchedAt"] else None
+
+        read = wait_until(status, 30, "the silences read")
+        assert (read["silences"]["alertmanager"], read["silences"]["error"]) == (
+            "alertmanager:am-secure",
+            None,
+        )
+        assert read["links"]["alertmanager"] == am.url
         for text in (metrics, daemon.log_text(), daemon.get("/api/v1/status")[1]):
             assert secret not in text
     finally:

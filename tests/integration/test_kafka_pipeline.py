@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
@@ -114,6 +116,20 @@ def test_exact_queue_kpis_per_window(
             n == "callpulse_queue_service_level_ratio" and ("site", "nyc1") in labels
             for n, labels in samples
         )
+
+        # The status page's freshness: each site with the partition it came from, all of it
+        # consumed, its last event 20 s old (not stale).
+        def sites() -> list[dict[str, Any]] | None:
+            found = json.loads(daemon.get("/api/v1/status")[1])["sites"]
+            return found if all(s["lag"] == 0 for s in found) else None
+
+        shown = {s["site"]: s for s in wait_until(sites, 30, "every site's lag at 0")}
+        assert set(shown) == {"lon1", "nyc1"}
+        for site in shown.values():
+            [partition] = site["partitions"]
+            assert partition.rsplit("/", 1)[0] == topic
+            assert not site["stale"]
+        assert 20 <= shown["lon1"]["last_event_age_seconds"] < 60
 
         # Acceptance 4: promtool finds nothing to say about the exposition.
         check = subprocess.run(

@@ -102,6 +102,23 @@ def test_default_run_pages_within_two_minutes_and_the_status_page_shows_it(
         assert "<img src=x onerror=alert(2)>" in cells
         assert browser.find_elements(By.CSS_SELECTOR, "img") == []
         assert len(browser.find_elements(By.CSS_SELECTOR, "script")) == 1
+        # Links only for http(s): a javascript: runbook or Grafana URL stays text.
+        hrefs = [a.get_attribute("href") for a in browser.find_elements(By.TAG_NAME, "a")]
+        assert hrefs == [
+            "https://am.example/%3Cb%3Ex%3C/b%3E",
+            "https://runbooks.example/%3Cb%3Ep%3C/b%3E",
+        ]
+        assert "javascript:alert(11)" in browser.find_element(By.ID, "links").text
+        assert "javascript:alert(17)" in browser.find_element(By.ID, "alerts-firing").text
+        banner = browser.find_element(By.ID, "banner").text
+        assert banner == "SIMULATED DATA \u2014 <img src=x onerror=alert(10)>"
+        silences = browser.find_element(By.ID, "silences").text
+        assert "<script>alert(15)</script>" in silences
+        assert "<img src=x onerror=alert(16)>" in silences
+        assert "in 25 min" in silences
+        [site] = rows_text(browser, "sites")
+        assert site == "<b>lon1</b> 1 s ago stale 5 <script>alert(12)</script>/0"
+        assert browser.find_elements(By.CSS_SELECTOR, "#sites td.stale")
 
         errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         assert errors == []
@@ -367,7 +384,7 @@ def test_one_backlog_shows_one_drain_eta_on_every_surface_with_pending_and_comin
             f"{round(forecast['peak'])} ({round(forecast['peak_low'])} \u2013 "
             f"{round(forecast['peak_high'])})"
         )
-        assert upcoming.startswith("mw-next 10 min lon1 sales 5 of 10")
+        assert upcoming.startswith("mw-next in 10 min lon1 sales 5 of 10")
         assert peak in upcoming
         ARTIFACTS.mkdir(exist_ok=True)
         browser.save_screenshot(str(ARTIFACTS / "status-page-window.png"))
@@ -381,6 +398,10 @@ def test_one_backlog_shows_one_drain_eta_on_every_surface_with_pending_and_comin
         if browser is not None:
             browser.quit()
         assert daemon.stop() == 0
+
+
+def rows_text(browser: webdriver.Chrome, table: str) -> list[str]:
+    return [r.text for r in browser.find_elements(By.CSS_SELECTOR, f"#{table} tbody tr")]
 
 
 def secs_text(seconds: float) -> str:

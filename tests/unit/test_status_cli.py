@@ -187,3 +187,35 @@ async def test_status_follows_no_redirect_to_another_origin(
         assert elsewhere.requests == []  # where the credentials would have gone
     err = capsys.readouterr().err
     assert "answered 302: a redirect to another origin: not followed" in err
+
+
+def test_the_terminal_shows_the_banner_links_sites_and_silences() -> None:
+    status = json.loads(EVIL.read_text())
+    status["source"]["simulated"] = "the built-in demo scenario maintenance-backlog at 30x"
+    status["links"] = {"grafana": "https://grafana.example/d/cp", "alertmanager": None}
+    out = io.StringIO()
+    console = Console(file=out, markup=False, highlight=False, force_terminal=False, width=300)
+    render(status, "http://127.0.0.1:9464", console)
+    text = out.getvalue()
+    assert "SIMULATED DATA - the built-in demo scenario maintenance-backlog at 30x" in text
+    assert "grafana: https://grafana.example/d/cp" in text
+    [site] = [line for line in text.splitlines() if "<b>lon1</b>" in line and "stale" in line]
+    assert "1 s ago" in site
+    [silence] = [line for line in text.splitlines() if "alert(15)" in line]
+    assert "in 25 min" in silence
+    assert "<img src=x onerror=alert(16)>" in silence  # callpulse's, for this window
+    assert "(silenced in Alertmanager)" in text
+
+    status["silences"] = {
+        "alertmanager": "alertmanager:am",
+        "error": "GET /api/v2/silences answered 503",
+        "items": [],
+        "now": "t",
+        "fetchedAt": None,
+        "more": 0,
+    }
+    out = io.StringIO()
+    render(status, "http://127.0.0.1:9464", Console(file=out, markup=False, width=300))
+    assert "Silences: cannot read alertmanager:am: GET /api/v2/silences answered 503" in (
+        out.getvalue()
+    )

@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,13 @@ def _fail(message: str) -> int:
 def render(status: dict[str, Any], url: str, console: Console) -> None:
     """Print a status document (the ``/api/v1/status`` answer) as tables on ``console``."""
     console.print(plain(f"callpulse at {url} - as of {status.get('now')}"), style="bold")
+    source = status.get("source") or {}
+    if source.get("simulated"):
+        what = "REPLAYED DATA" if source.get("kind") == "replay" else "SIMULATED DATA"
+        console.print(plain(f"{what} - {source['simulated']}"), style="bold yellow")
+    shown_links = [f"{k}: {v}" for k, v in (status.get("links") or {}).items() if v]
+    if shown_links:
+        console.print(plain(", ".join(shown_links)))
 
     alerts = _Table(title="Alerts", title_justify="left")
     for column in ("state", "alert", "severity", "where", "summary"):
@@ -117,6 +125,8 @@ def render(status: dict[str, Any], url: str, console: Console) -> None:
                 shown = "pending" if fires is None else f"pending, fires in {_secs(fires)}"
             if a.get("suppressedBy") and state != "firing":
                 shown += f" (suppressed by {a['suppressedBy']})"
+            if a.get("silencedBy"):
+                shown += " (silenced in Alertmanager)"
             labels = a["labels"]
             where = " / ".join(
                 labels[k]
@@ -132,6 +142,8 @@ def render(status: dict[str, Any], url: str, console: Console) -> None:
                 style="red" if state == "firing" else None,
             )
     console.print(alerts)
+    _silences(status.get("silences"), console)
+    _sites(status.get("sites", []), console)
 
     queues = _Table(title="Queues", title_justify="left")
     for column in (
@@ -201,6 +213,59 @@ def render(status: dict[str, Any], url: str, console: Console) -> None:
             )
     if upcoming.row_count:
         console.print(upcoming)
+
+
+def _silences(silences: dict[str, Any] | None, console: Console) -> None:
+    if silences is None:
+        return
+    if silences.get("error"):
+        console.print(
+            plain(f"Silences: cannot read {silences['alertmanager']}: {silences['error']}"),
+            style="red",
+        )
+        return
+    table = _Table(title="Silences in Alertmanager", title_justify="left")
+    for column in ("state", "matchers", "created by", "comment", "ends", "callpulse's for"):
+        table.add_column(column)
+    for x in silences["items"]:
+        table.add_row(
+            x["state"],
+            ", ".join(x["matchers"]),
+            x["createdBy"],
+            x["comment"],
+            relative(x["endsAt"], silences["now"]),
+            x["window"] or "",
+        )
+    if table.row_count:
+        console.print(table)
+
+
+def _sites(sites: list[dict[str, Any]], console: Console) -> None:
+    table = _Table(title="Sites", title_justify="left")
+    for column in ("site", "last event", "data", "consumer lag"):
+        table.add_column(column)
+    for x in sites:
+        age = x.get("last_event_age_seconds")
+        table.add_row(
+            x["site"],
+            "-" if age is None else f"{_secs(age)} ago",
+            "stale" if x.get("stale") else "fresh",
+            "-" if x.get("lag") is None else str(x["lag"]),
+            style="red" if x.get("stale") else None,
+        )
+    if table.row_count:
+        console.print(table)
+
+
+def relative(iso: str, now: str) -> str:
+    """``iso`` as the page shows it against ``now``: "in 25 min", "4 min ago"."""
+    try:
+        seconds = (datetime.fromisoformat(iso) - datetime.fromisoformat(now)).total_seconds()
+    except ValueError:
+        return iso
+    if abs(seconds) < 1:
+        return "now"
+    return f"in {_secs(seconds)}" if seconds > 0 else f"{_secs(-seconds)} ago"
 
 
 def drain(queue: dict[str, Any]) -> str:

@@ -11,6 +11,7 @@ import dataclasses
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import rrulestr
@@ -211,6 +212,33 @@ class SourceSettings(_Section):
     simulator: SimulatorSettings = SimulatorSettings()
 
 
+def _shown_url(url: str | None) -> str | None:
+    """A URL the status page links to: http or https, and no ``user:password@`` (the page
+    is for anyone who can read it)."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("expected an http or https URL with a host")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("the page shows this URL: no user:password@ in it")
+    return url
+
+
+ShownUrl = Annotated[str | None, AfterValidator(_shown_url)]
+
+
+class StatusPageSettings(_Section):
+    """What the status page links to and reads besides callpulse itself (README)."""
+
+    grafana_url: ShownUrl = None
+    # Unset: the first alerting.alertmanagers URL, scheme, host and port only.
+    alertmanager_url: ShownUrl = None
+    # Silences (and the alerts they silence) are read from the first Alertmanager this often.
+    silences_interval: Annotated[float, BeforeValidator(parse_duration), Field(ge=1)] = 30.0
+    max_silences: Annotated[int, Field(ge=1, le=1000)] = 100
+
+
 class HttpSettings(_Section):
     host: str = "0.0.0.0"
     port: Annotated[int, Field(ge=0, le=65535)] = 9464  # 0: any free port (logged)
@@ -229,6 +257,7 @@ class HttpSettings(_Section):
     # A child slower than this is killed and the scrape answered 503: Prometheus' default
     # scrape_timeout. Raise both together for tens of thousands of queues.
     render_timeout: Annotated[float, BeforeValidator(parse_duration), Field(gt=0)] = 10.0
+    status_page: StatusPageSettings = StatusPageSettings()
 
     def limits(self) -> Limits:
         # Imported here: the web server imports the config's errors, which import this.

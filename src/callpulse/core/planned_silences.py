@@ -251,7 +251,7 @@ def held(entry: object) -> Held | None:
         return None
     if not (isinstance(sid, str) and sid and isinstance(starts, str) and isinstance(ends, str)):
         return None
-    found = _matchers(entry.get("matchers"))
+    found = matchers_of(entry.get("matchers"))
     try:
         ends_at = datetime.fromisoformat(ends).timestamp()
     except ValueError:
@@ -261,7 +261,8 @@ def held(entry: object) -> Held | None:
     return Held(sid, key[0], key[1], state, starts, ends_at, found)
 
 
-def _matchers(value: object) -> frozenset[Matcher] | None:
+def matchers_of(value: object) -> frozenset[Matcher] | None:
+    """The ``matchers`` of an API v2 silence, or None when any is not of the API's shape."""
     if not isinstance(value, list):
         return None
     out = set()

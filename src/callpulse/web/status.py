@@ -1,7 +1,12 @@
 """The status view: a small JSON document for ``/``, ``/api/v1/status`` and ``callpulse
 status``. For a glance, not a Grafana: sites, queues with short histories, trunks, IVR,
-components, open maintenance windows and those coming with their forecast, and alerts
-(firing, pending, and those a window suppresses).
+components, open maintenance windows and those coming with their forecast, alerts (firing,
+pending, and those a window suppresses), how fresh each site's data is, Alertmanager's
+silences, the header's links, and whether the data is simulated (:mod:`.page_context`).
+
+Times of the monitor (``now``, alerts, windows) are on its clock, event time in a replay or a
+sped-up simulation; Alertmanager's silences are on the wall clock, so their section carries
+its own ``now``. The page shows every time relative to the ``now`` of its clock.
 
 A queue's drain ETA is :func:`callpulse.core.drain_eta.queue_eta`'s, the value of the
 ``callpulse_queue_drain_eta_seconds`` gauge and of MaintenanceBacklog's annotations."""
@@ -9,18 +14,23 @@ A queue's drain ETA is :func:`callpulse.core.drain_eta.queue_eta`'s, the value o
 from __future__ import annotations
 
 import math
+import time
 from collections import deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Protocol, TypedDict
 
+from callpulse.alerting.tick import AlertRow
 from callpulse.core.drain_eta import assessed, queue_eta
+from callpulse.core.freshness import SiteLag, site_lag, stale
 from callpulse.core.maintenance import ForecastState
 from callpulse.core.monitor import Monitor
+from callpulse.core.silence_view import silenced_by
+from callpulse.core.timefmt import rfc3339
+from callpulse.web.page_context import Links, PageContext, SourceStatus
 
 if TYPE_CHECKING:
     from callpulse.alerting import Alerting
-    from callpulse.alerting.tick import AlertRow
-from callpulse.core.timefmt import rfc3339
+    from callpulse.sinks.silence_reader import SilencesView
 
 HISTORY = 60  # samples kept per queue for the sparklines
 
@@ -113,13 +123,47 @@ class UpcomingStatus(TypedDict):
 
 class SiteStatus(TypedDict):
     site: str
-    last_event_age_seconds: float | None
+    last_event_age_seconds: float | None  # null: no event yet
+    stale: bool  # no event for longer than kpi.component_stale_after (or none yet)
+    lag: int | None  # records not yet consumed on its partitions (Kafka; else null)
+    partitions: list[str]  # topic/N of the partitions it came from (Kafka; else empty)
+
+
+class PageAlert(AlertRow):
+    """An alert as the page shows it: also the Alertmanager silences muting it."""
+
+    silencedBy: list[str]  # noqa: N815 - camelCase, as the rest of AlertRow
+
+
+class SilenceStatus(TypedDict):
+    id: str
+    state: str  # active or pending
+    matchers: list[str]
+    createdBy: str
+    comment: str
+    startsAt: str
+    endsAt: str
+    window: str | None  # the planned window it is callpulse's silence for
+
+
+class SilencesStatus(TypedDict):
+    """The first Alertmanager's silences, as its last read left them (every
+    ``http.status_page.silences_interval``); ``now`` and the times are wall-clock."""
+
+    alertmanager: str
+    now: str
+    fetchedAt: str | None
+    error: str | None  # the last read failed: why (no silences are listed then)
+    items: list[SilenceStatus]
+    more: int  # live silences past http.status_page.max_silences, not listed
 
 
 class StatusDocument(TypedDict):
     """What ``/api/v1/status`` answers, the page renders and ``callpulse status`` prints."""
 
     now: str | None
+    source: SourceStatus
+    links: Links
     windows: Windows
     sites: list[SiteStatus]
     queues: list[QueueStatus]
@@ -130,15 +174,17 @@ class StatusDocument(TypedDict):
     upcoming: list[UpcomingStatus]
     # firing (not suppressed), suppressed (firing but withheld by a window), pending (each
     # with firesInSeconds, suppressed ones marked by suppressedBy)
-    alerts: dict[str, list[AlertRow]]
+    alerts: dict[str, list[PageAlert]]
+    silences: SilencesStatus | None  # null: no Alertmanager configured
 
 
 class StatusBoard:
     """Builds the status document; :meth:`sample` keeps the queues' recent history."""
 
-    def __init__(self, monitor: Monitor, alerting: Alerting) -> None:
+    def __init__(self, monitor: Monitor, alerting: Alerting, page: PageContext) -> None:
         self._monitor = monitor
         self._alerting = alerting
+        self._page = page
         self._history: dict[tuple[str, str], tuple[deque[float], deque[float | None]]] = {}
         labels, windows = monitor.window_labels, monitor.config.windows
         self._windows = Windows(
@@ -232,24 +278,24 @@ class StatusBoard:
             for w in monitor.maintenance.windows(now)
         ]
         upcoming = self._upcoming(now)
-        alerts: dict[str, list[AlertRow]] = {"firing": [], "pending": [], "suppressed": []}
+        page = self._page
+        view = page.silences.view if page.silences is not None else None
+        muted = view.silenced if view is not None else {}
+        alerts: dict[str, list[PageAlert]] = {"firing": [], "pending": [], "suppressed": []}
         for a in self._alerting.describe():
             if a["state"] == "inactive":
                 continue
             bucket = "suppressed" if a["suppressedBy"] and a["state"] == "firing" else a["state"]
-            alerts[bucket].append(a)
+            alerts[bucket].append({**a, "silencedBy": silenced_by(muted, a["labels"].items())})
         seen = monitor.site_last_event
         sites: list[str] = sorted({q["site"] for q in queues} | set(seen))
+        lags = site_lag(page.partitions(), page.lag()) if page.lag is not None else {}
         return StatusDocument(
             now=rfc3339(now) if now else None,
+            source=page.source,
+            links=page.links,
             windows=self._windows,
-            sites=[
-                SiteStatus(
-                    site=s,
-                    last_event_age_seconds=round(now - seen[s], 1) if s in seen else None,
-                )
-                for s in sites
-            ],
+            sites=[self._site(s, now - seen[s] if s in seen else None, lags) for s in sites],
             queues=queues,
             trunks=trunks,
             ivr=ivr,
@@ -257,6 +303,17 @@ class StatusBoard:
             maintenance=windows,
             upcoming=upcoming,
             alerts=alerts,
+            silences=None if view is None else _silences(view),
+        )
+
+    def _site(self, site: str, age: float | None, lags: dict[str, SiteLag]) -> SiteStatus:
+        lag = lags.get(site)
+        return SiteStatus(
+            site=site,
+            last_event_age_seconds=None if age is None else round(age, 1),
+            stale=stale(age, self._page.stale_after),
+            lag=None if lag is None else lag.lag,
+            partitions=[] if lag is None else list(lag.partitions),
         )
 
     def _upcoming(self, now: float) -> list[UpcomingStatus]:
@@ -286,6 +343,29 @@ class StatusBoard:
             for o in tracker.calendar.occurrences(now, now + lead)
             if o.start > now
         ]
+
+
+def _silences(view: SilencesView) -> SilencesStatus:
+    return SilencesStatus(
+        alertmanager=view.alertmanager,
+        now=rfc3339(time.time()),
+        fetchedAt=None if view.fetched_at is None else rfc3339(view.fetched_at),
+        error=view.error,
+        items=[
+            SilenceStatus(
+                id=r.id,
+                state=r.state,
+                matchers=list(r.matchers),
+                createdBy=r.created_by,
+                comment=r.comment,
+                startsAt=rfc3339(r.starts_at),
+                endsAt=rfc3339(r.ends_at),
+                window=r.window,
+            )
+            for r in view.rows
+        ],
+        more=view.more,
+    )
 
 
 def _forecast(f: ForecastState) -> ForecastStatus:

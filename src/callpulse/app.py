@@ -79,11 +79,12 @@ class App:
         self.settings = settings
         self.config_path = config_path
         self.source = source or build_source(settings)
+        self._settled = False  # the source has been ready once: it owns what it has read
         parts = pipeline.build(
             self._with_source(settings),
             now=time.time(),
             event_time_clock=self.source.event_time_clock,
-            hold=self.source.rebuilding,
+            hold=self._holding,
             blind=self.source.blindness,
         )
         self.monitor, self.ingest, self.alerting = parts.monitor, parts.ingest, parts.alerting
@@ -115,6 +116,7 @@ class App:
         self._log_rejections = RejectionLog()
         self._status_sampled = -math.inf  # time.monotonic() of the last status sample
         self.source.on_revoke = self._on_revoke
+        self.alerting.owned_sites = self._owned_sites
         self.reloader = Reloader(
             config_path,
             settings,
@@ -387,10 +389,30 @@ class App:
     def _on_revoke(self, partitions: Sequence[tuple[str, int]]) -> None:
         # The sites of revoked partitions now belong to another replica: exporting our stale
         # view of them beside its live one would double every sum and freeze waiting calls.
+        # Their alerts go too, unresolved: the new owner pages for them, and a resolution
+        # from here would tell Alertmanager the opposite of its page.
         sites = self.ingest.release_partitions(partitions)
         if sites:
             self.monitor.forget_sites(sites)
-            log.info("sites_released", sites=sorted(sites))
+            dropped = self.alerting.release_sites(sites, "partitions revoked")
+            log.info("sites_released", sites=sorted(sites), alerts_dropped=dropped)
+
+    def _holding(self) -> bool:
+        """Whether the alerts wait for whole state: until the source has been ready once
+        (partitions assigned, their state rebuilt), and while a new partition's is rebuilt."""
+        return not self._is_settled() or self.source.rebuilding()
+
+    def _owned_sites(self) -> set[str] | None:
+        """The sites of the partitions this replica owns; None until the source has been
+        ready once, before which what it owns is not known yet."""
+        if not self._is_settled():
+            return None
+        return set().union(*self.ingest.sites_by_partition.values())
+
+    def _is_settled(self) -> bool:
+        if not self._settled and self._source_started and self.source.readiness()[0]:
+            self._settled = True
+        return self._settled
 
     # --- HTTP --------------------------------------------------------------------------
 

@@ -6,13 +6,16 @@ listed, webhooks, the log) each have their own bounded queue and worker: a slow 
 Alertmanager never blocks event processing. With ``state_file`` set, pending and firing
 state is written after each evaluation and read back at start-up, so a restart neither
 re-pages nor restarts ``for`` timers.
+
+With several replicas, each owns the sites of its partitions: what it loses goes without a
+resolution (:meth:`Alerting.release_sites`), and what it does not own is never sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from contextlib import suppress
 from typing import TypedDict
 
@@ -28,6 +31,8 @@ from callpulse.core.alerting import (
     EvaluationInput,
     Labels,
     Notification,
+    owned_only,
+    site_of,
 )
 from callpulse.core.consumer_health import Blindness
 from callpulse.core.durations import format_duration
@@ -71,7 +76,7 @@ class Alerting:
     ) -> None:
         """``backlog``: how the built-in maintenance alerts are sent (severity, ``for``,
         ``keep_firing_for``). ``hold``: while it answers True (state being rebuilt), rules
-        are evaluated but nothing is sent; what is due goes out once it answers False.
+        are not evaluated: alerts keep their state and nothing is sent.
         ``blind``: why the source cannot see, if it cannot: the rules reading silence and
         waits are held meanwhile, and CallpulseSourceDown pages instead."""
         self._hold = hold
@@ -121,6 +126,9 @@ class Alerting:
         if settings.log:
             self.sinks.append(LogSink(self._now))
         self._state = StateFile(settings.state_file)
+        # The sites this replica owns, once it knows (None: not known, or every site): only
+        # their alerts are kept and sent. The composition root sets it.
+        self.owned_sites: Callable[[], Collection[str] | None] = lambda: None
         self._refused_reported = 0
         # Alerts a maintenance window explains: withheld from the sinks, counted once each.
         self.suppressed: dict[tuple[str, str], int] = {}
@@ -189,6 +197,11 @@ class Alerting:
             for labels in (a.label_dict() for a in self.evaluator.held(self._backlog_rule))
         }
         maintenance.assess(now, queues, status, firing)
+        if self._hold():
+            # The state is partial (being rebuilt, or the partitions not assigned yet): judged
+            # on it, a page that still holds would resolve. Alerts keep their state, and their
+            # timers run on, until it is whole.
+            return []
         samples = readings.collect(monitor, self._domains, self._families) if self._domains else []
         self._blindness = self._blind()
         data = EvaluationInput.of(
@@ -198,10 +211,14 @@ class Alerting:
             monitor.site_activity,
             blind=self._blindness is not None,
         )
+        owned = self.owned_sites()
+        if owned is not None:
+            # Restored from the state file, or seen just before a revoke: another replica owns
+            # these sites and speaks for them.
+            self._release_unowned(owned)
         due = self.evaluator.evaluate(data)
-        if self._hold():
-            self.evaluator.unsend(due)  # keep them due for the first evaluation after
-            return []
+        if owned is not None:
+            due, _ = owned_only(due, owned)
         alerts = self.evaluator.alerts()
         self._explain(alerts, now)
         withheld = {labels for labels, _ in self._suppressed_seen}
@@ -210,6 +227,28 @@ class Alerting:
             sink.submit(notifications)
         self._state.save(self.evaluator, self._monitor.maintenance, self._monitor.now)
         return notifications
+
+    def release_sites(self, sites: Collection[str], reason: str) -> int:
+        """Drop the alerts of ``sites`` without resolving them, from the evaluator, the
+        exported ``callpulse_alerts`` and the state file: another replica owns them now and
+        pages for them. Return how many were dropped."""
+        dropped = self.evaluator.forget_sites(set(sites))
+        if dropped:
+            log.info(
+                "alerts_released",
+                alerts=len(dropped),
+                firing=sum(a.state == "firing" for a in dropped),
+                sites=sorted({site_of(a.labels) or "" for a in dropped}),
+                reason=reason,
+            )
+            self._state.save(self.evaluator, self._monitor.maintenance, self._monitor.now)
+        return len(dropped)
+
+    def _release_unowned(self, owned: Collection[str]) -> None:
+        sites = {site_of(a.labels) for a in self.evaluator.alerts()}
+        unowned = {s for s in sites if s is not None and s not in owned}
+        if unowned:
+            self.release_sites(unowned, "site not owned by this replica")
 
     def _report_event_windows(self, maintenance: MaintenanceTracker) -> None:
         """Say which event windows closed by themselves, and how many starts were refused."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from callpulse.alerting import Alerting
 from callpulse.config import load_rules, load_settings
+from callpulse.core.alert_changelog import AlertChangelog
 from callpulse.core.alerting import (
     AlertEvaluator,
     AlertingConfig,
@@ -169,3 +170,72 @@ def test_a_restart_on_another_share_of_the_sites_neither_resolves_nor_sends_the_
     assert sites(sent) == ["lon1"]  # re-sent once resend_delay (60 s) after the first send
     assert all(n.ends_at > NOW + 64 for n in sent)
     assert [(a.label_dict()["site"], a.fired_at) for a in second.alerts()] == [("lon1", NOW)]
+
+
+# --- the changelog: a site's alert state travels with its partition ----------------------
+
+
+def test_a_new_owner_carries_a_page_on_with_its_start_and_a_pending_timer_with_its_for() -> None:
+    old, new = paging_evaluator(), paging_evaluator()
+    old.evaluate(waiting(0, "lon1"))
+    old.evaluate(waiting(5, "lon1", "nyc1"))  # lon1 fires at 5, nyc1 pending since 5
+    states = old.export_sites()
+
+    for site, rows in states.items():
+        new.adopt_site(site, rows)
+
+    # It carries on: nyc1 fires 5 s after it became active, not 5 s after the move; lon1 is
+    # the same page (startsAt 5), re-sent on its cadence, not notified anew.
+    sent = new.evaluate(waiting(8, "lon1", "nyc1"))
+    assert sent == []
+    sent = new.evaluate(waiting(10, "lon1", "nyc1"))
+    assert sorted((n.labels["site"], n.starts_at) for n in sent) == [("lon1", 5), ("nyc1", 10)]
+
+
+def test_adopting_a_site_replaces_what_this_replica_had_of_it() -> None:
+    old, new = paging_evaluator(), paging_evaluator()
+    old.evaluate(waiting(0, "lon1"))
+    new.evaluate(waiting(3, "lon1"))
+    new.adopt_site("lon1", old.export_sites()["lon1"])
+    assert [a.active_at for a in new.alerts()] == [0]
+
+
+def test_the_changelog_writes_a_site_when_its_alerts_change_and_a_tombstone_at_the_end() -> None:
+    e, log = paging_evaluator(), AlertChangelog()
+    owned = {"lon1", "nyc1"}
+    e.evaluate(waiting(0, "lon1"))
+    assert list(log.due(e.export_sites(), owned)) == ["lon1"]  # pending
+    e.evaluate(waiting(1, "lon1"))
+    assert log.due(e.export_sites(), owned) == {}  # its value and nothing else
+    e.evaluate(waiting(5, "lon1"))
+    assert list(log.due(e.export_sites(), owned)) == ["lon1"]  # firing
+    e.evaluate(waiting(10, "lon1"))  # re-sent: no change
+    assert log.due(e.export_sites(), owned) == {}
+    e.evaluate(waiting(15))  # keep_firing_for starts
+    assert list(log.due(e.export_sites(), owned)) == ["lon1"]
+    e.forget_sites({"lon1"})
+    assert log.due(e.export_sites(), owned) == {"lon1": None}
+    assert log.due(e.export_sites(), owned) == {}
+
+
+def test_the_changelog_never_writes_a_site_another_replica_owns() -> None:
+    e, log = paging_evaluator(), AlertChangelog()
+    e.evaluate(waiting(0, "lon1", "nyc1"))
+    assert sorted(log.due(e.export_sites(), {"lon1", "nyc1"})) == ["lon1", "nyc1"]
+    # nyc1 moved: no tombstone from here, whatever this replica still holds of it.
+    e.forget_sites({"nyc1"})
+    assert log.due(e.export_sites(), {"lon1"}) == {}
+    e.evaluate(waiting(1, "lon1", "nyc1"))  # a batch in flight revived it here
+    assert log.due(e.export_sites(), {"lon1"}) == {}
+
+
+def test_an_adopted_site_is_not_written_back_until_it_changes() -> None:
+    old, new, log = paging_evaluator(), paging_evaluator(), AlertChangelog()
+    old.evaluate(waiting(0, "lon1"))
+    rows = old.export_sites()["lon1"]
+    new.adopt_site("lon1", rows)
+    log.adopted("lon1", rows)
+    new.evaluate(waiting(1, "lon1"))
+    assert log.due(new.export_sites(), {"lon1"}) == {}
+    new.evaluate(waiting(5, "lon1"))
+    assert list(log.due(new.export_sites(), {"lon1"})) == ["lon1"]

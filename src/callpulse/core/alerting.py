@@ -335,22 +335,24 @@ class AlertEvaluator:
 
     def export_state(self) -> list[dict[str, Any]]:
         """Alert instances as plain data (for a JSON state file)."""
-        return [
-            {
-                "rule": a.rule,
-                "rule_id": a.rule_id,
-                "labels": [list(pair) for pair in a.labels],
-                "state": a.state,
-                "active_at": a.active_at,
-                "value": a.value,
-                "annotations": a.annotations,
-                "fired_at": a.fired_at,
-                "resolved_at": a.resolved_at,
-                "keep_firing_since": a.keep_firing_since,
-                "last_sent_at": a.last_sent_at,
-            }
-            for a in self._alerts.values()
-        ]
+        return [_row(a) for a in self._alerts.values()]
+
+    def export_sites(self) -> dict[str, list[dict[str, Any]]]:
+        """Each site's alerts as :meth:`export_state` rows; alerts without a site are left
+        out (they are this replica's own)."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for alert in self._alerts.values():
+            site = site_of(alert.labels)
+            if site is not None:
+                out.setdefault(site, []).append(_row(alert))
+        return out
+
+    def adopt_site(self, site: str, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Take ``site`` over from its previous owner: its alerts become ``rows`` (theirs,
+        as :meth:`export_sites` gave them), so that a pending alert keeps its ``for`` timer
+        and a firing one its ``startsAt`` and resend cadence. Return how many."""
+        self.forget_sites({site})
+        return self.import_state(r for r in rows if site_of(_row_labels(r)) == site)
 
     def import_state(self, rows: Iterable[Mapping[str, Any]]) -> int:
         """Restore alert instances of rules that still exist; return how many."""
@@ -360,7 +362,7 @@ class AlertEvaluator:
             rid = row.get("rule_id") or row.get("rule")
             if rid not in ids:
                 continue
-            labels = tuple((str(k), str(v)) for k, v in row["labels"])
+            labels = _row_labels(row)
             self._alerts[(rid, labels)] = Alert(
                 rule=row["rule"],
                 labels=labels,
@@ -387,6 +389,26 @@ def rule_ids(rules: Sequence[Rule]) -> list[str]:
         count = seen[rule.name] = seen.get(rule.name, 0) + 1
         out.append(rule.name if count == 1 else f"{rule.name}#{count}")
     return out
+
+
+def _row(a: Alert) -> dict[str, Any]:
+    return {
+        "rule": a.rule,
+        "rule_id": a.rule_id,
+        "labels": [list(pair) for pair in a.labels],
+        "state": a.state,
+        "active_at": a.active_at,
+        "value": a.value,
+        "annotations": a.annotations,
+        "fired_at": a.fired_at,
+        "resolved_at": a.resolved_at,
+        "keep_firing_since": a.keep_firing_since,
+        "last_sent_at": a.last_sent_at,
+    }
+
+
+def _row_labels(row: Mapping[str, Any]) -> Labels:
+    return tuple((str(k), str(v)) for k, v in row["labels"])
 
 
 def site_of(labels: Labels | Mapping[str, str]) -> str | None:

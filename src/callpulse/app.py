@@ -15,7 +15,7 @@ import dataclasses
 import math
 import signal
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from callpulse import __version__, pipeline
 from callpulse.adapters import records
 from callpulse.config import Settings
 from callpulse.config.reload import Reloader
+from callpulse.core.alert_changelog import Rows
 from callpulse.exposition import (
     AlertMetrics,
     CallpulseCollector,
@@ -117,6 +118,7 @@ class App:
         self._status_sampled = -math.inf  # time.monotonic() of the last status sample
         self.source.on_revoke = self._on_revoke
         self.alerting.owned_sites = self._owned_sites
+        self._carry_alert_state(settings)
         self.reloader = Reloader(
             config_path,
             settings,
@@ -396,6 +398,30 @@ class App:
             self.monitor.forget_sites(sites)
             dropped = self.alerting.release_sites(sites, "partitions revoked")
             log.info("sites_released", sites=sorted(sites), alerts_dropped=dropped)
+
+    def _carry_alert_state(self, settings: Settings) -> None:
+        """With an alert state topic, each site's alert state travels with its partition:
+        written by its owner, adopted by the next before its rebuild."""
+        if settings.source.kind != "kafka" or not settings.source.kafka.alert_state_topic:
+            return
+        from callpulse.sources.kafka import KafkaSource
+
+        kafka = self.source
+        if not isinstance(kafka, KafkaSource):
+            return
+        kafka.on_alert_state = self.alerting.adopt_sites
+
+        def write(changes: Mapping[str, Rows | None]) -> None:
+            where = {
+                site: partition
+                for partition, sites in self.ingest.sites_by_partition.items()
+                for site in sites
+            }
+            kafka.write_alert_state(
+                {site: (where[site], rows) for site, rows in changes.items() if site in where}
+            )
+
+        self.alerting.write_state = write
 
     def _holding(self) -> bool:
         """Whether the alerts wait for whole state: until the source has been ready once

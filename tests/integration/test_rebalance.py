@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.partitioner import DefaultPartitioner
 
 from tests.unit.events import raw
@@ -147,6 +148,16 @@ async def _produce(bootstrap: str, topic: str, events: list[tuple[str, bytes]]) 
         await producer.stop()
 
 
+async def _compacted_topic(bootstrap: str, name: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        topic = NewTopic(name, 1, 1, topic_configs={"cleanup.policy": "compact"})
+        await admin.create_topics([topic])
+    finally:
+        await admin.close()
+
+
 def replica(
     name: str, tmp_path: Path, config: dict[str, Any], am: Alertmanager, inbox: Inbox
 ) -> Daemon:
@@ -163,6 +174,10 @@ def replica(
     return Daemon(tmp_path, config, name=name).start()
 
 
+def instant(rfc3339: str) -> float:
+    return round(datetime.fromisoformat(rfc3339.replace("Z", "+00:00")).timestamp(), 3)
+
+
 def paged(daemon: Daemon) -> set[str]:
     """The sites whose CallerWaiting the replica exports as firing."""
     return {
@@ -172,9 +187,13 @@ def paged(daemon: Daemon) -> set[str]:
     }
 
 
+@pytest.mark.parametrize("carried", [False, True], ids=["rebuilt", "alert-state-topic"])
 def test_pages_that_hold_stay_active_while_a_replica_joins_and_leaves(
-    kafka_bootstrap: str, topics: tuple[str, str], tmp_path: Path, inbox: Inbox
+    kafka_bootstrap: str, topics: tuple[str, str], tmp_path: Path, inbox: Inbox, carried: bool
 ) -> None:
+    """``carried``: with an alert state topic, the new owner carries each page on (the same
+    startsAt in every notification); without, it pages anew after its ``for``, which
+    Alertmanager merges into the page still active."""
     topic, dlq = topics
     partitions = {DefaultPartitioner()(s.encode(), [0, 1, 2], [0, 1, 2]) for s in SITES}
     assert partitions == {0, 1, 2}  # whichever share the newcomer takes, sites move
@@ -186,6 +205,9 @@ def test_pages_that_hold_stay_active_while_a_replica_joins_and_leaves(
     ]
     asyncio.run(_produce(kafka_bootstrap, topic, waiting))
     config = kafka_config(kafka_bootstrap, topic, dlq, f"g-{uuid.uuid4().hex}")
+    if carried:
+        config["source"]["kafka"]["alert_state_topic"] = f"{topic}.alert-state"
+        asyncio.run(_compacted_topic(kafka_bootstrap, f"{topic}.alert-state"))
     first = replica("first", tmp_path, config, am, inbox)
     second: Daemon | None = None
     watch: Watch | None = None
@@ -251,6 +273,12 @@ def test_pages_that_hold_stay_active_while_a_replica_joins_and_leaves(
         assert {s for s, _ in inbox.alerts("/second")} == moved
         assert exported == (stays, moved)
         assert paged(first) == set(SITES)
+        if carried:
+            # Each page carried on as it began, whoever sent it.
+            begun = {(a["labels"]["site"], instant(a["startsAt"])) for _, _, a in inbox.received}
+            assert begun == {(site, instant(start)) for site, start in starts.items()}
+            [adopted] = second.log_events("alert_state_adopted")
+            assert (set(adopted["sites"]), adopted["alerts"]) == (moved, len(moved))
         [dropped] = first.log_events("alerts_released")
         assert (dropped["alerts"], dropped["firing"], set(dropped["sites"])) == (
             len(moved),
@@ -260,7 +288,9 @@ def test_pages_that_hold_stay_active_while_a_replica_joins_and_leaves(
     finally:
         if watch is not None:
             watch.stop()
-        if second is not None:
-            second.stop()
-        assert first.stop() == 0
-        am.stop()
+        try:
+            if second is not None:
+                second.stop()
+            assert first.stop() == 0
+        finally:
+            am.stop()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from contextlib import suppress
 from typing import TypedDict
 
@@ -24,6 +24,7 @@ import structlog
 from callpulse.alerting.statefile import StateFile
 from callpulse.config import AlertingSettings, BacklogSettings
 from callpulse.core import readings
+from callpulse.core.alert_changelog import AlertChangelog, Rows
 from callpulse.core.alerting import (
     Alert,
     AlertEvaluator,
@@ -129,6 +130,11 @@ class Alerting:
         # The sites this replica owns, once it knows (None: not known, or every site): only
         # their alerts are kept and sent. The composition root sets it.
         self.owned_sites: Callable[[], Collection[str] | None] = lambda: None
+        # Where each owned site's alert state is written when it changes, for the replica
+        # that owns it next (the alert state topic); None: nowhere. The composition root
+        # sets it.
+        self.write_state: Callable[[Mapping[str, Rows | None]], None] | None = None
+        self._changelog = AlertChangelog()
         self._refused_reported = 0
         # Alerts a maintenance window explains: withheld from the sinks, counted once each.
         self.suppressed: dict[tuple[str, str], int] = {}
@@ -219,6 +225,10 @@ class Alerting:
         due = self.evaluator.evaluate(data)
         if owned is not None:
             due, _ = owned_only(due, owned)
+            if self.write_state is not None:
+                changes = self._changelog.due(self.evaluator.export_sites(), owned)
+                if changes:
+                    self.write_state(changes)
         alerts = self.evaluator.alerts()
         self._explain(alerts, now)
         withheld = {labels for labels, _ in self._suppressed_seen}
@@ -243,6 +253,17 @@ class Alerting:
             )
             self._state.save(self.evaluator, self._monitor.maintenance, self._monitor.now)
         return len(dropped)
+
+    def adopt_sites(self, states: Mapping[str, Rows]) -> None:
+        """Carry on the pages of sites taken over from another replica: their alerts become
+        ``states`` (what it last wrote), with their ``for`` timers, ``startsAt`` and resend
+        cadence."""
+        adopted = 0
+        for site, rows in states.items():
+            adopted += self.evaluator.adopt_site(site, rows)
+            self._changelog.adopted(site, rows)
+        if states:
+            log.info("alert_state_adopted", sites=sorted(states), alerts=adopted)
 
     def _release_unowned(self, owned: Collection[str]) -> None:
         sites = {site_of(a.labels) for a in self.evaluator.alerts()}

@@ -15,7 +15,7 @@ import dataclasses
 import math
 import signal
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from callpulse import __version__, pipeline
 from callpulse.adapters import records
 from callpulse.config import Settings
 from callpulse.config.reload import Reloader
+from callpulse.core.alert_changelog import Rows
 from callpulse.exposition import (
     AlertMetrics,
     CallpulseCollector,
@@ -83,11 +84,12 @@ class App:
         self.config_path = config_path
         self.source = source or build_source(settings)
         self._web = load_web_config(settings.http.web_config_file)
+        self._settled = False  # the source has been ready once: it owns what it has read
         parts = pipeline.build(
             self._with_source(settings),
             now=time.time(),
             event_time_clock=self.source.event_time_clock,
-            hold=self.source.rebuilding,
+            hold=self._holding,
             blind=self.source.blindness,
             web_tls=self._web.ssl_context is not None,
         )
@@ -136,6 +138,8 @@ class App:
         self._log_rejections = RejectionLog()
         self._status_sampled = -math.inf  # time.monotonic() of the last status sample
         self.source.on_revoke = self._on_revoke
+        self.alerting.owned_sites = self._owned_sites
+        self._carry_alert_state(settings)
         self.reloader = Reloader(
             config_path,
             settings,
@@ -423,10 +427,54 @@ class App:
     def _on_revoke(self, partitions: Sequence[tuple[str, int]]) -> None:
         # The sites of revoked partitions now belong to another replica: exporting our stale
         # view of them beside its live one would double every sum and freeze waiting calls.
+        # Their alerts go too, unresolved: the new owner pages for them, and a resolution
+        # from here would tell Alertmanager the opposite of its page.
         sites = self.ingest.release_partitions(partitions)
         if sites:
             self.monitor.forget_sites(sites)
-            log.info("sites_released", sites=sorted(sites))
+            dropped = self.alerting.release_sites(sites, "partitions revoked")
+            log.info("sites_released", sites=sorted(sites), alerts_dropped=dropped)
+
+    def _carry_alert_state(self, settings: Settings) -> None:
+        """With an alert state topic, each site's alert state travels with its partition:
+        written by its owner, adopted by the next before its rebuild."""
+        if settings.source.kind != "kafka" or not settings.source.kafka.alert_state_topic:
+            return
+        from callpulse.sources.kafka import KafkaSource
+
+        kafka = self.source
+        if not isinstance(kafka, KafkaSource):
+            return
+        kafka.on_alert_state = self.alerting.adopt_sites
+
+        def write(changes: Mapping[str, Rows | None]) -> None:
+            where = {
+                site: partition
+                for partition, sites in self.ingest.sites_by_partition.items()
+                for site in sites
+            }
+            kafka.write_alert_state(
+                {site: (where[site], rows) for site, rows in changes.items() if site in where}
+            )
+
+        self.alerting.write_state = write
+
+    def _holding(self) -> bool:
+        """Whether the alerts wait for whole state: until the source has been ready once
+        (partitions assigned, their state rebuilt), and while a new partition's is rebuilt."""
+        return not self._is_settled() or self.source.rebuilding()
+
+    def _owned_sites(self) -> set[str] | None:
+        """The sites of the partitions this replica owns; None until the source has been
+        ready once, before which what it owns is not known yet."""
+        if not self._is_settled():
+            return None
+        return set().union(*self.ingest.sites_by_partition.values())
+
+    def _is_settled(self) -> bool:
+        if not self._settled and self._source_started and self.source.readiness()[0]:
+            self._settled = True
+        return self._settled
 
     # --- HTTP --------------------------------------------------------------------------
 

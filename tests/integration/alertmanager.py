@@ -21,14 +21,17 @@ receivers:
 
 
 class Alertmanager:
-    def __init__(self, workdir: Path, basic_auth: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self, workdir: Path, basic_auth: tuple[str, str] | None = None, config: str = CONFIG
+    ) -> None:
         """``basic_auth``: (user, password) it demands, through its exporter-toolkit web config
-        file (a bcrypt hash of the password, as operators write it)."""
+        file (a bcrypt hash of the password, as operators write it). ``config``: its
+        alertmanager.yml (routes and receivers); by default one receiver that goes nowhere."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._dir = workdir / f"alertmanager-{self.port}"
         self._dir.mkdir()
-        (self._dir / "alertmanager.yml").write_text(CONFIG)
+        (self._dir / "alertmanager.yml").write_text(config)
         self.process: subprocess.Popen[bytes] | None = None
         self._auth: dict[str, str] = {}
         self._web: list[str] = []

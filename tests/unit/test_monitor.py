@@ -547,6 +547,19 @@ def test_forgetting_a_site_drops_its_state(make_monitor: Callable[..., Monitor])
     assert [v.site for v in m.queue_views()] == ["nyc1"]
 
 
+def test_a_forgotten_site_taken_back_is_rebuilt_from_the_events_seen_before(
+    make_monitor: Callable[..., Monitor],
+) -> None:
+    m = make_monitor()
+    queued = event("call.queued", NOW, site="lon1", call_id="a", queue="q")
+    m.apply(queued)
+    m.forget_sites({"lon1"})  # its partition went to another replica...
+
+    assert m.apply(queued, replay=True) is Outcome.APPLIED  # ...and came back: re-read
+    assert m.apply(queued, replay=True) is Outcome.DUPLICATE
+    assert view(m, site="lon1", queue="q").calls_waiting == 1
+
+
 def snapshot(m: Monitor, when: float, waiting: int, oldest: float) -> None:
     m.apply(
         event(

@@ -8,13 +8,16 @@ state is written after each evaluation and read back at start-up, so a restart n
 re-pages nor restarts ``for`` timers. With ``silence_windows`` on, each evaluation also tells
 the silence keeper (:mod:`callpulse.sinks.silences`) which Alertmanager silences the
 maintenance calendar wants now.
+
+With several replicas, each owns the sites of its partitions: what it loses goes without a
+resolution (:meth:`Alerting.release_sites`), and what it does not own is never sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from contextlib import suppress
 from typing import TypedDict
 
@@ -23,6 +26,7 @@ import structlog
 from callpulse.alerting.statefile import StateFile
 from callpulse.config import AlertingSettings, BacklogSettings
 from callpulse.core import readings
+from callpulse.core.alert_changelog import AlertChangelog, Rows
 from callpulse.core.alerting import (
     Alert,
     AlertEvaluator,
@@ -30,6 +34,8 @@ from callpulse.core.alerting import (
     EvaluationInput,
     Labels,
     Notification,
+    owned_only,
+    site_of,
 )
 from callpulse.core.consumer_health import Blindness
 from callpulse.core.durations import format_duration
@@ -79,7 +85,7 @@ class Alerting:
     ) -> None:
         """``backlog``: how the built-in maintenance alerts are sent (severity, ``for``,
         ``keep_firing_for``). ``hold``: while it answers True (state being rebuilt), rules
-        are evaluated but nothing is sent; what is due goes out once it answers False.
+        are not evaluated: alerts keep their state and nothing is sent.
         ``blind``: why the source cannot see, if it cannot: the rules reading silence and
         waits are held meanwhile, and CallpulseSourceDown pages instead."""
         self._hold = hold
@@ -122,6 +128,14 @@ class Alerting:
         self.silences = self._silence_keeper(settings)
         self._silence_policy = settings.silence_windows.policy()
         self._state = StateFile(settings.state_file)
+        # The sites this replica owns, once it knows (None: not known, or every site): only
+        # their alerts are kept and sent. The composition root sets it.
+        self.owned_sites: Callable[[], Collection[str] | None] = lambda: None
+        # Where each owned site's alert state is written when it changes, for the replica
+        # that owns it next (the alert state topic); None: nowhere. The composition root
+        # sets it.
+        self.write_state: Callable[[Mapping[str, Rows | None]], None] | None = None
+        self._changelog = AlertChangelog()
         self._refused_reported = 0
         # Alerts a maintenance window explains: withheld from the sinks, counted once each.
         self.suppressed: dict[tuple[str, str], int] = {}
@@ -240,6 +254,11 @@ class Alerting:
             for labels in (a.label_dict() for a in self.evaluator.held(self._backlog_rule))
         }
         maintenance.assess(now, queues, status, firing)
+        if self._hold():
+            # The state is partial (being rebuilt, or the partitions not assigned yet): judged
+            # on it, a page that still holds would resolve. Alerts keep their state, and their
+            # timers run on, until it is whole.
+            return []
         samples = readings.collect(monitor, self._domains, self._families) if self._domains else []
         self._blindness = self._blind()
         if self.silences is not None and not self._hold():
@@ -255,10 +274,18 @@ class Alerting:
             monitor.site_activity,
             blind=self._blindness is not None,
         )
+        owned = self.owned_sites()
+        if owned is not None:
+            # Restored from the state file, or seen just before a revoke: another replica owns
+            # these sites and speaks for them.
+            self._release_unowned(owned)
         due = self.evaluator.evaluate(data)
-        if self._hold():
-            self.evaluator.unsend(due)  # keep them due for the first evaluation after
-            return []
+        if owned is not None:
+            due, _ = owned_only(due, owned)
+            if self.write_state is not None:
+                changes = self._changelog.due(self.evaluator.export_sites(), owned)
+                if changes:
+                    self.write_state(changes)
         alerts = self.evaluator.alerts()
         self._explain(alerts, now)
         withheld = {labels for labels, _ in self._suppressed_seen}
@@ -275,6 +302,39 @@ class Alerting:
         own = {rule.name for rule in self.evaluator.rules}
         wanted = plan_silences(now, calendar, status, self._silence_policy, own)
         keeper.submit(wanted, {w.name for w in calendar.windows} if calendar else ())
+
+    def release_sites(self, sites: Collection[str], reason: str) -> int:
+        """Drop the alerts of ``sites`` without resolving them, from the evaluator, the
+        exported ``callpulse_alerts`` and the state file: another replica owns them now and
+        pages for them. Return how many were dropped."""
+        dropped = self.evaluator.forget_sites(set(sites))
+        if dropped:
+            log.info(
+                "alerts_released",
+                alerts=len(dropped),
+                firing=sum(a.state == "firing" for a in dropped),
+                sites=sorted({site_of(a.labels) or "" for a in dropped}),
+                reason=reason,
+            )
+            self._state.save(self.evaluator, self._monitor.maintenance, self._monitor.now)
+        return len(dropped)
+
+    def adopt_sites(self, states: Mapping[str, Rows]) -> None:
+        """Carry on the pages of sites taken over from another replica: their alerts become
+        ``states`` (what it last wrote), with their ``for`` timers, ``startsAt`` and resend
+        cadence."""
+        adopted = 0
+        for site, rows in states.items():
+            adopted += self.evaluator.adopt_site(site, rows)
+            self._changelog.adopted(site, rows)
+        if states:
+            log.info("alert_state_adopted", sites=sorted(states), alerts=adopted)
+
+    def _release_unowned(self, owned: Collection[str]) -> None:
+        sites = {site_of(a.labels) for a in self.evaluator.alerts()}
+        unowned = {s for s in sites if s is not None and s not in owned}
+        if unowned:
+            self.release_sites(unowned, "site not owned by this replica")
 
     def _report_event_windows(self, maintenance: MaintenanceTracker) -> None:
         """Say which event windows closed by themselves, and how many starts were refused."""

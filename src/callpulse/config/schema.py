@@ -148,6 +148,8 @@ class KafkaSettings(_Section):
     group_id: str = "callpulse"
     client_id: str = "callpulse"
     dead_letter_topic: str = "contact-center.events.dlq"
+    # A compacted topic where each site's alert state travels with its partition (optional).
+    alert_state_topic: str | None = None
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
     max_record_bytes: Annotated[int, Field(ge=1)] = 256 * 1024
     max_batch_records: Annotated[int, Field(ge=1)] = 5000

@@ -24,11 +24,16 @@ starts firing and then every ``resend_delay``, with ``endsAt`` = now + 4 x max(e
 interval, resend delay), so Alertmanager resolves it by itself if callpulse goes away; a
 resolved alert is sent with ``endsAt`` = the time it resolved, and re-sent on the same
 cadence for 15 minutes.
+
+Sites belong to one replica at a time (their Kafka partitions do). A replica that loses a
+site drops its alerts without resolving them (:meth:`AlertEvaluator.forget_sites`): the new
+owner rebuilds the site and pages for it, and a resolution from the old one would contradict
+that page. Only the owner of a site sends anything for it (:func:`owned_only`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote
@@ -328,12 +333,15 @@ class AlertEvaluator:
         self.rule_ids = ids
         self._alerts = {k: a for k, a in self._alerts.items() if a.rule_id in unchanged}
 
-    def unsend(self, notifications: Iterable[Notification]) -> None:
-        """Mark ``notifications`` as not sent after all, so they are due again next time."""
-        keys = {tuple(sorted(n.labels.items())) for n in notifications}
-        for alert in self._alerts.values():
-            if alert.labels in keys:
-                alert.last_sent_at = None
+    def forget_sites(self, sites: Container[str]) -> list[Alert]:
+        """Drop the alerts whose ``site`` label names one of ``sites``, whatever their state,
+        without resolving them (no notification is due for them); return them.
+
+        For sites another replica owns now: it rebuilds them and pages for them itself. Alerts
+        without a ``site`` label (CallpulseSourceDown) are this replica's own and stay.
+        """
+        gone = [key for key, alert in self._alerts.items() if site_of(alert.labels) in sites]
+        return [self._alerts.pop(key) for key in gone]
 
     def _rule(self, rid: str) -> Rule | None:
         return next((r for r, i in zip(self.rules, self.rule_ids, strict=True) if i == rid), None)
@@ -349,22 +357,24 @@ class AlertEvaluator:
 
     def export_state(self) -> list[dict[str, Any]]:
         """Alert instances as plain data (for a JSON state file)."""
-        return [
-            {
-                "rule": a.rule,
-                "rule_id": a.rule_id,
-                "labels": [list(pair) for pair in a.labels],
-                "state": a.state,
-                "active_at": a.active_at,
-                "value": a.value,
-                "annotations": a.annotations,
-                "fired_at": a.fired_at,
-                "resolved_at": a.resolved_at,
-                "keep_firing_since": a.keep_firing_since,
-                "last_sent_at": a.last_sent_at,
-            }
-            for a in self._alerts.values()
-        ]
+        return [_row(a) for a in self._alerts.values()]
+
+    def export_sites(self) -> dict[str, list[dict[str, Any]]]:
+        """Each site's alerts as :meth:`export_state` rows; alerts without a site are left
+        out (they are this replica's own)."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for alert in self._alerts.values():
+            site = site_of(alert.labels)
+            if site is not None:
+                out.setdefault(site, []).append(_row(alert))
+        return out
+
+    def adopt_site(self, site: str, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Take ``site`` over from its previous owner: its alerts become ``rows`` (theirs,
+        as :meth:`export_sites` gave them), so that a pending alert keeps its ``for`` timer
+        and a firing one its ``startsAt`` and resend cadence. Return how many."""
+        self.forget_sites({site})
+        return self.import_state(r for r in rows if site_of(_row_labels(r)) == site)
 
     def import_state(self, rows: Iterable[Mapping[str, Any]]) -> int:
         """Restore alert instances of rules that still exist; return how many."""
@@ -374,7 +384,7 @@ class AlertEvaluator:
             rid = row.get("rule_id") or row.get("rule")
             if rid not in ids:
                 continue
-            labels = tuple((str(k), str(v)) for k, v in row["labels"])
+            labels = _row_labels(row)
             self._alerts[(rid, labels)] = Alert(
                 rule=row["rule"],
                 labels=labels,
@@ -401,6 +411,46 @@ def rule_ids(rules: Sequence[Rule]) -> list[str]:
         count = seen[rule.name] = seen.get(rule.name, 0) + 1
         out.append(rule.name if count == 1 else f"{rule.name}#{count}")
     return out
+
+
+def _row(a: Alert) -> dict[str, Any]:
+    return {
+        "rule": a.rule,
+        "rule_id": a.rule_id,
+        "labels": [list(pair) for pair in a.labels],
+        "state": a.state,
+        "active_at": a.active_at,
+        "value": a.value,
+        "annotations": a.annotations,
+        "fired_at": a.fired_at,
+        "resolved_at": a.resolved_at,
+        "keep_firing_since": a.keep_firing_since,
+        "last_sent_at": a.last_sent_at,
+    }
+
+
+def _row_labels(row: Mapping[str, Any]) -> Labels:
+    return tuple((str(k), str(v)) for k, v in row["labels"])
+
+
+def site_of(labels: Labels | Mapping[str, str]) -> str | None:
+    """The ``site`` label of an alert or notification, if it has one."""
+    if isinstance(labels, Mapping):
+        return labels.get("site")
+    return next((value for name, value in labels if name == "site"), None)
+
+
+def owned_only(
+    notifications: Iterable[Notification], owned: Collection[str]
+) -> tuple[list[Notification], list[Notification]]:
+    """Split ``notifications`` into those this replica may send (no ``site`` label, or a site
+    in ``owned``) and those it may not: another replica owns their site and speaks for it."""
+    mine: list[Notification] = []
+    foreign: list[Notification] = []
+    for n in notifications:
+        site = site_of(n.labels)
+        (mine if site is None or site in owned else foreign).append(n)
+    return mine, foreign
 
 
 def _too_silent(rule: Rule, silent: float, now: float, activity: SiteActivity | None) -> bool:
@@ -430,4 +480,6 @@ __all__ = [
     "EvaluationInput",
     "LabelValues",
     "Notification",
+    "owned_only",
+    "site_of",
 ]

@@ -126,6 +126,8 @@ class Monitor:
         # Late events are remembered by when they arrived, not when they occurred.
         self._late_ids = RecentIds(horizon=horizon, capacity=max(1000, config.dedup_capacity // 10))
         self._latest_event = 0.0
+        # How often each site was forgotten: ids seen before that are no duplicates after it.
+        self._site_epochs: dict[str, int] = {}
         self._site_last_event: dict[str, float] = {}
         self._site_activity: dict[str, SiteActivity] = {}
         # queue_views() of the current state, until an event, a tick or a release: an alert
@@ -270,11 +272,13 @@ class Monitor:
             self._advance(ts)
         bucket = grid.bucket_for(ts)
         late = not grid.covers(bucket)
-        fresh = (
-            self._late_ids.add(event.event_id, grid.head)
-            if late
-            else self._ids.add(event.event_id, bucket)
-        )
+        event_id = event.event_id
+        epoch = self._site_epochs.get(event.site) if self._site_epochs else None
+        if epoch is not None:
+            # The site was forgotten with its state since: a partition that came back is
+            # re-read to rebuild it, and what was seen before must count again.
+            event_id = f"{event_id}\x00{epoch}"
+        fresh = self._late_ids.add(event_id, grid.head) if late else self._ids.add(event_id, bucket)
         if not fresh:
             self.stats.duplicates += 1
             return Outcome.DUPLICATE
@@ -320,6 +324,7 @@ class Monitor:
         for tracker in self._trackers:
             tracker.forget_sites(gone)
         for site in gone:
+            self._site_epochs[site] = self._site_epochs.get(site, 0) + 1
             self.guard.forget_site(site)
             self._site_last_event.pop(site, None)
             self._site_activity.pop(site, None)

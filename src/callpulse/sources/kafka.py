@@ -9,6 +9,9 @@
   of partitions that did not come back are handed to ``on_revoke`` so their state can go.
 - A partition new to this replica is re-read over ``rebuild_seconds`` up to the group's
   committed offset (marked as replays) before it goes live, so its state is whole.
+- With ``alert_state_topic``, each site's alert state is written there (keyed by site, with
+  its partition) by its owner, and read on assignment for the partitions new to this
+  replica, before their rebuild, so that their pages carry on (``on_alert_state``).
 - Every few seconds a metadata request checks the broker and each partition's position and
   high watermark are sampled for the consumer-health verdicts behind /readyz.
 """
@@ -16,9 +19,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -55,6 +59,10 @@ _DLQ_RETRY_MAX_SECONDS = 10.0
 # Room a dead-letter record needs beside its value: headers and the record batch framing.
 _DLQ_OVERHEAD = 64 * 1024
 _CLOSED_TRIES = 3
+_STATE_READ_SECONDS = 10.0
+
+SiteStates = Mapping[str, list[dict[str, Any]]]
+"""Each site's alerts as plain rows (what the alert state topic carries)."""
 
 
 def connection_options(settings: KafkaSettings) -> dict[str, Any]:
@@ -176,10 +184,15 @@ class KafkaSource:
         self._unreachable_logged = False
         self._watcher: asyncio.Task[None] | None = None
         self._joined = False
+        self._assigning = False  # between an assignment and its rebuild plan
         self._last_poll = 0.0
         self._max_request = max(1024 * 1024, 2 * settings.max_record_bytes)
         self.dead_letters = DeadLetterStats()
         self.on_revoke: RevokeHandler | None = None
+        # Told the alert state of the sites of partitions new to this replica, before their
+        # rebuild (only with alert_state_topic).
+        self.on_alert_state: Callable[[SiteStates], None] | None = None
+        self._state_writes: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         options = connection_options(self._settings)
@@ -293,7 +306,7 @@ class KafkaSource:
 
     def rebuilding(self) -> bool:
         """Whether state is still being rebuilt from re-read records."""
-        return bool(self._rebuild_until)
+        return self._assigning or bool(self._rebuild_until)
 
     async def commit(self, batch: Batch) -> None:
         if not batch.next_offsets:
@@ -318,7 +331,9 @@ class KafkaSource:
             raise SourceError(f"commit failed: {exc}") from exc
 
     async def commit_revoked(self, revoked: list[TopicPartition]) -> None:
-        """Commit what was applied of ``revoked`` before the group moves them."""
+        """Commit what was applied of ``revoked`` before the group moves them, and let the
+        alert state written so far land, for their next owner to read."""
+        await self._state_written()
         offsets = {tp: self._applied[tp] for tp in revoked if tp in self._applied}
         if offsets and self._consumer is not None:
             try:
@@ -336,6 +351,17 @@ class KafkaSource:
 
         Called by the group coordinator after a rebalance and before fetching resumes.
         """
+        # Alerts wait meanwhile: an evaluation before the rebuild is planned would judge the
+        # new partitions' sites unseen.
+        self._assigning = True
+        try:
+            await self._assign(assigned)
+        finally:
+            self._assigning = False
+        # Only now: /readyz must not say ready between the assignment and its rebuild plan.
+        self._joined = True
+
+    async def _assign(self, assigned: list[TopicPartition]) -> None:
         # aiokafka rebalances eagerly: every partition is revoked first, most come straight
         # back. Only those that did not come back now belong to another replica.
         previous = self._owned
@@ -352,13 +378,13 @@ class KafkaSource:
         self._handed = {tp: off for tp, off in self._handed.items() if tp in self._assignment}
         self._replayed = {}
         log.info("partitions_assigned", partitions=_describe(dict.fromkeys(assigned, 0)))
+        if gained and self.on_alert_state is not None and self._settings.alert_state_topic:
+            self.on_alert_state(await self._read_alert_state(gained))
         if gained and self.rebuild_seconds > 0:
             try:
                 await self._seek_back(gained)
             except KafkaError as exc:
                 log.warning("rebuild_skipped", error=str(exc))
-        # Only now: /readyz must not say ready between the assignment and its rebuild plan.
-        self._joined = True
 
     async def _seek_back(self, partitions: set[TopicPartition]) -> None:
         """Re-read the last ``rebuild_seconds`` of each partition, up to its committed offset.
@@ -389,6 +415,55 @@ class KafkaSource:
                 seconds=self.rebuild_seconds,
                 partitions=_describe(planned),
             )
+
+    async def _read_alert_state(self, partitions: set[TopicPartition]) -> SiteStates:
+        """The alert state the previous owners of ``partitions`` left, by site; nothing when
+        the topic cannot be read (logged): the pages then start over after the rebuild."""
+        topic = self._settings.alert_state_topic
+        assert topic is not None
+        wanted = {(tp.topic, tp.partition) for tp in partitions}
+        try:
+            latest = await asyncio.wait_for(
+                _read_compacted(self._settings, topic), _STATE_READ_SECONDS
+            )
+        except (KafkaError, TimeoutError) as exc:
+            log.warning("alert_state_unread", topic=topic, error=repr(exc))
+            return {}
+        states = {}
+        for site, value in latest.items():
+            try:
+                record = json.loads(value)
+                partition = (str(record["partition"][0]), int(record["partition"][1]))
+                rows = list(record["alerts"])
+            except (ValueError, KeyError, TypeError, IndexError) as exc:
+                log.warning("alert_state_unreadable", topic=topic, site=site, error=str(exc))
+                continue
+            if partition in wanted:
+                states[site] = rows
+        log.info("alert_state_read", topic=topic, sites=len(latest), adopted=len(states))
+        return states
+
+    def write_alert_state(
+        self, changes: Mapping[str, tuple[tuple[str, int], Sequence[Mapping[str, Any]] | None]]
+    ) -> None:
+        """Write each site's alert state (None: a tombstone, it has none) with the partition
+        it lives in, to ``alert_state_topic``; in the background, logged if it fails."""
+        topic, producer = self._settings.alert_state_topic, self._producer
+        if topic is None or producer is None:
+            return
+        for site, (partition, rows) in changes.items():
+            value = (
+                None
+                if rows is None
+                else json.dumps({"partition": list(partition), "alerts": list(rows)}).encode()
+            )
+            task = asyncio.create_task(_send(producer, topic, site, value))
+            self._state_writes.add(task)
+            task.add_done_callback(self._state_writes.discard)
+
+    async def _state_written(self) -> None:
+        if self._state_writes:
+            await asyncio.gather(*self._state_writes, return_exceptions=True)
 
     async def dead_letter(self, rejections: Sequence[Rejection]) -> None:
         """Write ``rejections`` to the dead-letter topic before their offsets are committed.
@@ -543,6 +618,43 @@ class KafkaSource:
         if self._consumer is None:
             raise SourceError("the Kafka source is not started")
         return self._consumer
+
+
+async def _send(producer: AIOKafkaProducer, topic: str, site: str, value: bytes | None) -> None:
+    try:
+        delivery = await producer.send(topic, value=value, key=site.encode())
+        await delivery
+    except KafkaError as exc:
+        log.warning("alert_state_not_written", topic=topic, site=site, error=repr(exc))
+
+
+async def _read_compacted(settings: KafkaSettings, topic: str) -> dict[str, bytes]:
+    """The newest value of each key of ``topic``, read from the start to its end now, with
+    a consumer of no group; a key whose newest record is a tombstone is left out."""
+    # Subscribed without a group: it assigns itself every partition of the topic.
+    consumer = AIOKafkaConsumer(
+        topic,
+        enable_auto_commit=False,
+        group_id=None,
+        auto_offset_reset="earliest",
+        **connection_options(settings),
+    )
+    try:
+        await consumer.start()
+        partitions = list(consumer.assignment())
+        if not partitions:
+            return {}
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        latest: dict[str, bytes | None] = {}
+        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+            for messages in (await consumer.getmany(timeout_ms=_FETCH_TIMEOUT_MS)).values():
+                for m in messages:
+                    if m.key is not None:
+                        latest[m.key.decode(errors="replace")] = m.value
+        return {k: v for k, v in latest.items() if v is not None}
+    finally:
+        await _quietly(consumer.stop())
 
 
 def _dead_letter_headers(rejection: Rejection) -> list[tuple[str, bytes]]:

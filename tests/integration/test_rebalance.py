@@ -1,8 +1,11 @@
-"""Pages that hold through a rebalance: two replicas in one group, a real Alertmanager.
+"""Pages that hold through a rebalance: two and three replicas in one group, a real
+Alertmanager.
 
 Four sites have a caller waiting and a rule pages for each. A second replica joins and takes
-some of the partitions, then leaves with SIGTERM and the first takes them back. Throughout,
-Alertmanager must hold every page active, and only the owner of a site may send for it.
+some of the partitions, then leaves with SIGTERM and the first takes them back. With three,
+two join, one leaves with SIGTERM and one is killed with SIGKILL. Throughout, Alertmanager
+must hold every page active with the start it had, and only the owner of a site may send for
+it.
 """
 
 from __future__ import annotations
@@ -159,14 +162,19 @@ async def _compacted_topic(bootstrap: str, name: str) -> None:
 
 
 def replica(
-    name: str, tmp_path: Path, config: dict[str, Any], am: Alertmanager, inbox: Inbox
+    name: str,
+    tmp_path: Path,
+    config: dict[str, Any],
+    am: Alertmanager,
+    inbox: Inbox,
+    resend: float = RESEND,
 ) -> Daemon:
     config = config | {
         "alerting": {
             "alertmanagers": [{"url": am.url, "timeout": "2s"}],
             "webhooks": [{"url": f"{inbox.url}/{name}", "timeout": "2s"}],
             "evaluation_interval": "1s",
-            "resend_delay": f"{RESEND:g}s",
+            "resend_delay": f"{resend:g}s",
             "log": False,
         },
         "rule_files": [str(tmp_path / "rules.yaml")],
@@ -292,5 +300,110 @@ def test_pages_that_hold_stay_active_while_a_replica_joins_and_leaves(
             if second is not None:
                 second.stop()
             assert first.stop() == 0
+        finally:
+            am.stop()
+
+
+# A killed replica's pages must outlive the group noticing (the consumer's session timeout,
+# 10 s) and the rebuild: Alertmanager holds each until its endsAt, 4 x the re-send delay.
+KILL_RESEND = 8.0
+
+
+def owners(replicas: dict[str, Daemon]) -> dict[str, set[str]]:
+    return {name: paged(d) for name, d in replicas.items()}
+
+
+def settled(replicas: dict[str, Daemon]) -> dict[str, set[str]] | None:
+    """Each replica's pages once every site is paged by exactly one of them, each has some."""
+    found = owners(replicas)
+    every = [s for sites in found.values() for s in sites]
+    if sorted(every) == sorted(SITES) and all(found.values()):
+        return found
+    return None
+
+
+def test_three_replicas_keep_every_page_through_a_join_a_stop_and_a_kill(
+    kafka_bootstrap: str, topics: tuple[str, str], tmp_path: Path, inbox: Inbox
+) -> None:
+    topic, dlq = topics
+    (tmp_path / "rules.yaml").write_text(RULES)
+    am = Alertmanager(tmp_path, config=AM_CONFIG.format(url=f"{inbox.url}/alertmanager")).start()
+    now = time.time()
+    waiting = [
+        (s, raw("call.queued", now, site=s, call_id=f"c-{s}", queue="billing")) for s in SITES
+    ]
+    asyncio.run(_produce(kafka_bootstrap, topic, waiting))
+    config = kafka_config(kafka_bootstrap, topic, dlq, f"g-{uuid.uuid4().hex}")
+    config["source"]["kafka"]["alert_state_topic"] = f"{topic}.alert-state"
+    asyncio.run(_compacted_topic(kafka_bootstrap, f"{topic}.alert-state"))
+    replicas: dict[str, Daemon] = {}
+
+    def start(name: str) -> Daemon:
+        replicas[name] = replica(name, tmp_path, config, am, inbox, resend=KILL_RESEND)
+        replicas[name].wait_ready()
+        return replicas[name]
+
+    watch: Watch | None = None
+    try:
+        first = start("first")
+        wait_until(lambda: paged(first) == set(SITES), 30, "the first replica to page all four")
+        wait_until(
+            lambda: {a["labels"]["site"] for a in am.alerts()} == set(SITES),
+            30,
+            "Alertmanager to hold the four pages",
+        )
+        starts = {a["labels"]["site"]: a["startsAt"] for a in am.alerts()}
+        watch = Watch(am)
+
+        # Two join: three partitions, one each.
+        start("second")
+        start("third")
+        shares = wait_until(lambda: settled(replicas), 60, "the three to share the sites")
+        shared_at = time.time()
+        time.sleep(2 * KILL_RESEND)  # every owner re-sends its pages at least once
+        for name, sites in shares.items():
+            assert {s for s, _ in inbox.alerts(f"/{name}", since=shared_at)} == sites, name
+
+        # One leaves with SIGTERM: the other two take its sites on.
+        assert replicas.pop("third").stop() == 0
+        left_at = time.time()
+        shares = wait_until(lambda: settled(replicas), 60, "the two to share the sites")
+        time.sleep(2 * KILL_RESEND)
+        print(f"after SIGTERM: {shares}")
+
+        # One is killed: nothing of it says goodbye; the group notices at its session timeout.
+        killed = replicas.pop("second")
+        killed.kill()
+        killed_at = time.time()
+        wait_until(
+            lambda: (
+                {s for s, st in inbox.alerts("/first", since=killed_at) if st == "firing"}
+                == set(SITES)
+            ),
+            90,
+            "the first replica to page the killed one's sites",
+        )
+        time.sleep(KEEP_FIRING_FOR + 2 * KILL_RESEND)
+        watch.stop()
+        print(f"{watch.polls} polls of Alertmanager; {len(inbox.received)} alerts received")
+
+        sent = [a for name in ("first", "second", "third") for a in inbox.alerts(f"/{name}")]
+        assert [a for a in sent if a[1] != "firing"] == []
+        assert [a for a in inbox.alerts("/alertmanager") if a[1] != "firing"] == []
+        assert watch.gaps == []
+        assert watch.starts == {site: {start} for site, start in starts.items()}
+        # Every notification, whoever sent it, carried the page's first start.
+        begun = {(a["labels"]["site"], instant(a["startsAt"])) for _, _, a in inbox.received}
+        assert begun == {(site, instant(start)) for site, start in starts.items()}
+        # Since the kill, only the survivor sent; since the stop, never the one stopped.
+        assert {s for s, _ in inbox.alerts("/second", since=killed_at + 1)} == set()
+        assert {s for s, _ in inbox.alerts("/third", since=left_at + 1)} == set()
+        assert paged(first) == set(SITES)
+    finally:
+        if watch is not None:
+            watch.stop()
+        try:
+            for daemon in replicas.values():
+                daemon.stop()
         finally:
             am.stop()

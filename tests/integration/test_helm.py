@@ -604,6 +604,56 @@ def test_the_rendered_pod_consumes_from_a_secure_broker_and_is_scraped(
     assert KAFKA_SECRET not in log.read_text()
 
 
+def test_the_rendered_pod_plain_consumes_and_is_scraped(
+    helm: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The cluster-like step with the chart's defaults: no Kafka security, plain HTTP; the
+    pod laid out as files consumes from the broker's plaintext listener and a real Prometheus
+    scrapes it as the ServiceMonitor says."""
+    broker: SecureBroker = request.getfixturevalue("kafka_broker")
+    topic = f"helm-plain-{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    sets = (
+        f"service.port={port}",
+        "serviceMonitor.enabled=true",
+        f"config.source.kafka.bootstrap_servers={broker.plaintext}",
+        f"config.source.kafka.topics[0]={topic}",
+        f"config.source.kafka.group_id=g-{uuid.uuid4().hex}",
+    )
+    docs = render(helm, sets=sets)
+    assert "security_protocol" not in settings_of(docs)["source"]["kafka"]
+    pod = lay_out(docs, tmp_path / "pod", {})
+    log = tmp_path / "callpulse.log"
+    process = run_pod(pod, log)
+    prometheus = None
+    try:
+        wait_until(lambda: ready(process, port, None, log), 90, "/readyz")
+        events = [raw("call.queued", time.time(), call_id=f"c{i}", queue="q") for i in range(3)]
+        kcat_produce(broker.plaintext, topic, [("lon1", e) for e in events], tmp_path)
+        [endpoint] = one(docs, "ServiceMonitor")["spec"]["endpoints"]
+        assert endpoint.get("scheme", "http") == "http"
+        job = scrape_config(endpoint, {}, tmp_path / "operator", f"127.0.0.1:{port}")
+        config = {"global": {"scrape_interval": "1s"}, "scrape_configs": [job]}
+        prometheus, base = start_prometheus(tmp_path, yaml.safe_dump(config))
+
+        def scraped() -> float:
+            try:
+                result = query(base, 'sum(callpulse_events_total{job="callpulse"})')
+            except OSError:
+                return 0.0
+            return float(result[0]["value"][1]) if result else 0.0
+
+        assert wait_until(lambda: scraped() == 3, 90, "3 events scraped by Prometheus")
+    finally:
+        if prometheus is not None:
+            prometheus.terminate()
+            prometheus.wait(timeout=30)
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=60)
+    assert code == 0, log.read_text()
+
+
 def test_the_rendered_pod_connects_with_mutual_tls_alone(
     helm: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from callpulse.core.drain_eta import DrainEta, assessed, queue_eta
-from callpulse.core.maintenance import BacklogState
+from callpulse.core.maintenance_state import BacklogState
 from callpulse.core.queues import QueueView
 
 

@@ -15,8 +15,9 @@ from callpulse.config import AlertingSettings
 from callpulse.core.calendar import AgentImpact, Calendar, Occurrence, WindowSpec
 from callpulse.core.drain import HORIZON
 from callpulse.core.erlang_a import ErlangA, drain_forecast
-from callpulse.core.maintenance import BacklogLimits, EventPolicy, MaintenanceTracker
+from callpulse.core.maintenance import MaintenanceTracker
 from callpulse.core.maintenance_notes import backlog_summary, forecast_summary, overrun_summary
+from callpulse.core.maintenance_policy import BacklogLimits, EventPolicy
 from callpulse.core.monitor import Monitor, MonitorConfig
 from callpulse.core.queues import QueueFlow
 from callpulse.core.rules import Rule, RuleSpec, compile_rule

@@ -18,7 +18,8 @@ from msgspec import structs
 
 from callpulse.core.calendar import Calendar, Occurrence
 from callpulse.core.ingest import decode
-from callpulse.core.maintenance import BacklogLimits, EventPolicy, MaintenanceTracker
+from callpulse.core.maintenance import MaintenanceTracker
+from callpulse.core.maintenance_policy import BacklogLimits, EventPolicy
 
 from .events import event, raw
 from .test_maintenance import utc, window

@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 import pytest
 
 from callpulse.core.calendar import WindowSpec
-from callpulse.core.maintenance import BacklogLimits, BacklogState
 from callpulse.core.maintenance_notes import backlog_summary
+from callpulse.core.maintenance_policy import BacklogLimits
+from callpulse.core.maintenance_state import BacklogState
 from callpulse.core.monitor import Monitor, MonitorConfig
 
 from .events import event
@@ -226,7 +227,7 @@ def test_a_replay_at_full_speed_has_its_baseline_from_the_file() -> None:
     [b] = m.maintenance.backlogs
     assert b.baseline is not None
     [occurrence] = m.maintenance.windows(m.now, grace=1800)
-    base = m.maintenance.baseline(occurrence, "lon1", "billing")
+    base = m.maintenance.baselines.baseline(occurrence, "lon1", "billing")
     assert base is not None
     assert base.serving == 4
     assert base.arrivals is not None

@@ -144,17 +144,17 @@ def test_the_state_file_carries_each_queues_flow_history_across_a_restart(
     beside = tmp_path / "alerts.history.json"
     [(_site, queue, history)] = json.loads(beside.read_text())
     assert (queue, len(history["readings"])) == ("billing", 1)
-    learnt = monitor.maintenance.export_history()
+    learnt = monitor.maintenance.baselines.export_history()
 
     second, monitor = start()  # a restart, before any event of the queue has come again
-    assert monitor.maintenance.export_history() == learnt
+    assert monitor.maintenance.baselines.export_history() == learnt
     # It is kept while its queue has not been seen since, for the span of the readings ...
     second.evaluate()
-    assert monitor.maintenance.export_history() == learnt
+    assert monitor.maintenance.baselines.export_history() == learnt
     # ... and let go with the rest once that has passed.
     monitor.tick(NOW + 5 * 3600)
     second.evaluate()
-    assert monitor.maintenance.export_history() == []
+    assert monitor.maintenance.baselines.export_history() == []
     assert json.loads(beside.read_text()) == []
 
 
@@ -186,7 +186,7 @@ def test_a_broken_flow_history_is_logged_and_the_alerts_still_restored(
     again = Alerting(settings.alerting, load_rules(settings), monitor)
     assert logged[-2:] == ["alert_state_restored", "flow_history_unreadable"]
     assert [(a.state, a.active_at) for a in again.alerts()] == [("pending", NOW)]
-    assert monitor.maintenance.export_history() == []
+    assert monitor.maintenance.baselines.export_history() == []
 
 
 def test_alerting_settings_defaults_follow_prometheus() -> None:

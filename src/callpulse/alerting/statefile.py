@@ -50,7 +50,7 @@ class StateFile:
                 log.info("alert_state_restored", path=str(path), alerts=restored)
         if history is not None and history.exists():
             try:
-                queues = maintenance.restore_history(json.loads(history.read_text()), now)
+                queues = maintenance.baselines.restore_history(json.loads(history.read_text()), now)
             except (OSError, ValueError) as exc:
                 log.warning("flow_history_unreadable", path=str(history), error=str(exc))
             else:
@@ -76,7 +76,7 @@ class StateFile:
         if not final and self._history_at <= now < self._history_at + HISTORY_EVERY:
             return
         self._history_at = now
-        text = json.dumps(maintenance.export_history())
+        text = json.dumps(maintenance.baselines.export_history())
         if text != self._history_saved and _written(history, text, "flow_history_not_saved"):
             self._history_saved = text
 

@@ -40,7 +40,7 @@ from callpulse.core.cardinality import DEFAULT_LIMITS
 from callpulse.core.durations import format_duration, parse_duration
 from callpulse.core.events import AgentStateName, SiteName
 from callpulse.core.kpi import AbandonPolicy
-from callpulse.core.maintenance import BacklogLimits, EventMode, EventPolicy
+from callpulse.core.maintenance_policy import BacklogLimits, EventMode, EventPolicy
 from callpulse.core.monitor import MonitorConfig
 from callpulse.core.planned_silences import SilenceWindowPolicy
 from callpulse.core.queues import ServiceLevelPolicy

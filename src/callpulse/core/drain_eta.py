@@ -3,7 +3,7 @@
 
 While a maintenance window's backlog on the queue is being assessed (during the window and
 its grace period, or until a page on it has drained), the ETA is that assessment's
-(:class:`~callpulse.core.maintenance.BacklogState`): the median of the window-aware model,
+(:class:`~callpulse.core.maintenance_state.BacklogState`): the median of the window-aware model,
 staff the window took coming back, with its P10-P90 range, the very numbers the alert
 pages on and says. Otherwise it is the queue's own reading at the staffing it has now
 (:attr:`~callpulse.core.queues.QueueView.drain_eta_seconds`, the same chain's mean), with no
@@ -16,7 +16,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from callpulse.core.maintenance import BacklogState
+from callpulse.core.maintenance_state import BacklogState
 from callpulse.core.queues import QueueView
 
 

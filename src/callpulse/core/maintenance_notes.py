@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from callpulse.core.maintenance import BacklogState, ForecastState, OverrunState
+from callpulse.core.maintenance_state import BacklogState, ForecastState, OverrunState
 
 
 def backlog_summary(b: BacklogState, target_eta: float) -> dict[str, str]:

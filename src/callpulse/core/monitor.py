@@ -34,7 +34,8 @@ from callpulse.core.cardinality import IdleNames, LabelGuard
 from callpulse.core.components import ComponentTracker, ComponentView
 from callpulse.core.dedup import RecentIds
 from callpulse.core.ivr import IvrTracker, IvrView
-from callpulse.core.maintenance import BacklogLimits, EventPolicy, MaintenanceTracker
+from callpulse.core.maintenance import MaintenanceTracker
+from callpulse.core.maintenance_policy import BacklogLimits, EventPolicy
 from callpulse.core.queues import QueueTracker, QueueView, ServiceLevelPolicy
 from callpulse.core.silence import SilencePolicy, SiteActivity
 from callpulse.core.timegrid import TimeGrid, check_windows
@@ -230,7 +231,7 @@ class Monitor:
                 before = now - max(self.config.windows) - self.config.bucket
                 self.stats.released += self.queues.release_idle(before)
                 self.stats.released += self.ivr.release_idle(before)
-            if self.maintenance.sample_due(now):
+            if self.maintenance.baselines.sample_due(now):
                 # On event time the maintenance baselines cannot wait for an evaluation on
                 # the wall clock: a replay at full speed would leave them without a sample.
                 self.maintenance.sample(now, self.queue_views())

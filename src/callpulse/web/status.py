@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Protocol, TypedDict
 from callpulse.alerting.tick import AlertRow
 from callpulse.core.drain_eta import assessed, queue_eta
 from callpulse.core.freshness import SiteLag, site_lag, stale
-from callpulse.core.maintenance import ForecastState
+from callpulse.core.maintenance_state import ForecastState
 from callpulse.core.monitor import Monitor
 from callpulse.core.silence_view import silenced_by
 from callpulse.core.timefmt import rfc3339

@@ -1,0 +1,153 @@
+"""What the affected queues were like before a window: each queue's recent samples and flow
+history, and the baseline frozen for each window at its start (the backlog model's arrivals
+and handle time, and the level a backlog is measured against)."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import replace
+
+from callpulse.core.calendar import Occurrence
+from callpulse.core.flow_history import SPAN as FLOW_SPAN
+from callpulse.core.flow_history import FlowHistory
+from callpulse.core.maintenance_judge import reading_of
+from callpulse.core.maintenance_state import Baseline, QueueReading, Sample
+
+SAMPLE_EVERY = 60.0
+"""Seconds of event time between two baseline samples when no alert evaluation takes them
+(see :meth:`Baselines.sample_due`)."""
+
+MAX_RESTORED = 100_000
+"""Queues whose flow history a state file may bring back (a few kB each)."""
+
+
+class Baselines:
+    """Samples, flow histories and frozen baselines of the queues; ``span``: the seconds
+    before a window its baseline averages (``maintenance.backlog.baseline``)."""
+
+    def __init__(self, span: float) -> None:
+        self.span = span
+        # Calls waiting, agents serving and AHT per queue, sampled at each evaluation.
+        self._samples: dict[tuple[str, str], deque[Sample]] = {}
+        self._history: dict[tuple[str, str], FlowHistory] = {}
+        # Histories read back from the state file are kept this long for queues not seen yet
+        # (their events may not have come since the restart), then released with the rest.
+        self._restored_until = -math.inf
+        self._sampled_at = -math.inf
+        self._frozen: dict[tuple[tuple[str, float], str, str], Baseline] = {}
+
+    def history(self, site: str, queue: str) -> FlowHistory | None:
+        """The queue's flow history, if it has one."""
+        return self._history.get((site, queue))
+
+    def forget_sites(self, gone: set[str]) -> None:
+        """Drop the samples of the sites ``gone``."""
+        self._samples = {k: v for k, v in self._samples.items() if k[0] not in gone}
+
+    def keep_windows(self, live: set[tuple[str, float]]) -> None:
+        """Forget the frozen baselines of windows not in ``live``."""
+        self._frozen = {k: v for k, v in self._frozen.items() if k[0] in live}
+
+    def sample(
+        self, now: float, queues: Iterable[QueueReading], windows: Iterable[Occurrence]
+    ) -> None:
+        """Record each queue's calls waiting and agents serving at ``now``; freeze the
+        baselines of ``windows`` (open now, or in their grace period) first."""
+        # A window's baseline is frozen before the samples it needs age out: on a replay's
+        # fast clock the first assessment may come long after the window opened.
+        for occurrence in windows:
+            for site, queue in self._samples:
+                if occurrence.covers_queue(site, queue):
+                    self.baseline(occurrence, site, queue)
+        self._sampled_at = now
+        oldest = now - self.span
+        present = set()
+        for view in queues:
+            key = (view.site, view.queue)
+            present.add(key)
+            series = self._samples.setdefault(key, deque())
+            flow = view.flow
+            series.append(
+                Sample(
+                    now,
+                    view.calls_waiting,
+                    view.agents_serving,
+                    flow.arrivals_per_second,
+                    flow.aht_seconds,
+                    flow.settled,
+                )
+            )
+            while series and series[0][0] < oldest:
+                series.popleft()
+            self._history.setdefault(key, FlowHistory()).add(reading_of(now, flow))
+        for key in [k for k in self._samples if k not in present]:
+            del self._samples[key]
+            self._history.pop(key, None)
+        if now >= self._restored_until and len(self._history) > len(present):
+            for key in [k for k in self._history if k not in present]:
+                del self._history[key]
+
+    def export_history(self) -> list[list[object]]:
+        """Each queue's flow history as plain data, ``[site, queue, history]`` (for the
+        state file: the callers' patience by hour of the day takes days to learn)."""
+        return [[site, queue, h.export()] for (site, queue), h in self._history.items()]
+
+    def restore_history(self, rows: object, now: float) -> int:
+        """Take back :meth:`export_history`'s rows, at most :data:`MAX_RESTORED` queues;
+        return how many. Raises ValueError (nothing taken) when they are not such rows."""
+        if not isinstance(rows, list) or len(rows) > MAX_RESTORED:
+            raise ValueError(f"flow history: a list of at most {MAX_RESTORED} queues")
+        restored: dict[tuple[str, str], FlowHistory] = {}
+        for row in rows:
+            if not (
+                isinstance(row, list)
+                and len(row) == 3
+                and isinstance(row[0], str)
+                and isinstance(row[1], str)
+            ):
+                raise ValueError("flow history: each queue is [site, queue, history]")
+            history = FlowHistory.restore(row[2])
+            history.forget_before(now - FLOW_SPAN)
+            restored[(row[0], row[1])] = history
+        self._history.update(restored)
+        self._restored_until = now + FLOW_SPAN
+        return len(restored)
+
+    def sample_due(self, now: float) -> bool:
+        """Whether :data:`SAMPLE_EVERY` has passed since the last sample.
+
+        Alert evaluations sample on the wall clock. On an event-time clock that runs faster
+        (a replay at full speed reads hours a second) they land minutes or hours of event
+        time apart, and the half hour before a window may hold none: the clock then samples
+        as it goes."""
+        return now >= self._sampled_at + SAMPLE_EVERY
+
+    def baseline(self, occurrence: Occurrence, site: str, queue: str) -> Baseline | None:
+        """Mean calls waiting and agents serving in the ``baseline`` period before the window,
+        frozen at its start.
+
+        None when nothing was sampled before the window (callpulse started during it): the
+        baseline is unknown rather than zero, and only the absolute limits apply.
+        """
+        key = (occurrence.key, site, queue)
+        if key not in self._frozen:
+            start = occurrence.start
+            series = self._samples.get((site, queue), ())
+            before = [row for row in series if start - self.span <= row.at <= start]
+            if not before:
+                return None
+            base = Baseline.of(before)
+            # Handle time from enough calls: a small queue's one window holds a handful.
+            history = self._history.get((site, queue))
+            handle = history.handle_time(start) if history is not None else None
+            if handle is not None:
+                base = replace(base, aht=handle.value, aht_calls=handle.count)
+            self._frozen[key] = base
+        return self._frozen[key]
+
+    def recent(self, site: str, queue: str) -> Baseline | None:
+        """The baseline of the period up to now (for a window still to come)."""
+        series = self._samples.get((site, queue))
+        return Baseline.of(series) if series else None

@@ -11,7 +11,8 @@ import pytest
 
 from callpulse.core.ingest import decode
 from callpulse.simulation import scenario as scenarios
-from callpulse.simulation.model import ContactCenter, encode
+from callpulse.simulation.model import ContactCenter
+from callpulse.simulation.model_parts import encode
 from callpulse.simulation.scenario import Scenario
 
 START = 1_800_000_000.0

@@ -26,7 +26,7 @@ from prometheus_client.registry import Collector
 from callpulse.adapters.base import Adapter
 from callpulse.build import build_labels
 from callpulse.core import readings
-from callpulse.core.alerting import Alert
+from callpulse.core.alert_state import Alert
 from callpulse.core.consumer_health import STATUSES as CONSUMER_STATUSES
 from callpulse.core.events import EVENT_TYPES
 from callpulse.core.ingest import Ingest

@@ -10,13 +10,8 @@ from pathlib import Path
 from callpulse.alerting import Alerting
 from callpulse.config import load_rules, load_settings
 from callpulse.core.alert_changelog import AlertChangelog
-from callpulse.core.alerting import (
-    AlertEvaluator,
-    AlertingConfig,
-    EvaluationInput,
-    Notification,
-    owned_only,
-)
+from callpulse.core.alert_state import Notification, owned_only
+from callpulse.core.alerting import AlertEvaluator, AlertingConfig, EvaluationInput
 from callpulse.core.catalog import KPIS, Samples
 from callpulse.core.monitor import Monitor, MonitorConfig
 from callpulse.core.rules import Rule, RuleSpec, Series, builtin_rule, compile_rule

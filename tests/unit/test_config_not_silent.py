@@ -13,7 +13,7 @@ import pytest
 from callpulse.config import ConfigError, load_settings
 from callpulse.config.environment import check_environment
 from callpulse.config.schema import Settings
-from callpulse.core.alerting import Notification
+from callpulse.core.alert_state import Notification
 from callpulse.shipped import shipped
 from callpulse.web.address import external_url, listen_url, parse_listen_address
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from callpulse.core.alerting import Notification
+from callpulse.core.alert_state import Notification
 from callpulse.simulation import scenario as scenarios
 from callpulse.simulation.runner import Score, _Scorer
 

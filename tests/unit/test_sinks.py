@@ -11,7 +11,7 @@ import pytest
 
 from callpulse.alerting import Alerting, statefile
 from callpulse.config import AlertingSettings, load_rules, load_settings
-from callpulse.core.alerting import Notification
+from callpulse.core.alert_state import Notification
 from callpulse.core.monitor import Monitor, MonitorConfig
 from callpulse.sinks.delivery import PermanentError, Sink
 from callpulse.sinks.webhook import WebhookSink

@@ -27,16 +27,8 @@ from callpulse.alerting.statefile import StateFile
 from callpulse.config import AlertingSettings, BacklogSettings
 from callpulse.core import readings
 from callpulse.core.alert_changelog import AlertChangelog, Rows
-from callpulse.core.alerting import (
-    Alert,
-    AlertEvaluator,
-    AlertingConfig,
-    EvaluationInput,
-    Labels,
-    Notification,
-    owned_only,
-    site_of,
-)
+from callpulse.core.alert_state import Alert, Labels, Notification, owned_only, site_of
+from callpulse.core.alerting import AlertEvaluator, AlertingConfig, EvaluationInput
 from callpulse.core.consumer_health import Blindness
 from callpulse.core.durations import format_duration
 from callpulse.core.maintenance import MaintenanceTracker

@@ -31,7 +31,7 @@ from typing import Protocol
 
 from callpulse import pipeline
 from callpulse.config import FormatSettings, Settings
-from callpulse.core.alerting import Notification
+from callpulse.core.alert_state import Notification
 from callpulse.core.ingest import RawRecord
 from callpulse.simulation.model import ContactCenter
 from callpulse.simulation.platform import PlatformFeed, merged

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC
 
 from callpulse.config import Settings
-from callpulse.core.alerting import Notification
+from callpulse.core.alert_state import Notification
 from callpulse.simulation import truth
 from callpulse.simulation.model import ContactCenter
 from callpulse.simulation.runner import PEAK_SECONDS, run

@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import Sequence
 
-from callpulse.core.alerting import Notification
+from callpulse.core.alert_state import Notification
 from callpulse.sinks.delivery import Sink
 from callpulse.sinks.http_client import HttpClient, HttpConfig
 from callpulse.sinks.naming import sink_name

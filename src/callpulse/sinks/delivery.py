@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from callpulse.core.alerting import Notification
+from callpulse.core.alert_state import Notification
 
 log = structlog.get_logger("callpulse.alerts")
 

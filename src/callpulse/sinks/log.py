@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
-from callpulse.core.alerting import Notification
+from callpulse.core.alert_state import Notification
 from callpulse.sinks.delivery import Sink
 
 log = structlog.get_logger("callpulse.alerts")

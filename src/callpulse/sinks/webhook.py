@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from callpulse.core.alerting import Notification
+from callpulse.core.alert_state import Notification
 from callpulse.sinks.delivery import Sink
 from callpulse.sinks.http_client import HttpClient, HttpConfig
 from callpulse.sinks.naming import sink_name

@@ -26,7 +26,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
 
-from callpulse.config import schema as settings_schema_module
+from callpulse.config import maintenance_settings as settings_schema_module
 from callpulse.config.schema import Settings
 from callpulse.core.durations import parse_duration
 

@@ -1,0 +1,162 @@
+"""Maintenance: the calendar of planned windows, what a window's backlog may be before it
+pages, and what maintenance events may open."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dateutil.rrule import rrulestr
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+
+from callpulse.core.calendar import AgentImpact, WindowSpec
+from callpulse.core.durations import parse_duration
+from callpulse.core.maintenance_policy import BacklogLimits, EventMode, EventPolicy
+
+if TYPE_CHECKING:
+    pass
+
+from callpulse.config.base import Duration, Section, into
+
+
+def _share(value: Any) -> Any:
+    """``50%`` -> 0.5; a number must be a share from 0 to 1; a mapping passes on."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+        except ValueError:
+            raise ValueError(f"expected a share such as 50% or 0.5, got {value!r}") from None
+    if isinstance(value, int | float) and not isinstance(value, bool) and not 0 <= value <= 1:
+        raise ValueError(f"a share must be from 0% to 100%, got {value!r}")
+    return value
+
+
+def _impact(value: float | dict[str, int] | None) -> AgentImpact | None:
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return AgentImpact(counts=tuple(sorted(value.items())))
+    return AgentImpact(share=value)
+
+
+class WindowSettings(Section):
+    name: Annotated[str, Field(min_length=1)]
+    sites: Annotated[list[str], Field(min_length=1)]
+    components: list[str] = []
+    queues: list[str] = []
+    trunks: list[str] = []
+    applications: list[str] = []
+    start: datetime
+    duration: Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+    rrule: str | None = None
+    agents_affected: Annotated[
+        float | dict[str, Annotated[int, Field(ge=0)]] | None,
+        BeforeValidator(_share),
+        Field(
+            description="a share of each covered queue's agents (50% or 0.5), or a count "
+            "per queue ({billing: 10})"
+        ),
+    ] = None
+
+    @model_validator(mode="after")
+    def _check(self) -> WindowSettings:
+        if self.start.tzinfo is not None:
+            raise ValueError(
+                "start is local time in maintenance.timezone: write it without an offset"
+            )
+        if self.rrule is not None:
+            try:
+                rrulestr(self.rrule, dtstart=self.start)
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"rrule is not an RFC 5545 RRULE: {exc}") from None
+        return self
+
+    def spec(self) -> WindowSpec:
+        lists = ("sites", "components", "queues", "trunks", "applications")
+        return into(
+            WindowSpec,
+            self,
+            **{name: tuple(getattr(self, name)) for name in lists},
+            agents_affected=_impact(self.agents_affected),
+        )
+
+
+class BacklogSettings(Section):
+    # Defaults are merged into the file's values by key: they must be dumped as `for`.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
+
+    grace: Duration = 1800.0
+    baseline: Duration = 1800.0
+    min_calls_waiting: Annotated[int, Field(ge=1)] = 5
+    max_calls_waiting: Annotated[int, Field(ge=0)] = 20
+    max_backlog_ratio: Annotated[float, Field(gt=0)] = 3.0
+    max_drain_eta: Duration = 900.0
+    drained_calls_waiting: Annotated[int, Field(ge=0)] = 2
+    patience: Annotated[Duration, Field(gt=0)] = 600.0
+    forecast_lead: Duration = 1800.0
+    overrun_after: Duration = 60.0
+    return_spread: Annotated[Duration, Field(ge=0)] = 120.0
+    page_confidence: Annotated[float, Field(ge=0.5, le=0.9)] = 0.75
+    for_: Annotated[Duration, Field(alias="for")] = 60.0
+    keep_firing_for: Duration = 120.0
+    severity: str = "critical"
+
+    @model_validator(mode="after")
+    def _levels(self) -> BacklogSettings:
+        if self.drained_calls_waiting >= self.min_calls_waiting:
+            raise ValueError(
+                f"drained_calls_waiting ({self.drained_calls_waiting}) must be below "
+                f"min_calls_waiting ({self.min_calls_waiting}): the clear level is under the "
+                "fire level"
+            )
+        return self
+
+    def limits(self) -> BacklogLimits:
+        return into(BacklogLimits, self)
+
+
+class EventWindowSettings(Section):
+    sites: list[str] = []
+    components: list[str] = []
+    max_duration: Annotated[float, BeforeValidator(parse_duration), Field(gt=0)] = 4 * 3600.0
+    max_open_per_site: Annotated[int, Field(ge=1)] = 20
+    max_names: Annotated[int, Field(ge=1)] = 64
+    max_bytes: Annotated[int, Field(ge=64 * 1024)] = 8 * 1024 * 1024
+
+
+class MaintenanceSettings(Section):
+    timezone: str = "UTC"
+    windows: list[WindowSettings] = []
+    backlog: BacklogSettings = BacklogSettings()
+    events: EventMode = "accept"
+    event_windows: EventWindowSettings = EventWindowSettings()
+
+    def event_policy(self) -> EventPolicy:
+        w = self.event_windows
+        return EventPolicy(
+            self.events,
+            tuple(w.sites),
+            tuple(w.components),
+            w.max_duration,
+            w.max_open_per_site,
+            w.max_names,
+            w.max_bytes,
+        )
+
+    @model_validator(mode="after")
+    def _zone(self) -> MaintenanceSettings:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone {self.timezone!r} is not an IANA time zone") from None
+        names = [w.name for w in self.windows]
+        if len(set(names)) != len(names):
+            raise ValueError("window names must be unique")
+        return self

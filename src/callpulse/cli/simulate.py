@@ -97,7 +97,7 @@ async def _produce(
     lead = length if speed <= 0 else length * max(0.0, 1 - 1 / speed)
     start = wall_start - lead
     center = ContactCenter(scenario, start, in_order=writer is not None)
-    from callpulse.sources.kafka import connection_options
+    from callpulse.sources.kafka_connect import connection_options
 
     bootstrap = kafka.bootstrap_servers
     producer = AIOKafkaProducer(

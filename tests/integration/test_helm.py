@@ -722,3 +722,10 @@ def test_the_operators_resources_match_its_crds(
     monitor["spec"]["endpoints"][0]["tlsconfig"] = monitor["spec"]["endpoints"][0]["tlsConfig"]
     with pytest.raises(jsonschema.ValidationError, match="tlsconfig"):
         jsonschema.validate(monitor, crd_schemas["ServiceMonitor"])
+
+
+def test_the_pod_gets_no_service_link_variables(helm: str) -> None:
+    # Kubernetes would put CALLPULSE_PORT, CALLPULSE_SERVICE_HOST and the like in the pod for
+    # a Service named callpulse: variables in the prefix callpulse reads its settings from.
+    pod = one(render(helm), "Deployment")["spec"]["template"]["spec"]
+    assert pod["enableServiceLinks"] is False

@@ -76,6 +76,7 @@ def test_check_config_prints_the_rules_and_the_listen_address(tmp_path: Path) ->
         ("CALLPULSE_HTTP__PROT", "'prot' is no key of section http"),
         ("CALLPULSE_MAINTENANCE__BACKLOG__FOUR", "'four' is no key of section maintenance.backlog"),
         ("CALLPULSE_HTTP__PORT__X", "http.port has no keys (one value): 'x' is too many"),
+        ("CALLPULSE_HTTP__SERVICE_PORT", "'service_port' is no key of section http"),
     ],
 )
 def test_a_variable_that_names_no_setting_is_an_error(name: str, said: str) -> None:
@@ -95,6 +96,16 @@ def test_a_variable_that_names_no_setting_is_an_error(name: str, said: str) -> N
         "CALLPULSE_ALERTING__ALERTMANAGERS",  # a list, set whole as JSON
         "callpulse_log__level",  # read case-insensitively, checked so too
         "CALLPULSE_CACHE",  # the scripts' cache: not a setting, and said so
+        # What Kubernetes puts in a pod's environment for a Service named callpulse (or
+        # callpulse-web) in its namespace.
+        "CALLPULSE_PORT",
+        "CALLPULSE_SERVICE_HOST",
+        "CALLPULSE_SERVICE_PORT",
+        "CALLPULSE_SERVICE_PORT_HTTP",
+        "CALLPULSE_PORT_9464_TCP",
+        "CALLPULSE_PORT_9464_TCP_PROTO",
+        "CALLPULSE_PORT_9464_TCP_ADDR",
+        "CALLPULSE_WEB_SERVICE_HOST",
         "OTHER_HTPP",
     ],
 )

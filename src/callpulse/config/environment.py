@@ -8,6 +8,7 @@ variable is therefore walked down the schema, and one that names no setting stop
 
 from __future__ import annotations
 
+import re
 import types
 from collections.abc import Mapping
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -20,13 +21,23 @@ NOT_SETTINGS = frozenset({"CALLPULSE_CACHE"})
 """Variables of the project's own scripts that share the prefix but are no setting
 (``CALLPULSE_CACHE``: where scripts/install-helm and scripts/kafka-local keep downloads)."""
 
+SERVICE_LINK = re.compile(
+    r"[A-Z0-9_]+_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT(_\d+_(TCP|UDP|SCTP)(_PROTO|_PORT|_ADDR)?)?)"
+)
+"""The variables Kubernetes gives a pod for each Service of its namespace (``enableServiceLinks``):
+a Service named ``callpulse`` gives ``CALLPULSE_PORT``, ``CALLPULSE_SERVICE_HOST`` and the
+like. They have no ``__``, and no top-level setting has such a name, so they are left alone."""
+
 
 def check_environment(model: type[BaseModel], environ: Mapping[str, str]) -> None:
     """Raise ConfigError naming each ``CALLPULSE_`` variable of ``environ`` that is not a
     key of ``model`` (sections joined by ``__``, case-insensitive as the loader reads them)."""
     wrong = []
     for name in sorted(environ):
-        if not name.upper().startswith(ENV_PREFIX) or name.upper() in NOT_SETTINGS:
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in NOT_SETTINGS:
+            continue
+        if ENV_DELIMITER not in upper and SERVICE_LINK.fullmatch(upper):
             continue
         path = name[len(ENV_PREFIX) :].lower().split(ENV_DELIMITER)
         problem = _problem(model, path)

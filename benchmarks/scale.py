@@ -76,6 +76,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from callpulse.core.clock import WALL_TIME
+
 if TYPE_CHECKING:
     from callpulse.app import App
     from callpulse.core.ingest import RawRecord
@@ -436,8 +438,7 @@ class BenchSource:
     """The Source Protocol in memory: batches fed as told, then idle, or a steady stream."""
 
     name = "bench"
-    event_time_clock = False
-    wall_clock_bound = True
+    clock = WALL_TIME
 
     def __init__(self, traffic: Traffic, batch: int, marks: Marks) -> None:
         from callpulse.sources.base import DeadLetterStats, RevokeHandler

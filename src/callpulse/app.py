@@ -11,7 +11,6 @@ in-flight batch is finished and committed, connections close, exit 0 within
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import math
 import signal
 import time
@@ -88,11 +87,12 @@ class App:
         parts = pipeline.build(
             self._with_source(settings),
             now=time.time(),
-            event_time_clock=self.source.event_time_clock,
+            clock=self.source.clock,
             hold=self._holding,
             blind=self.source.blindness,
             web_tls=self._web.ssl_context is not None,
         )
+        self.pipeline = parts
         self.monitor, self.ingest, self.alerting = parts.monitor, parts.ingest, parts.alerting
         self.adapters = parts.adapters
         self.collector = CallpulseCollector(
@@ -146,7 +146,7 @@ class App:
             self.alerting,
             self.monitor,
             lambda new: self._with_source(new).monitor_config(
-                event_time_clock=self.source.event_time_clock
+                event_time_clock=self.source.clock.event_time
             ),
         )
         self.http = HttpServer(
@@ -379,9 +379,7 @@ class App:
     async def _apply(self, batch: Batch) -> None:
         """Apply a batch, dead-letter what it rejected, commit it."""
         source = self.source
-        if source.wall_clock_bound:
-            self.monitor.tick(time.time())
-        rejected = self.ingest.process(batch.records)
+        rejected = self.pipeline.feed(batch.records, time.time())
         if rejected:
             self._log_rejections(rejected)
             await source.dead_letter(rejected)
@@ -389,30 +387,13 @@ class App:
 
     async def _tick(self) -> None:
         interval = self.settings.kpi.tick
-        if not self.source.wall_clock_bound:
+        if not self.source.clock.wall_bound:
             return  # a time-compressed simulation: its clock is the only one
         while True:
-            self.monitor.tick(time.time())
-            if self.adapters:
-                self._flush_adapters(self.monitor.now)
+            rejected = self.pipeline.flush(time.time())
+            if rejected:
+                self._log_rejections(rejected)
             await asyncio.sleep(interval)
-
-    def _flush_adapters(self, now: float) -> None:
-        """Apply what adapters have due by ``now`` with no record saying so (an assumed
-        wrap-up ending on a quiet log), for the sites whose partitions this replica owns."""
-        owned = {
-            (topic, site): partition
-            for (topic, partition), sites in self.ingest.sites_by_partition.items()
-            for site in sites
-        }
-        due = []
-        for topic, adapter in self.adapters.items():
-            for record in records.flushed(adapter, now, topic):
-                partition = owned.get((topic, (record.key or b"").decode()))
-                if partition is not None:
-                    due.append(dataclasses.replace(record, partition=partition))
-        if due:
-            self._log_rejections(self.ingest.process(due, translated=True))
 
     # --- reloading rules and maintenance windows ---------------------------------------------
 

@@ -15,6 +15,7 @@ import pytest
 
 from callpulse.app import App
 from callpulse.config import Settings
+from callpulse.core.clock import WALL_TIME
 from callpulse.core.ingest import RawRecord, Rejection
 from callpulse.core.queues import QueueView
 from callpulse.sources.base import Batch, DeadLetterStats
@@ -22,8 +23,7 @@ from callpulse.sources.base import Batch, DeadLetterStats
 
 class HangingSource:
     name = "hanging"
-    event_time_clock = False
-    wall_clock_bound = True
+    clock = WALL_TIME
 
     def __init__(self) -> None:
         self.dead_letters = DeadLetterStats()
@@ -136,7 +136,7 @@ def test_the_clock_ends_an_assumed_wrapup_for_the_partitions_this_replica_owns()
     app, t = app_after_a_call_with_wrapup()
     [view] = app.monitor.queue_views()
     assert view.agents["acw"] == 1
-    app._flush_adapters(t + 95)  # the wrap-up ended at t + 90, with no line since
+    app.pipeline.flush(t + 95)  # the wrap-up ended at t + 90, with no line since
     [view] = app.monitor.queue_views()
     assert (view.agents["acw"], view.agents["available"]) == (0, 1)
 
@@ -144,7 +144,7 @@ def test_the_clock_ends_an_assumed_wrapup_for_the_partitions_this_replica_owns()
 def test_a_revoked_site_gets_no_flushed_events() -> None:
     app, t = app_after_a_call_with_wrapup()
     app._on_revoke([("pbx", 2)])  # lon1 now belongs to another replica
-    app._flush_adapters(t + 95)
+    app.pipeline.flush(t + 95)
     assert app.monitor.queue_views() == []
 
 

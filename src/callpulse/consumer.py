@@ -64,13 +64,15 @@ class Consumer:
 
     async def _main(self) -> None:
         try:
-            if await self._start_source():
+            if await self.open():
                 await self._consume()
         finally:
             if self.started:
                 await self.source.stop()
 
-    async def _start_source(self) -> bool:
+    async def open(self) -> bool:
+        """Start the source, retried with backoff while it is unreachable; False if it
+        refused, or a stop came first."""
         delay = _RETRY_MIN
         while not self.stopping.is_set():
             try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,9 +105,14 @@ def build_source(settings: Settings) -> Source:
 
 
 def compose(
-    settings: Settings, source: Source | None = None, config_path: Path | None = None
+    settings: Settings,
+    source: Source | None = None,
+    config_path: Path | None = None,
+    *,
+    clock: Callable[[], float] = time.time,
 ) -> Runtime:
-    """Wire the daemon ``settings`` describe around ``source`` (by default the one they name)."""
+    """Wire the daemon ``settings`` describe around ``source`` (by default the one they name).
+    ``clock``: the wall clock the consumer feeds and ticks on (a test steps its own)."""
     source = source or build_source(settings)
     web = load_web_config(settings.http.web_config_file)
     stopping = asyncio.Event()
@@ -117,13 +122,13 @@ def compose(
 
     parts = pipeline.build(
         _with_source(settings, source),
-        now=time.time(),
+        now=clock(),
         clock=source.clock,
         hold=holding,
         blind=source.blindness,
         web_tls=web.ssl_context is not None,
     )
-    consumer = Consumer(source, parts, stopping, tick_seconds=settings.kpi.tick)
+    consumer = Consumer(source, parts, stopping, tick_seconds=settings.kpi.tick, clock=clock)
     alerting = parts.alerting
     alerting.owned_sites = consumer.owned_sites
     _carry_alert_state(settings, source, consumer, alerting)

@@ -517,6 +517,9 @@ class BenchSource:
     def rebuilding(self) -> bool:
         return False
 
+    def blindness(self) -> None:
+        return None
+
     def exhausted(self) -> bool:
         return False
 

@@ -137,15 +137,16 @@ class Pipeline:
     ``benchmarks.scaleout``."""
 
     def __init__(self, bootstrap: str, topic: str, group: str) -> None:
-        from callpulse.core.ingest import Ingest
-        from callpulse.core.monitor import Monitor
+        from callpulse import pipeline
         from callpulse.exposition import CallpulseCollector, SourceMetrics, build_registry
         from callpulse.sources.kafka import KafkaSource
 
         settings = kafka_settings(bootstrap, topic, group)
         self.source = KafkaSource(settings.source.kafka)
-        self.monitor = Monitor(settings.monitor_config(event_time_clock=False), now=time.time())
-        self.ingest = Ingest(self.monitor, max_record_bytes=settings.source.kafka.max_record_bytes)
+        self.parts = pipeline.build(
+            settings, now=time.time(), clock=self.source.clock, deliver=False
+        )
+        self.monitor, self.ingest = self.parts.monitor, self.parts.ingest
         collector = CallpulseCollector(
             self.ingest,
             SourceMetrics(self.source.lag, self.source.dead_letters),
@@ -161,8 +162,7 @@ class Pipeline:
         batch = await self.source.fetch()
         self.fetched_at = time.monotonic()
         if batch.records:
-            self.monitor.tick(time.time())
-            rejected = self.ingest.process(batch.records)
+            rejected = self.parts.feed(batch.records, time.time())
             if rejected:
                 await self.source.dead_letter(rejected)
             await self.source.commit(batch)

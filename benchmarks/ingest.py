@@ -23,20 +23,19 @@ BATCH = 5000
 
 def run(values: list[tuple[bytes, bytes]]) -> float:
     """One run over ``values``; records/s."""
-    from callpulse.core.ingest import Ingest, RawRecord
-    from callpulse.core.monitor import Monitor
+    from callpulse import pipeline
+    from callpulse.core.clock import WALL_TIME
+    from callpulse.core.ingest import RawRecord
 
     settings = kafka_settings("127.0.0.1:9092", "bench", "bench")
-    monitor = Monitor(settings.monitor_config(event_time_clock=False), now=time.time())
-    ingest = Ingest(monitor, max_record_bytes=settings.source.kafka.max_record_bytes)
+    parts = pipeline.build(settings, now=time.time(), clock=WALL_TIME, deliver=False)
     batches = [
         [RawRecord(v, k, "bench", 0, i + j) for j, (k, v) in enumerate(values[i : i + BATCH])]
         for i in range(0, len(values), BATCH)
     ]
     began = time.perf_counter()
     for batch in batches:
-        monitor.tick(time.time())
-        ingest.process(batch)
+        parts.feed(batch, time.time())
     return len(values) / (time.perf_counter() - began)
 
 

@@ -19,16 +19,15 @@ from benchmarks.e2e_kafka import kafka_settings, new_topic, producer_process
 
 
 async def run(bootstrap: str, topic: str, events: int) -> None:
-    from callpulse.core.ingest import Ingest
-    from callpulse.core.monitor import Monitor
+    from callpulse import pipeline
     from callpulse.sources.kafka import KafkaSource
 
     settings = kafka_settings(bootstrap, topic, f"rb-{uuid.uuid4().hex[:6]}")
 
     async def consume(rebuild: bool) -> tuple[int, float]:
         source = KafkaSource(settings.source.kafka, rebuild_seconds=905 if rebuild else 0)
-        monitor = Monitor(settings.monitor_config(event_time_clock=False), now=time.time())
-        ingest = Ingest(monitor)
+        parts = pipeline.build(settings, now=time.time(), clock=source.clock, deliver=False)
+        monitor = parts.monitor
         await source.start()
         seen, started = 0, 0.0
         try:
@@ -36,8 +35,7 @@ async def run(bootstrap: str, topic: str, events: int) -> None:
                 batch = await source.fetch()
                 if batch.records and not started:
                     started = time.perf_counter()
-                monitor.tick(time.time())
-                ingest.process(batch.records)
+                parts.feed(batch.records, time.time())
                 await source.commit(batch)
                 seen += len(batch.records)
                 if rebuild and started and not source.rebuilding():

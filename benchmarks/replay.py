@@ -180,8 +180,8 @@ async def inprocess_source(path: Path, events: int) -> dict[str, Any]:
     )
     replay = settings.source.replay
     source = ReplaySource(replay, records.clock(replay.format))
-    parts = pipeline.build(settings, now=time.time(), event_time_clock=source.event_time_clock)
-    monitor, ingest = parts.monitor, parts.ingest
+    parts = pipeline.build(settings, now=time.time(), clock=source.clock)
+    monitor = parts.monitor
     seen = rejected = 0
     began = time.perf_counter()
     await source.start()
@@ -190,9 +190,7 @@ async def inprocess_source(path: Path, events: int) -> dict[str, Any]:
             batch = await source.fetch()
             if not batch.records:
                 continue
-            if source.wall_clock_bound:
-                monitor.tick(time.time())
-            rejected += len(ingest.process(batch.records))
+            rejected += len(parts.feed(batch.records, time.time()))
             seen += len(batch.records)
     finally:
         await source.stop()

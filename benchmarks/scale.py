@@ -76,6 +76,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from callpulse.core.clock import WALL_TIME
+
 if TYPE_CHECKING:
     from callpulse.app import App
     from callpulse.core.ingest import RawRecord
@@ -332,13 +334,13 @@ def instrument(app: App, marks: Marks) -> None:
         return wrapper
 
     # The 1 s tick only (the consume loop's tick before each batch is part of the batch).
-    app.monitor.tick = timed(app.monitor.tick, marks.ticks, "callpulse-tick")  # type: ignore[method-assign]
-    app.alerting.evaluate = timed(app.alerting.evaluate, marks.evaluations)  # type: ignore[method-assign]
-    app.status.sample = timed(app.status.sample, marks.status_samples)  # type: ignore[method-assign]
+    app.runtime.monitor.tick = timed(app.runtime.monitor.tick, marks.ticks, "callpulse-tick")  # type: ignore[method-assign]
+    app.runtime.alerting.evaluate = timed(app.runtime.alerting.evaluate, marks.evaluations)  # type: ignore[method-assign]
+    app.runtime.status.sample = timed(app.runtime.status.sample, marks.status_samples)  # type: ignore[method-assign]
 
     # A scrape's reading of the registry (the families computed, and formatted as they come),
     # as long as the renderer goes through CollectorRegistry.collect.
-    collect = app.registry.collect
+    collect = app.runtime.registry.collect
 
     def timed_collect() -> Iterator[Any]:
         start = time.monotonic()
@@ -347,7 +349,7 @@ def instrument(app: App, marks: Marks) -> None:
         finally:
             marks.renders.add(start, time.monotonic())
 
-    app.registry.collect = timed_collect  # type: ignore[method-assign]
+    app.runtime.registry.collect = timed_collect  # type: ignore[method-assign]
 
     began = [0.0]
 
@@ -436,8 +438,7 @@ class BenchSource:
     """The Source Protocol in memory: batches fed as told, then idle, or a steady stream."""
 
     name = "bench"
-    event_time_clock = False
-    wall_clock_bound = True
+    clock = WALL_TIME
 
     def __init__(self, traffic: Traffic, batch: int, marks: Marks) -> None:
         from callpulse.sources.base import DeadLetterStats, RevokeHandler
@@ -515,6 +516,9 @@ class BenchSource:
 
     def rebuilding(self) -> bool:
         return False
+
+    def blindness(self) -> None:
+        return None
 
     def exhausted(self) -> bool:
         return False
@@ -755,12 +759,13 @@ def progress(queues: int, message: str) -> None:
 
 async def one_size(args: argparse.Namespace) -> dict[str, Any]:
     from callpulse.app import App
+    from callpulse.runtime import compose
 
     queues = args.queues[0]
     rss = {"start": rss_mib()}
     marks = Marks()
     source = BenchSource(Traffic(queues, args.sites), args.batch, marks)
-    app = App(settings_for(queues, args.sites, args.set), source=source)
+    app = App(compose(settings_for(queues, args.sites, args.set), source))
     instrument(app, marks)
     run = asyncio.create_task(app.run(), name="bench-daemon")
     bench = asyncio.create_task(measure(app, source, marks, rss, args), name="bench-measure")
@@ -780,9 +785,9 @@ async def one_size(args: argparse.Namespace) -> dict[str, Any]:
 async def measure(
     app: App, source: BenchSource, marks: Marks, rss: dict[str, float], args: argparse.Namespace
 ) -> dict[str, Any]:
-    queues, traffic, monitor = args.queues[0], source.traffic, app.monitor
+    queues, traffic, monitor = args.queues[0], source.traffic, app.runtime.monitor
     await source.started.wait()
-    url = f"http://127.0.0.1:{app.http.port}/metrics"
+    url = f"http://127.0.0.1:{app.runtime.http.port}/metrics"
     rss["before_fill"] = rss_mib()
 
     # 1. Fill.
@@ -796,7 +801,7 @@ async def measure(
         "seconds": round(seconds, 2),
         "events_per_second": round(events / seconds),
         "queues_tracked": len(monitor.queues),
-        "invalid": sum(app.ingest.invalid.values()),
+        "invalid": sum(app.runtime.ingest.invalid.values()),
         "overflow": {k: v for k, v in monitor.guard.overflow.items() if v},
     }
     progress(queues, f"filled: {json.dumps(fill)}")
@@ -849,7 +854,7 @@ async def measure(
     # The daemon's renderer's own counts, if it keeps any (whatever it names them).
     renderer = {
         k: v
-        for k, v in vars(getattr(app, "renderer", object())).items()
+        for k, v in vars(app.runtime.renderer).items()
         if not k.startswith("_") and isinstance(v, int | float)
     }
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -875,7 +880,7 @@ async def measure(
         "sites": args.sites,
         "agents": AGENTS_PER_QUEUE * queues,
         "windows": list(monitor.window_labels),
-        "evaluation_interval_s": app.settings.alerting.evaluation_interval,
+        "evaluation_interval_s": app.runtime.settings.alerting.evaluation_interval,
         "fill": fill,
         "refreshes_s": [round(r, 2) for r in refreshes],
         "scrape_quiet": scrape_summary(quiet, marks),
@@ -924,7 +929,7 @@ def profile_render(app: App, accept: str, queues: int) -> None:
     encode = fast_encoder(library)
     profiler = cProfile.Profile()
     began = time.perf_counter()
-    profiler.runcall(encode, app.registry)
+    profiler.runcall(encode, app.runtime.registry)
     took = (time.perf_counter() - began) * 1000
     progress(queues, f"profile of the registry rendered as {content_type} ({took:.0f} ms):")
     print_profile(profiler, 25)
@@ -937,7 +942,7 @@ def profile_evaluation(app: App, queues: int) -> None:
 
     profiler = cProfile.Profile()
     began = time.perf_counter()
-    profiler.runcall(app.alerting.evaluate)
+    profiler.runcall(app.runtime.alerting.evaluate)
     took = (time.perf_counter() - began) * 1000
     progress(queues, f"profile of one alert evaluation ({took:.0f} ms):")
     print_profile(profiler, 25)

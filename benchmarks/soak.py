@@ -65,15 +65,14 @@ async def produce(bootstrap: str, topic: str, rate: float, seconds: float) -> No
 async def consume(bootstrap: str, topic: str, seconds: float) -> None:
     from prometheus_client import generate_latest
 
-    from callpulse.core.ingest import Ingest
-    from callpulse.core.monitor import Monitor
+    from callpulse import pipeline
     from callpulse.exposition import CallpulseCollector, SourceMetrics, build_registry
     from callpulse.sources.kafka import KafkaSource
 
     settings = kafka_settings(bootstrap, topic, f"soak-{topic}")
     source = KafkaSource(settings.source.kafka)
-    monitor = Monitor(settings.monitor_config(event_time_clock=False), now=time.time())
-    ingest = Ingest(monitor)
+    parts = pipeline.build(settings, now=time.time(), clock=source.clock, deliver=False)
+    ingest = parts.ingest
     registry = build_registry(
         CallpulseCollector(
             ingest, SourceMetrics(source.lag, source.dead_letters), ready=lambda: True
@@ -85,8 +84,7 @@ async def consume(bootstrap: str, topic: str, seconds: float) -> None:
     try:
         while time.monotonic() - began < seconds:
             batch = await source.fetch()
-            monitor.tick(time.time())
-            ingest.process(batch.records)
+            parts.feed(batch.records, time.time())
             await source.commit(batch)
             applied += len(batch.records)
             now = time.monotonic()

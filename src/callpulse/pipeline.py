@@ -1,21 +1,28 @@
 """The pipeline, built in one place: decode (Ingest) -> monitor -> alert rules and sinks.
 
-The daemon, ``callpulse rules test`` and ``callpulse scenario check`` all run events through
-what :func:`build` returns, so what a rule test or a scenario proves is what the daemon does,
-and a new part of the pipeline is wired here once.
+Its verbs are the only way records and time go in: :meth:`Pipeline.feed` applies records as
+a source gives them (raw bytes, with their coordinates), :meth:`Pipeline.evaluate` runs the
+rules, :meth:`Pipeline.flush` applies what adapters assumed by a time. Each takes ``now``, and
+the :class:`~callpulse.core.clock.Clock` chosen at :func:`build` says what it means. The
+daemon's consumer, ``callpulse rules test``, ``replay --report``, the scenario runner and the
+benchmarks are each a short loop over them, so what a rule test or a report proves is what the
+daemon does, with the same limits, and a new part of the pipeline is wired here once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from callpulse.adapters import records
 from callpulse.adapters.base import Adapter
 from callpulse.alerting import Alerting
 from callpulse.config import Settings
+from callpulse.core.alert_state import Notification
+from callpulse.core.clock import Clock
 from callpulse.core.consumer_health import Blindness
-from callpulse.core.ingest import Ingest
+from callpulse.core.ingest import Ingest, RawRecord, Rejection
 from callpulse.core.monitor import Monitor
 from callpulse.web.address import external_url
 
@@ -28,13 +35,56 @@ class Pipeline:
     ingest: Ingest
     alerting: Alerting
     adapters: dict[str, Adapter]  # by topic (or replayed file), where it is not events v1
+    clock: Clock
+
+    def feed(
+        self, batch: Iterable[RawRecord], now: float, *, translated: bool = False
+    ) -> list[Rejection]:
+        """Apply ``batch`` at ``now``; return the rejected records, in order.
+
+        ``translated``: events v1 already, though their topic has an adapter (what
+        :meth:`flush` hands on, or a report's events held back from their record)."""
+        self.clock.feed(self.monitor, now)
+        return self.ingest.process(batch, translated=translated)
+
+    def evaluate(self, now: float) -> list[Notification]:
+        """Evaluate every rule at ``now``; return the notifications queued for the sinks."""
+        self.clock.evaluate(self.monitor, now)
+        return self.alerting.evaluate()
+
+    def flush(self, now: float) -> list[Rejection]:
+        """Time passes to ``now`` with no record: the windows age, and what the adapters
+        have due by the monitor's time with no record saying so (an assumed wrap-up ending
+        on a quiet log) is applied, for the sites of the partitions fed so far (after a
+        revoke, another replica owns the rest)."""
+        self.clock.feed(self.monitor, now)
+        if not self.adapters:
+            return []
+        now = self.monitor.now  # on event time, the adapters' clock is the records'
+        owned = {
+            (topic, site): partition
+            for (topic, partition), sites in self.ingest.sites_by_partition.items()
+            for site in sites
+        }
+        due = []
+        for topic, adapter in self.adapters.items():
+            for record in records.flushed(adapter, now, topic):
+                partition = owned.get((topic, (record.key or b"").decode()))
+                if partition is not None:
+                    due.append(dataclasses.replace(record, partition=partition))
+        return self.feed(due, now, translated=True) if due else []
+
+
+Observer = Callable[[float, Pipeline], None]
+"""Told of each evaluation a caller makes: its time, and the pipeline just after it (what a
+test reads the KPIs and the alerts of)."""
 
 
 def build(
     settings: Settings,
     *,
     now: float,
-    event_time_clock: bool,
+    clock: Clock,
     deliver: bool = True,
     hold: Callable[[], bool] = lambda: False,
     blind: Callable[[], Blindness | None] = lambda: None,
@@ -42,14 +92,14 @@ def build(
 ) -> Pipeline:
     """Build the pipeline ``settings`` describe, its clock at ``now``.
 
-    ``event_time_clock``: windows end at the newest event rather than at the wall clock (a
-    replay or a simulation faster than real time). ``deliver`` False: no sink, no state file
+    ``clock``: whose time windows end at, and what bounds an event's (see
+    :mod:`callpulse.core.clock`). ``deliver`` False: no sink, no state file
     (a scenario check evaluates the rules but pages nobody). ``hold``, ``blind``: see
     :class:`Alerting`. ``web_tls``: the HTTP server serves HTTPS (the scheme of the
     ``external_url`` alerts link to, when the settings name none).
     The rules are the ones compiled when ``settings`` were loaded.
     """
-    monitor = Monitor(settings.monitor_config(event_time_clock=event_time_clock), now=now)
+    monitor = Monitor(settings.monitor_config(event_time_clock=clock.event_time), now=now)
     ingest = Ingest(monitor, max_record_bytes=settings.source.kafka.max_record_bytes)
     adapters = _adapters(settings)
     for topic, adapter in adapters.items():
@@ -73,7 +123,7 @@ def build(
         hold=hold,
         blind=blind,
     )
-    return Pipeline(monitor, ingest, alerting, adapters)
+    return Pipeline(monitor, ingest, alerting, adapters, clock)
 
 
 def _adapters(settings: Settings) -> dict[str, Adapter]:

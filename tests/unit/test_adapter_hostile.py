@@ -11,6 +11,7 @@ import pytest
 
 from callpulse.adapters.base import AdapterError
 from callpulse.config import Settings
+from callpulse.core.clock import WALL_TIME
 from callpulse.core.ingest import RawRecord
 from callpulse.pipeline import build
 
@@ -74,7 +75,7 @@ def test_out_of_range_values_are_rejected_not_raised(fmt: str, record: bytes) ->
         {"source": {"kind": "kafka", "kafka": {"topics": ["p"],
                                                 "formats": {"p": {"format": fmt, "site": "s1"}}}}}
     )  # fmt: skip
-    parts = build(settings, now=NOW, event_time_clock=False)
+    parts = build(settings, now=NOW, clock=WALL_TIME)
     [rejected] = parts.ingest.process([RawRecord(record, None, "p", 0, 7)])
     assert rejected.reason == f"invalid_{fmt}"
     assert rejected.record.value == record

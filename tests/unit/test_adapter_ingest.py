@@ -11,6 +11,7 @@ import pytest
 from callpulse.adapters import records
 from callpulse.config import Settings
 from callpulse.config.errors import ConfigError
+from callpulse.core.clock import WALL_TIME
 from callpulse.core.ingest import RawRecord
 from callpulse.exposition import ignored_by_format
 from callpulse.pipeline import build
@@ -28,7 +29,7 @@ def test_a_topic_with_a_format_goes_through_its_adapter() -> None:
     parts = build(
         settings(pbx={"format": "asterisk-queue-log", "site": "lon1"}),
         now=NOW,
-        event_time_clock=False,
+        clock=WALL_TIME,
     )
     t = int(NOW) - 20
     lines = [
@@ -54,7 +55,7 @@ def test_other_topics_stay_events_v1() -> None:
     parts = build(
         settings(pbx={"format": "asterisk-queue-log", "site": "lon1"}),
         now=NOW,
-        event_time_clock=False,
+        clock=WALL_TIME,
     )
     [rejected] = parts.ingest.process([RawRecord(b"1|c1|q|NONE|ENTERQUEUE", None, "events")])
     assert rejected.reason == "invalid_json"
@@ -74,7 +75,7 @@ def test_an_assumed_wrapup_ends_on_the_clock_with_no_line() -> None:
     parts = build(
         settings(pbx={"format": "asterisk-queue-log", "site": "lon1", "wrapup_seconds": 30}),
         now=NOW,
-        event_time_clock=False,
+        clock=WALL_TIME,
     )
     t = int(NOW) - 100
     lines = [
@@ -147,7 +148,7 @@ def test_an_oversize_platform_record_is_refused_before_its_adapter_reads_it() ->
     parts = build(
         settings(pbx={"format": "asterisk-queue-log", "site": "lon1"}),
         now=NOW,
-        event_time_clock=False,
+        clock=WALL_TIME,
     )
     t = int(NOW) - 10
     big = f"{t}|NONE|billing|Alice|ADDMEMBER|".encode() + b"x" * (256 * 1024)

@@ -15,15 +15,16 @@ import pytest
 
 from callpulse.app import App
 from callpulse.config import Settings
+from callpulse.core.clock import WALL_TIME
 from callpulse.core.ingest import RawRecord, Rejection
 from callpulse.core.queues import QueueView
+from callpulse.runtime import compose
 from callpulse.sources.base import Batch, DeadLetterStats
 
 
 class HangingSource:
     name = "hanging"
-    event_time_clock = False
-    wall_clock_bound = True
+    clock = WALL_TIME
 
     def __init__(self) -> None:
         self.dead_letters = DeadLetterStats()
@@ -77,18 +78,18 @@ def settings(grace: str) -> Settings:
 
 async def test_shutdown_past_the_grace_period_is_forced() -> None:
     source = HangingSource()
-    app = App(settings("300ms"), source=source)
+    app = App(compose(settings("300ms"), source))
     run = asyncio.create_task(app.run())
     await asyncio.sleep(0.3)
-    assert app.readiness() == (True, "ok")
+    assert app.runtime.readiness() == (True, "ok")
     app.request_stop()
-    assert app.readiness() == (False, "shutting down")
+    assert app.runtime.readiness() == (False, "shutting down")
     assert await asyncio.wait_for(run, timeout=5) == 1
     assert len(source.committed) == 1  # the batch it had was applied and committed
 
 
 async def test_second_signal_exits_at_once() -> None:
-    app = App(settings("60s"), source=HangingSource())
+    app = App(compose(settings("60s"), HangingSource()))
     run = asyncio.create_task(app.run())
     await asyncio.sleep(0.3)
     app._on_signal(signal.SIGTERM)
@@ -104,8 +105,10 @@ async def test_signal_handlers_are_restored_when_start_up_fails() -> None:
         taken.listen()
         port = taken.getsockname()[1]
         app = App(
-            Settings.model_validate({"http": {"host": "127.0.0.1", "port": port}}),
-            source=HangingSource(),
+            compose(
+                Settings.model_validate({"http": {"host": "127.0.0.1", "port": port}}),
+                HangingSource(),
+            )
         )
         with pytest.raises(OSError, match=r"(?i)address already in use"):
             await app.run()
@@ -121,48 +124,49 @@ def app_after_a_call_with_wrapup() -> tuple[App, int]:
     settings = Settings.model_validate(
         {"source": {"kind": "kafka", "kafka": {"topics": ["pbx"], "formats": {"pbx": pbx}}}}
     )
-    app = App(settings, source=HangingSource())
-    t = int(app.monitor.now) - 100
+    app = App(compose(settings, HangingSource()))
+    t = int(app.runtime.monitor.now) - 100
     lines = [
         f"{t}|NONE|billing|Alice|ADDMEMBER|",
         f"{t + 5}|c1|billing|Alice|CONNECT|4|c1.2|1",
         f"{t + 60}|c1|billing|Alice|COMPLETECALLER|4|55|1",
     ]
-    app.ingest.process([RawRecord(x.encode(), b"lon1", "pbx", 2, i) for i, x in enumerate(lines)])
+    read = [RawRecord(x.encode(), b"lon1", "pbx", 2, i) for i, x in enumerate(lines)]
+    app.runtime.ingest.process(read)
     return app, t
 
 
 def test_the_clock_ends_an_assumed_wrapup_for_the_partitions_this_replica_owns() -> None:
     app, t = app_after_a_call_with_wrapup()
-    [view] = app.monitor.queue_views()
+    [view] = app.runtime.monitor.queue_views()
     assert view.agents["acw"] == 1
-    app._flush_adapters(t + 95)  # the wrap-up ended at t + 90, with no line since
-    [view] = app.monitor.queue_views()
+    app.runtime.pipeline.flush(t + 95)  # the wrap-up ended at t + 90, with no line since
+    [view] = app.runtime.monitor.queue_views()
     assert (view.agents["acw"], view.agents["available"]) == (0, 1)
 
 
 def test_a_revoked_site_gets_no_flushed_events() -> None:
     app, t = app_after_a_call_with_wrapup()
-    app._on_revoke([("pbx", 2)])  # lon1 now belongs to another replica
-    app._flush_adapters(t + 95)
-    assert app.monitor.queue_views() == []
+    app.runtime.consumer.on_revoke([("pbx", 2)])  # lon1 now belongs to another replica
+    app.runtime.pipeline.flush(t + 95)
+    assert app.runtime.monitor.queue_views() == []
 
 
 def test_the_status_sample_after_an_evaluation_reads_the_evaluations_queue_views() -> None:
     app, _ = app_after_a_call_with_wrapup()
     reads = []
-    views = app.monitor.queues.views
+    views = app.runtime.monitor.queues.views
 
     def counted() -> list[QueueView]:
         reads.append(1)
         return views()
 
-    app.monitor.queues.views = counted  # type: ignore[method-assign]
-    app.alerting.evaluate()
-    app._status_due()  # as the alerting loop calls it, right after
+    app.runtime.monitor.queues.views = counted  # type: ignore[method-assign]
+    app.runtime.alerting.evaluate()
+    app.runtime.sampler.due()  # as the alerting loop calls it, right after
     assert len(reads) == 1  # one computation for both
-    app._status_due()  # a second within 5 s takes no sample
-    [queue] = app.status.document()["queues"]
+    app.runtime.sampler.due()  # a second within 5 s takes no sample
+    [queue] = app.runtime.status.document()["queues"]
     assert queue["history"]["calls_waiting"] == [0.0]
 
 
@@ -172,19 +176,19 @@ async def test_the_fill_of_an_adapters_caps_and_the_http_servers_is_exposed(tmp_
     settings = Settings.model_validate(
         {"source": {"kind": "replay", "replay": replay}, "http": {"port": 0}}
     )
-    app = App(settings)
+    app = App(compose(settings))
     line = b"1764147600|NONE|billing|PJSIP/1001|ADDMEMBER|"
-    assert app.ingest.process([RawRecord(line, topic=str(path))]) == []
-    await app.http.start()
+    assert app.runtime.ingest.process([RawRecord(line, topic=str(path))]) == []
+    await app.runtime.http.start()
     try:
         fill = {
             s.labels["cap"]: s.value
-            for family in app.registry.collect()
+            for family in app.runtime.registry.collect()
             if family.name == "callpulse_cap_fill_ratio"
             for s in family.samples
         }
     finally:
-        await app.http.stop()
+        await app.runtime.http.stop()
     assert fill["asterisk_queue_log_agents"] == pytest.approx(1 / 10_000)
     assert 0 < fill["asterisk_queue_log_memberships"] < 1
     assert fill["http_connections"] == 0

@@ -14,6 +14,7 @@ from callpulse.config import ConfigError, load_settings
 from callpulse.config.environment import check_environment
 from callpulse.config.schema import Settings
 from callpulse.core.alert_state import Notification
+from callpulse.core.clock import WALL_TIME
 from callpulse.shipped import shipped
 from callpulse.web.address import external_url, listen_url, parse_listen_address
 
@@ -208,10 +209,10 @@ def test_external_url_defaults_to_the_listen_address(tmp_path: Path) -> None:
     from callpulse import pipeline
 
     settings = load_settings(write(tmp_path, "http: {host: 10.1.2.3, port: 9555}\n"))
-    parts = pipeline.build(settings, now=0.0, event_time_clock=False, deliver=False)
+    parts = pipeline.build(settings, now=0.0, clock=WALL_TIME, deliver=False)
     assert parts.alerting.external_url == "http://10.1.2.3:9555"
     set_url = load_settings(write(tmp_path, "alerting: {external_url: 'https://cp.example'}\n"))
-    parts = pipeline.build(set_url, now=0.0, event_time_clock=False, deliver=False)
+    parts = pipeline.build(set_url, now=0.0, clock=WALL_TIME, deliver=False)
     assert parts.alerting.external_url == "https://cp.example"
 
 

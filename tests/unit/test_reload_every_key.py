@@ -19,6 +19,7 @@ from callpulse.config import Settings, load_settings
 from callpulse.config import reload as reloading
 from callpulse.config.reload import Reloader
 from callpulse.config.schema import BacklogSettings, EventWindowSettings, MaintenanceSettings
+from callpulse.core.clock import WALL_TIME
 
 NOW = 1_800_000_000.0
 WINDOW = {
@@ -129,7 +130,7 @@ def reloader_of(path: Path, settings: Settings, parts: pipeline.Pipeline) -> Rel
 
 
 def running(settings: Settings) -> pipeline.Pipeline:
-    return pipeline.build(settings, now=NOW, event_time_clock=False, deliver=False)
+    return pipeline.build(settings, now=NOW, clock=WALL_TIME, deliver=False)
 
 
 def effect(parts: pipeline.Pipeline) -> tuple[object, ...]:

@@ -12,6 +12,7 @@ from callpulse import pipeline
 from callpulse.alerting import Alerting
 from callpulse.config import AlertingSettings, ConfigError, load_settings
 from callpulse.core.calendar import WindowSpec
+from callpulse.core.clock import EVENT_TIME, WALL_TIME
 from callpulse.core.consumer_health import Blindness
 from callpulse.core.monitor import Monitor, MonitorConfig
 from callpulse.core.planned_silences import SilenceWindowPolicy, Wanted
@@ -56,10 +57,10 @@ def test_silences_are_kept_on_the_wall_clock_only(
     path = tmp_path / "callpulse.yaml"
     path.write_text(AM + "  silence_windows: true\n  log: false\n")
     settings = load_settings(path)
-    built = pipeline.build(settings, now=0.0, event_time_clock=event_time)
+    built = pipeline.build(settings, now=0.0, clock=EVENT_TIME if event_time else WALL_TIME)
     assert (built.alerting.silences is not None) is kept
     # A rules test or a scenario check sends nothing anywhere, silences included.
-    quiet = pipeline.build(settings, now=0.0, event_time_clock=False, deliver=False)
+    quiet = pipeline.build(settings, now=0.0, clock=WALL_TIME, deliver=False)
     assert quiet.alerting.silences is None
 
 

@@ -1,5 +1,6 @@
 """The ``callpulse`` command: its arguments here, each command in a module of its own
-(``run`` and ``replay`` start :class:`callpulse.app.App`)."""
+(``run`` and ``replay`` start :class:`callpulse.app.App` over what
+:func:`callpulse.runtime.compose` wires)."""
 
 from __future__ import annotations
 
@@ -328,12 +329,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from callpulse import logs, memory
     from callpulse.app import App
+    from callpulse.runtime import compose
 
     logs.configure(settings.log.level, settings.log.format)
     memory.return_large_blocks()
 
     async def serve() -> int:
-        return await App(settings, config_path=getattr(args, "config", None)).run()
+        runtime = compose(settings, config_path=getattr(args, "config", None))
+        return await App(runtime).run()
 
     return asyncio.run(serve())
 

@@ -30,6 +30,7 @@ from callpulse.adapters import records
 from callpulse.cli import guess, hints
 from callpulse.cli.timeline import Timeline
 from callpulse.config import Settings
+from callpulse.core.clock import EVENT_TIME
 from callpulse.core.ingest import DecodeError, PartlyDecodedError, RawRecord
 from callpulse.core.queues import QueueWindow
 from callpulse.sources.files import ReadError, head, open_replay, position, read_records
@@ -103,12 +104,14 @@ class ReplayReport:
 
 
 def play(
-    settings: Settings, progress: Callable[[int], None] = lambda position: None
+    settings: Settings,
+    progress: Callable[[int], None] = lambda position: None,
+    observe: pipeline.Observer | None = None,
 ) -> ReplayReport:
     """Play ``settings.source.replay`` to its end and return the report; ``progress`` is told
     now and then how far into the file (in its bytes on disk) reading has got. Raises
-    OSError if the file cannot be opened."""
-    run = _Run(settings)
+    OSError if the file cannot be opened. ``observe``: told of every evaluation."""
+    run = _Run(settings, observe)
     limit = settings.source.kafka.max_record_bytes
     fmt = settings.source.replay.format.format
     with open_replay(settings.source.replay.path) as stream:
@@ -129,8 +132,11 @@ class _Run:
     """One file through the pipeline: its records in order, the rules evaluated between them
     on the file's time (:class:`Timeline`), and what was counted."""
 
-    def __init__(self, settings: Settings) -> None:
-        parts = pipeline.build(settings, now=0.0, event_time_clock=True, deliver=False)
+    def __init__(self, settings: Settings, observe: pipeline.Observer | None = None) -> None:
+        self.observe = observe
+        # The file's own time, unbounded: a report of last week's file rejects nothing as
+        # "future", and the rules are evaluated as that time passes between its events.
+        parts = pipeline.build(settings, now=0.0, clock=EVENT_TIME, deliver=False)
         self.parts = parts
         parts.monitor.queues.keep_run()
         self.timeline = Timeline(settings, parts.monitor, parts.alerting.evaluator.rules)
@@ -209,7 +215,7 @@ class _Run:
         record it contains is rejected as the daemon rejects it; what it lets out is still
         counted here rather than ending the report."""
         try:
-            rejected = self.parts.ingest.process(batch, translated=translated)
+            rejected = self.parts.feed(batch, self.parts.monitor.now, translated=translated)
         except Exception as exc:
             self._reject(exc, line)
             return False
@@ -250,7 +256,7 @@ class _Run:
                 self._reject(exc, 0)
                 continue
             self._process(flushed, translated=True)
-        for n in parts.alerting.evaluate():
+        for n in parts.evaluate(now):
             labels: Labels = tuple(sorted(n.labels.items()))
             if n.ends_at > now:
                 if labels not in self.firing:
@@ -258,6 +264,8 @@ class _Run:
                     report.episodes[labels] += 1
             else:
                 self.firing.discard(labels)
+        if self.observe is not None:
+            self.observe(now, parts)
 
     def finish(self) -> ReplayReport:
         """The last evaluation, at the newest event, and the report."""

@@ -49,6 +49,7 @@ from callpulse.config import (
     MaintenanceSettings,
     Settings,
 )
+from callpulse.core.clock import WALL_TIME
 from callpulse.core.durations import format_duration, parse_duration
 from callpulse.core.ingest import RawRecord
 from callpulse.text import plain
@@ -64,8 +65,9 @@ class TestResult:
     problems: list[str]
 
 
-def run_file(path: Path) -> list[TestResult]:
-    """Run every test of ``path``; raise ConfigError if the file itself is wrong."""
+def run_file(path: Path, observe: pipeline.Observer | None = None) -> list[TestResult]:
+    """Run every test of ``path``; raise ConfigError if the file itself is wrong.
+    ``observe``: told of every evaluation of every test."""
     try:
         doc = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
@@ -86,15 +88,20 @@ def run_file(path: Path) -> list[TestResult]:
         interval = parse_duration(doc.get("evaluation_interval", "15s"))
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
-    return [_run_test(path, test, settings, interval) for test in doc["tests"]]
+    return [_run_test(path, test, settings, interval, observe) for test in doc["tests"]]
 
 
 def _run_test(
-    path: Path, test: Mapping[str, Any], settings: Settings, interval: float
+    path: Path,
+    test: Mapping[str, Any],
+    settings: Settings,
+    interval: float,
+    observe: pipeline.Observer | None,
 ) -> TestResult:
     name = str(test.get("name", "(unnamed)"))
-    parts = pipeline.build(settings, now=START, event_time_clock=False)
-    monitor, alerting = parts.monitor, parts.alerting
+    # The test's clock is its wall clock, jumping from one evaluation to the next.
+    parts = pipeline.build(settings, now=START, clock=WALL_TIME)
+    alerting = parts.alerting
     try:
         events = sorted(_expand(test.get("events", [])), key=lambda e: e[0])
         expectations = sorted(
@@ -109,7 +116,7 @@ def _run_test(
     checks = list(expectations)
     for step in range(steps + 1):
         now = step * interval
-        monitor.tick(START + now)
+        batch: list[tuple[RawRecord, str]] = []
         while pending_events and pending_events[0][0] <= now:
             at, body = pending_events.pop(0)
             where = f"{path}: test {name!r}: event at {format_duration(at)}"
@@ -117,10 +124,14 @@ def _run_test(
                 value = json.dumps(body, allow_nan=False).encode()
             except (TypeError, ValueError, RecursionError) as exc:
                 raise ConfigError(f"{where}: not an event in JSON: {exc}") from None
-            # Through the daemon's own ingest: the same limits, and the same boundary.
-            for rejected in parts.ingest.process([RawRecord(value, topic=str(path))]):
-                raise ConfigError(f"{where}: {rejected.reason}: {rejected.detail}")
-        alerting.evaluate()
+            batch.append((RawRecord(value, topic=str(path), offset=len(batch)), where))
+        # Through the daemon's own path: the same limits, and the same boundary.
+        for rejected in parts.feed([record for record, _ in batch], START + now):
+            where = batch[rejected.record.offset][1]
+            raise ConfigError(f"{where}: {rejected.reason}: {rejected.detail}")
+        parts.evaluate(START + now)
+        if observe is not None:
+            observe(START + now, parts)
         while checks and checks[0][0] <= now:
             at, expected = checks.pop(0)
             problems += _compare(at, expected, alerting)

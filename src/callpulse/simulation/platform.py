@@ -17,7 +17,8 @@ from typing import Any
 from callpulse.adapters import records
 from callpulse.adapters.base import Adapter
 from callpulse.config import FormatSettings
-from callpulse.core.ingest import Ingest, RawRecord
+from callpulse.core.ingest import RawRecord
+from callpulse.pipeline import Pipeline
 from callpulse.simulation.emitters import emitter_for
 from callpulse.simulation.emitters.base import Emitter
 
@@ -84,7 +85,7 @@ class PlatformWriter:
 class PlatformFeed:
     """A :class:`PlatformWriter` whose records an ingest reads back through the adapters."""
 
-    def __init__(self, fmt: FormatSettings, sites: Iterable[str], ingest: Ingest) -> None:
+    def __init__(self, fmt: FormatSettings, sites: Iterable[str], pipeline: Pipeline) -> None:
         sites = list(sites)
         self.writer = PlatformWriter(fmt.format, sites)
         self.adapters: dict[str, Adapter] = {}
@@ -93,18 +94,18 @@ class PlatformFeed:
             assert adapter is not None, "a platform feed needs a platform format"
             topic = topic_of(fmt.format, site)
             self.adapters[topic] = adapter
-            ingest.translators[topic] = records.translator(adapter)
-        self._ingest = ingest
+            pipeline.ingest.translators[topic] = records.translator(adapter)
+        self._pipeline = pipeline
 
     def feed(self, batch: Iterable[RawRecord], now: float) -> tuple[int, int]:
         """Write ``batch`` as the platform would, apply it, then what the adapters have due
         by ``now``; return (records applied, records rejected)."""
         written = self.writer.write(batch)
-        rejected = len(self._ingest.process(written))
+        pipeline = self._pipeline
+        rejected = len(pipeline.feed(written, now))
         for topic, adapter in self.adapters.items():
-            rejected += len(
-                self._ingest.process(records.flushed(adapter, now, topic), translated=True)
-            )
+            flushed = records.flushed(adapter, now, topic)
+            rejected += len(pipeline.feed(flushed, now, translated=True))
         return len(written), rejected
 
     def ignored(self) -> dict[str, int]:

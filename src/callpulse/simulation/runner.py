@@ -32,6 +32,7 @@ from typing import Protocol
 from callpulse import pipeline
 from callpulse.config import FormatSettings, Settings
 from callpulse.core.alert_state import Notification
+from callpulse.core.clock import WALL_TIME
 from callpulse.core.ingest import RawRecord
 from callpulse.simulation.model import ContactCenter
 from callpulse.simulation.platform import PlatformFeed, merged
@@ -207,10 +208,11 @@ def run(
         wrapup=wrapup,
         whole_seconds=whole_seconds,
     )
-    parts = pipeline.build(settings, now=start, event_time_clock=False, deliver=False)
-    monitor, ingest, alerting = parts.monitor, parts.ingest, parts.alerting
+    # The simulated clock is this run's wall clock: it jumps from one evaluation to the next.
+    parts = pipeline.build(settings, now=start, clock=WALL_TIME, deliver=False)
+    monitor, alerting = parts.monitor, parts.alerting
     feed = (
-        PlatformFeed(platform, [s.name for s in scenario.sites], ingest)
+        PlatformFeed(platform, [s.name for s in scenario.sites], parts)
         if platform is not None
         else None
     )
@@ -220,15 +222,14 @@ def run(
     while t < start + scenario.duration:
         t += step
         records = _records(center, t, step, observe)
-        monitor.tick(t)
         if feed is not None:
             applied, rejected = feed.feed(records, t)
             report.platform_records += applied
             report.rejected += rejected
         else:
-            report.rejected += len(ingest.process(merged(records, merges) if merges else records))
+            report.rejected += len(parts.feed(merged(records, merges) if merges else records, t))
         report.events += len(records)
-        notifications = alerting.evaluate()
+        notifications = parts.evaluate(t)
         score.step(t, notifications)
         if observe is not None:
             observe.step(t, center, notifications)

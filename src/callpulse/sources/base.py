@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from callpulse.core.clock import WALL_TIME, Clock
 from callpulse.core.consumer_health import Blindness
 from callpulse.core.ingest import RawRecord, Rejection
 
@@ -46,12 +47,10 @@ class Source(Protocol):
     name: str
     """Shown in logs: ``kafka``, ``replay`` or ``simulator``."""
 
-    event_time_clock: bool
-    """True when time follows the records' own ``occurred_at`` (a replay), not the wall clock."""
-
-    wall_clock_bound: bool
-    """False when event time legitimately runs ahead of the wall clock (a time-compressed
-    simulation); True makes events beyond ``max_clock_skew`` of the wall clock invalid."""
+    clock: Clock
+    """Whose time the pipeline runs on: the wall clock (Kafka), the records' own
+    ``occurred_at`` bounded by the wall clock (a replay), or event time alone (a
+    time-compressed simulation, whose events legitimately run ahead of the wall clock)."""
 
     dead_letters: DeadLetterStats
     """Counts of :meth:`dead_letter`'s work."""
@@ -100,8 +99,7 @@ class BaseSource:
     provides :meth:`start`, :meth:`fetch`, :meth:`stop` and :meth:`readiness`."""
 
     name = "source"
-    event_time_clock = False
-    wall_clock_bound = True
+    clock = WALL_TIME
 
     def __init__(self) -> None:
         self.dead_letters = DeadLetterStats()

@@ -35,6 +35,7 @@ from aiokafka.errors import (
 )
 
 from callpulse.config import KafkaSettings
+from callpulse.core.clock import WALL_TIME
 from callpulse.core.consumer_health import Blindness, ConsumerHealth, Sight
 from callpulse.core.ingest import RawRecord, Rejection
 from callpulse.sources.base import (
@@ -74,8 +75,7 @@ class KafkaSource:
     """Consumes ``settings.topics`` in group ``settings.group_id``."""
 
     name = "kafka"
-    event_time_clock = False
-    wall_clock_bound = True
+    clock = WALL_TIME
 
     def __init__(self, settings: KafkaSettings, rebuild_seconds: float = 0.0) -> None:
         """``rebuild_seconds``: how much of a newly assigned partition to re-read (the

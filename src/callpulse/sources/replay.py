@@ -19,6 +19,7 @@ from datetime import datetime
 import structlog
 
 from callpulse.config import ReplaySettings
+from callpulse.core.clock import BOUNDED_EVENT_TIME
 from callpulse.core.ingest import RawRecord, too_deep
 from callpulse.sources.base import BaseSource, Batch, SourceError
 from callpulse.sources.files import ReadError, open_replay, read_records
@@ -32,8 +33,7 @@ class ReplaySource(BaseSource):
     """Reads ``settings.path``; rejected lines are logged with their line number."""
 
     name = "replay"
-    event_time_clock = True
-    wall_clock_bound = True
+    clock = BOUNDED_EVENT_TIME
 
     def __init__(
         self,

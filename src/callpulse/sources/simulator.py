@@ -14,6 +14,7 @@ from collections.abc import Mapping
 import structlog
 
 from callpulse.config import Settings, SimulatorSettings
+from callpulse.core.clock import EVENT_TIME, WALL_TIME
 from callpulse.simulation import scenario as scenarios
 from callpulse.simulation.model import ContactCenter
 from callpulse.sources.base import BaseSource, Batch, SourceError
@@ -31,8 +32,8 @@ class SimulatorSource(BaseSource):
     def __init__(self, settings: SimulatorSettings) -> None:
         super().__init__()
         self._settings = settings
-        self.event_time_clock = settings.speed != 1.0
-        self.wall_clock_bound = settings.speed == 1.0
+        # Faster than real time, event time runs ahead of the wall clock: it is the only one.
+        self.clock = WALL_TIME if settings.speed == 1.0 else EVENT_TIME
         self._center: ContactCenter | None = None
         # Fixed now, so the calendar entries of the scenario's planned maintenance are known
         # before the monitor is built.

@@ -38,7 +38,7 @@ from callpulse.config.yaml import YamlFileSource
 from callpulse.core.calendar import AgentImpact, WindowSpec
 from callpulse.core.cardinality import DEFAULT_LIMITS
 from callpulse.core.durations import format_duration, parse_duration
-from callpulse.core.events import AgentStateName, SiteName
+from callpulse.core.events import SITE_MAX_LENGTH, SITE_PATTERN, AgentStateName
 from callpulse.core.kpi import AbandonPolicy
 from callpulse.core.maintenance import BacklogLimits, EventMode, EventPolicy
 from callpulse.core.monitor import MonitorConfig
@@ -56,6 +56,8 @@ if TYPE_CHECKING:
 
     from callpulse.web.server import Limits
 
+# A site as events v1 defines it (core/events.py), read by pydantic here.
+SiteName = Annotated[str, Field(min_length=1, max_length=SITE_MAX_LENGTH, pattern=SITE_PATTERN)]
 Duration = Annotated[
     float,
     BeforeValidator(parse_duration),

@@ -14,8 +14,8 @@ from typing import Literal, Protocol, cast, get_args
 import msgspec
 from pydantic import BaseModel, ValidationError
 
-from callpulse.core.event_structs import EVENT_STRUCTS, Event
-from callpulse.core.events import EVENT_ADAPTER, NOT_IN_NAMES_UTF8, SITE_CHARACTERS
+from callpulse.core.event_models import EVENT_ADAPTER
+from callpulse.core.events import EVENT_STRUCTS, NOT_IN_NAMES_UTF8, SITE_CHARACTERS, Event
 from callpulse.core.monitor import Monitor, Outcome
 
 RejectReason = Literal[
@@ -129,16 +129,15 @@ _GOOD_SITES_MAX = 4096
 def decode(value: bytes | None, max_bytes: int) -> Event:
     """Decode one record's value into an event, or raise :class:`DecodeError`.
 
-    The pydantic models of :mod:`callpulse.core.events` decide what is valid, once the record
-    is known to nest no deeper than :data:`MAX_DEPTH`. Most records take a faster path to
-    the same answer: msgspec decodes them into the Structs of
-    :mod:`callpulse.core.event_structs`, which check everything the models check but the
-    *printable* rule on names and the site's character set. A record without a backslash
-    (so without an escape sequence) and without a DEL byte cannot hold a C0 control
-    (JSON forbids them raw); one that is not ASCII is handed to the models when it holds the
-    UTF-8 of another character names may not have (C1 controls, bidi overrides); and the
-    site is checked here. Whatever the fast path refuses, the models judge again: so it only
-    ever answers sooner, never differently.
+    The Structs of :mod:`callpulse.core.events` define what is valid; msgspec decodes most
+    records straight into them, checking everything but the two patterns they declare for
+    msgspec not to run: the *printable* rule on names and the site's character set. A record
+    without a backslash (so without an escape sequence) and without a DEL byte cannot hold a
+    C0 control (JSON forbids them raw); one that is not ASCII is handed to the models when it
+    holds the UTF-8 of another character names may not have (C1 controls, bidi overrides);
+    and the site is checked here. Whatever the fast path refuses, the pydantic models generated from
+    the same Structs (:mod:`callpulse.core.event_models`) judge again, and say why: so the
+    fast path only ever answers sooner, never differently.
     """
     if value is None:
         raise DecodeError("invalid_json", "the record has no value (a tombstone)")

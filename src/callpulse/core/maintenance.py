@@ -16,7 +16,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal, NamedTuple, Protocol
 
-from callpulse.core import event_structs as ev
+from callpulse.core import events as ev
 from callpulse.core.backlog import (
     agents_to_drain,
     staff_back_in,

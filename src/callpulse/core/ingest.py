@@ -59,7 +59,9 @@ class PartlyDecodedError(DecodeError):
 # path of every record.
 @dataclass(slots=True, eq=False)
 class RawRecord:
-    """A record as a source delivers it, with the coordinates to find it again."""
+    """A record as a source delivers it, with the coordinates to find it again; or, with
+    ``event``, an event an adapter made from one (with that record's coordinates), applied
+    as it is: it was checked as it was made, and is not written out to be decoded again."""
 
     value: bytes | None
     key: bytes | None = None
@@ -68,6 +70,7 @@ class RawRecord:
     offset: int = -1
     timestamp_ms: int | None = None
     replay: bool = False  # re-read to rebuild state (see Monitor.apply)
+    event: Event | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +85,8 @@ class Rejection:
 
 
 class Translator(Protocol):
-    """Turns one record of a platform's own format into events-v1 records (an adapter, at
-    the edge); raises :class:`DecodeError` for a record it cannot read, and
+    """Turns one record of a platform's own format into records that carry events v1 (an
+    adapter, at the edge); raises :class:`DecodeError` for a record it cannot read, and
     :class:`PartlyDecodedError` for a batch it could read only in part."""
 
     def __call__(self, record: RawRecord) -> Sequence[RawRecord]:
@@ -309,7 +312,9 @@ class Ingest:
     ) -> None:
         monitor = self.monitor
         try:
-            event = decode(record.value, self.max_record_bytes)
+            event = record.event
+            if event is None:
+                event = decode(record.value, self.max_record_bytes)
         except DecodeError as exc:
             self._reject(rejected, source, exc.reason, exc.detail)
             return

@@ -154,7 +154,7 @@ def test_a_batch_read_in_part_says_what_it_read() -> None:
     good = json.dumps(agent_event("LOGIN")).encode()
     with pytest.raises(PartlyReadError) as error:
         adapter.translate(good + b"{not json}")
-    assert [e["type"] for e in error.value.events] == ["agent.state"]
+    assert [e.type for e in error.value.events] == ["agent.state"]
     assert error.value.reason == "invalid_amazon-connect"
     assert "document 2: expected one JSON document" in error.value.detail
 

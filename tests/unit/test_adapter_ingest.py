@@ -4,14 +4,17 @@ invalid_<format>, and the records around it are applied."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from callpulse.adapters import records
-from callpulse.config import Settings
+from callpulse.adapters.base import v1
+from callpulse.config import FormatSettings, Settings
 from callpulse.config.errors import ConfigError
 from callpulse.core.clock import WALL_TIME
+from callpulse.core.events import CallQueued, Event
 from callpulse.core.ingest import RawRecord
 from callpulse.exposition import ignored_by_format
 from callpulse.pipeline import build
@@ -176,3 +179,32 @@ def test_every_platform_format_builds_its_adapter_with_its_options() -> None:
         options = adapter.options  # type: ignore[attr-defined]
         assert (options.site, options.agent_names) == ("lon1", names)
         assert options.agent_names is not settings.agent_names  # its own copy
+
+
+def test_an_adapter_hands_the_ingest_its_events_not_json_to_read_again() -> None:
+    adapter = records.build(FormatSettings(format="asterisk-queue-log", site="lon1"))
+    assert adapter is not None
+    t = int(NOW) - 20
+    platform = RawRecord(f"{t}|c1|billing|NONE|ENTERQUEUE||123|1".encode(), None, "pbx", 3, 7)
+    [out] = records.translator(adapter)(platform)
+    assert isinstance(out.event, CallQueued)
+    assert (out.value, out.key, out.partition, out.offset) == (None, b"lon1", 3, 7)
+    assert out.event.occurred_at == datetime.fromtimestamp(t, UTC)
+
+
+def test_an_event_an_adapter_could_not_make_rejects_its_record() -> None:
+    # An adapter is callpulse's own code: a defect that would write an invalid event is
+    # caught as the event is made, and the platform record is dead-lettered with the reason
+    # a producer's record would get.
+    class Careless:
+        format = "careless"
+
+        def translate(self, record: bytes) -> list[Event]:
+            return [v1(record, 0, "call.abandoned", NOW, "lon1", call_id="c", queue="q",
+                       wait_seconds=-1.0)]  # fmt: skip
+
+    parts = build(settings(), now=NOW, event_time_clock=False)
+    parts.ingest.translators["pbx"] = records.translator(Careless())  # type: ignore[arg-type]
+    [rejected] = parts.ingest.process([RawRecord(b"anything", None, "pbx", 0, 0)])
+    assert (rejected.reason, rejected.record.value) == ("invalid_schema", b"anything")
+    assert "$.wait_seconds" in rejected.detail

@@ -22,10 +22,11 @@ from typing import Any
 import pytest
 
 from callpulse.adapters.amazon_connect import AmazonConnect, AmazonConnectOptions
-from callpulse.core.ingest import decode
 from callpulse.simulation.emitters.amazon_connect import AmazonConnectEmitter
 from callpulse.simulation.model import ContactCenter
 from callpulse.simulation.scenario import load
+
+from .adapters import translated
 
 START = 1_764_057_600.0  # 2025-11-25T08:00:00Z, office hours
 CALLS = ("call.queued", "call.answered", "call.abandoned", "call.callback_requested")
@@ -81,9 +82,7 @@ def test_normal_day_through_connect_records_and_back(understaffed: bool) -> None
             if event["site"] != site or event["type"] not in emitter.carries:
                 continue
             for record in emitter.emit(event):
-                for body in adapter.translate(record):
-                    decode(json.dumps(body).encode(), max_bytes=1 << 20)  # valid v1
-                    back.append(body)
+                back.extend(translated(adapter, record))  # valid v1, or it raises
 
         sent, got = calls(v1, site), calls(back, site)
         for queue in ("billing", "sales"):

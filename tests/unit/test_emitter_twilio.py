@@ -14,6 +14,8 @@ from callpulse.simulation import scenario
 from callpulse.simulation.emitters.twilio import TwilioEmitter, task_sid
 from callpulse.simulation.model import ContactCenter
 
+from .adapters import translated
+
 START = 1_764_000_000.0
 CALL_ENDS = ("call.queued", "call.answered", "call.abandoned", "call.callback_requested")
 
@@ -40,7 +42,7 @@ def round_trip(events: list[dict[str, Any]], site: str) -> list[dict[str, Any]]:
     for event in events:
         if event["site"] == site and event["type"] in emitter.carries:
             for record in emitter.emit(event):
-                out.extend(adapter.translate(record))
+                out.extend(translated(adapter, record))
     assert set(adapter.ignored) == {"task.created", "reservation.created"}
     return out
 

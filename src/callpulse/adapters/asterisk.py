@@ -176,7 +176,7 @@ class AsteriskQueueLog:
                     queue=_named(queue, "queue"), agent_id=name, talk_seconds=talk,
                     hold_seconds=0.0, acw_seconds=self.options.wrapup_seconds)  # fmt: skip
             if kind in _TRANSFERS:
-                out.add("call.transferred", call_id=callid, queue=queue, reason=kind.lower())
+                out.add("call.transferred", call_id=callid, queue=queue)
             member = self._agent(name)
             member.calls = max(0, member.calls - 1)
             if self.options.wrapup_seconds > 0:
@@ -260,9 +260,9 @@ class AsteriskQueueLog:
     def _left(self, kind: str, callid: str, queue: str, wait: float, out: Writer) -> None:
         ids = {"call_id": _named(callid, "callid"), "queue": _named(queue, "queue")}
         if kind == "EXITWITHTIMEOUT" and not self.options.timeouts_are_abandons:
-            out.add("call.transferred", **ids, reason="exitwithtimeout")
+            out.add("call.transferred", **ids)
         else:
-            out.add("call.abandoned", **ids, wait_seconds=wait, reason=kind.lower())
+            out.add("call.abandoned", **ids, wait_seconds=wait)
 
 
 def _number(text: str, what: str) -> float:

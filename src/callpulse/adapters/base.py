@@ -1,4 +1,4 @@
-"""What every adapter shares: its error, and how it writes an events-v1 record."""
+"""What every adapter shares: its error, and how it makes an events-v1 event."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 
+from callpulse.core.event_checks import make
+from callpulse.core.events import Event
 from callpulse.core.ingest import MAX_DEPTH, DecodeError, too_deep
-from callpulse.core.timefmt import rfc3339
+from callpulse.core.timefmt import instant
 
-V1 = dict[str, Any]
+V1 = Event
 T = TypeVar("T")
 LAST_INSTANT = 253_402_300_799  # 9999-12-31T23:59:59Z: what RFC 3339 can write
 
@@ -35,7 +37,7 @@ class PartlyReadError(AdapterError):
 
 
 class Adapter(Protocol):
-    """Turns one platform record into zero or more events-v1 bodies."""
+    """Turns one platform record into zero or more events v1, each its Struct."""
 
     format: str
 
@@ -46,7 +48,7 @@ class Adapter(Protocol):
         ...
 
     def translate(self, record: bytes) -> list[V1]:
-        """The events-v1 bodies ``record`` stands for; raises AdapterError if unreadable,
+        """The events v1 ``record`` stands for; raises AdapterError if unreadable,
         PartlyReadError for a batch read in part."""
         ...
 
@@ -61,20 +63,24 @@ class Adapter(Protocol):
 
 
 def v1(record: bytes, index: int, event_type: str, when: float, site: str, **fields: Any) -> V1:
-    """An events-v1 body. Its ``event_id`` is a hash of the platform record and the event's
-    place among those it yields, so a record read twice (a restarted tail, a replayed topic)
-    is de-duplicated like any other event."""
+    """An event v1, its Struct's constraints checked as a producer's record would have them
+    checked (:class:`~callpulse.core.event_checks.InvalidEventError` if one is broken). Its
+    ``event_id`` is a hash of the platform record and the event's place among those it
+    yields, so a record read twice (a restarted tail, a replayed topic) is de-duplicated like
+    any other event. Its time is kept to the millisecond, as the adapters always wrote it."""
     if not 0 <= when <= LAST_INSTANT:
         raise ValueError(f"time {when!r} is out of range")
     digest = hashlib.blake2b(record, digest_size=12).hexdigest()
-    return {
-        "schema_version": 1,
-        "event_id": f"{digest}-{index}",
-        "type": event_type,
-        "occurred_at": rfc3339(when),
-        "site": site,
-        **fields,
-    }
+    return make(
+        {
+            "schema_version": 1,
+            "event_id": f"{digest}-{index}",
+            "type": event_type,
+            "occurred_at": instant(when),
+            "site": site,
+            **fields,
+        }
+    )
 
 
 def entry(table: dict[str, T], key: str, make: Callable[[], T], limit: int) -> tuple[T, T | None]:
@@ -197,7 +203,7 @@ class WrapupClock:
         ended = self.end(now, report, out)
         try:
             yield
-        except AdapterError:
+        except DecodeError:  # an AdapterError, or an event it could not make
             self.reopen(ended)
             raise
 

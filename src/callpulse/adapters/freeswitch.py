@@ -307,10 +307,9 @@ class FreeSwitchCallcenter:
             self.ignored.add("member-queue-end:answered")
             return
         if reason in _TIMEOUTS and not self.options.timeouts_are_abandons:
-            out.add("call.transferred", call_id=call, queue=queue, reason=reason.lower())
+            out.add("call.transferred", call_id=call, queue=queue)
         else:
-            out.add("call.abandoned", call_id=call, queue=queue, wait_seconds=wait,
-                    reason=reason.lower())  # fmt: skip
+            out.add("call.abandoned", call_id=call, queue=queue, wait_seconds=wait)
 
     def _call(self, event: dict[str, Any]) -> str:
         # The caller's channel: what CDRs and the other channel events name.

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import Any
 
 from callpulse.adapters.amazon_connect import AmazonConnect, AmazonConnectOptions
@@ -16,7 +14,7 @@ from callpulse.adapters.base import V1, Adapter, AdapterError, PartlyReadError
 from callpulse.adapters.freeswitch import FreeSwitchCallcenter, FreeSwitchOptions
 from callpulse.adapters.twilio import TwilioOptions, TwilioTaskRouter
 from callpulse.config import FormatSettings
-from callpulse.core.ingest import PartlyDecodedError, RawRecord, Translator
+from callpulse.core.ingest import DecodeError, PartlyDecodedError, RawRecord, Translator
 
 # Each format's adapter and its options; an option is the FormatSettings key of its name.
 _ADAPTERS: dict[str, tuple[Callable[[Any], Adapter], type]] = {
@@ -38,11 +36,11 @@ def build(settings: FormatSettings) -> Adapter | None:
 
 
 def flushed(adapter: Adapter, now: float, topic: str, partition: int = 0) -> list[RawRecord]:
-    """What ``adapter`` has due by ``now`` (``Adapter.flush``) as events-v1 records of
-    ``topic``, to be applied with ``Ingest.process(..., translated=True)``."""
+    """What ``adapter`` has due by ``now`` (``Adapter.flush``) as records of ``topic`` that
+    carry their events, to be applied with ``Ingest.process(..., translated=True)``."""
     return [
-        RawRecord(_json(body), body["site"].encode(), topic, partition)
-        for body in adapter.flush(now)
+        RawRecord(None, event.site.encode(), topic, partition, event=event)
+        for event in adapter.flush(now)
     ]
 
 
@@ -61,14 +59,14 @@ def clock(settings: FormatSettings) -> Callable[[bytes], float | None] | None:
             events = exc.events
         except Exception:  # pacing only: the pipeline's adapter says what is wrong with it
             return None
-        return max((_epoch(e["occurred_at"]) for e in events), default=None)
+        return max((e.occurred_at.timestamp() for e in events), default=None)
 
     return moment
 
 
 def translator(adapter: Adapter) -> Translator:
-    """``adapter`` as the ingest calls it: one record in, events-v1 records out, each keyed
-    by its site like a v1 producer's."""
+    """``adapter`` as the ingest calls it: one record in, records that carry the events it
+    stands for out (nothing to decode again), each keyed by its site like a v1 producer's."""
 
     def translate(record: RawRecord) -> Sequence[RawRecord]:
         if record.value is None:
@@ -77,7 +75,7 @@ def translator(adapter: Adapter) -> Translator:
             bodies = adapter.translate(record.value)
         except PartlyReadError as exc:
             raise PartlyDecodedError(exc.reason, exc.detail, _records(record, exc.events)) from None
-        except AdapterError:
+        except DecodeError:  # an AdapterError, or an event it could not make (invalid_schema)
             raise
         except (ValueError, ArithmeticError, TypeError, KeyError, IndexError) as exc:
             # A value out of every range (a year 10,000, a number of 400 digits) must not
@@ -88,17 +86,10 @@ def translator(adapter: Adapter) -> Translator:
     return translate
 
 
-def _records(record: RawRecord, bodies: list[V1]) -> list[RawRecord]:
-    """``bodies`` as events-v1 records with ``record``'s coordinates, each keyed by its
-    site."""
+def _records(record: RawRecord, events: list[V1]) -> list[RawRecord]:
+    """``events`` as records with ``record``'s coordinates that carry them, each keyed by
+    its site."""
     return [
-        dataclasses.replace(record, value=_json(body), key=body["site"].encode()) for body in bodies
+        dataclasses.replace(record, value=None, key=event.site.encode(), event=event)
+        for event in events
     ]
-
-
-def _epoch(rfc3339: str) -> float:
-    return datetime.fromisoformat(rfc3339).timestamp()
-
-
-def _json(body: V1) -> bytes:
-    return json.dumps(body, separators=(",", ":")).encode()

@@ -275,8 +275,7 @@ class TwilioTaskRouter:
         if task.done or task.accepted is not None or (task.waiting and task.queue == queue):
             return  # late, or the same wait read again
         if task.waiting and task.queue is not None:
-            out.add("call.transferred", call_id=sid, queue=task.queue, to_queue=queue,
-                    reason="task-queue.moved")  # fmt: skip
+            out.add("call.transferred", call_id=sid, queue=task.queue, to_queue=queue)
         task.queue, task.entered, task.waiting = queue, event.when, True
         out.add("call.queued", call_id=sid, queue=queue, priority=priority)
 
@@ -328,9 +327,9 @@ class TwilioTaskRouter:
         if event.kind == "task.canceled" and "callback" in reason.lower():
             out.add("call.callback_requested", **ids, wait_seconds=wait)
         elif event.kind == "workflow.timeout" and not self.options.timeouts_are_abandons:
-            out.add("call.transferred", **ids, reason=event.kind)
+            out.add("call.transferred", **ids)
         else:
-            out.add("call.abandoned", **ids, wait_seconds=wait, reason=event.kind)
+            out.add("call.abandoned", **ids, wait_seconds=wait)
 
     def _wrapup(self, event: _Event, out: _Writer) -> None:
         sid = event.sid()
@@ -357,7 +356,7 @@ class TwilioTaskRouter:
                 # Completed from the queue by the application (voicemail, an API call):
                 # the wait ends, neither answered nor abandoned.
                 task.waiting, task.done = False, True
-                out.add("call.transferred", call_id=sid, queue=task.queue, reason=event.kind)
+                out.add("call.transferred", call_id=sid, queue=task.queue)
             else:
                 self.ignored.add(f"{event.kind} (unknown task)")
             return

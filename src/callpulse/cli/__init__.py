@@ -228,7 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     if args.command == "schema":
-        from callpulse.core.events import json_schema
+        from callpulse.core.event_schema import json_schema
 
         print(json.dumps(json_schema(), indent=2, sort_keys=True))
         return 0

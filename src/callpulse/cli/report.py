@@ -183,14 +183,20 @@ class _Run:
                 self._apply(each, translated=True)
 
     def _apply(self, record: RawRecord, translated: bool = False) -> None:
+        event = record.event  # what an adapter made of a platform's record
         try:
-            moment = event_time(record.value or b"")
+            moment = (
+                event_time(record.value or b"") if event is None else event.occurred_at.timestamp()
+            )
         except Exception as exc:  # e.g. RecursionError: a line nested deeper than json reads
             self._reject(exc, record.offset)
             return
         if self.agents_to_look_at and self.report.raw_agent is None:
             self.agents_to_look_at -= 1
-            self._look_at_agent(record.value or b"")
+            if event is None:
+                self._look_at_agent(record.value or b"")
+            elif isinstance(agent := getattr(event, "agent_id", None), str):
+                self._keep_if_raw(agent)
         if moment is not None:
             if self.report.first is None:
                 self.report.first = moment
@@ -205,9 +211,11 @@ class _Run:
         hint that ``agent_names`` can name it."""
         found = _AGENT_ID.search(value)
         if found is not None:
-            agent = found[1].decode(errors="replace")
-            if hints.raw_id(agent):
-                self.report.raw_agent = agent
+            self._keep_if_raw(found[1].decode(errors="replace"))
+
+    def _keep_if_raw(self, agent: str) -> None:
+        if hints.raw_id(agent):
+            self.report.raw_agent = agent
 
     def _process(self, batch: list[RawRecord], translated: bool = False, line: int = 0) -> bool:
         """``batch`` (of line ``line``; 0 for an adapter's assumed ends) through the ingest,

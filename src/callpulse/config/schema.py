@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
     Field,
@@ -19,17 +19,6 @@ from pydantic import (
 )
 from pydantic_core import to_jsonable_python
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
-
-from callpulse.config.credentials import redact
-from callpulse.config.errors import ENV_DELIMITER, ENV_PREFIX
-from callpulse.config.yaml import YamlFileSource
-from callpulse.core.monitor import MonitorConfig
-from callpulse.core.rules import Rule
-from callpulse.core.silence import SilencePolicy
-from callpulse.shipped import shipped
-
-if TYPE_CHECKING:
-    pass
 
 from callpulse.config.alerting_settings import (
     AbsentSettings,
@@ -44,6 +33,8 @@ from callpulse.config.alerting_settings import (
     TlsSettings,
 )
 from callpulse.config.base import Duration, Section
+from callpulse.config.credentials import redact
+from callpulse.config.errors import ENV_DELIMITER, ENV_PREFIX
 from callpulse.config.http_settings import (
     HttpSettings,
     ShownUrl,
@@ -69,6 +60,11 @@ from callpulse.config.source_settings import (
     SimulatorSettings,
     SourceSettings,
 )
+from callpulse.config.yaml import YamlFileSource
+from callpulse.core.monitor import MonitorConfig
+from callpulse.core.rules import Rule
+from callpulse.core.silence import SilencePolicy
+from callpulse.shipped import shipped
 
 
 class LogSettings(Section):

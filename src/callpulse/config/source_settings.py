@@ -16,12 +16,15 @@ from pydantic import (
 from callpulse.adapters.agent_identity import rules as agent_rules
 from callpulse.adapters.base import AdapterError
 from callpulse.adapters.queue_log_lines import given as queue_log_columns
-from callpulse.core.events import AgentStateName, SiteName
+from callpulse.core.events import SITE_MAX_LENGTH, SITE_PATTERN, AgentStateName
 
 if TYPE_CHECKING:
     pass
 
 from callpulse.config.base import Duration, Section
+
+# A site as events v1 defines it (core/events.py), read by pydantic here.
+SiteName = Annotated[str, Field(min_length=1, max_length=SITE_MAX_LENGTH, pattern=SITE_PATTERN)]
 
 
 class FormatSettings(Section):

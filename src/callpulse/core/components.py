@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from callpulse.core import event_structs as ev
+from callpulse.core import events as ev
 from callpulse.core.cardinality import IdleNames, LabelGuard
 from callpulse.core.timegrid import TimeGrid
 

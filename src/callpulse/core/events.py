@@ -1,30 +1,31 @@
-"""Canonical events, schema version 1 (docs/events.md).
+"""Canonical events, schema version 1 (docs/events.md): the one definition of each type.
 
-One pydantic model per event ``type``, discriminated on that field. Unknown extra fields are
-ignored so that newer producers never break an older callpulse; a missing or ill-typed field,
-an out-of-range value or an unknown ``type`` makes the record invalid.
+One msgspec Struct per event ``type``, tagged on that field. Everything else about events is
+derived from these classes: the JSON Schema (:mod:`callpulse.core.event_schema`), the
+pydantic models that explain a rejected record (:mod:`callpulse.core.event_models`), and
+:data:`EVENT_TYPES`. Unknown extra fields are ignored so that newer producers never break an
+older callpulse; a missing or ill-typed field, an out-of-range value or an unknown ``type``
+makes the record invalid.
+
+Every constraint is declared here. Most (lengths, bounds, literals, an aware ``occurred_at``)
+msgspec checks as it decodes. Two are declared as a ``pattern`` in ``extra_json_schema``
+instead, so that msgspec does not run a regular expression per string, which would cost
+more than the rest of the decode: the *printable* rule on names and the character set of
+``site``. :func:`callpulse.core.ingest.decode` checks them another way, the derived models
+enforce them, and ``tests/unit/test_decode_differential.py`` shows that both paths accept
+exactly the same records with the same values.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    TypeAdapter,
-    ValidatorFunctionWrapHandler,
-    field_validator,
-)
+from msgspec import Meta, Struct
 
 SCHEMA_VERSION = 1
 
-Seconds = Annotated[float, Field(ge=0)]
-Count = Annotated[int, Field(ge=0)]
 # Names become label values, log fields and terminal output, so they may not hold what
 # changes how text around them is shown: C0 and C1 controls (an escape sequence would reach
 # an engineer's terminal raw), DEL, the line and paragraph separators, and the bidirectional
@@ -37,113 +38,98 @@ NOT_IN_NAMES: tuple[tuple[int, int], ...] = (
     (0x2028, 0x202E),
     (0x2066, 0x2069),
 )
-_PRINTABLE = "^[^" + "".join(f"\\u{lo:04x}-\\u{hi:04x}" for lo, hi in NOT_IN_NAMES) + "]+$"
+PRINTABLE = "^[^" + "".join(f"\\u{lo:04x}-\\u{hi:04x}" for lo, hi in NOT_IN_NAMES) + "]+$"
+"""The pattern every name matches: none of :data:`NOT_IN_NAMES`."""
 NOT_IN_NAMES_UTF8 = b"|".join(
     re.escape(chr(c).encode()) for lo, hi in NOT_IN_NAMES for c in range(max(lo, 0x80), hi + 1)
 )
 """The UTF-8 of every character of :data:`NOT_IN_NAMES` beyond ASCII, as a bytes pattern."""
-Name = Annotated[str, Field(min_length=1, max_length=256, pattern=_PRINTABLE)]
-
-
-# Seven or more digits of a second: more than a datetime holds.
-_FRACTION = re.compile(r"[.,]([0-9]{7})")
-
 SITE_CHARACTERS = r"[A-Za-z0-9_.:\-]+"  # what a site name is made of (a label value, a key)
-SiteName = Annotated[str, Field(min_length=1, max_length=64, pattern=rf"^{SITE_CHARACTERS}$")]
+
+# A pattern in extra_json_schema is published and enforced by the derived models, but not
+# run by msgspec (see the module's docstring).
+Name = Annotated[str, Meta(min_length=1, max_length=256, extra_json_schema={"pattern": PRINTABLE})]
+SITE_PATTERN = f"^{SITE_CHARACTERS}$"
+SITE_MAX_LENGTH = 64
+SiteName = Annotated[
+    str, Meta(min_length=1, max_length=SITE_MAX_LENGTH, extra_json_schema={"pattern": SITE_PATTERN})
+]
+EventId = Annotated[
+    str, Meta(min_length=1, max_length=128, extra_json_schema={"pattern": PRINTABLE})
+]
+Seconds = Annotated[float, Meta(ge=0)]
+Count = Annotated[int, Meta(ge=0)]
+Instant = Annotated[datetime, Meta(tz=True)]
+
+AgentStateName = Literal["available", "on_call", "acw", "not_ready", "offline"]
+AGENT_STATES: tuple[AgentStateName, ...] = ("available", "on_call", "acw", "not_ready", "offline")
 
 
-class Envelope(BaseModel):
-    """Fields every event carries."""
+# gc=False: an event holds only strings, numbers and lists of strings, so it can never be
+# part of a reference cycle, and the collector need not track millions of them.
+class Envelope(Struct, frozen=True, kw_only=True, tag_field="type", gc=False):
+    """Fields every event carries; ``type`` is the tag msgspec dispatches on."""
 
-    # strict: "12" is not an int and 1.5 is not a count; frozen: events are facts.
-    # allow_inf_nan: JSON has no Infinity; a producer that writes it must not get past here.
-    model_config = ConfigDict(strict=True, frozen=True, extra="ignore", allow_inf_nan=False)
-
+    type: ClassVar[str]
     schema_version: Literal[1]
-    event_id: Annotated[str, Field(min_length=1, max_length=128, pattern=_PRINTABLE)]
-    # Not strict: a validator wrapping a strict datetime is handed the JSON string as a
-    # Python one, which strict refuses; the validator below admits strings only instead.
-    occurred_at: Annotated[AwareDatetime, Field(strict=False)]
+    event_id: EventId
+    occurred_at: Instant
     site: SiteName
-
-    @field_validator("schema_version", mode="before")
-    @classmethod
-    def _an_integer(cls, value: object) -> object:
-        """``true`` and ``1.0`` equal 1 in Python, and strict mode lets a Literal take them:
-        a version is the integer, as the schema says and the fast path reads it."""
-        if type(value) is not int:
-            raise ValueError("schema_version must be the integer 1")
-        return value
-
-    @field_validator("occurred_at", mode="wrap")
-    @classmethod
-    def _nearest_microsecond(cls, value: object, handler: ValidatorFunctionWrapHandler) -> datetime:
-        """A finer fraction of a second (nanoseconds, as Go and Java write them) is rounded
-        to the nearest microsecond, as the fast decode path rounds it, not cut short."""
-        if not isinstance(value, str):
-            raise ValueError("occurred_at must be an ISO 8601 string")
-        parsed: datetime = handler(value)
-        if (digits := _FRACTION.search(value)) and digits.group(1)[6] >= "5":
-            try:
-                parsed += timedelta(microseconds=1)
-            except OverflowError:
-                raise ValueError("occurred_at is out of range") from None
-        return parsed
 
 
 # --- ACD -------------------------------------------------------------------------------
 
 
-class CallQueued(Envelope):
+class CallQueued(Envelope, tag="call.queued", frozen=True, kw_only=True):
     """A call entered a queue and starts waiting."""
 
-    type: Literal["call.queued"]
+    type: ClassVar[str] = "call.queued"
     call_id: Name
     queue: Name
     priority: int = 0
 
 
-class CallAnswered(Envelope):
+class CallAnswered(Envelope, tag="call.answered", frozen=True, kw_only=True):
     """An agent answered a waiting call."""
 
-    type: Literal["call.answered"]
+    type: ClassVar[str] = "call.answered"
     call_id: Name
     queue: Name
     agent_id: Name
     wait_seconds: Seconds
 
 
-class CallAbandoned(Envelope):
+class CallAbandoned(Envelope, tag="call.abandoned", frozen=True, kw_only=True):
     """The caller hung up while waiting."""
 
-    type: Literal["call.abandoned"]
+    type: ClassVar[str] = "call.abandoned"
     call_id: Name
     queue: Name
     wait_seconds: Seconds
 
 
-class CallbackRequested(Envelope):
+class CallbackRequested(Envelope, tag="call.callback_requested", frozen=True, kw_only=True):
     """The caller left the queue asking to be called back."""
 
-    type: Literal["call.callback_requested"]
+    type: ClassVar[str] = "call.callback_requested"
     call_id: Name
     queue: Name
     wait_seconds: Seconds
 
 
-class CallTransferred(Envelope):
+class CallTransferred(Envelope, tag="call.transferred", frozen=True, kw_only=True):
     """The call left ``queue``, possibly for ``to_queue``."""
 
-    type: Literal["call.transferred"]
+    type: ClassVar[str] = "call.transferred"
     call_id: Name
     queue: Name
     to_queue: Name | None = None
 
 
-class CallCompleted(Envelope):
+class CallCompleted(Envelope, tag="call.completed", frozen=True, kw_only=True):
     """An answered call ended; its handle time is talk + hold + after-call work."""
 
-    type: Literal["call.completed"]
+    type: ClassVar[str] = "call.completed"
     call_id: Name
     queue: Name
     agent_id: Name
@@ -152,23 +138,19 @@ class CallCompleted(Envelope):
     acw_seconds: Seconds
 
 
-AgentStateName = Literal["available", "on_call", "acw", "not_ready", "offline"]
-AGENT_STATES: tuple[AgentStateName, ...] = ("available", "on_call", "acw", "not_ready", "offline")
-
-
-class AgentState(Envelope):
+class AgentState(Envelope, tag="agent.state", frozen=True, kw_only=True):
     """An agent changed state; ``queues`` are the queues the agent serves."""
 
-    type: Literal["agent.state"]
+    type: ClassVar[str] = "agent.state"
     agent_id: Name
     state: AgentStateName
     queues: list[Name]
 
 
-class QueueSnapshot(Envelope):
+class QueueSnapshot(Envelope, tag="queue.snapshot", frozen=True, kw_only=True):
     """The ACD's own periodic view of a queue, authoritative at ``occurred_at``."""
 
-    type: Literal["queue.snapshot"]
+    type: ClassVar[str] = "queue.snapshot"
     queue: Name
     calls_waiting: Count
     oldest_wait_seconds: Seconds
@@ -179,117 +161,117 @@ class QueueSnapshot(Envelope):
 # --- IVR -------------------------------------------------------------------------------
 
 
-class IvrSessionStarted(Envelope):
+class IvrSessionStarted(Envelope, tag="ivr.session_started", frozen=True, kw_only=True):
     """A caller entered an IVR application."""
 
-    type: Literal["ivr.session_started"]
+    type: ClassVar[str] = "ivr.session_started"
     session_id: Name
     application: Name
     call_id: Name | None = None
 
 
-class IvrNode(Envelope):
+class IvrNode(Envelope, tag="ivr.node", frozen=True, kw_only=True):
     """An IVR session reached a menu or node."""
 
-    type: Literal["ivr.node"]
+    type: ClassVar[str] = "ivr.node"
     session_id: Name
     application: Name
     node: Name
 
 
-class IvrInputError(Envelope):
+class IvrInputError(Envelope, tag="ivr.input_error", frozen=True, kw_only=True):
     """The caller gave no input, or input that matched nothing."""
 
-    type: Literal["ivr.input_error"]
+    type: ClassVar[str] = "ivr.input_error"
     session_id: Name
     application: Name
     node: Name | None = None
     kind: Literal["no_input", "no_match"]
 
 
-class IvrBackendError(Envelope):
+class IvrBackendError(Envelope, tag="ivr.backend_error", frozen=True, kw_only=True):
     """A backend the IVR depends on failed during a session."""
 
-    type: Literal["ivr.backend_error"]
+    type: ClassVar[str] = "ivr.backend_error"
     session_id: Name
     application: Name
     backend: Name
     error: str | None = None
 
 
-class IvrSessionEnded(Envelope):
+class IvrSessionEnded(Envelope, tag="ivr.session_ended", frozen=True, kw_only=True):
     """An IVR session ended, contained or not."""
 
-    type: Literal["ivr.session_ended"]
+    type: ClassVar[str] = "ivr.session_ended"
     session_id: Name
     application: Name
     outcome: Literal["contained", "transferred", "hangup", "error"]
     duration_seconds: Seconds
 
 
-class IvrPorts(Envelope):
+class IvrPorts(Envelope, tag="ivr.ports", frozen=True, kw_only=True):
     """Port usage of an IVR application."""
 
-    type: Literal["ivr.ports"]
+    type: ClassVar[str] = "ivr.ports"
     application: Name
     ports_in_use: Count
-    ports_total: Annotated[int, Field(ge=1)]
+    ports_total: Annotated[int, Meta(ge=1)]
 
 
 # --- Voice infrastructure ---------------------------------------------------------------
 
 
-class TrunkStatus(Envelope):
+class TrunkStatus(Envelope, tag="trunk.status", frozen=True, kw_only=True):
     """A trunk's state and channel usage."""
 
-    type: Literal["trunk.status"]
+    type: ClassVar[str] = "trunk.status"
     trunk_id: Name
     state: Literal["up", "down"]
     channels_in_use: Count
-    channels_total: Annotated[int, Field(ge=1)]
+    channels_total: Annotated[int, Meta(ge=1)]
 
 
-class CallSetup(Envelope):
+class CallSetup(Envelope, tag="call.setup", frozen=True, kw_only=True):
     """The final SIP response to an INVITE on a trunk.
 
     Only final responses (200-699) are call setup results; a provisional 1xx (100 Trying,
     183 Session Progress) is not a seizure's outcome and is rejected.
     """
 
-    type: Literal["call.setup"]
+    type: ClassVar[str] = "call.setup"
     trunk_id: Name
     call_id: Name | None = None
-    sip_code: Annotated[int, Field(ge=200, le=699)]
-    post_dial_delay_ms: Annotated[float, Field(ge=0)] | None = None
+    sip_code: Annotated[int, Meta(ge=200, le=699)]
+    post_dial_delay_ms: Annotated[float, Meta(ge=0)] | None = None
 
 
-class MediaQuality(Envelope):
+class MediaQuality(Envelope, tag="media.quality", frozen=True, kw_only=True):
     """Media quality of a call leg or component."""
 
-    type: Literal["media.quality"]
+    type: ClassVar[str] = "media.quality"
     trunk_id: Name | None = None
     component: Name | None = None
     call_id: Name | None = None
-    mos: Annotated[float, Field(ge=1, le=5)]
-    jitter_ms: Annotated[float, Field(ge=0)]
-    packet_loss_ratio: Annotated[float, Field(ge=0, le=1)]
-    rtt_ms: Annotated[float, Field(ge=0)] | None = None
+    mos: Annotated[float, Meta(ge=1, le=5)]
+    jitter_ms: Annotated[float, Meta(ge=0)]
+    packet_loss_ratio: Annotated[float, Meta(ge=0, le=1)]
+    rtt_ms: Annotated[float, Meta(ge=0)] | None = None
 
 
-class ComponentHealth(Envelope):
+class ComponentHealth(Envelope, tag="component.health", frozen=True, kw_only=True):
     """A heartbeat from an infrastructure component."""
 
-    type: Literal["component.health"]
+    type: ClassVar[str] = "component.health"
     component: Name
     kind: Literal["sbc", "media_gateway", "pbx", "ivr_platform", "recording", "cti", "other"]
     status: Literal["up", "degraded", "down"]
     detail: str | None = None
 
 
-class MaintenanceStarted(Envelope):
+class MaintenanceStarted(Envelope, tag="maintenance.started", frozen=True, kw_only=True):
     """Maintenance began on some components (ad-hoc or announced)."""
 
-    type: Literal["maintenance.started"]
+    type: ClassVar[str] = "maintenance.started"
     maintenance_id: Name
     components: list[Name]
     queues: list[Name] | None = None
@@ -297,14 +279,14 @@ class MaintenanceStarted(Envelope):
     ticket: str | None = None
 
 
-class MaintenanceEnded(Envelope):
+class MaintenanceEnded(Envelope, tag="maintenance.ended", frozen=True, kw_only=True):
     """Maintenance ended."""
 
-    type: Literal["maintenance.ended"]
+    type: ClassVar[str] = "maintenance.ended"
     maintenance_id: Name
 
 
-Event = Annotated[
+Event = (
     CallQueued
     | CallAnswered
     | CallAbandoned
@@ -324,23 +306,10 @@ Event = Annotated[
     | MediaQuality
     | ComponentHealth
     | MaintenanceStarted
-    | MaintenanceEnded,
-    Field(discriminator="type"),
-]
-
-EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
-
-EVENT_TYPES: tuple[str, ...] = tuple(
-    sorted(
-        model.model_fields["type"].annotation.__args__[0]  # type: ignore[union-attr]
-        for model in Envelope.__subclasses__()
-    )
+    | MaintenanceEnded
 )
 
+EVENT_STRUCTS: dict[str, type[Envelope]] = {cls.type: cls for cls in Envelope.__subclasses__()}
+"""Each event type's Struct, by its ``type``."""
 
-def json_schema() -> dict[str, object]:
-    """Return the JSON Schema of events v1, generated from these models."""
-    schema = EVENT_ADAPTER.json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "callpulse event, schema version 1"
-    return schema
+EVENT_TYPES: tuple[str, ...] = tuple(sorted(EVENT_STRUCTS))

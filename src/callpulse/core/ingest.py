@@ -14,8 +14,8 @@ from typing import Literal, Protocol, cast, get_args
 import msgspec
 from pydantic import BaseModel, ValidationError
 
-from callpulse.core.event_structs import EVENT_STRUCTS, Event
-from callpulse.core.events import EVENT_ADAPTER, NOT_IN_NAMES_UTF8, SITE_CHARACTERS
+from callpulse.core.event_models import EVENT_ADAPTER
+from callpulse.core.events import EVENT_STRUCTS, NOT_IN_NAMES_UTF8, SITE_CHARACTERS, Event
 from callpulse.core.monitor import Monitor, Outcome
 
 RejectReason = Literal[
@@ -59,7 +59,9 @@ class PartlyDecodedError(DecodeError):
 # path of every record.
 @dataclass(slots=True, eq=False)
 class RawRecord:
-    """A record as a source delivers it, with the coordinates to find it again."""
+    """A record as a source delivers it, with the coordinates to find it again; or, with
+    ``event``, an event an adapter made from one (with that record's coordinates), applied
+    as it is: it was checked as it was made, and is not written out to be decoded again."""
 
     value: bytes | None
     key: bytes | None = None
@@ -68,6 +70,7 @@ class RawRecord:
     offset: int = -1
     timestamp_ms: int | None = None
     replay: bool = False  # re-read to rebuild state (see Monitor.apply)
+    event: Event | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +85,8 @@ class Rejection:
 
 
 class Translator(Protocol):
-    """Turns one record of a platform's own format into events-v1 records (an adapter, at
-    the edge); raises :class:`DecodeError` for a record it cannot read, and
+    """Turns one record of a platform's own format into records that carry events v1 (an
+    adapter, at the edge); raises :class:`DecodeError` for a record it cannot read, and
     :class:`PartlyDecodedError` for a batch it could read only in part."""
 
     def __call__(self, record: RawRecord) -> Sequence[RawRecord]:
@@ -129,16 +132,15 @@ _GOOD_SITES_MAX = 4096
 def decode(value: bytes | None, max_bytes: int) -> Event:
     """Decode one record's value into an event, or raise :class:`DecodeError`.
 
-    The pydantic models of :mod:`callpulse.core.events` decide what is valid, once the record
-    is known to nest no deeper than :data:`MAX_DEPTH`. Most records take a faster path to
-    the same answer: msgspec decodes them into the Structs of
-    :mod:`callpulse.core.event_structs`, which check everything the models check but the
-    *printable* rule on names and the site's character set. A record without a backslash
-    (so without an escape sequence) and without a DEL byte cannot hold a C0 control
-    (JSON forbids them raw); one that is not ASCII is handed to the models when it holds the
-    UTF-8 of another character names may not have (C1 controls, bidi overrides); and the
-    site is checked here. Whatever the fast path refuses, the models judge again: so it only
-    ever answers sooner, never differently.
+    The Structs of :mod:`callpulse.core.events` define what is valid; msgspec decodes most
+    records straight into them, checking everything but the two patterns they declare for
+    msgspec not to run: the *printable* rule on names and the site's character set. A record
+    without a backslash (so without an escape sequence) and without a DEL byte cannot hold a
+    C0 control (JSON forbids them raw); one that is not ASCII is handed to the models when it
+    holds the UTF-8 of another character names may not have (C1 controls, bidi overrides);
+    and the site is checked here. Whatever the fast path refuses, the pydantic models generated from
+    the same Structs (:mod:`callpulse.core.event_models`) judge again, and say why: so the
+    fast path only ever answers sooner, never differently.
     """
     if value is None:
         raise DecodeError("invalid_json", "the record has no value (a tombstone)")
@@ -310,7 +312,9 @@ class Ingest:
     ) -> None:
         monitor = self.monitor
         try:
-            event = decode(record.value, self.max_record_bytes)
+            event = record.event
+            if event is None:
+                event = decode(record.value, self.max_record_bytes)
         except DecodeError as exc:
             self._reject(rejected, source, exc.reason, exc.detail)
             return

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from callpulse.core import event_structs as ev
+from callpulse.core import events as ev
 from callpulse.core.cardinality import LabelGuard
 from callpulse.core.timegrid import TimeGrid
 from callpulse.core.windows import RollingCounters

@@ -15,7 +15,7 @@ import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 
-from callpulse.core import event_structs as ev
+from callpulse.core import events as ev
 from callpulse.core.calendar import BUILTIN_ALERTS, Calendar, Occurrence
 from callpulse.core.event_windows import EventWindows
 from callpulse.core.flow_history import FlowHistory

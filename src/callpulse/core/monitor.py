@@ -28,7 +28,7 @@ from typing import Protocol
 
 from msgspec import structs
 
-from callpulse.core import event_structs as ev
+from callpulse.core import events as ev
 from callpulse.core.calendar import Calendar, WindowSpec
 from callpulse.core.cardinality import IdleNames, LabelGuard
 from callpulse.core.components import ComponentTracker, ComponentView

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from callpulse.core import drain, erlang
-from callpulse.core import event_structs as ev
+from callpulse.core import events as ev
 from callpulse.core.cardinality import LabelGuard
 from callpulse.core.kpi import (
     QUEUE_COUNTS,

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from callpulse.core import event_structs as ev
+from callpulse.core import events as ev
 from callpulse.core.cardinality import IdleNames, LabelGuard
 from callpulse.core.histogram import LinearBins, LogBins, RollingHistogram
 from callpulse.core.timegrid import TimeGrid

@@ -203,7 +203,7 @@ def test_an_event_an_adapter_could_not_make_rejects_its_record() -> None:
             return [v1(record, 0, "call.abandoned", NOW, "lon1", call_id="c", queue="q",
                        wait_seconds=-1.0)]  # fmt: skip
 
-    parts = build(settings(), now=NOW, event_time_clock=False)
+    parts = build(settings(), now=NOW, clock=WALL_TIME)
     parts.ingest.translators["pbx"] = records.translator(Careless())  # type: ignore[arg-type]
     [rejected] = parts.ingest.process([RawRecord(b"anything", None, "pbx", 0, 0)])
     assert (rejected.reason, rejected.record.value) == ("invalid_schema", b"anything")

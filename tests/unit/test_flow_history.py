@@ -127,13 +127,37 @@ def test_patience_at_an_hour_comes_from_the_last_days_at_that_hour() -> None:
     prior = PRIOR_CALLERS  # give-ups' worth, each after the configured 600 s
     assert estimate.rate == pytest.approx((prior + reneged) / (prior * 600 + exposure))
     assert said == "20 give-ups in 120 min of waiting at 14:00 UTC over the last days"
-    # No history at 11:00: the hours kept (09:00-10:00 today and no give-up), then the prior.
+    # No history at 11:00: every hour kept (09:00-10:00 today, nobody gave up; 14:00 yesterday
+    # at half weight), then the prior.
     estimate, said = history.patience(600.0, utc("2026-11-22T11:00"))
-    assert said == "0 give-ups in 240 min of waiting over the last 1.0 h"
-    assert estimate.mean_patience == pytest.approx((PRIOR_CALLERS * 600 + 14400) / PRIOR_CALLERS)
+    assert said == "20 give-ups in 360 min of waiting over every hour of the last days"
+    assert estimate.rate == pytest.approx((PRIOR_CALLERS + 20) / (PRIOR_CALLERS * 600 + 21600))
     estimate, said = FlowHistory().patience(600.0, utc("2026-11-22T11:00"))
     assert estimate.mean_patience == 600
     assert said == "configured 600s (0 give-ups in 0 min of waiting is too little)"
+
+
+def test_patience_with_nobody_waiting_lately_comes_from_the_days_busy_hours() -> None:
+    history = FlowHistory()
+    # Yesterday's busy hour, 10:00-11:00: 30 give-ups over 90 minutes of waiting. Today,
+    # four quiet hours before a 03:00 window: nobody waited at all.
+    for k in range(4):
+        history.add(reading(utc("2026-11-21T10:00") + k * EVERY, reneged=7, exposure_seconds=1350))
+    history.add(reading(utc("2026-11-21T10:00") + 4 * EVERY, reneged=2, exposure_seconds=0))
+    for k in range(16):
+        history.add(reading(utc("2026-11-22T00:00") + k * EVERY))
+    estimate, said = history.patience(600.0, utc("2026-11-22T03:00"))
+    reneged, exposure = 30 * DAY_WEIGHT, 5400 * DAY_WEIGHT
+    assert estimate.rate == pytest.approx(
+        (PRIOR_CALLERS + reneged) / (PRIOR_CALLERS * 600 + exposure)
+    )
+    assert said == "15 give-ups in 45 min of waiting over every hour of the last days"
+    # Two days older, the same hours count a quarter as much: the rate, not the evidence, holds.
+    later, _ = history.patience(600.0, utc("2026-11-24T03:00"))
+    assert later.rate == pytest.approx(
+        (PRIOR_CALLERS + reneged / 4) / (PRIOR_CALLERS * 600 + exposure / 4)
+    )
+    assert later.high - later.low > estimate.high - estimate.low
 
 
 def test_window_outlook_counts_the_staff_coming_back_and_never_reads_inf_for_it() -> None:

@@ -504,6 +504,29 @@ def test_forecast_before_a_planned_window_from_live_load_and_the_staff_it_takes(
     assert tracker.forecasts == []
 
 
+def test_a_forecast_levelling_just_under_the_limit_warns_as_its_queue_crosses_it() -> None:
+    # As above: the mean path ends at 27.5 waiting with a spread of ~11.7, and the drain
+    # after it is short. A page is for a queue over max_calls_waiting for a minute, which a
+    # path ending at 27.5 crosses at 30 often; not at 40 (its P75 is ~35.4).
+    now = utc("2026-11-22T13:40")
+    spec = window(
+        "2026-11-22T14:00",
+        duration=1800,
+        queues=("billing",),
+        agents_affected=AgentImpact(share=0.5),
+    )
+    warned = {}
+    for limit in (30, 40):
+        limits = BacklogLimits(forecast_lead=1800, max_calls_waiting=limit, max_drain_eta=7200)
+        tracker = MaintenanceTracker(Calendar([spec], "UTC"), limits)
+        tracker.sample(now, [Queue(0, 20, arrivals=0.05)])
+        tracker.assess(now, [Queue(0, 20, arrivals=0.05)], {})
+        [f] = tracker.forecasts
+        assert f.peak == pytest.approx(27.5, rel=1e-3)
+        warned[limit] = f.active
+    assert warned == {30: True, 40: False}
+
+
 def test_no_forecast_beyond_the_lead_time_or_without_agents_affected() -> None:
     now = utc("2026-11-22T13:00")
     specs = [

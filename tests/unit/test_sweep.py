@@ -7,6 +7,7 @@ import math
 import subprocess
 import sys
 from collections import Counter
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,23 @@ def test_a_case_is_a_one_queue_center_with_a_planned_window_and_the_mean_handle_
     assert window.components == [sweep_grid.PBX]
     assert scenario.duration == window.at + window.duration + 90 * 60
     assert scenario.seed == 7
+
+
+def test_a_centers_yesterday_is_its_busy_hour_the_day_before_with_no_window() -> None:
+    case = next(c for c in sweep_grid.grid() if c.name == "w22-n80")
+    today, yesterday = case.scenario(7), case.yesterday(7)
+    assert yesterday.start == datetime(2026, 11, 22, 14, 0) == today.start - timedelta(hours=19)
+    assert (
+        yesterday.duration
+        == sweep_grid.BUSY_SPAN
+        < today.start.timestamp() - (yesterday.start.timestamp())
+    )
+    assert yesterday.incidents == []
+    (queue,) = yesterday.sites[0].queues
+    (mine,) = today.sites[0].queues
+    # The same callers and agents, busier: 95 % occupancy, so that some of them wait.
+    assert queue.model_copy(update={"calls_per_hour": mine.calls_per_hour}) == mine
+    assert queue.calls_per_hour == pytest.approx(0.95 * case.agents / case.aht * 3600)
 
 
 # --- the truths -----------------------------------------------------------------------------
@@ -257,8 +275,6 @@ def test_return_spread_brings_agents_back_over_the_spread() -> None:
 
 
 def _seconds(stamp: str) -> float:
-    from datetime import datetime
-
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
 
 
@@ -290,7 +306,7 @@ def test_the_reduced_sweep_runs_end_to_end_and_meets_its_gates(tmp_path: Path) -
         ],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
     )
     assert result.returncode in (0, 1), result.stderr
     text = result.stdout
@@ -325,5 +341,6 @@ def test_sweep_options_go_together() -> None:
         )
 
     assert cli("--reduced").returncode == 2
+    assert cli("--no-history", "normal-day").returncode == 2
     assert cli("--sweep", "normal-day").returncode == 2
     assert cli("--sweep", "--seeds", "0").returncode == 2

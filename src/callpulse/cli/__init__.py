@@ -119,6 +119,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="with --sweep: the reduced sweep (8 centers, one seed), as CI plays it",
     )
     check_scenario.add_argument(
+        "--no-history",
+        dest="history",
+        action="store_false",
+        help="with --sweep: play each center without its yesterday, as a daemon on its first "
+        "day (the forecast then learns its callers' patience from the hour before the window)",
+    )
+    check_scenario.add_argument(
         "--json",
         dest="json_path",
         type=Path,
@@ -255,9 +262,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     file=sys.stderr,
                 )
                 return 2
-            return sim.check_sweep(args.config, args.reduced, args.seeds, args.json_path)
-        if args.reduced or args.json_path:
-            print("callpulse: --reduced and --json go with --sweep", file=sys.stderr)
+            return sim.check_sweep(
+                args.config, args.reduced, args.seeds, args.json_path, args.history
+            )
+        if args.reduced or args.json_path or not args.history:
+            print("callpulse: --reduced, --no-history and --json go with --sweep", file=sys.stderr)
             return 2
         return sim.check(args.names, args.config, args.seeds or 1, args.platform)
     if args.command == "simulate":

@@ -51,10 +51,15 @@ def check(
 
 
 def check_sweep(
-    config: Path | None, is_reduced: bool, seeds: int | None, json_path: Path | None
+    config: Path | None,
+    is_reduced: bool,
+    seeds: int | None,
+    json_path: Path | None,
+    history: bool = True,
 ) -> int:
     """Score the maintenance alerts over the sweep's contact centers (docs/sweep.md):
-    ``seeds`` per center (default 2, reduced 1). 0: every gate passed; 1: one failed."""
+    ``seeds`` per center (default 2, reduced 1), each after its yesterday unless not
+    ``history``. 0: every gate passed; 1: one failed."""
     from callpulse.cli.sweep import run_sweep
 
     settings = _settings(config)
@@ -62,7 +67,9 @@ def check_sweep(
         return 2
     if seeds is None:
         seeds = 1 if is_reduced else 2
-    return run_sweep(settings, is_reduced=is_reduced, seeds=seeds, json_path=json_path)
+    return run_sweep(
+        settings, is_reduced=is_reduced, seeds=seeds, json_path=json_path, history=history
+    )
 
 
 def _settings(config: Path | None) -> Settings | None:

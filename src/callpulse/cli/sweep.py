@@ -23,22 +23,31 @@ from callpulse.simulation.sweep_score import Gate, gates, ordered, summary
 
 
 def run_sweep(
-    settings: Settings, *, is_reduced: bool, seeds: int, json_path: Path | None, jobs: int = 0
+    settings: Settings,
+    *,
+    is_reduced: bool,
+    seeds: int,
+    json_path: Path | None,
+    jobs: int = 0,
+    history: bool = True,
 ) -> int:
     """Play the sweep (or its reduced form) with ``seeds`` seeds per case; print the table
     and the gates; write the raw records to ``json_path``. 0 when every gate passes, else 1.
 
-    ``jobs``: worker processes (0: one per CPU)."""
+    ``jobs``: worker processes (0: one per CPU). ``history``: each center after its
+    yesterday (docs/sweep.md); without, as a daemon on its first day."""
     cases = reduced() if is_reduced else grid()
     work = [(c, k) for c in cases for k in range(seeds)]
     # The heaviest first, so that no worker is left with a long one at the end.
     work.sort(key=lambda w: -_cost(w[0]))
     started = time.perf_counter()
-    runs = ordered(_play_all(work, settings, jobs or os.cpu_count() or 1))
+    runs = ordered(_play_all(work, settings, jobs or os.cpu_count() or 1, history))
     took = time.perf_counter() - started
     figs = summary(runs)
     verdicts = gates(figs)
     name = "reduced sweep" if is_reduced else "sweep"
+    if not history:
+        name += " (no yesterday)"
     for line in table(figs, verdicts, runs, name, seeds, took):
         print(line)
     if json_path is not None:
@@ -51,16 +60,18 @@ def _cost(case: Case) -> float:
     return case.calls_per_hour * case.duration / 3600 * (1 + case.lost * case.window / 900)
 
 
-def _play_all(work: list[tuple[Case, int]], settings: Settings, jobs: int) -> list[Played]:
+def _play_all(
+    work: list[tuple[Case, int]], settings: Settings, jobs: int, history: bool
+) -> list[Played]:
     progress = sys.stderr.isatty()
     done: list[Played] = []
     if jobs <= 1:
         for case, k in work:
-            done.append(play(case, k, settings))
+            done.append(play(case, k, settings, history=history))
             _progress(progress, done[-1], len(done), len(work))
         return done
     with ProcessPoolExecutor(max_workers=min(jobs, len(work))) as pool:
-        futures = [pool.submit(play, case, k, settings) for case, k in work]
+        futures = [pool.submit(play, case, k, settings, history=history) for case, k in work]
         for future in as_completed(futures):
             done.append(future.result())
             _progress(progress, done[-1], len(done), len(work))

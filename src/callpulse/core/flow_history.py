@@ -7,7 +7,8 @@ of calls, and a rate from five calls is off by half. So each queue keeps a readi
 longest window's sums every :data:`EVERY` seconds for :data:`SPAN`, and an estimate adds
 readings, newest first, until it rests on enough calls (:data:`ENOUGH`). Give-ups and waiting
 are also summed by hour of the day (UTC), older days counting less (:data:`DAY_WEIGHT`): how
-patient callers are at 14:00 is best told by the last days at 14:00, before any backlog.
+patient callers are at 14:00 is best told by the last days at 14:00, before any backlog, and
+where nobody waited then, by the day's other hours.
 
 Readings of a window shorter than :data:`EVERY` leave gaps between them, and a reading whose
 window was not yet whole covers less: every sum is divided by the time or the calls it
@@ -141,6 +142,12 @@ class FlowHistory:
         while readings and readings[0].at < at:
             readings.popleft()
 
+    def _at_hour(self, hour: int, today: float) -> tuple[float, float]:
+        """An hour's give-ups and seconds waited, weighed down to ``today``."""
+        hours = self._hours
+        weight = DAY_WEIGHT ** max(0.0, today - hours[48 + hour])
+        return hours[hour] * weight, hours[24 + hour] * weight
+
     def _weigh(self, hour: int, day: float) -> None:
         """Bring an hour's sums to ``day``: each day since counts them down by DAY_WEIGHT."""
         hours = self._hours
@@ -185,17 +192,20 @@ class FlowHistory:
     def patience(self, prior_patience: float, at: float) -> tuple[PatienceEstimate, str]:
         """The give-up rate for a time of day ``at``, and in words what it rests on.
 
-        The last days at that hour where they say more than the prior; else the hours kept;
-        else the prior (the configured patience), and the words say so.
+        The last days at that hour where they say more than the prior; else every hour of
+        the last days (today's at full weight); else the prior (the configured patience),
+        and the words say so. Windows are planned for quiet hours, when nobody waits long
+        enough to show how patient they are, and a large center may not have waited all
+        morning: the day's busy hours are then the only callers who did, and patience is a
+        trait of the callers more than of the hour.
         """
-        hour, hours = _hour(at), self._hours
-        weight = DAY_WEIGHT ** max(0.0, at // 86400 - hours[48 + hour])
-        reneged, exposure = hours[hour] * weight, hours[24 + hour] * weight
+        hour, today = _hour(at), at // 86400
+        reneged, exposure = self._at_hour(hour, today)
         where = f"at {hour:02d}:00 UTC over the last days"
         if not _telling(reneged, exposure, prior_patience):
-            reneged = sum(r.reneged for r in self._readings)
-            exposure = sum(r.exposure_seconds for r in self._readings)
-            where = f"over the last {sum(r.span for r in self._readings) / 3600:.1f} h"
+            sums = [self._at_hour(h, today) for h in range(24)]
+            reneged, exposure = sum(r for r, _ in sums), sum(e for _, e in sums)
+            where = "over every hour of the last days"
         estimate = estimate_patience(reneged, exposure, prior_patience)
         # Older days count for less, so a count may be fractional: shown to a tenth.
         seen = (

@@ -164,7 +164,12 @@ def forecast_queue(
         drain = window_outlook(round(peak), drained, kept, serving, back, arrivals, aht, rate)
         after = math.inf if drain is None else max(0.0, drain.p50)
         limit = limits.max_drain_eta
-        over = peak >= fire and (peak > limits.max_calls_waiting or after > limit)
+        # A page is for a queue over the limit for a minute, and a queue at a level
+        # fluctuates about it: a mean path a little under the limit still crosses it many
+        # times in a long window. So the level judged is the path's upper quantile at the
+        # window's end (page_confidence's, P75 by default), not its mean.
+        level = peak + _z(limits.page_confidence) * math.sqrt(var)
+        over = level >= fire and (level > limits.max_calls_waiting or after > limit)
         return peak, var, after, over
 
     peak, _, drain, over = outcome(serving - lost)

@@ -110,6 +110,9 @@ class Report:
     queues: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)  # totals
     platform_records: int = 0  # records written by a platform's emitter (run(platform=))
     ignored: dict[str, int] = field(default_factory=dict)  # kinds its adapters skipped
+    # The queues' flow histories as the state file keeps them, when the run ended (run(
+    # history=) takes them back: a later day of the same center).
+    history: list[list[object]] = field(default_factory=list)
 
     @property
     def fired(self) -> Counter[str]:
@@ -188,6 +191,7 @@ def run(
     wrapup: float | None = None,
     whole_seconds: bool = False,
     observe: Observer | None = None,
+    history: object | None = None,
 ) -> Report:
     """Play ``scenario`` from its ``start``, evaluating rules every ``step`` seconds.
 
@@ -198,6 +202,8 @@ def run(
     delivery; ``wrapup``: every wrap-up this long; ``whole_seconds``: times truncated to
     seconds (see :class:`ContactCenter`). ``observe``: shown the center and the alerts as
     the run goes (what the sweep learns its truths from); the run is the same without it.
+    ``history``: the flow histories an earlier run ended with (``Report.history``), taken
+    back as the daemon takes its state file's at start-up: what it learnt of the callers.
     """
     start = scenario.start.replace(tzinfo=UTC).timestamp()
     settings = with_planned_windows(settings, scenario, start)
@@ -211,6 +217,8 @@ def run(
     # The simulated clock is this run's wall clock: it jumps from one evaluation to the next.
     parts = pipeline.build(settings, now=start, clock=WALL_TIME, deliver=False)
     monitor, alerting = parts.monitor, parts.alerting
+    if history is not None:
+        monitor.maintenance.baselines.restore_history(history, start)
     feed = (
         PlatformFeed(platform, [s.name for s in scenario.sites], parts)
         if platform is not None
@@ -238,6 +246,7 @@ def run(
     report.duplicates = monitor.stats.duplicates
     report.late = monitor.stats.late
     report.queues = {(view.site, view.queue): dict(view.totals) for view in monitor.queue_views()}
+    report.history = monitor.maintenance.baselines.export_history()
     if feed is not None:
         report.ignored = feed.ignored()
     score.finish()

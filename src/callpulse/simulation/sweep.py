@@ -32,6 +32,7 @@ from callpulse.simulation.sweep_grid import QUEUE, SITE, Case, seed_of
 BACKLOG = "MaintenanceBacklog"
 FORECAST = "MaintenanceImpactForecast"
 CHECK_EVERY = 300.0
+YESTERDAY_SEED = 7_000_003  # added to a run's seed for its yesterday's
 
 
 @dataclass
@@ -181,8 +182,9 @@ class _Watch:
         )
 
 
-def play(case: Case, k: int, settings: Settings) -> Played:
-    """Play ``case`` with its ``k``-th seed through the pipeline with ``settings``."""
+def play(case: Case, k: int, settings: Settings, *, history: bool = True) -> Played:
+    """Play ``case`` with its ``k``-th seed through the pipeline with ``settings``; with
+    ``history``, after the same center's yesterday (:meth:`Case.yesterday`)."""
     began = time.perf_counter()
     seed = seed_of(case, k)
     scenario = case.scenario(seed)
@@ -190,7 +192,11 @@ def play(case: Case, k: int, settings: Settings) -> Played:
     watch = _Watch(case, start, seed)
     # Evaluated as often as the daemon evaluates, so that time to detect is the daemon's.
     step = settings.alerting.evaluation_interval
-    report = run(scenario, settings, step, observe=watch)
+    learnt = None
+    if history:
+        # Its own chance: yesterday's callers are not today's.
+        learnt = run(case.yesterday(seed + YESTERDAY_SEED), settings, step).history
+    report = run(scenario, settings, step, observe=watch, history=learnt)
     path = watch.path
     window = None
     forecast = watch.forecast

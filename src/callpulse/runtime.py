@@ -23,7 +23,10 @@ from callpulse.consumer import Consumer
 from callpulse.core.alert_changelog import Rows
 from callpulse.core.ingest import Ingest
 from callpulse.core.monitor import Monitor
-from callpulse.exposition import (
+from callpulse.sinks.silence_metrics import SilenceCollector
+from callpulse.sinks.silence_reader import SilenceReader
+from callpulse.sources.base import Source
+from callpulse.web.exposition import (
     AlertMetrics,
     CallpulseCollector,
     SourceMetrics,
@@ -31,9 +34,6 @@ from callpulse.exposition import (
     build_registry,
     ignored_by_format,
 )
-from callpulse.sinks.silence_metrics import SilenceCollector
-from callpulse.sinks.silence_reader import SilenceReader
-from callpulse.sources.base import Source
 from callpulse.web.forked import ForkedRenderer
 from callpulse.web.page_context import PageContext, links, silence_reader, source_status
 from callpulse.web.routes import routes

@@ -18,9 +18,9 @@ from contextlib import contextmanager
 import structlog
 
 from callpulse import __version__
+from callpulse.config.address import listen_url
 from callpulse.runtime import Runtime
 from callpulse.tasks import cancel
-from callpulse.web.address import listen_url
 
 log = structlog.get_logger("callpulse")
 
@@ -181,5 +181,5 @@ class App:
 
     def reload(self, cause: str) -> bool:
         """Re-read the config file and swap in its rules and maintenance windows (see
-        :class:`~callpulse.config.reload.Reloader`)."""
+        :class:`~callpulse.reload.Reloader`)."""
         return self.runtime.reloader.reload(cause)

@@ -19,12 +19,12 @@ from callpulse.adapters import records
 from callpulse.adapters.base import Adapter
 from callpulse.alerting import Alerting
 from callpulse.config import Settings
+from callpulse.config.address import external_url
 from callpulse.core.alert_state import Notification
 from callpulse.core.clock import Clock
 from callpulse.core.consumer_health import Blindness
 from callpulse.core.ingest import Ingest, RawRecord, Rejection
 from callpulse.core.monitor import Monitor
-from callpulse.web.address import external_url
 
 
 @dataclass(frozen=True)

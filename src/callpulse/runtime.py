@@ -18,11 +18,11 @@ from callpulse import pipeline
 from callpulse.adapters import records
 from callpulse.alerting import Alerting
 from callpulse.config import Settings
-from callpulse.config.reload import Reloader
 from callpulse.consumer import Consumer
 from callpulse.core.alert_changelog import Rows
 from callpulse.core.ingest import Ingest
 from callpulse.core.monitor import Monitor
+from callpulse.reload import Reloader
 from callpulse.sinks.silence_metrics import SilenceCollector
 from callpulse.sinks.silence_reader import SilenceReader
 from callpulse.sources.base import Source

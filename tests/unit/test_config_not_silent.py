@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from callpulse.config import ConfigError, load_settings
+from callpulse.config.address import external_url, listen_url, parse_listen_address
 from callpulse.config.environment import check_environment
 from callpulse.config.schema import Settings
 from callpulse.core.alert_state import Notification
 from callpulse.core.clock import WALL_TIME
 from callpulse.shipped import shipped
-from callpulse.web.address import external_url, listen_url, parse_listen_address
 
 
 def write(tmp_path: Path, text: str) -> Path:

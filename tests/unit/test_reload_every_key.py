@@ -15,11 +15,11 @@ import yaml
 from pydantic import BaseModel
 
 from callpulse import pipeline
+from callpulse import reload as reloading
 from callpulse.config import Settings, load_settings
-from callpulse.config import reload as reloading
-from callpulse.config.reload import Reloader
 from callpulse.config.schema import BacklogSettings, EventWindowSettings, MaintenanceSettings
 from callpulse.core.clock import WALL_TIME
+from callpulse.reload import Reloader
 
 NOW = 1_800_000_000.0
 WINDOW = {

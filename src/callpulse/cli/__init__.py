@@ -16,8 +16,8 @@ from pydantic import ValidationError
 
 from callpulse import __version__
 from callpulse.config import ConfigError, FormatSettings, LogSettings, load_settings
+from callpulse.config.address import listen_url, parse_listen_address
 from callpulse.text import plain
-from callpulse.web.address import listen_url, parse_listen_address
 
 
 def _platform_formats() -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -12,12 +12,9 @@ from pydantic import (
     Field,
 )
 
-from callpulse.core.durations import parse_duration
-
-if TYPE_CHECKING:
-    from callpulse.web.server import Limits
-
 from callpulse.config.base import Section, into
+from callpulse.core.durations import parse_duration
+from callpulse.core.http_limits import HttpLimits
 
 
 def _shown_url(url: str | None) -> str | None:
@@ -67,8 +64,5 @@ class HttpSettings(Section):
     render_timeout: Annotated[float, BeforeValidator(parse_duration), Field(gt=0)] = 10.0
     status_page: StatusPageSettings = StatusPageSettings()
 
-    def limits(self) -> Limits:
-        # Imported here: the web server imports the config's errors, which import this.
-        from callpulse.web.server import Limits
-
-        return into(Limits, self)
+    def limits(self) -> HttpLimits:
+        return into(HttpLimits, self)

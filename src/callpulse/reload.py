@@ -1,5 +1,8 @@
 """Reloading a running daemon's rules and maintenance windows, on SIGHUP or when the config
-file or a rule file changes (a Kubernetes ConfigMap update)."""
+file or a rule file changes (a Kubernetes ConfigMap update).
+
+It drives the running parts (the alerting, the monitor), so it sits beside the composition
+root that made them rather than in ``config/``, which only reads and converts settings."""
 
 from __future__ import annotations
 

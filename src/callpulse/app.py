@@ -83,7 +83,7 @@ class App:
             version=__version__,
             config=str(path) if path else "(embedded default)",
             source=runtime.source.name,
-            rules=settings.rules_loaded(),
+            rules=runtime.config.rules_loaded(),
             # The calendar as it runs: the demo's planned window is the simulator's, not the
             # settings'.
             maintenance_windows=len(calendar.windows) if calendar is not None else 0,

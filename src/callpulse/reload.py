@@ -15,7 +15,7 @@ import structlog
 
 from callpulse.alerting import Alerting
 from callpulse.config.errors import ConfigError
-from callpulse.config.loading import load_settings
+from callpulse.config.loading import load_config
 from callpulse.config.schema import Settings
 from callpulse.core.monitor import Monitor, MonitorConfig
 
@@ -58,13 +58,12 @@ class Reloader:
             log.warning("config_reload_skipped", cause=cause, reason="started without --config")
             return False
         try:
-            new = load_settings(self.path)
-            rules = new.compiled_rules()
+            loaded = load_config(self.path)
         except ConfigError as exc:
             self.counts["failure"] += 1
             log.error("config_reload_rejected", cause=cause, error=str(exc))
             return False
-        old = self._settings
+        old, new, rules = self._settings, loaded.settings, list(loaded.rules)
         # Every reloadable key reaches the running parts through these two calls, each from
         # the whole new section: the rules with the built-in ones as maintenance.backlog
         # sends them, and the monitor's calendar, limits and event policy.

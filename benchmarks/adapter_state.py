@@ -38,7 +38,7 @@ from tests.unit.adapter_records import (
 
 from callpulse.adapters import agent_identity, amazon_connect, freeswitch, twilio
 from callpulse.adapters.base import Adapter, AdapterError
-from callpulse.exposition import ignored_by_format
+from callpulse.web.exposition import ignored_by_format
 
 NAME_LIMIT = 256  # characters, as an events-v1 name
 

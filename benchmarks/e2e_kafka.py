@@ -138,8 +138,8 @@ class Pipeline:
 
     def __init__(self, bootstrap: str, topic: str, group: str) -> None:
         from callpulse import pipeline
-        from callpulse.exposition import CallpulseCollector, SourceMetrics, build_registry
         from callpulse.sources.kafka import KafkaSource
+        from callpulse.web.exposition import CallpulseCollector, SourceMetrics, build_registry
 
         settings = kafka_settings(bootstrap, topic, group)
         self.source = KafkaSource(settings.source.kafka)

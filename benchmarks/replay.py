@@ -216,7 +216,7 @@ def inprocess_report(path: Path, events: int) -> dict[str, Any]:
     settings.source.kind = "replay"
     settings.source.replay.path = path
     settings.source.replay.speed = 0
-    settings.use_rule_files([shipped("rules.yaml")])  # as the CLI does without --config
+    settings.rule_files = [shipped("rules.yaml")]  # as the CLI does without --config
     began = time.perf_counter()
     report = play(settings)
     result = _rate(report.lines, time.perf_counter() - began)

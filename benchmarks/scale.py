@@ -749,7 +749,7 @@ def settings_for(queues: int, sites: int, overrides: Sequence[str]) -> Any:
         except ValueError:
             section[key] = text
     settings = Settings.model_validate(data)
-    settings.use_rule_files([shipped("rules.yaml")])  # what the daemon evaluates by default
+    settings.rule_files = [shipped("rules.yaml")]  # what the daemon evaluates by default
     return settings
 
 
@@ -759,13 +759,14 @@ def progress(queues: int, message: str) -> None:
 
 async def one_size(args: argparse.Namespace) -> dict[str, Any]:
     from callpulse.app import App
+    from callpulse.config import compile_config
     from callpulse.runtime import compose
 
     queues = args.queues[0]
     rss = {"start": rss_mib()}
     marks = Marks()
     source = BenchSource(Traffic(queues, args.sites), args.batch, marks)
-    app = App(compose(settings_for(queues, args.sites, args.set), source))
+    app = App(compose(compile_config(settings_for(queues, args.sites, args.set)), source))
     instrument(app, marks)
     run = asyncio.create_task(app.run(), name="bench-daemon")
     bench = asyncio.create_task(measure(app, source, marks, rss, args), name="bench-measure")

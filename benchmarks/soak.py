@@ -66,8 +66,8 @@ async def consume(bootstrap: str, topic: str, seconds: float) -> None:
     from prometheus_client import generate_latest
 
     from callpulse import pipeline
-    from callpulse.exposition import CallpulseCollector, SourceMetrics, build_registry
     from callpulse.sources.kafka import KafkaSource
+    from callpulse.web.exposition import CallpulseCollector, SourceMetrics, build_registry
 
     settings = kafka_settings(bootstrap, topic, f"soak-{topic}")
     source = KafkaSource(settings.source.kafka)

@@ -18,9 +18,9 @@ from contextlib import contextmanager
 import structlog
 
 from callpulse import __version__
+from callpulse.config.address import listen_url
 from callpulse.runtime import Runtime
 from callpulse.tasks import cancel
-from callpulse.web.address import listen_url
 
 log = structlog.get_logger("callpulse")
 
@@ -83,7 +83,7 @@ class App:
             version=__version__,
             config=str(path) if path else "(embedded default)",
             source=runtime.source.name,
-            rules=settings.rules_loaded(),
+            rules=runtime.config.rules_loaded(),
             # The calendar as it runs: the demo's planned window is the simulator's, not the
             # settings'.
             maintenance_windows=len(calendar.windows) if calendar is not None else 0,
@@ -181,5 +181,5 @@ class App:
 
     def reload(self, cause: str) -> bool:
         """Re-read the config file and swap in its rules and maintenance windows (see
-        :class:`~callpulse.config.reload.Reloader`)."""
+        :class:`~callpulse.reload.Reloader`)."""
         return self.runtime.reloader.reload(cause)

@@ -12,19 +12,22 @@ daemon does, with the same limits, and a new part of the pipeline is wired here 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from callpulse.adapters import records
 from callpulse.adapters.base import Adapter
 from callpulse.alerting import Alerting
 from callpulse.config import Settings
+from callpulse.config.address import external_url
+from callpulse.config.convert import monitor_config
+from callpulse.config.rules import compile_config
 from callpulse.core.alert_state import Notification
 from callpulse.core.clock import Clock
 from callpulse.core.consumer_health import Blindness
 from callpulse.core.ingest import Ingest, RawRecord, Rejection
 from callpulse.core.monitor import Monitor
-from callpulse.web.address import external_url
+from callpulse.core.rules import Rule
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ test reads the KPIs and the alerts of)."""
 def build(
     settings: Settings,
     *,
+    rules: Sequence[Rule] | None = None,
     now: float,
     clock: Clock,
     deliver: bool = True,
@@ -97,9 +101,12 @@ def build(
     (a scenario check evaluates the rules but pages nobody). ``hold``, ``blind``: see
     :class:`Alerting`. ``web_tls``: the HTTP server serves HTTPS (the scheme of the
     ``external_url`` alerts link to, when the settings name none).
-    The rules are the ones compiled when ``settings`` were loaded.
+    ``rules``: the ones compiled when ``settings`` were loaded (:class:`LoadedConfig`);
+    None compiles the settings' own now (a ConfigError as a load would raise it).
     """
-    monitor = Monitor(settings.monitor_config(event_time_clock=clock.event_time), now=now)
+    if rules is None:
+        rules = compile_config(settings).rules
+    monitor = Monitor(monitor_config(settings, event_time_clock=clock.event_time), now=now)
     ingest = Ingest(monitor, max_record_bytes=settings.source.kafka.max_record_bytes)
     adapters = _adapters(settings)
     for topic, adapter in adapters.items():
@@ -117,7 +124,7 @@ def build(
         )
     alerting = Alerting(
         alerting_settings,
-        settings.compiled_rules(),
+        list(rules),
         monitor,
         backlog=settings.maintenance.backlog,
         hold=hold,

@@ -17,13 +17,17 @@ from prometheus_client import CollectorRegistry
 from callpulse import pipeline
 from callpulse.adapters import records
 from callpulse.alerting import Alerting
-from callpulse.config import Settings
-from callpulse.config.reload import Reloader
+from callpulse.config import LoadedConfig, Settings
+from callpulse.config.convert import http_limits, monitor_config
 from callpulse.consumer import Consumer
 from callpulse.core.alert_changelog import Rows
 from callpulse.core.ingest import Ingest
 from callpulse.core.monitor import Monitor
-from callpulse.exposition import (
+from callpulse.reload import Reloader
+from callpulse.sinks.silence_metrics import SilenceCollector
+from callpulse.sinks.silence_reader import SilenceReader
+from callpulse.sources.base import Source
+from callpulse.web.exposition import (
     AlertMetrics,
     CallpulseCollector,
     SourceMetrics,
@@ -31,9 +35,6 @@ from callpulse.exposition import (
     build_registry,
     ignored_by_format,
 )
-from callpulse.sinks.silence_metrics import SilenceCollector
-from callpulse.sinks.silence_reader import SilenceReader
-from callpulse.sources.base import Source
 from callpulse.web.forked import ForkedRenderer
 from callpulse.web.page_context import PageContext, links, silence_reader, source_status
 from callpulse.web.routes import routes
@@ -47,7 +48,7 @@ from callpulse.web.webconfig import WebConfig, load_web_config
 class Runtime:
     """Everything one daemon is made of, wired."""
 
-    settings: Settings
+    config: LoadedConfig  # as loaded at start-up (a reload changes the settings' reloadable keys)
     config_path: Path | None
     source: Source
     web: WebConfig
@@ -61,6 +62,11 @@ class Runtime:
     reloader: Reloader
     http: HttpServer
     stopping: asyncio.Event  # set once a shutdown has begun
+
+    @property
+    def settings(self) -> Settings:
+        """The running settings."""
+        return self.config.settings
 
     @property
     def monitor(self) -> Monitor:
@@ -105,14 +111,15 @@ def build_source(settings: Settings) -> Source:
 
 
 def compose(
-    settings: Settings,
+    config: LoadedConfig,
     source: Source | None = None,
     config_path: Path | None = None,
     *,
     clock: Callable[[], float] = time.time,
 ) -> Runtime:
-    """Wire the daemon ``settings`` describe around ``source`` (by default the one they name).
+    """Wire the daemon ``config`` describes around ``source`` (by default the one it names).
     ``clock``: the wall clock the consumer feeds and ticks on (a test steps its own)."""
+    settings = config.settings
     source = source or build_source(settings)
     web = load_web_config(settings.http.web_config_file)
     stopping = asyncio.Event()
@@ -122,6 +129,7 @@ def compose(
 
     parts = pipeline.build(
         _with_source(settings, source),
+        rules=config.rules,
         now=clock(),
         clock=source.clock,
         hold=holding,
@@ -137,8 +145,8 @@ def compose(
         settings,
         alerting,
         parts.monitor,
-        lambda new: _with_source(new, source).monitor_config(
-            event_time_clock=source.clock.event_time
+        lambda new: monitor_config(
+            _with_source(new, source), event_time_clock=source.clock.event_time
         ),
     )
     collector = CallpulseCollector(
@@ -179,12 +187,12 @@ def compose(
         settings.http.host,
         settings.http.port,
         routes(renderer, consumer.readiness, alerting, status),
-        settings.http.limits(),
+        http_limits(settings.http),
         web,
     )
     sampler = StatusSampler(status, settings.alerting.evaluation_interval)
     return Runtime(
-        settings, config_path, source, web, parts, consumer, registry, renderer, status,
+        config, config_path, source, web, parts, consumer, registry, renderer, status,
         sampler, reader, reloader, http, stopping,
     )  # fmt: skip
 

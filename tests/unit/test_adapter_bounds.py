@@ -15,7 +15,7 @@ import pytest
 from callpulse.adapters import amazon_connect, asterisk, freeswitch, twilio
 from callpulse.adapters.base import Adapter, AdapterError
 from callpulse.core import events
-from callpulse.exposition import ignored_by_format
+from callpulse.web.exposition import ignored_by_format
 
 from .adapter_records import IDS, KINDS, adapter
 from .adapters import translated

@@ -16,8 +16,8 @@ from callpulse.config.errors import ConfigError
 from callpulse.core.clock import WALL_TIME
 from callpulse.core.events import CallQueued, Event
 from callpulse.core.ingest import RawRecord
-from callpulse.exposition import ignored_by_format
 from callpulse.pipeline import build
+from callpulse.web.exposition import ignored_by_format
 
 from .conftest import NOW
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from callpulse.alerting import Alerting
-from callpulse.config import load_rules, load_settings
+from callpulse.config import compile_config, load_settings
 from callpulse.core.alert_changelog import AlertChangelog
 from callpulse.core.alert_state import Notification, owned_only
 from callpulse.core.alerting import AlertEvaluator, AlertingConfig, EvaluationInput
@@ -113,7 +113,7 @@ def alerting(
         f"  state_file: {tmp_path / 'alerts.json'}\n"
     )
     settings = load_settings(config)
-    return Alerting(settings.alerting, load_rules(settings), monitor, hold=hold)
+    return Alerting(settings.alerting, list(compile_config(settings).rules), monitor, hold=hold)
 
 
 def queued(monitor: Monitor, *sites: str) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 import pytest
 
 from callpulse.app import App
-from callpulse.config import Settings
+from callpulse.config import Settings, compile_config
 from callpulse.core.clock import WALL_TIME
 from callpulse.core.ingest import RawRecord, Rejection
 from callpulse.core.queues import QueueView
@@ -78,7 +78,7 @@ def settings(grace: str) -> Settings:
 
 async def test_shutdown_past_the_grace_period_is_forced() -> None:
     source = HangingSource()
-    app = App(compose(settings("300ms"), source))
+    app = App(compose(compile_config(settings("300ms")), source))
     run = asyncio.create_task(app.run())
     await asyncio.sleep(0.3)
     assert app.runtime.readiness() == (True, "ok")
@@ -89,7 +89,7 @@ async def test_shutdown_past_the_grace_period_is_forced() -> None:
 
 
 async def test_second_signal_exits_at_once() -> None:
-    app = App(compose(settings("60s"), HangingSource()))
+    app = App(compose(compile_config(settings("60s")), HangingSource()))
     run = asyncio.create_task(app.run())
     await asyncio.sleep(0.3)
     app._on_signal(signal.SIGTERM)
@@ -106,7 +106,9 @@ async def test_signal_handlers_are_restored_when_start_up_fails() -> None:
         port = taken.getsockname()[1]
         app = App(
             compose(
-                Settings.model_validate({"http": {"host": "127.0.0.1", "port": port}}),
+                compile_config(
+                    Settings.model_validate({"http": {"host": "127.0.0.1", "port": port}})
+                ),
                 HangingSource(),
             )
         )
@@ -124,7 +126,7 @@ def app_after_a_call_with_wrapup() -> tuple[App, int]:
     settings = Settings.model_validate(
         {"source": {"kind": "kafka", "kafka": {"topics": ["pbx"], "formats": {"pbx": pbx}}}}
     )
-    app = App(compose(settings, HangingSource()))
+    app = App(compose(compile_config(settings), HangingSource()))
     t = int(app.runtime.monitor.now) - 100
     lines = [
         f"{t}|NONE|billing|Alice|ADDMEMBER|",
@@ -176,7 +178,7 @@ async def test_the_fill_of_an_adapters_caps_and_the_http_servers_is_exposed(tmp_
     settings = Settings.model_validate(
         {"source": {"kind": "replay", "replay": replay}, "http": {"port": 0}}
     )
-    app = App(compose(settings))
+    app = App(compose(compile_config(settings)))
     line = b"1764147600|NONE|billing|PJSIP/1001|ADDMEMBER|"
     assert app.runtime.ingest.process([RawRecord(line, topic=str(path))]) == []
     await app.runtime.http.start()

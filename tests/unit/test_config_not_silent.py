@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from callpulse.config import ConfigError, load_settings
+from callpulse.config import ConfigError, load_config, load_settings
+from callpulse.config.address import external_url, listen_url, parse_listen_address
 from callpulse.config.environment import check_environment
 from callpulse.config.schema import Settings
 from callpulse.core.alert_state import Notification
 from callpulse.core.clock import WALL_TIME
 from callpulse.shipped import shipped
-from callpulse.web.address import external_url, listen_url, parse_listen_address
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -39,15 +39,15 @@ def check_config(path: Path, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_config_without_rule_files_has_the_shipped_rules(tmp_path: Path) -> None:
-    settings = load_settings(write(tmp_path, "log: {level: info}\n"))
-    assert settings.rule_files == [shipped("rules.yaml")]
-    assert len(settings.compiled_rules()) >= 10
+    config = load_config(write(tmp_path, "log: {level: info}\n"))
+    assert config.settings.rule_files == [shipped("rules.yaml")]
+    assert len(config.rules) >= 10
 
 
 def test_an_empty_rule_files_list_means_none_and_says_so(tmp_path: Path) -> None:
-    settings = load_settings(write(tmp_path, "rule_files: []\n"))
-    assert settings.compiled_rules() == []
-    assert settings.rules_loaded() == "0 rules (rule_files: []): nothing will page"
+    config = load_config(write(tmp_path, "rule_files: []\n"))
+    assert config.rules == ()
+    assert config.rules_loaded() == "0 rules (rule_files: []): nothing will page"
 
 
 def test_check_config_prints_the_rules_and_the_listen_address(tmp_path: Path) -> None:

@@ -10,7 +10,8 @@ from pathlib import Path
 import bcrypt
 import pytest
 
-from callpulse.web.server import HttpServer, Limits, Request, Response
+from callpulse.core.http_limits import HttpLimits
+from callpulse.web.server import HttpServer, Request, Response
 from callpulse.web.webconfig import WebConfig, load_web_config
 
 CLOSE = b"Connection: close\r\n\r\n"
@@ -100,7 +101,9 @@ async def test_keep_alive_serves_several_requests_on_one_connection() -> None:
         await server.stop()
 
 
-TIGHT = Limits(header_timeout=0.5, keepalive_timeout=0.8, max_connections=3, max_header_bytes=1024)
+TIGHT = HttpLimits(
+    header_timeout=0.5, keepalive_timeout=0.8, max_connections=3, max_header_bytes=1024
+)
 
 
 async def closed_within(reader: asyncio.StreamReader, seconds: float) -> float:
@@ -207,7 +210,7 @@ async def test_a_request_body_is_refused_unread_and_big_headers_get_431() -> Non
 
 async def test_silent_connections_at_the_cap_make_room_for_a_probe() -> None:
     # Silent sockets would hold their slots for the whole header timeout: a long one here.
-    limits = Limits(header_timeout=60, keepalive_timeout=60, max_connections=3)
+    limits = HttpLimits(header_timeout=60, keepalive_timeout=60, max_connections=3)
     server = HttpServer("127.0.0.1", 0, {"/healthz": hello}, limits)
     await server.start()
     try:
@@ -289,7 +292,11 @@ async def test_password_guessing_neither_holds_the_loop_nor_goes_on_past_the_bud
 ) -> None:
     # Cost 11: one bcrypt check is about 0.2 s of CPU, four times the 50 ms allowed.
     server = HttpServer(
-        "127.0.0.1", 0, {"/metrics": hello, "/healthz": hello}, Limits(), with_users(tmp_path, 11)
+        "127.0.0.1",
+        0,
+        {"/metrics": hello, "/healthz": hello},
+        HttpLimits(),
+        with_users(tmp_path, 11),
     )
     await server.start()
     stop = asyncio.Event()
@@ -341,7 +348,7 @@ async def test_an_unknown_user_costs_the_check_a_wrong_password_does(
         return checkpw(password, digest)
 
     monkeypatch.setattr(bcrypt, "checkpw", spy)
-    server = HttpServer("127.0.0.1", 0, {"/metrics": hello}, Limits(), with_users(tmp_path, 5))
+    server = HttpServer("127.0.0.1", 0, {"/metrics": hello}, HttpLimits(), with_users(tmp_path, 5))
     await server.start()
     try:
         for user in ("prom", "nobody"):

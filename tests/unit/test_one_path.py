@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from callpulse.cli import report, rules
-from callpulse.config import Settings
+from callpulse.config import Settings, compile_config
 from callpulse.core.clock import WALL_TIME
 from callpulse.core.ingest import RawRecord
 from callpulse.pipeline import Pipeline
@@ -169,7 +169,7 @@ async def through_daemon(tmp_path: Path, events: list[tuple[float, dict[str, Any
         }
     )
     wall = [START]
-    runtime = compose(settings, ListSource(), clock=lambda: wall[0])
+    runtime = compose(compile_config(settings), ListSource(), clock=lambda: wall[0])
     consumer, seen = runtime.consumer, Seen()
     assert await consumer.open()
     pending = list(events)

@@ -4,7 +4,7 @@ dead-letters what they reject and commits what it fed."""
 from __future__ import annotations
 
 from callpulse import pipeline
-from callpulse.config import Settings
+from callpulse.config import Settings, compile_config
 from callpulse.core.clock import WALL_TIME
 from callpulse.core.ingest import RawRecord
 from callpulse.runtime import compose
@@ -53,7 +53,7 @@ class Recorded(BaseSource):
 async def test_the_consumer_dead_letters_the_rejected_and_commits_the_batch() -> None:
     source = Recorded()
     settings = Settings.model_validate({**SMALL, "http": {"host": "127.0.0.1", "port": 0}})
-    runtime = compose(settings, source, clock=lambda: NOW)
+    runtime = compose(compile_config(settings), source, clock=lambda: NOW)
     batch = Batch(
         [RawRecord(raw("call.queued", NOW - 1, call_id="c1", queue="q")), RawRecord(b"{")],
         {("t", 0): 2},

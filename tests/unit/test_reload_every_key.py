@@ -15,11 +15,12 @@ import yaml
 from pydantic import BaseModel
 
 from callpulse import pipeline
+from callpulse import reload as reloading
 from callpulse.config import Settings, load_settings
-from callpulse.config import reload as reloading
-from callpulse.config.reload import Reloader
+from callpulse.config.convert import monitor_config
 from callpulse.config.schema import BacklogSettings, EventWindowSettings, MaintenanceSettings
 from callpulse.core.clock import WALL_TIME
+from callpulse.reload import Reloader
 
 NOW = 1_800_000_000.0
 WINDOW = {
@@ -125,7 +126,7 @@ def reloader_of(path: Path, settings: Settings, parts: pipeline.Pipeline) -> Rel
         settings,
         parts.alerting,
         parts.monitor,
-        lambda new: new.monitor_config(event_time_clock=False),
+        lambda new: monitor_config(new, event_time_clock=False),
     )
 
 
@@ -168,3 +169,22 @@ def test_a_key_that_needs_a_restart_is_named(tmp_path: Path, logged: Recorder) -
     path.write_text(yaml.safe_dump(put(BASE, "kpi.bucket", 10)))
     assert reloader_of(path, settings, parts).reload("test")
     assert [e["restart_needed_for"] for e in logged.events] == [["kpi"]]
+
+
+def test_a_backlog_limit_and_its_severity_changed_together_both_take_effect(
+    tmp_path: Path, logged: Recorder
+) -> None:
+    # The maintenance policy is swapped whole: a reload that changes when a backlog pages and
+    # how it is sent must not keep either half of the old one.
+    path = tmp_path / "callpulse.yaml"
+    path.write_text(yaml.safe_dump(BASE))
+    settings = load_settings(path)
+    parts = running(settings)
+    changed = put(BASE, "maintenance.backlog.min_calls_waiting", 8)
+    changed = put(changed, "maintenance.backlog.severity", "page")
+    path.write_text(yaml.safe_dump(changed))
+    assert reloader_of(path, settings, parts).reload("test")
+    assert parts.monitor.maintenance.limits.min_calls_waiting == 8
+    [backlog] = [r for r in parts.alerting.evaluator.rules if r.name == "MaintenanceBacklog"]
+    assert backlog.spec.severity == "page"
+    assert effect(parts) == effect(running(load_settings(path)))

@@ -42,7 +42,7 @@ def settings_for(path: Path, fmt: str = "events-v1", site: str | None = None) ->
     settings.source.kind = "replay"
     settings.source.replay.path = path
     settings.source.replay.format = FormatSettings(format=fmt, site=site)
-    settings.use_rule_files([shipped("rules.yaml")])
+    settings.rule_files = [shipped("rules.yaml")]
     return settings
 
 

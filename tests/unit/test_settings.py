@@ -11,7 +11,8 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from callpulse.config import ConfigError, Settings, load_settings
+from callpulse.config import ConfigError, Settings, compile_config, load_config, load_settings
+from callpulse.config.convert import backlog_limits, http_config
 from callpulse.shipped import shipped
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -205,16 +206,16 @@ def test_maintenance_list_prints_local_and_utc_times() -> None:
 
 def test_return_spread_is_a_duration_not_below_zero(tmp_path: Path) -> None:
     path = write(tmp_path, "maintenance:\n  backlog: {return_spread: 90s}\n")
-    assert load_settings(path).maintenance.backlog.limits().return_spread == 90
+    assert backlog_limits(load_settings(path).maintenance.backlog).return_spread == 90
     path = write(tmp_path, "maintenance:\n  backlog: {return_spread: -1}\n")
     with pytest.raises(ConfigError, match=r"backlog\.return_spread: .*cannot be negative"):
         load_settings(path)
 
 
 def test_page_confidence_is_a_share_between_the_median_and_the_p10(tmp_path: Path) -> None:
-    assert load_settings(None).maintenance.backlog.limits().page_confidence == 0.75
+    assert backlog_limits(load_settings(None).maintenance.backlog).page_confidence == 0.75
     path = write(tmp_path, "maintenance:\n  backlog: {page_confidence: 0.9}\n")
-    assert load_settings(path).maintenance.backlog.limits().page_confidence == 0.9
+    assert backlog_limits(load_settings(path).maintenance.backlog).page_confidence == 0.9
     path = write(tmp_path, "maintenance:\n  backlog: {page_confidence: 0.95}\n")
     with pytest.raises(
         ConfigError, match=r"backlog\.page_confidence: .*less than or equal to 0\.9"
@@ -421,16 +422,16 @@ def test_a_sink_token_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("CALLPULSE_ALERTING__WEBHOOKS", hooks)
     settings = load_settings(None)
     [hook] = settings.alerting.webhooks
-    assert hook.http_config().bearer_token == "tok-1"
+    assert http_config(hook).bearer_token == "tok-1"
     assert "tok-1" not in str(settings.redacted())
 
 
-def test_use_rule_files_compiles_the_new_rules() -> None:
-    # A config without rule_files evaluates the shipped rules; rules are compiled at load, so
-    # changing the files must compile them again.
-    settings = load_settings(None)
-    assert "QueueServiceLevelLow" in {r.name for r in settings.compiled_rules()}
-    settings.use_rule_files([])
-    assert settings.compiled_rules() == []
-    settings.use_rule_files([shipped("rules.yaml")])
-    assert "QueueServiceLevelLow" in {r.name for r in settings.compiled_rules()}
+def test_rules_are_compiled_from_the_settings_as_they_are() -> None:
+    # A config without rule_files evaluates the shipped rules. The compiled rules are not kept
+    # on the (mutable) settings: compiling changed settings gives their rules, not stale ones.
+    config = load_config(None)
+    assert "QueueServiceLevelLow" in {r.name for r in config.rules}
+    config.settings.rule_files = []
+    assert compile_config(config.settings).rules == ()
+    config.settings.rule_files = [shipped("rules.yaml")]
+    assert "QueueServiceLevelLow" in {r.name for r in compile_config(config.settings).rules}

@@ -11,6 +11,7 @@ import pytest
 from callpulse import pipeline
 from callpulse.alerting import Alerting
 from callpulse.config import AlertingSettings, ConfigError, load_settings
+from callpulse.config.convert import silence_window_policy
 from callpulse.core.calendar import WindowSpec
 from callpulse.core.clock import EVENT_TIME, WALL_TIME
 from callpulse.core.consumer_health import Blindness
@@ -28,7 +29,7 @@ def test_true_turns_it_on_with_the_defaults(tmp_path: Path) -> None:
     wanted = load_settings(path).alerting.silence_windows
     assert wanted.enabled
     assert wanted.cluster
-    assert wanted.policy() == SilenceWindowPolicy("site", "component", 60.0, 7200.0)
+    assert silence_window_policy(wanted) == SilenceWindowPolicy("site", "component", 60.0, 7200.0)
     assert not load_settings(None).alerting.silence_windows.enabled
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from callpulse.alerting import Alerting, statefile
-from callpulse.config import AlertingSettings, load_rules, load_settings
+from callpulse.config import AlertingSettings, compile_config, load_settings
 from callpulse.core.alert_state import Notification
 from callpulse.core.monitor import Monitor, MonitorConfig
 from callpulse.sinks.delivery import PermanentError, Sink
@@ -110,7 +110,7 @@ def test_alert_state_file_carries_firing_alerts_across_a_restart(tmp_path: Path)
 
     def start() -> tuple[Alerting, Monitor]:
         monitor = Monitor(MonitorConfig(), now=NOW)
-        return Alerting(settings.alerting, load_rules(settings), monitor), monitor
+        return Alerting(settings.alerting, list(compile_config(settings).rules), monitor), monitor
 
     first, monitor = start()
     monitor.apply(event("call.queued", NOW, call_id="c", queue="billing"))
@@ -178,12 +178,12 @@ def test_a_broken_flow_history_is_logged_and_the_alerts_still_restored(
     config.write_text(f"rule_files: [rules.yaml]\nalerting:\n  log: false\n  state_file: {state}\n")
     settings = load_settings(config)
     monitor = Monitor(MonitorConfig(), now=NOW)
-    first = Alerting(settings.alerting, load_rules(settings), monitor)
+    first = Alerting(settings.alerting, list(compile_config(settings).rules), monitor)
     monitor.apply(event("call.queued", NOW, call_id="c", queue="billing"))
     first.evaluate()
     (tmp_path / "alerts.history.json").write_text('[["lon1", "billing", {"hours": [-1]}]]')
     monitor = Monitor(MonitorConfig(), now=NOW)
-    again = Alerting(settings.alerting, load_rules(settings), monitor)
+    again = Alerting(settings.alerting, list(compile_config(settings).rules), monitor)
     assert logged[-2:] == ["alert_state_restored", "flow_history_unreadable"]
     assert [(a.state, a.active_at) for a in again.alerts()] == [("pending", NOW)]
     assert monitor.maintenance.baselines.export_history() == []
@@ -250,7 +250,7 @@ def test_an_alert_firing_before_a_window_opens_is_still_sent_and_resolved(tmp_pa
     config.write_text("rule_files: [rules.yaml]\nalerting: {log: false}\n")
     settings = load_settings(config)
     monitor = Monitor(MonitorConfig(), now=NOW)
-    alerting = Alerting(settings.alerting, load_rules(settings), monitor)
+    alerting = Alerting(settings.alerting, list(compile_config(settings).rules), monitor)
     monitor.apply(event("call.queued", NOW, call_id="c", queue="billing"))
     assert [n.labels["alertname"] for n in alerting.evaluate()] == ["Waiting"]
     monitor.tick(NOW + 10)

@@ -252,9 +252,10 @@ def test_rules_on_waits_and_heartbeat_ages_are_held_while_blind() -> None:
 
 def test_which_feeds_have_heartbeats_is_configured_per_format() -> None:
     from callpulse.config import Settings
+    from callpulse.config.convert import silence_policy
 
     def policy(source: dict[str, Any]) -> SilencePolicy:
-        return Settings.model_validate({"source": source}).silence_policy()
+        return silence_policy(Settings.model_validate({"source": source}).source)
 
     queue_log = {"format": "asterisk-queue-log", "site": "it"}
     assert policy({"kind": "replay", "replay": {"format": queue_log}}) == SilencePolicy(

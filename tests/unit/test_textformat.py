@@ -29,10 +29,10 @@ from prometheus_client.utils import floatToGoString
 
 from callpulse.core.ingest import Ingest
 from callpulse.core.monitor import Monitor, MonitorConfig
-from callpulse.exposition import CallpulseCollector, SourceMetrics, build_registry
 from callpulse.simulation import scenario as scenarios
 from callpulse.simulation.model import ContactCenter
 from callpulse.sources.base import DeadLetterStats
+from callpulse.web.exposition import CallpulseCollector, SourceMetrics, build_registry
 from callpulse.web.textformat import RowFamily, fast_encoder, go_float
 
 # What Prometheus sends (3.x: OpenMetrics first; 2.x: the text format first) and what a

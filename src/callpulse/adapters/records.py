@@ -6,17 +6,29 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from callpulse.adapters.amazon_connect import AmazonConnect, AmazonConnectOptions
 from callpulse.adapters.asterisk import AsteriskOptions, AsteriskQueueLog
 from callpulse.adapters.base import V1, Adapter, AdapterError, PartlyReadError
 from callpulse.adapters.freeswitch import FreeSwitchCallcenter, FreeSwitchOptions
 from callpulse.adapters.twilio import TwilioOptions, TwilioTaskRouter
-from callpulse.config import FormatSettings
 from callpulse.core.ingest import DecodeError, PartlyDecodedError, RawRecord, Translator
 
-# Each format's adapter and its options; an option is the FormatSettings key of its name.
+
+class FormatChoice(Protocol):
+    """What a topic carries, as the settings' ``format`` sections say it (FormatSettings in
+    :mod:`callpulse.config`): the format's name, and each of its adapter's options as an
+    attribute of the option's own name. A protocol, so that adapters need not know the
+    settings that name them."""
+
+    @property
+    def format(self) -> str:
+        """``events-v1``, or the platform format whose adapter is wanted."""
+        ...
+
+
+# Each format's adapter and its options; an option is the format section's key of its name.
 _ADAPTERS: dict[str, tuple[Callable[[Any], Adapter], type]] = {
     "asterisk-queue-log": (AsteriskQueueLog, AsteriskOptions),
     "amazon-connect": (AmazonConnect, AmazonConnectOptions),
@@ -25,7 +37,7 @@ _ADAPTERS: dict[str, tuple[Callable[[Any], Adapter], type]] = {
 }
 
 
-def build(settings: FormatSettings) -> Adapter | None:
+def build(settings: FormatChoice) -> Adapter | None:
     """The adapter for ``settings.format``; None for events v1, which needs none."""
     if settings.format == "events-v1":
         return None
@@ -44,7 +56,7 @@ def flushed(adapter: Adapter, now: float, topic: str, partition: int = 0) -> lis
     ]
 
 
-def clock(settings: FormatSettings) -> Callable[[bytes], float | None] | None:
+def clock(settings: FormatChoice) -> Callable[[bytes], float | None] | None:
     """A platform record's event time (the newest of the events it yields), for pacing a
     replayed file; None for events v1, whose lines say it. It reads through an adapter of its
     own, so the pipeline's adapter sees each record once."""

@@ -25,6 +25,7 @@ import structlog
 
 from callpulse.alerting.statefile import StateFile
 from callpulse.config import AlertingSettings, BacklogSettings
+from callpulse.config.convert import http_config, silence_window_policy
 from callpulse.core import readings
 from callpulse.core.alert_changelog import AlertChangelog, Rows
 from callpulse.core.alert_state import Alert, Labels, Notification, owned_only, site_of
@@ -99,7 +100,7 @@ class Alerting:
         max_age = max(settings.resend_delay, settings.evaluation_interval)
         capacity = settings.queue_capacity
         self.sinks: list[Sink] = [
-            AlertmanagerSink(am.url, am.timeout, capacity, max_age, label, am.http_config())
+            AlertmanagerSink(am.url, am.timeout, capacity, max_age, label, http_config(am))
             for label, am in settings.labelled("alertmanager")
         ]
         self.sinks += [
@@ -111,14 +112,14 @@ class Alerting:
                 settings.external_url or AlertingConfig.external_url,
                 self._now,
                 label,
-                w.http_config(),
+                http_config(w),
             )
             for label, w in settings.labelled("webhook")
         ]
         if settings.log:
             self.sinks.append(LogSink(self._now))
         self.silences = self._silence_keeper(settings)
-        self._silence_policy = settings.silence_windows.policy()
+        self._silence_policy = silence_window_policy(settings.silence_windows)
         self._state = StateFile(settings.state_file)
         # The sites this replica owns, once it knows (None: not known, or every site): only
         # their alerts are kept and sent. The composition root sets it.
@@ -146,7 +147,7 @@ class Alerting:
             log.warning("silence_windows_off", reason="the clock is event time, not wall time")
             return None
         targets = [
-            SilenceTarget(label, am.url, am.timeout, am.http_config())
+            SilenceTarget(label, am.url, am.timeout, http_config(am))
             for label, am in settings.labelled("alertmanager")
         ]
         return SilenceKeeper(targets, wanted.cluster, wanted.max_answer_bytes)

@@ -15,9 +15,9 @@ from typing import get_args
 from pydantic import ValidationError
 
 from callpulse import __version__
-from callpulse.config import ConfigError, FormatSettings, LogSettings, load_settings
+from callpulse.config import ConfigError, FormatSettings, LogSettings, load_config, load_settings
+from callpulse.config.address import listen_url, parse_listen_address
 from callpulse.text import plain
-from callpulse.web.address import listen_url, parse_listen_address
 
 
 def _platform_formats() -> list[str]:
@@ -287,7 +287,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.platform,
         )
     try:
-        settings = load_settings(args.config)
+        config = load_config(args.config)
+        settings = config.settings
     except ConfigError as exc:
         return _config_error(exc)
     if args.command == "maintenance":
@@ -310,7 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         http = settings.http
         where = listen_url(http.host, http.port, web.ssl_context is not None)
         print(f"{plain(str(args.config))}: OK (source: {settings.source.kind})")
-        print(f"  {plain(settings.rules_loaded())}")
+        print(f"  {plain(config.rules_loaded())}")
         print(f"  would listen on {plain(where)}")
         return 0
     if args.command == "replay":
@@ -344,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     memory.return_large_blocks()
 
     async def serve() -> int:
-        runtime = compose(settings, config_path=getattr(args, "config", None))
+        runtime = compose(config, config_path=getattr(args, "config", None))
         return await App(runtime).run()
 
     return asyncio.run(serve())

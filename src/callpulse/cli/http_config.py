@@ -21,6 +21,7 @@ from pathlib import Path
 
 from pydantic import ValidationError, model_validator
 
+from callpulse.config.convert import http_config
 from callpulse.config.errors import ConfigError, describe
 from callpulse.config.schema import HttpClientSettings, TlsSettings
 from callpulse.config.yaml import read_yaml
@@ -51,14 +52,16 @@ class HttpConfigFile(HttpClientSettings):
             raise ValueError("tls_config: a client certificate needs cert_file and key_file")
         return self
 
-    def http_config(self) -> HttpConfig:
-        config = super().http_config()
-        tls = self.tls_config
-        if tls is None:
-            return config
-        return dataclasses.replace(
-            config, server_name=tls.server_name, insecure_skip_verify=tls.insecure_skip_verify
-        )
+
+def file_http_config(file: HttpConfigFile) -> HttpConfig:
+    """A sink's client settings, with the two TLS keys only the file has."""
+    config = http_config(file)
+    tls = file.tls_config
+    if tls is None:
+        return config
+    return dataclasses.replace(
+        config, server_name=tls.server_name, insecure_skip_verify=tls.insecure_skip_verify
+    )
 
 
 def load_http_config(path: Path | None) -> HttpConfig:
@@ -68,7 +71,7 @@ def load_http_config(path: Path | None) -> HttpConfig:
         return HttpConfig()
     data = read_yaml(path)
     try:
-        config = HttpConfigFile.model_validate(data).http_config()
+        config = file_http_config(HttpConfigFile.model_validate(data))
     except ValidationError as exc:
         raise ConfigError(describe(exc, str(path), env=False)) from None
 

@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime
 
 from callpulse.config import Settings
+from callpulse.config.convert import window_spec
 from callpulse.core.durations import format_duration
 from callpulse.text import plain
 
@@ -16,7 +17,7 @@ def listing(settings: Settings, start: str | None, end: str | None) -> int:
     from callpulse.core.calendar import Calendar
 
     calendar = Calendar(
-        [w.spec() for w in settings.maintenance.windows], settings.maintenance.timezone
+        [window_spec(w) for w in settings.maintenance.windows], settings.maintenance.timezone
     )
 
     def moment(text: str | None, default: float) -> float:

@@ -46,8 +46,10 @@ from callpulse.config import (
     AlertingSettings,
     ConfigError,
     KpiSettings,
+    LoadedConfig,
     MaintenanceSettings,
     Settings,
+    compile_config,
 )
 from callpulse.core.clock import WALL_TIME
 from callpulse.core.durations import format_duration, parse_duration
@@ -84,23 +86,23 @@ def run_file(path: Path, observe: pipeline.Observer | None = None) -> list[TestR
             ),
             rule_files=files,
         )
-        settings.compiled_rules(str(path))
+        config = compile_config(settings, str(path))
         interval = parse_duration(doc.get("evaluation_interval", "15s"))
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
-    return [_run_test(path, test, settings, interval, observe) for test in doc["tests"]]
+    return [_run_test(path, test, config, interval, observe) for test in doc["tests"]]
 
 
 def _run_test(
     path: Path,
     test: Mapping[str, Any],
-    settings: Settings,
+    config: LoadedConfig,
     interval: float,
     observe: pipeline.Observer | None,
 ) -> TestResult:
     name = str(test.get("name", "(unnamed)"))
     # The test's clock is its wall clock, jumping from one evaluation to the next.
-    parts = pipeline.build(settings, now=START, clock=WALL_TIME)
+    parts = pipeline.build(config.settings, rules=config.rules, now=START, clock=WALL_TIME)
     alerting = parts.alerting
     try:
         events = sorted(_expand(test.get("events", [])), key=lambda e: e[0])

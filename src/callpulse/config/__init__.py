@@ -1,10 +1,11 @@
 """Configuration: the settings' schema (:mod:`.schema`), loading a file with the environment
-on top (:mod:`.loading`, :mod:`.yaml`), the alert rules it names (:mod:`.rules`) and errors
-that say where and why (:mod:`.errors`)."""
+on top (:mod:`.loading`, :mod:`.yaml`), the alert rules it names (:mod:`.rules`), the core
+objects and shell options each section becomes (:mod:`.convert`) and errors that say where
+and why (:mod:`.errors`)."""
 
 from callpulse.config.errors import ConfigError
-from callpulse.config.loading import load_settings
-from callpulse.config.rules import load_rules
+from callpulse.config.loading import load_config, load_settings
+from callpulse.config.rules import LoadedConfig, compile_config
 from callpulse.config.schema import (
     AlertingSettings,
     BacklogSettings,
@@ -27,6 +28,7 @@ __all__ = [
     "FormatSettings",
     "KafkaSettings",
     "KpiSettings",
+    "LoadedConfig",
     "LogSettings",
     "MaintenanceSettings",
     "ReplaySettings",
@@ -34,6 +36,7 @@ __all__ = [
     "Settings",
     "SimulatorSettings",
     "WindowSettings",
-    "load_rules",
+    "compile_config",
+    "load_config",
     "load_settings",
 ]

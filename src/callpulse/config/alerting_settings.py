@@ -4,7 +4,7 @@ authentication, timing, the state file, planned-window silences, and the rules' 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -15,16 +15,13 @@ from pydantic import (
     model_validator,
 )
 
+from callpulse.config.base import Duration, Section
 from callpulse.core.durations import parse_duration
 from callpulse.core.planned_silences import SilenceWindowPolicy
-from callpulse.core.rules import RuleSpec
-from callpulse.sinks.http_client import HttpConfig
 from callpulse.sinks.naming import request_url, sink_labels
 
-if TYPE_CHECKING:
-    pass
-
-from callpulse.config.base import Duration, Section, into
+_SILENCES = SilenceWindowPolicy()
+LABEL_NAME = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
 
 
 class BasicAuthSettings(Section):
@@ -59,21 +56,6 @@ class HttpClientSettings(Section):
             raise ValueError("give basic_auth or authorization, not both")
         return self
 
-    def http_config(self) -> HttpConfig:
-        basic, bearer, tls = self.basic_auth, self.authorization, self.tls_config
-        return HttpConfig(
-            username=basic.username if basic else None,
-            password=basic.password.get_secret_value() if basic and basic.password else None,
-            password_file=basic.password_file if basic else None,
-            bearer_token=(
-                bearer.credentials.get_secret_value() if bearer and bearer.credentials else None
-            ),
-            bearer_token_file=bearer.credentials_file if bearer else None,
-            ca_file=tls.ca_file if tls else None,
-            cert_file=tls.cert_file if tls else None,
-            key_file=tls.key_file if tls else None,
-        )
-
 
 class SinkTarget(HttpClientSettings):
     """Where an HTTP sink (an Alertmanager or a webhook) sends, and how it authenticates. The
@@ -95,15 +77,12 @@ class SilenceWindowSettings(Section):
     """Alertmanager silences for the maintenance calendar's windows (docs/alerts.md)."""
 
     enabled: bool = False
-    site_label: Annotated[str, Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")] = "site"
-    component_label: Annotated[str, Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")] = "component"
+    site_label: Annotated[str, Field(pattern=LABEL_NAME)] = _SILENCES.site_label
+    component_label: Annotated[str, Field(pattern=LABEL_NAME)] = _SILENCES.component_label
     cluster: bool = True
-    lead: Duration = 60.0
-    max_overrun: Duration = 7200.0
+    lead: Duration = _SILENCES.lead
+    max_overrun: Duration = _SILENCES.max_overrun
     max_answer_bytes: Annotated[int, Field(ge=65536)] = 8 * 1024 * 1024
-
-    def policy(self) -> SilenceWindowPolicy:
-        return into(SilenceWindowPolicy, self)
 
 
 class AlertingSettings(Section):
@@ -185,17 +164,6 @@ class RuleSettings(Section):
     labels: dict[str, str] = {}
     annotations: dict[str, str] = {}
     absent: AbsentSettings | None = None
-
-    def spec(self) -> RuleSpec:
-        return into(
-            RuleSpec,
-            self,
-            for_seconds=self.for_,
-            absent_scope=self.absent.scope if self.absent else None,
-            absent_for=self.absent.for_ if self.absent else None,
-            absent_improbability=self.absent.improbability if self.absent else None,
-            absent_max=self.absent.max if self.absent else None,
-        )
 
 
 class RuleFile(Section):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -12,12 +12,11 @@ from pydantic import (
     Field,
 )
 
+from callpulse.config.base import Section
 from callpulse.core.durations import parse_duration
+from callpulse.core.http_limits import HttpLimits
 
-if TYPE_CHECKING:
-    from callpulse.web.server import Limits
-
-from callpulse.config.base import Section, into
+_LIMITS = HttpLimits()
 
 
 def _shown_url(url: str | None) -> str | None:
@@ -50,25 +49,23 @@ class StatusPageSettings(Section):
 class HttpSettings(Section):
     host: str = "0.0.0.0"
     port: Annotated[int, Field(ge=0, le=65535)] = 9464  # 0: any free port (logged)
-    header_timeout: Annotated[float, BeforeValidator(parse_duration), Field(gt=0)] = 10.0
-    keepalive_timeout: Annotated[float, BeforeValidator(parse_duration), Field(gt=0)] = 15.0
-    max_connections: Annotated[int, Field(ge=1)] = 256
-    max_header_bytes: Annotated[int, Field(ge=1024)] = 8190
+    header_timeout: Annotated[float, BeforeValidator(parse_duration), Field(gt=0)] = (
+        _LIMITS.header_timeout
+    )
+    keepalive_timeout: Annotated[float, BeforeValidator(parse_duration), Field(gt=0)] = (
+        _LIMITS.keepalive_timeout
+    )
+    max_connections: Annotated[int, Field(ge=1)] = _LIMITS.max_connections
+    max_header_bytes: Annotated[int, Field(ge=1024)] = _LIMITS.max_header_bytes
     web_config_file: Path | None = None  # TLS and basic auth (exporter-toolkit format)
     # Basic auth: wrong passwords a client address may try a minute before it gets 429, how
     # many addresses that is remembered for, and how many bcrypt checks may wait (then 503).
-    auth_failures_per_minute: Annotated[int, Field(ge=1)] = 10
-    auth_max_addresses: Annotated[int, Field(ge=1)] = 10_000
-    auth_max_pending: Annotated[int, Field(ge=1)] = 16
+    auth_failures_per_minute: Annotated[int, Field(ge=1)] = _LIMITS.auth_failures_per_minute
+    auth_max_addresses: Annotated[int, Field(ge=1)] = _LIMITS.auth_max_addresses
+    auth_max_pending: Annotated[int, Field(ge=1)] = _LIMITS.auth_max_pending
     # /metrics is rendered in a forked child, off the event loop (callpulse.web.forked).
     render_in_child: bool = True
     # A child slower than this is killed and the scrape answered 503: Prometheus' default
     # scrape_timeout. Raise both together for tens of thousands of queues.
     render_timeout: Annotated[float, BeforeValidator(parse_duration), Field(gt=0)] = 10.0
     status_page: StatusPageSettings = StatusPageSettings()
-
-    def limits(self) -> Limits:
-        # Imported here: the web server imports the config's errors, which import this.
-        from callpulse.web.server import Limits
-
-        return into(Limits, self)

@@ -1,14 +1,17 @@
-"""How KPIs are computed: windows, service level, abandon policy and label caps."""
+"""How KPIs are computed: windows, service level, abandon policy and label caps. The defaults
+are the monitor's own (:class:`~callpulse.core.monitor.MonitorConfig`);
+:mod:`callpulse.config.convert` makes one."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from pydantic import (
     Field,
     model_validator,
 )
 
+from callpulse.config.base import Duration, Section
 from callpulse.core.cardinality import DEFAULT_LIMITS
 from callpulse.core.durations import format_duration
 from callpulse.core.kpi import AbandonPolicy
@@ -16,10 +19,8 @@ from callpulse.core.monitor import MonitorConfig
 from callpulse.core.queues import ServiceLevelPolicy
 from callpulse.core.timegrid import check_windows
 
-if TYPE_CHECKING:
-    pass
-
-from callpulse.config.base import Duration, Section
+_MONITOR = MonitorConfig()
+_SERVICE_LEVEL = ServiceLevelPolicy()
 
 Ratio = Annotated[float, Field(gt=0, lt=1)]
 
@@ -32,20 +33,11 @@ class ServiceLevelOverride(Section):
 
 
 class ServiceLevelSettings(Section):
-    threshold: Duration = 20.0
-    short_abandon: Duration = 5.0
-    abandons: AbandonPolicy = "negative"
-    target: Ratio = 0.8
+    threshold: Duration = _SERVICE_LEVEL.threshold
+    short_abandon: Duration = _SERVICE_LEVEL.short_abandon
+    abandons: AbandonPolicy = _SERVICE_LEVEL.abandons
+    target: Ratio = _SERVICE_LEVEL.target
     queues: dict[str, ServiceLevelOverride] = {}
-
-    def policy(self, override: ServiceLevelOverride | None = None) -> ServiceLevelPolicy:
-        o = override or ServiceLevelOverride()
-        return ServiceLevelPolicy(
-            threshold=self.threshold if o.threshold is None else o.threshold,
-            short_abandon=self.short_abandon if o.short_abandon is None else o.short_abandon,
-            abandons=o.abandons or self.abandons,
-            target=self.target if o.target is None else o.target,
-        )
 
 
 class LabelLimits(Section):
@@ -59,14 +51,15 @@ class LabelLimits(Section):
 
 
 class KpiSettings(Section):
-    windows: Annotated[list[Duration], Field(min_length=1)] = [60.0, 300.0, 900.0]
-    bucket: Duration = 5.0
+    windows: Annotated[list[Duration], Field(min_length=1)] = list(_MONITOR.windows)
+    bucket: Duration = _MONITOR.bucket
     service_level: ServiceLevelSettings = ServiceLevelSettings()
-    max_clock_skew: Duration = 30.0
-    tick: Duration = 1.0
-    dedup_capacity: Annotated[int, Field(ge=1000)] = 2_000_000
+    max_clock_skew: Duration = _MONITOR.max_clock_skew
+    tick: Duration = 1.0  # the shell's: how often the consumer ticks the monitor
+    dedup_capacity: Annotated[int, Field(ge=1000)] = _MONITOR.dedup_capacity
+    # Unset: the monitor's own (MonitorConfig.erlang_window).
     erlang_window: Duration | None = None
-    component_stale_after: Duration = 60.0
+    component_stale_after: Duration = _MONITOR.component_stale_after
     max_label_values: LabelLimits = LabelLimits()
 
     @model_validator(mode="after")
@@ -77,18 +70,3 @@ class KpiSettings(Section):
                 f"erlang_window {format_duration(self.erlang_window)} must be one of the windows"
             )
         return self
-
-    def monitor_config(self, *, event_time_clock: bool) -> MonitorConfig:
-        sl = self.service_level
-        return MonitorConfig(
-            windows=tuple(sorted(self.windows)),
-            bucket=self.bucket,
-            max_clock_skew=self.max_clock_skew,
-            service_level=sl.policy(),
-            service_level_overrides={q: sl.policy(o) for q, o in sl.queues.items()},
-            event_time_clock=event_time_clock,
-            dedup_capacity=self.dedup_capacity,
-            erlang_window=self.erlang_window or 300.0,
-            component_stale_after=self.component_stale_after,
-            label_limits=self.max_label_values.model_dump(),
-        )

@@ -18,13 +18,15 @@ from pydantic_settings import SettingsError
 from callpulse.config.environment import check_environment
 from callpulse.config.errors import ConfigError, describe
 from callpulse.config.files import check_files
+from callpulse.config.rules import LoadedConfig, compile_config
 from callpulse.config.schema import Settings
 from callpulse.config.yaml import read_yaml, settings_file
 from callpulse.text import plain
 
 
-def load_settings(path: Path | None) -> Settings:
-    """Read ``path`` (or nothing: the defaults) and the environment; raise ConfigError.
+def load_config(path: Path | None) -> LoadedConfig:
+    """Read ``path`` (or nothing: the defaults) and the environment, and compile the rules
+    they name; raise ConfigError.
 
     The rules are compiled here, once: an invalid rule stops the load like any other key.
     """
@@ -48,6 +50,12 @@ def load_settings(path: Path | None) -> Settings:
     base = path.parent if path is not None else Path.cwd()
     if "rule_files" in settings.model_fields_set:  # else the shipped rules, by their own path
         settings.rule_files = [f if f.is_absolute() else base / f for f in settings.rule_files]
-    settings.compiled_rules(origin)
+    loaded = compile_config(settings, origin)
     check_files(settings, origin)
-    return settings
+    return loaded
+
+
+def load_settings(path: Path | None) -> Settings:
+    """The settings of :func:`load_config` (its rules compiled, and so checked, all the same),
+    for a caller that builds nothing from the rules."""
+    return load_config(path).settings

@@ -1,10 +1,11 @@
 """Maintenance: the calendar of planned windows, what a window's backlog may be before it
-pages, and what maintenance events may open."""
+pages, and what maintenance events may open. The defaults are the core policies' own
+(:mod:`callpulse.core.maintenance_policy`); :mod:`callpulse.config.convert` makes them."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import rrulestr
@@ -15,14 +16,13 @@ from pydantic import (
     model_validator,
 )
 
-from callpulse.core.calendar import AgentImpact, WindowSpec
+from callpulse.config.base import Duration, Section
 from callpulse.core.durations import parse_duration
-from callpulse.core.maintenance_policy import BacklogLimits, EventMode, EventPolicy
+from callpulse.core.maintenance_policy import EventMode, EventPolicy, MaintenancePolicy
 
-if TYPE_CHECKING:
-    pass
-
-from callpulse.config.base import Duration, Section, into
+_POLICY = MaintenancePolicy()
+_LIMITS = _POLICY.limits
+_EVENTS = EventPolicy()
 
 
 def _share(value: Any) -> Any:
@@ -36,14 +36,6 @@ def _share(value: Any) -> Any:
     if isinstance(value, int | float) and not isinstance(value, bool) and not 0 <= value <= 1:
         raise ValueError(f"a share must be from 0% to 100%, got {value!r}")
     return value
-
-
-def _impact(value: float | dict[str, int] | None) -> AgentImpact | None:
-    if value is None:
-        return None
-    if isinstance(value, dict):
-        return AgentImpact(counts=tuple(sorted(value.items())))
-    return AgentImpact(share=value)
 
 
 class WindowSettings(Section):
@@ -78,35 +70,26 @@ class WindowSettings(Section):
                 raise ValueError(f"rrule is not an RFC 5545 RRULE: {exc}") from None
         return self
 
-    def spec(self) -> WindowSpec:
-        lists = ("sites", "components", "queues", "trunks", "applications")
-        return into(
-            WindowSpec,
-            self,
-            **{name: tuple(getattr(self, name)) for name in lists},
-            agents_affected=_impact(self.agents_affected),
-        )
-
 
 class BacklogSettings(Section):
     # Defaults are merged into the file's values by key: they must be dumped as `for`.
     model_config = ConfigDict(extra="forbid", populate_by_name=True, serialize_by_alias=True)
 
-    grace: Duration = 1800.0
-    baseline: Duration = 1800.0
-    min_calls_waiting: Annotated[int, Field(ge=1)] = 5
-    max_calls_waiting: Annotated[int, Field(ge=0)] = 20
-    max_backlog_ratio: Annotated[float, Field(gt=0)] = 3.0
-    max_drain_eta: Duration = 900.0
-    drained_calls_waiting: Annotated[int, Field(ge=0)] = 2
-    patience: Annotated[Duration, Field(gt=0)] = 600.0
-    forecast_lead: Duration = 1800.0
-    overrun_after: Duration = 60.0
-    return_spread: Annotated[Duration, Field(ge=0)] = 120.0
-    page_confidence: Annotated[float, Field(ge=0.5, le=0.9)] = 0.75
-    for_: Annotated[Duration, Field(alias="for")] = 60.0
-    keep_firing_for: Duration = 120.0
-    severity: str = "critical"
+    grace: Duration = _LIMITS.grace
+    baseline: Duration = _LIMITS.baseline
+    min_calls_waiting: Annotated[int, Field(ge=1)] = _LIMITS.min_calls_waiting
+    max_calls_waiting: Annotated[int, Field(ge=0)] = _LIMITS.max_calls_waiting
+    max_backlog_ratio: Annotated[float, Field(gt=0)] = _LIMITS.max_backlog_ratio
+    max_drain_eta: Duration = _LIMITS.max_drain_eta
+    drained_calls_waiting: Annotated[int, Field(ge=0)] = _LIMITS.drained_calls_waiting
+    patience: Annotated[Duration, Field(gt=0)] = _LIMITS.patience
+    forecast_lead: Duration = _LIMITS.forecast_lead
+    overrun_after: Duration = _LIMITS.overrun_after
+    return_spread: Annotated[Duration, Field(ge=0)] = _LIMITS.return_spread
+    page_confidence: Annotated[float, Field(ge=0.5, le=0.9)] = _LIMITS.page_confidence
+    for_: Annotated[Duration, Field(alias="for")] = _POLICY.for_seconds
+    keep_firing_for: Duration = _POLICY.keep_firing_for
+    severity: str = _POLICY.severity
 
     @model_validator(mode="after")
     def _levels(self) -> BacklogSettings:
@@ -118,37 +101,24 @@ class BacklogSettings(Section):
             )
         return self
 
-    def limits(self) -> BacklogLimits:
-        return into(BacklogLimits, self)
-
 
 class EventWindowSettings(Section):
     sites: list[str] = []
     components: list[str] = []
-    max_duration: Annotated[float, BeforeValidator(parse_duration), Field(gt=0)] = 4 * 3600.0
-    max_open_per_site: Annotated[int, Field(ge=1)] = 20
-    max_names: Annotated[int, Field(ge=1)] = 64
-    max_bytes: Annotated[int, Field(ge=64 * 1024)] = 8 * 1024 * 1024
+    max_duration: Annotated[float, BeforeValidator(parse_duration), Field(gt=0)] = (
+        _EVENTS.max_duration
+    )
+    max_open_per_site: Annotated[int, Field(ge=1)] = _EVENTS.max_open_per_site
+    max_names: Annotated[int, Field(ge=1)] = _EVENTS.max_names
+    max_bytes: Annotated[int, Field(ge=64 * 1024)] = _EVENTS.max_bytes
 
 
 class MaintenanceSettings(Section):
     timezone: str = "UTC"
     windows: list[WindowSettings] = []
     backlog: BacklogSettings = BacklogSettings()
-    events: EventMode = "accept"
+    events: EventMode = _EVENTS.mode
     event_windows: EventWindowSettings = EventWindowSettings()
-
-    def event_policy(self) -> EventPolicy:
-        w = self.event_windows
-        return EventPolicy(
-            self.events,
-            tuple(w.sites),
-            tuple(w.components),
-            w.max_duration,
-            w.max_open_per_site,
-            w.max_names,
-            w.max_bytes,
-        )
 
     @model_validator(mode="after")
     def _zone(self) -> MaintenanceSettings:

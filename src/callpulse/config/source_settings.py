@@ -4,7 +4,7 @@ replayed file, or the built-in simulator."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -16,12 +16,8 @@ from pydantic import (
 from callpulse.adapters.agent_identity import rules as agent_rules
 from callpulse.adapters.base import AdapterError
 from callpulse.adapters.queue_log_lines import given as queue_log_columns
-from callpulse.core.events import SITE_MAX_LENGTH, SITE_PATTERN, AgentStateName
-
-if TYPE_CHECKING:
-    pass
-
 from callpulse.config.base import Duration, Section
+from callpulse.core.events import SITE_MAX_LENGTH, SITE_PATTERN, AgentStateName
 
 # A site as events v1 defines it (core/events.py), read by pydantic here.
 SiteName = Annotated[str, Field(min_length=1, max_length=SITE_MAX_LENGTH, pattern=SITE_PATTERN)]

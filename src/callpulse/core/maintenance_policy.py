@@ -67,3 +67,16 @@ class EventPolicy:
     max_open_per_site: int = 20
     max_names: int = 64
     max_bytes: int = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class MaintenancePolicy:
+    """Everything ``maintenance.backlog`` says, as one value: when a backlog is material and
+    a forecast warns (``limits``), and how MaintenanceBacklog is sent (its ``severity``, how
+    long the backlog stays material before it fires, ``for_seconds``, and how long it keeps
+    firing once drained, ``keep_firing_for``). Its defaults are the settings' defaults."""
+
+    limits: BacklogLimits = BacklogLimits()
+    severity: str = "critical"
+    for_seconds: float = 60.0
+    keep_firing_for: float = 120.0

@@ -36,7 +36,7 @@ from typing import NoReturn
 import structlog
 from prometheus_client import CollectorRegistry
 
-from callpulse.exposition import FrozenInParent
+from callpulse.web.exposition import FrozenInParent
 
 log = structlog.get_logger(__name__)
 

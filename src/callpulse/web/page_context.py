@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TypedDict
 
 from callpulse.config import Settings
+from callpulse.config.convert import http_config
 from callpulse.core.freshness import Partition
 from callpulse.simulation import scenario as scenarios
 from callpulse.sinks.naming import public_url
@@ -83,7 +84,7 @@ def silence_reader(settings: Settings) -> SilenceReader | None:
     label, am = labelled[0]
     page = settings.http.status_page
     return SilenceReader(
-        SilenceTarget(label, am.url, am.timeout, am.http_config()),
+        SilenceTarget(label, am.url, am.timeout, http_config(am)),
         page.silences_interval,
         settings.alerting.silence_windows.max_answer_bytes,
         page.max_silences,

@@ -26,8 +26,8 @@ from aiohttp import web
 from aiohttp.http_exceptions import LineTooLong
 from aiohttp.web_protocol import RequestHandler
 
+from callpulse.core.http_limits import HttpLimits
 from callpulse.web.connections import ConnectionTable
-from callpulse.web.limits import Limits
 
 log = structlog.get_logger("callpulse.web")
 
@@ -206,7 +206,7 @@ class Server(web.Server):
     def __init__(
         self,
         handler: Any,
-        limits: Limits,
+        limits: HttpLimits,
         tls: ssl.SSLContext | None = None,
         **kwargs: Any,
     ) -> None:

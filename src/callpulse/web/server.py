@@ -37,8 +37,8 @@ import structlog
 from aiohttp import web
 from aiohttp.web_log import AccessLogger
 
+from callpulse.core.http_limits import HttpLimits
 from callpulse.web.auth import OPEN_PATHS, Authenticator, Denied
-from callpulse.web.limits import Limits
 from callpulse.web.protocol import Server
 from callpulse.web.webconfig import WebConfig
 
@@ -87,13 +87,13 @@ class HttpServer:
         host: str,
         port: int,
         routes: dict[str, Handler],
-        limits: Limits | None = None,
+        limits: HttpLimits | None = None,
         access: WebConfig | None = None,
     ) -> None:
         self._host = host
         self._port = port
         self._routes = routes
-        self._limits = limits or Limits()
+        self._limits = limits or HttpLimits()
         self._web = access or WebConfig()
         self._auth = Authenticator(
             self._web.users,
@@ -225,4 +225,4 @@ def _basic_credentials(header: str) -> tuple[str | None, str | None]:
     return user, password
 
 
-__all__ = ["Handler", "HttpServer", "Limits", "Request", "Response"]
+__all__ = ["Handler", "HttpServer", "Request", "Response"]

@@ -1,4 +1,7 @@
-"""How much a client may hold of the HTTP server: the ``http:`` settings the server enforces."""
+"""How much a client may hold of the HTTP server: the ``http:`` settings the server enforces.
+
+A policy like the core's others (the backlog's limits, the label caps): plain numbers with
+their defaults, which the settings' schema refers to and the web server obeys."""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class Limits:
+class HttpLimits:
     """See :mod:`callpulse.web.server` for what each limit does."""
 
     header_timeout: float = 10.0
@@ -18,4 +21,4 @@ class Limits:
     auth_max_pending: int = 16
 
 
-__all__ = ["Limits"]
+__all__ = ["HttpLimits"]

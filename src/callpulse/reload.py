@@ -1,5 +1,8 @@
 """Reloading a running daemon's rules and maintenance windows, on SIGHUP or when the config
-file or a rule file changes (a Kubernetes ConfigMap update)."""
+file or a rule file changes (a Kubernetes ConfigMap update).
+
+It drives the running parts (the alerting, the monitor), so it sits beside the composition
+root that made them rather than in ``config/``, which only reads and converts settings."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import structlog
 
 from callpulse.alerting import Alerting
 from callpulse.config.errors import ConfigError
-from callpulse.config.loading import load_settings
+from callpulse.config.loading import load_config
 from callpulse.config.schema import Settings
 from callpulse.core.monitor import Monitor, MonitorConfig
 
@@ -55,13 +58,12 @@ class Reloader:
             log.warning("config_reload_skipped", cause=cause, reason="started without --config")
             return False
         try:
-            new = load_settings(self.path)
-            rules = new.compiled_rules()
+            loaded = load_config(self.path)
         except ConfigError as exc:
             self.counts["failure"] += 1
             log.error("config_reload_rejected", cause=cause, error=str(exc))
             return False
-        old = self._settings
+        old, new, rules = self._settings, loaded.settings, list(loaded.rules)
         # Every reloadable key reaches the running parts through these two calls, each from
         # the whole new section: the rules with the built-in ones as maintenance.backlog
         # sends them, and the monitor's calendar, limits and event policy.

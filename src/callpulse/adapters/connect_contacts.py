@@ -37,6 +37,7 @@ from callpulse.adapters.connect_fields import (
     get,
     id_of,
     is_agent_queue,
+    optional_object,
 )
 from callpulse.adapters.connect_names import ConnectNames
 
@@ -81,12 +82,9 @@ class ContactStreams:
             self._ignored.add(kind)
             return []
         contact = contact_id(get(detail, "contactId"), "contactId")
-        channel = get(detail, "channel")
-        if channel is not None and as_text(channel, "channel").upper() != "VOICE":
-            self._ignored.add(as_text(channel, "channel").upper())  # chats, tasks, emails
+        if self._not_voice(detail, "channel"):
             return []
-        queue_info = get(detail, "queueInfo")
-        queue_info = as_object(queue_info, "queueInfo") if queue_info is not None else {}
+        queue_info = optional_object(get(detail, "queueInfo"), "queueInfo")
         arn = get(queue_info, "queueArn")
         enqueued = get(queue_info, "enqueueTimestamp")
         if arn is None or enqueued is None:
@@ -104,8 +102,7 @@ class ContactStreams:
         out.queued(start)
         if kind == "QUEUED":
             return out.written()
-        agent_info = get(detail, "agentInfo")
-        agent_info = as_object(agent_info, "agentInfo") if agent_info is not None else {}
+        agent_info = optional_object(get(detail, "agentInfo"), "agentInfo")
         connected = get(agent_info, "connectedToAgentTimestamp")
         if kind == "CONNECTED_TO_AGENT":
             at = as_time(connected if connected is not None else sent, "connectedToAgentTimestamp")
@@ -141,12 +138,9 @@ class ContactStreams:
         return events
 
     def _record_events(self, doc: dict[str, Any], contact: str) -> list[V1]:
-        channel = get(doc, "Channel")
-        if channel is not None and as_text(channel, "Channel").upper() != "VOICE":
-            self._ignored.add(as_text(channel, "Channel").upper())
+        if self._not_voice(doc, "Channel"):
             return []
-        raw_queue = get(doc, "Queue")
-        queue = as_object(raw_queue, "Queue") if raw_queue is not None else {}
+        queue = optional_object(get(doc, "Queue"), "Queue")
         arn = get(queue, "ARN")
         method = get(doc, "InitiationMethod")
         if arn is None or str(method).upper() == "OUTBOUND":
@@ -201,6 +195,15 @@ class ContactStreams:
             acw=as_seconds(get(agent_doc, "AfterContactWorkDuration"), "AfterContactWorkDuration"),
         )
         return out.written()
+
+    def _not_voice(self, doc: dict[str, Any], key: str) -> bool:
+        """Whether ``doc`` is of a channel other than voice (a chat, a task, an email),
+        counted as ignored by its channel."""
+        channel = get(doc, key)
+        if channel is None or as_text(channel, key).upper() == "VOICE":
+            return False
+        self._ignored.add(as_text(channel, key).upper())
+        return True
 
     def _contact(self, contact: str, queue_arn: str, what: str, name: Any) -> _Contact:
         """A contact's events in one queue, knowing which of them were already written, and

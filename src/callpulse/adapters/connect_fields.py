@@ -37,6 +37,11 @@ def as_object(value: Any, what: str) -> dict[str, Any]:
     return value
 
 
+def optional_object(value: Any, what: str) -> dict[str, Any]:
+    """``value``, a JSON object if given; absent or null, an empty one."""
+    return as_object(value, what) if value is not None else {}
+
+
 def as_text(value: Any, what: str) -> str:
     """``value``, which must be a non-empty string of text."""
     if not isinstance(value, str) or not value:

@@ -42,13 +42,14 @@ names a tier).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from callpulse.adapters import freeswitch_headers as headers
-from callpulse.adapters.base import V1, AdapterError, WrapupClock, Writer, entry, parse_json
-from callpulse.adapters.bounds import Budget, Ignored, digest, shown
+from callpulse.adapters.base import V1, AdapterError, Writer, parse_json
+from callpulse.adapters.bounds import Ignored, digest, shown
+from callpulse.adapters.derived_agents import Derived, DerivedAgents
 from callpulse.adapters.freeswitch_agent import IN_A_QUEUE_CALL, STATES, STATUSES, Agent
 from callpulse.adapters.freeswitch_headers import FORMAT
 from callpulse.core.events import AgentStateName
@@ -110,18 +111,15 @@ class FreeSwitchOptions:
     activity_states: dict[str, AgentStateName] = field(default_factory=dict)
 
 
-class FreeSwitchCallcenter:
+class FreeSwitchCallcenter(DerivedAgents[Agent]):
     """An Adapter for FreeSWITCH ``mod_callcenter`` events, one JSON event per record."""
 
     format = FORMAT
 
     def __init__(self, options: FreeSwitchOptions) -> None:
+        super().__init__(options.site, MAX_AGENTS, MAX_MEMBERSHIPS)
         self.options = options
         self.ignored = Ignored(IGNORED_KINDS)
-        self.agents_dropped = 0
-        self._agents: dict[str, Agent] = {}
-        self._memberships = Budget(MAX_MEMBERSHIPS)
-        self._wrapups = WrapupClock(self._agents, 2 * MAX_AGENTS)
         # Calls by the digest of (call, queue): answered, and not yet ended.
         self._answered: dict[bytes, None] = {}
         # Calls by the digest of (call, queue) -> its member-queue-start's
@@ -150,9 +148,7 @@ class FreeSwitchCallcenter:
         """How full each cap is: agents, their queues, wrap-ups waiting to end, calls
         waiting and answered."""
         return {
-            "agents": len(self._agents) / MAX_AGENTS,
-            "memberships": self._memberships.fill(),
-            "wrapups": self._wrapups.fill(),
+            **self._caps(MAX_AGENTS),
             "waiting_calls": len(self._joined) / MAX_CALLS,
             "answered_calls": len(self._answered) / MAX_CALLS,
         }
@@ -194,12 +190,6 @@ class FreeSwitchCallcenter:
             # snapshot), agent-max-no-answer (its status change follows), agent-add,
             # agent-contact-change, the agent-*-get answers, and actions yet to come.
             self.ignored.add(action)
-
-    def flush(self, now: float) -> list[V1]:
-        """``agent.state`` for wrap-ups that ended by ``now``, for a quiet stream's tick."""
-        out = Writer(b"", self.options.site, now)  # what it reveals has keys of its own
-        self._wrapups.end(now, self._reporter(out), out)
-        return out.events
 
     # --- calls ---------------------------------------------------------------------------
 
@@ -276,11 +266,7 @@ class FreeSwitchCallcenter:
         return self.options.agent_names.get(name, name)
 
     def _agent(self, name: str) -> Agent:
-        member, forgotten = entry(self._agents, name, Agent, MAX_AGENTS)
-        if forgotten is not None:
-            self.agents_dropped += 1
-            self._memberships.give(len(forgotten.queues))
-        return member
+        return self._kept(name, Agent, MAX_AGENTS)
 
     def _serves(self, name: str, queue: str) -> None:
         queues = self._agent(name).queues
@@ -289,15 +275,8 @@ class FreeSwitchCallcenter:
         if self._memberships.take():
             queues[queue] = None
 
-    def _report(self, name: str, when: float, out: Writer) -> None:
-        member = self._agents[name]
-        state = member.derive(when, self.options.activity_states)
-        if state != member.reported:
-            member.reported = state
-            out.add("agent.state", agent_id=name, state=state[0], queues=list(state[1]))
-
-    def _reporter(self, out: Writer) -> Callable[[str, float], None]:
-        return lambda name, at: self._report(name, at, out)
+    def _derive(self, agent: Agent, now: float) -> Derived:
+        return agent.derive(now, self.options.activity_states)
 
 
 def _remember(calls: dict[bytes, T], key: bytes, value: T) -> None:

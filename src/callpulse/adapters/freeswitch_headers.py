@@ -5,12 +5,11 @@ event says it."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any
 
 from callpulse.adapters.base import LAST_INSTANT, AdapterError
-from callpulse.adapters.bounds import checked_name, shown
+from callpulse.adapters.bounds import checked_name, non_negative, shown
 
 FORMAT = "freeswitch-callcenter"
 # The action's own epoch-seconds time, for a record that lacks Event-Date-Timestamp (the
@@ -50,14 +49,7 @@ def name(event: dict[str, Any], header: str) -> str:
 
 def number(event: dict[str, Any], name: str) -> float:
     """Header ``name`` as a finite number >= 0."""
-    raw = text(event, name)
-    try:
-        value = float(raw)
-    except ValueError:
-        raise AdapterError(FORMAT, f"{name} is not a number: {shown(raw)}") from None
-    if not math.isfinite(value) or value < 0:
-        raise AdapterError(FORMAT, f"{name} must be a finite number >= 0: {shown(raw)}")
-    return value
+    return non_negative(FORMAT, text(event, name), name)
 
 
 def wait(event: dict[str, Any], started: int | None, until: str) -> float:

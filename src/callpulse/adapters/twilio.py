@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 
 from callpulse.adapters.base import V1, AdapterError, Writer, entry
 from callpulse.adapters.bounds import Budget, Ignored, digest
+from callpulse.adapters.derived_agents import report
 from callpulse.adapters.twilio_fields import activity_state, age, named, priority
 from callpulse.adapters.twilio_records import FORMAT, KINDS, TaskRouterEvent, read
 
@@ -258,11 +259,7 @@ class TwilioTaskRouter:
             self.ignored.add(f"{event.kind} (unknown task)")
             return
         task.wrapup = event.when
-        worker = self._worker(task.worker)
-        key = digest(sid)
-        worker.talking.discard(key)
-        worker.wrapping.add(key)
-        self._report(task.worker, out)
+        self._talk_ends(task.worker, sid, True, out)
 
     def _completed(self, event: TaskRouterEvent, out: Writer) -> None:
         sid = event.sid()
@@ -284,11 +281,19 @@ class TwilioTaskRouter:
         out.add("call.completed", call_id=sid, queue=task.queue, agent_id=task.worker,
                 talk_seconds=round(max(0.0, talk_ends - task.accepted), 3), hold_seconds=0.0,
                 acw_seconds=round(max(0.0, acw), 3))  # fmt: skip
-        worker = self._worker(task.worker)
+        self._talk_ends(task.worker, sid, False, out)
+
+    def _talk_ends(self, name: str, sid: str, wrapping: bool, out: Writer) -> None:
+        """Worker ``name`` is no longer talking on task ``sid``: it is wrapping it up, or
+        (``wrapping`` false) done with it."""
+        worker = self._worker(name)
         key = digest(sid)
         worker.talking.discard(key)
-        worker.wrapping.discard(key)
-        self._report(task.worker, out)
+        if wrapping:
+            worker.wrapping.add(key)
+        else:
+            worker.wrapping.discard(key)
+        self._report(name, out)
 
     # --- state ---------------------------------------------------------------------------
 
@@ -335,7 +340,4 @@ class TwilioTaskRouter:
 
     def _report(self, name: str, out: Writer) -> None:
         worker = self._workers[name]
-        state = worker.state()
-        if state != worker.reported:
-            worker.reported = state
-            out.add("agent.state", agent_id=name, state=state[0], queues=list(state[1]))
+        report(out, name, worker, worker.state())

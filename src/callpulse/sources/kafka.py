@@ -144,7 +144,7 @@ class KafkaSource:
             consumer = self._consumer
             if consumer is None:
                 return
-            await self._watch.check(consumer, self._positions())
+            await self._watch.check(consumer, self._positions)
 
     def _positions(self) -> dict[TopicPartition, int]:
         """The next offset fetched of each partition assigned that has been fetched from."""

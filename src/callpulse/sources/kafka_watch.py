@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -54,10 +54,10 @@ class KafkaWatch:
         self.last_poll = time.monotonic()
 
     async def check(
-        self, consumer: AIOKafkaConsumer, fetched: Mapping[TopicPartition, int]
+        self, consumer: AIOKafkaConsumer, fetched: Callable[[], Mapping[TopicPartition, int]]
     ) -> None:
-        """Is the broker answering, and how is each partition (``fetched``: the next
-        offset fetched of each partition assigned) doing?"""
+        """Is the broker answering, and how is each partition doing? ``fetched`` gives the
+        next offset fetched of each partition assigned, read once the broker has answered."""
         try:
             await asyncio.wait_for(consumer.topics(), timeout=HEALTH_EVERY)
         except (KafkaError, TimeoutError) as exc:
@@ -71,7 +71,7 @@ class KafkaWatch:
                 log.info("kafka_reachable_again")
             self._unreachable_logged = False
             self.last_contact = time.monotonic()
-        self._health.sample(positions(consumer, fetched))
+        self._health.sample(positions(consumer, fetched()))
 
     def verdicts(self) -> Mapping[tuple[str, int], str]:
         """Per-partition verdicts: ok, slow, stalled or unknown."""

@@ -494,13 +494,12 @@ def test_records_of_calls_that_never_waited_are_counted_and_skipped(
     assert connect.ignored == {"CONTACT_RECORD_NOT_QUEUED": 1}
 
 
-def test_the_contact_record_dedupe_memory_is_bounded(
-    connect: AmazonConnect, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(amazon_connect, "MAX_CONTACTS", 3)
+def test_the_contact_record_dedupe_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(amazon_connect, "MAX_CONTACTS", 3)  # a cap is taken when it is made
+    connect = fresh()
     for i in range(5):
         read(connect, contact_record(contact=f"c-{i}"))
-    assert len(connect._records) == 3
+    assert len(connect._contacts.records) == 3
     assert read(connect, contact_record(contact="c-0")) != []  # forgotten: read again
     assert read(connect, contact_record(contact="c-4")) == []  # remembered
 

@@ -22,7 +22,7 @@ from unittest import mock
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from callpulse.adapters import amazon_connect, asterisk, freeswitch, twilio
+from callpulse.adapters import amazon_connect, asterisk, freeswitch, twilio, twilio_records
 from callpulse.adapters.base import LAST_INSTANT, Adapter, AdapterError
 from callpulse.core.events import NOT_IN_NAMES, Event
 
@@ -174,7 +174,8 @@ KINDS = {
                               "agent-offering", "agent-status-change", "agent-state-change"],
     "amazon-connect": [*amazon_connect.IGNORED_KINDS, "LOGIN", "LOGOUT", "STATE_CHANGE",
                        "HEART_BEAT", "Amazon Connect Contact Event"],
-    "twilio-taskrouter": [*(f"com.twilio.taskrouter.{k}" for k in twilio.KINDS), *twilio.KINDS],
+    "twilio-taskrouter": [*(f"com.twilio.taskrouter.{k}" for k in twilio_records.KINDS),
+                          *twilio_records.KINDS],
 }  # fmt: skip
 RECORDS: dict[str, st.SearchStrategy[bytes]] = {
     "asterisk-queue-log": queue_log_line(

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from callpulse import cli
-from callpulse.cli import guess, hints, report
+from callpulse.cli import guess, hints, report, report_run
 from tests.unit.test_replay_report import settings_for
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
@@ -106,9 +106,9 @@ def test_each_reason_has_its_count_first_lines_and_a_message(tmp_path: Path) -> 
 
 
 def test_a_long_message_is_cut_and_escaped() -> None:
-    played = report.ReplayReport(lines=1, applied=0)
+    played = report_run.ReplayReport(lines=1, applied=0)
     played.rejected["invalid_x"] = 1
-    played.examples["invalid_x"] = report.Example([1], 1, report._cut("\\x1b" * 100))
+    played.examples["invalid_x"] = report_run.Example([1], 1, report_run.cut("\\x1b" * 100))
     [why] = [ln for ln in report.render(played).splitlines() if ln.startswith("  ")]
     assert why.endswith("...")
     assert len(why) < 240

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from callpulse.cli import report
+from callpulse.cli import report, report_run
 from callpulse.config import FormatSettings, Settings, load_settings
+from callpulse.core.queues import QueueWindow
 from callpulse.shipped import shipped
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -278,7 +279,7 @@ def test_a_caller_waiting_across_three_months_of_silence_is_reported_by_hand(
     assert "other alerts: SiteSilent {site=par1} x1" in out
 
 
-def at_the_cadence(settings: Settings) -> report.ReplayReport:
+def at_the_cadence(settings: Settings) -> report_run.ReplayReport:
     """The report with the rules evaluated every interval, gaps included (no leap)."""
     from callpulse.cli.timeline import Timeline
 
@@ -483,8 +484,8 @@ def only_printable(data: bytes) -> bool:
 
 def test_the_report_escapes_every_name_it_prints() -> None:
     labels = (("alertname", f"Custom{HOSTILE}"), ("site", f"lon1{HOSTILE}"))
-    kpis = report.QueueWindow("run", 1, 1, 0, 1.0, 0.0, 1.0, 1.0, None)
-    played = report.ReplayReport(
+    kpis = QueueWindow("run", 1, 1, 0, 1.0, 0.0, 1.0, 1.0, None)
+    played = report_run.ReplayReport(
         lines=1,
         first=NOW,
         last=NOW,

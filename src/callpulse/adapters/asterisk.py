@@ -14,14 +14,14 @@ per-queue setting in ``queues.conf``, given here as ``wrapup_seconds``; default 
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from callpulse.adapters.agent_identity import AgentIdentity, Identity
-from callpulse.adapters.base import V1, AdapterError, WrapupClock, Writer, entry
-from callpulse.adapters.bounds import Budget, Ignored, checked_name, shown
+from callpulse.adapters.base import V1, AdapterError, Writer
+from callpulse.adapters.bounds import Ignored, checked_name, non_negative
+from callpulse.adapters.derived_agents import Derived, DerivedAgents
 from callpulse.adapters.queue_log_lines import LineReader
 
 FORMAT = "asterisk-queue-log"
@@ -104,18 +104,15 @@ class _Agent:
         return ("available", serving) if serving else ("not_ready", members)
 
 
-class AsteriskQueueLog:
+class AsteriskQueueLog(DerivedAgents[_Agent]):
     """An Adapter for Asterisk's ``queue_log``: one line per record."""
 
     format = FORMAT
 
     def __init__(self, options: AsteriskOptions) -> None:
+        super().__init__(options.site, MAX_AGENTS, MAX_MEMBERSHIPS)
         self.options = options
         self.ignored = Ignored(IGNORED_KINDS)
-        self.agents_dropped = 0
-        self._agents: dict[str, _Agent] = {}
-        self._memberships = Budget(MAX_MEMBERSHIPS)
-        self._wrapups = WrapupClock(self._agents, 2 * MAX_AGENTS)
         self._identity = AgentIdentity(
             options.agent_identity, options.agent_names, options.agent_aliases
         )
@@ -138,9 +135,7 @@ class AsteriskQueueLog:
         """How full each cap is: agents, their queues, wrap-ups waiting to end, numbers
         whose interfaces are kept."""
         return {
-            "agents": len(self._agents) / MAX_AGENTS,
-            "memberships": self._memberships.fill(),
-            "wrapups": self._wrapups.fill(),
+            **self._caps(MAX_AGENTS),
             "agent_numbers": self._identity.fill(),
         }
 
@@ -200,23 +195,13 @@ class AsteriskQueueLog:
             # (DID, INFO...), PBXware's (OUTDIAL...) and kinds yet to come.
             self.ignored.add(kind)
 
-    def flush(self, now: float) -> list[V1]:
-        """``agent.state`` for wrap-ups that ended by ``now``, for a quiet log's tick."""
-        out = Writer(b"", self.options.site, now)  # what it reveals has keys of its own
-        self._wrapups.end(now, self._reporter(out), out)
-        return out.events
-
     # --- agents ------------------------------------------------------------------------
 
     def _agent_name(self, agent: str) -> str:
         return self._identity.agent(_named(agent, "agent"))
 
     def _agent(self, name: str) -> _Agent:
-        member, forgotten = entry(self._agents, name, _Agent, MAX_AGENTS)
-        if forgotten is not None:
-            self.agents_dropped += 1
-            self._leave_all(forgotten)
-        return member
+        return self._kept(name, _Agent, MAX_AGENTS)
 
     def _join(self, member: _Agent, queue: str, paused: bool) -> None:
         """``member`` serves ``queue`` (paused in it or not), within the caps."""
@@ -224,10 +209,6 @@ class AsteriskQueueLog:
         room = len(member.queues) < MAX_QUEUES_PER_AGENT
         if queue in member.queues or (room and self._memberships.take()):
             member.queues[queue] = paused
-
-    def _leave_all(self, member: _Agent) -> None:
-        self._memberships.give(len(member.queues))
-        member.queues.clear()
 
     def _membership(
         self, kind: str, queue: str | None, name: str, data: list[str], when: float, out: Writer
@@ -247,15 +228,8 @@ class AsteriskQueueLog:
                     member.queues[q] = paused
         self._report(name, when, out)
 
-    def _report(self, name: str, when: float, out: Writer) -> None:
-        member = self._agents[name]
-        state = member.state(when)
-        if state != member.reported:
-            member.reported = state
-            out.add("agent.state", agent_id=name, state=state[0], queues=list(state[1]))
-
-    def _reporter(self, out: Writer) -> Callable[[str, float], None]:
-        return lambda name, at: self._report(name, at, out)
+    def _derive(self, agent: _Agent, now: float) -> Derived:
+        return agent.state(now)
 
     def _left(self, kind: str, callid: str, queue: str, wait: float, out: Writer) -> None:
         ids = {"call_id": _named(callid, "callid"), "queue": _named(queue, "queue")}
@@ -266,13 +240,7 @@ class AsteriskQueueLog:
 
 
 def _number(text: str, what: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise AdapterError(FORMAT, f"{what} is not a number: {shown(text)}") from None
-    if not math.isfinite(value) or value < 0:
-        raise AdapterError(FORMAT, f"{what} must be a finite number >= 0: {shown(text)}")
-    return value
+    return non_negative(FORMAT, text, what)
 
 
 def _data(data: list[str], position: int, kind: str) -> float:

@@ -11,12 +11,14 @@ too, and so the whole state capped in bytes:
   :class:`Budget`;
 - ignored kinds are counted over a fixed list (:class:`Ignored`), so the label has a fixed
   set of values;
-- what an error message quotes from a record is short and escaped (:func:`shown`).
+- what an error message quotes from a record is short and escaped (:func:`shown`);
+- a number read from text is finite and not negative (:func:`non_negative`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import reprlib
 from collections import Counter
@@ -66,6 +68,18 @@ def checked_name(fmt: str, value: str, what: str) -> str:
         raise AdapterError(
             fmt, f"{what} holds U+{ord(bad.group()):04X}, which a name may not: {shown(value)}"
         )
+    return value
+
+
+def non_negative(fmt: str, text: str, what: str) -> float:
+    """``text`` as a finite number >= 0; raises AdapterError (``invalid_<fmt>``) saying
+    that ``what`` is not a number, or not one of those."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise AdapterError(fmt, f"{what} is not a number: {shown(text)}") from None
+    if not math.isfinite(value) or value < 0:
+        raise AdapterError(fmt, f"{what} must be a finite number >= 0: {shown(text)}")
     return value
 
 

@@ -42,25 +42,19 @@ names a tier).
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from callpulse.adapters.base import (
-    LAST_INSTANT,
-    V1,
-    AdapterError,
-    WrapupClock,
-    Writer,
-    entry,
-    parse_json,
-)
-from callpulse.adapters.bounds import Budget, Ignored, checked_name, digest, shown
+from callpulse.adapters import freeswitch_headers as headers
+from callpulse.adapters.base import V1, AdapterError, Writer, parse_json
+from callpulse.adapters.bounds import Ignored, digest, shown
+from callpulse.adapters.derived_agents import Derived, DerivedAgents
+from callpulse.adapters.freeswitch_agent import IN_A_QUEUE_CALL, STATES, STATUSES, Agent
+from callpulse.adapters.freeswitch_headers import FORMAT
 from callpulse.core.events import AgentStateName
 
 T = TypeVar("T")
-FORMAT = "freeswitch-callcenter"
 SUBCLASS = "callcenter::info"
 MAX_AGENTS = 10_000  # like every tracker, bounded: the oldest agent is forgotten past it
 MAX_QUEUES_PER_AGENT = 256
@@ -96,23 +90,7 @@ IGNORED_KINDS = frozenset(
     }
 )  # fmt: skip
 
-IN_A_QUEUE_CALL = "In a queue call"
-_STATUSES: dict[str, AgentStateName | None] = {  # None: it depends on the agent's state
-    "Logged Out": "offline",
-    "On Break": "not_ready",
-    "Available": None,
-    "Available (On Demand)": None,
-}
-_STATES = {"Waiting", "Receiving", IN_A_QUEUE_CALL, "Idle", "Reserved"}
 _TIMEOUTS = {"TIMEOUT", "NO_AGENT_TIMEOUT"}
-# The action's own epoch-seconds time, for a record that lacks Event-Date-Timestamp (the
-# documentation's examples show none; every event FreeSWITCH fires has it).
-_OWN_TIME = {
-    "bridge-agent-start": "CC-Agent-Answered-Time",
-    "bridge-agent-end": "CC-Bridge-Terminated-Time",
-    "bridge-agent-fail": "CC-Agent-Aborted-Time",
-    "member-queue-end": "CC-Member-Leaving-Time",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,45 +111,15 @@ class FreeSwitchOptions:
     activity_states: dict[str, AgentStateName] = field(default_factory=dict)
 
 
-_Derived = tuple[str, tuple[str, ...]]  # (v1 state, queues)
-
-
-@dataclass(slots=True)
-class _Agent:
-    status: str | None = None  # None until a status change is read: taken as available
-    state: str | None = None
-    queues: dict[str, None] = field(default_factory=dict)  # insertion-ordered set
-    wrapup_until: float = 0.0
-    reported: _Derived | None = None
-
-    def derive(self, now: float, overrides: dict[str, AgentStateName]) -> _Derived:
-        queues = tuple(sorted(self.queues))
-        # A call outlasts a status change (On Break, even Logged Out, mid-call): on_call first.
-        if self.state == IN_A_QUEUE_CALL:
-            return "on_call", queues
-        status = self.status or "Available"
-        mapped = overrides.get(status, _STATUSES.get(status))
-        if mapped is None:
-            state = self.state or "Waiting"
-            # Idle: logged in but given no calls (an on-demand agent after a call).
-            mapped = overrides.get(state, "not_ready" if state == "Idle" else "available")
-        if mapped == "available" and now < self.wrapup_until:
-            return "acw", queues
-        return mapped, queues
-
-
-class FreeSwitchCallcenter:
+class FreeSwitchCallcenter(DerivedAgents[Agent]):
     """An Adapter for FreeSWITCH ``mod_callcenter`` events, one JSON event per record."""
 
     format = FORMAT
 
     def __init__(self, options: FreeSwitchOptions) -> None:
+        super().__init__(options.site, MAX_AGENTS, MAX_MEMBERSHIPS)
         self.options = options
         self.ignored = Ignored(IGNORED_KINDS)
-        self.agents_dropped = 0
-        self._agents: dict[str, _Agent] = {}
-        self._memberships = Budget(MAX_MEMBERSHIPS)
-        self._wrapups = WrapupClock(self._agents, 2 * MAX_AGENTS)
         # Calls by the digest of (call, queue): answered, and not yet ended.
         self._answered: dict[bytes, None] = {}
         # Calls by the digest of (call, queue) -> its member-queue-start's
@@ -184,14 +132,14 @@ class FreeSwitchCallcenter:
         event = parse_json(FORMAT, record, "a FreeSWITCH event as JSON")
         if not isinstance(event, dict):
             raise AdapterError(FORMAT, "expected a FreeSWITCH event as a JSON object of headers")
-        name = _header(event, "Event-Name")
+        name = headers.text(event, "Event-Name")
         if name != "CUSTOM" or event.get("Event-Subclass") != SUBCLASS:
             # Other events (CHANNEL_*, HEARTBEAT, other modules' CUSTOM) share the stream
             # when the bridge subscribes to more than callcenter::info.
             self.ignored.add(name)
             return []
-        action = _header(event, "CC-Action")
-        out = Writer(record, self.options.site, _when(event, action))
+        action = headers.text(event, "CC-Action")
+        out = Writer(record, self.options.site, headers.when(event, action))
         with self._wrapups.ending(out.when, self._reporter(out), out):
             self._apply(action, event, out)
         return out.events
@@ -200,9 +148,7 @@ class FreeSwitchCallcenter:
         """How full each cap is: agents, their queues, wrap-ups waiting to end, calls
         waiting and answered."""
         return {
-            "agents": len(self._agents) / MAX_AGENTS,
-            "memberships": self._memberships.fill(),
-            "wrapups": self._wrapups.fill(),
+            **self._caps(MAX_AGENTS),
             "waiting_calls": len(self._joined) / MAX_CALLS,
             "answered_calls": len(self._answered) / MAX_CALLS,
         }
@@ -211,7 +157,7 @@ class FreeSwitchCallcenter:
         if action in {"member-queue-start", "member-queue-resume"}:
             call, queue = self._call(event), self._queue(event)
             out.add("call.queued", call_id=call, queue=queue)
-            micros = _micros(event)
+            micros = headers.micros(event)
             if micros is not None:
                 _remember(self._joined, digest(call, queue), micros)
         elif action == "bridge-agent-start":
@@ -226,16 +172,16 @@ class FreeSwitchCallcenter:
             self._serves(name, self._queue(event))
             self._report(name, out.when, out)
         elif action == "agent-status-change":
-            status = _header(event, "CC-Agent-Status")
-            if status not in _STATUSES and status not in self.options.activity_states:
-                raise _unknown("CC-Agent-Status", status, _STATUSES)
+            status = headers.text(event, "CC-Agent-Status")
+            if status not in STATUSES and status not in self.options.activity_states:
+                raise headers.unknown("CC-Agent-Status", status, STATUSES)
             name = self._agent_name(event)
             self._agent(name).status = status
             self._report(name, out.when, out)
         elif action == "agent-state-change":
-            state = _header(event, "CC-Agent-State")
-            if state not in _STATES and state not in self.options.activity_states:
-                raise _unknown("CC-Agent-State", state, sorted(_STATES))
+            state = headers.text(event, "CC-Agent-State")
+            if state not in STATES and state not in self.options.activity_states:
+                raise headers.unknown("CC-Agent-State", state, sorted(STATES))
             name = self._agent_name(event)
             self._agent(name).state = state
             self._report(name, out.when, out)
@@ -245,18 +191,12 @@ class FreeSwitchCallcenter:
             # agent-contact-change, the agent-*-get answers, and actions yet to come.
             self.ignored.add(action)
 
-    def flush(self, now: float) -> list[V1]:
-        """``agent.state`` for wrap-ups that ended by ``now``, for a quiet stream's tick."""
-        out = Writer(b"", self.options.site, now)  # what it reveals has keys of its own
-        self._wrapups.end(now, self._reporter(out), out)
-        return out.events
-
     # --- calls ---------------------------------------------------------------------------
 
     def _answer(self, event: dict[str, Any], out: Writer) -> None:
         call, queue, name = self._call(event), self._queue(event), self._agent_name(event)
         key = digest(call, queue)
-        wait = _wait(event, self._joined.get(key), "CC-Agent-Answered-Time")
+        wait = headers.wait(event, self._joined.get(key), "CC-Agent-Answered-Time")
         out.add("call.answered", call_id=call, queue=queue, agent_id=name, wait_seconds=wait)
         _remember(self._answered, key, None)
         self._serves(name, queue)
@@ -269,8 +209,8 @@ class FreeSwitchCallcenter:
         # the answer is told, the member-queue-end that follows is no abandon.
         bridged = event.get("CC-Agent-Bridged", "true") != "false"
         if bridged:
-            ended = _number(event, "CC-Bridge-Terminated-Time")
-            talk = ended - _number(event, "CC-Agent-Answered-Time")
+            ended = headers.number(event, "CC-Bridge-Terminated-Time")
+            talk = ended - headers.number(event, "CC-Agent-Answered-Time")
         member = self._agent(name)
         if member.state == IN_A_QUEUE_CALL:
             member.state = "Waiting"  # its agent-state-change (Waiting, or Idle) follows
@@ -288,7 +228,7 @@ class FreeSwitchCallcenter:
     def _queue_end(self, event: dict[str, Any], out: Writer) -> None:
         call, queue = self._call(event), self._queue(event)
         key = digest(call, queue)
-        cause = _header(event, "CC-Cause")
+        cause = headers.text(event, "CC-Cause")
         if cause not in {"Terminated", "Cancel"}:
             raise AdapterError(FORMAT, f"CC-Cause must be Terminated or Cancel: {shown(cause)}")
         reason = event.get("CC-Cancel-Reason", event.get("CC-Cause-Reason", "NONE"))
@@ -296,7 +236,7 @@ class FreeSwitchCallcenter:
             raise AdapterError(FORMAT, "CC-Cancel-Reason must be a string")
         answered = key in self._answered
         if cause == "Cancel" and not answered:
-            wait = _wait(event, self._joined.get(key), "CC-Member-Leaving-Time")
+            wait = headers.wait(event, self._joined.get(key), "CC-Member-Leaving-Time")
         # The record is read: only now is the call forgotten.
         self._answered.pop(key, None)
         self._joined.pop(key, None)
@@ -313,24 +253,20 @@ class FreeSwitchCallcenter:
 
     def _call(self, event: dict[str, Any]) -> str:
         # The caller's channel: what CDRs and the other channel events name.
-        return _name(event, "CC-Member-Session-UUID")
+        return headers.name(event, "CC-Member-Session-UUID")
 
     def _queue(self, event: dict[str, Any]) -> str:
-        queue = _name(event, "CC-Queue")
+        queue = headers.name(event, "CC-Queue")
         return self.options.queue_names.get(queue, queue)
 
     # --- agents ------------------------------------------------------------------------
 
     def _agent_name(self, event: dict[str, Any]) -> str:
-        name = _name(event, "CC-Agent")
+        name = headers.name(event, "CC-Agent")
         return self.options.agent_names.get(name, name)
 
-    def _agent(self, name: str) -> _Agent:
-        member, forgotten = entry(self._agents, name, _Agent, MAX_AGENTS)
-        if forgotten is not None:
-            self.agents_dropped += 1
-            self._memberships.give(len(forgotten.queues))
-        return member
+    def _agent(self, name: str) -> Agent:
+        return self._kept(name, Agent, MAX_AGENTS)
 
     def _serves(self, name: str, queue: str) -> None:
         queues = self._agent(name).queues
@@ -339,15 +275,8 @@ class FreeSwitchCallcenter:
         if self._memberships.take():
             queues[queue] = None
 
-    def _report(self, name: str, when: float, out: Writer) -> None:
-        member = self._agents[name]
-        state = member.derive(when, self.options.activity_states)
-        if state != member.reported:
-            member.reported = state
-            out.add("agent.state", agent_id=name, state=state[0], queues=list(state[1]))
-
-    def _reporter(self, out: Writer) -> Callable[[str, float], None]:
-        return lambda name, at: self._report(name, at, out)
+    def _derive(self, agent: Agent, now: float) -> Derived:
+        return agent.derive(now, self.options.activity_states)
 
 
 def _remember(calls: dict[bytes, T], key: bytes, value: T) -> None:
@@ -355,77 +284,3 @@ def _remember(calls: dict[bytes, T], key: bytes, value: T) -> None:
     if key not in calls and len(calls) >= MAX_CALLS:
         del calls[next(iter(calls))]
     calls[key] = value
-
-
-def _unknown(header: str, value: str, known: Iterable[str]) -> AdapterError:
-    """A status or state this adapter does not know (a modified mod_callcenter's
-    ``LoggedOn``), with the option that names what it means."""
-    return AdapterError(
-        FORMAT,
-        f"{header} {shown(value)} is none of {', '.join(known)}: say which agent state it "
-        f"means in the format's activity_states (e.g. {{{shown(value)}: available}})",
-    )
-
-
-def _header(event: dict[str, Any], name: str) -> str:
-    value = event.get(name)
-    if value is None or value == "":
-        raise AdapterError(FORMAT, f"{name} is missing")
-    if not isinstance(value, str):
-        raise AdapterError(FORMAT, f"{name} must be a string, as FreeSWITCH writes headers")
-    return value
-
-
-def _name(event: dict[str, Any], header: str) -> str:
-    """A header that names an agent, a queue or a call."""
-    return checked_name(FORMAT, _header(event, header), header)
-
-
-def _number(event: dict[str, Any], name: str) -> float:
-    text = _header(event, name)
-    try:
-        value = float(text)
-    except ValueError:
-        raise AdapterError(FORMAT, f"{name} is not a number: {shown(text)}") from None
-    if not math.isfinite(value) or value < 0:
-        raise AdapterError(FORMAT, f"{name} must be a finite number >= 0: {shown(text)}")
-    return value
-
-
-def _wait(event: dict[str, Any], started: int | None, until: str) -> float:
-    """How long the caller waited, to the event's ``until`` header (epoch seconds).
-
-    The CC-*-Time headers are whole seconds (``local_epoch_time_now``): their difference
-    can be a second off either way, enough to make a 4.6 s abandon 5 s, past a short-
-    abandon threshold. Each event's Event-Date-Timestamp is in microseconds: from the
-    member-queue-start this caller's join was read at (``started``), the wait is exact.
-    Only when that join is the one the header names (the same second, give or take the
-    time the event took to fire): a resumed member's Joined-Time is its first join's."""
-    joined = _number(event, "CC-Member-Joined-Time")
-    wait = _number(event, until) - joined
-    now = _micros(event)
-    if started is not None and now is not None and abs(started / 1e6 - joined) <= 2:
-        wait = (now - started) / 1e6  # integer microseconds: no float rounding
-    return max(0.0, wait)
-
-
-def _micros(event: dict[str, Any]) -> int | None:
-    """Event-Date-Timestamp (microseconds), if the record has it."""
-    if "Event-Date-Timestamp" not in event:
-        return None
-    return round(_number(event, "Event-Date-Timestamp"))
-
-
-def _when(event: dict[str, Any], action: str) -> float:
-    if "Event-Date-Timestamp" in event:
-        when = _number(event, "Event-Date-Timestamp") / 1e6  # microseconds
-    else:
-        own = _OWN_TIME.get(action)
-        if own is None:
-            raise AdapterError(
-                FORMAT, f"{shown(action)} needs Event-Date-Timestamp (its only time)"
-            )
-        when = _number(event, own)
-    if when > LAST_INSTANT:
-        raise AdapterError(FORMAT, f"the event's time ({when:.0f} s) is after the year 9999")
-    return when

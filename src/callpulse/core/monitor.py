@@ -36,7 +36,8 @@ from callpulse.core.dedup import RecentIds
 from callpulse.core.ivr import IvrTracker, IvrView
 from callpulse.core.maintenance import MaintenanceTracker
 from callpulse.core.maintenance_policy import BacklogLimits, EventPolicy
-from callpulse.core.queues import QueueTracker, QueueView, ServiceLevelPolicy
+from callpulse.core.queue_tracker import QueueTracker
+from callpulse.core.queues import QueueView, ServiceLevelPolicy
 from callpulse.core.silence import SilencePolicy, SiteActivity
 from callpulse.core.timegrid import TimeGrid, check_windows
 from callpulse.core.trunks import TrunkTracker, TrunkView

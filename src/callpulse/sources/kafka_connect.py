@@ -1,6 +1,6 @@
 """Connecting to Kafka: the client options the consumer and the producer share (TLS, SASL),
-and a first connection that turns refused credentials or certificates into a start-up error
-that says what to fix."""
+a first connection that turns refused credentials or certificates into a start-up error
+that says what to fix, and closing a client quietly."""
 
 from __future__ import annotations
 
@@ -8,12 +8,15 @@ import asyncio
 import ssl
 from typing import Any
 
+import structlog
 from aiokafka.conn import create_conn
 from aiokafka.errors import KafkaConnectionError, KafkaError, SaslAuthenticationFailed
 from aiokafka.helpers import create_ssl_context
 
 from callpulse.config import KafkaSettings
 from callpulse.sources.base import SourceRefusedError
+
+log = structlog.get_logger("callpulse.kafka")
 
 _CLOSED_TRIES = 3  # connections closed after the handshake before it counts as a refusal
 
@@ -93,3 +96,12 @@ async def check_credentials(settings: KafkaSettings, options: dict[str, Any]) ->
             return
         connection.close()
         return
+
+
+async def quietly(awaitable: Any) -> None:
+    """Await ``awaitable`` (a client's ``stop()``), logging rather than raising what it
+    raises: closing a half-open client must not mask the error that made it close."""
+    try:
+        await awaitable
+    except Exception as exc:
+        log.debug("close_failed", error=str(exc))

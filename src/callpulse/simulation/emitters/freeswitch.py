@@ -39,7 +39,9 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
-from callpulse.adapters.freeswitch import FORMAT, IN_A_QUEUE_CALL, SUBCLASS
+from callpulse.adapters.freeswitch import SUBCLASS
+from callpulse.adapters.freeswitch_agent import IN_A_QUEUE_CALL
+from callpulse.adapters.freeswitch_headers import FORMAT
 from callpulse.simulation.emitters.base import ACD_TYPES
 
 _STATUS = {"available": "Available", "not_ready": "On Break", "offline": "Logged Out"}

@@ -1,0 +1,258 @@
+"""The ACD queue tracker: applies ``call.*``, ``agent.state`` and ``queue.snapshot`` events
+to each (site, queue)'s state, and reads every queue's view.
+
+Fed by the monitor, which has already decided whether an event is a duplicate and whether
+it is *late* (older than every window: it then counts in the cumulative totals and ends a
+wait, but touches no window). A queue's state is :mod:`callpulse.core.queue_state`; what is
+read of it, :mod:`callpulse.core.queue_reading`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from callpulse.core import events as ev
+from callpulse.core.cardinality import LabelGuard
+from callpulse.core.kpi import QUEUE_COUNTS, QUEUE_FIELDS, QueueField
+from callpulse.core.queue_reading import view, window_kpis
+from callpulse.core.queue_state import (
+    MAX_WAITING_PER_QUEUE,
+    STATE_INDEX,
+    QueueState,
+    TrackedAgent,
+)
+from callpulse.core.queues import QueueView, QueueWindow, ServiceLevelPolicy
+from callpulse.core.timegrid import TimeGrid
+
+_QUEUE_EVENTS = (
+    ev.CallQueued,
+    ev.CallAnswered,
+    ev.CallAbandoned,
+    ev.CallbackRequested,
+    ev.CallTransferred,
+    ev.CallCompleted,
+    ev.QueueSnapshot,
+)
+
+
+class QueueTracker:
+    """State and KPIs of every (site, queue)."""
+
+    event_types = (
+        "call.queued",
+        "call.answered",
+        "call.abandoned",
+        "call.callback_requested",
+        "call.transferred",
+        "call.completed",
+        "agent.state",
+        "queue.snapshot",
+    )
+
+    def __init__(
+        self,
+        grid: TimeGrid,
+        guard: LabelGuard,
+        default: ServiceLevelPolicy,
+        overrides: Mapping[str, ServiceLevelPolicy],
+        erlang_window: int,
+        patience: float = 600.0,
+    ) -> None:
+        self._grid = grid
+        self._patience = patience  # callers' mean patience (s) until their give-ups say
+        self._guard = guard
+        self._default = default
+        self._overrides = overrides
+        self._erlang_window = erlang_window
+        self._queues: dict[tuple[str, str], QueueState] = {}
+        self._agents: dict[tuple[str, str], TrackedAgent] = {}
+        self.waiting_dropped = 0
+        self._keep_run = False
+
+    def keep_run(self) -> None:
+        """Also sum every call's window fields since the start, for :meth:`run_kpis` (a
+        report over a whole file). Call it before the first event."""
+        self._keep_run = True
+
+    def apply(
+        self, event: ev.Event, ts: float, bucket: int, late: bool, replay: bool = False
+    ) -> None:
+        """Apply one ACD event (see the module's docstring for ``late``)."""
+        if isinstance(event, ev.AgentState):
+            self._agent_state(event, ts, late)
+            return
+        if not isinstance(event, _QUEUE_EVENTS):
+            return
+        q = self._queue(event.site, event.queue)
+        count = 0 if replay else 1  # a replay rebuilds state; the totals already had it
+        if isinstance(event, ev.CallQueued):
+            q.totals[0] += count
+            if not late:
+                q.add(bucket, ((QueueField.OFFERED, 1),))
+                q.waiting.setdefault(event.call_id, ts)
+                if len(q.waiting) > MAX_WAITING_PER_QUEUE:
+                    del q.waiting[next(iter(q.waiting))]
+                    self.waiting_dropped += 1
+        elif isinstance(event, ev.CallAnswered):
+            within = event.wait_seconds <= q.policy.threshold
+            q.totals[1] += count
+            q.totals[3] += within and count
+            q.end_wait(event.call_id)
+            if not late:
+                q.add(
+                    bucket,
+                    (
+                        (QueueField.ANSWERED, 1),
+                        (QueueField.ANSWERED_IN_THRESHOLD, int(within)),
+                        (QueueField.WAIT_MS, round(event.wait_seconds * 1000)),
+                    ),
+                )
+        elif isinstance(event, ev.CallAbandoned):
+            self._abandoned(q, event, bucket, late, count)
+        elif isinstance(event, ev.CallCompleted):
+            if not late:
+                handle = event.talk_seconds + event.hold_seconds + event.acw_seconds
+                q.add(
+                    bucket,
+                    ((QueueField.COMPLETED, 1), (QueueField.HANDLE_MS, round(handle * 1000))),
+                )
+        elif isinstance(event, ev.QueueSnapshot):
+            if not late:
+                q.reconcile(event, ts)
+        elif isinstance(event, ev.CallbackRequested):
+            # The wait ends, neither answered nor abandoned: the caller gave up waiting.
+            q.end_wait(event.call_id)
+            if not late:
+                q.add(bucket, self._reneged(event.wait_seconds))
+        else:  # transferred: the wait ends, neither answered nor abandoned
+            q.end_wait(event.call_id)
+
+    def _queue(self, site: str, name: str) -> QueueState:
+        # A queue that is here was admitted when it was made, and leaves the guard and this
+        # map together: only a name not here needs the guard (one lookup less per event).
+        q = self._queues.get((site, name))
+        if q is None:
+            name = self._guard.admit("queue", name, site)
+            q = self._queues.get((site, name))
+        if q is None:
+            policy = self._overrides.get(name, self._default)
+            q = self._queues[(site, name)] = QueueState(
+                self._grid.counters(QUEUE_FIELDS, QUEUE_COUNTS), policy
+            )
+            if self._keep_run:
+                q.run = [0] * QUEUE_FIELDS
+        else:
+            q.counters.advance(self._grid.head)
+        q.touched = self._grid.now
+        return q
+
+    def release_idle(self, before: float) -> int:
+        """Forget queues no event has named since ``before`` (older than every window) and that
+        no agent serves, giving their names back to the label cap; return how many.
+
+        A queue an agent serves stays: the agent's next change must find its counts.
+        """
+        idle = [
+            key
+            for key, q in self._queues.items()
+            # A queue summed since the start stays for the report that reads it.
+            if q.touched < before and not any(q.agents) and q.run is None
+        ]
+        for site, name in idle:
+            del self._queues[(site, name)]
+            self._guard.release("queue", name, site)
+        return len(idle)
+
+    def _abandoned(
+        self, q: QueueState, event: ev.CallAbandoned, bucket: int, late: bool, count: int
+    ) -> None:
+        q.end_wait(event.call_id)
+        if not late:
+            q.add(bucket, self._reneged(event.wait_seconds))
+        # Cisco's short calls: a caller gone within S was never really offered.
+        if event.wait_seconds < q.policy.short_abandon:
+            if not late:
+                q.add(bucket, ((QueueField.SHORT_ABANDONED, 1),))
+            return
+        q.totals[2] += count
+        if not late:
+            within = int(event.wait_seconds <= q.policy.threshold)
+            q.add(bucket, ((QueueField.ABANDONED, 1), (QueueField.ABANDONED_IN_THRESHOLD, within)))
+
+    @staticmethod
+    def _reneged(wait: float) -> tuple[tuple[int, int], ...]:
+        return ((QueueField.RENEGED, 1), (QueueField.RENEGED_WAIT_MS, round(wait * 1000)))
+
+    def _agent_state(self, event: ev.AgentState, ts: float, late: bool) -> None:
+        key = (event.site, event.agent_id)
+        agent = self._agents.get(key)
+        if late or (agent is not None and ts < agent.since):
+            return  # older than what we know of this agent: it changes nothing now
+        if (
+            agent is None
+            and self._guard.admit("agent", event.agent_id, event.site) != event.agent_id
+        ):
+            return
+        when = min(ts, self._grid.now)
+        if agent is not None and agent.named == event.queues:
+            # The usual change: another state, the same queues (still admitted: a queue an
+            # agent serves is never released). Each queue is visited once, not twice.
+            leaving, entering = STATE_INDEX[agent.state], STATE_INDEX[event.state]
+            for name in agent.queues:
+                q = self._queue(event.site, name)
+                q.accrue(self._grid, when)
+                q.agents[leaving] -= 1
+                q.agents[entering] += 1
+            agent.state, agent.since = event.state, ts
+            return
+        # Fold first: two queues past the cap are one _overflow queue, served once.
+        queues = tuple(
+            dict.fromkeys(self._guard.admit("queue", n, event.site) for n in event.queues)
+        )
+        if agent is not None:
+            self._count(event.site, agent, -1, when)
+            agent.state, agent.since, agent.queues = event.state, ts, queues
+            agent.named = event.queues
+        else:
+            agent = self._agents[key] = TrackedAgent(event.state, ts, queues, event.queues)
+        self._count(event.site, agent, +1, when)
+
+    def _count(self, site: str, agent: TrackedAgent, delta: int, when: float) -> None:
+        index = STATE_INDEX[agent.state]
+        for name in agent.queues:
+            q = self._queue(site, name)
+            q.accrue(self._grid, when)
+            q.agents[index] += delta
+            q.described = True
+
+    def forget_sites(self, sites: Iterable[str]) -> None:
+        """Drop every queue and agent of ``sites``."""
+        gone = set(sites)
+        self._queues = {k: v for k, v in self._queues.items() if k[0] not in gone}
+        self._agents = {k: v for k, v in self._agents.items() if k[0] not in gone}
+
+    def __len__(self) -> int:
+        return len(self._queues)
+
+    # --- reading -----------------------------------------------------------------------
+
+    def waiting_fill(self) -> float:
+        """The fullest queue's share of its cap on waiting calls, 0..1."""
+        fullest = max((len(q.waiting) for q in self._queues.values()), default=0)
+        return fullest / MAX_WAITING_PER_QUEUE
+
+    def views(self) -> list[QueueView]:
+        """Every queue's state and KPIs at the grid's *now*."""
+        grid, window, patience = self._grid, self._erlang_window, self._patience
+        return [
+            view(grid, site, name, q, window, patience) for (site, name), q in self._queues.items()
+        ]
+
+    def run_kpis(self) -> dict[tuple[str, str], QueueWindow]:
+        """Per (site, queue), the KPIs over everything since the start (``keep_run``); the
+        same formulas as a window's, without occupancy (agent time is not kept)."""
+        return {
+            key: window_kpis("run", run, q.policy.abandons, None)
+            for key, q in self._queues.items()
+            if (run := q.run) is not None
+        }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 import subprocess
 import sys
 from collections import Counter
@@ -210,6 +211,22 @@ def test_a_fork_starts_where_the_center_is_goes_its_own_way_and_writes_nothing()
     # The original is untouched and still writes.
     assert center.waiting("s1", "q") == now
     assert center.advance(START + 1900)
+
+
+def test_the_forecast_truth_is_the_mean_of_futures_and_leaves_the_center_alone() -> None:
+    # 3 agents for 1,200 calls an hour, nobody gives up: the queue grows by ~ (1/3 - 3/35)
+    # a second whatever chance does, so each future's last minute of ten is far above now.
+    scenario = one_queue(calls_per_hour=1200, agents=3, talk="30s", acw="5s", patience=None)
+    center = ContactCenter(scenario, START)
+    center.advance(START + 600)
+    now = center.waiting("s1", "q")
+    futures = truth.forecast_truth(center, "s1", "q", 1200.0, 60.0, START, 11)
+    assert len(futures) == truth.RESTARTS
+    assert len(set(futures)) > 1  # each its own chance
+    growth = (1200 / 3600 - 3 / 35) * 570  # to the middle of the last minute
+    assert statistics.mean(futures) == pytest.approx(now + growth, rel=0.15)
+    assert truth.forecast_truth(center, "s1", "q", 1200.0, 60.0, START, 11) == futures
+    assert (center.now, center.waiting("s1", "q")) == (START + 600, now)
 
 
 def test_patience_none_means_nobody_gives_up() -> None:

@@ -123,6 +123,7 @@ _ESTIMATES = (
     ("eta_truth_never", "never", str),
     ("forecast_median", "fcst p50", _pct),
     ("forecast_bias", "fcst bias", _pct),
+    ("forecast_path_median", "1 path", _pct),
     ("forecast_inside", "in range", _pct),
     ("forecast_missing", "no fcst", str),
     ("forecast_measured_median", "fcst seen", _pct),

@@ -80,7 +80,10 @@ class Forecast:
     low: float | None
     high: float | None
     patience_from: str
-    truth: float | None = None  # mean waiting over the window's last PEAK_SECONDS
+    # The expected backlog as the window ends: the mean, over futures forked as it opened,
+    # of the waiting over its last PEAK_SECONDS (truth.forecast_truth).
+    truth: float | None = None
+    path: float | None = None  # the same over the one path played
 
     @property
     def signed(self) -> float | None:
@@ -91,10 +94,11 @@ class Forecast:
 
     @property
     def inside(self) -> bool | None:
-        """The truth within [low, high]; None when no range was forecast."""
-        if self.low is None or self.high is None or self.truth is None:
+        """The path played within [low, high] (the range is of where one path ends); None
+        when no range was forecast."""
+        if self.low is None or self.high is None or self.path is None:
             return None
-        return self.low <= self.truth <= self.high
+        return self.low <= self.path <= self.high
 
 
 @dataclass
@@ -125,13 +129,15 @@ class _Watch:
 
     sample_every = truth.EVERY
 
-    def __init__(self, case: Case, start: float, seed: int) -> None:
+    def __init__(self, case: Case, start: float, seed: int, step: float) -> None:
         self.case = case
+        self.every = step  # between evaluations: the forecast's futures fork at the last
         self.start = start
         self.seed = seed
         self.path: list[tuple[float, int]] = []
         self.checkpoints: list[Checkpoint] = []
         self.forecast: Forecast | None = None
+        self.futures: list[float] = []  # the forecast's truth (truth.forecast_truth)
         self._firing = False
         self._last_check = -math.inf
 
@@ -140,6 +146,17 @@ class _Watch:
 
     def step(self, t: float, center: ContactCenter, notifications: list[Notification]) -> None:
         at = t - self.start
+        case = self.case
+        if case.kind != "normal" and not self.futures and at + self.every >= case.window_start:
+            self.futures = truth.forecast_truth(
+                center,
+                SITE,
+                QUEUE,
+                case.window_end,
+                PEAK_SECONDS,
+                self.start,
+                self.seed * 100_003 + 7,
+            )
         for n in notifications:
             name = n.labels.get("alertname")
             if name == BACKLOG and n.ends_at <= t:
@@ -189,9 +206,9 @@ def play(case: Case, k: int, settings: Settings, *, history: bool = True) -> Pla
     seed = seed_of(case, k)
     scenario = case.scenario(seed)
     start = scenario.start.replace(tzinfo=UTC).timestamp()
-    watch = _Watch(case, start, seed)
     # Evaluated as often as the daemon evaluates, so that time to detect is the daemon's.
     step = settings.alerting.evaluation_interval
+    watch = _Watch(case, start, seed, step)
     learnt = None
     if history:
         # Its own chance: yesterday's callers are not today's.
@@ -204,7 +221,9 @@ def play(case: Case, k: int, settings: Settings, *, history: bool = True) -> Pla
         window = truth.window_truth(path, case.window_start, case.window_end)
         if forecast is not None:
             last = [w for t, w in path if case.window_end - PEAK_SECONDS < t <= case.window_end]
-            forecast.truth = sum(last) / len(last) if last else None
+            forecast.path = sum(last) / len(last) if last else None
+            futures = watch.futures
+            forecast.truth = sum(futures) / len(futures) if futures else None
     flapped = {id(e) for e in report.flaps}
     pages = [
         Page(e.fired_at, e.resolved_at, id(e) in flapped)

@@ -102,6 +102,15 @@ def figures(runs: Sequence[Played]) -> dict[str, Any]:
         "forecasts": len(forecasts),
         "forecast_median": quantile([abs(e) for e in fsigned], 0.5),
         "forecast_bias": quantile(fsigned, 0.5),
+        # Against the one path played instead of the futures' mean: chance included.
+        "forecast_path_median": quantile(
+            [
+                abs(f.peak - f.path) / f.path
+                for f in forecasts
+                if f.peak is not None and f.path is not None and f.path > 0
+            ],
+            0.5,
+        ),
         "forecast_inside": _share(f.inside for f in forecasts),
         "forecast_missing": sum(r.forecast is None for r in warranted),
         "forecast_measured_median": quantile(fmeasured, 0.5),

@@ -14,6 +14,9 @@ A *path* is the number of callers really waiting, sampled in time order as
 
 The drain ETA's truth is a median over futures: the simulated center forked at the moment
 the ETA was announced, played on with fresh randomness until it drains (:func:`eta_truth`).
+The forecast's is a mean over futures forked as the window opens (:func:`forecast_truth`):
+it forecasts the expected queue, and one path's excursion from it is chance (at 5 agents,
+as large as the backlog).
 """
 
 from __future__ import annotations
@@ -175,3 +178,31 @@ def eta_truth(
                 future.advance(t)
     known = sorted(x if x is not None and x <= CAP else math.inf for x in times)
     return statistics.median(known), times
+
+
+def forecast_truth(
+    center: ContactCenter,
+    site: str,
+    queue: str,
+    end: float,
+    last: float,
+    start: float,
+    seed: int,
+    restarts: int = RESTARTS,
+) -> list[float]:
+    """Each of ``restarts`` futures of ``center`` from now (seeds ``seed``, ``seed + 1``,
+    ...): its queue's mean waiting over the ``last`` seconds before ``end`` (seconds into
+    the scenario played from ``start``). The center is untouched."""
+    futures = [center.fork(seed + k) for k in range(restarts)]
+    sums = [0.0] * restarts
+    count = 0
+    t = center.now
+    while t - start < end:
+        t += EVERY
+        if t - start > end - last:
+            count += 1
+        for k, future in enumerate(futures):
+            future.advance(t)
+            if t - start > end - last:
+                sums[k] += future.waiting(site, queue)
+    return [total / count for total in sums] if count else []

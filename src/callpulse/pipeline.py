@@ -24,6 +24,7 @@ from callpulse.core.clock import Clock
 from callpulse.core.consumer_health import Blindness
 from callpulse.core.ingest import Ingest, RawRecord, Rejection
 from callpulse.core.monitor import Monitor
+from callpulse.sinks.factory import build_sinks
 from callpulse.web.address import external_url
 
 
@@ -122,6 +123,7 @@ def build(
         backlog=settings.maintenance.backlog,
         hold=hold,
         blind=blind,
+        sinks=build_sinks(alerting_settings, lambda: monitor.now, event_time=clock.event_time),
     )
     return Pipeline(monitor, ingest, alerting, adapters, clock)
 

@@ -186,7 +186,9 @@ class Alerting:
         ]
 
     def evaluate(self) -> list[Notification]:
-        """Evaluate every rule now and queue what is due; return what was queued."""
+        """Evaluate every rule at the monitor's time and queue what is due; return what was
+        queued. Callers go through :meth:`Pipeline.evaluate
+        <callpulse.pipeline.Pipeline.evaluate>`, whose clock has moved the monitor to now."""
         monitor = self._monitor
         now = monitor.now
         # One read of the queues per evaluation, shared by the baselines and the built-in rules.
@@ -300,10 +302,15 @@ class Alerting:
             )
             self._refused_reported = maintenance.refused
 
-    async def run(self, after: Callable[[], None] | None = None) -> None:
-        """Start the sinks' workers and evaluate every ``evaluation_interval``; ``after`` is
-        called right after each evaluation, before any other task runs, so that it reads
-        the monitor as the evaluation did (its queue views are computed once)."""
+    async def run(
+        self, evaluate: Callable[[], object], after: Callable[[], None] | None = None
+    ) -> None:
+        """Start the sinks' workers and call ``evaluate`` every ``evaluation_interval``: one
+        evaluation as the pipeline runs it (:meth:`Consumer.evaluate
+        <callpulse.consumer.Consumer.evaluate>`: its clock moves the monitor to now, then
+        :meth:`evaluate` here). ``after`` is called right after each evaluation, before any
+        other task runs, so that it reads the monitor as the evaluation did (its queue
+        views are computed once)."""
         workers = [asyncio.create_task(sink.run(), name=f"sink {sink.name}") for sink in self.sinks]
         if self.silences is not None:
             workers.append(asyncio.create_task(self.silences.run(), name="silences"))
@@ -312,7 +319,7 @@ class Alerting:
                 await asyncio.sleep(self._settings.evaluation_interval)
                 started = time.perf_counter()
                 try:
-                    self.evaluate()
+                    evaluate()
                 except Exception:
                     log.exception("evaluation_failed")
                 if after is not None:

@@ -7,11 +7,11 @@ core's (:mod:`callpulse.core.alerting`, the built-in rules of
 :mod:`callpulse.core.maintenance_assessment`, the withholding of
 :mod:`callpulse.core.suppression`). The sinks it is handed (:mod:`callpulse.sinks.factory`:
 every Alertmanager listed, webhooks, the log) each have their own bounded queue and worker: a
-slow or dead Alertmanager never blocks event processing. With ``state_file`` set, pending and firing
-state is written after each evaluation and read back at start-up, so a restart neither
-re-pages nor restarts ``for`` timers. With ``silence_windows`` on, each evaluation also tells
-the silence keeper (:mod:`callpulse.sinks.silences`) which Alertmanager silences the
-maintenance calendar wants now.
+slow or dead Alertmanager never blocks event processing. With ``state_file`` set, pending and
+firing state is written after each evaluation and read back at start-up, so a restart
+neither re-pages nor restarts ``for`` timers. With ``silence_windows`` on, each evaluation
+also tells the silence keeper (:mod:`callpulse.sinks.silences`) which Alertmanager silences
+the maintenance calendar wants now.
 
 With several replicas, each owns the sites of its partitions: what it loses goes without a
 resolution (:meth:`Alerting.release_sites`), and what it does not own is never sent.

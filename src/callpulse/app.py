@@ -100,7 +100,8 @@ class App:
             "main": runtime.consumer.start(),
             "watch": asyncio.create_task(runtime.reloader.watch(), name="callpulse-config-watch"),
             "alerting": asyncio.create_task(
-                runtime.alerting.run(after=runtime.sampler.due), name="callpulse-alerting"
+                runtime.alerting.run(runtime.consumer.evaluate, after=runtime.sampler.due),
+                name="callpulse-alerting",
             ),
         }
         if runtime.silence_reader is not None:

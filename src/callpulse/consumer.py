@@ -3,7 +3,8 @@
 It owns the source: starts it (retried with backoff while it is unreachable), feeds each batch
 through :meth:`Pipeline.feed <callpulse.pipeline.Pipeline.feed>`, dead-letters what was
 rejected, commits, and on the wall clock lets time pass every ``kpi.tick`` (windows age,
-adapters' assumed ends are applied for the partitions it owns). A revoke releases the sites
+adapters' assumed ends are applied for the partitions it owns). It also says what "now" is
+when the alerting loop evaluates (:meth:`Consumer.evaluate`). A revoke releases the sites
 of the partitions that went, with their alerts. It stops when the shared ``stopping`` event
 is set, after finishing (and committing) the batch in flight.
 """
@@ -17,6 +18,7 @@ from contextlib import suppress
 
 import structlog
 
+from callpulse.core.alert_state import Notification
 from callpulse.pipeline import Pipeline
 from callpulse.rejections import RejectionLog
 from callpulse.sources.base import Batch, Source, SourceError, SourceRefusedError
@@ -148,6 +150,14 @@ class Consumer:
         while True:
             self.tick()
             await asyncio.sleep(self.tick_seconds)
+
+    def evaluate(self) -> list[Notification]:
+        """Evaluate the rules now, through :meth:`Pipeline.evaluate
+        <callpulse.pipeline.Pipeline.evaluate>`: at the wall clock, or, on event time alone
+        (a time-compressed simulation), at the newest event's time, its clock being the
+        only one."""
+        wall_bound = self.source.clock.wall_bound
+        return self.pipeline.evaluate(self.clock() if wall_bound else self.pipeline.monitor.now)
 
     def tick(self) -> None:
         """Let time pass to the wall clock with no record (see :meth:`Pipeline.flush`)."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from callpulse.adapters import records
 from callpulse.adapters.base import Adapter
 from callpulse.alerting import Alerting
+from callpulse.alerting.sinks import build_sinks
 from callpulse.config import Settings
 from callpulse.config.address import external_url
 from callpulse.config.convert import monitor_config
@@ -129,6 +130,7 @@ def build(
         backlog=settings.maintenance.backlog,
         hold=hold,
         blind=blind,
+        sinks=build_sinks(alerting_settings, lambda: monitor.now, event_time=clock.event_time),
     )
     return Pipeline(monitor, ingest, alerting, adapters, clock)
 

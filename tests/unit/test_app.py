@@ -15,7 +15,7 @@ import pytest
 
 from callpulse.app import App
 from callpulse.config import Settings, compile_config
-from callpulse.core.clock import WALL_TIME
+from callpulse.core.clock import EVENT_TIME, WALL_TIME, Clock
 from callpulse.core.ingest import RawRecord, Rejection
 from callpulse.core.queues import QueueView
 from callpulse.runtime import compose
@@ -196,3 +196,19 @@ async def test_the_fill_of_an_adapters_caps_and_the_http_servers_is_exposed(tmp_
     assert fill["http_connections"] == 0
     assert fill["http_auth_addresses"] == 0
     assert "site" in fill  # the monitor's own, beside them
+
+
+@pytest.mark.parametrize(("clock", "moves"), [(WALL_TIME, True), (EVENT_TIME, False)])
+def test_the_alerting_loop_evaluates_through_the_pipeline_on_its_clock(
+    clock: Clock, moves: bool
+) -> None:
+    source = HangingSource()
+    source.clock = clock  # type: ignore[misc]
+    wall = [1_800_000_000.0]
+    runtime = compose(compile_config(settings("1s")), source, clock=lambda: wall[0])
+    start = runtime.monitor.now
+    wall[0] += 3600  # an hour later, with no record and no tick of the consumer's
+    runtime.consumer.evaluate()
+    # On the wall clock the evaluation's now is the wall clock's; on event time alone (a
+    # time-compressed simulation) it is the events', which no wall clock moves.
+    assert runtime.monitor.now == (wall[0] if moves else start)

@@ -1,13 +1,17 @@
 """The alerting shell: evaluates rules on a wall-clock tick and hands notifications to sinks.
 
 Evaluation reads the monitor (only the KPI families the rules name) every
-``evaluation_interval``, so quiet queues still fire and resolve. Sinks (every Alertmanager
-listed, webhooks, the log) each have their own bounded queue and worker: a slow or dead
-Alertmanager never blocks event processing. With ``state_file`` set, pending and firing
-state is written after each evaluation and read back at start-up, so a restart neither
-re-pages nor restarts ``for`` timers. With ``silence_windows`` on, each evaluation also tells
-the silence keeper (:mod:`callpulse.sinks.silences`) which Alertmanager silences the
-maintenance calendar wants now.
+``evaluation_interval``, so quiet queues still fire and resolve; what the rules decide is
+core's (:mod:`callpulse.core.alerting`, the built-in rules of
+:mod:`callpulse.core.builtin_rules`, the maintenance step of
+:mod:`callpulse.core.maintenance_assessment`, the withholding of
+:mod:`callpulse.core.suppression`). The sinks it is handed (:mod:`callpulse.alerting.sinks`:
+every Alertmanager listed, webhooks, the log) each have their own bounded queue and worker: a
+slow or dead Alertmanager never blocks event processing. With ``state_file`` set, pending and
+firing state is written after each evaluation and read back at start-up, so a restart
+neither re-pages nor restarts ``for`` timers. With ``silence_windows`` on, each evaluation
+also tells the silence keeper (:mod:`callpulse.sinks.silences`) which Alertmanager silences
+the maintenance calendar wants now.
 
 With several replicas, each owns the sites of its partitions: what it loses goes without a
 resolution (:meth:`Alerting.release_sites`), and what it does not own is never sent.
@@ -17,32 +21,32 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from contextlib import suppress
 from typing import TypedDict
 
 import structlog
 
+from callpulse.alerting.sinks import Sinks, build_sinks
 from callpulse.alerting.statefile import StateFile
 from callpulse.config import AlertingSettings, BacklogSettings
-from callpulse.config.convert import http_config, silence_window_policy
+from callpulse.config.convert import silence_window_policy
 from callpulse.core import readings
 from callpulse.core.alert_changelog import AlertChangelog, Rows
-from callpulse.core.alert_state import Alert, Labels, Notification, owned_only, site_of
+from callpulse.core.alert_state import Alert, Notification, owned_only, site_of
 from callpulse.core.alerting import AlertEvaluator, AlertingConfig, EvaluationInput
+from callpulse.core.builtin_rules import builtin_rules, held_backlogs
 from callpulse.core.consumer_health import Blindness
-from callpulse.core.durations import format_duration
 from callpulse.core.maintenance import MaintenanceTracker
-from callpulse.core.maintenance_notes import backlog_summary, forecast_summary, overrun_summary
+from callpulse.core.maintenance_assessment import assess_maintenance
+from callpulse.core.maintenance_policy import BacklogPaging
 from callpulse.core.monitor import Monitor
 from callpulse.core.planned_silences import plan as plan_silences
-from callpulse.core.rules import Rule, Series, builtin_rule
+from callpulse.core.rules import Rule
+from callpulse.core.suppression import Suppressor
 from callpulse.core.timefmt import rfc3339
-from callpulse.sinks.alertmanager import AlertmanagerSink
 from callpulse.sinks.delivery import Sink
-from callpulse.sinks.log import LogSink
-from callpulse.sinks.silences import SilenceKeeper, SilenceTarget
-from callpulse.sinks.webhook import WebhookSink
+from callpulse.sinks.silences import SilenceKeeper
 
 log = structlog.get_logger("callpulse.alerts")
 
@@ -65,7 +69,7 @@ class AlertRow(TypedDict):
 
 
 class Alerting:
-    """Rules, their evaluator, the sinks, and the state file."""
+    """Rules, their evaluator, the sinks it is handed, and the state file."""
 
     def __init__(
         self,
@@ -75,18 +79,20 @@ class Alerting:
         backlog: BacklogSettings | None = None,
         hold: Callable[[], bool] = lambda: False,
         blind: Callable[[], Blindness | None] = lambda: None,
+        sinks: Sinks | None = None,
     ) -> None:
         """``backlog``: how the built-in maintenance alerts are sent (severity, ``for``,
         ``keep_firing_for``). ``hold``: while it answers True (state being rebuilt), rules
         are not evaluated: alerts keep their state and nothing is sent.
         ``blind``: why the source cannot see, if it cannot: the rules reading silence and
-        waits are held meanwhile, and CallpulseSourceDown pages instead."""
+        waits are held meanwhile, and CallpulseSourceDown pages instead. ``sinks``: where
+        notifications and silences go (:func:`~callpulse.alerting.sinks.build_sinks`, as
+        the pipeline hands them); by default those ``settings`` list."""
         self._hold = hold
         self._blind = blind
-        self._blindness: Blindness | None = None
         self._settings = settings
         self._monitor = monitor
-        builtins = self._builtins(backlog or BacklogSettings())
+        builtins = builtin_rules(_paging(backlog or BacklogSettings()))
         self.evaluator = AlertEvaluator(
             [*rules, *builtins],
             AlertingConfig(
@@ -97,28 +103,12 @@ class Alerting:
         )
         self._domains = {r.family.domain for r in rules if r.family is not None}
         self._families = {r.family.name for r in rules if r.family is not None}
-        max_age = max(settings.resend_delay, settings.evaluation_interval)
-        capacity = settings.queue_capacity
-        self.sinks: list[Sink] = [
-            AlertmanagerSink(am.url, am.timeout, capacity, max_age, label, http_config(am))
-            for label, am in settings.labelled("alertmanager")
-        ]
-        self.sinks += [
-            WebhookSink(
-                w.url,
-                w.timeout,
-                capacity,
-                max_age,
-                settings.external_url or AlertingConfig.external_url,
-                self._now,
-                label,
-                http_config(w),
+        if sinks is None:
+            sinks = build_sinks(
+                settings, lambda: monitor.now, event_time=monitor.config.event_time_clock
             )
-            for label, w in settings.labelled("webhook")
-        ]
-        if settings.log:
-            self.sinks.append(LogSink(self._now))
-        self.silences = self._silence_keeper(settings)
+        self.sinks: list[Sink] = sinks.notifications
+        self.silences: SilenceKeeper | None = sinks.silences
         self._silence_policy = silence_window_policy(settings.silence_windows)
         self._state = StateFile(settings.state_file)
         # The sites this replica owns, once it knows (None: not known, or every site): only
@@ -130,63 +120,30 @@ class Alerting:
         self.write_state: Callable[[Mapping[str, Rows | None]], None] | None = None
         self._changelog = AlertChangelog()
         self._refused_reported = 0
-        # Alerts a maintenance window explains: withheld from the sinks, counted once each.
-        self.suppressed: dict[tuple[str, str], int] = {}
-        # (labels, active since) of each alert withheld, and the window that explained it: it
-        # stays withheld for the rest of its episode, even once the window has closed.
-        self._suppressed_seen: dict[tuple[Labels, float], str] = {}
+        # Alerts a maintenance window explains: withheld from the sinks for their episode.
+        self._suppressor = Suppressor(monitor.maintenance)
         self._state.restore(self.evaluator, monitor.maintenance, monitor.now)
 
-    def _silence_keeper(self, settings: AlertingSettings) -> SilenceKeeper | None:
-        """The keeper of the calendar's silences in Alertmanager, when they are wanted."""
-        wanted = settings.silence_windows
-        if not wanted.enabled or not settings.alertmanagers:
-            return None
-        if self._monitor.config.event_time_clock:
-            # A replay's or a sped-up simulation's clock is not the one silences run on.
-            log.warning("silence_windows_off", reason="the clock is event time, not wall time")
-            return None
-        targets = [
-            SilenceTarget(label, am.url, am.timeout, http_config(am))
-            for label, am in settings.labelled("alertmanager")
-        ]
-        return SilenceKeeper(targets, wanted.cluster, wanted.max_answer_bytes)
+    @property
+    def suppressed(self) -> dict[tuple[str, str], int]:
+        """How many alerts maintenance windows withheld, by (alertname, window)."""
+        return self._suppressor.counts
 
     def suppressed_by(self, alert: Alert) -> str | None:
         """The maintenance window withholding ``alert`` from the sinks, if any."""
-        withheld = self._suppressed_seen.get((alert.labels, alert.active_at))
-        if withheld is not None:
-            return withheld
-        window = self._monitor.maintenance.explaining(alert.label_dict(), self._monitor.now)
-        return window.name if window is not None and alert.active_at >= window.start else None
-
-    def _builtins(self, b: BacklogSettings) -> list[Rule]:
-        """The built-in rules, sent as ``maintenance.backlog`` says (severity, ``for``,
-        ``keep_firing_for``)."""
-        self._backlog_rule = builtin_rule(
-            "MaintenanceBacklog", b.severity, self._backlog, b.keep_firing_for, b.for_
-        )
-        return [
-            self._backlog_rule,
-            builtin_rule("MaintenanceImpactForecast", "warning", self._forecast),
-            builtin_rule("MaintenanceOverrun", "warning", self._overrun, b.keep_firing_for),
-            builtin_rule("CallpulseSourceDown", "critical", self._source_down),
-        ]
+        return self._suppressor.suppressed_by(alert, self._monitor.now)
 
     def replace_rules(self, rules: list[Rule], backlog: BacklogSettings | None = None) -> None:
         """Swap in new configured rules and, with ``backlog``, the built-in rules as it
         says; alerts of rules that did not change keep their state."""
         builtins = (
-            self._builtins(backlog)
+            builtin_rules(_paging(backlog))
             if backlog is not None
             else [r for r in self.evaluator.rules if r.builtin is not None]
         )
         self.evaluator.replace_rules([*rules, *builtins])
         self._domains = {r.family.domain for r in rules if r.family is not None}
         self._families = {r.family.name for r in rules if r.family is not None}
-
-    def _now(self) -> float:
-        return self._monitor.now
 
     @property
     def external_url(self) -> str:
@@ -230,42 +187,39 @@ class Alerting:
         ]
 
     def evaluate(self) -> list[Notification]:
-        """Evaluate every rule now and queue what is due; return what was queued."""
+        """Evaluate every rule at the monitor's time and queue what is due; return what was
+        queued. Callers go through :meth:`Pipeline.evaluate
+        <callpulse.pipeline.Pipeline.evaluate>`, whose clock has moved the monitor to now."""
         monitor = self._monitor
         now = monitor.now
-        maintenance = monitor.maintenance
-        maintenance.prune(now)
-        self._report_event_windows(maintenance)
         # One read of the queues per evaluation, shared by the baselines and the built-in rules.
         queues = monitor.queue_views()
-        maintenance.sample(now, queues)
         status = {(c.site, c.component): c.status for c in monitor.component_views()}
-        # Only a firing MaintenanceBacklog is held until its backlog drains (as the last
-        # evaluation left it); a pending one starts over once the backlog is not material.
-        firing = {
-            (labels["site"], labels["queue"], labels["maintenance"])
-            for labels in (a.label_dict() for a in self.evaluator.held(self._backlog_rule))
-        }
-        maintenance.assess(now, queues, status, firing)
+        # Judged even while held, so that baselines and windows keep up with the queues.
+        found = assess_maintenance(
+            monitor.maintenance, now, queues, status, held_backlogs(self.evaluator)
+        )
+        self._report_event_windows(monitor.maintenance)
         if self._hold():
             # The state is partial (being rebuilt, or the partitions not assigned yet): judged
             # on it, a page that still holds would resolve. Alerts keep their state, and their
             # timers run on, until it is whole.
             return []
         samples = readings.collect(monitor, self._domains, self._families) if self._domains else []
-        self._blindness = self._blind()
+        blindness = self._blind()
         if self.silences is not None and not self._hold():
             # Not while state is rebuilt: a component's status may not be known yet. Nor is it
             # while the source is out of sight (every component would read stale, so down):
             # the windows' silences then end as planned, none outlasts them.
-            seen = status if self._blindness is None else {}
+            seen = status if blindness is None else {}
             self._plan_silences(self.silences, now, seen)
         data = EvaluationInput.of(
             now,
             samples,
             monitor.site_last_event,
             monitor.site_activity,
-            blind=self._blindness is not None,
+            blindness=blindness,
+            maintenance=found,
         )
         owned = self.owned_sites()
         if owned is not None:
@@ -279,10 +233,9 @@ class Alerting:
                 changes = self._changelog.due(self.evaluator.export_sites(), owned)
                 if changes:
                     self.write_state(changes)
-        alerts = self.evaluator.alerts()
-        self._explain(alerts, now)
-        withheld = {labels for labels, _ in self._suppressed_seen}
-        notifications = [n for n in due if tuple(sorted(n.labels.items())) not in withheld]
+        for alert, window in self._suppressor.explain(self.evaluator.alerts(), now):
+            log.info("alert_suppressed", labels=alert.label_dict(), maintenance=window)
+        notifications = self._suppressor.withhold(due)
         for sink in self.sinks:
             sink.submit(notifications)
         self._state.save(self.evaluator, self._monitor.maintenance, self._monitor.now)
@@ -350,67 +303,15 @@ class Alerting:
             )
             self._refused_reported = maintenance.refused
 
-    def _explain(self, alerts: list[Alert], now: float) -> None:
-        """Mark the alerts a maintenance window (or the backlog it left) explains.
-
-        An alert is explained when, at some evaluation since it became active, an open window
-        (or an active MaintenanceBacklog on its queue) explains it and it became active after
-        the window opened. It is then withheld from the sinks for its whole episode, resolution
-        included, even after the window has closed: the slow answers a window caused are part
-        of its incident. An alert active before the window opened is not the window's doing
-        and keeps being sent.
-        """
-        current = {(a.labels, a.active_at) for a in alerts}
-        self._suppressed_seen = {k: v for k, v in self._suppressed_seen.items() if k in current}
-        maintenance = self._monitor.maintenance
-        for alert in alerts:
-            key = (alert.labels, alert.active_at)
-            if alert.state == "resolved" or key in self._suppressed_seen:
-                continue
-            window = maintenance.explaining(alert.label_dict(), now)
-            if window is None or alert.active_at < window.start:
-                continue
-            self._suppressed_seen[key] = window.name
-            counted = (alert.rule, window.name)
-            self.suppressed[counted] = self.suppressed.get(counted, 0) + 1
-            log.info("alert_suppressed", labels=alert.label_dict(), maintenance=window.name)
-
-    def _backlog(self, data: EvaluationInput) -> Iterable[Series]:
-        maintenance = self._monitor.maintenance
-        target = maintenance.limits.max_drain_eta
-        for b in maintenance.backlogs:
-            labels = {"site": b.site, "queue": b.queue, "maintenance": b.maintenance}
-            yield Series(labels, float(b.waiting), backlog_summary(b, target), b.active)
-
-    def _forecast(self, data: EvaluationInput) -> Iterable[Series]:
-        for f in self._monitor.maintenance.forecasts:
-            labels = {"site": f.site, "queue": f.queue, "maintenance": f.maintenance}
-            yield Series(labels, round(f.peak, 1), forecast_summary(f), f.active)
-
-    def _overrun(self, data: EvaluationInput) -> Iterable[Series]:
-        for o in self._monitor.maintenance.overruns:
-            labels = {"site": o.site, "component": o.component, "maintenance": o.maintenance}
-            yield Series(labels, 1.0 if o.active else 0.0, overrun_summary(o), o.active)
-
-    def _source_down(self, data: EvaluationInput) -> Iterable[Series]:
-        blindness = self._blindness
-        if blindness is None:
-            return
-        blind_for = max(0.0, data.now - blindness.since)
-        summary = (
-            f"callpulse cannot see its {blindness.source} source: {blindness.reason} "
-            f"(blind {format_duration(round(blind_for))}). Site silence and waits are held "
-            "until it has caught up."
-        )
-        labels = {"source": blindness.source}
-        yield Series(
-            labels, round(blind_for), {"summary": summary, "since": rfc3339(blindness.since)}
-        )
-
-    async def run(self, after: Callable[[], None] | None = None) -> None:
-        """Start the sinks' workers and evaluate every ``evaluation_interval``; ``after`` is
-        called right after each evaluation, before any other task runs, so that it reads
-        the monitor as the evaluation did (its queue views are computed once)."""
+    async def run(
+        self, evaluate: Callable[[], object], after: Callable[[], None] | None = None
+    ) -> None:
+        """Start the sinks' workers and call ``evaluate`` every ``evaluation_interval``: one
+        evaluation as the pipeline runs it (:meth:`Consumer.evaluate
+        <callpulse.consumer.Consumer.evaluate>`: its clock moves the monitor to now, then
+        :meth:`evaluate` here). ``after`` is called right after each evaluation, before any
+        other task runs, so that it reads the monitor as the evaluation did (its queue
+        views are computed once)."""
         workers = [asyncio.create_task(sink.run(), name=f"sink {sink.name}") for sink in self.sinks]
         if self.silences is not None:
             workers.append(asyncio.create_task(self.silences.run(), name="silences"))
@@ -419,7 +320,7 @@ class Alerting:
                 await asyncio.sleep(self._settings.evaluation_interval)
                 started = time.perf_counter()
                 try:
-                    self.evaluate()
+                    evaluate()
                 except Exception:
                     log.exception("evaluation_failed")
                 if after is not None:
@@ -447,3 +348,8 @@ class Alerting:
         if self.silences is not None:
             await self.silences.close()
         self._state.save(self.evaluator, self._monitor.maintenance, self._monitor.now, final=True)
+
+
+def _paging(backlog: BacklogSettings) -> BacklogPaging:
+    """How ``maintenance.backlog`` says MaintenanceBacklog is sent."""
+    return BacklogPaging(backlog.severity, backlog.for_, backlog.keep_firing_for)

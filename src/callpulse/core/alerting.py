@@ -48,6 +48,8 @@ from callpulse.core.alert_state import (
     site_of,
 )
 from callpulse.core.catalog import GROWS_WITHOUT_EVENTS, Samples
+from callpulse.core.consumer_health import Blindness
+from callpulse.core.maintenance_assessment import MaintenanceAssessment
 from callpulse.core.rules import Rule
 from callpulse.core.silence import SiteActivity, improbable_after
 
@@ -68,7 +70,10 @@ class EvaluationInput:
     ``site_activity``: each site's rate and heartbeats, which absent rules with an
     improbability judge a silence by. ``blind``: the source cannot see (or is still catching
     up on what it missed): silence and waits that grow with the clock mean nothing, so the
-    rules reading them are held (see :func:`held_while_blind`).
+    rules reading them are held (see :func:`held_while_blind`); ``blindness`` says why, and
+    since when (CallpulseSourceDown reports it). ``maintenance``: what the maintenance
+    windows' assessment found at ``now``, which the built-in maintenance rules report (None:
+    nothing assessed, so they report nothing).
     """
 
     now: float
@@ -76,6 +81,8 @@ class EvaluationInput:
     site_last_event: Mapping[str, float] = field(default_factory=dict)
     site_activity: Mapping[str, SiteActivity] = field(default_factory=dict)
     blind: bool = False
+    blindness: Blindness | None = None
+    maintenance: MaintenanceAssessment | None = None
 
     @classmethod
     def of(
@@ -84,15 +91,18 @@ class EvaluationInput:
         samples: Iterable[Samples],
         site_last_event: Mapping[str, float],
         site_activity: Mapping[str, SiteActivity] | None = None,
-        blind: bool = False,
+        blindness: Blindness | None = None,
+        maintenance: MaintenanceAssessment | None = None,
     ) -> EvaluationInput:
-        """Bundle what the rules read at ``now``."""
+        """Bundle what the rules read at ``now``; blind when there is a ``blindness``."""
         return cls(
             now,
             {s.family.kpi: s for s in samples},
             dict(site_last_event),
             site_activity if site_activity is not None else {},
-            blind,
+            blindness is not None,
+            blindness,
+            maintenance,
         )
 
 

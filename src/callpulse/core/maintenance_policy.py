@@ -1,5 +1,6 @@
 """What the maintenance alerts are told: when a backlog pages and a forecast warns
-(:class:`BacklogLimits`), and what maintenance events may open (:class:`EventPolicy`)."""
+(:class:`BacklogLimits`), how its page is sent (:class:`BacklogPaging`), and what
+maintenance events may open (:class:`EventPolicy`)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,17 @@ class BacklogLimits:
     def drained_level(self, baseline: float | None) -> float:
         """At or below this many waiting, a backlog has drained (back to normal)."""
         return max(float(self.drained_calls_waiting), baseline or 0.0)
+
+
+@dataclass(frozen=True)
+class BacklogPaging:
+    """How MaintenanceBacklog is sent: its ``severity``, how long its backlog must stay
+    material before it fires (``for_seconds``), and how long it keeps firing once drained
+    (``keep_firing_for``, which MaintenanceOverrun shares). Seconds."""
+
+    severity: str
+    for_seconds: float
+    keep_firing_for: float
 
 
 EventMode = Literal["accept", "calendar_only", "off"]

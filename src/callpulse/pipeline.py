@@ -21,7 +21,7 @@ from callpulse.alerting import Alerting
 from callpulse.alerting.sinks import build_sinks
 from callpulse.config import Settings
 from callpulse.config.address import external_url
-from callpulse.config.convert import monitor_config
+from callpulse.config.convert import maintenance_policy, monitor_config
 from callpulse.config.rules import compile_config
 from callpulse.core.alert_state import Notification
 from callpulse.core.clock import Clock
@@ -127,7 +127,7 @@ def build(
         alerting_settings,
         list(rules),
         monitor,
-        backlog=settings.maintenance.backlog,
+        paging=maintenance_policy(settings.maintenance.backlog).paging,
         hold=hold,
         blind=blind,
         sinks=build_sinks(alerting_settings, lambda: monitor.now, event_time=clock.event_time),

@@ -7,6 +7,7 @@ root that made them rather than in ``config/``, which only reads and converts se
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import structlog
 
 from callpulse.alerting import Alerting
+from callpulse.config.convert import maintenance_policy
 from callpulse.config.errors import ConfigError
 from callpulse.config.loading import load_config
 from callpulse.config.schema import Settings
@@ -65,10 +67,14 @@ class Reloader:
             return False
         old, new, rules = self._settings, loaded.settings, list(loaded.rules)
         # Every reloadable key reaches the running parts through these two calls, each from
-        # the whole new section: the rules with the built-in ones as maintenance.backlog
-        # sends them, and the monitor's calendar, limits and event policy.
-        self._alerting.replace_rules(rules, new.maintenance.backlog)
-        self._monitor.replace_maintenance(self._monitor_config(new))
+        # the whole new section: the rules with the built-in ones as the new maintenance
+        # policy sends them, and the monitor's calendar, event policy and that policy's
+        # limits. One policy, converted once, so its two halves cannot come from two configs.
+        policy = maintenance_policy(new.maintenance.backlog)
+        self._alerting.replace_rules(rules, policy.paging)
+        self._monitor.replace_maintenance(
+            dataclasses.replace(self._monitor_config(new), backlog=policy.limits)
+        )
         restart = sorted(
             key
             for key in Settings.model_fields

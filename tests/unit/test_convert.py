@@ -19,7 +19,12 @@ from callpulse.config.convert import (
 from callpulse.config.kpi_settings import ServiceLevelOverride
 from callpulse.core.cardinality import DEFAULT_LIMITS
 from callpulse.core.http_limits import HttpLimits
-from callpulse.core.maintenance_policy import BacklogLimits, EventPolicy, MaintenancePolicy
+from callpulse.core.maintenance_policy import (
+    BacklogLimits,
+    BacklogPaging,
+    EventPolicy,
+    MaintenancePolicy,
+)
 from callpulse.core.monitor import MonitorConfig
 from callpulse.core.planned_silences import SilenceWindowPolicy
 from callpulse.core.queues import ServiceLevelPolicy
@@ -62,7 +67,7 @@ def test_every_backlog_key_reaches_the_policy() -> None:
     assert limits == {
         k: v for k, v in changed.items() if k not in ("for", "keep_firing_for", "severity")
     }
-    assert (policy.severity, policy.for_seconds, policy.keep_firing_for) == ("page", 5.0, 15.0)
+    assert policy.paging == BacklogPaging("page", 5.0, 15.0)
     assert policy.limits == backlog_limits(s.maintenance.backlog)
 
 

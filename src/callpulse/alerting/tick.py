@@ -29,7 +29,7 @@ import structlog
 
 from callpulse.alerting.sinks import Sinks, build_sinks
 from callpulse.alerting.statefile import StateFile
-from callpulse.config import AlertingSettings, BacklogSettings
+from callpulse.config import AlertingSettings
 from callpulse.config.convert import silence_window_policy
 from callpulse.core import readings
 from callpulse.core.alert_changelog import AlertChangelog, Rows
@@ -68,6 +68,9 @@ class AlertRow(TypedDict):
     firesInSeconds: float | None
 
 
+DEFAULT_PAGING = BacklogPaging()
+
+
 class Alerting:
     """Rules, their evaluator, the sinks it is handed, and the state file."""
 
@@ -76,14 +79,15 @@ class Alerting:
         settings: AlertingSettings,
         rules: list[Rule],
         monitor: Monitor,
-        backlog: BacklogSettings | None = None,
+        paging: BacklogPaging = DEFAULT_PAGING,
         hold: Callable[[], bool] = lambda: False,
         blind: Callable[[], Blindness | None] = lambda: None,
         sinks: Sinks | None = None,
     ) -> None:
-        """``backlog``: how the built-in maintenance alerts are sent (severity, ``for``,
-        ``keep_firing_for``). ``hold``: while it answers True (state being rebuilt), rules
-        are not evaluated: alerts keep their state and nothing is sent.
+        """``paging``: how the built-in maintenance alerts are sent (severity, ``for``,
+        ``keep_firing_for``: ``maintenance.backlog``'s, converted). ``hold``: while it
+        answers True (state being rebuilt), rules are not evaluated: alerts keep their
+        state and nothing is sent.
         ``blind``: why the source cannot see, if it cannot: the rules reading silence and
         waits are held meanwhile, and CallpulseSourceDown pages instead. ``sinks``: where
         notifications and silences go (:func:`~callpulse.alerting.sinks.build_sinks`, as
@@ -92,7 +96,7 @@ class Alerting:
         self._blind = blind
         self._settings = settings
         self._monitor = monitor
-        builtins = builtin_rules(_paging(backlog or BacklogSettings()))
+        builtins = builtin_rules(paging)
         self.evaluator = AlertEvaluator(
             [*rules, *builtins],
             AlertingConfig(
@@ -133,12 +137,13 @@ class Alerting:
         """The maintenance window withholding ``alert`` from the sinks, if any."""
         return self._suppressor.suppressed_by(alert, self._monitor.now)
 
-    def replace_rules(self, rules: list[Rule], backlog: BacklogSettings | None = None) -> None:
-        """Swap in new configured rules and, with ``backlog``, the built-in rules as it
-        says; alerts of rules that did not change keep their state."""
+    def replace_rules(self, rules: list[Rule], paging: BacklogPaging | None = None) -> None:
+        """Swap in new configured rules and, with ``paging``, the built-in rules as it
+        says they are sent (a reload: both from one new config); alerts of rules that did not
+        change keep their state."""
         builtins = (
-            builtin_rules(_paging(backlog))
-            if backlog is not None
+            builtin_rules(paging)
+            if paging is not None
             else [r for r in self.evaluator.rules if r.builtin is not None]
         )
         self.evaluator.replace_rules([*rules, *builtins])
@@ -348,8 +353,3 @@ class Alerting:
         if self.silences is not None:
             await self.silences.close()
         self._state.save(self.evaluator, self._monitor.maintenance, self._monitor.now, final=True)
-
-
-def _paging(backlog: BacklogSettings) -> BacklogPaging:
-    """How ``maintenance.backlog`` says MaintenanceBacklog is sent."""
-    return BacklogPaging(backlog.severity, backlog.for_, backlog.keep_firing_for)

@@ -30,7 +30,12 @@ from callpulse.config.schema import Settings
 from callpulse.config.source_settings import SourceSettings
 from callpulse.core.calendar import AgentImpact, WindowSpec
 from callpulse.core.http_limits import HttpLimits
-from callpulse.core.maintenance_policy import BacklogLimits, EventPolicy, MaintenancePolicy
+from callpulse.core.maintenance_policy import (
+    BacklogLimits,
+    BacklogPaging,
+    EventPolicy,
+    MaintenancePolicy,
+)
 from callpulse.core.monitor import MonitorConfig
 from callpulse.core.planned_silences import SilenceWindowPolicy
 from callpulse.core.queues import ServiceLevelPolicy
@@ -123,9 +128,7 @@ def maintenance_policy(backlog: BacklogSettings) -> MaintenancePolicy:
     """All of ``maintenance.backlog`` as one value: its limits and how its page is sent."""
     return MaintenancePolicy(
         limits=backlog_limits(backlog),
-        severity=backlog.severity,
-        for_seconds=backlog.for_,
-        keep_firing_for=backlog.keep_firing_for,
+        paging=BacklogPaging(backlog.severity, backlog.for_, backlog.keep_firing_for),
     )
 
 

@@ -87,9 +87,9 @@ class BacklogSettings(Section):
     overrun_after: Duration = _LIMITS.overrun_after
     return_spread: Annotated[Duration, Field(ge=0)] = _LIMITS.return_spread
     page_confidence: Annotated[float, Field(ge=0.5, le=0.9)] = _LIMITS.page_confidence
-    for_: Annotated[Duration, Field(alias="for")] = _POLICY.for_seconds
-    keep_firing_for: Duration = _POLICY.keep_firing_for
-    severity: str = _POLICY.severity
+    for_: Annotated[Duration, Field(alias="for")] = _POLICY.paging.for_seconds
+    keep_firing_for: Duration = _POLICY.paging.keep_firing_for
+    severity: str = _POLICY.paging.severity
 
     @model_validator(mode="after")
     def _levels(self) -> BacklogSettings:

@@ -45,9 +45,9 @@ class BacklogPaging:
     material before it fires (``for_seconds``), and how long it keeps firing once drained
     (``keep_firing_for``, which MaintenanceOverrun shares). Seconds."""
 
-    severity: str
-    for_seconds: float
-    keep_firing_for: float
+    severity: str = "critical"
+    for_seconds: float = 60.0
+    keep_firing_for: float = 120.0
 
 
 EventMode = Literal["accept", "calendar_only", "off"]
@@ -83,12 +83,10 @@ class EventPolicy:
 
 @dataclass(frozen=True)
 class MaintenancePolicy:
-    """Everything ``maintenance.backlog`` says, as one value: when a backlog is material and
-    a forecast warns (``limits``), and how MaintenanceBacklog is sent (its ``severity``, how
-    long the backlog stays material before it fires, ``for_seconds``, and how long it keeps
-    firing once drained, ``keep_firing_for``). Its defaults are the settings' defaults."""
+    """Everything ``maintenance.backlog`` says, as one value that a reload swaps whole: when
+    a backlog is material and a forecast warns (``limits``, which the tracker reads), and
+    how MaintenanceBacklog is sent (``paging``, which the built-in rules read). Its defaults
+    are the settings' defaults."""
 
     limits: BacklogLimits = BacklogLimits()
-    severity: str = "critical"
-    for_seconds: float = 60.0
-    keep_firing_for: float = 120.0
+    paging: BacklogPaging = BacklogPaging()

@@ -37,7 +37,8 @@ from tests.unit.adapter_records import (
 )
 
 from callpulse.adapters import agent_identity, amazon_connect, freeswitch, twilio
-from callpulse.adapters.base import Adapter, AdapterError
+from callpulse.adapters.base import AdapterError
+from callpulse.protocols import Adapter
 from callpulse.web.exposition import ignored_by_format
 
 NAME_LIMIT = 256  # characters, as an events-v1 name

@@ -81,7 +81,7 @@ from callpulse.core.clock import WALL_TIME
 if TYPE_CHECKING:
     from callpulse.app import App
     from callpulse.core.ingest import RawRecord
-    from callpulse.sources.base import Batch
+    from callpulse.protocols import Batch
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMETHEUS_ACCEPT = "application/openmetrics-text; version=1.0.0,text/plain;version=0.0.4;q=0.5"
@@ -435,16 +435,16 @@ class RenderChildren(threading.Thread):
 
 
 class BenchSource:
-    """The Source Protocol in memory: batches fed as told, then idle, or a steady stream."""
+    """A Source in memory (rejects counted, as DeadLettering): batches fed as told, then idle,
+    or a steady stream."""
 
     name = "bench"
     clock = WALL_TIME
 
     def __init__(self, traffic: Traffic, batch: int, marks: Marks) -> None:
-        from callpulse.sources.base import DeadLetterStats, RevokeHandler
+        from callpulse.protocols import DeadLetterStats
 
         self.dead_letters = DeadLetterStats()
-        self.on_revoke: RevokeHandler | None = None
         self.traffic = traffic
         self.batch = batch
         self.marks = marks
@@ -472,7 +472,7 @@ class BenchSource:
         self.started.set()
 
     async def fetch(self) -> Batch:
-        from callpulse.sources.base import Batch
+        from callpulse.protocols import Batch
 
         now = time.monotonic()
         if self.mode == "steady":
@@ -510,21 +510,6 @@ class BenchSource:
 
     def readiness(self) -> tuple[bool, str]:
         return True, "in-memory source"
-
-    def health(self) -> dict[tuple[str, int], str]:
-        return {}
-
-    def rebuilding(self) -> bool:
-        return False
-
-    def blindness(self) -> None:
-        return None
-
-    def exhausted(self) -> bool:
-        return False
-
-    def lag(self) -> dict[tuple[str, int], int]:
-        return {}
 
 
 # --- the scraping client (its own process) ---------------------------------------------------

@@ -20,8 +20,9 @@ import structlog
 
 from callpulse.core.alert_state import Notification
 from callpulse.pipeline import Pipeline
+from callpulse.protocols import Batch, DeadLettering, Finite, Partitioned, Readiness, Source
 from callpulse.rejections import RejectionLog
-from callpulse.sources.base import Batch, Source, SourceError, SourceRefusedError
+from callpulse.sources.errors import SourceError, SourceRefusedError
 from callpulse.tasks import cancel
 
 log = structlog.get_logger("callpulse")
@@ -51,7 +52,14 @@ class Consumer:
         self._settled = False  # the source has been ready once: it owns what it has read
         self._log_rejections = RejectionLog()
         self._tick: asyncio.Task[None] | None = None
-        source.on_revoke = self.on_revoke
+        # What the source can do besides its four verbs, asked once: a capability it lacks
+        # is simply done without (rejects only logged, never exhausted, nothing rebuilt).
+        self._dead_letters = source if isinstance(source, DeadLettering) else None
+        self._finite = source if isinstance(source, Finite) else None
+        self._partitions = source if isinstance(source, Partitioned) else None
+        self._readiness = source if isinstance(source, Readiness) else None
+        if self._partitions is not None:
+            self._partitions.on_revoke = self.on_revoke
 
     # --- service ---------------------------------------------------------------------------
 
@@ -127,7 +135,7 @@ class Consumer:
                     del fetch, done
                 delay = _RETRY_MIN
                 if not batch.records:
-                    if source.exhausted():
+                    if self._finite is not None and self._finite.exhausted():
                         log.info("source_exhausted", source=source.name)
                         await stop_waiter  # keep serving what was computed until told to stop
                     continue
@@ -141,7 +149,8 @@ class Consumer:
         rejected = self.pipeline.feed(batch.records, self.clock())
         if rejected:
             self._log_rejections(rejected)
-            await self.source.dead_letter(rejected)
+            if self._dead_letters is not None:
+                await self._dead_letters.dead_letter(rejected)
         await self.source.commit(batch)
 
     async def _ticking(self) -> None:
@@ -182,7 +191,8 @@ class Consumer:
     def holding(self) -> bool:
         """Whether the alerts wait for whole state: until the source has been ready once
         (partitions assigned, their state rebuilt), and while a new partition's is rebuilt."""
-        return not self._is_settled() or self.source.rebuilding()
+        rebuilding = self._partitions is not None and self._partitions.rebuilding()
+        return not self._is_settled() or rebuilding
 
     def owned_sites(self) -> set[str] | None:
         """The sites of the partitions this replica owns; None until the source has been
@@ -192,7 +202,7 @@ class Consumer:
         return set().union(*self.pipeline.ingest.sites_by_partition.values())
 
     def _is_settled(self) -> bool:
-        if not self._settled and self.started and self.source.readiness()[0]:
+        if not self._settled and self.started and self._source_readiness()[0]:
             self._settled = True
         return self._settled
 
@@ -202,7 +212,13 @@ class Consumer:
             return False, "shutting down"
         if not self.started:
             return False, f"starting the {self.source.name} source"
-        return self.source.readiness()
+        return self._source_readiness()
+
+    def _source_readiness(self) -> tuple[bool, str]:
+        """The started source's own verdict; one that gives none is delivering."""
+        if self._readiness is None:
+            return True, f"{self.source.name} started"
+        return self._readiness.readiness()
 
     def site_partitions(self) -> dict[str, tuple[str, int]]:
         """The (topic, partition) each site this replica has read comes from."""

@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from callpulse.adapters import records
-from callpulse.adapters.base import Adapter
 from callpulse.alerting import Alerting
 from callpulse.alerting.sinks import build_sinks
 from callpulse.config import Settings
@@ -29,6 +28,7 @@ from callpulse.core.consumer_health import Blindness
 from callpulse.core.ingest import Ingest, RawRecord, Rejection
 from callpulse.core.monitor import Monitor
 from callpulse.core.rules import Rule
+from callpulse.protocols import Adapter
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,17 @@ from callpulse.consumer import Consumer
 from callpulse.core.alert_changelog import Rows
 from callpulse.core.ingest import Ingest
 from callpulse.core.monitor import Monitor
+from callpulse.protocols import (
+    CanGoBlind,
+    DeadLettering,
+    DeadLetterStats,
+    Lagging,
+    Partitioned,
+    Source,
+)
 from callpulse.reload import Reloader
 from callpulse.sinks.silence_metrics import SilenceCollector
 from callpulse.sinks.silence_reader import SilenceReader
-from callpulse.sources.base import Source
 from callpulse.web.exposition import (
     AlertMetrics,
     CallpulseCollector,
@@ -133,7 +140,7 @@ def compose(
         now=clock(),
         clock=source.clock,
         hold=holding,
-        blind=source.blindness,
+        blind=source.blindness if isinstance(source, CanGoBlind) else lambda: None,
         web_tls=web.ssl_context is not None,
     )
     consumer = Consumer(source, parts, stopping, tick_seconds=settings.kpi.tick, clock=clock)
@@ -151,7 +158,7 @@ def compose(
     )
     collector = CallpulseCollector(
         parts.ingest,
-        SourceMetrics(lag=source.lag, dead_letters=source.dead_letters, health=source.health),
+        _source_metrics(source),
         ready=lambda: consumer.readiness()[0],
         alerting=AlertMetrics(
             alerting.alerts,
@@ -170,7 +177,6 @@ def compose(
         registry, timeout=settings.http.render_timeout, enabled=settings.http.render_in_child
     )
     reader = silence_reader(settings)
-    kafka = source.name == "kafka"  # the others' "partitions" are not Kafka's
     status = StatusBoard(
         parts.monitor,
         alerting,
@@ -179,7 +185,8 @@ def compose(
             links=links(settings),
             stale_after=settings.kpi.component_stale_after,
             partitions=lambda: parts.ingest.sites_by_partition,
-            lag=source.lag if kafka else None,
+            # Only partitions shared out among replicas are worth a place on the page.
+            lag=source.lag if isinstance(source, Partitioned) else None,
             silences=reader,
         ),
     )
@@ -195,6 +202,17 @@ def compose(
         config, config_path, source, web, parts, consumer, registry, renderer, status,
         sampler, reader, reloader, http, stopping,
     )  # fmt: skip
+
+
+def _source_metrics(source: Source) -> SourceMetrics:
+    """What ``source`` can report at scrape time: a capability it lacks reads as nothing."""
+    return SourceMetrics(
+        lag=source.lag if isinstance(source, Lagging) else dict,
+        dead_letters=source.dead_letters
+        if isinstance(source, DeadLettering)
+        else DeadLetterStats(),
+        health=source.health if isinstance(source, Partitioned) else dict,
+    )
 
 
 def _with_source(settings: Settings, source: Source) -> Settings:

@@ -11,10 +11,10 @@ from typing import Any
 
 from callpulse.adapters.amazon_connect import AmazonConnect, AmazonConnectOptions
 from callpulse.adapters.asterisk import AsteriskOptions, AsteriskQueueLog
-from callpulse.adapters.base import Adapter
 from callpulse.adapters.freeswitch import FreeSwitchCallcenter, FreeSwitchOptions
 from callpulse.adapters.twilio import TwilioOptions, TwilioTaskRouter
 from callpulse.core.timefmt import rfc3339
+from callpulse.protocols import Adapter
 
 T = 1_764_000_000  # 2025-11-24T16:00:00Z
 Records = Callable[[str, int], list[bytes]]

@@ -8,10 +8,10 @@ from typing import Any
 
 import msgspec
 
-from callpulse.adapters.base import Adapter
 from callpulse.core.events import Event
 from callpulse.core.ingest import decode
 from callpulse.core.timefmt import written
+from callpulse.protocols import Adapter
 
 
 def body(event: Event) -> dict[str, Any]:

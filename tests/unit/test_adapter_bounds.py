@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from callpulse.adapters import amazon_connect, asterisk, freeswitch, twilio
-from callpulse.adapters.base import Adapter, AdapterError
+from callpulse.adapters.base import AdapterError
 from callpulse.core import events
+from callpulse.protocols import Adapter
 from callpulse.web.exposition import ignored_by_format
 
 from .adapter_records import IDS, KINDS, adapter

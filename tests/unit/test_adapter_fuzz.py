@@ -23,8 +23,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from callpulse.adapters import amazon_connect, asterisk, freeswitch, twilio, twilio_records
-from callpulse.adapters.base import LAST_INSTANT, Adapter, AdapterError
+from callpulse.adapters.base import LAST_INSTANT, AdapterError
 from callpulse.core.events import NOT_IN_NAMES, Event
+from callpulse.protocols import Adapter
 
 from .adapter_records import adapter
 from .adapters import body

@@ -9,17 +9,16 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
-from collections.abc import Mapping, Sequence
 
 import pytest
 
 from callpulse.app import App
 from callpulse.config import Settings, compile_config
 from callpulse.core.clock import EVENT_TIME, WALL_TIME, Clock
-from callpulse.core.ingest import RawRecord, Rejection
+from callpulse.core.ingest import RawRecord
 from callpulse.core.queues import QueueView
+from callpulse.protocols import Batch
 from callpulse.runtime import compose
-from callpulse.sources.base import Batch, DeadLetterStats
 
 
 class HangingSource:
@@ -27,8 +26,6 @@ class HangingSource:
     clock = WALL_TIME
 
     def __init__(self) -> None:
-        self.dead_letters = DeadLetterStats()
-        self.on_revoke = None
         self.committed: list[Batch] = []
         self.sent = False
 
@@ -45,29 +42,11 @@ class HangingSource:
     async def commit(self, batch: Batch) -> None:
         self.committed.append(batch)
 
-    async def dead_letter(self, rejections: Sequence[Rejection]) -> None:
-        return None
-
     async def stop(self) -> None:
         await asyncio.sleep(3600)  # a broker that never answers
 
     def readiness(self) -> tuple[bool, str]:
         return True, "ok"
-
-    def rebuilding(self) -> bool:
-        return False
-
-    def blindness(self) -> None:
-        return None
-
-    def health(self) -> Mapping[tuple[str, int], str]:
-        return {}
-
-    def exhausted(self) -> bool:
-        return False
-
-    def lag(self) -> Mapping[tuple[str, int], int]:
-        return {}
 
 
 def settings(grace: str) -> Settings:

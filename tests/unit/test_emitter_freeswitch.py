@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from callpulse.adapters.freeswitch import FreeSwitchCallcenter, FreeSwitchOptions
+from callpulse.protocols import Emitter
 from callpulse.simulation import scenario as scenarios
-from callpulse.simulation.emitters.base import Emitter
 from callpulse.simulation.emitters.freeswitch import FreeSwitchCallcenterEmitter
 from callpulse.simulation.model import ContactCenter
 

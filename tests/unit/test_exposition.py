@@ -11,7 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from callpulse.core.alert_state import Alert
 from callpulse.core.ingest import Ingest, RawRecord
 from callpulse.core.monitor import Monitor, MonitorConfig
-from callpulse.sources.base import DeadLetterStats
+from callpulse.protocols import DeadLetterStats
 from callpulse.web.exposition import (
     NO_ALERTS,
     AlertMetrics,

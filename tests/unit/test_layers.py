@@ -21,10 +21,21 @@ ROOT = SRC / "callpulse"
 LAYERS: list[tuple[str, set[str]]] = [
     # Pure logic: events, windows, KPIs, rules, alert states, policies. No I/O.
     ("core", {"core"}),
-    # Small helpers of no layer of their own, on the standard library and core only.
+    # Small helpers of no layer of their own, on the standard library and core only; and the
+    # shell's Protocols (protocols.py), low enough that an adapter can name its own.
     (
         "helpers",
-        {"callpulse", "text", "shipped", "tasks", "memory", "build", "logs", "rejections"},
+        {
+            "callpulse",
+            "text",
+            "shipped",
+            "tasks",
+            "memory",
+            "build",
+            "logs",
+            "rejections",
+            "protocols",
+        },
     ),
     # The edges of the world: platforms' records in (adapters), alert receivers out (sinks).
     ("edges", {"adapters", "sinks"}),

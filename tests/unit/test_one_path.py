@@ -24,8 +24,8 @@ from callpulse.config import Settings, compile_config
 from callpulse.core.clock import WALL_TIME
 from callpulse.core.ingest import RawRecord
 from callpulse.pipeline import Pipeline
+from callpulse.protocols import Batch
 from callpulse.runtime import compose
-from callpulse.sources.base import BaseSource, Batch
 
 START = rules.START
 INTERVAL = 15.0
@@ -102,7 +102,7 @@ class Seen:
         return out
 
 
-class ListSource(BaseSource):
+class ListSource:
     """The records of a list, handed out as the test asks."""
 
     name = "list"
@@ -115,12 +115,11 @@ class ListSource(BaseSource):
         """Never asked: the test hands batches to the consumer itself."""
         return Batch([])
 
+    async def commit(self, batch: Batch) -> None:
+        """Nothing to commit."""
+
     async def stop(self) -> None:
         """Nothing to close."""
-
-    def readiness(self) -> tuple[bool, str]:
-        """Always delivering."""
-        return True, "ok"
 
 
 def through_rules_test(tmp_path: Path, events: list[tuple[float, dict[str, Any]]]) -> Seen:

@@ -3,12 +3,14 @@ dead-letters what they reject and commits what it fed."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from callpulse import pipeline
 from callpulse.config import Settings, compile_config
 from callpulse.core.clock import WALL_TIME
-from callpulse.core.ingest import RawRecord
+from callpulse.core.ingest import RawRecord, Rejection
+from callpulse.protocols import Batch, DeadLetterStats
 from callpulse.runtime import compose
-from callpulse.sources.base import BaseSource, Batch
 from tests.unit.conftest import NOW
 from tests.unit.events import raw
 
@@ -24,14 +26,15 @@ def test_feed_refuses_what_the_daemon_refuses() -> None:
     assert parts.monitor.queue_views()[0].calls_waiting == 1
 
 
-class Recorded(BaseSource):
-    """Remembers what was committed; rejects are counted by the base class."""
+class Recorded:
+    """A dead-lettering source that remembers what was committed and counts the rejects."""
 
     name = "recorded"
+    clock = WALL_TIME
 
     def __init__(self) -> None:
-        super().__init__()
         self.committed: list[Batch] = []
+        self.dead_letters = DeadLetterStats()
 
     async def start(self) -> None:
         """Nothing to open."""
@@ -42,6 +45,9 @@ class Recorded(BaseSource):
 
     async def commit(self, batch: Batch) -> None:
         self.committed.append(batch)
+
+    async def dead_letter(self, rejections: Sequence[Rejection]) -> None:
+        self.dead_letters.written += len(rejections)
 
     async def stop(self) -> None:
         """Nothing to close."""

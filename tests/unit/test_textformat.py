@@ -29,9 +29,9 @@ from prometheus_client.utils import floatToGoString
 
 from callpulse.core.ingest import Ingest
 from callpulse.core.monitor import Monitor, MonitorConfig
+from callpulse.protocols import DeadLetterStats
 from callpulse.simulation import scenario as scenarios
 from callpulse.simulation.model import ContactCenter
-from callpulse.sources.base import DeadLetterStats
 from callpulse.web.exposition import CallpulseCollector, SourceMetrics, build_registry
 from callpulse.web.textformat import RowFamily, fast_encoder, go_float
 

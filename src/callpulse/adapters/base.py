@@ -1,4 +1,5 @@
-"""What every adapter shares: its error, and how it makes an events-v1 event."""
+"""What every adapter shares: its error, and how it makes an events-v1 event (what an adapter
+must offer, the ``Adapter`` Protocol, is in :mod:`callpulse.protocols`)."""
 
 from __future__ import annotations
 
@@ -34,32 +35,6 @@ class PartlyReadError(AdapterError):
     def __init__(self, fmt: str, message: str, events: list[V1]) -> None:
         super().__init__(fmt, message)
         self.events = events
-
-
-class Adapter(Protocol):
-    """Turns one platform record into zero or more events v1, each its Struct."""
-
-    format: str
-
-    @property
-    def ignored(self) -> Mapping[str, int]:
-        """Well-formed records of a kind v1 has no use for, by kind: the format's known
-        kinds by name, any other as ``_other`` (a fixed set of label values)."""
-        ...
-
-    def translate(self, record: bytes) -> list[V1]:
-        """The events v1 ``record`` stands for; raises AdapterError if unreadable,
-        PartlyReadError for a batch read in part."""
-        ...
-
-    def flush(self, now: float) -> list[V1]:
-        """Events that are due by ``now`` without a record saying so (an assumed wrap-up
-        ending on a quiet stream); the daemon's clock tick calls it. Most return []."""
-        ...
-
-    def fill(self) -> Mapping[str, float]:
-        """How full each of the adapter's caps is, 0 to 1, by cap (``agents``...)."""
-        ...
 
 
 def v1(record: bytes, index: int, event_type: str, when: float, site: str, **fields: Any) -> V1:

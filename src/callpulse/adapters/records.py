@@ -10,10 +10,11 @@ from typing import Any, Protocol
 
 from callpulse.adapters.amazon_connect import AmazonConnect, AmazonConnectOptions
 from callpulse.adapters.asterisk import AsteriskOptions, AsteriskQueueLog
-from callpulse.adapters.base import V1, Adapter, AdapterError, PartlyReadError
+from callpulse.adapters.base import V1, AdapterError, PartlyReadError
 from callpulse.adapters.freeswitch import FreeSwitchCallcenter, FreeSwitchOptions
 from callpulse.adapters.twilio import TwilioOptions, TwilioTaskRouter
 from callpulse.core.ingest import DecodeError, PartlyDecodedError, RawRecord, Translator
+from callpulse.protocols import Adapter
 
 
 class FormatChoice(Protocol):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from callpulse.adapters.base import Adapter
+from callpulse.protocols import Adapter
 from callpulse.text import plain
 
 _RAW_IDS = (

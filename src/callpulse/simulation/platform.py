@@ -15,12 +15,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from callpulse.adapters import records
-from callpulse.adapters.base import Adapter
 from callpulse.config import FormatSettings
 from callpulse.core.ingest import RawRecord
 from callpulse.pipeline import Pipeline
+from callpulse.protocols import Adapter, Emitter
 from callpulse.simulation.emitters import emitter_for
-from callpulse.simulation.emitters.base import Emitter
 
 _REMEMBERED = 100_000  # event ids kept to write a duplicate once; far more than a step holds
 

@@ -35,12 +35,8 @@ from callpulse.config import KafkaSettings
 from callpulse.core.clock import WALL_TIME
 from callpulse.core.consumer_health import Blindness
 from callpulse.core.ingest import RawRecord, Rejection
-from callpulse.sources.base import (
-    Batch,
-    DeadLetterStats,
-    RevokeHandler,
-    SourceError,
-)
+from callpulse.protocols import Batch, DeadLetterStats, RevokeHandler
+from callpulse.sources.errors import SourceError
 from callpulse.sources.kafka_alert_state import AlertStateTopic, SiteStates
 from callpulse.sources.kafka_connect import check_credentials, connection_options, quietly
 from callpulse.sources.kafka_dead_letter import DeadLetterWriter
@@ -63,7 +59,11 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class KafkaSource:
-    """Consumes ``settings.topics`` in group ``settings.group_id``."""
+    """Consumes ``settings.topics`` in group ``settings.group_id``. A
+    :class:`~callpulse.protocols.Source` with every capability but an end: it is
+    :class:`~callpulse.protocols.DeadLettering`, :class:`~callpulse.protocols.Partitioned`
+    (and so :class:`~callpulse.protocols.Lagging`), :class:`~callpulse.protocols.CanGoBlind`
+    and has :class:`~callpulse.protocols.Readiness`."""
 
     name = "kafka"
     clock = WALL_TIME
@@ -354,9 +354,6 @@ class KafkaSource:
         """Whether the consumer cannot see, or is catching up after it
         (:meth:`~callpulse.sources.kafka_watch.KafkaWatch.blindness`)."""
         return self._watch.blindness(self._consumer is not None and self._joined, self.lag())
-
-    def exhausted(self) -> bool:
-        return False
 
     def lag(self) -> Mapping[tuple[str, int], int]:
         consumer = self._consumer

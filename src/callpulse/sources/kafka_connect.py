@@ -14,7 +14,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, SaslAuthentication
 from aiokafka.helpers import create_ssl_context
 
 from callpulse.config import KafkaSettings
-from callpulse.sources.base import SourceRefusedError
+from callpulse.sources.errors import SourceRefusedError
 
 log = structlog.get_logger("callpulse.kafka")
 

@@ -13,7 +13,7 @@ from aiokafka.errors import KafkaError, KafkaTimeoutError
 
 from callpulse.config import KafkaSettings
 from callpulse.core.ingest import Rejection
-from callpulse.sources.base import DeadLetterStats
+from callpulse.protocols import DeadLetterStats
 
 log = structlog.get_logger("callpulse.kafka")
 

@@ -21,7 +21,8 @@ import structlog
 from callpulse.config import ReplaySettings
 from callpulse.core.clock import BOUNDED_EVENT_TIME
 from callpulse.core.ingest import RawRecord, too_deep
-from callpulse.sources.base import BaseSource, Batch, SourceError
+from callpulse.protocols import Batch
+from callpulse.sources.errors import SourceError
 from callpulse.sources.files import ReadError, open_replay, read_records
 
 log = structlog.get_logger("callpulse.replay")
@@ -29,8 +30,10 @@ log = structlog.get_logger("callpulse.replay")
 _BATCH_LINES = 2000
 
 
-class ReplaySource(BaseSource):
-    """Reads ``settings.path``; rejected lines are logged with their line number."""
+class ReplaySource:
+    """Reads ``settings.path``; rejected lines are logged with their line number. A
+    :class:`~callpulse.protocols.Source` that is :class:`~callpulse.protocols.Finite` and has
+    :class:`~callpulse.protocols.Readiness`."""
 
     name = "replay"
     clock = BOUNDED_EVENT_TIME
@@ -43,7 +46,6 @@ class ReplaySource(BaseSource):
     ) -> None:
         """``clock``: a line's event time, for pacing (default: an events-v1 line's);
         ``max_record_bytes``: the ingest's limit, past which a line is cut and refused."""
-        super().__init__()
         self._settings = settings
         self._clock = clock or event_time
         self._max_record_bytes = max_record_bytes
@@ -104,6 +106,9 @@ class ReplaySource(BaseSource):
             await asyncio.sleep(delay)
             return True
         return False
+
+    async def commit(self, batch: Batch) -> None:
+        """Nothing to commit: a file keeps no position anyone else reads."""
 
     async def stop(self) -> None:
         if self._file is not None:

@@ -14,26 +14,28 @@ from collections.abc import Mapping
 import structlog
 
 from callpulse.config import Settings, SimulatorSettings
-from callpulse.core.clock import EVENT_TIME, WALL_TIME
+from callpulse.core.clock import EVENT_TIME, WALL_TIME, Clock
+from callpulse.protocols import Batch
 from callpulse.simulation import scenario as scenarios
 from callpulse.simulation.model import ContactCenter
-from callpulse.sources.base import BaseSource, Batch, SourceError
+from callpulse.sources.errors import SourceError
 
 log = structlog.get_logger("callpulse.simulator")
 
 _STEP_SECONDS = 0.2
 
 
-class SimulatorSource(BaseSource):
-    """Plays ``settings.scenario`` at ``settings.speed`` x real time, from its creation."""
+class SimulatorSource:
+    """Plays ``settings.scenario`` at ``settings.speed`` x real time, from its creation. A
+    :class:`~callpulse.protocols.Source` that has :class:`~callpulse.protocols.Readiness` and
+    is :class:`~callpulse.protocols.Lagging` (never behind)."""
 
     name = "simulator"
 
     def __init__(self, settings: SimulatorSettings) -> None:
-        super().__init__()
         self._settings = settings
         # Faster than real time, event time runs ahead of the wall clock: it is the only one.
-        self.clock = WALL_TIME if settings.speed == 1.0 else EVENT_TIME
+        self.clock: Clock = WALL_TIME if settings.speed == 1.0 else EVENT_TIME
         self._center: ContactCenter | None = None
         # Fixed now, so the calendar entries of the scenario's planned maintenance are known
         # before the monitor is built.
@@ -67,6 +69,9 @@ class SimulatorSource(BaseSource):
         await asyncio.sleep(_STEP_SECONDS)
         simulated = self._started + (time.time() - self._started) * self._settings.speed
         return Batch(records=self._center.records(simulated, topic="simulator"))
+
+    async def commit(self, batch: Batch) -> None:
+        """Nothing to commit: a simulation keeps no position anyone else reads."""
 
     async def stop(self) -> None:
         self._center = None

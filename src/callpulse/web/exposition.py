@@ -23,14 +23,13 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
-from callpulse.adapters.base import Adapter
 from callpulse.build import build_labels
 from callpulse.core import readings
 from callpulse.core.alert_state import Alert
 from callpulse.core.consumer_health import STATUSES as CONSUMER_STATUSES
 from callpulse.core.events import EVENT_TYPES
 from callpulse.core.ingest import Ingest
-from callpulse.sources.base import DeadLetterStats
+from callpulse.protocols import Adapter, DeadLetterStats
 from callpulse.web.textformat import RowFamily
 
 

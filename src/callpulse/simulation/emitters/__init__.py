@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
+from callpulse.protocols import Emitter
 from callpulse.simulation.emitters.amazon_connect import AmazonConnectEmitter
 from callpulse.simulation.emitters.asterisk import AsteriskEmitter
-from callpulse.simulation.emitters.base import Emitter
 from callpulse.simulation.emitters.freeswitch import FreeSwitchCallcenterEmitter
 from callpulse.simulation.emitters.twilio import TwilioEmitter
 

@@ -19,8 +19,8 @@ cycled through it. Every level of every factor appears in at least six windows. 
 four normal days (no incident, 4 h) and four low-impact windows (10 % of the agents for
 15 min at 70 % occupancy) on which nothing should page.
 
-Every center has a yesterday: before its day is played, the same center's busy hour of the
-day before (:data:`BUSY_OCCUPANCY` for :data:`BUSY_SPAN`, from 14:00 UTC) is, and its flow
+Every center has a yesterday: before its day is played, the same center's busy hours of the
+day before (:data:`BUSY_OCCUPANCY` for :data:`BUSY_SPAN`, from 14:00 UTC) are, and its flow
 histories are handed on as the daemon's state file hands them on across a restart. A center
 open around the clock has had hours when callers waited, and the forecast, made at a quiet
 hour where nobody has, learns their patience from those (`--no-history` plays without).
@@ -53,8 +53,8 @@ BEFORE = 3600.0  # traffic before a window opens: the alert's baselines and the 
 WARM_HANDLES = 8
 AFTER = 5400.0  # played after a window ends, for the backlog to drain
 NORMAL_DAY = 4 * 3600.0
-BUSY_OCCUPANCY = 0.95  # yesterday's busy hour: callers wait, and some give up
-BUSY_SPAN = 3600.0
+BUSY_OCCUPANCY = 0.95  # yesterday's busy hours: callers wait, and some give up
+BUSY_SPAN = 7200.0  # from cold: the first hour of an empty center waits little
 BUSY_BEFORE = timedelta(hours=19)  # from 14:00 the day before a day that starts at 09:00
 ACW_SHARE = 0.2
 SITE, QUEUE, PBX = "s1", "q", "s1-pbx-1"
@@ -162,13 +162,13 @@ class Case:
         )
 
     def yesterday(self, seed: int) -> Scenario:
-        """The same center's busy hour the day before (see the module's docstring), played
+        """The same center's busy hours the day before (see the module's docstring), played
         with ``seed``: no window, the agents at :data:`BUSY_OCCUPANCY`."""
         busy = replace(self, kind="normal", occupancy=BUSY_OCCUPANCY, lost=0.0, window=0.0)
         return busy.scenario(seed).model_copy(
             update={
                 "name": f"{self.name}-yesterday",
-                "description": f"the day before, its busy hour: {describe(busy)}",
+                "description": f"the day before, its busy hours: {describe(busy)}",
                 "start": self.scenario(seed).start - BUSY_BEFORE,
                 "duration": BUSY_SPAN,
             }

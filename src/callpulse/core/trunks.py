@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 from callpulse.core import events as ev
-from callpulse.core.cardinality import IdleNames, LabelGuard
+from callpulse.core.cardinality import LabelGuard, SiteNames
 from callpulse.core.histogram import LinearBins, LogBins, RollingHistogram
+from callpulse.core.kpi import in_use
 from callpulse.core.timegrid import TimeGrid
 from callpulse.core.windows import RollingCounters
 
@@ -83,7 +84,7 @@ class TrunkView:
     @property
     def utilization(self) -> float | None:
         """Channels in use / channels, once ``trunk.status`` has said both."""
-        return (self.channels_in_use or 0) / self.channels_total if self.channels_total else None
+        return in_use(self.channels_in_use, self.channels_total)
 
 
 @dataclass(slots=True)
@@ -114,12 +115,11 @@ class TrunkTracker:
     event_types = ("trunk.status", "call.setup", "media.quality")
 
     def __init__(self, grid: TimeGrid, guard: LabelGuard, idle_after: float) -> None:
-        self._grid = grid
-        self._guard = guard
-        self._trunks: dict[tuple[str, str], _Trunk] = {}
-        self._idle = IdleNames[tuple[str, str], _Trunk](
-            idle_after, grid.bucket, lambda t: t.touched
+        self._names = SiteNames[_Trunk](
+            "trunk", guard, idle_after, grid.bucket, lambda t: t.touched
         )
+        self._trunks = self._names.entries
+        self._grid = grid
 
     def apply(
         self, event: ev.Event, ts: float, bucket: int, late: bool, replay: bool = False
@@ -166,8 +166,8 @@ class TrunkTracker:
             trunk.status = (ts, up, event.channels_in_use, event.channels_total)
 
     def _trunk(self, site: str, name: str) -> _Trunk:
-        name = self._guard.admit("trunk", name, site)
-        trunk = self._trunks.get((site, name))
+        key = self._names.admit(site, name)
+        trunk = self._trunks.get(key)
         if trunk is None:
             g = self._grid
             trunk = _Trunk(
@@ -177,7 +177,7 @@ class TrunkTracker:
                 g.histogram(),
                 g.histogram(),
             )
-            self._trunks[(site, name)] = trunk
+            self._trunks[key] = trunk
         else:
             trunk.advance(self._grid.head)
         trunk.touched = self._grid.now
@@ -186,15 +186,11 @@ class TrunkTracker:
     def release_idlest(self) -> bool:
         """Forget the trunk no event has named for the longest, if for longer than
         ``idle_after``, giving its name back to the cap; whether one was."""
-        guard = self._guard
-        return self._idle.release_idlest(
-            self._grid.now, self._trunks, lambda k: guard.release("trunk", k[1], k[0])
-        )
+        return self._names.release_idlest(self._grid.now)
 
     def forget_sites(self, sites: Iterable[str]) -> None:
         """Drop every trunk of ``sites``."""
-        gone = set(sites)
-        self._trunks = {k: v for k, v in self._trunks.items() if k[0] not in gone}
+        self._names.forget_sites(sites)
 
     def views(self) -> list[TrunkView]:
         """Every trunk's KPIs at the grid's *now*."""

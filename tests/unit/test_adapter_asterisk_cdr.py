@@ -283,3 +283,23 @@ def test_a_hostile_record_is_rejected_with_a_clear_reason(
     assert len(info.value.detail) < 400  # what it quotes of the record is cut short
     # ...and the next record is read as if nothing had happened.
     assert [e.type for e in cdr.translate(csv_line(row()))] == ["call.setup"]
+
+
+def test_the_hostile_producers_rows_are_each_rejected_or_ignored_never_raised() -> None:
+    # The corpus the integration suite sends through Kafka, here through the adapter as the
+    # ingest wraps it: every record is a DecodeError with a reason, or yields nothing.
+    from callpulse.adapters import records
+    from callpulse.core.ingest import DecodeError, RawRecord
+    from tests.hostile import corpus
+
+    cdr = AsteriskCdr(AsteriskCdrOptions(site="lon1"))
+    translate = records.translator(cdr)
+    for hostile in corpus("asterisk-cdr", 1_764_000_000):
+        record = RawRecord(hostile.value, None, "pbx", 0, 0)
+        if hostile.fate == "ignored":
+            assert translate(record) == [], hostile.name
+            continue
+        with pytest.raises(DecodeError) as info:
+            translate(record)
+        assert info.value.reason == "invalid_asterisk-cdr", hostile.name
+    assert dict(cdr.ignored) == {"no_trunk": 1}

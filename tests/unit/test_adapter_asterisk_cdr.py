@@ -303,3 +303,35 @@ def test_the_hostile_producers_rows_are_each_rejected_or_ignored_never_raised() 
             translate(record)
         assert info.value.reason == "invalid_asterisk-cdr", hostile.name
     assert dict(cdr.ignored) == {"no_trunk": 1}
+
+
+def test_a_header_in_the_stream_cannot_make_the_pbxs_own_rows_unreadable(
+    cdr: AsteriskCdr,
+) -> None:
+    # Whoever can write to the topic can write a header line; a row of Master.csv's shape
+    # (a disposition in its 15th column) is still read by position after it.
+    assert read(cdr, b"disposition,dstchannel,channel,start") == []
+    [event] = read(cdr, csv_line(row(disposition="BUSY")))
+    assert (event["trunk_id"], event["sip_code"]) == ("carrier", 486)
+    # Rows of the header's own shape are read by it.
+    [event] = read(cdr, b"NO ANSWER,IAX2/hq-7,PJSIP/1001-1,2025-11-24 16:00:00")
+    assert (event["trunk_id"], event["sip_code"]) == ("hq", 480)
+
+
+def test_every_disposition_asterisk_writes_has_a_sip_code() -> None:
+    from callpulse.adapters.asterisk_cdr import SIP_CODES
+    from callpulse.adapters.cdr_rows import DISPOSITIONS
+
+    assert set(SIP_CODES) == DISPOSITIONS
+
+
+def test_the_columns_setting_is_checked_as_a_cdr_header_at_load() -> None:
+    from callpulse.config import FormatSettings
+
+    FormatSettings(
+        format="asterisk-cdr", site="lon1", columns="calldate,channel,dstchannel,disposition"
+    )
+    with pytest.raises(
+        ValueError, match=r"columns: .* names no disposition, channel and dstchannel"
+    ):
+        FormatSettings(format="asterisk-cdr", site="lon1", columns="time,callid,queuename,event")

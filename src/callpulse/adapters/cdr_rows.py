@@ -42,6 +42,9 @@ MASTER_CSV = (
     "uniqueid", "userfield", "peeraccount", "linkedid", "sequence",
 )  # fmt: skip
 BASE_COLUMNS = 16
+# What main/cdr.c writes as a disposition (CANCEL: a bridge writing dial statuses).
+DISPOSITIONS = frozenset({"ANSWERED", "BUSY", "NO ANSWER", "CANCEL", "CONGESTION", "FAILED"})
+_DISPOSITION_AT = MASTER_CSV.index("disposition")
 # Other names for the fields used: a SQL table's, and the AMI Cdr event's (lowercased).
 _ALIASES = {
     "calldate": "start", "starttime": "start", "answertime": "answer", "answerdate": "answer",
@@ -90,7 +93,8 @@ class RowReader:
             if not self.locked:
                 self.names = header(fields)
             return None
-        if self.names is None:
+        names = self.names
+        if names is None or _master_row(fields, names):
             if not BASE_COLUMNS <= len(fields) <= len(MASTER_CSV):
                 raise AdapterError(
                     FORMAT,
@@ -98,12 +102,12 @@ class RowReader:
                     f"(cdr_csv.c's order), this one {len(fields)}: {shown(text)}",
                 )
             return self._row(dict(zip(MASTER_CSV, fields, strict=False)))
-        if len(fields) != len(self.names):
+        if len(fields) != len(names):
             raise AdapterError(
-                FORMAT, f"a row has {len(fields)} columns, its header {len(self.names)}: "
+                FORMAT, f"a row has {len(fields)} columns, its header {len(names)}: "
                 f"{shown(text)}",
             )  # fmt: skip
-        return self._row(dict(zip(self.names, fields, strict=True)))
+        return self._row(dict(zip(names, fields, strict=True)))
 
     def _row(self, found: Mapping[str, Any]) -> CdrRow:
         values = {k: _value(k, found.get(k)) for k in _USED}
@@ -161,6 +165,17 @@ class RowReader:
             raise AdapterError(FORMAT, f"{what} {shown(text)} is out of range") from None
 
 
+def _master_row(fields: list[str], names: tuple[str, ...]) -> bool:
+    """Whether ``fields``, after a header naming ``names``, are still a row in Master.csv's
+    order: they have its shape (16 to 21 columns, a disposition in the 15th) and the header
+    puts no disposition there. Whoever can write to the stream can write a header line;
+    this way it cannot make the PBX's own rows unreadable."""
+    shaped = BASE_COLUMNS <= len(fields) <= len(MASTER_CSV)
+    if not shaped or fields[_DISPOSITION_AT].strip().upper() not in DISPOSITIONS:
+        return False
+    return names[_DISPOSITION_AT : _DISPOSITION_AT + 1] != ("disposition",)
+
+
 def columns(line: str) -> tuple[str, ...]:
     """The column names ``line``, a header line (the ``columns`` option), gives;
     AdapterError if it is none."""
@@ -172,7 +187,8 @@ def header(fields: Sequence[str]) -> tuple[str, ...]:
     that is too long or names no disposition and channels."""
     if len(fields) > MAX_COLUMNS:
         raise AdapterError(FORMAT, f"a header has {len(fields)} columns; at most {MAX_COLUMNS}")
-    names = tuple(_name(f) for f in fields)
+    # Only the names of the columns used are kept: the others are read as nothing.
+    names = tuple(n if n in _USED else "" for n in map(_name, fields))
     if not is_header(names):
         raise AdapterError(
             FORMAT, f"{shown(','.join(fields))} is no header line: it names no disposition, "

@@ -13,6 +13,7 @@ import json
 import re
 from typing import Any
 
+from callpulse.adapters.cdr_rows import BASE_COLUMNS, DISPOSITIONS, MASTER_CSV
 from callpulse.text import plain
 
 HEAD_BYTES = 64 * 1024
@@ -38,9 +39,8 @@ _HEADER_LINE = re.compile(r"^[A-Z][A-Za-z-]*: ")  # FreeSWITCH's plain event hea
 _FORM = re.compile(r"(^|&)EventType=")  # a TaskRouter callback as posted
 _NAME = re.compile(r"[A-Za-z_][\w .-]*")  # a CSV header's column name
 _QUEUE_LOG_COLUMNS = {"callid", "event"}  # with a queue column: a queue_log table
-# An Asterisk CDR: its disposition (cdr_csv.c's 15th column), and the columns or keys naming
-# both channels and the disposition.
-_DISPOSITIONS = {"ANSWERED", "NO ANSWER", "BUSY", "FAILED", "CONGESTION", "CANCEL"}
+# An Asterisk CDR: the columns or keys naming both channels and the disposition.
+_DISPOSITION_AT = MASTER_CSV.index("disposition")
 _CDR_NAMES = ({"disposition", "channel", "dstchannel"}, {"disposition", "destinationchannel"})
 
 
@@ -188,7 +188,9 @@ def _master_csv(line: str) -> bool:
         fields = next(csv.reader([line]), [])
     except csv.Error:
         return False
-    return 16 <= len(fields) <= 21 and fields[14] in _DISPOSITIONS
+    return (
+        BASE_COLUMNS <= len(fields) <= len(MASTER_CSV) and fields[_DISPOSITION_AT] in DISPOSITIONS
+    )
 
 
 def _list(doc: dict[str, Any], key: str) -> list[Any]:

@@ -134,7 +134,7 @@ def test_an_unknown_disposition_is_rejected_by_name(cdr: AsteriskCdr) -> None:
         ("IAX2/peer-123", ("IAX2", "peer")),
         ("DAHDI/1-1", ("DAHDI", "1")),
         ("DAHDI/i1/5551234-5", ("DAHDI", "i1")),  # an ISDN span, then the number dialled
-        ("Local/2998@default-000005b6;1", ("Local", "2998@default")),
+        ("Local/300@ivr-00000a05;1", ("Local", "300@ivr")),
         ("SIP/KTTK-000009ae<ZOMBIE>", ("SIP", "KTTK")),  # a masqueraded channel
         ("", None),
         ("nothing", None),
@@ -149,9 +149,9 @@ def test_the_trunk_is_the_peer_without_the_channel_suffix(
 @pytest.mark.parametrize(
     ("channel", "dstchannel", "kind"),
     [
-        ("SIP/KTTK-000009ae", "SIP/2910-000009b0", "inbound"),  # the carrier's call, to a phone
-        ("SIP/2889-0000098e", "Local/15550100011@default-000005a6;1", "no_trunk"),
-        ("SIP/1111-000009c0", "SIP/1314-000009c1", "no_trunk"),  # phone to phone
+        ("SIP/KTTK-000009ae", "SIP/2001-00000a10", "inbound"),  # the carrier's call, to a phone
+        ("SIP/2002-00000a01", "Local/4420@outbound-00000a02;1", "no_trunk"),
+        ("SIP/2003-00000a03", "SIP/2004-00000a04", "no_trunk"),  # phone to phone
         ("SIP/KTTK-000009ae", "", "inbound"),  # the carrier's call, into the IVR
         ("PJSIP/carrier-01", "Local/200@queues-00000001;2", "inbound"),
     ],

@@ -23,7 +23,7 @@ HUGE_DIGITS = 100_000  # digits of one number
 
 Fate = Literal["rejected", "ignored"]
 JSON_FORMATS = ("events-v1", "amazon-connect", "twilio-taskrouter", "freeswitch-callcenter")
-FORMATS = (*JSON_FORMATS, "asterisk-queue-log")
+FORMATS = (*JSON_FORMATS, "asterisk-queue-log", "asterisk-cdr")
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,8 @@ def corpus(fmt: str, now: float, site: str = "lon1") -> list[Hostile]:
     """The hostile records of format ``fmt``, at about ``now``."""
     if fmt == "asterisk-queue-log":
         return list(_queue_log(now))
+    if fmt == "asterisk-cdr":
+        return list(_cdr(now))
     template = template_of(fmt, now, site)
     return list(_json(fmt, template))
 
@@ -228,6 +230,48 @@ def _queue_log(now: float) -> Iterator[Hostile]:
     yield Hostile(
         "unknown-kind", line(stamp, "1.9", "billing", "NONE", "TELEPORTED", "x"), "ignored"
     )
+
+
+def _cdr(now: float) -> Iterator[Hostile]:
+    """Master.csv rows (cdr_csv.c's 18 columns with uniqueid and userfield), each broken one
+    way; a row with no trunk leg is a well-formed one of no use, ignored."""
+    from datetime import UTC, datetime
+
+    stamp = datetime.fromtimestamp(int(now) - 60, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    good = {"channel": "PJSIP/1001-01", "dstchannel": "PJSIP/carrier-02", "start": stamp,
+            "answer": stamp, "end": stamp, "disposition": "ANSWERED"}  # fmt: skip
+
+    def row(**fields: str) -> bytes:
+        given = good | fields
+        head = ["", "1001", "4420", "from-internal", "<1001>"]  # accountcode..clid
+        legs = [given["channel"], given["dstchannel"], "Dial", "x"]  # ..lastdata
+        times = [given["start"], given["answer"], given["end"], "0", "0"]  # ..billsec
+        cells = [*head, *legs, *times, given["disposition"], "DOCUMENTATION", "1.1", ""]
+        return ",".join(f'"{c}"' for c in cells).encode("utf-8", "surrogatepass")
+
+    for depth in DEPTHS:
+        yield Hostile(f"deep-{depth}", deep(depth, "[]").encode())
+        yield Hostile(f"deep-object-{depth}", deep(depth, "{}").encode())
+    yield Hostile("huge-dstchannel", row(dstchannel="PJSIP/" + "c" * HUGE_STRING + "-01"))
+    yield Hostile("long-peer", row(dstchannel="PJSIP/" + "c" * 300 + "-01"))
+    yield Hostile("huge-start", row(start="9" * HUGE_DIGITS))
+    for token in ("nan", "inf", "-1", "1e400", "yesterday", "1401-09-11 09:57:53"):
+        yield Hostile(f"start-{token}", row(start=token))
+    yield Hostile("answer-after-end", row(answer="9999-12-31 23:59:59"))
+    yield Hostile("bad-utf8", row(dstchannel="PJSIP/car\udcffrier-02"))
+    yield Hostile("control-in-peer", row(dstchannel="PJSIP/car\x1b[2Jrier-02"))
+    yield Hostile("c1-in-peer", row(dstchannel="PJSIP/car\x9brier-02"))
+    yield Hostile("bidi-in-peer", row(dstchannel="PJSIP/q\u202egnp.exe-02"))
+    yield Hostile("unknown-disposition", row(disposition="TELEPORTED"))
+    yield Hostile("quote-left-open", row()[:-5])
+    yield Hostile("tombstone", None)
+    yield Hostile("empty", b"")
+    yield Hostile("one-field", b"x")
+    yield Hostile("missing-columns", b'"","1001","4420"')
+    yield Hostile("empty-columns", b"," * 15)
+    yield Hostile("json-array", b"[1, 2]")
+    yield Hostile("json-wrong-type", b'{"channel": ["x"], "dstchannel": "SIP/c-1"}')
+    yield Hostile("no-trunk-leg", row(dstchannel="PJSIP/1002-02"), "ignored")
 
 
 def _rfc3339(ts: float) -> str:

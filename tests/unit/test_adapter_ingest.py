@@ -177,6 +177,10 @@ def test_every_platform_format_builds_its_adapter_with_its_options() -> None:
         assert adapter is not None
         assert adapter.format == fmt
         options = adapter.options  # type: ignore[attr-defined]
+        if fmt == "asterisk-cdr":  # a CDR names no agents: its trunks are its own copy
+            assert (options.site, options.trunks) == ("lon1", [])
+            assert options.trunks is not settings.trunks
+            continue
         assert (options.site, options.agent_names) == ("lon1", names)
         assert options.agent_names is not settings.agent_names  # its own copy
 

@@ -16,7 +16,7 @@ import pytest
 
 from callpulse import cli
 from callpulse.cli import guess, hints, report, report_run
-from tests.unit.test_replay_report import settings_for
+from tests.unit.test_replay_report import EXAMPLES, settings_for
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 EPOCH0 = int(T0.timestamp())
@@ -149,6 +149,32 @@ CONNECT_CTR = {
             "looks like a CSV export of a queue_log table (header "
             "uid,date_time,callid,queue_name,agent,event,data1)",
             id="csv-queue_log-table",
+        ),
+        pytest.param(
+            (EXAMPLES / "asterisk-cdr-Master.csv").read_bytes(),
+            "asterisk-queue-log",
+            "looks like Asterisk CDRs (cdr_csv's Master.csv rows): "
+            "try --format asterisk-cdr --site SITE",
+            id="master-csv",
+        ),
+        pytest.param(
+            b"calldate,clid,src,dst,dcontext,channel,dstchannel,lastapp,disposition\n"
+            b'2026-03-02 09:00:00,"",1001,4420,x,PJSIP/1001-1,PJSIP/carrier-2,Dial,BUSY\n'
+            b'2026-03-02 09:01:00,"",1001,4420,x,PJSIP/1001-3,PJSIP/carrier-4,Dial,BUSY\n',
+            "events-v1",
+            "looks like a CSV export of Asterisk CDRs (header calldate,clid,src,dst,",
+            id="csv-cdr-table",
+        ),
+        pytest.param(
+            (
+                json.dumps(
+                    {"Channel": "SIP/a-1", "DestinationChannel": "SIP/b-2", "Disposition": "BUSY"}
+                )
+                + "\n"
+            ).encode(),
+            "amazon-connect",
+            "looks like Asterisk CDRs: try --format asterisk-cdr --site SITE",
+            id="cdr-json-as-connect",
         ),
         pytest.param(
             b"id;when;what\n1;2026-03-02;x\n2;2026-03-02;y\n",

@@ -53,6 +53,23 @@ def row(output: str, site: str, queue: str) -> list[str]:
     return [cell.strip() for cell in line.split("  ") if cell.strip()]
 
 
+def test_the_shipped_cdr_sample_reports_each_trunks_setups_counted_by_hand() -> None:
+    sample = EXAMPLES / "asterisk-cdr-Master.csv"
+    result = replay_report("--format", "asterisk-cdr", "--site", "s1", str(sample))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    # By hand, the rows whose dstchannel is a trunk: carrier-a ANSWERED, BUSY, NO ANSWER,
+    # CONGESTION, ANSWERED (ASR 2/5; NER (2 + 486 + 480)/5); KTTK FAILED, ANSWERED.
+    assert row(out, "s1", "carrier-a") == ["s1", "carrier-a", "5", "2", "0", "2", "1", "0",
+                                           "40.0%", "80.0%"]  # fmt: skip
+    assert row(out, "s1", "KTTK") == ["s1", "KTTK", "2", "1", "0", "0", "1", "0", "50.0%", "50.0%"]
+    # The carrier's calls into the queue and the IVR; a phone's call to a phone, and one
+    # through a Local channel; the last row, cut short.
+    assert "ignored (no events-v1 use): inbound 2, no_trunk 2" in out
+    assert "rejected: invalid_asterisk-cdr 1" in out
+    assert "line 12: a Master.csv row has 16 to 21 columns" in out
+
+
 def test_the_shipped_queue_log_sample_reports_the_numbers_counted_by_hand() -> None:
     result = replay_report("--format", "asterisk-queue-log", "--site", "s1", str(SAMPLE))
     assert result.returncode == 0, result.stderr

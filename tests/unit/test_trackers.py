@@ -180,3 +180,17 @@ def test_ivr_applications_and_backends_age_out_and_give_their_names_back(
     [view] = m.ivr_views()
     assert view.application == "c"  # not _overflow: the cap had room again
     assert set(view.windows[0].backend_errors) == {"x"}
+
+
+def test_trunk_totals_since_the_start_outlive_the_windows(monitor: Monitor) -> None:
+    # What a replayed file's report prints per trunk: every setup since the start, one an
+    # hour old (past every window) among them.
+    m = monitor
+    for code in (200, 302, 486, 503):
+        m.apply(event("call.setup", NOW - 10, trunk_id="t1", sip_code=code))
+    m.apply(event("call.setup", NOW - 3600, trunk_id="t1", sip_code=480))
+    [v] = m.trunk_views()
+    assert max(w.setups for w in v.windows) == 4
+    assert v.user_rejected_total == 2
+    assert v.asr_total == pytest.approx(1 / 5)
+    assert v.ner_total == pytest.approx((1 + 2) / 4)  # 302 out of the denominator

@@ -88,6 +88,16 @@ def parse_json(fmt: str, record: bytes | str, expected: str) -> Any:
         raise AdapterError(fmt, f"expected {expected}: {exc}") from None
 
 
+def line_text(fmt: str, record: bytes) -> str:
+    """``record``, one line of a text format, as text without its line break or a leading
+    byte-order mark; AdapterError when it is not UTF-8."""
+    try:
+        text = record.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise AdapterError(fmt, f"not UTF-8 at byte {exc.start}") from None
+    return text.removeprefix("\ufeff").rstrip("\r\n")
+
+
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from callpulse.adapters.base import LAST_INSTANT, AdapterError
+from callpulse.adapters.base import LAST_INSTANT, AdapterError, line_text
 from callpulse.adapters.bounds import shown
 
 FORMAT = "asterisk-queue-log"
@@ -139,7 +139,7 @@ class LineReader:
 
     def read(self, record: bytes) -> Line | None:
         """The record's :class:`Line`; None for a header line."""
-        text = _text(record)
+        text = line_text(FORMAT, record)
         found = _header_in(text)
         if found is not None:
             if not self.locked and found[1] != "|":
@@ -259,11 +259,3 @@ def _unpadded(data: list[str]) -> list[str]:
     while data and data[-1] == "":
         data.pop()
     return data
-
-
-def _text(record: bytes) -> str:
-    try:
-        text = record.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise AdapterError(FORMAT, f"not UTF-8 at byte {exc.start}") from None
-    return text.removeprefix("\ufeff").rstrip("\r\n")

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from callpulse.adapters.amazon_connect import AmazonConnect, AmazonConnectOptions
 from callpulse.adapters.asterisk import AsteriskOptions, AsteriskQueueLog
+from callpulse.adapters.asterisk_cdr import AsteriskCdr, AsteriskCdrOptions
 from callpulse.adapters.base import V1, AdapterError, PartlyReadError
 from callpulse.adapters.freeswitch import FreeSwitchCallcenter, FreeSwitchOptions
 from callpulse.adapters.twilio import TwilioOptions, TwilioTaskRouter
@@ -32,6 +33,7 @@ class FormatChoice(Protocol):
 # Each format's adapter and its options; an option is the format section's key of its name.
 _ADAPTERS: dict[str, tuple[Callable[[Any], Adapter], type]] = {
     "asterisk-queue-log": (AsteriskQueueLog, AsteriskOptions),
+    "asterisk-cdr": (AsteriskCdr, AsteriskCdrOptions),
     "amazon-connect": (AmazonConnect, AmazonConnectOptions),
     "freeswitch-callcenter": (FreeSwitchCallcenter, FreeSwitchOptions),
     "twilio-taskrouter": (TwilioTaskRouter, TwilioOptions),

@@ -17,13 +17,13 @@ from pydantic import ValidationError
 from callpulse import __version__
 from callpulse.config import ConfigError, FormatSettings, LogSettings, load_config, load_settings
 from callpulse.config.address import listen_url, parse_listen_address
+from callpulse.simulation.emitters import FORMATS as EMITTED_FORMATS
 from callpulse.text import plain
 
 
 def _platform_formats() -> list[str]:
-    """The formats an adapter reads (every format but events v1)."""
-    formats = get_args(FormatSettings.model_fields["format"].annotation)
-    return [f for f in formats if f != "events-v1"]
+    """The formats the simulator writes (those with an emitter; asterisk-cdr has none yet)."""
+    return list(EMITTED_FORMATS)
 
 
 def _address(text: str) -> tuple[str, int]:

@@ -13,6 +13,7 @@ import json
 import re
 from typing import Any
 
+from callpulse.adapters.cdr_rows import BASE_COLUMNS, DISPOSITIONS, MASTER_CSV
 from callpulse.text import plain
 
 HEAD_BYTES = 64 * 1024
@@ -38,6 +39,9 @@ _HEADER_LINE = re.compile(r"^[A-Z][A-Za-z-]*: ")  # FreeSWITCH's plain event hea
 _FORM = re.compile(r"(^|&)EventType=")  # a TaskRouter callback as posted
 _NAME = re.compile(r"[A-Za-z_][\w .-]*")  # a CSV header's column name
 _QUEUE_LOG_COLUMNS = {"callid", "event"}  # with a queue column: a queue_log table
+# An Asterisk CDR: the columns or keys naming both channels and the disposition.
+_DISPOSITION_AT = MASTER_CSV.index("disposition")
+_CDR_NAMES = ({"disposition", "channel", "dstchannel"}, {"disposition", "destinationchannel"})
 
 
 def explain(head: bytes, chosen: str) -> str | None:
@@ -79,6 +83,8 @@ def _identify(text: str, lines: list[str]) -> tuple[str | None, str | None]:
         return "an Asterisk queue_log (time|callid|queue|agent|event|data...)", (
             "asterisk-queue-log"
         )
+    if sum(_master_csv(line) for line in lines) * 2 > len(lines):
+        return "Asterisk CDRs (cdr_csv's Master.csv rows)", "asterisk-cdr"
     if _FORM.search(first):
         return "Twilio TaskRouter callbacks, form-encoded", "twilio-taskrouter"
     headers = sum(bool(_HEADER_LINE.match(line)) for line in lines)
@@ -105,6 +111,8 @@ def _csv(lines: list[str]) -> tuple[str | None, str | None]:
     if not all(_NAME.fullmatch(name.strip()) for name in header):
         return f"a CSV export with no header (first line {shown}), which no format reads", None
     names = {name.strip().lower().replace("_", "") for name in header}
+    if any(cdr <= names for cdr in _CDR_NAMES):
+        return f"a CSV export of Asterisk CDRs (header {shown})", "asterisk-cdr"
     if names >= _QUEUE_LOG_COLUMNS and names & {"queuename", "queue"}:
         return (
             f"a CSV export of a queue_log table (header {shown}), where asterisk-queue-log "
@@ -166,9 +174,23 @@ def _platform(doc: dict[str, Any]) -> tuple[str, str | None] | None:
         return "Twilio TaskRouter events", "twilio-taskrouter"
     if keys & {"eventname", "ccaction"}:
         return "FreeSWITCH events", "freeswitch-callcenter"
+    if any(cdr <= keys for cdr in _CDR_NAMES):
+        return "Asterisk CDRs", "asterisk-cdr"
     if {"callflow", "variables"} <= keys:
         return "a FreeSWITCH JSON CDR (mod_json_cdr), which no format reads", None
     return None
+
+
+def _master_csv(line: str) -> bool:
+    """Whether ``line`` is a row as cdr_csv.c writes it: 16 to 21 columns, the 15th a
+    disposition."""
+    try:
+        fields = next(csv.reader([line]), [])
+    except csv.Error:
+        return False
+    return (
+        BASE_COLUMNS <= len(fields) <= len(MASTER_CSV) and fields[_DISPOSITION_AT] in DISPOSITIONS
+    )
 
 
 def _list(doc: dict[str, Any], key: str) -> list[Any]:

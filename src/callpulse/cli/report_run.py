@@ -21,6 +21,7 @@ from callpulse.config import Settings
 from callpulse.core.clock import EVENT_TIME
 from callpulse.core.ingest import DecodeError, PartlyDecodedError, RawRecord
 from callpulse.core.queues import QueueWindow
+from callpulse.core.trunks import TrunkView
 from callpulse.sources.replay import event_time
 from callpulse.text import plain
 
@@ -60,6 +61,7 @@ class ReplayReport:
     raw_agent: str | None = None  # an agent id of the file that is a platform's id
     ignored: Counter[str] = field(default_factory=Counter)  # platform kinds skipped
     thresholds: dict[tuple[str, str], float] = field(default_factory=dict)
+    trunks: list[TrunkView] = field(default_factory=list)  # their setups over the whole file
 
     @property
     def only_unused(self) -> bool:
@@ -242,6 +244,7 @@ class Run:
         if report.applied:
             report.last = monitor.latest_event_time
         report.queues = monitor.queues.run_kpis()
+        report.trunks = sorted(monitor.trunk_views(), key=lambda v: (v.site, v.trunk))
         config = monitor.config
         report.thresholds = {
             key: config.service_level_overrides.get(key[1], config.service_level).threshold

@@ -15,6 +15,7 @@ from pydantic import (
 
 from callpulse.adapters.agent_identity import rules as agent_rules
 from callpulse.adapters.base import AdapterError
+from callpulse.adapters.cdr_rows import columns as cdr_columns
 from callpulse.adapters.queue_log_lines import given as queue_log_columns
 from callpulse.config.base import Duration, Section
 from callpulse.core.events import SITE_MAX_LENGTH, SITE_PATTERN, AgentStateName
@@ -30,6 +31,7 @@ class FormatSettings(Section):
     format: Literal[
         "events-v1",
         "asterisk-queue-log",
+        "asterisk-cdr",
         "amazon-connect",
         "twilio-taskrouter",
         "freeswitch-callcenter",
@@ -58,6 +60,10 @@ class FormatSettings(Section):
     agent_aliases: dict[str, str] = {}
     timezone: str = "UTC"
     columns: str = ""
+    # asterisk-cdr (docs/adapters-asterisk-cdr.md): the peers that are trunks (SIP/KTTK-...
+    # is peer KTTK); empty, every peer whose name is not only digits. timezone and columns
+    # (a CSV export's header line) as above.
+    trunks: list[str] = []
     # Whether the feed sends heartbeats (docs/alerts.md, SiteSilent); unset: only events v1 does.
     heartbeats: bool | None = None
 
@@ -78,8 +84,9 @@ class FormatSettings(Section):
             ) from None
         agent_rules(self.agent_aliases)  # a ValueError names the rule
         if self.columns:
+            check = cdr_columns if self.format == "asterisk-cdr" else queue_log_columns
             try:
-                queue_log_columns(self.columns)
+                check(self.columns)
             except AdapterError as exc:
                 raise ValueError(f"columns: {exc.detail}") from None
         return self

@@ -75,6 +75,20 @@ class TrunkView:
     channels_total: int | None
     setups_total: dict[str, int]
     windows: tuple[TrunkWindow, ...]
+    user_rejected_total: int = 0  # setups ended 480, 486, 600 or 603, since the start
+
+    @property
+    def asr_total(self) -> float | None:
+        """ASR over every setup since the start (a replayed file's whole run)."""
+        setups = sum(self.setups_total.values())
+        return self.setups_total["2xx"] / setups if setups else None
+
+    @property
+    def ner_total(self) -> float | None:
+        """NER over every setup since the start, as :class:`TrunkWindow`'s ``ner``."""
+        established = sum(self.setups_total.values()) - self.setups_total["3xx"]
+        effective = self.setups_total["2xx"] + self.user_rejected_total
+        return effective / established if established > 0 else None
 
     @property
     def up_value(self) -> float | None:
@@ -96,6 +110,7 @@ class _Trunk:
     loss: RollingHistogram
     status: tuple[float, bool, int, int] | None = None  # (at, up, in use, total)
     setups_total: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CODE_CLASSES, 0))
+    user_rejected_total: int = 0
     touched: float = 0.0  # the clock's now when an event last named it
 
     def advance(self, head: int) -> None:
@@ -129,11 +144,12 @@ class TrunkTracker:
             return
         trunk = self._trunk(event.site, event.trunk_id or NO_TRUNK)
         if isinstance(event, ev.CallSetup):
+            code = event.sip_code
             if not replay:
-                trunk.setups_total[f"{event.sip_code // 100}xx"] += 1
+                trunk.setups_total[f"{code // 100}xx"] += 1
+                trunk.user_rejected_total += int(code in USER_REJECTIONS)
             if late:
                 return
-            code = event.sip_code
             trunk.counters.add(
                 bucket,
                 (
@@ -210,6 +226,7 @@ class TrunkTracker:
                     channels_total=None if status is None else status[3],
                     setups_total=dict(trunk.setups_total),
                     windows=windows,
+                    user_rejected_total=trunk.user_rejected_total,
                 )
             )
         return out

@@ -20,7 +20,8 @@ from callpulse.core.documents import Documents
 
 GZIP_MAGIC = b"\x1f\x8b"
 _SKIP_CHUNK = 1 << 16
-LINE_FORMATS = frozenset({"asterisk-queue-log"})  # the formats that are not JSON
+# The formats read a line per record (asterisk-cdr: a CSV row, or a JSON object a line).
+LINE_FORMATS = frozenset({"asterisk-queue-log", "asterisk-cdr"})
 
 
 class ReadError(Exception):

@@ -33,6 +33,8 @@ class FormatSettings(Section):
         "amazon-connect",
         "twilio-taskrouter",
         "freeswitch-callcenter",
+        "kamailio-acc",
+        "opensips-acc",
     ] = "events-v1"
     # The site the records belong to, for formats that carry none.
     site: SiteName | None = None
@@ -48,6 +50,11 @@ class FormatSettings(Section):
     # A platform's status or activity name -> the events-v1 agent state it means, where the
     # platform's own class of it is not enough.
     activity_states: dict[str, AgentStateName] = {}
+    # kamailio-acc, opensips-acc (docs/adapters-sip-acc.md): the extra accounting attribute
+    # that names a call's trunk or gateway (acc_extra / evi_extra, e.g. "gw"), and the trunk
+    # of a record without it; timezone (below) for a time written as a local date.
+    trunk_attribute: str = ""
+    default_trunk: Annotated[str, Field(min_length=1, max_length=256)] = "proxy"
     # asterisk-queue-log (docs/adapters-asterisk-queue-log.md): which interfaces are one
     # agent (by_number: Local/1127@ctx, Agent/1127, PJSIP/1127 are agent 1127), rules
     # (a regular expression matching the whole agent field -> its name, \1 for a group), the

@@ -235,7 +235,13 @@ def test_an_opensips_event_without_params_or_name_is_rejected() -> None:
     assert "no params" in rejected("opensips-acc", json.dumps(base).encode())
     bad = {**base, "params": ["INVITE", "200"]}  # parameters without names: an array
     assert "no params" in rejected("opensips-acc", json.dumps(bad).encode())
-    assert "no name" in rejected("opensips-acc", json.dumps({"params": {}}).encode())
+    assert "no name" in rejected("opensips-acc", json.dumps({"jsonrpc": "2.0"}).encode())
+
+
+def test_each_format_refuses_the_others_record_rather_than_ignoring_it() -> None:
+    # Read as an ignored kind ("INVITE" as an event name), the wrong format would say nothing.
+    assert "no jsonrpc" in rejected("opensips-acc", record("kamailio-acc"))
+    assert "opensips-acc" in rejected("kamailio-acc", record("opensips-acc"))
 
 
 @settings(max_examples=200, deadline=None)

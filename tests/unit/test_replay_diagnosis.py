@@ -20,6 +20,7 @@ from tests.unit.test_replay_report import settings_for
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 EPOCH0 = int(T0.timestamp())
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 
 
 def run(path: Path, fmt: str = "events-v1", site: str | None = None) -> tuple[int, str]:
@@ -168,6 +169,19 @@ CONNECT_CTR = {
             "amazon-connect",
             "looks like FreeSWITCH events: try --format freeswitch-callcenter --site SITE",
             id="freeswitch-as-connect",
+        ),
+        pytest.param(
+            (EXAMPLES / "kamailio-acc.jsonl").read_bytes(),
+            "opensips-acc",
+            "looks like Kamailio acc_json records: try --format kamailio-acc --site SITE",
+            id="kamailio-as-opensips",
+        ),
+        pytest.param(
+            (EXAMPLES / "opensips-acc.jsonl").read_bytes(),
+            "kamailio-acc",
+            "looks like OpenSIPS accounting events (event_kafka): "
+            "try --format opensips-acc --site SITE",
+            id="opensips-as-kamailio",
         ),
         pytest.param(
             b"BZh91AY&SY" + bytes(range(200)),

@@ -40,6 +40,9 @@ class KamailioAcc(SipAccounting):
         if not isinstance(doc, dict):
             raise AdapterError(FORMAT, f"expected an acc_json record (a JSON object): "
                                f"{shown(doc)}")  # fmt: skip
+        if "jsonrpc" in doc:  # its method would be an event's name, not a SIP method
+            raise AdapterError(FORMAT, "expected an acc_json record, not a JSON-RPC "
+                               "notification (OpenSIPS' event_kafka: opensips-acc)")  # fmt: skip
         if "method" not in doc and any(key in doc for key in _CDR_KEYS):
             self.ignored.add(CDR)
             return []

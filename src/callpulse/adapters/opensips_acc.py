@@ -47,6 +47,9 @@ class OpenSipsAcc(SipAccounting):
         if not isinstance(doc, dict):
             raise AdapterError(FORMAT, "expected an OpenSIPS event (a JSON-RPC notification): "
                                f"{shown(doc)}")  # fmt: skip
+        if "jsonrpc" not in doc:  # event_kafka always writes it: this is another stream
+            raise AdapterError(FORMAT, "expected an OpenSIPS event (a JSON-RPC notification): "
+                               "no jsonrpc key")  # fmt: skip
         name = doc.get("method")
         if not isinstance(name, str) or not name:
             raise AdapterError(FORMAT, f"the event has no name (method): {shown(name)}")

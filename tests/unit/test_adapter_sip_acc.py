@@ -161,9 +161,12 @@ def test_a_trunk_that_is_no_name_rejects_the_record(fmt: str) -> None:
     assert "U+001B" in rejected(fmt, record(fmt, gw="carrier\x1b[31m"))
 
 
-def test_a_default_trunk_that_is_no_name_is_refused_when_built() -> None:
-    with pytest.raises(AdapterError, match="default_trunk"):
-        adapter("kamailio-acc", default_trunk="a\nb")
+@pytest.mark.parametrize("trunk", ["a\nb", "", "t" * 257])
+def test_a_default_trunk_that_is_no_name_is_refused_by_the_settings(trunk: str) -> None:
+    with pytest.raises(ValueError, match="default_trunk"):
+        FormatSettings(format="kamailio-acc", site="lon1", default_trunk=trunk)
+    with pytest.raises(AdapterError, match="default_trunk"):  # and by the adapter itself
+        adapter("kamailio-acc", default_trunk=trunk)
 
 
 # --- time ---------------------------------------------------------------------------------

@@ -54,6 +54,18 @@ def connect_queued(queue_arn: str) -> bytes:
     return json.dumps(doc).encode()
 
 
+def kamailio_invite(**fields: Any) -> bytes:
+    doc = example("kamailio-acc.jsonl", '"method":"INVITE"')
+    doc.update(fields)
+    return json.dumps(doc).encode()
+
+
+def opensips_missed(**params: Any) -> bytes:
+    doc = example("opensips-acc.jsonl", "E_ACC_MISSED_EVENT")
+    doc["params"].update(params)
+    return json.dumps(doc).encode()
+
+
 HOSTILE = [
     ("asterisk-queue-log", b"1e20|c1|billing|NONE|ENTERQUEUE||1|1"),
     ("asterisk-queue-log", b"-5|c1|billing|NONE|ENTERQUEUE||1|1"),
@@ -66,6 +78,12 @@ HOSTILE = [
     # it was checked, it raised UnicodeEncodeError.
     ("amazon-connect", connect_queued("\ud800")),
     ("amazon-connect", connect_queued("arn:aws:connect:eu-west-2:1:instance/i/queue/\ud800/q")),
+    ("kamailio-acc", kamailio_invite(time=1e300)),
+    ("kamailio-acc", kamailio_invite(sip_code="1000")),
+    ("kamailio-acc", kamailio_invite(callid="\ud800")),
+    ("opensips-acc", opensips_missed(sip_code=0)),
+    ("opensips-acc", opensips_missed(time=-5)),
+    ("opensips-acc", opensips_missed(sip_code="9" * 5000)),
 ]
 
 

@@ -181,6 +181,9 @@ def test_every_platform_format_builds_its_adapter_with_its_options() -> None:
             assert (options.site, options.trunks) == ("lon1", [])
             assert options.trunks is not settings.trunks
             continue
+        if fmt in {"kamailio-acc", "opensips-acc"}:  # a proxy names no agents, only trunks
+            assert (options.site, options.default_trunk) == ("lon1", "proxy")
+            continue
         assert (options.site, options.agent_names) == ("lon1", names)
         assert options.agent_names is not settings.agent_names  # its own copy
 

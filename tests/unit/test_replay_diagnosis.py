@@ -196,6 +196,19 @@ CONNECT_CTR = {
             id="freeswitch-as-connect",
         ),
         pytest.param(
+            (EXAMPLES / "kamailio-acc.jsonl").read_bytes(),
+            "opensips-acc",
+            "looks like Kamailio acc_json records: try --format kamailio-acc --site SITE",
+            id="kamailio-as-opensips",
+        ),
+        pytest.param(
+            (EXAMPLES / "opensips-acc.jsonl").read_bytes(),
+            "kamailio-acc",
+            "looks like OpenSIPS accounting events (event_kafka): "
+            "try --format opensips-acc --site SITE",
+            id="opensips-as-kamailio",
+        ),
+        pytest.param(
             b"BZh91AY&SY" + bytes(range(200)),
             "events-v1",
             "looks like bzip2-compressed data, which replay does not read: decompress it",

@@ -448,6 +448,8 @@ JSON_SAMPLES = {  # each JSON format's shipped sample, and the site its records 
     "amazon-connect": ("amazon-connect.jsonl", "lon1"),
     "freeswitch-callcenter": ("freeswitch-callcenter.jsonl", "lon1"),
     "twilio-taskrouter": ("twilio-taskrouter.jsonl", "lon1"),
+    "kamailio-acc": ("kamailio-acc.jsonl", "lon1"),
+    "opensips-acc": ("opensips-acc.jsonl", "lon1"),
 }
 
 

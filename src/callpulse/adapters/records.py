@@ -13,6 +13,9 @@ from callpulse.adapters.asterisk import AsteriskOptions, AsteriskQueueLog
 from callpulse.adapters.asterisk_cdr import AsteriskCdr, AsteriskCdrOptions
 from callpulse.adapters.base import V1, AdapterError, PartlyReadError
 from callpulse.adapters.freeswitch import FreeSwitchCallcenter, FreeSwitchOptions
+from callpulse.adapters.kamailio_acc import KamailioAcc
+from callpulse.adapters.opensips_acc import OpenSipsAcc
+from callpulse.adapters.sip_acc import SipAccOptions
 from callpulse.adapters.twilio import TwilioOptions, TwilioTaskRouter
 from callpulse.core.ingest import DecodeError, PartlyDecodedError, RawRecord, Translator
 from callpulse.protocols import Adapter
@@ -37,6 +40,8 @@ _ADAPTERS: dict[str, tuple[Callable[[Any], Adapter], type]] = {
     "amazon-connect": (AmazonConnect, AmazonConnectOptions),
     "freeswitch-callcenter": (FreeSwitchCallcenter, FreeSwitchOptions),
     "twilio-taskrouter": (TwilioTaskRouter, TwilioOptions),
+    "kamailio-acc": (KamailioAcc, SipAccOptions),
+    "opensips-acc": (OpenSipsAcc, SipAccOptions),
 }
 
 

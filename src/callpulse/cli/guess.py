@@ -176,6 +176,10 @@ def _platform(doc: dict[str, Any]) -> tuple[str, str | None] | None:
         return "FreeSWITCH events", "freeswitch-callcenter"
     if any(cdr <= keys for cdr in _CDR_NAMES):
         return "Asterisk CDRs", "asterisk-cdr"
+    if doc.get("jsonrpc") == "2.0" and str(doc.get("method", "")).startswith("E_ACC_"):
+        return "OpenSIPS accounting events (event_kafka)", "opensips-acc"
+    if {"method", "callid", "sipcode"} <= keys:
+        return "Kamailio acc_json records", "kamailio-acc"
     if {"callflow", "variables"} <= keys:
         return "a FreeSWITCH JSON CDR (mod_json_cdr), which no format reads", None
     return None

@@ -15,6 +15,7 @@ from pydantic import (
 
 from callpulse.adapters.agent_identity import rules as agent_rules
 from callpulse.adapters.base import AdapterError
+from callpulse.adapters.bounds import checked_name
 from callpulse.adapters.cdr_rows import columns as cdr_columns
 from callpulse.adapters.queue_log_lines import given as queue_log_columns
 from callpulse.config.base import Duration, Section
@@ -35,6 +36,8 @@ class FormatSettings(Section):
         "amazon-connect",
         "twilio-taskrouter",
         "freeswitch-callcenter",
+        "kamailio-acc",
+        "opensips-acc",
     ] = "events-v1"
     # The site the records belong to, for formats that carry none.
     site: SiteName | None = None
@@ -50,6 +53,11 @@ class FormatSettings(Section):
     # A platform's status or activity name -> the events-v1 agent state it means, where the
     # platform's own class of it is not enough.
     activity_states: dict[str, AgentStateName] = {}
+    # kamailio-acc, opensips-acc (docs/adapters-sip-acc.md): the extra accounting attribute
+    # that names a call's trunk or gateway (acc_extra / evi_extra, e.g. "gw"), and the trunk
+    # of a record without it; timezone (below) for a time written as a local date.
+    trunk_attribute: str = ""
+    default_trunk: str = "proxy"
     # asterisk-queue-log (docs/adapters-asterisk-queue-log.md): which interfaces are one
     # agent (by_number: Local/1127@ctx, Agent/1127, PJSIP/1127 are agent 1127), rules
     # (a regular expression matching the whole agent field -> its name, \1 for a group), the
@@ -71,6 +79,14 @@ class FormatSettings(Section):
     def _site_where_needed(self) -> FormatSettings:
         if self.format != "events-v1" and self.site is None:
             raise ValueError(f"format {self.format} carries no site: give site")
+        return self
+
+    @model_validator(mode="after")
+    def _trunk_is_a_name(self) -> FormatSettings:
+        try:
+            checked_name(self.format, self.default_trunk, "default_trunk")
+        except AdapterError as exc:
+            raise ValueError(exc.detail) from None
         return self
 
     @model_validator(mode="after")

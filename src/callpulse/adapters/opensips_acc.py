@@ -1,0 +1,62 @@
+"""OpenSIPS' accounting events to events v1 (docs/adapters-sip-acc.md).
+
+The ``acc`` module raises its records as events (modules/acc/acc.c): ``E_ACC_EVENT`` for
+a transaction's positive final response, ``E_ACC_MISSED_EVENT`` for a negative one, and,
+with CDR accounting, ``E_ACC_CDR`` once an answered call ends. ``event_kafka`` publishes
+each as a JSON-RPC notification (evi/evi_transport.c, ``evi_build_payload``):
+``{"jsonrpc":"2.0","method":"E_ACC_MISSED_EVENT","params":{...}}``, the parameters by
+name: the core attributes as strings (``sip_code`` is ``"486"``), ``time``, ``created``,
+``setuptime`` and the durations as numbers, and the ``evi_extra`` attributes as strings. The
+parameters are read as :mod:`callpulse.adapters.sip_acc` says.
+
+Any other event on the topic (a dialog's, a registrar's, a threshold's) is counted in
+``ignored`` by its name, the well-known ones listed, any other as ``_other``.
+"""
+
+from __future__ import annotations
+
+from callpulse.adapters.base import V1, AdapterError, parse_json
+from callpulse.adapters.bounds import shown
+from callpulse.adapters.sip_acc import SipAccOptions, SipAccounting
+
+FORMAT = "opensips-acc"
+ACC_EVENTS = frozenset({"E_ACC_CDR", "E_ACC_EVENT", "E_ACC_MISSED_EVENT"})
+# Core and common modules' events a shared topic may carry besides accounting.
+IGNORED_KINDS = frozenset({
+    "E_CORE_THRESHOLD", "E_CORE_SHM_THRESHOLD", "E_CORE_PKG_THRESHOLD", "E_DLG_STATE_CHANGED",
+    "E_UL_AOR_INSERT", "E_UL_AOR_DELETE", "E_UL_CONTACT_INSERT", "E_UL_CONTACT_DELETE",
+    "E_UL_CONTACT_UPDATE", "E_UL_CONTACT_REFRESH", "E_PIKE_BLOCKED", "E_DISPATCHER_STATUS",
+    "E_LOAD_BALANCER_STATUS", "E_DROUTING_STATUS",
+})  # fmt: skip
+
+
+class OpenSipsAcc(SipAccounting):
+    """An Adapter for OpenSIPS' accounting events as ``event_kafka`` publishes them: one
+    JSON-RPC notification per record."""
+
+    format = FORMAT
+
+    def __init__(self, options: SipAccOptions) -> None:
+        super().__init__(options, IGNORED_KINDS)
+
+    def translate(self, record: bytes) -> list[V1]:
+        """The ``call.setup`` one accounting event stands for, if any (another event, a
+        record of another method or a provisional response is counted in ``ignored``).
+        Raises AdapterError for a record it cannot read."""
+        doc = parse_json(FORMAT, record, "an OpenSIPS event (a JSON-RPC notification)")
+        if not isinstance(doc, dict):
+            raise AdapterError(FORMAT, "expected an OpenSIPS event (a JSON-RPC notification): "
+                               f"{shown(doc)}")  # fmt: skip
+        if "jsonrpc" not in doc:  # event_kafka always writes it: this is another stream
+            raise AdapterError(FORMAT, "expected an OpenSIPS event (a JSON-RPC notification): "
+                               "no jsonrpc key")  # fmt: skip
+        name = doc.get("method")
+        if not isinstance(name, str) or not name:
+            raise AdapterError(FORMAT, f"the event has no name (method): {shown(name)}")
+        if name not in ACC_EVENTS:
+            self.ignored.add(name)
+            return []
+        params = doc.get("params")
+        if not isinstance(params, dict):
+            raise AdapterError(FORMAT, f"{name} has no params object: {shown(params)}")
+        return self.setup(record, params)

@@ -1,0 +1,176 @@
+"""SIP proxies' transaction accounting to events v1: a ``call.setup`` per INVITE's final
+response. What ``kamailio-acc`` and ``opensips-acc`` share (docs/adapters-sip-acc.md).
+
+Both proxies' ``acc`` modules account a transaction when its final response is sent, with
+the same core attributes, all of them strings: ``method``, ``from_tag``, ``to_tag``,
+``callid``, ``sip_code`` (``"486"``), ``sip_reason``; then ``time`` and the extra attributes
+the script configures (Kamailio's ``acc_extra``, OpenSIPS' ``evi_extra``), by their names.
+A record of each format is read into that one mapping by its own module; here, the mapping
+becomes the event:
+
+- only an INVITE is a call setup: any other method (BYE, REGISTER, OPTIONS...) is counted
+  in ``ignored`` by its name, and a provisional code (Kamailio's ``early_media`` accounts a
+  183 with a body) as ``provisional``: v1 takes final responses only;
+- the trunk is the extra attribute ``trunk_attribute`` names, else ``default_trunk``: the
+  proxy names no trunk of its own;
+- post-dial delay is never filled: no record carries the first provisional response's time
+  (OpenSIPS' ``setuptime`` runs from the INVITE to the final response, ringing included).
+
+One final response may be accounted twice (a missed call and a failed transaction, both
+flags set): the event's id is hashed from the fact (Call-ID, From tag, trunk, code), not the
+record, so the second counts once. Each record stands alone: the adapter keeps no state.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from callpulse.adapters.base import LAST_INSTANT, V1, AdapterError, Writer
+from callpulse.adapters.bounds import Ignored, checked_name, digest, shown
+
+# RFC 3261 and its extensions' methods: every one but INVITE is counted by name.
+SIP_METHODS = frozenset({
+    "ACK", "BYE", "CANCEL", "INFO", "MESSAGE", "NOTIFY", "OPTIONS", "PRACK", "PUBLISH",
+    "REFER", "REGISTER", "SUBSCRIBE", "UPDATE",
+})  # fmt: skip
+PROVISIONAL = "provisional"
+_CODE = re.compile(r"[1-6][0-9][0-9]")
+_NUMBER = re.compile(r"[0-9]{1,12}(\.[0-9]{1,9})?")  # seconds since the epoch, as text
+_MAX_TIME_TEXT = 64  # longer than any time a proxy writes: refused before it is parsed
+
+
+@dataclass(frozen=True, slots=True)
+class SipAccOptions:
+    """How to read one proxy's accounting records.
+
+    ``trunk_attribute``: the extra attribute that names the trunk or gateway a call was
+    sent to (``gw`` for ``acc_extra "gw=$avp(gw)"``); empty, or absent from a record, and
+    the setup is on ``default_trunk``. ``timezone``: the IANA zone of a time written as a
+    date without an offset (Kamailio's ``acc_time_mode`` 3 writes local time)."""
+
+    site: str
+    trunk_attribute: str = ""
+    default_trunk: str = "proxy"
+    timezone: str = "UTC"
+
+
+def text(fmt: str, fields: Mapping[str, Any], key: str) -> str | None:
+    """``fields[key]`` as text; None when it is absent, null or empty. Raises AdapterError
+    when it is something else than a string (the proxies write every core attribute as
+    one)."""
+    value = fields.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise AdapterError(fmt, f"{key} must be a string, not {type(value).__name__}: "
+                           f"{shown(value)}")  # fmt: skip
+    return value
+
+
+def sip_code(fmt: str, value: object) -> int:
+    """A SIP status code, written as the proxies do (``"486"``) or as a number by a bridge
+    that converted it; raises AdapterError for anything but a whole number 100..699."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        code = value
+    elif isinstance(value, str) and _CODE.fullmatch(value.strip()):
+        code = int(value)
+    else:
+        raise AdapterError(fmt, f"sip_code must be a SIP status code (100 to 699): {shown(value)}")
+    if not 100 <= code <= 699:
+        raise AdapterError(fmt, f"sip_code must be a SIP status code (100 to 699): {shown(value)}")
+    return code
+
+
+def moment(fmt: str, value: object, zone: ZoneInfo) -> float:
+    """A record's ``time`` in seconds since the epoch: a number (Kamailio's
+    ``acc_time_mode`` 0 to 2, OpenSIPS), the same as text, or a date and time
+    (``2025-11-24 16:00:00``, ``acc_time_mode`` 3 or 4; in ``zone`` unless it has an
+    offset). Raises AdapterError for anything else, or a time RFC 3339 cannot write."""
+    when: float
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        when = float(value)
+    elif isinstance(value, str) and len(value) <= _MAX_TIME_TEXT:
+        if _NUMBER.fullmatch(value):
+            when = float(value)
+        else:
+            try:
+                parsed = datetime.fromisoformat(value)
+            except ValueError:
+                raise AdapterError(
+                    fmt, f"time is neither seconds nor a date and time: {shown(value)}"
+                ) from None
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=zone)
+            when = parsed.timestamp()
+    elif value is None:
+        raise AdapterError(fmt, "the record has no time")
+    else:
+        raise AdapterError(fmt, f"time is neither seconds nor a date and time: {shown(value)}")
+    if not (math.isfinite(when) and 0 <= when <= LAST_INSTANT):
+        raise AdapterError(fmt, f"time is out of range: {shown(value)}")
+    return when
+
+
+class SipAccounting:
+    """What both proxies' adapters share: one accounting record (already read into its
+    attributes by the format's module) into a ``call.setup``, or into ``ignored``."""
+
+    format: str
+
+    def __init__(self, options: SipAccOptions, kinds: Collection[str]) -> None:
+        self.options = options
+        self.ignored = Ignored({*SIP_METHODS, PROVISIONAL, *kinds})
+        self._zone = ZoneInfo(options.timezone)
+        checked_name(self.format, options.default_trunk, "default_trunk")
+
+    def flush(self, now: float) -> list[V1]:
+        """Nothing is ever due without a record: each record is a final response."""
+        return []
+
+    def fill(self) -> Mapping[str, float]:
+        """No cap to fill: no record leaves anything behind."""
+        return {}
+
+    def setup(self, record: bytes, fields: Mapping[str, Any]) -> list[V1]:
+        """The ``call.setup`` an accounted transaction stands for: none for a method other
+        than INVITE or a provisional response (counted in ``ignored``). Raises AdapterError
+        for a record it cannot read."""
+        fmt = self.format
+        method = text(fmt, fields, "method")
+        if method is None:
+            raise AdapterError(fmt, "the record has no method")
+        if method.upper() != "INVITE":
+            self.ignored.add(method.upper())
+            return []
+        code = sip_code(fmt, fields.get("sip_code"))
+        when = moment(fmt, fields.get("time"), self._zone)
+        trunk = self._trunk(fields)
+        callid = text(fmt, fields, "callid")
+        call = checked_name(fmt, callid, "callid") if callid is not None else None
+        if code < 200:
+            self.ignored.add(PROVISIONAL)  # not a seizure's outcome: the final one follows
+            return []
+        out = Writer(record, self.options.site, when)
+        if call is None:
+            out.add("call.setup", trunk_id=trunk, sip_code=code)
+            return out.events
+        # The same final response accounted twice (missed and failed) is one fact.
+        tag = text(fmt, fields, "from_tag") or ""
+        fact = digest(fmt, self.options.site, call, tag, trunk, str(code)).hex()
+        with out.revealed(fact, when):
+            out.add("call.setup", trunk_id=trunk, call_id=call, sip_code=code)
+        return out.events
+
+    def _trunk(self, fields: Mapping[str, Any]) -> str:
+        """The trunk ``trunk_attribute`` names in the record, else ``default_trunk``."""
+        attribute = self.options.trunk_attribute
+        found = text(self.format, fields, attribute) if attribute else None
+        if found is None:
+            return self.options.default_trunk
+        return checked_name(self.format, found, attribute)

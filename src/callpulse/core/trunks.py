@@ -17,6 +17,7 @@ from enum import IntEnum
 
 from callpulse.core import events as ev
 from callpulse.core.cardinality import IdleNames, LabelGuard
+from callpulse.core.events import SCORE_KINDS, ScoreKind
 from callpulse.core.histogram import LinearBins, LogBins, RollingHistogram
 from callpulse.core.timegrid import TimeGrid
 from callpulse.core.windows import RollingCounters
@@ -38,10 +39,22 @@ class TrunkField(IntEnum):
     ANSWERED = 1
     REDIRECTED = 2
     USER_REJECTED = 3
-    MEDIA_SAMPLES = 4
+    MOS_SAMPLES = 4
     MOS_MILLI = 5
-    JITTER_MICROS = 6
-    LOSS_PPM = 7
+    JITTER_SAMPLES = 6
+    JITTER_MICROS = 7
+    LOSS_SAMPLES = 8
+    LOSS_PPM = 9
+    # Then, per platform score kind (SCORE_KINDS, in order): its samples and its sum.
+
+
+def _score_fields(kind: ScoreKind) -> tuple[int, int]:
+    """The counter fields of ``kind``'s samples and of its sum (in thousandths)."""
+    at = len(TrunkField) + 2 * SCORE_KINDS.index(kind)
+    return at, at + 1
+
+
+_FIELDS = len(TrunkField) + 2 * len(SCORE_KINDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +74,8 @@ class TrunkWindow:
     jitter_p95: float | None
     packet_loss_mean: float | None
     packet_loss_p95: float | None
+    # Each platform score kind's mean, for the kinds measured in the window: never a MOS.
+    score_means: dict[ScoreKind, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,22 +163,34 @@ class TrunkTracker:
         elif isinstance(event, ev.MediaQuality):
             if late:
                 return
-            jitter = event.jitter_ms / 1000
-            trunk.counters.add(
-                bucket,
-                (
-                    (TrunkField.MEDIA_SAMPLES, 1),
-                    (TrunkField.MOS_MILLI, round(event.mos * 1000)),
-                    (TrunkField.JITTER_MICROS, round(jitter * 1_000_000)),
-                    (TrunkField.LOSS_PPM, round(event.packet_loss_ratio * 1_000_000)),
-                ),
-            )
-            trunk.mos.add(bucket, MOS_BINS.bin(event.mos))
-            trunk.jitter.add(bucket, JITTER_BINS.bin(jitter))
-            trunk.loss.add(bucket, LOSS_BINS.bin(event.packet_loss_ratio))
+            self._media(trunk, event, bucket)
         elif trunk.status is None or ts >= trunk.status[0]:
             up = event.state == "up"
             trunk.status = (ts, up, event.channels_in_use, event.channels_total)
+
+    @staticmethod
+    def _media(trunk: _Trunk, event: ev.MediaQuality, bucket: int) -> None:
+        # Each measure counts its own samples: a report without jitter (a platform that
+        # cannot measure it) must not pull the jitter mean towards zero.
+        added: list[tuple[int, int]] = []
+        if event.mos is not None:
+            added += [(TrunkField.MOS_SAMPLES, 1), (TrunkField.MOS_MILLI, round(event.mos * 1000))]
+            trunk.mos.add(bucket, MOS_BINS.bin(event.mos))
+        if event.jitter_ms is not None:
+            jitter = event.jitter_ms / 1000
+            added += [
+                (TrunkField.JITTER_SAMPLES, 1),
+                (TrunkField.JITTER_MICROS, round(jitter * 1_000_000)),
+            ]
+            trunk.jitter.add(bucket, JITTER_BINS.bin(jitter))
+        if event.packet_loss_ratio is not None:
+            loss = event.packet_loss_ratio
+            added += [(TrunkField.LOSS_SAMPLES, 1), (TrunkField.LOSS_PPM, round(loss * 1_000_000))]
+            trunk.loss.add(bucket, LOSS_BINS.bin(loss))
+        if event.score is not None and event.score_kind is not None:
+            samples, total = _score_fields(event.score_kind)
+            added += [(samples, 1), (total, round(event.score * 1000))]
+        trunk.counters.add(bucket, added)
 
     def _trunk(self, site: str, name: str) -> _Trunk:
         name = self._guard.admit("trunk", name, site)
@@ -171,7 +198,7 @@ class TrunkTracker:
         if trunk is None:
             g = self._grid
             trunk = _Trunk(
-                g.counters(len(TrunkField)),
+                g.counters(_FIELDS),
                 g.histogram(),
                 g.histogram(),
                 g.histogram(),
@@ -223,7 +250,15 @@ class TrunkTracker:
         s = trunk.counters.window(i)
         setups = s[TrunkField.SETUPS]
         established = setups - s[TrunkField.REDIRECTED]
-        samples = s[TrunkField.MEDIA_SAMPLES]
+
+        def mean(samples: int, total: int, scale: float) -> float | None:
+            return s[total] / s[samples] / scale if s[samples] else None
+
+        scores: dict[ScoreKind, float] = {}
+        for kind in SCORE_KINDS:
+            samples, total = _score_fields(kind)
+            if s[samples]:
+                scores[kind] = s[total] / s[samples] / 1000
 
         def quantile(hist: RollingHistogram, bins: LogBins | LinearBins, q: float) -> float | None:
             index = hist.quantile(i, q)
@@ -239,10 +274,11 @@ class TrunkTracker:
             else None,
             post_dial_delay_p50=quantile(trunk.pdd, PDD_BINS, 0.5),
             post_dial_delay_p95=quantile(trunk.pdd, PDD_BINS, 0.95),
-            mos_mean=s[TrunkField.MOS_MILLI] / samples / 1000 if samples else None,
+            mos_mean=mean(TrunkField.MOS_SAMPLES, TrunkField.MOS_MILLI, 1000),
             mos_p5=quantile(trunk.mos, MOS_BINS, 0.05),
-            jitter_mean=s[TrunkField.JITTER_MICROS] / samples / 1e6 if samples else None,
+            jitter_mean=mean(TrunkField.JITTER_SAMPLES, TrunkField.JITTER_MICROS, 1e6),
             jitter_p95=quantile(trunk.jitter, JITTER_BINS, 0.95),
-            packet_loss_mean=s[TrunkField.LOSS_PPM] / samples / 1e6 if samples else None,
+            packet_loss_mean=mean(TrunkField.LOSS_SAMPLES, TrunkField.LOSS_PPM, 1e6),
             packet_loss_p95=quantile(trunk.loss, LOSS_BINS, 0.95),
+            score_means=scores,
         )

@@ -12,6 +12,7 @@ from callpulse.adapters.amazon_connect import AmazonConnect, AmazonConnectOption
 from callpulse.adapters.asterisk import AsteriskOptions, AsteriskQueueLog
 from callpulse.adapters.base import V1, AdapterError, PartlyReadError
 from callpulse.adapters.freeswitch import FreeSwitchCallcenter, FreeSwitchOptions
+from callpulse.adapters.freeswitch_channel import FreeSwitchChannel, FreeSwitchChannelOptions
 from callpulse.adapters.twilio import TwilioOptions, TwilioTaskRouter
 from callpulse.core.ingest import DecodeError, PartlyDecodedError, RawRecord, Translator
 from callpulse.protocols import Adapter
@@ -34,6 +35,7 @@ _ADAPTERS: dict[str, tuple[Callable[[Any], Adapter], type]] = {
     "asterisk-queue-log": (AsteriskQueueLog, AsteriskOptions),
     "amazon-connect": (AmazonConnect, AmazonConnectOptions),
     "freeswitch-callcenter": (FreeSwitchCallcenter, FreeSwitchOptions),
+    "freeswitch-channel": (FreeSwitchChannel, FreeSwitchChannelOptions),
     "twilio-taskrouter": (TwilioTaskRouter, TwilioOptions),
 }
 

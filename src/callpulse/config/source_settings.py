@@ -33,6 +33,7 @@ class FormatSettings(Section):
         "amazon-connect",
         "twilio-taskrouter",
         "freeswitch-callcenter",
+        "freeswitch-channel",
     ] = "events-v1"
     # The site the records belong to, for formats that carry none.
     site: SiteName | None = None

@@ -25,6 +25,7 @@ from typing import TextIO
 from callpulse import pipeline
 from callpulse.cli import guess
 from callpulse.cli.report_run import ReplayReport, Run
+from callpulse.cli.report_trunks import aligned, trunk_lines
 from callpulse.config import Settings
 from callpulse.sources.files import ReadError, head, open_replay, position, read_records
 from callpulse.text import plain
@@ -79,21 +80,16 @@ def render(report: ReplayReport) -> str:
                 ", ".join(f"{plain(name)} x{n}" for name, n in sorted(alerts.items())) or "-",
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    numeric = range(2, 8)
-    lines = [
-        "  ".join(
-            cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i])
-            for i, cell in enumerate(row)
-        ).rstrip()
-        for row in rows
-    ]
+    lines = aligned(rows, range(2, 8))
     span = (
         f"{_when(report.first)} to {_when(report.last)}"
         if report.first is not None and report.last is not None
         else "no event applied"
     )
     lines.insert(0, f"{report.lines:,} record{'' if report.lines == 1 else 's'}, {span}")
+    if report.trunks and len(rows) == 1:  # a file of trunks only: no empty queue table
+        lines = lines[:1]
+    lines.extend(trunk_lines(report.trunks))
     thresholds = sorted(set(report.thresholds.values()))
     if thresholds:
         lines.append(

@@ -55,6 +55,8 @@ def _score_fields(kind: ScoreKind) -> tuple[int, int]:
 
 
 _FIELDS = len(TrunkField) + 2 * len(SCORE_KINDS)
+# A whole run (keep_run) also sums the post-dial delays: their count and total (microseconds).
+_RUN_PDD_COUNT, _RUN_PDD_MICROS = _FIELDS, _FIELDS + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,25 @@ class TrunkView:
         return (self.channels_in_use or 0) / self.channels_total if self.channels_total else None
 
 
+@dataclass(frozen=True, slots=True)
+class TrunkRun:
+    """A trunk's figures over a whole run (:meth:`TrunkTracker.run_kpis`): each mean over
+    the events that carry its measure, with how many did; ``None`` where none did."""
+
+    setups_by_class: dict[str, int]
+    asr: float | None
+    ner: float | None
+    post_dial_delays: int
+    post_dial_delay_mean_ms: float | None
+    loss_samples: int
+    packet_loss_mean: float | None
+    jitter_samples: int
+    jitter_mean_ms: float | None
+    mos_samples: int
+    mos_mean: float | None
+    scores: dict[ScoreKind, tuple[int, float]]  # kind -> (samples, mean)
+
+
 @dataclass(slots=True)
 class _Trunk:
     counters: RollingCounters
@@ -111,6 +132,13 @@ class _Trunk:
     status: tuple[float, bool, int, int] | None = None  # (at, up, in use, total)
     setups_total: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CODE_CLASSES, 0))
     touched: float = 0.0  # the clock's now when an event last named it
+    run: list[int] | None = None  # every counter field summed since the start (keep_run)
+
+    def count(self, bucket: int, values: list[tuple[int, int]]) -> None:
+        self.counters.add(bucket, values)
+        if self.run is not None:
+            for index, amount in values:
+                self.run[index] += amount
 
     def advance(self, head: int) -> None:
         for series in (self.counters, self.pdd, self.mos, self.jitter, self.loss):
@@ -135,6 +163,13 @@ class TrunkTracker:
         self._idle = IdleNames[tuple[str, str], _Trunk](
             idle_after, grid.bucket, lambda t: t.touched
         )
+        self._keep_run = False
+
+    def keep_run(self) -> None:
+        """Also sum every trunk's figures since the start, for :meth:`run_kpis` (a report
+        over a whole file); its trunks are then never released. Call it before the first
+        event."""
+        self._keep_run = True
 
     def apply(
         self, event: ev.Event, ts: float, bucket: int, late: bool, replay: bool = False
@@ -149,17 +184,20 @@ class TrunkTracker:
             if late:
                 return
             code = event.sip_code
-            trunk.counters.add(
+            trunk.count(
                 bucket,
-                (
+                [
                     (TrunkField.SETUPS, 1),
                     (TrunkField.ANSWERED, int(200 <= code < 300)),
                     (TrunkField.REDIRECTED, int(300 <= code < 400)),
                     (TrunkField.USER_REJECTED, int(code in USER_REJECTIONS)),
-                ),
+                ],
             )
             if event.post_dial_delay_ms is not None:
                 trunk.pdd.add(bucket, PDD_BINS.bin(event.post_dial_delay_ms / 1000))
+                if trunk.run is not None:
+                    trunk.run[_RUN_PDD_COUNT] += 1
+                    trunk.run[_RUN_PDD_MICROS] += round(event.post_dial_delay_ms * 1000)
         elif isinstance(event, ev.MediaQuality):
             if late:
                 return
@@ -190,7 +228,7 @@ class TrunkTracker:
         if event.score is not None and event.score_kind is not None:
             samples, total = _score_fields(event.score_kind)
             added += [(samples, 1), (total, round(event.score * 1000))]
-        trunk.counters.add(bucket, added)
+        trunk.count(bucket, added)
 
     def _trunk(self, site: str, name: str) -> _Trunk:
         name = self._guard.admit("trunk", name, site)
@@ -204,6 +242,8 @@ class TrunkTracker:
                 g.histogram(),
                 g.histogram(),
             )
+            if self._keep_run:
+                trunk.run = [0] * (_FIELDS + 2)
             self._trunks[(site, name)] = trunk
         else:
             trunk.advance(self._grid.head)
@@ -213,6 +253,8 @@ class TrunkTracker:
     def release_idlest(self) -> bool:
         """Forget the trunk no event has named for the longest, if for longer than
         ``idle_after``, giving its name back to the cap; whether one was."""
+        if self._keep_run:  # a whole run's report needs every trunk to its end
+            return False
         guard = self._guard
         return self._idle.release_idlest(
             self._grid.now, self._trunks, lambda k: guard.release("trunk", k[1], k[0])
@@ -282,3 +324,39 @@ class TrunkTracker:
             packet_loss_p95=quantile(trunk.loss, LOSS_BINS, 0.95),
             score_means=scores,
         )
+
+    def run_kpis(self) -> dict[tuple[str, str], TrunkRun]:
+        """Per (site, trunk), the figures over everything since the start (``keep_run``)."""
+        return {
+            key: _run_kpis(t.run, t.setups_total)
+            for key, t in self._trunks.items()
+            if t.run is not None
+        }
+
+
+def _run_kpis(run: list[int], by_class: dict[str, int]) -> TrunkRun:
+    setups, answered = run[TrunkField.SETUPS], run[TrunkField.ANSWERED]
+    established = setups - run[TrunkField.REDIRECTED]
+
+    def mean(samples: int, total: int, scale: float) -> float | None:
+        return run[total] / run[samples] / scale if run[samples] else None
+
+    scores: dict[ScoreKind, tuple[int, float]] = {}
+    for kind in SCORE_KINDS:
+        samples, total = _score_fields(kind)
+        if run[samples]:
+            scores[kind] = (run[samples], run[total] / run[samples] / 1000)
+    return TrunkRun(
+        setups_by_class=dict(by_class),
+        asr=answered / setups if setups else None,
+        ner=(answered + run[TrunkField.USER_REJECTED]) / established if established > 0 else None,
+        post_dial_delays=run[_RUN_PDD_COUNT],
+        post_dial_delay_mean_ms=mean(_RUN_PDD_COUNT, _RUN_PDD_MICROS, 1000),
+        loss_samples=run[TrunkField.LOSS_SAMPLES],
+        packet_loss_mean=mean(TrunkField.LOSS_SAMPLES, TrunkField.LOSS_PPM, 1e6),
+        jitter_samples=run[TrunkField.JITTER_SAMPLES],
+        jitter_mean_ms=mean(TrunkField.JITTER_SAMPLES, TrunkField.JITTER_MICROS, 1000),
+        mos_samples=run[TrunkField.MOS_SAMPLES],
+        mos_mean=mean(TrunkField.MOS_SAMPLES, TrunkField.MOS_MILLI, 1000),
+        scores=scores,
+    )

@@ -334,8 +334,12 @@ def instrument(app: App, marks: Marks) -> None:
         return wrapper
 
     # The 1 s tick only (the consume loop's tick before each batch is part of the batch).
-    app.runtime.monitor.tick = timed(app.runtime.monitor.tick, marks.ticks, "callpulse-tick")  # type: ignore[method-assign]
-    app.runtime.alerting.evaluate = timed(app.runtime.alerting.evaluate, marks.evaluations)  # type: ignore[method-assign]
+    app.runtime.pipeline.monitor.tick = timed(
+        app.runtime.pipeline.monitor.tick, marks.ticks, "callpulse-tick"
+    )  # type: ignore[method-assign]
+    app.runtime.pipeline.alerting.evaluate = timed(
+        app.runtime.pipeline.alerting.evaluate, marks.evaluations
+    )  # type: ignore[method-assign]
     app.runtime.status.sample = timed(app.runtime.status.sample, marks.status_samples)  # type: ignore[method-assign]
 
     # A scrape's reading of the registry (the families computed, and formatted as they come),
@@ -771,7 +775,7 @@ async def one_size(args: argparse.Namespace) -> dict[str, Any]:
 async def measure(
     app: App, source: BenchSource, marks: Marks, rss: dict[str, float], args: argparse.Namespace
 ) -> dict[str, Any]:
-    queues, traffic, monitor = args.queues[0], source.traffic, app.runtime.monitor
+    queues, traffic, monitor = args.queues[0], source.traffic, app.runtime.pipeline.monitor
     await source.started.wait()
     url = f"http://127.0.0.1:{app.runtime.http.port}/metrics"
     rss["before_fill"] = rss_mib()
@@ -787,7 +791,7 @@ async def measure(
         "seconds": round(seconds, 2),
         "events_per_second": round(events / seconds),
         "queues_tracked": len(monitor.queues),
-        "invalid": sum(app.runtime.ingest.invalid.values()),
+        "invalid": sum(app.runtime.pipeline.ingest.invalid.values()),
         "overflow": {k: v for k, v in monitor.guard.overflow.items() if v},
     }
     progress(queues, f"filled: {json.dumps(fill)}")
@@ -928,7 +932,7 @@ def profile_evaluation(app: App, queues: int) -> None:
 
     profiler = cProfile.Profile()
     began = time.perf_counter()
-    profiler.runcall(app.runtime.alerting.evaluate)
+    profiler.runcall(app.runtime.pipeline.alerting.evaluate)
     took = (time.perf_counter() - began) * 1000
     progress(queues, f"profile of one alert evaluation ({took:.0f} ms):")
     print_profile(profiler, 25)

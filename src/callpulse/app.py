@@ -75,7 +75,7 @@ class App:
         runtime = self.runtime
         await runtime.http.start()
         settings, path = runtime.settings, runtime.config_path
-        calendar = runtime.monitor.maintenance.calendar
+        calendar = runtime.pipeline.monitor.maintenance.calendar
         # One short line each for what was loaded: a config that loads no rules says so here.
         # The whole (redacted) settings are for debugging: 3 KB is no start-up line.
         log.info(
@@ -87,7 +87,7 @@ class App:
             # The calendar as it runs: the demo's planned window is the simulator's, not the
             # settings'.
             maintenance_windows=len(calendar.windows) if calendar is not None else 0,
-            external_url=runtime.alerting.external_url,
+            external_url=runtime.pipeline.alerting.external_url,
         )
         log.debug("settings_loaded", settings=settings.redacted())
         tls = runtime.web.ssl_context is not None
@@ -100,7 +100,7 @@ class App:
             "main": runtime.consumer.start(),
             "watch": asyncio.create_task(runtime.reloader.watch(), name="callpulse-config-watch"),
             "alerting": asyncio.create_task(
-                runtime.alerting.run(runtime.consumer.evaluate, after=runtime.sampler.due),
+                runtime.pipeline.alerting.run(runtime.consumer.evaluate, after=runtime.sampler.due),
                 name="callpulse-alerting",
             ),
         }
@@ -150,16 +150,16 @@ class App:
         await runtime.sampler.stop()
         for name in ("watch", "silences"):
             await cancel(tasks.get(name))
-        await runtime.alerting.stop(tasks["alerting"], grace=2.0)
+        await runtime.pipeline.alerting.stop(tasks["alerting"], grace=2.0)
         await runtime.http.stop()
-        stats = runtime.monitor.stats
+        stats = runtime.pipeline.monitor.stats
         log.info(
             "callpulse_stopped",
             forced=self._forced,
             events_applied=sum(stats.events_by_type.values()),
             events_duplicate=stats.duplicates,
             events_late=stats.late,
-            events_invalid=sum(runtime.ingest.invalid.values()),
+            events_invalid=sum(runtime.pipeline.ingest.invalid.values()),
         )
 
     def request_stop(self) -> None:

@@ -21,8 +21,6 @@ from callpulse.config import LoadedConfig, Settings
 from callpulse.config.convert import http_limits, monitor_config
 from callpulse.consumer import Consumer
 from callpulse.core.alert_changelog import Rows
-from callpulse.core.ingest import Ingest
-from callpulse.core.monitor import Monitor
 from callpulse.protocols import (
     CanGoBlind,
     DeadLettering,
@@ -74,21 +72,6 @@ class Runtime:
     def settings(self) -> Settings:
         """The running settings."""
         return self.config.settings
-
-    @property
-    def monitor(self) -> Monitor:
-        """The pipeline's monitor."""
-        return self.pipeline.monitor
-
-    @property
-    def ingest(self) -> Ingest:
-        """The pipeline's ingest."""
-        return self.pipeline.ingest
-
-    @property
-    def alerting(self) -> Alerting:
-        """The pipeline's alerting."""
-        return self.pipeline.alerting
 
     def readiness(self) -> tuple[bool, str]:
         """Ready when the source delivers and no shutdown is under way."""

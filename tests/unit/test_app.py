@@ -106,23 +106,23 @@ def app_after_a_call_with_wrapup() -> tuple[App, int]:
         {"source": {"kind": "kafka", "kafka": {"topics": ["pbx"], "formats": {"pbx": pbx}}}}
     )
     app = App(compose(compile_config(settings), HangingSource()))
-    t = int(app.runtime.monitor.now) - 100
+    t = int(app.runtime.pipeline.monitor.now) - 100
     lines = [
         f"{t}|NONE|billing|Alice|ADDMEMBER|",
         f"{t + 5}|c1|billing|Alice|CONNECT|4|c1.2|1",
         f"{t + 60}|c1|billing|Alice|COMPLETECALLER|4|55|1",
     ]
     read = [RawRecord(x.encode(), b"lon1", "pbx", 2, i) for i, x in enumerate(lines)]
-    app.runtime.ingest.process(read)
+    app.runtime.pipeline.ingest.process(read)
     return app, t
 
 
 def test_the_clock_ends_an_assumed_wrapup_for_the_partitions_this_replica_owns() -> None:
     app, t = app_after_a_call_with_wrapup()
-    [view] = app.runtime.monitor.queue_views()
+    [view] = app.runtime.pipeline.monitor.queue_views()
     assert view.agents["acw"] == 1
     app.runtime.pipeline.flush(t + 95)  # the wrap-up ended at t + 90, with no line since
-    [view] = app.runtime.monitor.queue_views()
+    [view] = app.runtime.pipeline.monitor.queue_views()
     assert (view.agents["acw"], view.agents["available"]) == (0, 1)
 
 
@@ -130,20 +130,20 @@ def test_a_revoked_site_gets_no_flushed_events() -> None:
     app, t = app_after_a_call_with_wrapup()
     app.runtime.consumer.on_revoke([("pbx", 2)])  # lon1 now belongs to another replica
     app.runtime.pipeline.flush(t + 95)
-    assert app.runtime.monitor.queue_views() == []
+    assert app.runtime.pipeline.monitor.queue_views() == []
 
 
 def test_the_status_sample_after_an_evaluation_reads_the_evaluations_queue_views() -> None:
     app, _ = app_after_a_call_with_wrapup()
     reads = []
-    views = app.runtime.monitor.queues.views
+    views = app.runtime.pipeline.monitor.queues.views
 
     def counted() -> list[QueueView]:
         reads.append(1)
         return views()
 
-    app.runtime.monitor.queues.views = counted  # type: ignore[method-assign]
-    app.runtime.alerting.evaluate()
+    app.runtime.pipeline.monitor.queues.views = counted  # type: ignore[method-assign]
+    app.runtime.pipeline.alerting.evaluate()
     app.runtime.sampler.due()  # as the alerting loop calls it, right after
     assert len(reads) == 1  # one computation for both
     app.runtime.sampler.due()  # a second within 5 s takes no sample
@@ -159,7 +159,7 @@ async def test_the_fill_of_an_adapters_caps_and_the_http_servers_is_exposed(tmp_
     )
     app = App(compose(compile_config(settings)))
     line = b"1764147600|NONE|billing|PJSIP/1001|ADDMEMBER|"
-    assert app.runtime.ingest.process([RawRecord(line, topic=str(path))]) == []
+    assert app.runtime.pipeline.ingest.process([RawRecord(line, topic=str(path))]) == []
     await app.runtime.http.start()
     try:
         fill = {
@@ -185,9 +185,9 @@ def test_the_alerting_loop_evaluates_through_the_pipeline_on_its_clock(
     source.clock = clock  # type: ignore[misc]
     wall = [1_800_000_000.0]
     runtime = compose(compile_config(settings("1s")), source, clock=lambda: wall[0])
-    start = runtime.monitor.now
+    start = runtime.pipeline.monitor.now
     wall[0] += 3600  # an hour later, with no record and no tick of the consumer's
     runtime.consumer.evaluate()
     # On the wall clock the evaluation's now is the wall clock's; on event time alone (a
     # time-compressed simulation) it is the events', which no wall clock moves.
-    assert runtime.monitor.now == (wall[0] if moves else start)
+    assert runtime.pipeline.monitor.now == (wall[0] if moves else start)

@@ -173,3 +173,20 @@ def test_junk_names_at_a_full_cap_do_not_each_scan_it() -> None:
     del names["n1"]
     assert idle.idlest(1011.0, names) == "n2"  # from the same scan
     assert looks == 3000
+
+
+def test_site_names_give_the_idlest_place_back_and_forget_a_site_alone() -> None:
+    from callpulse.core.cardinality import LabelGuard, SiteNames
+
+    guard = LabelGuard({"trunk": 2})
+    names = SiteNames[float]("trunk", guard, idle_after=60.0, rescan_after=1.0, last_seen=float)
+    for site, name, seen in (("lon1", "a", 0.0), ("nyc1", "b", 50.0)):
+        names.entries[names.admit(site, name)] = seen
+    assert names.admit("lon1", "c") == ("lon1", OVERFLOW)  # full, and nobody idle yet
+    assert not names.release_idlest(59.0)
+    assert names.release_idlest(61.0)  # "a", idle past 60 s, gives its place back
+    assert list(names.entries) == [("nyc1", "b")]
+    assert names.admit("lon1", "c") == ("lon1", "c")
+    names.entries[("lon1", "c")] = 61.0
+    names.forget_sites(["nyc1"])
+    assert list(names.entries) == [("lon1", "c")]

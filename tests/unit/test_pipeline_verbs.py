@@ -67,4 +67,4 @@ async def test_the_consumer_dead_letters_the_rejected_and_commits_the_batch() ->
     await runtime.consumer.apply(batch)
     assert source.dead_letters.written == 1
     assert source.committed == [batch]
-    assert runtime.ingest.invalid["invalid_json"] == 1
+    assert runtime.pipeline.ingest.invalid["invalid_json"] == 1

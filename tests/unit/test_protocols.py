@@ -88,7 +88,7 @@ async def test_a_source_of_the_four_verbs_alone_runs_the_daemon() -> None:
     )
     await consumer.apply(batch)
     assert source.committed == [batch]
-    assert runtime.ingest.invalid["invalid_json"] == 1
-    assert runtime.monitor.queue_views()[0].calls_waiting == 1
+    assert runtime.pipeline.ingest.invalid["invalid_json"] == 1
+    assert runtime.pipeline.monitor.queue_views()[0].calls_waiting == 1
 
     assert runtime.registry.get_sample_value("callpulse_dead_letter_records_total") == 0

@@ -15,7 +15,8 @@ from aiohttp import web
 from callpulse.core.calendar import Calendar, WindowSpec
 from callpulse.core.planned_silences import CREATED_BY, SilenceWindowPolicy, comment, plan
 from callpulse.core.timefmt import rfc3339
-from callpulse.sinks.silences import SilenceKeeper, SilenceTarget
+from callpulse.sinks.http_client import HttpTarget
+from callpulse.sinks.silences import SilenceKeeper
 from tests.hostile import deep
 
 from .receivers import Receiver
@@ -57,8 +58,8 @@ async def until(check: Callable[[], bool], what: str) -> None:
     raise AssertionError(f"never: {what}")
 
 
-def target(receiver: Receiver, label: str = "am") -> SilenceTarget:
-    return SilenceTarget(label, f"http://127.0.0.1:{receiver.port}", 2.0)
+def target(receiver: Receiver, label: str = "am") -> HttpTarget:
+    return HttpTarget(label, f"http://127.0.0.1:{receiver.port}", 2.0)
 
 
 @asynccontextmanager

@@ -14,6 +14,7 @@ from callpulse.config import AlertingSettings, compile_config, load_settings
 from callpulse.core.alert_state import Notification
 from callpulse.core.monitor import Monitor, MonitorConfig
 from callpulse.sinks.delivery import PermanentError, Sink
+from callpulse.sinks.http_client import HttpTarget
 from callpulse.sinks.webhook import WebhookSink
 
 from .events import event
@@ -45,9 +46,8 @@ async def receive_one(requests: list[tuple[str, dict[str, Any]]]) -> tuple[async
 async def test_webhook_posts_alertmanagers_webhook_body() -> None:
     requests: list[tuple[str, dict[str, Any]]] = []
     server, port = await receive_one(requests)
-    sink = WebhookSink(
-        f"http://127.0.0.1:{port}/hook", 5.0, 100, 60.0, "http://cp:9464", clock=lambda: NOW
-    )
+    target = HttpTarget("webhook:test", f"http://127.0.0.1:{port}/hook", 5.0)
+    sink = WebhookSink(target, 100, 60.0, "http://cp:9464", clock=lambda: NOW)
     firing = Notification(
         {"alertname": "A", "site": "lon1"},
         {"summary": "s"},
@@ -80,9 +80,8 @@ async def test_webhook_posts_alertmanagers_webhook_body() -> None:
 
 
 async def test_a_refused_webhook_is_retried_then_dropped_and_counted() -> None:
-    sink = WebhookSink(
-        "http://127.0.0.1:9/nobody-listens", 1.0, 100, 0.2, "http://cp", clock=lambda: NOW
-    )
+    target = HttpTarget("webhook:test", "http://127.0.0.1:9/nobody-listens", 1.0)
+    sink = WebhookSink(target, 100, 0.2, "http://cp", clock=lambda: NOW)
     worker = asyncio.create_task(sink.run())
     try:
         sink.submit([Notification({"alertname": "A"}, {}, NOW, NOW + 60, "u")])
@@ -267,18 +266,20 @@ def test_an_alert_firing_before_a_window_opens_is_still_sent_and_resolved(tmp_pa
 
 
 def test_sink_names_and_the_logged_settings_keep_url_secrets_out() -> None:
+    from callpulse.alerting.sinks import build_sinks
     from callpulse.config import Settings
-    from callpulse.sinks.alertmanager import AlertmanagerSink
-    from callpulse.sinks.webhook import WebhookSink
 
     secret_am = "https://ops:hunter2@am.example:9093/prefix?token=abc"
     secret_hook = "https://hooks.example/services/T0/B0/XXXXSECRETXXXX"
-    assert AlertmanagerSink(secret_am, 5, 10, 60).name == "alertmanager:https://am.example:9093"
-    hook = WebhookSink(secret_hook, 5, 10, 60, "http://cp", lambda: 0.0)
-    assert hook.name == "webhook:https://hooks.example"
     settings = Settings.model_validate(
         {"alerting": {"alertmanagers": [{"url": secret_am}], "webhooks": [{"url": secret_hook}]}}
     )
+    built = build_sinks(settings.alerting, lambda: 0.0, event_time=False)
+    assert [sink.name for sink in built.notifications] == [
+        "alertmanager:https://am.example:9093",
+        "webhook:https://hooks.example",
+        "log",
+    ]
     text = str(settings.redacted())
     assert "hunter2" not in text
     assert "SECRET" not in text
@@ -315,17 +316,19 @@ async def test_sinks_authenticate_with_basic_auth_or_a_bearer_token(tmp_path: Pa
     note = Notification({"alertname": "A"}, {}, NOW - 60, NOW + 240, "http://cp")
     sinks: list[Sink] = [
         # user:password@ in the URL authenticates (it used to be dropped)...
-        AlertmanagerSink(f"http://am:s3cret@127.0.0.1:{port}", 5.0, 10, 60.0),
+        AlertmanagerSink(HttpTarget("am:1", f"http://am:s3cret@127.0.0.1:{port}", 5.0), 10, 60.0),
         # ...and so do http_config's basic auth and a bearer token from a file.
-        AlertmanagerSink(f"http://127.0.0.1:{port}", 5.0, 10, 60.0, http=HttpConfig("cp", "pw")),
+        AlertmanagerSink(
+            HttpTarget("am:2", f"http://127.0.0.1:{port}", 5.0, HttpConfig("cp", "pw")), 10, 60.0
+        ),
         WebhookSink(
-            f"http://127.0.0.1:{port}/hook",
-            5.0,
+            HttpTarget(
+                "hook", f"http://127.0.0.1:{port}/hook", 5.0, HttpConfig(bearer_token_file=token)
+            ),
             10,
             60.0,
             "http://cp",
             lambda: NOW,
-            http=HttpConfig(bearer_token_file=token),
         ),
     ]
     try:
@@ -338,10 +341,6 @@ async def test_sinks_authenticate_with_basic_auth_or_a_bearer_token(tmp_path: Pa
     basic = [base64.b64decode(h["authorization"].split()[1]).decode() for h in headers[:2]]
     assert basic == ["am:s3cret", "cp:pw"]
     assert headers[2]["authorization"] == "Bearer t0ken"
-    assert {s.name for s in sinks} == {
-        f"alertmanager:http://127.0.0.1:{port}",
-        f"webhook:http://127.0.0.1:{port}",
-    }
 
 
 async def test_a_failed_post_names_the_host_not_the_credentials() -> None:
@@ -481,14 +480,8 @@ async def test_a_redirect_to_another_origin_sends_it_nothing_and_is_a_counted_fa
         }[elsewhere]
         async with Receiver() as first:
             first.answer = redirect(status, location.format(port=first.port))
-            sink = WebhookSink(
-                f"http://u:s3cret@127.0.0.1:{first.port}/hook?token=t0ken",
-                5.0,
-                10,
-                600.0,
-                "http://cp",
-                lambda: NOW,
-            )
+            url = f"http://u:s3cret@127.0.0.1:{first.port}/hook?token=t0ken"
+            sink = WebhookSink(HttpTarget("hook", url, 5.0), 10, 600.0, "http://cp", lambda: NOW)
             with capture_logs() as logs:
                 await deliver(sink)
         assert other.requests == []  # not a byte of the alert, nor the credentials
@@ -503,14 +496,8 @@ async def test_a_redirect_to_another_origin_sends_it_nothing_and_is_a_counted_fa
 async def test_a_redirect_within_the_origin_keeps_the_body_and_the_credentials() -> None:
     async with Receiver() as receiver:
         receiver.answer = redirect(307, "/landed")
-        sink = WebhookSink(
-            f"http://u:s3cret@127.0.0.1:{receiver.port}/hook",
-            5.0,
-            10,
-            600.0,
-            "http://cp",
-            lambda: NOW,
-        )
+        url = f"http://u:s3cret@127.0.0.1:{receiver.port}/hook"
+        sink = WebhookSink(HttpTarget("hook", url, 5.0), 10, 600.0, "http://cp", lambda: NOW)
         await deliver(sink)
     assert sink.stats.as_dict() == {"sent": 1, "failed": 0, "dropped": 0}
     (m1, p1, body1, auth1), (m2, p2, body2, auth2) = receiver.requests
@@ -523,9 +510,8 @@ async def test_a_redirect_within_the_origin_keeps_the_body_and_the_credentials()
 async def test_a_redirect_that_would_turn_the_post_into_a_get_is_not_counted_sent() -> None:
     async with Receiver() as receiver:
         receiver.answer = redirect(303, "/landed")
-        sink = WebhookSink(
-            f"http://127.0.0.1:{receiver.port}/hook", 5.0, 10, 600.0, "http://cp", lambda: NOW
-        )
+        url = f"http://127.0.0.1:{receiver.port}/hook"
+        sink = WebhookSink(HttpTarget("hook", url, 5.0), 10, 600.0, "http://cp", lambda: NOW)
         await deliver(sink)
     assert [method for method, *_ in receiver.requests] == ["POST"]
     assert sink.stats.as_dict() == {"sent": 0, "failed": 1, "dropped": 1}

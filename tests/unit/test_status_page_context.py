@@ -18,8 +18,8 @@ from callpulse.core.monitor import Monitor, MonitorConfig
 from callpulse.core.planned_silences import CREATED_BY, comment
 from callpulse.core.rules import RuleSpec, compile_rule
 from callpulse.core.timefmt import rfc3339
+from callpulse.sinks.http_client import HttpTarget
 from callpulse.sinks.silence_reader import SilenceReader
-from callpulse.sinks.silences import SilenceTarget
 from callpulse.web.page_context import (
     Links,
     PageContext,
@@ -153,7 +153,7 @@ def alertmanager_answer(request: web.Request) -> web.Response:
 
 async def test_silences_and_the_alerts_they_mute_come_from_the_background_read() -> None:
     async with Receiver(alertmanager_answer) as am:
-        target = SilenceTarget("alertmanager:am", f"http://127.0.0.1:{am.port}", 5.0)
+        target = HttpTarget("alertmanager:am", f"http://127.0.0.1:{am.port}", 5.0)
         reader = SilenceReader(target, 30.0, 65536, 100)
         status = board(reader)
         before = status.document()["silences"]
@@ -182,7 +182,7 @@ async def test_silences_and_the_alerts_they_mute_come_from_the_background_read()
 )
 async def test_a_failed_read_shows_its_error_instead_of_silences(answer: Any, error: str) -> None:
     async with Receiver(alertmanager_answer) as am:
-        target = SilenceTarget("alertmanager:am", f"http://user:pw@127.0.0.1:{am.port}", 5.0)
+        target = HttpTarget("alertmanager:am", f"http://user:pw@127.0.0.1:{am.port}", 5.0)
         reader = SilenceReader(target, 30.0, 65536, 100)
         await reader.read()
         assert reader.view.rows
@@ -209,7 +209,7 @@ async def test_a_hung_alertmanager_never_holds_up_the_document() -> None:
     await site.start()
     port = runner.addresses[0][1]
     try:
-        target = SilenceTarget("alertmanager:am", f"http://127.0.0.1:{port}", 30.0)
+        target = HttpTarget("alertmanager:am", f"http://127.0.0.1:{port}", 30.0)
         reader = SilenceReader(target, 30.0, 65536, 100)
         status = board(reader)
         task = asyncio.create_task(reader.run())

@@ -10,6 +10,7 @@ each format keeps its limits beside its records.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -38,7 +39,7 @@ def report(out: Writer, name: str, agent: Any, state: Derived) -> None:
         out.add("agent.state", agent_id=name, state=state[0], queues=list(state[1]))
 
 
-class DerivedAgents(Generic[A]):
+class DerivedAgents(abc.ABC, Generic[A]):
     """The agents of ``site``; wrap-ups are timed for ``max_agents`` agents, and
     ``max_memberships`` (agent, queue) pairs are kept over all of them."""
 
@@ -49,9 +50,9 @@ class DerivedAgents(Generic[A]):
         self._memberships = Budget(max_memberships)
         self._wrapups = WrapupClock(self._agents, 2 * max_agents)
 
+    @abc.abstractmethod
     def _derive(self, agent: A, now: float) -> Derived:
         """``agent``'s v1 state and queues at ``now``."""
-        raise NotImplementedError
 
     def flush(self, now: float) -> list[V1]:
         """``agent.state`` for wrap-ups that ended by ``now``, for a quiet stream's tick."""

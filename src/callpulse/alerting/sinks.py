@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 import structlog
 
 from callpulse.config import AlertingSettings
-from callpulse.config.convert import http_config
+from callpulse.config.convert import http_targets
 from callpulse.core.alerting import AlertingConfig
 from callpulse.sinks.alertmanager import AlertmanagerSink
 from callpulse.sinks.delivery import Sink
 from callpulse.sinks.log import LogSink
-from callpulse.sinks.silences import SilenceKeeper, SilenceTarget
+from callpulse.sinks.silences import SilenceKeeper
 from callpulse.sinks.webhook import WebhookSink
 
 log = structlog.get_logger("callpulse.alerts")
@@ -37,22 +37,14 @@ def build_sinks(settings: AlertingSettings, now: Callable[[], float], *, event_t
     time, which no Alertmanager silence can follow."""
     max_age = max(settings.resend_delay, settings.evaluation_interval)
     capacity = settings.queue_capacity
+    external_url = settings.external_url or AlertingConfig.external_url
     sinks: list[Sink] = [
-        AlertmanagerSink(am.url, am.timeout, capacity, max_age, label, http_config(am))
-        for label, am in settings.labelled("alertmanager")
+        AlertmanagerSink(target, capacity, max_age)
+        for target in http_targets(settings, "alertmanager")
     ]
     sinks += [
-        WebhookSink(
-            w.url,
-            w.timeout,
-            capacity,
-            max_age,
-            settings.external_url or AlertingConfig.external_url,
-            now,
-            label,
-            http_config(w),
-        )
-        for label, w in settings.labelled("webhook")
+        WebhookSink(target, capacity, max_age, external_url, now)
+        for target in http_targets(settings, "webhook")
     ]
     if settings.log:
         sinks.append(LogSink(now))
@@ -68,8 +60,5 @@ def _silence_keeper(settings: AlertingSettings, event_time: bool) -> SilenceKeep
         # A replay's or a sped-up simulation's clock is not the one silences run on.
         log.warning("silence_windows_off", reason="the clock is event time, not wall time")
         return None
-    targets = [
-        SilenceTarget(label, am.url, am.timeout, http_config(am))
-        for label, am in settings.labelled("alertmanager")
-    ]
+    targets = http_targets(settings, "alertmanager")
     return SilenceKeeper(targets, wanted.cluster, wanted.max_answer_bytes)

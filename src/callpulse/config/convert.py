@@ -10,11 +10,12 @@ field the two share by name is copied by :func:`into`, not listed again.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel
 
 from callpulse.config.alerting_settings import (
+    AlertingSettings,
     HttpClientSettings,
     RuleSettings,
     SilenceWindowSettings,
@@ -41,7 +42,7 @@ from callpulse.core.planned_silences import SilenceWindowPolicy
 from callpulse.core.queues import ServiceLevelPolicy
 from callpulse.core.rules import RuleSpec
 from callpulse.core.silence import SilencePolicy
-from callpulse.sinks.http_client import HttpConfig
+from callpulse.sinks.http_client import HttpConfig, HttpTarget
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -190,6 +191,16 @@ def rule_spec(rule: RuleSettings) -> RuleSpec:
 def http_limits(http: HttpSettings) -> HttpLimits:
     """What the HTTP server allows a client."""
     return into(HttpLimits, http)
+
+
+def http_targets(
+    alerting: AlertingSettings, kind: Literal["alertmanager", "webhook"]
+) -> list[HttpTarget]:
+    """``kind``'s receivers in the order configured, each with its ``sink`` label."""
+    return [
+        HttpTarget(label, target.url, target.timeout, http_config(target))
+        for label, target in alerting.labelled(kind)
+    ]
 
 
 def http_config(client: HttpClientSettings) -> HttpConfig:

@@ -19,7 +19,7 @@ a cap for good, so places are given back (:meth:`LabelGuard.release`) in one of 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from typing import Generic, TypeVar
 
 OVERFLOW = "_overflow"
@@ -86,6 +86,13 @@ class LabelGuard:
 
 K = TypeVar("K")
 V = TypeVar("V")
+S = TypeVar("S", bound=tuple[str, ...])
+
+
+def without_sites(table: Mapping[S, V], sites: Iterable[str]) -> dict[S, V]:
+    """The entries of ``table``, keyed by ``(site, ...)``, of sites other than ``sites``."""
+    gone = set(sites)
+    return {key: value for key, value in table.items() if key[0] not in gone}
 
 
 class IdleNames(Generic[K, V]):
@@ -143,6 +150,46 @@ class IdleNames(Generic[K, V]):
         del names[name]
         give_back(name)
         return True
+
+
+class SiteNames(Generic[V]):
+    """The values of one capped label by ``(site, name)``, each with its state, that give the
+    idlest name's place back when the cap needs it (the trunks, the components).
+
+    ``entries`` is the table itself, read and written directly on the event path.
+    """
+
+    def __init__(
+        self,
+        label: str,
+        guard: LabelGuard,
+        idle_after: float,
+        rescan_after: float,
+        last_seen: Callable[[V], float],
+    ) -> None:
+        self.entries: dict[tuple[str, str], V] = {}
+        self._label = label
+        self._guard = guard
+        self._idle = IdleNames[tuple[str, str], V](idle_after, rescan_after, last_seen)
+
+    def admit(self, site: str, name: str) -> tuple[str, str]:
+        """The key ``name`` of ``site`` is kept under: itself, or ``OVERFLOW`` past the cap."""
+        return site, self._guard.admit(self._label, name, site)
+
+    def release_idlest(self, now: float) -> bool:
+        """Forget the name idle the longest, if idle for longer than ``idle_after`` at
+        ``now``, giving its place back to the cap; whether one was."""
+        guard, label = self._guard, self._label
+        return self._idle.release_idlest(
+            now, self.entries, lambda key: guard.release(label, key[1], key[0])
+        )
+
+    def forget_sites(self, sites: Iterable[str]) -> None:
+        """Drop every name of ``sites``; the monitor gives their places back with the
+        sites' (:meth:`LabelGuard.forget_site`)."""
+        gone = set(sites)
+        for key in [key for key in self.entries if key[0] in gone]:
+            del self.entries[key]
 
 
 def _holds_no_place(name: object) -> bool:

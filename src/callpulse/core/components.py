@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from callpulse.core import events as ev
-from callpulse.core.cardinality import IdleNames, LabelGuard
+from callpulse.core.cardinality import LabelGuard, SiteNames
 from callpulse.core.timegrid import TimeGrid
 
 STATUSES = ("up", "degraded", "down")
@@ -47,12 +47,11 @@ class ComponentTracker:
         self, grid: TimeGrid, guard: LabelGuard, stale_after: float, idle_after: float
     ) -> None:
         self._grid = grid
-        self._guard = guard
         self._stale_after = stale_after
-        self._components: dict[tuple[str, str], _Component] = {}
-        self._idle = IdleNames[tuple[str, str], _Component](
-            idle_after, grid.bucket, lambda c: c.last_seen
+        self._names = SiteNames[_Component](
+            "component", guard, idle_after, grid.bucket, lambda c: c.last_seen
         )
+        self._components = self._names.entries
 
     def apply(
         self, event: ev.Event, ts: float, bucket: int, late: bool, replay: bool = False
@@ -60,8 +59,7 @@ class ComponentTracker:
         """Record a heartbeat; an older one than already seen changes nothing."""
         if not isinstance(event, ev.ComponentHealth):
             return
-        name = self._guard.admit("component", event.component, event.site)
-        key = (event.site, name)
+        key = self._names.admit(event.site, event.component)
         seen = self._components.get(key)
         if seen is None or ts >= seen.last_seen:
             self._components[key] = _Component(event.kind, event.status, ts)
@@ -69,15 +67,11 @@ class ComponentTracker:
     def release_idlest(self) -> bool:
         """Forget the component silent the longest, if silent for longer than ``idle_after``,
         giving its name back to the cap; whether one was."""
-        guard = self._guard
-        return self._idle.release_idlest(
-            self._grid.now, self._components, lambda k: guard.release("component", k[1], k[0])
-        )
+        return self._names.release_idlest(self._grid.now)
 
     def forget_sites(self, sites: Iterable[str]) -> None:
         """Drop every component of ``sites``."""
-        gone = set(sites)
-        self._components = {k: v for k, v in self._components.items() if k[0] not in gone}
+        self._names.forget_sites(sites)
 
     def views(self) -> list[ComponentView]:
         """Every component's effective status at the grid's *now*."""

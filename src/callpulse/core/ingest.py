@@ -296,11 +296,8 @@ class Ingest:
                 # still counted and dead-lettered, with the record that holds it.
                 self._reject(rejected, record, exc.reason, exc.detail)
                 yielded = exc.records
-            except DecodeError as exc:
-                self._reject(rejected, record, exc.reason, exc.detail)
-                continue
             except Exception as exc:
-                self._failed(record, "adapter", exc, rejected)
+                self._refuse(record, "adapter", exc, rejected)
                 continue
             for each in yielded:
                 # A rejection names the platform's record, which is what its owner can fix.
@@ -315,11 +312,8 @@ class Ingest:
             event = record.event
             if event is None:
                 event = decode(record.value, self.max_record_bytes)
-        except DecodeError as exc:
-            self._reject(rejected, source, exc.reason, exc.detail)
-            return
         except Exception as exc:
-            self._failed(source, "decode", exc, rejected)
+            self._refuse(source, "decode", exc, rejected)
             return
         try:
             outcome = monitor.apply(event, record.replay)
@@ -347,13 +341,23 @@ class Ingest:
         self.invalid[reason] = self.invalid.get(reason, 0) + 1
         rejected.append(Rejection(record, reason, detail, error))
 
+    def _refuse(
+        self, record: RawRecord, stage: Stage, exc: Exception, rejected: list[Rejection]
+    ) -> None:
+        """One record's boundary: a DecodeError is the record's own fault and says why;
+        anything else is :meth:`_failed`."""
+        if isinstance(exc, DecodeError):
+            self._reject(rejected, record, exc.reason, exc.detail)
+        else:
+            self._failed(record, stage, exc, rejected)
+
     def _failed(
         self, record: RawRecord, stage: Stage, exc: Exception, rejected: list[Rejection]
     ) -> None:
-        """One record's boundary: whatever it made a stage raise (a defect of ours, a
-        RecursionError, a MemoryError of its own making) rejects that record alone, and the
-        stream goes on. It is counted by stage, and the error rides with the rejection so
-        that the shell can log its traceback."""
+        """Whatever a record made a stage raise (a defect of ours, a RecursionError, a
+        MemoryError of its own making) rejects that record alone, and the stream goes on.
+        It is counted by stage, and the error rides with the rejection so that the shell
+        can log its traceback."""
         if not record.replay:
             self.errors[stage] += 1
         detail = f"{stage}: {type(exc).__name__}: {exc}"[:500]

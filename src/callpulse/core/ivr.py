@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 from callpulse.core import events as ev
-from callpulse.core.cardinality import LabelGuard
+from callpulse.core.cardinality import LabelGuard, without_sites
+from callpulse.core.kpi import in_use
 from callpulse.core.timegrid import TimeGrid
 from callpulse.core.windows import RollingCounters
 
@@ -66,7 +67,7 @@ class IvrView:
     @property
     def ports_utilization(self) -> float | None:
         """Ports in use / ports, once ``ivr.ports`` has said both."""
-        return (self.ports_in_use or 0) / self.ports_total if self.ports_total else None
+        return in_use(self.ports_in_use, self.ports_total)
 
 
 @dataclass(slots=True)
@@ -163,8 +164,7 @@ class IvrTracker:
 
     def forget_sites(self, sites: Iterable[str]) -> None:
         """Drop every application of ``sites``."""
-        gone = set(sites)
-        self._apps = {k: v for k, v in self._apps.items() if k[0] not in gone}
+        self._apps = without_sites(self._apps, sites)
 
     def views(self) -> list[IvrView]:
         """Every application's KPIs at the grid's *now*."""

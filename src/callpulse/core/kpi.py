@@ -79,6 +79,11 @@ def average_handle_time(sums: Sequence[int]) -> float | None:
     return sums[QueueField.HANDLE_MS] / completed / 1000 if completed else None
 
 
+def in_use(used: int | None, total: int | None) -> float | None:
+    """``used`` / ``total`` (trunk channels, IVR ports), once a status has said the total."""
+    return (used or 0) / total if total else None
+
+
 def occupancy(busy_ms: int, available_ms: int) -> float | None:
     """Handle time / (handle time + available time) of the agents serving a queue."""
     total = busy_ms + available_ms

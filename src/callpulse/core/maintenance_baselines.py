@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from callpulse.core.calendar import Occurrence
+from callpulse.core.cardinality import without_sites
 from callpulse.core.flow_history import SPAN as FLOW_SPAN
 from callpulse.core.flow_history import FlowHistory
 from callpulse.core.maintenance_judge import reading_of
@@ -44,7 +45,7 @@ class Baselines:
 
     def forget_sites(self, gone: set[str]) -> None:
         """Drop the samples of the sites ``gone``."""
-        self._samples = {k: v for k, v in self._samples.items() if k[0] not in gone}
+        self._samples = without_sites(self._samples, gone)
 
     def keep_windows(self, live: set[tuple[str, float]]) -> None:
         """Forget the frozen baselines of windows not in ``live``."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from callpulse.core import events as ev
-from callpulse.core.cardinality import LabelGuard
+from callpulse.core.cardinality import LabelGuard, without_sites
 from callpulse.core.kpi import QUEUE_COUNTS, QUEUE_FIELDS, QueueField
 from callpulse.core.queue_reading import view, window_kpis
 from callpulse.core.queue_state import (
@@ -228,8 +228,8 @@ class QueueTracker:
     def forget_sites(self, sites: Iterable[str]) -> None:
         """Drop every queue and agent of ``sites``."""
         gone = set(sites)
-        self._queues = {k: v for k, v in self._queues.items() if k[0] not in gone}
-        self._agents = {k: v for k, v in self._agents.items() if k[0] not in gone}
+        self._queues = without_sites(self._queues, gone)
+        self._agents = without_sites(self._agents, gone)
 
     def __len__(self) -> int:
         return len(self._queues)

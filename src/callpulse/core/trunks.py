@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 from callpulse.core import events as ev
-from callpulse.core.cardinality import IdleNames, LabelGuard
+from callpulse.core.cardinality import LabelGuard, SiteNames
 from callpulse.core.events import SCORE_KINDS, ScoreKind
 from callpulse.core.histogram import LinearBins, LogBins, RollingHistogram
+from callpulse.core.kpi import in_use
 from callpulse.core.timegrid import TimeGrid
 from callpulse.core.windows import RollingCounters
 
@@ -100,7 +101,7 @@ class TrunkView:
     @property
     def utilization(self) -> float | None:
         """Channels in use / channels, once ``trunk.status`` has said both."""
-        return (self.channels_in_use or 0) / self.channels_total if self.channels_total else None
+        return in_use(self.channels_in_use, self.channels_total)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,12 +158,11 @@ class TrunkTracker:
     event_types = ("trunk.status", "call.setup", "media.quality")
 
     def __init__(self, grid: TimeGrid, guard: LabelGuard, idle_after: float) -> None:
-        self._grid = grid
-        self._guard = guard
-        self._trunks: dict[tuple[str, str], _Trunk] = {}
-        self._idle = IdleNames[tuple[str, str], _Trunk](
-            idle_after, grid.bucket, lambda t: t.touched
+        self._names = SiteNames[_Trunk](
+            "trunk", guard, idle_after, grid.bucket, lambda t: t.touched
         )
+        self._trunks = self._names.entries
+        self._grid = grid
         self._keep_run = False
 
     def keep_run(self) -> None:
@@ -231,8 +231,8 @@ class TrunkTracker:
         trunk.count(bucket, added)
 
     def _trunk(self, site: str, name: str) -> _Trunk:
-        name = self._guard.admit("trunk", name, site)
-        trunk = self._trunks.get((site, name))
+        key = self._names.admit(site, name)
+        trunk = self._trunks.get(key)
         if trunk is None:
             g = self._grid
             trunk = _Trunk(
@@ -244,7 +244,7 @@ class TrunkTracker:
             )
             if self._keep_run:
                 trunk.run = [0] * (_FIELDS + 2)
-            self._trunks[(site, name)] = trunk
+            self._trunks[key] = trunk
         else:
             trunk.advance(self._grid.head)
         trunk.touched = self._grid.now
@@ -255,15 +255,11 @@ class TrunkTracker:
         ``idle_after``, giving its name back to the cap; whether one was."""
         if self._keep_run:  # a whole run's report needs every trunk to its end
             return False
-        guard = self._guard
-        return self._idle.release_idlest(
-            self._grid.now, self._trunks, lambda k: guard.release("trunk", k[1], k[0])
-        )
+        return self._names.release_idlest(self._grid.now)
 
     def forget_sites(self, sites: Iterable[str]) -> None:
         """Drop every trunk of ``sites``."""
-        gone = set(sites)
-        self._trunks = {k: v for k, v in self._trunks.items() if k[0] not in gone}
+        self._names.forget_sites(sites)
 
     def views(self) -> list[TrunkView]:
         """Every trunk's KPIs at the grid's *now*."""

@@ -107,8 +107,7 @@ class ContactCenter(CallFlow):
             off = i >= staffed
             if off != agent.off_shift:
                 agent.off_shift = off
-                if not agent.busy:
-                    self._agent_state(queue, agent, agent.idle_state)
+                self._settle(queue, agent)
         self._dispatch(queue)
         next_hour = (math.floor(self._now / 3600) + 1) * 3600
         self._schedule(next_hour, "shift", queue)
@@ -130,9 +129,13 @@ class ContactCenter(CallFlow):
     def _on_break_end(self, subject: tuple[SimQueue, Agent]) -> None:
         queue, agent = subject
         agent.on_break = False
+        self._settle(queue, agent)
+        self._dispatch(queue)
+
+    def _settle(self, queue: SimQueue, agent: Agent) -> None:
+        """Report ``agent``'s idle state as it now is; one on a call reports at its end."""
         if not agent.busy:
             self._agent_state(queue, agent, agent.idle_state)
-        self._dispatch(queue)
 
     # --- incidents -----------------------------------------------------------------------
 
@@ -167,8 +170,7 @@ class ContactCenter(CallFlow):
             else:
                 for queue, agent in returning:
                     agent.offline = False
-                    if not agent.busy:
-                        self._agent_state(queue, agent, agent.idle_state)
+                    self._settle(queue, agent)
                 for queue in {id(q): q for q, _ in returning}.values():
                     self._dispatch(queue)
         if incident.kind == "maintenance":
@@ -180,8 +182,7 @@ class ContactCenter(CallFlow):
         """One agent an incident took logs back in (``return_spread``)."""
         queue, agent = subject
         agent.offline = False
-        if not agent.busy:
-            self._agent_state(queue, agent, agent.idle_state)
+        self._settle(queue, agent)
         self._dispatch(queue)
 
     def _affected_queues(self, incident: Incident) -> list[SimQueue]:

@@ -66,9 +66,14 @@ class Checkpoint:
     @property
     def inside(self) -> bool | None:
         """The truth within [low, high]; None when no range was announced."""
-        if self.low is None or self.high is None:
-            return None
-        return self.low <= self.truth <= self.high
+        return _within(self.truth, self.low, self.high)
+
+
+def _within(value: float | None, low: float | None, high: float | None) -> bool | None:
+    """``value`` in [low, high]; None when a range or the value is missing."""
+    if value is None or low is None or high is None:
+        return None
+    return low <= value <= high
 
 
 @dataclass
@@ -96,9 +101,7 @@ class Forecast:
     def inside(self) -> bool | None:
         """The path played within [low, high] (the range is of where one path ends); None
         when no range was forecast."""
-        if self.low is None or self.high is None or self.path is None:
-            return None
-        return self.low <= self.path <= self.high
+        return _within(self.path, self.low, self.high)
 
 
 @dataclass

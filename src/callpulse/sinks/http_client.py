@@ -91,6 +91,18 @@ class HttpConfig:
 
 
 @dataclass(frozen=True)
+class HttpTarget:
+    """One receiver callpulse calls: its ``sink`` label (what logs and metrics name it by,
+    :func:`~callpulse.sinks.naming.sink_labels`), its URL (a secret: it may hold credentials),
+    how long a request may take, and how to authenticate."""
+
+    label: str
+    url: str
+    timeout: float = 10.0
+    http: HttpConfig | None = None
+
+
+@dataclass(frozen=True)
 class Answer:
     """What the receiver answered, after any redirect followed."""
 

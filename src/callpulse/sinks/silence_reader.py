@@ -19,8 +19,7 @@ from typing import Any
 import structlog
 
 from callpulse.core.silence_view import LabelSet, SilenceRow, live_silences, silenced_alerts
-from callpulse.sinks.http_client import HttpClient, HttpError
-from callpulse.sinks.silences import SilenceTarget
+from callpulse.sinks.http_client import HttpClient, HttpError, HttpTarget
 
 log = structlog.get_logger("callpulse.alerts")
 
@@ -45,7 +44,7 @@ class SilenceReader:
     the last round's."""
 
     def __init__(
-        self, target: SilenceTarget, interval: float, max_answer_bytes: int, max_silences: int
+        self, target: HttpTarget, interval: float, max_answer_bytes: int, max_silences: int
     ) -> None:
         self._target = target
         self._interval = interval

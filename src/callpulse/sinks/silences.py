@@ -29,7 +29,7 @@ import structlog
 
 from callpulse.core.planned_silences import Change, Held, OccurrenceKey, Wanted, held, reconcile
 from callpulse.sinks.delivery import DeliveryError
-from callpulse.sinks.http_client import HttpClient, HttpConfig, HttpError
+from callpulse.sinks.http_client import HttpClient, HttpError, HttpTarget
 
 log = structlog.get_logger("callpulse.alerts")
 
@@ -46,17 +46,6 @@ RETRY_MIN, RETRY_MAX = 1.0, 60.0
 MAX_CHANGES = 50
 """Requests one sync makes at most: an Alertmanager that answers with thousands of silences
 tagged as callpulse's gets them expired a batch at a time, not all in one go."""
-
-
-@dataclass(frozen=True)
-class SilenceTarget:
-    """One Alertmanager: its base URL (a secret), ``label`` (its ``sink`` label), how long a
-    request may take, and how to authenticate."""
-
-    label: str
-    url: str
-    timeout: float
-    http: HttpConfig | None = None
 
 
 @dataclass
@@ -95,7 +84,7 @@ class _Synced:
 
 @dataclass
 class _Group:
-    targets: list[SilenceTarget]
+    targets: list[HttpTarget]
     synced: object = None  # the signature of the plan last synced
     ends: dict[OccurrenceKey, float] = field(default_factory=dict)  # as the last sync left them
     next_at: float = 0.0  # time.monotonic() of the next sync
@@ -108,7 +97,7 @@ class SilenceKeeper:
 
     def __init__(
         self,
-        targets: Sequence[SilenceTarget],
+        targets: Sequence[HttpTarget],
         cluster: bool,
         max_answer_bytes: int,
         retry: tuple[float, float] = (RETRY_MIN, RETRY_MAX),
@@ -188,7 +177,7 @@ class SilenceKeeper:
             retry_in=round(wait, 2),
         )
 
-    async def _sync(self, target: SilenceTarget, plan: _Plan) -> _Synced:
+    async def _sync(self, target: HttpTarget, plan: _Plan) -> _Synced:
         """One sync of ``target``. Raises when the Alertmanager cannot be read, or a change
         fails."""
         client = self._clients[target.label]
@@ -221,7 +210,7 @@ class SilenceKeeper:
         return _Synced(ends, len(changes) <= MAX_CHANGES, any(c.kind == "create" for c in made))
 
     async def _change(
-        self, client: HttpClient, base: str, target: SilenceTarget, change: Change
+        self, client: HttpClient, base: str, target: HttpTarget, change: Change
     ) -> None:
         stats = self.stats[target.label]
         body = change.body()

@@ -8,9 +8,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from callpulse.core.alert_state import Notification
-from callpulse.sinks.delivery import Sink
-from callpulse.sinks.http_client import HttpClient, HttpConfig
-from callpulse.sinks.naming import sink_name
+from callpulse.sinks.http_client import HttpTarget
+from callpulse.sinks.http_sink import HttpSink
 
 
 def webhook_payload(batch: Sequence[Notification], now: float, external_url: str) -> dict[str, Any]:
@@ -43,33 +42,23 @@ def webhook_payload(batch: Sequence[Notification], now: float, external_url: str
     }
 
 
-class WebhookSink(Sink):
-    """POSTs each batch to ``url``; ``label`` as :class:`AlertmanagerSink`'s."""
+class WebhookSink(HttpSink):
+    """POSTs each batch to its target's URL as Alertmanager's webhook body; ``clock`` tells
+    what has resolved, ``external_url`` where the alerts came from."""
 
     def __init__(
         self,
-        url: str,
-        timeout: float,
+        target: HttpTarget,
         capacity: int,
         max_age: float,
         external_url: str,
         clock: Callable[[], float],
-        label: str | None = None,
-        http: HttpConfig | None = None,
     ) -> None:
-        super().__init__(capacity, max_age)
-        self.url = url
-        self.name = label or sink_name("webhook", url)
-        self._client = HttpClient(http)
-        self._timeout = timeout
+        super().__init__(target, capacity, max_age)
         self._external_url = external_url
         self._clock = clock
 
     async def send(self, batch: Sequence[Notification]) -> None:
         payload = webhook_payload(batch, self._clock(), self._external_url)
-        await self._client.post_json(
-            self.url, json.dumps(payload).encode(), self._timeout, "webhook"
-        )
-
-    async def close(self) -> None:
-        await self._client.close()
+        body = json.dumps(payload).encode()
+        await self._client.post_json(self.target.url, body, self.target.timeout, "webhook")

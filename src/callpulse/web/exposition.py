@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import Callable, Iterable, Mapping
-from typing import ClassVar
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import ClassVar, TypeVar
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import (
@@ -31,6 +31,8 @@ from callpulse.core.events import EVENT_TYPES
 from callpulse.core.ingest import Ingest
 from callpulse.protocols import Adapter, DeadLetterStats
 from callpulse.web.textformat import RowFamily
+
+F = TypeVar("F", CounterMetricFamily, GaugeMetricFamily)
 
 
 class SourceMetrics:
@@ -133,23 +135,19 @@ class CallpulseCollector(Collector):
                     labels["suppressed_by"] = window
                 alerts.add_sample("callpulse_alerts", labels, 1.0)
         yield alerts
+        deliveries = sorted(self._alerting.deliveries().items())
         notifications = CounterMetricFamily(
             "callpulse_alert_notifications",
             "Alert notifications by sink and result (sent, failed and retried, dropped).",
             labels=["sink", "result"],
         )
-        for sink, results in sorted(self._alerting.deliveries().items()):
-            for result, count in results.items():
-                notifications.add_metric([sink, result], count)
-        yield notifications
+        yield _rows(notifications, (((s, r), n) for s, rs in deliveries for r, n in rs.items()))
         suppressed = CounterMetricFamily(
             "callpulse_alerts_suppressed",
             "Alerts a maintenance window explained, withheld from the sinks (once per alert).",
             labels=["alertname", "maintenance"],
         )
-        for (alertname, window), count in sorted(self._alerting.suppressed().items()):
-            suppressed.add_metric([alertname, window], count)
-        yield suppressed
+        yield _rows(suppressed, sorted(self._alerting.suppressed().items()))
 
     def _daemon(self) -> Iterable[Metric]:
         monitor = self._ingest.monitor
@@ -228,9 +226,7 @@ class CallpulseCollector(Collector):
             "Well-formed platform records of a kind events v1 has no use for, skipped.",
             labels=["format", "kind"],
         )
-        for (fmt, kind), count in sorted(self._ignored().items()):
-            ignored.add_metric([fmt, kind], count)
-        yield ignored
+        yield _rows(ignored, sorted(self._ignored().items()))
         yield CounterMetricFamily(
             "callpulse_label_values_released",
             "Label values forgotten and given back to their cap: queues, IVR applications and "
@@ -244,18 +240,16 @@ class CallpulseCollector(Collector):
             "forgotten early or refused.",
             labels=["cap"],
         )
-        for cap, ratio in sorted((monitor.cap_fill() | dict(self._caps())).items()):
-            fill.add_metric([cap], ratio)
-        yield fill
+        caps = monitor.cap_fill() | dict(self._caps())
+        yield _rows(fill, (((cap,), ratio) for cap, ratio in sorted(caps.items())))
 
         lag = GaugeMetricFamily(
             "callpulse_consumer_lag_records",
             "Records in the partition not yet fetched (high watermark - position).",
             labels=["topic", "partition"],
         )
-        for (topic, partition), records in sorted(self._source.lag().items()):
-            lag.add_metric([topic, str(partition)], records)
-        yield lag
+        lags = sorted(self._source.lag().items())
+        yield _rows(lag, (((topic, str(p)), records) for (topic, p), records in lags))
 
         status = GaugeMetricFamily(
             "callpulse_consumer_status",
@@ -282,9 +276,7 @@ class CallpulseCollector(Collector):
             "The newest occurred_at applied for each site (Unix seconds).",
             labels=["site"],
         )
-        for site, at in sorted(monitor.site_last_event.items()):
-            last.add_metric([site], at)
-        yield last
+        yield _rows(last, (((site,), at) for site, at in sorted(monitor.site_last_event.items())))
 
 
 def _counter(
@@ -292,8 +284,13 @@ def _counter(
 ) -> CounterMetricFamily:
     """A counter family with one label, a series per value of ``counts``."""
     family = CounterMetricFamily(name, documentation, labels=[label])
-    for value, count in counts.items():
-        family.add_metric([value], count)
+    return _rows(family, (((value,), count) for value, count in counts.items()))
+
+
+def _rows(family: F, rows: Iterable[tuple[Sequence[str], float]]) -> F:
+    """``family`` with a sample per row of ``rows``: its label values, then its value."""
+    for labels, value in rows:
+        family.add_metric(labels, value)
     return family
 
 

@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import TypedDict
 
 from callpulse.config import Settings
-from callpulse.config.convert import http_config
+from callpulse.config.convert import http_targets
 from callpulse.core.freshness import Partition
 from callpulse.simulation import scenario as scenarios
 from callpulse.sinks.naming import public_url
 from callpulse.sinks.silence_reader import SilenceReader
-from callpulse.sinks.silences import SilenceTarget
 
 
 class SourceStatus(TypedDict):
@@ -78,13 +77,12 @@ def links(settings: Settings) -> Links:
 
 def silence_reader(settings: Settings) -> SilenceReader | None:
     """The reader of the first Alertmanager's silences, when one is configured."""
-    labelled = settings.alerting.labelled("alertmanager")
-    if not labelled:
+    targets = http_targets(settings.alerting, "alertmanager")
+    if not targets:
         return None
-    label, am = labelled[0]
     page = settings.http.status_page
     return SilenceReader(
-        SilenceTarget(label, am.url, am.timeout, http_config(am)),
+        targets[0],
         page.silences_interval,
         settings.alerting.silence_windows.max_answer_bytes,
         page.max_silences,

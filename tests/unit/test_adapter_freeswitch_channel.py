@@ -116,6 +116,23 @@ def test_every_form_of_a_hangup_gives_the_same_setup_and_media(record: bytes) ->
     assert (media["score"], media["score_kind"]) == (4.2, "freeswitch_flaws")
 
 
+def test_one_leg_read_in_two_forms_is_one_leg_to_the_ingest() -> None:
+    from callpulse.core.ingest import Ingest, RawRecord
+    from callpulse.core.monitor import Monitor, MonitorConfig
+
+    as_event, as_document = hangup(), as_cdr(leg())
+    ids = [[e["event_id"] for e in translated(adapter(), r)] for r in (as_event, as_document)]
+    assert len(ids[0]) == 2
+    assert ids[0] == ids[1]
+    ingest = Ingest(Monitor(MonitorConfig(), now=T + 1))
+    for record in (as_event, as_document):
+        events = adapter().translate(record)
+        carried = [RawRecord(None, b"lon1", "fs", 0, event=e) for e in events]
+        assert ingest.process(carried, translated=True) == []
+    [view] = ingest.monitor.trunk_views()
+    assert view.setups_total["2xx"] == 1  # the second reading is a duplicate
+
+
 def test_url_encoded_values_are_decoded() -> None:
     # A gateway name with a space and a slash, as plain ESL and encode-values write it.
     variables = leg(sip_gateway_name="carrier a/1")

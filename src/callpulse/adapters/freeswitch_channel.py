@@ -93,7 +93,8 @@ class FreeSwitchChannel:
 
     def _hangup(self, record: bytes, rec: ChannelRecord) -> list[V1]:
         leg, trunk = fields.leg_id(rec), fields.trunk(rec)
-        out = Writer(record, self.options.site, fields.when(rec))
+        site = self.options.site
+        out = Writer(record, site, fields.when(rec))
         if trunk is None:
             self.ignored.add(NOT_SIP)
         else:
@@ -102,9 +103,12 @@ class FreeSwitchChannel:
             setup["sip_code"] = fields.final_code(rec, was_answered)
             setup["post_dial_delay_ms"] = fields.post_dial_delay_ms(rec)
             media = fields.hangup_media(rec) if was_answered else fields.Media()
-            out.add("call.setup", **setup)
-            if media.measured:
-                self._media(out, trunk, leg, media)
+            # Ids from the leg, not the record's bytes: the same leg read as its hangup event
+            # and as its mod_json_cdr document is one leg, and the ingest keeps it once.
+            with out.revealed(f"{FORMAT}|hangup|{site}|{leg}", out.when):
+                out.add("call.setup", **setup)
+                if media.measured:
+                    self._media(out, trunk, leg, media)
         # Read: only now is the leg forgotten (a rejected record leaves it as it was).
         self._trunks.pop(digest(leg), None)
         return out.events

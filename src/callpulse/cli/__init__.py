@@ -21,9 +21,11 @@ from callpulse.text import plain
 
 
 def _platform_formats() -> list[str]:
-    """The formats an adapter reads (every format but events v1)."""
-    formats = get_args(FormatSettings.model_fields["format"].annotation)
-    return [f for f in formats if f != "events-v1"]
+    """The platform formats the simulator writes: those with an emitter (an adapter can
+    read a format no emitter writes yet)."""
+    from callpulse.simulation.emitters import FORMATS
+
+    return list(FORMATS)
 
 
 def _address(text: str) -> tuple[str, int]:

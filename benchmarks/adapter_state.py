@@ -22,6 +22,7 @@ from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 from tests.unit.adapter_records import (
     FREESWITCH,
+    FREESWITCH_CHANNEL,
     IDS,
     INSTANCE,
     KINDS,
@@ -36,7 +37,13 @@ from tests.unit.adapter_records import (
     twilio_event,
 )
 
-from callpulse.adapters import agent_identity, amazon_connect, freeswitch, twilio
+from callpulse.adapters import (
+    agent_identity,
+    amazon_connect,
+    freeswitch,
+    freeswitch_channel,
+    twilio,
+)
 from callpulse.adapters.base import AdapterError
 from callpulse.protocols import Adapter
 from callpulse.web.exposition import ignored_by_format
@@ -144,6 +151,9 @@ def worst(fmt: str, name: Namer) -> Iterator[bytes]:
                        "CC_Member_Session_UUID": f"c{i}", "CC_Agent_Answered_Time": str(T),
                        "CC_Bridge_Terminated_Time": str(T)}  # fmt: skip
             yield freeswitch_event(T + 1e8 - i, "bridge-agent-end", **headers)
+    elif fmt == "freeswitch-channel":
+        for n in range(freeswitch_channel.MAX_LEGS):  # each leg on a trunk of its own
+            yield from FREESWITCH_CHANNEL["gateway"](name("g", n), n)
     elif fmt == "amazon-connect":
         for a in range(agents):
             arns = [f"{INSTANCE}/queue/{name('q', a * 10 + q)}" for q in range(queues_each)]

@@ -317,6 +317,19 @@ infrastructure = dashboard(
             24,
         ),
         panel(
+            "Platform media scores, each on its own scale (5m; not MOS)",
+            [
+                (
+                    f'callpulse_trunk_media_score_mean{{{S}, window="5m"}}',
+                    "{{site}} {{trunk}} {{kind}}",
+                ),
+            ],
+            "short",
+            0,
+            32,
+            w=24,
+        ),
+        panel(
             "Maintenance backlog vs baseline",
             [
                 (f"callpulse_maintenance_backlog_calls{{{S}}}", "{{site}} {{queue}} backlog"),
@@ -324,7 +337,7 @@ infrastructure = dashboard(
             ],
             "short",
             0,
-            32,
+            40,
             w=24,
         ),
     ],

@@ -27,7 +27,10 @@ RUN_SECONDS = 180.0
 SPEED = 30.0  # the embedded default's simulated seconds per second
 KEEP_FIRING_FOR = 120.0  # maintenance.backlog.keep_firing_for, simulated seconds
 # Series that exist only once something happened that the demo never does.
-EMPTY_IN_THE_DEMO = {"callpulse_events_invalid"}  # no invalid record in a simulation
+EMPTY_IN_THE_DEMO = {
+    "callpulse_events_invalid",  # no invalid record in a simulation
+    "callpulse_trunk_media_score_mean",  # simulated media reports carry no platform score
+}
 
 
 @dataclass

@@ -12,6 +12,7 @@ from typing import Any
 from callpulse.adapters.amazon_connect import AmazonConnect, AmazonConnectOptions
 from callpulse.adapters.asterisk import AsteriskOptions, AsteriskQueueLog
 from callpulse.adapters.freeswitch import FreeSwitchCallcenter, FreeSwitchOptions
+from callpulse.adapters.freeswitch_channel import FreeSwitchChannel, FreeSwitchChannelOptions
 from callpulse.adapters.twilio import TwilioOptions, TwilioTaskRouter
 from callpulse.core.timefmt import rfc3339
 from callpulse.protocols import Adapter
@@ -28,6 +29,8 @@ def adapter(fmt: str) -> Adapter:
         return FreeSwitchCallcenter(FreeSwitchOptions(site="lon1", wrapup_seconds=30.0))
     if fmt == "amazon-connect":
         return AmazonConnect(AmazonConnectOptions(site="lon1"))
+    if fmt == "freeswitch-channel":
+        return FreeSwitchChannel(FreeSwitchChannelOptions(site="lon1"))
     return TwilioTaskRouter(TwilioOptions(site="lon1"))
 
 
@@ -111,6 +114,36 @@ FREESWITCH: dict[str, Records] = {
 def freeswitch_kind(kind: str, n: int) -> bytes:
     """A ``callcenter::info`` event of the action ``kind``."""
     return freeswitch_event(T + n, kind, CC_Agent="1000@default")
+
+
+# --- FreeSWITCH channel events ----------------------------------------------------------
+
+
+def channel_event(name: str, at: float, leg: str, **headers: str) -> bytes:
+    """A channel event ``name`` of ``leg`` as ``event json`` writes it."""
+    return json.dumps(
+        {"Event-Name": name, "Event-Date-Timestamp": str(int(at * 1e6)), "Unique-ID": leg} | headers
+    ).encode()
+
+
+def _fs_reported(leg: str, gateway: str, n: int) -> list[bytes]:
+    """A leg answered through ``gateway``, then an RTCP report on it: the adapter keeps the
+    leg's trunk until its hangup."""
+    return [
+        channel_event("CHANNEL_ANSWER", T + n, leg, variable_sip_gateway_name=gateway),
+        channel_event("RECV_RTCP_MESSAGE", T + n + 5, leg, **{"Source0-Fraction": "3"}),
+    ]
+
+
+FREESWITCH_CHANNEL: dict[str, Records] = {
+    "leg": lambda name, n: _fs_reported(name, "carrier-a", n),
+    "gateway": lambda name, n: _fs_reported(f"leg-{n}", name, n),
+}
+
+
+def freeswitch_channel_kind(kind: str, n: int) -> bytes:
+    """A FreeSWITCH event named ``kind``."""
+    return channel_event(kind, T + n, f"leg-{n}")
 
 
 # --- Amazon Connect ---------------------------------------------------------------------
@@ -245,12 +278,14 @@ def twilio_kind(kind: str, n: int) -> bytes:
 IDS: dict[str, dict[str, Records]] = {
     "asterisk-queue-log": ASTERISK,
     "freeswitch-callcenter": FREESWITCH,
+    "freeswitch-channel": FREESWITCH_CHANNEL,
     "amazon-connect": CONNECT,
     "twilio-taskrouter": TWILIO,
 }
 KINDS: dict[str, Callable[[str, int], bytes]] = {
     "asterisk-queue-log": asterisk_kind,
     "freeswitch-callcenter": freeswitch_kind,
+    "freeswitch-channel": freeswitch_channel_kind,
     "amazon-connect": connect_kind,
     "twilio-taskrouter": twilio_kind,
 }

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from callpulse.adapters import amazon_connect, asterisk, freeswitch, twilio
+from callpulse.adapters import amazon_connect, asterisk, freeswitch, freeswitch_channel, twilio
 from callpulse.adapters.base import AdapterError
 from callpulse.core import events
 from callpulse.protocols import Adapter
@@ -27,6 +27,7 @@ CONTROLS = ["\x1b[2J", "\x07", "\x00", "\r", "\x9b", "\u202e"]
 KNOWN = {
     "asterisk-queue-log": "RINGNOANSWER",
     "freeswitch-callcenter": "members-count",
+    "freeswitch-channel": "HEARTBEAT",
     "amazon-connect": "INITIATED",
     "twilio-taskrouter": "task.created",
 }
@@ -120,7 +121,7 @@ JOINS: dict[str, tuple[Any, str]] = {
 }
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fmt", list(JOINS))  # the formats that name agents
 def test_the_queues_of_every_agent_share_one_cap(fmt: str, monkeypatch: pytest.MonkeyPatch) -> None:
     module, what = JOINS[fmt]
     monkeypatch.setattr(module, "MAX_MEMBERSHIPS", 5)
@@ -146,8 +147,18 @@ def test_every_cap_says_how_full_it_is(fmt: str) -> None:
     assert all(0 < ratio < 1 for ratio in filled.values()), filled
 
 
+def test_the_legs_awaiting_reports_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(freeswitch_channel, "MAX_LEGS", 5)
+    target = adapter("freeswitch-channel")
+    for n in range(8):
+        feed(target, IDS["freeswitch-channel"]["leg"](f"leg-{n}", n))
+    assert target.fill()["legs"] == 1.0
+
+
 @pytest.mark.parametrize("depth", [1_000, 100_000, 1_000_000])
-@pytest.mark.parametrize("fmt", ["freeswitch-callcenter", "amazon-connect", "twilio-taskrouter"])
+@pytest.mark.parametrize(
+    "fmt", ["freeswitch-callcenter", "freeswitch-channel", "amazon-connect", "twilio-taskrouter"]
+)
 def test_deep_nesting_is_the_formats_error_not_a_recursion(fmt: str, depth: int) -> None:
     record = KINDS[fmt]("@", 0).replace(b'"@"', b"[" * depth + b"]" * depth)
     with pytest.raises(AdapterError, match="nested deeper than"):

@@ -177,15 +177,15 @@ def test_every_platform_format_builds_its_adapter_with_its_options() -> None:
         assert adapter is not None
         assert adapter.format == fmt
         options = adapter.options  # type: ignore[attr-defined]
+        assert options.site == "lon1"
         if fmt == "asterisk-cdr":  # a CDR names no agents: its trunks are its own copy
-            assert (options.site, options.trunks) == ("lon1", [])
+            assert options.trunks == []
             assert options.trunks is not settings.trunks
-            continue
         if fmt in {"kamailio-acc", "opensips-acc"}:  # a proxy names no agents, only trunks
-            assert (options.site, options.default_trunk) == ("lon1", "proxy")
-            continue
-        assert (options.site, options.agent_names) == ("lon1", names)
-        assert options.agent_names is not settings.agent_names  # its own copy
+            assert options.default_trunk == "proxy"
+        if hasattr(options, "agent_names"):  # a format of trunks and media names no agent
+            assert options.agent_names == names
+            assert options.agent_names is not settings.agent_names  # its own copy
 
 
 def test_an_adapter_hands_the_ingest_its_events_not_json_to_read_again() -> None:

@@ -145,3 +145,59 @@ def test_names_with_control_characters_are_invalid(name: str) -> None:
 def test_names_may_be_any_printable_unicode() -> None:
     [line] = [json.loads(x) for x in examples() if json.loads(x)["type"] == "call.queued"]
     assert decode(json.dumps(line | {"queue": "facturación / 請求"}).encode(), 4096).queue
+
+
+def _media(**fields: object) -> dict[str, object]:
+    [line] = [json.loads(x) for x in examples() if json.loads(x)["type"] == "media.quality"]
+    measures = {"mos", "jitter_ms", "packet_loss_ratio", "score", "score_kind"}
+    kept = {k: v for k, v in line.items() if k not in measures}
+    return kept | fields
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"mos": 4.1},
+        {"jitter_ms": 3.0},
+        {"packet_loss_ratio": 0.0},
+        {"score": 4.5, "score_kind": "freeswitch_flaws"},
+        {"score": 1.0, "score_kind": "connect_quality"},
+        {"score": 0.0, "score_kind": "asterisk_mes"},
+        {"score": 100, "score_kind": "asterisk_mes", "packet_loss_ratio": 0.1},
+    ],
+)
+def test_media_quality_carries_what_was_measured(fields: dict[str, object]) -> None:
+    event = decode(json.dumps(_media(**fields)).encode(), 4096)
+    for name, value in fields.items():
+        assert getattr(event, name) == value
+
+
+@pytest.mark.parametrize(
+    ("fields", "why"),
+    [
+        ({}, "no measure"),
+        ({"rtt_ms": 40.0}, "no measure"),  # nothing aggregated: not a quality measure
+        ({"score": 4.0}, "score and score_kind"),
+        ({"score_kind": "asterisk_mes", "mos": 4.0}, "score and score_kind"),
+        ({"score": 4.6, "score_kind": "freeswitch_flaws"}, "outside freeswitch_flaws"),
+        ({"score": 0.5, "score_kind": "connect_quality"}, "outside connect_quality"),
+        ({"score": 5.5, "score_kind": "connect_quality"}, "outside connect_quality"),
+        ({"score": 101, "score_kind": "asterisk_mes"}, "score"),
+        ({"score": 3.0, "score_kind": "e_model"}, "score_kind"),
+    ],
+)
+def test_media_quality_without_a_measure_or_with_a_score_off_its_scale(
+    fields: dict[str, object], why: str
+) -> None:
+    with pytest.raises(DecodeError) as info:
+        decode(json.dumps(_media(**fields)).encode(), 4096)
+    assert info.value.reason == "invalid_schema"
+    assert why in info.value.detail
+
+
+def test_a_media_quality_an_adapter_makes_is_checked_alike() -> None:
+    from callpulse.core.event_checks import InvalidEventError, make
+
+    body = _media(score=4.8, score_kind="freeswitch_flaws", occurred_at="2026-11-22T14:06:30Z")
+    with pytest.raises(InvalidEventError, match="outside freeswitch_flaws"):
+        make(body)

@@ -209,6 +209,24 @@ CONNECT_CTR = {
             id="opensips-as-kamailio",
         ),
         pytest.param(
+            json.dumps({"Event-Name": "CHANNEL_HANGUP_COMPLETE", "Unique-ID": "u"}).encode(),
+            "amazon-connect",
+            "looks like FreeSWITCH channel events: try --format freeswitch-channel --site SITE",
+            id="hangups-as-connect",
+        ),
+        pytest.param(
+            json.dumps({"variables": {"uuid": "u"}, "callflow": []}, indent=1).encode(),
+            "events-v1",
+            "FreeSWITCH JSON CDRs (mod_json_cdr): try --format freeswitch-channel --site SITE",
+            id="json-cdr",
+        ),
+        pytest.param(
+            b"Event-Name: CHANNEL_HANGUP_COMPLETE\nUnique-ID: u\nChannel-Name: sofia/x/1\n",
+            "freeswitch-channel",
+            "a replay cannot split from a file: replay them as JSON",
+            id="plain-esl",
+        ),
+        pytest.param(
             b"BZh91AY&SY" + bytes(range(200)),
             "events-v1",
             "looks like bzip2-compressed data, which replay does not read: decompress it",

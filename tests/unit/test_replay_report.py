@@ -60,9 +60,11 @@ def test_the_shipped_cdr_sample_reports_each_trunks_setups_counted_by_hand() -> 
     out = result.stdout
     # By hand, the rows whose dstchannel is a trunk: carrier-a ANSWERED, BUSY, NO ANSWER,
     # CONGESTION, ANSWERED (ASR 2/5; NER (2 + 486 + 480)/5); KTTK FAILED, ANSWERED.
+    # A CDR carries no post-dial delay and no media: both columns are empty.
     assert row(out, "s1", "carrier-a") == ["s1", "carrier-a", "5", "2", "0", "2", "1", "0",
-                                           "40.0%", "80.0%"]  # fmt: skip
-    assert row(out, "s1", "KTTK") == ["s1", "KTTK", "2", "1", "0", "0", "1", "0", "50.0%", "50.0%"]
+                                           "40%", "80%", "-", "-"]  # fmt: skip
+    assert row(out, "s1", "KTTK") == ["s1", "KTTK", "2", "1", "0", "0", "1", "0", "50%", "50%",
+                                      "-", "-"]  # fmt: skip
     # The carrier's calls into the queue and the IVR; a phone's call to a phone, and one
     # through a Local channel; the last row, cut short.
     assert "ignored (no events-v1 use): inbound 2, no_trunk 2" in out
@@ -441,12 +443,38 @@ def test_a_simulated_day_split_by_a_night_reports_as_at_the_cadence(tmp_path: Pa
     assert leaping.episodes == cadence.episodes
 
 
+def test_the_freeswitch_channel_sample_reports_trunks_counted_by_hand() -> None:
+    played = report.play(
+        settings_for(EXAMPLES / "freeswitch-channel.jsonl", "freeswitch-channel", "lon1")
+    )
+    shown = report.render(played)
+    # carrier-a: the gateway leg (200, 180 at 1800 ms and 183 at 2100 ms: the earlier), its
+    # loss 30 / 3000 at hangup and 5/256 from RTCP, jitter 96 / 8000 Hz = 12 ms.
+    gateway = played.trunks[("lon1", "carrier-a")]
+    assert (gateway.asr, gateway.post_dial_delay_mean_ms) == (1.0, 1800.0)
+    assert gateway.packet_loss_mean == pytest.approx((0.01 + 5 / 256) / 2, abs=1e-6)
+    assert (gateway.jitter_samples, gateway.jitter_mean_ms) == (1, pytest.approx(12.0))
+    assert gateway.scores == {"freeswitch_flaws": (1, pytest.approx(4.21))}
+    assert (gateway.mos_samples, gateway.mos_mean) == (0, None)
+    # external: two answered callers (183 at 2200 ms; 180 at 900 ms, the CDR) and one
+    # CANCEL (487, 180 at 400 ms); loss 0 and 100 / 3000; flaws 4.50 and 3.95.
+    inbound = played.trunks[("lon1", "external")]
+    assert inbound.setups_by_class == {"1xx": 0, "2xx": 2, "3xx": 0, "4xx": 1, "5xx": 0, "6xx": 0}
+    assert inbound.asr == pytest.approx(2 / 3)
+    assert inbound.post_dial_delay_mean_ms == pytest.approx((2200 + 900 + 400) / 3)
+    assert inbound.packet_loss_mean == pytest.approx(100 / 3000 / 2, abs=1e-6)
+    assert inbound.scores == {"freeswitch_flaws": (2, pytest.approx((4.5 + 3.95) / 2))}
+    assert "freeswitch_flaws 4.21 (n=1)" in shown
+    assert "site  queue" not in shown  # no queue in the file: no empty queue table
+
+
 # --- a record that makes the pipeline raise is counted, and the report goes on ------------
 
 JSON_SAMPLES = {  # each JSON format's shipped sample, and the site its records belong to
     "events-v1": ("events-v1.jsonl", None),
     "amazon-connect": ("amazon-connect.jsonl", "lon1"),
     "freeswitch-callcenter": ("freeswitch-callcenter.jsonl", "lon1"),
+    "freeswitch-channel": ("freeswitch-channel.jsonl", "lon1"),
     "twilio-taskrouter": ("twilio-taskrouter.jsonl", "lon1"),
     "kamailio-acc": ("kamailio-acc.jsonl", "lon1"),
     "opensips-acc": ("opensips-acc.jsonl", "lon1"),

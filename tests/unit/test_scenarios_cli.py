@@ -40,6 +40,15 @@ def test_seeds_must_be_positive() -> None:
     assert "--seeds" in result.stderr
 
 
+@pytest.mark.parametrize("command", [["scenario", "check"], ["simulate", "--out", "x.jsonl"]])
+def test_a_format_no_emitter_writes_is_refused_not_a_traceback(command: list[str]) -> None:
+    # freeswitch-channel has an adapter but no emitter yet: argparse names the choices.
+    result = cli(*command, "--format", "freeswitch-channel")
+    assert result.returncode == 2
+    assert "invalid choice: 'freeswitch-channel'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_a_scenario_expecting_the_wrong_alert_fails(tmp_path: Path) -> None:
     text = (scenarios.builtin_dir() / "trunk-failure.yaml").read_text()
     broken = tmp_path / "broken.yaml"

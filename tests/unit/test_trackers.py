@@ -182,15 +182,58 @@ def test_ivr_applications_and_backends_age_out_and_give_their_names_back(
     assert set(view.windows[0].backend_errors) == {"x"}
 
 
-def test_trunk_totals_since_the_start_outlive_the_windows(monitor: Monitor) -> None:
-    # What a replayed file's report prints per trunk: every setup since the start, one an
-    # hour old (past every window) among them.
+def test_each_media_measure_is_averaged_over_the_events_that_carry_it(monitor: Monitor) -> None:
     m = monitor
+    # An E-model MOS with jitter and loss (a v1 producer), a FreeSWITCH hangup (loss and
+    # its flaws score, no MOS, no jitter), and an Asterisk MES with jitter only.
+    m.apply(event("media.quality", NOW - 5, trunk_id="t1", mos=4.0, jitter_ms=10.0,
+                  packet_loss_ratio=0.01))  # fmt: skip
+    m.apply(event("media.quality", NOW - 5, trunk_id="t1", packet_loss_ratio=0.03,
+                  score=3.5, score_kind="freeswitch_flaws"))  # fmt: skip
+    m.apply(event("media.quality", NOW - 5, trunk_id="t1", jitter_ms=20.0,
+                  score=80.0, score_kind="asterisk_mes"))  # fmt: skip
+    m.apply(event("media.quality", NOW - 5, trunk_id="t1", score=4.5,
+                  score_kind="freeswitch_flaws"))  # fmt: skip
+    [v] = m.trunk_views()
+    w = v.windows[0]
+    assert w.mos_mean == pytest.approx(4.0)  # the one E-model MOS; no score in it
+    assert w.mos_p5 == pytest.approx(4.0, abs=0.005)
+    assert w.jitter_mean == pytest.approx(0.015)  # (10 + 20) / 2 ms, not / 4
+    assert w.packet_loss_mean == pytest.approx(0.02)  # (0.01 + 0.03) / 2
+    assert w.score_means == pytest.approx({"freeswitch_flaws": 4.0, "asterisk_mes": 80.0})
+
+
+def test_a_trunk_with_no_media_measure_of_a_kind_has_no_value_for_it(monitor: Monitor) -> None:
+    monitor.apply(event("media.quality", NOW - 5, trunk_id="t1", score=2.0,
+                        score_kind="connect_quality"))  # fmt: skip
+    [v] = monitor.trunk_views()
+    w = v.windows[0]
+    assert (w.mos_mean, w.mos_p5, w.jitter_mean, w.packet_loss_mean) == (None, None, None, None)
+    assert w.score_means == {"connect_quality": 2.0}
+
+
+def test_a_platform_score_is_its_own_series_labelled_by_kind(monitor: Monitor) -> None:
+    from callpulse.core.readings import collect
+
+    monitor.apply(event("media.quality", NOW - 5, trunk_id="t1", score=3.0,
+                        score_kind="freeswitch_flaws"))  # fmt: skip
+    samples = {s.family.name: s.samples for s in collect(monitor, ["trunk"])}
+    scores = dict(samples["callpulse_trunk_media_score_mean"])
+    assert scores[("lon1", "t1", "freeswitch_flaws", "1m")] == pytest.approx(3.0)
+    assert samples["callpulse_trunk_mos_mean"] == []  # a flaws score is no MOS
+
+
+def test_a_trunks_run_counts_every_setup_since_the_start(monitor: Monitor) -> None:
+    # What a replayed file's report prints per trunk: every setup since the start, one an
+    # hour old (past every window) among them, in its classes and in its ratios alike.
+    m = monitor
+    m.trunks.keep_run()
     for code in (200, 302, 486, 503):
         m.apply(event("call.setup", NOW - 10, trunk_id="t1", sip_code=code))
     m.apply(event("call.setup", NOW - 3600, trunk_id="t1", sip_code=480))
     [v] = m.trunk_views()
     assert max(w.setups for w in v.windows) == 4
-    assert v.user_rejected_total == 2
-    assert v.asr_total == pytest.approx(1 / 5)
-    assert v.ner_total == pytest.approx((1 + 2) / 4)  # 302 out of the denominator
+    [run] = m.trunks.run_kpis().values()
+    assert sum(run.setups_by_class.values()) == 5
+    assert run.asr == pytest.approx(1 / 5)
+    assert run.ner == pytest.approx((1 + 2) / 4)  # 302 out of the denominator

@@ -13,6 +13,7 @@ from callpulse.adapters.asterisk import AsteriskOptions, AsteriskQueueLog
 from callpulse.adapters.asterisk_cdr import AsteriskCdr, AsteriskCdrOptions
 from callpulse.adapters.base import V1, AdapterError, PartlyReadError
 from callpulse.adapters.freeswitch import FreeSwitchCallcenter, FreeSwitchOptions
+from callpulse.adapters.freeswitch_channel import FreeSwitchChannel, FreeSwitchChannelOptions
 from callpulse.adapters.kamailio_acc import KamailioAcc
 from callpulse.adapters.opensips_acc import OpenSipsAcc
 from callpulse.adapters.sip_acc import SipAccOptions
@@ -39,6 +40,7 @@ _ADAPTERS: dict[str, tuple[Callable[[Any], Adapter], type]] = {
     "asterisk-cdr": (AsteriskCdr, AsteriskCdrOptions),
     "amazon-connect": (AmazonConnect, AmazonConnectOptions),
     "freeswitch-callcenter": (FreeSwitchCallcenter, FreeSwitchOptions),
+    "freeswitch-channel": (FreeSwitchChannel, FreeSwitchChannelOptions),
     "twilio-taskrouter": (TwilioTaskRouter, TwilioOptions),
     "kamailio-acc": (KamailioAcc, SipAccOptions),
     "opensips-acc": (OpenSipsAcc, SipAccOptions),

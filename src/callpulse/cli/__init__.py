@@ -22,7 +22,8 @@ from callpulse.text import plain
 
 
 def _platform_formats() -> list[str]:
-    """The formats the simulator writes (those with an emitter; asterisk-cdr has none yet)."""
+    """The platform formats the simulator writes: those with an emitter (an adapter can
+    read a format no emitter writes yet)."""
     return list(EMITTED_FORMATS)
 
 

@@ -36,6 +36,7 @@ _QUEUE_LOG = re.compile(
     r"^(\d{9,11}(\.\d+)?|\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?)\|[^|]*\|[^|]*\|[^|]*\|[A-Z_]+"
 )
 _HEADER_LINE = re.compile(r"^[A-Z][A-Za-z-]*: ")  # FreeSWITCH's plain event headers
+_CHANNEL_EVENTS = frozenset({"CHANNEL_HANGUP_COMPLETE", "RECV_RTCP_MESSAGE"})
 _FORM = re.compile(r"(^|&)EventType=")  # a TaskRouter callback as posted
 _NAME = re.compile(r"[A-Za-z_][\w .-]*")  # a CSV header's column name
 _QUEUE_LOG_COLUMNS = {"callid", "event"}  # with a queue column: a queue_log table
@@ -90,8 +91,9 @@ def _identify(text: str, lines: list[str]) -> tuple[str | None, str | None]:
     headers = sum(bool(_HEADER_LINE.match(line)) for line in lines)
     if headers * 2 > len(lines) and any(line.startswith("Event-Name: ") for line in lines):
         return (
-            "FreeSWITCH events as plain headers, where freeswitch-callcenter reads each "
-            "event as JSON (the event socket's `event json`)",
+            "FreeSWITCH events as plain headers, which freeswitch-channel reads one event a "
+            "record (from Kafka) but a replay cannot split from a file: replay them as JSON "
+            "(the event socket's `event json`)",
             None,
         )
     return _csv(lines)
@@ -172,6 +174,8 @@ def _platform(doc: dict[str, Any]) -> tuple[str, str | None] | None:
         "eventtype" in keys and keys & {"tasksid", "workspacesid", "workersid", "taskqueuesid"}
     ):
         return "Twilio TaskRouter events", "twilio-taskrouter"
+    if doc.get("Event-Name") in _CHANNEL_EVENTS:
+        return "FreeSWITCH channel events", "freeswitch-channel"
     if keys & {"eventname", "ccaction"}:
         return "FreeSWITCH events", "freeswitch-callcenter"
     if any(cdr <= keys for cdr in _CDR_NAMES):
@@ -181,7 +185,7 @@ def _platform(doc: dict[str, Any]) -> tuple[str, str | None] | None:
     if {"method", "callid", "sipcode"} <= keys:
         return "Kamailio acc_json records", "kamailio-acc"
     if {"callflow", "variables"} <= keys:
-        return "a FreeSWITCH JSON CDR (mod_json_cdr), which no format reads", None
+        return "FreeSWITCH JSON CDRs (mod_json_cdr)", "freeswitch-channel"
     return None
 
 

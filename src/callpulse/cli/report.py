@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +25,7 @@ from typing import TextIO
 from callpulse import pipeline
 from callpulse.cli import guess
 from callpulse.cli.report_run import ReplayReport, Run
+from callpulse.cli.report_trunks import aligned, trunk_lines
 from callpulse.config import Settings
 from callpulse.sources.files import ReadError, head, open_replay, position, read_records
 from callpulse.text import plain
@@ -79,13 +80,16 @@ def render(report: ReplayReport) -> str:
                 ", ".join(f"{plain(name)} x{n}" for name, n in sorted(alerts.items())) or "-",
             )
         )
-    lines = _table(rows, range(2, 8))
+    lines = aligned(rows, range(2, 8))
     span = (
         f"{_when(report.first)} to {_when(report.last)}"
         if report.first is not None and report.last is not None
         else "no event applied"
     )
     lines.insert(0, f"{report.lines:,} record{'' if report.lines == 1 else 's'}, {span}")
+    if report.trunks and len(rows) == 1:  # a file of trunks only: no empty queue table
+        lines = lines[:1]
+    lines.extend(trunk_lines(report.trunks))
     thresholds = sorted(set(report.thresholds.values()))
     if thresholds:
         lines.append(
@@ -93,7 +97,6 @@ def render(report: ReplayReport) -> str:
             + " / ".join(f"{t:g} s" for t in thresholds)
             + " (kpi.service_level); ASA: mean wait of answered calls; AHT: talk + hold + ACW"
         )
-    lines.extend(_trunks(report))
     others = report.other_alerts()
     if others:
         lines.append(
@@ -117,34 +120,6 @@ def render(report: ReplayReport) -> str:
         lines.append(f"guess: {report.guess}")
     lines.extend(f"hint: {hint}" for hint in report.hints)
     return "\n".join(lines)
-
-
-def _trunks(report: ReplayReport) -> list[str]:
-    """The trunks' setups over the whole file, by final response class, with their ASR and
-    NER (docs/metrics.md); nothing when no call.setup was applied."""
-    if not report.trunks:
-        return []
-    head = ("site", "trunk", "setups", "2xx", "3xx", "4xx", "5xx", "6xx", "ASR", "NER")
-    rows: list[tuple[str, ...]] = [head]
-    for view in report.trunks:
-        by_class = [str(view.setups_total[c]) for c in ("2xx", "3xx", "4xx", "5xx", "6xx")]
-        setups = str(sum(view.setups_total.values()))
-        rows.append((plain(view.site), plain(view.trunk), setups, *by_class,
-                     _ratio(view.asr_total), _ratio(view.ner_total)))  # fmt: skip
-    note = "NER: 2xx, 480, 486, 600 and 603 of the setups less 3xx (RFC 6076 SEER)"
-    return ["", *_table(rows, range(2, 10)), note]
-
-
-def _table(rows: Sequence[Sequence[str]], numeric: range) -> list[str]:
-    """``rows`` (the head first) as lines of aligned columns, ``numeric`` ones right-aligned."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return [
-        "  ".join(
-            cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i])
-            for i, cell in enumerate(row)
-        ).rstrip()
-        for row in rows
-    ]
 
 
 def _why(report: ReplayReport) -> list[str]:

@@ -21,7 +21,7 @@ from callpulse.config import Settings
 from callpulse.core.clock import EVENT_TIME
 from callpulse.core.ingest import DecodeError, PartlyDecodedError, RawRecord
 from callpulse.core.queues import QueueWindow
-from callpulse.core.trunks import TrunkView
+from callpulse.core.trunks import TrunkRun
 from callpulse.sources.replay import event_time
 from callpulse.text import plain
 
@@ -50,6 +50,7 @@ class ReplayReport:
     first: float | None = None  # event time of the first record
     last: float | None = None  # and of the newest event applied (None: none was)
     queues: dict[tuple[str, str], QueueWindow] = field(default_factory=dict)
+    trunks: dict[tuple[str, str], TrunkRun] = field(default_factory=dict)
     episodes: Counter[Labels] = field(default_factory=Counter)  # firing episodes per alert
     rejected: Counter[str] = field(default_factory=Counter)  # by reason
     examples: dict[str, Example] = field(default_factory=dict)  # by reason
@@ -61,7 +62,6 @@ class ReplayReport:
     raw_agent: str | None = None  # an agent id of the file that is a platform's id
     ignored: Counter[str] = field(default_factory=Counter)  # platform kinds skipped
     thresholds: dict[tuple[str, str], float] = field(default_factory=dict)
-    trunks: list[TrunkView] = field(default_factory=list)  # their setups over the whole file
 
     @property
     def only_unused(self) -> bool:
@@ -99,6 +99,7 @@ class Run:
         parts = pipeline.build(settings, now=0.0, clock=EVENT_TIME, deliver=False)
         self.parts = parts
         parts.monitor.queues.keep_run()
+        parts.monitor.trunks.keep_run()
         self.timeline = Timeline(settings, parts.monitor, parts.alerting.evaluator.rules)
         self.report = ReplayReport()
         self.topic = str(settings.source.replay.path)
@@ -244,7 +245,7 @@ class Run:
         if report.applied:
             report.last = monitor.latest_event_time
         report.queues = monitor.queues.run_kpis()
-        report.trunks = sorted(monitor.trunk_views(), key=lambda v: (v.site, v.trunk))
+        report.trunks = monitor.trunks.run_kpis()
         config = monitor.config
         report.thresholds = {
             key: config.service_level_overrides.get(key[1], config.service_level).threshold

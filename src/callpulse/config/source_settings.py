@@ -36,6 +36,7 @@ class FormatSettings(Section):
         "amazon-connect",
         "twilio-taskrouter",
         "freeswitch-callcenter",
+        "freeswitch-channel",
         "kamailio-acc",
         "opensips-acc",
     ] = "events-v1"

@@ -191,7 +191,11 @@ TRUNK_WINDOWED: tuple[Reader[TrunkWindow], ...] = (
         "95th percentile post-dial delay (within 2 %).",
         lambda v: v.post_dial_delay_p95,
     ),
-    ("callpulse_trunk_mos_mean", "Mean MOS of media.quality samples.", lambda v: v.mos_mean),
+    (
+        "callpulse_trunk_mos_mean",
+        "Mean E-model MOS of the media.quality samples that carry one.",
+        lambda v: v.mos_mean,
+    ),
     (
         "callpulse_trunk_mos_p5",
         "5th percentile MOS, the worst 5 % (within 0.005).",
@@ -272,6 +276,14 @@ def _families() -> dict[str, Family]:
     )
     out += [Family(n, h, (*_T, "window"), "trunk") for n, h, _ in TRUNK_WINDOWED]
     out += [Family(n, h, _T, "trunk") for n, h, _ in TRUNK_INSTANT]
+    out.append(
+        Family(
+            "callpulse_trunk_media_score_mean",
+            "Mean of a platform's own media score, by kind (never a MOS, never mixed).",
+            (*_T, "kind", "window"),
+            "trunk",
+        )
+    )
     out.append(
         Family(
             "callpulse_trunk_setup_responses",

@@ -24,6 +24,7 @@ from pydantic import (
     ValidatorFunctionWrapHandler,
     create_model,
     field_validator,
+    model_validator,
 )
 
 from callpulse.core.events import EVENT_STRUCTS
@@ -116,7 +117,23 @@ def model_of(struct: type) -> type[EventModel]:
         fields[each.encode_name] = (annotation(each.type), default)
         if each.name == "site":  # where the hand-written models had it: errors keep their order
             fields["type"] = (Literal[info.tag], ...)
-    model = create_model(struct.__name__, __base__=EventModel, __doc__=struct.__doc__, **fields)
+    validators: dict[str, Any] = {}
+    together = getattr(struct, "__post_init__", None)
+    if together is not None:
+        # What the Struct checks of its fields together, the model checks too: the method
+        # reads only the fields, which the model has by the same names.
+        def _together(model: Any) -> Any:
+            together(model)
+            return model
+
+        validators["_fields_together"] = model_validator(mode="after")(_together)
+    model = create_model(
+        struct.__name__,
+        __base__=EventModel,
+        __doc__=struct.__doc__,
+        __validators__=validators,
+        **fields,
+    )
     model.__module__ = __name__
     return model
 

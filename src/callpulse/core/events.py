@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, Protocol
 
 from msgspec import Meta, Struct
 
@@ -245,17 +245,81 @@ class CallSetup(Envelope, tag="call.setup", frozen=True, kw_only=True):
     post_dial_delay_ms: Annotated[float, Meta(ge=0)] | None = None
 
 
+ScoreKind = Literal["freeswitch_flaws", "connect_quality", "asterisk_mes"]
+SCORE_KINDS: tuple[ScoreKind, ...] = ("freeswitch_flaws", "connect_quality", "asterisk_mes")
+SCORE_RANGES: dict[ScoreKind, tuple[float, float]] = {
+    # switch_rtp.c do_mos: 1 + 0.035 R + 7e-6 R (R - 60)(100 - R), R = 0..100 from flaws.
+    "freeswitch_flaws": (1.0, 4.5),
+    # Amazon Connect contact records, QualityMetrics...Audio.QualityScore.
+    "connect_quality": (1.0, 5.0),
+    # Asterisk RTPAUDIOQOS rxmes / txmes: the Media Experience Score, 0-100.
+    "asterisk_mes": (0.0, 100.0),
+}
+"""Each platform score's kind and the range its platform gives it."""
+
+
 class MediaQuality(Envelope, tag="media.quality", frozen=True, kw_only=True):
-    """Media quality of a call leg or component."""
+    """Media quality of a call leg or component: at least one measure of it.
+
+    ``mos`` is an ITU-T G.107 E-model MOS (1-5) only. A platform's own score, which is not
+    one, is ``score`` with its ``score_kind``, within that kind's range: freeswitch_flaws
+    1-4.5, connect_quality 1-5, asterisk_mes 0-100. ``jitter_ms`` is RFC 3550 interarrival
+    jitter; ``packet_loss_ratio`` lost / expected.
+    """
 
     type: ClassVar[str] = "media.quality"
     trunk_id: Name | None = None
     component: Name | None = None
     call_id: Name | None = None
-    mos: Annotated[float, Meta(ge=1, le=5)]
-    jitter_ms: Annotated[float, Meta(ge=0)]
-    packet_loss_ratio: Annotated[float, Meta(ge=0, le=1)]
+    mos: Annotated[float, Meta(ge=1, le=5)] | None = None
+    jitter_ms: Annotated[float, Meta(ge=0)] | None = None
+    packet_loss_ratio: Annotated[float, Meta(ge=0, le=1)] | None = None
     rtt_ms: Annotated[float, Meta(ge=0)] | None = None
+    score: Annotated[float, Meta(ge=0, le=100)] | None = None
+    score_kind: ScoreKind | None = None
+
+    def __post_init__(self) -> None:
+        problem = media_quality_problem(self)
+        if problem is not None:
+            raise ValueError(problem)
+
+
+class _Measures(Protocol):
+    """What :func:`media_quality_problem` reads: a media.quality's measures (the Struct's,
+    or a derived model's of the same names)."""
+
+    @property
+    def mos(self) -> float | None: ...
+    @property
+    def jitter_ms(self) -> float | None: ...
+    @property
+    def packet_loss_ratio(self) -> float | None: ...
+    @property
+    def score(self) -> float | None: ...
+    @property
+    def score_kind(self) -> ScoreKind | None: ...
+
+
+def media_quality_problem(event: _Measures) -> str | None:
+    """Why a media.quality's measures, each valid alone, make no event together: none at all,
+    a score without its kind (or a kind without a score), or a score outside its kind's
+    range. None when they do. Read by msgspec as it decodes (``__post_init__``) and by the
+    derived models, so both paths refuse the same records."""
+    has_score, has_kind = event.score is not None, event.score_kind is not None
+    if has_score != has_kind:
+        return "score and score_kind come together: a score means nothing without its kind"
+    if (
+        event.score is None
+        and event.mos is None
+        and event.jitter_ms is None
+        and event.packet_loss_ratio is None
+    ):
+        return "no measure: give at least one of mos, jitter_ms, packet_loss_ratio, score"
+    if event.score is not None and event.score_kind is not None:
+        low, high = SCORE_RANGES[event.score_kind]
+        if not low <= event.score <= high:
+            return f"score {event.score} is outside {event.score_kind}'s range {low:g}-{high:g}"
+    return None
 
 
 class ComponentHealth(Envelope, tag="component.health", frozen=True, kw_only=True):

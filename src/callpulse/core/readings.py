@@ -92,6 +92,8 @@ def collect(
                 )
             for tw in tv.windows:
                 _rows(add, trunk_windowed, (*key, tw.window), tw)
+                for kind, score in tw.score_means.items():
+                    add("callpulse_trunk_media_score_mean", (*key, kind, tw.window), score)
     if "component" in wanted:
         for cv in monitor.component_views():
             ckey = (cv.site, cv.component, cv.kind)

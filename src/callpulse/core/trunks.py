@@ -17,6 +17,7 @@ from enum import IntEnum
 
 from callpulse.core import events as ev
 from callpulse.core.cardinality import LabelGuard, SiteNames
+from callpulse.core.events import SCORE_KINDS, ScoreKind
 from callpulse.core.histogram import LinearBins, LogBins, RollingHistogram
 from callpulse.core.kpi import in_use
 from callpulse.core.timegrid import TimeGrid
@@ -39,10 +40,24 @@ class TrunkField(IntEnum):
     ANSWERED = 1
     REDIRECTED = 2
     USER_REJECTED = 3
-    MEDIA_SAMPLES = 4
+    MOS_SAMPLES = 4
     MOS_MILLI = 5
-    JITTER_MICROS = 6
-    LOSS_PPM = 7
+    JITTER_SAMPLES = 6
+    JITTER_MICROS = 7
+    LOSS_SAMPLES = 8
+    LOSS_PPM = 9
+    # Then, per platform score kind (SCORE_KINDS, in order): its samples and its sum.
+
+
+def _score_fields(kind: ScoreKind) -> tuple[int, int]:
+    """The counter fields of ``kind``'s samples and of its sum (in thousandths)."""
+    at = len(TrunkField) + 2 * SCORE_KINDS.index(kind)
+    return at, at + 1
+
+
+_FIELDS = len(TrunkField) + 2 * len(SCORE_KINDS)
+# A whole run (keep_run) also sums the post-dial delays: their count and total (microseconds).
+_RUN_PDD_COUNT, _RUN_PDD_MICROS = _FIELDS, _FIELDS + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +77,8 @@ class TrunkWindow:
     jitter_p95: float | None
     packet_loss_mean: float | None
     packet_loss_p95: float | None
+    # Each platform score kind's mean, for the kinds measured in the window: never a MOS.
+    score_means: dict[ScoreKind, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,20 +92,6 @@ class TrunkView:
     channels_total: int | None
     setups_total: dict[str, int]
     windows: tuple[TrunkWindow, ...]
-    user_rejected_total: int = 0  # setups ended 480, 486, 600 or 603, since the start
-
-    @property
-    def asr_total(self) -> float | None:
-        """ASR over every setup since the start (a replayed file's whole run)."""
-        setups = sum(self.setups_total.values())
-        return self.setups_total["2xx"] / setups if setups else None
-
-    @property
-    def ner_total(self) -> float | None:
-        """NER over every setup since the start, as :class:`TrunkWindow`'s ``ner``."""
-        established = sum(self.setups_total.values()) - self.setups_total["3xx"]
-        effective = self.setups_total["2xx"] + self.user_rejected_total
-        return effective / established if established > 0 else None
 
     @property
     def up_value(self) -> float | None:
@@ -101,6 +104,25 @@ class TrunkView:
         return in_use(self.channels_in_use, self.channels_total)
 
 
+@dataclass(frozen=True, slots=True)
+class TrunkRun:
+    """A trunk's figures over a whole run (:meth:`TrunkTracker.run_kpis`): each mean over
+    the events that carry its measure, with how many did; ``None`` where none did."""
+
+    setups_by_class: dict[str, int]
+    asr: float | None
+    ner: float | None
+    post_dial_delays: int
+    post_dial_delay_mean_ms: float | None
+    loss_samples: int
+    packet_loss_mean: float | None
+    jitter_samples: int
+    jitter_mean_ms: float | None
+    mos_samples: int
+    mos_mean: float | None
+    scores: dict[ScoreKind, tuple[int, float]]  # kind -> (samples, mean)
+
+
 @dataclass(slots=True)
 class _Trunk:
     counters: RollingCounters
@@ -110,8 +132,17 @@ class _Trunk:
     loss: RollingHistogram
     status: tuple[float, bool, int, int] | None = None  # (at, up, in use, total)
     setups_total: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CODE_CLASSES, 0))
-    user_rejected_total: int = 0
     touched: float = 0.0  # the clock's now when an event last named it
+    run: list[int] | None = None  # every counter field summed since the start (keep_run)
+
+    def count(self, bucket: int, values: list[tuple[int, int]], late: bool = False) -> None:
+        # A late event is in no window, but a whole run's figures count it, as they count
+        # it in setups_total: one row of a report is over one set of setups.
+        if not late:
+            self.counters.add(bucket, values)
+        if self.run is not None:
+            for index, amount in values:
+                self.run[index] += amount
 
     def advance(self, head: int) -> None:
         for series in (self.counters, self.pdd, self.mos, self.jitter, self.loss):
@@ -135,6 +166,13 @@ class TrunkTracker:
         )
         self._trunks = self._names.entries
         self._grid = grid
+        self._keep_run = False
+
+    def keep_run(self) -> None:
+        """Also sum every trunk's figures since the start, for :meth:`run_kpis` (a report
+        over a whole file); its trunks are then never released. Call it before the first
+        event."""
+        self._keep_run = True
 
     def apply(
         self, event: ev.Event, ts: float, bucket: int, late: bool, replay: bool = False
@@ -147,39 +185,53 @@ class TrunkTracker:
             code = event.sip_code
             if not replay:
                 trunk.setups_total[f"{code // 100}xx"] += 1
-                trunk.user_rejected_total += int(code in USER_REJECTIONS)
-            if late:
-                return
-            trunk.counters.add(
+            trunk.count(
                 bucket,
-                (
+                [
                     (TrunkField.SETUPS, 1),
                     (TrunkField.ANSWERED, int(200 <= code < 300)),
                     (TrunkField.REDIRECTED, int(300 <= code < 400)),
                     (TrunkField.USER_REJECTED, int(code in USER_REJECTIONS)),
-                ),
+                ],
+                late,
             )
             if event.post_dial_delay_ms is not None:
-                trunk.pdd.add(bucket, PDD_BINS.bin(event.post_dial_delay_ms / 1000))
+                if not late:
+                    trunk.pdd.add(bucket, PDD_BINS.bin(event.post_dial_delay_ms / 1000))
+                if trunk.run is not None:
+                    trunk.run[_RUN_PDD_COUNT] += 1
+                    trunk.run[_RUN_PDD_MICROS] += round(event.post_dial_delay_ms * 1000)
         elif isinstance(event, ev.MediaQuality):
             if late:
                 return
-            jitter = event.jitter_ms / 1000
-            trunk.counters.add(
-                bucket,
-                (
-                    (TrunkField.MEDIA_SAMPLES, 1),
-                    (TrunkField.MOS_MILLI, round(event.mos * 1000)),
-                    (TrunkField.JITTER_MICROS, round(jitter * 1_000_000)),
-                    (TrunkField.LOSS_PPM, round(event.packet_loss_ratio * 1_000_000)),
-                ),
-            )
-            trunk.mos.add(bucket, MOS_BINS.bin(event.mos))
-            trunk.jitter.add(bucket, JITTER_BINS.bin(jitter))
-            trunk.loss.add(bucket, LOSS_BINS.bin(event.packet_loss_ratio))
+            self._media(trunk, event, bucket)
         elif trunk.status is None or ts >= trunk.status[0]:
             up = event.state == "up"
             trunk.status = (ts, up, event.channels_in_use, event.channels_total)
+
+    @staticmethod
+    def _media(trunk: _Trunk, event: ev.MediaQuality, bucket: int) -> None:
+        # Each measure counts its own samples: a report without jitter (a platform that
+        # cannot measure it) must not pull the jitter mean towards zero.
+        added: list[tuple[int, int]] = []
+        if event.mos is not None:
+            added += [(TrunkField.MOS_SAMPLES, 1), (TrunkField.MOS_MILLI, round(event.mos * 1000))]
+            trunk.mos.add(bucket, MOS_BINS.bin(event.mos))
+        if event.jitter_ms is not None:
+            jitter = event.jitter_ms / 1000
+            added += [
+                (TrunkField.JITTER_SAMPLES, 1),
+                (TrunkField.JITTER_MICROS, round(jitter * 1_000_000)),
+            ]
+            trunk.jitter.add(bucket, JITTER_BINS.bin(jitter))
+        if event.packet_loss_ratio is not None:
+            loss = event.packet_loss_ratio
+            added += [(TrunkField.LOSS_SAMPLES, 1), (TrunkField.LOSS_PPM, round(loss * 1_000_000))]
+            trunk.loss.add(bucket, LOSS_BINS.bin(loss))
+        if event.score is not None and event.score_kind is not None:
+            samples, total = _score_fields(event.score_kind)
+            added += [(samples, 1), (total, round(event.score * 1000))]
+        trunk.count(bucket, added)
 
     def _trunk(self, site: str, name: str) -> _Trunk:
         key = self._names.admit(site, name)
@@ -187,12 +239,14 @@ class TrunkTracker:
         if trunk is None:
             g = self._grid
             trunk = _Trunk(
-                g.counters(len(TrunkField)),
+                g.counters(_FIELDS),
                 g.histogram(),
                 g.histogram(),
                 g.histogram(),
                 g.histogram(),
             )
+            if self._keep_run:
+                trunk.run = [0] * (_FIELDS + 2)
             self._trunks[key] = trunk
         else:
             trunk.advance(self._grid.head)
@@ -202,6 +256,8 @@ class TrunkTracker:
     def release_idlest(self) -> bool:
         """Forget the trunk no event has named for the longest, if for longer than
         ``idle_after``, giving its name back to the cap; whether one was."""
+        if self._keep_run:  # a whole run's report needs every trunk to its end
+            return False
         return self._names.release_idlest(self._grid.now)
 
     def forget_sites(self, sites: Iterable[str]) -> None:
@@ -226,7 +282,6 @@ class TrunkTracker:
                     channels_total=None if status is None else status[3],
                     setups_total=dict(trunk.setups_total),
                     windows=windows,
-                    user_rejected_total=trunk.user_rejected_total,
                 )
             )
         return out
@@ -236,7 +291,15 @@ class TrunkTracker:
         s = trunk.counters.window(i)
         setups = s[TrunkField.SETUPS]
         established = setups - s[TrunkField.REDIRECTED]
-        samples = s[TrunkField.MEDIA_SAMPLES]
+
+        def mean(samples: int, total: int, scale: float) -> float | None:
+            return s[total] / s[samples] / scale if s[samples] else None
+
+        scores: dict[ScoreKind, float] = {}
+        for kind in SCORE_KINDS:
+            samples, total = _score_fields(kind)
+            if s[samples]:
+                scores[kind] = s[total] / s[samples] / 1000
 
         def quantile(hist: RollingHistogram, bins: LogBins | LinearBins, q: float) -> float | None:
             index = hist.quantile(i, q)
@@ -252,10 +315,47 @@ class TrunkTracker:
             else None,
             post_dial_delay_p50=quantile(trunk.pdd, PDD_BINS, 0.5),
             post_dial_delay_p95=quantile(trunk.pdd, PDD_BINS, 0.95),
-            mos_mean=s[TrunkField.MOS_MILLI] / samples / 1000 if samples else None,
+            mos_mean=mean(TrunkField.MOS_SAMPLES, TrunkField.MOS_MILLI, 1000),
             mos_p5=quantile(trunk.mos, MOS_BINS, 0.05),
-            jitter_mean=s[TrunkField.JITTER_MICROS] / samples / 1e6 if samples else None,
+            jitter_mean=mean(TrunkField.JITTER_SAMPLES, TrunkField.JITTER_MICROS, 1e6),
             jitter_p95=quantile(trunk.jitter, JITTER_BINS, 0.95),
-            packet_loss_mean=s[TrunkField.LOSS_PPM] / samples / 1e6 if samples else None,
+            packet_loss_mean=mean(TrunkField.LOSS_SAMPLES, TrunkField.LOSS_PPM, 1e6),
             packet_loss_p95=quantile(trunk.loss, LOSS_BINS, 0.95),
+            score_means=scores,
         )
+
+    def run_kpis(self) -> dict[tuple[str, str], TrunkRun]:
+        """Per (site, trunk), the figures over everything since the start (``keep_run``)."""
+        return {
+            key: _run_kpis(t.run, t.setups_total)
+            for key, t in self._trunks.items()
+            if t.run is not None
+        }
+
+
+def _run_kpis(run: list[int], by_class: dict[str, int]) -> TrunkRun:
+    setups, answered = run[TrunkField.SETUPS], run[TrunkField.ANSWERED]
+    established = setups - run[TrunkField.REDIRECTED]
+
+    def mean(samples: int, total: int, scale: float) -> float | None:
+        return run[total] / run[samples] / scale if run[samples] else None
+
+    scores: dict[ScoreKind, tuple[int, float]] = {}
+    for kind in SCORE_KINDS:
+        samples, total = _score_fields(kind)
+        if run[samples]:
+            scores[kind] = (run[samples], run[total] / run[samples] / 1000)
+    return TrunkRun(
+        setups_by_class=dict(by_class),
+        asr=answered / setups if setups else None,
+        ner=(answered + run[TrunkField.USER_REJECTED]) / established if established > 0 else None,
+        post_dial_delays=run[_RUN_PDD_COUNT],
+        post_dial_delay_mean_ms=mean(_RUN_PDD_COUNT, _RUN_PDD_MICROS, 1000),
+        loss_samples=run[TrunkField.LOSS_SAMPLES],
+        packet_loss_mean=mean(TrunkField.LOSS_SAMPLES, TrunkField.LOSS_PPM, 1e6),
+        jitter_samples=run[TrunkField.JITTER_SAMPLES],
+        jitter_mean_ms=mean(TrunkField.JITTER_SAMPLES, TrunkField.JITTER_MICROS, 1000),
+        mos_samples=run[TrunkField.MOS_SAMPLES],
+        mos_mean=mean(TrunkField.MOS_SAMPLES, TrunkField.MOS_MILLI, 1000),
+        scores=scores,
+    )

@@ -148,3 +148,43 @@ def test_an_empty_top_level_array_is_one_record_not_a_silent_line(data: bytes) -
         (data.count(b"\n") + 2, b'{"a": 1}'),
     ]
     assert Documents(1000, arrays=True).feed(b'[{"a": 1}]\n', 1) == [(1, b'{"a": 1}')]
+
+
+DUMP = b"""RECV EVENT
+Event-Name: CHANNEL_HANGUP_COMPLETE
+Unique-ID: a
+variable_switch_r_sdp: v=0
+
+m=audio 1 RTP/AVP 0
+
+RECV EVENT
+Event-Name: CHANNEL_HANGUP_COMPLETE
+Unique-ID: b
+"""
+
+
+def test_plain_freeswitch_events_are_read_a_block_each_blank_lines_and_all() -> None:
+    # A console dump: the banner starts an event, and an SDP value holds blank lines.
+    found = list(read_records(io.BytesIO(b"\n" + DUMP), "freeswitch-channel", 1000))
+    assert [number for number, _ in found] == [2, 9]
+    assert found[0][1].endswith(b"m=audio 1 RTP/AVP 0")
+    assert found[1][1] == b"RECV EVENT\nEvent-Name: CHANNEL_HANGUP_COMPLETE\nUnique-ID: b"
+    # Without banners, each Event-Name header starts the next event.
+    bare = b"Event-Name: A\nUnique-ID: 1\n\nEvent-Name: B\nUnique-ID: 2\n"
+    assert [r for _, r in read_records(io.BytesIO(bare), "freeswitch-channel", 1000)] == [
+        b"Event-Name: A\nUnique-ID: 1",
+        b"Event-Name: B\nUnique-ID: 2",
+    ]
+
+
+def test_a_plain_event_past_the_limit_is_kept_to_one_byte_over_it() -> None:
+    big = b"Event-Name: A\nvariable_x: " + b"y" * 200_000 + b"\nEvent-Name: B\n"
+    first, second = read_records(io.BytesIO(big), "freeswitch-channel", 1000)
+    assert len(first[1]) == 1001  # the ingest refuses it as oversize
+    assert second == (3, b"Event-Name: B")
+
+
+def test_freeswitch_events_as_json_are_still_read_as_documents() -> None:
+    data = b'{"Event-Name": "CHANNEL_HANGUP_COMPLETE"}\n{"Event-Name": "X"}\n'
+    found = list(read_records(io.BytesIO(data), "freeswitch-channel", 1000))
+    assert [number for number, _ in found] == [1, 2]

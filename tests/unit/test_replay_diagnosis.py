@@ -222,8 +222,8 @@ CONNECT_CTR = {
         ),
         pytest.param(
             b"Event-Name: CHANNEL_HANGUP_COMPLETE\nUnique-ID: u\nChannel-Name: sofia/x/1\n",
-            "freeswitch-channel",
-            "a replay cannot split from a file: replay them as JSON",
+            "amazon-connect",
+            "looks like FreeSWITCH events as plain headers: try --format freeswitch-channel",
             id="plain-esl",
         ),
         pytest.param(

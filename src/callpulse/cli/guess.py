@@ -90,12 +90,7 @@ def _identify(text: str, lines: list[str]) -> tuple[str | None, str | None]:
         return "Twilio TaskRouter callbacks, form-encoded", "twilio-taskrouter"
     headers = sum(bool(_HEADER_LINE.match(line)) for line in lines)
     if headers * 2 > len(lines) and any(line.startswith("Event-Name: ") for line in lines):
-        return (
-            "FreeSWITCH events as plain headers, which freeswitch-channel reads one event a "
-            "record (from Kafka) but a replay cannot split from a file: replay them as JSON "
-            "(the event socket's `event json`)",
-            None,
-        )
+        return "FreeSWITCH events as plain headers", "freeswitch-channel"
     return _csv(lines)
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import cast
 
@@ -85,14 +86,48 @@ def read_records(stream: io.BufferedIOBase, fmt: str, limit: int) -> Iterator[tu
     document (one a line, pretty-printed over many, or concatenated as Firehose writes
     them; each element of a top-level array), read in chunks of at most 64 KiB through
     :class:`Documents`, which keeps a document only to ``limit + 1`` bytes (the ingest
-    refuses it as oversize).
+    refuses it as oversize). A format that is also written as plain header blocks
+    (:data:`BLOCK_STARTS`) is read as blocks when its first character opens no JSON.
 
     Raises :class:`ReadError` as :func:`lines` does; the records before it have been
     yielded."""
     if fmt in LINE_FORMATS:
         yield from lines(stream, limit)
         return
+    chunks = _chunks(stream)
+    starts = BLOCK_STARTS.get(fmt)
+    if starts is not None:
+        first = next((c for c in chunks if c[1].strip()), None)
+        if first is None:
+            return
+        chunks = itertools.chain([first], chunks)
+        if not first[1].lstrip().startswith((b"{", b"[")):
+            yield from _blocks(chunks, limit, starts)
+            return
     documents = Documents(limit, arrays=True)
+    for number, chunk in chunks:
+        yield from documents.feed(chunk, number)
+    yield from documents.end()
+
+
+def esl_event_starts(line: bytes, previous: bytes) -> bool:
+    """Whether a plain FreeSWITCH event begins at ``line``: at its ``Event-Name`` header
+    (the first an event serialises), or at the ``RECV EVENT`` banner a console dump prints
+    before it. A blank line does not end one: a dump's SDP value holds blank lines."""
+    if line == b"RECV EVENT":
+        return True
+    return line.startswith(b"Event-Name:") and previous != b"RECV EVENT"
+
+
+# Formats a file may hold as plain header blocks, one record each, and where one begins.
+BLOCK_STARTS: dict[str, Callable[[bytes, bytes], bool]] = {
+    "freeswitch-channel": esl_event_starts,
+}
+
+
+def _chunks(stream: io.BufferedIOBase) -> Iterator[tuple[int, bytes]]:
+    """The lines of ``stream``, a long one in pieces of at most 64 KiB, each with the number
+    of the line it is of."""
     number = 1
     while True:
         try:
@@ -100,10 +135,33 @@ def read_records(stream: io.BufferedIOBase, fmt: str, limit: int) -> Iterator[tu
         except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
             raise ReadError(f"line {number}: {exc}") from exc
         if not chunk:
-            break
-        yield from documents.feed(chunk, number)
+            return
+        yield number, chunk
         number += chunk.endswith(b"\n")
-    yield from documents.end()
+
+
+def _blocks(
+    chunks: Iterable[tuple[int, bytes]], limit: int, starts: Callable[[bytes, bytes], bool]
+) -> Iterator[tuple[int, bytes]]:
+    """Records of several lines: each begins at a line ``starts`` says begins one (given
+    the line before it) and runs to the next. A record is kept to ``limit + 1`` bytes (the
+    ingest refuses it as oversize) and the rest of it is read through unkept."""
+    block = bytearray()
+    begun, previous, line_start = 0, b"", True
+    for number, chunk in chunks:
+        if line_start:
+            line = chunk.rstrip(b"\r\n")
+            if block.strip() and starts(line, previous):
+                yield begun, bytes(block).strip()
+                block.clear()
+            if not block.strip():
+                begun = number
+            previous = line
+        if len(block) <= limit:
+            block += chunk[: limit + 1 - len(block)]
+        line_start = chunk.endswith(b"\n")
+    if block.strip():
+        yield begun, bytes(block).strip()
 
 
 def head(path: Path, size: int) -> bytes:

@@ -634,3 +634,63 @@ def test_a_quick_report_draws_no_bar(monkeypatch: pytest.MonkeyPatch) -> None:
     status, out, drawn = on_a_terminal(monkeypatch, settings)
     assert (status, drawn) == (0, b"")
     assert "7         2          2" in out
+
+
+def test_a_report_counts_each_ivr_applications_sessions_over_the_whole_file(
+    tmp_path: Path,
+) -> None:
+    from .events import raw
+
+    t0 = 1_800_000_000.0
+    ivr = {"application": "main"}
+    lines = [
+        raw("ivr.session_started", t0, session_id="s1", **ivr),
+        raw("ivr.session_started", t0 + 1, session_id="s2", **ivr),
+        raw("ivr.session_started", t0 + 2, session_id="s3", **ivr),
+        raw("ivr.input_error", t0 + 3, session_id="s1", kind="no_input", **ivr),
+        raw("ivr.backend_error", t0 + 4, session_id="s2", backend="crm", **ivr),
+        raw("ivr.backend_error", t0 + 5, session_id="s3", backend="crm", **ivr),
+        raw(
+            "ivr.session_ended",
+            t0 + 6,
+            session_id="s1",
+            outcome="contained",
+            duration_seconds=6,
+            **ivr,
+        ),
+        raw(
+            "ivr.session_ended",
+            t0 + 7,
+            session_id="s2",
+            outcome="transferred",
+            duration_seconds=6,
+            **ivr,
+        ),
+        # Two hours on: past every window, and still in the whole file's figures.
+        raw(
+            "ivr.session_ended",
+            t0 + 7200,
+            session_id="s3",
+            outcome="hangup",
+            duration_seconds=7198,
+            **ivr,
+        ),
+        # An hour before the others once the clock has moved on: late, counted all the same.
+        raw(
+            "ivr.session_ended",
+            t0 + 3500,
+            session_id="s4",
+            outcome="contained",
+            duration_seconds=5,
+            **ivr,
+        ),
+    ]
+    path = tmp_path / "ivr.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    text = report.render(report.play(settings_for(path)))
+    # By hand: 3 started, 4 ended (2 contained, 1 transferred, 1 hangup); 1 no input, 2
+    # backend errors; contained 2/4, transferred 1/4.
+    assert row(text, "lon1", "main") == [
+        "lon1", "main", "3", "4", "2", "1", "1", "0", "50%", "25%", "1", "0", "2"
+    ]  # fmt: skip
+    assert "site  queue" not in text  # a file of IVR events only: no empty queue table

@@ -237,3 +237,22 @@ def test_a_trunks_run_counts_every_setup_since_the_start(monitor: Monitor) -> No
     assert sum(run.setups_by_class.values()) == 5
     assert run.asr == pytest.approx(1 / 5)
     assert run.ner == pytest.approx((1 + 2) / 4)  # 302 out of the denominator
+
+
+def test_an_ivr_run_outlives_its_applications_release_and_is_capped(
+    make_monitor: Callable[..., Monitor],
+) -> None:
+    m = make_monitor(label_limits={"application": 1})
+    m.ivr.keep_run()
+    ivr = {"session_id": "s", "outcome": "contained", "duration_seconds": 1.0}
+    m.apply(event("ivr.session_ended", NOW - 5, application="main", **ivr))
+    m.ivr.release_idle(NOW + 1)  # the name gives its place back, as in the daemon
+    m.apply(event("ivr.session_ended", NOW - 4, application="other", **ivr))
+    m.ivr.release_idle(NOW + 1)
+    m.apply(event("ivr.session_ended", NOW - 3, application="main", **ivr))
+    runs = m.ivr.run_kpis()
+    # "main" kept its sums through its release; "other" came past the cap of runs kept.
+    assert {key: run.ended for key, run in runs.items()} == {
+        ("lon1", "main"): 2,
+        ("lon1", "_overflow"): 1,
+    }

@@ -24,6 +24,7 @@ from typing import TextIO
 
 from callpulse import pipeline
 from callpulse.cli import guess
+from callpulse.cli.report_ivr import ivr_lines
 from callpulse.cli.report_run import ReplayReport, Run
 from callpulse.cli.report_trunks import aligned, trunk_lines
 from callpulse.config import Settings
@@ -87,9 +88,10 @@ def render(report: ReplayReport) -> str:
         else "no event applied"
     )
     lines.insert(0, f"{report.lines:,} record{'' if report.lines == 1 else 's'}, {span}")
-    if report.trunks and len(rows) == 1:  # a file of trunks only: no empty queue table
+    if (report.trunks or report.ivr) and len(rows) == 1:  # no queue: no empty queue table
         lines = lines[:1]
     lines.extend(trunk_lines(report.trunks))
+    lines.extend(ivr_lines(report.ivr))
     thresholds = sorted(set(report.thresholds.values()))
     if thresholds:
         lines.append(

@@ -20,6 +20,7 @@ from callpulse.cli.timeline import Timeline
 from callpulse.config import Settings
 from callpulse.core.clock import EVENT_TIME
 from callpulse.core.ingest import DecodeError, PartlyDecodedError, RawRecord
+from callpulse.core.ivr import IvrRun
 from callpulse.core.queues import QueueWindow
 from callpulse.core.trunks import TrunkRun
 from callpulse.sources.replay import event_time
@@ -51,6 +52,7 @@ class ReplayReport:
     last: float | None = None  # and of the newest event applied (None: none was)
     queues: dict[tuple[str, str], QueueWindow] = field(default_factory=dict)
     trunks: dict[tuple[str, str], TrunkRun] = field(default_factory=dict)
+    ivr: dict[tuple[str, str], IvrRun] = field(default_factory=dict)
     episodes: Counter[Labels] = field(default_factory=Counter)  # firing episodes per alert
     rejected: Counter[str] = field(default_factory=Counter)  # by reason
     examples: dict[str, Example] = field(default_factory=dict)  # by reason
@@ -100,6 +102,7 @@ class Run:
         self.parts = parts
         parts.monitor.queues.keep_run()
         parts.monitor.trunks.keep_run()
+        parts.monitor.ivr.keep_run()
         self.timeline = Timeline(settings, parts.monitor, parts.alerting.evaluator.rules)
         self.report = ReplayReport()
         self.topic = str(settings.source.replay.path)
@@ -246,6 +249,7 @@ class Run:
             report.last = monitor.latest_event_time
         report.queues = monitor.queues.run_kpis()
         report.trunks = monitor.trunks.run_kpis()
+        report.ivr = monitor.ivr.run_kpis()
         config = monitor.config
         report.thresholds = {
             key: config.service_level_overrides.get(key[1], config.service_level).threshold

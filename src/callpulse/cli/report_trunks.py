@@ -27,8 +27,8 @@ def trunk_lines(trunks: dict[tuple[str, str], TrunkRun]) -> list[str]:
                 plain(trunk),
                 str(sum(by_class.values())),
                 *(str(by_class[c]) for c in CODE_CLASSES[1:]),
-                _ratio(run.asr),
-                _ratio(run.ner),
+                ratio(run.asr),
+                ratio(run.ner),
                 "-" if pdd is None else f"{pdd:.0f} ms (n={run.post_dial_delays})",
                 _media(run),
             )
@@ -66,5 +66,6 @@ def _media(run: TrunkRun) -> str:
     return "; ".join(parts) or "-"
 
 
-def _ratio(value: float | None) -> str:
+def ratio(value: float | None) -> str:
+    """``value`` as a whole percentage, or "-" when there is none."""
     return "-" if value is None else f"{value:.0%}"

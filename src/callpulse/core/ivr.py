@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 from callpulse.core import events as ev
-from callpulse.core.cardinality import LabelGuard, without_sites
+from callpulse.core.cardinality import OVERFLOW, LabelGuard, without_sites
 from callpulse.core.kpi import in_use
 from callpulse.core.timegrid import TimeGrid
 from callpulse.core.windows import RollingCounters
@@ -70,6 +70,22 @@ class IvrView:
         return in_use(self.ports_in_use, self.ports_total)
 
 
+@dataclass(frozen=True, slots=True)
+class IvrRun:
+    """An application's figures over a whole run (:meth:`IvrTracker.run_kpis`): sessions
+    started and ended, the ended ones by outcome, containment and transfer over the ended
+    ones (``None`` with none ended), and the errors counted."""
+
+    started: int
+    ended: int
+    outcomes: dict[str, int]
+    containment: float | None
+    transfer: float | None
+    no_input: int
+    no_match: int
+    backend_errors: int
+
+
 @dataclass(slots=True)
 class _App:
     counters: RollingCounters
@@ -78,6 +94,7 @@ class _App:
     outcomes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
     touched: float = 0.0  # when an event last named the application
     backends_touched: dict[str, float] = field(default_factory=dict)
+    run: list[int] | None = None  # every IvrField summed since the start (keep_run)
 
 
 class IvrTracker:
@@ -96,11 +113,21 @@ class IvrTracker:
         self._grid = grid
         self._guard = guard
         self._apps: dict[tuple[str, str], _App] = {}
+        # Every application's fields since the start (keep_run), kept apart from the
+        # application so that its name is released as the daemon's would be: a report's
+        # alerts are the daemon's. As many as the cap admits, then one per site's overflow.
+        self._runs: dict[tuple[str, str], list[int]] | None = None
+
+    def keep_run(self) -> None:
+        """Also sum every application's fields since the start, for :meth:`run_kpis` (a
+        report over a whole file). Call it before the first event."""
+        self._runs = {}
 
     def apply(
         self, event: ev.Event, ts: float, bucket: int, late: bool, replay: bool = False
     ) -> None:
-        """Apply one IVR event; a late one only counts in the cumulative outcomes."""
+        """Apply one IVR event; a late one only counts in the cumulative outcomes (and in a
+        whole run's sums)."""
         # ivr.node is navigation detail: validated and counted, no KPI depends on it yet.
         if not isinstance(
             event,
@@ -114,17 +141,26 @@ class IvrTracker:
         app = self._app(event.site, event.application)
         if isinstance(event, ev.IvrSessionEnded) and not replay:
             app.outcomes[event.outcome] += 1
-        if late:
+        if isinstance(event, ev.IvrPorts):
+            if not late and (app.ports is None or ts >= app.ports[0]):
+                app.ports = (ts, event.ports_in_use, event.ports_total)
             return
         if isinstance(event, ev.IvrSessionStarted):
-            app.counters.add(bucket, ((IvrField.STARTED, 1),))
+            values: tuple[tuple[int, int], ...] = ((IvrField.STARTED, 1),)
         elif isinstance(event, ev.IvrSessionEnded):
-            app.counters.add(bucket, ((IvrField.ENDED, 1), (_OUTCOME_FIELD[event.outcome], 1)))
+            values = ((IvrField.ENDED, 1), (_OUTCOME_FIELD[event.outcome], 1))
         elif isinstance(event, ev.IvrInputError):
             which = IvrField.NO_INPUT if event.kind == "no_input" else IvrField.NO_MATCH
-            app.counters.add(bucket, ((which, 1),))
-        elif isinstance(event, ev.IvrBackendError):
-            app.counters.add(bucket, ((IvrField.BACKEND_ERRORS, 1),))
+            values = ((which, 1),)
+        else:
+            values = ((IvrField.BACKEND_ERRORS, 1),)
+        if app.run is not None:
+            for index, amount in values:
+                app.run[index] += amount
+        if late:
+            return
+        app.counters.add(bucket, values)
+        if isinstance(event, ev.IvrBackendError):
             backend = self._guard.admit("backend", event.backend, event.site)
             counters = app.backends.get(backend)
             if counters is None:
@@ -132,14 +168,14 @@ class IvrTracker:
             counters.advance(self._grid.head)
             counters.add(bucket, ((0, 1),))
             app.backends_touched[backend] = self._grid.now
-        elif app.ports is None or ts >= app.ports[0]:
-            app.ports = (ts, event.ports_in_use, event.ports_total)
 
     def _app(self, site: str, name: str) -> _App:
         name = self._guard.admit("application", name, site)
         app = self._apps.get((site, name))
         if app is None:
             app = self._apps[(site, name)] = _App(self._grid.counters(len(IvrField)))
+            if self._runs is not None:
+                app.run = self._run_of(site, name)
         else:
             app.counters.advance(self._grid.head)
         app.touched = self._grid.now
@@ -195,6 +231,35 @@ class IvrTracker:
             in_use, total = (app.ports[1], app.ports[2]) if app.ports else (None, None)
             out.append(IvrView(site, name, in_use, total, dict(app.outcomes), tuple(windows)))
         return out
+
+    def _run_of(self, site: str, name: str) -> list[int]:
+        runs = self._runs
+        assert runs is not None
+        run = runs.get((site, name))
+        if run is None:
+            if len(runs) >= self._guard.limits["application"]:
+                name = OVERFLOW
+            run = runs.setdefault((site, name), [0] * len(IvrField))
+        return run
+
+    def run_kpis(self) -> dict[tuple[str, str], IvrRun]:
+        """Per (site, application), the figures over everything since the start
+        (``keep_run``)."""
+        return {key: _run_kpis(run) for key, run in (self._runs or {}).items()}
+
+
+def _run_kpis(run: list[int]) -> IvrRun:
+    ended = run[IvrField.ENDED]
+    return IvrRun(
+        started=run[IvrField.STARTED],
+        ended=ended,
+        outcomes={o: run[_OUTCOME_FIELD[o]] for o in OUTCOMES},
+        containment=_per(run[IvrField.CONTAINED], ended),
+        transfer=_per(run[IvrField.TRANSFERRED], ended),
+        no_input=run[IvrField.NO_INPUT],
+        no_match=run[IvrField.NO_MATCH],
+        backend_errors=run[IvrField.BACKEND_ERRORS],
+    )
 
 
 def _per(part: int, whole: int) -> float | None:

@@ -120,12 +120,20 @@ class AsteriskCdr:
 
     def _trunk(self, channel: str, what: str) -> str | None:
         """The trunk ``channel`` is on, or None when it is no trunk."""
-        found = peer(channel)
-        if found is None:
-            return None
-        tech, name = found
-        if tech.lower() in _INTERNAL:
-            return None
-        checked_name(FORMAT, name, f"{what}'s peer")
-        trunk = name in self._trunks if self._trunks else not name.isdigit()
-        return name if trunk else None
+        return trunk_of(FORMAT, channel, self._trunks, what)
+
+
+def trunk_of(fmt: str, channel: str, trunks: frozenset[str], what: str) -> str | None:
+    """The trunk ``channel`` (a channel name) is on, or None when it is no trunk: a peer of
+    ``trunks`` or, when ``trunks`` is empty, any peer whose name is not only digits, on a
+    technology that is not one of the PBX's own (Local, Agent...). The one rule every
+    Asterisk adapter names trunks by (docs/adapters-asterisk-cdr.md, "Trunks")."""
+    found = peer(channel)
+    if found is None:
+        return None
+    tech, name = found
+    if tech.lower() in _INTERNAL:
+        return None
+    checked_name(fmt, name, f"{what}'s peer")
+    trunk = name in trunks if trunks else not name.isdigit()
+    return name if trunk else None

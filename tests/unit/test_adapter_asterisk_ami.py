@@ -163,7 +163,10 @@ def test_a_wrapped_loss_count_or_nothing_received_is_no_measure() -> None:
 
 def test_rtpaudioqos_in_a_hangups_chanvariable_and_its_varset_are_one_report() -> None:
     varset = raw("VarSet", **chan(), Variable="RTPAUDIOQOS", Value=QOS)
-    hangup = raw("Hangup", T0 + 1, **chan(Cause="16"), ChanVariable=f"RTPAUDIOQOS={QOS}")
+    # main/manager.c, append_channel_vars: "ChanVariable(<channel>): NAME=value".
+    hangup = raw(
+        "Hangup", T0 + 1, **chan(Cause="16"), **{f"ChanVariable({TRUNK})": f"RTPAUDIOQOS={QOS}"}
+    )
     first, second = (only(translated(ami(), r), "media.quality") for r in (varset, hangup))
     assert first["event_id"] == second["event_id"]
 

@@ -3,8 +3,9 @@ one view of its headers.
 
 - Raw: the event as ``manager.c`` writes it on the socket, ``Key: Value`` lines
   (``Event: Hangup``, ``Uniqueid: 1514295827.372``...). A header may be empty
-  (``AccountCode:``); a repeated ``ChanVariable`` header (``manager.conf`` ``channelvars``)
-  holds ``NAME=value``, kept by name.
+  (``AccountCode:``); a ``ChanVariable(<channel>)`` header (``manager.conf``
+  ``channelvars``; ``append_channel_vars`` in ``main/manager.c``) holds ``NAME=value``, kept
+  by name.
 - JSON: one object of header -> value, as AMI-to-Kafka bridges publish an event (each
   header a key; bridges differ in case, ``Event`` or ``event``, so names are read case
   aside). A number is taken as its text; ``ChanVariable`` may be an object of name -> value.
@@ -88,12 +89,12 @@ def _json(doc: dict[str, Any]) -> AmiEvent:
     chanvars: dict[str, str] = {}
     for key, value in doc.items():
         name = key.lower()
-        if name == _CHANVAR and isinstance(value, dict):
+        if name.startswith(_CHANVAR) and isinstance(value, dict):
             chanvars |= {str(k): _text(k, v) for k, v in value.items()}
+        elif name.startswith(_CHANVAR):
+            chanvars |= _chanvar(_text(key, value))
         else:
             headers[name] = _text(key, value)
-    if _CHANVAR in headers:
-        chanvars |= _chanvar(headers.pop(_CHANVAR))
     return _event(headers, chanvars)
 
 
@@ -109,7 +110,7 @@ def _raw(record: bytes) -> AmiEvent:
                 FORMAT, f"expected `Key: Value` lines of an AMI event: {shown(line)}"
             )
         name, value = key.strip().lower(), value.strip()
-        if name == _CHANVAR:
+        if name.startswith(_CHANVAR):
             chanvars |= _chanvar(value)
         elif name not in headers:  # the first wins: a later copy cannot change what was read
             headers[name] = value

@@ -10,7 +10,7 @@ own next dial went (an agent's phone, a queue), not how the carrier's call was s
 yields nothing, and is counted in ``ignored`` as ``inbound``.
 
 What a CDR cannot carry: post-dial delay (no provisional response is recorded:
-``post_dial_delay_ms`` stays empty), media quality (``RTPAUDIOQOS``, RTCP: a later step),
+``post_dial_delay_ms`` stays empty), media quality (``RTPAUDIOQOS``, RTCP: :mod:`.asterisk_ami`),
 and IVR sessions (``dcontext`` and ``lastapp`` are the last context and application only:
 docs/adapters-asterisk-cdr.md).
 """

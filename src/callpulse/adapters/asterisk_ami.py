@@ -77,8 +77,8 @@ class _Channel:
     trunk: str | None = None  # set while an inbound (not dialled) trunk leg awaits its outcome
     application: str | None = None  # the IVR context of its open session
     started: float = 0.0
-    session: str = ""
-    call: str = ""
+    session: str | None = None
+    call: str | None = None
     ivr_hung_up: bool = False  # the IVR ran Hangup(): the caller was served to the end
     ended: bool = False  # its session is over: no second one on the same channel
 

@@ -59,6 +59,23 @@ def settled(daemon: Daemon, site: str, queue: str, expected: dict[str, Any]) -> 
     return samples
 
 
+def settled_on(
+    daemon: Daemon, figures: Callable[[Samples], dict[str, Any]], expected: dict[str, Any]
+) -> Samples:
+    """The daemon's samples once ``figures`` of them are ``expected``, polled as in
+    :func:`settled`; after 30 s the test fails with the last figures seen."""
+    deadline = time.monotonic() + 30
+    last: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        samples = daemon.samples()
+        last = figures(samples)
+        if last == expected:
+            return samples
+        time.sleep(0.2)
+    assert last == expected, f"after 30 s: {last} != {expected}"
+    return samples
+
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"  # the shipped samples
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from callpulse.adapters.amazon_connect import AmazonConnect, AmazonConnectOptions
 from callpulse.adapters.asterisk import AsteriskOptions, AsteriskQueueLog
+from callpulse.adapters.asterisk_ami import AsteriskAmi, AsteriskAmiOptions
 from callpulse.adapters.freeswitch import FreeSwitchCallcenter, FreeSwitchOptions
 from callpulse.adapters.freeswitch_channel import FreeSwitchChannel, FreeSwitchChannelOptions
 from callpulse.adapters.twilio import TwilioOptions, TwilioTaskRouter
@@ -31,6 +32,8 @@ def adapter(fmt: str) -> Adapter:
         return AmazonConnect(AmazonConnectOptions(site="lon1"))
     if fmt == "freeswitch-channel":
         return FreeSwitchChannel(FreeSwitchChannelOptions(site="lon1"))
+    if fmt == "asterisk-ami":
+        return AsteriskAmi(AsteriskAmiOptions(site="lon1", ivr_contexts=["ivr-main"]))
     return TwilioTaskRouter(TwilioOptions(site="lon1"))
 
 

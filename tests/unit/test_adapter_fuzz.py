@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from callpulse.adapters import (
     amazon_connect,
     asterisk,
+    asterisk_ami,
     freeswitch,
     freeswitch_channel,
     twilio,
@@ -186,6 +187,7 @@ KINDS = {
                        "HEART_BEAT", "Amazon Connect Contact Event"],
     "twilio-taskrouter": [*(f"com.twilio.taskrouter.{k}" for k in twilio_records.KINDS),
                           *twilio_records.KINDS],
+    "asterisk-ami": [*asterisk_ami.IGNORED_KINDS, "DialEnd", "RTCPSent"],
 }  # fmt: skip
 RECORDS: dict[str, st.SearchStrategy[bytes]] = {
     "asterisk-queue-log": queue_log_line(
@@ -202,6 +204,7 @@ RECORDS: dict[str, st.SearchStrategy[bytes]] = {
     "twilio-taskrouter": json_record(
         documents("twilio-taskrouter.jsonl"), KINDS["twilio-taskrouter"]
     ),
+    "asterisk-ami": json_record(documents("asterisk-ami.jsonl"), KINDS["asterisk-ami"]),
 }
 IGNORED = {
     "asterisk-queue-log": asterisk.IGNORED_KINDS,
@@ -209,6 +212,7 @@ IGNORED = {
     "freeswitch-channel": freeswitch_channel.IGNORED_KINDS,
     "amazon-connect": amazon_connect.IGNORED_KINDS,
     "twilio-taskrouter": twilio.IGNORED_KINDS,
+    "asterisk-ami": asterisk_ami.IGNORED_KINDS,
 }
 # Caps small enough for a few records to fill and forget.
 SMALL_CAPS: dict[str, tuple[Any, dict[str, int]]] = {
@@ -221,6 +225,7 @@ SMALL_CAPS: dict[str, tuple[Any, dict[str, int]]] = {
                                         "MAX_MEMBERSHIPS": 4, "MAX_CONTACTS": 3}),
     "twilio-taskrouter": (twilio, {"MAX_TASKS": 3, "MAX_WORKERS": 3, "MAX_QUEUES_PER_WORKER": 2,
                                    "MAX_MEMBERSHIPS": 4}),
+    "asterisk-ami": (asterisk_ami, {"MAX_CHANNELS": 2}),
 }  # fmt: skip
 
 
@@ -316,3 +321,4 @@ test_freeswitch_callcenter = fuzz("freeswitch-callcenter")
 test_freeswitch_channel = fuzz("freeswitch-channel")
 test_amazon_connect = fuzz("amazon-connect")
 test_twilio_taskrouter = fuzz("twilio-taskrouter")
+test_asterisk_ami = fuzz("asterisk-ami")

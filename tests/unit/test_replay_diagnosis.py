@@ -245,6 +245,13 @@ def test_a_file_that_mostly_fails_gets_a_guess(
     assert said in line
 
 
+def test_ami_events_as_a_bridge_publishes_them_are_guessed() -> None:
+    head = b'{"Event": "DialEnd", "Privilege": "call,all", "Uniqueid": "1.2"}\n' * 3
+    said = guess.explain(head, "asterisk-cdr")
+    assert said is not None
+    assert "try --format asterisk-ami" in said
+
+
 def test_the_guess_says_when_the_format_given_is_the_one_it_sees() -> None:
     head = ("\n".join(queue_log_lines()) + "\n").encode()
     said = guess.explain(head, "asterisk-queue-log")

@@ -10,7 +10,7 @@ own next dial went (an agent's phone, a queue), not how the carrier's call was s
 yields nothing, and is counted in ``ignored`` as ``inbound``.
 
 What a CDR cannot carry: post-dial delay (no provisional response is recorded:
-``post_dial_delay_ms`` stays empty), media quality (``RTPAUDIOQOS``, RTCP: a later step),
+``post_dial_delay_ms`` stays empty), media quality (``RTPAUDIOQOS``, RTCP: :mod:`.asterisk_ami`),
 and IVR sessions (``dcontext`` and ``lastapp`` are the last context and application only:
 docs/adapters-asterisk-cdr.md).
 """
@@ -120,12 +120,20 @@ class AsteriskCdr:
 
     def _trunk(self, channel: str, what: str) -> str | None:
         """The trunk ``channel`` is on, or None when it is no trunk."""
-        found = peer(channel)
-        if found is None:
-            return None
-        tech, name = found
-        if tech.lower() in _INTERNAL:
-            return None
-        checked_name(FORMAT, name, f"{what}'s peer")
-        trunk = name in self._trunks if self._trunks else not name.isdigit()
-        return name if trunk else None
+        return trunk_of(FORMAT, channel, self._trunks, what)
+
+
+def trunk_of(fmt: str, channel: str, trunks: frozenset[str], what: str) -> str | None:
+    """The trunk ``channel`` (a channel name) is on, or None when it is no trunk: a peer of
+    ``trunks`` or, when ``trunks`` is empty, any peer whose name is not only digits, on a
+    technology that is not one of the PBX's own (Local, Agent...). The one rule every
+    Asterisk adapter names trunks by (docs/adapters-asterisk-cdr.md, "Trunks")."""
+    found = peer(channel)
+    if found is None:
+        return None
+    tech, name = found
+    if tech.lower() in _INTERNAL:
+        return None
+    checked_name(fmt, name, f"{what}'s peer")
+    trunk = name in trunks if trunks else not name.isdigit()
+    return name if trunk else None

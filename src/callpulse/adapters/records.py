@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from callpulse.adapters.amazon_connect import AmazonConnect, AmazonConnectOptions
 from callpulse.adapters.asterisk import AsteriskOptions, AsteriskQueueLog
+from callpulse.adapters.asterisk_ami import AsteriskAmi, AsteriskAmiOptions
 from callpulse.adapters.asterisk_cdr import AsteriskCdr, AsteriskCdrOptions
 from callpulse.adapters.base import V1, AdapterError, PartlyReadError
 from callpulse.adapters.freeswitch import FreeSwitchCallcenter, FreeSwitchOptions
@@ -38,6 +39,7 @@ class FormatChoice(Protocol):
 _ADAPTERS: dict[str, tuple[Callable[[Any], Adapter], type]] = {
     "asterisk-queue-log": (AsteriskQueueLog, AsteriskOptions),
     "asterisk-cdr": (AsteriskCdr, AsteriskCdrOptions),
+    "asterisk-ami": (AsteriskAmi, AsteriskAmiOptions),
     "amazon-connect": (AmazonConnect, AmazonConnectOptions),
     "freeswitch-callcenter": (FreeSwitchCallcenter, FreeSwitchOptions),
     "freeswitch-channel": (FreeSwitchChannel, FreeSwitchChannelOptions),

@@ -173,6 +173,9 @@ def _platform(doc: dict[str, Any]) -> tuple[str, str | None] | None:
         return "FreeSWITCH channel events", "freeswitch-channel"
     if keys & {"eventname", "ccaction"}:
         return "FreeSWITCH events", "freeswitch-callcenter"
+    event = next((str(v) for k, v in doc.items() if str(k).lower() == "event"), "")
+    if event and event != "Cdr" and keys & {"privilege", "uniqueid", "channel"}:
+        return "Asterisk AMI events (one a record)", "asterisk-ami"
     if any(cdr <= keys for cdr in _CDR_NAMES):
         return "Asterisk CDRs", "asterisk-cdr"
     if doc.get("jsonrpc") == "2.0" and str(doc.get("method", "")).startswith("E_ACC_"):

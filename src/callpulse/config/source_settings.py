@@ -33,6 +33,7 @@ class FormatSettings(Section):
         "events-v1",
         "asterisk-queue-log",
         "asterisk-cdr",
+        "asterisk-ami",
         "amazon-connect",
         "twilio-taskrouter",
         "freeswitch-callcenter",
@@ -73,6 +74,9 @@ class FormatSettings(Section):
     # is peer KTTK); empty, every peer whose name is not only digits. timezone and columns
     # (a CSV export's header line) as above.
     trunks: list[str] = []
+    # asterisk-ami (docs/adapters-asterisk-ami.md): trunks as above; the dialplan contexts
+    # that are IVR applications (empty: no IVR sessions are reported).
+    ivr_contexts: list[str] = []
     # Whether the feed sends heartbeats (docs/alerts.md, SiteSilent); unset: only events v1 does.
     heartbeats: bool | None = None
 

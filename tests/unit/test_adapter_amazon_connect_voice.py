@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from callpulse.adapters import amazon_connect
 from callpulse.adapters.amazon_connect import AmazonConnect
 from callpulse.adapters.base import AdapterError
 from callpulse.adapters.connect_voice import APPLICATION, TRUNK
@@ -164,9 +165,33 @@ def test_huge_strings_are_no_crash() -> None:
     assert voice(fresh(), contact_record(InitiationMethod=huge)) == []  # not INBOUND
 
 
-def test_an_unreadable_initiation_time_rejects_the_record_saying_why() -> None:
-    with pytest.raises(AdapterError, match="InitiationTimestamp is not an ISO 8601 time"):
-        fresh().translate(json.dumps(contact_record(InitiationTimestamp="yesterday")).encode())
+@pytest.mark.parametrize(
+    ("field", "fields"),
+    [
+        ("InitiationTimestamp", {}),
+        ("TransferCompletedTimestamp", {"NextContactId": "c-2", **NO_AGENT}),
+        ("DisconnectTimestamp", {"DisconnectReason": "CUSTOMER_DISCONNECT", **NO_AGENT}),
+    ],
+)
+def test_an_unreadable_time_rejects_the_record_naming_its_field(
+    field: str, fields: dict[str, Any]
+) -> None:
+    connect = fresh()
+    record = contact_record(**fields) | {field: "yesterday"}
+    with pytest.raises(AdapterError, match=f"{field} is not an ISO 8601 time"):
+        connect.translate(json.dumps(record).encode())
+    # Nothing of it was remembered: the corrected copy gives the caller.
+    assert of(voice(connect, contact_record(**fields)), "call.setup")
+
+
+def test_the_contacts_remembered_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(amazon_connect, "MAX_CONTACTS", 3)  # a cap is taken when it is made
+    connect = fresh()
+    for n in range(5):
+        voice(connect, contact_record(contact=f"c-{n}"))
+    assert connect.fill()["voice_contacts"] == 1.0
+    # The oldest was forgotten: a copy of it, much later, counts its caller again.
+    assert of(voice(connect, contact_record(contact="c-0", updated=9_000)), "call.setup")
 
 
 def test_contact_records_give_the_monitor_exact_ivr_and_trunk_kpis(

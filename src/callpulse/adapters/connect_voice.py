@@ -107,21 +107,25 @@ class ContactVoice:
     ) -> list[V1]:
         queue = get(doc, "Queue")
         enqueued = get(queue, "EnqueueTimestamp") if isinstance(queue, dict) else None
-        transferred_at = get(doc, "TransferCompletedTimestamp")
+        # The end of the flow, and the field it is read from (for the error, if it is bad).
+        end: tuple[Any, str] | None = None
         if enqueued is not None:  # a Queue without EnqueueTimestamp: set, never reached
-            outcome, end = "transferred", enqueued
+            outcome, end = "transferred", (enqueued, "Queue.EnqueueTimestamp")
         elif get(doc, "TransferredToEndpoint") is not None or get(doc, "NextContactId"):
-            outcome, end = "transferred", transferred_at
+            outcome = "transferred"
+            completed = get(doc, "TransferCompletedTimestamp")
+            if completed is not None:
+                end = (completed, "TransferCompletedTimestamp")
         elif reason in _CONTAINED:
-            outcome, end = "contained", None
+            outcome = "contained"
         elif reason in _TELECOM:
-            outcome, end = "error", None
+            outcome = "error"
         else:
             self._ignored.add("IVR_OUTCOME_UNKNOWN")
             return []
         if end is None:
-            end = get(doc, "DisconnectTimestamp") or get(doc, "LastUpdateTimestamp")
-        ended = max(started, as_time(end, "the IVR session's end"))
+            end = _disconnected(doc)
+        ended = max(started, as_time(*end))
         ids = {"session_id": contact, "application": APPLICATION}
         return [
             self._event(key, _STARTED, "ivr.session_started", started, **ids, call_id=contact),
@@ -133,10 +137,7 @@ class ContactVoice:
         metrics = get(doc, "QualityMetrics")
         if not isinstance(metrics, dict):
             return []
-        when = as_time(
-            get(doc, "DisconnectTimestamp") or get(doc, "LastUpdateTimestamp"),
-            "DisconnectTimestamp",
-        )
+        when = as_time(*_disconnected(doc))
         out = []
         for index, leg in enumerate(_LEGS):
             part = get(metrics, leg)
@@ -163,3 +164,11 @@ class ContactVoice:
 
     def _event(self, key: bytes, index: int, kind: str, when: float, **fields: Any) -> V1:
         return v1(key, index, kind, when, self._site, **fields)
+
+
+def _disconnected(doc: dict[str, Any]) -> tuple[Any, str]:
+    """When the contact ended, and the field that says so: ``DisconnectTimestamp``, else
+    (a record without one) ``LastUpdateTimestamp``."""
+    if get(doc, "DisconnectTimestamp") is not None:
+        return get(doc, "DisconnectTimestamp"), "DisconnectTimestamp"
+    return get(doc, "LastUpdateTimestamp"), "LastUpdateTimestamp"

@@ -50,6 +50,7 @@ from callpulse.adapters.connect_fields import (
     is_agent_queue,
 )
 from callpulse.adapters.connect_names import ConnectNames
+from callpulse.adapters.connect_voice import IGNORED_KINDS as VOICE_IGNORED
 
 MAX_AGENTS = 10_000  # like every tracker, bounded: the oldest agent is forgotten past it
 MAX_CONTACTS = 100_000  # contact records remembered for de-duplication, oldest forgotten
@@ -69,7 +70,7 @@ IGNORED_KINDS = frozenset(
         "Contact Lens Post Call Rules Matched", "Contact Lens Realtime Rules Matched",
         "AGENT_QUEUE", "CONTACT_RECORD_DUPLICATE", "CONTACT_RECORD_NOT_QUEUED",
     }
-)  # fmt: skip
+) | VOICE_IGNORED  # fmt: skip
 
 # Contact states (agent event stream), strongest first. A contact being offered (ringing,
 # or a callback being presented) holds the agent as a call does: v1 has no ringing state.

@@ -40,6 +40,7 @@ from callpulse.adapters.connect_fields import (
     optional_object,
 )
 from callpulse.adapters.connect_names import ConnectNames
+from callpulse.adapters.connect_voice import ContactVoice
 
 # The event index within a contact's ids (see the module docstring).
 _QUEUED, _ANSWERED, _ABANDONED, _COMPLETED, _TRANSFERRED = range(5)
@@ -62,12 +63,14 @@ class ContactStreams:
         # restatement writes only what is missing, however long after (a long call's record
         # comes after the monitor has forgotten the ids it would have de-duplicated on).
         self._said: OrderedDict[bytes, int] = OrderedDict()
+        self._voice = ContactVoice(site, ignored, limit)
 
     def fill(self) -> dict[str, float]:
         """How full each cap is: contact records and contacts remembered."""
         return {
             "contact_records": len(self.records) / self._limit,
             "contacts": len(self._said) / self._limit,
+            **self._voice.fill(),
         }
 
     # --- contact events ----------------------------------------------------------------
@@ -129,7 +132,10 @@ class ContactStreams:
         if seen is not None and seen >= updated:
             self._ignored.add("CONTACT_RECORD_DUPLICATE")  # delivered at least once
             return []
-        events = self._record_events(doc, contact)
+        events: list[V1] = []
+        if not self._not_voice(doc, "Channel"):
+            events = self._voice.events(doc, contact) + self._record_events(doc, contact)
+            self._voice.done(contact)
         # Only a record read whole is remembered: a corrected copy of a rejected one is new.
         if seen is None and len(self.records) >= self._limit:
             self.records.popitem(last=False)
@@ -138,8 +144,6 @@ class ContactStreams:
         return events
 
     def _record_events(self, doc: dict[str, Any], contact: str) -> list[V1]:
-        if self._not_voice(doc, "Channel"):
-            return []
         queue = optional_object(get(doc, "Queue"), "Queue")
         arn = get(queue, "ARN")
         method = get(doc, "InitiationMethod")

@@ -1,0 +1,174 @@
+"""What an Amazon Connect contact record says about the IVR, the telephony and the media.
+
+Connect runs its own IVR (contact flows), carrier side and softphones, and names none of
+them in a contact record: there is no flow name, no trunk and no RTP statistics. What a
+record does carry, per the Administrator Guide's "Contact records data model":
+
+- the IVR session: every ``INBOUND`` voice contact that reached Connect
+  (``ConnectedToSystemTimestamp``) ran a flow from ``InitiationTimestamp``. Its outcome:
+  ``transferred`` when it reached a queue (``Queue``, the caller opted out to an agent) or
+  was transferred out of the flow (``TransferredToEndpoint``, or ``NextContactId``: a
+  transfer makes a new contact whose ``InitiationMethod`` is ``TRANSFER`` /
+  ``QUEUE_TRANSFER``); ``contained`` when it ended in the flow (``DisconnectReason``
+  ``CUSTOMER_DISCONNECT`` or ``CONTACT_FLOW_DISCONNECT``); ``error`` when the telephony
+  failed (``TELECOM_PROBLEM``). Any other ending (no ``DisconnectReason``, as older records
+  have, or ``OTHER`` / ``API`` / ``EXPIRED``...) says nothing of the flow: the session is
+  not counted (``ignored``: ``IVR_OUTCOME_UNKNOWN``), rather than guessed;
+- the call's setup on the carrier side, one per ``INBOUND`` voice contact, on the one trunk
+  a Connect instance has as far as its records say, :data:`TRUNK`: 503 for a
+  ``TELECOM_PROBLEM``, 200 for a contact connected to the system;
+- the media: ``QualityMetrics.Agent.Audio.QualityScore`` and
+  ``QualityMetrics.Customer.Audio.QualityScore`` (1 to 5; Connect's own estimate, not an
+  E-model MOS), each as a ``media.quality`` ``score`` of kind ``connect_quality``.
+
+A contact of another channel, or one Connect did not receive from a caller (``OUTBOUND``,
+``CALLBACK``, ``API``, a transfer's new contact...), gives none of these: its caller, when
+it has one, was counted on the contact that came in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from typing import Any
+
+from callpulse.adapters.base import V1, v1
+from callpulse.adapters.bounds import Ignored, digest
+from callpulse.adapters.connect_fields import as_time, get
+
+TRUNK = "connect-telephony"  # the carrier side of an instance: its records name no trunk
+APPLICATION = "connect-flows"  # the contact flows: a record does not name the one it ran
+# DisconnectReason values (Contact records data model) that end a flow by itself.
+_CONTAINED = {"CUSTOMER_DISCONNECT", "CONTACT_FLOW_DISCONNECT"}
+_TELECOM = {"TELECOM_PROBLEM"}  # the one the data model gives to the telephony
+_LEGS = ("Agent", "Customer")
+# Event indexes within a contact's ids, after the call's own (connect_contacts uses 0-4).
+_SETUP, _STARTED, _ENDED, _MEDIA = 8, 9, 10, 11
+
+# Kinds this module counts in ``ignored``.
+IGNORED_KINDS = frozenset(
+    {"IVR_OUTCOME_UNKNOWN", "QUALITY_SCORE_INVALID", "NO_INITIATION_TIMESTAMP"}
+)
+
+
+class ContactVoice:
+    """Reads the IVR session, setup and media of contact records for ``site``; each contact
+    gives them once (at most ``limit`` contacts remembered, the oldest forgotten), so a
+    record updated after delivery (new attributes, a new ``LastUpdateTimestamp``) does not
+    count its caller twice."""
+
+    def __init__(self, site: str, ignored: Ignored, limit: int) -> None:
+        self._site = site
+        self._ignored = ignored
+        self._limit = limit
+        self._done: OrderedDict[bytes, None] = OrderedDict()
+
+    def fill(self) -> dict[str, float]:
+        """How full the memory of contacts read is."""
+        return {"voice_contacts": len(self._done) / self._limit}
+
+    def events(self, doc: dict[str, Any], contact: str) -> list[V1]:
+        """The IVR, setup and media events of one voice contact record, none if its contact
+        gave them already. Nothing is remembered: :meth:`done` is called once the whole
+        record was read, so a record rejected for another field is read again whole."""
+        if digest(contact) in self._done:
+            return []
+        if str(get(doc, "InitiationMethod")).upper() != "INBOUND":
+            return []
+        key = f"amazon-connect|{contact}|voice".encode()
+        initiated = get(doc, "InitiationTimestamp") or get(doc, "ConnectedToSystemTimestamp")
+        if initiated is None:
+            # The data model always has it: a record without says nothing of when the call
+            # came in, and its caller is not counted rather than placed at a guessed time.
+            self._ignored.add("NO_INITIATION_TIMESTAMP")
+            return []
+        started = as_time(initiated, "InitiationTimestamp")
+        reason = str(get(doc, "DisconnectReason") or "").upper()
+        connected = get(doc, "ConnectedToSystemTimestamp") is not None
+        out: list[V1] = []
+        if reason in _TELECOM or connected:
+            code = 503 if reason in _TELECOM else 200
+            out.append(self._event(key, _SETUP, "call.setup", started, trunk_id=TRUNK,
+                                   call_id=contact, sip_code=code))  # fmt: skip
+        if connected:
+            out += self._session(doc, key, contact, started, reason)
+        out += self._media(doc, key, contact)
+        return out
+
+    def done(self, contact: str) -> None:
+        """Remember that ``contact`` gave its events."""
+        key = digest(contact)
+        if key not in self._done and len(self._done) >= self._limit:
+            self._done.popitem(last=False)
+        self._done[key] = None
+
+    def _session(
+        self, doc: dict[str, Any], key: bytes, contact: str, started: float, reason: str
+    ) -> list[V1]:
+        queue = get(doc, "Queue")
+        enqueued = get(queue, "EnqueueTimestamp") if isinstance(queue, dict) else None
+        # The end of the flow, and the field it is read from (for the error, if it is bad).
+        end: tuple[Any, str] | None = None
+        if enqueued is not None:  # a Queue without EnqueueTimestamp: set, never reached
+            outcome, end = "transferred", (enqueued, "Queue.EnqueueTimestamp")
+        elif get(doc, "TransferredToEndpoint") is not None or get(doc, "NextContactId"):
+            outcome = "transferred"
+            completed = get(doc, "TransferCompletedTimestamp")
+            if completed is not None:
+                end = (completed, "TransferCompletedTimestamp")
+        elif reason in _CONTAINED:
+            outcome = "contained"
+        elif reason in _TELECOM:
+            outcome = "error"
+        else:
+            self._ignored.add("IVR_OUTCOME_UNKNOWN")
+            return []
+        if end is None:
+            end = _disconnected(doc)
+        ended = max(started, as_time(*end))
+        ids = {"session_id": contact, "application": APPLICATION}
+        return [
+            self._event(key, _STARTED, "ivr.session_started", started, **ids, call_id=contact),
+            self._event(key, _ENDED, "ivr.session_ended", ended, **ids, outcome=outcome,
+                        duration_seconds=ended - started),
+        ]  # fmt: skip
+
+    def _media(self, doc: dict[str, Any], key: bytes, contact: str) -> list[V1]:
+        metrics = get(doc, "QualityMetrics")
+        if not isinstance(metrics, dict):
+            return []
+        when = as_time(*_disconnected(doc))
+        out = []
+        for index, leg in enumerate(_LEGS):
+            part = get(metrics, leg)
+            audio = get(part, "Audio") if isinstance(part, dict) else None
+            if not isinstance(audio, dict) or get(audio, "QualityScore") is None:
+                continue  # no leg, or no score on it (the field is optional)
+            score = get(audio, "QualityScore")
+            if (
+                isinstance(score, bool)
+                or not isinstance(score, int | float)
+                or not math.isfinite(score)
+                or not 1 <= score <= 5
+            ):
+                # One leg's nonsense (0, 7, "x") loses that leg only, counted; the call's
+                # other facts stand.
+                self._ignored.add("QUALITY_SCORE_INVALID")
+                continue
+            # The customer's leg is the carrier side; the agent's is a softphone, no trunk's.
+            trunk = TRUNK if leg == "Customer" else None
+            out.append(self._event(key, _MEDIA + index, "media.quality", when, trunk_id=trunk,
+                                   call_id=contact, score=float(score),
+                                   score_kind="connect_quality"))  # fmt: skip
+        return out
+
+    def _event(self, key: bytes, index: int, kind: str, when: float, **fields: Any) -> V1:
+        return v1(key, index, kind, when, self._site, **fields)
+
+
+def _disconnected(doc: dict[str, Any]) -> tuple[Any, str]:
+    """When the contact ended, and the field that says so: ``DisconnectTimestamp``, else
+    (a record without one) ``LastUpdateTimestamp``."""
+    if get(doc, "DisconnectTimestamp") is not None:
+        return get(doc, "DisconnectTimestamp"), "DisconnectTimestamp"
+    return get(doc, "LastUpdateTimestamp"), "LastUpdateTimestamp"

@@ -12,17 +12,33 @@ from typing import Any
 import pytest
 
 from callpulse.adapters import amazon_connect
-from callpulse.adapters.amazon_connect import AmazonConnect
+from callpulse.adapters.amazon_connect import AmazonConnect, AmazonConnectOptions
 from callpulse.adapters.base import AdapterError
-from callpulse.adapters.connect_voice import APPLICATION, TRUNK
+from callpulse.adapters.connect_voice import TRUNK
 from callpulse.core.ingest import decode
 from callpulse.core.monitor import Monitor
 from callpulse.core.trunks import NO_TRUNK
 
 from .adapters import translated
-from .test_adapter_amazon_connect import VOICE_TYPES, at, contact_record, fresh
+from .test_adapter_amazon_connect import AGENTS, QUEUES, VOICE_TYPES, at, contact_record
 
 NO_AGENT: dict[str, Any] = {"Queue": None, "Agent": None}
+APPLICATION = "connect-flows"
+
+
+def fresh(ivr_application: str = APPLICATION) -> AmazonConnect:
+    """An adapter that counts the flows' IVR sessions under ``ivr_application``."""
+    options = AmazonConnectOptions(
+        site="lon1", agent_names=AGENTS, queue_names=QUEUES, ivr_application=ivr_application
+    )
+    return AmazonConnect(options)
+
+
+def test_without_an_ivr_application_a_contact_gives_its_setup_and_no_session() -> None:
+    # Most flows route every caller to an agent: their containment is not counted unless
+    # the site says under which application it is worth watching.
+    events = voice(fresh(""), contact_record(DisconnectReason="CUSTOMER_DISCONNECT", **NO_AGENT))
+    assert [e["type"] for e in events] == ["call.setup"]
 
 
 def voice(adapter: AmazonConnect, *docs: dict[str, Any]) -> list[dict[str, Any]]:

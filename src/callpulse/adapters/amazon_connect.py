@@ -91,12 +91,15 @@ class AmazonConnectOptions:
     empty, the agents' ``Username``. ``queue_names``: queue ARN (or its last segment, the
     queue id) -> the queue's name; empty, the queues' ``Name``.
     ``activity_states``: an agent status ``Name`` -> the v1 state it means, where its
-    ``Type`` is not enough (a custom status "Outbound calls" that is work, say)."""
+    ``Type`` is not enough (a custom status "Outbound calls" that is work, say).
+    ``ivr_application``: the application the contact flows' IVR sessions are counted under;
+    empty, none are (:mod:`.connect_voice` says why)."""
 
     site: str
     agent_names: dict[str, str] = field(default_factory=dict)
     queue_names: dict[str, str] = field(default_factory=dict)
     activity_states: dict[str, str] = field(default_factory=dict)
+    ivr_application: str = ""
 
 
 class AmazonConnect:
@@ -112,7 +115,9 @@ class AmazonConnect:
         self._agents: OrderedDict[str, tuple[str, tuple[str, ...]]] = OrderedDict()
         self._names = ConnectNames(options.agent_names, options.queue_names, MAX_NAMES)
         self._memberships = Budget(MAX_MEMBERSHIPS)
-        self._contacts = ContactStreams(options.site, self._names, self.ignored, MAX_CONTACTS)
+        self._contacts = ContactStreams(
+            options.site, self._names, self.ignored, MAX_CONTACTS, options.ivr_application
+        )
 
     def translate(self, record: bytes) -> list[V1]:
         """The events-v1 bodies one Amazon Connect record stands for (none for a kind v1

@@ -52,7 +52,9 @@ class ContactStreams:
     what it skips in ``ignored``; at most ``limit`` contacts (and as many contact records)
     are remembered, the oldest forgotten."""
 
-    def __init__(self, site: str, names: ConnectNames, ignored: Ignored, limit: int) -> None:
+    def __init__(
+        self, site: str, names: ConnectNames, ignored: Ignored, limit: int, ivr_application: str
+    ) -> None:
         self._site = site
         self._names = names
         self._ignored = ignored
@@ -63,7 +65,7 @@ class ContactStreams:
         # restatement writes only what is missing, however long after (a long call's record
         # comes after the monitor has forgotten the ids it would have de-duplicated on).
         self._said: OrderedDict[bytes, int] = OrderedDict()
-        self._voice = ContactVoice(site, ignored, limit)
+        self._voice = ContactVoice(site, ignored, limit, ivr_application)
 
     def fill(self) -> dict[str, float]:
         """How full each cap is: contact records and contacts remembered."""

@@ -4,8 +4,12 @@ Connect runs its own IVR (contact flows), carrier side and softphones, and names
 them in a contact record: there is no flow name, no trunk and no RTP statistics. What a
 record does carry, per the Administrator Guide's "Contact records data model":
 
-- the IVR session: every ``INBOUND`` voice contact that reached Connect
-  (``ConnectedToSystemTimestamp``) ran a flow from ``InitiationTimestamp``. Its outcome:
+- the IVR session, when the adapter is given the application to count the flows under
+  (``ivr_application``): every ``INBOUND`` voice contact that reached Connect
+  (``ConnectedToSystemTimestamp``) ran a flow from ``InitiationTimestamp``. Unless given,
+  none is counted: most instances' flows route every caller to an agent, so containment
+  would sit near 0 all day and the shipped IvrContainmentCollapse page for nothing; only
+  where the flows are meant to serve callers is their containment worth watching. Its outcome:
   ``transferred`` when it reached a queue (``Queue``, the caller opted out to an agent) or
   was transferred out of the flow (``TransferredToEndpoint``, or ``NextContactId``: a
   transfer makes a new contact whose ``InitiationMethod`` is ``TRANSFER`` /
@@ -37,7 +41,6 @@ from callpulse.adapters.bounds import Ignored, digest
 from callpulse.adapters.connect_fields import as_time, get
 
 TRUNK = "connect-telephony"  # the carrier side of an instance: its records name no trunk
-APPLICATION = "connect-flows"  # the contact flows: a record does not name the one it ran
 # DisconnectReason values (Contact records data model) that end a flow by itself.
 _CONTAINED = {"CUSTOMER_DISCONNECT", "CONTACT_FLOW_DISCONNECT"}
 _TELECOM = {"TELECOM_PROBLEM"}  # the one the data model gives to the telephony
@@ -57,8 +60,9 @@ class ContactVoice:
     record updated after delivery (new attributes, a new ``LastUpdateTimestamp``) does not
     count its caller twice."""
 
-    def __init__(self, site: str, ignored: Ignored, limit: int) -> None:
+    def __init__(self, site: str, ignored: Ignored, limit: int, application: str) -> None:
         self._site = site
+        self._application = application  # empty: no IVR sessions (a record names no flow)
         self._ignored = ignored
         self._limit = limit
         self._done: OrderedDict[bytes, None] = OrderedDict()
@@ -90,7 +94,7 @@ class ContactVoice:
             code = 503 if reason in _TELECOM else 200
             out.append(self._event(key, _SETUP, "call.setup", started, trunk_id=TRUNK,
                                    call_id=contact, sip_code=code))  # fmt: skip
-        if connected:
+        if connected and self._application:
             out += self._session(doc, key, contact, started, reason)
         out += self._media(doc, key, contact)
         return out
@@ -126,7 +130,7 @@ class ContactVoice:
         if end is None:
             end = _disconnected(doc)
         ended = max(started, as_time(*end))
-        ids = {"session_id": contact, "application": APPLICATION}
+        ids = {"session_id": contact, "application": self._application}
         return [
             self._event(key, _STARTED, "ivr.session_started", started, **ids, call_id=contact),
             self._event(key, _ENDED, "ivr.session_ended", ended, **ids, outcome=outcome,

@@ -77,6 +77,9 @@ class FormatSettings(Section):
     # asterisk-ami (docs/adapters-asterisk-ami.md): trunks as above; the dialplan contexts
     # that are IVR applications (empty: no IVR sessions are reported).
     ivr_contexts: list[str] = []
+    # amazon-connect (docs/adapters-amazon-connect.md): the application its contact flows'
+    # IVR sessions are counted under (empty: none are).
+    ivr_application: str = ""
     # Whether the feed sends heartbeats (docs/alerts.md, SiteSilent); unset: only events v1 does.
     heartbeats: bool | None = None
 
@@ -90,6 +93,8 @@ class FormatSettings(Section):
     def _trunk_is_a_name(self) -> FormatSettings:
         try:
             checked_name(self.format, self.default_trunk, "default_trunk")
+            if self.ivr_application:
+                checked_name(self.format, self.ivr_application, "ivr_application")
         except AdapterError as exc:
             raise ValueError(exc.detail) from None
         return self

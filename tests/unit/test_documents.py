@@ -188,3 +188,13 @@ def test_freeswitch_events_as_json_are_still_read_as_documents() -> None:
     data = b'{"Event-Name": "CHANNEL_HANGUP_COMPLETE"}\n{"Event-Name": "X"}\n'
     found = list(read_records(io.BytesIO(data), "freeswitch-channel", 1000))
     assert [number for number, _ in found] == [1, 2]
+
+
+def test_raw_ami_events_are_read_a_message_each() -> None:
+    data = b"Event: Newchannel\r\nUniqueid: 1.1\r\n\r\nResponse: Success\r\n\r\nEvent: Hangup\r\n"
+    found = list(read_records(io.BytesIO(data), "asterisk-ami", 1000))
+    assert found == [
+        (1, b"Event: Newchannel\r\nUniqueid: 1.1"),
+        (4, b"Response: Success"),
+        (6, b"Event: Hangup"),
+    ]

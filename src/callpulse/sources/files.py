@@ -119,9 +119,16 @@ def esl_event_starts(line: bytes, previous: bytes) -> bool:
     return line.startswith(b"Event-Name:") and previous != b"RECV EVENT"
 
 
+def ami_message_starts(line: bytes, previous: bytes) -> bool:
+    """Whether an Asterisk Manager message begins at ``line``: its first header is
+    ``Event`` (or ``Response``, an action's answer, which is no event and is refused as one)."""
+    return line.startswith((b"Event:", b"Response:"))
+
+
 # Formats a file may hold as plain header blocks, one record each, and where one begins.
 BLOCK_STARTS: dict[str, Callable[[bytes, bytes], bool]] = {
     "freeswitch-channel": esl_event_starts,
+    "asterisk-ami": ami_message_starts,
 }
 
 

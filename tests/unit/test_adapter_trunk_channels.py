@@ -13,20 +13,9 @@ from callpulse.adapters.base import AdapterError, Writer
 from callpulse.adapters.freeswitch_channel import FreeSwitchChannel, FreeSwitchChannelOptions
 from callpulse.adapters.trunk_channels import MAX_LEGS_PER_CALL, TrunkChannels
 
-from .adapters import body, translated
+from .adapters import body, statuses, translated
 
 T = 1_764_000_000.0
-
-
-def statuses(events: list[dict[str, Any]]) -> list[tuple[str, int]]:
-    """(trunk, channels in use) of each trunk.status, checked to say nothing else."""
-    out = []
-    for e in events:
-        if e["type"] == "trunk.status":
-            assert e.get("state") is None
-            assert e.get("channels_total") is None
-            out.append((e["trunk_id"], e["channels_in_use"]))
-    return out
 
 
 class Counting:

@@ -78,6 +78,10 @@ class TrunkChannels:
         heapq.heappush(self._expiry, (at, key))
         self._report([*changed, counted], out)
 
+    def holds(self, call: str) -> bool:
+        """Whether ``call`` has a leg open."""
+        return digest(call) in self._calls
+
     def close(self, call: str, out: Writer) -> bool:
         """Every leg of ``call`` ended (a hangup, a BYE); whether any was open (one that
         started before the adapter read its start, or already closed, changes no count)."""

@@ -76,6 +76,7 @@ class TrunkChannels:
         found.legs[counted.name] = (counted, at)
         self._held += 1
         heapq.heappush(self._expiry, (at, key))
+        self._compact()
         self._report([*changed, counted], out)
 
     def holds(self, call: str) -> bool:
@@ -107,7 +108,11 @@ class TrunkChannels:
                 self.expired += 1
                 self._drop(key, call, name, changed)
         self._report(changed, out)
-        if len(self._expiry) > 2 * self._held + 1024:  # closed legs' entries: rebuild
+
+    def _compact(self) -> None:
+        # Closed legs' entries stay until they come due: rebuilt from the open legs once
+        # they are most of it, so the table is bounded by the cap even with no clock tick.
+        if len(self._expiry) > 2 * self._held + 1024:
             self._expiry = [(at, k) for k, c in self._calls.items() for _, at in c.legs.values()]
             heapq.heapify(self._expiry)
 

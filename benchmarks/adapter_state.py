@@ -42,6 +42,7 @@ from callpulse.adapters import (
     amazon_connect,
     freeswitch,
     freeswitch_channel,
+    trunk_channels,
     twilio,
 )
 from callpulse.adapters.base import AdapterError
@@ -152,7 +153,8 @@ def worst(fmt: str, name: Namer) -> Iterator[bytes]:
                        "CC_Bridge_Terminated_Time": str(T)}  # fmt: skip
             yield freeswitch_event(T + 1e8 - i, "bridge-agent-end", **headers)
     elif fmt == "freeswitch-channel":
-        for n in range(freeswitch_channel.MAX_LEGS):  # each leg on a trunk of its own
+        # Each leg on a trunk of its own, enough to fill both tables of legs.
+        for n in range(max(freeswitch_channel.MAX_LEGS, trunk_channels.MAX_LEGS)):
             yield from FREESWITCH_CHANNEL["gateway"](name("g", n), n)
     elif fmt == "amazon-connect":
         for a in range(agents):

@@ -17,14 +17,16 @@ from .helpers import Daemon, Samples, kafka_config, kcat_consume, kcat_produce, 
 @contextmanager
 def platform_daemon(
     bootstrap: str, topics: tuple[str, str], tmp_path: Path, records: list[bytes],
-    fmt: dict[str, Any], key: str = "lon1",
+    fmt: dict[str, Any], key: str = "lon1", settings: dict[str, Any] | None = None,
 ) -> Iterator[Daemon]:  # fmt: skip
     """``records`` produced to the topic (each keyed ``key``, as a platform's connector keys
-    one site's records), and a daemon reading it with ``fmt``, ready and past the sample's
-    one dead letter. The daemon stops cleanly on the way out."""
+    one site's records), and a daemon reading it with ``fmt`` (and the sections of
+    ``settings``), ready and past the sample's one dead letter. The daemon stops cleanly on
+    the way out."""
     topic, dlq = topics
     kcat_produce(bootstrap, topic, [(key, r) for r in records], tmp_path)
     config = kafka_config(bootstrap, topic, dlq, f"g-{uuid.uuid4().hex}", formats={topic: fmt})
+    config |= settings or {}
     daemon = Daemon(tmp_path, config)
     daemon.start()
     try:

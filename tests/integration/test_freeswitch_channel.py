@@ -154,3 +154,69 @@ def test_channel_records_through_kafka_give_exact_trunk_kpis(
         assert ignored_kinds(s) == {"CHANNEL_ANSWER": 1}
         check_dead_letter(kafka_bootstrap, topics[1], s, "freeswitch-channel", sample[-1],
                           "outside FreeSWITCH's 1.0-4.5")  # fmt: skip
+
+
+def channel_event(name: str, leg: str, at: float, **headers: str) -> bytes:
+    """A channel event as ``event json`` writes it (switch_event.c): core headers, then
+    the channel's."""
+    body = {
+        "Event-Name": name,
+        "Core-UUID": "dfdcfeb2-5c24-4b48-a0ac-a778456d3339",
+        "Event-Date-Timestamp": str(int(at * 1e6)),
+        "Unique-ID": leg,
+    }
+    return json.dumps(body | headers, separators=(",", ":")).encode()
+
+
+def test_channel_creates_and_hangups_through_kafka_give_exact_utilization(
+    kafka_bootstrap: str, topics: tuple[str, str], tmp_path: Path
+) -> None:
+    t = time.time() - 60
+    gateway = {
+        "Channel-Name": "sofia/external/15550100002",
+        "variable_sip_gateway_name": "carrier-a",
+    }
+    inbound = {"Channel-Name": "sofia/external/15550100001@192.0.2.10"}
+    busy = gateway | {"variable_hangup_cause": "USER_BUSY", "variable_sip_term_status": "486"}
+    records = [
+        channel_event("CHANNEL_CREATE", "leg-1", t, **gateway),
+        channel_event("CHANNEL_CREATE", "leg-2", t + 1, **gateway),
+        channel_event("CHANNEL_CREATE", "leg-3", t + 2, **gateway),
+        channel_event("CHANNEL_CREATE", "leg-4", t + 3, **inbound),
+        channel_event("CHANNEL_CREATE", "leg-5", t + 4, **{"Channel-Name": "loopback/1000-a"}),
+        channel_event("CHANNEL_HANGUP_COMPLETE", "leg-2", t + 10, **busy),
+        channel_event("CHANNEL_DESTROY", "leg-2", t + 10),
+        channel_event("CHANNEL_CREATE", "leg\x1b[2J", t + 11, **gateway),  # the dead letter
+    ]
+    fmt = {"format": "freeswitch-channel", "site": "lon1"}
+    settings = {"kpi": {"trunk_channels": {"carrier-a": 4}}}
+    with platform_daemon(
+        kafka_bootstrap, topics, tmp_path, records, fmt, settings=settings
+    ) as daemon:
+        # By hand. carrier-a: legs 1, 2 and 3 created, leg 2 hung up (486): 2 of the 4
+        # channels configured, 0.5. external: leg 4, and no capacity configured, so no
+        # channels in all and no utilization. leg 5 is no SIP leg. No status said a state:
+        # no trunk_up.
+        def of(name: str, trunk_id: str) -> float | None:
+            key = frozenset({"site": "lon1", "trunk": trunk_id}.items())
+            return daemon.samples().get((name, key))
+
+        names = (
+            "callpulse_trunk_channels_in_use",
+            "callpulse_trunk_channels",
+            "callpulse_trunk_utilization_ratio",
+            "callpulse_trunk_up",
+        )
+        expected = {"carrier-a": [2, 4, 0.5, None], "external": [1, None, None, None]}
+        last: dict[str, list[float | None]] = {}
+
+        def right() -> bool:
+            nonlocal last
+            last = {t: [of(n, t) for n in names] for t in expected}
+            return last == expected
+
+        try:
+            wait_until(right, 30, "the trunk channels")
+        except AssertionError:
+            assert last == expected
+        assert ignored_kinds(daemon.samples()) == {"CHANNEL_CREATE": 1, "CHANNEL_DESTROY": 1}

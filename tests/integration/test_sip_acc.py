@@ -30,9 +30,20 @@ EXPECTED = {
     "carrier-b": {"setups": 3, "asr": pytest.approx(1 / 3), "ser": 0.5, "ner": 0.5,
                   "classes": {"2xx": 1, "3xx": 1, "4xx": 1}},
 }  # fmt: skip
+# The BYEs close answered calls (below): they are not ignored.
 IGNORED = {
-    "kamailio-acc": {"CANCEL": 1, "BYE": 1, "REGISTER": 1, "provisional": 1, "cdr": 1},
-    "opensips-acc": {"BYE": 1, "E_DLG_STATE_CHANGED": 1},
+    "kamailio-acc": {"CANCEL": 1, "REGISTER": 1, "provisional": 1, "cdr": 1},
+    "opensips-acc": {"E_DLG_STATE_CHANGED": 1},
+}
+CAPACITY = {"carrier-a": 10, "carrier-b": 5}
+# By hand: (channels in use, channels, utilization, up) per trunk. Kamailio: 200s for
+# a1c9e2 and a2d4f6 on carrier-a and b2c3d4 on carrier-b, a BYE of a1c9e2: one call up on
+# each. OpenSIPS: a1c9e2 and a2d4f6 are E_ACC_CDRs (written at their end: no channel), the
+# E_ACC_EVENT 200 of b2c3d4 on carrier-b and its BYE: carrier-b back to 0, and carrier-a
+# never counted (its capacity, but no utilization). No record says a trunk's state.
+CHANNELS = {
+    "kamailio-acc": {"carrier-a": (1, 10, 0.1, None), "carrier-b": (1, 5, 0.2, None)},
+    "opensips-acc": {"carrier-a": (None, 10, None, None), "carrier-b": (0, 5, 0.0, None)},
 }
 ERRORS = {
     "kamailio-acc": "expected an acc_json record",
@@ -89,9 +100,21 @@ def test_accounting_records_through_kafka_give_exact_trunk_kpis(
 ) -> None:
     sample = recent_sample(fmt, time.time())
     options = {"format": fmt, "site": "lon1", "trunk_attribute": "gw"}
-    with platform_daemon(kafka_bootstrap, topics, tmp_path, sample, options) as daemon:
+    settings = {"kpi": {"trunk_channels": CAPACITY}}
+    with platform_daemon(
+        kafka_bootstrap, topics, tmp_path, sample, options, settings=settings
+    ) as daemon:
         s = settled_trunks(daemon)
         assert ignored_kinds(s) == IGNORED[fmt]
+        names = ("channels_in_use", "channels", "utilization_ratio", "up")
+        channels = {
+            trunk: tuple(
+                s.get((f"callpulse_trunk_{n}", frozenset({"site": "lon1", "trunk": trunk}.items())))
+                for n in names
+            )
+            for trunk in CAPACITY
+        }
+        assert channels == CHANNELS[fmt]
         # No record carries the first provisional response: no post-dial delay at all.
         assert not any(name.startswith("callpulse_trunk_post_dial_delay") and value == value
                        for (name, _), value in s.items())  # fmt: skip

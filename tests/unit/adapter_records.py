@@ -130,10 +130,10 @@ def channel_event(name: str, at: float, leg: str, **headers: str) -> bytes:
 
 
 def _fs_reported(leg: str, gateway: str, n: int) -> list[bytes]:
-    """A leg answered through ``gateway``, then an RTCP report on it: the adapter keeps the
-    leg's trunk until its hangup."""
+    """A leg created through ``gateway``, then an RTCP report on it: the adapter keeps the
+    leg's trunk until its hangup, and counts it as a channel of the gateway's."""
     return [
-        channel_event("CHANNEL_ANSWER", T + n, leg, variable_sip_gateway_name=gateway),
+        channel_event("CHANNEL_CREATE", T + n, leg, variable_sip_gateway_name=gateway),
         channel_event("RECV_RTCP_MESSAGE", T + n + 5, leg, **{"Source0-Fraction": "3"}),
     ]
 

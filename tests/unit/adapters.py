@@ -32,3 +32,15 @@ def only(events: list[dict[str, Any]], event_type: str) -> dict[str, Any]:
     """The one event of ``event_type`` among ``events``."""
     [event] = [e for e in events if e["type"] == event_type]
     return event
+
+
+def statuses(events: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    """(trunk, channels in use) of each ``trunk.status`` among ``events``, each checked to
+    say nothing else: a count from call records has no state and no total."""
+    out = []
+    for e in events:
+        if e["type"] == "trunk.status":
+            assert e.get("state") is None
+            assert e.get("channels_total") is None
+            out.append((e["trunk_id"], e["channels_in_use"]))
+    return out

@@ -311,7 +311,7 @@ def test_the_legs_kept_for_rtcp_are_bounded(monkeypatch: pytest.MonkeyPatch) -> 
     for n in range(10):
         created = {"uuid": f"leg-{n}", "channel_name": "sofia/outside/1"}
         target.translate(as_json("CHANNEL_CREATE", created))
-    assert target.fill() == {"legs": 1.0}
+    assert target.fill()["legs"] == 1.0
     assert translated(target, rtcp("leg-9"))[0]["trunk_id"] == "outside"
     assert translated(target, rtcp("leg-0")) == []  # the oldest went first
 

@@ -54,7 +54,10 @@ def adapter(fmt: str, **options: Any) -> KamailioAcc | OpenSipsAcc:
 
 
 def setups(fmt: str, *records_: bytes, **options: Any) -> list[dict[str, Any]]:
-    return translated(adapter(fmt, **options), *records_)
+    """The ``call.setup`` events ``records_`` yield (an answered INVITE also opens a channel:
+    its ``trunk.status`` is tested below)."""
+    events = translated(adapter(fmt, **options), *records_)
+    return [e for e in events if e["type"] == "call.setup"]
 
 
 def rejected(fmt: str, data: bytes, **options: Any) -> str:
@@ -270,7 +273,8 @@ def test_no_record_raises_anything_but_the_formats_error(
     except AdapterError as exc:  # anything else escapes and fails the test
         reason = exc.reason
     assert reason in {None, f"invalid_{fmt}"}
-    assert target.fill() == {}  # nothing kept, whatever came
+    # Nothing kept but, at most, the channel of the one answered INVITE.
+    assert target.fill()["trunk_legs"] <= 1 / target.channels.max_legs
 
 
 # --- each format's own records ------------------------------------------------------------
@@ -314,8 +318,9 @@ def test_the_settings_build_the_adapter_and_the_ingest_rejects_what_it_cannot_re
     assert built is not None
     assert built.format == fmt
     translate = records.translator(built)
-    [out] = translate(RawRecord(record(fmt), None, "acc", 0, 1))
-    assert (out.key, out.event.trunk_id) == (b"lon1", "carrier-a")  # type: ignore[union-attr]
+    setup, status = translate(RawRecord(record(fmt), None, "acc", 0, 1))
+    assert (setup.key, setup.event.trunk_id) == (b"lon1", "carrier-a")  # type: ignore[union-attr]
+    assert status.event.type == "trunk.status"  # type: ignore[union-attr]
     with pytest.raises(AdapterError) as caught:
         translate(RawRecord(record(fmt, sip_code="1000"), None, "acc", 0, 2))
     assert caught.value.reason == f"invalid_{fmt}"

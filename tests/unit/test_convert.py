@@ -85,3 +85,10 @@ def test_conversion_leaves_the_settings_as_they_were() -> None:
     first = monitor_config(s, event_time_clock=True)
     assert monitor_config(s, event_time_clock=True) == first
     assert s.model_dump() == before
+
+
+def test_trunk_channels_reach_the_monitor_as_they_are_written() -> None:
+    s = Settings.model_validate({"kpi": {"trunk_channels": {"carrier-a": 30, "sbc-pstn": 120}}})
+    config = monitor_config(s, event_time_clock=False)
+    assert config.trunk_channels == {"carrier-a": 30, "sbc-pstn": 120}
+    assert MonitorConfig().trunk_channels == {}

@@ -161,14 +161,21 @@ def test_a_reload_applies_the_whole_key(key: str, tmp_path: Path, logged: Record
     assert [e["restart_needed_for"] for e in logged.events] == [[]]
 
 
-def test_a_key_that_needs_a_restart_is_named(tmp_path: Path, logged: Recorder) -> None:
+@pytest.mark.parametrize(
+    ("key", "value"), [("kpi.bucket", 10), ("kpi.trunk_channels", {"carrier-a": 30})]
+)
+def test_a_key_that_needs_a_restart_is_named(
+    key: str, value: Any, tmp_path: Path, logged: Recorder
+) -> None:
+    # kpi keys shape the monitor's state (windows, caps, capacities): a restart applies them.
     path = tmp_path / "callpulse.yaml"
     path.write_text(yaml.safe_dump(BASE))
     settings = load_settings(path)
     parts = running(settings)
-    path.write_text(yaml.safe_dump(put(BASE, "kpi.bucket", 10)))
+    path.write_text(yaml.safe_dump(put(BASE, key, value)))
     assert reloader_of(path, settings, parts).reload("test")
     assert [e["restart_needed_for"] for e in logged.events] == [["kpi"]]
+    assert parts.monitor.config.trunk_channels == {}
 
 
 def test_a_backlog_limit_and_its_severity_changed_together_both_take_effect(

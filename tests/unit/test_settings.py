@@ -435,3 +435,35 @@ def test_rules_are_compiled_from_the_settings_as_they_are() -> None:
     assert compile_config(config.settings).rules == ()
     config.settings.rule_files = [shipped("rules.yaml")]
     assert "QueueServiceLevelLow" in {r.name for r in compile_config(config.settings).rules}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("0", "greater than or equal to 1"),
+        ("-4", "greater than or equal to 1"),
+        ("'30'", "valid integer"),
+        ("true", "valid integer"),
+        ("2.5", "valid integer"),
+        ("[30]", "valid integer"),
+    ],
+)
+def test_a_bad_trunk_capacity_stops_start_up_naming_file_key_and_expectation(
+    tmp_path: Path, value: str, expected: str
+) -> None:
+    path = write(tmp_path, f"kpi:\n  trunk_channels:\n    carrier-a: {value}\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert "kpi.trunk_channels.carrier-a" in message
+    assert expected in message
+
+
+def test_trunk_channels_must_be_a_mapping_of_names(tmp_path: Path) -> None:
+    path = write(tmp_path, "kpi:\n  trunk_channels: [carrier-a]\n")
+    with pytest.raises(ConfigError, match=r"kpi\.trunk_channels: .*valid dictionary"):
+        load_settings(path)
+    path = write(tmp_path, "kpi:\n  trunk_channels: {'': 30}\n")
+    with pytest.raises(ConfigError, match=r"kpi\.trunk_channels\.\.\[key\]: .*at least 1 char"):
+        load_settings(path)

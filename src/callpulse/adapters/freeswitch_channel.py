@@ -19,6 +19,15 @@ ends. Stamping an answered setup at its answer would put a long call's 200 behin
 windows (the record comes at hangup) while its failures arrive at once, and the ASR would
 fall for no reason.
 
+Channels in use per trunk (:mod:`.trunk_channels`): a leg counts on its trunk from its
+``CHANNEL_CREATE`` (the INVITE: a ringing channel holds a carrier's channel as an answered
+one does) to its ``CHANNEL_HANGUP_COMPLETE`` (or ``CHANNEL_DESTROY``), each change a
+``trunk.status`` with ``channels_in_use``. The leg stays on the trunk its create named: a
+create written before the gateway was chosen names the profile, and its hangup the gateway;
+counting the hangup on the gateway would leave the profile's channel held. A hangup of a leg
+whose create was not read (mod_json_cdr alone, a leg older than the adapter) changes no
+count: records at hangup alone cannot give a live count (docs/metrics.md).
+
 What the records cannot carry: an E-model MOS, and jitter at hangup (only RTCP gives it);
 the trunk of a leg that is not SIP (``loopback/...``): its hangup is counted and yields
 nothing. Sources: ``switch_event.c``, ``switch_core_media.c``, ``switch_rtp.c``,
@@ -36,10 +45,12 @@ from callpulse.adapters.base import V1, Writer
 from callpulse.adapters.bounds import Ignored, digest
 from callpulse.adapters.freeswitch import IGNORED_KINDS as EVENT_NAMES
 from callpulse.adapters.freeswitch_channel_records import FORMAT, ChannelRecord, read
+from callpulse.adapters.trunk_channels import TrunkChannels
 
 MAX_LEGS = 10_000  # legs whose trunk is kept for their RTCP reports, until their hangup
 HANGUP = "CHANNEL_HANGUP_COMPLETE"
 RTCP = "RECV_RTCP_MESSAGE"
+CREATE = "CHANNEL_CREATE"  # a leg starts: it holds a channel of its trunk from now
 NOT_SIP = f"{HANGUP}:not_sip"  # a leg on no SIP profile (loopback, ...): no trunk
 UNKNOWN_LEG = f"{RTCP}:unknown_leg"  # a report on a leg no channel event named
 NO_REPORT = f"{RTCP}:no_report"  # a sender report without a report block
@@ -69,6 +80,7 @@ class FreeSwitchChannel:
         self.ignored = Ignored(IGNORED_KINDS)
         # Legs by the digest of their Unique-ID -> their trunk, for their RTCP reports.
         self._trunks: dict[bytes, str] = {}
+        self.channels = TrunkChannels()
 
     def translate(self, record: bytes) -> list[V1]:
         """The events-v1 bodies one record stands for (none for a kind v1 has no use for,
@@ -79,17 +91,25 @@ class FreeSwitchChannel:
             return self._hangup(record, rec)
         if name == RTCP:
             return self._rtcp(record, rec)
+        events = self._count(record, rec, name or "")
         self._learn(rec)
-        self.ignored.add(name or "")
-        return []
+        if not events:
+            self.ignored.add(name or "")
+        return events
 
     def flush(self, now: float) -> list[V1]:
-        """Nothing is ever due without a record: every event comes from one."""
-        return []
+        """A ``trunk.status`` for each trunk whose count fell as legs open for longer than
+        a call lasts expired (their hangup was lost)."""
+        out = Writer(
+            f"{FORMAT}|expired|{self.options.site}|{now!r}".encode(), self.options.site, now
+        )
+        self.channels.expire(now, out)
+        return out.events
 
     def fill(self) -> Mapping[str, float]:
-        """How full the table of legs awaiting RTCP reports is."""
-        return {"legs": len(self._trunks) / MAX_LEGS}
+        """How full the tables of legs are: those awaiting RTCP reports, those counted as
+        channels in use."""
+        return {"legs": len(self._trunks) / MAX_LEGS, "trunk_legs": self.channels.fill()}
 
     def _hangup(self, record: bytes, rec: ChannelRecord) -> list[V1]:
         leg, trunk = fields.leg_id(rec), fields.trunk(rec)
@@ -111,6 +131,7 @@ class FreeSwitchChannel:
                     self._media(out, trunk, leg, media)
         # Read: only now is the leg forgotten (a rejected record leaves it as it was).
         self._trunks.pop(digest(leg), None)
+        self.channels.close(leg, out)
         return out.events
 
     def _rtcp(self, record: bytes, rec: ChannelRecord) -> list[V1]:
@@ -126,6 +147,20 @@ class FreeSwitchChannel:
             return []
         out = Writer(record, self.options.site, at)
         self._media(out, trunk, leg, media)
+        return out.events
+
+    def _count(self, record: bytes, rec: ChannelRecord, name: str) -> list[V1]:
+        """A created leg opens a channel on its trunk; a destroyed one closes it."""
+        if name not in (CREATE, "CHANNEL_DESTROY") or rec.header("Unique-ID") is None:
+            return []
+        leg = fields.leg_id(rec)
+        out = Writer(record, self.options.site, fields.when(rec))
+        if name == CREATE:
+            trunk = fields.trunk(rec)
+            if trunk is not None:
+                self.channels.open(leg, trunk, out.when, out)
+        else:
+            self.channels.close(leg, out)
         return out.events
 
     def _learn(self, rec: ChannelRecord) -> None:

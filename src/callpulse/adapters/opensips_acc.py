@@ -59,4 +59,5 @@ class OpenSipsAcc(SipAccounting):
         params = doc.get("params")
         if not isinstance(params, dict):
             raise AdapterError(FORMAT, f"{name} has no params object: {shown(params)}")
-        return self.setup(record, params)
+        # E_ACC_CDR comes when an answered call has ended: it cannot open a channel.
+        return self.setup(record, params, ended=name == "E_ACC_CDR")

@@ -18,7 +18,15 @@ becomes the event:
 
 One final response may be accounted twice (a missed call and a failed transaction, both
 flags set): the event's id is hashed from the fact (Call-ID, From tag, trunk, code), not the
-record, so the second counts once. Each record stands alone: the adapter keeps no state.
+record, so the second counts once.
+
+Channels in use per trunk (:mod:`.trunk_channels`), where the proxy accounts the answered
+INVITE and the BYE separately (transaction accounting): an INVITE's 2xx opens a channel of
+its Call-ID on its trunk, a BYE of the Call-ID closes every channel it holds (the BYE's own
+record names no trunk unless the script sets the attribute in-dialog too). A ringing call is
+not counted: no record says when an INVITE arrived. A record of the call's end (OpenSIPS'
+``E_ACC_CDR``, raised in place of the INVITE's ``E_ACC_EVENT``) opens nothing: at the end of
+a call it cannot say what is up, so CDR accounting gives no channel counts.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from zoneinfo import ZoneInfo
 
 from callpulse.adapters.base import LAST_INSTANT, V1, AdapterError, Writer
 from callpulse.adapters.bounds import Ignored, checked_name, digest, shown
+from callpulse.adapters.trunk_channels import TrunkChannels
 
 # RFC 3261 and its extensions' methods: every one but INVITE is counted by name.
 SIP_METHODS = frozenset({
@@ -40,6 +49,7 @@ SIP_METHODS = frozenset({
     "REFER", "REGISTER", "SUBSCRIBE", "UPDATE",
 })  # fmt: skip
 PROVISIONAL = "provisional"
+BYE = "BYE"
 _CODE = re.compile(r"[1-6][0-9][0-9]")
 _NUMBER = re.compile(r"[0-9]{1,12}(\.[0-9]{1,9})?")  # seconds since the epoch, as text
 _MAX_TIME_TEXT = 64  # longer than any time a proxy writes: refused before it is parsed
@@ -128,23 +138,32 @@ class SipAccounting:
         self.ignored = Ignored({*SIP_METHODS, PROVISIONAL, *kinds})
         self._zone = ZoneInfo(options.timezone)
         checked_name(self.format, options.default_trunk, "default_trunk")
+        self.channels = TrunkChannels()
 
     def flush(self, now: float) -> list[V1]:
-        """Nothing is ever due without a record: each record is a final response."""
-        return []
+        """A ``trunk.status`` for each trunk whose count fell as calls open for longer than
+        a call lasts expired (their BYE was lost)."""
+        site = self.options.site
+        out = Writer(f"{self.format}|expired|{site}|{now!r}".encode(), site, now)
+        self.channels.expire(now, out)
+        return out.events
 
     def fill(self) -> Mapping[str, float]:
-        """No cap to fill: no record leaves anything behind."""
-        return {}
+        """How full the table of calls counted as channels in use is."""
+        return {"trunk_legs": self.channels.fill()}
 
-    def setup(self, record: bytes, fields: Mapping[str, Any]) -> list[V1]:
-        """The ``call.setup`` an accounted transaction stands for: none for a method other
-        than INVITE or a provisional response (counted in ``ignored``). Raises AdapterError
-        for a record it cannot read."""
+    def setup(self, record: bytes, fields: Mapping[str, Any], ended: bool = False) -> list[V1]:
+        """The ``call.setup`` an accounted transaction stands for, and the ``trunk.status``
+        of a channel it opens or closes: none for a method other than INVITE or BYE, or a
+        provisional response (counted in ``ignored``). ``ended``: the record comes at the
+        call's end (a CDR), so it opens no channel. Raises AdapterError for a record it
+        cannot read."""
         fmt = self.format
         method = text(fmt, fields, "method")
         if method is None:
             raise AdapterError(fmt, "the record has no method")
+        if method.upper() == BYE:
+            return self._bye(record, fields)
         if method.upper() != "INVITE":
             self.ignored.add(method.upper())
             return []
@@ -165,6 +184,19 @@ class SipAccounting:
         fact = digest(fmt, self.options.site, call, tag, trunk, str(code)).hex()
         with out.revealed(fact, when):
             out.add("call.setup", trunk_id=trunk, call_id=call, sip_code=code)
+        if 200 <= code < 300 and not ended:
+            self.channels.open(call, trunk, when, out)
+        return out.events
+
+    def _bye(self, record: bytes, fields: Mapping[str, Any]) -> list[V1]:
+        """A BYE's transaction: it closes the channels its Call-ID holds, if any (else it is
+        counted in ``ignored``, as before channels were counted)."""
+        callid = text(self.format, fields, "callid")
+        if callid is None or not self.channels.holds(callid):
+            self.ignored.add(BYE)
+            return []
+        out = Writer(record, self.options.site, moment(self.format, fields.get("time"), self._zone))
+        self.channels.close(callid, out)
         return out.events
 
     def _trunk(self, fields: Mapping[str, Any]) -> str:

@@ -85,6 +85,7 @@ def kpi_config(kpi: KpiSettings, *, event_time_clock: bool) -> MonitorConfig:
         erlang_window=kpi.erlang_window or MonitorConfig.erlang_window,
         component_stale_after=kpi.component_stale_after,
         label_limits=kpi.max_label_values.model_dump(),
+        trunk_channels=dict(kpi.trunk_channels),
     )
 
 

@@ -23,6 +23,10 @@ _MONITOR = MonitorConfig()
 _SERVICE_LEVEL = ServiceLevelPolicy()
 
 Ratio = Annotated[float, Field(gt=0, lt=1)]
+# A trunk's name as its label says it (events v1's limit on a name), and its channels: a
+# whole number, never true or "30" (strict: YAML can say 30).
+TrunkName = Annotated[str, Field(min_length=1, max_length=256)]
+Channels = Annotated[int, Field(ge=1, strict=True)]
 
 
 class ServiceLevelOverride(Section):
@@ -61,6 +65,7 @@ class KpiSettings(Section):
     erlang_window: Duration | None = None
     component_stale_after: Duration = _MONITOR.component_stale_after
     max_label_values: LabelLimits = LabelLimits()
+    trunk_channels: dict[TrunkName, Channels] = dict(_MONITOR.trunk_channels)
 
     @model_validator(mode="after")
     def _windows_fit_buckets(self) -> KpiSettings:

@@ -215,7 +215,11 @@ TRUNK_WINDOWED: tuple[Reader[TrunkWindow], ...] = (
     ),
 )
 TRUNK_INSTANT: tuple[Reader[TrunkView], ...] = (
-    ("callpulse_trunk_up", "1 when the trunk is up (last trunk.status).", lambda v: v.up_value),
+    (
+        "callpulse_trunk_up",
+        "1 when the trunk is up (last trunk.status with a state).",
+        lambda v: v.up_value,
+    ),
     (
         "callpulse_trunk_channels_in_use",
         "Channels in use (last trunk.status).",
@@ -223,7 +227,7 @@ TRUNK_INSTANT: tuple[Reader[TrunkView], ...] = (
     ),
     (
         "callpulse_trunk_channels",
-        "Channels in all (last trunk.status).",
+        "Channels in all (last trunk.status, else kpi.trunk_channels).",
         lambda v: v.channels_total,
     ),
     ("callpulse_trunk_utilization_ratio", "Channels in use / channels.", lambda v: v.utilization),

@@ -222,13 +222,18 @@ class IvrPorts(Envelope, tag="ivr.ports", frozen=True, kw_only=True):
 
 
 class TrunkStatus(Envelope, tag="trunk.status", frozen=True, kw_only=True):
-    """A trunk's state and channel usage."""
+    """A trunk's channel usage, and its state when the producer knows it.
+
+    ``state`` absent: not reported, and the trunk's last reported state stands (a platform
+    that counts channels from its call records cannot see a trunk go down).
+    ``channels_total`` absent: the capacity configured for the trunk (``kpi.trunk_channels``).
+    """
 
     type: ClassVar[str] = "trunk.status"
     trunk_id: Name
-    state: Literal["up", "down"]
     channels_in_use: Count
-    channels_total: Annotated[int, Meta(ge=1)]
+    state: Literal["up", "down"] | None = None
+    channels_total: Annotated[int, Meta(ge=1)] | None = None
 
 
 class CallSetup(Envelope, tag="call.setup", frozen=True, kw_only=True):

@@ -92,6 +92,9 @@ class MonitorConfig:
     backlog: BacklogLimits = field(default_factory=BacklogLimits)
     maintenance_events: EventPolicy = field(default_factory=EventPolicy)
     silence: SilencePolicy = field(default_factory=SilencePolicy)
+    # Channels per trunk name (any site): the capacity of a trunk whose trunk.status does not
+    # say it, as one counted from call records does not.
+    trunk_channels: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_windows(self.windows, self.bucket)
@@ -155,7 +158,7 @@ class Monitor:
         # A site, trunk or component gives its place only to a new name, when its cap is
         # full, and only once idle past every window (see cardinality's docstring).
         idle_after = max(config.windows) + config.bucket
-        self.trunks = TrunkTracker(self.grid, self.guard, idle_after)
+        self.trunks = TrunkTracker(self.grid, self.guard, idle_after, config.trunk_channels)
         self.components = ComponentTracker(
             self.grid, self.guard, config.component_stale_after, idle_after
         )

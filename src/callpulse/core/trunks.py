@@ -11,7 +11,7 @@ SIP ratios from the INVITE's final response code (``call.setup``), after RFC 607
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 
@@ -100,7 +100,10 @@ class TrunkView:
 
     @property
     def utilization(self) -> float | None:
-        """Channels in use / channels, once ``trunk.status`` has said both."""
+        """Channels in use / channels: once a ``trunk.status`` has said how many are in use,
+        and either it or the configuration how many there are."""
+        if self.channels_in_use is None:
+            return None
         return in_use(self.channels_in_use, self.channels_total)
 
 
@@ -130,7 +133,8 @@ class _Trunk:
     mos: RollingHistogram
     jitter: RollingHistogram
     loss: RollingHistogram
-    status: tuple[float, bool, int, int] | None = None  # (at, up, in use, total)
+    # (at, up, in use, total) of the last trunk.status; up and total None where unknown
+    status: tuple[float, bool | None, int, int | None] | None = None
     setups_total: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CODE_CLASSES, 0))
     touched: float = 0.0  # the clock's now when an event last named it
     run: list[int] | None = None  # every counter field summed since the start (keep_run)
@@ -156,11 +160,21 @@ class TrunkTracker:
     stands (a trunk that said it is down is down until it says otherwise, and TrunkDown
     pages for it), so it is kept until its cap is full and a new trunk needs the place
     (:meth:`release_idlest`).
+
+    ``capacities``: channels per trunk name (any site), for a ``trunk.status`` that says how
+    many channels are in use but not how many there are (a count made from call records).
     """
 
     event_types = ("trunk.status", "call.setup", "media.quality")
 
-    def __init__(self, grid: TimeGrid, guard: LabelGuard, idle_after: float) -> None:
+    def __init__(
+        self,
+        grid: TimeGrid,
+        guard: LabelGuard,
+        idle_after: float,
+        capacities: Mapping[str, int] | None = None,
+    ) -> None:
+        self._capacities = dict(capacities or {})
         self._names = SiteNames[_Trunk](
             "trunk", guard, idle_after, grid.bucket, lambda t: t.touched
         )
@@ -206,7 +220,11 @@ class TrunkTracker:
                 return
             self._media(trunk, event, bucket)
         elif trunk.status is None or ts >= trunk.status[0]:
-            up = event.state == "up"
+            # A status without a state (counted from call records) leaves the last one: it
+            # must never read as down, nor hide a trunk another producer said is down.
+            up = None if trunk.status is None else trunk.status[1]
+            if event.state is not None:
+                up = event.state == "up"
             trunk.status = (ts, up, event.channels_in_use, event.channels_total)
 
     @staticmethod
@@ -273,13 +291,14 @@ class TrunkTracker:
                 self._window(trunk, i, label) for i, label in enumerate(self._grid.labels)
             )
             status = trunk.status
+            total = None if status is None else status[3]
             out.append(
                 TrunkView(
                     site=site,
                     trunk=name,
                     up=None if status is None else status[1],
                     channels_in_use=None if status is None else status[2],
-                    channels_total=None if status is None else status[3],
+                    channels_total=self._capacities.get(name) if total is None else total,
                     setups_total=dict(trunk.setups_total),
                     windows=windows,
                 )

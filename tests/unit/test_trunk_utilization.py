@@ -1,0 +1,111 @@
+"""Trunk utilization: channels in use over the event's own total, else the configured capacity.
+
+A platform that counts channels from its call records sends ``trunk.status`` with
+``channels_in_use`` only: no state (it cannot see a trunk go down) and no total (it does not
+know the carrier's capacity, ``kpi.trunk_channels`` does)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from callpulse.core.ingest import DecodeError
+from callpulse.core.monitor import Monitor
+from callpulse.core.readings import collect
+from callpulse.core.trunks import TrunkView
+
+from .conftest import NOW
+from .events import event
+
+
+def trunk(m: Monitor, name: str, site: str = "lon1") -> TrunkView:
+    [view] = [v for v in m.trunk_views() if (v.site, v.trunk) == (site, name)]
+    return view
+
+
+def counted(m: Monitor, when: float, name: str, in_use: int, site: str = "lon1") -> None:
+    m.apply(event("trunk.status", when, site, trunk_id=name, channels_in_use=in_use))
+
+
+def test_utilization_is_in_use_over_the_configured_capacity_on_any_site(
+    make_monitor: Callable[..., Monitor],
+) -> None:
+    m = make_monitor(trunk_channels={"carrier-a": 30})
+    counted(m, NOW - 2, "carrier-a", 12)
+    counted(m, NOW - 2, "carrier-a", 3, site="par1")
+    lon, par = trunk(m, "carrier-a"), trunk(m, "carrier-a", "par1")
+    assert (lon.channels_in_use, lon.channels_total, lon.utilization) == (12, 30, 0.4)
+    assert (par.channels_in_use, par.channels_total, par.utilization) == (3, 30, 0.1)
+
+
+def test_the_total_an_event_carries_wins_over_the_configured_one(
+    make_monitor: Callable[..., Monitor],
+) -> None:
+    m = make_monitor(trunk_channels={"carrier-a": 30})
+    m.apply(
+        event(
+            "trunk.status",
+            NOW - 2,
+            trunk_id="carrier-a",
+            state="up",
+            channels_in_use=12,
+            channels_total=48,
+        )
+    )
+    view = trunk(m, "carrier-a")
+    assert (view.channels_total, view.utilization) == (48, 0.25)
+
+
+def test_without_a_total_anywhere_there_is_no_utilization(monitor: Monitor) -> None:
+    counted(monitor, NOW - 2, "carrier-b", 7)
+    view = trunk(monitor, "carrier-b")
+    assert (view.channels_in_use, view.channels_total, view.utilization) == (7, None, None)
+
+
+def test_a_configured_capacity_alone_gives_no_utilization(
+    make_monitor: Callable[..., Monitor],
+) -> None:
+    # Setups say nothing of the channels in use: 0 % would be a number nobody measured.
+    m = make_monitor(trunk_channels={"carrier-a": 30})
+    m.apply(event("call.setup", NOW - 2, trunk_id="carrier-a", sip_code=200))
+    view = trunk(m, "carrier-a")
+    assert (view.channels_in_use, view.channels_total, view.utilization) == (None, 30, None)
+
+
+def test_a_status_without_a_state_keeps_the_last_state(monitor: Monitor) -> None:
+    monitor.apply(
+        event(
+            "trunk.status",
+            NOW - 9,
+            trunk_id="t1",
+            state="down",
+            channels_in_use=0,
+            channels_total=40,
+        )
+    )
+    counted(monitor, NOW - 5, "t1", 2)
+    view = trunk(monitor, "t1")
+    assert (view.up, view.channels_in_use, view.channels_total) == (False, 2, None)
+    monitor.apply(event("trunk.status", NOW - 4, trunk_id="t1", state="up", channels_in_use=3))
+    counted(monitor, NOW - 3, "t1", 4)
+    assert (trunk(monitor, "t1").up, trunk(monitor, "t1").channels_in_use) == (True, 4)
+
+
+def test_a_status_without_a_state_never_reads_as_down(monitor: Monitor) -> None:
+    counted(monitor, NOW - 5, "t1", 0)
+    assert trunk(monitor, "t1").up is None
+    [up] = collect(monitor, ["trunk"], ["callpulse_trunk_up"])
+    assert up.samples == []  # no sample: TrunkDown (trunk_up < 1) has nothing to fire on
+
+
+def test_an_older_count_does_not_replace_a_newer_one(monitor: Monitor) -> None:
+    counted(monitor, NOW - 3, "t1", 5)
+    counted(monitor, NOW - 6, "t1", 9)
+    assert trunk(monitor, "t1").channels_in_use == 5
+
+
+@pytest.mark.parametrize("total", [0, -1, 1.5, "30"])
+def test_a_total_that_is_no_channel_count_is_rejected(total: object) -> None:
+    with pytest.raises(DecodeError):
+        event("trunk.status", NOW, trunk_id="t1", channels_in_use=1, channels_total=total)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from callpulse.adapters import records
@@ -40,6 +40,21 @@ def merged(batch: Iterable[RawRecord], merges: Mapping[str, str]) -> list[RawRec
             body["type"] = merges[body["type"]]
             record = dataclasses.replace(record, value=json.dumps(body).encode())
         out.append(record)
+    return out
+
+
+Kept = Callable[[dict[str, Any]], dict[str, Any] | None]
+"""A v1 body as a format keeps it; None when it keeps nothing of it."""
+
+
+def kept(batch: Iterable[RawRecord], keep: Kept) -> list[RawRecord]:
+    """``batch`` as a format keeps each of its events (``TrunkEmitter.as_carried``): the
+    reference a platform's trunk records are compared with."""
+    out = []
+    for record in batch:
+        body = keep(json.loads(record.value or b"{}"))
+        if body is not None:
+            out.append(dataclasses.replace(record, value=json.dumps(body).encode()))
     return out
 
 

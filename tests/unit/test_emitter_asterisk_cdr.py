@@ -42,4 +42,4 @@ def test_the_adapter_counts_the_rows_as_inbound_and_the_format_keeps_no_setup() 
     rows = [r for code in (200, 200, 503) for r in emitter.emit(setup(code))]
     assert translated(adapter, *rows) == []
     assert adapter.ignored == {"inbound": 2}
-    assert emitter.as_carried(setup(200)) is None
+    assert emitter.as_kept(setup(200)) == []

@@ -9,7 +9,6 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from callpulse.config import ConfigError, Settings, load_settings
 from callpulse.core.durations import format_duration
@@ -168,12 +167,7 @@ def _through(
     day = functools.partial(
         run, scenario, settings, wrapup=wrapup, whole_seconds=emitter.whole_seconds
     )
-    keep = None
-    if trunks is not None:
-
-        def keep(body: dict[str, Any]) -> dict[str, Any] | None:
-            return trunks.as_carried(body) if body.get("type") in emitter.carries else body
-
+    keep = trunks.as_kept if trunks is not None else None
     reference = day(merges=emitter.merges, keep=keep, in_order=True)
     adapted = day(platform=options)
     problems = [

@@ -202,7 +202,7 @@ def run(
     :mod:`callpulse.simulation.platform`), each event once and in order, as a platform
     writes its own stream. ``merges``: v1 types rewritten as another, the reference a
     platform run is compared with (``Emitter.merges``); ``keep``: each event as a format
-    keeps it (``TrunkEmitter.as_carried``), for the same. ``in_order``: no late or duplicate
+    keeps it (``TrunkEmitter.as_kept``), for the same. ``in_order``: no late or duplicate
     delivery; ``wrapup``: every wrap-up this long; ``whole_seconds``: times truncated to
     seconds (see :class:`ContactCenter`). ``observe``: shown the center and the alerts as
     the run goes (what the sweep learns its truths from); the run is the same without it.

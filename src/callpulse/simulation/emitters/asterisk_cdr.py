@@ -13,7 +13,7 @@ INVITE never became a channel.
 That is all a CDR can say of these calls, and it is not a setup on a trunk: the adapter
 counts only rows whose *dialled* channel is a trunk (the PBX's own calls out), and counts
 these in ``ignored`` as ``inbound``. So the format carries none of the simulated setups
-(``as_carried`` keeps nothing): the trunk KPIs and alerts of inbound traffic need CEL or AMI.
+(``as_kept`` keeps none): the trunk KPIs and alerts of inbound traffic need CEL or AMI.
 
 Times are whole seconds (``%Y-%m-%d %T``, in UTC as with ``usegmtime``). The simulator
 says when the trunk answered, not when the call ended, so a row is written at the answer
@@ -42,6 +42,7 @@ class AsteriskCdrEmitter:
     acw_carried = True  # the queues stay events v1: nothing of theirs is lost
     whole_seconds = True  # cdr_csv writes %Y-%m-%d %T
     adapter_options: Mapping[str, Any] = MappingProxyType({})
+    watches: frozenset[str] = frozenset()
 
     def __init__(self) -> None:
         self._channels = 0  # Asterisk's channel sequence, the -<hex> suffix of a name
@@ -70,6 +71,6 @@ class AsteriskCdrEmitter:
         )
         return [text.encode()]
 
-    def as_carried(self, event: dict[str, Any]) -> dict[str, Any] | None:
-        """Nothing: a CDR holds no setup of a call the carrier brought in (above)."""
-        return None
+    def as_kept(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """No setup: a CDR holds none of a call the carrier brought in (above)."""
+        return [] if event.get("type") == "call.setup" else [event]

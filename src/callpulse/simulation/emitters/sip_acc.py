@@ -38,6 +38,7 @@ class _SipAccEmitter:
     acw_carried = True  # the queues stay events v1: nothing of theirs is lost
     whole_seconds = True  # acc's time is seconds
     adapter_options: Mapping[str, Any] = MappingProxyType({"trunk_attribute": TRUNK_ATTRIBUTE})
+    watches: frozenset[str] = frozenset()
 
     def __init__(self, proxy: str = "sbc1") -> None:
         self.proxy = proxy
@@ -59,9 +60,11 @@ class _SipAccEmitter:
         }
         return [json.dumps(self._record(code, attributes), separators=(",", ":")).encode()]
 
-    def as_carried(self, event: dict[str, Any]) -> dict[str, Any] | None:
-        """The setup without its post-dial delay, which no accounting record holds."""
-        return {k: v for k, v in event.items() if k != "post_dial_delay_ms"}
+    def as_kept(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """A setup without its post-dial delay, which no accounting record holds."""
+        if event.get("type") != "call.setup":
+            return [event]
+        return [{k: v for k, v in event.items() if k != "post_dial_delay_ms"}]
 
     def _record(self, code: int, attributes: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError

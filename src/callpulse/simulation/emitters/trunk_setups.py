@@ -5,7 +5,7 @@ An ACD format carries the call and agent events; a trunk format carries ``call.s
 FreeSWITCH ``media.quality``), and the queues' events stay events v1, as they would on a
 topic of their own. What a trunk record holds of a setup differs per platform (a CDR has
 no SIP code; no proxy record has a post-dial delay), so each emitter says what its format
-keeps of a v1 event (``as_carried``): ``scenario check --format`` compares the platform's
+keeps of a v1 event (``as_kept``): ``scenario check --format`` compares the platform's
 trunk KPIs with those of the same day written that way.
 """
 
@@ -33,8 +33,12 @@ class TrunkEmitter(Protocol):
 
     # FormatSettings fields its adapter needs to read the records back (a trunk attribute).
     adapter_options: Mapping[str, Any]
+    # v1 types it is shown but that stay events v1: where a caller's leg ends (an abandon,
+    # an IVR session's end), for a platform that writes a leg's record at its hang-up.
+    watches: frozenset[str]
 
-    def as_carried(self, event: dict[str, Any]) -> dict[str, Any] | None:
-        """``event`` (one of ``carries``) as the format keeps it: what its adapter can give
-        back at best; None when the format keeps nothing of it."""
+    def as_kept(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """What stands for ``event`` (any v1 event of the day, in order) in events v1 as the
+        format keeps them: what its adapter can give back at best, when it can. Nothing
+        for what the format cannot carry; later, for what the platform writes later."""
         ...

@@ -5,8 +5,6 @@ same simulated day as events v1."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -16,7 +14,7 @@ import pytest
 from callpulse.simulation import scenario as scenarios
 from callpulse.simulation.model import ContactCenter
 
-from .helpers import Daemon, kafka_config, wait_until
+from .helpers import Daemon, kafka_config, simulate_to_kafka, wait_until
 
 pytestmark = pytest.mark.integration
 SCENARIO, MINUTES, FORMAT = "flash-crowd", 25, "twilio-taskrouter"
@@ -44,14 +42,9 @@ def test_a_simulated_day_written_as_taskrouter_events_counts_as_events_v1(
     kafka_bootstrap: str, topics: tuple[str, str], tmp_path: Path
 ) -> None:
     topic, dlq = topics
-    produced = subprocess.run(
-        [sys.executable, "-m", "callpulse", "simulate", "--scenario", SCENARIO,
-         "--duration", f"{MINUTES}m", "--speed", "0", "--format", FORMAT,
-         "--kafka", kafka_bootstrap, "--topic", topic],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert produced.returncode == 0, produced.stderr
-    per_site = {site: f"{topic}.{FORMAT}.{site}" for site in ("lon1", "nyc1")}
+    per_site = simulate_to_kafka(
+        kafka_bootstrap, topic, SCENARIO, MINUTES, FORMAT, ("lon1", "nyc1")
+    )
     formats = {name: {"format": FORMAT, "site": site} for site, name in per_site.items()}
     config = kafka_config(kafka_bootstrap, topic, dlq, f"g-{uuid.uuid4().hex}",
                           topics=[topic, *per_site.values()], formats=formats)  # fmt: skip

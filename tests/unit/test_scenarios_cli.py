@@ -42,10 +42,11 @@ def test_seeds_must_be_positive() -> None:
 
 @pytest.mark.parametrize("command", [["scenario", "check"], ["simulate", "--out", "x.jsonl"]])
 def test_a_format_no_emitter_writes_is_refused_not_a_traceback(command: list[str]) -> None:
-    # freeswitch-channel has an adapter but no emitter yet: argparse names the choices.
-    result = cli(*command, "--format", "freeswitch-channel")
+    # events-v1 is a topic's format but no platform's: argparse names the choices, those
+    # with an emitter (an adapter can read a format no emitter writes yet).
+    result = cli(*command, "--format", "events-v1")
     assert result.returncode == 2
-    assert "invalid choice: 'freeswitch-channel'" in result.stderr
+    assert "invalid choice: 'events-v1'" in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -77,9 +78,19 @@ def test_simulate_out_writes_a_replayable_file(tmp_path: Path) -> None:
     assert json.loads(lines[0])["site"] in ("lon1", "nyc1")
 
 
-@pytest.mark.parametrize(
-    "fmt", ["asterisk-queue-log", "amazon-connect", "freeswitch-callcenter", "twilio-taskrouter"]
-)
+ACD_FORMATS = ["asterisk-queue-log", "amazon-connect", "freeswitch-callcenter", "twilio-taskrouter"]
+# Through each trunk format, what fires on trunk-failure: TrunkDown from the trunk.status
+# that stays events v1 (no trunk record carries one), the ASR rule only where the format
+# carries the carrier's setups (a CDR does not: docs/adapters-asterisk-cdr.md).
+TRUNK_FORMATS = {
+    "kamailio-acc": "TrunkAnswerSeizureRatioLow, TrunkDown",
+    "opensips-acc": "TrunkAnswerSeizureRatioLow, TrunkDown",
+    "asterisk-cdr": "TrunkDown",
+    "freeswitch-channel": "TrunkAnswerSeizureRatioLow, TrunkDown",
+}
+
+
+@pytest.mark.parametrize("fmt", ACD_FORMATS)
 def test_every_scenario_through_each_platform_agrees_with_events_v1(fmt: str) -> None:
     # Each scenario's day written as the platform writes it and read back through its
     # adapter: per queue the same offered, answered and abandoned counts as events v1 of the
@@ -120,3 +131,44 @@ def test_a_platform_run_that_differs_from_events_v1_fails(monkeypatch: pytest.Mo
     settings = Settings(rule_files=[shipped("rules.yaml")])
     _, problems = _through("asterisk-queue-log", scenarios.load("normal-day"), settings)
     assert any("offered" in p and "events v1" in p for p in problems), problems
+
+
+@pytest.mark.parametrize("fmt", sorted(TRUNK_FORMATS))
+def test_every_scenario_through_each_trunk_format_agrees_with_events_v1(fmt: str) -> None:
+    # The queues stay events v1; the setups go through the format. Per trunk, the same
+    # setups by response class, ASR, NER, post-dial delays, media as events v1 of the same
+    # day as the format keeps it (TrunkEmitter.as_kept), and the same alert episodes.
+    result = cli("scenario", "check", "--format", fmt)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("PASS") == len(scenarios.names())
+    assert result.stdout.count(
+        "0 rejected; queue counts, trunk figures and alerts as events v1's"
+    ) == len(scenarios.names())
+    trunk_failure = result.stdout.split("PASS  trunk-failure")[1]
+    assert f"fired through it: {TRUNK_FORMATS[fmt]}\n" in trunk_failure
+    normal_day = result.stdout.split("PASS  normal-day")[1].split("PASS")[0]
+    assert "fired through it: nothing" in normal_day
+
+
+def test_a_trunk_format_whose_codes_differ_from_events_v1_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The trunk comparison can fail: a proxy answering 486 where events v1 has 503 moves
+    # the refusals from network failures to user busy, and the NER with them.
+    from typing import Any
+
+    from callpulse.cli.scenario import _through
+    from callpulse.config import Settings
+    from callpulse.shipped import shipped
+    from callpulse.simulation import platform
+    from callpulse.simulation.emitters.sip_acc import KamailioAccEmitter
+
+    class Busy(KamailioAccEmitter):
+        def emit(self, event: Any) -> list[bytes]:
+            code = 486 if event["sip_code"] == 503 else event["sip_code"]
+            return super().emit({**event, "sip_code": code})
+
+    monkeypatch.setattr(platform, "emitter_for", lambda fmt, site: Busy())
+    settings = Settings(rule_files=[shipped("rules.yaml")])
+    _, problems = _through("kamailio-acc", scenarios.load("trunk-failure"), settings)
+    assert "lon1/lon1-sip-1: ner 1, events v1 0.638356" in problems, problems

@@ -103,9 +103,12 @@ def _check_one(
             problems += [f"seed {seed}, {platform}: {p}" for p in differences]
             through.append(
                 f"{platform}: {adapted.platform_records:,} platform records, "
-                f"{adapted.rejected} rejected; queue counts and alerts "
+                f"{adapted.rejected} rejected; queue counts"
+                + (", trunk figures" if _is_trunk_format(platform) else "")
+                + " and alerts "
                 + ("as events v1's" if not differences else "DIFFER")
             )
+            through += _through_details(adapted)
     took = time.perf_counter() - started
     for kind, scores, bound in (
         ("drain ETA", [s for _, r in reports for s in r.eta], scenario.expect.eta_error),
@@ -146,18 +149,26 @@ def _through(
     is an abandon in queue_log). Where the platform does not log when wrap-up ends, its
     adapter assumes ``wrapup_seconds``, and every wrap-up of the day lasts that long (the
     queues' mean after-call work); where it logs whole seconds, everything happens on one."""
+    from callpulse.cli.scenario_trunks import trunk_differences
     from callpulse.config import FormatSettings
-    from callpulse.simulation.emitters import emitter_for
+    from callpulse.simulation.emitters import emitter_for, trunk_emitter
 
     emitter = emitter_for(fmt, "-")
+    trunks = trunk_emitter(emitter)
     wrapup = None
     if not emitter.acw_carried:
         wrapup = round(statistics.mean(q.acw for s in scenario.sites for q in s.queues))
-    options = FormatSettings(format=fmt, site="-", wrapup_seconds=wrapup or 0.0)
+    options = FormatSettings(
+        format=fmt,
+        site="-",
+        wrapup_seconds=wrapup or 0.0,
+        **(dict(trunks.adapter_options) if trunks else {}),
+    )
     day = functools.partial(
         run, scenario, settings, wrapup=wrapup, whole_seconds=emitter.whole_seconds
     )
-    reference = day(merges=emitter.merges, in_order=True)
+    keep = trunks.as_kept if trunks is not None else None
+    reference = day(merges=emitter.merges, keep=keep, in_order=True)
     adapted = day(platform=options)
     problems = [
         f"{site}/{queue}: {what} {adapted.queues.get((site, queue), {}).get(what, 0)}, "
@@ -174,9 +185,34 @@ def _through(
         if got[series] != want[series]
         for alert, labels in [series]
     ]
+    if trunks is not None:  # the queues stayed events v1; the trunks went through the format
+        problems += trunk_differences(adapted.trunks, reference.trunks)
     if adapted.rejected:
         problems.append(f"{adapted.rejected} records rejected")
     return adapted, problems
+
+
+def _is_trunk_format(fmt: str) -> bool:
+    from callpulse.simulation.emitters import emitter_for, trunk_emitter
+
+    return trunk_emitter(emitter_for(fmt, "-")) is not None
+
+
+def _through_details(adapted: Report) -> list[str]:
+    """What the platform run gave: its trunks' setups, what its adapters skipped, and the
+    alerts that fired through it."""
+    lines = [
+        f"  trunk {site}/{trunk}: {sum(run.setups_by_class.values()):,} setups "
+        + ", ".join(f"{k} {v:,}" for k, v in sorted(run.setups_by_class.items()) if v)
+        for (site, trunk), run in sorted(adapted.trunks.items())
+    ]
+    if adapted.ignored:
+        lines.append(
+            "  skipped " + ", ".join(f"{k} {v:,}" for k, v in sorted(adapted.ignored.items()))
+        )
+    fired = sorted(adapted.fired)
+    lines.append("  fired through it: " + (", ".join(fired) if fired else "nothing"))
+    return lines
 
 
 def _episodes(report: Report) -> Counter[tuple[str, tuple[tuple[str, str], ...]]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from callpulse.adapters import records
@@ -19,7 +19,7 @@ from callpulse.config import FormatSettings
 from callpulse.core.ingest import RawRecord
 from callpulse.pipeline import Pipeline
 from callpulse.protocols import Adapter, Emitter
-from callpulse.simulation.emitters import emitter_for
+from callpulse.simulation.emitters import emitter_for, trunk_emitter
 
 _REMEMBERED = 100_000  # event ids kept to write a duplicate once; far more than a step holds
 
@@ -43,6 +43,20 @@ def merged(batch: Iterable[RawRecord], merges: Mapping[str, str]) -> list[RawRec
     return out
 
 
+Kept = Callable[[dict[str, Any]], list[dict[str, Any]]]
+"""What stands for a v1 body in events v1 as a format keeps them (``TrunkEmitter.as_kept``)."""
+
+
+def kept(batch: Iterable[RawRecord], keep: Kept) -> list[RawRecord]:
+    """``batch`` as a format keeps its events: the reference a platform's trunk records are
+    compared with. A record's key, topic and place go with what stands for it."""
+    out = []
+    for record in batch:
+        for body in keep(json.loads(record.value or b"{}")):
+            out.append(dataclasses.replace(record, value=json.dumps(body).encode()))
+    return out
+
+
 class PlatformWriter:
     """Writes v1 records as platform records, per site; the rest stay as they are."""
 
@@ -51,6 +65,11 @@ class PlatformWriter:
         self.format = fmt
         self._prefix = f"{prefix}." if prefix else ""
         self.emitters: dict[str, Emitter] = {site: emitter_for(fmt, site) for site in sites}
+        # Per site, the v1 types its emitter is shown while they stay events v1.
+        self._watches = {
+            site: trunks.watches if (trunks := trunk_emitter(e)) else frozenset()
+            for site, e in self.emitters.items()
+        }
         self._offsets: dict[str, int] = {}
         self._written: dict[str, None] = {}  # event ids, oldest first (bounded)
 
@@ -63,17 +82,18 @@ class PlatformWriter:
         out: list[RawRecord] = []
         for record in batch:
             body: Mapping[str, Any] = json.loads(record.value or b"{}")
-            emitter = self.emitters.get(body.get("site", ""))
+            site = body.get("site", "")
+            emitter = self.emitters.get(site)
             if emitter is None or body.get("type") not in emitter.carries:
                 out.append(record)
-                continue
+                if emitter is None or body.get("type") not in self._watches[site]:
+                    continue
             event_id = body["event_id"]
             if event_id in self._written:
                 continue
             self._written[event_id] = None
             if len(self._written) > _REMEMBERED:
                 del self._written[next(iter(self._written))]
-            site = body["site"]
             topic = self._prefix + topic_of(self.format, site)
             for value in emitter.emit(body):
                 offset = self._offsets[topic] = self._offsets.get(topic, -1) + 1

@@ -34,8 +34,9 @@ from callpulse.config import FormatSettings, Settings
 from callpulse.core.alert_state import Notification
 from callpulse.core.clock import WALL_TIME
 from callpulse.core.ingest import RawRecord
+from callpulse.core.trunks import TrunkRun
 from callpulse.simulation.model import ContactCenter
-from callpulse.simulation.platform import PlatformFeed, merged
+from callpulse.simulation.platform import Kept, PlatformFeed, kept, merged
 from callpulse.simulation.scenario import Incident, Scenario, maintenance_id, with_planned_windows
 
 FLAP_SECONDS = 600.0
@@ -108,6 +109,7 @@ class Report:
     forecasts: list[Score] = field(default_factory=list)
     forecast_lead: dict[Labels, float] = field(default_factory=dict)  # s before the window
     queues: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)  # totals
+    trunks: dict[tuple[str, str], TrunkRun] = field(default_factory=dict)  # the whole run
     platform_records: int = 0  # records written by a platform's emitter (run(platform=))
     ignored: dict[str, int] = field(default_factory=dict)  # kinds its adapters skipped
     # The queues' flow histories as the state file keeps them, when the run ended (run(
@@ -187,6 +189,7 @@ def run(
     *,
     platform: FormatSettings | None = None,
     merges: Mapping[str, str] | None = None,
+    keep: Kept | None = None,
     in_order: bool = False,
     wrapup: float | None = None,
     whole_seconds: bool = False,
@@ -198,7 +201,8 @@ def run(
     ``platform``: what the format carries goes through its emitter and adapter (see
     :mod:`callpulse.simulation.platform`), each event once and in order, as a platform
     writes its own stream. ``merges``: v1 types rewritten as another, the reference a
-    platform run is compared with (``Emitter.merges``). ``in_order``: no late or duplicate
+    platform run is compared with (``Emitter.merges``); ``keep``: each event as a format
+    keeps it (``TrunkEmitter.as_kept``), for the same. ``in_order``: no late or duplicate
     delivery; ``wrapup``: every wrap-up this long; ``whole_seconds``: times truncated to
     seconds (see :class:`ContactCenter`). ``observe``: shown the center and the alerts as
     the run goes (what the sweep learns its truths from); the run is the same without it.
@@ -217,6 +221,7 @@ def run(
     # The simulated clock is this run's wall clock: it jumps from one evaluation to the next.
     parts = pipeline.build(settings, now=start, clock=WALL_TIME, deliver=False)
     monitor, alerting = parts.monitor, parts.alerting
+    monitor.trunks.keep_run()
     if history is not None:
         monitor.maintenance.baselines.restore_history(history, start)
     feed = (
@@ -235,7 +240,9 @@ def run(
             report.platform_records += applied
             report.rejected += rejected
         else:
-            report.rejected += len(parts.feed(merged(records, merges) if merges else records, t))
+            given = merged(records, merges) if merges else records
+            given = kept(given, keep) if keep else given
+            report.rejected += len(parts.feed(given, t))
         report.events += len(records)
         notifications = parts.evaluate(t)
         score.step(t, notifications)
@@ -246,6 +253,7 @@ def run(
     report.duplicates = monitor.stats.duplicates
     report.late = monitor.stats.late
     report.queues = {(view.site, view.queue): dict(view.totals) for view in monitor.queue_views()}
+    report.trunks = monitor.trunks.run_kpis()
     report.history = monitor.maintenance.baselines.export_history()
     if feed is not None:
         report.ignored = feed.ignored()

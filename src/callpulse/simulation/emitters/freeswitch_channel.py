@@ -1,0 +1,197 @@
+"""The simulator's caller legs written as FreeSWITCH writes them: a
+``CHANNEL_HANGUP_COMPLETE`` per leg at its hang-up, serialized as the event socket's
+``event json`` (``switch_event_serialize_json``: every value a string, channel variables
+as ``variable_<name>``). The inverse of ``callpulse.adapters.freeswitch_channel``
+(docs/adapters-freeswitch-channel.md).
+
+The simulator's callers are the carrier's calls into the contact center, each an inbound
+leg on the carrier's SIP profile: ``Channel-Name`` ``sofia/<trunk>/<caller>`` (no
+``sip_gateway_name``: that names an outbound leg's gateway).
+
+- A refused setup (503 while the trunk is down, 486 while it is full) is a leg FreeSWITCH
+  refused at once: unanswered, ``sip_hangup_disposition`` ``send_refuse``, the cause
+  mod_sofia answers that code for (``NORMAL_TEMPORARY_FAILURE`` 41, ``USER_BUSY`` 17; any
+  other code as ``proto_specific_hangup_cause`` ``sip:<code>``).
+- An answered setup is written when the leg ends (:mod:`.freeswitch_legs` says when):
+  ``answer_uepoch`` the answer, ``progressmsec`` the post-dial delay in whole
+  milliseconds (``progress_mediamsec`` 0: no early media), ``NORMAL_CLEARING``. A leg whose
+  call ended with an agent carries what FreeSWITCH received on it: media and skipped packet
+  counts at 50 a second over the talk, so that their ratio is the simulated loss, and
+  ``rtp_audio_in_mos`` FreeSWITCH's own flaws score computed from them (``do_mos``).
+
+What the records cannot carry: the simulator's E-model MOS (FreeSWITCH computes none: its
+score is of flawed packets, another series), jitter (a hang-up has only a variance in ms²,
+which is not RFC 3550 jitter; RTCP reports would carry it: not written) and round trip;
+the media of a leg that ended without an agent (the simulator measures none: FreeSWITCH
+would count its IVR and queue audio); and the setups of legs still up when the day ends.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
+
+from callpulse.adapters.freeswitch_channel_records import FORMAT
+from callpulse.simulation.emitters.freeswitch_legs import (
+    WATCHED,
+    Hangup,
+    Legs,
+    flaws_score,
+    packets,
+    seconds,
+)
+
+_NAMESPACE = uuid.UUID("0b7d5c3e-91a4-4e62-8f1d-6c2a9e4b7f35")
+# The cause FreeSWITCH hangs a leg up with when it refuses it with a code, and its Q.850.
+_REFUSALS = {486: ("USER_BUSY", "17"), 503: ("NORMAL_TEMPORARY_FAILURE", "41")}
+
+
+class FreeSwitchChannelEmitter:
+    """An Emitter writing one FreeSWITCH's ``CHANNEL_HANGUP_COMPLETE`` events, one JSON
+    object each."""
+
+    format = FORMAT
+    carries = frozenset({"call.setup", "media.quality"})
+    merges: Mapping[str, str] = MappingProxyType({})
+    acw_carried = True  # the queues stay events v1: nothing of theirs is lost
+    whole_seconds = False  # Event-Date-Timestamp is in microseconds
+    adapter_options: Mapping[str, Any] = MappingProxyType({})
+    watches = WATCHED
+
+    def __init__(self, hostname: str = "fs1") -> None:
+        self.hostname = hostname
+        self._core = str(uuid.uuid5(_NAMESPACE, hostname))
+        self._sequence = 0
+        self._legs = Legs()  # what emit writes
+        self._kept = Legs()  # what as_kept gives back
+
+    def emit(self, event: Mapping[str, Any]) -> list[bytes]:
+        """The hang-up ``event`` makes FreeSWITCH write, if any: a refused setup's at once,
+        an answered leg's when the leg ends."""
+        body = dict(event)
+        if body["type"] == "call.setup":
+            if 200 <= body["sip_code"] < 300:
+                self._legs.answered(body)
+                return []
+            return [self._refused(body)]
+        ended = self._legs.ended(body)
+        return [] if ended is None else [self._hangup(ended)]
+
+    def as_kept(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """Events v1 as these records keep them: a refused setup as it is (no post-dial
+        delay: none was sent); an answered setup at its leg's hang-up, its delay in whole
+        milliseconds; the leg's media as a flaws score and the loss its packet counts give,
+        without MOS, jitter or round trip."""
+        kind = event["type"]
+        if kind == "call.setup":
+            if 200 <= event["sip_code"] < 300:
+                self._kept.answered(event)
+                return []
+            return [{k: v for k, v in event.items() if k != "post_dial_delay_ms"}]
+        ended = self._kept.ended(event)
+        out = [] if kind == "media.quality" else [event]
+        if ended is None:
+            return out
+        setup = ended.leg.setup | {"occurred_at": ended.occurred_at}
+        if setup.get("post_dial_delay_ms") is not None:
+            setup["post_dial_delay_ms"] = float(round(setup["post_dial_delay_ms"]))
+        out.append(setup)
+        if ended.media is not None:
+            media, skipped = _packets(ended)
+            out.append({
+                k: v for k, v in ended.media.items()
+                if k not in {"mos", "jitter_ms", "rtt_ms", "packet_loss_ratio"}
+            } | {
+                "packet_loss_ratio": skipped / (media + skipped),
+                "score": flaws_score(media, skipped), "score_kind": "freeswitch_flaws",
+            })  # fmt: skip
+        return out
+
+    # --- writing -------------------------------------------------------------------------
+
+    def _refused(self, setup: dict[str, Any]) -> bytes:
+        at = seconds(setup["occurred_at"])
+        code = setup["sip_code"]
+        cause, q850 = _REFUSALS.get(code, ("NORMAL_UNSPECIFIED", "31"))
+        variables = {
+            "start_uepoch": _micros(at), "answer_uepoch": "0", "answer_epoch": "0",
+            "end_uepoch": _micros(at), "hangup_cause": cause, "hangup_cause_q850": q850,
+            "sip_hangup_disposition": "send_refuse", "progressmsec": "0",
+            "progress_mediamsec": "0",
+        }  # fmt: skip
+        if code not in _REFUSALS:
+            variables["proto_specific_hangup_cause"] = f"sip:{code}"
+        return self._fire(at, setup, cause, variables)
+
+    def _hangup(self, ended: Hangup) -> bytes:
+        setup, answered = ended.leg.setup, ended.leg.answered_at
+        pdd = setup.get("post_dial_delay_ms")
+        variables = {
+            "start_uepoch": _micros(answered - (pdd or 0) / 1000),
+            "answer_uepoch": _micros(answered),
+            "answer_epoch": str(int(answered)),
+            "end_uepoch": _micros(ended.at),
+            "hangup_cause": "NORMAL_CLEARING",
+            "hangup_cause_q850": "16",
+            "sip_hangup_disposition": "recv_bye",
+            "progressmsec": str(round(pdd)) if pdd is not None else "0",
+            "progress_mediamsec": "0",
+        }
+        if ended.media is not None:
+            media, skipped = _packets(ended)
+            variables |= {
+                "rtp_audio_in_media_packet_count": str(media),
+                "rtp_audio_in_skip_packet_count": str(skipped),
+                "rtp_audio_in_packet_count": str(media),
+                "rtp_audio_in_media_bytes": str(media * 160),  # PCMU, 20 ms a packet
+                "rtp_audio_in_mos": f"{flaws_score(media, skipped):.2f}",
+            }
+        return self._fire(ended.at, setup, "NORMAL_CLEARING", variables)
+
+    def _fire(
+        self, at: float, setup: dict[str, Any], cause: str, variables: dict[str, str]
+    ) -> bytes:
+        self._sequence += 1
+        leg = str(
+            uuid.uuid5(_NAMESPACE, f"{self.hostname}|{setup.get('call_id') or setup['event_id']}")
+        )
+        channel = f"sofia/{setup['trunk_id']}/+4420{self._sequence % 10_000_000:07d}"
+        when = datetime.fromtimestamp(at, UTC)
+        body = {
+            "Event-Name": "CHANNEL_HANGUP_COMPLETE",
+            "Core-UUID": self._core,
+            "FreeSWITCH-Hostname": self.hostname,
+            "FreeSWITCH-Switchname": self.hostname,
+            "Event-Date-Local": when.strftime("%Y-%m-%d %H:%M:%S"),
+            "Event-Date-GMT": when.strftime("%a, %d %b %Y %H:%M:%S GMT"),
+            "Event-Date-Timestamp": _micros(at),
+            "Event-Calling-File": "switch_core_state_machine.c",
+            "Event-Calling-Function": "switch_core_session_reporting_state",
+            "Event-Sequence": str(self._sequence),
+            "Hangup-Cause": cause,
+            "Channel-State": "CS_REPORTING",
+            "Channel-Call-State": "HANGUP",
+            "Channel-Name": channel,
+            "Unique-ID": leg,
+            "Call-Direction": "inbound",
+            "variable_uuid": leg,
+            "variable_direction": "inbound",
+            "variable_channel_name": channel,
+            "variable_sip_profile_name": setup["trunk_id"],
+        }
+        body |= {f"variable_{name}": value for name, value in variables.items()}
+        return json.dumps(body, separators=(",", ":")).encode()
+
+
+def _packets(ended: Hangup) -> tuple[int, int]:
+    assert ended.media is not None
+    loss = ended.media.get("packet_loss_ratio") or 0.0
+    return packets(loss, ended.at - ended.leg.answered_at)
+
+
+def _micros(at: float) -> str:
+    return str(round(at * 1_000_000))

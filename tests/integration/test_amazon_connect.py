@@ -16,13 +16,14 @@ from typing import Any
 
 import pytest
 
-from .helpers import wait_until
+from .helpers import Samples, wait_until
 from .platforms import (
     EXAMPLES,
     check_dead_letter,
     ignored_kinds,
     platform_daemon,
     settled,
+    settled_on,
 )
 
 pytestmark = pytest.mark.integration
@@ -81,7 +82,7 @@ def test_connect_streams_through_kafka_give_exact_kpis(
     records = recent_sample(time.time())
     [malformed] = [r for r in records if not r.endswith(b"}")]
     fmt = {"format": "amazon-connect", "site": "lon1", "agent_names": AGENTS,
-           "queue_names": QUEUES}  # fmt: skip
+           "queue_names": QUEUES, "ivr_application": "flows"}  # fmt: skip
     with platform_daemon(kafka_bootstrap, topics, tmp_path, records, fmt) as daemon:
         wait_until(
             lambda: daemon.total("callpulse_adapter_events_ignored_total") == 4, 30, "4 ignored"
@@ -98,6 +99,24 @@ def test_connect_streams_through_kafka_give_exact_kpis(
         }  # fmt: skip
         check_dead_letter(kafka_bootstrap, topics[1], s, "amazon-connect", malformed,
                           "expected one JSON document")  # fmt: skip
+        # By hand, the contact records: c1 (twice), c2 and c3 came in (INBOUND, connected to
+        # the system) and reached the queue; the fourth record's contact never connected.
+        # So three setups, all 200, on the instance's one trunk, and three IVR sessions that
+        # ended transferred (the callers went to an agent): containment 0, transfer 1.
+        setups = frozenset({"site": "lon1", "trunk": "connect-telephony", "window": "15m"}.items())
+        flows = frozenset({"site": "lon1", "application": "flows", "window": "15m"}.items())
+
+        def voice(samples: Samples) -> dict[str, float | None]:
+            return {
+                "setups": samples.get(("callpulse_trunk_call_setups", setups)),
+                "asr": samples.get(("callpulse_trunk_asr_ratio", setups)),
+                "ended": samples.get(("callpulse_ivr_sessions_ended", flows)),
+                "contained": samples.get(("callpulse_ivr_containment_ratio", flows)),
+                "transferred": samples.get(("callpulse_ivr_transfer_ratio", flows)),
+            }
+
+        expected = {"setups": 3.0, "asr": 1.0, "ended": 3.0, "contained": 0.0, "transferred": 1.0}
+        settled_on(daemon, voice, expected)
 
 
 def test_one_firehose_delivery_gives_the_same_kpis_and_dead_letters_its_bad_record(

@@ -29,7 +29,7 @@ def adapter(fmt: str) -> Adapter:
     if fmt == "freeswitch-callcenter":
         return FreeSwitchCallcenter(FreeSwitchOptions(site="lon1", wrapup_seconds=30.0))
     if fmt == "amazon-connect":
-        return AmazonConnect(AmazonConnectOptions(site="lon1"))
+        return AmazonConnect(AmazonConnectOptions(site="lon1", ivr_application="flows"))
     if fmt == "freeswitch-channel":
         return FreeSwitchChannel(FreeSwitchChannelOptions(site="lon1"))
     if fmt == "asterisk-ami":

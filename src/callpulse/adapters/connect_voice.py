@@ -62,7 +62,8 @@ class ContactVoice:
 
     def __init__(self, site: str, ignored: Ignored, limit: int, application: str) -> None:
         self._site = site
-        self._application = application  # empty: no IVR sessions (a record names no flow)
+        # None: no IVR sessions (a record names no flow).
+        self._application = application or None
         self._ignored = ignored
         self._limit = limit
         self._done: OrderedDict[bytes, None] = OrderedDict()

@@ -14,8 +14,8 @@ _HEAD = (
     "started",
     "ended",
     *OUTCOMES,
-    "contained",
-    "transferred",
+    "containment",
+    "transfer",
     "no input",
     "no match",
     "backend errors",
@@ -45,6 +45,6 @@ def ivr_lines(applications: dict[tuple[str, str], IvrRun]) -> list[str]:
         )
     lines = aligned(rows, range(2, len(_HEAD)))
     lines.append(
-        "IVR: sessions ended by outcome; contained and transferred: shares of the ended ones"
+        "IVR: sessions ended by outcome; containment and transfer: shares of the ended ones"
     )
     return lines

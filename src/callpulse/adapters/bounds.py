@@ -71,6 +71,24 @@ def checked_name(fmt: str, value: str, what: str) -> str:
     return value
 
 
+_SIP_STATUS = re.compile(r"[1-6][0-9][0-9]")
+
+
+def sip_status(fmt: str, value: object, what: str, final: bool = False) -> int:
+    """``value`` as a SIP status code, 100 to 699 (200 to 699 if it must be ``final``): a
+    whole number written as text (``"486"``, as the platforms write it) or as a number (by a
+    bridge that converted it); raises AdapterError for anything else, naming ``what``."""
+    lowest, kind = (200, "final SIP code") if final else (100, "SIP status code")
+    code: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        code = value
+    elif isinstance(value, str) and _SIP_STATUS.fullmatch(value.strip()):
+        code = int(value)
+    if code is None or not lowest <= code <= 699:
+        raise AdapterError(fmt, f"{what} must be a {kind} ({lowest} to 699): {shown(value)}")
+    return code
+
+
 def non_negative(fmt: str, text: str, what: str) -> float:
     """``text`` as a finite number >= 0; raises AdapterError (``invalid_<fmt>``) saying
     that ``what`` is not a number, or not one of those."""

@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass
 
 from callpulse.adapters.base import LAST_INSTANT, AdapterError
-from callpulse.adapters.bounds import checked_name, non_negative, shown
+from callpulse.adapters.bounds import checked_name, non_negative, shown, sip_status
 from callpulse.adapters.freeswitch_channel_records import FORMAT, ChannelRecord
 from callpulse.core.events import SCORE_RANGES
 
@@ -129,19 +129,19 @@ def answered(rec: ChannelRecord) -> bool:
 def final_code(rec: ChannelRecord, was_answered: bool) -> int:
     """The final response to the leg's INVITE (see the module's docstring)."""
     term = rec.variable("sip_term_status")
-    term_code = None if term is None else sip_code(term, "sip_term_status")
+    term_code = None if term is None else sip_status(FORMAT, term, "sip_term_status", final=True)
     if was_answered:
         return term_code if term_code is not None and 200 <= term_code < 300 else 200
     if term_code is not None:
         return term_code
     failure = rec.variable("sip_invite_failure_status")
     if failure is not None:
-        return sip_code(failure, "sip_invite_failure_status")
+        return sip_status(FORMAT, failure, "sip_invite_failure_status", final=True)
     for name in ("proto_specific_hangup_cause", "last_bridge_proto_specific_hangup_cause"):
         value = rec.variable(name)
         found = None if value is None else _PROTO_CODE.fullmatch(value)
         if found is not None:
-            return sip_code(found.group(1), name)
+            return sip_status(FORMAT, found.group(1), name, final=True)
     cause = rec.variable("hangup_cause") or rec.header("Hangup-Cause")
     if cause is None:
         raise AdapterError(FORMAT, "an unanswered leg with no SIP code and no hangup_cause")
@@ -209,13 +209,6 @@ def count(text: str, what: str) -> int:
     """``text`` as a whole number a FreeSWITCH counter can hold (0 to 2**64 - 1)."""
     if not _DIGITS.fullmatch(text) or int(text) > MAX_COUNT:
         raise AdapterError(FORMAT, f"{what} must be a whole number >= 0: {shown(text)}")
-    return int(text)
-
-
-def sip_code(text: str, what: str) -> int:
-    """``text`` as a final SIP response code, 200 to 699."""
-    if not re.fullmatch(r"[0-9]{3}", text) or not 200 <= int(text) <= 699:
-        raise AdapterError(FORMAT, f"{what} is no final SIP code (200-699): {shown(text)}")
     return int(text)
 
 

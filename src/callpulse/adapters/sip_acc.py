@@ -40,7 +40,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from callpulse.adapters.base import LAST_INSTANT, V1, AdapterError, Writer
-from callpulse.adapters.bounds import Ignored, checked_name, digest, shown
+from callpulse.adapters.bounds import Ignored, checked_name, digest, shown, sip_status
 from callpulse.adapters.trunk_channels import TrunkChannels
 
 # RFC 3261 and its extensions' methods: every one but INVITE is counted by name.
@@ -50,7 +50,6 @@ SIP_METHODS = frozenset({
 })  # fmt: skip
 PROVISIONAL = "provisional"
 BYE = "BYE"
-_CODE = re.compile(r"[1-6][0-9][0-9]")
 _NUMBER = re.compile(r"[0-9]{1,12}(\.[0-9]{1,9})?")  # seconds since the epoch, as text
 _MAX_TIME_TEXT = 64  # longer than any time a proxy writes: refused before it is parsed
 
@@ -81,20 +80,6 @@ def text(fmt: str, fields: Mapping[str, Any], key: str) -> str | None:
         raise AdapterError(fmt, f"{key} must be a string, not {type(value).__name__}: "
                            f"{shown(value)}")  # fmt: skip
     return value
-
-
-def sip_code(fmt: str, value: object) -> int:
-    """A SIP status code, written as the proxies do (``"486"``) or as a number by a bridge
-    that converted it; raises AdapterError for anything but a whole number 100..699."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        code = value
-    elif isinstance(value, str) and _CODE.fullmatch(value.strip()):
-        code = int(value)
-    else:
-        raise AdapterError(fmt, f"sip_code must be a SIP status code (100 to 699): {shown(value)}")
-    if not 100 <= code <= 699:
-        raise AdapterError(fmt, f"sip_code must be a SIP status code (100 to 699): {shown(value)}")
-    return code
 
 
 def moment(fmt: str, value: object, zone: ZoneInfo) -> float:
@@ -167,7 +152,7 @@ class SipAccounting:
         if method.upper() != "INVITE":
             self.ignored.add(method.upper())
             return []
-        code = sip_code(fmt, fields.get("sip_code"))
+        code = sip_status(fmt, fields.get("sip_code"), "sip_code")
         when = moment(fmt, fields.get("time"), self._zone)
         trunk = self._trunk(fields)
         callid = text(fmt, fields, "callid")

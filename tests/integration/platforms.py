@@ -45,35 +45,29 @@ def settled(daemon: Daemon, site: str, queue: str, expected: dict[str, Any]) -> 
     A sample's records come in more than one fetch and a scrape can fall between two, so the
     figures are polled until they are all right; a figure that never comes right fails the
     test with the last ones seen, after 30 s."""
-    deadline = time.monotonic() + 30
-    last: dict[str, Any] | None = None
-    while time.monotonic() < deadline:
-        samples = daemon.samples()
+
+    def figures(samples: Samples) -> dict[str, Any] | None:
         try:
-            last = queue_kpis(samples, site, queue)
+            return queue_kpis(samples, site, queue)
         except KeyError:  # the queue is not on /metrics yet
-            last = None
-        if last == expected:
-            return samples
-        time.sleep(0.2)
-    # A helper's assert is not rewritten by pytest: the message says what differs.
-    assert last == expected, f"{site}/{queue} after 30 s: {last} != {expected}"
-    return samples
+            return None
+
+    return settled_on(daemon, figures, expected)
 
 
-def settled_on(
-    daemon: Daemon, figures: Callable[[Samples], dict[str, Any]], expected: dict[str, Any]
-) -> Samples:
-    """The daemon's samples once ``figures`` of them are ``expected``, polled as in
-    :func:`settled`; after 30 s the test fails with the last figures seen."""
+def settled_on(daemon: Daemon, figures: Callable[[Samples], Any], expected: Any) -> Samples:
+    """The daemon's samples once ``figures`` of them are ``expected``, polled (a sample's
+    records come in more than one fetch, and a scrape can fall between two); after 30 s the
+    test fails with the last figures seen."""
     deadline = time.monotonic() + 30
-    last: dict[str, Any] = {}
+    last: Any = None
     while time.monotonic() < deadline:
         samples = daemon.samples()
         last = figures(samples)
         if last == expected:
             return samples
         time.sleep(0.2)
+    # A helper's assert is not rewritten by pytest: the message says what differs.
     assert last == expected, f"after 30 s: {last} != {expected}"
     return samples
 

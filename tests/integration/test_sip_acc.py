@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from .helpers import Daemon, Samples
-from .platforms import EXAMPLES, check_dead_letter, ignored_kinds, platform_daemon
+from .helpers import Samples
+from .platforms import EXAMPLES, check_dead_letter, ignored_kinds, platform_daemon, settled_on
 
 pytestmark = pytest.mark.integration
 # Every epoch time a sample writes: acc's time, OpenSIPS' created, a Kamailio CDR's times.
@@ -81,19 +81,6 @@ def trunk_kpis(samples: Samples, trunk: str) -> dict[str, Any]:
     }
 
 
-def settled_trunks(daemon: Daemon) -> Samples:
-    """The samples once every trunk's figures are :data:`EXPECTED` (polled: a sample comes
-    in more than one fetch); after 30 s, the last figures seen fail the test."""
-    deadline = time.monotonic() + 30
-    while True:
-        samples = daemon.samples()
-        seen = {trunk: trunk_kpis(samples, trunk) for trunk in EXPECTED}
-        if seen == EXPECTED or time.monotonic() > deadline:
-            assert seen == EXPECTED
-            return samples
-        time.sleep(0.2)
-
-
 @pytest.mark.parametrize("fmt", ["kamailio-acc", "opensips-acc"])
 def test_accounting_records_through_kafka_give_exact_trunk_kpis(
     kafka_bootstrap: str, topics: tuple[str, str], tmp_path: Path, fmt: str
@@ -104,7 +91,9 @@ def test_accounting_records_through_kafka_give_exact_trunk_kpis(
     with platform_daemon(
         kafka_bootstrap, topics, tmp_path, sample, options, settings=settings
     ) as daemon:
-        s = settled_trunks(daemon)
+        s = settled_on(
+            daemon, lambda samples: {t: trunk_kpis(samples, t) for t in EXPECTED}, EXPECTED
+        )
         assert ignored_kinds(s) == IGNORED[fmt]
         names = ("channels_in_use", "channels", "utilization_ratio", "up")
         channels = {

@@ -15,6 +15,7 @@ response's time), and media. The SIP code is carried as it is.
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import json
 from collections.abc import Mapping
@@ -29,7 +30,7 @@ from callpulse.simulation.emitters.trunk_setups import reason
 TRUNK_ATTRIBUTE = "gw"
 
 
-class _SipAccEmitter:
+class _SipAccEmitter(abc.ABC):
     """What both proxies' emitters share: one accounting record per setup."""
 
     format: str
@@ -66,8 +67,9 @@ class _SipAccEmitter:
             return [event]
         return [{k: v for k, v in event.items() if k != "post_dial_delay_ms"}]
 
+    @abc.abstractmethod
     def _record(self, code: int, attributes: dict[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError
+        """The record the proxy publishes for a final response ``code`` with ``attributes``."""
 
 
 class KamailioAccEmitter(_SipAccEmitter):

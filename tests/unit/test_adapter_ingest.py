@@ -169,7 +169,10 @@ def test_every_platform_format_builds_its_adapter_with_its_options() -> None:
     formats = get_args(FormatSettings.model_fields["format"].annotation)
     names = {"PJSIP/1": "alice"}
     for fmt in formats:
-        settings = FormatSettings(format=fmt, site="lon1", agent_names=names)
+        # ivr_application: amazon-connect-flow-logs needs one; the others ignore it.
+        settings = FormatSettings(
+            format=fmt, site="lon1", agent_names=names, ivr_application="flows"
+        )
         adapter = records.build(settings)
         if fmt == "events-v1":
             assert adapter is None

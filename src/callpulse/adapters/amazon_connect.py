@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from callpulse.adapters.base import V1, AdapterError, PartlyReadError, v1
+from callpulse.adapters.base import V1, AdapterError, batch_read, v1
 from callpulse.adapters.bounds import Budget, Ignored, shown
 from callpulse.adapters.connect_contacts import ContactStreams
 from callpulse.adapters.connect_documents import documents
@@ -143,14 +143,7 @@ class AmazonConnect:
                 failed.append(f"{where}: {exc.detail}")
             except (ValueError, ArithmeticError, TypeError, KeyError, IndexError) as exc:
                 failed.append(f"{where}: {type(exc).__name__}: {exc}")
-        if not failed:
-            return events
-        detail = f"{len(failed)} of {len(found)} documents not read: " + "; ".join(
-            failed[:_FAILURES_SHOWN]
-        )
-        if len(failed) == len(found):
-            raise AdapterError(FORMAT, detail)
-        raise PartlyReadError(FORMAT, detail, events)
+        return batch_read(FORMAT, events, failed, len(found), "documents", _FAILURES_SHOWN)
 
     def _document(self, record: bytes, doc: dict[str, Any]) -> list[V1]:
         """What one document stands for; ``record`` is what its events' ids are made of."""

@@ -37,6 +37,20 @@ class PartlyReadError(AdapterError):
         self.events = events
 
 
+def batch_read(
+    fmt: str, events: list[V1], failed: list[str], total: int, what: str, shown: int = 3
+) -> list[V1]:
+    """What a record of ``total`` documents (``what``: "documents", "log events") gave:
+    ``events`` if none ``failed``; else PartlyReadError with them, naming the first
+    ``shown`` failures, or AdapterError when every one failed."""
+    if not failed:
+        return events
+    detail = f"{len(failed)} of {total} {what} not read: " + "; ".join(failed[:shown])
+    if len(failed) == total:
+        raise AdapterError(fmt, detail)
+    raise PartlyReadError(fmt, detail, events)
+
+
 def v1(record: bytes, index: int, event_type: str, when: float, site: str, **fields: Any) -> V1:
     """An event v1, its Struct's constraints checked as a producer's record would have them
     checked (:class:`~callpulse.core.event_checks.InvalidEventError` if one is broken). Its

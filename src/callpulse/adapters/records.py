@@ -13,6 +13,7 @@ from callpulse.adapters.asterisk import AsteriskOptions, AsteriskQueueLog
 from callpulse.adapters.asterisk_ami import AsteriskAmi, AsteriskAmiOptions
 from callpulse.adapters.asterisk_cdr import AsteriskCdr, AsteriskCdrOptions
 from callpulse.adapters.base import V1, AdapterError, PartlyReadError
+from callpulse.adapters.connect_flow_logs import ConnectFlowLogOptions, ConnectFlowLogs
 from callpulse.adapters.freeswitch import FreeSwitchCallcenter, FreeSwitchOptions
 from callpulse.adapters.freeswitch_channel import FreeSwitchChannel, FreeSwitchChannelOptions
 from callpulse.adapters.kamailio_acc import KamailioAcc
@@ -41,6 +42,7 @@ _ADAPTERS: dict[str, tuple[Callable[[Any], Adapter], type]] = {
     "asterisk-cdr": (AsteriskCdr, AsteriskCdrOptions),
     "asterisk-ami": (AsteriskAmi, AsteriskAmiOptions),
     "amazon-connect": (AmazonConnect, AmazonConnectOptions),
+    "amazon-connect-flow-logs": (ConnectFlowLogs, ConnectFlowLogOptions),
     "freeswitch-callcenter": (FreeSwitchCallcenter, FreeSwitchOptions),
     "freeswitch-channel": (FreeSwitchChannel, FreeSwitchChannelOptions),
     "twilio-taskrouter": (TwilioTaskRouter, TwilioOptions),

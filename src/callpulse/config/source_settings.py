@@ -35,6 +35,7 @@ class FormatSettings(Section):
         "asterisk-cdr",
         "asterisk-ami",
         "amazon-connect",
+        "amazon-connect-flow-logs",
         "twilio-taskrouter",
         "freeswitch-callcenter",
         "freeswitch-channel",
@@ -78,7 +79,9 @@ class FormatSettings(Section):
     # that are IVR applications (empty: no IVR sessions are reported).
     ivr_contexts: list[str] = []
     # amazon-connect (docs/adapters-amazon-connect.md): the application its contact flows'
-    # IVR sessions are counted under (empty: none are).
+    # IVR sessions are counted under (empty: none are). amazon-connect-flow-logs
+    # (docs/adapters-amazon-connect-flow-logs.md): required, the same application, so that
+    # the flows' errors count against the sessions of the same contacts.
     ivr_application: str = ""
     # Whether the feed sends heartbeats (docs/alerts.md, SiteSilent); unset: only events v1 does.
     heartbeats: bool | None = None
@@ -87,6 +90,11 @@ class FormatSettings(Section):
     def _site_where_needed(self) -> FormatSettings:
         if self.format != "events-v1" and self.site is None:
             raise ValueError(f"format {self.format} carries no site: give site")
+        if self.format == "amazon-connect-flow-logs" and not self.ivr_application:
+            raise ValueError(
+                "format amazon-connect-flow-logs names no IVR application: give "
+                "ivr_application, the same as the instance's amazon-connect topic has"
+            )
         return self
 
     @model_validator(mode="after")

@@ -104,12 +104,23 @@ class PlatformWriter:
 class PlatformFeed:
     """A :class:`PlatformWriter` whose records an ingest reads back through the adapters."""
 
-    def __init__(self, fmt: FormatSettings, sites: Iterable[str], pipeline: Pipeline) -> None:
+    def __init__(
+        self,
+        fmt: FormatSettings,
+        sites: Iterable[str],
+        pipeline: Pipeline,
+        applications: Mapping[str, str] | None = None,
+    ) -> None:
+        """``applications``: each site's IVR application. A format told to name one
+        (``ivr_application``) names each site's own, as each instance is configured."""
         sites = list(sites)
         self.writer = PlatformWriter(fmt.format, sites)
         self.adapters: dict[str, Adapter] = {}
         for site in sites:
-            adapter = records.build(fmt.model_copy(update={"site": site}))
+            update = {"site": site}
+            if fmt.ivr_application and (applications or {}).get(site):
+                update["ivr_application"] = (applications or {})[site]
+            adapter = records.build(fmt.model_copy(update=update))
             assert adapter is not None, "a platform feed needs a platform format"
             topic = topic_of(fmt.format, site)
             self.adapters[topic] = adapter

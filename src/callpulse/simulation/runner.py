@@ -225,7 +225,12 @@ def run(
     if history is not None:
         monitor.maintenance.baselines.restore_history(history, start)
     feed = (
-        PlatformFeed(platform, [s.name for s in scenario.sites], parts)
+        PlatformFeed(
+            platform,
+            [s.name for s in scenario.sites],
+            parts,
+            {s.name: s.ivr.application for s in scenario.sites if s.ivr is not None},
+        )
         if platform is not None
         else None
     )

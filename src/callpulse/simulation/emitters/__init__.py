@@ -7,6 +7,7 @@ from callpulse.protocols import Emitter
 from callpulse.simulation.emitters.amazon_connect import AmazonConnectEmitter
 from callpulse.simulation.emitters.asterisk import AsteriskEmitter
 from callpulse.simulation.emitters.asterisk_cdr import AsteriskCdrEmitter
+from callpulse.simulation.emitters.connect_flow_logs import ConnectFlowLogEmitter
 from callpulse.simulation.emitters.freeswitch import FreeSwitchCallcenterEmitter
 from callpulse.simulation.emitters.freeswitch_channel import FreeSwitchChannelEmitter
 from callpulse.simulation.emitters.sip_acc import KamailioAccEmitter, OpenSipsAccEmitter
@@ -22,6 +23,7 @@ FORMATS = (
     "kamailio-acc",
     "opensips-acc",
     "freeswitch-channel",
+    "amazon-connect-flow-logs",
 )
 
 
@@ -43,6 +45,8 @@ def emitter_for(fmt: str, site: str) -> Emitter:
         return OpenSipsAccEmitter(proxy=f"sbc.{site}")
     if fmt == "freeswitch-channel":
         return FreeSwitchChannelEmitter(hostname=f"fs.{site}")
+    if fmt == "amazon-connect-flow-logs":
+        return ConnectFlowLogEmitter()
     raise ValueError(f"no emitter for format {fmt!r}: one of {', '.join(FORMATS)}")
 
 
@@ -52,6 +56,8 @@ def trunk_emitter(emitter: Emitter) -> TrunkEmitter | None:
     trunk_emitters = (
         AsteriskCdrEmitter | KamailioAccEmitter | OpenSipsAccEmitter | FreeSwitchChannelEmitter
     )
+    if isinstance(emitter, ConnectFlowLogEmitter):  # IVR errors, not trunks: the same hooks
+        return emitter
     if isinstance(emitter, trunk_emitters):
         return emitter
     return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from callpulse.protocols import Emitter
 from callpulse.simulation.emitters.amazon_connect import AmazonConnectEmitter
 from callpulse.simulation.emitters.asterisk import AsteriskEmitter
+from callpulse.simulation.emitters.asterisk_ami import AsteriskAmiEmitter
 from callpulse.simulation.emitters.asterisk_cdr import AsteriskCdrEmitter
 from callpulse.simulation.emitters.freeswitch import FreeSwitchCallcenterEmitter
 from callpulse.simulation.emitters.freeswitch_channel import FreeSwitchChannelEmitter
@@ -22,6 +23,7 @@ FORMATS = (
     "kamailio-acc",
     "opensips-acc",
     "freeswitch-channel",
+    "asterisk-ami",
 )
 
 
@@ -43,6 +45,8 @@ def emitter_for(fmt: str, site: str) -> Emitter:
         return OpenSipsAccEmitter(proxy=f"sbc.{site}")
     if fmt == "freeswitch-channel":
         return FreeSwitchChannelEmitter(hostname=f"fs.{site}")
+    if fmt == "asterisk-ami":
+        return AsteriskAmiEmitter(hostname=f"pbx.{site}")
     raise ValueError(f"no emitter for format {fmt!r}: one of {', '.join(FORMATS)}")
 
 
@@ -51,7 +55,7 @@ def trunk_emitter(emitter: Emitter) -> TrunkEmitter | None:
     setup, and what its adapter needs), or None for an ACD format's."""
     trunk_emitters = (
         AsteriskCdrEmitter | KamailioAccEmitter | OpenSipsAccEmitter | FreeSwitchChannelEmitter
-    )
+    ) | AsteriskAmiEmitter
     if isinstance(emitter, trunk_emitters):
         return emitter
     return None

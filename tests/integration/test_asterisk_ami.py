@@ -72,6 +72,15 @@ def calls(now: float) -> list[bytes]:
         # Call 6: in, hung up by the far end before it came up: user busy.
         event("Newchannel", t + 50, **leg(6), ChannelState="0"),
         event("Hangup", t + 51, **leg(6), Cause="17"),
+        # The carrier's only contact stops answering OPTIONS: the trunk is down.
+        event(
+            "ContactStatus",
+            t + 100,
+            URI="sip:sbc.carrier-a.example:5060",
+            ContactStatus="Unreachable",
+            AOR="carrier-a",
+            EndpointName="carrier-a",
+        ),
         b'{"Event": "DialEnd", "DestChannel": "PJSIP/carrier-a-7", "DialStatus": "ANSWER"}',
     ]
 
@@ -80,6 +89,9 @@ def figures(samples: Samples) -> dict[str, Any]:
     def get(name: str, **labels: str) -> float | None:
         key = frozenset({"site": "lon1", "window": "15m", **labels}.items())
         return samples.get((name, key))
+
+    def now(name: str) -> float | None:  # an instant figure: no window
+        return samples.get((name, frozenset({"site": "lon1", "trunk": "carrier-a"}.items())))
 
     trunk = {"trunk": "carrier-a"}
     ivr = {"application": "ivr-main"}
@@ -94,6 +106,8 @@ def figures(samples: Samples) -> dict[str, Any]:
         "ended": get("callpulse_ivr_sessions_ended", **ivr),
         "contained": get("callpulse_ivr_containment_ratio", **ivr),
         "transferred": get("callpulse_ivr_transfer_ratio", **ivr),
+        "up": now("callpulse_trunk_up"),
+        "in_use": now("callpulse_trunk_channels_in_use"),
     }
 
 
@@ -107,14 +121,16 @@ def test_ami_events_through_kafka_give_exact_trunk_media_and_ivr_kpis(
     # Media: call 4's RTPAUDIOQOS loss 10/1000, jitter 20 ms, MES 80; call 5's RTCPSent
     # loss 64/256, MES 90; call 5's RTPAUDIOQOS loss 0 (its inf jitter and 1e83 MES left
     # out). Loss mean (0.01 + 0.25 + 0) / 3, jitter 0.020 s, MES (80 + 90) / 2; no MOS.
-    # IVR: call 4 transferred, call 5 contained.
+    # IVR: call 4 transferred, call 5 contained. The trunk: down at the ContactStatus, its
+    # three inbound channels all hung up by then.
     expected = {
         "setups": 6.0, "asr": 0.5, "ner": pytest.approx(5 / 6), "loss": pytest.approx(0.26 / 3),
         "jitter": pytest.approx(0.020), "mes": pytest.approx(85.0), "mos": None,
-        "ended": 2.0, "contained": 0.5, "transferred": 0.5,
+        "ended": 2.0, "contained": 0.5, "transferred": 0.5, "up": 0.0, "in_use": 0.0,
     }  # fmt: skip
     with platform_daemon(kafka_bootstrap, topics, tmp_path, records, fmt) as daemon:
         samples = settled_on(daemon, figures, expected)
-        assert ignored_kinds(samples) == {"Newchannel": 3, "Hangup": 1, "Newexten": 1}
+        # Trunk channels' Newchannel and Hangup now count channels in use: not skipped.
+        assert ignored_kinds(samples) == {"Newexten": 1}
         check_dead_letter(kafka_bootstrap, topics[1], samples, "asterisk-ami", records[-1],
                           "no Timestamp header")  # fmt: skip

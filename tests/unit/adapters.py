@@ -44,3 +44,18 @@ def statuses(events: list[dict[str, Any]]) -> list[tuple[str, int]]:
             assert e.get("channels_total") is None
             out.append((e["trunk_id"], e["channels_in_use"]))
     return out
+
+
+def through(
+    emitter: Any, reference: Any, adapter: Adapter, events: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A day's v1 ``events`` written by a trunk ``emitter`` and read back by ``adapter``,
+    and the same day as ``reference`` (another emitter of the format) says the format keeps
+    it: the two a round trip is checked with."""
+    watched = emitter.carries | emitter.watches
+    back = [
+        got for e in events if e["type"] in watched
+        for record in emitter.emit(e) for got in translated(adapter, record)
+    ]  # fmt: skip
+    kept = [k for e in events for k in reference.as_kept(e) if k["type"] in emitter.carries]
+    return back, kept

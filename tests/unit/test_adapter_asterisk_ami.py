@@ -9,11 +9,12 @@ import json
 import pytest
 
 from callpulse.adapters import records
+from callpulse.adapters.ami_trunk_state import MAX_CONTACTS, MAX_ENDPOINTS
 from callpulse.adapters.asterisk_ami import MAX_CHANNELS, AsteriskAmi, AsteriskAmiOptions
 from callpulse.adapters.base import AdapterError
 from callpulse.core.ingest import DecodeError, RawRecord
 
-from .adapters import only, translated
+from .adapters import body, only, statuses, translated
 
 T0 = 1_764_000_000.0
 TRUNK = "SIP/carrier-000000bb"
@@ -90,8 +91,9 @@ def test_an_inbound_trunk_leg_is_set_up_when_it_comes_up() -> None:
         raw("Newstate", T0 + 2, **chan(ChannelState="6")),
         raw("Hangup", T0 + 60, **chan(Cause="16")),
     )
-    assert [(e["type"], e["sip_code"], e["occurred_at"]) for e in events] == [
-        ("call.setup", 200, "2025-11-24T16:00:02.000Z")
+    setups = [e for e in events if e["type"] == "call.setup"]
+    assert [(e["sip_code"], e["occurred_at"]) for e in setups] == [
+        (200, "2025-11-24T16:00:02.000Z")
     ]
 
 
@@ -118,7 +120,9 @@ def test_a_dialled_trunk_leg_is_counted_once_at_its_dial_end() -> None:
             DialStatus="ANSWER"),
         raw("Hangup", **leg, Cause="16"),
     )  # fmt: skip
-    assert [e["sip_code"] for e in events] == [200]
+    assert [e["sip_code"] for e in events if e["type"] == "call.setup"] == [200]
+    # The leg held a channel of the trunk from its Newchannel to its Hangup.
+    assert statuses(events) == [("carrier", 1), ("carrier", 0)]
 
 
 # Media ----------------------------------------------------------------------------------
@@ -240,7 +244,7 @@ def test_followed_channels_are_bounded() -> None:
     adapter = ami(ivr_contexts=["ivr"])
     for n in range(MAX_CHANNELS + 5):
         adapter.translate(exten(T0, "ivr", Uniqueid=f"{T0}.{n}"))
-    assert adapter.fill() == {"channels": 1.0}
+    assert adapter.fill()["channels"] == 1.0
 
 
 # Forms and hostile input ----------------------------------------------------------------
@@ -288,3 +292,113 @@ def test_an_inbound_hangup_with_a_bad_cause_is_rejected_and_the_leg_kept() -> No
         only(translated(adapter, raw("Hangup", **chan(Cause="17"))), "call.setup")["sip_code"]
         == 486
     )
+
+
+# Trunk state ----------------------------------------------------------------------------
+
+
+def contact(status: str, at: float = T0, endpoint: str = "carrier", uri: str = "a") -> bytes:
+    """A ContactStatus as main/stasis_endpoints.c writes it (contactstatus_to_ami)."""
+    return raw(
+        "ContactStatus", at, URI=f"sip:{uri}.carrier.example:5060", ContactStatus=status,
+        AOR=endpoint, EndpointName=endpoint, RoundtripUsec="12034",
+    )  # fmt: skip
+
+
+def peer(status: str, name: str = "SIP/carrier", at: float = T0) -> bytes:
+    """A PeerStatus as main/stasis_endpoints.c writes it (peerstatus_to_ami)."""
+    tech = name.partition("/")[0]
+    return raw("PeerStatus", at, ChannelType=tech, Peer=name, PeerStatus=status)
+
+
+def states(events: list[dict[str, object]]) -> list[tuple[object, object, object]]:
+    return [
+        (e["trunk_id"], e["state"], e["channels_in_use"])
+        for e in events
+        if e["type"] == "trunk.status" and e.get("state") is not None
+    ]
+
+
+@pytest.mark.parametrize(
+    ("status", "state"),
+    [("Reachable", "up"), ("Lagged", "up"), ("Registered", "up"), ("Unreachable", "down"),
+     ("Unregistered", "down"), ("Rejected", "down")],
+)  # fmt: skip
+def test_a_trunk_peers_status_is_its_state(status: str, state: str) -> None:
+    for name in ("SIP/carrier", "PJSIP/carrier"):  # chan_sip, and res_pjsip's endpoint
+        assert states(translated(ami(), peer(status, name))) == [("carrier", state, 0)]
+
+
+def test_a_peer_status_that_says_nothing_of_reachability_is_skipped() -> None:
+    adapter = ami()
+    assert translated(adapter, peer("Unknown")) == []
+    assert translated(adapter, peer("Unreachable", "SIP/1001")) == []  # a phone
+    assert dict(adapter.ignored) == {"qualify:no_state": 1, "not_trunk": 1}
+
+
+def test_a_peer_name_keeps_its_dashes() -> None:
+    # A peer is named without a channel's -<sequence> suffix: lon1-sip-1 is the whole name.
+    [event] = translated(ami(trunks=["lon1-sip-1"]), peer("Unreachable", "PJSIP/lon1-sip-1"))
+    assert event["trunk_id"] == "lon1-sip-1"
+
+
+def test_a_trunk_is_down_only_when_none_of_its_contacts_is_reachable() -> None:
+    adapter = ami()
+    events = translated(
+        adapter,
+        contact("Reachable", uri="a"),
+        contact("Reachable", uri="b"),
+        contact("Unreachable", uri="a"),  # the other SBC still answers: still up
+        contact("Unreachable", uri="b"),
+        contact("Reachable", uri="b"),
+    )
+    assert states(events) == [
+        ("carrier", "up", 0), ("carrier", "up", 0), ("carrier", "down", 0), ("carrier", "up", 0)
+    ]  # fmt: skip
+
+
+def test_a_removed_contact_no_longer_holds_its_trunk_up() -> None:
+    adapter = ami()
+    events = translated(
+        adapter,
+        contact("Reachable", uri="a"),
+        contact("Reachable", uri="b"),
+        contact("Removed", uri="b"),
+        contact("Unknown", uri="a"),  # not qualified yet: says nothing
+        contact("Unreachable", uri="a"),
+    )
+    assert states(events) == [("carrier", "up", 0), ("carrier", "up", 0), ("carrier", "down", 0)]
+
+
+def test_a_trunks_state_carries_the_channels_in_use_on_it() -> None:
+    adapter = ami()
+    events = translated(
+        adapter,
+        raw("Newchannel", **chan("SIP/carrier-01", "1764000000.1")),
+        raw("Newchannel", **chan("SIP/carrier-02", "1764000000.2")),
+        raw("Hangup", **chan("SIP/carrier-01", "1764000000.1", Cause="16")),
+        contact("Unreachable", T0 + 1),
+    )
+    assert statuses([e for e in events if e.get("state") is None]) == [
+        ("carrier", 1), ("carrier", 2), ("carrier", 1)
+    ]  # fmt: skip
+    assert states(events) == [("carrier", "down", 1)]
+
+
+def test_a_lost_hangup_frees_its_channel_after_a_call_lasts() -> None:
+    adapter = ami()
+    translated(adapter, raw("Newchannel", **chan()))
+    assert adapter.flush(T0 + 60) == []
+    [expired] = [body(e) for e in adapter.flush(T0 + 5 * 3600)]
+    assert (expired["trunk_id"], expired["channels_in_use"]) == ("carrier", 0)
+
+
+def test_contacts_are_bounded() -> None:
+    adapter = ami()
+    for n in range(MAX_CONTACTS + 3):
+        translated(adapter, contact("Reachable", uri=f"c{n}"))
+    # Past the cap a new contact is not followed: its Unreachable says nothing.
+    assert states(translated(adapter, contact("Unreachable", uri="new"))) == []
+    for n in range(MAX_ENDPOINTS + 3):
+        translated(adapter, contact("Reachable", endpoint=f"carrier{n}"))
+    assert adapter.fill()["endpoints"] == 1.0

@@ -87,6 +87,7 @@ TRUNK_FORMATS = {
     "opensips-acc": "TrunkAnswerSeizureRatioLow, TrunkDown",
     "asterisk-cdr": "TrunkDown",
     "freeswitch-channel": "TrunkAnswerSeizureRatioLow, TrunkDown",
+    "asterisk-ami": "TrunkAnswerSeizureRatioLow, TrunkDown",  # TrunkDown from ContactStatus
 }
 
 

@@ -12,6 +12,12 @@ its sources: docs/adapters-asterisk-ami.md.
 - **Media.** ``RTPAUDIOQOS`` (a ``VarSet`` of it, or a ``ChanVariable`` of the ``Hangup``
   when ``manager.conf`` lists it in ``channelvars``) and ``RTCPSent`` on a trunk channel:
   a ``media.quality`` of what Asterisk received on the leg.
+- **Trunk state and channels.** A trunk channel counts as a channel in use from its
+  ``Newchannel`` to its ``Hangup`` (a ``trunk.status`` with ``channels_in_use`` at each
+  change, as :mod:`.trunk_channels` counts). Qualify results (``PeerStatus``,
+  ``ContactStatus`` of a trunk: :mod:`.ami_trunk_state`) are a ``trunk.status`` with
+  ``state`` up or down and the channels in use counted so far. No event says a trunk's
+  capacity: ``channels_total`` is left to ``kpi.trunk_channels``.
 - **IVR.** A session starts at the first ``Newexten`` of a channel into a context of
   ``ivr_contexts`` (none by default: nothing is guessed) and ends ``transferred`` when the
   channel joins a queue (``QueueCallerJoin``) or dials (``DialBegin``), ``contained`` when it
@@ -31,9 +37,11 @@ from typing import Any
 
 from callpulse.adapters import ami_fields as fields
 from callpulse.adapters.ami_records import FORMAT, AmiEvent, read
+from callpulse.adapters.ami_trunk_state import TrunkReachability
 from callpulse.adapters.asterisk_cdr import trunk_of
 from callpulse.adapters.base import V1, Writer
 from callpulse.adapters.bounds import Ignored, checked_name, digest
+from callpulse.adapters.trunk_channels import TrunkChannels
 
 MAX_CHANNELS = 10_000  # channels followed for an inbound setup or an IVR session
 QOS = "RTPAUDIOQOS"
@@ -42,10 +50,11 @@ AFTER_HANGUP = "h"  # the extension Asterisk runs once a channel has hung up
 NOT_TRUNK = "not_trunk"  # a setup or media event on a channel that is on no trunk
 NO_OUTCOME = "DialEnd:no_outcome"  # a DialStatus that says nothing of the far end
 NO_MEASURE = "media:no_measure"  # a quality report with nothing usable in it
+NO_STATE = "qualify:no_state"  # a PeerStatus or ContactStatus that changes no trunk's state
 # The AMI events a call raises that v1 has no use for (manager_channels.c, app_queue.c...).
 IGNORED_KINDS = frozenset({
     "VarSet", "Newexten", "Newstate", "Newchannel", "NewCallerid", "NewConnectedLine",
-    "NewAccountCode", "DeviceStateChange", "ExtensionStatus", "PeerStatus", "ContactStatus",
+    "NewAccountCode", "DeviceStateChange", "ExtensionStatus",
     "QueueMemberStatus", "QueueCallerLeave", "QueueCallerAbandon", "AgentCalled",
     "AgentConnect", "AgentComplete", "AgentRingNoAnswer", "AgentDump", "BridgeCreate",
     "BridgeEnter", "BridgeLeave", "BridgeDestroy", "BridgeMerge", "DialState", "DialBegin",
@@ -53,7 +62,7 @@ IGNORED_KINDS = frozenset({
     "MusicOnHoldStop", "RTCPReceived", "Cdr", "CEL", "Hold", "Unhold", "LocalBridge",
     "Registry", "FullyBooted", "SuccessfulAuth", "ChallengeSent", "Newexten:h", "Hangup",
     "QueueCallerJoin",
-    NOT_TRUNK, NO_OUTCOME, NO_MEASURE,
+    NOT_TRUNK, NO_OUTCOME, NO_MEASURE, NO_STATE,
 })  # fmt: skip
 
 
@@ -94,6 +103,8 @@ class AsteriskAmi:
         self._trunks = frozenset(options.trunks)
         self._ivr = frozenset(options.ivr_contexts)
         self._channels: dict[bytes, _Channel] = {}
+        self.channels = TrunkChannels()
+        self._reachability = TrunkReachability(self._trunks)
 
     def translate(self, record: bytes) -> list[V1]:
         """The events-v1 bodies one AMI event stands for (none for a kind v1 has no use for,
@@ -107,12 +118,21 @@ class AsteriskAmi:
         return out.events
 
     def flush(self, now: float) -> list[V1]:
-        """Nothing is ever due without a record: every event comes from one."""
-        return []
+        """A ``trunk.status`` for each trunk whose count fell as channels open for longer
+        than a call lasts expired (their hangup was lost)."""
+        out = Writer(
+            f"{FORMAT}|expired|{self.options.site}|{now!r}".encode(), self.options.site, now
+        )
+        self.channels.expire(now, out)
+        return out.events
 
     def fill(self) -> Mapping[str, float]:
-        """How full the table of followed channels is."""
-        return {"channels": len(self._channels) / MAX_CHANNELS}
+        """How full the tables are: channels followed, trunk channels counted, endpoints."""
+        return {
+            "channels": len(self._channels) / MAX_CHANNELS,
+            "trunk_channels": self.channels.fill(),
+            "endpoints": self._reachability.fill(),
+        }
 
     def _trunk(self, event: AmiEvent, prefix: str = "") -> str | None:
         channel = event.get(f"{prefix}Channel")
@@ -134,9 +154,11 @@ class AsteriskAmi:
 
     def _newchannel(self, event: AmiEvent, out: Writer) -> bool:
         trunk = self._trunk(event)
-        if trunk is not None:
-            self._channel(event).trunk = trunk
-        return False
+        if trunk is None:
+            return False
+        self._channel(event).trunk = trunk
+        self.channels.open(event.channel_id(), trunk, out.when, out)
+        return True
 
     def _dial_begin(self, event: AmiEvent, out: Writer) -> bool:
         if event.get("DestUniqueid") is not None:
@@ -181,7 +203,29 @@ class AsteriskAmi:
         if channel is not None:
             found = self._end_session(event, out, None) or found
             self._channels.pop(digest(event.channel_id()), None)
+        if event.get("Uniqueid") is not None:
+            found = self.channels.close(event.channel_id(), out) or found
         return found
+
+    # Trunk state ----------------------------------------------------------------------
+
+    def _peer_status(self, event: AmiEvent, out: Writer) -> bool:
+        return self._state(self._reachability.peer(event), out)
+
+    def _contact_status(self, event: AmiEvent, out: Writer) -> bool:
+        return self._state(self._reachability.contact(event), out)
+
+    def _state(self, found: tuple[str, str | None] | None, out: Writer) -> bool:
+        if found is None:
+            self.ignored.add(NOT_TRUNK)
+            return True
+        trunk, state = found
+        if state is None:
+            self.ignored.add(NO_STATE)
+            return True
+        in_use = self.channels.in_use().get(trunk, 0)
+        out.add("trunk.status", trunk_id=trunk, state=state, channels_in_use=in_use)
+        return True
 
     # Media ----------------------------------------------------------------------------
 
@@ -274,4 +318,6 @@ _HANDLERS = {
     "RTCPSent": AsteriskAmi._rtcp_sent,
     "Newexten": AsteriskAmi._newexten,
     "QueueCallerJoin": AsteriskAmi._queue_join,
+    "PeerStatus": AsteriskAmi._peer_status,
+    "ContactStatus": AsteriskAmi._contact_status,
 }

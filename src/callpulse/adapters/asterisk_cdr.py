@@ -134,6 +134,12 @@ def trunk_of(fmt: str, channel: str, trunks: frozenset[str], what: str) -> str |
     tech, name = found
     if tech.lower() in _INTERNAL:
         return None
-    checked_name(fmt, name, f"{what}'s peer")
+    return named_trunk(fmt, name, trunks, f"{what}'s peer")
+
+
+def named_trunk(fmt: str, name: str, trunks: frozenset[str], what: str) -> str | None:
+    """``name`` (a peer's or an endpoint's name, checked) if it is a trunk by the rule of
+    :func:`trunk_of`, else None."""
+    checked_name(fmt, name, what)
     trunk = name in trunks if trunks else not name.isdigit()
     return name if trunk else None

@@ -6,6 +6,7 @@ from __future__ import annotations
 from callpulse.protocols import Emitter
 from callpulse.simulation.emitters.amazon_connect import AmazonConnectEmitter
 from callpulse.simulation.emitters.asterisk import AsteriskEmitter
+from callpulse.simulation.emitters.asterisk_ami import AsteriskAmiEmitter
 from callpulse.simulation.emitters.asterisk_cdr import AsteriskCdrEmitter
 from callpulse.simulation.emitters.connect_flow_logs import ConnectFlowLogEmitter
 from callpulse.simulation.emitters.freeswitch import FreeSwitchCallcenterEmitter
@@ -24,6 +25,7 @@ FORMATS = (
     "opensips-acc",
     "freeswitch-channel",
     "amazon-connect-flow-logs",
+    "asterisk-ami",
 )
 
 
@@ -47,6 +49,8 @@ def emitter_for(fmt: str, site: str) -> Emitter:
         return FreeSwitchChannelEmitter(hostname=f"fs.{site}")
     if fmt == "amazon-connect-flow-logs":
         return ConnectFlowLogEmitter()
+    if fmt == "asterisk-ami":
+        return AsteriskAmiEmitter(hostname=f"pbx.{site}")
     raise ValueError(f"no emitter for format {fmt!r}: one of {', '.join(FORMATS)}")
 
 
@@ -55,7 +59,7 @@ def trunk_emitter(emitter: Emitter) -> TrunkEmitter | None:
     setup, and what its adapter needs), or None for an ACD format's."""
     trunk_emitters = (
         AsteriskCdrEmitter | KamailioAccEmitter | OpenSipsAccEmitter | FreeSwitchChannelEmitter
-    )
+    ) | AsteriskAmiEmitter
     if isinstance(emitter, ConnectFlowLogEmitter):  # IVR errors, not trunks: the same hooks
         return emitter
     if isinstance(emitter, trunk_emitters):

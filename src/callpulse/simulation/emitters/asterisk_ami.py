@@ -1,0 +1,235 @@
+"""The simulator's trunk legs and trunk states written as Asterisk's manager interface (AMI)
+raises them: raw ``Key: Value`` events with ``Timestamp`` (``timestampevents = yes``). The
+inverse of ``callpulse.adapters.asterisk_ami`` (docs/adapters-asterisk-ami.md).
+
+The simulator's callers are the carrier's calls into the contact center, each an inbound
+channel on the carrier's PJSIP endpoint: ``Channel`` ``PJSIP/<trunk>-<sequence>``.
+
+- An answered setup is a ``Newchannel`` and, at once, a ``Newstate`` Up (6): the channel
+  holds a trunk channel from then until its ``Hangup`` (:mod:`.freeswitch_legs` says when
+  the leg ends), ``Cause`` 16 (normal clearing).
+- A refused setup (503 while the trunk is down, 486 while it is full) is a ``Newchannel``
+  hung up before it came up, with the Q.850 cause RFC 3398 maps back to that code (41
+  temporary failure for 503, 17 user busy for 486; another code with the first cause the
+  table maps to it, else 127 interworking, read back as 500).
+- A leg whose call ended with an agent carries what Asterisk received on it in the
+  ``Hangup``'s ``ChanVariable: RTPAUDIOQOS=...`` (``manager.conf`` ``channelvars``):
+  ``rxcount`` and ``lp`` at 50 packets a second over the talk, so that their ratio is the
+  simulated loss, ``txjitter`` the jitter and ``rtt`` the round trip, in seconds with six
+  decimals as ``rtp_engine.c`` writes them (``%f``).
+- A trunk's state is its contact's qualify result: a ``ContactStatus`` ``Reachable`` when
+  the simulator first reports it up or it comes back, ``Unreachable`` when it goes down
+  (one contact per trunk; a real res_pjsip also raises the endpoint's ``PeerStatus``, which
+  the adapter reads as the same state again).
+
+What the events cannot carry: the simulator's E-model MOS (Asterisk scores a leg with its
+own MES, another series: the value is written without ``rxmes``/``txmes``, as Asterisk
+wrote it before MES), the far end's view (``rxjitter``, ``rlp``: what the carrier reported
+by RTCP, which the simulator does not model: written 0), post-dial delay (AMI says when the
+PBX answered, not when the carrier's INVITE rang), a trunk's capacity (no AMI event has it:
+``kpi.trunk_channels``), the media of a leg that ended without an agent (none is measured),
+and the hangups of legs still up when the day ends. IVR sessions stay events v1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from callpulse.adapters.ami_fields import Q850_TO_SIP, cause_code
+from callpulse.adapters.ami_records import FORMAT
+from callpulse.simulation.emitters.freeswitch_legs import WATCHED, Hangup, Legs, packets, seconds
+
+CLEARING = 16  # normal call clearing: a leg that ended after its answer
+UNMAPPED_CAUSE = 127  # interworking, unspecified: a code RFC 3398 maps no cause to
+_PREFERRED = {503: 41, 486: 17}  # the cause Asterisk's PJSIP gives a refusal of that code
+_CAUSE_TEXT = {16: "Normal Clearing", 17: "User busy", 41: "Temporary failure"}
+UP, RING = 6, 4  # ChannelState (include/asterisk/channelstate.h)
+
+
+def cause_for(code: int) -> int:
+    """The Q.850 cause a refused leg of SIP ``code`` hangs up with (see the module)."""
+    if code in _PREFERRED:
+        return _PREFERRED[code]
+    return min((c for c, sip in Q850_TO_SIP.items() if sip == code), default=UNMAPPED_CAUSE)
+
+
+class AsteriskAmiEmitter:
+    """An Emitter writing one Asterisk's AMI events for its trunk legs and trunk states."""
+
+    format = FORMAT
+    carries = frozenset({"call.setup", "media.quality", "trunk.status"})
+    merges: Mapping[str, str] = MappingProxyType({})
+    acw_carried = True  # the queues stay events v1: nothing of theirs is lost
+    whole_seconds = False  # Timestamp has microseconds
+    adapter_options: Mapping[str, Any] = MappingProxyType({})  # trunks: any named peer
+    watches = WATCHED
+
+    def __init__(self, hostname: str = "pbx1") -> None:
+        self.hostname = hostname
+        self._sequence = 0
+        self._legs = Legs()  # what emit writes
+        self._channels: dict[str, tuple[str, str]] = {}  # call -> (Channel, Uniqueid)
+        self._states: dict[str, str] = {}  # trunk -> its last state written
+        self._kept = Legs()  # what as_kept gives back
+        self._kept_states: dict[tuple[str, str], str] = {}
+        self._in_use: dict[tuple[str, str], int] = {}  # (site, trunk) -> channels, as counted
+
+    def emit(self, event: Mapping[str, Any]) -> list[bytes]:
+        """The AMI events ``event`` makes Asterisk raise: a setup's channel at once, an
+        answered leg's hangup when the leg ends, a trunk's qualify result when its state
+        changes."""
+        body = dict(event)
+        kind = body["type"]
+        if kind == "trunk.status":
+            return self._status(body)
+        if kind == "call.setup":
+            return self._setup(body)
+        ended = self._legs.ended(body)
+        return [] if ended is None else [self._hangup(ended)]
+
+    def as_kept(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """Events v1 as these AMI events keep them: a setup without its post-dial delay, its
+        code the one its Q.850 cause reads back as; the trunk's channels in use at each
+        channel's start and end; a leg's media as its packet counts give the loss, its
+        jitter and round trip to the microsecond, without MOS; a trunk's state only when it
+        changes, with the channels counted then and no total."""
+        kind = event["type"]
+        if kind == "trunk.status":
+            key = (event["site"], event["trunk_id"])
+            if self._kept_states.get(key) == event["state"]:
+                return []
+            self._kept_states[key] = event["state"]
+            kept = {k: v for k, v in event.items() if k != "channels_total"}
+            return [kept | {"channels_in_use": self._in_use.get(key, 0)}]
+        if kind == "call.setup":
+            setup = {k: v for k, v in event.items() if k != "post_dial_delay_ms"}
+            opened = self._counted(event, +1, "open")
+            if 200 <= event["sip_code"] < 300:
+                self._kept.answered(event)
+                return [opened, setup]
+            setup["sip_code"] = cause_code(str(cause_for(event["sip_code"])))
+            return [opened, setup, self._counted(event, -1, "close")]
+        ended = self._kept.ended(event)
+        out = [] if kind == "media.quality" else [event]
+        if ended is None:
+            return out
+        media = _kept_media(ended) if ended.media is not None else None
+        if media is not None:
+            out.append(media)
+        closing = ended.leg.setup | {"occurred_at": ended.occurred_at}
+        out.append(self._counted(closing, -1, "close"))
+        return out
+
+    def _counted(self, setup: dict[str, Any], change: int, why: str) -> dict[str, Any]:
+        """The channel count the adapter writes as a leg of ``setup`` opens or closes."""
+        key = (setup["site"], setup["trunk_id"])
+        self._in_use[key] = self._in_use.get(key, 0) + change
+        return {
+            "event_id": f"{setup['event_id']}:{why}",
+            "type": "trunk.status",
+            "occurred_at": setup["occurred_at"],
+            "site": setup["site"],
+            "trunk_id": setup["trunk_id"],
+            "channels_in_use": self._in_use[key],
+        }
+
+    # --- writing -------------------------------------------------------------------------
+
+    def _setup(self, setup: dict[str, Any]) -> list[bytes]:
+        at, code = seconds(setup["occurred_at"]), setup["sip_code"]
+        self._sequence += 1
+        channel = f"PJSIP/{setup['trunk_id']}-{self._sequence:08x}"
+        uid = f"{int(at)}.{self._sequence}"
+        created = self._event("Newchannel", at, self._channel(channel, uid, RING))
+        if 200 <= code < 300:
+            self._legs.answered(setup)
+            self._channels[setup.get("call_id") or setup["event_id"]] = (channel, uid)
+            return [created, self._event("Newstate", at, self._channel(channel, uid, UP))]
+        cause = cause_for(code)
+        return [created, self._event("Hangup", at, self._channel(channel, uid, RING, cause))]
+
+    def _hangup(self, ended: Hangup) -> bytes:
+        setup = ended.leg.setup
+        channel, uid = self._channels.pop(setup.get("call_id") or setup["event_id"])
+        headers = self._channel(channel, uid, UP, CLEARING)
+        if ended.media is not None:
+            headers["ChanVariable"] = f"RTPAUDIOQOS={_qos(ended)}"
+        return self._event("Hangup", ended.at, headers)
+
+    def _status(self, status: dict[str, Any]) -> list[bytes]:
+        trunk, state = status["trunk_id"], status.get("state")
+        if state is None or self._states.get(trunk) == state:
+            return []
+        self._states[trunk] = state
+        headers = {
+            "URI": f"sip:{trunk}@sbc.{self.hostname}.carrier.example:5060",
+            "ContactStatus": "Reachable" if state == "up" else "Unreachable",
+            "AOR": trunk,
+            "EndpointName": trunk,
+            "RoundtripUsec": "0" if state == "down" else "21034",
+        }
+        return [self._event("ContactStatus", seconds(status["occurred_at"]), headers)]
+
+    def _channel(
+        self, channel: str, uid: str, state: int, cause: int | None = None
+    ) -> dict[str, str]:
+        """A channel's snapshot headers (``ast_manager_build_channel_state_string``)."""
+        headers = {
+            "Channel": channel,
+            "ChannelState": str(state),
+            "ChannelStateDesc": "Up" if state == UP else "Ring",
+            "CallerIDNum": f"+4420{int(uid.split('.')[1]) % 10_000_000:07d}",
+            "Context": "from-carrier",
+            "Exten": "s",
+            "Priority": "1",
+            "Uniqueid": uid,
+            "Linkedid": uid,
+        }
+        if cause is not None:
+            headers |= {"Cause": str(cause), "Cause-txt": _CAUSE_TEXT.get(cause, "Unknown")}
+        return headers
+
+    def _event(self, name: str, at: float, headers: Mapping[str, str]) -> bytes:
+        privilege = "system,all" if name == "ContactStatus" else "call,all"
+        lines = [f"Event: {name}", f"Privilege: {privilege}", f"Timestamp: {at:.6f}"]
+        lines += [f"{key}: {value}" for key, value in headers.items()]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def _counts(ended: Hangup) -> tuple[int, int]:
+    """(received, lost) packets of a leg with media, as ``rxcount`` and ``lp``."""
+    assert ended.media is not None
+    loss = ended.media.get("packet_loss_ratio") or 0.0
+    return packets(loss, ended.at - ended.leg.answered_at)
+
+
+def _qos(ended: Hangup) -> str:
+    assert ended.media is not None
+    received, lost = _counts(ended)
+    jitter = (ended.media.get("jitter_ms") or 0.0) / 1000
+    rtt = (ended.media.get("rtt_ms") or 0.0) / 1000
+    return (
+        f"ssrc=1870234599;themssrc=3412099213;lp={lost};rxjitter=0.000000;rxcount={received};"
+        f"txjitter={jitter:f};txcount={received};rlp=0;rtt={rtt:f}"
+    )
+
+
+def _kept_media(ended: Hangup) -> dict[str, Any] | None:
+    """The leg's media.quality as its RTPAUDIOQOS reads back; None if it reads as none."""
+    assert ended.media is not None
+    received, lost = _counts(ended)
+    kept = {
+        k: v
+        for k, v in ended.media.items()
+        if k not in {"mos", "jitter_ms", "rtt_ms", "packet_loss_ratio"}
+    }
+    if not received:  # nothing received: the adapter reads no measure from it
+        return None
+    kept["packet_loss_ratio"] = lost / (lost + received)
+    kept["jitter_ms"] = float(f"{(ended.media.get('jitter_ms') or 0.0) / 1000:f}") * 1000
+    rtt = float(f"{(ended.media.get('rtt_ms') or 0.0) / 1000:f}")
+    if rtt:
+        kept["rtt_ms"] = rtt * 1000
+    return kept

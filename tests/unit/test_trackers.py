@@ -152,6 +152,22 @@ def test_trunk_status_and_media_quality(monitor: Monitor) -> None:
     assert views["_none"].up is None
 
 
+def test_a_trunks_state_and_count_each_stand_by_their_own_time(monitor: Monitor) -> None:
+    # AMI sends a count at each channel's start and end and a qualify result on its own:
+    # a state that arrives after a newer count still applies, and its stale count does not.
+    m = monitor
+    m.apply(event("trunk.status", NOW - 10, trunk_id="t1", channels_in_use=7))
+    m.apply(event("trunk.status", NOW - 20, trunk_id="t1", state="down", channels_in_use=3))
+    [t1] = m.trunk_views()
+    assert (t1.up, t1.channels_in_use) == (False, 7)
+    m.apply(event("trunk.status", NOW - 30, trunk_id="t1", state="up", channels_in_use=1))
+    [t1] = m.trunk_views()
+    assert (t1.up, t1.channels_in_use) == (False, 7)  # older than the state it would undo
+    m.apply(event("trunk.status", NOW - 5, trunk_id="t1", channels_in_use=2))
+    [t1] = m.trunk_views()
+    assert (t1.up, t1.channels_in_use) == (False, 2)  # a count without a state keeps it
+
+
 def test_component_status_heartbeat_age_and_staleness(make_monitor: Callable[..., Monitor]) -> None:
     m = make_monitor(component_stale_after=60.0)
     m.apply(event("component.health", NOW - 10, component="pbx-1", kind="pbx", status="degraded"))

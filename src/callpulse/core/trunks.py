@@ -11,6 +11,7 @@ SIP ratios from the INVITE's final response code (``call.setup``), after RFC 607
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -135,6 +136,11 @@ class _Trunk:
     loss: RollingHistogram
     # (at, up, in use, total) of the last trunk.status; up and total None where unknown
     status: tuple[float, bool | None, int, int | None] | None = None
+    # When the state in ``status`` was said: a platform sends its counts and its state
+    # apart (AMI: a count at each channel's start and end, qualify results on their own),
+    # so a state must not be dropped for arriving after a newer count, nor a count for
+    # arriving after a newer state.
+    state_at: float = -math.inf
     setups_total: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CODE_CLASSES, 0))
     touched: float = 0.0  # the clock's now when an event last named it
     run: list[int] | None = None  # every counter field summed since the start (keep_run)
@@ -219,13 +225,20 @@ class TrunkTracker:
             if late:
                 return
             self._media(trunk, event, bucket)
-        elif trunk.status is None or ts >= trunk.status[0]:
-            # A status without a state (counted from call records) leaves the last one: it
-            # must never read as down, nor hide a trunk another producer said is down.
-            up = None if trunk.status is None else trunk.status[1]
-            if event.state is not None:
-                up = event.state == "up"
-            trunk.status = (ts, up, event.channels_in_use, event.channels_total)
+        else:
+            self._status(trunk, event, ts)
+
+    @staticmethod
+    def _status(trunk: _Trunk, event: ev.TrunkStatus, ts: float) -> None:
+        # The newest state and the newest count stand, each by its own time. A status
+        # without a state (counted from call records) leaves the last one: it must never
+        # read as down, nor hide a trunk another producer said is down.
+        at, up, in_use, total = trunk.status or (-math.inf, None, 0, None)
+        if event.state is not None and ts >= trunk.state_at:
+            up, trunk.state_at = event.state == "up", ts
+        if ts >= at:
+            at, in_use, total = ts, event.channels_in_use, event.channels_total
+        trunk.status = (at, up, in_use, total)
 
     @staticmethod
     def _media(trunk: _Trunk, event: ev.MediaQuality, bucket: int) -> None:

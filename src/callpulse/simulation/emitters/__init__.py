@@ -48,9 +48,13 @@ def emitter_for(fmt: str, site: str) -> Emitter:
 
 def trunk_emitter(emitter: Emitter) -> TrunkEmitter | None:
     """``emitter`` as an emitter of trunk records (which says what its format keeps of a
-    setup, and what its adapter needs), or None for an ACD format's."""
+    setup, and what its adapter needs), or None for an ACD format's that carries none."""
     trunk_emitters = (
-        AsteriskCdrEmitter | KamailioAccEmitter | OpenSipsAccEmitter | FreeSwitchChannelEmitter
+        AsteriskCdrEmitter
+        | KamailioAccEmitter
+        | OpenSipsAccEmitter
+        | FreeSwitchChannelEmitter
+        | AmazonConnectEmitter  # an ACD format whose contact records carry trunk and IVR too
     )
     if isinstance(emitter, trunk_emitters):
         return emitter

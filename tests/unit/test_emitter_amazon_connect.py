@@ -100,7 +100,12 @@ def test_normal_day_through_connect_records_and_back(understaffed: bool) -> None
         assert {e["call_id"] for e in back if e["type"] == "call.completed"} == {
             e["call_id"] for e in done
         }
-        # The emitter writes a call's queue and agent facts only: its records have no
-        # InitiationTimestamp, so they give no setup or IVR session (the simulator's stay v1).
-        allowed = {"DISCONNECTED", "CONTACT_RECORD_DUPLICATE", "NO_INITIATION_TIMESTAMP"}
+        # Every caller's contact has a record with its setup: one the IVR kept (in no
+        # queue) is read for its setup alone, and none lacks its InitiationTimestamp.
+        allowed = {"DISCONNECTED", "CONTACT_RECORD_DUPLICATE", "CONTACT_RECORD_NOT_QUEUED"}
         assert set(adapter.ignored) <= allowed
+        ended = {e["call_id"] for e in done} | {
+            e["call_id"] for e in v1 if e["site"] == site and e["type"] in CALLS[2:]
+        }
+        setups = {e["call_id"] for e in back if e["type"] == "call.setup"}
+        assert ended <= setups

@@ -105,6 +105,7 @@ def _check_one(
                 f"{platform}: {adapted.platform_records:,} platform records, "
                 f"{adapted.rejected} rejected; queue counts"
                 + (", trunk figures" if _is_trunk_format(platform) else "")
+                + (", IVR sessions" if _carries_ivr(platform) else "")
                 + " and alerts "
                 + ("as events v1's" if not differences else "DIFFER")
             )
@@ -148,7 +149,14 @@ def _through(
     format cannot tell apart counts as one on both sides (``Emitter.merges``: a callback
     is an abandon in queue_log). Where the platform does not log when wrap-up ends, its
     adapter assumes ``wrapup_seconds``, and every wrap-up of the day lasts that long (the
-    queues' mean after-call work); where it logs whole seconds, everything happens on one."""
+    queues' mean after-call work); where it logs whole seconds, everything happens on one.
+
+    A format that also carries trunk or IVR events (``trunk_emitter``: a trunk format, or an
+    ACD format whose records hold them, as Connect's contact records do) says what it keeps
+    of them (``as_kept``), and its trunks' and IVR applications' whole-day figures are
+    compared too; the IVR sessions are compared for every format (where they stay events v1
+    they agree by construction)."""
+    from callpulse.cli.scenario_ivr import ivr_differences
     from callpulse.cli.scenario_trunks import trunk_differences
     from callpulse.config import FormatSettings
     from callpulse.simulation.emitters import emitter_for, trunk_emitter
@@ -185,8 +193,9 @@ def _through(
         if got[series] != want[series]
         for alert, labels in [series]
     ]
-    if trunks is not None:  # the queues stayed events v1; the trunks went through the format
+    if trunks is not None:  # the trunks went through the format
         problems += trunk_differences(adapted.trunks, reference.trunks)
+    problems += ivr_differences(adapted.ivr, reference.ivr)
     if adapted.rejected:
         problems.append(f"{adapted.rejected} records rejected")
     return adapted, problems
@@ -198,13 +207,27 @@ def _is_trunk_format(fmt: str) -> bool:
     return trunk_emitter(emitter_for(fmt, "-")) is not None
 
 
+def _carries_ivr(fmt: str) -> bool:
+    from callpulse.simulation.emitters import emitter_for
+
+    return "ivr.session_ended" in emitter_for(fmt, "-").carries
+
+
 def _through_details(adapted: Report) -> list[str]:
-    """What the platform run gave: its trunks' setups, what its adapters skipped, and the
-    alerts that fired through it."""
+    """What the platform run gave: its trunks' setups, its IVR sessions, what its adapters
+    skipped, and the alerts that fired through it."""
     lines = [
         f"  trunk {site}/{trunk}: {sum(run.setups_by_class.values()):,} setups "
         + ", ".join(f"{k} {v:,}" for k, v in sorted(run.setups_by_class.items()) if v)
         for (site, trunk), run in sorted(adapted.trunks.items())
+    ]
+    # Applications with sessions (one named only by ivr.ports or an input error has none).
+    lines += [
+        f"  ivr {site}/{application}: {run.ended:,} sessions ended, "
+        + ", ".join(f"{k} {v:,}" for k, v in sorted(run.outcomes.items()) if v)
+        + f", containment {run.containment:.1%}"
+        for (site, application), run in sorted(adapted.ivr.items())
+        if run.containment is not None
     ]
     if adapted.ignored:
         lines.append(

@@ -4,8 +4,12 @@ them (``scenario check --format`` for a trunk format)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Mapping
+from typing import TypeVar
 
 from callpulse.core.trunks import TrunkRun
+
+R = TypeVar("R")
 
 # Each figure compared, and how it is read from a trunk's whole-run figures.
 _FIGURES = (
@@ -22,17 +26,27 @@ def trunk_differences(
     as the format keeps them); a trunk on one side only is a difference too. Means are
     compared to a millionth: the records are written at their formats' own resolution, and
     the reference is written at the same."""
+    return run_differences(got, want, lambda run: [(n, getattr(run, n)) for n in _FIGURES])
+
+
+def run_differences(
+    got: Mapping[tuple[str, str], R],
+    want: Mapping[tuple[str, str], R],
+    figures: Callable[[R], Iterable[tuple[str, object]]],
+) -> list[str]:
+    """Per (site, name), each of the ``figures`` of ``got``'s whole-run figures that is not
+    ``want``'s, said as ``site/name: figure GOT, events v1 WANT``; a name on one side only
+    is a difference too."""
     problems = []
-    for site, trunk in sorted(got.keys() | want.keys()):
-        mine, theirs = got.get((site, trunk)), want.get((site, trunk))
+    for site, name in sorted(got.keys() | want.keys()):
+        mine, theirs = got.get((site, name)), want.get((site, name))
         if mine is None or theirs is None:
             side = "events v1" if mine is None else "the platform"
-            problems.append(f"{site}/{trunk}: only {side} has it")
+            problems.append(f"{site}/{name}: only {side} has it")
             continue
-        for name in _FIGURES:
-            a, b = getattr(mine, name), getattr(theirs, name)
+        for (figure, a), (_, b) in zip(figures(mine), figures(theirs), strict=True):
             if not _same(a, b):
-                problems.append(f"{site}/{trunk}: {name} {_show(a)}, events v1 {_show(b)}")
+                problems.append(f"{site}/{name}: {figure} {_show(a)}, events v1 {_show(b)}")
     return problems
 
 

@@ -34,6 +34,7 @@ from callpulse.config import FormatSettings, Settings
 from callpulse.core.alert_state import Notification
 from callpulse.core.clock import WALL_TIME
 from callpulse.core.ingest import RawRecord
+from callpulse.core.ivr import IvrRun
 from callpulse.core.trunks import TrunkRun
 from callpulse.simulation.model import ContactCenter
 from callpulse.simulation.platform import Kept, PlatformFeed, kept, merged
@@ -110,6 +111,7 @@ class Report:
     forecast_lead: dict[Labels, float] = field(default_factory=dict)  # s before the window
     queues: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)  # totals
     trunks: dict[tuple[str, str], TrunkRun] = field(default_factory=dict)  # the whole run
+    ivr: dict[tuple[str, str], IvrRun] = field(default_factory=dict)  # the whole run
     platform_records: int = 0  # records written by a platform's emitter (run(platform=))
     ignored: dict[str, int] = field(default_factory=dict)  # kinds its adapters skipped
     # The queues' flow histories as the state file keeps them, when the run ended (run(
@@ -222,6 +224,7 @@ def run(
     parts = pipeline.build(settings, now=start, clock=WALL_TIME, deliver=False)
     monitor, alerting = parts.monitor, parts.alerting
     monitor.trunks.keep_run()
+    monitor.ivr.keep_run()
     if history is not None:
         monitor.maintenance.baselines.restore_history(history, start)
     feed = (
@@ -259,6 +262,7 @@ def run(
     report.late = monitor.stats.late
     report.queues = {(view.site, view.queue): dict(view.totals) for view in monitor.queue_views()}
     report.trunks = monitor.trunks.run_kpis()
+    report.ivr = monitor.ivr.run_kpis()
     report.history = monitor.maintenance.baselines.export_history()
     if feed is not None:
         report.ignored = feed.ignored()

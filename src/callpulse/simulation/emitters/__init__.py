@@ -56,12 +56,16 @@ def emitter_for(fmt: str, site: str) -> Emitter:
 
 def trunk_emitter(emitter: Emitter) -> TrunkEmitter | None:
     """``emitter`` as an emitter of trunk records (which says what its format keeps of a
-    setup, and what its adapter needs), or None for an ACD format's."""
+    setup, and what its adapter needs), or None for an ACD format's that carries none."""
     trunk_emitters = (
-        AsteriskCdrEmitter | KamailioAccEmitter | OpenSipsAccEmitter | FreeSwitchChannelEmitter
-    ) | AsteriskAmiEmitter
-    if isinstance(emitter, ConnectFlowLogEmitter):  # IVR errors, not trunks: the same hooks
-        return emitter
+        AsteriskCdrEmitter
+        | KamailioAccEmitter
+        | OpenSipsAccEmitter
+        | FreeSwitchChannelEmitter
+        | AsteriskAmiEmitter
+        | AmazonConnectEmitter  # an ACD format whose contact records carry trunk and IVR too
+        | ConnectFlowLogEmitter  # IVR errors, not trunks: the same hooks
+    )
     if isinstance(emitter, trunk_emitters):
         return emitter
     return None

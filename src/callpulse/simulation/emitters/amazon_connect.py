@@ -5,6 +5,12 @@ contact record stream), the inverse of ``callpulse.adapters.amazon_connect``.
 ARNs end with the simulator's own names (``.../agent/lon1-billing-a001``,
 ``.../queue/billing``), so the adapter, which names an agent or queue by its ARN's last
 segment, reads the same names back without ``agent_names`` or ``queue_names``.
+
+Each caller's contact gets one contact record when it ends (:mod:`.connect_calls`): its
+setup, IVR session and media are in it as Connect writes them, and the adapter reads them
+back as a setup on ``connect-telephony``, a session under its ``ivr_application`` and a
+``connect_quality`` score. ``as_kept`` says what that leaves of the simulator's own events
+(docs/adapters-amazon-connect.md, "What the simulator writes").
 """
 
 from __future__ import annotations
@@ -12,18 +18,30 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
+from callpulse.adapters.connect_voice import TRUNK
 from callpulse.core.timefmt import rfc3339
 from callpulse.simulation.emitters.base import ACD_TYPES
+from callpulse.simulation.emitters.connect_calls import (
+    MAX_CALLS,
+    TELECOM_PROBLEM,
+    Contact,
+    Contacts,
+    quality_score,
+    whole,
+)
 
 FORMAT = "amazon-connect"
 INSTANCE = "arn:aws:connect:eu-west-2:111122223333:instance/00000000-0000-4000-8000-000000000001"
-MAX_CALLS = 100_000  # calls between queued and completed, oldest forgotten past it
 MAX_AGENTS = 10_000
+# What the simulated sessions are counted under: a record names no flow.
+APPLICATION = "connect-flows"
+VOICE_TYPES = frozenset({"call.setup", "ivr.session_started", "ivr.session_ended", "media.quality"})
+# DisconnectReason values the adapter reads as a flow that served its caller.
+_CONTAINED = {"CONTACT_FLOW_DISCONNECT", "CUSTOMER_DISCONNECT"}
 
 # v1 agent state -> (AgentStatus Name, Type, contact State or None).
 _SNAPSHOT = {
@@ -35,28 +53,31 @@ _SNAPSHOT = {
 }
 
 
-@dataclass(slots=True)
-class _Call:
-    queue: str
-    enqueued: float | None = None
-    connected: float | None = None
-
-
 class AmazonConnectEmitter:
     """Writes events v1 as Amazon Connect records (JSON, one per Kafka record)."""
 
     format = FORMAT
     # call.callback_requested: a queued callback ends the inbound contact in the queue with
     # no agent, which is what an abandon looks like too; call.transferred is not simulated.
-    carries = ACD_TYPES
+    # IVR input and backend errors and ports are not in a contact record: they stay v1.
+    carries = ACD_TYPES | VOICE_TYPES
 
     merges: Mapping[str, str] = MappingProxyType({"call.callback_requested": "call.abandoned"})
     acw_carried = True
-    whole_seconds = False
+    whole_seconds = False  # contact and agent events have milliseconds; records are kept
+    watches: frozenset[str] = frozenset()
 
-    def __init__(self, instance_arn: str = INSTANCE) -> None:
+    def __init__(self, instance_arn: str = INSTANCE, ivr_application: str = APPLICATION) -> None:
+        """``ivr_application``: what the adapter reading these records counts the sessions
+        under (its option of that name); empty, none are."""
         self.instance = instance_arn
-        self._calls: OrderedDict[str, _Call] = OrderedDict()
+        self.ivr_application = ivr_application
+        self.adapter_options: Mapping[str, Any] = MappingProxyType(
+            {"ivr_application": ivr_application}
+        )
+        self._contacts = Contacts()  # what emit writes
+        self._kept = Contacts()  # what as_kept gives back
+        self._calls: OrderedDict[str, float | None] = OrderedDict()  # call -> enqueued
         self._agents: OrderedDict[str, tuple[str, str | None]] = OrderedDict()  # state, call
         self._events = 0
 
@@ -66,37 +87,64 @@ class AmazonConnectEmitter:
         when = datetime.fromisoformat(event["occurred_at"]).timestamp()
         if kind == "agent.state":
             return [self._agent_event(event, when)]
-        call = self._call(event["call_id"], event["queue"])
+        ended = self._contacts.see(event)
+        out = [] if kind in VOICE_TYPES else self._acd_event(event, when)
+        if ended is not None:
+            out.append(self._record(ended, when))
+        return out
+
+    def as_kept(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """Events v1 as these records keep them: the ACD's and agents' as they are; a
+        caller's setup, IVR session and media only once the contact ends, as the adapter
+        reads them from its record (to the second; the setup on ``connect-telephony`` with
+        no post-dial delay, refused only with 503; the session under the one
+        ``ivr_application``, a hang-up in the flow ``contained``; the media as a
+        ``connect_quality`` score of the customer's leg alone)."""
+        ended = self._kept.see(event)
+        out = [] if event["type"] in VOICE_TYPES else [event]
+        if ended is not None:
+            out += self._kept_voice(ended)
+        return out
+
+    def _acd_event(self, event: Mapping[str, Any], when: float) -> list[bytes]:
+        """The contact event of an ACD event (its contact record is written apart)."""
+        kind, call_id, queue = event["type"], event["call_id"], event["queue"]
         if kind == "call.queued":
-            call.enqueued = when
-            return [self._contact_event("QUEUED", event["call_id"], call.queue, when, when)]
+            self._enqueued(call_id, when)
+            return [self._contact_event("QUEUED", call_id, queue, when, when)]
         if kind == "call.answered":
-            call.enqueued = when - event["wait_seconds"]
-            call.connected = when
-            self._agents[event["agent_id"]] = ("on_call", event["call_id"])
+            enqueued = self._enqueued(call_id, when - event["wait_seconds"])
+            self._agents[event["agent_id"]] = ("on_call", call_id)
             agent = {"agentArn": self._agent_arn(event["agent_id"]),
                      "connectedToAgentTimestamp": rfc3339(when)}  # fmt: skip
-            return [self._contact_event("CONNECTED_TO_AGENT", event["call_id"], call.queue,
-                                        call.enqueued, when, agentInfo=agent)]  # fmt: skip
+            return [self._contact_event("CONNECTED_TO_AGENT", call_id, queue, enqueued, when,
+                                        agentInfo=agent)]  # fmt: skip
         if kind in ("call.abandoned", "call.callback_requested"):
-            self._calls.pop(event["call_id"], None)
-            return [self._contact_event("DISCONNECTED", event["call_id"], call.queue,
+            self._calls.pop(call_id, None)
+            return [self._contact_event("DISCONNECTED", call_id, queue,
                                         when - event["wait_seconds"], when,
                                         disconnectTimestamp=rfc3339(when))]  # fmt: skip
         if kind == "call.completed":
-            self._calls.pop(event["call_id"], None)
-            return self._completed(event, call, when)
+            enqueued = self._calls.pop(call_id, None)
+            hangup = when - event["acw_seconds"]
+            connected = hangup - event["talk_seconds"] - event["hold_seconds"]
+            agent = {"agentArn": self._agent_arn(event["agent_id"]),
+                     "connectedToAgentTimestamp": rfc3339(connected)}  # fmt: skip
+            # The contact event of the hang-up, sent when the call's facts are complete here.
+            return [self._contact_event("DISCONNECTED", call_id, queue, enqueued, hangup,
+                                        agentInfo=agent,
+                                        disconnectTimestamp=rfc3339(hangup))]  # fmt: skip
         return []
 
     # --- contacts ----------------------------------------------------------------------
 
-    def _call(self, call_id: str, queue: str) -> _Call:
-        call = self._calls.get(call_id)
-        if call is None:
+    def _enqueued(self, call_id: str, when: float) -> float | None:
+        """When ``call_id`` was queued, first said (bounded: the oldest forgotten)."""
+        if call_id not in self._calls:
             if len(self._calls) >= MAX_CALLS:
                 self._calls.popitem(last=False)
-            call = self._calls[call_id] = _Call(queue)
-        return call
+            self._calls[call_id] = when
+        return self._calls[call_id]
 
     def _contact_event(
         self, kind: str, contact: str, queue: str, enqueued: float | None, when: float, **more: Any
@@ -129,46 +177,101 @@ class AmazonConnectEmitter:
             }
         )
 
-    def _completed(self, event: Mapping[str, Any], call: _Call, when: float) -> list[bytes]:
-        talk, hold, acw = event["talk_seconds"], event["hold_seconds"], event["acw_seconds"]
-        hangup = when - acw
-        connected = call.connected if call.connected is not None else hangup - talk - hold
-        agent_arn = self._agent_arn(event["agent_id"])
-        queue: dict[str, Any] = {"ARN": self._queue_arn(call.queue), "Name": call.queue}
-        if call.enqueued is not None:
-            queue |= {
-                "EnqueueTimestamp": _whole(call.enqueued),
-                "DequeueTimestamp": _whole(connected),
-                "Duration": round(connected - call.enqueued),
+    def _record(self, contact: Contact, updated: float) -> bytes:
+        """The contact record of an ended contact, written at ``updated`` (the end of its
+        after-contact work, or its disconnect). Records carry whole seconds, durations and
+        times alike (Contact records data model)."""
+        assert contact.initiated is not None  # an ended contact has both (Contacts._end)
+        assert contact.ended is not None
+        queue: dict[str, Any] | None = None
+        if contact.queue is not None:
+            queue = {"ARN": self._queue_arn(contact.queue), "Name": contact.queue}
+            if contact.enqueued is not None:
+                left = contact.answered if contact.answered is not None else contact.ended
+                queue |= {
+                    "EnqueueTimestamp": _whole(contact.enqueued),
+                    "DequeueTimestamp": _whole(left),
+                    "Duration": round(left - contact.enqueued),
+                }
+        agent: dict[str, Any] | None = None
+        done = contact.completed
+        if done is not None and contact.answered is not None:
+            agent = {
+                "ARN": self._agent_arn(done["agent_id"]),
+                "ConnectedToAgentTimestamp": _whole(contact.answered),
+                "AgentInteractionDuration": round(done["talk_seconds"]),
+                "CustomerHoldDuration": round(done["hold_seconds"]),
+                "AfterContactWorkDuration": round(done["acw_seconds"]),
+                "AfterContactWorkStartTimestamp": _whole(contact.ended),
+                "AfterContactWorkEndTimestamp": _whole(updated),
+                "Username": done["agent_id"],
             }
-        # Records carry whole seconds, durations and times alike (Contact records data model).
-        record = {
+        record: dict[str, Any] = {
             "AWSAccountId": "111122223333",
             "AWSContactTraceRecordFormatVersion": "2017-03-10",
-            "Agent": {
-                "ARN": agent_arn,
-                "ConnectedToAgentTimestamp": _whole(connected),
-                "AgentInteractionDuration": round(talk),
-                "CustomerHoldDuration": round(hold),
-                "AfterContactWorkDuration": round(acw),
-                "AfterContactWorkStartTimestamp": _whole(hangup),
-                "AfterContactWorkEndTimestamp": _whole(when),
-                "Username": event["agent_id"],
-            },
+            "Agent": agent,
             "Channel": "VOICE",
-            "ContactId": event["call_id"],
-            "DisconnectTimestamp": _whole(hangup),
+            "ConnectedToSystemTimestamp": (
+                _whole(contact.initiated) if contact.connected else None
+            ),
+            "ContactId": contact.contact_id,
+            "DisconnectReason": contact.reason,
+            "DisconnectTimestamp": _whole(contact.ended),
             "InitiationMethod": "INBOUND",
+            "InitiationTimestamp": _whole(contact.initiated),
             "InstanceARN": self.instance,
-            "LastUpdateTimestamp": _whole(when),
+            "LastUpdateTimestamp": _whole(updated),
             "Queue": queue,
         }
-        # The contact event of the hang-up, sent when the call's facts are complete here.
-        agent = {"agentArn": agent_arn, "connectedToAgentTimestamp": rfc3339(connected)}
-        disconnected = self._contact_event("DISCONNECTED", event["call_id"], call.queue,
-                                           call.enqueued, hangup, agentInfo=agent,
-                                           disconnectTimestamp=rfc3339(hangup))  # fmt: skip
-        return [disconnected, _encode(record)]
+        if contact.media is not None:
+            score, issues = quality_score(contact.media)
+            audio = {"QualityScore": score, "PotentialQualityIssues": issues}
+            # The simulator measures the carrier's leg only: the agent's softphone has none.
+            record["QualityMetrics"] = {"Agent": None, "Customer": {"Audio": audio}}
+        return _encode(record)
+
+    def _kept_voice(self, contact: Contact) -> list[dict[str, Any]]:
+        """What the adapter reads of ``contact``'s record besides its queue: its setup, IVR
+        session and media (callpulse.adapters.connect_voice), as events v1."""
+        assert contact.initiated is not None  # an ended contact has both (Contacts._end)
+        assert contact.ended is not None
+        started = whole(contact.initiated)
+        telecom = contact.reason == TELECOM_PROBLEM
+
+        def event(index: int, kind: str, at: float, **fields: Any) -> dict[str, Any]:
+            return {"schema_version": 1, "event_id": f"{contact.contact_id}|voice|{index}",
+                    "type": kind, "occurred_at": rfc3339(at), "site": contact.site,
+                    **fields}  # fmt: skip
+
+        out = []
+        if telecom or contact.connected:
+            code = 503 if telecom else 200
+            out.append(event(0, "call.setup", started, trunk_id=TRUNK,
+                             call_id=contact.contact_id, sip_code=code))  # fmt: skip
+        outcome, end = None, whole(contact.ended)
+        if contact.enqueued is not None:
+            outcome, end = "transferred", whole(contact.enqueued)
+        elif contact.reason in _CONTAINED:
+            outcome = "contained"
+        elif telecom:
+            outcome = "error"
+        if contact.connected and self.ivr_application and outcome is not None:
+            # Each instance names its own flows' application (the runner configures each
+            # site's adapter with the scenario's name for the site's IVR).
+            application = contact.application or self.ivr_application
+            ids = {"session_id": contact.contact_id, "application": application}
+            ended = max(started, end)
+            out += [
+                event(1, "ivr.session_started", started, **ids, call_id=contact.contact_id),
+                event(2, "ivr.session_ended", ended, **ids, outcome=outcome,
+                      duration_seconds=ended - started),
+            ]  # fmt: skip
+        if contact.media is not None:
+            score, _ = quality_score(contact.media)
+            out.append(event(3, "media.quality", whole(contact.ended), trunk_id=TRUNK,
+                             call_id=contact.contact_id, score=score,
+                             score_kind="connect_quality"))  # fmt: skip
+        return out
 
     # --- agents ------------------------------------------------------------------------
 

@@ -114,10 +114,12 @@ def test_a_hostile_gateway_status_is_rejected(record: bytes, says: str) -> None:
 def test_the_changes_held_until_a_tick_are_bounded() -> None:
     target = adapter()
     translated(target, *(drouting(gwid=f"gw{i}") for i in range(MAX_PENDING + 5)))
+    assert target.fill()["gateway_states"] == 1.0
     events = ticked(target)
     assert len(events) == MAX_PENDING
     assert target.dropped_states == 5
     assert events[0]["trunk_id"] == "gw5"  # the oldest went
+    assert target.fill()["gateway_states"] == 0.0  # told, and released
 
 
 def test_a_trunk_in_gateway_trunks_that_is_no_name_is_refused() -> None:

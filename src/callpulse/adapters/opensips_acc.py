@@ -20,6 +20,8 @@ Any other event on the topic (a dialog's, a registrar's, a threshold's) is count
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from callpulse.adapters import opensips_gateways as gateways
 from callpulse.adapters.base import V1, AdapterError, Writer, parse_json
 from callpulse.adapters.bounds import checked_name, shown
@@ -49,6 +51,10 @@ class OpenSipsAcc(SipAccounting):
             checked_name(FORMAT, trunk, f"gateway_trunks[{shown(address)}]")
         self._pending: dict[str, gateways.State] = {}  # trunk -> its latest state, untold
         self.dropped_states = 0  # changes forgotten past MAX_PENDING before a tick
+
+    def fill(self) -> Mapping[str, float]:
+        """How full the tables are: calls counted as channels, gateway states untold."""
+        return {**super().fill(), "gateway_states": len(self._pending) / MAX_PENDING}
 
     def flush(self, now: float) -> list[V1]:
         """Each trunk's state changed since the last tick, stamped ``now`` (the events carry

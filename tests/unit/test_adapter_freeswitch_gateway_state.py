@@ -68,6 +68,31 @@ def test_a_refused_registration_is_down_only_once_freeswitch_marks_the_gateway_d
     assert [e["state"] for e in translated(fs, failed, waiting)] == ["up", "down"]
 
 
+def test_a_gateway_registering_for_the_first_time_does_not_read_as_down() -> None:
+    # A gateway's status starts DOWN: FreeSWITCH starting fires UNREGED, TRYING and REGISTER
+    # with Ping-Status DOWN (the last with Status 200) before REGED says UP. Read as down,
+    # every restart would page for a second.
+    fs = adapter()
+    starting = [
+        as_json(Gateway="carrier-a", State="UNREGED", Ping_Status="DOWN"),
+        as_json(Gateway="carrier-a", State="TRYING", Ping_Status="DOWN"),
+        as_json(Gateway="carrier-a", State="REGISTER", Ping_Status="DOWN", Status="200",
+                Phrase="OK", Register_Network_IP="192.0.2.20", Register_Network_Port="5080"),
+        as_json(Gateway="carrier-a", State="REGED", Ping_Status="UP"),
+    ]  # fmt: skip
+    assert [e["state"] for e in translated(fs, *starting)] == ["up"]
+    assert dict(fs.ignored) == {gateways.REGISTERING: 3}
+    # A registered gateway re-registering stays UP, and a ping failing while it is
+    # registered, or a registration that fails, is down.
+    again = [
+        as_json(Gateway="carrier-a", State="TRYING", Ping_Status="UP"),
+        as_json(Gateway="carrier-a", State="REGED", Ping_Status="DOWN"),
+        as_json(Gateway="carrier-a", State="FAIL_WAIT", Ping_Status="DOWN"),
+        as_json(Gateway="carrier-a", State="NOREG", Ping_Status="DOWN"),
+    ]
+    assert [e["state"] for e in translated(fs, *again)] == ["up", "down", "down", "down"]
+
+
 @pytest.mark.parametrize(
     ("reg", "state"),
     [("REGED", "up"), ("NOREG", "up"), ("FAILED", "down"), ("FAIL_WAIT", "down"),

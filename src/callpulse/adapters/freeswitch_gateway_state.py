@@ -14,7 +14,12 @@ result when ``ping-monitoring`` is on, or when a ping changes the gateway's stat
   ``INVALID`` past the enum). It is what mod_sofia refuses an outbound call on
   (``GATEWAY_DOWN`` when it is not UP, ``mod_sofia.c``), whatever set it: failed pings, a
   failed registration (``FAILED`` sets it DOWN), an unregistration (``UNREGISTER``). So it
-  is the trunk's state whenever it is there.
+  is the trunk's state whenever it is there, with one exception: a gateway's status starts
+  DOWN, so while a gateway registers for the first time (FreeSWITCH starting, a profile
+  rescanned) its UNREGED, TRYING and REGISTER events say DOWN for the second before REGED
+  says UP. Read as down, every restart would page. A DOWN during those states is counted
+  instead: after a failure the gateway is already down (FAIL_WAIT said so), and a carrier
+  that cannot be reached fails its registration too (TIMEOUT, FAILED, then FAIL_WAIT DOWN).
 - ``State``: the registration state (``sofia_state_names``: UNREGED, TRYING, REGISTER, REGED,
   UNREGISTER, FAILED, FAIL_WAIT, EXPIRED, NOREG, DOWN, TIMEOUT). Read only when
   ``Ping-Status`` is absent (a FreeSWITCH older than 1.6 wrote none): REGED and NOREG (a
@@ -44,10 +49,12 @@ REG_STATES: dict[str, State] = {
     "FAILED": "down", "FAIL_WAIT": "down", "DOWN": "down", "UNREGISTER": "down",
 }  # fmt: skip
 TRANSITIONAL = frozenset({"UNREGED", "TRYING", "REGISTER", "EXPIRED", "TIMEOUT"})
+# The steps of a registration under way, where a DOWN may be the status a gateway starts with.
+_FIRST_REGISTRATION = frozenset({"UNREGED", "TRYING", "REGISTER"})
 
 # Kinds counted in ``ignored`` for an event that names no state.
 UNKNOWN_STATE = f"{SUBCLASS}:unknown_state"  # a Ping-Status or State FreeSWITCH never writes
-REGISTERING = f"{SUBCLASS}:registering"  # no Ping-Status, and a State under way
+REGISTERING = f"{SUBCLASS}:registering"  # a registration under way that says nothing new
 
 
 def is_gateway_state(rec: ChannelRecord) -> bool:
@@ -66,9 +73,10 @@ def state(rec: ChannelRecord) -> str:
     """``up`` or ``down`` as the event says it (see the module's docstring), else the kind
     it is counted as in ``ignored`` (:data:`UNKNOWN_STATE`, :data:`REGISTERING`)."""
     ping = rec.header("Ping-Status")
-    if ping is not None:
-        return PING_STATES.get(ping.upper(), UNKNOWN_STATE)
     reg = (rec.header("State") or "").upper()
+    if ping is not None:
+        state = PING_STATES.get(ping.upper(), UNKNOWN_STATE)
+        return REGISTERING if state == "down" and reg in _FIRST_REGISTRATION else state
     if reg in REG_STATES:
         return REG_STATES[reg]
     return REGISTERING if reg in TRANSITIONAL else UNKNOWN_STATE

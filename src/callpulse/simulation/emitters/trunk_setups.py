@@ -44,7 +44,9 @@ class TrunkEmitter(Protocol):
     # FormatSettings fields its adapter needs to read the records back (a trunk attribute).
     adapter_options: Mapping[str, Any]
     # v1 types it is shown but that stay events v1: where a caller's leg ends (an abandon,
-    # an IVR session's end), for a platform that writes a leg's record at its hang-up.
+    # an IVR session's end), for a platform that writes a leg's record at its hang-up; and
+    # trunk.status, for a platform that reports its gateways' states (the status then stays
+    # without its state: the platform's records say it).
     watches: frozenset[str]
 
     def as_kept(self, event: dict[str, Any]) -> list[dict[str, Any]]:

@@ -101,7 +101,7 @@ def test_a_call_whose_bye_was_lost_expires_on_the_clock_tick(fmt: str) -> None:
     assert proxy.flush(T + 3600) == []
     assert len(proxy.flush(T + 4 * 3600)) == 1
     assert proxy.channels.in_use() == {}
-    assert proxy.fill() == {"trunk_legs": 0.0}
+    assert proxy.fill()["trunk_legs"] == 0.0
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

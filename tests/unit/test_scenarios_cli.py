@@ -86,9 +86,10 @@ ACD_FORMATS = {
     "freeswitch-callcenter": "",
     "twilio-taskrouter": "",
 }
-# Through each trunk format, what fires on trunk-failure: TrunkDown from the trunk.status
-# that stays events v1 (no trunk record carries one), the ASR rule only where the format
-# carries the carrier's setups (a CDR does not: docs/adapters-asterisk-cdr.md).
+# Through each trunk format, what fires on trunk-failure: TrunkDown from the platform's own
+# trunk states where it reports them (FreeSWITCH, OpenSIPS, AMI), else from the trunk.status
+# that stays events v1; the ASR rule only where the format carries the carrier's setups (a
+# CDR does not: docs/adapters-asterisk-cdr.md).
 TRUNK_FORMATS = {
     "kamailio-acc": "TrunkAnswerSeizureRatioLow, TrunkDown",
     "opensips-acc": "TrunkAnswerSeizureRatioLow, TrunkDown",
@@ -179,3 +180,42 @@ def test_a_trunk_format_whose_codes_differ_from_events_v1_fails(
     settings = Settings(rule_files=[shipped("rules.yaml")])
     _, problems = _through("kamailio-acc", scenarios.load("trunk-failure"), settings)
     assert "lon1/lon1-sip-1: ner 1, events v1 0.638356" in problems, problems
+
+
+@pytest.mark.parametrize("fmt", ["freeswitch-channel", "opensips-acc"])
+def test_trunk_down_through_a_platform_comes_from_its_own_gateway_states(
+    monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    # The simulated status stays events v1 for its channel counts, without its state: a
+    # platform that writes no gateway state leaves TrunkDown silent, and the check says so.
+    from typing import Any
+
+    from callpulse.cli.scenario import _through
+    from callpulse.config import Settings
+    from callpulse.shipped import shipped
+    from callpulse.simulation import platform
+    from callpulse.simulation.emitters import emitter_for
+
+    class Mute:
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.inner, name)
+
+        def emit(self, event: Any) -> list[bytes]:
+            return [] if event["type"] == "trunk.status" else self.inner.emit(event)
+
+    made = {}
+
+    def mute(fmt_: str, site: str) -> Any:
+        made[site] = made.get(site) or emitter_for(fmt_, site)
+        return Mute(made[site])
+
+    monkeypatch.setattr(platform, "emitter_for", mute)
+    monkeypatch.setattr(platform, "trunk_emitter", lambda e: e.inner)
+    settings = Settings(rule_files=[shipped("rules.yaml")])
+    _, problems = _through(fmt, scenarios.load("trunk-failure"), settings)
+    assert any(p.startswith("TrunkDown ") and "0 episodes, events v1 1" in p for p in problems), (
+        problems
+    )

@@ -1,5 +1,6 @@
-"""FreeSWITCH channel records (a leg's hangup, RTCP reports) to events v1: call setups with
-their final SIP code and post-dial delay per trunk, and media quality per leg.
+"""FreeSWITCH channel records (a leg's hangup, RTCP reports) and gateway states to events
+v1: call setups with their final SIP code and post-dial delay per trunk, media quality per
+leg, and whether each gateway (a carrier trunk) is up.
 
 A record is one of (:mod:`.freeswitch_channel_records` reads each form):
 
@@ -13,6 +14,11 @@ A record is one of (:mod:`.freeswitch_channel_records` reads each form):
   It names only the leg (``Unique-ID``), so its trunk is the one an earlier channel event of
   that leg named (``CHANNEL_CREATE``, ``CHANNEL_ANSWER``...: the bridge subscribes to them);
   a report on a leg no event named is counted, not guessed.
+- a ``sofia::gateway_state`` event (a CUSTOM event): a ``trunk.status`` with the gateway's
+  ``state``, up or down (:mod:`.freeswitch_gateway_state` says which headers mean which),
+  the trunk named as a leg through the gateway names it (``sip_gateway_name``), and
+  ``channels_in_use`` this adapter's count on it. An event that says neither up nor down
+  (a registration under way, a state FreeSWITCH never writes) is counted in ``ignored``.
 
 Every event of a record is stamped with the record's time: a setup counts when its leg
 ends. Stamping an answered setup at its answer would put a long call's 200 behind the
@@ -41,6 +47,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from callpulse.adapters import freeswitch_channel_fields as fields
+from callpulse.adapters import freeswitch_gateway_state as gateways
 from callpulse.adapters.base import V1, Writer
 from callpulse.adapters.bounds import Ignored, digest
 from callpulse.adapters.freeswitch import IGNORED_KINDS as EVENT_NAMES
@@ -58,7 +65,10 @@ _GONE = frozenset({HANGUP, "CHANNEL_DESTROY"})  # after these, no report on the 
 
 # FreeSWITCH's event names (switch_event.c), less the two read, and this adapter's own kinds.
 IGNORED_KINDS = frozenset(
-    {*(name for name in EVENT_NAMES if name.isupper()), NOT_SIP, UNKNOWN_LEG, NO_REPORT}
+    {
+        *(name for name in EVENT_NAMES if name.isupper()),
+        *(NOT_SIP, UNKNOWN_LEG, NO_REPORT, gateways.UNKNOWN_STATE, gateways.REGISTERING),
+    }
     - {HANGUP, RTCP}
 )
 
@@ -91,6 +101,8 @@ class FreeSwitchChannel:
             return self._hangup(record, rec)
         if name == RTCP:
             return self._rtcp(record, rec)
+        if gateways.is_gateway_state(rec):
+            return self._gateway(record, rec)
         events = self._count(record, rec, name or "")
         self._learn(rec)
         if not events:
@@ -147,6 +159,20 @@ class FreeSwitchChannel:
             return []
         out = Writer(record, self.options.site, at)
         self._media(out, trunk, leg, media)
+        return out.events
+
+    def _gateway(self, record: bytes, rec: ChannelRecord) -> list[V1]:
+        """A gateway's reachability changed: a ``trunk.status`` with its state, and the
+        channels this adapter counts on it now (a count is required; it is 0 where the
+        adapter reads no CHANNEL_CREATE)."""
+        trunk, state = gateways.gateway(rec), gateways.state(rec)
+        if state not in ("up", "down"):
+            self.ignored.add(state)
+            return []
+        out = Writer(record, self.options.site, fields.when(rec))
+        out.add(
+            "trunk.status", trunk_id=trunk, state=state, channels_in_use=self.channels.count(trunk)
+        )
         return out.events
 
     def _count(self, record: bytes, rec: ChannelRecord, name: str) -> list[V1]:

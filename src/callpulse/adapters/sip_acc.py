@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -61,12 +61,16 @@ class SipAccOptions:
     ``trunk_attribute``: the extra attribute that names the trunk or gateway a call was
     sent to (``gw`` for ``acc_extra "gw=$avp(gw)"``); empty, or absent from a record, and
     the setup is on ``default_trunk``. ``timezone``: the IANA zone of a time written as a
-    date without an offset (Kamailio's ``acc_time_mode`` 3 writes local time)."""
+    date without an offset (Kamailio's ``acc_time_mode`` 3 writes local time).
+    ``gateway_trunks``: OpenSIPS only, a gateway as its status event names it (a drouting
+    ``gwid``, a dispatcher destination's ``address``) -> the trunk it is
+    (:mod:`.opensips_gateways`)."""
 
     site: str
     trunk_attribute: str = ""
     default_trunk: str = "proxy"
     timezone: str = "UTC"
+    gateway_trunks: Mapping[str, str] = field(default_factory=dict)
 
 
 def text(fmt: str, fields: Mapping[str, Any], key: str) -> str | None:

@@ -61,6 +61,10 @@ class FormatSettings(Section):
     # of a record without it; timezone (below) for a time written as a local date.
     trunk_attribute: str = ""
     default_trunk: str = "proxy"
+    # opensips-acc: a gateway as its status event names it (E_DROUTING_STATUS gwid, or an
+    # E_DISPATCHER_STATUS destination's address) -> the trunk it is; a drouting gateway not
+    # listed is the trunk of its gwid, a dispatcher destination not listed is no trunk.
+    gateway_trunks: dict[str, str] = {}
     # asterisk-queue-log (docs/adapters-asterisk-queue-log.md): which interfaces are one
     # agent (by_number: Local/1127@ctx, Agent/1127, PJSIP/1127 are agent 1127), rules
     # (a regular expression matching the whole agent field -> its name, \1 for a group), the
@@ -101,6 +105,8 @@ class FormatSettings(Section):
     def _trunk_is_a_name(self) -> FormatSettings:
         try:
             checked_name(self.format, self.default_trunk, "default_trunk")
+            for gateway, trunk in self.gateway_trunks.items():
+                checked_name(self.format, trunk, f"gateway_trunks[{gateway!r}]")
             if self.ivr_application:
                 checked_name(self.format, self.ivr_application, "ivr_application")
         except AdapterError as exc:

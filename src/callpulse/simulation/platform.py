@@ -57,6 +57,15 @@ def kept(batch: Iterable[RawRecord], keep: Kept) -> list[RawRecord]:
     return out
 
 
+def _stateless(record: RawRecord, body: Mapping[str, Any]) -> RawRecord:
+    """A watched ``trunk.status`` stays for its channel counts, without its state: the
+    format's own records say the trunk's state (``trunk_setups``)."""
+    if body.get("type") != "trunk.status" or "state" not in body:
+        return record
+    rest = {k: v for k, v in body.items() if k != "state"}
+    return dataclasses.replace(record, value=json.dumps(rest).encode())
+
+
 class PlatformWriter:
     """Writes v1 records as platform records, per site; the rest stay as they are."""
 
@@ -84,9 +93,13 @@ class PlatformWriter:
             body: Mapping[str, Any] = json.loads(record.value or b"{}")
             site = body.get("site", "")
             emitter = self.emitters.get(site)
-            if emitter is None or body.get("type") not in emitter.carries:
+            if emitter is None:
                 out.append(record)
-                if emitter is None or body.get("type") not in self._watches[site]:
+                continue
+            if body.get("type") not in emitter.carries:
+                watched = body.get("type") in self._watches[site]
+                out.append(_stateless(record, body) if watched else record)
+                if not watched:
                     continue
             event_id = body["event_id"]
             if event_id in self._written:

@@ -19,6 +19,12 @@ leg on the carrier's SIP profile: ``Channel-Name`` ``sofia/<trunk>/<caller>`` (n
   counts at 50 a second over the talk, so that their ratio is the simulated loss, and
   ``rtp_audio_in_mos`` FreeSWITCH's own flaws score computed from them (``do_mos``).
 
+A trunk's state changes (a simulated ``trunk.status`` whose state differs from the last)
+are ``sofia::gateway_state`` events of the gateway named after the trunk, as
+``sofia_reg.c`` fires them: going down, a registration refused (``State`` FAILED,
+``Status`` 503, ``Ping-Status`` still UP), then FAIL_WAIT with ``Ping-Status`` DOWN; coming
+back, REGED with ``Ping-Status`` UP.
+
 What the records cannot carry: the simulator's E-model MOS (FreeSWITCH computes none: its
 score is of flawed packets, another series), jitter (a hang-up has only a variance in ms²,
 which is not RFC 3550 jitter; RTCP reports would carry it: not written) and round trip;
@@ -44,6 +50,7 @@ from callpulse.simulation.emitters.freeswitch_legs import (
     packets,
     seconds,
 )
+from callpulse.simulation.emitters.trunk_setups import STATUS, TrunkStates
 
 _NAMESPACE = uuid.UUID("0b7d5c3e-91a4-4e62-8f1d-6c2a9e4b7f35")
 # The cause FreeSWITCH hangs a leg up with when it refuses it with a code, and its Q.850.
@@ -60,7 +67,7 @@ class FreeSwitchChannelEmitter:
     acw_carried = True  # the queues stay events v1: nothing of theirs is lost
     whole_seconds = False  # Event-Date-Timestamp is in microseconds
     adapter_options: Mapping[str, Any] = MappingProxyType({})
-    watches = WATCHED
+    watches = WATCHED | {STATUS}
 
     def __init__(self, hostname: str = "fs1") -> None:
         self.hostname = hostname
@@ -68,11 +75,15 @@ class FreeSwitchChannelEmitter:
         self._sequence = 0
         self._legs = Legs()  # what emit writes
         self._kept = Legs()  # what as_kept gives back
+        self._states = TrunkStates()
+        self._kept_states = TrunkStates()
 
     def emit(self, event: Mapping[str, Any]) -> list[bytes]:
-        """The hang-up ``event`` makes FreeSWITCH write, if any: a refused setup's at once,
-        an answered leg's when the leg ends."""
+        """What ``event`` makes FreeSWITCH write, if any: a refused setup's hang-up at once,
+        an answered leg's when the leg ends; a gateway's state when a status changes it."""
         body = dict(event)
+        if body["type"] == STATUS:
+            return self._gateway(body) if self._states.changed(body) else []
         if body["type"] == "call.setup":
             if 200 <= body["sip_code"] < 300:
                 self._legs.answered(body)
@@ -85,8 +96,11 @@ class FreeSwitchChannelEmitter:
         """Events v1 as these records keep them: a refused setup as it is (no post-dial
         delay: none was sent); an answered setup at its leg's hang-up, its delay in whole
         milliseconds; the leg's media as a flaws score and the loss its packet counts give,
-        without MOS, jitter or round trip."""
+        without MOS, jitter or round trip; a status without its state, and each change of
+        state as the gateway's own status (:class:`TrunkStates`)."""
         kind = event["type"]
+        if kind == STATUS:
+            return self._kept_states.as_kept(event)
         if kind == "call.setup":
             if 200 <= event["sip_code"] < 300:
                 self._kept.answered(event)
@@ -152,26 +166,58 @@ class FreeSwitchChannelEmitter:
             }
         return self._fire(ended.at, setup, "NORMAL_CLEARING", variables)
 
-    def _fire(
-        self, at: float, setup: dict[str, Any], cause: str, variables: dict[str, str]
-    ) -> bytes:
-        self._sequence += 1
-        leg = str(
-            uuid.uuid5(_NAMESPACE, f"{self.hostname}|{setup.get('call_id') or setup['event_id']}")
+    def _gateway(self, status: dict[str, Any]) -> list[bytes]:
+        at = seconds(status["occurred_at"])
+        gateway = status["trunk_id"]
+        if status["state"] == "up":
+            return [self._custom(at, {"Gateway": gateway, "State": "REGED", "Ping-Status": "UP"})]
+        return [
+            self._custom(at, {
+                "Gateway": gateway, "State": "FAILED", "Ping-Status": "UP", "Status": "503",
+                "Phrase": "Service Unavailable",
+            }),
+            self._custom(at, {"Gateway": gateway, "State": "FAIL_WAIT", "Ping-Status": "DOWN"}),
+        ]  # fmt: skip
+
+    def _custom(self, at: float, headers: dict[str, str]) -> bytes:
+        """A ``sofia::gateway_state`` event with ``headers``."""
+        body = self._header(
+            at, "CUSTOM", "sofia_reg.c", "sofia_reg_fire_custom_gateway_state_event"
         )
-        channel = f"sofia/{setup['trunk_id']}/+4420{self._sequence % 10_000_000:07d}"
+        body |= {"Event-Subclass": "sofia::gateway_state", **headers}
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    def _header(self, at: float, name: str, file: str, function: str) -> dict[str, str]:
+        """The headers every event starts with (switch_event_prep_for_delivery)."""
+        self._sequence += 1
         when = datetime.fromtimestamp(at, UTC)
-        body = {
-            "Event-Name": "CHANNEL_HANGUP_COMPLETE",
+        return {
+            "Event-Name": name,
             "Core-UUID": self._core,
             "FreeSWITCH-Hostname": self.hostname,
             "FreeSWITCH-Switchname": self.hostname,
             "Event-Date-Local": when.strftime("%Y-%m-%d %H:%M:%S"),
             "Event-Date-GMT": when.strftime("%a, %d %b %Y %H:%M:%S GMT"),
             "Event-Date-Timestamp": _micros(at),
-            "Event-Calling-File": "switch_core_state_machine.c",
-            "Event-Calling-Function": "switch_core_session_reporting_state",
+            "Event-Calling-File": file,
+            "Event-Calling-Function": function,
             "Event-Sequence": str(self._sequence),
+        }
+
+    def _fire(
+        self, at: float, setup: dict[str, Any], cause: str, variables: dict[str, str]
+    ) -> bytes:
+        leg = str(
+            uuid.uuid5(_NAMESPACE, f"{self.hostname}|{setup.get('call_id') or setup['event_id']}")
+        )
+        body = self._header(
+            at,
+            "CHANNEL_HANGUP_COMPLETE",
+            "switch_core_state_machine.c",
+            "switch_core_session_reporting_state",
+        )
+        channel = f"sofia/{setup['trunk_id']}/+4420{self._sequence % 10_000_000:07d}"
+        body |= {
             "Hangup-Cause": cause,
             "Channel-State": "CS_REPORTING",
             "Channel-Call-State": "HANGUP",

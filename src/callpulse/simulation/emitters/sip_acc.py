@@ -11,6 +11,13 @@ OpenSIPS' ``time``); the trunk goes in the extra attribute :data:`TRUNK_ATTRIBUT
 
 What the records cannot carry: post-dial delay (no record has the first provisional
 response's time), and media. The SIP code is carried as it is.
+
+OpenSIPS also says when a carrier gateway goes down or comes back: each change of a
+simulated ``trunk.status`` state is an ``E_DROUTING_STATUS`` of the gateway named after the
+trunk (``gwid``), ``probing`` after a negative probing reply, ``active`` after a 200 one,
+as drouting raises it when it probes its gateways. Kamailio's dispatcher raises no event
+record (only ``event_route[dispatcher:dst-down]`` in the script): its trunks' states stay
+events v1.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from typing import Any
 
 from callpulse.adapters.kamailio_acc import FORMAT as KAMAILIO
 from callpulse.adapters.opensips_acc import FORMAT as OPENSIPS
-from callpulse.simulation.emitters.trunk_setups import reason
+from callpulse.simulation.emitters.trunk_setups import STATUS, TrunkStates, reason
 
 TRUNK_ATTRIBUTE = "gw"
 
@@ -87,6 +94,37 @@ class OpenSipsAccEmitter(_SipAccEmitter):
     one (``acc.c``), as a JSON-RPC notification."""
 
     format = OPENSIPS
+    watches: frozenset[str] = frozenset({STATUS})
+
+    def __init__(self, proxy: str = "sbc1") -> None:
+        super().__init__(proxy)
+        self._states = TrunkStates()  # what emit writes
+        self._kept = TrunkStates()  # what as_kept gives back
+
+    def emit(self, event: Mapping[str, Any]) -> list[bytes]:
+        """A setup's accounting record, or the ``E_DROUTING_STATUS`` of a trunk whose state
+        ``event`` changes."""
+        if event.get("type") != STATUS:
+            return super().emit(event)
+        if not self._states.changed(event):
+            return []
+        down = event["state"] == "down"
+        params = {
+            "partition": "Default",
+            "gwid": event["trunk_id"],
+            "address": f"{event['trunk_id']}.carrier.invalid:5060",
+            "status": "probing" if down else "active",
+            "reason": "negative probing reply" if down else "200 OK probing reply",
+        }
+        notification = {"jsonrpc": "2.0", "method": "E_DROUTING_STATUS", "params": params}
+        return [json.dumps(notification, separators=(",", ":")).encode()]
+
+    def as_kept(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """A setup without its post-dial delay; a status without its state, and each change
+        of state as the gateway's own status."""
+        if event.get("type") == STATUS:
+            return self._kept.as_kept(event)
+        return super().as_kept(event)
 
     def _record(self, code: int, attributes: dict[str, Any]) -> dict[str, Any]:
         name = "E_ACC_EVENT" if code < 300 else "E_ACC_MISSED_EVENT"

@@ -83,9 +83,9 @@ class Contacts:
         if kind == "ivr.session_started":
             call_id = event.get("call_id")
             if call_id is not None:
-                call = self._get(call_id, site)
-                self._started(call, when)
-                call.application = event["application"]
+                contact = self._get(call_id, site)
+                self._started(contact, when)
+                contact.application = event["application"]
                 self._remember(event["session_id"], call_id)
             return None
         if kind == "ivr.session_ended":

@@ -10,7 +10,7 @@ import base64
 import json
 import re
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -76,16 +76,34 @@ FIGURES = {
 }  # fmt: skip
 
 
+def contained_record(now: float) -> bytes:
+    """The contact record of a caller the flow served and disconnected five minutes ago:
+    no queue, so no QUEUED contact event; its session comes from this record alone."""
+
+    def second(at: float) -> str:
+        return datetime.fromtimestamp(int(at), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    return json.dumps({
+        "AWSAccountId": "111122223333", "AWSContactTraceRecordFormatVersion": "2017-03-10",
+        "ContactId": "7a0c3e51-0009-4c2b-9d8e-1f0a2b3c4d5e", "Channel": "VOICE",
+        "InitiationMethod": "INBOUND", "InitiationTimestamp": second(now - 330),
+        "ConnectedToSystemTimestamp": second(now - 330), "DisconnectTimestamp": second(now - 300),
+        "DisconnectReason": "CONTACT_FLOW_DISCONNECT", "LastUpdateTimestamp": second(now - 300),
+        "InstanceARN": INSTANCE, "Queue": None, "Agent": None,
+    }).encode()  # fmt: skip
+
+
 def test_connect_streams_through_kafka_give_exact_kpis(
     kafka_bootstrap: str, topics: tuple[str, str], tmp_path: Path
 ) -> None:
-    records = recent_sample(time.time())
+    now = time.time()
+    records = [*recent_sample(now), contained_record(now)]
     [malformed] = [r for r in records if not r.endswith(b"}")]
     fmt = {"format": "amazon-connect", "site": "lon1", "agent_names": AGENTS,
            "queue_names": QUEUES, "ivr_application": "flows"}  # fmt: skip
     with platform_daemon(kafka_bootstrap, topics, tmp_path, records, fmt) as daemon:
         wait_until(
-            lambda: daemon.total("callpulse_adapter_events_ignored_total") == 4, 30, "4 ignored"
+            lambda: daemon.total("callpulse_adapter_events_ignored_total") == 5, 30, "5 ignored"
         )
         # By hand, from the sample: six callers queue in billing. Alice answers c1 after 6 s,
         # Bob c2 after 25 s (T = 20 s); c3 gives up after 30 s, c4 after 2 s (a short
@@ -93,16 +111,22 @@ def test_connect_streams_through_kafka_give_exact_kpis(
         # waits (said once) and give the handle times: c1 120 s talk + 15 s ACW = 135 s,
         # c2 135 s talk + 20 s hold + 30 s ACW = 185 s.
         s = settled(daemon, "lon1", "billing", FIGURES)
-        # c1's INITIATED; the DISCONNECTED of the two answered calls; c1's record twice.
+        # c1's INITIATED; the DISCONNECTED of the two answered calls; c1's record twice;
+        # the contained caller's record, which has no queue.
         assert ignored_kinds(s) == {
-            "INITIATED": 1, "DISCONNECTED": 2, "CONTACT_RECORD_DUPLICATE": 1
+            "INITIATED": 1, "DISCONNECTED": 2, "CONTACT_RECORD_DUPLICATE": 1,
+            "CONTACT_RECORD_NOT_QUEUED": 1,
         }  # fmt: skip
         check_dead_letter(kafka_bootstrap, topics[1], s, "amazon-connect", malformed,
                           "expected one JSON document")  # fmt: skip
-        # By hand, the contact records: c1 (twice), c2 and c3 came in (INBOUND, connected to
-        # the system) and reached the queue; the fourth record's contact never connected.
-        # So three setups, all 200, on the instance's one trunk, and three IVR sessions that
-        # ended transferred (the callers went to an agent): containment 0, transfer 1.
+        # By hand: the flow handed six inbound callers to the queue, each told by its
+        # QUEUED contact event (c5's without its envelope), which carries when the contact
+        # began: six sessions ended transferred at their queue times, c1's, c2's and c3's
+        # records (c1's twice) adding none. The contained caller's record gives the
+        # seventh, contained. Sessions ended 7: containment 1/7, transfer 6/7. Setups come
+        # with the records only: c1, c2, c3 and the contained caller came in (INBOUND,
+        # connected to the system); the fourth record's contact never connected. So four
+        # setups, all 200, on the instance's one trunk.
         setups = frozenset({"site": "lon1", "trunk": "connect-telephony", "window": "15m"}.items())
         flows = frozenset({"site": "lon1", "application": "flows", "window": "15m"}.items())
 
@@ -115,7 +139,10 @@ def test_connect_streams_through_kafka_give_exact_kpis(
                 "transferred": samples.get(("callpulse_ivr_transfer_ratio", flows)),
             }
 
-        expected = {"setups": 3.0, "asr": 1.0, "ended": 3.0, "contained": 0.0, "transferred": 1.0}
+        expected = {
+            "setups": 4.0, "asr": 1.0, "ended": 7.0,
+            "contained": pytest.approx(1 / 7), "transferred": pytest.approx(6 / 7),
+        }  # fmt: skip
         settled_on(daemon, voice, expected)
 
 

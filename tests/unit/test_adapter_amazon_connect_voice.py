@@ -20,7 +20,15 @@ from callpulse.core.monitor import Monitor
 from callpulse.core.trunks import NO_TRUNK
 
 from .adapters import translated
-from .test_adapter_amazon_connect import AGENTS, QUEUES, VOICE_TYPES, at, contact_record
+from .test_adapter_amazon_connect import (
+    AGENTS,
+    QUEUES,
+    VOICE_TYPES,
+    at,
+    contact_event,
+    contact_record,
+    queue_info,
+)
 
 NO_AGENT: dict[str, Any] = {"Queue": None, "Agent": None}
 APPLICATION = "connect-flows"
@@ -200,11 +208,17 @@ def test_an_unreadable_time_rejects_the_record_naming_its_field(
     assert of(voice(connect, contact_record(**fields)), "call.setup")
 
 
-def test_the_contacts_remembered_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+def filled(monkeypatch: pytest.MonkeyPatch, doc: Callable[..., dict[str, Any]]) -> AmazonConnect:
+    """An adapter whose contacts are capped at 3, after ``doc`` of contacts c-0 to c-4."""
     monkeypatch.setattr(amazon_connect, "MAX_CONTACTS", 3)  # a cap is taken when it is made
     connect = fresh()
     for n in range(5):
-        voice(connect, contact_record(contact=f"c-{n}"))
+        voice(connect, doc(contact=f"c-{n}"))
+    return connect
+
+
+def test_the_contacts_remembered_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    connect = filled(monkeypatch, contact_record)
     assert connect.fill()["voice_contacts"] == 1.0
     # The oldest was forgotten: a copy of it, much later, counts its caller again.
     assert of(voice(connect, contact_record(contact="c-0", updated=9_000)), "call.setup")
@@ -254,3 +268,122 @@ def test_contact_records_give_the_monitor_exact_ivr_and_trunk_kpis(
     assert tw.asr == pytest.approx(0.6)
     assert tw.mos_mean is None  # a Connect score is never a MOS
     assert tw.score_means == {"connect_quality": pytest.approx(2.1)}
+
+
+# --- the session of a queued caller, from its QUEUED contact event ----------------------
+
+
+def queued(contact: str = "c-1", **detail: Any) -> dict[str, Any]:
+    """The QUEUED contact event of a caller who came in at -30 and was queued at 0, as the
+    contact events data model writes it."""
+    fields = {"initiationTimestamp": at(-30), "queueInfo": queue_info(0)} | detail
+    return contact_event("QUEUED", contact, **fields)
+
+
+def sessions(events: list[dict[str, Any]]) -> list[tuple[str, str, str, Any]]:
+    """(type, when, id, outcome) of each IVR event among ``events``."""
+    return [
+        (e["type"], e["occurred_at"], e["event_id"], e.get("outcome"))
+        for e in events
+        if e["type"].startswith("ivr.")
+    ]
+
+
+def test_a_queued_caller_s_session_ends_at_the_queue_time_and_its_record_adds_none() -> None:
+    # The record comes after the talk and the after-contact work (at 300 here): counted
+    # from it alone, the transferred caller would reach the containment window minutes
+    # after the contained ones did.
+    connect = fresh()
+    first = voice(connect, queued())
+    assert [(kind, when, outcome) for kind, when, _, outcome in sessions(first)] == [
+        ("ivr.session_started", at(-30), None),  # initiationTimestamp
+        ("ivr.session_ended", at(0), "transferred"),  # queueInfo.enqueueTimestamp
+    ]
+    assert of(first, "ivr.session_ended")[0]["duration_seconds"] == 30
+    assert connect.fill()["queued_sessions"] > 0
+    then = voice(connect, contact_record(QualityMetrics=quality()))
+    assert sessions(then) == []  # told already
+    assert len(of(then, "call.setup")) == 1
+    assert len(of(then, "media.quality")) == 2
+    assert connect.fill()["queued_sessions"] == 0  # released: the record is remembered
+    # The ids are the record's: a consumer de-duplicating on event_id sees one session.
+    assert [e[2] for e in sessions(first)] == [
+        e[2] for e in sessions(voice(fresh(), contact_record()))
+    ]
+
+
+def test_a_queued_event_after_the_record_starts_no_second_session() -> None:
+    connect = fresh()
+    assert len(of(voice(connect, contact_record()), "ivr.session_ended")) == 1
+    assert sessions(voice(connect, queued())) == []
+
+
+def test_a_second_queued_event_starts_no_second_session() -> None:
+    # A transfer to another queue queues the same contact again; EventBridge may also
+    # deliver an event twice.
+    connect = fresh()
+    assert len(sessions(voice(connect, queued()))) == 2
+    assert sessions(voice(connect, queued(queueInfo=queue_info(50)))) == []
+
+
+def test_a_contained_caller_has_no_queued_event_and_keeps_its_record_s_session() -> None:
+    connect = fresh()
+    events = voice(connect, contact_record(DisconnectReason="CONTACT_FLOW_DISCONNECT", **NO_AGENT))
+    assert [outcome for *_, outcome in sessions(events)] == [None, "contained"]
+
+
+@pytest.mark.parametrize(
+    "detail",
+    [
+        {"initiationTimestamp": None},  # when it began: the record says
+        {"initiationMethod": "TRANSFER"},  # the same caller, counted on the first contact
+        {"initiationMethod": "X" * 100_000},
+        {"initiationMethod": None},
+    ],
+)
+def test_a_queued_event_that_cannot_say_the_session_leaves_it_to_the_record(
+    detail: dict[str, Any],
+) -> None:
+    connect = fresh()
+    first = translated(connect, json.dumps(queued(**detail)).encode())
+    assert [e["type"] for e in first] == ["call.queued"]  # the wait stands
+    assert connect.fill()["queued_sessions"] == 0
+    assert len(of(voice(connect, contact_record()), "ivr.session_ended")) == 1
+
+
+def test_without_an_ivr_application_a_queued_event_gives_no_session() -> None:
+    assert sessions(translated(fresh(""), json.dumps(queued()).encode())) == []
+
+
+def test_a_queued_event_started_at_connection_when_it_has_no_initiation_time() -> None:
+    event = queued(initiationTimestamp=None, connectedToSystemTimestamp=at(-20))
+    [started, _] = sessions(voice(fresh(), event))
+    assert started[1] == at(-20)
+
+
+@pytest.mark.parametrize("bad", ["yesterday", 1e308, "9" * 100_000, {"x": 1}, True])
+def test_a_hostile_initiation_time_rejects_the_event_and_keeps_nothing(bad: Any) -> None:
+    connect = fresh()
+    with pytest.raises(AdapterError, match="initiationTimestamp"):
+        connect.translate(json.dumps(queued(initiationTimestamp=bad)).encode())
+    assert connect.fill()["queued_sessions"] == 0
+    # Neither the wait nor the session was remembered: the corrected copy gives both.
+    events = translated(connect, json.dumps(queued()).encode())
+    assert sorted(e["type"] for e in events) == [
+        "call.queued", "ivr.session_ended", "ivr.session_started"
+    ]  # fmt: skip
+
+
+def test_a_session_started_after_its_queue_time_lasts_nothing() -> None:
+    # Clocks that disagree: the session never ends before it starts.
+    [end] = of(voice(fresh(), queued(initiationTimestamp=at(5))), "ivr.session_ended")
+    assert (end["occurred_at"], end["duration_seconds"]) == (at(5), 0)
+
+
+def test_the_sessions_given_when_queued_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    connect = filled(monkeypatch, queued)
+    assert connect.fill()["queued_sessions"] == 1.0
+    # c-0 and c-1 were forgotten: their records give their sessions (late, but counted);
+    # c-4's record, still remembered, gives none.
+    assert len(of(voice(connect, contact_record(contact="c-0")), "ivr.session_ended")) == 1
+    assert of(voice(connect, contact_record(contact="c-4")), "ivr.session_ended") == []

@@ -123,8 +123,17 @@ def test_a_transferred_caller_is_one_record_with_queue_agent_and_quality() -> No
     audio = record["QualityMetrics"]["Customer"]["Audio"]
     assert audio == {"QualityScore": quality_score(GOOD_MEDIA)[0], "PotentialQualityIssues": []}
     assert record["QualityMetrics"]["Agent"] is None  # no softphone measure simulated
+    # The session ends at the QUEUED contact event, to the millisecond, not minutes later
+    # with the record (which gives no second one).
+    [queued] = [w for w in written if w.get("detail", {}).get("eventType") == "QUEUED"]
+    assert queued["detail"]["initiationTimestamp"] == "2025-11-25T08:00:00.300Z"
     [ended] = [e for e in back if e["type"] == "ivr.session_ended"]
-    assert (ended["outcome"], ended["duration_seconds"]) == ("transferred", 46.0)
+    assert ended["outcome"] == "transferred"
+    assert ended["duration_seconds"] == pytest.approx(45.4)
+    assert ended["occurred_at"] == "2025-11-25T08:00:45.700Z"
+    assert [e["type"] for e in back].index("ivr.session_ended") < [e["type"] for e in back].index(
+        "call.answered"
+    )
     [media] = [e for e in back if e["type"] == "media.quality"]
     assert (media["trunk_id"], media["score_kind"]) == (TRUNK, "connect_quality")
     assert media.get("mos") is None  # never presented as an E-model MOS

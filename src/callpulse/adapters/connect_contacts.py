@@ -106,7 +106,13 @@ class ContactStreams:
         start = as_time(enqueued, "queueInfo.enqueueTimestamp")
         out.queued(start)
         if kind == "QUEUED":
-            return out.written()
+            # The flow handed the caller over: its IVR session ends now, not when the
+            # record comes after the talk and after-contact work (connect_voice).
+            session = self._voice.queued(detail, contact, start)
+            events = out.written()
+            if session:
+                self._voice.handed_over(contact)
+            return session + events
         agent_info = optional_object(get(detail, "agentInfo"), "agentInfo")
         connected = get(agent_info, "connectedToAgentTimestamp")
         if kind == "CONNECTED_TO_AGENT":

@@ -1,4 +1,5 @@
-"""What an Amazon Connect contact record says about the IVR, the telephony and the media.
+"""What an Amazon Connect contact record (and its QUEUED contact event) says about the IVR,
+the telephony and the media.
 
 Connect runs its own IVR (contact flows), carrier side and softphones, and names none of
 them in a contact record: there is no flow name, no trunk and no RTP statistics. What a
@@ -17,7 +18,14 @@ record does carry, per the Administrator Guide's "Contact records data model":
   ``CUSTOMER_DISCONNECT`` or ``CONTACT_FLOW_DISCONNECT``); ``error`` when the telephony
   failed (``TELECOM_PROBLEM``). Any other ending (no ``DisconnectReason``, as older records
   have, or ``OTHER`` / ``API`` / ``EXPIRED``...) says nothing of the flow: the session is
-  not counted (``ignored``: ``IVR_OUTCOME_UNKNOWN``), rather than guessed;
+  not counted (``ignored``: ``IVR_OUTCOME_UNKNOWN``), rather than guessed. A caller the
+  flow queued is told sooner by the contact events: Connect writes the record only when the
+  contact ends, for a queued caller after the talk and after-contact work, so a window of
+  sessions would see the contained callers at once and the transferred ones many minutes
+  late. The ``QUEUED`` contact event ends the session ``transferred`` at
+  ``queueInfo.enqueueTimestamp`` (started at ``initiationTimestamp``), and the record, or a
+  second event, then gives it no more; a contact whose ``QUEUED`` never came keeps its
+  session from the record (same ids either way);
 - the call's setup on the carrier side, one per ``INBOUND`` voice contact, on the one trunk
   a Connect instance has as far as its records say, :data:`TRUNK`: 503 for a
   ``TELECOM_PROBLEM``, 200 for a contact connected to the system;
@@ -67,10 +75,44 @@ class ContactVoice:
         self._ignored = ignored
         self._limit = limit
         self._done: OrderedDict[bytes, None] = OrderedDict()
+        # Contacts whose session a QUEUED contact event gave, until their record is read:
+        # the record must not give it again.
+        self._queued: OrderedDict[bytes, None] = OrderedDict()
 
     def fill(self) -> dict[str, float]:
-        """How full the memory of contacts read is."""
-        return {"voice_contacts": len(self._done) / self._limit}
+        """How full the memory of contacts is: records read, sessions given when queued."""
+        return {
+            "voice_contacts": len(self._done) / self._limit,
+            "queued_sessions": len(self._queued) / self._limit,
+        }
+
+    def queued(self, detail: dict[str, Any], contact: str, enqueued: float) -> list[V1]:
+        """The IVR session of a contact the flow handed to a queue, from its ``QUEUED``
+        contact event (``detail``): started at ``initiationTimestamp``, ended
+        ``transferred`` at ``enqueued``, as its record will say, but now rather than
+        after the talk and after-contact work. None if the contact's record or an earlier
+        event gave it, if no application is counted, if the contact did not come in
+        (``initiationMethod`` other than ``INBOUND``), or if the event does not say when it
+        began (its record, which always does, then gives it). Nothing is remembered:
+        :meth:`handed_over` is called once the whole event was read."""
+        key = digest(contact)
+        if self._application is None or key in self._done or key in self._queued:
+            return []
+        if str(get(detail, "initiationMethod")).upper() != "INBOUND":
+            return []
+        field = "initiationTimestamp"
+        initiated = get(detail, field)
+        if initiated is None:
+            field = "connectedToSystemTimestamp"
+            initiated = get(detail, field)
+        if initiated is None:
+            return []
+        started = as_time(initiated, field)
+        return self._pair(self._key(contact), contact, started, enqueued, "transferred")
+
+    def handed_over(self, contact: str) -> None:
+        """Remember that a contact event gave ``contact``'s session."""
+        _remember(self._queued, digest(contact), self._limit)
 
     def events(self, doc: dict[str, Any], contact: str) -> list[V1]:
         """The IVR, setup and media events of one voice contact record, none if its contact
@@ -80,7 +122,7 @@ class ContactVoice:
             return []
         if str(get(doc, "InitiationMethod")).upper() != "INBOUND":
             return []
-        key = f"amazon-connect|{contact}|voice".encode()
+        key = self._key(contact)
         initiated = get(doc, "InitiationTimestamp") or get(doc, "ConnectedToSystemTimestamp")
         if initiated is None:
             # The data model always has it: a record without says nothing of when the call
@@ -95,7 +137,7 @@ class ContactVoice:
             code = 503 if reason in _TELECOM else 200
             out.append(self._event(key, _SETUP, "call.setup", started, trunk_id=TRUNK,
                                    call_id=contact, sip_code=code))  # fmt: skip
-        if connected and self._application:
+        if connected and self._application and digest(contact) not in self._queued:
             out += self._session(doc, key, contact, started, reason)
         out += self._media(doc, key, contact)
         return out
@@ -103,9 +145,8 @@ class ContactVoice:
     def done(self, contact: str) -> None:
         """Remember that ``contact`` gave its events."""
         key = digest(contact)
-        if key not in self._done and len(self._done) >= self._limit:
-            self._done.popitem(last=False)
-        self._done[key] = None
+        _remember(self._done, key, self._limit)
+        self._queued.pop(key, None)  # the record is read: _done stands for it now
 
     def _session(
         self, doc: dict[str, Any], key: bytes, contact: str, started: float, reason: str
@@ -130,7 +171,12 @@ class ContactVoice:
             return []
         if end is None:
             end = _disconnected(doc)
-        ended = max(started, as_time(*end))
+        return self._pair(key, contact, started, as_time(*end), outcome)
+
+    def _pair(self, key: bytes, contact: str, started: float, end: float, outcome: str) -> list[V1]:
+        """A session's start and end: the same ids whichever of a contact's event and
+        record gives it."""
+        ended = max(started, end)
         ids = {"session_id": contact, "application": self._application}
         return [
             self._event(key, _STARTED, "ivr.session_started", started, **ids, call_id=contact),
@@ -169,6 +215,18 @@ class ContactVoice:
 
     def _event(self, key: bytes, index: int, kind: str, when: float, **fields: Any) -> V1:
         return v1(key, index, kind, when, self._site, **fields)
+
+    @staticmethod
+    def _key(contact: str) -> bytes:
+        """What a contact's voice events' ids are made of."""
+        return f"amazon-connect|{contact}|voice".encode()
+
+
+def _remember(table: OrderedDict[bytes, None], key: bytes, limit: int) -> None:
+    """Add ``key`` to ``table``, forgetting the oldest past ``limit``."""
+    if key not in table and len(table) >= limit:
+        table.popitem(last=False)
+    table[key] = None
 
 
 def _disconnected(doc: dict[str, Any]) -> tuple[Any, str]:

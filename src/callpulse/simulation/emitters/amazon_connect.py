@@ -23,7 +23,7 @@ from types import MappingProxyType
 from typing import Any
 
 from callpulse.adapters.connect_voice import TRUNK
-from callpulse.core.timefmt import rfc3339
+from callpulse.core.timefmt import instant, rfc3339
 from callpulse.simulation.emitters.base import ACD_TYPES
 from callpulse.simulation.emitters.connect_calls import (
     MAX_CALLS,
@@ -88,7 +88,8 @@ class AmazonConnectEmitter:
         if kind == "agent.state":
             return [self._agent_event(event, when)]
         ended = self._contacts.see(event)
-        out = [] if kind in VOICE_TYPES else self._acd_event(event, when)
+        contact = ended or self._contacts.get(event.get("call_id") or "")
+        out = [] if kind in VOICE_TYPES else self._acd_event(event, when, contact)
         if ended is not None:
             out.append(self._record(ended, when))
         return out
@@ -102,28 +103,38 @@ class AmazonConnectEmitter:
         ``connect_quality`` score of the customer's leg alone)."""
         ended = self._kept.see(event)
         out = [] if event["type"] in VOICE_TYPES else [event]
+        if event["type"] == "call.queued":
+            out = self._kept_queued(event["call_id"]) + out
         if ended is not None:
             out += self._kept_voice(ended)
         return out
 
-    def _acd_event(self, event: Mapping[str, Any], when: float) -> list[bytes]:
-        """The contact event of an ACD event (its contact record is written apart)."""
+    def _acd_event(
+        self, event: Mapping[str, Any], when: float, contact: Contact | None
+    ) -> list[bytes]:
+        """The contact event of an ACD event (its contact record is written apart), of
+        ``contact`` (what is known of the caller's contact, if anything)."""
         kind, call_id, queue = event["type"], event["call_id"], event["queue"]
+        # Every contact event says when its contact began (the adapter starts a queued
+        # caller's IVR session there).
+        began = {}
+        if contact is not None and contact.initiated is not None:
+            began["initiationTimestamp"] = rfc3339(contact.initiated)
         if kind == "call.queued":
             self._enqueued(call_id, when)
-            return [self._contact_event("QUEUED", call_id, queue, when, when)]
+            return [self._contact_event("QUEUED", call_id, queue, when, when, **began)]
         if kind == "call.answered":
             enqueued = self._enqueued(call_id, when - event["wait_seconds"])
             self._agents[event["agent_id"]] = ("on_call", call_id)
             agent = {"agentArn": self._agent_arn(event["agent_id"]),
                      "connectedToAgentTimestamp": rfc3339(when)}  # fmt: skip
             return [self._contact_event("CONNECTED_TO_AGENT", call_id, queue, enqueued, when,
-                                        agentInfo=agent)]  # fmt: skip
+                                        agentInfo=agent, **began)]  # fmt: skip
         if kind in ("call.abandoned", "call.callback_requested"):
             self._calls.pop(call_id, None)
             return [self._contact_event("DISCONNECTED", call_id, queue,
                                         when - event["wait_seconds"], when,
-                                        disconnectTimestamp=rfc3339(when))]  # fmt: skip
+                                        disconnectTimestamp=rfc3339(when), **began)]  # fmt: skip
         if kind == "call.completed":
             enqueued = self._calls.pop(call_id, None)
             hangup = when - event["acw_seconds"]
@@ -132,8 +143,8 @@ class AmazonConnectEmitter:
                      "connectedToAgentTimestamp": rfc3339(connected)}  # fmt: skip
             # The contact event of the hang-up, sent when the call's facts are complete here.
             return [self._contact_event("DISCONNECTED", call_id, queue, enqueued, hangup,
-                                        agentInfo=agent,
-                                        disconnectTimestamp=rfc3339(hangup))]  # fmt: skip
+                                        agentInfo=agent, disconnectTimestamp=rfc3339(hangup),
+                                        **began)]  # fmt: skip
         return []
 
     # --- contacts ----------------------------------------------------------------------
@@ -230,6 +241,29 @@ class AmazonConnectEmitter:
             record["QualityMetrics"] = {"Agent": None, "Customer": {"Audio": audio}}
         return _encode(record)
 
+    def _kept_queued(self, call_id: str) -> list[dict[str, Any]]:
+        """The IVR session the adapter reads from a caller's ``QUEUED`` contact event: to
+        the millisecond, from the contact's start to its queueing, ``transferred``; once
+        per contact (its record then gives none)."""
+        contact = self._kept.get(call_id)
+        if contact is None or contact.told or not self._session_counted(contact):
+            return []
+        assert contact.initiated is not None  # a call event starts its contact (Contacts)
+        assert contact.enqueued is not None
+        contact.told = True
+        started, ended = instant(contact.initiated), instant(contact.enqueued)
+        return _session(contact, self._application(contact), started.timestamp(),
+                        ended.timestamp(), "transferred")  # fmt: skip
+
+    def _session_counted(self, contact: Contact) -> bool:
+        """Whether the adapter counts ``contact``'s IVR session at all."""
+        return contact.connected and bool(self.ivr_application)
+
+    def _application(self, contact: Contact) -> str:
+        # Each instance names its own flows' application (the runner configures each
+        # site's adapter with the scenario's name for the site's IVR).
+        return contact.application or self.ivr_application
+
     def _kept_voice(self, contact: Contact) -> list[dict[str, Any]]:
         """What the adapter reads of ``contact``'s record besides its queue: its setup, IVR
         session and media (callpulse.adapters.connect_voice), as events v1."""
@@ -239,9 +273,7 @@ class AmazonConnectEmitter:
         telecom = contact.reason == TELECOM_PROBLEM
 
         def event(index: int, kind: str, at: float, **fields: Any) -> dict[str, Any]:
-            return {"schema_version": 1, "event_id": f"{contact.contact_id}|voice|{index}",
-                    "type": kind, "occurred_at": rfc3339(at), "site": contact.site,
-                    **fields}  # fmt: skip
+            return _kept_event(contact, index, kind, at, **fields)
 
         out = []
         if telecom or contact.connected:
@@ -255,17 +287,8 @@ class AmazonConnectEmitter:
             outcome = "contained"
         elif telecom:
             outcome = "error"
-        if contact.connected and self.ivr_application and outcome is not None:
-            # Each instance names its own flows' application (the runner configures each
-            # site's adapter with the scenario's name for the site's IVR).
-            application = contact.application or self.ivr_application
-            ids = {"session_id": contact.contact_id, "application": application}
-            ended = max(started, end)
-            out += [
-                event(1, "ivr.session_started", started, **ids, call_id=contact.contact_id),
-                event(2, "ivr.session_ended", ended, **ids, outcome=outcome,
-                      duration_seconds=ended - started),
-            ]  # fmt: skip
+        if self._session_counted(contact) and not contact.told and outcome is not None:
+            out += _session(contact, self._application(contact), started, end, outcome)
         if contact.media is not None:
             score, _ = quality_score(contact.media)
             out.append(event(3, "media.quality", whole(contact.ended), trunk_id=TRUNK,
@@ -336,6 +359,29 @@ class AmazonConnectEmitter:
 
     def _queue_arn(self, queue: str) -> str:
         return f"{self.instance}/queue/{queue}"
+
+
+def _kept_event(
+    contact: Contact, index: int, kind: str, at: float, **fields: Any
+) -> dict[str, Any]:
+    """An event v1 the adapter reads of ``contact``, with ids of the contact's own."""
+    return {"schema_version": 1, "event_id": f"{contact.contact_id}|voice|{index}",
+            "type": kind, "occurred_at": rfc3339(at), "site": contact.site,
+            **fields}  # fmt: skip
+
+
+def _session(
+    contact: Contact, application: str, started: float, end: float, outcome: str
+) -> list[dict[str, Any]]:
+    """The IVR session of ``contact`` from ``started`` to ``end`` (never before it began)."""
+    ids = {"session_id": contact.contact_id, "application": application}
+    ended = max(started, end)
+    return [
+        _kept_event(contact, 1, "ivr.session_started", started, **ids,
+                    call_id=contact.contact_id),
+        _kept_event(contact, 2, "ivr.session_ended", ended, **ids, outcome=outcome,
+                    duration_seconds=ended - started),
+    ]  # fmt: skip
 
 
 def _whole(when: float) -> str:

@@ -14,8 +14,9 @@ once the contact has ended:
   contact at all;
 - an IVR session that ends in the flow ends the contact: ``contained`` with
   ``CONTACT_FLOW_DISCONNECT`` (the flow's Disconnect block), the caller's ``hangup`` with
-  ``CUSTOMER_DISCONNECT``; ``transferred`` goes on to the queue, and the contact ends when
-  the caller gives up or the agent's after-contact work does;
+  ``CUSTOMER_DISCONNECT``; ``transferred`` goes on to the queue (whose ``QUEUED`` contact
+  event ends the session, as the adapter reads it), and the contact ends when the caller
+  gives up or the agent's after-contact work does;
 - the media becomes ``QualityMetrics.Customer.Audio`` (:func:`quality_score`).
 """
 
@@ -55,6 +56,7 @@ class Contact:
     reason: str | None = None  # DisconnectReason
     completed: Mapping[str, Any] | None = None  # the call.completed that ended it
     application: str | None = None  # its IVR session's, as the scenario names the site's IVR
+    told: bool = False  # its QUEUED contact event gave its IVR session (not the record)
 
 
 class Contacts:
@@ -118,6 +120,10 @@ class Contacts:
             return self._end(call.contact_id, hangup, "CUSTOMER_DISCONNECT")
         self._started(call, call.enqueued if call.enqueued is not None else when)
         return None
+
+    def get(self, call_id: str) -> Contact | None:
+        """The contact of ``call_id``, while it lasts."""
+        return self._calls.get(call_id)
 
     def _get(self, call_id: str, site: str) -> Contact:
         call = self._calls.get(call_id)

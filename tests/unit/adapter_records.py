@@ -178,11 +178,14 @@ def connect_agent_event(agent_arn: str, queue_arns: list[str], n: int) -> bytes:
 
 
 def connect_contact_event(contact: str, queue_arn: str, n: int, kind: str = "QUEUED") -> bytes:
-    """A contact event ``kind`` of a voice contact queued in ``queue_arn``."""
+    """A contact event ``kind`` of an inbound voice contact queued in ``queue_arn`` (a
+    QUEUED one also ends the contact's IVR session)."""
     detail = {
         "eventType": kind,
         "contactId": contact,
         "channel": "VOICE",
+        "initiationMethod": "INBOUND",
+        "initiationTimestamp": _at(n),
         "queueInfo": {"queueArn": queue_arn, "enqueueTimestamp": _at(n)},
     }
     return json.dumps(

@@ -23,7 +23,8 @@ def event(kind: str, at: str, **fields: Any) -> dict[str, Any]:
 
 
 def adapter() -> AsteriskAmi:
-    return AsteriskAmi(AsteriskAmiOptions(site="lon1"))
+    # Configured as the runner configures lon1's instance: its IVR application's context.
+    return AsteriskAmi(AsteriskAmiOptions(site="lon1", ivr_contexts=["lon1-main"]))
 
 
 def test_a_refused_setup_is_a_channel_hung_up_before_it_came_up() -> None:
@@ -116,11 +117,14 @@ def test_a_day_reads_back_as_the_format_keeps_it(scenario: str) -> None:
     def fact(e: dict[str, Any]) -> tuple[Any, ...]:
         measures = ("sip_code", "state", "channels_in_use", "packet_loss_ratio", "jitter_ms",
                     "rtt_ms", "mos", "post_dial_delay_ms")  # fmt: skip
+        ivr = ("session_id", "call_id", "application", "outcome", "duration_seconds")
         return (e["type"], e["occurred_at"][:23], e.get("trunk_id"),
-                *(e.get(m) for m in measures))  # fmt: skip
+                *(e.get(m) for m in measures + ivr))  # fmt: skip
 
-    assert sorted(map(fact, back)) == sorted(map(fact, kept))
+    assert sorted(map(fact, back), key=repr) == sorted(map(fact, kept), key=repr)
     assert any(e["type"] == "media.quality" for e in back)
+    outcomes = {e["outcome"] for e in back if e["type"] == "ivr.session_ended"}
+    assert outcomes == {"contained", "hangup", "transferred"}
     codes = {e["sip_code"] for e in back if e["type"] == "call.setup"}
     states = [e["state"] for e in back if e["type"] == "trunk.status" and e.get("state")]
     if scenario == "trunk-failure":  # the trunk fails at 15 min, for 20
@@ -153,3 +157,98 @@ def test_trunkdown_through_ami_comes_from_its_qualify_events(
     report, problems = _through("asterisk-ami", scenario.load("trunk-failure"), settings)
     assert "TrunkDown" not in report.fired
     assert any(p.startswith("TrunkDown") and "events v1 1" in p for p in problems), problems
+
+
+# --- IVR sessions ------------------------------------------------------------------------
+
+START, END = "2025-11-24T16:00:31.640Z", "2025-11-24T16:01:16.905Z"
+
+
+def ivr_day(outcome: str, answered: bool = True) -> list[dict[str, Any]]:
+    """A caller's day: its leg answered, its IVR session and what follows its end."""
+    session = {"session_id": "lon1-c7-ivr", "application": "lon1-main"}
+    day = [setup(200)] if answered else []
+    day.append(event("ivr.session_started", START, call_id="lon1-c7", **session))
+    day.append(event("ivr.session_ended", END, outcome=outcome, duration_seconds=45.265, **session))
+    if outcome == "transferred":
+        day.append(event("call.queued", END, call_id="lon1-c7", queue="billing", priority=0))
+    return day
+
+
+def played_ivr(
+    day: list[dict[str, Any]],
+) -> tuple[list[bytes], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The AMI events ``day`` makes, what the adapter reads of them, and ``as_kept``'s."""
+    emitter, reference = AsteriskAmiEmitter(), AsteriskAmiEmitter()
+    records = [r for e in day for r in emitter.emit(e)]
+    kept = [k for e in day for k in reference.as_kept(e) if k["type"].startswith("ivr.")]
+    back = [e for e in translated(adapter(), *records) if e["type"].startswith("ivr.")]
+    return records, back, kept
+
+
+def names(records: list[bytes]) -> list[str]:
+    return [
+        f"{e.name}:{e.get('Application')}" if e.name == "Newexten" else e.name
+        for e in map(read, records)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "after", "read_as"),
+    [
+        ("transferred", ["QueueCallerJoin"], "transferred"),
+        ("contained", ["Newexten:Hangup", "Hangup"], "contained"),
+        ("hangup", ["Hangup"], "hangup"),
+        ("error", ["Hangup"], "hangup"),  # AMI cannot tell an IVR's failure from a hang-up
+    ],
+)
+def test_an_ivr_session_runs_on_the_callers_channel_and_ends_as_asterisk_shows_it(
+    outcome: str, after: list[str], read_as: str
+) -> None:
+    records, back, kept = played_ivr(ivr_day(outcome))
+    assert names(records) == ["Newchannel", "Newstate", "Newexten:Background", *after]
+    channels = {read(r).get("Channel") for r in records}
+    assert len(channels) == 1  # all on the caller's trunk leg
+    entered = read(records[2])
+    assert (entered.get("Context"), entered.get("Timestamp")) == ("lon1-main", "1764000031.640000")
+    assert [read(r).name for r in records].count("Hangup") <= 1  # one per channel
+    started, ended = back
+    uid = read(records[0]).get("Uniqueid")
+    assert (started["type"], started["session_id"], started["call_id"]) == (
+        "ivr.session_started", uid, uid,
+    )  # fmt: skip
+    assert (ended["application"], ended["outcome"]) == ("lon1-main", read_as)
+    assert ended["duration_seconds"] == pytest.approx(45.265, abs=1e-6)
+    assert back == [k | {"event_id": b["event_id"], "schema_version": 1} for k, b in
+                    zip(kept, back, strict=True)]  # fmt: skip
+
+
+def test_a_transferred_caller_joins_the_queue_it_is_queued_in() -> None:
+    records, _, _ = played_ivr(ivr_day("transferred"))
+    joined = read(records[-1])
+    assert (joined.name, joined.get("Queue"), joined.get("Timestamp")) == (
+        "QueueCallerJoin", "billing", "1764000076.905000",
+    )  # fmt: skip
+
+
+def test_a_caller_on_no_trunk_leg_runs_its_ivr_on_a_local_channel() -> None:
+    records, back, kept = played_ivr(ivr_day("contained", answered=False))
+    assert names(records) == ["Newchannel", "Newexten:Background", "Newexten:Hangup", "Hangup"]
+    assert (read(records[0]).get("Channel") or "").startswith("Local/")
+    assert [e["outcome"] for e in back if e["type"] == "ivr.session_ended"] == ["contained"]
+    assert [e["session_id"] for e in back] == [e["session_id"] for e in kept]
+
+
+def test_the_ivr_rules_fire_through_ami_on_an_ivr_backend_outage() -> None:
+    # The sessions go through AMI, the backend errors stay events v1: errors per session
+    # and containment come out as events v1's, and the same IVR alerts fire.
+    from callpulse.cli.scenario import _through
+    from callpulse.config import Settings
+    from callpulse.shipped import shipped
+    from callpulse.simulation import scenario
+
+    settings = Settings(rule_files=[shipped("rules.yaml")])
+    report, problems = _through("asterisk-ami", scenario.load("ivr-backend-outage"), settings)
+    assert not problems, problems
+    assert {"IvrBackendErrors", "IvrContainmentCollapse"} <= set(report.fired)
+    assert {app for _, app in report.ivr} == {"lon1-main", "nyc1-main"}

@@ -97,6 +97,9 @@ TRUNK_FORMATS = {
     "freeswitch-channel": "TrunkAnswerSeizureRatioLow, TrunkDown",
     "asterisk-ami": "TrunkAnswerSeizureRatioLow, TrunkDown",  # TrunkDown from ContactStatus
 }
+# The trunk formats that carry the IVR sessions too, and the IVR rules that fire through
+# each on ivr-backend-outage (the backend's errors stay events v1, counted per session).
+IVR_FORMATS = {"asterisk-ami": {"IvrBackendErrors", "IvrContainmentCollapse"}}
 
 
 @pytest.mark.parametrize("fmt", ACD_FORMATS)
@@ -149,11 +152,16 @@ def test_every_scenario_through_each_trunk_format_agrees_with_events_v1(fmt: str
     result = cli("scenario", "check", "--format", fmt)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("PASS") == len(scenarios.names())
+    sessions = ", IVR sessions" if fmt in IVR_FORMATS else ""
     assert result.stdout.count(
-        "0 rejected; queue counts, trunk figures and alerts as events v1's"
+        f"0 rejected; queue counts, trunk figures{sessions} and alerts as events v1's"
     ) == len(scenarios.names())
     trunk_failure = result.stdout.split("PASS  trunk-failure")[1]
     assert f"fired through it: {TRUNK_FORMATS[fmt]}\n" in trunk_failure
+    if fmt in IVR_FORMATS:
+        outage = result.stdout.split("PASS  ivr-backend-outage")[1].split("PASS")[0]
+        fired = outage.split("fired through it: ")[1].split("\n")[0].split(", ")
+        assert IVR_FORMATS[fmt] <= set(fired), outage
     normal_day = result.stdout.split("PASS  normal-day")[1].split("PASS")[0]
     assert "fired through it: nothing" in normal_day
 

@@ -277,9 +277,9 @@ class AsteriskAmi:
             self.ignored.add("Newexten:h")
             return True
         channel = self._channel(event)
-        if channel.application is not None:
+        if channel.application is not None:  # the IVR goes on: only its Hangup() is news
             channel.ivr_hung_up = (event.get("Application") or "").lower() == "hangup"
-            return False
+            return channel.ivr_hung_up
         if channel.ended:
             return False
         session = event.channel_id()

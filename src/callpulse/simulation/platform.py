@@ -125,14 +125,19 @@ class PlatformFeed:
         applications: Mapping[str, str] | None = None,
     ) -> None:
         """``applications``: each site's IVR application. A format told to name one
-        (``ivr_application``) names each site's own, as each instance is configured."""
+        (``ivr_application``) names each site's own, as each instance is configured; one
+        told which dialplan contexts are IVRs (``ivr_contexts``) is told the site's own,
+        which its emitter writes as the IVR's context."""
         sites = list(sites)
         self.writer = PlatformWriter(fmt.format, sites)
         self.adapters: dict[str, Adapter] = {}
         for site in sites:
-            update = {"site": site}
-            if fmt.ivr_application and (applications or {}).get(site):
-                update["ivr_application"] = (applications or {})[site]
+            update: dict[str, Any] = {"site": site}
+            application = (applications or {}).get(site)
+            if fmt.ivr_application and application:
+                update["ivr_application"] = application
+            if fmt.ivr_contexts and application:
+                update["ivr_contexts"] = [application]
             adapter = records.build(fmt.model_copy(update=update))
             assert adapter is not None, "a platform feed needs a platform format"
             topic = topic_of(fmt.format, site)

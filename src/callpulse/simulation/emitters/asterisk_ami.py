@@ -22,18 +22,36 @@ channel on the carrier's PJSIP endpoint: ``Channel`` ``PJSIP/<trunk>-<sequence>`
   (one contact per trunk; a real res_pjsip also raises the endpoint's ``PeerStatus``, which
   the adapter reads as the same state again).
 
+- A caller's IVR session runs on the caller's channel (``ivr.session_started`` names the call
+  whose ``call.setup`` answered it): a ``Newexten`` into the dialplan context named as the
+  scenario's IVR application when it starts (the adapter's ``ivr_contexts`` lists each
+  site's application, so it reports the sessions under the same name). It ends as
+  Asterisk shows it: ``transferred``, by the ``QueueCallerJoin`` of the queue the caller
+  joins (written when the simulator queues the call, which it ``watches``; without
+  ``Position`` and ``Count``: the queue's depth is not followed here, and the adapter does
+  not read them); ``contained``, by the IVR's ``Hangup()`` (a ``Newexten`` with
+  ``Application: Hangup``) and then the channel's ``Hangup``; ``hangup`` by the channel's
+  ``Hangup`` alone. An ``error`` ending is one AMI cannot tell from a hang-up (no event
+  says the IVR failed): the channel hangs up and the adapter reads ``hangup``. The caller's
+  channel hangs up once, at the session's end unless the caller goes on to a queue. A
+  caller with no answered trunk leg (a site without trunks) runs its IVR on a channel of
+  the PBX's own (``Local/``), which is no trunk; one that goes on to a queue is not hung up
+  (its call's end is not followed here). IVR input and backend errors, and IVR ports,
+  stay events v1: AMI sees no backend.
+
 What the events cannot carry: the simulator's E-model MOS (Asterisk scores a leg with its
 own MES, another series: the value is written without ``rxmes``/``txmes``, as Asterisk
 wrote it before MES), the far end's view (``rxjitter``, ``rlp``: what the carrier reported
 by RTCP, which the simulator does not model: written 0), post-dial delay (AMI says when the
 PBX answered, not when the carrier's INVITE rang), a trunk's capacity (no AMI event has it:
 ``kpi.trunk_channels``), the media of a leg that ended without an agent (none is measured),
-and the hangups of legs still up when the day ends. IVR sessions stay events v1.
+and the hangups of legs still up when the day ends.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
@@ -46,6 +64,22 @@ UNMAPPED_CAUSE = 127  # interworking, unspecified: a code RFC 3398 maps no cause
 _PREFERRED = {503: 41, 486: 17}  # the cause Asterisk's PJSIP gives a refusal of that code
 _CAUSE_TEXT = {16: "Normal Clearing", 17: "User busy", 41: "Temporary failure"}
 UP, RING = 6, 4  # ChannelState (include/asterisk/channelstate.h)
+# The context an IVR is told to read when no scenario names one; the runner gives each
+# site's adapter the site's own IVR application instead (callpulse.simulation.platform).
+IVR_CONTEXT = "ivr-main"
+_SESSION_TYPES = frozenset({"ivr.session_started", "ivr.session_ended"})
+QUEUED = "call.queued"
+
+
+@dataclass(frozen=True, slots=True)
+class _Session:
+    """An open IVR session: its caller's call, channel and Uniqueid, when it started."""
+
+    call: str | None
+    channel: str
+    uid: str
+    started: float
+    local: bool  # on a channel of the PBX's own, not a trunk leg
 
 
 def cause_for(code: int) -> int:
@@ -59,12 +93,13 @@ class AsteriskAmiEmitter:
     """An Emitter writing one Asterisk's AMI events for its trunk legs and trunk states."""
 
     format = FORMAT
-    carries = frozenset({"call.setup", "media.quality", "trunk.status"})
+    carries = frozenset({"call.setup", "media.quality", "trunk.status", *_SESSION_TYPES})
     merges: Mapping[str, str] = MappingProxyType({})
     acw_carried = True  # the queues stay events v1: nothing of theirs is lost
     whole_seconds = False  # Timestamp has microseconds
-    adapter_options: Mapping[str, Any] = MappingProxyType({})  # trunks: any named peer
-    watches = WATCHED
+    # Trunks: any named peer. IVR: the contexts of the IVR applications (per site, its own).
+    adapter_options: Mapping[str, Any] = MappingProxyType({"ivr_contexts": [IVR_CONTEXT]})
+    watches = WATCHED | {QUEUED}  # a queued caller's channel joins the queue
 
     def __init__(self, hostname: str = "pbx1") -> None:
         self.hostname = hostname
@@ -75,6 +110,12 @@ class AsteriskAmiEmitter:
         self._kept = Legs()  # what as_kept gives back
         self._kept_states: dict[tuple[str, str], str] = {}
         self._in_use: dict[tuple[str, str], int] = {}  # (site, trunk) -> channels, as counted
+        self._sessions: dict[str, _Session] = {}  # open IVR sessions, by v1 session id
+        self._joining: dict[str, tuple[str, str]] = {}  # call -> its Local channel, to queue
+        self._kept_sequence: dict[str, int] = {}  # site -> channels, as emit numbers them
+        self._kept_uids: dict[str, str] = {}  # call -> its leg's Uniqueid, while it is up
+        self._kept_sessions: dict[str, _Session] = {}
+        self._kept_joining: dict[str, tuple[_Session, dict[str, Any]]] = {}  # call -> its end
 
     def emit(self, event: Mapping[str, Any]) -> list[bytes]:
         """The AMI events ``event`` makes Asterisk raise: a setup's channel at once, an
@@ -86,15 +127,25 @@ class AsteriskAmiEmitter:
             return self._status(body)
         if kind == "call.setup":
             return self._setup(body)
+        if kind == QUEUED:
+            return self._queue_join(body)
+        written = []
+        if kind == "ivr.session_started":
+            written = self._session_started(body)
+        elif kind == "ivr.session_ended":
+            written = self._session_ended(body)
         ended = self._legs.ended(body)
-        return [] if ended is None else [self._hangup(ended)]
+        return written if ended is None else [*written, self._hangup(ended)]
 
     def as_kept(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         """Events v1 as these AMI events keep them: a setup without its post-dial delay, its
         code the one its Q.850 cause reads back as; the trunk's channels in use at each
         channel's start and end; a leg's media as its packet counts give the loss, its
         jitter and round trip to the microsecond, without MOS; a trunk's state only when it
-        changes, with the channels counted then and no total."""
+        changes, with the channels counted then and no total. A setup, a leg's media and an
+        IVR session name the channel's ``Uniqueid`` as their call (and session); a session
+        ends transferred when its caller joins a queue, ``error`` reads as ``hangup``, and
+        its duration is the span between the two events' ``Timestamp``."""
         kind = event["type"]
         if kind == "trunk.status":
             key = (event["site"], event["trunk_id"])
@@ -104,23 +155,67 @@ class AsteriskAmiEmitter:
             kept = {k: v for k, v in event.items() if k != "channels_total"}
             return [kept | {"channels_in_use": self._in_use.get(key, 0)}]
         if kind == "call.setup":
+            uid = self._kept_uid(event)
             setup = {k: v for k, v in event.items() if k != "post_dial_delay_ms"}
+            setup["call_id"] = uid
             opened = self._counted(event, +1, "open")
             if 200 <= event["sip_code"] < 300:
                 self._kept.answered(event)
+                self._kept_uids[event.get("call_id") or event["event_id"]] = uid
                 return [opened, setup]
             setup["sip_code"] = cause_code(str(cause_for(event["sip_code"])))
             return [opened, setup, self._counted(event, -1, "close")]
+        if kind == QUEUED:
+            joining = self._kept_joining.pop(event.get("call_id") or "", None)
+            if joining is None:
+                return [event]
+            session, ending = joining
+            return [_session_end(session, ending, "transferred", event["occurred_at"]), event]
+        if kind == "ivr.session_started":
+            out = [self._kept_start(event)]
+        elif kind == "ivr.session_ended":
+            out = self._kept_end(event)
+        else:
+            out = [] if kind == "media.quality" else [event]
         ended = self._kept.ended(event)
-        out = [] if kind == "media.quality" else [event]
         if ended is None:
             return out
+        setup = ended.leg.setup
+        channel = self._kept_uids.pop(setup.get("call_id") or setup["event_id"], None)
         media = _kept_media(ended) if ended.media is not None else None
         if media is not None:
-            out.append(media)
-        closing = ended.leg.setup | {"occurred_at": ended.occurred_at}
+            out.append(media if channel is None else media | {"call_id": channel})
+        closing = setup | {"occurred_at": ended.occurred_at}
         out.append(self._counted(closing, -1, "close"))
         return out
+
+    def _kept_uid(self, event: Mapping[str, Any]) -> str:
+        """The ``Uniqueid`` :meth:`emit` gives the next channel of ``event``'s site."""
+        site = event["site"]
+        sequence = self._kept_sequence[site] = self._kept_sequence.get(site, 0) + 1
+        return f"{int(seconds(event['occurred_at']))}.{sequence}"
+
+    def _kept_start(self, event: dict[str, Any]) -> dict[str, Any]:
+        call = event.get("call_id")
+        uid = self._kept_uids.get(call) if call else None
+        local = uid is None
+        if uid is None:  # the caller's channel is a Local one, numbered as it is made
+            uid = self._kept_uid(event)
+        at = seconds(event["occurred_at"])
+        self._kept_sessions[event["session_id"]] = _Session(call, "", uid, at, local)
+        return event | {"session_id": uid, "call_id": uid}
+
+    def _kept_end(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        session = self._kept_sessions.pop(event["session_id"], None)
+        if session is None:
+            return []
+        outcome = event["outcome"]
+        if outcome == "transferred":  # ends when the caller joins the queue, if it does
+            if session.call is not None:
+                self._kept_joining[session.call] = (session, event)
+            return []
+        outcome = "contained" if outcome == "contained" else "hangup"
+        return [_session_end(session, event, outcome, event["occurred_at"])]
 
     def _counted(self, setup: dict[str, Any], change: int, why: str) -> dict[str, Any]:
         """The channel count the adapter writes as a leg of ``setup`` opens or closes."""
@@ -158,6 +253,57 @@ class AsteriskAmiEmitter:
             headers["ChanVariable"] = f"RTPAUDIOQOS={_qos(ended)}"
         return self._event("Hangup", ended.at, headers)
 
+    def _session_started(self, started: dict[str, Any]) -> list[bytes]:
+        """The caller's channel entering the IVR's context (a Local channel of its own
+        first, for a caller with no answered trunk leg)."""
+        at, call = seconds(started["occurred_at"]), started.get("call_id")
+        written = []
+        found = self._channels.get(call) if call else None
+        local = found is None
+        if found is None:
+            self._sequence += 1
+            found = (f"Local/s@from-carrier-{self._sequence:08x};2", f"{int(at)}.{self._sequence}")
+            written.append(self._event("Newchannel", at, self._channel(*found, RING)))
+        channel, uid = found
+        self._sessions[started["session_id"]] = _Session(call, channel, uid, at, local)
+        context = started["application"]
+        entered = self._channel(channel, uid, UP, context=context)
+        written.append(self._event("Newexten", at, entered | _app("Background", "main-menu")))
+        return written
+
+    def _session_ended(self, ending: dict[str, Any]) -> list[bytes]:
+        """What Asterisk raises as the IVR lets the caller go: nothing yet for a transfer
+        (the queue's join says it); the IVR's ``Hangup()`` for a contained caller; the
+        channel's own ``Hangup`` for a Local channel (a trunk leg's comes with the leg's
+        end, :class:`Legs`)."""
+        session = self._sessions.pop(ending["session_id"], None)
+        if session is None:
+            return []
+        at = seconds(ending["occurred_at"])
+        if ending["outcome"] == "transferred":
+            if session.local and session.call is not None:
+                self._joining[session.call] = (session.channel, session.uid)
+            return []
+        written = []
+        if ending["outcome"] == "contained":
+            hangup_app = self._channel(
+                session.channel, session.uid, UP, context=ending["application"], priority=2
+            )
+            written.append(self._event("Newexten", at, hangup_app | _app("Hangup", "")))
+        if session.local:
+            headers = self._channel(session.channel, session.uid, UP, CLEARING)
+            written.append(self._event("Hangup", at, headers))
+        return written
+
+    def _queue_join(self, queued: dict[str, Any]) -> list[bytes]:
+        """A queued caller's channel joining the queue (``app_queue.c``), if it has one."""
+        call = queued.get("call_id") or ""
+        found = self._channels.get(call) or self._joining.pop(call, None)
+        if found is None:
+            return []
+        headers = self._channel(*found, UP) | {"Queue": queued["queue"]}
+        return [self._event("QueueCallerJoin", seconds(queued["occurred_at"]), headers)]
+
     def _status(self, status: dict[str, Any]) -> list[bytes]:
         trunk, state = status["trunk_id"], status.get("state")
         if state is None or self._states.get(trunk) == state:
@@ -173,17 +319,24 @@ class AsteriskAmiEmitter:
         return [self._event("ContactStatus", seconds(status["occurred_at"]), headers)]
 
     def _channel(
-        self, channel: str, uid: str, state: int, cause: int | None = None
+        self,
+        channel: str,
+        uid: str,
+        state: int,
+        cause: int | None = None,
+        context: str = "from-carrier",
+        priority: int = 1,
     ) -> dict[str, str]:
-        """A channel's snapshot headers (``ast_manager_build_channel_state_string``)."""
+        """A channel's snapshot headers (``ast_manager_build_channel_state_string``), at
+        extension ``s`` of ``context``."""
         headers = {
             "Channel": channel,
             "ChannelState": str(state),
             "ChannelStateDesc": "Up" if state == UP else "Ring",
             "CallerIDNum": f"+4420{int(uid.split('.')[1]) % 10_000_000:07d}",
-            "Context": "from-carrier",
+            "Context": context,
             "Exten": "s",
-            "Priority": "1",
+            "Priority": str(priority),
             "Uniqueid": uid,
             "Linkedid": uid,
         }
@@ -196,6 +349,26 @@ class AsteriskAmiEmitter:
         lines = [f"Event: {name}", f"Privilege: {privilege}", f"Timestamp: {at:.6f}"]
         lines += [f"{key}: {value}" for key, value in headers.items()]
         return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def _app(application: str, data: str) -> dict[str, str]:
+    """The application a ``Newexten`` runs (``manager_channels.c``, channel_newexten)."""
+    return {"Extension": "s", "Application": application, "AppData": data}
+
+
+def _session_end(
+    session: _Session, ending: dict[str, Any], outcome: str, occurred_at: str
+) -> dict[str, Any]:
+    """An ``ivr.session_ended`` as the adapter reads it at ``occurred_at``: the session and
+    its duration as the two events' ``Timestamp`` (microseconds) say them."""
+    end = float(f"{seconds(occurred_at):.6f}")
+    duration = max(0.0, end - float(f"{session.started:.6f}"))
+    return ending | {
+        "session_id": session.uid,
+        "occurred_at": occurred_at,
+        "outcome": outcome,
+        "duration_seconds": duration,
+    }
 
 
 def _counts(ended: Hangup) -> tuple[int, int]:

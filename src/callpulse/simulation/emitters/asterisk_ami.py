@@ -40,6 +40,7 @@ from typing import Any
 from callpulse.adapters.ami_fields import Q850_TO_SIP, cause_code
 from callpulse.adapters.ami_records import FORMAT
 from callpulse.simulation.emitters.freeswitch_legs import WATCHED, Hangup, Legs, packets, seconds
+from callpulse.simulation.emitters.trunk_counts import KeptChannels
 
 CLEARING = 16  # normal call clearing: a leg that ended after its answer
 UNMAPPED_CAUSE = 127  # interworking, unspecified: a code RFC 3398 maps no cause to
@@ -74,7 +75,7 @@ class AsteriskAmiEmitter:
         self._states: dict[str, str] = {}  # trunk -> its last state written
         self._kept = Legs()  # what as_kept gives back
         self._kept_states: dict[tuple[str, str], str] = {}
-        self._in_use: dict[tuple[str, str], int] = {}  # (site, trunk) -> channels, as counted
+        self._counted = KeptChannels()  # channels in use, as the adapter counts them
 
     def emit(self, event: Mapping[str, Any]) -> list[bytes]:
         """The AMI events ``event`` makes Asterisk raise: a setup's channel at once, an
@@ -102,15 +103,15 @@ class AsteriskAmiEmitter:
                 return []
             self._kept_states[key] = event["state"]
             kept = {k: v for k, v in event.items() if k != "channels_total"}
-            return [kept | {"channels_in_use": self._in_use.get(key, 0)}]
+            return [kept | {"channels_in_use": self._counted.count(*key)}]
         if kind == "call.setup":
             setup = {k: v for k, v in event.items() if k != "post_dial_delay_ms"}
-            opened = self._counted(event, +1, "open")
+            opened = self._counted.opened(event)
             if 200 <= event["sip_code"] < 300:
                 self._kept.answered(event)
                 return [opened, setup]
             setup["sip_code"] = cause_code(str(cause_for(event["sip_code"])))
-            return [opened, setup, self._counted(event, -1, "close")]
+            return [opened, setup, self._counted.closed(event)]
         ended = self._kept.ended(event)
         out = [] if kind == "media.quality" else [event]
         if ended is None:
@@ -119,21 +120,8 @@ class AsteriskAmiEmitter:
         if media is not None:
             out.append(media)
         closing = ended.leg.setup | {"occurred_at": ended.occurred_at}
-        out.append(self._counted(closing, -1, "close"))
+        out.append(self._counted.closed(closing))
         return out
-
-    def _counted(self, setup: dict[str, Any], change: int, why: str) -> dict[str, Any]:
-        """The channel count the adapter writes as a leg of ``setup`` opens or closes."""
-        key = (setup["site"], setup["trunk_id"])
-        self._in_use[key] = self._in_use.get(key, 0) + change
-        return {
-            "event_id": f"{setup['event_id']}:{why}",
-            "type": "trunk.status",
-            "occurred_at": setup["occurred_at"],
-            "site": setup["site"],
-            "trunk_id": setup["trunk_id"],
-            "channels_in_use": self._in_use[key],
-        }
 
     # --- writing -------------------------------------------------------------------------
 

@@ -1,13 +1,17 @@
-"""The simulator's caller legs written as FreeSWITCH writes them: a
-``CHANNEL_HANGUP_COMPLETE`` per leg at its hang-up, serialized as the event socket's
-``event json`` (``switch_event_serialize_json``: every value a string, channel variables
-as ``variable_<name>``). The inverse of ``callpulse.adapters.freeswitch_channel``
+"""The simulator's caller legs written as FreeSWITCH writes them: a ``CHANNEL_CREATE`` at
+each leg's start and a ``CHANNEL_HANGUP_COMPLETE`` at its hang-up, serialized as the event
+socket's ``event json`` (``switch_event_serialize_json``: every value a string, channel
+variables as ``variable_<name>``). The inverse of ``callpulse.adapters.freeswitch_channel``
 (docs/adapters-freeswitch-channel.md).
 
 The simulator's callers are the carrier's calls into the contact center, each an inbound
 leg on the carrier's SIP profile: ``Channel-Name`` ``sofia/<trunk>/<caller>`` (no
 ``sip_gateway_name``: that names an outbound leg's gateway).
 
+- Every setup's leg starts with a ``CHANNEL_CREATE`` (``CS_INIT``, ``Channel-Call-State``
+  DOWN), written at the setup's time: the simulator says a setup at its final response,
+  so a leg's ringing (its post-dial delay) is not counted as held. The adapter counts a
+  channel on the trunk from it to the leg's hang-up.
 - A refused setup (503 while the trunk is down, 486 while it is full) is a leg FreeSWITCH
   refused at once: unanswered, ``sip_hangup_disposition`` ``send_refuse``, the cause
   mod_sofia answers that code for (``NORMAL_TEMPORARY_FAILURE`` 41, ``USER_BUSY`` 17; any
@@ -23,13 +27,15 @@ A trunk's state changes (a simulated ``trunk.status`` whose state differs from t
 are ``sofia::gateway_state`` events of the gateway named after the trunk, as
 ``sofia_reg.c`` fires them: going down, a registration refused (``State`` FAILED,
 ``Status`` 503, ``Ping-Status`` still UP), then FAIL_WAIT with ``Ping-Status`` DOWN; coming
-back, REGED with ``Ping-Status`` UP.
+back, REGED with ``Ping-Status`` UP. The simulated ``trunk.status`` heartbeat itself is
+not written: FreeSWITCH counts its channels from its own legs.
 
 What the records cannot carry: the simulator's E-model MOS (FreeSWITCH computes none: its
 score is of flawed packets, another series), jitter (a hang-up has only a variance in ms²,
 which is not RFC 3550 jitter; RTCP reports would carry it: not written) and round trip;
 the media of a leg that ended without an agent (the simulator measures none: FreeSWITCH
-would count its IVR and queue audio); and the setups of legs still up when the day ends.
+would count its IVR and queue audio); the setups and hang-ups of legs still up when the
+day ends (their channels stay counted); and the trunk's capacity (``kpi.trunk_channels``).
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ from callpulse.simulation.emitters.freeswitch_legs import (
     packets,
     seconds,
 )
+from callpulse.simulation.emitters.trunk_counts import KeptChannels
 from callpulse.simulation.emitters.trunk_setups import STATUS, TrunkStates
 
 _NAMESPACE = uuid.UUID("0b7d5c3e-91a4-4e62-8f1d-6c2a9e4b7f35")
@@ -62,12 +69,12 @@ class FreeSwitchChannelEmitter:
     object each."""
 
     format = FORMAT
-    carries = frozenset({"call.setup", "media.quality"})
+    carries = frozenset({"call.setup", "media.quality", STATUS})
     merges: Mapping[str, str] = MappingProxyType({})
     acw_carried = True  # the queues stay events v1: nothing of theirs is lost
     whole_seconds = False  # Event-Date-Timestamp is in microseconds
     adapter_options: Mapping[str, Any] = MappingProxyType({})
-    watches = WATCHED | {STATUS}
+    watches = WATCHED
 
     def __init__(self, hostname: str = "fs1") -> None:
         self.hostname = hostname
@@ -77,35 +84,43 @@ class FreeSwitchChannelEmitter:
         self._kept = Legs()  # what as_kept gives back
         self._states = TrunkStates()
         self._kept_states = TrunkStates()
+        self._kept_channels = KeptChannels()
 
     def emit(self, event: Mapping[str, Any]) -> list[bytes]:
-        """What ``event`` makes FreeSWITCH write, if any: a refused setup's hang-up at once,
-        an answered leg's when the leg ends; a gateway's state when a status changes it."""
+        """What ``event`` makes FreeSWITCH write, if any: a setup's leg created, and hung up
+        at once if refused, an answered leg's hang-up when the leg ends; a gateway's state
+        when a status changes it."""
         body = dict(event)
         if body["type"] == STATUS:
             return self._gateway(body) if self._states.changed(body) else []
         if body["type"] == "call.setup":
+            created = self._created(body)
             if 200 <= body["sip_code"] < 300:
                 self._legs.answered(body)
-                return []
-            return [self._refused(body)]
+                return [created]
+            return [created, self._refused(body)]
         ended = self._legs.ended(body)
         return [] if ended is None else [self._hangup(ended)]
 
     def as_kept(self, event: dict[str, Any]) -> list[dict[str, Any]]:
-        """Events v1 as these records keep them: a refused setup as it is (no post-dial
-        delay: none was sent); an answered setup at its leg's hang-up, its delay in whole
-        milliseconds; the leg's media as a flaws score and the loss its packet counts give,
-        without MOS, jitter or round trip; a status without its state, and each change of
-        state as the gateway's own status (:class:`TrunkStates`)."""
+        """Events v1 as these records keep them: a channel opened on the trunk at each
+        setup; a refused setup as it is (no post-dial delay: none was sent), its channel
+        closed at once; an answered setup at its leg's hang-up, its delay in whole
+        milliseconds, then its channel closed; the leg's media as a flaws score and the loss
+        its packet counts give, without MOS, jitter or round trip; no heartbeat, and each
+        change of state as the gateway's own status with the channels counted then
+        (:class:`TrunkStates`)."""
         kind = event["type"]
+        channels = self._kept_channels
         if kind == STATUS:
-            return self._kept_states.as_kept(event)
+            return self._kept_states.change(event, channels.count(event["site"], event["trunk_id"]))
         if kind == "call.setup":
+            opened = channels.opened(event)
             if 200 <= event["sip_code"] < 300:
                 self._kept.answered(event)
-                return []
-            return [{k: v for k, v in event.items() if k != "post_dial_delay_ms"}]
+                return [opened]
+            setup = {k: v for k, v in event.items() if k != "post_dial_delay_ms"}
+            return [opened, setup, channels.closed(event)]
         ended = self._kept.ended(event)
         out = [] if kind == "media.quality" else [event]
         if ended is None:
@@ -123,9 +138,20 @@ class FreeSwitchChannelEmitter:
                 "packet_loss_ratio": skipped / (media + skipped),
                 "score": flaws_score(media, skipped), "score_kind": "freeswitch_flaws",
             })  # fmt: skip
+        out.append(channels.closed(setup))
         return out
 
     # --- writing -------------------------------------------------------------------------
+
+    def _created(self, setup: dict[str, Any]) -> bytes:
+        """The leg's ``CHANNEL_CREATE``: the channel's headers
+        (``switch_channel_event_set_basic_data``), no variables set yet."""
+        at = seconds(setup["occurred_at"])
+        body = self._header(at, "CHANNEL_CREATE", "switch_core_state_machine.c",
+                            "switch_core_session_run")  # fmt: skip
+        body |= {"Channel-State": "CS_INIT", "Channel-Call-State": "DOWN"}
+        body |= self._channel(setup)
+        return json.dumps(body, separators=(",", ":")).encode()
 
     def _refused(self, setup: dict[str, Any]) -> bytes:
         at = seconds(setup["occurred_at"])
@@ -207,30 +233,35 @@ class FreeSwitchChannelEmitter:
     def _fire(
         self, at: float, setup: dict[str, Any], cause: str, variables: dict[str, str]
     ) -> bytes:
-        leg = str(
-            uuid.uuid5(_NAMESPACE, f"{self.hostname}|{setup.get('call_id') or setup['event_id']}")
-        )
         body = self._header(
             at,
             "CHANNEL_HANGUP_COMPLETE",
             "switch_core_state_machine.c",
             "switch_core_session_reporting_state",
         )
-        channel = f"sofia/{setup['trunk_id']}/+4420{self._sequence % 10_000_000:07d}"
+        leg = self._channel(setup)
         body |= {
             "Hangup-Cause": cause,
             "Channel-State": "CS_REPORTING",
             "Channel-Call-State": "HANGUP",
-            "Channel-Name": channel,
-            "Unique-ID": leg,
-            "Call-Direction": "inbound",
-            "variable_uuid": leg,
+            **leg,
+            "variable_uuid": leg["Unique-ID"],
             "variable_direction": "inbound",
-            "variable_channel_name": channel,
+            "variable_channel_name": leg["Channel-Name"],
             "variable_sip_profile_name": setup["trunk_id"],
         }
         body |= {f"variable_{name}": value for name, value in variables.items()}
         return json.dumps(body, separators=(",", ":")).encode()
+
+    def _channel(self, setup: dict[str, Any]) -> dict[str, str]:
+        """The headers naming the leg of ``setup``, the same in each of its events."""
+        leg = uuid.uuid5(_NAMESPACE, f"{self.hostname}|{setup.get('call_id') or setup['event_id']}")
+        caller = f"+4420{leg.int % 10_000_000:07d}"
+        return {
+            "Channel-Name": f"sofia/{setup['trunk_id']}/{caller}",
+            "Unique-ID": str(leg),
+            "Call-Direction": "inbound",
+        }
 
 
 def _packets(ended: Hangup) -> tuple[int, int]:

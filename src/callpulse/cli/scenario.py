@@ -220,8 +220,10 @@ def _through_details(adapted: Report) -> list[str]:
     """What the platform run gave: its trunks' setups, its IVR sessions, what its adapters
     skipped, and the alerts that fired through it."""
     lines = [
-        f"  trunk {site}/{trunk}: {sum(run.setups_by_class.values()):,} setups "
-        + ", ".join(f"{k} {v:,}" for k, v in sorted(run.setups_by_class.items()) if v)
+        (
+            f"  trunk {site}/{trunk}: {sum(run.setups_by_class.values()):,} setups "
+            + ", ".join(f"{k} {v:,}" for k, v in sorted(run.setups_by_class.items()) if v)
+        ).rstrip()
         + _channels(run)
         for (site, trunk), run in sorted(adapted.trunks.items())
     ]

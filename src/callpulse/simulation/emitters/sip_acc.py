@@ -9,9 +9,10 @@ so a record is written at the setup's own time. The core attributes are strings
 OpenSIPS' ``time``); the trunk goes in the extra attribute :data:`TRUNK_ATTRIBUTE`
 (``acc_extra "gw=$avp(gw)"``, ``evi_extra``), where the adapter is told to read it.
 
-The BYE that ends an answered call is accounted too (transaction accounting: Kamailio's
-script sets the accounting flag on in-dialog requests; OpenSIPS' ``do_accounting`` on the
-INVITE, without ``cdr``, accounts the dialog's BYE as an ``E_ACC_EVENT``): written when
+The BYE that ends an answered call is accounted too (transaction accounting: the script
+accounts the in-dialog BYE in its ``loose_route`` branch, Kamailio's by setting the
+accounting flag, OpenSIPS' by ``do_accounting``, as their default scripts do; its 200 is a
+positive reply, so OpenSIPS raises an ``E_ACC_EVENT``): written when
 the leg ends (:mod:`.freeswitch_legs` says when), with the INVITE's Call-ID and tags, its
 200 OK, and no trunk (the script's ``$avp(gw)`` is the INVITE's, unset in-dialog). The
 adapter counts a channel on the trunk from the INVITE's 2xx to that BYE.

@@ -1,6 +1,6 @@
-"""The simulator's caller legs written as FreeSWITCH's CHANNEL_HANGUP_COMPLETE events, checked
-against the fields docs/adapters-freeswitch-channel.md reads from FreeSWITCH's source, then
-read back through the adapter."""
+"""The simulator's caller legs written as FreeSWITCH's CHANNEL_CREATE, RECV_RTCP_MESSAGE and
+CHANNEL_HANGUP_COMPLETE events, checked against the fields docs/adapters-freeswitch-channel.md
+reads from FreeSWITCH's source, then read back through the adapter."""
 
 from __future__ import annotations
 
@@ -54,8 +54,14 @@ def test_an_answered_leg_is_written_at_its_hangup_with_its_media() -> None:
         "media.quality", "2025-11-24T16:03:31.640Z", trunk_id="carrier-a", call_id="lon1-c7",
         mos=4.1, jitter_ms=9.5, packet_loss_ratio=0.01, rtt_ms=60.0,
     )  # fmt: skip
-    [record] = emitter.emit(media)
-    doc = json.loads(record)
+    report, record = emitter.emit(media)
+    doc, rtcp = json.loads(record), json.loads(report)
+    # The last receiver report before the hang-up: RFC 3550's fraction lost (256ths) and
+    # interarrival jitter (timestamp units at 8 kHz), as FreeSWITCH fires it.
+    assert (rtcp["Event-Name"], rtcp["Unique-ID"]) == ("RECV_RTCP_MESSAGE", doc["Unique-ID"])
+    assert (rtcp["Source0-Fraction"], rtcp["Source0-Jitter"], rtcp["RTP-Rate"]) == (
+        "3", "76", "8000",
+    )  # fmt: skip
     # 180 s of talk at 50 packets a second, 1 % of them skipped.
     assert doc["variable_rtp_audio_in_media_packet_count"] == "8910"
     assert doc["variable_rtp_audio_in_skip_packet_count"] == "90"
@@ -63,7 +69,9 @@ def test_an_answered_leg_is_written_at_its_hangup_with_its_media() -> None:
     assert doc["variable_answer_uepoch"] == "1764000031640000"
     assert doc["Event-Date-Timestamp"] == "1764000211640000"
     adapter = FreeSwitchChannel(FreeSwitchChannelOptions(site="lon1"))
-    translated(adapter, created)
+    translated(adapter, created)  # the leg's trunk, for its reports
+    [got_report] = translated(adapter, report)
+    assert (got_report["jitter_ms"], got_report["packet_loss_ratio"]) == (9.5, 3 / 256)
     back = translated(adapter, record)
     [got_setup] = [e for e in back if e["type"] == "call.setup"]
     [got_media] = [e for e in back if e["type"] == "media.quality"]
@@ -116,12 +124,14 @@ def test_a_day_reads_back_as_the_format_keeps_it() -> None:
     ]  # fmt: skip
 
     def fact(e: dict[str, Any]) -> tuple[Any, ...]:
-        measures = ("post_dial_delay_ms", "packet_loss_ratio", "score", "channels_in_use")
+        measures = ("post_dial_delay_ms", "packet_loss_ratio", "jitter_ms", "score",
+                    "channels_in_use")  # fmt: skip
         return (e["type"], e["occurred_at"], e.get("trunk_id"), e.get("sip_code"),
                 *(e.get(m) for m in measures))  # fmt: skip
 
     assert {e["sip_code"] for e in back if e["type"] == "call.setup"} == {200, 503}
     assert any(e["type"] == "media.quality" for e in back)
+    assert any(e.get("jitter_ms") for e in back)  # from the RTCP reports
     assert sorted(map(fact, back)) == sorted(map(fact, kept))
     # In the order the adapter counts them, the same counts.
     counts = [[e["channels_in_use"] for e in side if e["type"] == "trunk.status"]

@@ -1,5 +1,6 @@
 """The simulator's caller legs written as FreeSWITCH writes them: a ``CHANNEL_CREATE`` at
-each leg's start and a ``CHANNEL_HANGUP_COMPLETE`` at its hang-up, serialized as the event
+each leg's start, the last RTCP report of a leg with media and a ``CHANNEL_HANGUP_COMPLETE``
+at its hang-up, serialized as the event
 socket's ``event json`` (``switch_event_serialize_json``: every value a string, channel
 variables as ``variable_<name>``). The inverse of ``callpulse.adapters.freeswitch_channel``
 (docs/adapters-freeswitch-channel.md).
@@ -21,7 +22,10 @@ leg on the carrier's SIP profile: ``Channel-Name`` ``sofia/<trunk>/<caller>`` (n
   milliseconds (``progress_mediamsec`` 0: no early media), ``NORMAL_CLEARING``. A leg whose
   call ended with an agent carries what FreeSWITCH received on it: media and skipped packet
   counts at 50 a second over the talk, so that their ratio is the simulated loss, and
-  ``rtp_audio_in_mos`` FreeSWITCH's own flaws score computed from them (``do_mos``).
+  ``rtp_audio_in_mos`` FreeSWITCH's own flaws score computed from them (``do_mos``). Just
+  before it, the last ``RECV_RTCP_MESSAGE`` the carrier sent on the leg: its report block's
+  fraction lost (the simulated loss in 256ths) and interarrival jitter (the simulated
+  jitter in 8 kHz timestamp units), which the adapter reads as RFC 3550 loss and jitter.
 
 A trunk's state changes (a simulated ``trunk.status`` whose state differs from the last)
 are ``sofia::gateway_state`` events of the gateway named after the trunk, as
@@ -31,8 +35,9 @@ back, REGED with ``Ping-Status`` UP. The simulated ``trunk.status`` heartbeat it
 not written: FreeSWITCH counts its channels from its own legs.
 
 What the records cannot carry: the simulator's E-model MOS (FreeSWITCH computes none: its
-score is of flawed packets, another series), jitter (a hang-up has only a variance in ms²,
-which is not RFC 3550 jitter; RTCP reports would carry it: not written) and round trip;
+score is of flawed packets, another series), jitter finer than a timestamp unit (125 µs)
+and loss finer than 1/256 (the report block's resolution), and round trip (the report's
+delay since the last sender report is not written);
 the media of a leg that ended without an agent (the simulator measures none: FreeSWITCH
 would count its IVR and queue audio); the setups and hang-ups of legs still up when the
 day ends (their channels stay counted); and the trunk's capacity (``kpi.trunk_channels``).
@@ -59,6 +64,7 @@ from callpulse.simulation.emitters.freeswitch_legs import (
 from callpulse.simulation.emitters.trunk_counts import KeptChannels
 from callpulse.simulation.emitters.trunk_setups import STATUS, TrunkStates
 
+RTP_RATE = 8000  # PCMU's RTP clock, in Hz: the unit of an RTCP report's jitter
 _NAMESPACE = uuid.UUID("0b7d5c3e-91a4-4e62-8f1d-6c2a9e4b7f35")
 # The cause FreeSWITCH hangs a leg up with when it refuses it with a code, and its Q.850.
 _REFUSALS = {486: ("USER_BUSY", "17"), 503: ("NORMAL_TEMPORARY_FAILURE", "41")}
@@ -100,14 +106,18 @@ class FreeSwitchChannelEmitter:
                 return [created]
             return [created, self._refused(body)]
         ended = self._legs.ended(body)
-        return [] if ended is None else [self._hangup(ended)]
+        if ended is None:
+            return []
+        report = [self._rtcp(ended)] if ended.media is not None else []
+        return [*report, self._hangup(ended)]
 
     def as_kept(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         """Events v1 as these records keep them: a channel opened on the trunk at each
         setup; a refused setup as it is (no post-dial delay: none was sent), its channel
         closed at once; an answered setup at its leg's hang-up, its delay in whole
         milliseconds, then its channel closed; the leg's media as a flaws score and the loss
-        its packet counts give, without MOS, jitter or round trip; no heartbeat, and each
+        its packet counts give, without MOS, jitter or round trip, and before it the RTCP
+        report's loss and jitter at their resolution; no heartbeat, and each
         change of state as the gateway's own status with the channels counted then
         (:class:`TrunkStates`)."""
         kind = event["type"]
@@ -131,10 +141,16 @@ class FreeSwitchChannelEmitter:
         out.append(setup)
         if ended.media is not None:
             media, skipped = _packets(ended)
-            out.append({
+            measured = {
                 k: v for k, v in ended.media.items()
                 if k not in {"mos", "jitter_ms", "rtt_ms", "packet_loss_ratio"}
-            } | {
+            }  # fmt: skip
+            fraction, jitter = _report_block(ended.media)
+            out.append(measured | {
+                "event_id": f"{ended.media['event_id']}:rtcp",
+                "packet_loss_ratio": fraction / 256, "jitter_ms": jitter / RTP_RATE * 1000,
+            })  # fmt: skip
+            out.append(measured | {
                 "packet_loss_ratio": skipped / (media + skipped),
                 "score": flaws_score(media, skipped), "score_kind": "freeswitch_flaws",
             })  # fmt: skip
@@ -191,6 +207,23 @@ class FreeSwitchChannelEmitter:
                 "rtp_audio_in_mos": f"{flaws_score(media, skipped):.2f}",
             }
         return self._fire(ended.at, setup, "NORMAL_CLEARING", variables)
+
+    def _rtcp(self, ended: Hangup) -> bytes:
+        """The last RTCP receiver report FreeSWITCH got on the leg, just before its hang-up
+        (``RECV_RTCP_MESSAGE``, ``switch_rtp.c``): the report block's fraction lost in
+        256ths and its interarrival jitter in RTP timestamp units."""
+        assert ended.media is not None
+        fraction, jitter = _report_block(ended.media)
+        body = self._header(ended.at, "RECV_RTCP_MESSAGE", "switch_rtp.c", "process_rtcp_report")
+        body |= {
+            "Unique-ID": self._channel(ended.leg.setup)["Unique-ID"],
+            "SSRC": "6f3a2b1c",
+            "RTP-Rate": str(RTP_RATE),
+            "Source0-SSRC": "0a1b2c3d",
+            "Source0-Fraction": str(fraction),
+            "Source0-Jitter": str(jitter),
+        }
+        return json.dumps(body, separators=(",", ":")).encode()
 
     def _gateway(self, status: dict[str, Any]) -> list[bytes]:
         at = seconds(status["occurred_at"])
@@ -262,6 +295,14 @@ class FreeSwitchChannelEmitter:
             "Unique-ID": str(leg),
             "Call-Direction": "inbound",
         }
+
+
+def _report_block(media: Mapping[str, Any]) -> tuple[int, int]:
+    """The simulated loss and jitter as an RTCP report block holds them (RFC 3550 6.4.1):
+    the fraction lost in 256ths (at most 255), the jitter in timestamp units."""
+    loss = media.get("packet_loss_ratio") or 0.0
+    jitter_ms = media.get("jitter_ms") or 0.0
+    return min(255, round(loss * 256)), round(jitter_ms / 1000 * RTP_RATE)
 
 
 def _packets(ended: Hangup) -> tuple[int, int]:

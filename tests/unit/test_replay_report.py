@@ -60,11 +60,12 @@ def test_the_shipped_cdr_sample_reports_each_trunks_setups_counted_by_hand() -> 
     out = result.stdout
     # By hand, the rows whose dstchannel is a trunk: carrier-a ANSWERED, BUSY, NO ANSWER,
     # CONGESTION, ANSWERED (ASR 2/5; NER (2 + 486 + 480)/5); KTTK FAILED, ANSWERED.
-    # A CDR carries no post-dial delay and no media: both columns are empty.
+    # A CDR carries no post-dial delay, no channel count (written at hangup, it cannot say
+    # what is up) and no media: those columns are empty.
     assert row(out, "s1", "carrier-a") == ["s1", "carrier-a", "5", "2", "0", "2", "1", "0",
-                                           "40%", "80%", "-", "-"]  # fmt: skip
+                                           "40%", "80%", "-", "-", "-"]  # fmt: skip
     assert row(out, "s1", "KTTK") == ["s1", "KTTK", "2", "1", "0", "0", "1", "0", "50%", "50%",
-                                      "-", "-"]  # fmt: skip
+                                      "-", "-", "-"]  # fmt: skip
     # The carrier's calls into the queue and the IVR; a phone's call to a phone, and one
     # through a Local channel; the last row, cut short.
     assert "ignored (no events-v1 use): inbound 2, no_trunk 2" in out
@@ -694,3 +695,18 @@ def test_a_report_counts_each_ivr_applications_sessions_over_the_whole_file(
         "lon1", "main", "3", "4", "2", "1", "1", "0", "50%", "25%", "1", "0", "2"
     ]  # fmt: skip
     assert "site  queue" not in text  # a file of IVR events only: no empty queue table
+
+
+def test_the_trunk_table_shows_the_channels_its_statuses_counted() -> None:
+    from callpulse.cli.report_trunks import trunk_lines
+    from callpulse.core.trunks import CODE_CLASSES, TrunkRun
+
+    def run(peak: int | None, seconds: float | None) -> TrunkRun:
+        return TrunkRun(dict.fromkeys(CODE_CLASSES, 0), None, None, 0, None, 0, None, 0, None,
+                        0, None, {}, channels_peak=peak, channel_seconds=seconds)  # fmt: skip
+
+    lines = trunk_lines({("s1", "counted"): run(12, 5400.0), ("s1", "cdr"): run(None, None)})
+    counted = [c.strip() for c in lines[2].split("  ") if c.strip()]
+    cdr = [c.strip() for c in lines[1].split("  ") if c.strip()]
+    assert counted[-2:] == ["peak 12, 1.5 h", "-"]
+    assert cdr[-2:] == ["-", "-"]

@@ -109,3 +109,41 @@ def test_an_older_count_does_not_replace_a_newer_one(monitor: Monitor) -> None:
 def test_a_total_that_is_no_channel_count_is_rejected(total: object) -> None:
     with pytest.raises(DecodeError):
         event("trunk.status", NOW, trunk_id="t1", channels_in_use=1, channels_total=total)
+
+
+def test_a_run_keeps_the_peak_and_the_channel_seconds_of_the_counts(monitor: Monitor) -> None:
+    # The whole-run channel figures a platform's counts are compared with: each count stands
+    # until the next, and the last one until the end of the run (the grid's now).
+    m = monitor
+    m.trunks.keep_run()
+    counted(m, NOW - 100, "t1", 2)
+    counted(m, NOW - 60, "t1", 5)
+    counted(m, NOW - 60, "t1", 4)  # same instant: the later one stands, the peak was 5
+    counted(m, NOW - 70, "t1", 9)  # older than the standing one: neither the gauge's nor the run's
+    counted(m, NOW - 10, "t1", 1)
+    [run] = m.trunks.run_kpis().values()
+    assert run.channels_peak == 5
+    assert run.channel_seconds == pytest.approx(2 * 40 + 4 * 50 + 1 * 10)
+    assert trunk(m, "t1").channels_in_use == 1
+
+
+def test_a_run_without_a_count_has_no_channel_figures(monitor: Monitor) -> None:
+    m = monitor
+    m.trunks.keep_run()
+    m.apply(event("call.setup", NOW - 10, trunk_id="t1", sip_code=200))
+    [run] = m.trunks.run_kpis().values()
+    assert (run.channels_peak, run.channel_seconds) == (None, None)
+
+
+def test_channel_run_counts_a_leg_that_opened_and_closed_at_once_in_its_peak() -> None:
+    # A refused leg (FreeSWITCH's CHANNEL_CREATE then its hangup at the same instant)
+    # held a channel for no time: it is in the peak, not in the channel-seconds.
+    from callpulse.core.trunks import ChannelRun
+
+    run = ChannelRun()
+    for at, in_use in ((0.0, 0), (5.0, 1), (5.0, 0), (8.0, 1)):
+        run.said(at, in_use)
+    assert run.peak == 1
+    assert run.until(10.0) == pytest.approx(2.0)
+    assert run.until(7.0) == pytest.approx(0.0)  # never before the last count
+    assert ChannelRun().until(10.0) is None

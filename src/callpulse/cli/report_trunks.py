@@ -1,5 +1,6 @@
 """The trunk and media part of ``callpulse replay FILE --report``: per trunk over the whole
-file, its setups by SIP class, ASR and NER, the mean post-dial delay, and each media
+file, its setups by SIP class, ASR and NER, the mean post-dial delay, the channels in use
+(the most at once and the channel-hours, where statuses counted them), and each media
 measure's mean with how many reports carried it. A platform's own score is shown by its
 kind, apart from the E-model MOS (docs/metrics.md, "Media")."""
 
@@ -10,7 +11,7 @@ from collections.abc import Sequence
 from callpulse.core.trunks import CODE_CLASSES, TrunkRun
 from callpulse.text import plain
 
-_HEAD = ("site", "trunk", "setups", *CODE_CLASSES[1:], "ASR", "NER", "PDD", "media")
+_HEAD = ("site", "trunk", "setups", *CODE_CLASSES[1:], "ASR", "NER", "PDD", "channels", "media")
 
 
 def trunk_lines(trunks: dict[tuple[str, str], TrunkRun]) -> list[str]:
@@ -30,13 +31,16 @@ def trunk_lines(trunks: dict[tuple[str, str], TrunkRun]) -> list[str]:
                 ratio(run.asr),
                 ratio(run.ner),
                 "-" if pdd is None else f"{pdd:.0f} ms (n={run.post_dial_delays})",
+                _channels(run),
                 _media(run),
             )
         )
     lines = aligned(rows, range(2, len(_HEAD) - 1))
     lines.append(
-        "ASR: 2xx / setups; NER: RFC 6076 SEER; PDD: mean post-dial delay; media: mean of "
-        "each measure over the reports that carry it (n); a platform score by its kind"
+        "ASR: 2xx / setups; NER: RFC 6076 SEER; PDD: mean post-dial delay; channels: the "
+        "most in use at once, and channel-hours to the end (from trunk.status counts); "
+        "media: mean of each measure over the reports that carry it (n); a platform score "
+        "by its kind"
     )
     return lines
 
@@ -51,6 +55,12 @@ def aligned(rows: Sequence[Sequence[str]], numeric: range) -> list[str]:
         ).rstrip()
         for row in rows
     ]
+
+
+def _channels(run: TrunkRun) -> str:
+    if run.channels_peak is None or run.channel_seconds is None:
+        return "-"
+    return f"peak {run.channels_peak}, {run.channel_seconds / 3600:.1f} h"
 
 
 def _media(run: TrunkRun) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from callpulse.config import ConfigError, Settings, load_settings
 from callpulse.core.durations import format_duration
+from callpulse.core.trunks import TrunkRun
 from callpulse.shipped import shipped
 from callpulse.simulation import scenario as scenarios
 from callpulse.simulation.runner import Report, run
@@ -198,6 +199,8 @@ def _through(
     problems += ivr_differences(adapted.ivr, reference.ivr)
     if adapted.rejected:
         problems.append(f"{adapted.rejected} records rejected")
+    if reference.rejected:  # events v1 as the format keeps them that ours would refuse
+        problems.append(f"{reference.rejected} records of the reference rejected")
     return adapted, problems
 
 
@@ -217,8 +220,11 @@ def _through_details(adapted: Report) -> list[str]:
     """What the platform run gave: its trunks' setups, its IVR sessions, what its adapters
     skipped, and the alerts that fired through it."""
     lines = [
-        f"  trunk {site}/{trunk}: {sum(run.setups_by_class.values()):,} setups "
-        + ", ".join(f"{k} {v:,}" for k, v in sorted(run.setups_by_class.items()) if v)
+        (
+            f"  trunk {site}/{trunk}: {sum(run.setups_by_class.values()):,} setups "
+            + ", ".join(f"{k} {v:,}" for k, v in sorted(run.setups_by_class.items()) if v)
+        ).rstrip()
+        + _channels(run)
         for (site, trunk), run in sorted(adapted.trunks.items())
     ]
     # Applications with sessions (one named only by ivr.ports or an input error has none).
@@ -236,6 +242,13 @@ def _through_details(adapted: Report) -> list[str]:
     fired = sorted(adapted.fired)
     lines.append("  fired through it: " + (", ".join(fired) if fired else "nothing"))
     return lines
+
+
+def _channels(run: TrunkRun) -> str:
+    """A trunk's channel figures, if its statuses counted any."""
+    if run.channels_peak is None or run.channel_seconds is None:
+        return ""
+    return f"; channels peak {run.channels_peak}, {run.channel_seconds / 3600:,.1f} channel-hours"
 
 
 def _episodes(report: Report) -> Counter[tuple[str, tuple[tuple[str, str], ...]]]:

@@ -15,7 +15,7 @@ R = TypeVar("R")
 _FIGURES = (
     "setups_by_class", "asr", "ner", "post_dial_delays", "post_dial_delay_mean_ms",
     "loss_samples", "packet_loss_mean", "jitter_samples", "jitter_mean_ms", "mos_samples",
-    "mos_mean", "scores",
+    "mos_mean", "scores", "channels_peak", "channel_seconds",
 )  # fmt: skip
 
 
@@ -25,7 +25,10 @@ def trunk_differences(
     """Per trunk, each figure of ``got`` (the platform's) that is not ``want``'s (events v1
     as the format keeps them); a trunk on one side only is a difference too. Means are
     compared to a millionth: the records are written at their formats' own resolution, and
-    the reference is written at the same."""
+    the reference is written at the same. The channel figures (the peak in use, the
+    channel-seconds) compare the counts the adapter derives from the leg starts and ends it
+    reads with the counts events v1 of the same day give where each leg starts and ends as
+    the format says it: a lost start or end moves them."""
     return run_differences(got, want, lambda run: [(n, getattr(run, n)) for n in _FIGURES])
 
 

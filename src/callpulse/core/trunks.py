@@ -125,6 +125,39 @@ class TrunkRun:
     mos_samples: int
     mos_mean: float | None
     scores: dict[ScoreKind, tuple[int, float]]  # kind -> (samples, mean)
+    # Channels in use, as the trunk's statuses said them: the most at once, and the
+    # channel-seconds from its first count to the end of the run (None before any count).
+    channels_peak: int | None = None
+    channel_seconds: float | None = None
+
+
+@dataclass(slots=True)
+class ChannelRun:
+    """A trunk's channel counts over a whole run: the most in use at once, and the time
+    integral of the count (channel-seconds), each count standing until a newer one.
+
+    A count older than the one standing is not counted (the tracker does not take it
+    either), so the figures are the step function the trunk's gauge followed."""
+
+    at: float = -math.inf  # when the standing count was said
+    in_use: int | None = None
+    peak: int | None = None
+    seconds: float = 0.0  # channel-seconds up to ``at``
+
+    def said(self, at: float, in_use: int) -> None:
+        """A status said ``in_use`` channels at ``at``."""
+        if at < self.at:
+            return
+        if self.in_use is not None:
+            self.seconds += self.in_use * (at - self.at)
+        self.at, self.in_use = at, in_use
+        self.peak = in_use if self.peak is None else max(self.peak, in_use)
+
+    def until(self, now: float) -> float | None:
+        """Channel-seconds up to ``now`` (not before the last count); None before any."""
+        if self.in_use is None:
+            return None
+        return self.seconds + self.in_use * max(0.0, now - self.at)
 
 
 @dataclass(slots=True)
@@ -144,6 +177,7 @@ class _Trunk:
     setups_total: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CODE_CLASSES, 0))
     touched: float = 0.0  # the clock's now when an event last named it
     run: list[int] | None = None  # every counter field summed since the start (keep_run)
+    channels: ChannelRun | None = None  # its channel counts since the start (keep_run)
 
     def count(self, bucket: int, values: list[tuple[int, int]], late: bool = False) -> None:
         # A late event is in no window, but a whole run's figures count it, as they count
@@ -227,6 +261,8 @@ class TrunkTracker:
             self._media(trunk, event, bucket)
         else:
             self._status(trunk, event, ts)
+            if trunk.channels is not None:
+                trunk.channels.said(ts, event.channels_in_use)
 
     @staticmethod
     def _status(trunk: _Trunk, event: ev.TrunkStatus, ts: float) -> None:
@@ -278,6 +314,7 @@ class TrunkTracker:
             )
             if self._keep_run:
                 trunk.run = [0] * (_FIELDS + 2)
+                trunk.channels = ChannelRun()
             self._trunks[key] = trunk
         else:
             trunk.advance(self._grid.head)
@@ -357,15 +394,18 @@ class TrunkTracker:
         )
 
     def run_kpis(self) -> dict[tuple[str, str], TrunkRun]:
-        """Per (site, trunk), the figures over everything since the start (``keep_run``)."""
+        """Per (site, trunk), the figures over everything since the start (``keep_run``),
+        the channel-seconds up to the grid's *now* (the end of the run)."""
         return {
-            key: _run_kpis(t.run, t.setups_total)
+            key: _run_kpis(t.run, t.setups_total, t.channels or ChannelRun(), self._grid.now)
             for key, t in self._trunks.items()
             if t.run is not None
         }
 
 
-def _run_kpis(run: list[int], by_class: dict[str, int]) -> TrunkRun:
+def _run_kpis(
+    run: list[int], by_class: dict[str, int], channels: ChannelRun, now: float
+) -> TrunkRun:
     setups, answered = run[TrunkField.SETUPS], run[TrunkField.ANSWERED]
     established = setups - run[TrunkField.REDIRECTED]
 
@@ -390,4 +430,6 @@ def _run_kpis(run: list[int], by_class: dict[str, int]) -> TrunkRun:
         mos_samples=run[TrunkField.MOS_SAMPLES],
         mos_mean=mean(TrunkField.MOS_SAMPLES, TrunkField.MOS_MILLI, 1000),
         scores=scores,
+        channels_peak=channels.peak,
+        channel_seconds=channels.until(now),
     )

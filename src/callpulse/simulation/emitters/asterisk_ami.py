@@ -58,6 +58,7 @@ from typing import Any
 from callpulse.adapters.ami_fields import Q850_TO_SIP, cause_code
 from callpulse.adapters.ami_records import FORMAT
 from callpulse.simulation.emitters.freeswitch_legs import WATCHED, Hangup, Legs, packets, seconds
+from callpulse.simulation.emitters.trunk_counts import KeptChannels
 
 CLEARING = 16  # normal call clearing: a leg that ended after its answer
 UNMAPPED_CAUSE = 127  # interworking, unspecified: a code RFC 3398 maps no cause to
@@ -109,7 +110,7 @@ class AsteriskAmiEmitter:
         self._states: dict[str, str] = {}  # trunk -> its last state written
         self._kept = Legs()  # what as_kept gives back
         self._kept_states: dict[tuple[str, str], str] = {}
-        self._in_use: dict[tuple[str, str], int] = {}  # (site, trunk) -> channels, as counted
+        self._counted = KeptChannels()  # channels in use, as the adapter counts them
         self._sessions: dict[str, _Session] = {}  # open IVR sessions, by v1 session id
         self._joining: dict[str, tuple[str, str]] = {}  # call -> its Local channel, to queue
         self._kept_sequence: dict[str, int] = {}  # site -> channels, as emit numbers them
@@ -153,18 +154,18 @@ class AsteriskAmiEmitter:
                 return []
             self._kept_states[key] = event["state"]
             kept = {k: v for k, v in event.items() if k != "channels_total"}
-            return [kept | {"channels_in_use": self._in_use.get(key, 0)}]
+            return [kept | {"channels_in_use": self._counted.count(*key)}]
         if kind == "call.setup":
             uid = self._kept_uid(event)
             setup = {k: v for k, v in event.items() if k != "post_dial_delay_ms"}
             setup["call_id"] = uid
-            opened = self._counted(event, +1, "open")
+            opened = self._counted.opened(event)
             if 200 <= event["sip_code"] < 300:
                 self._kept.answered(event)
                 self._kept_uids[event.get("call_id") or event["event_id"]] = uid
                 return [opened, setup]
             setup["sip_code"] = cause_code(str(cause_for(event["sip_code"])))
-            return [opened, setup, self._counted(event, -1, "close")]
+            return [opened, setup, self._counted.closed(event)]
         if kind == QUEUED:
             joining = self._kept_joining.pop(event.get("call_id") or "", None)
             if joining is None:
@@ -186,7 +187,7 @@ class AsteriskAmiEmitter:
         if media is not None:
             out.append(media if channel is None else media | {"call_id": channel})
         closing = setup | {"occurred_at": ended.occurred_at}
-        out.append(self._counted(closing, -1, "close"))
+        out.append(self._counted.closed(closing))
         return out
 
     def _kept_uid(self, event: Mapping[str, Any]) -> str:
@@ -216,19 +217,6 @@ class AsteriskAmiEmitter:
             return []
         outcome = "contained" if outcome == "contained" else "hangup"
         return [_session_end(session, event, outcome, event["occurred_at"])]
-
-    def _counted(self, setup: dict[str, Any], change: int, why: str) -> dict[str, Any]:
-        """The channel count the adapter writes as a leg of ``setup`` opens or closes."""
-        key = (setup["site"], setup["trunk_id"])
-        self._in_use[key] = self._in_use.get(key, 0) + change
-        return {
-            "event_id": f"{setup['event_id']}:{why}",
-            "type": "trunk.status",
-            "occurred_at": setup["occurred_at"],
-            "site": setup["site"],
-            "trunk_id": setup["trunk_id"],
-            "channels_in_use": self._in_use[key],
-        }
 
     # --- writing -------------------------------------------------------------------------
 

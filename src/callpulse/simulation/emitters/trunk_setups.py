@@ -10,9 +10,13 @@ trunk KPIs with those of the same day written that way.
 
 A platform that reports its trunks' reachability (FreeSWITCH's gateway states, OpenSIPS'
 drouting gateway states) writes each change of a simulated ``trunk.status`` state as its
-own record: its emitter ``watches`` ``trunk.status``, and the simulated status stays events
-v1 for its channel counts, without its state (``callpulse.simulation.platform``).
-:class:`TrunkStates` says when a state changed, for the emitter and its reference alike.
+own record. One that also says when each leg starts and ends counts its own channels
+(FreeSWITCH, OpenSIPS, Asterisk's AMI): its emitter ``carries`` ``trunk.status``, and the
+simulated heartbeat's counts are gone, as a platform's own stream has no such heartbeat
+(:mod:`.trunk_counts` keeps the counts its adapter derives instead). One that counts no
+channels ``watches`` it, and the simulated status stays events v1 for its channel counts,
+without its state (``callpulse.simulation.platform``). :class:`TrunkStates` says when a
+state changed, for the emitter and its reference alike.
 """
 
 from __future__ import annotations
@@ -76,13 +80,20 @@ class TrunkStates:
         return True
 
     def as_kept(self, status: dict[str, Any]) -> list[dict[str, Any]]:
-        """``status`` as a platform that reports its trunks' states keeps it: the heartbeat
-        without its state, then, if the state changed, the change, as the adapter gives it
-        back (its own event, the trunk's channel count at best)."""
+        """``status`` as a platform that reports its trunks' states keeps it while the
+        simulated status stays events v1 for its counts: the heartbeat without its state,
+        then, if the state changed, the change (:meth:`change`) with the heartbeat's count."""
         out = [{k: v for k, v in status.items() if k != "state"}]
-        if self.changed(status):
-            out.append({
-                **{k: v for k, v in status.items() if k != "channels_total"},
-                "event_id": str(uuid.uuid5(_NAMESPACE, status["event_id"])),
-            })  # fmt: skip
-        return out
+        return out + self.change(status, status["channels_in_use"])
+
+    def change(self, status: dict[str, Any], in_use: int) -> list[dict[str, Any]]:
+        """If ``status`` changes its trunk's state, the change as the adapter gives it back
+        (its own event, with the channels it counts then, ``in_use``, and no total)."""
+        if not self.changed(status):
+            return []
+        kept = {k: v for k, v in status.items() if k != "channels_total"}
+        kept |= {
+            "event_id": str(uuid.uuid5(_NAMESPACE, status["event_id"])),
+            "channels_in_use": in_use,
+        }
+        return [kept]

@@ -187,16 +187,24 @@ def test_channel_creates_and_hangups_through_kafka_give_exact_utilization(
         channel_event("CHANNEL_HANGUP_COMPLETE", "leg-2", t + 10, **busy),
         channel_event("CHANNEL_DESTROY", "leg-2", t + 10),
         channel_event("CHANNEL_CREATE", "leg\x1b[2J", t + 11, **gateway),  # the dead letter
-    ]
+        # The carrier stops answering the gateway's OPTIONS pings (sofia_reg.c).
+        json.dumps({
+            "Event-Name": "CUSTOM", "Event-Subclass": "sofia::gateway_state",
+            "Core-UUID": "dfdcfeb2-5c24-4b48-a0ac-a778456d3339",
+            "Event-Date-Timestamp": str(int((t + 12) * 1e6)), "Gateway": "carrier-a",
+            "State": "REGED", "Ping-Status": "DOWN", "Phrase": "Request Timeout",
+        }).encode(),
+    ]  # fmt: skip
     fmt = {"format": "freeswitch-channel", "site": "lon1"}
     settings = {"kpi": {"trunk_channels": {"carrier-a": 4}}}
     with platform_daemon(
         kafka_bootstrap, topics, tmp_path, records, fmt, settings=settings
     ) as daemon:
         # By hand. carrier-a: legs 1, 2 and 3 created, leg 2 hung up (486): 2 of the 4
-        # channels configured, 0.5. external: leg 4, and no capacity configured, so no
-        # channels in all and no utilization. leg 5 is no SIP leg. No status said a state:
-        # no trunk_up.
+        # channels configured, 0.5; its gateway's pings then fail: down, with its 2 legs
+        # still counted. external: leg 4, and no capacity configured, so no channels in
+        # all and no utilization. leg 5 is no SIP leg. No status said external's state: no
+        # trunk_up.
         def of(name: str, trunk_id: str) -> float | None:
             key = frozenset({"site": "lon1", "trunk": trunk_id}.items())
             return daemon.samples().get((name, key))
@@ -207,7 +215,7 @@ def test_channel_creates_and_hangups_through_kafka_give_exact_utilization(
             "callpulse_trunk_utilization_ratio",
             "callpulse_trunk_up",
         )
-        expected = {"carrier-a": [2, 4, 0.5, None], "external": [1, None, None, None]}
+        expected = {"carrier-a": [2, 4, 0.5, 0], "external": [1, None, None, None]}
         last: dict[str, list[float | None]] = {}
 
         def right() -> bool:

@@ -44,7 +44,7 @@ import math
 from collections import OrderedDict
 from typing import Any
 
-from callpulse.adapters.base import V1, v1
+from callpulse.adapters.base import V1, AdapterError, v1
 from callpulse.adapters.bounds import Ignored, digest
 from callpulse.adapters.connect_fields import as_time, get
 
@@ -58,7 +58,12 @@ _SETUP, _STARTED, _ENDED, _MEDIA = 8, 9, 10, 11
 
 # Kinds this module counts in ``ignored``.
 IGNORED_KINDS = frozenset(
-    {"IVR_OUTCOME_UNKNOWN", "QUALITY_SCORE_INVALID", "NO_INITIATION_TIMESTAMP"}
+    {
+        "IVR_OUTCOME_UNKNOWN",
+        "QUALITY_SCORE_INVALID",
+        "NO_INITIATION_TIMESTAMP",
+        "QUEUED_START_UNREADABLE",
+    }
 )
 
 
@@ -93,8 +98,9 @@ class ContactVoice:
         after the talk and after-contact work. None if the contact's record or an earlier
         event gave it, if no application is counted, if the contact did not come in
         (``initiationMethod`` other than ``INBOUND``), or if the event does not say when it
-        began (its record, which always does, then gives it). Nothing is remembered:
-        :meth:`handed_over` is called once the whole event was read."""
+        began, or says it unreadably (its record, which always says it, then gives the
+        session: a session field must not cost the queue its event).
+        Nothing is remembered: :meth:`handed_over` is called once the whole event was read."""
         key = digest(contact)
         if self._application is None or key in self._done or key in self._queued:
             return []
@@ -107,7 +113,14 @@ class ContactVoice:
             initiated = get(detail, field)
         if initiated is None:
             return []
-        started = as_time(initiated, field)
+        try:
+            started = as_time(initiated, field)
+        except AdapterError:
+            self._ignored.add("QUEUED_START_UNREADABLE")
+            return []
+        # Clocks that disagree: a start after the queueing (a far-future one included)
+        # is the queueing, so the session lasts nothing rather than ending in the future.
+        started = min(started, enqueued)
         return self._pair(self._key(contact), contact, started, enqueued, "transferred")
 
     def handed_over(self, contact: str) -> None:

@@ -79,8 +79,9 @@ class FormatSettings(Section):
     # is peer KTTK); empty, every peer whose name is not only digits. timezone and columns
     # (a CSV export's header line) as above.
     trunks: list[str] = []
-    # asterisk-ami (docs/adapters-asterisk-ami.md): trunks as above; the dialplan contexts
-    # that are IVR applications (empty: no IVR sessions are reported).
+    # asterisk-ami (docs/adapters-asterisk-ami.md): trunks as above, and only listed trunks
+    # get a state from qualify results (empty: none, so no TrunkDown); the dialplan
+    # contexts that are IVR applications (empty: no IVR sessions are reported).
     ivr_contexts: list[str] = []
     # amazon-connect (docs/adapters-amazon-connect.md): the application its contact flows'
     # IVR sessions are counted under (empty: none are). amazon-connect-flow-logs

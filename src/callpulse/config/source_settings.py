@@ -61,8 +61,9 @@ class FormatSettings(Section):
     # of a record without it; timezone (below) for a time written as a local date.
     trunk_attribute: str = ""
     default_trunk: str = "proxy"
-    # opensips-acc: a gateway as its status event names it (E_DROUTING_STATUS gwid, or an
-    # E_DISPATCHER_STATUS destination's address) -> the trunk it is; a drouting gateway not
+    # opensips-acc: a gateway as its status event names it (E_DROUTING_STATUS gwid, as
+    # partition/gwid outside the Default partition, or an E_DISPATCHER_STATUS
+    # destination's address) -> the trunk it is; a drouting gateway not
     # listed is the trunk of its gwid, a dispatcher destination not listed is no trunk.
     gateway_trunks: dict[str, str] = {}
     # asterisk-queue-log (docs/adapters-asterisk-queue-log.md): which interfaces are one

@@ -115,7 +115,12 @@ def test_ami_events_through_kafka_give_exact_trunk_media_and_ivr_kpis(
     kafka_bootstrap: str, topics: tuple[str, str], tmp_path: Path
 ) -> None:
     records = calls(time.time())
-    fmt = {"format": "asterisk-ami", "site": "lon1", "ivr_contexts": ["ivr-main"]}
+    fmt = {
+        "format": "asterisk-ami",
+        "site": "lon1",
+        "ivr_contexts": ["ivr-main"],
+        "trunks": ["carrier-a"],
+    }
     # By hand. Setups on carrier-a: 200 (ANSWER), 486 (BUSY), 503 (CONGESTION), 200 and 200
     # (calls 4 and 5 up), 486 (call 6, Q.850 17): ASR 3/6, NER (3 + 2 x 486) / 6.
     # Media: call 4's RTPAUDIOQOS loss 10/1000, jitter 20 ms, MES 80; call 5's RTCPSent

@@ -311,6 +311,11 @@ def peer(status: str, name: str = "SIP/carrier", at: float = T0) -> bytes:
     return raw("PeerStatus", at, ChannelType=tech, Peer=name, PeerStatus=status)
 
 
+def carrier() -> AsteriskAmi:
+    """An adapter told that peer ``carrier`` is a trunk."""
+    return ami(trunks=["carrier"])
+
+
 def states(events: list[dict[str, object]]) -> list[tuple[object, object, object]]:
     return [
         (e["trunk_id"], e["state"], e["channels_in_use"])
@@ -326,11 +331,38 @@ def states(events: list[dict[str, object]]) -> list[tuple[object, object, object
 )  # fmt: skip
 def test_a_trunk_peers_status_is_its_state(status: str, state: str) -> None:
     for name in ("SIP/carrier", "PJSIP/carrier"):  # chan_sip, and res_pjsip's endpoint
-        assert states(translated(ami(), peer(status, name))) == [("carrier", state, 0)]
+        assert states(translated(carrier(), peer(status, name))) == [("carrier", state, 0)]
+
+
+def test_a_listed_trunks_unreachable_is_down_an_unlisted_phones_unregistered_nothing() -> None:
+    adapter = ami(trunks=["carrier"])
+    assert states(translated(adapter, peer("Unreachable", "PJSIP/carrier"))) == [
+        ("carrier", "down", 0)
+    ]
+    # A softphone's registration expiring: named like a trunk, but not listed as one.
+    assert translated(adapter, peer("Unregistered", "SIP/alice-desk")) == []
+    assert translated(adapter, contact("Unreachable", endpoint="alice-desk")) == []
+    assert dict(adapter.ignored) == {"not_trunk": 2}
+
+
+def test_with_no_trunks_listed_no_qualify_result_gives_a_state() -> None:
+    # The setup rule (a peer not named by digits alone is a trunk) would page for every
+    # phone whose registration expires: qualify results need the trunks listed.
+    adapter = ami()
+    for record in (
+        peer("Unregistered", "SIP/alice-desk"),
+        peer("Unreachable", "PJSIP/carrier"),
+        contact("Unreachable"),
+    ):
+        assert translated(adapter, record) == []
+    assert dict(adapter.ignored) == {"qualify:trunks_not_listed": 3}
+    # The same adapter still reads the trunk's setups by that rule.
+    translated(adapter, raw("Newchannel", **chan("SIP/carrier-01", "1764000000.1")))
+    assert adapter.channels.in_use() == {"carrier": 1}
 
 
 def test_a_peer_status_that_says_nothing_of_reachability_is_skipped() -> None:
-    adapter = ami()
+    adapter = carrier()
     assert translated(adapter, peer("Unknown")) == []
     assert translated(adapter, peer("Unreachable", "SIP/1001")) == []  # a phone
     assert dict(adapter.ignored) == {"qualify:no_state": 1, "not_trunk": 1}
@@ -343,7 +375,7 @@ def test_a_peer_name_keeps_its_dashes() -> None:
 
 
 def test_a_trunk_is_down_only_when_none_of_its_contacts_is_reachable() -> None:
-    adapter = ami()
+    adapter = carrier()
     events = translated(
         adapter,
         contact("Reachable", uri="a"),
@@ -358,7 +390,7 @@ def test_a_trunk_is_down_only_when_none_of_its_contacts_is_reachable() -> None:
 
 
 def test_a_removed_contact_no_longer_holds_its_trunk_up() -> None:
-    adapter = ami()
+    adapter = carrier()
     events = translated(
         adapter,
         contact("Reachable", uri="a"),
@@ -371,7 +403,7 @@ def test_a_removed_contact_no_longer_holds_its_trunk_up() -> None:
 
 
 def test_a_trunks_state_carries_the_channels_in_use_on_it() -> None:
-    adapter = ami()
+    adapter = carrier()
     events = translated(
         adapter,
         raw("Newchannel", **chan("SIP/carrier-01", "1764000000.1")),
@@ -386,7 +418,7 @@ def test_a_trunks_state_carries_the_channels_in_use_on_it() -> None:
 
 
 def test_a_lost_hangup_frees_its_channel_after_a_call_lasts() -> None:
-    adapter = ami()
+    adapter = carrier()
     translated(adapter, raw("Newchannel", **chan()))
     assert adapter.flush(T0 + 60) == []
     [expired] = [body(e) for e in adapter.flush(T0 + 5 * 3600)]
@@ -394,7 +426,7 @@ def test_a_lost_hangup_frees_its_channel_after_a_call_lasts() -> None:
 
 
 def test_contacts_are_bounded() -> None:
-    adapter = ami()
+    adapter = ami(trunks=["carrier", *(f"carrier{n}" for n in range(MAX_ENDPOINTS + 3))])
     for n in range(MAX_CONTACTS + 3):
         translated(adapter, contact("Reachable", uri=f"c{n}"))
     # Past the cap a new contact is not followed: its Unreachable says nothing.

@@ -25,8 +25,10 @@ def adapter(**trunks: str) -> OpenSipsAcc:
     return OpenSipsAcc(SipAccOptions(site="lon1", trunk_attribute="gw", gateway_trunks=trunks))
 
 
-def drouting(gwid: object = "carrier-a", status: object = "probing") -> bytes:
-    params = {"partition": "Default", "gwid": gwid, "address": "198.51.100.7:5060",
+def drouting(
+    gwid: object = "carrier-a", status: object = "probing", partition: object = "Default"
+) -> bytes:
+    params = {"partition": partition, "gwid": gwid, "address": "198.51.100.7:5060",
               "status": status, "reason": "negative probing reply"}  # fmt: skip
     return json.dumps({"jsonrpc": "2.0", "method": gateways.DROUTING, "params": params}).encode()
 
@@ -69,6 +71,39 @@ def test_gateway_trunks_renames_a_drouting_gateway() -> None:
     assert [e["trunk_id"] for e in ticked(target)] == ["lon1-sip-1"]
 
 
+def test_a_gateway_outside_the_default_partition_is_named_with_its_partition() -> None:
+    # A gwid is unique only within its partition: gateway 1 of "pstn" and gateway 1 of
+    # "sbc" are two trunks, and one down leaves the other up.
+    target = adapter()
+    translated(
+        target,
+        drouting(gwid="1", partition="pstn", status="probing"),
+        drouting(gwid="1", partition="sbc", status="active"),
+        drouting(gwid="1", status="inactive"),  # the default partition: the gwid alone
+    )
+    assert sorted((e["trunk_id"], e["state"]) for e in ticked(target)) == [
+        ("1", "down"), ("pstn/1", "down"), ("sbc/1", "up")
+    ]  # fmt: skip
+
+
+def test_gateway_trunks_maps_a_partition_qualified_gateway() -> None:
+    target = adapter(**{"pstn/1": "lon1-sip-1", "1": "lon1-sip-2"})
+    translated(target, drouting(gwid="1", partition="pstn"))
+    # The bare gwid's mapping is the default partition's gateway, not this one.
+    assert [e["trunk_id"] for e in ticked(target)] == ["lon1-sip-1"]
+    translated(target, drouting(gwid="1", partition="sbc"))
+    assert [e["trunk_id"] for e in ticked(target, T + 15)] == ["sbc/1"]
+
+
+def test_an_event_without_a_partition_names_the_gateway_by_its_gwid() -> None:
+    # drouting before partitions raised the event with no partition parameter.
+    event = json.loads(drouting())
+    del event["params"]["partition"]
+    target = adapter()
+    translated(target, json.dumps(event).encode())
+    assert [e["trunk_id"] for e in ticked(target)] == ["carrier-a"]
+
+
 def test_the_status_carries_the_channels_the_adapter_counts_on_the_trunk() -> None:
     target = adapter()
     invite = {"method": "INVITE", "from_tag": "7f", "callid": "c1@10.0.0.5", "sip_code": "200",
@@ -101,6 +136,9 @@ def test_a_status_neither_module_writes_is_ignored_and_counted() -> None:
         (drouting(gwid=""), "no gwid string"),
         (drouting(gwid="carrier\x1b[31m"), r"U\+001B"),
         (drouting(gwid="g" * 300), "at most 256"),
+        (drouting(partition=7), "no partition string"),
+        (drouting(partition=""), "no partition string"),
+        (drouting(partition="pstn\x1b[31m"), r"U\+001B"),
         (drouting(status=None), "no status string"),
         (drouting(status=["active"]), "no status string"),
     ],

@@ -23,8 +23,13 @@ def event(kind: str, at: str, **fields: Any) -> dict[str, Any]:
 
 
 def adapter() -> AsteriskAmi:
-    # Configured as the runner configures lon1's instance: its IVR application's context.
-    return AsteriskAmi(AsteriskAmiOptions(site="lon1", ivr_contexts=["lon1-main"]))
+    # Configured as the runner configures lon1's instance: its IVR application's context and
+    # its trunks (the scenarios' lon1-sip-1, and carrier-a of the tests here).
+    return AsteriskAmi(
+        AsteriskAmiOptions(
+            site="lon1", ivr_contexts=["lon1-main"], trunks=["lon1-sip-1", "carrier-a"]
+        )
+    )
 
 
 def test_a_refused_setup_is_a_channel_hung_up_before_it_came_up() -> None:

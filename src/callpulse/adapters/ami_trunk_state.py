@@ -15,6 +15,12 @@ both; docs/adapters-asterisk-ami.md, "Trunk state").
   SBCs) is down only when none is reachable, so contacts are kept per endpoint, and a
   contact's ``Unreachable`` says "down" only when no other contact of it is ``Reachable``.
 
+Only the peers listed in the ``trunks`` option are trunks here: the same events come for
+every phone (a softphone's registration expiring is ``PeerStatus: Unregistered``), and the
+rule that reads a setup's trunk (a peer not named by digits alone) would read that as a
+trunk down and page for it. With ``trunks`` empty, no qualify result gives a state (the
+adapter counts them as ``qualify:trunks_not_listed``).
+
 A status that says nothing of reachability (``Unknown``, ``NonQualified``...) gives no
 state. Bounded: at most :data:`MAX_ENDPOINTS` endpoints (the oldest goes) of at most
 :data:`MAX_CONTACTS` contacts each, kept by digest.
@@ -25,8 +31,7 @@ from __future__ import annotations
 from typing import Literal
 
 from callpulse.adapters.ami_records import FORMAT, AmiEvent
-from callpulse.adapters.asterisk_cdr import named_trunk
-from callpulse.adapters.bounds import digest
+from callpulse.adapters.bounds import checked_name, digest
 
 MAX_ENDPOINTS = 1_000
 MAX_CONTACTS = 32  # a trunk's contacts: a carrier's SBCs, not a phone's registrations
@@ -42,9 +47,15 @@ class TrunkReachability:
     """The reachable state each trunk's qualify events give, endpoint by endpoint."""
 
     def __init__(self, trunks: frozenset[str]) -> None:
+        """``trunks``: the peers that are trunks; empty, none is (see the module's doc)."""
         self._trunks = trunks
         # Endpoint -> contact URI digest -> whether it is reachable, oldest endpoint first.
         self._contacts: dict[str, dict[bytes, bool]] = {}
+
+    @property
+    def listed(self) -> bool:
+        """Whether any trunk is listed: without, no qualify result names a trunk."""
+        return bool(self._trunks)
 
     def peer(self, event: AmiEvent) -> tuple[str, State | None] | None:
         """(trunk, state) of a ``PeerStatus``; None if its peer is no trunk; the state None
@@ -52,7 +63,7 @@ class TrunkReachability:
         tech, slash, name = (event.get("Peer") or "").partition("/")
         if not slash or not tech or not name:
             return None
-        trunk = named_trunk(FORMAT, name, self._trunks, "Peer")
+        trunk = self._listed(name, "Peer")
         if trunk is None:
             return None
         return trunk, PEER_STATES.get(event.get("PeerStatus") or "")
@@ -63,13 +74,18 @@ class TrunkReachability:
         endpoint = event.get("EndpointName")
         if endpoint is None:
             return None
-        trunk = named_trunk(FORMAT, endpoint, self._trunks, "EndpointName")
+        trunk = self._listed(endpoint, "EndpointName")
         if trunk is None:
             return None
         status = event.get("ContactStatus")
         uri = digest(event.get("URI") or "")
         contacts = self._endpoint(trunk)
         if status == REMOVED:
+            # No state from here even when it was the last reachable one: res_pjsip then
+            # raises the endpoint's PeerStatus Unreachable itself (pjsip_options.c,
+            # sip_options_remove_contact_status: a qualified contact that was available
+            # drops the AOR's available count, and at 0 the endpoint's state compositor
+            # marks it offline), which :meth:`peer` reads as down.
             contacts.pop(uri, None)
             return trunk, None
         if status not in (REACHABLE, UNREACHABLE):
@@ -80,6 +96,10 @@ class TrunkReachability:
         if status == REACHABLE:
             return trunk, "up"
         return trunk, None if any(contacts.values()) else "down"
+
+    def _listed(self, name: str, what: str) -> str | None:
+        checked_name(FORMAT, name, what)
+        return name if name in self._trunks else None
 
     def _endpoint(self, trunk: str) -> dict[bytes, bool]:
         found = self._contacts.get(trunk)

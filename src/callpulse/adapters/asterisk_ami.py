@@ -15,8 +15,9 @@ its sources: docs/adapters-asterisk-ami.md.
 - **Trunk state and channels.** A trunk channel counts as a channel in use from its
   ``Newchannel`` to its ``Hangup`` (a ``trunk.status`` with ``channels_in_use`` at each
   change, as :mod:`.trunk_channels` counts). Qualify results (``PeerStatus``,
-  ``ContactStatus`` of a trunk: :mod:`.ami_trunk_state`) are a ``trunk.status`` with
-  ``state`` up or down and the channels in use counted so far. No event says a trunk's
+  ``ContactStatus`` of a peer listed in ``trunks``: :mod:`.ami_trunk_state`) are a
+  ``trunk.status`` with ``state`` up or down and the channels in use counted so far; with
+  ``trunks`` empty they give none. No event says a trunk's
   capacity: ``channels_total`` is left to ``kpi.trunk_channels``.
 - **IVR.** A session starts at the first ``Newexten`` of a channel into a context of
   ``ivr_contexts`` (none by default: nothing is guessed) and ends ``transferred`` when the
@@ -51,6 +52,8 @@ NOT_TRUNK = "not_trunk"  # a setup or media event on a channel that is on no tru
 NO_OUTCOME = "DialEnd:no_outcome"  # a DialStatus that says nothing of the far end
 NO_MEASURE = "media:no_measure"  # a quality report with nothing usable in it
 NO_STATE = "qualify:no_state"  # a PeerStatus or ContactStatus that changes no trunk's state
+# A qualify result while the option trunks is empty: only a listed peer's gives a state.
+TRUNKS_NOT_LISTED = "qualify:trunks_not_listed"
 # The AMI events a call raises that v1 has no use for (manager_channels.c, app_queue.c...).
 IGNORED_KINDS = frozenset({
     "VarSet", "Newexten", "Newstate", "Newchannel", "NewCallerid", "NewConnectedLine",
@@ -62,7 +65,7 @@ IGNORED_KINDS = frozenset({
     "MusicOnHoldStop", "RTCPReceived", "Cdr", "CEL", "Hold", "Unhold", "LocalBridge",
     "Registry", "FullyBooted", "SuccessfulAuth", "ChallengeSent", "Newexten:h", "Hangup",
     "QueueCallerJoin",
-    NOT_TRUNK, NO_OUTCOME, NO_MEASURE, NO_STATE,
+    NOT_TRUNK, NO_OUTCOME, NO_MEASURE, NO_STATE, TRUNKS_NOT_LISTED,
 })  # fmt: skip
 
 
@@ -71,7 +74,8 @@ class AsteriskAmiOptions:
     """How to read one site's AMI events.
 
     ``trunks``: the peers that are trunks, as for ``asterisk-cdr`` (empty: every peer not
-    named by digits alone). ``ivr_contexts``: the dialplan contexts that are IVR
+    named by digits alone), and the only peers whose qualify results give a trunk state
+    (empty: none do). ``ivr_contexts``: the dialplan contexts that are IVR
     applications, each reported under its own name (empty: no IVR sessions)."""
 
     site: str
@@ -210,9 +214,15 @@ class AsteriskAmi:
     # Trunk state ----------------------------------------------------------------------
 
     def _peer_status(self, event: AmiEvent, out: Writer) -> bool:
+        if not self._reachability.listed:
+            self.ignored.add(TRUNKS_NOT_LISTED)
+            return True
         return self._state(self._reachability.peer(event), out)
 
     def _contact_status(self, event: AmiEvent, out: Writer) -> bool:
+        if not self._reachability.listed:
+            self.ignored.add(TRUNKS_NOT_LISTED)
+            return True
         return self._state(self._reachability.contact(event), out)
 
     def _state(self, found: tuple[str, str | None] | None, out: Writer) -> bool:

@@ -61,8 +61,9 @@ class FormatSettings(Section):
     # of a record without it; timezone (below) for a time written as a local date.
     trunk_attribute: str = ""
     default_trunk: str = "proxy"
-    # opensips-acc: a gateway as its status event names it (E_DROUTING_STATUS gwid, or an
-    # E_DISPATCHER_STATUS destination's address) -> the trunk it is; a drouting gateway not
+    # opensips-acc: a gateway as its status event names it (E_DROUTING_STATUS gwid, as
+    # partition/gwid outside the Default partition, or an E_DISPATCHER_STATUS
+    # destination's address) -> the trunk it is; a drouting gateway not
     # listed is the trunk of its gwid, a dispatcher destination not listed is no trunk.
     gateway_trunks: dict[str, str] = {}
     # asterisk-queue-log (docs/adapters-asterisk-queue-log.md): which interfaces are one
@@ -79,8 +80,9 @@ class FormatSettings(Section):
     # is peer KTTK); empty, every peer whose name is not only digits. timezone and columns
     # (a CSV export's header line) as above.
     trunks: list[str] = []
-    # asterisk-ami (docs/adapters-asterisk-ami.md): trunks as above; the dialplan contexts
-    # that are IVR applications (empty: no IVR sessions are reported).
+    # asterisk-ami (docs/adapters-asterisk-ami.md): trunks as above, and only listed trunks
+    # get a state from qualify results (empty: none, so no TrunkDown); the dialplan
+    # contexts that are IVR applications (empty: no IVR sessions are reported).
     ivr_contexts: list[str] = []
     # amazon-connect (docs/adapters-amazon-connect.md): the application its contact flows'
     # IVR sessions are counted under (empty: none are). amazon-connect-flow-logs

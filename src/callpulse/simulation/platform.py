@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from callpulse.adapters import records
@@ -21,6 +21,9 @@ from callpulse.pipeline import Pipeline
 from callpulse.protocols import Adapter, Emitter
 from callpulse.simulation.emitters import emitter_for, trunk_emitter
 
+# Formats whose adapter reads a trunk's state only for the trunks its options list (an AMI
+# qualify result comes for every phone too: docs/adapters-asterisk-ami.md, "Trunk state").
+LISTS_TRUNKS = frozenset({"asterisk-ami"})
 _REMEMBERED = 100_000  # event ids kept to write a duplicate once; far more than a step holds
 
 
@@ -123,11 +126,14 @@ class PlatformFeed:
         sites: Iterable[str],
         pipeline: Pipeline,
         applications: Mapping[str, str] | None = None,
+        trunks: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         """``applications``: each site's IVR application. A format told to name one
         (``ivr_application``) names each site's own, as each instance is configured; one
         told which dialplan contexts are IVRs (``ivr_contexts``) is told the site's own,
-        which its emitter writes as the IVR's context."""
+        which its emitter writes as the IVR's context. ``trunks``: each site's trunk ids,
+        which a format whose trunk states come only for listed trunks (:data:`LISTS_TRUNKS`)
+        is told, as each PBX is configured."""
         sites = list(sites)
         self.writer = PlatformWriter(fmt.format, sites)
         self.adapters: dict[str, Adapter] = {}
@@ -138,6 +144,8 @@ class PlatformFeed:
                 update["ivr_application"] = application
             if fmt.ivr_contexts and application:
                 update["ivr_contexts"] = [application]
+            if fmt.format in LISTS_TRUNKS and (trunks or {}).get(site):
+                update["trunks"] = list((trunks or {})[site])
             adapter = records.build(fmt.model_copy(update=update))
             assert adapter is not None, "a platform feed needs a platform format"
             topic = topic_of(fmt.format, site)

@@ -233,6 +233,7 @@ def run(
             [s.name for s in scenario.sites],
             parts,
             {s.name: s.ivr.application for s in scenario.sites if s.ivr is not None},
+            {s.name: [t.id for t in s.trunks] for s in scenario.sites},
         )
         if platform is not None
         else None

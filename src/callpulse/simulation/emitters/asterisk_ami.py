@@ -20,7 +20,8 @@ channel on the carrier's PJSIP endpoint: ``Channel`` ``PJSIP/<trunk>-<sequence>`
 - A trunk's state is its contact's qualify result: a ``ContactStatus`` ``Reachable`` when
   the simulator first reports it up or it comes back, ``Unreachable`` when it goes down
   (one contact per trunk; a real res_pjsip also raises the endpoint's ``PeerStatus``, which
-  the adapter reads as the same state again).
+  the adapter reads as the same state again). The adapter reads it only for the trunks its
+  ``trunks`` lists: the simulator lists each site's (``PlatformFeed``).
 
 - A caller's IVR session runs on the caller's channel (``ivr.session_started`` names the call
   whose ``call.setup`` answered it): a ``Newexten`` into the dialplan context named as the

@@ -2,7 +2,8 @@
 
 A platform that counts channels from its call records sends ``trunk.status`` with
 ``channels_in_use`` only: no state (it cannot see a trunk go down) and no total (it does not
-know the carrier's capacity, ``kpi.trunk_channels`` does)."""
+know the carrier's capacity, ``kpi.trunk_channels`` does). A gateway's state event sends the
+state only: the count stands."""
 
 from __future__ import annotations
 
@@ -103,6 +104,84 @@ def test_an_older_count_does_not_replace_a_newer_one(monitor: Monitor) -> None:
     counted(monitor, NOW - 3, "t1", 5)
     counted(monitor, NOW - 6, "t1", 9)
     assert trunk(monitor, "t1").channels_in_use == 5
+
+
+def stated(m: Monitor, when: float, name: str, state: str) -> None:
+    m.apply(event("trunk.status", when, trunk_id=name, state=state))
+
+
+def test_a_status_without_a_count_keeps_the_last_count(
+    make_monitor: Callable[..., Monitor],
+) -> None:
+    # A gateway's state event (FreeSWITCH sofia::gateway_state, an OpenSIPS gateway status,
+    # AMI PeerStatus) says whether the carrier answers, not how many calls are up on it.
+    m = make_monitor(trunk_channels={"carrier-a": 30})
+    counted(m, NOW - 5, "carrier-a", 12)
+    stated(m, NOW - 2, "carrier-a", "down")
+    view = trunk(m, "carrier-a")
+    assert (view.up, view.channels_in_use, view.utilization) == (False, 12, 0.4)
+
+
+def test_a_count_stamped_before_a_newer_state_still_stands(monitor: Monitor) -> None:
+    # A state stamped when it was read (OpenSIPS' status events carry no time) must not make
+    # the counts of a backlog, stamped earlier and read later, stale.
+    counted(monitor, NOW - 9, "t1", 2)
+    stated(monitor, NOW - 1, "t1", "up")
+    counted(monitor, NOW - 6, "t1", 5)
+    counted(monitor, NOW - 4, "t1", 3)
+    assert (trunk(monitor, "t1").up, trunk(monitor, "t1").channels_in_use) == (True, 3)
+
+
+def test_a_state_before_any_count_gives_no_count(
+    make_monitor: Callable[..., Monitor],
+) -> None:
+    m = make_monitor(trunk_channels={"carrier-a": 30})
+    stated(m, NOW - 2, "carrier-a", "up")
+    view = trunk(m, "carrier-a")
+    assert (view.up, view.channels_in_use, view.channels_total, view.utilization) == (
+        True,
+        None,
+        30,
+        None,
+    )
+    [in_use] = collect(m, ["trunk"], ["callpulse_trunk_channels_in_use"])
+    assert in_use.samples == []
+
+
+def test_a_status_without_a_count_leaves_the_run_channel_figures(monitor: Monitor) -> None:
+    m = monitor
+    m.trunks.keep_run()
+    counted(m, NOW - 100, "t1", 4)
+    stated(m, NOW - 50, "t1", "down")
+    stated(m, NOW - 40, "t1", "up")
+    counted(m, NOW - 80, "t1", 6)  # older than the states, newer than the count: it stands
+    [run] = m.trunks.run_kpis().values()
+    assert run.channels_peak == 6
+    assert run.channel_seconds == pytest.approx(4 * 20 + 6 * 80)
+
+
+@pytest.mark.parametrize("fields", [{}, {"channels_total": 30}])
+def test_a_status_that_says_neither_state_nor_count_is_refused(fields: dict[str, object]) -> None:
+    with pytest.raises(DecodeError) as info:
+        event("trunk.status", NOW, trunk_id="t1", **fields)
+    assert info.value.reason == "invalid_schema"
+    assert "nothing reported" in info.value.detail
+
+
+def test_an_adapter_cannot_make_a_status_that_says_nothing() -> None:
+    from callpulse.core.event_checks import InvalidEventError, make
+
+    body = {
+        "schema_version": 1,
+        "event_id": "a-1",
+        "type": "trunk.status",
+        "occurred_at": "2026-11-22T14:06:30Z",
+        "site": "lon1",
+        "trunk_id": "t1",
+    }
+    with pytest.raises(InvalidEventError, match="nothing reported"):
+        make(body)
+    assert make(body | {"state": "down"}).channels_in_use is None  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("total", [0, -1, 1.5, "30"])

@@ -16,9 +16,9 @@ its sources: docs/adapters-asterisk-ami.md.
   ``Newchannel`` to its ``Hangup`` (a ``trunk.status`` with ``channels_in_use`` at each
   change, as :mod:`.trunk_channels` counts). Qualify results (``PeerStatus``,
   ``ContactStatus`` of a peer listed in ``trunks``: :mod:`.ami_trunk_state`) are a
-  ``trunk.status`` with ``state`` up or down and the channels in use counted so far; with
-  ``trunks`` empty they give none. No event says a trunk's
-  capacity: ``channels_total`` is left to ``kpi.trunk_channels``.
+  ``trunk.status`` with ``state`` up or down only: the channels' count stands as they last
+  said it; with ``trunks`` empty they give none. No event says a trunk's capacity:
+  ``channels_total`` is left to ``kpi.trunk_channels``.
 - **IVR.** A session starts at the first ``Newexten`` of a channel into a context of
   ``ivr_contexts`` (none by default: nothing is guessed) and ends ``transferred`` when the
   channel joins a queue (``QueueCallerJoin``) or dials (``DialBegin``), ``contained`` when it
@@ -233,8 +233,7 @@ class AsteriskAmi:
         if state is None:
             self.ignored.add(NO_STATE)
             return True
-        in_use = self.channels.in_use().get(trunk, 0)
-        out.add("trunk.status", trunk_id=trunk, state=state, channels_in_use=in_use)
+        out.add("trunk.status", trunk_id=trunk, state=state)
         return True
 
     # Media ----------------------------------------------------------------------------

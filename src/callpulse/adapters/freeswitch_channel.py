@@ -16,9 +16,10 @@ A record is one of (:mod:`.freeswitch_channel_records` reads each form):
   a report on a leg no event named is counted, not guessed.
 - a ``sofia::gateway_state`` event (a CUSTOM event): a ``trunk.status`` with the gateway's
   ``state``, up or down (:mod:`.freeswitch_gateway_state` says which headers mean which),
-  the trunk named as a leg through the gateway names it (``sip_gateway_name``), and
-  ``channels_in_use`` this adapter's count on it. An event that says neither up nor down
-  (a registration under way, a state FreeSWITCH never writes) is counted in ``ignored``.
+  the trunk named as a leg through the gateway names it (``sip_gateway_name``), and no
+  ``channels_in_use``: the state says nothing of the calls, which the legs count (below).
+  An event that says neither up nor down (a registration under way, a state FreeSWITCH
+  never writes) is counted in ``ignored``.
 
 Every event of a record is stamped with the record's time: a setup counts when its leg
 ends. Stamping an answered setup at its answer would put a long call's 200 behind the
@@ -162,17 +163,14 @@ class FreeSwitchChannel:
         return out.events
 
     def _gateway(self, record: bytes, rec: ChannelRecord) -> list[V1]:
-        """A gateway's reachability changed: a ``trunk.status`` with its state, and the
-        channels this adapter counts on it now (a count is required; it is 0 where the
-        adapter reads no CHANNEL_CREATE)."""
+        """A gateway's reachability changed: a ``trunk.status`` with its state only (the
+        trunk's count stands as the legs last said it, here or on another topic)."""
         trunk, state = gateways.gateway(rec), gateways.state(rec)
         if state not in ("up", "down"):
             self.ignored.add(state)
             return []
         out = Writer(record, self.options.site, fields.when(rec))
-        out.add(
-            "trunk.status", trunk_id=trunk, state=state, channels_in_use=self.channels.count(trunk)
-        )
+        out.add("trunk.status", trunk_id=trunk, state=state)
         return out.events
 
     def _count(self, record: bytes, rec: ChannelRecord, name: str) -> list[V1]:

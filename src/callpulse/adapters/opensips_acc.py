@@ -10,9 +10,9 @@ name: the core attributes as strings (``sip_code`` is ``"486"``), ``time``, ``cr
 parameters are read as :mod:`callpulse.adapters.sip_acc` says.
 
 Gateway status events (``E_DROUTING_STATUS``; ``E_DISPATCHER_STATUS`` for a destination
-``gateway_trunks`` names) become a ``trunk.status`` with the trunk's ``state`` and the
-channels this adapter counts on it, at the adapter's next clock tick: they carry no time
-(:mod:`callpulse.adapters.opensips_gateways`).
+``gateway_trunks`` names) become a ``trunk.status`` with the trunk's ``state`` only (no
+``channels_in_use``: the calls count the channels), at the adapter's next clock tick: they
+carry no time (:mod:`callpulse.adapters.opensips_gateways`).
 
 Any other event on the topic (a dialog's, a registrar's, a threshold's) is counted in
 ``ignored`` by its name, the well-known ones listed, any other as ``_other``.
@@ -63,12 +63,9 @@ class OpenSipsAcc(SipAccounting):
         out: list[V1] = []
         for trunk, state in self._pending.items():
             writer = Writer(f"{FORMAT}|state|{site}|{trunk}|{state}|{now!r}".encode(), site, now)
-            writer.add(
-                "trunk.status",
-                trunk_id=trunk,
-                state=state,
-                channels_in_use=self.channels.count(trunk),
-            )
+            # The state only: a count stamped at the tick would make every count of a
+            # backlog, stamped at its record's time, stale (docs/events.md).
+            writer.add("trunk.status", trunk_id=trunk, state=state)
             out += writer.events
         self._pending.clear()
         return out + super().flush(now)

@@ -124,11 +124,6 @@ class TrunkChannels:
         """Channels in use now, by trunk (those with none are not kept)."""
         return {name: t.in_use for name, t in self._trunks.items()}
 
-    def count(self, trunk: str) -> int:
-        """Channels in use now on ``trunk`` (0 for one with none open)."""
-        found = self._trunks.get(trunk)
-        return 0 if found is None else found.in_use
-
     def _end(self, key: bytes, changed: list[_Trunk]) -> int:
         call = self._calls[key]
         legs = list(call.legs)

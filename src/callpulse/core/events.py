@@ -222,18 +222,45 @@ class IvrPorts(Envelope, tag="ivr.ports", frozen=True, kw_only=True):
 
 
 class TrunkStatus(Envelope, tag="trunk.status", frozen=True, kw_only=True):
-    """A trunk's channel usage, and its state when the producer knows it.
+    """A trunk's state, its channel usage, or both: what the producer knows of it.
 
     ``state`` absent: not reported, and the trunk's last reported state stands (a platform
     that counts channels from its call records cannot see a trunk go down).
+    ``channels_in_use`` absent: not reported, and the trunk's last reported count stands (a
+    platform's gateway status event says whether the carrier answers, not how many calls
+    are up). One of the two is required: a status with neither says nothing.
     ``channels_total`` absent: the capacity configured for the trunk (``kpi.trunk_channels``).
     """
 
     type: ClassVar[str] = "trunk.status"
     trunk_id: Name
-    channels_in_use: Count
+    channels_in_use: Count | None = None
     state: Literal["up", "down"] | None = None
     channels_total: Annotated[int, Meta(ge=1)] | None = None
+
+    def __post_init__(self) -> None:
+        problem = trunk_status_problem(self)
+        if problem is not None:
+            raise ValueError(problem)
+
+
+class _TrunkReport(Protocol):
+    """What :func:`trunk_status_problem` reads: a trunk.status's state and count (the
+    Struct's, or a derived model's of the same names)."""
+
+    @property
+    def state(self) -> Literal["up", "down"] | None: ...
+    @property
+    def channels_in_use(self) -> int | None: ...
+
+
+def trunk_status_problem(event: _TrunkReport) -> str | None:
+    """Why a trunk.status makes no event: it gives neither a state nor a count, so it says
+    nothing of the trunk. None when it gives either. Read by msgspec as it decodes and by
+    the derived models, as :func:`media_quality_problem` is."""
+    if event.state is None and event.channels_in_use is None:
+        return "nothing reported: give at least one of state, channels_in_use"
+    return None
 
 
 class CallSetup(Envelope, tag="call.setup", frozen=True, kw_only=True):

@@ -167,8 +167,9 @@ class _Trunk:
     mos: RollingHistogram
     jitter: RollingHistogram
     loss: RollingHistogram
-    # (at, up, in use, total) of the last trunk.status; up and total None where unknown
-    status: tuple[float, bool | None, int, int | None] | None = None
+    # (at, up, in use, total) of the trunk's statuses, ``at`` the newest count's time; each
+    # None where unknown (in use and total before any status that gave a count)
+    status: tuple[float, bool | None, int | None, int | None] | None = None
     # When the state in ``status`` was said: a platform sends its counts and its state
     # apart (AMI: a count at each channel's start and end, qualify results on their own),
     # so a state must not be dropped for arriving after a newer count, nor a count for
@@ -261,18 +262,21 @@ class TrunkTracker:
             self._media(trunk, event, bucket)
         else:
             self._status(trunk, event, ts)
-            if trunk.channels is not None:
+            if trunk.channels is not None and event.channels_in_use is not None:
                 trunk.channels.said(ts, event.channels_in_use)
 
     @staticmethod
     def _status(trunk: _Trunk, event: ev.TrunkStatus, ts: float) -> None:
         # The newest state and the newest count stand, each by its own time. A status
         # without a state (counted from call records) leaves the last one: it must never
-        # read as down, nor hide a trunk another producer said is down.
-        at, up, in_use, total = trunk.status or (-math.inf, None, 0, None)
+        # read as down, nor hide a trunk another producer said is down. A status without a
+        # count (a gateway's state event) leaves the last count and its total: the producer
+        # that said the state may not see the trunk's calls at all, and its time (a state
+        # stamped when it was read) must not make the counts stamped before it stale.
+        at, up, in_use, total = trunk.status or (-math.inf, None, None, None)
         if event.state is not None and ts >= trunk.state_at:
             up, trunk.state_at = event.state == "up", ts
-        if ts >= at:
+        if event.channels_in_use is not None and ts >= at:
             at, in_use, total = ts, event.channels_in_use, event.channels_total
         trunk.status = (at, up, in_use, total)
 

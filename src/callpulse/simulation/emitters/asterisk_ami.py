@@ -144,7 +144,7 @@ class AsteriskAmiEmitter:
         code the one its Q.850 cause reads back as; the trunk's channels in use at each
         channel's start and end; a leg's media as its packet counts give the loss, its
         jitter and round trip to the microsecond, without MOS; a trunk's state only when it
-        changes, with the channels counted then and no total. A setup, a leg's media and an
+        changes, alone (no count, no total). A setup, a leg's media and an
         IVR session name the channel's ``Uniqueid`` as their call (and session); a session
         ends transferred when its caller joins a queue, ``error`` reads as ``hangup``, and
         its duration is the span between the two events' ``Timestamp``."""
@@ -154,8 +154,9 @@ class AsteriskAmiEmitter:
             if self._kept_states.get(key) == event["state"]:
                 return []
             self._kept_states[key] = event["state"]
-            kept = {k: v for k, v in event.items() if k != "channels_total"}
-            return [kept | {"channels_in_use": self._counted.count(*key)}]
+            return [
+                {k: v for k, v in event.items() if k not in ("channels_in_use", "channels_total")}
+            ]
         if kind == "call.setup":
             uid = self._kept_uid(event)
             setup = {k: v for k, v in event.items() if k != "post_dial_delay_ms"}

@@ -118,12 +118,11 @@ class FreeSwitchChannelEmitter:
         milliseconds, then its channel closed; the leg's media as a flaws score and the loss
         its packet counts give, without MOS, jitter or round trip, and before it the RTCP
         report's loss and jitter at their resolution; no heartbeat, and each
-        change of state as the gateway's own status with the channels counted then
-        (:class:`TrunkStates`)."""
+        change of state as the gateway's own status, the state alone (:class:`TrunkStates`)."""
         kind = event["type"]
         channels = self._kept_channels
         if kind == STATUS:
-            return self._kept_states.change(event, channels.count(event["site"], event["trunk_id"]))
+            return self._kept_states.change(event)
         if kind == "call.setup":
             opened = channels.opened(event)
             if 200 <= event["sip_code"] < 300:

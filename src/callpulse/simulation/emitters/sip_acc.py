@@ -169,10 +169,9 @@ class OpenSipsAccEmitter(_SipAccEmitter):
 
     def as_kept(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         """A setup and its channel as :class:`_SipAccEmitter` keeps them; no heartbeat, and
-        each change of state as the gateway's own status, with the channels counted then."""
+        each change of state as the gateway's own status, the state alone."""
         if event.get("type") == STATUS:
-            count = self._channels.count(event["site"], event["trunk_id"])
-            return self._kept_states.change(event, count)
+            return self._kept_states.change(event)
         return super().as_kept(event)
 
     def _record(self, code: int, attributes: dict[str, Any]) -> dict[str, Any]:

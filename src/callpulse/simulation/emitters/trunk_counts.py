@@ -17,10 +17,6 @@ class KeptChannels:
     def __init__(self) -> None:
         self._in_use: dict[tuple[str, str], int] = {}
 
-    def count(self, site: str, trunk: str) -> int:
-        """Channels open now on ``trunk`` of ``site``."""
-        return self._in_use.get((site, trunk), 0)
-
     def opened(self, setup: dict[str, Any]) -> dict[str, Any]:
         """The status the adapter writes as a leg of ``setup`` starts (at its time)."""
         return self._changed(setup, +1, "open")

@@ -82,18 +82,15 @@ class TrunkStates:
     def as_kept(self, status: dict[str, Any]) -> list[dict[str, Any]]:
         """``status`` as a platform that reports its trunks' states keeps it while the
         simulated status stays events v1 for its counts: the heartbeat without its state,
-        then, if the state changed, the change (:meth:`change`) with the heartbeat's count."""
+        then, if the state changed, the change (:meth:`change`)."""
         out = [{k: v for k, v in status.items() if k != "state"}]
-        return out + self.change(status, status["channels_in_use"])
+        return out + self.change(status)
 
-    def change(self, status: dict[str, Any], in_use: int) -> list[dict[str, Any]]:
-        """If ``status`` changes its trunk's state, the change as the adapter gives it back
-        (its own event, with the channels it counts then, ``in_use``, and no total)."""
+    def change(self, status: dict[str, Any]) -> list[dict[str, Any]]:
+        """If ``status`` changes its trunk's state, the change as the adapter gives it back:
+        its own event, with the state alone (a gateway's status says no count and no
+        total; the trunk's count stands as the counts said it)."""
         if not self.changed(status):
             return []
-        kept = {k: v for k, v in status.items() if k != "channels_total"}
-        kept |= {
-            "event_id": str(uuid.uuid5(_NAMESPACE, status["event_id"])),
-            "channels_in_use": in_use,
-        }
-        return [kept]
+        kept = {k: v for k, v in status.items() if k not in ("channels_in_use", "channels_total")}
+        return [kept | {"event_id": str(uuid.uuid5(_NAMESPACE, status["event_id"]))}]

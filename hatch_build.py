@@ -35,6 +35,8 @@ COMPILED = (
     "ingest",
     "ivr",
     "monitor",
+    "queue_state",
+    "queue_tracker",
     "queues",
     "raw_record",
     "timegrid",

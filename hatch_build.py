@@ -174,7 +174,8 @@ def _compile(out: Path) -> None:
     _check_compiler(out)
     paths = [str(CORE / f"{name}.py") for name in COMPILED]
     extensions = mypycify(
-        ["--config-file", "pyproject.toml", *paths],
+        # Its own mypy cache: not one a developer's mypy of another version left in the tree.
+        ["--config-file", "pyproject.toml", "--cache-dir", str(out / "mypy-cache"), *paths],
         opt_level="3",
         group_name=GROUP,
         target_dir=str(out / "c"),

@@ -82,6 +82,11 @@ class CompiledCoreHook(BuildHookInterface):  # type: ignore[misc]
         root = Path(self.root)
         out = Path(tempfile.mkdtemp(prefix="callpulse-mypyc-"))
         self._out = out
+        try:  # first, and on a cache hit too: no working compiler means pure, always
+            _check_compiler(out / "probe")
+        except (SystemExit, ImportError) as exc:  # ImportError: setuptools is not there
+            _say(f"{exc}; pure Python")
+            return
         cache = os.environ.get(CACHE_ENV)
         cached = Path(cache) / "mypyc" / _key(root) if cache else None
         if cached is not None and cached.is_dir():
@@ -145,14 +150,16 @@ def _suffix() -> str:
 
 
 def _check_compiler(scratch: Path) -> None:
-    """Fail at once, before mypyc's minute of analysis, when no C compiler works here
-    (none installed, or ``CC=false``): the same compiler setuptools will use."""
+    """Exit (SystemExit, with the reason) when no C compiler works here (none installed,
+    or ``CC=false``), before mypyc's half minute of analysis: the compiler setuptools will
+    use, on a file that includes Python.h as the extensions do."""
     from setuptools._distutils.ccompiler import new_compiler
     from setuptools._distutils.errors import CCompilerError, DistutilsExecError
     from setuptools._distutils.sysconfig import customize_compiler
 
     compiler = new_compiler()
     customize_compiler(compiler)
+    scratch.mkdir(parents=True, exist_ok=True)
     probe = scratch / "probe.c"
     probe.write_text("#include <Python.h>\nint callpulse_probe(void) { return 0; }\n")
     try:
@@ -171,7 +178,6 @@ def _compile(out: Path) -> None:
     from setuptools import Distribution
 
     out.mkdir(parents=True, exist_ok=True)
-    _check_compiler(out)
     paths = [str(CORE / f"{name}.py") for name in COMPILED]
     extensions = mypycify(
         # Its own mypy cache: not one a developer's mypy of another version left in the tree.

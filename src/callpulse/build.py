@@ -1,5 +1,9 @@
 """What build of callpulse is running: ``callpulse_build_info``'s labels.
 
+``compiled`` says whether the hot core modules run as mypyc-compiled extensions (a wheel
+built where a C compiler works) or as the Python source (an editable install, or a build
+without a compiler): the same code either way, at different speeds.
+
 The revision is the commit the code was built from: a ``REVISION`` file beside this module
 in a built image (the Dockerfile writes it from its ``REVISION`` build argument), else the
 checkout's ``.git`` read directly (no ``git`` process at start-up), else ``unknown``.
@@ -9,6 +13,7 @@ from __future__ import annotations
 
 import platform
 from functools import cache
+from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 from callpulse import __version__
@@ -18,12 +23,28 @@ _HERE = Path(__file__).resolve().parent
 
 @cache
 def build_labels() -> dict[str, str]:
-    """``version``, ``revision`` and ``python_version``, as node_exporter's build info."""
+    """``version``, ``revision`` and ``python_version``, as node_exporter's build info, and
+    ``compiled`` (``true`` or ``false``)."""
     return {
         "version": __version__,
         "revision": revision(),
         "python_version": platform.python_version(),
+        "compiled": "true" if compiled() else "false",
     }
+
+
+def compiled() -> bool:
+    """Whether the core modules were imported from mypyc-compiled extensions: the build
+    compiles them all or none, so one module's file tells."""
+    from callpulse.core import monitor
+
+    return monitor.__file__ is not None and monitor.__file__.endswith(tuple(EXTENSION_SUFFIXES))
+
+
+def describe() -> str:
+    """``callpulse --version``'s line: the version, and which build of the core runs."""
+    kind = "compiled core (mypyc)" if compiled() else "pure Python"
+    return f"callpulse {__version__} ({kind}, Python {platform.python_version()})"
 
 
 def revision(package: Path = _HERE) -> str:

@@ -14,7 +14,7 @@ from typing import get_args
 
 from pydantic import ValidationError
 
-from callpulse import __version__
+from callpulse.build import describe
 from callpulse.config import ConfigError, FormatSettings, LogSettings, load_config, load_settings
 from callpulse.config.address import listen_url, parse_listen_address
 from callpulse.simulation.emitters import FORMATS as EMITTED_FORMATS
@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="callpulse",
         description="Real-time health monitoring for 24/7 contact centers.",
     )
-    parser.add_argument("--version", action="version", version=f"callpulse {__version__}")
+    parser.add_argument("--version", action="version", version=describe())
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser(

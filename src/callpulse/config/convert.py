@@ -37,7 +37,7 @@ from callpulse.core.maintenance_policy import (
     EventPolicy,
     MaintenancePolicy,
 )
-from callpulse.core.monitor import MonitorConfig
+from callpulse.core.monitor import ERLANG_WINDOW, MonitorConfig
 from callpulse.core.planned_silences import SilenceWindowPolicy
 from callpulse.core.queues import ServiceLevelPolicy
 from callpulse.core.rules import RuleSpec
@@ -82,7 +82,7 @@ def kpi_config(kpi: KpiSettings, *, event_time_clock: bool) -> MonitorConfig:
         service_level_overrides={q: service_level(sl, o) for q, o in sl.queues.items()},
         event_time_clock=event_time_clock,
         dedup_capacity=kpi.dedup_capacity,
-        erlang_window=kpi.erlang_window or MonitorConfig.erlang_window,
+        erlang_window=kpi.erlang_window or ERLANG_WINDOW,
         component_stale_after=kpi.component_stale_after,
         label_limits=kpi.max_label_values.model_dump(),
         trunk_channels=dict(kpi.trunk_channels),

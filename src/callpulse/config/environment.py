@@ -17,9 +17,10 @@ from pydantic import BaseModel
 
 from callpulse.config.errors import ENV_DELIMITER, ENV_PREFIX, ConfigError
 
-NOT_SETTINGS = frozenset({"CALLPULSE_CACHE"})
-"""Variables of the project's own scripts that share the prefix but are no setting
-(``CALLPULSE_CACHE``: where scripts/install-helm and scripts/kafka-local keep downloads)."""
+NOT_SETTINGS = frozenset({"CALLPULSE_CACHE", "CALLPULSE_PURE"})
+"""Variables of the project's own scripts and build that share the prefix but are no setting
+(``CALLPULSE_CACHE``: where scripts/install-helm and scripts/kafka-local keep downloads, and
+the build its compiled extensions; ``CALLPULSE_PURE``: a build without them)."""
 
 SERVICE_LINK = re.compile(
     r"[A-Z0-9_]+_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT(_\d+_(TCP|UDP|SCTP)(_PROTO|_PORT|_ADDR)?)?)"

@@ -61,7 +61,7 @@ class KpiSettings(Section):
     max_clock_skew: Duration = _MONITOR.max_clock_skew
     tick: Duration = 1.0  # the shell's: how often the consumer ticks the monitor
     dedup_capacity: Annotated[int, Field(ge=1000)] = _MONITOR.dedup_capacity
-    # Unset: the monitor's own (MonitorConfig.erlang_window).
+    # Unset: the monitor's own (core.monitor.ERLANG_WINDOW).
     erlang_window: Duration | None = None
     component_stale_after: Duration = _MONITOR.component_stale_after
     max_label_values: LabelLimits = LabelLimits()

@@ -14,9 +14,15 @@ from typing import Literal, Protocol, cast, get_args
 import msgspec
 from pydantic import BaseModel, ValidationError
 
+# The decode errors live in a module of their own, which stays Python when this one is
+# compiled: adapters and event_checks subclass them, and an interpreted class cannot
+# subclass a mypyc-compiled one. Both they and RawRecord are still imported from here.
+from callpulse.core.decode_errors import DecodeError as DecodeError
+from callpulse.core.decode_errors import PartlyDecodedError as PartlyDecodedError
 from callpulse.core.event_models import EVENT_ADAPTER
 from callpulse.core.events import EVENT_STRUCTS, NOT_IN_NAMES_UTF8, SITE_CHARACTERS, Event
 from callpulse.core.monitor import Monitor, Outcome
+from callpulse.core.raw_record import RawRecord as RawRecord
 
 RejectReason = Literal[
     "oversize",
@@ -32,45 +38,6 @@ REJECT_REASONS: tuple[RejectReason, ...] = get_args(RejectReason)
 Stage = Literal["adapter", "decode", "monitor"]
 STAGES: tuple[Stage, ...] = get_args(Stage)
 """Where a record can make callpulse raise: the platform's adapter, the decoder, the monitor."""
-
-
-class DecodeError(ValueError):
-    """A record that is not a valid v1 event; ``reason`` is one of :data:`REJECT_REASONS`,
-    or ``invalid_<format>`` for a record an adapter could not read."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
-
-
-class PartlyDecodedError(DecodeError):
-    """A platform record of several documents (a batch) of which some could not be read:
-    ``records`` (what the others stand for) are applied, and the record is rejected once,
-    with ``reason`` and a ``detail`` naming the documents not read."""
-
-    def __init__(self, reason: str, detail: str, records: Sequence[RawRecord]) -> None:
-        super().__init__(reason, detail)
-        self.records = records
-
-
-# Not frozen (and compared by identity), though nothing changes a record once made: a frozen
-# dataclass sets each field through object.__setattr__, 1 us a record against 0.3 us, on the
-# path of every record.
-@dataclass(slots=True, eq=False)
-class RawRecord:
-    """A record as a source delivers it, with the coordinates to find it again; or, with
-    ``event``, an event an adapter made from one (with that record's coordinates), applied
-    as it is: it was checked as it was made, and is not written out to be decoded again."""
-
-    value: bytes | None
-    key: bytes | None = None
-    topic: str = ""
-    partition: int = 0
-    offset: int = -1
-    timestamp_ms: int | None = None
-    replay: bool = False  # re-read to rebuild state (see Monitor.apply)
-    event: Event | None = None
 
 
 @dataclass(frozen=True, slots=True)

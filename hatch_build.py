@@ -1,0 +1,199 @@
+"""Build hook: compile the hot core modules with mypyc into the wheel, or ship pure Python.
+
+A wheel (``pip install .``, ``pip wheel .``) gets the modules in ``COMPILED`` compiled when
+mypyc and a working C compiler are there; otherwise, or with ``CALLPULSE_PURE=1``, the same
+wheel is pure Python, and the build's output says which and why. The editable install used
+for development (``pip install -e .``) is always pure Python, so edits to ``src`` take
+effect as they are. The Python source stays the only source: the compiled modules are the
+same files, and they stay in the wheel beside their extensions (the import system prefers
+the extension).
+
+The compilation runs in a child process (this file run as a script), so that a compiler
+that fails, or mypyc finding a type error, leaves a pure wheel instead of a failed install.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from pathlib import Path
+from typing import Any
+
+# The modules the ingest profile spends its time in (benchmarks/README.md). Adding one here
+# is the whole change; it must compile under mypyc (CI runs the unit suite compiled).
+COMPILED = (
+    "cardinality",
+    "components",
+    "dedup",
+    "durations",
+    "histogram",
+    "ingest",
+    "ivr",
+    "monitor",
+    "queue_state",
+    "queue_tracker",
+    "queues",
+    "raw_record",
+    "timegrid",
+    "trunks",
+    "windows",
+)
+CORE = Path("src/callpulse/core")
+# The shared library holding every compiled module's code; each module's own extension is a
+# thin shim that loads it. It sits at the top of site-packages, so it carries our name.
+GROUP = "callpulse_core"
+PURE_ENV = "CALLPULSE_PURE"
+# The project's cache (as scripts/kafka-local's): when set, compiled extensions are kept in
+# its mypyc/ by the hash of what compiling them reads, so that a rebuild of unchanged core
+# sources (scripts/test, on every run) does not recompile.
+CACHE_ENV = "CALLPULSE_CACHE"
+
+
+def _say(message: str) -> None:
+    # pip shows a backend's output with -v (or when the build fails).
+    print(f"callpulse build: {message}", flush=True)
+
+
+try:
+    from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+except ImportError:  # run as the compiling child, where only mypyc and setuptools are needed
+    BuildHookInterface = object  # type: ignore[assignment,misc]
+
+
+class CompiledCoreHook(BuildHookInterface):  # type: ignore[misc]
+    """Adds the mypyc-compiled core modules to a wheel, when they can be built."""
+
+    PLUGIN_NAME = "custom"
+
+    def initialize(self, version: str, build_data: dict[str, Any]) -> None:
+        if self.target_name != "wheel":
+            return
+        if version == "editable":
+            _say("editable install: pure Python (the source is imported as it is)")
+            return
+        if os.environ.get(PURE_ENV, "") not in ("", "0"):
+            _say(f"{PURE_ENV} is set: pure Python")
+            return
+        root = Path(self.root)
+        out = Path(tempfile.mkdtemp(prefix="callpulse-mypyc-"))
+        self._out = out
+        try:  # first, and on a cache hit too: no working compiler means pure, always
+            _check_compiler(out / "probe")
+        except (SystemExit, ImportError) as exc:  # ImportError: setuptools is not there
+            _say(f"{exc}; pure Python")
+            return
+        cache = os.environ.get(CACHE_ENV)
+        cached = Path(cache) / "mypyc" / _key(root) if cache else None
+        if cached is not None and cached.is_dir():
+            shutil.copytree(cached, out / "lib")
+            _say(f"compiled extensions reused from {CACHE_ENV} ({cached.name[:12]})")
+        else:
+            child = subprocess.run(
+                [sys.executable, str(root / "hatch_build.py"), str(out)],
+                cwd=root,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if child.returncode != 0:
+                tail = "\n".join((child.stdout + child.stderr).strip().splitlines()[-15:])
+                _say(f"could not compile ({tail or 'no output'}); pure Python")
+                return
+            if cached is not None:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                # Copied then renamed, so a build stopped half-way leaves no partial entry.
+                partial = cached.with_name(cached.name + ".partial")
+                shutil.rmtree(partial, ignore_errors=True)
+                shutil.copytree(out / "lib", partial)
+                try:
+                    partial.rename(cached)
+                except OSError:  # another build stored the same key first
+                    shutil.rmtree(partial, ignore_errors=True)
+        built = sorted(out.joinpath("lib").rglob("*" + _suffix()))
+        if len(built) != len(COMPILED) + 1:  # each module's shim, and the shared library
+            _say(f"expected {len(COMPILED) + 1} extensions, found {len(built)}; pure Python")
+            return
+        for path in built:
+            build_data["force_include"][str(path)] = path.relative_to(out / "lib").as_posix()
+        # Extensions make the wheel specific to this interpreter and platform.
+        build_data["pure_python"] = False
+        build_data["infer_tag"] = True
+        _say(f"compiled with mypyc: {', '.join(COMPILED)}")
+
+    def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
+        out = getattr(self, "_out", None)
+        if out is not None:
+            shutil.rmtree(out, ignore_errors=True)
+
+
+def _key(root: Path) -> str:
+    """What the compiled code depends on: every core module (mypy reads the ones the
+    compiled modules import, for their types), this hook, the mypy settings in
+    pyproject.toml, and the mypyc and Python that compile."""
+    from importlib.metadata import version
+
+    digest = hashlib.sha256()
+    parts = [root / "hatch_build.py", root / "pyproject.toml", *sorted((root / CORE).glob("*.py"))]
+    for path in parts:
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    digest.update(f"{version('mypy')} {sys.version} {_suffix()}".encode())
+    return digest.hexdigest()
+
+
+def _suffix() -> str:
+    return str(sysconfig.get_config_var("EXT_SUFFIX"))
+
+
+def _check_compiler(scratch: Path) -> None:
+    """Exit (SystemExit, with the reason) when no C compiler works here (none installed,
+    or ``CC=false``), before mypyc's half minute of analysis: the compiler setuptools will
+    use, on a file that includes Python.h as the extensions do."""
+    from setuptools._distutils.ccompiler import new_compiler
+    from setuptools._distutils.errors import CCompilerError, DistutilsExecError
+    from setuptools._distutils.sysconfig import customize_compiler
+
+    compiler = new_compiler()
+    customize_compiler(compiler)
+    scratch.mkdir(parents=True, exist_ok=True)
+    probe = scratch / "probe.c"
+    probe.write_text("#include <Python.h>\nint callpulse_probe(void) { return 0; }\n")
+    try:
+        compiler.compile(
+            [str(probe)],
+            output_dir=str(scratch / "probe"),
+            include_dirs=[sysconfig.get_paths()["include"]],
+        )
+    except (CCompilerError, DistutilsExecError, OSError) as exc:
+        raise SystemExit(f"no working C compiler: {exc}") from None
+
+
+def _compile(out: Path) -> None:
+    """Build the extensions into ``out/lib`` (run in the child process)."""
+    from mypyc.build import mypycify
+    from setuptools import Distribution
+
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [str(CORE / f"{name}.py") for name in COMPILED]
+    extensions = mypycify(
+        # Its own mypy cache: not one a developer's mypy of another version left in the tree.
+        ["--config-file", "pyproject.toml", "--cache-dir", str(out / "mypy-cache"), *paths],
+        opt_level="3",
+        group_name=GROUP,
+        target_dir=str(out / "c"),
+    )
+    dist = Distribution({"name": "callpulse", "ext_modules": extensions})
+    dist.package_dir = {"": "src"}
+    command = dist.get_command_obj("build_ext")
+    command.build_lib = str(out / "lib")
+    command.build_temp = str(out / "temp")
+    command.parallel = os.cpu_count() or 1
+    dist.run_command("build_ext")
+
+
+if __name__ == "__main__":
+    _compile(Path(sys.argv[1]))

@@ -19,6 +19,7 @@ import structlog
 
 from callpulse import __version__
 from callpulse.config.address import listen_url
+from callpulse.config.format_gaps import source_gaps
 from callpulse.runtime import Runtime
 from callpulse.tasks import cancel
 
@@ -89,6 +90,8 @@ class App:
             maintenance_windows=len(calendar.windows) if calendar is not None else 0,
             external_url=runtime.pipeline.alerting.external_url,
         )
+        for where, gaps in source_gaps(settings.source).items():
+            log.warning("format_leaves_out", topic=where, gaps=gaps)
         log.debug("settings_loaded", settings=settings.redacted())
         tls = runtime.web.ssl_context is not None
         log.info("listening_on", url=listen_url(settings.http.host, runtime.http.port, tls))

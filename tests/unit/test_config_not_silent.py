@@ -258,3 +258,38 @@ def test_build_info_names_the_commit_of_a_checkout_or_an_image(tmp_path: Path) -
     labels = build_labels()
     assert set(labels) == {"version", "revision", "python_version", "compiled"}
     assert labels["python_version"] == ".".join(map(str, sys.version_info[:3]))
+
+
+# --- what a platform format leaves out -----------------------------------------------
+
+
+def test_check_config_says_what_a_platform_format_leaves_out(tmp_path: Path) -> None:
+    # Each is a quiet default: no IVR application named, no trunk listed. Left unsaid, it
+    # shows only as a series that never appears, or a TrunkDown that cannot fire.
+    path = write(
+        tmp_path,
+        "source:\n  kind: kafka\n  kafka:\n    topics: [pbx, connect, sbc, full]\n"
+        "    formats:\n"
+        "      pbx: {format: asterisk-ami, site: lon1, ivr_contexts: [ivr-main]}\n"
+        "      connect: {format: amazon-connect, site: lon1}\n"
+        "      sbc: {format: kamailio-acc, site: lon1}\n"
+        "      full: {format: asterisk-ami, site: lon1, trunks: [carrier],"
+        " ivr_contexts: [ivr-main]}\n",
+    )
+    done = check_config(path)
+    assert done.returncode == 0, done.stderr
+    said = [line.strip() for line in done.stdout.splitlines()[3:]]
+    assert said == [
+        "pbx: no trunk state from qualify results (TrunkDown): list the trunks",
+        "connect: no IVR sessions: name the flows' application in ivr_application",
+        "sbc: every setup on trunk 'proxy': give trunk_attribute",
+    ]
+
+
+def test_a_source_of_events_v1_leaves_nothing_out() -> None:
+    from callpulse.config import Settings
+    from callpulse.config.format_gaps import source_gaps
+
+    assert source_gaps(Settings().source) == {}  # the simulator
+    replay = Settings.model_validate({"source": {"kind": "replay"}}).source
+    assert source_gaps(replay) == {}

@@ -314,6 +314,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{plain(str(args.config))}: OK (source: {settings.source.kind})")
         print(f"  {plain(config.rules_loaded())}")
         print(f"  would listen on {plain(where)}")
+        from callpulse.config.format_gaps import source_gaps
+
+        for topic, gaps in source_gaps(settings.source).items():
+            for gap in gaps:
+                print(f"  {plain(topic)}: {plain(gap)}")
         return 0
     if args.command == "replay":
         settings.source.kind = "replay"

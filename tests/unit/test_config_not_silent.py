@@ -280,7 +280,7 @@ def test_check_config_says_what_a_platform_format_leaves_out(tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr
     said = [line.strip() for line in done.stdout.splitlines()[3:]]
     assert said == [
-        "pbx: no trunk state from qualify results (TrunkDown): list the trunks",
+        "pbx: no trunk state from qualify results, so no TrunkDown: list them in trunks",
         "connect: no IVR sessions: name the flows' application in ivr_application",
         "sbc: every setup on trunk 'proxy': give trunk_attribute",
     ]

@@ -699,7 +699,8 @@ def test_a_report_counts_each_ivr_applications_sessions_over_the_whole_file(
 
 def test_the_trunk_table_shows_the_channels_its_statuses_counted() -> None:
     from callpulse.cli.report_trunks import trunk_lines
-    from callpulse.core.trunks import CODE_CLASSES, TrunkRun
+    from callpulse.core.trunk_run import TrunkRun
+    from callpulse.core.trunks import CODE_CLASSES
 
     def run(peak: int | None, seconds: float | None) -> TrunkRun:
         return TrunkRun(dict.fromkeys(CODE_CLASSES, 0), None, None, 0, None, 0, None, 0, None,

@@ -217,7 +217,7 @@ def test_a_run_without_a_count_has_no_channel_figures(monitor: Monitor) -> None:
 def test_channel_run_counts_a_leg_that_opened_and_closed_at_once_in_its_peak() -> None:
     # A refused leg (FreeSWITCH's CHANNEL_CREATE then its hangup at the same instant)
     # held a channel for no time: it is in the peak, not in the channel-seconds.
-    from callpulse.core.trunks import ChannelRun
+    from callpulse.core.trunk_run import ChannelRun
 
     run = ChannelRun()
     for at, in_use in ((0.0, 0), (5.0, 1), (5.0, 0), (8.0, 1)):

@@ -22,7 +22,7 @@ from callpulse.core.clock import EVENT_TIME
 from callpulse.core.ingest import DecodeError, PartlyDecodedError, RawRecord
 from callpulse.core.ivr import IvrRun
 from callpulse.core.queues import QueueWindow
-from callpulse.core.trunks import TrunkRun
+from callpulse.core.trunk_run import TrunkRun
 from callpulse.sources.replay import event_time
 from callpulse.text import plain
 

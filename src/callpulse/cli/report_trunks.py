@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from callpulse.core.trunks import CODE_CLASSES, TrunkRun
+from callpulse.core.trunk_run import TrunkRun
+from callpulse.core.trunks import CODE_CLASSES
 from callpulse.text import plain
 
 _HEAD = ("site", "trunk", "setups", *CODE_CLASSES[1:], "ASR", "NER", "PDD", "channels", "media")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from callpulse.config import ConfigError, Settings, load_settings
 from callpulse.core.durations import format_duration
-from callpulse.core.trunks import TrunkRun
+from callpulse.core.trunk_run import TrunkRun
 from callpulse.shipped import shipped
 from callpulse.simulation import scenario as scenarios
 from callpulse.simulation.runner import Report, run

@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import TypeVar
 
-from callpulse.core.trunks import TrunkRun
+from callpulse.core.trunk_run import TrunkRun
 
 R = TypeVar("R")
 

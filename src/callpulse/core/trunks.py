@@ -22,6 +22,7 @@ from callpulse.core.events import SCORE_KINDS, ScoreKind
 from callpulse.core.histogram import LinearBins, LogBins, RollingHistogram
 from callpulse.core.kpi import in_use
 from callpulse.core.timegrid import TimeGrid
+from callpulse.core.trunk_run import ChannelRun, TrunkRun
 from callpulse.core.windows import RollingCounters
 
 USER_REJECTIONS = frozenset({480, 486, 600, 603})
@@ -106,58 +107,6 @@ class TrunkView:
         if self.channels_in_use is None:
             return None
         return in_use(self.channels_in_use, self.channels_total)
-
-
-@dataclass(frozen=True, slots=True)
-class TrunkRun:
-    """A trunk's figures over a whole run (:meth:`TrunkTracker.run_kpis`): each mean over
-    the events that carry its measure, with how many did; ``None`` where none did."""
-
-    setups_by_class: dict[str, int]
-    asr: float | None
-    ner: float | None
-    post_dial_delays: int
-    post_dial_delay_mean_ms: float | None
-    loss_samples: int
-    packet_loss_mean: float | None
-    jitter_samples: int
-    jitter_mean_ms: float | None
-    mos_samples: int
-    mos_mean: float | None
-    scores: dict[ScoreKind, tuple[int, float]]  # kind -> (samples, mean)
-    # Channels in use, as the trunk's statuses said them: the most at once, and the
-    # channel-seconds from its first count to the end of the run (None before any count).
-    channels_peak: int | None = None
-    channel_seconds: float | None = None
-
-
-@dataclass(slots=True)
-class ChannelRun:
-    """A trunk's channel counts over a whole run: the most in use at once, and the time
-    integral of the count (channel-seconds), each count standing until a newer one.
-
-    A count older than the one standing is not counted (the tracker does not take it
-    either), so the figures are the step function the trunk's gauge followed."""
-
-    at: float = -math.inf  # when the standing count was said
-    in_use: int | None = None
-    peak: int | None = None
-    seconds: float = 0.0  # channel-seconds up to ``at``
-
-    def said(self, at: float, in_use: int) -> None:
-        """A status said ``in_use`` channels at ``at``."""
-        if at < self.at:
-            return
-        if self.in_use is not None:
-            self.seconds += self.in_use * (at - self.at)
-        self.at, self.in_use = at, in_use
-        self.peak = in_use if self.peak is None else max(self.peak, in_use)
-
-    def until(self, now: float) -> float | None:
-        """Channel-seconds up to ``now`` (not before the last count); None before any."""
-        if self.in_use is None:
-            return None
-        return self.seconds + self.in_use * max(0.0, now - self.at)
 
 
 @dataclass(slots=True)

@@ -35,7 +35,7 @@ from callpulse.core.alert_state import Notification
 from callpulse.core.clock import WALL_TIME
 from callpulse.core.ingest import RawRecord
 from callpulse.core.ivr import IvrRun
-from callpulse.core.trunks import TrunkRun
+from callpulse.core.trunk_run import TrunkRun
 from callpulse.simulation.model import ContactCenter
 from callpulse.simulation.platform import Kept, PlatformFeed, kept, merged
 from callpulse.simulation.scenario import Incident, Scenario, maintenance_id, with_planned_windows

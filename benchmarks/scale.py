@@ -334,9 +334,11 @@ def instrument(app: App, marks: Marks) -> None:
         return wrapper
 
     # The 1 s tick only (the consume loop's tick before each batch is part of the batch).
-    app.runtime.pipeline.monitor.tick = timed(
-        app.runtime.pipeline.monitor.tick, marks.ticks, "callpulse-tick"
-    )  # type: ignore[method-assign]
+    # Wrapped on the consumer, not the monitor: a compiled Monitor's methods cannot be
+    # replaced on the instance.
+    app.runtime.consumer.tick = timed(  # type: ignore[method-assign]
+        app.runtime.consumer.tick, marks.ticks, "callpulse-tick"
+    )
     app.runtime.pipeline.alerting.evaluate = timed(
         app.runtime.pipeline.alerting.evaluate, marks.evaluations
     )  # type: ignore[method-assign]

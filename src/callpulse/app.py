@@ -103,7 +103,9 @@ class App:
             "main": runtime.consumer.start(),
             "watch": asyncio.create_task(runtime.reloader.watch(), name="callpulse-config-watch"),
             "alerting": asyncio.create_task(
-                runtime.pipeline.alerting.run(runtime.consumer.evaluate, after=runtime.sampler.due),
+                runtime.pipeline.alerting.run(
+                    runtime.consumer.evaluate_in_slices, after=runtime.sampler.due
+                ),
                 name="callpulse-alerting",
             ),
         }

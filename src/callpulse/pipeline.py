@@ -27,6 +27,7 @@ from callpulse.core.clock import Clock
 from callpulse.core.consumer_health import Blindness
 from callpulse.core.ingest import Ingest, RawRecord, Rejection
 from callpulse.core.monitor import Monitor
+from callpulse.core.queues import QueueView
 from callpulse.core.rules import Rule
 from callpulse.protocols import Adapter
 
@@ -51,9 +52,15 @@ class Pipeline:
         self.clock.feed(self.monitor, now)
         return self.ingest.process(batch, translated=translated)
 
-    def evaluate(self, now: float) -> list[Notification]:
-        """Evaluate every rule at ``now``; return the notifications queued for the sinks."""
+    def evaluate(self, now: float, views: list[QueueView] | None = None) -> list[Notification]:
+        """Evaluate every rule at ``now``; return the notifications queued for the sinks.
+
+        ``views``: every queue's view, read in slices just before (see
+        :meth:`Monitor.keep_queue_views <callpulse.core.monitor.Monitor.keep_queue_views>`);
+        by default the queues are read now, at once."""
         self.clock.evaluate(self.monitor, now)
+        if views is not None:
+            self.monitor.keep_queue_views(views)
         return self.alerting.evaluate()
 
     def flush(self, now: float) -> list[Rejection]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from contextlib import suppress
 from typing import TypedDict
 
@@ -309,14 +309,16 @@ class Alerting:
             self._refused_reported = maintenance.refused
 
     async def run(
-        self, evaluate: Callable[[], object], after: Callable[[], None] | None = None
+        self,
+        evaluate: Callable[[], Awaitable[object]],
+        after: Callable[[], None] | None = None,
     ) -> None:
-        """Start the sinks' workers and call ``evaluate`` every ``evaluation_interval``: one
-        evaluation as the pipeline runs it (:meth:`Consumer.evaluate
-        <callpulse.consumer.Consumer.evaluate>`: its clock moves the monitor to now, then
-        :meth:`evaluate` here). ``after`` is called right after each evaluation, before any
-        other task runs, so that it reads the monitor as the evaluation did (its queue
-        views are computed once)."""
+        """Start the sinks' workers and await ``evaluate`` every ``evaluation_interval``: one
+        evaluation as the pipeline runs it (:meth:`Consumer.evaluate_in_slices
+        <callpulse.consumer.Consumer.evaluate_in_slices>`: the queues read in slices, its
+        clock moving the monitor to now, then :meth:`evaluate` here). ``after`` is called
+        right after each evaluation, before any other task runs, so that it reads the
+        monitor as the evaluation did (its queue views are computed once)."""
         workers = [asyncio.create_task(sink.run(), name=f"sink {sink.name}") for sink in self.sinks]
         if self.silences is not None:
             workers.append(asyncio.create_task(self.silences.run(), name="silences"))
@@ -325,7 +327,7 @@ class Alerting:
                 await asyncio.sleep(self._settings.evaluation_interval)
                 started = time.perf_counter()
                 try:
-                    evaluate()
+                    await evaluate()
                 except Exception:
                     log.exception("evaluation_failed")
                 if after is not None:

@@ -354,6 +354,24 @@ class Monitor:
         self._views = (self._changes, views)
         return views
 
+    def queue_keys(self) -> list[tuple[str, str]]:
+        """Every (site, queue) tracked now: what :meth:`queue_views_of` reads in slices."""
+        return self.queues.keys()
+
+    def queue_views_of(self, keys: Iterable[tuple[str, str]]) -> list[QueueView]:
+        """The views of those of ``keys`` still tracked, at :attr:`now`: one slice of a read
+        of every queue that lets events in between its slices."""
+        return self.queues.views_of(keys)
+
+    def keep_queue_views(self, views: list[QueueView]) -> None:
+        """Take ``views``, read in slices (:meth:`queue_views_of`) up to now, as the current
+        state's: :meth:`queue_views` returns them until the next event, tick or release.
+
+        The slices were read at the moments between the batches applied since the first,
+        so a view can be that much older than :attr:`now` (under a second at 10k queues):
+        the price of a read that never holds ingest for long."""
+        self._views = (self._changes, views)
+
     def ivr_views(self) -> list[IvrView]:
         """Every IVR application's KPIs at :attr:`now`."""
         return self.ivr.views()

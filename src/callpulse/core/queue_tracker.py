@@ -248,6 +248,20 @@ class QueueTracker:
             view(grid, site, name, q, window, patience) for (site, name), q in self._queues.items()
         ]
 
+    def keys(self) -> list[tuple[str, str]]:
+        """Every (site, queue) tracked now."""
+        return list(self._queues)
+
+    def views_of(self, keys: Iterable[tuple[str, str]]) -> list[QueueView]:
+        """The views of those of ``keys`` still tracked, at the grid's *now*."""
+        grid, window, patience = self._grid, self._erlang_window, self._patience
+        out = []
+        for key in keys:
+            q = self._queues.get(key)
+            if q is not None:
+                out.append(view(grid, key[0], key[1], q, window, patience))
+        return out
+
     def run_kpis(self) -> dict[tuple[str, str], QueueWindow]:
         """Per (site, queue), the KPIs over everything since the start (``keep_run``); the
         same formulas as a window's, without occupancy (agent time is not kept)."""

@@ -1,0 +1,103 @@
+"""The daemon's alert evaluation reads the queues in slices, letting batches in between, and
+judges what it read as the evaluation that reads them at once does."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from callpulse import consumer
+from callpulse.config import Settings, compile_config
+from callpulse.core.ingest import RawRecord
+from callpulse.runtime import Runtime, compose
+from callpulse.shipped import shipped
+from tests.unit.conftest import NOW
+from tests.unit.events import raw
+from tests.unit.test_app import HangingSource
+
+QUEUES = 300
+
+
+def daemon() -> Runtime:
+    """A daemon on the shipped rules whose wall clock stands at NOW, with QUEUES queues over
+    three sites: in every queue a caller waiting since 400 s ago and an agent on a call."""
+    settings = Settings.model_validate(
+        {"rule_files": [str(shipped("rules.yaml"))], "alerting": {"log": False}}
+    )
+    runtime = compose(compile_config(settings), HangingSource(), clock=lambda: NOW)
+    runtime.consumer.started = True  # as once the source has started: the alerts hold till then
+    records = []
+    for i in range(QUEUES):
+        site, queue = f"site{i % 3}", f"q{i}"
+        records.append(raw("call.queued", NOW - 400, site, call_id=f"c{i}", queue=queue))
+        records.append(
+            raw("agent.state", NOW - 500, site, agent_id=f"a{i}", state="on_call", queues=[queue])
+        )
+    assert runtime.pipeline.feed([RawRecord(r) for r in records], NOW) == []
+    return runtime
+
+
+def judged(runtime: Runtime) -> list[tuple[object, ...]]:
+    alerts = runtime.pipeline.alerting.alerts()
+    return sorted((a.rule_id, a.labels, a.state, a.value) for a in alerts)
+
+
+async def test_a_read_in_slices_judges_as_a_read_at_once(monkeypatch) -> None:
+    monkeypatch.setattr(consumer, "SLICE_SECONDS", 0.0)  # a slice per hundred queues
+    at_once, sliced = daemon(), daemon()
+    at_once.consumer.evaluate()
+    await sliced.consumer.evaluate_in_slices()
+    expected = judged(at_once)
+    # The shipped rules see every queue's caller waiting with no agent available.
+    names = {dict(labels)["alertname"] for _, labels, _, _ in expected}
+    assert {"QueueNoAgentAvailable", "QueueOldestWaitHigh"} <= names
+    assert len(expected) >= 2 * QUEUES
+    assert judged(sliced) == expected
+    views = sliced.pipeline.monitor.queue_views()
+    assert len(views) == QUEUES
+    assert views == at_once.pipeline.monitor.queue_views()
+
+
+async def test_batches_are_applied_between_the_slices_and_the_read_keeps_its_queues(
+    monkeypatch,
+) -> None:
+    monkeypatch.setattr(consumer, "SLICE_SECONDS", 0.0)
+    runtime = daemon()
+    monitor = runtime.pipeline.monitor
+    read_before: list[int] = []
+
+    async def meanwhile() -> None:
+        await asyncio.sleep(0)  # the evaluation has read its first slice
+        read_before.append(1)
+        record = raw("call.queued", NOW - 1, "site9", call_id="new", queue="new-queue")
+        assert runtime.pipeline.feed([RawRecord(record)], NOW) == []
+
+    other = asyncio.create_task(meanwhile())
+    await runtime.consumer.evaluate_in_slices()
+    await other
+    assert read_before == [1]  # it ran while the evaluation was reading
+    # The evaluation judged the queues its read began with; the next read has the new one.
+    assert len(monitor.queue_views()) == QUEUES
+    monitor.tick(NOW + 1)
+    assert len(monitor.queue_views()) == QUEUES + 1
+
+
+def test_views_of_skips_a_queue_released_meanwhile() -> None:
+    runtime = daemon()
+    monitor = runtime.pipeline.monitor
+    keys = monitor.queue_keys()
+    assert len(keys) == QUEUES
+    views = monitor.queue_views_of([*keys[:2], ("nowhere", "gone")])
+    assert [(v.site, v.queue) for v in views] == keys[:2]
+
+
+@pytest.mark.parametrize("slices", [True, False])
+async def test_the_status_sample_after_either_evaluation_reads_its_views(slices: bool) -> None:
+    runtime = daemon()
+    if slices:
+        await runtime.consumer.evaluate_in_slices()
+    else:
+        runtime.consumer.evaluate()
+    kept = runtime.pipeline.monitor.queue_views()
+    assert runtime.pipeline.monitor.queue_views() is kept  # no second read before a change

@@ -172,9 +172,11 @@ class Consumer:
         return self.pipeline.evaluate(self._evaluation_time())
 
     async def evaluate_in_slices(self) -> list[Notification]:
-        """:meth:`evaluate`, with every queue's view read first in slices of at most
-        :data:`SLICE_SECONDS` each, batches applied in between: at 10k queues the read is
-        most of an evaluation, and at once it would hold ingest for the whole of it."""
+        """:meth:`evaluate` in slices of at most about :data:`SLICE_SECONDS` each, batches
+        applied in between: every queue's view read first, then the evaluation's own steps
+        (:meth:`Pipeline.evaluate_in_steps
+        <callpulse.pipeline.Pipeline.evaluate_in_steps>`). At 10k queues an evaluation is
+        over a second of Python; at once it would hold ingest for the whole of it."""
         monitor = self.pipeline.monitor
         keys = monitor.queue_keys()
         views = []
@@ -184,7 +186,20 @@ class Consumer:
             if time.perf_counter() - began > SLICE_SECONDS:
                 await asyncio.sleep(0)
                 began = time.perf_counter()
-        return self.pipeline.evaluate(self._evaluation_time(), views)
+        steps = self.pipeline.evaluate_in_steps(self._evaluation_time(), views)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                notifications: list[Notification] = done.value
+                break
+            if time.perf_counter() - began > SLICE_SECONDS:
+                await asyncio.sleep(0)
+                began = time.perf_counter()
+        # What reads the queues right after (the status sample) reads what was judged,
+        # rather than reading them all again at once.
+        monitor.keep_queue_views(views)
+        return notifications
 
     def _evaluation_time(self) -> float:
         """The wall clock, or on event time alone the newest event's time."""

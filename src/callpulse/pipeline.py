@@ -29,6 +29,7 @@ from callpulse.core.ingest import Ingest, RawRecord, Rejection
 from callpulse.core.monitor import Monitor
 from callpulse.core.queues import QueueView
 from callpulse.core.rules import Rule
+from callpulse.core.steps import Steps, finish
 from callpulse.protocols import Adapter
 
 
@@ -58,10 +59,18 @@ class Pipeline:
         ``views``: every queue's view, read in slices just before (see
         :meth:`Monitor.keep_queue_views <callpulse.core.monitor.Monitor.keep_queue_views>`);
         by default the queues are read now, at once."""
+        return finish(self.evaluate_in_steps(now, views))
+
+    def evaluate_in_steps(
+        self, now: float, views: list[QueueView] | None = None
+    ) -> Steps[list[Notification]]:
+        """:meth:`evaluate`, yielding between its pieces (see
+        :meth:`Alerting.evaluate_in_steps
+        <callpulse.alerting.tick.Alerting.evaluate_in_steps>`)."""
         self.clock.evaluate(self.monitor, now)
         if views is not None:
             self.monitor.keep_queue_views(views)
-        return self.alerting.evaluate()
+        return (yield from self.alerting.evaluate_in_steps())
 
     def flush(self, now: float) -> list[Rejection]:
         """Time passes to ``now`` with no record: the windows age, and what the adapters

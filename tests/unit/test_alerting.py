@@ -347,3 +347,38 @@ def test_a_builtin_alert_resolves_with_the_values_it_resolved_at() -> None:
     [sent] = e.evaluate(EvaluationInput(15, {}))
     assert sent.ends_at == 15
     assert (sent.annotations["summary"], e.alerts()[0].value) == ("drained, 1 waiting", 1.0)
+
+
+def test_an_evaluation_in_steps_moves_no_state_until_its_last_step() -> None:
+    e = evaluator(rule(), rule(alert="SlLow2", threshold=0.9))
+    steps = e.evaluate_in_steps(data(0, 0.5))
+    next(steps)  # the first rule's series read
+    next(steps)
+    assert e.alerts() == []
+    with pytest.raises(StopIteration) as done:
+        next(steps)
+    assert [n.labels["alertname"] for n in done.value.value] == ["SlLow", "SlLow2"]
+    assert [a.state for a in e.alerts()] == ["firing", "firing"]
+
+
+@pytest.mark.parametrize(
+    ("change", "left"),
+    [
+        (lambda e: e.replace_rules([rule(for_seconds=60.0)]), ["pending"]),  # the same rule
+        (lambda e: e.forget_sites({"lon1"}), []),
+        (lambda e: e.import_state([]), ["pending"]),
+    ],
+    ids=["reload", "rebalance", "restore"],
+)
+def test_a_change_between_the_steps_voids_the_evaluation(change: Any, left: list[str]) -> None:
+    e = evaluator(rule(for_seconds=60.0))
+    run(e, [(0, 0.5)])
+    steps = e.evaluate_in_steps(data(60, 0.5))  # would fire it, its for: over...
+    next(steps)
+    change(e)  # ...but a reload, a rebalance or a restore came between two steps
+    with pytest.raises(StopIteration) as done:
+        next(steps)
+    assert done.value.value == []
+    assert [a.state for a in e.alerts()] == left  # as the change left it
+    e.evaluate(data(65, 0.5))  # the next evaluation judges the new state
+    assert [a.state for a in e.alerts()] == (["firing"] if left else ["pending"])

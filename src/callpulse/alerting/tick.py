@@ -43,6 +43,7 @@ from callpulse.core.maintenance_policy import BacklogPaging
 from callpulse.core.monitor import Monitor
 from callpulse.core.planned_silences import plan as plan_silences
 from callpulse.core.rules import Rule
+from callpulse.core.steps import Steps, finish
 from callpulse.core.suppression import Suppressor
 from callpulse.core.timefmt import rfc3339
 from callpulse.sinks.delivery import Sink
@@ -195,6 +196,15 @@ class Alerting:
         """Evaluate every rule at the monitor's time and queue what is due; return what was
         queued. Callers go through :meth:`Pipeline.evaluate
         <callpulse.pipeline.Pipeline.evaluate>`, whose clock has moved the monitor to now."""
+        return finish(self.evaluate_in_steps())
+
+    def evaluate_in_steps(self) -> Steps[list[Notification]]:
+        """:meth:`evaluate`, yielding while it reads the rules' samples and their series
+        (:func:`~callpulse.core.readings.collect_in_steps`,
+        :meth:`~callpulse.core.alerting.AlertEvaluator.evaluate_in_steps`): the daemon lets
+        batches in between, so that at 10k queues an evaluation never holds ingest for long.
+        What it judges is the monitor as each piece was read, and the maintenance windows
+        and the components as they were when it began."""
         monitor = self._monitor
         now = monitor.now
         # One read of the queues per evaluation, shared by the baselines and the built-in rules.
@@ -210,7 +220,9 @@ class Alerting:
             # on it, a page that still holds would resolve. Alerts keep their state, and their
             # timers run on, until it is whole.
             return []
-        samples = readings.collect(monitor, self._domains, self._families) if self._domains else []
+        samples = []
+        if self._domains:
+            samples = yield from readings.collect_in_steps(monitor, self._domains, self._families)
         blindness = self._blind()
         if self.silences is not None and not self._hold():
             # Not while state is rebuilt: a component's status may not be known yet. Nor is it
@@ -231,7 +243,7 @@ class Alerting:
             # Restored from the state file, or seen just before a revoke: another replica owns
             # these sites and speaks for them.
             self._release_unowned(owned)
-        due = self.evaluator.evaluate(data)
+        due = yield from self.evaluator.evaluate_in_steps(data)
         if owned is not None:
             due, _ = owned_only(due, owned)
             if self.write_state is not None:

@@ -52,6 +52,10 @@ from callpulse.core.consumer_health import Blindness
 from callpulse.core.maintenance_assessment import MaintenanceAssessment
 from callpulse.core.rules import Rule
 from callpulse.core.silence import SiteActivity, improbable_after
+from callpulse.core.steps import Steps, finish
+
+Series = tuple[Labels, float, Mapping[str, str] | None, bool]
+"""One series a rule found: labels, value, a built-in rule's annotations, whether active."""
 
 
 @dataclass
@@ -123,6 +127,9 @@ class AlertEvaluator:
         self.rule_ids = rule_ids(self.rules)
         self.config = config
         self._alerts: dict[tuple[str, Labels], Alert] = {}
+        # Moved by every change from outside an evaluation (rules replaced, alerts dropped
+        # or restored): an evaluation in steps that sees it move is void.
+        self._version = 0
 
     @property
     def kpis(self) -> set[str]:
@@ -145,17 +152,41 @@ class AlertEvaluator:
 
     def evaluate(self, data: EvaluationInput) -> list[Notification]:
         """Evaluate every rule at ``data.now``; return the notifications due."""
-        now = data.now
+        return finish(self.evaluate_in_steps(data))
+
+    def evaluate_in_steps(self, data: EvaluationInput) -> Steps[list[Notification]]:
+        """:meth:`evaluate`, yielding after each rule's series are read (a read: nothing
+        changes until the last step, which moves every alert's state at once).
+
+        Rules replaced or alerts dropped or adopted between the steps (a reload, a
+        rebalance) void the evaluation: no state moves and nothing is due, until the next
+        one judges the new rules and alerts."""
+        version = self._version
+        found: list[tuple[str, Rule, list[Series] | None]] = []
+        for rule, rid in zip(self.rules, self.rule_ids, strict=True):
+            if data.blind and held_while_blind(rule):
+                found.append((rid, rule, None))
+                continue
+            found.append((rid, rule, list(self._active(rule, rid, data))))
+            yield
+        if version != self._version:
+            return []
+        return self._judge(found, data.now)
+
+    def _judge(
+        self, found: list[tuple[str, Rule, list[Series] | None]], now: float
+    ) -> list[Notification]:
+        """Move every alert's state on what the rules found at ``now``; the notifications due."""
         seen: set[tuple[str, Labels]] = set()
         # Series a built-in rule still reports but no longer finds active: their values now,
         # which a firing alert takes when it stops being active, and keeps.
         settled: dict[tuple[str, Labels], tuple[float, Mapping[str, str]]] = {}
-        for rule, rid in zip(self.rules, self.rule_ids, strict=True):
-            if data.blind and held_while_blind(rule):
+        for rid, rule, series in found:
+            if series is None:
                 # Held as they were: none starts and none resolves until the source sees again.
                 seen.update(k for k, a in self._alerts.items() if a.rule_id == rid)
                 continue
-            for labels, value, given, active in self._active(rule, rid, data):
+            for labels, value, given, active in series:
                 key = (rid, labels)
                 if not active:
                     if given is not None:
@@ -173,9 +204,7 @@ class AlertEvaluator:
                 self._deactivate(key, alert, now)
         return self._due(now)
 
-    def _active(
-        self, rule: Rule, rid: str, data: EvaluationInput
-    ) -> Iterable[tuple[Labels, float, Mapping[str, str] | None, bool]]:
+    def _active(self, rule: Rule, rid: str, data: EvaluationInput) -> Iterable[Series]:
         extra = (
             *rule.spec.labels.items(),
             ("alertname", rule.name),
@@ -283,6 +312,7 @@ class AlertEvaluator:
         self.rules = list(rules)
         self.rule_ids = ids
         self._alerts = {k: a for k, a in self._alerts.items() if a.rule_id in unchanged}
+        self._version += 1
 
     def forget_sites(self, sites: Container[str]) -> list[Alert]:
         """Drop the alerts whose ``site`` label names one of ``sites``, whatever their state,
@@ -292,6 +322,7 @@ class AlertEvaluator:
         without a ``site`` label (CallpulseSourceDown) are this replica's own and stay.
         """
         gone = [key for key, alert in self._alerts.items() if site_of(alert.labels) in sites]
+        self._version += 1
         return [self._alerts.pop(key) for key in gone]
 
     def _rule(self, rid: str) -> Rule | None:
@@ -350,6 +381,7 @@ class AlertEvaluator:
                 rule_id=rid,
             )
             restored += 1
+        self._version += 1
         return restored
 
 

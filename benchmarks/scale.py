@@ -38,7 +38,9 @@ serves, over real HTTP.
    of it covers at least half of it (an alert evaluation, the status page's 5 s sample, the
    1 s tick, a full (generation 2) garbage collection, fill or refresh batches), else to a
    scrape in flight (client side), else to ``none`` (the stream's own batches). The
-   durations of that loop work are reported too.
+   durations of that loop work are reported too. An alert evaluation runs in steps with
+   batches between them (``Consumer.evaluation_steps``): ``alert_evaluation_ms`` is each
+   hold of the loop by its steps, ``alert_evaluation_span_ms`` each evaluation whole.
 4. Memory: VmRSS before and after the fill and after each phase; peak is ``ru_maxrss``. The
    steady stream's event ids are remembered for the longest window (de-duplication), so RSS
    after it also grows with ``--seconds``. Where the daemon renders /metrics in a forked
@@ -71,7 +73,7 @@ import threading
 import time
 from array import array
 from bisect import bisect_left
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -282,6 +284,14 @@ class Intervals:
         self.starts.append(start)
         self.ends.append(end)
 
+    def add_run(self, start: float, end: float) -> None:
+        """:meth:`add`, or the last interval carried on to ``end`` when this one follows it
+        with no pause between (the pieces of one hold of the loop)."""
+        if self.ends and start - self.ends[-1] < 0.0002:
+            self.ends[-1] = end
+        else:
+            self.add(start, end)
+
     def durations_ms(self, since: float = 0.0, until: float = math.inf) -> list[float]:
         return [
             (e - s) * 1000
@@ -310,7 +320,8 @@ class Marks:
 
     def __init__(self) -> None:
         self.ticks = Intervals()
-        self.evaluations = Intervals()
+        self.evaluations = Intervals()  # each hold of the loop by an evaluation
+        self.evaluation_spans = Intervals()  # each evaluation, from start to end
         self.status_samples = Intervals()
         self.renders = Intervals()
         self.gcs = Intervals()
@@ -339,9 +350,27 @@ def instrument(app: App, marks: Marks) -> None:
     app.runtime.consumer.tick = timed(  # type: ignore[method-assign]
         app.runtime.consumer.tick, marks.ticks, "callpulse-tick"
     )
-    app.runtime.pipeline.alerting.evaluate = timed(
-        app.runtime.pipeline.alerting.evaluate, marks.evaluations
-    )  # type: ignore[method-assign]
+    # An evaluation runs in steps with batches between them: each run of steps the loop
+    # makes without a pause is one hold (marks.evaluations), the whole evaluation a span.
+    steps_of = app.runtime.consumer.evaluation_steps
+
+    def timed_steps() -> Generator[None, None, Any]:
+        steps = steps_of()
+        first = time.monotonic()
+        try:
+            while True:
+                start = time.monotonic()
+                try:
+                    next(steps)
+                except StopIteration as done:
+                    return done.value
+                finally:
+                    marks.evaluations.add_run(start, time.monotonic())
+                yield
+        finally:
+            marks.evaluation_spans.add(first, time.monotonic())
+
+    app.runtime.consumer.evaluation_steps = timed_steps  # type: ignore[method-assign,assignment]
     app.runtime.status.sample = timed(app.runtime.status.sample, marks.status_samples)  # type: ignore[method-assign]
 
     # A scrape's reading of the registry (the families computed, and formatted as they come),
@@ -898,6 +927,7 @@ async def measure(
             if v
         },
         "alert_evaluation_ms": spread(marks.evaluations.durations_ms(quiet_from)),
+        "alert_evaluation_span_ms": spread(marks.evaluation_spans.durations_ms(quiet_from)),
         "status_sample_ms": spread(marks.status_samples.durations_ms(quiet_from)),
         "tick_ms": spread(marks.ticks.durations_ms(quiet_from)),
         "gc_gen2_ms": spread(marks.gcs.durations_ms()),
@@ -955,7 +985,8 @@ def print_profile(profiler: Any, top: int) -> None:
 def table(results: list[dict[str, Any]]) -> str:
     head = (
         "| queues | samples | MB (gzip) | quiet scrape p50 / max ms | loaded p50 / max ms "
-        "| stall in scrape max ms | stall otherwise max ms (cause) | alert eval p50 / max ms "
+        "| stall in scrape max ms | stall otherwise max ms (cause) "
+        "| alert eval: loop held p50 / max, whole p50 ms "
         "| RSS after fill MiB | KiB / queue | peak RSS MiB | fill events/s |"
     )
     rows = [head, "|" + "---|" * (head.count("|") - 1)]
@@ -965,13 +996,14 @@ def table(results: list[dict[str, Any]]) -> str:
         others = {k: v["max"] for k, v in stalls.items() if k != "scrape"}
         cause = max(others, key=others.__getitem__) if others else "-"
         rss, evaluation = r["rss_mib"], r["alert_evaluation_ms"]
+        whole = r["alert_evaluation_span_ms"].get("p50", 0)
         per_queue = (rss["after_fill"] - rss["before_fill"]) * 1024 / r["queues"]
         rows.append(
             f"| {r['queues']:,} | {quiet['samples']:,} | {quiet['bytes'] / 1e6:.1f} "
             f"({quiet['wire_bytes'] / 1e6:.1f}) | {quiet['ms_p50']:,.0f} / {quiet['ms_max']:,.0f} "
             f"| {loaded['ms_p50']:,.0f} / {loaded['ms_max']:,.0f} | {in_scrape:,.0f} "
             f"| {others.get(cause, 0.0):,.0f} ({cause}) "
-            f"| {evaluation.get('p50', 0):,.0f} / {evaluation.get('max', 0):,.0f} "
+            f"| {evaluation.get('p50', 0):,.0f} / {evaluation.get('max', 0):,.0f}, {whole:,.0f} "
             f"| {rss['after_fill']:,.0f} | {per_queue:.1f} | {rss['peak']:,.0f} "
             f"| {r['fill']['events_per_second']:,} |"
         )

@@ -19,6 +19,7 @@ from contextlib import suppress
 import structlog
 
 from callpulse.core.alert_state import Notification
+from callpulse.core.steps import Steps
 from callpulse.pipeline import Pipeline
 from callpulse.protocols import Batch, DeadLettering, Finite, Partitioned, Readiness, Source
 from callpulse.rejections import RejectionLog
@@ -172,32 +173,35 @@ class Consumer:
         return self.pipeline.evaluate(self._evaluation_time())
 
     async def evaluate_in_slices(self) -> list[Notification]:
-        """:meth:`evaluate` in slices of at most about :data:`SLICE_SECONDS` each, batches
-        applied in between: every queue's view read first, then the evaluation's own steps
-        (:meth:`Pipeline.evaluate_in_steps
-        <callpulse.pipeline.Pipeline.evaluate_in_steps>`). At 10k queues an evaluation is
-        over a second of Python; at once it would hold ingest for the whole of it."""
-        monitor = self.pipeline.monitor
-        keys = monitor.queue_keys()
-        views = []
+        """:meth:`evaluate` in slices of about :data:`SLICE_SECONDS` each
+        (:meth:`evaluation_steps`), the batches waiting meanwhile applied between them: at
+        10k queues an evaluation is over a second of Python, and at once it would hold
+        ingest for the whole of it."""
+        steps = self.evaluation_steps()
         began = time.perf_counter()
-        for start in range(0, len(keys), _VIEWS_AT_A_TIME):
-            views += monitor.queue_views_of(keys[start : start + _VIEWS_AT_A_TIME])
-            if time.perf_counter() - began > SLICE_SECONDS:
-                await asyncio.sleep(0)
-                began = time.perf_counter()
-        steps = self.pipeline.evaluate_in_steps(self._evaluation_time(), views)
         while True:
             try:
                 next(steps)
             except StopIteration as done:
                 notifications: list[Notification] = done.value
-                break
+                return notifications
             if time.perf_counter() - began > SLICE_SECONDS:
                 await asyncio.sleep(0)
                 began = time.perf_counter()
-        # What reads the queues right after (the status sample) reads what was judged,
-        # rather than reading them all again at once.
+
+    def evaluation_steps(self) -> Steps[list[Notification]]:
+        """One evaluation as steps: every queue's view read a hundred queues at a time, then
+        :meth:`Pipeline.evaluate_in_steps <callpulse.pipeline.Pipeline.evaluate_in_steps>`
+        on them. What reads the queues right after (the status sample) reads the views it
+        judged, rather than reading every queue again at once."""
+        monitor = self.pipeline.monitor
+        keys = monitor.queue_keys()
+        views = []
+        for start in range(0, len(keys), _VIEWS_AT_A_TIME):
+            views += monitor.queue_views_of(keys[start : start + _VIEWS_AT_A_TIME])
+            yield
+        steps = self.pipeline.evaluate_in_steps(self._evaluation_time(), views)
+        notifications = yield from steps
         monitor.keep_queue_views(views)
         return notifications
 

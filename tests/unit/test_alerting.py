@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -382,3 +383,23 @@ def test_a_change_between_the_steps_voids_the_evaluation(change: Any, left: list
     assert [a.state for a in e.alerts()] == left  # as the change left it
     e.evaluate(data(65, 0.5))  # the next evaluation judges the new state
     assert [a.state for a in e.alerts()] == (["firing"] if left else ["pending"])
+
+
+def test_a_rule_over_many_series_pauses_within_its_read() -> None:
+    samples = Samples(KPIS[SL])
+    samples.samples.extend((("lon1", f"q{n}", "5m"), 0.9) for n in range(4999))
+    samples.samples.append((("lon1", "low", "5m"), 0.5))
+    e = evaluator(rule())
+    paused = sum(
+        1 for _ in itertools.islice(e.evaluate_in_steps(EvaluationInput(0, {SL: samples})), 10)
+    )
+    assert paused == 3  # after 2,000 and 4,000 samples, then after the rule
+    assert [a.labels for a in e.alerts()] == [
+        (
+            ("alertname", "SlLow"),
+            ("queue", "low"),
+            ("severity", "critical"),
+            ("site", "lon1"),
+            ("window", "5m"),
+        )
+    ]

@@ -57,6 +57,9 @@ from callpulse.core.steps import Steps, finish
 Series = tuple[Labels, float, Mapping[str, str] | None, bool]
 """One series a rule found: labels, value, a built-in rule's annotations, whether active."""
 
+SAMPLES_A_STEP = 2000
+"""Samples a rule reads between two steps of :meth:`AlertEvaluator.evaluate_in_steps`."""
+
 
 @dataclass
 class AlertingConfig:
@@ -167,7 +170,13 @@ class AlertEvaluator:
             if data.blind and held_while_blind(rule):
                 found.append((rid, rule, None))
                 continue
-            found.append((rid, rule, list(self._active(rule, rid, data))))
+            series: list[Series] = []
+            for each in self._active(rule, rid, data):
+                if each is None:
+                    yield
+                else:
+                    series.append(each)
+            found.append((rid, rule, series))
             yield
         if version != self._version:
             return []
@@ -204,7 +213,9 @@ class AlertEvaluator:
                 self._deactivate(key, alert, now)
         return self._due(now)
 
-    def _active(self, rule: Rule, rid: str, data: EvaluationInput) -> Iterable[Series]:
+    def _active(self, rule: Rule, rid: str, data: EvaluationInput) -> Iterable[Series | None]:
+        """The series ``rule`` finds in ``data``, with a None every :data:`SAMPLES_A_STEP`
+        samples read (where an evaluation in steps may pause)."""
         extra = (
             *rule.spec.labels.items(),
             ("alertname", rule.name),
@@ -229,9 +240,13 @@ class AlertEvaluator:
         if samples is None:
             return
         names = rule.family.labels
-        for values, value in samples.samples:
+        for n, (values, value) in enumerate(samples.samples, 1):
+            if n % SAMPLES_A_STEP == 0:
+                yield None
             if not rule.matches(values):
                 continue
+            if not (rule.firing_condition(value, False) or rule.firing_condition(value, True)):
+                continue  # inactive whatever its state: most series, whose labels are not made
             labels = _labels((*zip(names, values, strict=True), *extra))
             current = self._alerts.get((rid, labels))
             firing = current is not None and current.state == "firing"

@@ -335,8 +335,13 @@ class Alerting:
         if self.silences is not None:
             workers.append(asyncio.create_task(self.silences.run(), name="silences"))
         try:
+            took = 0.0
             while True:
-                await asyncio.sleep(self._settings.evaluation_interval)
+                interval = self._settings.evaluation_interval
+                # Every interval from one start to the next, as Prometheus evaluates: an
+                # evaluation that lets batches in between its steps takes a while, and
+                # sleeping a whole interval after it would stretch the cadence by as much.
+                await asyncio.sleep(max(interval - took, interval / 10))
                 started = time.perf_counter()
                 try:
                     await evaluate()
@@ -348,7 +353,7 @@ class Alerting:
                     except Exception:
                         log.exception("after_evaluation_failed")
                 took = time.perf_counter() - started
-                if took > self._settings.evaluation_interval / 2:
+                if took > interval / 2:
                     log.warning("evaluation_slow", seconds=round(took, 3))
         finally:
             for worker in workers:

@@ -44,14 +44,20 @@ class Pipeline:
     clock: Clock
 
     def feed(
-        self, batch: Iterable[RawRecord], now: float, *, translated: bool = False
+        self,
+        batch: Iterable[RawRecord],
+        now: float,
+        *,
+        translated: bool = False,
+        rejected: list[Rejection] | None = None,
     ) -> list[Rejection]:
         """Apply ``batch`` at ``now``; return the rejected records, in order.
 
         ``translated``: events v1 already, though their topic has an adapter (what
-        :meth:`flush` hands on, or a report's events held back from their record)."""
+        :meth:`flush` hands on, or a report's events held back from their record).
+        ``rejected``: the list to add them to (:meth:`Ingest.process`)."""
         self.clock.feed(self.monitor, now)
-        return self.ingest.process(batch, translated=translated)
+        return self.ingest.process(batch, translated=translated, rejected=rejected)
 
     def evaluate(self, now: float, views: list[QueueView] | None = None) -> list[Notification]:
         """Evaluate every rule at ``now``; return the notifications queued for the sinks.

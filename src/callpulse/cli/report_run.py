@@ -2,6 +2,15 @@
 order, the rules evaluated between them on the file's own time, and what was counted (per
 queue, per alert episode, per rejection reason) in a :class:`ReplayReport`.
 
+The records between two evaluations are fed to the pipeline together, as the daemon feeds
+a source's batch: nothing but the records themselves happens between them, so an
+evaluation sees exactly the records before it in the file, whether they came one at a time
+or all at once. A line of events v1 is decoded once, where its time is read (the ingest
+then applies the event it carries); a line that does not decode keeps the time its JSON
+says (:func:`~callpulse.sources.replay.event_time`), and the ingest decodes it again to say
+why it is rejected. A platform's record is judged by its adapter as it comes, so the events
+held from the ones before it are fed first: its rejections count in line order.
+
 A record that makes any part of it raise is counted as rejected, with its line and what
 was wrong with it, and the run goes on.
 """
@@ -10,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from callpulse import pipeline
@@ -19,7 +28,7 @@ from callpulse.cli import hints
 from callpulse.cli.timeline import Timeline
 from callpulse.config import Settings
 from callpulse.core.clock import EVENT_TIME
-from callpulse.core.ingest import DecodeError, PartlyDecodedError, RawRecord
+from callpulse.core.ingest import DecodeError, PartlyDecodedError, RawRecord, Rejection, decode
 from callpulse.core.ivr import IvrRun
 from callpulse.core.queues import QueueWindow
 from callpulse.core.trunk_run import TrunkRun
@@ -32,6 +41,10 @@ _AGENT_ID = re.compile(rb'"agent_id":\s*"([^"\\]{1,256})"')
 _AGENTS_LOOKED_AT = 1000
 _LINES_SHOWN = 5  # line numbers kept per reason
 _MESSAGE_CHARS = 200  # of the example's message, once escaped
+# Records fed at once at most, and their bytes: a file whose time stands still (or that has
+# none) cannot make what waits for the next evaluation grow without bound.
+BATCH_RECORDS = 2000
+BATCH_BYTES = 4 * 2**20
 
 
 @dataclass
@@ -117,6 +130,8 @@ class Run:
         # evaluated between two events of one record as the file's time passes between them
         # (a contact record tells when the caller queued, was answered and hung up).
         self.held: list[RawRecord] = []
+        self.pending: list[RawRecord] = []  # taken, to be fed before the next evaluation
+        self.pending_bytes = 0
         translate = parts.ingest.translators.get(self.topic)
         self.adapted = translate is not None
         if translate is not None:
@@ -132,32 +147,33 @@ class Run:
             parts.ingest.translators[self.topic] = hold
 
     def record(self, line: bytes, number: int) -> None:
-        """Apply one line of the file (record ``number``), the rules evaluated up to its time
+        """Take one line of the file (record ``number``), the rules evaluated up to its time
         first. Whatever it makes the adapter, the decoder, the monitor or the reading of its
         time raise rejects it (``processing_error``, or the DecodeError's reason), and the
         file goes on."""
         self.report.lines += 1
         record = RawRecord(line, None, self.topic, 0, number)
         if not self.adapted:
-            self._apply(record)
+            self._take(record)
             return
+        self._feed()  # the events of the records before it count first
         self.held = []
-        if self._process([record], line=number):
+        if self._process([record]):
             for each in self.held:
-                self._apply(each, translated=True)
+                self._take(each)
 
-    def _apply(self, record: RawRecord, translated: bool = False) -> None:
-        event = record.event  # what an adapter made of a platform's record
+    def _take(self, record: RawRecord) -> None:
+        """Evaluate up to ``record``'s time, then keep it for the next feed."""
         try:
-            moment = (
-                event_time(record.value or b"") if event is None else event.occurred_at.timestamp()
-            )
-        except Exception as exc:  # e.g. RecursionError: a line nested deeper than json reads
+            moment = self._moment(record)
+        except Exception as exc:  # whatever reading it raises: a defect, a MemoryError
+            self._feed()
             self._reject(exc, record.offset)
             return
         if self.agents_to_look_at and self.report.raw_agent is None:
             self.agents_to_look_at -= 1
-            if event is None:
+            event = record.event
+            if not self.adapted:
                 self._look_at_agent(record.value or b"")
             elif isinstance(agent := getattr(event, "agent_id", None), str):
                 self._keep_if_raw(agent)
@@ -168,7 +184,22 @@ class Run:
             # through a quiet minute is seen waiting, not only when they leave.
             for now in self.timeline.until(moment):
                 self.evaluate(now)
-        self._process([record], translated, record.offset)
+        self.pending.append(record)
+        self.pending_bytes += len(record.value or b"")
+        if len(self.pending) >= BATCH_RECORDS or self.pending_bytes >= BATCH_BYTES:
+            self._feed()
+
+    def _moment(self, record: RawRecord) -> float | None:
+        """``record``'s event time; a line of events v1 is decoded here, once, and carries
+        its event on to the ingest."""
+        event = record.event  # what an adapter made of a platform's record
+        if event is None:
+            try:
+                event = decode(record.value, self.parts.ingest.max_record_bytes)
+            except Exception:  # the ingest decodes it again, and says why it is rejected
+                return event_time(record.value or b"")
+            record.event = event
+        return event.occurred_at.timestamp()
 
     def _look_at_agent(self, value: bytes) -> None:
         """Keep the record's agent id if it is a platform's id (an ARN's, a SID), for the
@@ -181,19 +212,45 @@ class Run:
         if hints.raw_id(agent):
             self.report.raw_agent = agent
 
-    def _process(self, batch: list[RawRecord], translated: bool = False, line: int = 0) -> bool:
-        """``batch`` (of line ``line``; 0 for an adapter's assumed ends) through the ingest,
-        its rejections counted; False if it raised. The ingest is the daemon's boundary, so a
-        record it contains is rejected as the daemon rejects it; what it lets out is still
-        counted here rather than ending the report."""
-        try:
-            rejected = self.parts.feed(batch, self.parts.monitor.now, translated=translated)
-        except Exception as exc:
-            self._reject(exc, line)
-            return False
+    def _feed(self) -> None:
+        """The records taken since the last feed, through the pipeline."""
+        if self.pending:
+            batch, self.pending, self.pending_bytes = self.pending, [], 0
+            self._process(batch, translated=self.adapted)
+
+    def _process(self, batch: list[RawRecord], translated: bool = False) -> bool:
+        """``batch`` through the ingest, its rejections counted; False if it raised. The
+        ingest is the daemon's boundary, so a record it contains is rejected as the daemon
+        rejects it; what it lets out is counted here, against the record in hand (with its
+        line; 0 for an adapter's assumed ends), and the records after it are fed on."""
+        whole = True
+        while batch:
+            rejected: list[Rejection] = []
+            at = -1
+
+            def handed(records: list[RawRecord]) -> Iterator[RawRecord]:
+                nonlocal at
+                for record in records:
+                    at += 1  # the record in hand, should the ingest let an error out
+                    yield record
+
+            try:
+                self.parts.feed(
+                    handed(batch), self.parts.monitor.now, translated=translated, rejected=rejected
+                )
+            except Exception as exc:
+                failed = max(at, 0)
+                self._counted(rejected)
+                self._reject(exc, batch[failed].offset)
+                batch, whole = batch[failed + 1 :], False
+                continue
+            self._counted(rejected)
+            break
+        return whole
+
+    def _counted(self, rejected: list[Rejection]) -> None:
         for rejection in rejected:
             self._count(rejection.reason, rejection.record.offset, rejection.detail)
-        return True
 
     def _reject(self, exc: Exception, line: int) -> None:
         if isinstance(exc, DecodeError):
@@ -218,8 +275,10 @@ class Run:
             example.lines.append(line)
 
     def evaluate(self, now: float) -> None:
-        """Evaluate the rules at ``now`` (the monitor is there), once what the adapters
-        assumed by then (a wrap-up ending) is applied; count the episodes that start."""
+        """Evaluate the rules at ``now`` (the monitor is there), once the records taken so
+        far and what the adapters assumed by then (a wrap-up ending) are applied; count the
+        episodes that start."""
+        self._feed()
         parts, report = self.parts, self.report
         for adapter in parts.adapters.values():
             try:
@@ -242,6 +301,7 @@ class Run:
     def finish(self) -> ReplayReport:
         """The last evaluation, at the newest event, and the report."""
         monitor, report = self.parts.monitor, self.report
+        self._feed()
         if report.first is not None:
             self.evaluate(monitor.now)
         report.applied = sum(monitor.stats.events_by_type.values())

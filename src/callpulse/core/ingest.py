@@ -231,13 +231,23 @@ class Ingest:
     # Which sites each (topic, partition) carried, so a revoked partition's sites can go.
     sites_by_partition: dict[tuple[str, int], set[str]] = field(default_factory=dict)
 
-    def process(self, records: Iterable[RawRecord], *, translated: bool = False) -> list[Rejection]:
+    def process(
+        self,
+        records: Iterable[RawRecord],
+        *,
+        translated: bool = False,
+        rejected: list[Rejection] | None = None,
+    ) -> list[Rejection]:
         """Apply every valid record; return the rejected ones in order. A record re-read to
         rebuild state (``replay``) is neither counted nor returned when rejected again.
 
         ``translated``: the records are events v1 already, though their topic has a
-        translator (what an adapter yields on the clock, with no record of its own)."""
-        rejected: list[Rejection] = []
+        translator (what an adapter yields on the clock, with no record of its own).
+        ``rejected``: the list the rejections are added to and that is returned (a new one
+        when None): a caller that feeds many records at once keeps those rejected before
+        whatever cut the batch short (an iterator of records that raised)."""
+        if rejected is None:
+            rejected = []
         translators = self.translators
         if translated:
             translators = {}

@@ -246,7 +246,9 @@ class Monitor:
             if self.maintenance.baselines.sample_due(now):
                 # On event time the maintenance baselines cannot wait for an evaluation on
                 # the wall clock: a replay at full speed would leave them without a sample.
-                self.maintenance.sample(now, self.queue_views())
+                # What a sample reads, not the views: events applied next change the state,
+                # and the evaluation after them would read every view again.
+                self.maintenance.sample(now, self.queues.loads())
 
     def _counted(self, release: Callable[[], bool]) -> Callable[[], bool]:
         def reclaim() -> bool:

@@ -1,5 +1,6 @@
 """Reading a queue's state into what is exposed: its KPIs per window, its traffic, and the
-Erlang C and drain outlook at the current load.
+Erlang C and drain outlook at the current load (:func:`view`); or only what a maintenance
+baseline samples (:func:`load`).
 
 Reading changes nothing later events compute: agent time since the last change is read,
 not stored, and the only thing kept is the drain model's last run, for its inputs.
@@ -20,7 +21,7 @@ from callpulse.core.kpi import (
 )
 from callpulse.core.patience import estimate_patience
 from callpulse.core.queue_state import QueueState, busy_available
-from callpulse.core.queues import TOTALS, QueueFlow, QueueView, QueueWindow
+from callpulse.core.queues import TOTALS, QueueFlow, QueueLoad, QueueView, QueueWindow
 from callpulse.core.timegrid import TimeGrid
 
 
@@ -86,6 +87,23 @@ def view(
         arrivals_per_second=steady.arrivals_per_second,
         aht_seconds=steady.aht_seconds,
         flow=longest,
+        agents_known=q.described,
+    )
+
+
+def load(grid: TimeGrid, site: str, name: str, q: QueueState) -> QueueLoad:
+    """What :func:`view` reads of queue ``name`` of ``site`` for a maintenance baseline:
+    calls waiting, agents and the flow over the longest window, the same values at a
+    fraction of the work (on event time the clock samples every minute of the file, and a
+    view reads every window and runs the outlook)."""
+    q.counters.advance(grid.head)
+    longest = len(grid.labels) - 1
+    return QueueLoad(
+        site=site,
+        queue=name,
+        calls_waiting=len(q.waiting),
+        agents=dict(zip(ev.AGENT_STATES, q.agents, strict=True)),
+        flow=flow(grid, q, longest, q.counters.window(longest)),
         agents_known=q.described,
     )
 

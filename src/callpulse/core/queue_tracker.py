@@ -14,14 +14,14 @@ from collections.abc import Iterable, Mapping
 from callpulse.core import events as ev
 from callpulse.core.cardinality import LabelGuard, without_sites
 from callpulse.core.kpi import QUEUE_COUNTS, QUEUE_FIELDS, QueueField
-from callpulse.core.queue_reading import view, window_kpis
+from callpulse.core.queue_reading import load, view, window_kpis
 from callpulse.core.queue_state import (
     MAX_WAITING_PER_QUEUE,
     STATE_INDEX,
     QueueState,
     TrackedAgent,
 )
-from callpulse.core.queues import QueueView, QueueWindow, ServiceLevelPolicy
+from callpulse.core.queues import QueueLoad, QueueView, QueueWindow, ServiceLevelPolicy
 from callpulse.core.timegrid import TimeGrid
 
 _QUEUE_EVENTS = (
@@ -261,6 +261,11 @@ class QueueTracker:
             if q is not None:
                 out.append(view(grid, key[0], key[1], q, window, patience))
         return out
+
+    def loads(self) -> list[QueueLoad]:
+        """What a maintenance baseline samples of every queue at the grid's *now*."""
+        grid = self._grid
+        return [load(grid, site, name, q) for (site, name), q in self._queues.items()]
 
     def run_kpis(self) -> dict[tuple[str, str], QueueWindow]:
         """Per (site, queue), the KPIs over everything since the start (``keep_run``); the

@@ -1,5 +1,6 @@
 """ACD queues as they are exposed: the service-level policy, and a queue's KPIs over a
-window, its traffic, and everything read about it at one instant.
+window, its traffic, everything read about it at one instant, and the little of that a
+maintenance baseline samples.
 
 The tracker that keeps the state these are read from is :mod:`callpulse.core.queue_tracker`.
 """
@@ -111,3 +112,23 @@ class QueueView:
         if not self.agents_known:
             return None
         return self.calls_waiting if self.agents["available"] == 0 else 0
+
+
+@dataclass(frozen=True, slots=True)
+class QueueLoad:
+    """What a maintenance baseline samples of a queue at one instant: its calls waiting, its
+    agents and its traffic over the longest window, the values a :class:`QueueView` of the
+    same instant has, without the KPIs per window or the outlook read to build the rest."""
+
+    site: str
+    queue: str
+    calls_waiting: int
+    agents: Mapping[str, int]
+    flow: QueueFlow
+    agents_known: bool
+
+    @property
+    def agents_serving(self) -> int:
+        """Capacity N: agents available, on a call or in after-call work."""
+        agents = self.agents
+        return agents["available"] + agents["on_call"] + agents["acw"]

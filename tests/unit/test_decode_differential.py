@@ -202,9 +202,11 @@ def test_timestamps_strings_and_numbers(body: dict[str, Any], data: st.DataObjec
         b'"type":"call.queued","call_id":"c","queue":"q","x":[-Infinity]}',
         b'{"schema_version":true,"event_id":"e","occurred_at":"2026-11-30T13:00:01Z","site":"s",'
         b'"type":"call.queued","call_id":"c","queue":"q"}',
-        # Invalid UTF-8 in a name.
+        # Invalid UTF-8 in a name, and in a field msgspec skips unread.
         b'{"schema_version":1,"event_id":"e","occurred_at":"2026-11-30T13:00:01Z","site":"s",'
         b'"type":"call.queued","call_id":"c","queue":"q\xff"}',
+        b'{"schema_version":1,"event_id":"e","occurred_at":"2026-11-30T13:00:01Z","site":"s",'
+        b'"type":"call.queued","call_id":"c","queue":"q","note":"\xc3\x28"}',
     ],
 )
 def test_records_decoders_are_known_to_read_differently(text: bytes) -> None:

@@ -147,6 +147,8 @@ def _fast(value: bytes, noteworthy: bytes) -> Event | None:
             return None
         if _NOT_IN_NAMES.search(value):
             return None
+        if not noteworthy.isascii() and not _utf8(value):
+            return None  # msgspec skips an unknown field's string unread: the models refuse it
     try:
         event = _FAST.decode(value)
     except (msgspec.MsgspecError, RecursionError):
@@ -159,6 +161,14 @@ def _fast(value: bytes, noteworthy: bytes) -> Event | None:
     if len(_GOOD_SITES) < _GOOD_SITES_MAX:
         _GOOD_SITES.add(site)
     return event
+
+
+def _utf8(value: bytes) -> bool:
+    try:
+        value.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def too_deep(value: bytes) -> bool:

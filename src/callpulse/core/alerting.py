@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 from urllib.parse import quote
 
 from callpulse.core.alert_state import (
@@ -53,6 +53,10 @@ from callpulse.core.maintenance_assessment import MaintenanceAssessment
 from callpulse.core.rules import Rule
 from callpulse.core.silence import SiteActivity, improbable_after
 
+DEFAULT_EXTERNAL_URL: Final = "http://localhost:9464"
+"""Our own base URL when the settings give none (a compiled class's defaults are not
+readable as class attributes)."""
+
 
 @dataclass
 class AlertingConfig:
@@ -60,7 +64,7 @@ class AlertingConfig:
 
     evaluation_interval: float = 5.0
     resend_delay: float = 60.0
-    external_url: str = "http://localhost:9464"
+    external_url: str = DEFAULT_EXTERNAL_URL
 
 
 @dataclass(frozen=True)

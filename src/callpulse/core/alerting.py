@@ -204,14 +204,23 @@ class AlertEvaluator:
         if samples is None:
             return
         names = rule.family.labels
+        # Whether a sample's alert fires matters only to a rule with hysteresis, and only
+        # while one of its alerts fires: otherwise a sample's labels (sorted, for the key)
+        # are built only for the few past the threshold, not for each of 10k queues.
+        hysteresis = rule.spec.clear is not None and any(
+            a.rule_id == rid and a.state == "firing" for a in self._alerts.values()
+        )
         for values, value in samples.samples:
             if not rule.matches(values):
                 continue
-            labels = _labels((*zip(names, values, strict=True), *extra))
-            current = self._alerts.get((rid, labels))
-            firing = current is not None and current.state == "firing"
-            if rule.firing_condition(value, firing):
-                yield labels, value, None, True
+            if hysteresis:
+                labels = _labels((*zip(names, values, strict=True), *extra))
+                current = self._alerts.get((rid, labels))
+                firing = current is not None and current.state == "firing"
+                if rule.firing_condition(value, firing):
+                    yield labels, value, None, True
+            elif rule.firing_condition(value, False):
+                yield _labels((*zip(names, values, strict=True), *extra)), value, None, True
 
     def _activate(
         self,

@@ -11,6 +11,7 @@ from callpulse.core.catalog import (
     FAMILIES,
     IVR_INSTANT,
     IVR_WINDOWED,
+    QUEUE_DRAIN_ETA,
     QUEUE_INSTANT,
     QUEUE_TOTALS,
     QUEUE_WINDOWED,
@@ -53,17 +54,23 @@ def collect(
         queue_instant, queue_windowed = kept(QUEUE_INSTANT), kept(QUEUE_WINDOWED)
         # As the last alert evaluation judged them, so the gauge is the alert's ETA.
         backlogs = assessed(monitor.maintenance.backlogs)
+        # What alert rules read is a few families of the 40: per queue, whatever none of
+        # them is made of is not computed (the ETA), nor offered to add() to be dropped.
+        etas = any(name in out for name, _ in QUEUE_DRAIN_ETA)
+        agents = "callpulse_queue_agents" in out
+        totals = tuple(row for row in QUEUE_TOTALS if row[0] in out)
         for v in monitor.queue_views():
             key = (v.site, v.queue)
             _rows(add, queue_instant, key, v)
-            eta = queue_eta(v, backlogs)
-            add("callpulse_queue_drain_eta_seconds", key, eta.seconds)
-            add("callpulse_queue_drain_eta_low_seconds", key, eta.low)
-            add("callpulse_queue_drain_eta_high_seconds", key, eta.high)
-            if v.agents_known:  # a queue no agent stream describes has no agent counts
+            if etas:
+                eta = queue_eta(v, backlogs)
+                add("callpulse_queue_drain_eta_seconds", key, eta.seconds)
+                add("callpulse_queue_drain_eta_low_seconds", key, eta.low)
+                add("callpulse_queue_drain_eta_high_seconds", key, eta.high)
+            if agents and v.agents_known:  # a queue no agent stream describes has none
                 for state in AGENT_STATES:
                     add("callpulse_queue_agents", (*key, state), v.agents[state])
-            for name, _, attr in QUEUE_TOTALS:
+            for name, _, attr in totals:
                 add(name, key, v.totals[attr])
             if queue_windowed:
                 for w in v.windows:

@@ -89,7 +89,8 @@ class Baselines:
             history = self._history.get(key)
             if history is None:
                 history = self._history[key] = FlowHistory()
-            history.add(reading_of(now, flow))
+            if history.due(now):  # most samples come sooner than a reading is kept
+                history.add(reading_of(now, flow))
         for key in [k for k in self._samples if k not in present]:
             del self._samples[key]
             self._history.pop(key, None)

@@ -30,6 +30,7 @@ from typing import Any
 COMPILED = (
     "alert_state",
     "alerting",
+    "backlog",
     "cardinality",
     "catalog",
     "components",
@@ -38,6 +39,7 @@ COMPILED = (
     "drain_eta",
     "durations",
     "erlang",
+    "erlang_a",
     "flow_history",
     "gamma",
     "histogram",

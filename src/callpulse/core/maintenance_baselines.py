@@ -68,8 +68,8 @@ class Baselines:
         for view in queues:
             key = (view.site, view.queue)
             present.add(key)
-            # Built only when missing: setdefault would build (and drop) one per queue per
-            # sample, a FlowHistory's deque and array each time.
+            # Built only when missing: setdefault builds its default (here a deque, below a
+            # FlowHistory's deque and array) for every queue at every sample.
             series = self._samples.get(key)
             if series is None:
                 series = self._samples[key] = deque()

@@ -49,6 +49,18 @@ def test_readings_are_kept_one_per_window_for_the_span() -> None:
     assert all(a.at - b.at == EVERY for a, b in itertools.pairwise(kept))
 
 
+def test_a_reading_is_due_only_when_add_would_keep_it() -> None:
+    history = FlowHistory()
+    t0 = utc("2026-11-22T08:00")
+    assert history.due(t0)  # nothing kept yet
+    history.add(reading(t0, arrivals=1))
+    for at, kept in ((t0 + 60, False), (t0 + EVERY - 1, False), (t0 + EVERY, True)):
+        assert history.due(at) is kept
+        before = len(history._newest(math.inf))
+        history.add(reading(at, arrivals=1))
+        assert len(history._newest(math.inf)) == before + kept
+
+
 def test_a_busy_queue_reads_its_live_window_alone() -> None:
     history = FlowHistory()
     t0 = utc("2026-11-22T08:00")

@@ -11,7 +11,7 @@ import structlog
 
 from callpulse.config import AlertingSettings
 from callpulse.config.convert import http_targets
-from callpulse.core.alerting import AlertingConfig
+from callpulse.core.alerting import DEFAULT_EXTERNAL_URL
 from callpulse.sinks.alertmanager import AlertmanagerSink
 from callpulse.sinks.delivery import Sink
 from callpulse.sinks.log import LogSink
@@ -37,7 +37,7 @@ def build_sinks(settings: AlertingSettings, now: Callable[[], float], *, event_t
     time, which no Alertmanager silence can follow."""
     max_age = max(settings.resend_delay, settings.evaluation_interval)
     capacity = settings.queue_capacity
-    external_url = settings.external_url or AlertingConfig.external_url
+    external_url = settings.external_url or DEFAULT_EXTERNAL_URL
     sinks: list[Sink] = [
         AlertmanagerSink(target, capacity, max_age)
         for target in http_targets(settings, "alertmanager")

@@ -34,7 +34,12 @@ from callpulse.config.convert import silence_window_policy
 from callpulse.core import readings
 from callpulse.core.alert_changelog import AlertChangelog, Rows
 from callpulse.core.alert_state import Alert, Notification, owned_only, site_of
-from callpulse.core.alerting import AlertEvaluator, AlertingConfig, EvaluationInput
+from callpulse.core.alerting import (
+    DEFAULT_EXTERNAL_URL,
+    AlertEvaluator,
+    AlertingConfig,
+    EvaluationInput,
+)
 from callpulse.core.builtin_rules import builtin_rules, held_backlogs
 from callpulse.core.consumer_health import Blindness
 from callpulse.core.maintenance import MaintenanceTracker
@@ -103,7 +108,7 @@ class Alerting:
             AlertingConfig(
                 evaluation_interval=settings.evaluation_interval,
                 resend_delay=settings.resend_delay,
-                external_url=settings.external_url or AlertingConfig.external_url,
+                external_url=settings.external_url or DEFAULT_EXTERNAL_URL,
             ),
         )
         self._domains = {r.family.domain for r in rules if r.family is not None}

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 from urllib.parse import quote
 
 from callpulse.core.alert_state import (
@@ -60,6 +60,10 @@ Series = tuple[Labels, float, Mapping[str, str] | None, bool]
 SAMPLES_A_STEP = 2000
 """Samples a rule reads between two steps of :meth:`AlertEvaluator.evaluate_in_steps`."""
 
+DEFAULT_EXTERNAL_URL: Final = "http://localhost:9464"
+"""Our own base URL when the settings give none (a compiled class's defaults are not
+readable as class attributes)."""
+
 
 @dataclass
 class AlertingConfig:
@@ -67,7 +71,7 @@ class AlertingConfig:
 
     evaluation_interval: float = 5.0
     resend_delay: float = 60.0
-    external_url: str = "http://localhost:9464"
+    external_url: str = DEFAULT_EXTERNAL_URL
 
 
 @dataclass(frozen=True)

@@ -80,11 +80,17 @@ class FlowHistory:
         # were last weighed down to.
         self._hours = array("d", [0.0] * 72)
 
+    def due(self, at: float) -> bool:
+        """Whether :meth:`add` would keep a reading made at ``at``: none kept is more recent
+        than :data:`EVERY` (so that a caller reads one only when it is kept)."""
+        readings = self._readings
+        return not readings or at >= readings[-1].at + EVERY
+
     def add(self, reading: Reading) -> None:
         """Keep ``reading`` unless the last one kept is more recent than :data:`EVERY`."""
-        readings = self._readings
-        if readings and reading.at < readings[-1].at + EVERY:
+        if not self.due(reading.at):
             return
+        readings = self._readings
         readings.append(reading)
         while readings and readings[0].at < reading.at - SPAN:
             readings.popleft()

@@ -68,7 +68,11 @@ class Baselines:
         for view in queues:
             key = (view.site, view.queue)
             present.add(key)
-            series = self._samples.setdefault(key, deque())
+            # Built only when missing: setdefault builds its default (here a deque, below a
+            # FlowHistory's deque and array) for every queue at every sample.
+            series = self._samples.get(key)
+            if series is None:
+                series = self._samples[key] = deque()
             flow = view.flow
             series.append(
                 Sample(
@@ -82,7 +86,11 @@ class Baselines:
             )
             while series and series[0][0] < oldest:
                 series.popleft()
-            self._history.setdefault(key, FlowHistory()).add(reading_of(now, flow))
+            history = self._history.get(key)
+            if history is None:
+                history = self._history[key] = FlowHistory()
+            if history.due(now):  # most samples come sooner than a reading is kept
+                history.add(reading_of(now, flow))
         for key in [k for k in self._samples if k not in present]:
             del self._samples[key]
             self._history.pop(key, None)

@@ -1,0 +1,104 @@
+"""Read side: what an alert evaluation and a scrape's collect cost at N queues, in-process.
+
+    .venv/bin/python -m benchmarks.read_side [--queues 10000] [--sites 200] [--repeats 7]
+
+The pipeline the daemon builds (``callpulse.pipeline.build``, the shipped rules, the label
+caps raised to the queues sent, the wall clock), filled with ``benchmarks.scale``'s traffic
+(per queue two agents, three calls; per site a component, a trunk and an IVR application),
+then each of these timed ``--repeats`` times, after a tick of the clock (which drops the
+monitor's memo of the queues' views, as the daemon's 1 s tick does):
+
+- ``views``: ``Monitor.queue_views()``, every queue read (KPIs per window, flow, outlook);
+- ``evaluation``: ``Pipeline.evaluate``, one alert evaluation, the views included;
+- ``collect``: ``readings.collect`` of every family (what a scrape renders), the views
+  included;
+- ``collect_after_views``: the same with the views already read (what it adds to them).
+
+No event loop, HTTP or Kafka: ``benchmarks.scale`` measures the daemon around these. One JSON
+line on stdout (milliseconds: median, min, max); the build (compiled or pure) is in it, so
+that two runs, one per build, compare. Nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from benchmarks.scale import Traffic, settings_for
+
+
+def timed(repeats: int, before: Callable[[], None], call: Callable[[], object]) -> dict[str, float]:
+    """Milliseconds of ``call``, ``repeats`` times, each after ``before`` (not timed)."""
+    took = []
+    for _ in range(repeats):
+        before()
+        gc.collect()
+        began = time.perf_counter()
+        call()
+        took.append((time.perf_counter() - began) * 1000)
+    return {
+        "median": round(statistics.median(took), 1),
+        "min": round(min(took), 1),
+        "max": round(max(took), 1),
+    }
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.read_side", description=__doc__)
+    p.add_argument("--queues", type=int, default=10_000)
+    p.add_argument("--sites", type=int, default=200)
+    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--fill-batch", type=int, default=5000)
+    args = p.parse_args()
+
+    from callpulse import build, logs, pipeline
+    from callpulse.core import readings
+    from callpulse.core.clock import WALL_TIME
+
+    logs.configure("error", "json")
+    settings = settings_for(args.queues, args.sites, [])
+    parts = pipeline.build(settings, now=time.time(), clock=WALL_TIME, deliver=False)
+    traffic = Traffic(args.queues, args.sites)
+    began = time.perf_counter()
+    for batch in traffic.fill(args.fill_batch):
+        rejected = parts.feed(batch, time.time())
+        if rejected:
+            raise SystemExit(f"{len(rejected)} records rejected: {rejected[0]}")
+    fill_s = time.perf_counter() - began
+    monitor = parts.monitor
+    if len(monitor.queues) != args.queues:
+        raise SystemExit(f"{len(monitor.queues)} queues tracked, {args.queues} sent")
+    print(f"filled {args.queues} queues in {fill_s:.1f} s", file=sys.stderr)
+
+    def tick() -> None:
+        monitor.tick(time.time())
+
+    def tick_and_read() -> None:
+        tick()
+        monitor.queue_views()
+
+    parts.evaluate(time.time())  # the first evaluation samples baselines it then keeps
+    result: dict[str, Any] = {
+        "queues": args.queues,
+        "sites": args.sites,
+        "compiled": build.compiled(),
+        "repeats": args.repeats,
+        "views_ms": timed(args.repeats, tick, monitor.queue_views),
+        "evaluation_ms": timed(args.repeats, lambda: None, lambda: parts.evaluate(time.time())),
+        "collect_ms": timed(args.repeats, tick, lambda: readings.collect(monitor)),
+        "collect_after_views_ms": timed(
+            args.repeats, tick_and_read, lambda: readings.collect(monitor)
+        ),
+    }
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

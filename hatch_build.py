@@ -56,6 +56,7 @@ COMPILED = (
     "raw_record",
     "readings",
     "rules",
+    "silence",
     "timegrid",
     "trunks",
     "windows",

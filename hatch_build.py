@@ -55,6 +55,7 @@ COMPILED = (
     "queues",
     "raw_record",
     "readings",
+    "row_text",
     "rules",
     "silence",
     "timegrid",

@@ -15,7 +15,6 @@ holds the two to the same bytes.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
@@ -26,10 +25,11 @@ from prometheus_client.openmetrics import exposition as om_exposition
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 
+from callpulse.core.row_text import escape_value, go_float, row_lines
+
 Encoder = Callable[[Collector], bytes]
 _OM_LIBRARY: Encoder = om_exposition.generate_latest  # untyped in prometheus_client
 
-_INF = math.inf
 _LEGACY_METRIC = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _LEGACY_LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _NOT_LABEL_RUNE = re.compile(r"[^a-zA-Z0-9_]")
@@ -52,30 +52,6 @@ def fast_encoder(encoder: Encoder) -> Encoder:
     ):
         return _openmetrics
     return encoder
-
-
-def go_float(value: float) -> str:
-    """``value`` as Go (and prometheus_client's ``floatToGoString``) writes it."""
-    d = float(value)
-    if d != d:
-        return "NaN"
-    if d == _INF:
-        return "+Inf"
-    if d == -_INF:
-        return "-Inf"
-    s = repr(d)
-    dot = s.find(".")
-    # Go switches to exponents sooner than Python (only positive values matter: le, quantile).
-    if d > 0 and dot > 6:
-        mantissa = f"{s[0]}.{s[1:dot]}{s[dot + 1 :]}".rstrip("0.")
-        return f"{mantissa}e+{dot - 1:02d}"
-    return s
-
-
-def _escape_value(value: str) -> str:
-    if "\\" in value or "\n" in value or '"' in value:
-        return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
-    return value
 
 
 class RowFamily(Metric):
@@ -120,19 +96,10 @@ class RowFamily(Metric):
         self.__dict__["_samples"] = value
 
 
-def _row_lines(metric: RowFamily, sample_name: _Names) -> Iterator[str]:
+def _row_lines(metric: RowFamily, sample_name: _Names) -> str:
     """The sample lines of ``metric``'s rows."""
     name = sample_name(f"{metric.name}_total" if metric.type == "counter" else metric.name)
-    names = [_LABEL(n) for n in metric.label_names]
-    order = sorted(range(len(names)), key=names.__getitem__)
-    if not order:
-        for _, value in metric.rows:
-            yield f"{name} {go_float(value)}\n"
-        return
-    keys = [(f'{names[i]}="', i) for i in order]
-    for labels, value in metric.rows:
-        pairs = '",'.join([key + _escape_value(labels[i]) for key, i in keys])
-        yield f'{name}{{{pairs}"}} {go_float(value)}\n'
+    return row_lines(name, [_LABEL(n) for n in metric.label_names], metric.rows)
 
 
 class _LibraryNeededError(Exception):
@@ -187,7 +154,7 @@ def _labels(labels: dict[str, str]) -> str:
         order = tuple(sorted(_LABEL(n) for n in names))
         if len(_ORDERS) < 10_000:  # sets of names are few; a hostile collector's are not kept
             _ORDERS[names] = order
-    return "{" + ",".join([f'{n}="{_escape_value(labels[n])}"' for n in order]) + "}"
+    return "{" + ",".join([f'{n}="{escape_value(labels[n])}"' for n in order]) + "}"
 
 
 def _check(metric: Metric) -> None:
@@ -231,11 +198,11 @@ def _text(registry: Collector) -> bytes:
 def _om_family(metric: Metric) -> Iterator[str]:
     _check(metric)
     name = metric.name
-    yield f"# HELP {name} {_escape_value(metric.documentation)}\n# TYPE {name} {metric.type}\n"
+    yield f"# HELP {name} {escape_value(metric.documentation)}\n# TYPE {name} {metric.type}\n"
     if metric.unit:
         yield f"# UNIT {name} {metric.unit}\n"
     if isinstance(metric, RowFamily):
-        yield from _row_lines(metric, _OM_SAMPLE)
+        yield _row_lines(metric, _OM_SAMPLE)
         return
     for s in metric.samples:
         value = "" if s.value is None else go_float(s.value)
@@ -254,7 +221,7 @@ def _text_family(metric: Metric) -> Iterator[str]:
     help_text = metric.documentation.replace("\\", r"\\").replace("\n", r"\n")
     yield f"# HELP {name} {help_text}\n# TYPE {name} {kind}\n"
     if isinstance(metric, RowFamily):
-        yield from _row_lines(metric, _TEXT_SAMPLE)
+        yield _row_lines(metric, _TEXT_SAMPLE)
         return
     moved: dict[str, list[str]] = {}
     for s in metric.samples:

@@ -101,3 +101,19 @@ async def test_the_status_sample_after_either_evaluation_reads_its_views(slices:
         runtime.consumer.evaluate()
     kept = runtime.pipeline.monitor.queue_views()
     assert runtime.pipeline.monitor.queue_views() is kept  # no second read before a change
+
+
+async def test_a_site_revoked_during_the_read_is_not_kept_in_the_views(monkeypatch) -> None:
+    monkeypatch.setattr(consumer, "SLICE_SECONDS", 0.0)
+    runtime = daemon()
+    monitor = runtime.pipeline.monitor
+
+    async def meanwhile() -> None:
+        await asyncio.sleep(0)  # the evaluation has read its first slice
+        monitor.forget_sites({"site0"})  # as a revoke does: another replica owns it now
+
+    other = asyncio.create_task(meanwhile())
+    await runtime.consumer.evaluate_in_slices()
+    await other
+    sites = {v.site for v in monitor.queue_views()}
+    assert sites == {"site1", "site2"}  # not exported beside its new owner's

@@ -371,8 +371,10 @@ class Monitor:
 
         The slices were read at the moments between the batches applied since the first,
         so a view can be that much older than :attr:`now` (under a second at 10k queues):
-        the price of a read that never holds ingest for long."""
-        self._views = (self._changes, views)
+        the price of a read that never holds ingest for long. A queue dropped meanwhile (its
+        site revoked, its name released) is left out: exported, a revoked site's stale
+        counts would double those of the replica that owns it now."""
+        self._views = (self._changes, self.queues.still_tracked(views))
 
     def ivr_views(self) -> list[IvrView]:
         """Every IVR application's KPIs at :attr:`now`."""

@@ -252,6 +252,12 @@ class QueueTracker:
         """Every (site, queue) tracked now."""
         return list(self._queues)
 
+    def still_tracked(self, views: list[QueueView]) -> list[QueueView]:
+        """``views`` of the queues tracked now (the list itself when all are)."""
+        queues = self._queues
+        kept = [v for v in views if (v.site, v.queue) in queues]
+        return views if len(kept) == len(views) else kept
+
     def views_of(self, keys: Iterable[tuple[str, str]]) -> list[QueueView]:
         """The views of those of ``keys`` still tracked, at the grid's *now*."""
         grid, window, patience = self._grid, self._erlang_window, self._patience

@@ -136,6 +136,24 @@ def test_each_evaluation_sees_what_it_saw_one_record_at_a_time(
     assert "rejected: " in shown or sample is not None
 
 
+@pytest.mark.parametrize("back", [895, 899, 900, 904])
+def test_a_record_at_the_edge_of_the_window_is_applied_before_the_clock_moves_on(
+    back: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A call at X, one from the edge of the 15-minute window, then one 6 s later: the
+    # clock moves to the cadence's instant before the third, and the second must have been
+    # applied before it, as one record at a time applies it (after, it would be late).
+    queued = {"type": "call.queued", "queue": "q"}
+    lines = [v1(n, NOW + at, queued | {"call_id": f"c{n}"}) for n, at in enumerate([0, -back, 6])]
+    path = tmp_path / "edge.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    settings = settings_for(path, "events-v1", None)
+    monkeypatch.setattr(report_run, "BATCH_RECORDS", 1)
+    one_at_a_time = traced(settings)
+    monkeypatch.setattr(report_run, "BATCH_RECORDS", 2000)
+    assert traced(settings) == one_at_a_time
+
+
 def test_a_file_whose_time_stands_still_is_fed_in_bounded_batches(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

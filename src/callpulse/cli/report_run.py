@@ -181,7 +181,11 @@ class Run:
             if self.report.first is None:
                 self.report.first = moment
             # The rules are evaluated on the clock between events, as live: a caller waiting
-            # through a quiet minute is seen waiting, not only when they leave.
+            # through a quiet minute is seen waiting, not only when they leave. The records
+            # before go in before the clock moves on: after, one at the edge of a window
+            # would be late.
+            if self.timeline.moves_before(moment):
+                self._feed()
             for now in self.timeline.until(moment):
                 self.evaluate(now)
         self.pending.append(record)

@@ -57,6 +57,10 @@ class Timeline:
         self._step: int | None = None  # the next instant is _step * interval
         self._newest = -math.inf
 
+    def moves_before(self, moment: float) -> bool:
+        """Whether :meth:`until` moves the monitor before a record of time ``moment``."""
+        return self._step is not None and self._step * self.interval <= moment
+
     def until(self, moment: float) -> Iterator[float]:
         """The instants to evaluate at before a record of time ``moment``, each once the
         monitor has been moved to it. The caller evaluates at each before asking for the

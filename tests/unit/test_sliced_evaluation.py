@@ -4,12 +4,15 @@ judges what it read as the evaluation that reads them at once does."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
-from callpulse import consumer
+from callpulse import build, consumer
 from callpulse.config import Settings, compile_config
 from callpulse.core.ingest import RawRecord
+from callpulse.core.queues import QueueView
+from callpulse.core.steps import finish
 from callpulse.runtime import Runtime, compose
 from callpulse.shipped import shipped
 from tests.unit.conftest import NOW
@@ -19,16 +22,17 @@ from tests.unit.test_app import HangingSource
 QUEUES = 300
 
 
-def daemon() -> Runtime:
-    """A daemon on the shipped rules whose wall clock stands at NOW, with QUEUES queues over
-    three sites: in every queue a caller waiting since 400 s ago and an agent on a call."""
+def daemon(queues: int = QUEUES) -> Runtime:
+    """A daemon on the shipped rules whose wall clock stands at NOW, with ``queues`` queues
+    over three sites: in every queue a caller waiting since 400 s ago and an agent on a
+    call."""
     settings = Settings.model_validate(
         {"rule_files": [str(shipped("rules.yaml"))], "alerting": {"log": False}}
     )
     runtime = compose(compile_config(settings), HangingSource(), clock=lambda: NOW)
     runtime.consumer.started = True  # as once the source has started: the alerts hold till then
     records = []
-    for i in range(QUEUES):
+    for i in range(queues):
         site, queue = f"site{i % 3}", f"q{i}"
         records.append(raw("call.queued", NOW - 400, site, call_id=f"c{i}", queue=queue))
         records.append(
@@ -92,15 +96,34 @@ def test_views_of_skips_a_queue_released_meanwhile() -> None:
     assert [(v.site, v.queue) for v in views] == keys[:2]
 
 
-@pytest.mark.parametrize("slices", [True, False])
-async def test_the_status_sample_after_either_evaluation_reads_its_views(slices: bool) -> None:
+@pytest.mark.skipif(
+    build.compiled(), reason="compiled, the queue tracker's methods cannot be patched on it"
+)
+async def test_the_status_sample_after_a_sliced_evaluation_reads_its_views(monkeypatch) -> None:
+    monkeypatch.setattr(consumer, "SLICE_SECONDS", 0.0)
     runtime = daemon()
-    if slices:
-        await runtime.consumer.evaluate_in_slices()
-    else:
-        runtime.consumer.evaluate()
-    kept = runtime.pipeline.monitor.queue_views()
-    assert runtime.pipeline.monitor.queue_views() is kept  # no second read before a change
+    queues = runtime.pipeline.monitor.queues
+    reads: list[int] = []
+    views = queues.views
+
+    def counted() -> list[QueueView]:
+        reads.append(1)
+        return views()
+
+    queues.views = counted  # type: ignore[method-assign]
+
+    async def meanwhile() -> None:  # a batch between two of the rules' steps
+        for _ in range(8):
+            await asyncio.sleep(0)
+        record = raw("call.queued", NOW - 1, "site0", call_id="late", queue="q0")
+        assert runtime.pipeline.feed([RawRecord(record)], NOW) == []
+
+    other = asyncio.create_task(meanwhile())
+    await runtime.consumer.evaluate_in_slices()
+    await other
+    runtime.sampler.due()  # as the alerting loop calls it, right after
+    assert reads == []  # neither the evaluation nor the sample read every queue at once
+    assert len(runtime.status.document()["queues"]) == QUEUES
 
 
 async def test_a_site_revoked_during_the_read_is_not_kept_in_the_views(monkeypatch) -> None:
@@ -117,3 +140,26 @@ async def test_a_site_revoked_during_the_read_is_not_kept_in_the_views(monkeypat
     await other
     sites = {v.site for v in monitor.queue_views()}
     assert sites == {"site1", "site2"}  # not exported beside its new owner's
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda runtime: runtime.pipeline.alerting.release_sites({"site0"}, "revoked"),
+        lambda runtime: runtime.pipeline.alerting.adopt_sites({"site1": []}),
+        lambda runtime: runtime.pipeline.alerting.replace_rules([]),
+    ],
+    ids=["revoke", "adopt", "reload"],
+)
+def test_a_change_while_the_rules_samples_are_read_voids_the_evaluation(change: Any) -> None:
+    runtime = daemon(1200)
+    runtime.consumer.evaluate()  # every queue's alerts pending
+    before = judged(runtime)
+    steps = runtime.consumer.evaluation_steps()
+    for _ in range(14):  # 12 slices of views, then into the samples' read (500 queues a step)
+        next(steps)
+    change(runtime)
+    after_change = judged(runtime)
+    assert finish(steps) == []
+    assert judged(runtime) == after_change  # as the change left them, none judged on old reads
+    assert after_change != before

@@ -225,9 +225,19 @@ class Alerting:
             # on it, a page that still holds would resolve. Alerts keep their state, and their
             # timers run on, until it is whole.
             return []
+        owned = self.owned_sites()
+        if owned is not None:
+            # Restored from the state file, or seen just before a revoke: another replica owns
+            # these sites and speaks for them.
+            self._release_unowned(owned)
+        # What moves the alerts from outside (a reload, a revoke, sites adopted) from here on
+        # voids this evaluation: its samples were read for the rules and sites of before.
+        version = self.evaluator.version
         samples = []
         if self._domains:
             samples = yield from readings.collect_in_steps(monitor, self._domains, self._families)
+            if self._hold() or self.evaluator.version != version:
+                return []
         blindness = self._blind()
         if self.silences is not None and not self._hold():
             # Not while state is rebuilt: a component's status may not be known yet. Nor is it
@@ -243,12 +253,8 @@ class Alerting:
             blindness=blindness,
             maintenance=found,
         )
-        owned = self.owned_sites()
-        if owned is not None:
-            # Restored from the state file, or seen just before a revoke: another replica owns
-            # these sites and speaks for them.
-            self._release_unowned(owned)
-        due = yield from self.evaluator.evaluate_in_steps(data)
+        due = yield from self.evaluator.evaluate_in_steps(data, since=version)
+        owned = self.owned_sites()  # as it is now, after the last step
         if owned is not None:
             due, _ = owned_only(due, owned)
             if self.write_state is not None:

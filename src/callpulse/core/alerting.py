@@ -161,14 +161,23 @@ class AlertEvaluator:
         """Evaluate every rule at ``data.now``; return the notifications due."""
         return finish(self.evaluate_in_steps(data))
 
-    def evaluate_in_steps(self, data: EvaluationInput) -> Steps[list[Notification]]:
+    @property
+    def version(self) -> int:
+        """Moves with every change from outside an evaluation: rules replaced, alerts
+        dropped or restored."""
+        return self._version
+
+    def evaluate_in_steps(
+        self, data: EvaluationInput, since: int | None = None
+    ) -> Steps[list[Notification]]:
         """:meth:`evaluate`, yielding after each rule's series are read (a read: nothing
         changes until the last step, which moves every alert's state at once).
 
         Rules replaced or alerts dropped or adopted between the steps (a reload, a
-        rebalance) void the evaluation: no state moves and nothing is due, until the next
-        one judges the new rules and alerts."""
-        version = self._version
+        rebalance), or since :attr:`version` was ``since`` (when ``data`` was read), void
+        the evaluation: no state moves and nothing is due, until the next one judges the new
+        rules and alerts."""
+        version = self._version if since is None else since
         found: list[tuple[str, Rule, list[Series] | None]] = []
         for rule, rid in zip(self.rules, self.rule_ids, strict=True):
             if data.blind and held_while_blind(rule):

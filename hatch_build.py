@@ -40,6 +40,7 @@ COMPILED = (
     "durations",
     "erlang",
     "erlang_a",
+    "evaluation_input",
     "flow_history",
     "gamma",
     "histogram",

@@ -11,8 +11,9 @@ from callpulse.alerting import Alerting
 from callpulse.config import compile_config, load_settings
 from callpulse.core.alert_changelog import AlertChangelog
 from callpulse.core.alert_state import Notification, owned_only
-from callpulse.core.alerting import AlertEvaluator, AlertingConfig, EvaluationInput
+from callpulse.core.alerting import AlertEvaluator, AlertingConfig
 from callpulse.core.catalog import KPIS, Samples
+from callpulse.core.evaluation_input import EvaluationInput
 from callpulse.core.monitor import Monitor, MonitorConfig
 from callpulse.core.rules import Rule, RuleSpec, Series, builtin_rule, compile_rule
 

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from callpulse.core.alerting import AlertEvaluator, AlertingConfig, EvaluationInput
+from callpulse.core.alerting import AlertEvaluator, AlertingConfig
 from callpulse.core.catalog import KPIS, Samples
+from callpulse.core.evaluation_input import EvaluationInput
 from callpulse.core.rules import RuleError, RuleSpec, compile_rule
 
 WINDOWS = (60.0, 300.0, 900.0)

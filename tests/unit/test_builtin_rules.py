@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from callpulse.core.alerting import AlertEvaluator, AlertingConfig, EvaluationInput
+from callpulse.core.alerting import AlertEvaluator, AlertingConfig
 from callpulse.core.builtin_rules import (
     builtin_rules,
     held_backlogs,
@@ -15,6 +15,7 @@ from callpulse.core.builtin_rules import (
 )
 from callpulse.core.calendar import AgentImpact, Calendar, WindowSpec
 from callpulse.core.consumer_health import Blindness
+from callpulse.core.evaluation_input import EvaluationInput
 from callpulse.core.maintenance import MaintenanceTracker
 from callpulse.core.maintenance_assessment import MaintenanceAssessment, assess_maintenance
 from callpulse.core.maintenance_notes import backlog_summary, overrun_summary

@@ -8,8 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 from callpulse.core import readings
-from callpulse.core.alerting import AlertEvaluator, AlertingConfig, EvaluationInput
+from callpulse.core.alerting import AlertEvaluator, AlertingConfig
 from callpulse.core.cardinality import OVERFLOW
+from callpulse.core.evaluation_input import EvaluationInput
 from callpulse.core.monitor import Monitor
 from callpulse.core.rules import RuleSpec, compile_rule
 

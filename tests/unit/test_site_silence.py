@@ -10,13 +10,9 @@ from typing import Any
 
 import pytest
 
-from callpulse.core.alerting import (
-    AlertEvaluator,
-    AlertingConfig,
-    EvaluationInput,
-    held_while_blind,
-)
+from callpulse.core.alerting import AlertEvaluator, AlertingConfig
 from callpulse.core.consumer_health import Sight
+from callpulse.core.evaluation_input import EvaluationInput, held_while_blind
 from callpulse.core.monitor import Monitor, MonitorConfig
 from callpulse.core.rules import RuleError, RuleSpec, compile_rule
 from callpulse.core.silence import DAYS, SilencePolicy, SiteActivity

@@ -34,14 +34,10 @@ from callpulse.config.convert import silence_window_policy
 from callpulse.core import readings
 from callpulse.core.alert_changelog import AlertChangelog, Rows
 from callpulse.core.alert_state import Alert, Notification, owned_only, site_of
-from callpulse.core.alerting import (
-    DEFAULT_EXTERNAL_URL,
-    AlertEvaluator,
-    AlertingConfig,
-    EvaluationInput,
-)
+from callpulse.core.alerting import DEFAULT_EXTERNAL_URL, AlertEvaluator, AlertingConfig
 from callpulse.core.builtin_rules import builtin_rules, held_backlogs
 from callpulse.core.consumer_health import Blindness
+from callpulse.core.evaluation_input import EvaluationInput
 from callpulse.core.maintenance import MaintenanceTracker
 from callpulse.core.maintenance_assessment import assess_maintenance
 from callpulse.core.maintenance_policy import BacklogPaging

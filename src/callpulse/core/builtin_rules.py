@@ -20,8 +20,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from callpulse.core.alerting import AlertEvaluator, EvaluationInput
+from callpulse.core.alerting import AlertEvaluator
 from callpulse.core.durations import format_duration
+from callpulse.core.evaluation_input import EvaluationInput
 from callpulse.core.maintenance_assessment import MaintenanceAssessment
 from callpulse.core.maintenance_notes import backlog_summary, forecast_summary, overrun_summary
 from callpulse.core.maintenance_policy import BacklogPaging

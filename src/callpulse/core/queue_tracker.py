@@ -243,10 +243,7 @@ class QueueTracker:
 
     def views(self) -> list[QueueView]:
         """Every queue's state and KPIs at the grid's *now*."""
-        grid, window, patience = self._grid, self._erlang_window, self._patience
-        return [
-            view(grid, site, name, q, window, patience) for (site, name), q in self._queues.items()
-        ]
+        return self.views_of(self._queues)
 
     def keys(self) -> list[tuple[str, str]]:
         """Every (site, queue) tracked now."""

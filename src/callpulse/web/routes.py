@@ -11,6 +11,7 @@ from pathlib import Path
 from prometheus_client.exposition import choose_encoder
 
 from callpulse.alerting import Alerting
+from callpulse.web.compression import accepts_gzip, gzipped
 from callpulse.web.forked import ForkedRenderer, RenderTimeoutError
 from callpulse.web.server import Handler, Request, Response
 from callpulse.web.status import StatusBoard
@@ -55,11 +56,17 @@ def routes(
 
     async def metrics(request: Request) -> Response:
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+        encode = fast_encoder(encoder)
+        headers = {"Vary": "Accept-Encoding"}
+        if accepts_gzip(request.headers.get("accept-encoding", "")):
+            # Compressed by whoever renders it (the child, off the event loop).
+            encode = gzipped(encode)
+            headers["Content-Encoding"] = "gzip"
         try:
-            body = await renderer.render(fast_encoder(encoder))
+            body = await renderer.render(encode)
         except RenderTimeoutError as exc:
             return Response(503, f"{exc}\n".encode())
-        return Response(body=body, content_type=content_type)
+        return Response(body=body, content_type=content_type, headers=headers)
 
     async def healthz(request: Request) -> Response:
         return Response(body=b"ok\n")

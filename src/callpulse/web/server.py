@@ -187,7 +187,7 @@ class HttpServer:
                 **answer.headers,
             },
         )
-        if len(answer.body) > 1024:
+        if len(answer.body) > 1024 and "Content-Encoding" not in answer.headers:
             response.enable_compression()  # gzip or deflate, when the client accepts it
         return response
 

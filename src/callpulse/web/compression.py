@@ -1,0 +1,59 @@
+"""gzip for /metrics, done where the body is rendered rather than on the event loop.
+
+At 10k queues a scrape is 34 MB of text. Left to aiohttp, it was compressed in the daemon's
+process at zlib's default level 6: 220 ms of CPU on the core that applies records, for 1.3 MB
+on the wire. The render child compresses it instead, at level 1: 66 ms on the other core for
+1.9 MB. Prometheus' samples repeat their names and labels line after line, so the fastest
+level keeps most of the gain; the bytes saved by a slower one cost more time than a local
+network takes to carry them.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+from typing import TypeVar
+
+LEVEL = 1
+_GZIP = 31  # zlib's wbits for a gzip header and trailer around the deflate stream
+
+T = TypeVar("T")
+
+
+def accepts_gzip(header: str) -> bool:
+    """Whether an ``Accept-Encoding`` header value accepts gzip (RFC 9110 §12.5.3): named
+    (or as ``x-gzip``) or covered by ``*``, with a quality above zero."""
+    named: float | None = None
+    star: float | None = None
+    for item in header.split(","):
+        coding, _, params = item.partition(";")
+        coding = coding.strip().lower()
+        quality = _quality(params)
+        if coding in ("gzip", "x-gzip"):
+            named = quality if named is None else max(named, quality)
+        elif coding == "*":
+            star = quality
+    if named is not None:
+        return named > 0
+    return star is not None and star > 0
+
+
+def _quality(params: str) -> float:
+    for param in params.split(";"):
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "q":
+            try:
+                q = float(value.strip())
+            except ValueError:
+                return 0.0  # a weight that is not one: not an acceptance to rely on
+            return q if 0 <= q <= 1 else 0.0
+    return 1.0
+
+
+def gzipped(encode: Callable[[T], bytes]) -> Callable[[T], bytes]:
+    """``encode``, its bytes then compressed as a gzip member (at :data:`LEVEL`)."""
+
+    def encode_gzipped(source: T) -> bytes:
+        return zlib.compress(encode(source), LEVEL, wbits=_GZIP)
+
+    return encode_gzipped

@@ -1,0 +1,82 @@
+"""gzip for /metrics: which Accept-Encoding values take it, and a compressed scrape, made in
+the render child, that decompresses to the plain scrape's bytes."""
+
+from __future__ import annotations
+
+import gzip
+import time
+
+import pytest
+
+from callpulse.core.ingest import Ingest, RawRecord
+from callpulse.core.monitor import Monitor, MonitorConfig
+from callpulse.protocols import DeadLetterStats
+from callpulse.web.compression import accepts_gzip
+from callpulse.web.exposition import CallpulseCollector, SourceMetrics, build_registry
+from callpulse.web.forked import ForkedRenderer
+from callpulse.web.routes import routes
+from callpulse.web.server import Request
+
+from .events import raw
+
+
+@pytest.mark.parametrize(
+    ("header", "accepted"),
+    [
+        ("gzip", True),  # what Prometheus sends
+        ("gzip, deflate, br", True),
+        ("GZIP", True),
+        ("x-gzip", True),
+        ("deflate;q=1, gzip;q=0.5", True),
+        ("*", True),
+        ("br, *;q=0.1", True),
+        ("", False),
+        ("identity", False),
+        ("deflate, br", False),
+        ("gzip;q=0", False),
+        ("gzip;q=0.0, *", False),  # named refusal beats the wildcard
+        ("*;q=0", False),
+        ("gzip;q=abc", False),
+        ("gzip;q=2", False),
+        ("gzipped", False),
+        (" gzip ; q=0.3 ", True),
+    ],
+)
+def test_which_accept_encodings_take_gzip(header: str, accepted: bool) -> None:
+    assert accepts_gzip(header) is accepted
+
+
+async def test_a_gzip_scrape_is_the_plain_scrape_compressed_in_the_child() -> None:
+    ingest = Ingest(Monitor(MonitorConfig(), now=time.time()))
+    now = time.time()
+    ingest.process(
+        [RawRecord(raw("call.queued", now - 1, call_id=f"c{i}", queue="q")) for i in range(40)]
+    )
+    collector = CallpulseCollector(
+        ingest,
+        SourceMetrics(lag=dict, dead_letters=DeadLetterStats(0, 0)),
+        ready=lambda: True,
+        wall_clock=lambda: 1_800_000_000.0,
+    )
+    renderer = ForkedRenderer(build_registry(collector), timeout=5.0)
+    metrics = routes(renderer, lambda: (True, "ok"), None, None)["/metrics"]  # type: ignore[arg-type]
+    accept = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"
+
+    plain = await metrics(Request("GET", "/metrics", "", {"accept": accept}))
+    zipped = await metrics(
+        Request("GET", "/metrics", "", {"accept": accept, "accept-encoding": "gzip"})
+    )
+
+    assert renderer.forked == 2
+    assert "Content-Encoding" not in plain.headers
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert plain.headers["Vary"] == zipped.headers["Vary"] == "Accept-Encoding"
+    assert zipped.content_type == plain.content_type
+    assert len(zipped.body) < len(plain.body) / 3
+
+    def steady(body: bytes) -> list[bytes]:
+        moving = (b"process_", b"callpulse_collect_duration_seconds")
+        return [line for line in body.splitlines() if not line.startswith(moving)]
+
+    assert steady(gzip.decompress(zipped.body)) == steady(plain.body)
+    assert b'callpulse_queue_calls_offered_total{queue="q",site="lon1"} 40.0' in plain.body

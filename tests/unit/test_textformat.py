@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterable
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from prometheus_client import exposition, openmetrics
 from prometheus_client.core import (
@@ -124,11 +124,19 @@ def crafted() -> Fixed:
     rows_counter = RowFamily("rows", "Rows, counted.", "counter", ["site", "queue"],
                              [(("a", 'q "1"\\'), 3.0), (("b", "q\n2"), 0.5)])  # fmt: skip
     rows_gauge = RowFamily("rows_gauge", "Rows, no labels.", "gauge", [], [((), 7)])
+    # One tuple of label values in families of other label names (the writer remembers a
+    # tuple's labels per set of names), in other orders, and labels given as a list.
+    shared = ("lon1", 'b"x')
+    by_queue = RowFamily("by_queue", "Q.", "gauge", ["site", "queue"], [(shared, 1.0)])
+    by_app = RowFamily("by_app", "A.", "gauge", ["site", "application"], [(shared, 2.0)])
+    reversed_names = RowFamily("rev", "R.", "counter", ["queue", "site"], [(shared, 3.0)])
+    again = RowFamily("again", "Q again.", "gauge", ["site", "queue"],
+                      [(shared, 4.0), (("lon1", 'b"x'), 5.0), (["nyc1", "c"], 6.0)])  # fmt: skip
     newline = GaugeMetricFamily("newline", "A sample name ending in a newline.")
     newline.add_sample("newline\n", {}, 1)
     return Fixed([counter, gauge, unlabelled, colon, histogram, gauge_histogram, summary, info,
                   states, unknown, exemplar, odd_label, odd_name, newline, rows_counter,
-                  rows_gauge])  # fmt: skip
+                  rows_gauge, by_queue, by_app, reversed_names, again])  # fmt: skip
 
 
 @pytest.mark.parametrize("accept", PROMETHEUS_ACCEPTS)
@@ -161,6 +169,14 @@ def test_the_two_formats_prometheus_asks_for_are_written_here() -> None:
 
 
 @given(st.floats(allow_nan=True, allow_infinity=True) | st.integers(-(10**20), 10**20))
+@example(-0.0)
+@example(0.0)
+@example(999_999.0)
+@example(1_000_000.0)
+@example(-999_999_999_999_999.0)
+@example(-1e15)
+@example(2.0**53)
+@example(0.5)
 def test_numbers_are_written_as_go_writes_them(value: float) -> None:
     assert go_float(value) == floatToGoString(value)
 

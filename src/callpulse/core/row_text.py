@@ -23,6 +23,12 @@ def go_float(value: float) -> str:
         return "+Inf"
     if d == -_INF:
         return "-Inf"
+    if -1e15 < d < 1e6:
+        # Most samples are counts: a whole number is written as repr writes it ("12.0"),
+        # from the integer, which costs a third of repr's shortest-digits search.
+        whole = int(d)
+        if whole == d and (whole != 0 or math.copysign(1.0, d) > 0):  # -0.0 stays "-0.0"
+            return f"{whole}.0"
     s = repr(d)
     dot = s.find(".")
     # Go switches to exponents sooner than Python (only positive values matter: le, quantile).
@@ -40,17 +46,31 @@ def escape_value(value: str) -> str:
 
 
 def row_lines(
-    name: str, label_names: Sequence[str], rows: Sequence[tuple[Sequence[str], float]]
+    name: str,
+    label_names: Sequence[str],
+    rows: Sequence[tuple[Sequence[str], float]],
+    known: dict[tuple[str, ...], str] | None = None,
 ) -> str:
     """The sample lines of ``rows`` (label values in the order of ``label_names``, and a
     value each) as sample ``name``: ``name{label="value",...} value``, labels sorted by name.
-    ``name`` and ``label_names`` are written as they are given (already escaped)."""
+    ``name`` and ``label_names`` are written as they are given (already escaped).
+
+    ``known``: the labels' part of a line, by its tuple of label values, for rows under these
+    same ``label_names``; read and filled here. A scrape's families share their label tuples
+    (a queue's, a queue's window's), so one dict over all the families with the same label
+    names writes each set of labels once instead of once a family."""
     order = sorted(range(len(label_names)), key=label_names.__getitem__)
     if not order:
         return "".join([f"{name} {go_float(value)}\n" for _, value in rows])
+    if known is None:
+        known = {}
     keys = [(f'{label_names[i]}="', i) for i in order]
     lines = []
     for labels, value in rows:
-        pairs = '",'.join([key + escape_value(labels[i]) for key, i in keys])
+        pairs = known.get(labels) if isinstance(labels, tuple) else None
+        if pairs is None:
+            pairs = '",'.join([key + escape_value(labels[i]) for key, i in keys])
+            if isinstance(labels, tuple):
+                known[labels] = pairs
         lines.append(f'{name}{{{pairs}"}} {go_float(value)}\n')
     return "".join(lines)

@@ -96,10 +96,16 @@ class RowFamily(Metric):
         self.__dict__["_samples"] = value
 
 
-def _row_lines(metric: RowFamily, sample_name: _Names) -> str:
+# The labels' part of the lines written so far in one body, per set of label names and then
+# per tuple of label values: the families of a scrape share their label tuples.
+LabelTexts = dict[tuple[str, ...], dict[tuple[str, ...], str]]
+
+
+def _row_lines(metric: RowFamily, sample_name: _Names, texts: LabelTexts) -> str:
     """The sample lines of ``metric``'s rows."""
     name = sample_name(f"{metric.name}_total" if metric.type == "counter" else metric.name)
-    return row_lines(name, [_LABEL(n) for n in metric.label_names], metric.rows)
+    known = texts.setdefault(metric.label_names, {})
+    return row_lines(name, [_LABEL(n) for n in metric.label_names], metric.rows, known)
 
 
 class _LibraryNeededError(Exception):
@@ -175,12 +181,16 @@ class _One(Collector):
 
 
 def _write(
-    registry: Collector, family: Callable[[Metric], Iterator[str]], library: Encoder, end: str
+    registry: Collector,
+    family: Callable[[Metric, LabelTexts], Iterator[str]],
+    library: Encoder,
+    end: str,
 ) -> bytes:
     out: list[str] = []
+    texts: LabelTexts = {}  # one body's: dropped with it
     for metric in registry.collect():
         try:
-            out.append("".join(family(metric)))
+            out.append("".join(family(metric, texts)))
         except _LibraryNeededError:
             out.append(library(_One(metric)).decode().removesuffix(end))
     out.append(end)
@@ -195,14 +205,14 @@ def _text(registry: Collector) -> bytes:
     return _write(registry, _text_family, exposition.generate_latest, "")
 
 
-def _om_family(metric: Metric) -> Iterator[str]:
+def _om_family(metric: Metric, texts: LabelTexts) -> Iterator[str]:
     _check(metric)
     name = metric.name
     yield f"# HELP {name} {escape_value(metric.documentation)}\n# TYPE {name} {metric.type}\n"
     if metric.unit:
         yield f"# UNIT {name} {metric.unit}\n"
     if isinstance(metric, RowFamily):
-        yield _row_lines(metric, _OM_SAMPLE)
+        yield _row_lines(metric, _OM_SAMPLE, texts)
         return
     for s in metric.samples:
         value = "" if s.value is None else go_float(s.value)
@@ -210,7 +220,7 @@ def _om_family(metric: Metric) -> Iterator[str]:
         yield f"{_OM_SAMPLE(s.name)}{_labels(s.labels)} {value}{stamp}\n"
 
 
-def _text_family(metric: Metric) -> Iterator[str]:
+def _text_family(metric: Metric, texts: LabelTexts) -> Iterator[str]:
     _check(metric)
     name, kind = metric.name, metric.type
     if kind == "counter":
@@ -221,7 +231,7 @@ def _text_family(metric: Metric) -> Iterator[str]:
     help_text = metric.documentation.replace("\\", r"\\").replace("\n", r"\n")
     yield f"# HELP {name} {help_text}\n# TYPE {name} {kind}\n"
     if isinstance(metric, RowFamily):
-        yield _row_lines(metric, _TEXT_SAMPLE)
+        yield _row_lines(metric, _TEXT_SAMPLE, texts)
         return
     moved: dict[str, list[str]] = {}
     for s in metric.samples:

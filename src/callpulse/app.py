@@ -20,6 +20,7 @@ import structlog
 from callpulse import __version__
 from callpulse.config.address import listen_url
 from callpulse.config.format_gaps import source_gaps
+from callpulse.heap import FrozenHeap
 from callpulse.runtime import Runtime
 from callpulse.tasks import cancel
 
@@ -38,6 +39,7 @@ class App:
         self._signals = 0
         self._forced = False
         self._failed = False
+        self.heap = FrozenHeap()
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -109,6 +111,8 @@ class App:
                 name="callpulse-alerting",
             ),
         }
+        # The state the daemon keeps is out of the collector's full passes (callpulse.heap).
+        tasks["heap"] = asyncio.create_task(self.heap.run(), name="callpulse-heap")
         if runtime.silence_reader is not None:
             tasks["silences"] = asyncio.create_task(
                 runtime.silence_reader.run(), name="callpulse-silence-reader"
@@ -153,8 +157,9 @@ class App:
             self._failed = True
         await runtime.consumer.stop()
         await runtime.sampler.stop()
-        for name in ("watch", "silences"):
+        for name in ("watch", "silences", "heap"):
             await cancel(tasks.get(name))
+        self.heap.release()
         await runtime.pipeline.alerting.stop(tasks["alerting"], grace=2.0)
         await runtime.http.stop()
         stats = runtime.pipeline.monitor.stats

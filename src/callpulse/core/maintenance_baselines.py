@@ -17,8 +17,8 @@ from callpulse.core.maintenance_judge import reading_of
 from callpulse.core.maintenance_state import Baseline, QueueReading, Sample
 
 SAMPLE_EVERY = 60.0
-"""Seconds of event time between two baseline samples when no alert evaluation takes them
-(see :meth:`Baselines.sample_due`)."""
+"""Seconds between two baseline samples, whether an alert evaluation or the event-time clock
+asks (see :meth:`Baselines.sample_due`)."""
 
 MAX_RESTORED = 100_000
 """Queues whose flow history a state file may bring back (a few kB each)."""
@@ -30,7 +30,7 @@ class Baselines:
 
     def __init__(self, span: float) -> None:
         self.span = span
-        # Calls waiting, agents serving and AHT per queue, sampled at each evaluation.
+        # Calls waiting, agents serving and AHT per queue, sampled every SAMPLE_EVERY.
         self._samples: dict[tuple[str, str], deque[Sample]] = {}
         self._history: dict[tuple[str, str], FlowHistory] = {}
         # Histories read back from the state file are kept this long for queues not seen yet
@@ -54,14 +54,21 @@ class Baselines:
     def sample(
         self, now: float, queues: Iterable[QueueReading], windows: Iterable[Occurrence]
     ) -> None:
-        """Record each queue's calls waiting and agents serving at ``now``; freeze the
-        baselines of ``windows`` (open now, or in their grace period) first."""
+        """Freeze the baselines of ``windows`` (open now, or in their grace period); then,
+        when :meth:`sample_due`, record each queue's calls waiting and agents serving at
+        ``now``.
+
+        One sample a minute at most, whoever asks more often (an evaluation every 5 s): a
+        baseline is the mean of half an hour, which 30 samples make as well as 360, and at
+        10k queues every 5 s they held 600 MB and 3.6M objects."""
         # A window's baseline is frozen before the samples it needs age out: on a replay's
         # fast clock the first assessment may come long after the window opened.
         for occurrence in windows:
             for site, queue in self._samples:
                 if occurrence.covers_queue(site, queue):
                     self.baseline(occurrence, site, queue)
+        if not self.sample_due(now):
+            return
         self._sampled_at = now
         oldest = now - self.span
         present = set()

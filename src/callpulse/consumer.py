@@ -31,7 +31,7 @@ log = structlog.get_logger("callpulse")
 _RETRY_MIN, _RETRY_MAX = 0.5, 30.0
 # How long an evaluation's read of the queues may hold the event loop before it lets the
 # batches waiting meanwhile in, and how many queues it reads between two looks at the time.
-SLICE_SECONDS = 0.02
+SLICE_SECONDS = 0.01
 _VIEWS_AT_A_TIME = 100
 
 

@@ -40,7 +40,8 @@ serves, over real HTTP.
    scrape in flight (client side), else to ``none`` (the stream's own batches). The
    durations of that loop work are reported too. An alert evaluation runs in steps with
    batches between them (``Consumer.evaluation_steps``): ``alert_evaluation_ms`` is each
-   hold of the loop by its steps, ``alert_evaluation_span_ms`` each evaluation whole.
+   hold of the loop by its steps (``alert_evaluation_cpu_ms``: the CPU time of each), and
+   ``alert_evaluation_span_ms`` each evaluation whole.
 4. Memory: VmRSS before and after the fill and after each phase; peak is ``ru_maxrss``. The
    steady stream's event ids are remembered for the longest window (de-duplication), so RSS
    after it also grows with ``--seconds``. Where the daemon renders /metrics in a forked
@@ -279,24 +280,37 @@ class Intervals:
     def __init__(self) -> None:
         self.starts = array("d")
         self.ends = array("d")
+        self.cpu = array("d")  # the thread's CPU seconds within each, where timed
 
-    def add(self, start: float, end: float) -> None:
+    def add(self, start: float, end: float, cpu: float = math.nan) -> None:
         self.starts.append(start)
         self.ends.append(end)
+        self.cpu.append(cpu)
 
-    def add_run(self, start: float, end: float) -> None:
-        """:meth:`add`, or the last interval carried on to ``end`` when this one follows it
-        with no pause between (the pieces of one hold of the loop)."""
-        if self.ends and start - self.ends[-1] < 0.0002:
+    def add_run(self, start: float, end: float, cpu: float, joined: bool) -> None:
+        """:meth:`add`, or, ``joined``, the last interval carried on to ``end`` (the pieces
+        of one hold of the loop)."""
+        if joined and self.ends:
             self.ends[-1] = end
+            self.cpu[-1] += cpu
         else:
-            self.add(start, end)
+            self.add(start, end, cpu)
 
     def durations_ms(self, since: float = 0.0, until: float = math.inf) -> list[float]:
         return [
             (e - s) * 1000
             for s, e in zip(self.starts, self.ends, strict=True)
             if since <= s and e <= until
+        ]
+
+    def cpu_ms(self, since: float = 0.0) -> list[float]:
+        """The CPU time of those timed with it: a hold longer on the wall than in CPU was
+        the process waiting for a core (two cores shared with the render child, the
+        scraping client and the records' maker) or for memory."""
+        return [
+            c * 1000
+            for s, c in zip(self.starts, self.cpu, strict=True)
+            if since <= s and not math.isnan(c)
         ]
 
     def overlap(self) -> Callable[[float, float], float]:
@@ -355,17 +369,30 @@ def instrument(app: App, marks: Marks) -> None:
     steps_of = app.runtime.consumer.evaluation_steps
 
     def timed_steps() -> Generator[None, None, Any]:
+        # A step joins the hold of the one before unless the loop has run a callback since:
+        # two steps a few microseconds apart may still have an idle loop's turn between them.
+        loop = asyncio.get_running_loop()
+        turns = [0]
+
+        def turn() -> None:
+            turns[0] += 1
+
         steps = steps_of()
         first = time.monotonic()
+        seen = -1
         try:
             while True:
-                start = time.monotonic()
+                start, cpu = time.monotonic(), time.thread_time()
+                joined = turns[0] == seen
                 try:
                     next(steps)
                 except StopIteration as done:
                     return done.value
                 finally:
-                    marks.evaluations.add_run(start, time.monotonic())
+                    took = time.thread_time() - cpu
+                    marks.evaluations.add_run(start, time.monotonic(), took, joined)
+                    seen = turns[0]
+                    loop.call_soon(turn)
                 yield
         finally:
             marks.evaluation_spans.add(first, time.monotonic())
@@ -927,6 +954,7 @@ async def measure(
             if v
         },
         "alert_evaluation_ms": spread(marks.evaluations.durations_ms(quiet_from)),
+        "alert_evaluation_cpu_ms": spread(marks.evaluations.cpu_ms(quiet_from)),
         "alert_evaluation_span_ms": spread(marks.evaluation_spans.durations_ms(quiet_from)),
         "status_sample_ms": spread(marks.status_samples.durations_ms(quiet_from)),
         "tick_ms": spread(marks.ticks.durations_ms(quiet_from)),

@@ -129,13 +129,59 @@ def test_running_sums_match_a_brute_force_recount_when_time_jumps() -> None:
         assert c.is_empty() == (not any(head - max(SPANS) <= b for b, _ in added))
 
 
-def test_a_value_past_64_bits_is_refused_whole_and_counts_stay_narrow() -> None:
-    c = RollingCounters(fields=3, spans=SPANS, start=1000, narrow=1)  # field 0 in 32 bits
+def test_a_value_past_64_bits_is_refused_whole() -> None:
+    c = RollingCounters(fields=3, spans=SPANS, start=1000, narrow=1)
     c.add(1000, ((0, 1), (1, 5), (2, 7)))
     with pytest.raises(ValueError, match="does not fit field 2"):
         c.add(1000, ((0, 1), (1, 5), (2, 2**63)))
     with pytest.raises(ValueError, match="does not fit field 0"):
-        c.add(999, ((1, 5), (0, 2**31)))
+        c.add(999, ((1, 5), (0, 2**63)))
+    with pytest.raises(ValueError, match="does not fit field 1"):
+        c.add(999, ((0, 70_000), (1, 2**62), (1, 2**62)))  # past 64 bits once both are in
     assert c.window(0) == [1, 5, 7]
     c.advance(1100)  # the buckets leave the windows: what they held is what was added
     assert c.window(1) == [0, 0, 0]
+
+
+def test_cells_that_outgrow_their_arrays_keep_exact_values() -> None:
+    # Counts are kept in 16 bits, durations in 32: past them a cell's value moves aside.
+    c = RollingCounters(fields=3, spans=SPANS, start=1000, narrow=1)
+    for _ in range(70):
+        c.add(1000, ((0, 1_000), (1, 40_000_000)))  # 70,000 calls; 2.8e9 ms
+    c.add(1000, ((2, -(2**40)),))
+    c.add(999, ((0, 65_536), (2, 5)))
+    assert c.window(0) == [135_536, 2_800_000_000, 5 - 2**40]
+    c.add(1000, ((1, -2_800_000_000),))  # back inside 32 bits, still exact
+    assert c.window(0) == [135_536, 0, 5 - 2**40]
+    c.advance(1012)  # bucket 999 leaves the 1-minute window
+    assert c.window(0) == [70_000, 0, -(2**40)]
+    assert c.window(1) == [135_536, 0, 5 - 2**40]
+    c.advance(1000 + 61)  # every bucket has left: the slots are used again from zero
+    assert c.is_empty()
+    c.add(c.head, ((0, 1), (1, 2)))
+    c.add(c.head, ((2, 3),))
+    assert c.window(0) == [1, 2, 3]
+    c.advance(c.head + 61 * 3)
+    c.add(c.head, ((0, 2),))
+    assert c.window(1) == [2, 0, 0]
+
+
+def test_sums_with_values_that_outgrow_their_cells_match_a_brute_force_recount() -> None:
+    import random
+
+    rng = random.Random(5)
+    c = RollingCounters(fields=2, spans=SPANS, start=0, narrow=1)
+    added: list[tuple[int, int, int]] = []
+    head = 0
+    while head < 1500:
+        head += rng.choice((0, 1, 1, 2, 13, 61))
+        c.advance(head)
+        for _ in range(rng.randint(0, 4)):
+            bucket = head - rng.choice((0, 0, 1, rng.randint(0, 70)))
+            count = rng.choice((1, 1, 30_000, 70_000))
+            duration = rng.choice((5, -5, 2**30, 2**33, -(2**35)))
+            if c.add(bucket, ((0, count), (1, duration))):
+                added.append((bucket, count, duration))
+        for i, span in enumerate(SPANS):
+            inside = [(n, d) for b, n, d in added if head - span <= b <= head]
+            assert c.window(i) == [sum(n for n, _ in inside), sum(d for _, d in inside)]

@@ -11,6 +11,11 @@ head bucket to it, so reading costs O(fields) whatever the window's length. A va
 head bucket, which is nearly every value live, touches the ring alone: one addition per field
 whatever the number of windows. Values are integers (durations are kept in milliseconds) so
 that adding and later subtracting a bucket is exact.
+
+A bucket keeps its counts in 16 bits and its durations in 32 (at 10k queues the buckets are
+most of the daemon's memory: 181 a queue, 13 fields each). A value that outgrows its cell (65,536
+calls in a bucket, 25 days of waits) moves to a dict of the few that did, where it stays exact
+up to 64 bits; past them a value is refused.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Sequence
+
+_LIMIT = 1 << 63
+"""A bucket's value at or past it, either way, is refused."""
 
 
 def bucket_of(timestamp: float, bucket: float) -> int:
@@ -31,7 +39,8 @@ class RollingCounters:
     ``spans`` are the windows' lengths in buckets (a 1-minute window over 5-second buckets is
     12). ``head`` starts at ``start`` and only moves forward, through :meth:`advance`. The
     first ``narrow`` fields are counts, which grow by at most one an event: a bucket keeps
-    them in 32 bits; the others (durations in milliseconds) in 64. At 10k queues the buckets
+    them in 16 bits; the others (durations in milliseconds) in 32; either moves to
+    ``_spill`` when it outgrows its cell (see the module). At 10k queues the buckets
     are most of the daemon's memory.
     """
 
@@ -44,6 +53,7 @@ class RollingCounters:
         "_size",
         "_slot_bucket",
         "_spans",
+        "_spill",
         "_sums",
     )
 
@@ -61,9 +71,12 @@ class RollingCounters:
         # container it visits element by element on every full collection: at 10k queues,
         # 23M elements and 300 ms with the event loop held), and a value is stored inline
         # rather than as a pointer to an int object.
-        self._counts = array("i", [0]) * (self._size * narrow)
-        self._ring = array("q", [0]) * (self._size * (fields - narrow))
+        self._counts = array("H", [0]) * (self._size * narrow)
+        self._ring = array("i", [0]) * (self._size * (fields - narrow))
         self._slot_bucket = array("q", [-1]) * self._size
+        # The cells that outgrew their array, by slot * fields + field: their whole value
+        # (the array's cell stays 0). Nearly always empty: only then is the array alone read.
+        self._spill: dict[int, int] = {}
         self._sums = [[0] * fields for _ in self._spans]
         self._head = start
 
@@ -99,21 +112,27 @@ class RollingCounters:
                 counts[i] = 0
             for i in range(ring_base + narrow, ring_base + narrow + wide):
                 ring[i] = 0
-        try:
-            for done, (field, amount) in enumerate(values):  # noqa: B007 (the handler reads it)
-                if field < narrow:
-                    counts[count_base + field] += amount
-                else:
-                    ring[ring_base + field] += amount
-        except OverflowError:
-            # Past 32 or 64 bits (a producer's duration of a billion years): nothing of it is
-            # kept, so that the bucket and the windows' sums still agree.
-            for field, amount in values[:done]:
-                if field < narrow:
-                    counts[count_base + field] -= amount
-                else:
-                    ring[ring_base + field] -= amount
-            raise ValueError(f"{values[done][1]} does not fit field {values[done][0]}") from None
+            if self._spill:
+                for key in range(slot * self._fields, (slot + 1) * self._fields):
+                    self._spill.pop(key, None)
+        if self._spill:
+            self._add_spilled(slot, values)
+        else:
+            try:
+                for done, (field, amount) in enumerate(values):  # noqa: B007 (read below)
+                    if field < narrow:
+                        counts[count_base + field] += amount
+                    else:
+                        ring[ring_base + field] += amount
+            except OverflowError:
+                # A value outgrew its cell: undo this call's additions to the arrays, and
+                # make them all where a cell that outgrew its array is looked for.
+                for field, amount in values[:done]:
+                    if field < narrow:
+                        counts[count_base + field] -= amount
+                    else:
+                        ring[ring_base + field] -= amount
+                self._add_spilled(slot, values)
         if bucket != head:  # a closed bucket: the windows covering it have it in their sums
             for span, sums in zip(self._spans, self._sums, strict=True):
                 if bucket >= head - span:
@@ -121,13 +140,59 @@ class RollingCounters:
                         sums[field] += amount
         return True
 
+    def _add_spilled(self, slot: int, values: Sequence[tuple[int, int]]) -> None:
+        """:meth:`add`'s values to ``slot``, each to its spilled value if it has one, else to
+        its array's cell, or to a spilled value made of the cell when it outgrows it. A value
+        past 64 bits (a producer's duration of a billion years) is refused, and nothing of
+        this call kept, so that the bucket and the windows' sums still agree."""
+        narrow, fields, spill = self._narrow, self._fields, self._spill
+        wide = fields - narrow
+        done: list[tuple[int, int]] = []
+        for field, amount in values:
+            key = slot * fields + field
+            cells = self._counts if field < narrow else self._ring
+            cell = slot * narrow + field if field < narrow else slot * wide + field - narrow
+            held = spill.get(key)
+            if held is None:
+                try:
+                    cells[cell] += amount
+                except OverflowError:
+                    held = cells[cell]
+            if held is not None:
+                total = held + amount
+                if not -_LIMIT < total < _LIMIT:
+                    for field_done, amount_done in reversed(done):
+                        self._undo(slot, field_done, amount_done)
+                    raise ValueError(f"{amount} does not fit field {field}") from None
+                spill[key] = total
+                cells[cell] = 0
+            done.append((field, amount))
+
+    def _undo(self, slot: int, field: int, amount: int) -> None:
+        """Take back an ``amount`` :meth:`_add_spilled` added to ``field`` of ``slot``."""
+        narrow, fields = self._narrow, self._fields
+        key = slot * fields + field
+        if key in self._spill:
+            self._spill[key] -= amount
+        elif field < narrow:
+            self._counts[slot * narrow + field] -= amount
+        else:
+            self._ring[slot * (fields - narrow) + field - narrow] -= amount
+
     def _bucket(self, slot: int) -> list[int]:
         """Every field of the bucket in ``slot``."""
-        narrow, wide = self._narrow, self._fields - self._narrow
-        return [
+        narrow, fields = self._narrow, self._fields
+        wide = fields - narrow
+        values = [
             *self._counts[slot * narrow : (slot + 1) * narrow],
             *self._ring[slot * wide : (slot + 1) * wide],
         ]
+        if self._spill:
+            for field in range(fields):
+                held = self._spill.get(slot * fields + field)
+                if held is not None:
+                    values[field] += held
+        return values
 
     def advance(self, head: int) -> None:
         """Move the windows' end to ``head``; buckets that fall out are subtracted."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections import deque
+from array import array
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Protocol
 
@@ -49,6 +49,36 @@ if TYPE_CHECKING:
 HISTORY = 60  # samples kept per queue for the sparklines
 
 
+class QueueHistory:
+    """A queue's last :data:`HISTORY` samples of calls waiting and service level, in one
+    array of doubles (NaN for a level not known): 1 KB a queue, where two deques of float
+    objects took 4 KB once full (40 MB at 10k queues)."""
+
+    __slots__ = ("_next", "_samples", "_values")
+
+    def __init__(self) -> None:
+        self._values = array("d", bytes(16 * HISTORY))  # waiting, level; waiting, level; ...
+        self._samples = 0
+        self._next = 0
+
+    def add(self, waiting: float, level: float | None) -> None:
+        """One more sample, the oldest dropped past :data:`HISTORY`."""
+        at = 2 * self._next
+        self._values[at] = waiting
+        self._values[at + 1] = math.nan if level is None else level
+        self._next = (self._next + 1) % HISTORY
+        self._samples = min(self._samples + 1, HISTORY)
+
+    def series(self) -> tuple[list[float | None], list[float | None]]:
+        """Calls waiting (never None) and service levels, oldest first."""
+        first = (self._next - self._samples) % HISTORY
+        order = [(first + i) % HISTORY for i in range(self._samples)]
+        values = self._values
+        waiting: list[float | None] = [values[2 * i] for i in order]
+        levels = [values[2 * i + 1] for i in order]
+        return waiting, [None if math.isnan(v) else v for v in levels]
+
+
 class StatusBoard:
     """Builds the status document; :meth:`sample` keeps the queues' recent history."""
 
@@ -56,7 +86,7 @@ class StatusBoard:
         self._monitor = monitor
         self._alerting = alerting
         self._page = page
-        self._history: dict[tuple[str, str], tuple[deque[float], deque[float | None]]] = {}
+        self._history: dict[tuple[str, str], QueueHistory] = {}
         labels, windows = monitor.window_labels, monitor.config.windows
         self._windows = Windows(
             short=labels[windows.index(_erlang_window(monitor))],
@@ -70,11 +100,10 @@ class StatusBoard:
         for view in self._monitor.queue_views():
             key = (view.site, view.queue)
             seen.add(key)
-            waiting, level = self._history.setdefault(
-                key, (deque(maxlen=HISTORY), deque(maxlen=HISTORY))
-            )
-            waiting.append(float(view.calls_waiting))
-            level.append(_window(view.windows, short, "service_level"))
+            history = self._history.get(key)
+            if history is None:
+                history = self._history[key] = QueueHistory()
+            history.add(float(view.calls_waiting), _window(view.windows, short, "service_level"))
         for key in [k for k in self._history if k not in seen]:
             del self._history[key]
 
@@ -87,7 +116,8 @@ class StatusBoard:
         queues: list[QueueStatus] = []
         backlogs = assessed(monitor.maintenance.backlogs)
         for v in sorted(monitor.queue_views(), key=lambda v: (v.site, v.queue)):
-            waiting, level = self._history.get((v.site, v.queue), ((), ()))
+            history = self._history.get((v.site, v.queue))
+            waiting, level = history.series() if history is not None else ([], [])
             eta = queue_eta(v, backlogs)
             queues.append(
                 QueueStatus(
@@ -104,7 +134,7 @@ class StatusBoard:
                     drain_eta_low_seconds=_finite(eta.low),
                     drain_eta_high_seconds=_finite(eta.high),
                     drain_eta_maintenance=eta.maintenance,
-                    history={"calls_waiting": list(waiting), "service_level": list(level)},
+                    history={"calls_waiting": waiting, "service_level": level},
                 )
             )
         components = [

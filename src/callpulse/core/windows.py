@@ -51,7 +51,6 @@ class RollingCounters:
         "_narrow",
         "_ring",
         "_size",
-        "_slot_bucket",
         "_spans",
         "_spill",
         "_sums",
@@ -73,7 +72,9 @@ class RollingCounters:
         # rather than as a pointer to an int object.
         self._counts = array("H", [0]) * (self._size * narrow)
         self._ring = array("i", [0]) * (self._size * (fields - narrow))
-        self._slot_bucket = array("q", [-1]) * self._size
+        # Every slot holds the bucket of (head - size, head] it stands for, or zeros: advance
+        # clears a slot as the head reaches its bucket (no tag a slot to tell which bucket it
+        # holds: 8 bytes a slot, 15 MB at 10k queues).
         # The cells that outgrew their array, by slot * fields + field: their whole value
         # (the array's cell stays 0). Nearly always empty: only then is the array alone read.
         self._spill: dict[int, int] = {}
@@ -105,16 +106,6 @@ class RollingCounters:
         counts, ring = self._counts, self._ring
         count_base = slot * narrow
         ring_base = slot * wide - narrow  # so that field f (>= narrow) is ring[ring_base + f]
-        if self._slot_bucket[slot] != bucket:
-            # The slot still holds a bucket that left every window long ago: reuse it.
-            self._slot_bucket[slot] = bucket
-            for i in range(count_base, count_base + narrow):
-                counts[i] = 0
-            for i in range(ring_base + narrow, ring_base + narrow + wide):
-                ring[i] = 0
-            if self._spill:
-                for key in range(slot * self._fields, (slot + 1) * self._fields):
-                    self._spill.pop(key, None)
         if self._spill:
             self._add_spilled(slot, values)
         else:
@@ -200,8 +191,7 @@ class RollingCounters:
         if head <= old:
             return
         fields, size = self._fields, self._size
-        closing = old % size
-        closed = self._bucket(closing) if self._slot_bucket[closing] == old else None
+        closed = self._bucket(old % size)
         for span, sums in zip(self._spans, self._sums, strict=True):
             if head - old > span:
                 # Every bucket this window held has left it, the old head too.
@@ -210,32 +200,38 @@ class RollingCounters:
                 continue
             # Buckets old-span .. head-span-1 leave this window (all of them closed ones).
             for leaving in range(old - span, head - span):
-                slot = leaving % size
-                if self._slot_bucket[slot] != leaving:
-                    continue
-                for i, value in enumerate(self._bucket(slot)):
+                for i, value in enumerate(self._bucket(leaving % size)):
                     sums[i] -= value
             # The old head is a closed bucket now; the ones after it are empty (no value is
             # ever added ahead of the head).
-            if closed is not None:
-                for i, value in enumerate(closed):
-                    sums[i] += value
+            for i, value in enumerate(closed):
+                sums[i] += value
+        # The slots of the new buckets held buckets that have now left every window (the
+        # longest spans size - 1): they start again from zero.
+        for bucket in range(old + 1, min(head, old + size) + 1):
+            self._clear(bucket % size)
         self._head = head
+
+    def _clear(self, slot: int) -> None:
+        narrow, fields = self._narrow, self._fields
+        wide = fields - narrow
+        counts, ring = self._counts, self._ring
+        for i in range(slot * narrow, (slot + 1) * narrow):
+            counts[i] = 0
+        for i in range(slot * wide, (slot + 1) * wide):
+            ring[i] = 0
+        if self._spill:
+            for key in range(slot * fields, (slot + 1) * fields):
+                self._spill.pop(key, None)
 
     def window(self, index: int) -> list[int]:
         """Return the sums of window ``index`` (in the order ``spans`` were given)."""
-        slot = self._head % self._size
-        if self._slot_bucket[slot] != self._head:
-            return list(self._sums[index])
-        head = self._bucket(slot)
+        head = self._bucket(self._head % self._size)
         return [closed + now for closed, now in zip(self._sums[index], head, strict=True)]
 
     def windows(self) -> list[list[int]]:
         """The sums of every window (as :meth:`window` gives each), read in one pass."""
-        slot = self._head % self._size
-        if self._slot_bucket[slot] != self._head:
-            return [list(sums) for sums in self._sums]
-        head = self._bucket(slot)
+        head = self._bucket(self._head % self._size)
         return [
             [closed + now for closed, now in zip(sums, head, strict=True)] for sums in self._sums
         ]

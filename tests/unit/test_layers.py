@@ -31,6 +31,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "shipped",
             "tasks",
             "memory",
+            "heap",
             "build",
             "logs",
             "rejections",

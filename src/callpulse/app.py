@@ -155,11 +155,14 @@ class App:
         elif main.exception() is not None and not self._failed:
             log.error("main_loop_failed", exc_info=main.exception())
             self._failed = True
+        try:
+            await cancel(tasks.get("heap"))
+        finally:
+            self.heap.release()  # the collector as before, whatever stops next
         await runtime.consumer.stop()
         await runtime.sampler.stop()
-        for name in ("watch", "silences", "heap"):
+        for name in ("watch", "silences"):
             await cancel(tasks.get(name))
-        self.heap.release()
         await runtime.pipeline.alerting.stop(tasks["alerting"], grace=2.0)
         await runtime.http.stop()
         stats = runtime.pipeline.monitor.stats

@@ -14,10 +14,11 @@ frozen objects that became garbage after the freeze. So, every :data:`REFREEZE_S
   walks what is not frozen: what came since the last refreeze, 20-25 ms at 10k queues);
 - then freeze what is left.
 
-And at most every :data:`SWEEP_SECONDS`, or as soon as the frozen objects are a quarter more
-than after the last sweep, a sweep unfreezes everything for one full pass (the old cost,
-once) and freezes again: a frozen cycle lives an hour at most, and a state that grew is
-looked at whole. Each sweep is logged with what it found, which is what frozen garbage cost.
+And at most every :data:`SWEEP_SECONDS`, or at the first refreeze that finds the frozen
+objects a quarter more than after the last sweep, a sweep unfreezes everything for one full
+pass (the old cost, once) and freezes again: a frozen cycle lives an hour at most, and a
+state that grew is looked at whole. Each sweep is logged with what it found, which is what
+frozen garbage cost.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ SWEEP_GROWTH = 0.25
 class Sweep:
     """One full pass over the unfrozen heap."""
 
-    objects: int  # tracked before it
+    frozen: int  # objects frozen before it
     collected: int  # found unreachable: frozen cycles that had become garbage
     seconds: float
 
@@ -86,17 +87,17 @@ class FrozenHeap:
 
     def _sweep(self, now: float) -> Sweep:
         began = time.perf_counter()
+        frozen = gc.get_freeze_count()
         gc.unfreeze()
-        objects = len(gc.get_objects())
         collected = gc.collect()
         gc.freeze()
-        sweep = Sweep(objects, collected, time.perf_counter() - began)
+        sweep = Sweep(frozen, collected, time.perf_counter() - began)
         self._swept_at, self._swept_size = now, gc.get_freeze_count()
         self.sweeps = [*self.sweeps[-9:], sweep]
         log.info(
             "heap_swept",
-            objects=objects,
             collected=collected,
+            frozen_before=frozen,
             frozen=self._swept_size,
             took_ms=round(sweep.seconds * 1000, 1),
         )

@@ -49,3 +49,14 @@ def test_two_series_of_the_same_samples_are_equal_unknown_handle_times_too() -> 
     assert series_of(A, B) == series_of(A, B)
     assert series_of(A, B) != series_of(A)
     assert series_of(A) != [A]
+
+
+def test_a_sample_a_minute_and_at_once_after_the_clock_went_back() -> None:
+    from callpulse.core.maintenance_baselines import SAMPLE_EVERY, Baselines
+
+    baselines = Baselines(1800.0)
+    assert baselines.sample_due(1000.0)
+    baselines.sample(1000.0, [], [])
+    assert not baselines.sample_due(1000.0 + SAMPLE_EVERY - 1)
+    assert baselines.sample_due(1000.0 + SAMPLE_EVERY)
+    assert baselines.sample_due(400.0)  # a replay started over

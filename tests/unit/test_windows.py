@@ -185,3 +185,13 @@ def test_sums_with_values_that_outgrow_their_cells_match_a_brute_force_recount()
         for i, span in enumerate(SPANS):
             inside = [(n, d) for b, n, d in added if head - span <= b <= head]
             assert c.window(i) == [sum(n for n, _ in inside), sum(d for _, d in inside)]
+
+
+def test_a_field_named_twice_once_negative_then_a_cell_outgrown_stays_exact() -> None:
+    # The additions already made are undone last first: 3 then -1 in a 16-bit count taken
+    # back as +1 then -3 never leaves the cell's range.
+    c = RollingCounters(fields=2, spans=(12,), start=100, narrow=1)
+    c.add(99, ((0, 3), (0, -1), (1, 2**31)))
+    assert c.window(0) == [2, 2**31]
+    c.advance(112)
+    assert c.window(0) == [0, 0]

@@ -216,7 +216,9 @@ class MaintenanceTracker:
     # --- the backlog -------------------------------------------------------------------
 
     def sample(self, now: float, queues: Iterable[QueueReading]) -> None:
-        """Record each queue's calls waiting and agents serving at ``now`` (for baselines)."""
+        """Freeze the baselines of the windows open or in their grace, and record each
+        queue's calls waiting and agents serving at ``now`` if a minute has passed since the
+        last sample (``Baselines.sample``)."""
         self.baselines.sample(now, queues, self.windows(now, grace=self.limits.grace))
 
     def assess(

@@ -203,7 +203,8 @@ class Baselines:
         (a replay at full speed reads hours a second) they land minutes or hours of event
         time apart, and the half hour before a window may hold none: the clock then samples
         as it goes."""
-        return now >= self._sampled_at + SAMPLE_EVERY
+        # A clock that went back (a replay started over) samples again at once.
+        return now >= self._sampled_at + SAMPLE_EVERY or now < self._sampled_at
 
     def baseline(self, occurrence: Occurrence, site: str, queue: str) -> Baseline | None:
         """Mean calls waiting and agents serving in the ``baseline`` period before the window,

@@ -116,9 +116,10 @@ class RollingCounters:
                     else:
                         ring[ring_base + field] += amount
             except OverflowError:
-                # A value outgrew its cell: undo this call's additions to the arrays, and
+                # A value outgrew its cell: undo this call's additions to the arrays, the
+                # last first (a field named twice, once negative, stays inside its cell), and
                 # make them all where a cell that outgrew its array is looked for.
-                for field, amount in values[:done]:
+                for field, amount in reversed(values[:done]):
                     if field < narrow:
                         counts[count_base + field] -= amount
                     else:

@@ -57,7 +57,7 @@ def routes(
     async def metrics(request: Request) -> Response:
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))
         encode = fast_encoder(encoder)
-        headers = {"Vary": "Accept-Encoding"}
+        headers = {"Vary": "Accept, Accept-Encoding"}  # the format and the compression
         if accepts_gzip(request.headers.get("accept-encoding", "")):
             # Compressed by whoever renders it (the child, off the event loop).
             encode = gzipped(encode)

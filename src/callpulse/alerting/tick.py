@@ -39,7 +39,7 @@ from callpulse.core.builtin_rules import builtin_rules, held_backlogs
 from callpulse.core.consumer_health import Blindness
 from callpulse.core.evaluation_input import EvaluationInput
 from callpulse.core.maintenance import MaintenanceTracker
-from callpulse.core.maintenance_assessment import assess_maintenance
+from callpulse.core.maintenance_assessment import assess_maintenance_in_steps
 from callpulse.core.maintenance_policy import BacklogPaging
 from callpulse.core.monitor import Monitor
 from callpulse.core.planned_silences import plan as plan_silences
@@ -212,7 +212,7 @@ class Alerting:
         queues = monitor.queue_views()
         status = {(c.site, c.component): c.status for c in monitor.component_views()}
         # Judged even while held, so that baselines and windows keep up with the queues.
-        found = assess_maintenance(
+        found = yield from assess_maintenance_in_steps(
             monitor.maintenance, now, queues, status, held_backlogs(self.evaluator)
         )
         self._report_event_windows(monitor.maintenance)

@@ -29,6 +29,7 @@ from callpulse.core.maintenance_state import (
     OverrunState,
     QueueReading,
 )
+from callpulse.core.steps import Steps, finish
 
 DRAINED_HOLD = 120.0
 """Seconds a queue must stay at its drained level after a window before it is done with
@@ -219,7 +220,12 @@ class MaintenanceTracker:
         """Freeze the baselines of the windows open or in their grace, and record each
         queue's calls waiting and agents serving at ``now`` if a minute has passed since the
         last sample (``Baselines.sample``)."""
-        self.baselines.sample(now, queues, self.windows(now, grace=self.limits.grace))
+        finish(self.sample_in_steps(now, queues))
+
+    def sample_in_steps(self, now: float, queues: Iterable[QueueReading]) -> Steps[None]:
+        """:meth:`sample`, yielding every few thousand queues."""
+        windows = self.windows(now, grace=self.limits.grace)
+        yield from self.baselines.sample_in_steps(now, queues, windows)
 
     def assess(
         self,

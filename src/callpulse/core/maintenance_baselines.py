@@ -15,10 +15,14 @@ from callpulse.core.flow_history import SPAN as FLOW_SPAN
 from callpulse.core.flow_history import FlowHistory
 from callpulse.core.maintenance_judge import reading_of
 from callpulse.core.maintenance_state import Baseline, QueueReading, Sample
+from callpulse.core.steps import Steps, finish
 
 SAMPLE_EVERY = 60.0
 """Seconds between two baseline samples, whether an alert evaluation or the event-time clock
 asks (see :meth:`Baselines.sample_due`)."""
+
+SAMPLE_STEP = 2000
+"""Queues sampled between two yields of :meth:`Baselines.sample_in_steps` (about 5 ms)."""
 
 MAX_RESTORED = 100_000
 """Queues whose flow history a state file may bring back (a few kB each)."""
@@ -120,6 +124,12 @@ class Baselines:
     def sample(
         self, now: float, queues: Iterable[QueueReading], windows: Iterable[Occurrence]
     ) -> None:
+        """:meth:`sample_in_steps` at once."""
+        finish(self.sample_in_steps(now, queues, windows))
+
+    def sample_in_steps(
+        self, now: float, queues: Iterable[QueueReading], windows: Iterable[Occurrence]
+    ) -> Steps[None]:
         """Freeze the baselines of ``windows`` (open now, or in their grace period); then,
         when :meth:`sample_due`, record each queue's calls waiting and agents serving at
         ``now``.
@@ -138,7 +148,9 @@ class Baselines:
         self._sampled_at = now
         oldest = now - self.span
         present = set()
-        for view in queues:
+        for n, view in enumerate(queues, 1):
+            if n % SAMPLE_STEP == 0:
+                yield
             key = (view.site, view.queue)
             present.add(key)
             # Built only when missing: setdefault builds its default (here a series, below a

@@ -5,8 +5,9 @@
 The pipeline the daemon builds (``callpulse.pipeline.build``, the shipped rules, the label
 caps raised to the queues sent, the wall clock), filled with ``benchmarks.scale``'s traffic
 (per queue two agents, three calls; per site a component, a trunk and an IVR application),
-then each of these timed ``--repeats`` times, after a tick of the clock (which drops the
-monitor's memo of the queues' views, as the daemon's 1 s tick does):
+then frozen out of the garbage collector's full passes as the daemon freezes it
+(:mod:`callpulse.heap`), then each of these timed ``--repeats`` times, after a tick of the
+clock (which drops the monitor's memo of the queues' views, as the daemon's 1 s tick does):
 
 - ``views``: ``Monitor.queue_views()``, every queue read (KPIs per window, flow, outlook);
 - ``evaluation``: ``Pipeline.evaluate``, one alert evaluation, the views included;
@@ -60,6 +61,7 @@ def main() -> int:
     from callpulse import build, logs, pipeline
     from callpulse.core import readings
     from callpulse.core.clock import WALL_TIME
+    from callpulse.heap import FrozenHeap
 
     logs.configure("error", "json")
     settings = settings_for(args.queues, args.sites, [])
@@ -84,6 +86,9 @@ def main() -> int:
         monitor.queue_views()
 
     parts.evaluate(time.time())  # the first evaluation samples baselines it then keeps
+    # As the daemon does (callpulse.heap): the filled state out of the full collections.
+    heap = FrozenHeap()
+    heap.refreeze()
     result: dict[str, Any] = {
         "queues": args.queues,
         "sites": args.sites,
@@ -97,6 +102,7 @@ def main() -> int:
         ),
     }
     print(json.dumps(result), flush=True)
+    heap.release()
     return 0
 
 

@@ -227,3 +227,30 @@ def test_a_record_re_read_to_rebuild_state_is_not_rejected_twice() -> None:
     assert sum(ingest.invalid.values()) == 0
     first = [RawRecord(v, offset=i) for i, v in enumerate(values)]
     assert [r.reason for r in ingest.process(first)] == ["invalid_json", "invalid_json", "oversize"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "extra"),
+    [
+        ("call.answered", {"agent_id": "a1"}),
+        ("call.abandoned", {}),
+        ("call.callback_requested", {}),
+    ],
+)
+def test_a_wait_the_windows_refuse_leaves_nothing_of_its_event(
+    kind: str, extra: dict[str, Any]
+) -> None:
+    # 1e17 s is 1e20 ms: past the 64 bits a bucket keeps. The record is rejected, and the
+    # queue's totals and waiting calls are as if it had never come.
+    ingest = Ingest(Monitor(MonitorConfig(), now=NOW))
+    ingest.process([RawRecord(raw("call.queued", NOW - 5, call_id="c1", queue="billing"))])
+    before = ingest.monitor.queue_views()[0]
+    refused = raw(kind, NOW - 1, call_id="c1", queue="billing", wait_seconds=1e17, **extra)
+    [rejection] = ingest.process([RawRecord(refused)])
+    assert rejection.reason == "processing_error"
+    assert "does not fit" in rejection.detail
+    ingest.monitor.tick(NOW)
+    after = ingest.monitor.queue_views()[0]
+    assert after.totals == before.totals
+    assert after.calls_waiting == before.calls_waiting == 1
+    assert [w.answered for w in after.windows] == [0, 0, 0]

@@ -95,9 +95,8 @@ class QueueTracker:
                     self.waiting_dropped += 1
         elif isinstance(event, ev.CallAnswered):
             within = event.wait_seconds <= q.policy.threshold
-            q.totals[1] += count
-            q.totals[3] += within and count
-            q.end_wait(event.call_id)
+            # The windows first: a wait they refuse (past 64 bits of milliseconds) raises
+            # before anything else of the event is kept.
             if not late:
                 q.add(
                     bucket,
@@ -107,6 +106,9 @@ class QueueTracker:
                         (QueueField.WAIT_MS, round(event.wait_seconds * 1000)),
                     ),
                 )
+            q.totals[1] += count
+            q.totals[3] += within and count
+            q.end_wait(event.call_id)
         elif isinstance(event, ev.CallAbandoned):
             self._abandoned(q, event, bucket, late, count)
         elif isinstance(event, ev.CallCompleted):
@@ -121,9 +123,9 @@ class QueueTracker:
                 q.reconcile(event, ts)
         elif isinstance(event, ev.CallbackRequested):
             # The wait ends, neither answered nor abandoned: the caller gave up waiting.
-            q.end_wait(event.call_id)
             if not late:
                 q.add(bucket, self._reneged(event.wait_seconds))
+            q.end_wait(event.call_id)
         else:  # transferred: the wait ends, neither answered nor abandoned
             q.end_wait(event.call_id)
 
@@ -166,9 +168,9 @@ class QueueTracker:
     def _abandoned(
         self, q: QueueState, event: ev.CallAbandoned, bucket: int, late: bool, count: int
     ) -> None:
-        q.end_wait(event.call_id)
-        if not late:
+        if not late:  # first: a wait the windows refuse raises before anything is kept
             q.add(bucket, self._reneged(event.wait_seconds))
+        q.end_wait(event.call_id)
         # Cisco's short calls: a caller gone within S was never really offered.
         if event.wait_seconds < q.policy.short_abandon:
             if not late:

@@ -248,8 +248,7 @@ class Monitor:
                 # the wall clock: a replay at full speed would leave them without a sample.
                 # What a sample reads, not the views: events applied next change the state,
                 # and the evaluation after them would read every view again. On the wall
-                # clock the evaluations sample, in steps: here it was one hold of the loop
-                # (0.9 s at 50k queues).
+                # clock the evaluations sample, in steps (here: 0.9 s at once at 50k queues).
                 self.maintenance.sample(now, self.queues.loads())
 
     def _counted(self, release: Callable[[], bool]) -> Callable[[], bool]:

@@ -120,10 +120,7 @@ class RollingCounters:
                 # last first (a field named twice, once negative, stays inside its cell), and
                 # make them all where a cell that outgrew its array is looked for.
                 for field, amount in reversed(values[:done]):
-                    if field < narrow:
-                        counts[count_base + field] -= amount
-                    else:
-                        ring[ring_base + field] -= amount
+                    self._undo(slot, field, amount)
                 self._add_spilled(slot, values)
         if bucket != head:  # a closed bucket: the windows covering it have it in their sums
             for span, sums in zip(self._spans, self._sums, strict=True):
@@ -137,13 +134,11 @@ class RollingCounters:
         its array's cell, or to a spilled value made of the cell when it outgrows it. A value
         past 64 bits (a producer's duration of a billion years) is refused, and nothing of
         this call kept, so that the bucket and the windows' sums still agree."""
-        narrow, fields, spill = self._narrow, self._fields, self._spill
-        wide = fields - narrow
+        spill = self._spill
         done: list[tuple[int, int]] = []
         for field, amount in values:
-            key = slot * fields + field
-            cells = self._counts if field < narrow else self._ring
-            cell = slot * narrow + field if field < narrow else slot * wide + field - narrow
+            key = slot * self._fields + field
+            cells, cell = self._cell(slot, field)
             held = spill.get(key)
             if held is None:
                 try:
@@ -161,15 +156,20 @@ class RollingCounters:
             done.append((field, amount))
 
     def _undo(self, slot: int, field: int, amount: int) -> None:
-        """Take back an ``amount`` :meth:`_add_spilled` added to ``field`` of ``slot``."""
-        narrow, fields = self._narrow, self._fields
-        key = slot * fields + field
+        """Take back an ``amount`` added to ``field`` of ``slot``, where it went."""
+        key = slot * self._fields + field
         if key in self._spill:
             self._spill[key] -= amount
-        elif field < narrow:
-            self._counts[slot * narrow + field] -= amount
         else:
-            self._ring[slot * (fields - narrow) + field - narrow] -= amount
+            cells, cell = self._cell(slot, field)
+            cells[cell] -= amount
+
+    def _cell(self, slot: int, field: int) -> tuple[array[int], int]:
+        """The array that keeps ``field`` of the bucket in ``slot``, and its index there."""
+        narrow = self._narrow
+        if field < narrow:
+            return self._counts, slot * narrow + field
+        return self._ring, slot * (self._fields - narrow) + field - narrow
 
     def _bucket(self, slot: int) -> list[int]:
         """Every field of the bucket in ``slot``."""

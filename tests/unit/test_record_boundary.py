@@ -240,8 +240,8 @@ def test_a_record_re_read_to_rebuild_state_is_not_rejected_twice() -> None:
 def test_a_wait_the_windows_refuse_leaves_nothing_of_its_event(
     kind: str, extra: dict[str, Any]
 ) -> None:
-    # 1e17 s is 1e20 ms: past the 64 bits a bucket keeps. The record is rejected, and the
-    # queue's totals and waiting calls are as if it had never come.
+    # 1e17 s is 1e20 ms: past what a bucket keeps (2**63 ms over its 181 slots). The record
+    # is rejected, and the queue's totals and waiting calls are as if it had never come.
     ingest = Ingest(Monitor(MonitorConfig(), now=NOW))
     ingest.process([RawRecord(raw("call.queued", NOW - 5, call_id="c1", queue="billing"))])
     before = ingest.monitor.queue_views()[0]

@@ -129,7 +129,7 @@ def test_running_sums_match_a_brute_force_recount_when_time_jumps() -> None:
         assert c.is_empty() == (not any(head - max(SPANS) <= b for b, _ in added))
 
 
-def test_a_value_past_64_bits_is_refused_whole() -> None:
+def test_a_value_past_the_limit_is_refused_whole() -> None:
     c = RollingCounters(fields=3, spans=SPANS, start=1000, narrow=1)
     c.add(1000, ((0, 1), (1, 5), (2, 7)))
     with pytest.raises(ValueError, match="does not fit field 2"):
@@ -137,14 +137,30 @@ def test_a_value_past_64_bits_is_refused_whole() -> None:
     with pytest.raises(ValueError, match="does not fit field 0"):
         c.add(999, ((1, 5), (0, 2**63)))
     with pytest.raises(ValueError, match="does not fit field 1"):
-        c.add(999, ((0, 70_000), (1, 2**62), (1, 2**62)))  # past 64 bits once both are in
+        c.add(999, ((0, 70_000), (1, 2**57), (1, 2**57)))  # past the limit once both are in
     assert c.window(0) == [1, 5, 7]
     c.advance(1100)  # the buckets leave the windows: what they held is what was added
     assert c.window(1) == [0, 0, 0]
 
 
+def test_a_full_window_of_the_largest_values_sums_exactly() -> None:
+    # A bucket's value stays under 2**63 over the slots, so the longest window's sum of all
+    # of them (kept in 64 bits) cannot overflow, either way.
+    c = RollingCounters(fields=2, spans=SPANS, start=1000, narrow=1)
+    slots = max(SPANS) + 1
+    largest = (1 << 63) // slots - 1
+    with pytest.raises(ValueError, match="does not fit field 1"):
+        c.add(1000, ((1, largest + 1),))
+    for bucket in range(1000 - slots + 1, 1001):
+        c.add(bucket, ((0, largest), (1, -largest)))
+    assert c.window(len(SPANS) - 1) == [slots * largest, -slots * largest]
+    assert slots * largest < 1 << 63
+    c.advance(1000 + slots)
+    assert c.is_empty()
+
+
 def test_cells_that_outgrow_their_arrays_keep_exact_values() -> None:
-    # Counts are kept in 16 bits, durations in 32: past them a cell's value moves aside.
+    # Counts are kept in 8 bits, durations in 32: past them a cell's value moves aside.
     c = RollingCounters(fields=3, spans=SPANS, start=1000, narrow=1)
     for _ in range(70):
         c.add(1000, ((0, 1_000), (1, 40_000_000)))  # 70,000 calls; 2.8e9 ms
@@ -166,6 +182,23 @@ def test_cells_that_outgrow_their_arrays_keep_exact_values() -> None:
     assert c.window(1) == [2, 0, 0]
 
 
+def test_a_busy_queue_counted_one_event_at_a_time_past_its_cell() -> None:
+    # 300 calls of one queue in a bucket, one at a time, as the tracker adds them: the 256th
+    # outgrows the count's cell, and every one is still counted, in the bucket and the sums.
+    c = RollingCounters(fields=2, spans=SPANS, start=1000, narrow=1)
+    for _ in range(300):
+        c.add(1000, ((0, 1), (1, 4000)))
+        c.add(999, ((0, 1),))
+    assert c.window(0) == [600, 1_200_000]
+    c.advance(1001)  # the head's 300 now in the closed sums, its slot still counted there
+    assert c.window(0) == [600, 1_200_000]
+    c.advance(1012)  # bucket 999 leaves the 1-minute window
+    assert c.window(0) == [300, 1_200_000]
+    c.advance(1013)
+    assert c.window(0) == [0, 0]
+    assert c.window(1) == [600, 1_200_000]
+
+
 def test_sums_with_values_that_outgrow_their_cells_match_a_brute_force_recount() -> None:
     import random
 
@@ -178,7 +211,7 @@ def test_sums_with_values_that_outgrow_their_cells_match_a_brute_force_recount()
         c.advance(head)
         for _ in range(rng.randint(0, 4)):
             bucket = head - rng.choice((0, 0, 1, rng.randint(0, 70)))
-            count = rng.choice((1, 1, 30_000, 70_000))
+            count = rng.choice((1, 1, 200, 300, 30_000, 70_000))
             duration = rng.choice((5, -5, 2**30, 2**33, -(2**35)))
             if c.add(bucket, ((0, count), (1, duration))):
                 added.append((bucket, count, duration))
@@ -188,7 +221,7 @@ def test_sums_with_values_that_outgrow_their_cells_match_a_brute_force_recount()
 
 
 def test_a_field_named_twice_once_negative_then_a_cell_outgrown_stays_exact() -> None:
-    # The additions already made are undone last first: 3 then -1 in a 16-bit count taken
+    # The additions already made are undone last first: 3 then -1 in an 8-bit count taken
     # back as +1 then -3 never leaves the cell's range.
     c = RollingCounters(fields=2, spans=(12,), start=100, narrow=1)
     c.add(99, ((0, 3), (0, -1), (1, 2**31)))

@@ -12,10 +12,12 @@ head bucket, which is nearly every value live, touches the ring alone: one addit
 whatever the number of windows. Values are integers (durations are kept in milliseconds) so
 that adding and later subtracting a bucket is exact.
 
-A bucket keeps its counts in 16 bits and its durations in 32 (at 10k queues the buckets are
-most of the daemon's memory: 181 a queue, 13 fields each). A value that outgrows its cell (65,536
-calls in a bucket, 25 days of waits) moves to a dict of the few that did, where it stays exact
-up to 64 bits; past them a value is refused.
+A bucket keeps its counts in 8 bits and its durations in 32 (at 10k queues the buckets are
+most of the daemon's memory: 181 a queue, 13 fields each). A value that outgrows its cell (256
+calls of a queue in one bucket: 51 a second; 25 days of waits) moves to a dict of the few that
+did, where it stays exact up to 2**63 over the number of slots (so that a window's sum, kept
+in 64 bits too, cannot overflow: 1.6 thousand years of waits in one bucket of the default
+15-minute window); past that a value is refused.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from array import array
 from collections.abc import Sequence
 
 _LIMIT = 1 << 63
-"""A bucket's value at or past it, either way, is refused."""
+"""What a window's sum of one field stays under, either way: a bucket's value at or past it
+over the slots is refused."""
 
 
 def bucket_of(timestamp: float, bucket: float) -> int:
@@ -39,7 +42,7 @@ class RollingCounters:
     ``spans`` are the windows' lengths in buckets (a 1-minute window over 5-second buckets is
     12). ``head`` starts at ``start`` and only moves forward, through :meth:`advance`. The
     first ``narrow`` fields are counts, which grow by at most one an event: a bucket keeps
-    them in 16 bits; the others (durations in milliseconds) in 32; either moves to
+    them in 8 bits; the others (durations in milliseconds) in 32; either moves to
     ``_spill`` when it outgrows its cell (see the module). At 10k queues the buckets
     are most of the daemon's memory.
     """
@@ -70,7 +73,7 @@ class RollingCounters:
         # container it visits element by element on every full collection: at 10k queues,
         # 23M elements and 300 ms with the event loop held), and a value is stored inline
         # rather than as a pointer to an int object.
-        self._counts = array("H", [0]) * (self._size * narrow)
+        self._counts = array("B", [0]) * (self._size * narrow)
         self._ring = array("i", [0]) * (self._size * (fields - narrow))
         # Every slot holds the bucket of (head - size, head] it stands for, or zeros: advance
         # clears a slot as the head reaches its bucket (no tag a slot to tell which bucket it
@@ -78,7 +81,10 @@ class RollingCounters:
         # The cells that outgrew their array, by slot * fields + field: their whole value
         # (the array's cell stays 0). Nearly always empty: only then is the array alone read.
         self._spill: dict[int, int] = {}
-        self._sums = [[0] * fields for _ in self._spans]
+        # Each window's sums, field by field, one window after the other: in 64 bits, as the
+        # buckets' values are bounded so that a sum of them all fits (lists of ints took a
+        # kilobyte a queue, most of it int objects for the durations' sums).
+        self._sums = array("q", [0]) * (len(self._spans) * fields)
         self._head = start
 
     @property
@@ -123,10 +129,11 @@ class RollingCounters:
                     self._undo(slot, field, amount)
                 self._add_spilled(slot, values)
         if bucket != head:  # a closed bucket: the windows covering it have it in their sums
-            for span, sums in zip(self._spans, self._sums, strict=True):
+            sums, fields = self._sums, self._fields
+            for base, span in enumerate(self._spans):
                 if bucket >= head - span:
                     for field, amount in values:
-                        sums[field] += amount
+                        sums[base * fields + field] += amount
         return True
 
     def _add_spilled(self, slot: int, values: Sequence[tuple[int, int]]) -> None:
@@ -147,7 +154,8 @@ class RollingCounters:
                     held = cells[cell]
             if held is not None:
                 total = held + amount
-                if not -_LIMIT < total < _LIMIT:
+                limit = _LIMIT // self._size
+                if not -limit < total < limit:
                     for field_done, amount_done in reversed(done):
                         self._undo(slot, field_done, amount_done)
                     raise ValueError(f"{amount} does not fit field {field}") from None
@@ -193,19 +201,21 @@ class RollingCounters:
             return
         fields, size = self._fields, self._size
         closed = self._bucket(old % size)
-        for span, sums in zip(self._spans, self._sums, strict=True):
+        sums = self._sums
+        for window, span in enumerate(self._spans):
+            base = window * fields
             if head - old > span:
                 # Every bucket this window held has left it, the old head too.
-                for i in range(fields):
+                for i in range(base, base + fields):
                     sums[i] = 0
                 continue
             # Buckets old-span .. head-span-1 leave this window (all of them closed ones).
             for leaving in range(old - span, head - span):
-                for i, value in enumerate(self._bucket(leaving % size)):
+                for i, value in enumerate(self._bucket(leaving % size), base):
                     sums[i] -= value
             # The old head is a closed bucket now; the ones after it are empty (no value is
             # ever added ahead of the head).
-            for i, value in enumerate(closed):
+            for i, value in enumerate(closed, base):
                 sums[i] += value
         # The slots of the new buckets held buckets that have now left every window (the
         # longest spans size - 1): they start again from zero.
@@ -228,13 +238,17 @@ class RollingCounters:
     def window(self, index: int) -> list[int]:
         """Return the sums of window ``index`` (in the order ``spans`` were given)."""
         head = self._bucket(self._head % self._size)
-        return [closed + now for closed, now in zip(self._sums[index], head, strict=True)]
+        fields = self._fields
+        sums = self._sums[index * fields : (index + 1) * fields]
+        return [closed + now for closed, now in zip(sums, head, strict=True)]
 
     def windows(self) -> list[list[int]]:
         """The sums of every window (as :meth:`window` gives each), read in one pass."""
         head = self._bucket(self._head % self._size)
+        sums, fields = self._sums, self._fields
         return [
-            [closed + now for closed, now in zip(sums, head, strict=True)] for sums in self._sums
+            [closed + now for closed, now in zip(sums[base : base + fields], head, strict=True)]
+            for base in range(0, len(sums), fields)
         ]
 
     def is_empty(self) -> bool:

@@ -249,3 +249,18 @@ def test_a_history_read_back_from_its_export_answers_the_same() -> None:
 def test_a_history_that_is_not_one_is_refused(data: object, says: str) -> None:
     with pytest.raises(ValueError, match=says):
         FlowHistory.restore(data)
+
+
+def test_readings_come_back_as_they_were_added() -> None:
+    history = FlowHistory()
+    t0 = utc("2026-11-22T08:00")
+    added = [
+        Reading(t0 + i * EVERY, 900.0, 10 + i, 7, 1234.5, i, 61.25)
+        for i in range(int(SPAN // EVERY) + 3)
+    ]
+    for r in added:
+        history.add(r)
+    kept = history.readings()
+    assert kept == added[-len(kept) :]  # the span's newest, oldest first
+    assert len(kept) == SPAN // EVERY + 1
+    assert all(type(r.arrivals) is int and type(r.reneged) is int for r in kept)

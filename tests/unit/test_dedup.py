@@ -1,9 +1,8 @@
-"""RecentIds against a plain model of it: a dict of ids by bucket, forgotten oldest first."""
+"""RecentIds against a plain model of it: lists of ids by bucket, forgotten oldest first."""
 
 from __future__ import annotations
 
 import random
-from collections import OrderedDict
 
 import pytest
 
@@ -15,7 +14,6 @@ class Model:
 
     def __init__(self, horizon: int, capacity: int) -> None:
         self.horizon, self.capacity = horizon, capacity
-        self.buckets: OrderedDict[int, list[int]] = OrderedDict()  # in order of first use
         self.order: list[tuple[int, list[int]]] = []
         self.held: set[int] = set()
         self.evicted = 0
@@ -25,8 +23,10 @@ class Model:
         if key in self.held:
             return False
         self.held.add(key)
-        if self.order and self.order[-1][0] == bucket:
-            self.order[-1][1].append(key)
+        # The list of the same bucket among the last four, else a new one at the end.
+        same = [keys for b, keys in self.order[-4:] if b == bucket]
+        if same:
+            same[-1].append(key)
         else:
             self.order.append((bucket, [key]))
         while len(self.held) > self.capacity and self.order:
@@ -90,3 +90,71 @@ def test_past_capacity_the_oldest_buckets_go_and_are_counted() -> None:
     assert (len(ids), ids.evicted) == (901, 100)  # bucket 0 went whole
     assert ids.add("a5", 10)  # forgotten early: a duplicate of it counts again
     assert not ids.add("a500", 10)
+
+
+def test_ids_alike_in_their_low_half_each_leave_with_a_bucket_of_theirs() -> None:
+    # A bucket's list keeps the low 32 bits of each hash: of two ids alike in them, the
+    # first bucket to go takes one of the two out, the other bucket the other.
+    low = 0x1234_5678
+    first, second = (1 << 32) | low, (-5 << 32) | low
+    ids = RecentIds(horizon=2, capacity=1000)
+    assert [ids.add_hash(first, 0), ids.add_hash(7, 0)] == [True, True]
+    assert [ids.add_hash(second, 1), ids.add_hash(9, 1)] == [True, True]
+    assert [ids.add_hash(first, 1), ids.add_hash(second, 1)] == [False, False]
+    ids.expire(3)  # bucket 0 goes: two ids
+    assert len(ids) == 2
+    assert ids.add_hash(7, 3)
+    assert [ids.add_hash(first, 3), ids.add_hash(second, 3)].count(True) == 1
+    ids.expire(10)
+    assert len(ids) == 0
+    assert not any(ids._table)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_with_ids_alike_in_their_low_half_the_rest_is_held_as_the_model_holds_it(
+    seed: int,
+) -> None:
+    # Which of two such twins is still held may differ from the model, never how many ids
+    # are held, nor whether any other id is.
+    rng = random.Random(seed)
+    horizon = 6
+    ids = RecentIds(horizon, 1_000_000)
+    lows = [rng.randrange(1 << 32) for _ in range(20)]
+    twins = {(rng.randrange(-(2**31), 2**31) << 32) | low for low in lows for _ in range(8)}
+    others = [rng.randrange(-(2**63), 2**63) for _ in range(2000)]
+    pool = sorted(twins) + others
+    added_in: dict[int, int] = {}  # bucket -> ids it added
+    last_added: dict[int, int] = {}  # id (not a twin) -> the bucket it was last added in
+    head = 0
+    for _ in range(20_000):
+        if rng.random() < 0.03:
+            head += 1
+            ids.expire(head)
+        key = rng.choice(pool)
+        added = ids.add_hash(key, head)
+        if key not in twins:
+            held = last_added.get(key, -(10**9)) >= head - horizon
+            assert added is not held
+        if added:
+            added_in[head] = added_in.get(head, 0) + 1
+            last_added[key] = head
+        assert len(ids) == sum(n for b, n in added_in.items() if b >= head - horizon)
+    ids.expire(head + horizon + 1)
+    assert len(ids) == 0
+    assert not any(ids._table)
+
+
+def test_buckets_interleaved_at_a_boundary_keep_a_list_each() -> None:
+    # Partitions read in turn: ids of buckets 7 and 8 alternate for a while.
+    ids = RecentIds(horizon=3, capacity=1000)
+    for n in range(100):
+        ids.add(f"e{n}", 7 + n % 2)
+    assert [b for b, _ in ids._buckets] == [7, 8]
+    ids.add("late", 2)  # further back than the lists looked at: one of its own
+    ids.add("later", 7)
+    assert [(b, len(lows)) for b, lows in ids._buckets] == [(7, 51), (8, 50), (2, 1)]
+    ids.expire(11)  # 7 goes; 2 waits behind 8, forgotten a little later
+    assert [b for b, _ in ids._buckets] == [8, 2]
+    assert len(ids) == 51
+    ids.expire(12)
+    assert len(ids) == 0

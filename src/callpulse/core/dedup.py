@@ -6,6 +6,8 @@ from array import array
 from collections import deque
 
 _MIN_SLOTS = 1024  # a power of two
+_LOW = 0xFFFF_FFFF
+_LOOK_BACK = 4  # lists looked at for an event's bucket, newest first
 
 
 class RecentIds:
@@ -18,8 +20,9 @@ class RecentIds:
 
     The hashes are held in an open-addressing table of 64-bit slots (linear probing, a
     removal shifting back the entries after it, so that no tombstone is left), a quarter to
-    half full: 24 to 40 bytes an id with its bucket's list (46 MiB measured at 1.82M ids),
-    where a dict of ints took about 150 (its entry, an int object per hash and per bucket).
+    half full; a bucket's list keeps the low 32 bits of each (all that is needed to find it
+    again, see :meth:`_remove`): 20 to 36 bytes an id (40 MiB at the default capacity of 2M
+    ids), where a dict of ints took about 150 (its entry, an int object per hash and per bucket).
     The table doubles as ids come and shrinks to a quarter once under an eighth full, so
     what a burst took is given back. Each resize re-inserts every id at once: about 0.2 s
     to grow to 4M slots, up to a second when an expiry forgets 2M ids (pure Python).
@@ -33,8 +36,8 @@ class RecentIds:
         self._table = _empty(_MIN_SLOTS)
         self._mask = _MIN_SLOTS - 1
         self._count = 0
-        # Each bucket's ids in an array: the garbage collector does not walk it (millions of
-        # ids in lists made every full collection visit each one).
+        # Each bucket's ids (the low half of their hashes) in an array: the garbage collector
+        # does not walk it (millions of ids in lists made every full collection visit each).
         self._buckets: deque[tuple[int, array[int]]] = deque()
         self.evicted = 0
 
@@ -70,12 +73,18 @@ class RecentIds:
         table[slot] = key
         self._count += 1
         buckets = self._buckets
-        # Events mostly arrive in time order, so the newest list is nearly always the one; a
-        # late event opens a list of its own at the end and is forgotten a little later.
-        if buckets and buckets[-1][0] == bucket:
-            buckets[-1][1].append(key)
+        # Events mostly arrive in time order, so the newest list is nearly always the one.
+        # Partitions read in turn interleave the buckets either side of a boundary: the
+        # lists just before it are looked at too (a list a switch, of a few ids each, took
+        # 30 bytes an id more). An event later still opens a list of its own at the end and
+        # is forgotten a little later.
+        for back in range(1, min(len(buckets), _LOOK_BACK) + 1):
+            held_bucket, lows = buckets[-back]
+            if held_bucket == bucket:
+                lows.append(key & _LOW)
+                break
         else:
-            buckets.append((bucket, array("q", (key,))))
+            buckets.append((bucket, array("I", (key & _LOW,))))
         if self._count > self._capacity:
             self._drop_oldest()
         if 2 * self._count > len(table):
@@ -96,20 +105,26 @@ class RecentIds:
         while self._count > self._capacity and self._buckets:
             self.evicted += self._forget(self._buckets.popleft()[1])
 
-    def _forget(self, keys: array[int]) -> int:
-        for key in keys:
-            self._remove(key)
-        return len(keys)
+    def _forget(self, lows: array[int]) -> int:
+        for low in lows:
+            self._remove(low)
+        return len(lows)
 
-    def _remove(self, key: int) -> None:
+    def _remove(self, low: int) -> None:
+        """Take out a hash whose low 32 bits are ``low``. Its home slot is in them (the table
+        has fewer than 2**32 slots), so the first such hash of the run from there is found.
+        Two hashes alike in their low half (at 2M ids, one id in about 2,000 has such a
+        twin) are taken out in either order: each bucket's list takes out one hash for each
+        id it added, so every hash still leaves, one twin a little early (a duplicate of it
+        would count again) and the other as late."""
         table, mask = self._table, self._mask
-        slot = key & mask
+        slot = low & mask
         while True:
             held = table[slot]
-            if held == key:
-                break
             if held == 0:
-                return  # not held (cannot happen: every key of a bucket's list is)
+                return  # not held (cannot happen: every id of a bucket's list is)
+            if held & _LOW == low:
+                break
             slot = (slot + 1) & mask
         # Shift back each entry after it in the run that would no longer be found from its
         # home slot once this one is free: one whose probe from home passes the free slot.

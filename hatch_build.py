@@ -35,6 +35,7 @@ COMPILED = (
     "catalog",
     "components",
     "dedup",
+    "documents",
     "drain",
     "drain_eta",
     "durations",

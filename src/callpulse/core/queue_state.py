@@ -6,6 +6,7 @@ stored in buckets as it passes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
 from callpulse.core import events as ev
 from callpulse.core.kpi import QueueField
@@ -19,6 +20,10 @@ MAX_WAITING_PER_QUEUE = 10_000
 # Clocks of the ACD and of the events' producer may disagree by this much.
 SNAPSHOT_TOLERANCE = 2.0
 _STANDIN = "snapshot:"
+
+# Plain ints, read once (an enum member is a class attribute looked up at each use).
+_AGENT_BUSY_MS: Final = int(QueueField.AGENT_BUSY_MS)
+_AGENT_AVAILABLE_MS: Final = int(QueueField.AGENT_AVAILABLE_MS)
 
 STATE_INDEX = {state: i for i, state in enumerate(ev.AGENT_STATES)}
 _AVAILABLE, _ON_CALL, _ACW = (STATE_INDEX[s] for s in ("available", "on_call", "acw"))
@@ -111,8 +116,8 @@ class QueueState:
                     self.counters.add(
                         b,
                         (
-                            (QueueField.AGENT_BUSY_MS, round(busy * ms)),
-                            (QueueField.AGENT_AVAILABLE_MS, round(available * ms)),
+                            (_AGENT_BUSY_MS, round(busy * ms)),
+                            (_AGENT_AVAILABLE_MS, round(available * ms)),
                         ),
                     )
         self.accrued = until

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from callpulse.core.dedup import RecentIds
+from callpulse.core.dedup import MAX_CAPACITY, RecentIds
 
 
 class Model:
@@ -158,3 +158,9 @@ def test_buckets_interleaved_at_a_boundary_keep_a_list_each() -> None:
     assert len(ids) == 51
     ids.expire(12)
     assert len(ids) == 0
+
+
+@pytest.mark.parametrize("capacity", [0, MAX_CAPACITY + 1])
+def test_a_capacity_the_low_halves_cannot_serve_is_refused(capacity: int) -> None:
+    with pytest.raises(ValueError, match="capacity must be"):
+        RecentIds(horizon=2, capacity=capacity)

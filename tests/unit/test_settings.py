@@ -87,6 +87,13 @@ def test_unknown_key_is_an_error(tmp_path: Path) -> None:
         load_settings(path)
 
 
+def test_a_dedup_capacity_past_its_bound_names_the_bound(tmp_path: Path) -> None:
+    path = write(tmp_path, "kpi:\n  dedup_capacity: 2000000000\n")
+    expected = r"kpi\.dedup_capacity: .*less than or equal to 1073741824"
+    with pytest.raises(ConfigError, match=expected):
+        load_settings(path)
+
+
 def test_window_not_a_whole_number_of_buckets(tmp_path: Path) -> None:
     path = write(tmp_path, "kpi:\n  windows: [1m, 62s]\n")
     with pytest.raises(ConfigError, match=r"kpi: .*62s is not a whole number of 5s buckets"):

@@ -13,6 +13,7 @@ from pydantic import (
 
 from callpulse.config.base import Duration, Section
 from callpulse.core.cardinality import DEFAULT_LIMITS
+from callpulse.core.dedup import MAX_CAPACITY
 from callpulse.core.durations import format_duration
 from callpulse.core.kpi import AbandonPolicy
 from callpulse.core.monitor import MonitorConfig
@@ -60,9 +61,9 @@ class KpiSettings(Section):
     service_level: ServiceLevelSettings = ServiceLevelSettings()
     max_clock_skew: Duration = _MONITOR.max_clock_skew
     tick: Duration = 1.0  # the shell's: how often the consumer ticks the monitor
-    # At most 2**30 ids (a table of 2**31 slots, 16 GiB): the de-duplication finds an id
-    # again by the low 32 bits of its hash, which hold its slot only in a smaller table.
-    dedup_capacity: Annotated[int, Field(ge=1000, le=2**30)] = _MONITOR.dedup_capacity
+    # At most dedup.MAX_CAPACITY (2**30) ids: the de-duplication finds an id again by the
+    # low 32 bits of its hash, which hold its slot only in a table under 2**32 slots.
+    dedup_capacity: Annotated[int, Field(ge=1000, le=MAX_CAPACITY)] = _MONITOR.dedup_capacity
     # Unset: the monitor's own (core.monitor.ERLANG_WINDOW).
     erlang_window: Duration | None = None
     component_stale_after: Duration = _MONITOR.component_stale_after

@@ -8,6 +8,8 @@ from collections import deque
 _MIN_SLOTS = 1024  # a power of two
 _LOW = 0xFFFF_FFFF
 _LOOK_BACK = 4  # lists looked at for an event's bucket, newest first
+MAX_CAPACITY = 2**30
+"""The most ids a :class:`RecentIds` keeps: its table then has 2**31 slots (16 GiB)."""
 
 
 class RecentIds:
@@ -31,13 +33,18 @@ class RecentIds:
     __slots__ = ("_buckets", "_capacity", "_count", "_horizon", "_mask", "_table", "evicted")
 
     def __init__(self, horizon: int, capacity: int) -> None:
+        if not 0 < capacity <= MAX_CAPACITY:
+            # More would grow the table past 2**32 slots, where the low half of a hash no
+            # longer holds its slot (see _remove).
+            raise ValueError(f"capacity must be 1..{MAX_CAPACITY}, not {capacity}")
         self._horizon = horizon
         self._capacity = capacity
         self._table = _empty(_MIN_SLOTS)
         self._mask = _MIN_SLOTS - 1
         self._count = 0
-        # Each bucket's ids (the low half of their hashes) in an array: the garbage collector
-        # does not walk it (millions of ids in lists made every full collection visit each).
+        # Each bucket's ids (the low half of their hashes) in an array of C unsigned ints, 4
+        # bytes wherever CPython runs: the garbage collector does not walk it (millions of
+        # ids in lists made every full collection visit each).
         self._buckets: deque[tuple[int, array[int]]] = deque()
         self.evicted = 0
 

@@ -29,8 +29,8 @@ EVERY = 900.0
 that length or shorter do not overlap."""
 
 SPAN = 4 * 3600.0
-"""How far back readings are kept: 4 hours, 16 of them at most per queue (at 10,000 queues
-the readings are a few tens of MB; the hours of the day a few MB)."""
+"""How far back readings are kept: 4 hours, 17 of them at most per queue (at 10,000 queues
+the readings and the hours of the day are about 11 MB)."""
 
 DAY_WEIGHT = 0.5
 """What yesterday's give-ups and waiting at an hour count for against today's."""

@@ -112,7 +112,7 @@ class QueueTracker:
                     self.waiting_dropped += 1
         elif isinstance(event, ev.CallAnswered):
             within = event.wait_seconds <= q.policy.threshold
-            # The windows first: a wait they refuse (past 64 bits of milliseconds) raises
+            # The windows first: a wait they refuse (millions of years) raises
             # before anything else of the event is kept.
             if not late:
                 q.add(

@@ -16,8 +16,11 @@ A bucket keeps its counts in 8 bits and its durations in 32 (at 10k queues the b
 most of the daemon's memory: 181 a queue, 13 fields each). A value that outgrows its cell (256
 calls of a queue in one bucket: 51 a second; 25 days of waits) moves to a dict of the few that
 did, where it stays exact up to 2**63 over the number of slots (so that a window's sum, kept
-in 64 bits too, cannot overflow: 1.6 thousand years of waits in one bucket of the default
-15-minute window); past that a value is refused.
+in 64 bits too, cannot overflow; a little stricter than needed, since a window's sums hold
+one slot fewer: 1.6 million years of waits in one bucket of the default 15-minute window);
+past that a value is refused. While any cell of a series is spilled, every addition to that
+series takes the slower way through the dict, until the head clears its slot (a queue
+offered more than 51 calls a second stays on it).
 """
 
 from __future__ import annotations
@@ -130,17 +133,19 @@ class RollingCounters:
                 self._add_spilled(slot, values)
         if bucket != head:  # a closed bucket: the windows covering it have it in their sums
             sums, fields = self._sums, self._fields
-            for base, span in enumerate(self._spans):
+            for window, span in enumerate(self._spans):
                 if bucket >= head - span:
+                    base = window * fields
                     for field, amount in values:
-                        sums[base * fields + field] += amount
+                        sums[base + field] += amount
         return True
 
     def _add_spilled(self, slot: int, values: Sequence[tuple[int, int]]) -> None:
         """:meth:`add`'s values to ``slot``, each to its spilled value if it has one, else to
         its array's cell, or to a spilled value made of the cell when it outgrows it. A value
-        past 64 bits (a producer's duration of a billion years) is refused, and nothing of
-        this call kept, so that the bucket and the windows' sums still agree."""
+        at or past 2**63 over the slots (a producer's duration of millions of years) is
+        refused, and nothing of this call kept, so that the bucket and the windows' sums
+        still agree."""
         spill = self._spill
         done: list[tuple[int, int]] = []
         for field, amount in values:

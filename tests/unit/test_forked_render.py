@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import time
 
 import pytest
@@ -112,6 +113,20 @@ async def test_a_failing_child_falls_back_to_the_event_loop_a_slow_one_is_given_
     assert (renderer.forked, renderer.inline, renderer.timeouts) == (0, 1, 1)
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/oom_score_adj"), reason="no /proc here")
+async def test_the_render_child_is_the_first_the_kernel_kills_for_memory() -> None:
+    _, renderer = pipeline()
+
+    def score(registry: object) -> bytes:
+        with open("/proc/self/oom_score_adj", "rb") as adj:
+            return adj.read()
+
+    before = score(None)
+    assert await renderer.render(score) == b"1000\n"
+    assert renderer.forked == 1
+    assert score(None) == before  # the daemon keeps its own
+
+
 async def test_off_renders_on_the_event_loop() -> None:
     ingest, renderer = pipeline()
     renderer._enabled = False
@@ -142,3 +157,33 @@ async def test_a_scrape_slower_than_the_render_timeout_is_answered_503() -> None
     answer = await metrics(Request("GET", "/metrics", "", {"accept": "text/plain"}))
     assert answer.status == 503
     assert time.monotonic() - began < 5
+
+
+async def test_a_child_killed_from_outside_is_answered_503_not_rendered_on_the_loop() -> None:
+    # The kernel's OOM killer sends SIGKILL: the same render on the loop would take the memory
+    # the child could not have, in the daemon.
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.core import GaugeMetricFamily
+    from prometheus_client.registry import Collector
+
+    from callpulse.web.routes import routes
+    from callpulse.web.server import Request
+
+    parent = os.getpid()
+    collected_here = []
+
+    class Killed(Collector):
+        def collect(self) -> list[GaugeMetricFamily]:
+            if os.getpid() != parent:
+                os.kill(os.getpid(), signal.SIGKILL)
+            collected_here.append(1)
+            return []
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(Killed())
+    renderer = ForkedRenderer(registry, timeout=5.0)
+    metrics = routes(renderer, lambda: (True, "ok"), None, None)["/metrics"]  # type: ignore[arg-type]
+    answer = await metrics(Request("GET", "/metrics", "", {"accept": "text/plain"}))
+    assert answer.status == 503
+    assert (renderer.forked, renderer.inline, renderer.killed) == (0, 0, 1)
+    assert not collected_here

@@ -20,7 +20,9 @@ collected in the parent just before the fork.
 
 Where fork is not available or the child fails, the scrape is rendered on the event loop as
 before: slower for ingest, never missing. A child that does not answer within the timeout is
-killed and the scrape answered 503: rendering on the loop would stall ingest for longer.
+killed and the scrape answered 503: rendering on the loop would stall ingest for longer. So
+is a scrape whose child something else killed (the kernel, out of memory: the child asks to
+go first): rendering it in the daemon would take the same memory, from the daemon.
 """
 
 from __future__ import annotations
@@ -61,13 +63,15 @@ class ForkedRenderer:
         self.inline = 0  # renders made on the event loop (fork off, failed or too slow)
         self.fork_seconds = 0.0  # the longest time a fork held the event loop
         self.timeouts = 0  # renders given up on
+        self.killed = 0  # children killed from outside (out of memory)
 
     async def render(self, encode: Callable[[CollectorRegistry], bytes]) -> bytes:
         """``encode(registry)``, computed in a child of this moment's process.
 
         Raises :class:`RenderTimeoutError` when the child takes longer than the timeout:
         rendering the same on the event loop would then stall ingest for longer still, and
-        Prometheus has given up on the scrape by then (its default scrape_timeout is 10 s).
+        Prometheus has given up on the scrape by then (its default scrape_timeout is 10 s);
+        :class:`RenderKilledError` when something else killed it.
         """
         async with self._lock:
             if self._enabled:
@@ -114,6 +118,10 @@ class ForkedRenderer:
             os.close(read_end)
             status = await _reap(pid)
         code = os.waitstatus_to_exitcode(status)
+        if code == -signal.SIGKILL:
+            self.killed += 1
+            log.warning("metrics_render_killed", pid=pid)
+            raise RenderKilledError("the /metrics render was killed (out of memory?)")
         if code != 0:
             raise RenderError(f"the render exited with {code}")
         return body
@@ -123,8 +131,17 @@ class RenderError(RuntimeError):
     """The forked render gave no exposition (it failed or was killed): render on the loop."""
 
 
-class RenderTimeoutError(Exception):
+class RenderGivenUpError(Exception):
+    """The forked render gave no exposition, and rendering it on the event loop would be
+    worse: the scrape is answered 503."""
+
+
+class RenderTimeoutError(RenderGivenUpError):
     """The forked render took longer than its timeout and was killed."""
+
+
+class RenderKilledError(RenderGivenUpError):
+    """The forked render was killed from outside (SIGKILL: the kernel, short of memory)."""
 
 
 def _child(
@@ -138,6 +155,7 @@ def _child(
         # A collection would touch every object's header and copy most pages of the
         # parent for nothing: the child lives for one render.
         gc.disable()
+        _first_to_go()
         signal.set_wakeup_fd(-1)  # the parent's loop listens on it: not ours to write
         for sig in _SIGNALS:
             signal.signal(sig, signal.SIG_DFL)
@@ -149,6 +167,18 @@ def _child(
         code = 0
     finally:
         os._exit(code)
+
+
+def _first_to_go() -> None:
+    """Ask the kernel to kill this process first when memory runs out: a render child holds
+    its own copy of what it writes (1.5 GB at 50k queues), and in a pod's memory limit the
+    choice is between one scrape and the daemon's state. Raising one's own oom_score_adj
+    needs no privilege; where there is no /proc, nothing is done."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as adj:
+            adj.write("1000")
+    except OSError:
+        pass
 
 
 async def _reap(pid: int) -> int:

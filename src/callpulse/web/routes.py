@@ -12,7 +12,7 @@ from prometheus_client.exposition import choose_encoder
 
 from callpulse.alerting import Alerting
 from callpulse.web.compression import accepts_gzip, gzipped
-from callpulse.web.forked import ForkedRenderer, RenderTimeoutError
+from callpulse.web.forked import ForkedRenderer, RenderGivenUpError
 from callpulse.web.server import Handler, Request, Response
 from callpulse.web.status import StatusBoard
 from callpulse.web.textformat import fast_encoder
@@ -64,7 +64,7 @@ def routes(
             headers["Content-Encoding"] = "gzip"
         try:
             body = await renderer.render(encode)
-        except RenderTimeoutError as exc:
+        except RenderGivenUpError as exc:
             return Response(503, f"{exc}\n".encode())
         return Response(body=body, content_type=content_type, headers=headers)
 

@@ -24,9 +24,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-# The modules the ingest profile spends its time in (benchmarks/README.md), and those an alert
-# evaluation and a scrape read the queues with (benchmarks/read_side.py). Adding one here is
-# the whole change; it must compile under mypyc (CI runs the unit suite compiled).
+# The modules the ingest profile spends its time in (benchmarks/README.md), the document
+# splitter a replay reads its file with, and those an alert evaluation and a scrape read the
+# queues with (benchmarks/read_side.py). Adding one here is the whole change; it must compile
+# under mypyc (CI runs the unit suite compiled).
 COMPILED = (
     "alert_state",
     "alerting",

@@ -100,6 +100,10 @@ def collect_in_steps(
                 for w in v.windows:
                     _rows(queue_windowed, (*key, w.window), w)
     if "ivr" in wanted:
+        # Each domain's views are read at once, after a yield: the trunks' and the IVR's of
+        # 200 sites are a few milliseconds each, and their windows' catching up on idle
+        # buckets had made one step of both and the queues' last rows (35 ms at 10k queues).
+        yield
         ivr_instant, ivr_windowed = kept(IVR_INSTANT), kept(IVR_WINDOWED)
         for n, iv in enumerate(monitor.ivr_views(), 1):
             if n % SERIES_A_STEP == 0:
@@ -113,6 +117,7 @@ def collect_in_steps(
                 for backend, count in iw.backend_errors.items():
                     sink.add("callpulse_ivr_backend_errors", (*key, backend, iw.window), count)
     if "trunk" in wanted:
+        yield
         trunk_instant, trunk_windowed = kept(TRUNK_INSTANT), kept(TRUNK_WINDOWED)
         for n, tv in enumerate(monitor.trunk_views(), 1):
             if n % SERIES_A_STEP == 0:
@@ -130,6 +135,7 @@ def collect_in_steps(
                 for kind, score in tw.score_means.items():
                     sink.add("callpulse_trunk_media_score_mean", (*key, kind, tw.window), score)
     if "component" in wanted:
+        yield
         for cv in monitor.component_views():
             ckey = (cv.site, cv.component, cv.kind)
             for status in STATUSES:

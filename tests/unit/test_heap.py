@@ -108,3 +108,20 @@ def test_release_unfreezes_everything() -> None:
     assert gc.get_freeze_count() > 0
     heap.release()
     assert gc.get_freeze_count() == 0
+
+
+async def test_while_it_runs_the_young_generation_waits_for_more_and_is_given_back() -> None:
+    import asyncio
+
+    from callpulse.heap import YOUNG_THRESHOLD
+
+    before = gc.get_threshold()
+    heap = FrozenHeap(refreeze_seconds=3600)
+    task = asyncio.create_task(heap.run())
+    await asyncio.sleep(0)
+    assert gc.get_threshold() == (YOUNG_THRESHOLD, *before[1:])
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    heap.release()
+    assert gc.get_threshold() == before

@@ -12,7 +12,6 @@ is set, after finishing (and committing) the batch in flight.
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
@@ -157,12 +156,6 @@ class Consumer:
             self._log_rejections(rejected)
             if self._dead_letters is not None:
                 await self._dead_letters.dead_letter(rejected)
-            # What a refused record left in reference cycles (an error's traceback, the
-            # decoders' partial work) holds its bytes, up to max_record_bytes each, until the
-            # collector passes: freed now, not after the next 10,000 allocations
-            # (callpulse.heap), so a hostile producer's records do not pile up meanwhile.
-            del rejected
-            gc.collect(1)
         await self.source.commit(batch)
 
     async def _ticking(self) -> None:

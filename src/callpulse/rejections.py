@@ -29,7 +29,7 @@ class RejectionLog:
         self._shown: set[tuple[str, str, int]] = set()
 
     def __call__(self, rejected: Iterable[Rejection]) -> None:
-        """Log each of ``rejected`` once."""
+        """Log each of ``rejected`` once, then let go of its errors' tracebacks."""
         for r in rejected:
             record = r.record
             where = {
@@ -43,6 +43,8 @@ class RejectionLog:
                 log.error("record_processing_failed", **where, exc_info=r.error)
             else:
                 log.warning("record_rejected", **where)
+            if r.error is not None:
+                _drop_tracebacks(r.error)
 
     def _first(self, error: BaseException) -> bool:
         frames = traceback.extract_tb(error.__traceback__)
@@ -56,3 +58,23 @@ class RejectionLog:
             return False
         self._shown.add(kind)
         return True
+
+
+def _drop_tracebacks(error: BaseException) -> None:
+    """Let go of the tracebacks of ``error`` and of the errors it was raised from or among.
+
+    A traceback holds the ingest's frames, and a frame the one that called it, which holds
+    the batch's rejections, ``error`` among them: a reference cycle that would keep the
+    batch's records, up to ``max_record_bytes`` each, until the collector passes. Once the
+    error is logged, nothing needs them."""
+    seen: set[int] = set()
+    errors = [error]
+    while errors:
+        each = errors.pop()
+        if id(each) in seen:
+            continue
+        seen.add(id(each))
+        each.__traceback__ = None
+        errors += [e for e in (each.__cause__, each.__context__) if e is not None]
+        if isinstance(each, BaseExceptionGroup):
+            errors += each.exceptions

@@ -39,7 +39,7 @@ from typing import Any
 from callpulse.adapters.base import V1, AdapterError, batch_read, v1
 from callpulse.adapters.bounds import Budget, Ignored, shown
 from callpulse.adapters.connect_contacts import ContactStreams
-from callpulse.adapters.connect_documents import documents
+from callpulse.adapters.connect_documents import Unreadable, documents
 from callpulse.adapters.connect_fields import (
     FORMAT,
     as_object,
@@ -128,15 +128,16 @@ class AmazonConnect:
         found = documents(record)
         if len(found) == 1:
             only = found[0][1]
-            if isinstance(only, AdapterError):
-                raise only
+            if isinstance(only, Unreadable):
+                raise AdapterError(FORMAT, only.detail)
             return self._document(record, only)
         events: list[V1] = []
         failed: list[str] = []
         for where, doc in found:
+            if isinstance(doc, Unreadable):
+                failed.append(f"{where}: {doc.detail}")
+                continue
             try:
-                if isinstance(doc, AdapterError):
-                    raise doc
                 key = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
                 events += self._document(key, doc)
             except AdapterError as exc:

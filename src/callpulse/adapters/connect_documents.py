@@ -10,6 +10,7 @@ only itself.
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from typing import Any
 
 from callpulse.adapters.base import AdapterError, parse_json
@@ -19,7 +20,20 @@ from callpulse.core.documents import split
 from callpulse.core.ingest import MAX_DEPTH, too_deep
 
 MAX_DOCUMENTS = 10_000  # in one record (a Firehose object, a Kinesis batch)
-Document = tuple[str, dict[str, Any] | AdapterError]  # where it is, and it or its error
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A document that could not be read: the detail of the AdapterError it stands for.
+
+    The detail, not the error: an error kept past its ``except`` holds, through its
+    traceback, the frames that kept it, and those frames hold it, so a refused record's
+    bytes would wait in that cycle for the collector."""
+
+    detail: str
+
+
+Document = tuple[str, dict[str, Any] | Unreadable]  # where it is, and it or why not
 
 
 def documents(record: bytes) -> list[Document]:
@@ -42,14 +56,14 @@ def documents(record: bytes) -> list[Document]:
         try:
             value = parse_json(FORMAT, piece, "one JSON document")
         except AdapterError as exc:
-            found.append((where, exc))
+            found.append((where, Unreadable(exc.detail)))
             continue
         if isinstance(value, list):
-            found += [(f"{where}[{i}]", _object_or_error(v)) for i, v in enumerate(value)]
+            found += [(f"{where}[{i}]", _object_or_why(v)) for i, v in enumerate(value)]
             continue
         items = _envelope(value)
         if items is None:
-            found.append((where, _object_or_error(value)))
+            found.append((where, _object_or_why(value)))
             continue
         for i, item in enumerate(items):
             found += _unwrapped(f"{where}, record {i}", item)
@@ -78,24 +92,24 @@ def _unwrapped(where: str, item: Any) -> list[Document]:
     inner = item.get("kinesis", item) if isinstance(item, dict) else None
     data = inner.get("data") if isinstance(inner, dict) else None
     if not isinstance(data, str):
-        return [(where, AdapterError(FORMAT, "expected kinesis.data or data, base64 text"))]
+        return [(where, Unreadable("expected kinesis.data or data, base64 text"))]
     try:
         raw = base64.b64decode(data, validate=True)
     except ValueError:
-        return [(where, AdapterError(FORMAT, f"data is not base64: {shown(data)}"))]
+        return [(where, Unreadable(f"data is not base64: {shown(data)}"))]
     out: list[Document] = []
     pieces = split(raw, len(raw), MAX_DOCUMENTS)
     for number, (_, piece) in enumerate(pieces, 1):
         label = f"{where}, document {number}" if len(pieces) > 1 else where
         try:
-            out.append((label, _object_or_error(parse_json(FORMAT, piece, "one JSON document"))))
+            out.append((label, _object_or_why(parse_json(FORMAT, piece, "one JSON document"))))
         except AdapterError as exc:
-            out.append((label, exc))
-    return out or [(where, AdapterError(FORMAT, "data is empty"))]
+            out.append((label, Unreadable(exc.detail)))
+    return out or [(where, Unreadable("data is empty"))]
 
 
-def _object_or_error(value: Any) -> dict[str, Any] | AdapterError:
-    """``value`` if it is a JSON object, else the error that says it is not."""
+def _object_or_why(value: Any) -> dict[str, Any] | Unreadable:
+    """``value`` if it is a JSON object, else why it is not a document."""
     if isinstance(value, dict):
         return value
-    return AdapterError(FORMAT, f"expected a JSON object, got {type(value).__name__}")
+    return Unreadable(f"expected a JSON object, got {type(value).__name__}")

@@ -171,12 +171,7 @@ class FlowHistory:
     def forget_before(self, at: float) -> None:
         """Drop the readings that end before ``at`` (a history read back after a long stop:
         its last hours are not the last hours any more)."""
-        readings = self._readings
-        end = 0
-        while end < len(readings) and readings[end] < at:
-            end += _WIDTH
-        if end:
-            del readings[:end]
+        drop_rows_before(self._readings, _WIDTH, at)
 
     def _at_hour(self, hour: int, today: float) -> tuple[float, float]:
         """An hour's give-ups and seconds waited, weighed down to ``today``."""
@@ -255,6 +250,16 @@ class FlowHistory:
 
 _KEPT = int(SPAN // EVERY) + 1  # readings a history holds at most
 _WIDTH = 7  # doubles a reading
+
+
+def drop_rows_before(rows: array[float], width: int, at: float) -> None:
+    """Drop the rows before ``at`` from ``rows``: rows of ``width`` doubles each, oldest
+    first, the first double of a row its time."""
+    end = 0
+    while end < len(rows) and rows[end] < at:
+        end += width
+    if end:
+        del rows[:end]
 
 
 def _amount(value: object) -> bool:

@@ -12,7 +12,7 @@ from dataclasses import replace
 from callpulse.core.calendar import Occurrence
 from callpulse.core.cardinality import without_sites
 from callpulse.core.flow_history import SPAN as FLOW_SPAN
-from callpulse.core.flow_history import FlowHistory
+from callpulse.core.flow_history import FlowHistory, drop_rows_before
 from callpulse.core.maintenance_judge import reading_of
 from callpulse.core.maintenance_state import Baseline, QueueReading, Sample
 from callpulse.core.steps import Steps, finish
@@ -56,12 +56,7 @@ class SampleSeries:
 
     def drop_before(self, oldest: float) -> None:
         """Forget the samples taken before ``oldest``."""
-        values = self._values
-        end = 0
-        while end < len(values) and values[end] < oldest:
-            end += _WIDTH
-        if end:
-            del values[:end]
+        drop_rows_before(self._values, _WIDTH, oldest)
 
     def rows(self, start: float = -math.inf, end: float = math.inf) -> list[Sample]:
         """The samples taken from ``start`` to ``end``, both included, oldest first."""

@@ -399,6 +399,22 @@ def instrument(app: App, marks: Marks) -> None:
 
     app.runtime.consumer.evaluation_steps = timed_steps  # type: ignore[method-assign,assignment]
     app.runtime.status.sample = timed(app.runtime.status.sample, marks.status_samples)  # type: ignore[method-assign]
+    # A sample on the sampler's own clock runs in steps too: each step one interval.
+    sample_steps = app.runtime.status.sample_in_steps
+
+    def timed_sample_steps() -> Generator[None, None, None]:
+        steps = sample_steps()
+        while True:
+            start = time.monotonic()
+            try:
+                next(steps)
+            except StopIteration:
+                return
+            finally:
+                marks.status_samples.add(start, time.monotonic())
+            yield
+
+    app.runtime.status.sample_in_steps = timed_sample_steps  # type: ignore[method-assign]
 
     # A scrape's reading of the registry (the families computed, and formatted as they come),
     # as long as the renderer goes through CollectorRegistry.collect.

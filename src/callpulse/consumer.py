@@ -24,14 +24,12 @@ from callpulse.pipeline import Pipeline
 from callpulse.protocols import Batch, DeadLettering, Finite, Partitioned, Readiness, Source
 from callpulse.rejections import RejectionLog
 from callpulse.sources.errors import SourceError, SourceRefusedError
-from callpulse.tasks import cancel
+from callpulse.tasks import SLICE_SECONDS, cancel, in_slices
 
 log = structlog.get_logger("callpulse")
 
 _RETRY_MIN, _RETRY_MAX = 0.5, 30.0
-# How long an evaluation's read of the queues may hold the event loop before it lets the
-# batches waiting meanwhile in, and how many queues it reads between two looks at the time.
-SLICE_SECONDS = 0.01
+# How many queues an evaluation reads between two looks at the time (see SLICE_SECONDS).
 _VIEWS_AT_A_TIME = 100
 
 
@@ -177,29 +175,17 @@ class Consumer:
         (:meth:`evaluation_steps`), the batches waiting meanwhile applied between them: at
         10k queues an evaluation is over a second of Python, and at once it would hold
         ingest for the whole of it."""
-        steps = self.evaluation_steps()
-        began = time.perf_counter()
-        while True:
-            try:
-                next(steps)
-            except StopIteration as done:
-                notifications: list[Notification] = done.value
-                return notifications
-            if time.perf_counter() - began > SLICE_SECONDS:
-                await asyncio.sleep(0)
-                began = time.perf_counter()
+        return await in_slices(self.evaluation_steps(), SLICE_SECONDS)
 
     def evaluation_steps(self) -> Steps[list[Notification]]:
-        """One evaluation as steps: every queue's view read a hundred queues at a time, then
+        """One evaluation as steps: every queue's view read a hundred queues at a time
+        (:meth:`Monitor.queue_views_in_steps
+        <callpulse.core.monitor.Monitor.queue_views_in_steps>`), then
         :meth:`Pipeline.evaluate_in_steps <callpulse.pipeline.Pipeline.evaluate_in_steps>`
         on them. What reads the queues right after (the status sample) reads the views it
         judged, rather than reading every queue again at once."""
         monitor = self.pipeline.monitor
-        keys = monitor.queue_keys()
-        views = []
-        for start in range(0, len(keys), _VIEWS_AT_A_TIME):
-            views += monitor.queue_views_of(keys[start : start + _VIEWS_AT_A_TIME])
-            yield
+        views = yield from monitor.queue_views_in_steps(_VIEWS_AT_A_TIME)
         steps = self.pipeline.evaluate_in_steps(self._evaluation_time(), views)
         notifications = yield from steps
         monitor.keep_queue_views(views)

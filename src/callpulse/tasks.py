@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from contextlib import suppress
+from typing import TypeVar
+
+from callpulse.core.steps import Steps
+
+R = TypeVar("R")
+
+# How long work in steps (an alert evaluation, a status sample) may hold the event loop
+# before it lets the batches waiting meanwhile in.
+SLICE_SECONDS = 0.01
 
 
 async def cancel(task: asyncio.Task[None] | None) -> None:
@@ -13,3 +23,18 @@ async def cancel(task: asyncio.Task[None] | None) -> None:
     task.cancel()
     with suppress(asyncio.CancelledError):
         await task
+
+
+async def in_slices(steps: Steps[R], seconds: float) -> R:
+    """Run ``steps`` to its end in slices of about ``seconds`` each, letting the other
+    tasks run between them (a batch applied, a scrape forked); its result."""
+    began = time.perf_counter()
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            result: R = done.value
+            return result
+        if time.perf_counter() - began > seconds:
+            await asyncio.sleep(0)
+            began = time.perf_counter()

@@ -1,12 +1,15 @@
-"""gzip for /metrics: which Accept-Encoding values take it, and a compressed scrape, made in
-the render child, that decompresses to the plain scrape's bytes."""
+"""gzip for /metrics and the status API: which Accept-Encoding values take it, and a
+compressed scrape or status document, made in the render child, that decompresses to the
+plain one's bytes."""
 
 from __future__ import annotations
 
 import gzip
+import json
 import time
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from callpulse.core.ingest import Ingest, RawRecord
 from callpulse.core.monitor import Monitor, MonitorConfig
@@ -18,6 +21,7 @@ from callpulse.web.routes import routes
 from callpulse.web.server import Request
 
 from .events import raw
+from .test_status_page_context import board
 
 
 @pytest.mark.parametrize(
@@ -80,3 +84,21 @@ async def test_a_gzip_scrape_is_the_plain_scrape_compressed_in_the_child() -> No
 
     assert steady(gzip.decompress(zipped.body)) == steady(plain.body)
     assert b'callpulse_queue_calls_offered_total{queue="q",site="lon1"} 40.0' in plain.body
+
+
+async def test_the_status_document_is_rendered_in_the_child_and_compressed_there() -> None:
+    status = board()
+    renderer = ForkedRenderer(CollectorRegistry(), timeout=5.0)
+    document = routes(renderer, lambda: (True, "ok"), None, status)["/api/v1/status"]  # type: ignore[arg-type]
+
+    plain = await document(Request("GET", "/api/v1/status", "", {}))
+    zipped = await document(Request("GET", "/api/v1/status", "", {"accept-encoding": "gzip"}))
+
+    assert renderer.forked == 2
+    assert "Content-Encoding" not in plain.headers
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert plain.headers["Vary"] == zipped.headers["Vary"] == "Accept-Encoding"
+    assert plain.content_type == zipped.content_type == "application/json"
+    assert gzip.decompress(zipped.body) == plain.body
+    assert json.loads(plain.body) == json.loads(json.dumps(status.document()))
+    assert [q["queue"] for q in json.loads(plain.body)["queues"]] == ["billing", "sales"]

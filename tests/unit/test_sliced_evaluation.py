@@ -163,3 +163,35 @@ def test_a_change_while_the_rules_samples_are_read_voids_the_evaluation(change: 
     assert finish(steps) == []
     assert judged(runtime) == after_change  # as the change left them, none judged on old reads
     assert after_change != before
+
+
+async def test_a_status_sample_on_its_own_clock_reads_the_queues_in_slices() -> None:
+    # With no evaluation's views kept (the first sample after a start, evaluations held),
+    # a read at once would hold the event loop for half a second at 10k queues.
+    runtime = daemon()
+    status = runtime.status
+    ran_between: list[int] = []
+
+    async def meanwhile() -> None:
+        await asyncio.sleep(0)  # the sample has read its first slice
+        ran_between.append(len(status.document()["queues"][0]["history"]["calls_waiting"]))
+
+    other = asyncio.create_task(meanwhile())
+    steps = 0
+    for _ in status.sample_in_steps():
+        steps += 1
+        await asyncio.sleep(0)
+    await other
+    assert steps == QUEUES // 100
+    assert ran_between == [0]  # it ran while the sample was reading, before it was taken
+    queues = status.document()["queues"]
+    assert len(queues) == QUEUES
+    assert {tuple(q["history"]["calls_waiting"]) for q in queues} == {(1.0,)}
+
+
+async def test_a_status_sample_after_an_evaluation_reads_its_views_at_once() -> None:
+    runtime = daemon()
+    await runtime.consumer.evaluate_in_slices()
+    assert list(runtime.status.sample_in_steps()) == []  # no step: the views were kept
+    queues = runtime.status.document()["queues"]
+    assert {tuple(q["history"]["calls_waiting"]) for q in queues} == {(1.0,)}

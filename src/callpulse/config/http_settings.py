@@ -63,7 +63,8 @@ class HttpSettings(Section):
     auth_failures_per_minute: Annotated[int, Field(ge=1)] = _LIMITS.auth_failures_per_minute
     auth_max_addresses: Annotated[int, Field(ge=1)] = _LIMITS.auth_max_addresses
     auth_max_pending: Annotated[int, Field(ge=1)] = _LIMITS.auth_max_pending
-    # /metrics is rendered in a forked child, off the event loop (callpulse.web.forked).
+    # /metrics and /api/v1/status are rendered in a forked child, off the event loop
+    # (callpulse.web.forked).
     render_in_child: bool = True
     # A child slower than this is killed and the scrape answered 503: Prometheus' default
     # scrape_timeout. Raise both together for tens of thousands of queues.

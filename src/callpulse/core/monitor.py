@@ -40,6 +40,7 @@ from callpulse.core.maintenance_policy import BacklogLimits, EventPolicy
 from callpulse.core.queue_tracker import QueueTracker
 from callpulse.core.queues import QueueView, ServiceLevelPolicy
 from callpulse.core.silence import SilencePolicy, SiteActivity
+from callpulse.core.steps import Steps
 from callpulse.core.timegrid import TimeGrid, check_windows
 from callpulse.core.trunks import TrunkTracker, TrunkView
 
@@ -355,6 +356,20 @@ class Monitor:
             return memo[1]
         views = self.queues.views()
         self._views = (self._changes, views)
+        return views
+
+    def queue_views_in_steps(self, at_a_time: int) -> Steps[list[QueueView]]:
+        """:meth:`queue_views`, read ``at_a_time`` queues a step (:meth:`queue_views_of`)
+        and then kept (:meth:`keep_queue_views`); at once when they are kept already."""
+        memo = self._views
+        if memo is not None and memo[0] == self._changes:
+            return memo[1]
+        keys = self.queues.keys()
+        views: list[QueueView] = []
+        for start in range(0, len(keys), at_a_time):
+            views += self.queues.views_of(keys[start : start + at_a_time])
+            yield
+        self.keep_queue_views(views)
         return views
 
     def queue_keys(self) -> list[tuple[str, str]]:

@@ -1,4 +1,5 @@
-"""Rendering /metrics in a forked child, so that a scrape never holds up ingest.
+"""Rendering /metrics (and the status API's document) in a forked child, so that a scrape
+never holds up ingest.
 
 Rendering the exposition is pure Python over every series: tens of milliseconds at a few
 thousand series, over a second at tens of thousands. On the event loop that is time no
@@ -47,7 +48,8 @@ _CHUNK = 1 << 20
 
 
 class ForkedRenderer:
-    """Renders a registry in a forked child; one child at a time, concurrent scrapes queue."""
+    """Renders a registry, or other work on the state, in a forked child; one child at a
+    time, concurrent renders queue."""
 
     def __init__(
         self,
@@ -66,7 +68,14 @@ class ForkedRenderer:
         self.killed = 0  # children killed from outside (out of memory)
 
     async def render(self, encode: Callable[[CollectorRegistry], bytes]) -> bytes:
-        """``encode(registry)``, computed in a child of this moment's process.
+        """``encode(registry)``, computed in a child of this moment's process (see
+        :meth:`in_child`)."""
+        registry = self._registry
+        return await self.in_child(lambda: encode(registry), "/metrics")
+
+    async def in_child(self, work: Callable[[], bytes], what: str) -> bytes:
+        """``work()``, the rendering of ``what`` (a path, for the messages), computed in a
+        child of this moment's process.
 
         Raises :class:`RenderTimeoutError` when the child takes longer than the timeout:
         rendering the same on the event loop would then stall ingest for longer still, and
@@ -76,16 +85,16 @@ class ForkedRenderer:
         async with self._lock:
             if self._enabled:
                 try:
-                    body = await self._forked(encode)
+                    body = await self._forked(work, what)
                 except (OSError, RenderError) as exc:
-                    log.warning("metrics_render_fork_failed", error=str(exc))
+                    log.warning("render_fork_failed", path=what, error=str(exc))
                 else:
                     self.forked += 1
                     return body
             self.inline += 1
-            return encode(self._registry)
+            return work()
 
-    async def _forked(self, encode: Callable[[CollectorRegistry], bytes]) -> bytes:
+    async def _forked(self, work: Callable[[], bytes], what: str) -> bytes:
         read_end, write_end = os.pipe()
         began = time.perf_counter()
         FrozenInParent.freeze_all()
@@ -99,7 +108,7 @@ class ForkedRenderer:
             os.close(write_end)
             raise
         if pid == 0:  # the child: render, write, leave without cleanup
-            _child(self._registry, encode, read_end, write_end)
+            _child(work, read_end, write_end)
         FrozenInParent.thaw_all()
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
         self.fork_seconds = max(self.fork_seconds, time.perf_counter() - began)
@@ -111,7 +120,7 @@ class ForkedRenderer:
             if isinstance(exc, TimeoutError):
                 self.timeouts += 1
                 raise RenderTimeoutError(
-                    f"rendering /metrics took longer than {self._timeout:g} s"
+                    f"rendering {what} took longer than {self._timeout:g} s"
                 ) from None
             raise
         finally:
@@ -120,8 +129,8 @@ class ForkedRenderer:
         code = os.waitstatus_to_exitcode(status)
         if code == -signal.SIGKILL:
             self.killed += 1
-            log.warning("metrics_render_killed", pid=pid)
-            raise RenderKilledError("the /metrics render was killed (out of memory?)")
+            log.warning("render_killed", path=what, pid=pid)
+            raise RenderKilledError(f"the {what} render was killed (out of memory?)")
         if code != 0:
             raise RenderError(f"the render exited with {code}")
         return body
@@ -144,12 +153,7 @@ class RenderKilledError(RenderGivenUpError):
     """The forked render was killed from outside (SIGKILL: the kernel, short of memory)."""
 
 
-def _child(
-    registry: CollectorRegistry,
-    encode: Callable[[CollectorRegistry], bytes],
-    read_end: int,
-    write_end: int,
-) -> NoReturn:
+def _child(work: Callable[[], bytes], read_end: int, write_end: int) -> NoReturn:
     code = 1
     try:
         # A collection would touch every object's header and copy most pages of the
@@ -161,7 +165,7 @@ def _child(
             signal.signal(sig, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
         os.close(read_end)
-        body = memoryview(encode(registry))
+        body = memoryview(work())
         while body:
             body = body[os.write(write_end, body[:_CHUNK]) :]
         code = 0

@@ -6,7 +6,7 @@ import asyncio
 import math
 import time
 
-from callpulse.tasks import cancel
+from callpulse.tasks import SLICE_SECONDS, cancel, in_slices
 from callpulse.web.status import StatusBoard
 
 SAMPLE_SECONDS = 5.0
@@ -36,14 +36,22 @@ class StatusSampler:
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(SAMPLE_SECONDS)
-            self.due(age=2 * SAMPLE_SECONDS if self._follows else 0.0)
+            if self._stale(2 * SAMPLE_SECONDS if self._follows else 0.0):
+                await in_slices(self.status.sample_in_steps(), SLICE_SECONDS)
 
     def due(self, age: float = SAMPLE_SECONDS - 0.5) -> None:
         """Sample the status board if its last sample is ``age`` seconds old or older (about
         5 s: right after an alert evaluation, it reads the queue views the evaluation
         computed instead of computing them again on the event loop, half a second at 10k
         queues)."""
-        now = time.monotonic()
-        if now - self._sampled >= age:
-            self._sampled = now
+        if self._stale(age):
             self.status.sample()
+
+    def _stale(self, age: float) -> bool:
+        """Whether the last sample is ``age`` seconds old or older; if so, the next is taken
+        from now (a sample in slices is not taken twice meanwhile)."""
+        now = time.monotonic()
+        if now - self._sampled < age:
+            return False
+        self._sampled = now
+        return True

@@ -23,7 +23,9 @@ from callpulse.core.drain_eta import assessed, queue_eta
 from callpulse.core.freshness import SiteLag, site_lag, stale
 from callpulse.core.maintenance_state import ForecastState
 from callpulse.core.monitor import Monitor
+from callpulse.core.queues import QueueView
 from callpulse.core.silence_view import silenced_by
+from callpulse.core.steps import Steps
 from callpulse.core.timefmt import rfc3339
 from callpulse.web.page_context import PageContext
 from callpulse.web.status_document import (
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
     from callpulse.sinks.silence_reader import SilencesView
 
 HISTORY = 60  # samples kept per queue for the sparklines
+_VIEWS_AT_A_TIME = 100  # queues read a step, as an alert evaluation reads them
 
 
 class QueueHistory:
@@ -94,10 +97,20 @@ class StatusBoard:
         )
 
     def sample(self) -> None:
-        """Record each queue's calls waiting and short-window service level now."""
+        """Record each queue's calls waiting and short-window service level now (the views
+        an alert evaluation just kept; read at once when there are none)."""
+        self._add(self._monitor.queue_views())
+
+    def sample_in_steps(self) -> Steps[None]:
+        """:meth:`sample`, the queues read a hundred at a time when no views are kept (a
+        sample on the sampler's own clock: at 10k queues, a read at once would hold the
+        event loop for half a second)."""
+        self._add((yield from self._monitor.queue_views_in_steps(_VIEWS_AT_A_TIME)))
+
+    def _add(self, views: list[QueueView]) -> None:
         seen = set()
         short = self._windows["short"]
-        for view in self._monitor.queue_views():
+        for view in views:
             key = (view.site, view.queue)
             seen.add(key)
             history = self._history.get(key)

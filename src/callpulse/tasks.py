@@ -28,13 +28,14 @@ async def cancel(task: asyncio.Task[None] | None) -> None:
 async def in_slices(steps: Steps[R], seconds: float) -> R:
     """Run ``steps`` to its end in slices of about ``seconds`` each, letting the other
     tasks run between them (a batch applied, a scrape forked); its result."""
+    result: list[R] = []
+
+    def kept() -> Steps[None]:
+        result.append((yield from steps))
+
     began = time.perf_counter()
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            result: R = done.value
-            return result
+    for _ in kept():
         if time.perf_counter() - began > seconds:
             await asyncio.sleep(0)
             began = time.perf_counter()
+    return result[0]

@@ -1,7 +1,7 @@
 """End-to-end benchmark: simulated contact-center events through a real Kafka broker.
 
-    .venv/bin/python -m benchmarks.e2e_kafka [--events 300000] [--rate 10000] [--seconds 20]
-        [--no-peer] [--inline-scrape]
+    .venv/bin/python -m benchmarks.e2e_kafka [--events 300000] [--rate 10000 | --half-max]
+        [--seconds 20] [--no-peer] [--inline-scrape]
 
 Phase 1 (throughput): ``--events`` events from the simulator are produced to a fresh topic
 first; then the real pipeline (KafkaSource -> Ingest -> Monitor, commits, and a /metrics
@@ -18,9 +18,12 @@ ratio of callpulse to it is printed; ``--no-peer`` leaves it out. Quix Streams c
 librdkafka, whose threads run outside the GIL, and its ``group_by`` goes through a repartition
 topic on the same broker, so its figure is not strictly one core's.
 
-Phase 2 (latency): a second process produces at ``--rate`` events/s for ``--seconds`` while the
-pipeline consumes live. Reported: p50/p99 of (applied at - Kafka record timestamp), i.e. from
-the producer handing the record over to its effect being visible to the next scrape.
+Phase 2 (latency): a second process produces at ``--rate`` events/s (``--half-max``: half the
+throughput of phase 1) for ``--seconds`` while the pipeline consumes live. Reported: p50/p99
+of (applied at - Kafka record timestamp), i.e. from the producer handing the record over to
+its effect being visible to the next scrape. Then the same traffic to a bare aiokafka
+consumer, its latency to the fetch: what the producer, the broker and a Python consumer
+sharing the machine's cores cost any consumer.
 
 Peak RSS is the consuming process's high-water mark. The producer always runs in a separate
 process so the consumer's figures are one core's. The broker is the one
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import math
 import os
@@ -182,9 +186,14 @@ class Pipeline:
 async def consume(
     bootstrap: str, topic: str, expected: int, measure_latency: bool, inline_scrape: bool = False
 ) -> dict[str, Any]:
+    from callpulse.heap import FrozenHeap
     from callpulse.web.forked import ForkedRenderer
 
     pipeline = Pipeline(bootstrap, topic, f"bench-{uuid.uuid4().hex[:8]}")
+    # As the daemon (App) runs it: its state frozen out of the collector's full passes.
+    heap = FrozenHeap()
+    heap_task = asyncio.create_task(heap.run())
+    pauses = CollectorPauses()
     source, registry = pipeline.source, pipeline.registry
     renderer = ForkedRenderer(registry, enabled=not inline_scrape)
     await source.start()
@@ -221,6 +230,9 @@ async def consume(
         if scraping is not None:
             await scraping
         await source.stop()
+        heap_task.cancel()
+        heap.release()
+        pauses.stop()
     series = sum(1 for _ in registry.collect() for _ in _.samples)
     result: dict[str, Any] = {
         "events": seen,
@@ -235,17 +247,41 @@ async def consume(
         "scrape_held_loop_ms_max": round(
             (renderer.fork_seconds if renderer.forked else max(scrapes, default=0)) * 1000, 2
         ),
+        **pauses.summary(),
     }
-    if latencies:
-        latencies.sort()
-        result["latency_ms_p50"] = round(latencies[len(latencies) // 2], 1)
-        result["latency_ms_p99"] = round(latencies[int(len(latencies) * 0.99)], 1)
-        result["latency_ms_max"] = round(latencies[-1], 1)
-    return result
+    return result | percentiles(latencies)
 
 
-async def consume_bare(bootstrap: str, topic: str, expected: int) -> dict[str, Any]:
-    """The same records through a bare aiokafka consumer: fetched and counted, nothing else."""
+class CollectorPauses:
+    """How long the garbage collector's passes held the process, by generation."""
+
+    def __init__(self) -> None:
+        self._began = 0.0
+        self.seconds: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            self.seconds[info["generation"]].append(time.perf_counter() - self._began)
+
+    def stop(self) -> None:
+        gc.callbacks.remove(self._on_gc)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            f"gc{gen}_passes_ms_max": [len(took), round(max(took, default=0) * 1000, 1)]
+            for gen, took in self.seconds.items()
+        }
+
+
+async def consume_bare(
+    bootstrap: str, topic: str, expected: int, measure_latency: bool = False
+) -> dict[str, Any]:
+    """The same records through a bare aiokafka consumer: fetched and counted, nothing else.
+    ``measure_latency``: also each record's time from its producer to its fetch, the floor
+    of what any Python consumer on this machine can reach at that rate."""
     from aiokafka import AIOKafkaConsumer
 
     consumer = AIOKafkaConsumer(
@@ -258,13 +294,17 @@ async def consume_bare(bootstrap: str, topic: str, expected: int) -> dict[str, A
     await consumer.start()
     seen = 0
     first = last = 0.0
+    latencies: list[float] = []
     try:
         while seen < expected:
             batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
+            fetched = time.time() * 1000
             for records in batches.values():
                 if records and not first:
                     first = time.monotonic()
                 seen += len(records)
+                if measure_latency:
+                    latencies.extend(fetched - r.timestamp for r in records)
             last = time.monotonic()
     finally:
         await consumer.stop()
@@ -273,6 +313,19 @@ async def consume_bare(bootstrap: str, topic: str, expected: int) -> dict[str, A
         "events": seen,
         "seconds": round(seconds, 3),
         "events_per_second": round(seen / seconds) if seconds > 0 else None,
+        **percentiles(latencies),
+    }
+
+
+def percentiles(latencies: list[float]) -> dict[str, float]:
+    """p50, p99 and max of ``latencies`` (ms), none when there are none."""
+    if not latencies:
+        return {}
+    latencies.sort()
+    return {
+        "latency_ms_p50": round(latencies[len(latencies) // 2], 1),
+        "latency_ms_p99": round(latencies[int(len(latencies) * 0.99)], 1),
+        "latency_ms_max": round(latencies[-1], 1),
     }
 
 
@@ -361,6 +414,11 @@ def main() -> None:
     parser.add_argument(
         "--no-peer", action="store_true", help="leave out the Quix Streams peer (.venv-peers)"
     )
+    parser.add_argument(
+        "--half-max",
+        action="store_true",
+        help="the live rate is half the throughput measured first (instead of --rate)",
+    )
     args = parser.parse_args()
 
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
@@ -402,15 +460,25 @@ def main() -> None:
                 ratio = throughput["events_per_second"] / peer["events_per_second"]
                 print(f"callpulse / quix streams: {ratio:.2f}x", flush=True)
 
-        live = int(args.rate * args.seconds)
+        rate = args.rate
+        if args.half_max and throughput["events_per_second"]:
+            rate = throughput["events_per_second"] / 2
+        live = int(rate * args.seconds)
         topic = asyncio.run(new_topic(bootstrap))
-        print(f"live: {args.rate:.0f} events/s for {args.seconds:.0f} s to {topic} ...", flush=True)
-        feeder = producer_process(bootstrap, topic, live, args.rate)
+        print(f"live: {rate:.0f} events/s for {args.seconds:.0f} s to {topic} ...", flush=True)
+        feeder = producer_process(bootstrap, topic, live, rate)
         latency = asyncio.run(
             consume(bootstrap, topic, live, True, inline_scrape=args.inline_scrape)
         )
         feeder.wait()
         print("latency:", json.dumps(latency), flush=True)
+        # The same live traffic to a bare aiokafka consumer: the producer, the broker and
+        # the consumer share this machine's cores, and what that costs any consumer is here.
+        topic = asyncio.run(new_topic(bootstrap))
+        feeder = producer_process(bootstrap, topic, live, rate)
+        bare_latency = asyncio.run(consume_bare(bootstrap, topic, live, measure_latency=True))
+        feeder.wait()
+        print("latency, bare aiokafka getmany:", json.dumps(bare_latency), flush=True)
         rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak RSS of the consuming process: {rss_mib:.0f} MiB", flush=True)
     finally:

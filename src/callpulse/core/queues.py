@@ -3,12 +3,21 @@ window, its traffic, everything read about it at one instant, and the little of 
 maintenance baseline samples.
 
 The tracker that keeps the state these are read from is :mod:`callpulse.core.queue_tracker`.
+
+The views are read for every queue at every evaluation and scrape (50k objects at 10k
+queues), so they are built as cheaply as the compiled build allows: a frozen dataclass's
+``__init__`` is Python that sets each field through ``object.__setattr__`` (2.7 us for 20
+fields, compiled or not), where a final class with its own ``__init__`` is a native
+constructor (40 ns). They keep the dataclass's equality, repr and ``replace`` (their
+defaults are their ``__init__``'s), and are read-only by contract: readers share them (see
+``Monitor.queue_views``), and, no longer frozen, they are not hashable.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import final
 
 from callpulse.core.kpi import AbandonPolicy
 
@@ -29,7 +38,8 @@ class ServiceLevelPolicy:
     target: float = 0.8
 
 
-@dataclass(frozen=True, slots=True)
+@final
+@dataclass(init=False, slots=True)
 class QueueWindow:
     """A queue's KPIs over one window; ``None`` where the denominator is zero."""
 
@@ -43,8 +53,31 @@ class QueueWindow:
     aht_seconds: float | None
     occupancy: float | None
 
+    def __init__(
+        self,
+        window: str,
+        offered: int,
+        answered: int,
+        abandoned: int,
+        service_level: float | None,
+        abandon_ratio: float | None,
+        asa_seconds: float | None,
+        aht_seconds: float | None,
+        occupancy: float | None,
+    ) -> None:
+        self.window = window
+        self.offered = offered
+        self.answered = answered
+        self.abandoned = abandoned
+        self.service_level = service_level
+        self.abandon_ratio = abandon_ratio
+        self.asa_seconds = asa_seconds
+        self.aht_seconds = aht_seconds
+        self.occupancy = occupancy
 
-@dataclass(frozen=True, slots=True)
+
+@final
+@dataclass(init=False, slots=True)
 class QueueFlow:
     """A queue's traffic over one window, per second of the span the window really covers.
 
@@ -53,19 +86,47 @@ class QueueFlow:
     too: the censored data from which the callers' patience is estimated.
     """
 
-    arrivals_per_second: float = 0.0
-    aht_seconds: float | None = None
-    reneged: int = 0
-    exposure_seconds: float = 0.0
-    settled: bool = False  # the window holds a whole window's worth of traffic
-    arrivals: int = 0  # calls queued within it
-    window: str = ""  # its label
-    span: float = 0.0  # the seconds it really covers
-    completed: int = 0  # calls completed within it (aht_seconds is their mean)
-    still_waiting_seconds: float = 0.0  # of exposure_seconds, the waits not over yet
+    arrivals_per_second: float
+    aht_seconds: float | None
+    reneged: int
+    exposure_seconds: float
+    settled: bool  # the window holds a whole window's worth of traffic
+    arrivals: int  # calls queued within it
+    window: str  # its label
+    span: float  # the seconds it really covers
+    completed: int  # calls completed within it (aht_seconds is their mean)
+    still_waiting_seconds: float  # of exposure_seconds, the waits not over yet
+
+    def __init__(
+        self,
+        arrivals_per_second: float = 0.0,
+        aht_seconds: float | None = None,
+        reneged: int = 0,
+        exposure_seconds: float = 0.0,
+        settled: bool = False,
+        arrivals: int = 0,
+        window: str = "",
+        span: float = 0.0,
+        completed: int = 0,
+        still_waiting_seconds: float = 0.0,
+    ) -> None:
+        self.arrivals_per_second = arrivals_per_second
+        self.aht_seconds = aht_seconds
+        self.reneged = reneged
+        self.exposure_seconds = exposure_seconds
+        self.settled = settled
+        self.arrivals = arrivals
+        self.window = window
+        self.span = span
+        self.completed = completed
+        self.still_waiting_seconds = still_waiting_seconds
 
 
-@dataclass(frozen=True, slots=True)
+_NO_FLOW = QueueFlow()
+
+
+@final
+@dataclass(init=False, slots=True)
 class QueueView:
     """Everything exposed about one queue at one instant.
 
@@ -94,10 +155,42 @@ class QueueView:
     predicted_service_level: float | None
     agents_required: int | None
     drain_eta_seconds: float | None
-    arrivals_per_second: float = 0.0  # over the Erlang window
-    aht_seconds: float | None = None  # over the Erlang window
-    flow: QueueFlow = QueueFlow()
-    agents_known: bool = True
+    arrivals_per_second: float  # over the Erlang window
+    aht_seconds: float | None  # over the Erlang window
+    flow: QueueFlow
+    agents_known: bool
+
+    def __init__(
+        self,
+        site: str,
+        queue: str,
+        calls_waiting: int,
+        oldest_wait_seconds: float,
+        agents: Mapping[str, int],
+        totals: Mapping[str, int],
+        windows: tuple[QueueWindow, ...],
+        predicted_service_level: float | None,
+        agents_required: int | None,
+        drain_eta_seconds: float | None,
+        arrivals_per_second: float = 0.0,
+        aht_seconds: float | None = None,
+        flow: QueueFlow = _NO_FLOW,
+        agents_known: bool = True,
+    ) -> None:
+        self.site = site
+        self.queue = queue
+        self.calls_waiting = calls_waiting
+        self.oldest_wait_seconds = oldest_wait_seconds
+        self.agents = agents
+        self.totals = totals
+        self.windows = windows
+        self.predicted_service_level = predicted_service_level
+        self.agents_required = agents_required
+        self.drain_eta_seconds = drain_eta_seconds
+        self.arrivals_per_second = arrivals_per_second
+        self.aht_seconds = aht_seconds
+        self.flow = flow
+        self.agents_known = agents_known
 
     @property
     def agents_serving(self) -> int:
@@ -114,7 +207,8 @@ class QueueView:
         return self.calls_waiting if self.agents["available"] == 0 else 0
 
 
-@dataclass(frozen=True, slots=True)
+@final
+@dataclass(init=False, slots=True)
 class QueueLoad:
     """What a maintenance baseline samples of a queue at one instant: its calls waiting, its
     agents and its traffic over the longest window, the values a :class:`QueueView` of the
@@ -126,6 +220,22 @@ class QueueLoad:
     agents: Mapping[str, int]
     flow: QueueFlow
     agents_known: bool
+
+    def __init__(
+        self,
+        site: str,
+        queue: str,
+        calls_waiting: int,
+        agents: Mapping[str, int],
+        flow: QueueFlow,
+        agents_known: bool,
+    ) -> None:
+        self.site = site
+        self.queue = queue
+        self.calls_waiting = calls_waiting
+        self.agents = agents
+        self.flow = flow
+        self.agents_known = agents_known
 
     @property
     def agents_serving(self) -> int:

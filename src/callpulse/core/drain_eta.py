@@ -15,23 +15,39 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import final
 
 from callpulse.core.maintenance_state import BacklogState
 from callpulse.core.queues import QueueView
 
 
-@dataclass(frozen=True)
+@final
+@dataclass(init=False)
 class DrainEta:
     """Seconds until a queue's backlog has drained: ``None`` unknown, ``math.inf`` never.
 
     ``low`` and ``high`` are the P10 and P90 (``None`` where no range is computed);
     ``maintenance`` names the window whose backlog it is, ``None`` for staffing as now.
+    One a queue at every scrape: a native class, read-only by contract, as the queue views
+    (see :mod:`callpulse.core.queues`).
     """
 
     seconds: float | None
-    low: float | None = None
-    high: float | None = None
-    maintenance: str | None = None
+    low: float | None
+    high: float | None
+    maintenance: str | None
+
+    def __init__(
+        self,
+        seconds: float | None,
+        low: float | None = None,
+        high: float | None = None,
+        maintenance: str | None = None,
+    ) -> None:
+        self.seconds = seconds
+        self.low = low
+        self.high = high
+        self.maintenance = maintenance
 
     @property
     def drains(self) -> bool:

@@ -398,12 +398,11 @@ def instrument(app: App, marks: Marks) -> None:
             marks.evaluation_spans.add(first, time.monotonic())
 
     app.runtime.consumer.evaluation_steps = timed_steps  # type: ignore[method-assign,assignment]
-    app.runtime.status.sample = timed(app.runtime.status.sample, marks.status_samples)  # type: ignore[method-assign]
-    # A sample on the sampler's own clock runs in steps too: each step one interval.
+    # A status sample runs in steps, in a task of its own: each step one interval.
     sample_steps = app.runtime.status.sample_in_steps
 
-    def timed_sample_steps() -> Generator[None, None, None]:
-        steps = sample_steps()
+    def timed_sample_steps(*args: Any) -> Generator[None, None, None]:
+        steps = sample_steps(*args)
         while True:
             start = time.monotonic()
             try:

@@ -137,7 +137,7 @@ def test_a_revoked_site_gets_no_flushed_events() -> None:
 @pytest.mark.skipif(
     build.compiled(), reason="compiled, the queue tracker's methods cannot be patched on it"
 )
-def test_the_status_sample_after_an_evaluation_reads_the_evaluations_queue_views() -> None:
+async def test_the_status_sample_after_an_evaluation_reads_the_evaluations_queue_views() -> None:
     app, _ = app_after_a_call_with_wrapup()
     reads = []
     views = app.runtime.pipeline.monitor.queues.views
@@ -149,8 +149,10 @@ def test_the_status_sample_after_an_evaluation_reads_the_evaluations_queue_views
     app.runtime.pipeline.monitor.queues.views = counted  # type: ignore[method-assign]
     app.runtime.pipeline.alerting.evaluate()
     app.runtime.sampler.due()  # as the alerting loop calls it, right after
+    await app.runtime.sampler.idle()
     assert len(reads) == 1  # one computation for both
     app.runtime.sampler.due()  # a second within 5 s takes no sample
+    await app.runtime.sampler.idle()
     [queue] = app.runtime.status.document()["queues"]
     assert queue["history"]["calls_waiting"] == [0.0]
 

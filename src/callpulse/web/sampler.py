@@ -6,8 +6,13 @@ import asyncio
 import math
 import time
 
+import structlog
+
+from callpulse.core.steps import Steps
 from callpulse.tasks import SLICE_SECONDS, cancel, in_slices
 from callpulse.web.status import StatusBoard
+
+log = structlog.get_logger("callpulse")
 
 SAMPLE_SECONDS = 5.0
 
@@ -24,6 +29,7 @@ class StatusSampler:
         self._follows = evaluation_interval <= SAMPLE_SECONDS
         self._sampled = -math.inf  # time.monotonic() of the last sample
         self._task: asyncio.Task[None] | None = None
+        self._sampling: asyncio.Task[None] | None = None  # a sample under way, in slices
 
     def start(self) -> None:
         """Start sampling on its own clock."""
@@ -32,20 +38,36 @@ class StatusSampler:
     async def stop(self) -> None:
         """Stop sampling."""
         await cancel(self._task)
+        await cancel(self._sampling)
+
+    async def idle(self) -> None:
+        """Wait until no sample is under way."""
+        if self._sampling is not None:
+            await asyncio.shield(self._sampling)
 
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(SAMPLE_SECONDS)
             if self._stale(2 * SAMPLE_SECONDS if self._follows else 0.0):
+                await self.idle()
                 await in_slices(self.status.sample_in_steps(), SLICE_SECONDS)
 
     def due(self, age: float = SAMPLE_SECONDS - 0.5) -> None:
         """Sample the status board if its last sample is ``age`` seconds old or older (about
-        5 s: right after an alert evaluation, it reads the queue views the evaluation
-        computed instead of computing them again on the event loop, half a second at 10k
-        queues)."""
-        if self._stale(age):
-            self.status.sample()
+        5 s): right after an alert evaluation, of the queue views it judged, rather than
+        computing them again (half a second at 10k queues); the sample is recorded in
+        slices, by a task of its own, with the batches applied between them."""
+        if (self._sampling is None or self._sampling.done()) and self._stale(age):
+            steps = self.status.sample_in_steps(self.status.kept_views())
+            self._sampling = asyncio.create_task(
+                self._record(steps), name="callpulse-status-sample"
+            )
+
+    async def _record(self, steps: Steps[None]) -> None:
+        try:
+            await in_slices(steps, SLICE_SECONDS)
+        except Exception:  # the page's history misses a sample; the daemon goes on
+            log.exception("status_sample_failed")
 
     def _stale(self, age: float) -> bool:
         """Whether the last sample is ``age`` seconds old or older; if so, the next is taken

@@ -25,7 +25,7 @@ from callpulse.core.maintenance_state import ForecastState
 from callpulse.core.monitor import Monitor
 from callpulse.core.queues import QueueView
 from callpulse.core.silence_view import silenced_by
-from callpulse.core.steps import Steps
+from callpulse.core.steps import Steps, finish
 from callpulse.core.timefmt import rfc3339
 from callpulse.web.page_context import PageContext
 from callpulse.web.status_document import (
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
 HISTORY = 60  # samples kept per queue for the sparklines
 _VIEWS_AT_A_TIME = 100  # queues read a step, as an alert evaluation reads them
+_SAMPLED_A_STEP = 1000  # queues whose sample is recorded a step
 
 
 class QueueHistory:
@@ -97,20 +98,21 @@ class StatusBoard:
         )
 
     def sample(self) -> None:
-        """Record each queue's calls waiting and short-window service level now (the views
-        an alert evaluation just kept; read at once when there are none)."""
-        self._add(self._monitor.queue_views())
+        """Record each queue's calls waiting and short-window service level now."""
+        finish(self.sample_in_steps())
 
-    def sample_in_steps(self) -> Steps[None]:
-        """:meth:`sample`, the queues read a hundred at a time when no views are kept (a
-        sample on the sampler's own clock: at 10k queues, a read at once would hold the
-        event loop for half a second)."""
-        self._add((yield from self._monitor.queue_views_in_steps(_VIEWS_AT_A_TIME)))
-
-    def _add(self, views: list[QueueView]) -> None:
+    def sample_in_steps(self, views: list[QueueView] | None = None) -> Steps[None]:
+        """:meth:`sample` in steps, of ``views`` (an alert evaluation's, taken as it ends)
+        or of the queues read now: a hundred a step when no evaluation's views are kept (at
+        10k queues a read at once holds the event loop for half a second), and then a
+        thousand queues recorded a step (at 50k, 0.2-0.3 s at once)."""
+        if views is None:
+            views = yield from self._monitor.queue_views_in_steps(_VIEWS_AT_A_TIME)
         seen = set()
         short = self._windows["short"]
-        for view in views:
+        for n, view in enumerate(views, 1):
+            if n % _SAMPLED_A_STEP == 0:
+                yield
             key = (view.site, view.queue)
             seen.add(key)
             history = self._history.get(key)
@@ -119,6 +121,11 @@ class StatusBoard:
             history.add(float(view.calls_waiting), _window(view.windows, short, "service_level"))
         for key in [k for k in self._history if k not in seen]:
             del self._history[key]
+
+    def kept_views(self) -> list[QueueView]:
+        """Every queue's view as the monitor keeps it now (right after an alert evaluation,
+        the views it judged: nothing is read)."""
+        return self._monitor.queue_views()
 
     def document(self) -> StatusDocument:
         """The whole status, JSON-ready (no infinities: a drain that never ends is null with

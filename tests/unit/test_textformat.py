@@ -181,6 +181,12 @@ def test_numbers_are_written_as_go_writes_them(value: float) -> None:
     assert go_float(value) == floatToGoString(value)
 
 
+def test_small_counts_written_from_the_table_are_written_as_go_writes_them() -> None:
+    for whole in range(-3, 1100):  # the table holds 0 to 1023
+        assert go_float(float(whole)) == floatToGoString(float(whole)), whole
+        assert go_float(whole) == floatToGoString(whole), whole
+
+
 def test_a_row_family_reads_as_the_families_prometheus_client_builds() -> None:
     rows = [(("lon1", "billing"), 3.0), (("nyc1", "sales"), 0.0)]
     for kind, built in [

@@ -36,10 +36,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from callpulse.adapters.base import V1, AdapterError, batch_read, v1
+from callpulse.adapters.base import V1, AdapterError, Unreadable, batch_read, v1
 from callpulse.adapters.bounds import Budget, Ignored, shown
 from callpulse.adapters.connect_contacts import ContactStreams
-from callpulse.adapters.connect_documents import Unreadable, documents
+from callpulse.adapters.connect_documents import documents
 from callpulse.adapters.connect_fields import (
     FORMAT,
     as_object,

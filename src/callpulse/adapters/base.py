@@ -8,6 +8,7 @@ import heapq
 import json
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from callpulse.core.event_checks import make
@@ -26,6 +27,18 @@ class AdapterError(DecodeError):
 
     def __init__(self, fmt: str, message: str) -> None:
         super().__init__(f"invalid_{fmt}", message)
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A document, or an entry of one, that could not be read: the detail of the
+    AdapterError it stands for, for the adapter to reject only itself.
+
+    The detail, not the error: an error kept past its ``except`` holds, through its
+    traceback, the frames that kept it, and those frames hold it, so a refused record's
+    bytes would wait in that cycle for the collector."""
+
+    detail: str
 
 
 class PartlyReadError(AdapterError):

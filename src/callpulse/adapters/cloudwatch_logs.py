@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from callpulse.adapters.base import LAST_INSTANT, AdapterError
+from callpulse.adapters.base import LAST_INSTANT, AdapterError, Unreadable
 from callpulse.adapters.bounds import shown
 
 # PutLogEvents takes at most 10,000 events in a batch, and a subscription delivers no
@@ -41,9 +41,9 @@ def is_envelope(doc: dict[str, Any]) -> bool:
     return "messageType" in doc and "logEvents" in doc
 
 
-def log_events(fmt: str, doc: dict[str, Any]) -> list[LogEvent | AdapterError]:
-    """The log events of a ``DATA_MESSAGE`` (none for a ``CONTROL_MESSAGE``), each, or the
-    error that keeps it from being read, in order. Raises AdapterError for a document that
+def log_events(fmt: str, doc: dict[str, Any]) -> list[LogEvent | Unreadable]:
+    """The log events of a ``DATA_MESSAGE`` (none for a ``CONTROL_MESSAGE``), each, or why
+    it cannot be read, in order. Raises AdapterError for a document that
     is not a subscription's at all, or that holds more than :data:`MAX_LOG_EVENTS`."""
     kind = doc.get("messageType")
     if kind == CONTROL:
@@ -61,12 +61,12 @@ def log_events(fmt: str, doc: dict[str, Any]) -> list[LogEvent | AdapterError]:
     return [_event(fmt, f"logEvents[{i}]", item) for i, item in enumerate(items)]
 
 
-def _event(fmt: str, where: str, item: Any) -> LogEvent | AdapterError:
+def _event(fmt: str, where: str, item: Any) -> LogEvent | Unreadable:
     if not isinstance(item, dict):
-        return AdapterError(fmt, f"{where} must be an object, got {shown(item)}")
+        return Unreadable(f"{where} must be an object, got {shown(item)}")
     message = item.get("message")
     if not isinstance(message, str) or not message:
-        return AdapterError(fmt, f"{where}.message must be text, got {shown(message)}")
+        return Unreadable(f"{where}.message must be text, got {shown(message)}")
     stamp = item.get("timestamp")
     if isinstance(stamp, bool) or not isinstance(stamp, int | float):
         return LogEvent(where, message, None)

@@ -10,27 +10,15 @@ only itself.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
 from typing import Any
 
-from callpulse.adapters.base import AdapterError, parse_json
+from callpulse.adapters.base import AdapterError, Unreadable, parse_json
 from callpulse.adapters.bounds import shown
 from callpulse.adapters.connect_fields import FORMAT
 from callpulse.core.documents import split
 from callpulse.core.ingest import MAX_DEPTH, too_deep
 
 MAX_DOCUMENTS = 10_000  # in one record (a Firehose object, a Kinesis batch)
-
-
-@dataclass(frozen=True, slots=True)
-class Unreadable:
-    """A document that could not be read: the detail of the AdapterError it stands for.
-
-    The detail, not the error: an error kept past its ``except`` holds, through its
-    traceback, the frames that kept it, and those frames hold it, so a refused record's
-    bytes would wait in that cycle for the collector."""
-
-    detail: str
 
 
 Document = tuple[str, dict[str, Any] | Unreadable]  # where it is, and it or why not

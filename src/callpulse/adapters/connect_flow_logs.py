@@ -31,9 +31,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from callpulse.adapters.base import V1, AdapterError, batch_read, parse_json, v1
+from callpulse.adapters.base import V1, AdapterError, Unreadable, batch_read, parse_json, v1
 from callpulse.adapters.bounds import MAX_NAME, Ignored, checked_name, shown
-from callpulse.adapters.cloudwatch_logs import LogEvent, is_envelope, log_events
+from callpulse.adapters.cloudwatch_logs import is_envelope, log_events
 from callpulse.adapters.connect_fields import as_time, get
 from callpulse.core.ingest import DecodeError
 
@@ -115,18 +115,19 @@ class ConnectFlowLogs:
         events: list[V1] = []
         failed: list[str] = []
         for item in found:
+            if isinstance(item, Unreadable):
+                failed.append(f"a log event: {item.detail}")
+                continue
             try:
-                if isinstance(item, AdapterError):
-                    raise item
                 entry = parse_json(FORMAT, item.message, "a flow log entry (a JSON object)")
                 if not isinstance(entry, dict):
                     raise AdapterError(FORMAT, f"expected a JSON object, got {shown(entry)}")
                 key = item.message.encode("utf-8", "surrogatepass")
                 events += self._entry(key, entry, item.timestamp)
             except DecodeError as exc:  # an AdapterError, or an event it could not make
-                failed.append(f"{_where(item)}: {exc.detail}")
+                failed.append(f"{item.where}: {exc.detail}")
             except (ValueError, ArithmeticError, TypeError, KeyError, IndexError) as exc:
-                failed.append(f"{_where(item)}: {type(exc).__name__}: {exc}")
+                failed.append(f"{item.where}: {type(exc).__name__}: {exc}")
         return batch_read(FORMAT, events, failed, len(found), "log events", _FAILURES_SHOWN)
 
     def flush(self, now: float) -> list[V1]:
@@ -173,10 +174,6 @@ class ConnectFlowLogs:
         node = get(entry, "Identifier")
         return [v1(key, 0, "ivr.input_error", when, self.options.site, **session,
                    node=_node(node), kind=error)]  # fmt: skip
-
-
-def _where(item: LogEvent | AdapterError) -> str:
-    return item.where if isinstance(item, LogEvent) else "a log event"
 
 
 def _text(value: Any, what: str) -> str:

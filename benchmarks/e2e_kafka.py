@@ -187,6 +187,7 @@ async def consume(
     bootstrap: str, topic: str, expected: int, measure_latency: bool, inline_scrape: bool = False
 ) -> dict[str, Any]:
     from callpulse.heap import FrozenHeap
+    from callpulse.tasks import cancel
     from callpulse.web.forked import ForkedRenderer
 
     pipeline = Pipeline(bootstrap, topic, f"bench-{uuid.uuid4().hex[:8]}")
@@ -230,7 +231,7 @@ async def consume(
         if scraping is not None:
             await scraping
         await source.stop()
-        heap_task.cancel()
+        await cancel(heap_task)
         heap.release()
         pauses.stop()
     series = sum(1 for _ in registry.collect() for _ in _.samples)

@@ -4,6 +4,7 @@ plain one's bytes."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import time
@@ -102,3 +103,20 @@ async def test_the_status_document_is_rendered_in_the_child_and_compressed_there
     assert gzip.decompress(zipped.body) == plain.body
     assert json.loads(plain.body) == json.loads(json.dumps(status.document()))
     assert [q["queue"] for q in json.loads(plain.body)["queues"]] == ["billing", "sales"]
+
+
+async def test_status_requests_that_come_while_it_renders_share_the_render() -> None:
+    status = board()
+    renderer = ForkedRenderer(CollectorRegistry(), timeout=5.0)
+    document = routes(renderer, lambda: (True, "ok"), None, status)["/api/v1/status"]  # type: ignore[arg-type]
+    plain = Request("GET", "/api/v1/status", "", {})
+    zipped = Request("GET", "/api/v1/status", "", {"accept-encoding": "gzip"})
+
+    answers = await asyncio.gather(*(document(r) for r in (plain, zipped, plain, zipped, plain)))
+
+    assert renderer.forked == 2  # one plain, one gzipped, for the five
+    assert len({a.body for a in answers}) == 2
+    assert all(gzip.decompress(a.body) == answers[0].body for a in answers[1::2])
+    later = await document(plain)  # a render that has ended is not served again
+    assert renderer.forked == 3
+    assert later.body == answers[0].body

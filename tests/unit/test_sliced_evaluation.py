@@ -142,6 +142,8 @@ async def test_a_site_revoked_during_the_read_is_not_kept_in_the_views(monkeypat
     await other
     sites = {v.site for v in monitor.queue_views()}
     assert sites == {"site1", "site2"}  # not exported beside its new owner's
+    # Nor judged: its alerts are its new owner's.
+    assert {dict(labels)["site"] for _, labels, _, _ in judged(runtime)} == {"site1", "site2"}
 
 
 @pytest.mark.parametrize(
@@ -226,3 +228,16 @@ async def test_the_sample_after_an_evaluation_is_recorded_in_slices_of_its_views
     assert len(waiting) == 1501
     assert waiting.pop(("site9", "new-queue")) == []
     assert set(map(tuple, waiting.values())) == {(1.0,)}
+
+
+async def test_an_evaluation_that_ends_after_the_sampler_stopped_starts_no_sample() -> None:
+    # At shutdown the sampler stops before alerting does: a sample started then would be
+    # a task nobody waits for.
+    runtime = daemon(10)
+    await runtime.consumer.evaluate_in_slices()
+    await runtime.sampler.stop()
+    runtime.sampler.due()
+    await runtime.sampler.idle()
+    queues = runtime.status.document()["queues"]
+    assert len(queues) == 10
+    assert all(q["history"]["calls_waiting"] == [] for q in queues)

@@ -360,7 +360,8 @@ class Monitor:
 
     def queue_views_in_steps(self, at_a_time: int) -> Steps[list[QueueView]]:
         """:meth:`queue_views`, read ``at_a_time`` queues a step (:meth:`queue_views_of`)
-        and then kept (:meth:`keep_queue_views`); at once when they are kept already."""
+        and then kept (:meth:`keep_queue_views`: those of a queue dropped meanwhile left
+        out); at once when they are kept already."""
         memo = self._views
         if memo is not None and memo[0] == self._changes:
             return memo[1]
@@ -370,7 +371,7 @@ class Monitor:
             views += self.queues.views_of(keys[start : start + at_a_time])
             yield
         self.keep_queue_views(views)
-        return views
+        return self.queue_views()
 
     def queue_keys(self) -> list[tuple[str, str]]:
         """Every (site, queue) tracked now: what :meth:`queue_views_of` reads in slices."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -81,9 +82,13 @@ def routes(
         body = json.dumps({"status": "success", "data": {"alerts": alerting.describe()}})
         return Response(body=body.encode(), content_type="application/json")
 
+    # A render under way, plain and gzipped: the requests that come meanwhile share it.
+    rendering: dict[bool, asyncio.Future[bytes]] = {}
+
     async def status_document(request: Request) -> Response:
         # At 10k queues the document is half a second of Python and 4.5 MB, asked for every
-        # 5 s by each open page: rendered and compressed in the child, as a scrape is.
+        # 5 s by each open page: rendered and compressed in the child, as a scrape is, and
+        # once for however many pages ask while it renders (they queue behind scrapes).
         headers = {"Vary": "Accept-Encoding"}
         gzip = accepts_gzip(request.headers.get("accept-encoding", ""))
         if gzip:
@@ -93,8 +98,14 @@ def routes(
             body = json.dumps(status.document()).encode()
             return compressed(body) if gzip else body
 
+        shared = rendering.get(gzip)
+        if shared is None or shared.done():
+            shared = rendering[gzip] = asyncio.ensure_future(
+                renderer.in_child(render, "/api/v1/status")
+            )
         try:
-            body = await renderer.in_child(render, "/api/v1/status")
+            # Shielded: one client going away does not cancel the others' render.
+            body = await asyncio.shield(shared)
         except RenderGivenUpError as exc:
             return Response(503, f"{exc}\n".encode())
         return Response(body=body, content_type="application/json", headers=headers)

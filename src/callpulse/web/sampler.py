@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import Callable
 
 import structlog
 
+from callpulse.core.queues import QueueView
 from callpulse.core.steps import Steps
 from callpulse.tasks import SLICE_SECONDS, cancel, in_slices
 from callpulse.web.status import StatusBoard
@@ -30,13 +32,15 @@ class StatusSampler:
         self._sampled = -math.inf  # time.monotonic() of the last sample
         self._task: asyncio.Task[None] | None = None
         self._sampling: asyncio.Task[None] | None = None  # a sample under way, in slices
+        self._stopped = False
 
     def start(self) -> None:
         """Start sampling on its own clock."""
         self._task = asyncio.create_task(self._run(), name="callpulse-status")
 
     async def stop(self) -> None:
-        """Stop sampling."""
+        """Stop sampling (an evaluation that ends after it starts none)."""
+        self._stopped = True
         await cancel(self._task)
         await cancel(self._sampling)
 
@@ -48,17 +52,22 @@ class StatusSampler:
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(SAMPLE_SECONDS)
-            if self._stale(2 * SAMPLE_SECONDS if self._follows else 0.0):
-                await self.idle()
-                await in_slices(self.status.sample_in_steps(), SLICE_SECONDS)
+            self._start(2 * SAMPLE_SECONDS if self._follows else 0.0, None)
+            await self.idle()
 
     def due(self, age: float = SAMPLE_SECONDS - 0.5) -> None:
         """Sample the status board if its last sample is ``age`` seconds old or older (about
         5 s): right after an alert evaluation, of the queue views it judged, rather than
         computing them again (half a second at 10k queues); the sample is recorded in
         slices, by a task of its own, with the batches applied between them."""
-        if (self._sampling is None or self._sampling.done()) and self._stale(age):
-            steps = self.status.sample_in_steps(self.status.kept_views())
+        self._start(age, self.status.kept_views)
+
+    def _start(self, age: float, views: Callable[[], list[QueueView]] | None) -> None:
+        """Start a sample of ``views()`` (None: of the queues read in steps) if none is
+        under way and the last is ``age`` seconds old or older."""
+        idle = self._sampling is None or self._sampling.done()
+        if not self._stopped and idle and self._stale(age):
+            steps = self.status.sample_in_steps(None if views is None else views())
             self._sampling = asyncio.create_task(
                 self._record(steps), name="callpulse-status-sample"
             )

@@ -91,9 +91,9 @@ async def test_batches_are_applied_between_the_slices_and_the_read_keeps_its_que
 def test_views_of_skips_a_queue_released_meanwhile() -> None:
     runtime = daemon()
     monitor = runtime.pipeline.monitor
-    keys = monitor.queue_keys()
+    keys = monitor.queues.keys()
     assert len(keys) == QUEUES
-    views = monitor.queue_views_of([*keys[:2], ("nowhere", "gone")])
+    views = monitor.queues.views_of([*keys[:2], ("nowhere", "gone")])
     assert [(v.site, v.queue) for v in views] == keys[:2]
 
 

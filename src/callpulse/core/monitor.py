@@ -359,9 +359,10 @@ class Monitor:
         return views
 
     def queue_views_in_steps(self, at_a_time: int) -> Steps[list[QueueView]]:
-        """:meth:`queue_views`, read ``at_a_time`` queues a step (:meth:`queue_views_of`)
-        and then kept (:meth:`keep_queue_views`: those of a queue dropped meanwhile left
-        out); at once when they are kept already."""
+        """:meth:`queue_views`, read ``at_a_time`` queues a step, the events applied between
+        the steps (a queue dropped meanwhile is skipped), and then kept
+        (:meth:`keep_queue_views`: those of a queue dropped since left out); at once when
+        they are kept already."""
         memo = self._views
         if memo is not None and memo[0] == self._changes:
             return memo[1]
@@ -373,18 +374,10 @@ class Monitor:
         self.keep_queue_views(views)
         return self.queue_views()
 
-    def queue_keys(self) -> list[tuple[str, str]]:
-        """Every (site, queue) tracked now: what :meth:`queue_views_of` reads in slices."""
-        return self.queues.keys()
-
-    def queue_views_of(self, keys: Iterable[tuple[str, str]]) -> list[QueueView]:
-        """The views of those of ``keys`` still tracked, at :attr:`now`: one slice of a read
-        of every queue that lets events in between its slices."""
-        return self.queues.views_of(keys)
-
     def keep_queue_views(self, views: list[QueueView]) -> None:
-        """Take ``views``, read in slices (:meth:`queue_views_of`) up to now, as the current
-        state's: :meth:`queue_views` returns them until the next event, tick or release.
+        """Take ``views``, read in slices (:meth:`queue_views_in_steps`) up to now, as the
+        current state's: :meth:`queue_views` returns them until the next event, tick or
+        release.
 
         The slices were read at the moments between the batches applied since the first,
         so a view can be that much older than :attr:`now` (under a second at 10k queues):

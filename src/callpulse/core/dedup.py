@@ -5,11 +5,13 @@ from __future__ import annotations
 from array import array
 from collections import deque
 
-_MIN_SLOTS = 1024  # a power of two
+_MIN_SLOTS = 64  # a shard's smallest table, a power of two
+_SHARD_BITS = 6
+_SHARDS = 1 << _SHARD_BITS  # tables, each resized on its own (a hash's low bits pick it)
 _LOW = 0xFFFF_FFFF
 _LOOK_BACK = 4  # lists looked at for an event's bucket, newest first
 MAX_CAPACITY = 2**30
-"""The most ids a :class:`RecentIds` keeps: its table then has 2**31 slots (16 GiB)."""
+"""The most ids a :class:`RecentIds` keeps: its tables then have 2**31 slots (16 GiB)."""
 
 
 class RecentIds:
@@ -20,27 +22,34 @@ class RecentIds:
     forgotten early and :attr:`evicted` counts the ids lost that way: a duplicate of one of
     them would then count twice, which is the price of bounded memory.
 
-    The hashes are held in an open-addressing table of 64-bit slots (linear probing, a
+    The hashes are held in open-addressing tables of 64-bit slots (linear probing, a
     removal shifting back the entries after it, so that no tombstone is left), a quarter to
     half full; a bucket's list keeps the low 32 bits of each (all that is needed to find it
     again, see :meth:`_remove`): 20 to 36 bytes an id (40 MiB at the default capacity of 2M
     ids), where a dict of ints took about 150 (its entry, an int object per hash and per bucket).
-    The table doubles as ids come and shrinks to a quarter once under an eighth full, so
-    what a burst took is given back. Each resize re-inserts every id at once: about 0.2 s
-    to grow to 4M slots, up to a second when an expiry forgets 2M ids (pure Python).
+    A table doubles as ids come and shrinks to a quarter once under an eighth full, so
+    what a burst took is given back. A resize re-inserts every id of its table at once, so
+    the ids are spread over :data:`_SHARDS` tables by the low bits of their hashes, each
+    resized on its own: one table of 2M ids held the event loop 240 ms as it doubled
+    (compiled), one of 64 holds it under 5.
     """
 
-    __slots__ = ("_buckets", "_capacity", "_count", "_horizon", "_mask", "_table", "evicted")
+    __slots__ = (
+        "_buckets", "_capacity", "_count", "_counts", "_horizon", "_masks", "_tables", "evicted",
+    )  # fmt: skip
 
     def __init__(self, horizon: int, capacity: int) -> None:
         if not 0 < capacity <= MAX_CAPACITY:
-            # More would grow the table past 2**32 slots, where the low half of a hash no
-            # longer holds its slot (see _remove).
+            # More would grow the tables past 2**32 slots, and a table past 2**26 (twice its
+            # share of them), where the low half of a hash no longer holds its table and slot
+            # (see _remove). Event ids' hashes are salted per process: a table holds its
+            # share give or take a fraction of a percent.
             raise ValueError(f"capacity must be 1..{MAX_CAPACITY}, not {capacity}")
         self._horizon = horizon
         self._capacity = capacity
-        self._table = _empty(_MIN_SLOTS)
-        self._mask = _MIN_SLOTS - 1
+        self._tables = [_empty(_MIN_SLOTS) for _ in range(_SHARDS)]
+        self._masks = [_MIN_SLOTS - 1] * _SHARDS
+        self._counts = [0] * _SHARDS
         self._count = 0
         # Each bucket's ids (the low half of their hashes) in an array of C unsigned ints, 4
         # bytes wherever CPython runs: the garbage collector does not walk it (millions of
@@ -58,8 +67,8 @@ class RecentIds:
 
     @property
     def slots(self) -> int:
-        """The table's size in ids (8 bytes each)."""
-        return len(self._table)
+        """The tables' size in ids (8 bytes each)."""
+        return sum(len(table) for table in self._tables)
 
     def add(self, event_id: str, bucket: int) -> bool:
         """Record ``event_id`` at ``bucket``; return False if it was already recorded."""
@@ -68,8 +77,9 @@ class RecentIds:
     def add_hash(self, key: int, bucket: int) -> bool:
         """:meth:`add` of an id already hashed to ``key``."""
         key = key or 1  # 0 marks a free slot: an id hashed to 0 is taken as hashed to 1
-        table, mask = self._table, self._mask
-        slot = key & mask
+        shard = key & (_SHARDS - 1)
+        table, mask = self._tables[shard], self._masks[shard]
+        slot = (key >> _SHARD_BITS) & mask
         while True:
             held = table[slot]
             if held == 0:
@@ -79,6 +89,9 @@ class RecentIds:
             slot = (slot + 1) & mask
         table[slot] = key
         self._count += 1
+        counts = self._counts
+        held_here = counts[shard] + 1
+        counts[shard] = held_here
         buckets = self._buckets
         # Events mostly arrive in time order, so the newest list is nearly always the one.
         # Partitions read in turn interleave the buckets either side of a boundary: the
@@ -94,8 +107,10 @@ class RecentIds:
             buckets.append((bucket, array("I", (key & _LOW,))))
         if self._count > self._capacity:
             self._drop_oldest()
-        if 2 * self._count > len(table):
-            self._resize(2 * len(table))
+        # The count before an eviction above (which resizes no table): at capacity a table
+        # may double a little early, and an expiry gives the room back.
+        if 2 * held_here > len(table):
+            self._resize(shard, 2 * len(table))
         return True
 
     def expire(self, head: int) -> None:
@@ -104,9 +119,10 @@ class RecentIds:
         buckets = self._buckets
         while buckets and buckets[0][0] < oldest_kept:
             self._forget(buckets.popleft()[1])
-        size = len(self._table)
-        if size > _MIN_SLOTS and 8 * self._count < size:
-            self._resize(max(_MIN_SLOTS, size // 4))
+        for shard, table in enumerate(self._tables):
+            size = len(table)
+            if size > _MIN_SLOTS and 8 * self._counts[shard] < size:
+                self._resize(shard, max(_MIN_SLOTS, size // 4))
 
     def _drop_oldest(self) -> None:
         while self._count > self._capacity and self._buckets:
@@ -118,14 +134,16 @@ class RecentIds:
         return len(lows)
 
     def _remove(self, low: int) -> None:
-        """Take out a hash whose low 32 bits are ``low``. Its home slot is in them (the table
-        has fewer than 2**32 slots), so the first such hash of the run from there is found.
+        """Take out a hash whose low 32 bits are ``low``. Its table and home slot are in them
+        (a table has fewer than 2**26 slots), so the first such hash of the run from there is
+        found.
         Two hashes alike in their low half (at 2M ids, one id in about 2,000 has such a
         twin) are taken out in either order: each bucket's list takes out one hash for each
         id it added, so every hash still leaves, one twin a little early (a duplicate of it
         would count again) and the other as late."""
-        table, mask = self._table, self._mask
-        slot = low & mask
+        shard = low & (_SHARDS - 1)
+        table, mask = self._tables[shard], self._masks[shard]
+        slot = (low >> _SHARD_BITS) & mask
         while True:
             held = table[slot]
             if held == 0:
@@ -141,20 +159,21 @@ class RecentIds:
             held = table[slot]
             if held == 0:
                 break
-            home = held & mask
+            home = (held >> _SHARD_BITS) & mask
             if (home <= free < slot) if home <= slot else (free >= home or free < slot):
                 table[free] = held
                 free = slot
         table[free] = 0
         self._count -= 1
+        self._counts[shard] -= 1
 
-    def _resize(self, size: int) -> None:
-        old = self._table
-        self._table = table = _empty(size)
-        self._mask = mask = size - 1
+    def _resize(self, shard: int, size: int) -> None:
+        old = self._tables[shard]
+        self._tables[shard] = table = _empty(size)
+        self._masks[shard] = mask = size - 1
         for key in old:
             if key:
-                slot = key & mask
+                slot = (key >> _SHARD_BITS) & mask
                 while table[slot]:
                     slot = (slot + 1) & mask
                 table[slot] = key

@@ -29,8 +29,6 @@ from callpulse.tasks import SLICE_SECONDS, cancel, in_slices
 log = structlog.get_logger("callpulse")
 
 _RETRY_MIN, _RETRY_MAX = 0.5, 30.0
-# How many queues an evaluation reads between two looks at the time (see SLICE_SECONDS).
-_VIEWS_AT_A_TIME = 100
 
 
 class Consumer:
@@ -185,7 +183,7 @@ class Consumer:
         on them. What reads the queues right after (the status sample) reads the views it
         judged, rather than reading every queue again at once."""
         monitor = self.pipeline.monitor
-        views = yield from monitor.queue_views_in_steps(_VIEWS_AT_A_TIME)
+        views = yield from monitor.queue_views_in_steps()
         steps = self.pipeline.evaluate_in_steps(self._evaluation_time(), views)
         notifications = yield from steps
         monitor.keep_queue_views(views)

@@ -78,6 +78,10 @@ class Outcome(Enum):
 ERLANG_WINDOW = 300.0
 """Seconds of arrivals and handle times the Erlang estimates read, unless configured."""
 
+VIEWS_A_STEP = 100
+"""Queues :meth:`Monitor.queue_views_in_steps` reads a step unless told: a few milliseconds,
+so that an alert evaluation's or the status page's read lets ingest run between steps."""
+
 
 @dataclass(frozen=True)
 class MonitorConfig:
@@ -358,7 +362,7 @@ class Monitor:
         self._views = (self._changes, views)
         return views
 
-    def queue_views_in_steps(self, at_a_time: int) -> Steps[list[QueueView]]:
+    def queue_views_in_steps(self, at_a_time: int = VIEWS_A_STEP) -> Steps[list[QueueView]]:
         """:meth:`queue_views`, read ``at_a_time`` queues a step, the events applied between
         the steps (a queue dropped meanwhile is skipped), and then kept
         (:meth:`keep_queue_views`: those of a queue dropped since left out); at once when

@@ -49,7 +49,6 @@ if TYPE_CHECKING:
     from callpulse.sinks.silence_reader import SilencesView
 
 HISTORY = 60  # samples kept per queue for the sparklines
-_VIEWS_AT_A_TIME = 100  # queues read a step, as an alert evaluation reads them
 _SAMPLED_A_STEP = 1000  # queues whose sample is recorded a step
 
 
@@ -107,7 +106,7 @@ class StatusBoard:
         10k queues a read at once holds the event loop for half a second), and then a
         thousand queues recorded a step (at 50k, 0.2-0.3 s at once)."""
         if views is None:
-            views = yield from self._monitor.queue_views_in_steps(_VIEWS_AT_A_TIME)
+            views = yield from self._monitor.queue_views_in_steps()
         seen = set()
         short = self._windows["short"]
         for n, view in enumerate(views, 1):

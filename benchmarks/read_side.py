@@ -13,7 +13,11 @@ clock (which drops the monitor's memo of the queues' views, as the daemon's 1 s 
 - ``evaluation``: ``Pipeline.evaluate``, one alert evaluation, the views included;
 - ``collect``: ``readings.collect`` of every family (what a scrape renders), the views
   included;
-- ``collect_after_views``: the same with the views already read (what it adds to them).
+- ``collect_after_views``: the same with the views already read (what it adds to them);
+- ``body``: the /metrics body as the daemon's render child writes it in the text format
+  (``web.textformat``, the daemon's collector: every family collected and written), the
+  views included, uncompressed, with the garbage collector off as in the child;
+- ``gzip``: that body compressed as the child compresses it.
 
 No event loop, HTTP or Kafka: ``benchmarks.scale`` measures the daemon around these. One JSON
 line on stdout (milliseconds: median, min, max); the build (compiled or pure) is in it, so
@@ -34,15 +38,21 @@ from typing import Any
 from benchmarks.scale import Traffic, settings_for
 
 
-def timed(repeats: int, before: Callable[[], None], call: Callable[[], object]) -> dict[str, float]:
-    """Milliseconds of ``call``, ``repeats`` times, each after ``before`` (not timed)."""
+def timed(
+    repeats: int, before: Callable[[], None], call: Callable[[], object], collector: bool = True
+) -> dict[str, float]:
+    """Milliseconds of ``call``, ``repeats`` times, each after ``before`` (not timed); with
+    the garbage collector off unless ``collector``."""
     took = []
     for _ in range(repeats):
         before()
         gc.collect()
+        if not collector:
+            gc.disable()
         began = time.perf_counter()
         call()
         took.append((time.perf_counter() - began) * 1000)
+        gc.enable()
     return {
         "median": round(statistics.median(took), 1),
         "min": round(min(took), 1),
@@ -58,10 +68,16 @@ def main() -> int:
     p.add_argument("--fill-batch", type=int, default=5000)
     args = p.parse_args()
 
+    from prometheus_client import exposition
+
     from callpulse import build, logs, pipeline
     from callpulse.core import readings
     from callpulse.core.clock import WALL_TIME
     from callpulse.heap import FrozenHeap
+    from callpulse.protocols import DeadLetterStats
+    from callpulse.web.compression import compressed
+    from callpulse.web.exposition import CallpulseCollector, SourceMetrics, build_registry
+    from callpulse.web.textformat import fast_encoder
 
     logs.configure("error", "json")
     settings = settings_for(args.queues, args.sites, [])
@@ -85,6 +101,15 @@ def main() -> int:
         tick()
         monitor.queue_views()
 
+    registry = build_registry(
+        CallpulseCollector(
+            parts.ingest,
+            SourceMetrics(lag=dict, dead_letters=DeadLetterStats(0, 0)),
+            ready=lambda: True,
+        )
+    )
+    write = fast_encoder(exposition.generate_latest)
+    body = write(registry)
     parts.evaluate(time.time())  # the first evaluation samples baselines it then keeps
     # As the daemon does (callpulse.heap): the filled state out of the full collections.
     heap = FrozenHeap()
@@ -100,6 +125,10 @@ def main() -> int:
         "collect_after_views_ms": timed(
             args.repeats, tick_and_read, lambda: readings.collect(monitor)
         ),
+        # As the render child writes it: with the collector off (callpulse.web.forked).
+        "body_ms": timed(args.repeats, tick, lambda: write(registry), collector=False),
+        "body_mb": round(len(body) / 1e6, 1),
+        "gzip_ms": timed(args.repeats, lambda: None, lambda: compressed(body)),
     }
     print(json.dumps(result), flush=True)
     heap.release()

@@ -23,17 +23,19 @@ from prometheus_client.core import (
     SummaryMetricFamily,
 )
 from prometheus_client.metrics_core import Metric
-from prometheus_client.registry import Collector
+from prometheus_client.registry import Collector, CollectorRegistry
 from prometheus_client.samples import Exemplar
 from prometheus_client.utils import floatToGoString
 
-from callpulse.core.ingest import Ingest
+from callpulse.core.ingest import Ingest, RawRecord
 from callpulse.core.monitor import Monitor, MonitorConfig
 from callpulse.protocols import DeadLetterStats
 from callpulse.simulation import scenario as scenarios
 from callpulse.simulation.model import ContactCenter
 from callpulse.web.exposition import CallpulseCollector, SourceMetrics, build_registry
 from callpulse.web.textformat import RowFamily, fast_encoder, go_float
+
+from .events import raw
 
 # What Prometheus sends (3.x: OpenMetrics first; 2.x: the text format first) and what a
 # browser or curl sends.
@@ -63,21 +65,34 @@ def both(accept: str, registry: Collector) -> tuple[bytes, bytes]:
     return fast_encoder(library)(registry), library(registry)
 
 
-def daemon_registry() -> Fixed:
-    """The daemon's registry after 20 simulated minutes of a normal day, collected once."""
+def daemon_collector() -> CallpulseCollector:
+    """The daemon's collector after 20 simulated minutes of a normal day, and a few calls
+    to queues whose names the label values must escape."""
     start = time.time() - 1200
     ingest = Ingest(Monitor(MonitorConfig(), now=start))
     center = ContactCenter(scenarios.load("normal-day"), start)
     for minute in range(1, 21):
         ingest.monitor.tick(start + minute * 60)
         ingest.process(center.records(start + minute * 60))
-    collector = CallpulseCollector(
+    for n, queue in enumerate(['say "hi"', "back\\slash", "é ☎"]):
+        call = f"escaped-{n}"
+        ingest.process(
+            [
+                RawRecord(raw("call.queued", start + 1190, call_id=call, queue=queue)),
+                RawRecord(raw("call.answered", start + 1195, call_id=call, queue=queue)),
+            ]
+        )
+    return CallpulseCollector(
         ingest,
         SourceMetrics(lag=lambda: {("events", 0): 3}, dead_letters=DeadLetterStats(2, 0)),
         ready=lambda: True,
         wall_clock=lambda: start + 1200,
     )
-    return Fixed(build_registry(collector).collect())
+
+
+def daemon_registry() -> Fixed:
+    """The daemon's registry, collected once."""
+    return Fixed(build_registry(daemon_collector()).collect())
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +107,33 @@ def test_the_daemons_registry_is_written_byte_for_byte_as_the_library_writes_it(
     ours, library = both(accept, registry)
     assert len(library.splitlines()) > 500  # a registry worth comparing
     assert ours == library
+
+
+@pytest.mark.parametrize("accept", PROMETHEUS_ACCEPTS)
+def test_the_kpi_lines_written_as_read_are_the_lines_the_library_writes_of_their_values(
+    accept: str,
+) -> None:
+    # Collected for this writer, the KPI families come as lines written as each value is
+    # read; collected for the library's, as values. The collect's own duration differs.
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(daemon_collector())
+    ours, library = both(accept, registry)
+
+    def timeless(body: bytes) -> list[bytes]:
+        return [line for line in body.splitlines() if b"collect_duration_seconds " not in line]
+
+    assert len(library.splitlines()) > 500
+    assert b'queue="say \\"hi\\""' in library
+    assert b'queue="back\\\\slash"' in library
+    assert timeless(ours) == timeless(library)
+
+
+def test_lines_are_only_written_for_this_writer() -> None:
+    families = list(daemon_collector().collect())
+    rows = [f for f in families if isinstance(f, RowFamily)]
+    assert rows
+    assert all(f.lines is None for f in rows)
+    assert any(f.rows for f in rows)
 
 
 def crafted() -> Fixed:

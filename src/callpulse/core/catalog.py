@@ -39,10 +39,13 @@ class Family:
 
 @dataclass
 class Samples:
-    """A family and its samples: (label values in the family's order, value)."""
+    """A family and its samples: (label values in the family's order, value); or, where
+    they were read for a scrape's writer (:func:`callpulse.core.readings.collect` with
+    ``lines``), its sample lines as the Prometheus text formats write them instead."""
 
     family: Family
     samples: list[tuple[LabelValues, float]] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
 
 
 # Windowed families read a window of a view; instant ones the view itself; totals a key of

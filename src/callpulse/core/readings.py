@@ -4,7 +4,7 @@ read. A value of ``None`` (a zero denominator) is no sample at all."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TypeVar
+from typing import Generic, TypeVar, final
 
 from callpulse.core.catalog import (
     DOMAINS,
@@ -27,13 +27,12 @@ from callpulse.core.drain_eta import assessed, queue_eta
 from callpulse.core.events import AGENT_STATES
 from callpulse.core.ivr import OUTCOMES
 from callpulse.core.monitor import Monitor
+from callpulse.core.row_text import escape_value, go_float
 from callpulse.core.steps import Steps, finish
 from callpulse.core.trunks import CODE_CLASSES
 
 V = TypeVar("V")
 Value = float | int | bool | None
-Row = tuple[list[tuple[LabelValues, float]], Callable[[V], Value]]
-"""A family's samples, and what reads its value of a view."""
 
 SERIES_A_STEP = 500
 """Queues (or IVR applications, or trunks) read between two yields of
@@ -44,17 +43,25 @@ def collect(
     monitor: Monitor,
     domains: Iterable[Domain] | None = None,
     families: Iterable[str] | None = None,
+    lines: bool = False,
 ) -> list[Samples]:
     """Samples of every family at the monitor's *now*, or only of those of ``domains`` and
     named in ``families`` (what alert rules read: at 10k queues, every family is 400k
-    samples)."""
-    return finish(collect_in_steps(monitor, domains, families))
+    samples).
+
+    ``lines``: each family's sample lines instead (:attr:`Samples.lines`), written as the
+    Prometheus text formats (0.0.4 and OpenMetrics, whose sample lines are the same for
+    these names) write them, for a scrape's writer: a line written as its value is read,
+    its labels' part once per view, costs less than a value kept (a float and a tuple per
+    sample: 400k at 10k queues) and read again to write it."""
+    return finish(collect_in_steps(monitor, domains, families, lines))
 
 
 def collect_in_steps(
     monitor: Monitor,
     domains: Iterable[Domain] | None = None,
     families: Iterable[str] | None = None,
+    lines: bool = False,
 ) -> Steps[list[Samples]]:
     """:func:`collect`, yielding after every :data:`SERIES_A_STEP` queues, IVR applications
     or trunks. The queues are the monitor's views when it began (they are read once);
@@ -65,12 +72,12 @@ def collect_in_steps(
         name: Samples(f) for name, f in FAMILIES.items() if f.domain in wanted and name in named
     }
     # A native method call per sample where the class is compiled (a closure is a Python call).
-    sink = _Sink(out)
+    sink = _LineSink(out) if lines else _Sink(out)
 
-    def kept(rows: tuple[Reader[V], ...]) -> tuple[Row[V], ...]:
+    def kept(rows: tuple[Reader[V], ...]) -> tuple[_Row[V], ...]:
         # Each family asked for with its list of samples: the rows are most of the samples
         # (at 10k queues, 300k of a scrape's 400k), appended without looking the name up.
-        return tuple((out[name].samples, read) for name, _, read in rows if name in out)
+        return _Row.group([_Row(out[name], read) for name, _, read in rows if name in out])
 
     if "queue" in wanted:
         queue_instant, queue_windowed = kept(QUEUE_INSTANT), kept(QUEUE_WINDOWED)
@@ -85,7 +92,7 @@ def collect_in_steps(
             if n % SERIES_A_STEP == 0:
                 yield
             key = (v.site, v.queue)
-            _rows(queue_instant, key, v)
+            sink.rows(queue_instant, key, v)
             if etas:
                 eta = queue_eta(v, backlogs)
                 sink.add("callpulse_queue_drain_eta_seconds", key, eta.seconds)
@@ -98,7 +105,7 @@ def collect_in_steps(
                 sink.add(name, key, v.totals[attr])
             if queue_windowed:
                 for w in v.windows:
-                    _rows(queue_windowed, (*key, w.window), w)
+                    sink.rows(queue_windowed, (*key, w.window), w)
     if "ivr" in wanted:
         # Each domain's views are read at once, after a yield: the trunks' and the IVR's of
         # 200 sites are a few milliseconds each, and their windows' catching up on idle
@@ -109,11 +116,11 @@ def collect_in_steps(
             if n % SERIES_A_STEP == 0:
                 yield
             key = (iv.site, iv.application)
-            _rows(ivr_instant, key, iv)
+            sink.rows(ivr_instant, key, iv)
             for outcome in OUTCOMES:
                 sink.add("callpulse_ivr_sessions", (*key, outcome), iv.outcomes_total[outcome])
             for iw in iv.windows:
-                _rows(ivr_windowed, (*key, iw.window), iw)
+                sink.rows(ivr_windowed, (*key, iw.window), iw)
                 for backend, count in iw.backend_errors.items():
                     sink.add("callpulse_ivr_backend_errors", (*key, backend, iw.window), count)
     if "trunk" in wanted:
@@ -123,7 +130,7 @@ def collect_in_steps(
             if n % SERIES_A_STEP == 0:
                 yield
             key = (tv.site, tv.trunk)
-            _rows(trunk_instant, key, tv)
+            sink.rows(trunk_instant, key, tv)
             for code_class in CODE_CLASSES:
                 sink.add(
                     "callpulse_trunk_setup_responses",
@@ -131,7 +138,7 @@ def collect_in_steps(
                     tv.setups_total[code_class],
                 )
             for tw in tv.windows:
-                _rows(trunk_windowed, (*key, tw.window), tw)
+                sink.rows(trunk_windowed, (*key, tw.window), tw)
                 for kind, score in tw.score_means.items():
                     sink.add("callpulse_trunk_media_score_mean", (*key, kind, tw.window), score)
     if "component" in wanted:
@@ -170,6 +177,28 @@ def collect_in_steps(
     return list(out.values())
 
 
+@final
+class _Row(Generic[V]):
+    """A family asked for, and what reads its value of a view."""
+
+    def __init__(self, samples: Samples, read: Callable[[V], Value]) -> None:
+        family = samples.family
+        self.samples = samples.samples
+        self.lines = samples.lines
+        self.read = read
+        self.labels = family.labels
+        name = f"{family.name}_total" if family.kind == "counter" else family.name
+        self.head = f"{name}{{" if family.labels else name
+
+    @staticmethod
+    def group(rows: list[_Row[V]]) -> tuple[_Row[V], ...]:
+        """``rows``, read of the same views under the same label values: their label
+        names must be the same, so that a view's labels are written once for all."""
+        if any(row.labels != rows[0].labels for row in rows):
+            raise ValueError(f"families read together with different labels: {rows[0].labels}")
+        return tuple(rows)
+
+
 class _Sink:
     """Appends a sample to its family, if the family was asked for and has a value."""
 
@@ -181,9 +210,57 @@ class _Sink:
         if samples is not None and value is not None:
             samples.samples.append((labels, float(value)))
 
+    def rows(self, rows: tuple[_Row[V], ...], labels: LabelValues, view: V) -> None:
+        """Each of ``rows``' value of ``view``, under ``labels``."""
+        for row in rows:
+            value = row.read(view)
+            if value is not None:
+                row.samples.append((labels, float(value)))
 
-def _rows(rows: tuple[Row[V], ...], labels: LabelValues, view: V) -> None:
-    for samples, read in rows:
-        value = read(view)
-        if value is not None:
-            samples.append((labels, float(value)))
+
+class _LineSink(_Sink):
+    """Writes a sample's line to its family, if the family was asked for and has a value.
+
+    A line's labels (``queue="billing",site="lon"} ``: by name, quoted, escaped) are written
+    once per set of label values and label names: a queue's are those of every family
+    read of its view, and of its totals and agents after."""
+
+    def __init__(self, out: dict[str, Samples]) -> None:
+        super().__init__(out)
+        self._heads = {name: _Row(samples, _no_value).head for name, samples in out.items()}
+        self._texts: dict[tuple[str, ...], dict[LabelValues, str]] = {}
+
+    def add(self, name: str, labels: LabelValues, value: Value) -> None:
+        samples = self._out.get(name)
+        if samples is not None and value is not None:
+            text = self._labels(samples.family.labels, labels)
+            samples.lines.append(f"{self._heads[name]}{text}{go_float(value)}\n")
+
+    def rows(self, rows: tuple[_Row[V], ...], labels: LabelValues, view: V) -> None:
+        if not rows:
+            return
+        text = self._labels(rows[0].labels, labels)
+        for row in rows:
+            value = row.read(view)
+            if value is not None:
+                row.lines.append(f"{row.head}{text}{go_float(value)}\n")
+
+    def _labels(self, names: tuple[str, ...], labels: LabelValues) -> str:
+        """What follows the name on a line, up to the value."""
+        known = self._texts.get(names)
+        if known is None:
+            known = self._texts[names] = {}
+        text = known.get(labels)
+        if text is None:
+            if not names:
+                text = " "
+            else:
+                order = sorted(range(len(names)), key=names.__getitem__)
+                pairs = ",".join([f'{names[i]}="{escape_value(labels[i])}"' for i in order])
+                text = f"{pairs}}} "
+            known[labels] = text
+        return text
+
+
+def _no_value(view: object) -> Value:
+    return None

@@ -30,7 +30,7 @@ from callpulse.core.consumer_health import STATUSES as CONSUMER_STATUSES
 from callpulse.core.events import EVENT_TYPES
 from callpulse.core.ingest import Ingest
 from callpulse.protocols import Adapter, DeadLetterStats
-from callpulse.web.textformat import RowFamily
+from callpulse.web.textformat import RowFamily, lines_welcome
 
 F = TypeVar("F", CounterMetricFamily, GaugeMetricFamily)
 
@@ -113,9 +113,12 @@ class CallpulseCollector(Collector):
         yield scrape
 
     def _kpis(self) -> Iterable[Metric]:
-        for family in readings.collect(self._ingest.monitor):
+        # For the project's writers, each sample's line is written as its value is read.
+        lines = lines_welcome()
+        for family in readings.collect(self._ingest.monitor, lines=lines):
             spec = family.family
-            yield RowFamily(spec.name, spec.help, spec.kind, spec.labels, family.samples)
+            text = "".join(family.lines) if lines else None
+            yield RowFamily(spec.name, spec.help, spec.kind, spec.labels, family.samples, text)
 
     def _alerts(self) -> Iterable[Metric]:
         # Like Prometheus' ALERTS: one series per pending or firing alert, with its labels;

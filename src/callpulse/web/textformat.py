@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextvars import ContextVar
 from functools import partial
 
 from prometheus_client import exposition, openmetrics
@@ -54,9 +55,19 @@ def fast_encoder(encoder: Encoder) -> Encoder:
     return encoder
 
 
+_LINES_WELCOME: ContextVar[bool] = ContextVar("callpulse_lines_welcome", default=False)
+
+
+def lines_welcome() -> bool:
+    """Whether the registry is being collected for this module's writers, which take a
+    :class:`RowFamily`'s sample lines written already (``lines``) instead of its rows."""
+    return _LINES_WELCOME.get()
+
+
 class RowFamily(Metric):
     """A gauge or counter family given as rows of label values, in the order of
-    ``label_names``, and a value each.
+    ``label_names``, and a value each; or, collected for this module's writers
+    (:func:`lines_welcome`), as its sample lines written already, in either text format.
 
     This writer writes the rows as they are. Whoever else reads :attr:`samples` (the library's
     writers, a test) gets prometheus_client's samples, made on first read: at 10k queues a
@@ -71,18 +82,24 @@ class RowFamily(Metric):
         kind: str,
         label_names: Sequence[str],
         rows: Sequence[tuple[Sequence[str], float]],
+        lines: str | None = None,
     ) -> None:
         if kind not in ("gauge", "counter"):
             raise ValueError(f"a RowFamily is a gauge or a counter, not {kind!r}")
+        if lines is not None and rows:
+            raise ValueError("a RowFamily is given its rows or its lines, not both")
         super().__init__(name, documentation, kind)
         self.__dict__["_samples"] = None  # Metric's __init__ set an empty list: made on read
         self.label_names = tuple(label_names)
         self.rows = rows
+        self.lines = lines
 
     @property
     def samples(self) -> list[Sample]:
         made = self.__dict__.get("_samples")
         if made is None:
+            if self.lines is not None:
+                raise ValueError(f"{self.name}: only its lines were collected, for this writer")
             name = f"{self.name}_total" if self.type == "counter" else self.name
             names = self.label_names
             made = self.__dict__["_samples"] = [
@@ -102,8 +119,15 @@ LabelTexts = dict[tuple[str, ...], dict[tuple[str, ...], str]]
 
 
 def _row_lines(metric: RowFamily, sample_name: _Names, texts: LabelTexts) -> str:
-    """The sample lines of ``metric``'s rows."""
-    name = sample_name(f"{metric.name}_total" if metric.type == "counter" else metric.name)
+    """The sample lines of ``metric``'s rows, or its lines as they were written."""
+    raw = f"{metric.name}_total" if metric.type == "counter" else metric.name
+    name = sample_name(raw)
+    if metric.lines is not None:
+        if name != raw:  # written with the name as it is: the same in both formats only then
+            raise ValueError(f"{raw}: a name each format writes its own way, given as lines")
+        for label in metric.label_names:
+            _LABEL(label)
+        return metric.lines
     known = texts.setdefault(metric.label_names, {})
     return row_lines(name, [_LABEL(n) for n in metric.label_names], metric.rows, known)
 
@@ -188,11 +212,15 @@ def _write(
 ) -> bytes:
     out: list[str] = []
     texts: LabelTexts = {}  # one body's: dropped with it
-    for metric in registry.collect():
-        try:
-            out.append("".join(family(metric, texts)))
-        except _LibraryNeededError:
-            out.append(library(_One(metric)).decode().removesuffix(end))
+    welcome = _LINES_WELCOME.set(True)
+    try:
+        for metric in registry.collect():
+            try:
+                out.append("".join(family(metric, texts)))
+            except _LibraryNeededError:
+                out.append(library(_One(metric)).decode().removesuffix(end))
+    finally:
+        _LINES_WELCOME.reset(welcome)
     out.append(end)
     return "".join(out).encode()
 

@@ -209,7 +209,7 @@ async def consume(
     async def scrape() -> None:
         nonlocal scrape_bytes
         began = time.perf_counter()
-        scrape_bytes = len(await renderer.render(generate_latest))
+        scrape_bytes = len(await renderer.render(lambda registry: (generate_latest(registry),)))
         scrapes.append(time.perf_counter() - began)
 
     try:

@@ -8,6 +8,7 @@ import asyncio
 import os
 import signal
 import time
+from collections.abc import Iterator
 
 import pytest
 from prometheus_client import generate_latest
@@ -31,6 +32,11 @@ def pipeline() -> tuple[Ingest, ForkedRenderer]:
         wall_clock=lambda: 1_800_000_000.0,
     )
     return ingest, ForkedRenderer(build_registry(collector), timeout=5.0)
+
+
+def library(registry: object) -> tuple[bytes]:
+    """prometheus_client's body, in one part."""
+    return (generate_latest(registry),)  # type: ignore[arg-type]
 
 
 def queued(ingest: Ingest, count: int, first: int = 0) -> None:
@@ -60,7 +66,7 @@ def steady(text: bytes) -> list[str]:
 async def test_a_forked_render_is_the_event_loops_render() -> None:
     ingest, renderer = pipeline()
     queued(ingest, 5)
-    forked = await renderer.render(generate_latest)
+    forked = await renderer.render(library)
     assert renderer.forked == 1
     assert renderer.inline == 0
     assert steady(forked) == steady(generate_latest(renderer._registry))
@@ -70,41 +76,57 @@ async def test_a_forked_render_is_the_event_loops_render() -> None:
 async def test_a_scrape_sees_the_state_at_its_fork_not_what_came_after() -> None:
     ingest, renderer = pipeline()
     queued(ingest, 5)
-    scrape = asyncio.create_task(renderer.render(generate_latest))
+    scrape = asyncio.create_task(renderer.render(library))
     await asyncio.sleep(0)  # the task forks before its first wait
     assert renderer.fork_seconds > 0
     queued(ingest, 100, first=5)  # the next batch, while the child renders
     before = await scrape
     assert value(before, "callpulse_queue_calls_offered_total", queue="billing") == 5
-    after = await renderer.render(generate_latest)
+    after = await renderer.render(library)
     assert value(after, "callpulse_queue_calls_offered_total", queue="billing") == 105
 
 
 async def test_process_families_describe_the_parent_not_the_child() -> None:
     _, renderer = pipeline()
-    forked = await renderer.render(generate_latest)
+    forked = await renderer.render(library)
     here = generate_latest(renderer._registry)
     assert value(forked, "process_start_time_seconds") == value(here, "process_start_time_seconds")
+
+
+async def test_a_body_in_parts_arrives_whole_and_a_child_failing_midway_sends_none() -> None:
+    _, renderer = pipeline()
+    parts = [bytes([65 + n]) * (300_000 + n) for n in range(5)]  # more than a pipe holds
+    assert await renderer.render(lambda registry: iter(parts)) == b"".join(parts)
+    parent = os.getpid()
+
+    def fails_after_a_part(registry: object) -> Iterator[bytes]:
+        yield b"half a body "
+        if os.getpid() != parent:
+            raise RuntimeError("boom")
+        yield b"inline\n"
+
+    assert await renderer.render(fails_after_a_part) == b"half a body inline\n"
+    assert (renderer.forked, renderer.inline) == (1, 1)
 
 
 async def test_a_failing_child_falls_back_to_the_event_loop_a_slow_one_is_given_up() -> None:
     _, renderer = pipeline()
     parent = os.getpid()
 
-    def fails_in_child(registry: object) -> bytes:
+    def fails_in_child(registry: object) -> tuple[bytes]:
         if os.getpid() != parent:
             raise RuntimeError("boom")
-        return b"inline\n"
+        return (b"inline\n",)
 
     assert await renderer.render(fails_in_child) == b"inline\n"
     assert (renderer.forked, renderer.inline) == (0, 1)
 
     renderer._timeout = 0.3
 
-    def hangs_in_child(registry: object) -> bytes:
+    def hangs_in_child(registry: object) -> tuple[bytes]:
         if os.getpid() != parent:
             time.sleep(30)
-        return b"inline\n"
+        return (b"inline\n",)
 
     began = time.monotonic()
     with pytest.raises(RenderTimeoutError):
@@ -117,9 +139,9 @@ async def test_a_failing_child_falls_back_to_the_event_loop_a_slow_one_is_given_
 async def test_the_render_child_is_the_first_the_kernel_kills_for_memory() -> None:
     _, renderer = pipeline()
 
-    def score(registry: object) -> bytes:
+    def score(registry: object) -> tuple[bytes]:
         with open("/proc/self/oom_score_adj", "rb") as adj:
-            return adj.read()
+            return (adj.read(),)
 
     before = score(None)
     assert await renderer.render(score) == b"1000\n"
@@ -131,7 +153,7 @@ async def test_off_renders_on_the_event_loop() -> None:
     ingest, renderer = pipeline()
     renderer._enabled = False
     queued(ingest, 2)
-    text = await renderer.render(generate_latest)
+    text = await renderer.render(library)
     assert value(text, "callpulse_queue_calls_offered_total", queue="billing") == 2
     assert (renderer.forked, renderer.inline) == (0, 1)
 

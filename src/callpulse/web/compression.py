@@ -12,7 +12,7 @@ network takes to carry them.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 LEVEL = 1
@@ -56,10 +56,16 @@ def compressed(body: bytes) -> bytes:
     return zlib.compress(body, LEVEL, wbits=_GZIP)
 
 
-def gzipped(encode: Callable[[T], bytes]) -> Callable[[T], bytes]:
-    """``encode``, its bytes then :func:`compressed`."""
+def gzipped(write: Callable[[T], Iterable[bytes]]) -> Callable[[T], Iterator[bytes]]:
+    """``write``, its parts compressed as they come into one gzip member (at :data:`LEVEL`),
+    the compressed bytes given as deflate has them."""
 
-    def encode_gzipped(source: T) -> bytes:
-        return compressed(encode(source))
+    def write_gzipped(source: T) -> Iterator[bytes]:
+        deflate = zlib.compressobj(LEVEL, zlib.DEFLATED, _GZIP)
+        for part in write(source):
+            out = deflate.compress(part)
+            if out:
+                yield out
+        yield deflate.flush()
 
-    return encode_gzipped
+    return write_gzipped

@@ -118,6 +118,7 @@ class CallpulseCollector(Collector):
         for family in readings.collect(self._ingest.monitor, lines=lines):
             spec = family.family
             text = "".join(family.lines) if lines else None
+            family.lines.clear()  # a line's string goes once joined, not with the last family
             yield RowFamily(spec.name, spec.help, spec.kind, spec.labels, family.samples, text)
 
     def _alerts(self) -> Iterable[Metric]:

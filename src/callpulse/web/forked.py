@@ -29,11 +29,13 @@ go first): rendering it in the daemon would take the same memory, from the daemo
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import gc
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import NoReturn
 
 import structlog
@@ -67,15 +69,16 @@ class ForkedRenderer:
         self.timeouts = 0  # renders given up on
         self.killed = 0  # children killed from outside (out of memory)
 
-    async def render(self, encode: Callable[[CollectorRegistry], bytes]) -> bytes:
-        """``encode(registry)``, computed in a child of this moment's process (see
-        :meth:`in_child`)."""
+    async def render(self, write: Callable[[CollectorRegistry], Iterable[bytes]]) -> bytes:
+        """The parts of ``write(registry)``, computed in a child of this moment's process
+        (see :meth:`in_child`)."""
         registry = self._registry
-        return await self.in_child(lambda: encode(registry), "/metrics")
+        return await self.in_child(lambda: write(registry), "/metrics")
 
-    async def in_child(self, work: Callable[[], bytes], what: str) -> bytes:
-        """``work()``, the rendering of ``what`` (a path, for the messages), computed in a
-        child of this moment's process.
+    async def in_child(self, work: Callable[[], Iterable[bytes]], what: str) -> bytes:
+        """The parts of ``work()``, the rendering of ``what`` (a path, for the messages),
+        computed in a child of this moment's process, which sends each as it comes: the
+        body is never whole in the child, only here.
 
         Raises :class:`RenderTimeoutError` when the child takes longer than the timeout:
         rendering the same on the event loop would then stall ingest for longer still, and
@@ -92,10 +95,11 @@ class ForkedRenderer:
                     self.forked += 1
                     return body
             self.inline += 1
-            return work()
+            return b"".join(work())
 
-    async def _forked(self, work: Callable[[], bytes], what: str) -> bytes:
+    async def _forked(self, work: Callable[[], Iterable[bytes]], what: str) -> bytes:
         read_end, write_end = os.pipe()
+        _widen(write_end)
         began = time.perf_counter()
         FrozenInParent.freeze_all()
         old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
@@ -153,7 +157,7 @@ class RenderKilledError(RenderGivenUpError):
     """The forked render was killed from outside (SIGKILL: the kernel, short of memory)."""
 
 
-def _child(work: Callable[[], bytes], read_end: int, write_end: int) -> NoReturn:
+def _child(work: Callable[[], Iterable[bytes]], read_end: int, write_end: int) -> NoReturn:
     code = 1
     try:
         # A collection would touch every object's header and copy most pages of the
@@ -165,12 +169,22 @@ def _child(work: Callable[[], bytes], read_end: int, write_end: int) -> NoReturn
             signal.signal(sig, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
         os.close(read_end)
-        body = memoryview(work())
-        while body:
-            body = body[os.write(write_end, body[:_CHUNK]) :]
+        for part in work():
+            body = memoryview(part)
+            while body:
+                body = body[os.write(write_end, body[:_CHUNK]) :]
         code = 0
     finally:
         os._exit(code)
+
+
+def _widen(fd: int) -> None:
+    """Make the pipe hold up to :data:`_CHUNK` (Linux's default is 64 KiB): the child
+    writes the body as it renders it, and waits whenever the pipe is full until the
+    daemon's loop, busy with a batch, gets to read it. Where the system allows less, or
+    has no such call, the pipe stays as it is."""
+    with contextlib.suppress(AttributeError, OSError):
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, _CHUNK)
 
 
 def _first_to_go() -> None:

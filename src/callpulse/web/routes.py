@@ -16,7 +16,7 @@ from callpulse.web.compression import accepts_gzip, compressed, gzipped
 from callpulse.web.forked import ForkedRenderer, RenderGivenUpError
 from callpulse.web.server import Handler, Request, Response
 from callpulse.web.status import StatusBoard
-from callpulse.web.textformat import fast_encoder
+from callpulse.web.textformat import fast_writer
 
 # The status page: one HTML file, no build step, no external assets.
 _STATUS_PAGE = (Path(__file__).parent / "statuspage.html").read_bytes()
@@ -57,14 +57,14 @@ def routes(
 
     async def metrics(request: Request) -> Response:
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))
-        encode = fast_encoder(encoder)
+        write = fast_writer(encoder)
         headers = {"Vary": "Accept, Accept-Encoding"}  # the format and the compression
         if accepts_gzip(request.headers.get("accept-encoding", "")):
             # Compressed by whoever renders it (the child, off the event loop).
-            encode = gzipped(encode)
+            write = gzipped(write)
             headers["Content-Encoding"] = "gzip"
         try:
-            body = await renderer.render(encode)
+            body = await renderer.render(write)
         except RenderGivenUpError as exc:
             return Response(503, f"{exc}\n".encode())
         return Response(body=body, content_type=content_type, headers=headers)
@@ -94,9 +94,9 @@ def routes(
         if gzip:
             headers["Content-Encoding"] = "gzip"
 
-        def render() -> bytes:
+        def render() -> tuple[bytes]:
             body = json.dumps(status.document()).encode()
-            return compressed(body) if gzip else body
+            return (compressed(body) if gzip else body,)
 
         shared = rendering.get(gzip)
         if shared is None or shared.done():

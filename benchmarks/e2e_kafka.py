@@ -5,7 +5,8 @@
 
 Phase 1 (throughput): ``--events`` events from the simulator are produced to a fresh topic
 first; then the real pipeline (KafkaSource -> Ingest -> Monitor, commits, and a /metrics
-scrape every second through the daemon's renderer: a forked child, or on the event loop with
+scrape every second through the daemon's renderer and writer, as the daemon answers
+Prometheus (OpenMetrics, gzip): in a forked child, or on the event loop with
 ``--inline-scrape``) consumes them from the start. ``scrape_held_loop_ms_max`` is the longest
 the event loop was held by a scrape (the fork, or the whole render when inline). Reported:
 events/s from first fetch to last commit. Then a bare aiokafka consumer (``getmany``, no
@@ -49,7 +50,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from prometheus_client import generate_latest
+from prometheus_client.exposition import choose_encoder
 
 ROOT = Path(__file__).resolve().parents[1]
 PEER_PYTHON = ROOT / ".venv-peers" / "bin" / "python"
@@ -186,9 +187,12 @@ class Pipeline:
 async def consume(
     bootstrap: str, topic: str, expected: int, measure_latency: bool, inline_scrape: bool = False
 ) -> dict[str, Any]:
+    from benchmarks.scale import PROMETHEUS_ACCEPT
     from callpulse.heap import FrozenHeap
     from callpulse.tasks import cancel
+    from callpulse.web.compression import gzipped
     from callpulse.web.forked import ForkedRenderer
+    from callpulse.web.textformat import fast_writer
 
     pipeline = Pipeline(bootstrap, topic, f"bench-{uuid.uuid4().hex[:8]}")
     # As the daemon (App) runs it: its state frozen out of the collector's full passes.
@@ -197,19 +201,21 @@ async def consume(
     pauses = CollectorPauses()
     source, registry = pipeline.source, pipeline.registry
     renderer = ForkedRenderer(registry, enabled=not inline_scrape)
+    # What the daemon's /metrics does for Prometheus' Accept and Accept-Encoding.
+    write = gzipped(fast_writer(choose_encoder(PROMETHEUS_ACCEPT)[0]))
     await source.start()
     seen = 0
     first = last = 0.0
     latencies: list[float] = []
     scrapes: list[float] = []
     next_scrape = time.monotonic() + 1.0
-    scrape_bytes = 0
+    scrape_gzip_bytes = 0
     scraping: asyncio.Task[None] | None = None
 
     async def scrape() -> None:
-        nonlocal scrape_bytes
+        nonlocal scrape_gzip_bytes
         began = time.perf_counter()
-        scrape_bytes = len(await renderer.render(lambda registry: (generate_latest(registry),)))
+        scrape_gzip_bytes = len(await renderer.render(write))
         scrapes.append(time.perf_counter() - began)
 
     try:
@@ -241,7 +247,7 @@ async def consume(
         "events_per_second": round(seen / (last - first)) if last > first else None,
         **pipeline.counts(),
         "series": series,
-        "scrape_bytes": scrape_bytes,
+        "scrape_gzip_bytes": scrape_gzip_bytes,
         "scrape_ms_p50": round(statistics.median(scrapes) * 1000, 2) if scrapes else None,
         "scrape_ms_max": round(max(scrapes) * 1000, 2) if scrapes else None,
         "scrapes": len(scrapes),

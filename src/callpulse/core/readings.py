@@ -27,7 +27,7 @@ from callpulse.core.drain_eta import assessed, queue_eta
 from callpulse.core.events import AGENT_STATES
 from callpulse.core.ivr import OUTCOMES
 from callpulse.core.monitor import Monitor
-from callpulse.core.row_text import escape_value, go_float
+from callpulse.core.row_text import go_float, label_pairs
 from callpulse.core.steps import Steps, finish
 from callpulse.core.trunks import CODE_CLASSES
 
@@ -252,13 +252,7 @@ class _LineSink(_Sink):
             known = self._texts[names] = {}
         text = known.get(labels)
         if text is None:
-            if not names:
-                text = " "
-            else:
-                order = sorted(range(len(names)), key=names.__getitem__)
-                pairs = ",".join([f'{names[i]}="{escape_value(labels[i])}"' for i in order])
-                text = f"{pairs}}} "
-            known[labels] = text
+            text = known[labels] = f"{label_pairs(names, labels)}}} " if names else " "
         return text
 
 

@@ -48,6 +48,14 @@ def escape_value(value: str) -> str:
     return value
 
 
+def label_pairs(names: Sequence[str], values: Sequence[str]) -> str:
+    """The labels of a sample line as the text formats write them between its braces:
+    ``name="value"`` by name, comma-separated, each value escaped; ``names`` written as
+    they are given (already escaped)."""
+    order = sorted(range(len(names)), key=names.__getitem__)
+    return ",".join([f'{names[i]}="{escape_value(values[i])}"' for i in order])
+
+
 def row_lines(
     name: str,
     label_names: Sequence[str],
@@ -62,18 +70,16 @@ def row_lines(
     same ``label_names``; read and filled here. A scrape's families share their label tuples
     (a queue's, a queue's window's), so one dict over all the families with the same label
     names writes each set of labels once instead of once a family."""
-    order = sorted(range(len(label_names)), key=label_names.__getitem__)
-    if not order:
+    if not label_names:
         return "".join([f"{name} {go_float(value)}\n" for _, value in rows])
     if known is None:
         known = {}
-    keys = [(f'{label_names[i]}="', i) for i in order]
     lines = []
     for labels, value in rows:
         pairs = known.get(labels) if isinstance(labels, tuple) else None
         if pairs is None:
-            pairs = '",'.join([key + escape_value(labels[i]) for key, i in keys])
+            pairs = label_pairs(label_names, labels)
             if isinstance(labels, tuple):
                 known[labels] = pairs
-        lines.append(f'{name}{{{pairs}"}} {go_float(value)}\n')
+        lines.append(f"{name}{{{pairs}}} {go_float(value)}\n")
     return "".join(lines)

@@ -6,6 +6,7 @@ library)."""
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Iterable
 
@@ -27,6 +28,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from prometheus_client.samples import Exemplar
 from prometheus_client.utils import floatToGoString
 
+from callpulse.core.catalog import FAMILIES
 from callpulse.core.ingest import Ingest, RawRecord
 from callpulse.core.monitor import Monitor, MonitorConfig
 from callpulse.protocols import DeadLetterStats
@@ -126,6 +128,38 @@ def test_the_kpi_lines_written_as_read_are_the_lines_the_library_writes_of_their
     assert b'queue="say \\"hi\\""' in library
     assert b'queue="back\\\\slash"' in library
     assert timeless(ours) == timeless(library)
+
+
+class Seen(Collector):
+    """``inner``'s families, as they are collected, kept."""
+
+    def __init__(self, inner: Collector) -> None:
+        self.inner = inner
+        self.families: list[Metric] = []
+
+    def collect(self) -> Iterable[Metric]:
+        for family in self.inner.collect():
+            self.families.append(family)
+            yield family
+
+
+@pytest.mark.parametrize("accept", PROMETHEUS_ACCEPTS)
+def test_this_writer_is_given_the_kpi_families_as_lines(accept: str) -> None:
+    seen = Seen(daemon_collector())
+    library, _ = exposition.choose_encoder(accept)
+    fast_encoder(library)(seen)
+    rows = [f for f in seen.families if isinstance(f, RowFamily)]
+    assert len(rows) == len(FAMILIES)
+    assert all(f.lines is not None and not f.rows for f in rows)
+
+
+def test_the_kpi_families_need_no_writer_of_the_librarys_in_either_format() -> None:
+    # Their lines are written once for both formats: OpenMetrics' underscore escaping of
+    # names must leave them as they are, and the library must never be needed for them.
+    for family in FAMILIES.values():
+        assert re.fullmatch(r"[a-z_][a-z0-9_]*", family.sample_name), family.name
+        for label in family.labels:
+            assert re.fullmatch(r"[a-z_][a-z0-9_]*", label), (family.name, label)
 
 
 def test_lines_are_only_written_for_this_writer() -> None:

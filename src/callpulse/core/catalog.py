@@ -36,6 +36,11 @@ class Family:
         """The name alert rules use: without the ``callpulse_`` prefix."""
         return self.name.removeprefix(PREFIX)
 
+    @property
+    def sample_name(self) -> str:
+        """The name its samples are written with: a counter's with ``_total``."""
+        return f"{self.name}_total" if self.kind == "counter" else self.name
+
 
 @dataclass
 class Samples:

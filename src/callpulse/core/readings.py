@@ -18,6 +18,7 @@ from callpulse.core.catalog import (
     TRUNK_INSTANT,
     TRUNK_WINDOWED,
     Domain,
+    Family,
     LabelValues,
     Reader,
     Samples,
@@ -77,7 +78,7 @@ def collect_in_steps(
     def kept(rows: tuple[Reader[V], ...]) -> tuple[_Row[V], ...]:
         # Each family asked for with its list of samples: the rows are most of the samples
         # (at 10k queues, 300k of a scrape's 400k), appended without looking the name up.
-        return _Row.group([_Row(out[name], read) for name, _, read in rows if name in out])
+        return _grouped([_Row(out[name], read) for name, _, read in rows if name in out])
 
     if "queue" in wanted:
         queue_instant, queue_windowed = kept(QUEUE_INSTANT), kept(QUEUE_WINDOWED)
@@ -187,16 +188,20 @@ class _Row(Generic[V]):
         self.lines = samples.lines
         self.read = read
         self.labels = family.labels
-        name = f"{family.name}_total" if family.kind == "counter" else family.name
-        self.head = f"{name}{{" if family.labels else name
+        self.head = _head(family)
 
-    @staticmethod
-    def group(rows: list[_Row[V]]) -> tuple[_Row[V], ...]:
-        """``rows``, read of the same views under the same label values: their label
-        names must be the same, so that a view's labels are written once for all."""
-        if any(row.labels != rows[0].labels for row in rows):
-            raise ValueError(f"families read together with different labels: {rows[0].labels}")
-        return tuple(rows)
+
+def _head(family: Family) -> str:
+    """What a line of ``family`` starts with, up to its labels."""
+    return f"{family.sample_name}{{" if family.labels else family.sample_name
+
+
+def _grouped(rows: list[_Row[V]]) -> tuple[_Row[V], ...]:
+    """``rows``, read of the same views under the same label values: their label names
+    must be the same, so that a view's labels are written once for all."""
+    if any(row.labels != rows[0].labels for row in rows):
+        raise ValueError(f"families read together with different labels: {rows[0].labels}")
+    return tuple(rows)
 
 
 class _Sink:
@@ -227,7 +232,7 @@ class _LineSink(_Sink):
 
     def __init__(self, out: dict[str, Samples]) -> None:
         super().__init__(out)
-        self._heads = {name: _Row(samples, _no_value).head for name, samples in out.items()}
+        self._heads = {name: _head(samples.family) for name, samples in out.items()}
         self._texts: dict[tuple[str, ...], dict[LabelValues, str]] = {}
 
     def add(self, name: str, labels: LabelValues, value: Value) -> None:
@@ -254,7 +259,3 @@ class _LineSink(_Sink):
         if text is None:
             text = known[labels] = f"{label_pairs(names, labels)}}} " if names else " "
         return text
-
-
-def _no_value(view: object) -> Value:
-    return None

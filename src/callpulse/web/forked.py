@@ -78,7 +78,7 @@ class ForkedRenderer:
     async def in_child(self, work: Callable[[], Iterable[bytes]], what: str) -> bytes:
         """The parts of ``work()``, the rendering of ``what`` (a path, for the messages),
         computed in a child of this moment's process, which sends each as it comes: the
-        body is never whole in the child, only here.
+        body's bytes are never whole in the child, only here.
 
         Raises :class:`RenderTimeoutError` when the child takes longer than the timeout:
         rendering the same on the event loop would then stall ingest for longer still, and

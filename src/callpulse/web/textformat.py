@@ -233,16 +233,18 @@ def _write(
     library: Encoder,
     end: str,
 ) -> Iterator[bytes]:
-    # Every family collected first, for this writer (lines welcome), then written and
-    # encoded one at a time: the body is never held whole (34 MB of text at 10k queues, and
-    # its bytes as much again).
+    # Every family collected first, for this writer (lines welcome), then written, encoded
+    # and dropped one at a time: the body's bytes are never whole (34 MB at 10k queues),
+    # and a family's text goes once it is sent.
     welcome = _LINES_WELCOME.set(True)
     try:
         metrics = list(registry.collect())
     finally:
         _LINES_WELCOME.reset(welcome)
+    metrics.reverse()
     texts: LabelTexts = {}  # one body's: dropped with it
-    for metric in metrics:
+    while metrics:
+        metric = metrics.pop()
         try:
             text = "".join(family(metric, texts))
         except _LibraryNeededError:

@@ -20,7 +20,7 @@ import pytest
 
 from .helpers import Daemon, start_prometheus, wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.waits]
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = ROOT / "helm" / "callpulse" / "dashboards"
 RUN_SECONDS = 180.0

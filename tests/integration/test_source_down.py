@@ -19,7 +19,7 @@ from tests.unit.events import raw
 
 from .helpers import Daemon, OwnBroker, kafka_config, offered_15m, wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.waits]
 SITES = ("lon1", "nyc1", "sgp1", "par1", "syd1")
 FREEZE = 200.0
 

@@ -18,6 +18,7 @@ pytestmark = pytest.mark.integration
 SHIPPED = {rule["alert"] for rule in yaml.safe_load(shipped("rules.yaml").read_text())["rules"]}
 
 
+@pytest.mark.waits
 def test_a_config_without_rule_files_pages_with_the_shipped_rules(tmp_path: Path) -> None:
     # The demo (the simulator's maintenance-backlog scenario at 30x) from a config file that
     # names no rule_files: before, it had no rules at all and nothing but the built-in

@@ -27,7 +27,7 @@ from .alertmanager import Alertmanager
 from .helpers import Daemon, wait_until
 from .test_status_page import ARTIFACTS, chromium
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.waits]
 USER, PASSWORD = "callpulse", "am-s3cret"
 GRAFANA = "https://grafana.example/d/callpulse"
 RUNBOOK = "https://runbooks.example/billing-watch"

@@ -2,15 +2,17 @@
 # callpulse: build the wheel (the same one CI tests), then install it alone in a slim image.
 
 FROM python:3.11-slim AS build
-# A C compiler, for mypyc to compile the core modules into the wheel (hatch_build.py); it
-# stays in this stage: the final image gets the built wheel only.
+# A C compiler, for mypyc to compile the core modules into the wheel, and cargo, for the
+# counters built from Rust (hatch_build.py); they stay in this stage: the final image gets
+# the built wheel only.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && apt-get install -y --no-install-recommends gcc libc6-dev cargo \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY pyproject.toml README.md hatch_build.py ./
 COPY src ./src
 COPY config ./config
+COPY rust ./rust
 # The commit built, for callpulse_build_info{revision} (docker build --build-arg REVISION=...).
 ARG REVISION=unknown
 RUN echo "$REVISION" > src/callpulse/REVISION
@@ -19,6 +21,7 @@ RUN echo "$REVISION" > src/callpulse/REVISION
 # fails unless the wheel is the compiled one (tagged for this Python, not py3-none-any).
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /dist . \
  && ls /dist/callpulse-*-cp311-cp311-*.whl \
+ && python -m zipfile -l /dist/callpulse-*.whl | grep 'callpulse/core/_native\.' \
  && pip wheel --no-cache-dir --wheel-dir /dist /dist/callpulse-*.whl
 
 FROM python:3.11-slim

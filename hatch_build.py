@@ -8,6 +8,13 @@ effect as they are. The Python source stays the only source: the compiled module
 same files, and they stay in the wheel beside their extensions (the import system prefers
 the extension).
 
+Where Rust's cargo works too, the wheel also gets ``callpulse.core._native``: the rolling
+counters of ``callpulse.core.windows`` and the de-duplication table of
+``callpulse.core.dedup``, built from ``rust/native`` (PyO3), the structures for which
+mypyc's code is still several times slower than native code, because their state is
+``array.array`` items (see the crate). The Python classes stay, and are used wherever the
+extension is not there (``windows.counters_class``, ``dedup.recent_ids``).
+
 The compilation runs in a child process (this file run as a script), so that a compiler
 that fails, or mypyc finding a type error, leaves a pure wheel instead of a failed install.
 """
@@ -70,6 +77,11 @@ CORE = Path("src/callpulse/core")
 # thin shim that loads it. It sits at the top of site-packages, so it carries our name.
 GROUP = "callpulse_core"
 PURE_ENV = "CALLPULSE_PURE"
+# Set, the wheel's counters stay the Python class even where cargo works (to measure the
+# mypyc build alone).
+NO_RUST_ENV = "CALLPULSE_NO_RUST"
+# The Rust crate of callpulse.core._native, the innermost structures compiled.
+CRATE = "rust/native"
 # The project's cache (as scripts/kafka-local's): when set, compiled extensions are kept in
 # its mypyc/ by the hash of what compiling them reads, so that a rebuild of unchanged core
 # sources (scripts/test, on every run) does not recompile.
@@ -109,48 +121,122 @@ class CompiledCoreHook(BuildHookInterface):  # type: ignore[misc]
         except (SystemExit, ImportError) as exc:  # ImportError: setuptools is not there
             _say(f"{exc}; pure Python")
             return
-        cache = os.environ.get(CACHE_ENV)
-        cached = Path(cache) / "mypyc" / _key(root) if cache else None
-        if cached is not None and cached.is_dir():
-            shutil.copytree(cached, out / "lib")
-            _say(f"compiled extensions reused from {CACHE_ENV} ({cached.name[:12]})")
-        else:
-            child = subprocess.run(
-                [sys.executable, str(root / "hatch_build.py"), str(out)],
-                cwd=root,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if child.returncode != 0:
-                tail = "\n".join((child.stdout + child.stderr).strip().splitlines()[-15:])
-                _say(f"could not compile ({tail or 'no output'}); pure Python")
-                return
-            if cached is not None:
-                cached.parent.mkdir(parents=True, exist_ok=True)
-                # Copied then renamed, so a build stopped half-way leaves no partial entry.
-                partial = cached.with_name(cached.name + ".partial")
-                shutil.rmtree(partial, ignore_errors=True)
-                shutil.copytree(out / "lib", partial)
-                try:
-                    partial.rename(cached)
-                except OSError:  # another build stored the same key first
-                    shutil.rmtree(partial, ignore_errors=True)
-        built = sorted(out.joinpath("lib").rglob("*" + _suffix()))
-        if len(built) != len(COMPILED) + 1:  # each module's shim, and the shared library
-            _say(f"expected {len(COMPILED) + 1} extensions, found {len(built)}; pure Python")
-            return
-        for path in built:
-            build_data["force_include"][str(path)] = path.relative_to(out / "lib").as_posix()
-        # Extensions make the wheel specific to this interpreter and platform.
-        build_data["pure_python"] = False
-        build_data["infer_tag"] = True
-        _say(f"compiled with mypyc: {', '.join(COMPILED)}")
+        built = _mypyc(root, out) + _native(root, out)
+        for path, name in built:
+            build_data["force_include"][str(path)] = name
+        if built:
+            # Extensions make the wheel specific to this interpreter and platform.
+            build_data["pure_python"] = False
+            build_data["infer_tag"] = True
 
     def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
         out = getattr(self, "_out", None)
         if out is not None:
             shutil.rmtree(out, ignore_errors=True)
+
+
+def _mypyc(root: Path, out: Path) -> list[tuple[Path, str]]:
+    """The mypyc-compiled core modules, each with its path in the wheel (none when they
+    cannot be built, with the reason said)."""
+    cache = os.environ.get(CACHE_ENV)
+    cached = Path(cache) / "mypyc" / _key(root) if cache else None
+    if cached is not None and cached.is_dir():
+        shutil.copytree(cached, out / "lib")
+        _say(f"compiled extensions reused from {CACHE_ENV} ({cached.name[:12]})")
+    else:
+        child = subprocess.run(
+            [sys.executable, str(root / "hatch_build.py"), str(out)],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if child.returncode != 0:
+            tail = "\n".join((child.stdout + child.stderr).strip().splitlines()[-15:])
+            _say(f"could not compile ({tail or 'no output'}); pure Python")
+            return []
+        if cached is not None:
+            _store(out / "lib", cached)
+    built = sorted(out.joinpath("lib").rglob("*" + _suffix()))
+    if len(built) != len(COMPILED) + 1:  # each module's shim, and the shared library
+        _say(f"expected {len(COMPILED) + 1} extensions, found {len(built)}; pure Python")
+        return []
+    _say(f"compiled with mypyc: {', '.join(COMPILED)}")
+    return [(path, path.relative_to(out / "lib").as_posix()) for path in built]
+
+
+def _native(root: Path, out: Path) -> list[tuple[Path, str]]:
+    """``callpulse.core._native``, built from Rust (rust/native) with cargo, and its path in
+    the wheel; none when cargo is not there or the build fails (the core then uses its
+    Python classes; the reason is said)."""
+    name = f"callpulse/core/_native{_suffix()}"
+    if os.environ.get(NO_RUST_ENV, "") not in ("", "0"):
+        _say(f"{NO_RUST_ENV} is set: no Rust extension, its classes stay Python")
+        return []
+    cargo = shutil.which("cargo")
+    if cargo is None:
+        _say("no cargo (Rust) here: no Rust extension, its classes stay Python")
+        return []
+    crate = root / CRATE
+    cache = os.environ.get(CACHE_ENV)
+    key = _crate_key(crate, cargo)
+    cached = Path(cache) / "rust" / key / "_native.so" if cache else None
+    if cached is not None and cached.is_file():
+        _say(f"Rust extension reused from {CACHE_ENV} ({key[:12]})")
+        return [(cached, name)]
+    # Cargo's own build directory is kept in the cache too, so that a change to the crate
+    # does not rebuild its dependencies (PyO3, most of a clean build's time).
+    target = Path(cache) / "rust" / "target" if cache else out / "rust-target"
+    try:
+        child = subprocess.run(
+            [cargo, "build", "--release", "--locked", "--manifest-path", str(crate / "Cargo.toml")],
+            env=os.environ | {"PYO3_PYTHON": sys.executable, "CARGO_TARGET_DIR": str(target)},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=1800,
+        )
+        failed = child.returncode != 0
+        said = child.stderr
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        failed, said = True, str(exc)
+    library = target / "release" / "lib_native.so"  # Linux; other systems build none yet
+    if failed or not library.is_file():
+        tail = "\n".join(said.strip().splitlines()[-15:])
+        _say(f"could not build the Rust extension ({tail or 'no library'}); Python")
+        return []
+    built = out / "rust" / "_native.so"
+    built.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(library, built)
+    if cached is not None:
+        _store(built.parent, cached.parent)
+    _say(f"Rust extension built ({CRATE}): RollingCounters, RecentIds")
+    return [(built, name)]
+
+
+def _store(built: Path, cached: Path) -> None:
+    """Copy the directory ``built`` to the cache entry ``cached``: copied then renamed, so a
+    build stopped half-way leaves no partial entry."""
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_name(cached.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(built, partial)
+    try:
+        partial.rename(cached)
+    except OSError:  # another build stored the same key first
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+def _crate_key(crate: Path, cargo: str) -> str:
+    """What the Rust extension depends on: the crate's files, the toolchain and the Python
+    it is built for."""
+    digest = hashlib.sha256()
+    files = (p for p in crate.rglob("*") if p.is_file())
+    for path in sorted(p for p in files if "target" not in p.relative_to(crate).parts):
+        digest.update(path.relative_to(crate).as_posix().encode() + b"\0" + path.read_bytes())
+    rustc = subprocess.run([cargo, "--version"], capture_output=True, text=True, check=False).stdout
+    digest.update(f"{rustc} {sys.version} {_suffix()}".encode())
+    return digest.hexdigest()
 
 
 def _key(root: Path) -> str:
@@ -160,7 +246,8 @@ def _key(root: Path) -> str:
     from importlib.metadata import version
 
     digest = hashlib.sha256()
-    parts = [root / "hatch_build.py", root / "pyproject.toml", *sorted((root / CORE).glob("*.py"))]
+    core = sorted([*(root / CORE).glob("*.py"), *(root / CORE).glob("*.pyi")])
+    parts = [root / "hatch_build.py", root / "pyproject.toml", *core]
     for path in parts:
         digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
     digest.update(f"{version('mypy')} {sys.version} {_suffix()}".encode())

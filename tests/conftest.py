@@ -1,9 +1,10 @@
 """Checks for the whole suite: which build of callpulse it is testing.
 
 scripts/test runs the unit suite twice, against the editable install (pure Python) and
-against a wheel whose core modules mypyc compiled; ``--expect-build`` makes a run stop at
-once if it imported the other build, so a "compiled" run that silently tested the Python
-source cannot pass. (A pytest option, not a variable: ``CALLPULSE_*`` names are settings.)
+against a wheel whose core modules mypyc compiled, with the counters built from Rust;
+``--expect-build`` makes a run stop at once if it imported the other build, so a
+"compiled" run that silently tested the Python source cannot pass. (A pytest option, not a
+variable: ``CALLPULSE_*`` names are settings.)
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ def pytest_configure(config: pytest.Config) -> None:
     if build.compiled() != (expected == "compiled"):
         raise pytest.UsageError(
             f"--expect-build={expected}, but callpulse.core.monitor is {monitor.__file__}"
+        )
+    # The compiled build is the one the image ships: its innermost structures are Rust's.
+    if build.native() != (expected == "compiled"):
+        raise pytest.UsageError(
+            f"--expect-build={expected}, but callpulse.core._native is "
+            f"{'there' if build.native() else 'not there'}"
         )
 
 

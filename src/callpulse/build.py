@@ -2,7 +2,9 @@
 
 ``compiled`` says whether the hot core modules run as mypyc-compiled extensions (a wheel
 built where a C compiler works) or as the Python source (an editable install, or a build
-without a compiler): the same code either way, at different speeds.
+without a compiler): the same code either way, at different speeds. ``native`` says whether
+the innermost structures are the ones built from Rust (``callpulse.core._native``, in a
+wheel built where cargo works too) rather than their Python classes.
 
 The revision is the commit the code was built from: a ``REVISION`` file beside this module
 in a built image (the Dockerfile writes it from its ``REVISION`` build argument), else the
@@ -30,6 +32,7 @@ def build_labels() -> dict[str, str]:
         "revision": revision(),
         "python_version": platform.python_version(),
         "compiled": "true" if compiled() else "false",
+        "native": "true" if native() else "false",
     }
 
 
@@ -41,9 +44,19 @@ def compiled() -> bool:
     return monitor.__file__ is not None and monitor.__file__.endswith(tuple(EXTENSION_SUFFIXES))
 
 
+def native() -> bool:
+    """Whether the innermost structures are the ones built from Rust
+    (``callpulse.core._native``): the rolling counters tell, as a wheel has all or none."""
+    from callpulse.core.windows import RollingCounters, counters_class
+
+    return counters_class() is not RollingCounters
+
+
 def describe() -> str:
     """``callpulse --version``'s line: the version, and which build of the core runs."""
     kind = "compiled core (mypyc)" if compiled() else "pure Python"
+    if native():
+        kind = f"{kind[:-1]}, Rust)" if compiled() else f"{kind}, Rust structures"
     return f"callpulse {__version__} ({kind}, Python {platform.python_version()})"
 
 

@@ -43,9 +43,10 @@ def test_the_wheel_installs_and_runs_in_a_fresh_environment(tmp_path: Path) -> N
     version = subprocess.run(
         [str(callpulse), "--version"], capture_output=True, text=True, check=True, timeout=60
     )
-    # The image's build stage has a C compiler, as this machine does: the core is compiled.
+    # The image's build stage has a C compiler and cargo, as this machine does
+    # (rustup's): the core is compiled by mypyc, and its innermost structures are Rust's.
     assert wheel.name.startswith(f"callpulse-{__version__}-cp3")
-    assert version.stdout.startswith(f"callpulse {__version__} (compiled core (mypyc),")
+    assert version.stdout.startswith(f"callpulse {__version__} (compiled core (mypyc, Rust),")
     # The shipped rules and scenarios travel inside the wheel.
     scenarios = subprocess.run(
         [str(callpulse), "scenario", "list"],

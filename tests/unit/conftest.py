@@ -1,4 +1,5 @@
-"""Fixtures shared by the unit tests: a clock, and monitors built on it."""
+"""Fixtures shared by the unit tests: a clock, monitors built on it, and the classes of the
+core built from Rust."""
 
 from __future__ import annotations
 
@@ -32,3 +33,13 @@ def make_monitor(now: float) -> Callable[..., Monitor]:
 def monitor(make_monitor: Callable[..., Monitor]) -> Monitor:
     """A monitor with the default configuration."""
     return make_monitor()
+
+
+def native(name: str) -> Any:
+    """The class ``name`` of ``callpulse.core._native`` (built from Rust); the test is skipped
+    where the build has none (pure Python)."""
+    try:
+        from callpulse.core import _native
+    except ImportError:
+        pytest.skip("this build has no classes built from Rust (pure Python)")
+    return getattr(_native, name)

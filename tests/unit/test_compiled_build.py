@@ -38,6 +38,17 @@ def test_the_listed_modules_exist() -> None:
 
 
 def test_version_and_build_info_say_which_build_runs() -> None:
-    kind = "compiled core (mypyc)" if build.compiled() else "pure Python"
+    kind = "compiled core (mypyc" if build.compiled() else "pure Python"
     assert kind in build.describe()
+    assert ("Rust" in build.describe()) == build.native()
     assert build.build_labels()["compiled"] == str(build.compiled()).lower()
+    assert build.build_labels()["native"] == str(build.native()).lower()
+
+
+def test_the_classes_built_from_rust_are_all_there_or_none_is() -> None:
+    # build.native() asks the counters: the de-duplication comes from the same extension.
+    from callpulse.core import dedup, windows
+
+    made = dedup.recent_ids(2, 10)
+    assert (type(made) is not dedup.RecentIds) == build.native()
+    assert (windows.counters_class() is not windows.RollingCounters) == build.native()

@@ -256,7 +256,7 @@ def test_build_info_names_the_commit_of_a_checkout_or_an_image(tmp_path: Path) -
     (package / "REVISION").write_text(commit + "\n")
     assert revision(package) == commit  # an image's file wins over everything
     labels = build_labels()
-    assert set(labels) == {"version", "revision", "python_version", "compiled"}
+    assert set(labels) == {"version", "revision", "python_version", "compiled", "native"}
     assert labels["python_version"] == ".".join(map(str, sys.version_info[:3]))
 
 

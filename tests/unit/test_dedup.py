@@ -1,12 +1,25 @@
-"""RecentIds against a plain model of it: lists of ids by bucket, forgotten oldest first."""
+"""RecentIds against a plain model of it: lists of ids by bucket, forgotten oldest first.
+
+Every test runs on each class of it: the Python one, and the one built from Rust
+(rust/native) where the build has it, which must keep the same tables.
+"""
 
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 
-from callpulse.core.dedup import MAX_CAPACITY, RecentIds
+from callpulse.core.dedup import MAX_CAPACITY
+from callpulse.core.dedup import RecentIds as PythonRecentIds
+
+from .conftest import native
+
+
+@pytest.fixture(params=["python", "rust"])
+def recent_ids(request: pytest.FixtureRequest) -> Any:
+    return PythonRecentIds if request.param == "python" else native("RecentIds")
 
 
 class Model:
@@ -41,10 +54,10 @@ class Model:
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_recent_ids_hold_what_the_model_holds(seed: int) -> None:
+def test_recent_ids_hold_what_the_model_holds(recent_ids: Any, seed: int) -> None:
     rng = random.Random(seed)
     horizon, capacity = 12, rng.choice([1000, 3000, 50_000])
-    ids, model = RecentIds(horizon, capacity), Model(horizon, capacity)
+    ids, model = recent_ids(horizon, capacity), Model(horizon, capacity)
     # Keys that share their low bits (the tables and home slots) with many others, negative
     # ones, 0, and plain random ones: long probe runs that wrap round the table's end.
     pool = [rng.randrange(-(2**63), 2**63) for _ in range(3000)]
@@ -66,8 +79,8 @@ def test_recent_ids_hold_what_the_model_holds(seed: int) -> None:
         assert ids.add_hash(key, head) == model.add(key, head)
 
 
-def test_the_table_grows_with_the_ids_and_gives_the_room_back_as_they_go() -> None:
-    ids = RecentIds(horizon=2, capacity=100_000)
+def test_the_table_grows_with_the_ids_and_gives_the_room_back_as_they_go(recent_ids: Any) -> None:
+    ids = recent_ids(horizon=2, capacity=100_000)
     small = ids.slots
     for n in range(60_000):
         assert ids.add(f"event-{n}", 0)
@@ -82,8 +95,8 @@ def test_the_table_grows_with_the_ids_and_gives_the_room_back_as_they_go() -> No
     assert ids.add("event-5", 13)
 
 
-def test_past_capacity_the_oldest_buckets_go_and_are_counted() -> None:
-    ids = RecentIds(horizon=100, capacity=1000)
+def test_past_capacity_the_oldest_buckets_go_and_are_counted(recent_ids: Any) -> None:
+    ids = recent_ids(horizon=100, capacity=1000)
     for n in range(1000):
         ids.add(f"a{n}", n // 100)
     assert ids.add("b", 10)
@@ -92,12 +105,12 @@ def test_past_capacity_the_oldest_buckets_go_and_are_counted() -> None:
     assert not ids.add("a500", 10)
 
 
-def test_ids_alike_in_their_low_half_each_leave_with_a_bucket_of_theirs() -> None:
+def test_ids_alike_in_their_low_half_each_leave_with_a_bucket_of_theirs(recent_ids: Any) -> None:
     # A bucket's list keeps the low 32 bits of each hash: of two ids alike in them, the
     # first bucket to go takes one of the two out, the other bucket the other.
     low = 0x1234_5678
     first, second = (1 << 32) | low, (-5 << 32) | low
-    ids = RecentIds(horizon=2, capacity=1000)
+    ids = recent_ids(horizon=2, capacity=1000)
     assert [ids.add_hash(first, 0), ids.add_hash(7, 0)] == [True, True]
     assert [ids.add_hash(second, 1), ids.add_hash(9, 1)] == [True, True]
     assert [ids.add_hash(first, 1), ids.add_hash(second, 1)] == [False, False]
@@ -112,13 +125,14 @@ def test_ids_alike_in_their_low_half_each_leave_with_a_bucket_of_theirs() -> Non
 
 @pytest.mark.parametrize("seed", range(4))
 def test_with_ids_alike_in_their_low_half_the_rest_is_held_as_the_model_holds_it(
+    recent_ids: Any,
     seed: int,
 ) -> None:
     # Which of two such twins is still held may differ from the model, never how many ids
     # are held, nor whether any other id is.
     rng = random.Random(seed)
     horizon = 6
-    ids = RecentIds(horizon, 1_000_000)
+    ids = recent_ids(horizon, 1_000_000)
     lows = [rng.randrange(1 << 32) for _ in range(20)]
     twins = {(rng.randrange(-(2**31), 2**31) << 32) | low for low in lows for _ in range(8)}
     others = [rng.randrange(-(2**63), 2**63) for _ in range(2000)]
@@ -144,9 +158,9 @@ def test_with_ids_alike_in_their_low_half_the_rest_is_held_as_the_model_holds_it
     assert not any(any(table) for table in ids._tables)
 
 
-def test_buckets_interleaved_at_a_boundary_keep_a_list_each() -> None:
+def test_buckets_interleaved_at_a_boundary_keep_a_list_each(recent_ids: Any) -> None:
     # Partitions read in turn: ids of buckets 7 and 8 alternate for a while.
-    ids = RecentIds(horizon=3, capacity=1000)
+    ids = recent_ids(horizon=3, capacity=1000)
     for n in range(100):
         ids.add(f"e{n}", 7 + n % 2)
     assert [b for b, _ in ids._buckets] == [7, 8]
@@ -161,15 +175,15 @@ def test_buckets_interleaved_at_a_boundary_keep_a_list_each() -> None:
 
 
 @pytest.mark.parametrize("capacity", [0, MAX_CAPACITY + 1])
-def test_a_capacity_the_low_halves_cannot_serve_is_refused(capacity: int) -> None:
+def test_a_capacity_the_low_halves_cannot_serve_is_refused(recent_ids: Any, capacity: int) -> None:
     with pytest.raises(ValueError, match="capacity must be"):
-        RecentIds(horizon=2, capacity=capacity)
+        recent_ids(horizon=2, capacity=capacity)
 
 
-def test_a_table_grows_alone_so_a_resize_moves_a_share_of_the_ids() -> None:
+def test_a_table_grows_alone_so_a_resize_moves_a_share_of_the_ids(recent_ids: Any) -> None:
     # One table of 2M ids held the event loop 240 ms as it doubled; each of the tables the
     # ids are spread over holds about its share, and grows on its own.
-    ids = RecentIds(horizon=2, capacity=1_000_000)
+    ids = recent_ids(horizon=2, capacity=1_000_000)
     tables = len(ids._tables)
     for n in range(200_000):
         ids.add(f"event-{n}", 0)
@@ -177,3 +191,41 @@ def test_a_table_grows_alone_so_a_resize_moves_a_share_of_the_ids() -> None:
     assert tables >= 64
     assert max(sizes) <= 2 * min(sizes)
     assert max(sizes) <= 4 * len(ids) / tables
+
+
+def test_the_compiled_class_keeps_the_tables_the_python_one_keeps() -> None:
+    # Side by side on the same ids (strings, hashed by both as Python hashes them; ids alike
+    # in their low half; the hash 0), buckets out of order, expiry, eviction past capacity,
+    # tables growing and shrinking: every answer, and the tables slot by slot, the same.
+    compiled_class = native("RecentIds")
+    rng = random.Random(9)
+    python, compiled = PythonRecentIds(8, 2500), compiled_class(8, 2500)
+    head = 0
+    grown = shrunk = False
+    for step in range(40_000):
+        if rng.random() < 0.002:
+            head += rng.choice((1, 1, 2, 9))
+            python.expire(head)
+            compiled.expire(head)
+        bucket = head - rng.choice((0, 0, 0, 1, 2, 5))
+        if rng.random() < 0.1:
+            key = rng.choice((0, 1 << 32, 2 << 32, -(1 << 40), rng.getrandbits(63)))
+            assert python.add_hash(key, bucket) == compiled.add_hash(key, bucket)
+        else:
+            event_id = f"call-{rng.randrange(20_000)}"
+            assert python.add(event_id, bucket) == compiled.add(event_id, bucket)
+        if step % 1000 == 0:
+            assert [list(table) for table in python._tables] == compiled._tables
+        grown = grown or python.slots > 64 * 64
+        shrunk = shrunk or (grown and python.slots == 64 * 64)
+    assert (len(python), python.evicted, python.slots) == (
+        len(compiled),
+        compiled.evicted,
+        compiled.slots,
+    )
+    assert [(b, list(lows)) for b, lows in python._buckets] == [
+        (b, list(lows)) for b, lows in compiled._buckets
+    ]
+    assert python.evicted > 0
+    assert grown
+    assert shrunk

@@ -91,7 +91,13 @@ def test_queue_series_and_zero_denominator_rule() -> None:
     assert samples[("callpulse_event_time_lag_seconds", ())] == 3.0
     build = [labels for name, labels in samples if name == "callpulse_build_info"]
     assert [dict(labels)["version"] for labels in build] == ["0.1.0"]
-    assert {name for name, _ in build[0]} == {"version", "revision", "python_version", "compiled"}
+    assert {name for name, _ in build[0]} == {
+        "version",
+        "revision",
+        "python_version",
+        "compiled",
+        "native",
+    }
     assert ("process_resident_memory_bytes", ()) in samples
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from array import array
 from collections import deque
+from collections.abc import Callable
+from typing import Protocol
 
 _MIN_SLOTS = 64  # a shard's smallest table, a power of two
 _SHARD_BITS = 6
@@ -181,3 +183,50 @@ class RecentIds:
 
 def _empty(size: int) -> array[int]:
     return array("q", bytes(8 * size))
+
+
+class SeenIds(Protocol):
+    """What the monitor uses of a :class:`RecentIds`: the Python class, or the same built
+    from Rust (``callpulse.core._native``, see :func:`recent_ids`)."""
+
+    @property
+    def evicted(self) -> int:
+        """Ids forgotten early, over capacity."""
+
+    @property
+    def fill(self) -> float:
+        """The share of capacity in use, 0..1."""
+
+    @property
+    def slots(self) -> int:
+        """The tables' size in ids."""
+
+    def __len__(self) -> int:
+        """The ids held."""
+
+    def add(self, event_id: str, bucket: int) -> bool:
+        """Record ``event_id`` at ``bucket``; False if it was already recorded."""
+
+    def add_hash(self, key: int, bucket: int) -> bool:
+        """:meth:`add` of an id already hashed to ``key``."""
+
+    def expire(self, head: int) -> None:
+        """Forget ids of buckets older than ``head - horizon``."""
+
+
+def _recent_ids_class() -> Callable[[int, int], SeenIds]:
+    try:
+        from callpulse.core._native import RecentIds as Compiled
+    except ImportError:
+        return RecentIds
+    return Compiled
+
+
+_RECENT_IDS = _recent_ids_class()
+
+
+def recent_ids(horizon: int, capacity: int) -> SeenIds:
+    """New :class:`RecentIds`: built from Rust when the build has it (a wheel built where
+    cargo works), else the Python class. Both keep the same hashes in the same tables
+    (``tests/unit/test_dedup.py`` runs every test on each, and the two side by side)."""
+    return _RECENT_IDS(horizon, capacity)

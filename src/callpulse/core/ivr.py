@@ -10,7 +10,7 @@ from callpulse.core import events as ev
 from callpulse.core.cardinality import OVERFLOW, LabelGuard, without_sites
 from callpulse.core.kpi import in_use
 from callpulse.core.timegrid import TimeGrid
-from callpulse.core.windows import RollingCounters
+from callpulse.core.windows import Counters
 
 OUTCOMES = ("contained", "transferred", "hangup", "error")
 
@@ -88,8 +88,8 @@ class IvrRun:
 
 @dataclass(slots=True)
 class _App:
-    counters: RollingCounters
-    backends: dict[str, RollingCounters] = field(default_factory=dict)
+    counters: Counters
+    backends: dict[str, Counters] = field(default_factory=dict)
     ports: tuple[float, int, int] | None = None  # (at, in use, total)
     outcomes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
     touched: float = 0.0  # when an event last named the application

@@ -33,7 +33,7 @@ from callpulse.core import events as ev
 from callpulse.core.calendar import Calendar, WindowSpec
 from callpulse.core.cardinality import IdleNames, LabelGuard
 from callpulse.core.components import ComponentTracker, ComponentView
-from callpulse.core.dedup import RecentIds
+from callpulse.core.dedup import recent_ids
 from callpulse.core.ivr import IvrTracker, IvrView
 from callpulse.core.maintenance import MaintenanceTracker
 from callpulse.core.maintenance_policy import BacklogLimits, EventPolicy
@@ -140,9 +140,9 @@ class Monitor:
         self._wall = now if live else math.inf
         self.guard = LabelGuard(config.label_limits)
         horizon = self.grid.longest + 1
-        self._ids = RecentIds(horizon=horizon, capacity=config.dedup_capacity)
+        self._ids = recent_ids(horizon, config.dedup_capacity)
         # Late events are remembered by when they arrived, not when they occurred.
-        self._late_ids = RecentIds(horizon=horizon, capacity=max(1000, config.dedup_capacity // 10))
+        self._late_ids = recent_ids(horizon, max(1000, config.dedup_capacity // 10))
         self._latest_event = 0.0
         # How often each site was forgotten: ids seen before that are no duplicates after it.
         self._site_epochs: dict[str, int] = {}

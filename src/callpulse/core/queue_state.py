@@ -12,7 +12,7 @@ from callpulse.core import events as ev
 from callpulse.core.kpi import QueueField
 from callpulse.core.queues import TOTALS, ServiceLevelPolicy
 from callpulse.core.timegrid import TimeGrid
-from callpulse.core.windows import RollingCounters, bucket_of
+from callpulse.core.windows import Counters, bucket_of
 
 # A real queue never holds this many callers; past it the oldest entries are dropped (the
 # ACD's next queue.snapshot restores the true count).
@@ -43,7 +43,7 @@ class TrackedAgent:
 class QueueState:
     """One queue's live state: its windows' counters, calls waiting, totals and agents."""
 
-    counters: RollingCounters
+    counters: Counters
     policy: ServiceLevelPolicy
     accrued: float = 0.0  # agent time is stored in buckets up to here
     waiting: dict[str, float] = field(default_factory=dict)  # call_id -> queued at

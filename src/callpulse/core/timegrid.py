@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from callpulse.core.durations import format_duration
 from callpulse.core.histogram import RollingHistogram
-from callpulse.core.windows import RollingCounters, bucket_of
+from callpulse.core.windows import Counters, bucket_of, counters_class
 
 
 def check_windows(windows: Sequence[float], bucket: float) -> None:
@@ -24,6 +24,9 @@ def check_windows(windows: Sequence[float], bucket: float) -> None:
             )
     if len(set(windows)) != len(windows):
         raise ValueError("windows must not repeat")
+
+
+_COUNTERS = counters_class()  # looked up once: a series is made on every new queue
 
 
 class TimeGrid:
@@ -78,9 +81,9 @@ class TimeGrid:
         """The start of the oldest bucket window ``index`` covers."""
         return (self.head - self.spans[index]) * self.bucket
 
-    def counters(self, fields: int, narrow: int = 0) -> RollingCounters:
+    def counters(self, fields: int, narrow: int = 0) -> Counters:
         """New rolling counters on this grid (the first ``narrow`` fields are counts)."""
-        return RollingCounters(fields, self.spans, self.head, narrow)
+        return _COUNTERS(fields, self.spans, self.head, narrow)
 
     def histogram(self) -> RollingHistogram:
         """A new rolling histogram on this grid."""

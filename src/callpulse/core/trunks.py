@@ -23,7 +23,7 @@ from callpulse.core.histogram import LinearBins, LogBins, RollingHistogram
 from callpulse.core.kpi import in_use
 from callpulse.core.timegrid import TimeGrid
 from callpulse.core.trunk_run import ChannelRun, TrunkRun
-from callpulse.core.windows import RollingCounters
+from callpulse.core.windows import Counters
 
 USER_REJECTIONS = frozenset({480, 486, 600, 603})
 NO_TRUNK = "_none"  # media.quality without a trunk_id
@@ -111,7 +111,7 @@ class TrunkView:
 
 @dataclass(slots=True)
 class _Trunk:
-    counters: RollingCounters
+    counters: Counters
     pdd: RollingHistogram
     mos: RollingHistogram
     jitter: RollingHistogram

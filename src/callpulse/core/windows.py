@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Sequence
+from typing import Protocol
 
 _LIMIT = 1 << 63
 """What a window's sum of one field stays under, either way: a bucket's value at or past it
@@ -37,6 +38,54 @@ over the slots is refused."""
 def bucket_of(timestamp: float, bucket: float) -> int:
     """Return the index of the bucket holding ``timestamp`` (epoch seconds)."""
     return math.floor(timestamp / bucket)
+
+
+class Counters(Protocol):
+    """What the trackers use of a series' counters: :class:`RollingCounters`, or the same
+    class compiled from Rust (``callpulse.core._native``, see :func:`counters_class`)."""
+
+    @property
+    def head(self) -> int:
+        """The newest bucket the windows end at."""
+
+    def covers(self, bucket: int) -> bool:
+        """Whether ``bucket`` is inside the longest window."""
+
+    def add(self, bucket: int, values: Sequence[tuple[int, int]]) -> bool:
+        """Add ``(field, amount)`` pairs to ``bucket``; False if no window covers it."""
+
+    def advance(self, head: int) -> None:
+        """Move the windows' end to ``head``."""
+
+    def window(self, index: int) -> list[int]:
+        """The sums of window ``index``."""
+
+    def windows(self) -> list[list[int]]:
+        """The sums of every window."""
+
+    def is_empty(self) -> bool:
+        """Whether every window sums to zero on every field."""
+
+
+class CountersClass(Protocol):
+    """A class of :class:`Counters`, made as :class:`RollingCounters` is."""
+
+    def __call__(
+        self, fields: int, spans: Sequence[int], start: int, narrow: int = 0
+    ) -> Counters: ...
+
+
+def counters_class() -> CountersClass:
+    """The class new counters are made of: the compiled one when the build has it (a wheel
+    built where Rust's cargo works), else :class:`RollingCounters`.
+
+    Both keep the same values the same way (``tests/unit/test_windows.py`` runs on each);
+    the compiled one adds without an int object per cell, a quarter of the time or less."""
+    try:
+        from callpulse.core._native import RollingCounters as Compiled
+    except ImportError:
+        return RollingCounters
+    return Compiled
 
 
 class RollingCounters:

@@ -1,0 +1,18 @@
+//! `callpulse.core._native`: the innermost structures of `callpulse.core`, in Rust.
+//!
+//! Each class here is a Python class of the core again, with the same methods and the same
+//! behaviour; the Python one stays the definition, and is used wherever this extension is
+//! not built (see `hatch_build.py`). What they save is what mypyc cannot: their state is
+//! machine integers, not int objects in `array.array` cells.
+
+use pyo3::prelude::*;
+
+mod dedup;
+mod windows;
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<windows::RollingCounters>()?;
+    m.add_class::<dedup::RecentIds>()?;
+    Ok(())
+}

@@ -1,10 +1,11 @@
 # syntax=docker/dockerfile:1
 # callpulse: build the wheel (the same one CI tests), then install it alone in a slim image.
 
-FROM python:3.11-slim AS build
+FROM python:3.11-slim-trixie AS build
 # A C compiler, for mypyc to compile the core modules into the wheel, and cargo, for the
-# counters built from Rust (hatch_build.py); they stay in this stage: the final image gets
-# the built wheel only.
+# structures built from Rust (hatch_build.py; Debian 13's is Rust 1.85, the crate needs
+# 1.70); they stay in this stage: the final image gets the built wheel only, on the same
+# Debian, so that the extensions find the C library they were linked against.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends gcc libc6-dev cargo \
  && rm -rf /var/lib/apt/lists/*
@@ -24,7 +25,7 @@ RUN pip wheel --no-cache-dir --no-deps --wheel-dir /dist . \
  && python -m zipfile -l /dist/callpulse-*.whl | grep 'callpulse/core/_native\.' \
  && pip wheel --no-cache-dir --wheel-dir /dist /dist/callpulse-*.whl
 
-FROM python:3.11-slim
+FROM python:3.11-slim-trixie
 ARG VERSION=0.1.0
 LABEL org.opencontainers.image.title="callpulse" \
       org.opencontainers.image.description="Real-time health monitoring for 24/7 contact centers" \

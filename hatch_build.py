@@ -153,13 +153,13 @@ def _mypyc(root: Path, out: Path) -> list[tuple[Path, str]]:
         )
         if child.returncode != 0:
             tail = "\n".join((child.stdout + child.stderr).strip().splitlines()[-15:])
-            _say(f"could not compile ({tail or 'no output'}); pure Python")
+            _say(f"could not compile ({tail or 'no output'}); the core modules stay Python")
             return []
         if cached is not None:
             _store(out / "lib", cached)
     built = sorted(out.joinpath("lib").rglob("*" + _suffix()))
     if len(built) != len(COMPILED) + 1:  # each module's shim, and the shared library
-        _say(f"expected {len(COMPILED) + 1} extensions, found {len(built)}; pure Python")
+        _say(f"expected {len(COMPILED) + 1} extensions, found {len(built)}; core stays Python")
         return []
     _say(f"compiled with mypyc: {', '.join(COMPILED)}")
     return [(path, path.relative_to(out / "lib").as_posix()) for path in built]
@@ -185,29 +185,42 @@ def _native(root: Path, out: Path) -> list[tuple[Path, str]]:
         _say(f"Rust extension reused from {CACHE_ENV} ({key[:12]})")
         return [(cached, name)]
     # Cargo's own build directory is kept in the cache too, so that a change to the crate
-    # does not rebuild its dependencies (PyO3, most of a clean build's time).
+    # does not rebuild its dependencies (PyO3, most of a clean build's time). Two builds at
+    # once take turns with it: each must copy out the library it built, not the other's.
     target = Path(cache) / "rust" / "target" if cache else out / "rust-target"
-    try:
-        child = subprocess.run(
-            [cargo, "build", "--release", "--locked", "--manifest-path", str(crate / "Cargo.toml")],
-            env=os.environ | {"PYO3_PYTHON": sys.executable, "CARGO_TARGET_DIR": str(target)},
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=1800,
-        )
-        failed = child.returncode != 0
-        said = child.stderr
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        failed, said = True, str(exc)
-    library = target / "release" / "lib_native.so"  # Linux; other systems build none yet
-    if failed or not library.is_file():
-        tail = "\n".join(said.strip().splitlines()[-15:])
-        _say(f"could not build the Rust extension ({tail or 'no library'}); Python")
-        return []
+    target.mkdir(parents=True, exist_ok=True)
     built = out / "rust" / "_native.so"
-    built.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(library, built)
+    with open(target / "callpulse-build.lock", "w") as lock:
+        import fcntl  # here: the library is only looked for on Linux anyway
+
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            child = subprocess.run(
+                [
+                    cargo,
+                    "build",
+                    "--release",
+                    "--locked",
+                    "--manifest-path",
+                    str(crate / "Cargo.toml"),
+                ],
+                env=os.environ | {"PYO3_PYTHON": sys.executable, "CARGO_TARGET_DIR": str(target)},
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=1800,
+            )
+            failed = child.returncode != 0
+            said = child.stderr
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            failed, said = True, str(exc)
+        library = target / "release" / "lib_native.so"  # Linux; other systems build none yet
+        if failed or not library.is_file():
+            tail = "\n".join(said.strip().splitlines()[-15:])
+            _say(f"could not build the Rust extension ({tail or 'no library'}); Python")
+            return []
+        built.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(library, built)
     if cached is not None:
         _store(built.parent, cached.parent)
     _say(f"Rust extension built ({CRATE}): RollingCounters, RecentIds")
@@ -217,13 +230,13 @@ def _native(root: Path, out: Path) -> list[tuple[Path, str]]:
 def _store(built: Path, cached: Path) -> None:
     """Copy the directory ``built`` to the cache entry ``cached``: copied then renamed, so a
     build stopped half-way leaves no partial entry."""
-    cached.parent.mkdir(parents=True, exist_ok=True)
     partial = cached.with_name(cached.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    shutil.copytree(built, partial)
     try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.copytree(built, partial)
         partial.rename(cached)
-    except OSError:  # another build stored the same key first
+    except OSError:  # another build stored the same key first, or the cache is read-only
         shutil.rmtree(partial, ignore_errors=True)
 
 

@@ -284,3 +284,31 @@ def test_the_compiled_class_keeps_what_the_python_one_keeps() -> None:
         assert python.windows() == compiled.windows()
         assert python.is_empty() == compiled.is_empty()
         assert python.covers(bucket) == compiled.covers(bucket)
+
+
+def test_buckets_at_the_edges_of_64_bits_and_windows_that_are_not_there(
+    make: CountersClass,
+) -> None:
+    # No bucket a clock gives comes near these; each class still answers as Python's ints
+    # do, and neither hangs nor wraps around.
+    top = 2**63 - 1
+    c = make(1, (3,), -(2**62))
+    c.add(c.head, ((0, 5),))
+    c.advance(2**62)  # a jump past every window, however long
+    assert c.is_empty()
+    c = make(1, (3,), top - 6)
+    c.add(top - 6, ((0, 7),))
+    c.advance(top - 3)
+    c.advance(top - 2)  # the slot bucket top - 6 held is cleared as the head reaches it
+    assert c.windows() == [[0]]
+    c = make(1, (3,), -(2**63))
+    assert c.covers(-(2**63))
+    assert c.add(-(2**63), ((0, 1),))
+    assert c.windows() == [[1]]
+    with pytest.raises(ValueError, match="ahead of head"):
+        c.add(2**63, ((0, 1),))
+    assert not c.add(-(2**63) - 4, ((0, 1),))
+    with pytest.raises(IndexError):
+        c.window(1)
+    with pytest.raises(IndexError):
+        c.window(-1)

@@ -16,17 +16,17 @@ const SHARD_BITS: u32 = 6;
 const SHARDS: usize = 1 << SHARD_BITS;
 const LOW: i64 = 0xFFFF_FFFF;
 const LOOK_BACK: usize = 4;
-const MAX_CAPACITY: i64 = 1 << 30;
+const MAX_CAPACITY: i128 = 1 << 30;
 
 /// The ids of events seen in the last `horizon` buckets, up to `capacity` ids.
 #[pyclass(module = "callpulse.core._native")]
 pub struct RecentIds {
-    horizon: i64,
+    horizon: i128,
     capacity: usize,
     tables: Vec<Vec<i64>>,
     counts: Vec<usize>,
     count: usize,
-    buckets: VecDeque<(i64, Vec<u32>)>,
+    buckets: VecDeque<(i128, Vec<u32>)>,
     /// Ids forgotten early, over capacity.
     #[pyo3(get)]
     evicted: usize,
@@ -111,7 +111,7 @@ impl RecentIds {
 #[pymethods]
 impl RecentIds {
     #[new]
-    fn new(horizon: i64, capacity: i64) -> PyResult<Self> {
+    fn new(horizon: i128, capacity: i128) -> PyResult<Self> {
         if !(0 < capacity && capacity <= MAX_CAPACITY) {
             return Err(PyValueError::new_err(format!(
                 "capacity must be 1..{MAX_CAPACITY}, not {capacity}"
@@ -145,13 +145,13 @@ impl RecentIds {
     }
 
     /// Record `event_id` at `bucket`; return False if it was already recorded.
-    fn add(&mut self, event_id: &Bound<'_, PyAny>, bucket: i64) -> PyResult<bool> {
+    fn add(&mut self, event_id: &Bound<'_, PyAny>, bucket: i128) -> PyResult<bool> {
         let key = event_id.hash()? as i64;
         Ok(self.add_hash(key, bucket))
     }
 
     /// `add` of an id already hashed to `key`.
-    fn add_hash(&mut self, key: i64, bucket: i64) -> bool {
+    fn add_hash(&mut self, key: i64, bucket: i128) -> bool {
         let key = if key == 0 { 1 } else { key }; // 0 marks a free slot
         let shard = (key as usize) & (SHARDS - 1);
         let table = &mut self.tables[shard];
@@ -189,8 +189,8 @@ impl RecentIds {
     }
 
     /// Forget ids of buckets older than `head - horizon`.
-    fn expire(&mut self, head: i64) {
-        let oldest_kept = head - self.horizon;
+    fn expire(&mut self, head: i128) {
+        let oldest_kept = head.saturating_sub(self.horizon);
         while self.buckets.front().is_some_and(|(bucket, _)| *bucket < oldest_kept) {
             if let Some((_, lows)) = self.buckets.pop_front() {
                 self.forget(&lows);

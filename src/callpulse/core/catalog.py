@@ -252,7 +252,10 @@ GROWS_WITHOUT_EVENTS = frozenset(
 """KPIs whose value changes with the wall clock alone, no event coming: a caller's wait, a
 heartbeat's age and the staleness it makes (a component silent past ``stale_after`` is down)."""
 
-_Q, _I, _T = ("site", "queue"), ("site", "application"), ("site", "trunk")
+QUEUE_LABELS: tuple[str, ...] = ("site", "queue")
+"""The labels of a queue's families; some have one more after them (``state``,
+``window``)."""
+_Q, _I, _T = QUEUE_LABELS, ("site", "application"), ("site", "trunk")
 _C = ("site", "component", "kind")
 
 

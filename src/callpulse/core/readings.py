@@ -13,6 +13,7 @@ from callpulse.core.catalog import (
     IVR_WINDOWED,
     QUEUE_DRAIN_ETA,
     QUEUE_INSTANT,
+    QUEUE_LABELS,
     QUEUE_TOTALS,
     QUEUE_WINDOWED,
     TRUNK_INSTANT,
@@ -28,7 +29,7 @@ from callpulse.core.drain_eta import assessed, queue_eta
 from callpulse.core.events import AGENT_STATES
 from callpulse.core.ivr import OUTCOMES
 from callpulse.core.monitor import Monitor
-from callpulse.core.row_text import go_float, label_pairs
+from callpulse.core.row_text import escape_value, go_float, label_pairs
 from callpulse.core.steps import Steps, finish
 from callpulse.core.trunks import CODE_CLASSES
 
@@ -92,21 +93,22 @@ def collect_in_steps(
         for n, v in enumerate(monitor.queue_views(), 1):
             if n % SERIES_A_STEP == 0:
                 yield
-            key = (v.site, v.queue)
-            sink.rows(queue_instant, key, v)
+            # Every sample of a queue is under its (site, queue), some with one label more.
+            sink.key(QUEUE_LABELS, (v.site, v.queue))
+            sink.key_rows(queue_instant, v)
             if etas:
                 eta = queue_eta(v, backlogs)
-                sink.add("callpulse_queue_drain_eta_seconds", key, eta.seconds)
-                sink.add("callpulse_queue_drain_eta_low_seconds", key, eta.low)
-                sink.add("callpulse_queue_drain_eta_high_seconds", key, eta.high)
+                sink.key_add("callpulse_queue_drain_eta_seconds", eta.seconds)
+                sink.key_add("callpulse_queue_drain_eta_low_seconds", eta.low)
+                sink.key_add("callpulse_queue_drain_eta_high_seconds", eta.high)
             if agents and v.agents_known:  # a queue no agent stream describes has none
                 for state in AGENT_STATES:
-                    sink.add("callpulse_queue_agents", (*key, state), v.agents[state])
+                    sink.key_add("callpulse_queue_agents", v.agents[state], state)
             for name, _, attr in totals:
-                sink.add(name, key, v.totals[attr])
+                sink.key_add(name, v.totals[attr])
             if queue_windowed:
                 for w in v.windows:
-                    sink.rows(queue_windowed, (*key, w.window), w)
+                    sink.key_rows(queue_windowed, w, w.window)
     if "ivr" in wanted:
         # Each domain's views are read at once, after a yield: the trunks' and the IVR's of
         # 200 sites are a few milliseconds each, and their windows' catching up on idle
@@ -205,10 +207,27 @@ def _grouped(rows: list[_Row[V]]) -> tuple[_Row[V], ...]:
 
 
 class _Sink:
-    """Appends a sample to its family, if the family was asked for and has a value."""
+    """Appends a sample to its family, if the family was asked for and has a value.
+
+    Samples are added under label values given whole (:meth:`add`, :meth:`rows`), or
+    under the values set by :meth:`key` and, for some families, one value after them
+    (:meth:`key_add`, :meth:`key_rows`): a queue's samples are under its site and queue."""
 
     def __init__(self, out: dict[str, Samples]) -> None:
         self._out = out
+        self._key: LabelValues = ()
+
+    def key(self, names: tuple[str, ...], labels: LabelValues) -> None:
+        """Label values ``labels`` (of label names ``names``) for the ``key_`` methods."""
+        self._key = labels
+
+    def key_add(self, name: str, value: Value, extra: str | None = None) -> None:
+        """:meth:`add` under the key's labels, and ``extra`` after them if given."""
+        self.add(name, self._key if extra is None else (*self._key, extra), value)
+
+    def key_rows(self, rows: tuple[_Row[V], ...], view: V, extra: str | None = None) -> None:
+        """:meth:`rows` under the key's labels, and ``extra`` after them if given."""
+        self.rows(rows, self._key if extra is None else (*self._key, extra), view)
 
     def add(self, name: str, labels: LabelValues, value: Value) -> None:
         samples = self._out.get(name)  # None: a family not asked for
@@ -234,6 +253,63 @@ class _LineSink(_Sink):
         super().__init__(out)
         self._heads = {name: _head(samples.family) for name, samples in out.items()}
         self._texts: dict[tuple[str, ...], dict[LabelValues, str]] = {}
+        self._key_names: tuple[str, ...] = ()
+        self._key_text = ""
+        # By label names, then by the extra value: what follows the key's labels on a line.
+        self._tails: dict[tuple[str, ...], dict[str | None, str]] = {}
+
+    def key(self, names: tuple[str, ...], labels: LabelValues) -> None:
+        # A queue's labels are written once for all its samples (40 at 10k queues), with a
+        # tail per family's extra label value written once a scrape: kept in a dict by
+        # label values, they had cost a lookup of a new tuple per sample.
+        self._key = labels
+        if names != self._key_names:
+            self._key_names, self._tails = names, {}
+        self._key_text = label_pairs(names, labels)
+
+    def key_add(self, name: str, value: Value, extra: str | None = None) -> None:
+        samples = self._out.get(name)
+        if samples is None or value is None:
+            return
+        tail = self._tail(samples.family.labels, extra)
+        if tail:
+            samples.lines.append(f"{self._heads[name]}{self._key_text}{tail}{go_float(value)}\n")
+        else:
+            super().key_add(name, value, extra)
+
+    def key_rows(self, rows: tuple[_Row[V], ...], view: V, extra: str | None = None) -> None:
+        if not rows:
+            return
+        tail = self._tail(rows[0].labels, extra)
+        if not tail:
+            super().key_rows(rows, view, extra)
+            return
+        text = self._key_text
+        for row in rows:
+            value = row.read(view)
+            if value is not None:
+                row.lines.append(f"{row.head}{text}{tail}{go_float(value)}\n")
+
+    def _tail(self, names: tuple[str, ...], extra: str | None) -> str:
+        """What follows the key's labels on a line of a family labelled ``names``, up to
+        its value; empty where the family's labels are not the key's (and ``extra``'s
+        label, which must sort after them: labels are written by name)."""
+        tails = self._tails.get(names)
+        if tails is None:
+            tails = self._tails[names] = {}
+        tail = tails.get(extra)
+        if tail is None:
+            key = self._key_names
+            if not key:
+                tail = ""
+            elif extra is None:
+                tail = "} " if names == key else ""
+            elif names[:-1] == key and names[-1] > max(key):
+                tail = f',{names[-1]}="{escape_value(extra)}"}} '
+            else:
+                tail = ""
+            tails[extra] = tail
+        return tail
 
     def add(self, name: str, labels: LabelValues, value: Value) -> None:
         samples = self._out.get(name)

@@ -1,0 +1,64 @@
+"""The line sink's two ways of labelling a sample: label values given whole, or a key's
+values (written once per key) and one value after them. Both must write the same lines."""
+
+from __future__ import annotations
+
+import pytest
+
+from callpulse.core.catalog import Family, Samples
+from callpulse.core.readings import _LineSink, _Row, _Sink
+
+KEY = ("site", "queue")
+KEYS = [("lon", "billing"), ('say "hi"', "back\\slash"), ("é ☎", "new\nline")]
+FAMILIES = [
+    Family("plain", "", KEY, "queue"),
+    Family("by_state", "", (*KEY, "state"), "queue"),
+    # Labels a key's tail cannot be written for: written whole instead.
+    Family("sorts_first", "", (*KEY, "agent"), "queue"),
+    Family("other_order", "", ("queue", "site", "window"), "queue"),
+    Family("other_key", "", ("site", "trunk", "window"), "queue"),
+    Family("counted", "", KEY, "queue", "counter"),
+]
+
+
+def written(keyed: bool, sink_class: type[_Sink]) -> dict[str, list[object]]:
+    out = {f.name: Samples(f) for f in FAMILIES}
+    sink = sink_class(out)
+    rows = (_Row(out["by_state"], lambda v: v), _Row(out["sorts_first"], lambda v: v * 2))
+    for n, key in enumerate(KEYS):
+        if keyed:
+            sink.key(KEY, key)
+        for f in FAMILIES:
+            extra = None if len(f.labels) == 2 else f"x{n}"
+            value = None if n == 1 and f.name == "plain" else n + 0.5
+            if keyed:
+                sink.key_add(f.name, value, extra)
+            else:
+                sink.add(f.name, key if extra is None else (*key, extra), value)
+        for extra in ("a", 'q"uote'):
+            if keyed:
+                sink.key_rows(rows[:1], 3, extra)
+                sink.key_rows(rows[1:], 3, extra)
+            else:
+                sink.rows(rows[:1], (*key, extra), 3)
+                sink.rows(rows[1:], (*key, extra), 3)
+    return {name: [*s.lines, *s.samples] for name, s in out.items()}
+
+
+@pytest.mark.parametrize("sink_class", [_LineSink, _Sink])
+def test_a_keys_samples_are_those_of_their_label_values_given_whole(
+    sink_class: type[_Sink],
+) -> None:
+    whole, keyed = written(False, sink_class), written(True, sink_class)
+    assert keyed == whole
+    assert sum(map(len, whole.values())) == 3 * len(FAMILIES) - 1 + 3 * 4
+
+
+def test_a_keys_lines_are_labelled_by_name_and_escaped() -> None:
+    lines = written(True, _LineSink)
+    assert lines["by_state"][0] == 'by_state{queue="billing",site="lon",state="x0"} 0.5\n'
+    assert lines["by_state"][-1].startswith(
+        'by_state{queue="new\\nline",site="é ☎",state="q\\"uote"} 3'
+    )
+    assert lines["sorts_first"][0] == 'sorts_first{agent="x0",queue="billing",site="lon"} 0.5\n'
+    assert lines["counted"][0] == 'counted_total{queue="billing",site="lon"} 0.5\n'

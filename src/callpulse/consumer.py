@@ -159,6 +159,7 @@ class Consumer:
             return  # a time-compressed simulation: its clock is the only one
         while True:
             self.tick()
+            await in_slices(self.pipeline.monitor.settle(), SLICE_SECONDS)
             await asyncio.sleep(self.tick_seconds)
 
     def evaluate(self) -> list[Notification]:

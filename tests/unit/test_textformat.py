@@ -28,6 +28,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from prometheus_client.samples import Exemplar
 from prometheus_client.utils import floatToGoString
 
+from callpulse.core import readings
 from callpulse.core.catalog import FAMILIES
 from callpulse.core.ingest import Ingest, RawRecord
 from callpulse.core.monitor import Monitor, MonitorConfig
@@ -35,7 +36,7 @@ from callpulse.protocols import DeadLetterStats
 from callpulse.simulation import scenario as scenarios
 from callpulse.simulation.model import ContactCenter
 from callpulse.web.exposition import CallpulseCollector, SourceMetrics, build_registry
-from callpulse.web.textformat import RowFamily, fast_encoder, go_float
+from callpulse.web.textformat import RowFamily, fast_encoder, fast_writer, go_float
 
 from .events import raw
 
@@ -128,6 +129,22 @@ def test_the_kpi_lines_written_as_read_are_the_lines_the_library_writes_of_their
     assert b'queue="say \\"hi\\""' in library
     assert b'queue="back\\\\slash"' in library
     assert timeless(ours) == timeless(library)
+
+
+def test_the_kpi_lines_joined_into_pieces_as_collected_are_the_same_lines(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The collect joins the lines so far every SERIES_A_STEP queues (500): here every 2.
+    monkeypatch.setattr(readings, "SERIES_A_STEP", 2)
+    seen = Seen(daemon_collector())
+    ours, library = both("text/plain;version=0.0.4", seen)
+
+    def timeless(body: bytes) -> list[bytes]:
+        return [line for line in body.splitlines() if b"collect_duration_seconds " not in line]
+
+    assert timeless(ours) == timeless(library)
+    rows = [f for f in seen.families if isinstance(f, RowFamily) and f.lines]
+    assert any(len(f.lines) < "".join(f.lines).count("\n") for f in rows)
 
 
 class Seen(Collector):
@@ -272,3 +289,25 @@ def test_a_row_family_reads_as_the_families_prometheus_client_builds() -> None:
         for labels, value in rows:
             built.add_metric(list(labels), value)
         assert RowFamily("calls", "Calls.", kind, ["site", "queue"], rows) == built
+
+
+@pytest.mark.parametrize("accept", PROMETHEUS_ACCEPTS[1:3])
+def test_a_large_row_family_is_sent_in_parts_of_the_same_bytes(accept: str) -> None:
+    # 20,000 lines (1.2 MB): given as lines one by one and in joined pieces, as the
+    # collect gives them, sent in parts far smaller than the family.
+    rows = [((f"site{n % 7}", f"queue {n}"), float(n % 13) / 4) for n in range(20_000)]
+    lines = [f'big{{queue="queue {n}",site="site{n % 7}"}} {go_float(v)}\n'
+             for n, ((_, _), v) in enumerate(rows)]  # fmt: skip
+    pieces = [*lines[:3], *("".join(lines[n : n + 1000]) for n in range(3, 20_000, 1000))]
+    library, _ = exposition.choose_encoder(accept)
+    small = GaugeMetricFamily("small", "After it.", value=1)
+
+    def registry(family: RowFamily) -> Fixed:
+        return Fixed([small, family, small])
+
+    by_rows = RowFamily("big", "Big.", "gauge", ["site", "queue"], rows)
+    by_lines = RowFamily("big", "Big.", "gauge", ["site", "queue"], [], pieces)
+    parts = list(fast_writer(library)(registry(by_lines)))
+    assert b"".join(parts) == library(registry(by_rows))
+    assert len(parts) > 10
+    assert max(map(len, parts)) < 200_000  # the family is 1.2 MB: never sent whole

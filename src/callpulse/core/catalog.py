@@ -46,7 +46,8 @@ class Family:
 class Samples:
     """A family and its samples: (label values in the family's order, value); or, where
     they were read for a scrape's writer (:func:`callpulse.core.readings.collect` with
-    ``lines``), its sample lines as the Prometheus text formats write them instead."""
+    ``lines``), its sample lines as the Prometheus text formats write them instead, in
+    pieces of text of one line or many."""
 
     family: Family
     samples: list[tuple[LabelValues, float]] = field(default_factory=list)

@@ -202,14 +202,20 @@ class IvrTracker:
         """Drop every application of ``sites``."""
         self._apps = without_sites(self._apps, sites)
 
-    def views(self) -> list[IvrView]:
-        """Every application's KPIs at the grid's *now*."""
+    def settle(self) -> None:
+        """Move every application's windows to the grid's head, as reading them would (see
+        :meth:`callpulse.core.monitor.Monitor.settle`)."""
         head = self._grid.head
-        out = []
-        for (site, name), app in self._apps.items():
+        for app in self._apps.values():
             app.counters.advance(head)
             for counters in app.backends.values():
                 counters.advance(head)
+
+    def views(self) -> list[IvrView]:
+        """Every application's KPIs at the grid's *now*."""
+        self.settle()
+        out = []
+        for (site, name), app in self._apps.items():
             windows = []
             for i, label in enumerate(self._grid.labels):
                 s = app.counters.window(i)

@@ -153,6 +153,7 @@ class Monitor:
         # queues a read is most of a second on the event loop.
         self._changes = 0
         self._views: tuple[int, list[QueueView]] | None = None
+        self._settled = -1  # the head the series were last moved to (settle)
         windows = config.windows
         erlang_window = (
             windows.index(config.erlang_window)
@@ -361,6 +362,29 @@ class Monitor:
         views = self.queues.views()
         self._views = (self._changes, views)
         return views
+
+    def settle(self, at_a_time: int = VIEWS_A_STEP) -> Steps[None]:
+        """Move every series' windows to the grid's head, as reading them would, unless
+        they are there already; ``at_a_time`` queues a step. Live, once a bucket, between
+        batches: a render child forked from this process reads every queue, and what it
+        would move is memory the kernel copies for it (at 10k queues, ~50 MB of counters
+        and 50 ms of page faults a scrape)."""
+        head = self.grid.head
+        if head == self._settled:
+            return
+        yield from self.queues.settle(head, at_a_time)
+        self.ivr.settle()
+        self.trunks.settle()
+        self._settled = head
+
+    def each_queue_view(self) -> Iterable[QueueView]:
+        """:meth:`queue_views` for a reader that takes each in turn, the state unchanged
+        meanwhile: the kept list if there is one, else each view read as it is asked for
+        and not kept (a scrape's render child holds one at a time, not 10k)."""
+        memo = self._views
+        if memo is not None and memo[0] == self._changes:
+            return memo[1]
+        return self.queues.each_view()
 
     def queue_views_in_steps(self, at_a_time: int = VIEWS_A_STEP) -> Steps[list[QueueView]]:
         """:meth:`queue_views`, read ``at_a_time`` queues a step, the events applied between

@@ -9,7 +9,7 @@ read of it, :mod:`callpulse.core.queue_reading`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Final
 
 from callpulse.core import events as ev
@@ -23,6 +23,7 @@ from callpulse.core.queue_state import (
     TrackedAgent,
 )
 from callpulse.core.queues import QueueLoad, QueueView, QueueWindow, ServiceLevelPolicy
+from callpulse.core.steps import Steps
 from callpulse.core.timegrid import TimeGrid
 
 # The fields as plain ints, and the constant additions built once: an enum member is a class
@@ -253,6 +254,15 @@ class QueueTracker:
     def __len__(self) -> int:
         return len(self._queues)
 
+    def settle(self, head: int, at_a_time: int) -> Steps[None]:
+        """Move every queue's windows to ``head``, as reading them would, ``at_a_time``
+        queues a step (see :meth:`callpulse.core.monitor.Monitor.settle`)."""
+        queues = list(self._queues.values())
+        for start in range(0, len(queues), at_a_time):
+            for q in queues[start : start + at_a_time]:
+                q.counters.advance(head)
+            yield
+
     # --- reading -----------------------------------------------------------------------
 
     def waiting_fill(self) -> float:
@@ -263,6 +273,13 @@ class QueueTracker:
     def views(self) -> list[QueueView]:
         """Every queue's state and KPIs at the grid's *now*."""
         return self.views_of(self._queues)
+
+    def each_view(self) -> Iterator[QueueView]:
+        """:meth:`views`, each read as it is asked for (the state must not change meanwhile):
+        a reader that takes them in turn holds one at a time, not 10k."""
+        grid, window, patience = self._grid, self._erlang_window, self._patience
+        for (site, name), q in self._queues.items():
+            yield view(grid, site, name, q, window, patience)
 
     def keys(self) -> list[tuple[str, str]]:
         """Every (site, queue) tracked now."""

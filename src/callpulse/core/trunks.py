@@ -285,11 +285,18 @@ class TrunkTracker:
         """Drop every trunk of ``sites``."""
         self._names.forget_sites(sites)
 
+    def settle(self) -> None:
+        """Move every trunk's windows to the grid's head, as reading them would (see
+        :meth:`callpulse.core.monitor.Monitor.settle`)."""
+        head = self._grid.head
+        for trunk in self._trunks.values():
+            trunk.advance(head)
+
     def views(self) -> list[TrunkView]:
         """Every trunk's KPIs at the grid's *now*."""
+        self.settle()
         out = []
         for (site, name), trunk in self._trunks.items():
-            trunk.advance(self._grid.head)
             windows = tuple(
                 self._window(trunk, i, label) for i, label in enumerate(self._grid.labels)
             )

@@ -117,8 +117,8 @@ class CallpulseCollector(Collector):
         lines = lines_welcome()
         for family in readings.collect(self._ingest.monitor, lines=lines):
             spec = family.family
-            text = "".join(family.lines) if lines else None
-            family.lines.clear()  # a line's string goes once joined, not with the last family
+            # The writer drops each family once written: its lines go with it.
+            text = family.lines if lines else None
             yield RowFamily(spec.name, spec.help, spec.kind, spec.labels, family.samples, text)
 
     def _alerts(self) -> Iterable[Metric]:

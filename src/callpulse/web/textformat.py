@@ -40,6 +40,8 @@ _TEXT_TYPES = {"info": "gauge", "stateset": "gauge", "gaugehistogram": "histogra
                "unknown": "untyped"}  # fmt: skip
 
 
+_PART = 1 << 16  # characters of a row family's text sent at a time
+
 Writer = Callable[[Collector], Iterable[bytes]]
 """A body written in parts, to be sent as they come."""
 
@@ -90,7 +92,8 @@ def lines_welcome() -> bool:
 class RowFamily(Metric):
     """A gauge or counter family given as rows of label values, in the order of
     ``label_names``, and a value each; or, collected for this module's writers
-    (:func:`lines_welcome`), as its sample lines written already, in either text format.
+    (:func:`lines_welcome`), as its sample lines written already, in either text format:
+    pieces of text, each one line or many.
 
     This writer writes the rows as they are. Whoever else reads :attr:`samples` (the library's
     writers, a test) gets prometheus_client's samples, made on first read: at 10k queues a
@@ -105,7 +108,7 @@ class RowFamily(Metric):
         kind: str,
         label_names: Sequence[str],
         rows: Sequence[tuple[Sequence[str], float]],
-        lines: str | None = None,
+        lines: Sequence[str] | None = None,
     ) -> None:
         if kind not in ("gauge", "counter"):
             raise ValueError(f"a RowFamily is a gauge or a counter, not {kind!r}")
@@ -141,8 +144,10 @@ class RowFamily(Metric):
 LabelTexts = dict[tuple[str, ...], dict[tuple[str, ...], str]]
 
 
-def _row_lines(metric: RowFamily, sample_name: _Names, texts: LabelTexts) -> str:
-    """The sample lines of ``metric``'s rows, or its lines as they were written."""
+def _row_lines(metric: RowFamily, sample_name: _Names, texts: LabelTexts) -> Iterator[str]:
+    """The sample lines of ``metric``'s rows, or its lines as they were written. Its names
+    are checked before the first line: :func:`_write` sends a row family's text as it
+    comes."""
     raw = f"{metric.name}_total" if metric.type == "counter" else metric.name
     name = sample_name(raw)
     if metric.lines is not None:
@@ -150,9 +155,10 @@ def _row_lines(metric: RowFamily, sample_name: _Names, texts: LabelTexts) -> str
             raise ValueError(f"{raw}: a name each format writes its own way, given as lines")
         for label in metric.label_names:
             _LABEL(label)
-        return metric.lines
+        yield from metric.lines
+        return
     known = texts.setdefault(metric.label_names, {})
-    return row_lines(name, [_LABEL(n) for n in metric.label_names], metric.rows, known)
+    yield row_lines(name, [_LABEL(n) for n in metric.label_names], metric.rows, known)
 
 
 class _LibraryNeededError(Exception):
@@ -235,7 +241,9 @@ def _write(
 ) -> Iterator[bytes]:
     # Every family collected first, for this writer (lines welcome), then written, encoded
     # and dropped one at a time: the body's bytes are never whole (34 MB at 10k queues),
-    # and a family's text goes once it is sent.
+    # and a family's text goes once it is sent. A row family's (up to 4 MB) is sent in
+    # parts of _PART as it comes: in a render child, a part's memory is the last one's,
+    # where a whole family's text and bytes were new pages (a page fault each, ~4 us).
     welcome = _LINES_WELCOME.set(True)
     try:
         metrics = list(registry.collect())
@@ -245,9 +253,19 @@ def _write(
     texts: LabelTexts = {}  # one body's: dropped with it
     while metrics:
         metric = metrics.pop()
+        stream = isinstance(metric, RowFamily)
+        pieces: list[str] = []
+        size = 0
         try:
-            text = "".join(family(metric, texts))
-        except _LibraryNeededError:
+            for piece in family(metric, texts):
+                pieces.append(piece)
+                size += len(piece)
+                if stream and size >= _PART:
+                    yield "".join(pieces).encode()
+                    pieces.clear()
+                    size = 0
+            text = "".join(pieces)
+        except _LibraryNeededError:  # before a row family's first part: see _row_lines
             text = library(_One(metric)).decode().removesuffix(end)
         yield text.encode()
     yield end.encode()
@@ -276,7 +294,7 @@ def _om_family(metric: Metric, texts: LabelTexts) -> Iterator[str]:
     if metric.unit:
         yield f"# UNIT {name} {metric.unit}\n"
     if isinstance(metric, RowFamily):
-        yield _row_lines(metric, _OM_SAMPLE, texts)
+        yield from _row_lines(metric, _OM_SAMPLE, texts)
         return
     for s in metric.samples:
         value = "" if s.value is None else go_float(s.value)
@@ -295,7 +313,7 @@ def _text_family(metric: Metric, texts: LabelTexts) -> Iterator[str]:
     help_text = metric.documentation.replace("\\", r"\\").replace("\n", r"\n")
     yield f"# HELP {name} {help_text}\n# TYPE {name} {kind}\n"
     if isinstance(metric, RowFamily):
-        yield _row_lines(metric, _TEXT_SAMPLE, texts)
+        yield from _row_lines(metric, _TEXT_SAMPLE, texts)
         return
     moved: dict[str, list[str]] = {}
     for s in metric.samples:

@@ -80,7 +80,7 @@ def main() -> int:
     from callpulse.core.clock import WALL_TIME
     from callpulse.heap import FrozenHeap
     from callpulse.protocols import DeadLetterStats
-    from callpulse.web.compression import compressed, gzipped
+    from callpulse.web.compression import ENGINE, compressed, gzipped
     from callpulse.web.exposition import CallpulseCollector, SourceMetrics, build_registry
     from callpulse.web.textformat import fast_writer
 
@@ -129,6 +129,7 @@ def main() -> int:
         "queues": args.queues,
         "sites": args.sites,
         "compiled": build.compiled(),
+        "gzip": ENGINE,
         "repeats": args.repeats,
         "views_ms": timed(args.repeats, tick, monitor.queue_views),
         "evaluation_ms": timed(args.repeats, lambda: None, lambda: parts.evaluate(time.time())),

@@ -7,7 +7,10 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import sys
 import time
+import unittest.mock
+import zlib
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -15,6 +18,7 @@ from prometheus_client import CollectorRegistry
 from callpulse.core.ingest import Ingest, RawRecord
 from callpulse.core.monitor import Monitor, MonitorConfig
 from callpulse.protocols import DeadLetterStats
+from callpulse.web import compression
 from callpulse.web.compression import accepts_gzip
 from callpulse.web.exposition import CallpulseCollector, SourceMetrics, build_registry
 from callpulse.web.forked import ForkedRenderer
@@ -120,3 +124,16 @@ async def test_status_requests_that_come_while_it_renders_share_the_render() -> 
     later = await document(plain)  # a render that has ended is not served again
     assert renderer.forked == 3
     assert later.body == answers[0].body
+
+
+def test_the_gzip_is_isa_ls_where_it_is_installed_and_zlibs_without() -> None:
+    # isal is a dependency: the daemon's tests run with it.
+    assert compression.ENGINE == "isal"
+    body = b"".join(f'callpulse_x{{queue="q{n}"}} {n}.0\n'.encode() for n in range(50_000))
+    assert gzip.decompress(compression.compressed(body)) == body
+    parts = [body[n : n + 70_000] for n in range(0, len(body), 70_000)]
+    assert gzip.decompress(b"".join(compression.gzipped(lambda ps: ps)(parts))) == body
+    with unittest.mock.patch.dict(sys.modules, {"isal": None}):
+        engine, name = compression._deflate()
+    assert name == "zlib"
+    assert engine is zlib

@@ -46,8 +46,8 @@ class Family:
 class Samples:
     """A family and its samples: (label values in the family's order, value); or, where
     they were read for a scrape's writer (:func:`callpulse.core.readings.collect` with
-    ``lines``), its sample lines as the Prometheus text formats write them instead, in
-    pieces of text of one line or many."""
+    ``lines``), its sample lines as the Prometheus text formats write them instead, as
+    pieces of text that join into them (a line's parts, or many lines)."""
 
     family: Family
     samples: list[tuple[LabelValues, float]] = field(default_factory=list)

@@ -270,9 +270,9 @@ class _LineSink(_Sink):
 
     def pack(self) -> None:
         # Every family's lines since the last pack joined into one piece of text: the
-        # lines' strings go, and the next ones reuse their memory. In a render child, a
-        # string on a new page is a page fault (~4 us here); the 400k lines of a scrape at
-        # 10k queues, all kept to the end, were 54 MB of them.
+        # parts' list and the values' strings go, and the next ones reuse their memory. In
+        # a render child, memory on a new page is a page fault (~4 us here); the 400k lines
+        # of a scrape at 10k queues, each a string kept to the end, were 54 MB of them.
         for name, samples in self._out.items():
             lines, pieces = samples.lines, self._pieces[name]
             if len(lines) > pieces + 1:
@@ -294,7 +294,14 @@ class _LineSink(_Sink):
             return
         tail = self._tail(samples.family.labels, extra)
         if tail:
-            samples.lines.append(f"{self._heads[name]}{self._key_text}{tail}{go_float(value)}\n")
+            # A line's parts appended as they are: 400k lines' strings made, then joined
+            # with the others, cost a quarter more than joining their parts once.
+            lines = samples.lines
+            lines.append(self._heads[name])
+            lines.append(self._key_text)
+            lines.append(tail)
+            lines.append(go_float(value))
+            lines.append("\n")
         else:
             super().key_add(name, value, extra)
 
@@ -309,7 +316,12 @@ class _LineSink(_Sink):
         for row in rows:
             value = row.read(view)
             if value is not None:
-                row.lines.append(f"{row.head}{text}{tail}{go_float(value)}\n")
+                lines = row.lines
+                lines.append(row.head)
+                lines.append(text)
+                lines.append(tail)
+                lines.append(go_float(value))
+                lines.append("\n")
 
     def _tail(self, names: tuple[str, ...], extra: str | None) -> str:
         """What follows the key's labels on a line of a family labelled ``names``, up to

@@ -93,7 +93,7 @@ class RowFamily(Metric):
     """A gauge or counter family given as rows of label values, in the order of
     ``label_names``, and a value each; or, collected for this module's writers
     (:func:`lines_welcome`), as its sample lines written already, in either text format:
-    pieces of text, each one line or many.
+    pieces of text that join into them.
 
     This writer writes the rows as they are. Whoever else reads :attr:`samples` (the library's
     writers, a test) gets prometheus_client's samples, made on first read: at 10k queues a

@@ -182,6 +182,7 @@ def collect_in_steps(
             sink.add("callpulse_maintenance_forecast_peak_high_calls", fkey, f.peak_high)
             sink.add("callpulse_maintenance_forecast_drain_seconds", fkey, f.drain_after)
             sink.add("callpulse_maintenance_forecast_agents_lost", fkey, f.agents_lost)
+    sink.pack()  # the writer takes a family's pieces in turn: few of them, not a line's parts
     return list(out.values())
 
 

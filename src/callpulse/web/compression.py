@@ -8,8 +8,9 @@ other core for 1.9 MB; with ISA-L's deflate (``isal``, a dependency: zlib's inte
 Intel's ISA-L, written in assembly for x86-64 and ARM64) 14-17 ms for 1.7 MB, a tenth of the
 scrape's time at 10k queues. Prometheus' samples repeat their names and labels line after
 line, so the fastest level keeps most of the gain; the bytes saved by a slower one cost more
-time than a local network takes to carry them. Without ``isal`` (installed without its
-dependencies, or on a platform it has no wheel for), the standard library's zlib does it.
+time than a local network takes to carry them. Without ``isal`` (a machine other than
+x86-64 and ARM64, where it is not installed, or an install without dependencies), the
+standard library's zlib does it.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from callpulse.core.catalog import Family, Samples
-from callpulse.core.readings import _LineSink, _Row, _Sink
+from callpulse.core.readings import _LineSink, _Row, _Rows, _Sink
 
 KEY = ("site", "queue")
 KEYS = [("lon", "billing"), ('say "hi"', "back\\slash"), ("é ☎", "new\nline")]
@@ -26,7 +26,11 @@ FAMILIES = [
 def written(keyed: bool, sink_class: type[_Sink]) -> dict[str, list[Any]]:
     out = {f.name: Samples(f) for f in FAMILIES}
     sink = sink_class(out)
-    rows = (_Row(out["by_state"], lambda v: v), _Row(out["sorts_first"], lambda v: v * 2))
+    places = {name: n for n, name in enumerate(out)}
+    rows = (
+        _Rows([_Row(out["by_state"], lambda v: v, places["by_state"])]),
+        _Rows([_Row(out["sorts_first"], lambda v: v * 2, places["sorts_first"])]),
+    )
     for n, key in enumerate(KEYS):
         if keyed:
             sink.key(KEY, key)
@@ -39,13 +43,14 @@ def written(keyed: bool, sink_class: type[_Sink]) -> dict[str, list[Any]]:
                 sink.add(f.name, key if extra is None else (*key, extra), value)
         for extra in ("a", 'q"uote'):
             if keyed:
-                sink.key_rows(rows[:1], 3, extra)
-                sink.key_rows(rows[1:], 3, extra)
+                sink.key_rows(rows[0], 3, extra)
+                sink.key_rows(rows[1], 3, extra)
             else:
-                sink.rows(rows[:1], (*key, extra), 3)
-                sink.rows(rows[1:], (*key, extra), 3)
-        if keyed and n != 1:
-            sink.pack()  # the lines so far joined into a piece, after all but one key
+                sink.rows(rows[0], (*key, extra), 3)
+                sink.rows(rows[1], (*key, extra), 3)
+        if keyed and n == 0:
+            sink.pack()  # the lines so far joined into a piece, after the first key
+    sink.pack()
     return {name: ["".join(s.lines), *s.samples] for name, s in out.items()}
 
 

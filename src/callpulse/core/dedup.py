@@ -7,6 +7,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
+from callpulse.core.native import compiled
+
 _MIN_SLOTS = 64  # a shard's smallest table, a power of two
 _SHARD_BITS = 6
 _SHARDS = 1 << _SHARD_BITS  # tables, each resized on its own (a hash's low bits pick it)
@@ -214,15 +216,7 @@ class SeenIds(Protocol):
         """Forget ids of buckets older than ``head - horizon``."""
 
 
-def _recent_ids_class() -> Callable[[int, int], SeenIds]:
-    try:
-        from callpulse.core._native import RecentIds as Compiled
-    except ImportError:
-        return RecentIds
-    return Compiled
-
-
-_RECENT_IDS = _recent_ids_class()
+_RECENT_IDS: Callable[[int, int], SeenIds] = compiled("RecentIds", RecentIds)
 
 
 def recent_ids(horizon: int, capacity: int) -> SeenIds:

@@ -30,7 +30,7 @@ from callpulse.core.events import AGENT_STATES
 from callpulse.core.ivr import OUTCOMES
 from callpulse.core.monitor import Monitor
 from callpulse.core.queues import QueueView
-from callpulse.core.row_text import escape_value, go_float, label_pairs
+from callpulse.core.row_text import escape_value, label_pairs, line_buffers
 from callpulse.core.steps import Steps, finish
 from callpulse.core.trunks import CODE_CLASSES
 
@@ -80,10 +80,12 @@ def collect_in_steps(
     # A native method call per sample where the class is compiled (a closure is a Python call).
     sink = _LineSink(out) if lines else _Sink(out)
 
-    def kept(rows: tuple[Reader[V], ...]) -> tuple[_Row[V], ...]:
+    places = {name: n for n, name in enumerate(out)}
+
+    def kept(rows: tuple[Reader[V], ...]) -> _Rows[V]:
         # Each family asked for with its list of samples: the rows are most of the samples
         # (at 10k queues, 300k of a scrape's 400k), appended without looking the name up.
-        return _grouped([_Row(out[name], read) for name, _, read in rows if name in out])
+        return _Rows([_Row(out[name], read, places[name]) for name, _, read in rows if name in out])
 
     if "queue" in wanted:
         queue_instant, queue_windowed = kept(QUEUE_INSTANT), kept(QUEUE_WINDOWED)
@@ -111,7 +113,7 @@ def collect_in_steps(
                     sink.key_add("callpulse_queue_agents", v.agents[state], state)
             for name, _, attr in totals:
                 sink.key_add(name, v.totals[attr])
-            if queue_windowed:
+            if queue_windowed.rows:
                 for w in v.windows:
                     sink.key_rows(queue_windowed, w, w.window)
     if "ivr" in wanted:
@@ -188,15 +190,14 @@ def collect_in_steps(
 
 @final
 class _Row(Generic[V]):
-    """A family asked for, and what reads its value of a view."""
+    """A family asked for, and what reads its value of a view; ``index``: the family's
+    place among those asked for."""
 
-    def __init__(self, samples: Samples, read: Callable[[V], Value]) -> None:
-        family = samples.family
+    def __init__(self, samples: Samples, read: Callable[[V], Value], index: int) -> None:
         self.samples = samples.samples
-        self.lines = samples.lines
         self.read = read
-        self.labels = family.labels
-        self.head = _head(family)
+        self.labels = samples.family.labels
+        self.index = index
 
 
 def _head(family: Family) -> str:
@@ -204,12 +205,18 @@ def _head(family: Family) -> str:
     return f"{family.sample_name}{{" if family.labels else family.sample_name
 
 
-def _grouped(rows: list[_Row[V]]) -> tuple[_Row[V], ...]:
-    """``rows``, read of the same views under the same label values: their label names
-    must be the same, so that a view's labels are written once for all."""
-    if any(row.labels != rows[0].labels for row in rows):
-        raise ValueError(f"families read together with different labels: {rows[0].labels}")
-    return tuple(rows)
+@final
+class _Rows(Generic[V]):
+    """Rows read of the same views under the same label values: their label names must be
+    the same, so that a view's labels are written once for all."""
+
+    def __init__(self, rows: list[_Row[V]]) -> None:
+        if any(row.labels != rows[0].labels for row in rows):
+            raise ValueError(f"families read together with different labels: {rows[0].labels}")
+        self.rows = tuple(rows)
+        self.labels = rows[0].labels if rows else ()
+        self.indices = tuple(row.index for row in rows)
+        self.reads = tuple(row.read for row in rows)
 
 
 class _Sink:
@@ -231,7 +238,7 @@ class _Sink:
         """:meth:`add` under the key's labels, and ``extra`` after them if given."""
         self.add(name, self._key if extra is None else (*self._key, extra), value)
 
-    def key_rows(self, rows: tuple[_Row[V], ...], view: V, extra: str | None = None) -> None:
+    def key_rows(self, rows: _Rows[V], view: V, extra: str | None = None) -> None:
         """:meth:`rows` under the key's labels, and ``extra`` after them if given."""
         self.rows(rows, self._key if extra is None else (*self._key, extra), view)
 
@@ -244,9 +251,9 @@ class _Sink:
         """The samples so far are all there: a line sink joins its lines into a piece of
         text (:class:`_LineSink`); values have nothing to do."""
 
-    def rows(self, rows: tuple[_Row[V], ...], labels: LabelValues, view: V) -> None:
+    def rows(self, rows: _Rows[V], labels: LabelValues, view: V) -> None:
         """Each of ``rows``' value of ``view``, under ``labels``."""
-        for row in rows:
+        for row in rows.rows:
             value = row.read(view)
             if value is not None:
                 row.samples.append((labels, float(value)))
@@ -257,28 +264,28 @@ class _LineSink(_Sink):
 
     A line's labels (``queue="billing",site="lon"} ``: by name, quoted, escaped) are written
     once per set of label values and label names: a queue's are those of every family
-    read of its view, and of its totals and agents after."""
+    read of its view, and of its totals and agents after. The lines go to a buffer per
+    family (:func:`~callpulse.core.row_text.line_buffers`), joined into a piece of text by
+    :meth:`pack`."""
 
     def __init__(self, out: dict[str, Samples]) -> None:
         super().__init__(out)
-        self._heads = {name: _head(samples.family) for name, samples in out.items()}
+        self._places = {name: n for n, name in enumerate(out)}
+        self._lines = line_buffers(
+            [_head(samples.family) for samples in out.values()],
+            [samples.lines for samples in out.values()],
+        )
         self._texts: dict[tuple[str, ...], dict[LabelValues, str]] = {}
         self._key_names: tuple[str, ...] = ()
-        self._key_text = ""
         # By label names, then by the extra value: what follows the key's labels on a line.
         self._tails: dict[tuple[str, ...], dict[str | None, str]] = {}
-        self._pieces = dict.fromkeys(out, 0)  # a family's leading lines that are pieces
 
     def pack(self) -> None:
-        # Every family's lines since the last pack joined into one piece of text: the
-        # parts' list and the values' strings go, and the next ones reuse their memory. In
-        # a render child, memory on a new page is a page fault (~4 us here); the 400k lines
-        # of a scrape at 10k queues, each a string kept to the end, were 54 MB of them.
-        for name, samples in self._out.items():
-            lines, pieces = samples.lines, self._pieces[name]
-            if len(lines) > pieces + 1:
-                lines[pieces:] = ["".join(lines[pieces:])]
-                self._pieces[name] = pieces + 1
+        # Every family's lines since the last pack joined into one piece of text, and the
+        # buffers reused. In a render child, memory on a new page is a page fault (~4 us
+        # here); the 400k lines of a scrape at 10k queues, each a string kept to the end,
+        # were 54 MB of them.
+        self._lines.pack()
 
     def key(self, names: tuple[str, ...], labels: LabelValues) -> None:
         # A queue's labels are written once for all its samples (40 at 10k queues), with a
@@ -287,7 +294,7 @@ class _LineSink(_Sink):
         self._key = labels
         if names != self._key_names:
             self._key_names, self._tails = names, {}
-        self._key_text = label_pairs(names, labels)
+        self._lines.key(label_pairs(names, labels))
 
     def key_add(self, name: str, value: Value, extra: str | None = None) -> None:
         samples = self._out.get(name)
@@ -295,34 +302,18 @@ class _LineSink(_Sink):
             return
         tail = self._tail(samples.family.labels, extra)
         if tail:
-            # A line's parts appended as they are: 400k lines' strings made, then joined
-            # with the others, cost a quarter more than joining their parts once.
-            lines = samples.lines
-            lines.append(self._heads[name])
-            lines.append(self._key_text)
-            lines.append(tail)
-            lines.append(go_float(value))
-            lines.append("\n")
+            self._lines.key_line(self._places[name], tail, value)
         else:
             super().key_add(name, value, extra)
 
-    def key_rows(self, rows: tuple[_Row[V], ...], view: V, extra: str | None = None) -> None:
-        if not rows:
+    def key_rows(self, rows: _Rows[V], view: V, extra: str | None = None) -> None:
+        if not rows.rows:
             return
-        tail = self._tail(rows[0].labels, extra)
-        if not tail:
+        tail = self._tail(rows.labels, extra)
+        if tail:
+            self._lines.key_lines(rows.indices, tail, [read(view) for read in rows.reads])
+        else:
             super().key_rows(rows, view, extra)
-            return
-        text = self._key_text
-        for row in rows:
-            value = row.read(view)
-            if value is not None:
-                lines = row.lines
-                lines.append(row.head)
-                lines.append(text)
-                lines.append(tail)
-                lines.append(go_float(value))
-                lines.append("\n")
 
     def _tail(self, names: tuple[str, ...], extra: str | None) -> str:
         """What follows the key's labels on a line of a family labelled ``names``, up to
@@ -349,16 +340,16 @@ class _LineSink(_Sink):
         samples = self._out.get(name)
         if samples is not None and value is not None:
             text = self._labels(samples.family.labels, labels)
-            samples.lines.append(f"{self._heads[name]}{text}{go_float(value)}\n")
+            self._lines.line(self._places[name], text, value)
 
-    def rows(self, rows: tuple[_Row[V], ...], labels: LabelValues, view: V) -> None:
-        if not rows:
+    def rows(self, rows: _Rows[V], labels: LabelValues, view: V) -> None:
+        if not rows.rows:
             return
-        text = self._labels(rows[0].labels, labels)
-        for row in rows:
+        text = self._labels(rows.labels, labels)
+        for row in rows.rows:
             value = row.read(view)
             if value is not None:
-                row.lines.append(f"{row.head}{text}{go_float(value)}\n")
+                self._lines.line(row.index, text, value)
 
     def _labels(self, names: tuple[str, ...], labels: LabelValues) -> str:
         """What follows the name on a line, up to the value."""

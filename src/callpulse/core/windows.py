@@ -30,6 +30,8 @@ from array import array
 from collections.abc import Sequence
 from typing import Protocol
 
+from callpulse.core.native import compiled
+
 _LIMIT = 1 << 63
 """What a window's sum of one field stays under, either way: a bucket's value at or past it
 over the slots is refused."""
@@ -82,11 +84,8 @@ def counters_class() -> CountersClass:
     Both keep the same values the same way (``tests/unit/test_windows.py`` runs on each);
     the compiled one adds without an int object per cell: a closed bucket's add in under
     half the time, a read of every window in about a tenth (``benchmarks/native.py``)."""
-    try:
-        from callpulse.core._native import RollingCounters as Compiled
-    except ImportError:
-        return RollingCounters
-    return Compiled
+    made: CountersClass = compiled("RollingCounters", RollingCounters)
+    return made
 
 
 class RollingCounters:

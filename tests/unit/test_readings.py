@@ -48,6 +48,11 @@ def written(keyed: bool, sink_class: type[_Sink]) -> dict[str, list[Any]]:
             else:
                 sink.rows(rows[0], (*key, extra), 3)
                 sink.rows(rows[1], (*key, extra), 3)
+        for name in ("by_state", "sorts_first"):
+            if keyed:
+                sink.key_each(name, ("p", "q"), [n, None])
+            else:
+                sink.add(name, (*key, "p"), n)
         if keyed and n == 0:
             sink.pack()  # the lines so far joined into a piece, after the first key
     sink.pack()
@@ -61,9 +66,9 @@ def test_a_keys_samples_are_those_of_their_label_values_given_whole(
     whole, keyed = written(False, sink_class), written(True, sink_class)
     assert keyed == whole
     if sink_class is _LineSink:
-        assert sum(text.count("\n") for (text,) in whole.values()) == 3 * len(FAMILIES) - 1 + 12
+        assert sum(text.count("\n") for (text,) in whole.values()) == 3 * len(FAMILIES) - 1 + 18
     else:
-        assert sum(len(v) - 1 for v in whole.values()) == 3 * len(FAMILIES) - 1 + 12
+        assert sum(len(v) - 1 for v in whole.values()) == 3 * len(FAMILIES) - 1 + 18
 
 
 def test_a_keys_lines_are_labelled_by_name_and_escaped() -> None:
@@ -71,8 +76,9 @@ def test_a_keys_lines_are_labelled_by_name_and_escaped() -> None:
         name: text.splitlines(keepends=True) for name, (text,) in written(True, _LineSink).items()
     }
     assert lines["by_state"][0] == 'by_state{queue="billing",site="lon",state="x0"} 0.5\n'
-    assert lines["by_state"][-1].startswith(
+    assert lines["by_state"][-2].startswith(
         'by_state{queue="new\\nline",site="é ☎",state="q\\"uote"} 3'
     )
+    assert lines["by_state"][-1] == 'by_state{queue="new\\nline",site="é ☎",state="p"} 2.0\n'
     assert lines["sorts_first"][0] == 'sorts_first{agent="x0",queue="billing",site="lon"} 0.5\n'
     assert lines["counted"][0] == 'counted_total{queue="billing",site="lon"} 0.5\n'

@@ -31,6 +31,7 @@ def test_lines_are_handed_on_as_one_piece_a_family_each_pack(make: Any) -> None:
     lines.key('queue="é ☎",site="lon"')
     lines.key_line(1, "} ", 2.5)
     lines.key_lines([1, 0, 1], ',window="5m"} ', [None, True, 0.1])
+    lines.key_each(1, [',state="idle"} ', ',state="busy"} '], [None, 4])
     lines.pack()
     lines.pack()  # nothing new: no piece
     lines.key('queue="b\\\\s",site="x"')
@@ -41,7 +42,8 @@ def test_lines_are_handed_on_as_one_piece_a_family_each_pack(make: Any) -> None:
         [
             "kept before",
             'labelled{queue="é ☎",site="lon"} 2.5\n'
-            'labelled{queue="é ☎",site="lon",window="5m"} 0.1\n',
+            'labelled{queue="é ☎",site="lon",window="5m"} 0.1\n'
+            'labelled{queue="é ☎",site="lon",state="busy"} 4.0\n',
             'labelled{queue="b\\\\s",site="x"} -0.0\n',
         ],
     ]
@@ -59,6 +61,10 @@ def test_a_family_or_value_that_is_not_there_is_refused(make: Any) -> None:
         lines.key_line(5, "} ", 1.0)
     with pytest.raises(IndexError):
         lines.key_lines([7], "} ", [1.0])
+    with pytest.raises(ValueError, match="2 values for 1 tails"):
+        lines.key_each(0, ["} "], [1.0, 2.0])
+    with pytest.raises(IndexError):
+        lines.key_each(2, ["} "], [1.0])
 
 
 def written(make: Any, value: float) -> str:

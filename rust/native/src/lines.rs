@@ -110,6 +110,36 @@ impl LineBuffers {
         Ok(())
     }
 
+    fn key_each(
+        &mut self,
+        index: usize,
+        tails: &Bound<'_, PyAny>,
+        values: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let (count, given) = (tails.len()?, values.len()?);
+        if count != given {
+            return Err(PyValueError::new_err(format!("{given} values for {count} tails")));
+        }
+        if index >= self.heads.len() {
+            return Err(PyIndexError::new_err(format!("no family {index}")));
+        }
+        for (tail, value) in tails.try_iter()?.zip(values.try_iter()?) {
+            let (tail, value) = (tail?, value?);
+            if value.is_none() {
+                continue;
+            }
+            let value = number(&value)?;
+            let tail = tail.downcast::<PyString>()?.to_str()?;
+            let buffer = &mut self.buffers[index];
+            buffer.push_str(&self.heads[index]);
+            buffer.push_str(&self.key);
+            buffer.push_str(tail);
+            go_float(value, buffer);
+            buffer.push('\n');
+        }
+        Ok(())
+    }
+
     fn pack(&mut self, py: Python<'_>) -> PyResult<()> {
         for (buffer, pieces) in self.buffers.iter_mut().zip(&self.pieces) {
             if !buffer.is_empty() {

@@ -25,7 +25,7 @@ from callpulse.core.catalog import (
     Samples,
 )
 from callpulse.core.components import STATUSES
-from callpulse.core.drain_eta import assessed, queue_eta
+from callpulse.core.drain_eta import DrainEta, assessed, queue_eta
 from callpulse.core.events import AGENT_STATES
 from callpulse.core.ivr import OUTCOMES
 from callpulse.core.monitor import Monitor
@@ -89,13 +89,12 @@ def collect_in_steps(
 
     if "queue" in wanted:
         queue_instant, queue_windowed = kept(QUEUE_INSTANT), kept(QUEUE_WINDOWED)
+        etas, totals = kept(_QUEUE_ETAS), kept(_QUEUE_TOTALS)
         # As the last alert evaluation judged them, so the gauge is the alert's ETA.
         backlogs = assessed(monitor.maintenance.backlogs)
         # What alert rules read is a few families of the 40: per queue, whatever none of
         # them is made of is not computed (the ETA), nor offered to the sink to be dropped.
-        etas = any(name in out for name, _ in QUEUE_DRAIN_ETA)
         agents = "callpulse_queue_agents" in out
-        totals = tuple(row for row in QUEUE_TOTALS if row[0] in out)
         for n, v in enumerate(monitor.queue_views() if views is None else views, 1):
             if n % SERIES_A_STEP == 0:
                 sink.pack()
@@ -103,16 +102,14 @@ def collect_in_steps(
             # Every sample of a queue is under its (site, queue), some with one label more.
             sink.key(QUEUE_LABELS, (v.site, v.queue))
             sink.key_rows(queue_instant, v)
-            if etas:
-                eta = queue_eta(v, backlogs)
-                sink.key_add("callpulse_queue_drain_eta_seconds", eta.seconds)
-                sink.key_add("callpulse_queue_drain_eta_low_seconds", eta.low)
-                sink.key_add("callpulse_queue_drain_eta_high_seconds", eta.high)
+            if etas.rows:
+                sink.key_rows(etas, queue_eta(v, backlogs))
             if agents and v.agents_known:  # a queue no agent stream describes has none
-                for state in AGENT_STATES:
-                    sink.key_add("callpulse_queue_agents", v.agents[state], state)
-            for name, _, attr in totals:
-                sink.key_add(name, v.totals[attr])
+                counts = v.agents
+                sink.key_each(
+                    "callpulse_queue_agents", AGENT_STATES, [counts[s] for s in AGENT_STATES]
+                )
+            sink.key_rows(totals, v)
             if queue_windowed.rows:
                 for w in v.windows:
                     sink.key_rows(queue_windowed, w, w.window)
@@ -188,6 +185,25 @@ def collect_in_steps(
     return list(out.values())
 
 
+def _total(key: str) -> Callable[[QueueView], Value]:
+    """What the family of a queue's total ``key`` reads of its view."""
+    return lambda view: view.totals[key]
+
+
+_QUEUE_TOTALS: tuple[Reader[QueueView], ...] = tuple(
+    (name, h, _total(key)) for name, h, key in QUEUE_TOTALS
+)
+_ETA_READS: tuple[Callable[[DrainEta], Value], ...] = (
+    lambda eta: eta.seconds,
+    lambda eta: eta.low,
+    lambda eta: eta.high,
+)
+_QUEUE_ETAS: tuple[Reader[DrainEta], ...] = tuple(
+    (name, h, read) for (name, h), read in zip(QUEUE_DRAIN_ETA, _ETA_READS, strict=True)
+)
+"""A queue's drain ETA families (:data:`QUEUE_DRAIN_ETA`), read of its :class:`DrainEta`."""
+
+
 @final
 class _Row(Generic[V]):
     """A family asked for, and what reads its value of a view; ``index``: the family's
@@ -241,6 +257,12 @@ class _Sink:
     def key_rows(self, rows: _Rows[V], view: V, extra: str | None = None) -> None:
         """:meth:`rows` under the key's labels, and ``extra`` after them if given."""
         self.rows(rows, self._key if extra is None else (*self._key, extra), view)
+
+    def key_each(self, name: str, extras: tuple[str, ...], values: list[Value]) -> None:
+        """:meth:`key_add` of each of ``values`` with the extra label value at the same
+        place in ``extras``."""
+        for extra, value in zip(extras, values, strict=True):
+            self.key_add(name, value, extra)
 
     def add(self, name: str, labels: LabelValues, value: Value) -> None:
         samples = self._out.get(name)  # None: a family not asked for
@@ -314,6 +336,16 @@ class _LineSink(_Sink):
             self._lines.key_lines(rows.indices, tail, [read(view) for read in rows.reads])
         else:
             super().key_rows(rows, view, extra)
+
+    def key_each(self, name: str, extras: tuple[str, ...], values: list[Value]) -> None:
+        samples = self._out.get(name)
+        if samples is None:
+            return
+        tails = [self._tail(samples.family.labels, extra) for extra in extras]
+        if all(tails):
+            self._lines.key_each(self._places[name], tails, values)
+        else:
+            super().key_each(name, extras, values)
 
     def _tail(self, names: tuple[str, ...], extra: str | None) -> str:
         """What follows the key's labels on a line of a family labelled ``names``, up to

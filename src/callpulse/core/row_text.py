@@ -111,6 +111,10 @@ class Lines(Protocol):
         """:meth:`key_line` of each of ``values`` to the family at the same place in
         ``indices``; a value of ``None`` is no line."""
 
+    def key_each(self, index: int, tails: Sequence[str], values: Sequence[Value]) -> None:
+        """:meth:`key_line` of each of ``values`` to family ``index``, with the tail at the
+        same place in ``tails``; a value of ``None`` is no line."""
+
     def pack(self) -> None:
         """Each family's lines since the last pack appended to its pieces as one string."""
 
@@ -152,6 +156,13 @@ class LineBuffers:
         if len(indices) != len(values):
             raise ValueError(f"{len(values)} values for {len(indices)} families")
         for index, value in zip(indices, values, strict=True):
+            if value is not None:
+                self.key_line(index, tail, value)
+
+    def key_each(self, index: int, tails: Sequence[str], values: Sequence[Value]) -> None:
+        if len(tails) != len(values):
+            raise ValueError(f"{len(values)} values for {len(tails)} tails")
+        for tail, value in zip(tails, values, strict=True):
             if value is not None:
                 self.key_line(index, tail, value)
 

@@ -21,12 +21,24 @@ pub struct LineBuffers {
 }
 
 impl LineBuffers {
-    fn buffer(&mut self, index: usize) -> PyResult<(&str, &mut String)> {
-        match (self.heads.get(index), self.buffers.get_mut(index)) {
-            (Some(head), Some(buffer)) => Ok((head.as_str(), buffer)),
-            _ => Err(PyIndexError::new_err(format!("no family {index}"))),
+    /// `index`, if it is a family's; else the error a Python list would raise.
+    fn family(&self, index: usize) -> PyResult<usize> {
+        if index < self.heads.len() {
+            Ok(index)
+        } else {
+            Err(PyIndexError::new_err(format!("no family {index}")))
         }
     }
+}
+
+/// A line into `buffer`: `head`, the text of `labels` (up to the value), the value as Go
+/// writes it.
+fn write(buffer: &mut String, head: &str, labels: [&str; 2], value: f64) {
+    buffer.push_str(head);
+    buffer.push_str(labels[0]);
+    buffer.push_str(labels[1]);
+    go_float(value, buffer);
+    buffer.push('\n');
 }
 
 #[pymethods]
@@ -42,7 +54,12 @@ impl LineBuffers {
         }
         let buffers = vec![String::new(); heads.len()];
         let pieces = pieces.into_iter().map(Bound::unbind).collect();
-        Ok(LineBuffers { heads, pieces, buffers, key: String::new() })
+        Ok(LineBuffers {
+            heads,
+            pieces,
+            buffers,
+            key: String::new(),
+        })
     }
 
     fn key(&mut self, text: &str) {
@@ -51,26 +68,25 @@ impl LineBuffers {
     }
 
     fn line(&mut self, index: usize, labels: &str, value: f64) -> PyResult<()> {
-        let (head, buffer) = self.buffer(index)?;
-        buffer.push_str(head);
-        buffer.push_str(labels);
-        go_float(value, buffer);
-        buffer.push('\n');
+        let index = self.family(index)?;
+        write(
+            &mut self.buffers[index],
+            &self.heads[index],
+            [labels, ""],
+            value,
+        );
         Ok(())
     }
 
     fn key_line(&mut self, index: usize, tail: &str, value: f64) -> PyResult<()> {
-        // The key is taken out while its family's buffer is borrowed, and put back.
-        let key = std::mem::take(&mut self.key);
-        let written = self.buffer(index).map(|(head, buffer)| {
-            buffer.push_str(head);
-            buffer.push_str(&key);
-            buffer.push_str(tail);
-            go_float(value, buffer);
-            buffer.push('\n');
-        });
-        self.key = key;
-        written
+        let index = self.family(index)?;
+        write(
+            &mut self.buffers[index],
+            &self.heads[index],
+            [&self.key, tail],
+            value,
+        );
+        Ok(())
     }
 
     fn key_lines(
@@ -88,24 +104,19 @@ impl LineBuffers {
         }
         let mut places = Vec::with_capacity(count);
         for index in indices.try_iter()? {
-            let index: usize = index?.extract()?;
-            if index >= self.heads.len() {
-                return Err(PyIndexError::new_err(format!("no family {index}")));
-            }
-            places.push(index);
+            places.push(self.family(index?.extract()?)?);
         }
         for (index, value) in places.into_iter().zip(values.try_iter()?) {
             let value = value?;
-            if value.is_none() {
-                continue;
+            if !value.is_none() {
+                let value = number(&value)?;
+                write(
+                    &mut self.buffers[index],
+                    &self.heads[index],
+                    [&self.key, tail],
+                    value,
+                );
             }
-            let value = number(&value)?;
-            let buffer = &mut self.buffers[index];
-            buffer.push_str(&self.heads[index]);
-            buffer.push_str(&self.key);
-            buffer.push_str(tail);
-            go_float(value, buffer);
-            buffer.push('\n');
         }
         Ok(())
     }
@@ -118,24 +129,22 @@ impl LineBuffers {
     ) -> PyResult<()> {
         let (count, given) = (tails.len()?, values.len()?);
         if count != given {
-            return Err(PyValueError::new_err(format!("{given} values for {count} tails")));
+            return Err(PyValueError::new_err(format!(
+                "{given} values for {count} tails"
+            )));
         }
-        if index >= self.heads.len() {
-            return Err(PyIndexError::new_err(format!("no family {index}")));
-        }
+        let index = self.family(index)?;
         for (tail, value) in tails.try_iter()?.zip(values.try_iter()?) {
             let (tail, value) = (tail?, value?);
-            if value.is_none() {
-                continue;
+            if !value.is_none() {
+                let (tail, value) = (tail.downcast::<PyString>()?.to_str()?, number(&value)?);
+                write(
+                    &mut self.buffers[index],
+                    &self.heads[index],
+                    [&self.key, tail],
+                    value,
+                );
             }
-            let value = number(&value)?;
-            let tail = tail.downcast::<PyString>()?.to_str()?;
-            let buffer = &mut self.buffers[index];
-            buffer.push_str(&self.heads[index]);
-            buffer.push_str(&self.key);
-            buffer.push_str(tail);
-            go_float(value, buffer);
-            buffer.push('\n');
         }
         Ok(())
     }
@@ -257,7 +266,10 @@ fn python_repr(value: f64) -> String {
     // (the nearer, or the even of two as near) are Python's.
     let mut scientific = format!("{value:e}");
     let length = scientific.find('e').unwrap_or(scientific.len());
-    let significant = scientific[..length].bytes().filter(u8::is_ascii_digit).count();
+    let significant = scientific[..length]
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .count();
     let last = scientific.as_bytes()[length - 1];
     if significant >= 16 && last % 2 == 1 {
         let mut lower = scientific.clone();
@@ -301,7 +313,12 @@ fn python_repr(value: f64) -> String {
             out.push('.');
             out.push_str(&digits[1..]);
         }
-        let _ = write!(out, "e{}{:02}", if exponent < 0 { '-' } else { '+' }, exponent.abs());
+        let _ = write!(
+            out,
+            "e{}{:02}",
+            if exponent < 0 { '-' } else { '+' },
+            exponent.abs()
+        );
     }
     out
 }

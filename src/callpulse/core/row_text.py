@@ -138,33 +138,28 @@ class LineBuffers:
         self._key = text
 
     def line(self, index: int, labels: str, value: float) -> None:
-        parts = self._parts[index]
-        parts.append(self._heads[index])
-        parts.append(labels)
-        parts.append(go_float(value))
-        parts.append("\n")
+        self._parts[index] += (self._heads[index], labels, go_float(value), "\n")
 
     def key_line(self, index: int, tail: str, value: float) -> None:
-        parts = self._parts[index]
-        parts.append(self._heads[index])
-        parts.append(self._key)
-        parts.append(tail)
-        parts.append(go_float(value))
-        parts.append("\n")
+        self._parts[index] += (self._heads[index], self._key, tail, go_float(value), "\n")
 
     def key_lines(self, indices: Sequence[int], tail: str, values: Sequence[Value]) -> None:
         if len(indices) != len(values):
             raise ValueError(f"{len(values)} values for {len(indices)} families")
+        # A line's parts added here, not by a call of key_line: interpreted, a call is
+        # dearer than the line it writes.
+        heads, parts, key = self._heads, self._parts, self._key
         for index, value in zip(indices, values, strict=True):
             if value is not None:
-                self.key_line(index, tail, value)
+                parts[index] += (heads[index], key, tail, go_float(value), "\n")
 
     def key_each(self, index: int, tails: Sequence[str], values: Sequence[Value]) -> None:
         if len(tails) != len(values):
             raise ValueError(f"{len(values)} values for {len(tails)} tails")
+        parts, head, key = self._parts[index], self._heads[index], self._key
         for tail, value in zip(tails, values, strict=True):
             if value is not None:
-                self.key_line(index, tail, value)
+                parts += (head, key, tail, go_float(value), "\n")
 
     def pack(self) -> None:
         for parts, pieces in zip(self._parts, self._pieces, strict=True):

@@ -1,5 +1,6 @@
 """The line sink's two ways of labelling a sample: label values given whole, or a key's
-values (written once per key) and one value after them. Both must write the same lines."""
+values (written once per key) and one value after them. Both must write the same lines,
+through either class of line buffers (Python, and Rust where the build has it)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ import pytest
 
 from callpulse.core.catalog import Family, Samples
 from callpulse.core.readings import _LineSink, _Row, _Rows, _Sink
+from callpulse.core.row_text import LineBuffers
+
+from .conftest import native
 
 KEY = ("site", "queue")
 KEYS = [("lon", "billing"), ('say "hi"', "back\\slash"), ("é ☎", "new\nline")]
@@ -23,9 +27,15 @@ FAMILIES = [
 ]
 
 
-def written(keyed: bool, sink_class: type[_Sink]) -> dict[str, list[Any]]:
+@pytest.fixture(params=["python", "rust"])
+def buffers(request: pytest.FixtureRequest) -> Any:
+    """The line sink's buffers: each class of them."""
+    return LineBuffers if request.param == "python" else native("LineBuffers")
+
+
+def written(keyed: bool, sink_class: type[_Sink], buffers: Any = None) -> dict[str, list[Any]]:
     out = {f.name: Samples(f) for f in FAMILIES}
-    sink = sink_class(out)
+    sink = sink_class(out) if buffers is None else _LineSink(out, buffers)
     places = {name: n for n, name in enumerate(out)}
     rows = (
         _Rows([_Row(out["by_state"], lambda v: v, places["by_state"])]),
@@ -59,21 +69,22 @@ def written(keyed: bool, sink_class: type[_Sink]) -> dict[str, list[Any]]:
     return {name: ["".join(s.lines), *s.samples] for name, s in out.items()}
 
 
-@pytest.mark.parametrize("sink_class", [_LineSink, _Sink])
-def test_a_keys_samples_are_those_of_their_label_values_given_whole(
-    sink_class: type[_Sink],
-) -> None:
-    whole, keyed = written(False, sink_class), written(True, sink_class)
+def test_a_keys_values_are_those_of_their_label_values_given_whole() -> None:
+    whole, keyed = written(False, _Sink), written(True, _Sink)
     assert keyed == whole
-    if sink_class is _LineSink:
-        assert sum(text.count("\n") for (text,) in whole.values()) == 3 * len(FAMILIES) - 1 + 18
-    else:
-        assert sum(len(v) - 1 for v in whole.values()) == 3 * len(FAMILIES) - 1 + 18
+    assert sum(len(v) - 1 for v in whole.values()) == 3 * len(FAMILIES) - 1 + 18
 
 
-def test_a_keys_lines_are_labelled_by_name_and_escaped() -> None:
+def test_a_keys_lines_are_those_of_their_label_values_given_whole(buffers: Any) -> None:
+    whole, keyed = written(False, _LineSink, buffers), written(True, _LineSink, buffers)
+    assert keyed == whole
+    assert sum(text.count("\n") for (text,) in whole.values()) == 3 * len(FAMILIES) - 1 + 18
+
+
+def test_a_keys_lines_are_labelled_by_name_and_escaped(buffers: Any) -> None:
     lines = {
-        name: text.splitlines(keepends=True) for name, (text,) in written(True, _LineSink).items()
+        name: text.splitlines(keepends=True)
+        for name, (text,) in written(True, _LineSink, buffers).items()
     }
     assert lines["by_state"][0] == 'by_state{queue="billing",site="lon",state="x0"} 0.5\n'
     assert lines["by_state"][-2].startswith(

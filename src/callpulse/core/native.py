@@ -13,10 +13,11 @@ T = TypeVar("T")
 
 
 def compiled(name: str, python: T) -> T:
-    """The class ``name`` built from Rust, where the build has it; else ``python``."""
+    """The class ``name`` built from Rust, where the build has it; else ``python`` (also
+    where an extension built before the class existed lacks it)."""
     try:
         from callpulse.core import _native
     except ImportError:
         return python
-    built: T = getattr(_native, name)
+    built: T = getattr(_native, name, python)
     return built

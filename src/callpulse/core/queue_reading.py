@@ -112,6 +112,8 @@ def load(grid: TimeGrid, site: str, name: str, q: QueueState) -> QueueLoad:
 def _named(names: tuple[str, ...], values: list[int]) -> dict[str, int]:
     """``values`` by the name at the same place in ``names`` (as many of each): built by
     a loop that compiles to one, where ``dict(zip(...))`` is a generic call (8 % of a view)."""
+    if len(names) != len(values):
+        raise ValueError(f"{len(values)} values for {len(names)} names")
     named = {}
     for index, name in enumerate(names):
         named[name] = values[index]
@@ -119,7 +121,9 @@ def _named(names: tuple[str, ...], values: list[int]) -> dict[str, int]:
 
 
 def _waited(q: QueueState, now: float) -> float:
-    """Seconds the calls waiting now have waited so far, together."""
+    """Seconds the calls waiting now have waited so far, together: summed one by one in
+    the order they are held (the same sum as ``sum()`` of floats up to Python 3.11; 3.12
+    compensates its rounding, which may differ in the last bits)."""
     waited = 0.0
     for queued_at in q.waiting.values():
         if now > queued_at:

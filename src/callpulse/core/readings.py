@@ -30,12 +30,11 @@ from callpulse.core.events import AGENT_STATES
 from callpulse.core.ivr import OUTCOMES
 from callpulse.core.monitor import Monitor
 from callpulse.core.queues import QueueView
-from callpulse.core.row_text import escape_value, label_pairs, line_buffers
+from callpulse.core.row_text import Lines, Value, escape_value, label_pairs, line_buffers
 from callpulse.core.steps import Steps, finish
 from callpulse.core.trunks import CODE_CLASSES
 
 V = TypeVar("V")
-Value = float | int | bool | None
 
 SERIES_A_STEP = 500
 """Queues (or IVR applications, or trunks) read between two yields of
@@ -80,7 +79,7 @@ def collect_in_steps(
     # A native method call per sample where the class is compiled (a closure is a Python call).
     sink = _LineSink(out) if lines else _Sink(out)
 
-    places = {name: n for n, name in enumerate(out)}
+    places = _places(out)
 
     def kept(rows: tuple[Reader[V], ...]) -> _Rows[V]:
         # Each family asked for with its list of samples: the rows are most of the samples
@@ -185,6 +184,11 @@ def collect_in_steps(
     return list(out.values())
 
 
+def _places(out: dict[str, Samples]) -> dict[str, int]:
+    """Each family's place among those asked for: its index in the line sink's buffers."""
+    return {name: n for n, name in enumerate(out)}
+
+
 def _total(key: str) -> Callable[[QueueView], Value]:
     """What the family of a queue's total ``key`` reads of its view."""
     return lambda view: view.totals[key]
@@ -193,13 +197,13 @@ def _total(key: str) -> Callable[[QueueView], Value]:
 _QUEUE_TOTALS: tuple[Reader[QueueView], ...] = tuple(
     (name, h, _total(key)) for name, h, key in QUEUE_TOTALS
 )
-_ETA_READS: tuple[Callable[[DrainEta], Value], ...] = (
-    lambda eta: eta.seconds,
-    lambda eta: eta.low,
-    lambda eta: eta.high,
-)
+_ETA_READS: dict[str, Callable[[DrainEta], Value]] = {
+    "callpulse_queue_drain_eta_seconds": lambda eta: eta.seconds,
+    "callpulse_queue_drain_eta_low_seconds": lambda eta: eta.low,
+    "callpulse_queue_drain_eta_high_seconds": lambda eta: eta.high,
+}
 _QUEUE_ETAS: tuple[Reader[DrainEta], ...] = tuple(
-    (name, h, read) for (name, h), read in zip(QUEUE_DRAIN_ETA, _ETA_READS, strict=True)
+    (name, h, _ETA_READS[name]) for name, h in QUEUE_DRAIN_ETA
 )
 """A queue's drain ETA families (:data:`QUEUE_DRAIN_ETA`), read of its :class:`DrainEta`."""
 
@@ -290,10 +294,14 @@ class _LineSink(_Sink):
     family (:func:`~callpulse.core.row_text.line_buffers`), joined into a piece of text by
     :meth:`pack`."""
 
-    def __init__(self, out: dict[str, Samples]) -> None:
+    def __init__(
+        self,
+        out: dict[str, Samples],
+        buffers: Callable[[list[str], list[list[str]]], Lines] = line_buffers,
+    ) -> None:
         super().__init__(out)
-        self._places = {name: n for n, name in enumerate(out)}
-        self._lines = line_buffers(
+        self._places = _places(out)
+        self._lines = buffers(
             [_head(samples.family) for samples in out.values()],
             [samples.lines for samples in out.values()],
         )

@@ -14,9 +14,11 @@ from typing import Protocol
 
 from callpulse.core.native import compiled
 
+Value = float | int | bool | None
+"""A sample's value as read of a view: ``None`` is no sample."""
+
 _INF = math.inf
 # Most samples are small counts (80 % at 10k queues): their text, written once.
-Value = float | int | bool | None
 _SMALL_WHOLE = 1024
 _WHOLE_TEXT = [f"{whole}.0" for whole in range(_SMALL_WHOLE)]
 
@@ -93,11 +95,15 @@ class Lines(Protocol):
     """Where a scrape's sample lines are written as they are read: a buffer per family,
     each handed on to the family's list of pieces (:attr:`Samples.lines`) as one string
     by :meth:`pack`. Family ``index`` is the ``index``-th of those it was made with; a
-    line of it starts with its head (its sample name, and ``{`` if it has labels)."""
+    line of it starts with its head (its sample name, and ``{`` if it has labels).
+
+    An index that is not a family's (negative ones included) is the caller's error: it
+    raises, and lines of the same call may or may not have been written before it."""
 
     def key(self, text: str) -> None:
-        """The labels' text that :meth:`key_line` and :meth:`key_lines` write after a
-        line's head until the next key (``queue="billing",site="lon"``: by name, escaped)."""
+        """The labels' text that :meth:`key_line`, :meth:`key_lines` and :meth:`key_each`
+        write after a line's head until the next key (``queue="billing",site="lon"``: by
+        name, escaped)."""
 
     def line(self, index: int, labels: str, value: float) -> None:
         """A line of family ``index``: its head, ``labels`` (the text up to the value, the

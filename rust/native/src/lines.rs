@@ -21,6 +21,21 @@ pub struct LineBuffers {
 }
 
 impl LineBuffers {
+    /// A line of family `index` (a family's) under the key, `tail` after it; none for a
+    /// value of `None`.
+    fn key_value(&mut self, index: usize, tail: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        if !value.is_none() {
+            self.keyed(index, tail, number(value)?);
+        }
+        Ok(())
+    }
+
+    /// A line of family `index` (a family's) under the key, `tail` after it.
+    fn keyed(&mut self, index: usize, tail: &str, value: f64) {
+        let labels = [self.key.as_str(), tail];
+        write(&mut self.buffers[index], &self.heads[index], labels, value);
+    }
+
     /// `index`, if it is a family's; else the error a Python list would raise.
     fn family(&self, index: usize) -> PyResult<usize> {
         if index < self.heads.len() {
@@ -28,6 +43,18 @@ impl LineBuffers {
         } else {
             Err(PyIndexError::new_err(format!("no family {index}")))
         }
+    }
+}
+
+/// Whether `given` values come for `count` families or tails: the error of the Python class
+/// if not.
+fn as_many(count: usize, given: usize, what: &str) -> PyResult<()> {
+    if count == given {
+        Ok(())
+    } else {
+        Err(PyValueError::new_err(format!(
+            "{given} values for {count} {what}"
+        )))
     }
 }
 
@@ -80,12 +107,7 @@ impl LineBuffers {
 
     fn key_line(&mut self, index: usize, tail: &str, value: f64) -> PyResult<()> {
         let index = self.family(index)?;
-        write(
-            &mut self.buffers[index],
-            &self.heads[index],
-            [&self.key, tail],
-            value,
-        );
+        self.keyed(index, tail, value);
         Ok(())
     }
 
@@ -96,27 +118,13 @@ impl LineBuffers {
         values: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         // Read in place, not copied into vectors first: a call is a queue's window's rows.
-        let (count, given) = (indices.len()?, values.len()?);
-        if count != given {
-            return Err(PyValueError::new_err(format!(
-                "{given} values for {count} families"
-            )));
-        }
-        let mut places = Vec::with_capacity(count);
+        as_many(indices.len()?, values.len()?, "families")?;
+        let mut places = Vec::with_capacity(values.len()?);
         for index in indices.try_iter()? {
             places.push(self.family(index?.extract()?)?);
         }
         for (index, value) in places.into_iter().zip(values.try_iter()?) {
-            let value = value?;
-            if !value.is_none() {
-                let value = number(&value)?;
-                write(
-                    &mut self.buffers[index],
-                    &self.heads[index],
-                    [&self.key, tail],
-                    value,
-                );
-            }
+            self.key_value(index, tail, &value?)?;
         }
         Ok(())
     }
@@ -127,24 +135,11 @@ impl LineBuffers {
         tails: &Bound<'_, PyAny>,
         values: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let (count, given) = (tails.len()?, values.len()?);
-        if count != given {
-            return Err(PyValueError::new_err(format!(
-                "{given} values for {count} tails"
-            )));
-        }
+        as_many(tails.len()?, values.len()?, "tails")?;
         let index = self.family(index)?;
         for (tail, value) in tails.try_iter()?.zip(values.try_iter()?) {
-            let (tail, value) = (tail?, value?);
-            if !value.is_none() {
-                let (tail, value) = (tail.downcast::<PyString>()?.to_str()?, number(&value)?);
-                write(
-                    &mut self.buffers[index],
-                    &self.heads[index],
-                    [&self.key, tail],
-                    value,
-                );
-            }
+            let tail = tail?;
+            self.key_value(index, tail.downcast::<PyString>()?.to_str()?, &value?)?;
         }
         Ok(())
     }

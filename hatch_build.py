@@ -67,6 +67,7 @@ COMPILED = (
     "readings",
     "row_text",
     "rules",
+    "sample_sinks",
     "silence",
     "timegrid",
     "trunks",

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from callpulse.core.catalog import Family, Samples
-from callpulse.core.readings import _LineSink, _Row, _Rows, _Sink
 from callpulse.core.row_text import LineBuffers
+from callpulse.core.sample_sinks import LineSink, Row, Rows, Sink
 
 from .conftest import native
 
@@ -33,13 +33,13 @@ def buffers(request: pytest.FixtureRequest) -> Any:
     return LineBuffers if request.param == "python" else native("LineBuffers")
 
 
-def written(keyed: bool, sink_class: type[_Sink], buffers: Any = None) -> dict[str, list[Any]]:
+def written(keyed: bool, sink_class: type[Sink], buffers: Any = None) -> dict[str, list[Any]]:
     out = {f.name: Samples(f) for f in FAMILIES}
-    sink = sink_class(out) if buffers is None else _LineSink(out, buffers)
+    sink = sink_class(out) if buffers is None else LineSink(out, buffers)
     places = {name: n for n, name in enumerate(out)}
     rows = (
-        _Rows([_Row(out["by_state"], lambda v: v, places["by_state"])]),
-        _Rows([_Row(out["sorts_first"], lambda v: v * 2, places["sorts_first"])]),
+        Rows([Row(out["by_state"], lambda v: v, places["by_state"])]),
+        Rows([Row(out["sorts_first"], lambda v: v * 2, places["sorts_first"])]),
     )
     for n, key in enumerate(KEYS):
         if keyed:
@@ -70,13 +70,13 @@ def written(keyed: bool, sink_class: type[_Sink], buffers: Any = None) -> dict[s
 
 
 def test_a_keys_values_are_those_of_their_label_values_given_whole() -> None:
-    whole, keyed = written(False, _Sink), written(True, _Sink)
+    whole, keyed = written(False, Sink), written(True, Sink)
     assert keyed == whole
     assert sum(len(v) - 1 for v in whole.values()) == 3 * len(FAMILIES) - 1 + 18
 
 
 def test_a_keys_lines_are_those_of_their_label_values_given_whole(buffers: Any) -> None:
-    whole, keyed = written(False, _LineSink, buffers), written(True, _LineSink, buffers)
+    whole, keyed = written(False, LineSink, buffers), written(True, LineSink, buffers)
     assert keyed == whole
     assert sum(text.count("\n") for (text,) in whole.values()) == 3 * len(FAMILIES) - 1 + 18
 
@@ -84,7 +84,7 @@ def test_a_keys_lines_are_those_of_their_label_values_given_whole(buffers: Any) 
 def test_a_keys_lines_are_labelled_by_name_and_escaped(buffers: Any) -> None:
     lines = {
         name: text.splitlines(keepends=True)
-        for name, (text,) in written(True, _LineSink, buffers).items()
+        for name, (text,) in written(True, LineSink, buffers).items()
     }
     assert lines["by_state"][0] == 'by_state{queue="billing",site="lon",state="x0"} 0.5\n'
     assert lines["by_state"][-2].startswith(

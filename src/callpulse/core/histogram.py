@@ -82,9 +82,11 @@ class RollingHistogram:
             counts = self._ring[slot] = {}
             self._slot_bucket[slot] = bucket
         counts[index] = counts.get(index, 0) + 1
-        for span, sums in zip(self._spans, self._sums, strict=True):
-            if bucket >= head - span:
-                sums[index] = sums.get(index, 0) + 1
+        spans, sums = self._spans, self._sums
+        for window in range(len(spans)):
+            if bucket >= head - spans[window]:
+                window_sums = sums[window]
+                window_sums[index] = window_sums.get(index, 0) + 1
         return True
 
     def advance(self, head: int) -> None:

@@ -58,6 +58,19 @@ def _score_fields(kind: ScoreKind) -> tuple[int, int]:
 
 
 _FIELDS = len(TrunkField) + 2 * len(SCORE_KINDS)
+# The fields as plain ints, read once: an enum member is a class attribute looked up at each
+# use (as in the queue tracker), on the path of every media report.
+_SETUPS = int(TrunkField.SETUPS)
+_ANSWERED = int(TrunkField.ANSWERED)
+_REDIRECTED = int(TrunkField.REDIRECTED)
+_USER_REJECTED = int(TrunkField.USER_REJECTED)
+_MOS_SAMPLES = int(TrunkField.MOS_SAMPLES)
+_MOS_MILLI = int(TrunkField.MOS_MILLI)
+_JITTER_SAMPLES = int(TrunkField.JITTER_SAMPLES)
+_JITTER_MICROS = int(TrunkField.JITTER_MICROS)
+_LOSS_SAMPLES = int(TrunkField.LOSS_SAMPLES)
+_LOSS_PPM = int(TrunkField.LOSS_PPM)
+_TRUNK_EVENTS = (ev.CallSetup, ev.MediaQuality, ev.TrunkStatus)
 # A whole run (keep_run) also sums the post-dial delays: their count and total (microseconds).
 _RUN_PDD_COUNT, _RUN_PDD_MICROS = _FIELDS, _FIELDS + 1
 
@@ -129,7 +142,7 @@ class _Trunk:
     run: list[int] | None = None  # every counter field summed since the start (keep_run)
     channels: ChannelRun | None = None  # its channel counts since the start (keep_run)
 
-    def count(self, bucket: int, values: list[tuple[int, int]], late: bool = False) -> None:
+    def count(self, bucket: int, values: tuple[tuple[int, int], ...], late: bool = False) -> None:
         # A late event is in no window, but a whole run's figures count it, as they count
         # it in setups_total: one row of a report is over one set of setups.
         if not late:
@@ -139,6 +152,8 @@ class _Trunk:
                 self.run[index] += amount
 
     def advance(self, head: int) -> None:
+        if head == self.counters.head:
+            return  # all five move together: where the counters are, the histograms are
         for series in (self.counters, self.pdd, self.mos, self.jitter, self.loss):
             series.advance(head)
 
@@ -182,7 +197,7 @@ class TrunkTracker:
         self, event: ev.Event, ts: float, bucket: int, late: bool, replay: bool = False
     ) -> None:
         """Apply one trunk or media event; a late one only counts in the cumulative totals."""
-        if not isinstance(event, ev.CallSetup | ev.MediaQuality | ev.TrunkStatus):
+        if not isinstance(event, _TRUNK_EVENTS):
             return
         trunk = self._trunk(event.site, event.trunk_id or NO_TRUNK)
         if isinstance(event, ev.CallSetup):
@@ -191,12 +206,12 @@ class TrunkTracker:
                 trunk.setups_total[f"{code // 100}xx"] += 1
             trunk.count(
                 bucket,
-                [
-                    (TrunkField.SETUPS, 1),
-                    (TrunkField.ANSWERED, int(200 <= code < 300)),
-                    (TrunkField.REDIRECTED, int(300 <= code < 400)),
-                    (TrunkField.USER_REJECTED, int(code in USER_REJECTIONS)),
-                ],
+                (
+                    (_SETUPS, 1),
+                    (_ANSWERED, int(200 <= code < 300)),
+                    (_REDIRECTED, int(300 <= code < 400)),
+                    (_USER_REJECTED, int(code in USER_REJECTIONS)),
+                ),
                 late,
             )
             if event.post_dial_delay_ms is not None:
@@ -234,28 +249,30 @@ class TrunkTracker:
         # Each measure counts its own samples: a report without jitter (a platform that
         # cannot measure it) must not pull the jitter mean towards zero.
         added: list[tuple[int, int]] = []
-        if event.mos is not None:
-            added += [(TrunkField.MOS_SAMPLES, 1), (TrunkField.MOS_MILLI, round(event.mos * 1000))]
-            trunk.mos.add(bucket, MOS_BINS.bin(event.mos))
-        if event.jitter_ms is not None:
-            jitter = event.jitter_ms / 1000
-            added += [
-                (TrunkField.JITTER_SAMPLES, 1),
-                (TrunkField.JITTER_MICROS, round(jitter * 1_000_000)),
-            ]
+        mos, jitter_ms, loss = event.mos, event.jitter_ms, event.packet_loss_ratio
+        if mos is not None:
+            added += ((_MOS_SAMPLES, 1), (_MOS_MILLI, round(mos * 1000)))
+            trunk.mos.add(bucket, MOS_BINS.bin(mos))
+        if jitter_ms is not None:
+            jitter = jitter_ms / 1000
+            added += ((_JITTER_SAMPLES, 1), (_JITTER_MICROS, round(jitter * 1_000_000)))
             trunk.jitter.add(bucket, JITTER_BINS.bin(jitter))
-        if event.packet_loss_ratio is not None:
-            loss = event.packet_loss_ratio
-            added += [(TrunkField.LOSS_SAMPLES, 1), (TrunkField.LOSS_PPM, round(loss * 1_000_000))]
+        if loss is not None:
+            added += ((_LOSS_SAMPLES, 1), (_LOSS_PPM, round(loss * 1_000_000)))
             trunk.loss.add(bucket, LOSS_BINS.bin(loss))
         if event.score is not None and event.score_kind is not None:
             samples, total = _score_fields(event.score_kind)
-            added += [(samples, 1), (total, round(event.score * 1000))]
-        trunk.count(bucket, added)
+            added += ((samples, 1), (total, round(event.score * 1000)))
+        # A tuple: the counters take one as it is, and any other sequence by copying it.
+        trunk.count(bucket, tuple(added))
 
     def _trunk(self, site: str, name: str) -> _Trunk:
-        key = self._names.admit(site, name)
-        trunk = self._trunks.get(key)
+        # A trunk that is here was admitted when it was made, and leaves the guard and this
+        # table together: only a name not here needs the guard (as the queue tracker's).
+        trunk = self._trunks.get((site, name))
+        if trunk is None:
+            key = self._names.admit(site, name)
+            trunk = self._trunks.get(key)
         if trunk is None:
             g = self._grid
             trunk = _Trunk(

@@ -286,16 +286,19 @@ class Monitor:
         """
         self._changes += 1
         ts = event.occurred_at.timestamp()
-        if ts > self._wall + self.config.max_clock_skew:
+        config = self.config
+        if ts > self._wall + config.max_clock_skew:
             self.stats.future += 1
             return Outcome.FUTURE
         grid = self.grid
-        if self.config.event_time_clock:
+        if config.event_time_clock:
             self._advance(ts)
         bucket = grid.bucket_for(ts)
         late = not grid.covers(bucket)
-        event_id = event.event_id
-        epoch = self._site_epochs.get(event.site) if self._site_epochs else None
+        # Each field read once: an event is a msgspec Struct, and every read of one of its
+        # fields here is a generic attribute lookup.
+        named, kind, event_id = event.site, event.type, event.event_id
+        epoch = self._site_epochs.get(named) if self._site_epochs else None
         if epoch is not None:
             # The site was forgotten with its state since: a partition that came back is
             # re-read to rebuild it, and what was seen before must count again.
@@ -308,20 +311,21 @@ class Monitor:
             self.stats.replayed += 1
         else:
             by_type = self.stats.events_by_type
-            by_type[event.type] = by_type.get(event.type, 0) + 1
+            by_type[kind] = by_type.get(kind, 0) + 1
         if ts > self._latest_event:
             self._latest_event = ts
-        site = self.guard.admit("site", event.site)
-        if ts > self._site_last_event.get(site, 0.0):
-            self._site_last_event[site] = ts
+        site = self.guard.admit("site", named)
+        last_event = self._site_last_event
+        if ts > last_event.get(site, 0.0):
+            last_event[site] = ts
         activity = self._site_activity.get(site)
         if activity is None:
-            without = self.config.silence.judged_by_rate(site)
+            without = config.silence.judged_by_rate(site)
             activity = self._site_activity[site] = SiteActivity(ts, ts, without)
-        activity.note(ts, event.type)
-        tracker = self._routes.get(event.type)
+        activity.note(ts, kind)
+        tracker = self._routes.get(kind)
         if tracker is not None:
-            if site != event.site:
+            if site != named:
                 event = structs.replace(event, site=site)
             tracker.apply(event, ts, bucket, late, replay)
         if late:

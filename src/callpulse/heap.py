@@ -15,10 +15,16 @@ frozen objects that became garbage after the freeze. So, every :data:`REFREEZE_S
 - then freeze what is left.
 
 And at most every :data:`SWEEP_SECONDS`, or at the first refreeze that finds the frozen
-objects a quarter more than after the last sweep, a sweep unfreezes everything for one full
-pass (the old cost, once) and freezes again: a frozen cycle lives an hour at most, and a
-state that grew is looked at whole. Each sweep is logged with what it found, which is what
-frozen garbage cost.
+objects a quarter more than after the last sweep (but no sooner than
+:data:`SWEEP_MIN_SECONDS` after it), a sweep unfreezes everything for one full pass (the old
+cost, once) and freezes again: a frozen cycle lives an hour at most, and a state that grew
+is looked at whole. Each sweep is logged with what it found, which is what frozen garbage
+cost. The first sweep is at start, before any traffic: what start-up made (the modules, the
+settings) is frozen then, and no later pass walks it. The growth rule waits between sweeps
+because a daemon's state grows for its first minutes (a replica rebuilding its partitions,
+a center's queues named one by one): swept at every quarter more, it was held a full pass
+every 10 to 20 s while it grew (in ``benchmarks/e2e_kafka.py``'s 20 s of live traffic, two
+sweeps of 55 and 128 ms).
 
 While it runs, the youngest generation is collected every :data:`YOUNG_THRESHOLD`
 allocations instead of CPython's 700. With the state frozen, what a full pass walks is the
@@ -35,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,6 +54,7 @@ REFREEZE_SECONDS = 10.0
 YOUNG_THRESHOLD = 10_000
 SWEEP_SECONDS = 3600.0
 SWEEP_GROWTH = 0.25
+SWEEP_MIN_SECONDS = 300.0
 
 
 @dataclass
@@ -70,10 +78,12 @@ class FrozenHeap:
         sweep_seconds: float = SWEEP_SECONDS,
         growth: float = SWEEP_GROWTH,
         clock: Callable[[], float] = time.monotonic,
+        sweep_min_seconds: float = SWEEP_MIN_SECONDS,
     ) -> None:
         self._refreeze_seconds = refreeze_seconds
         self._sweep_seconds = sweep_seconds
         self._growth = growth
+        self._sweep_min_seconds = sweep_min_seconds
         self._clock = clock
         self._swept_at: float | None = None
         self._swept_size = 0
@@ -86,10 +96,9 @@ class FrozenHeap:
         sweep, returned)."""
         now = self._clock()
         frozen = gc.get_freeze_count()
-        if (
-            self._swept_at is None
-            or now - self._swept_at >= self._sweep_seconds
-            or frozen > self._swept_size * (1 + self._growth)
+        since = math.inf if self._swept_at is None else now - self._swept_at
+        if since >= self._sweep_seconds or (
+            since >= self._sweep_min_seconds and frozen > self._swept_size * (1 + self._growth)
         ):
             return self._sweep(now)
         gc.collect()
@@ -116,11 +125,13 @@ class FrozenHeap:
         return sweep
 
     async def run(self) -> None:
-        """Collect the young generation every :data:`YOUNG_THRESHOLD` allocations, and
-        refreeze every ``refreeze_seconds``, until cancelled."""
+        """Sweep what start-up made, then collect the young generation every
+        :data:`YOUNG_THRESHOLD` allocations and refreeze every ``refreeze_seconds``, until
+        cancelled."""
         if self._thresholds is None:
             self._thresholds = gc.get_threshold()
             gc.set_threshold(YOUNG_THRESHOLD, *self._thresholds[1:])
+        self.refreeze()
         while True:
             await asyncio.sleep(self._refreeze_seconds)
             self.refreeze()

@@ -87,9 +87,9 @@ def test_a_frozen_cycle_that_became_garbage_waits_for_the_sweep() -> None:
     assert heap.sweeps[-1] is sweep
 
 
-def test_a_heap_grown_by_a_quarter_is_swept_at_once() -> None:
+def test_a_heap_grown_by_a_quarter_is_swept_once_the_last_sweep_is_old_enough() -> None:
     clock = Clock()
-    heap = FrozenHeap(sweep_seconds=3600, growth=0.25, clock=clock)
+    heap = FrozenHeap(sweep_seconds=3600, growth=0.25, clock=clock, sweep_min_seconds=300)
     heap.refreeze()
     clock.now = 10
     kept = [Node() for _ in range(10)]
@@ -98,7 +98,13 @@ def test_a_heap_grown_by_a_quarter_is_swept_at_once() -> None:
     clock.now = 20
     assert heap.refreeze() is None  # frozen now; the growth shows at the next one
     clock.now = 30
+    assert heap.refreeze() is None  # grown, but swept 30 s ago: a state still growing
+    clock.now = 299
+    assert heap.refreeze() is None
+    clock.now = 300
     assert heap.refreeze() is not None
+    clock.now = 310
+    assert heap.refreeze() is None  # not grown since
     del kept, grown
 
 
@@ -120,6 +126,9 @@ async def test_while_it_runs_the_young_generation_waits_for_more_and_is_given_ba
     task = asyncio.create_task(heap.run())
     await asyncio.sleep(0)
     assert gc.get_threshold() == (YOUNG_THRESHOLD, *before[1:])
+    # What start-up made is swept and frozen at once, before any traffic.
+    assert len(heap.sweeps) == 1
+    assert gc.get_freeze_count() > 0
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -224,7 +224,7 @@ def _native(root: Path, out: Path) -> list[tuple[Path, str]]:
         shutil.copyfile(library, built)
     if cached is not None:
         _store(built.parent, cached.parent)
-    _say(f"Rust extension built ({CRATE}): RollingCounters, RecentIds, LineBuffers")
+    _say(f"Rust extension built ({CRATE}): RollingCounters, RecentIds, LineBuffers, epoch_seconds")
     return [(built, name)]
 
 

@@ -1,5 +1,7 @@
-# callpulse.core._native (rust/native): classes of the core again, built from Rust.
+# callpulse.core._native (rust/native): classes and a function of the core again, built from
+# Rust.
 from collections.abc import Sequence
+from datetime import datetime
 
 class RollingCounters:
     def __init__(self, fields: int, spans: Sequence[int], start: int, narrow: int = 0) -> None: ...
@@ -37,3 +39,5 @@ class LineBuffers:
         self, index: int, tails: Sequence[str], values: Sequence[float | None]
     ) -> None: ...
     def pack(self) -> None: ...
+
+def epoch_seconds(moment: datetime) -> float: ...

@@ -34,6 +34,7 @@ from callpulse.core.calendar import Calendar, WindowSpec
 from callpulse.core.cardinality import IdleNames, LabelGuard
 from callpulse.core.components import ComponentTracker, ComponentView
 from callpulse.core.dedup import recent_ids
+from callpulse.core.instants import EPOCH_SECONDS
 from callpulse.core.ivr import IvrTracker, IvrView
 from callpulse.core.maintenance import MaintenanceTracker
 from callpulse.core.maintenance_policy import BacklogLimits, EventPolicy
@@ -285,7 +286,7 @@ class Monitor:
         counts in windows and live state but not again in the cumulative totals.
         """
         self._changes += 1
-        ts = event.occurred_at.timestamp()
+        ts = EPOCH_SECONDS(event.occurred_at)
         config = self.config
         if ts > self._wall + config.max_clock_skew:
             self.stats.future += 1

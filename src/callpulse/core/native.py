@@ -1,5 +1,6 @@
 """The classes of ``callpulse.core._native``: the core's innermost structures built from Rust
-(``rust/native``), each the same as a Python class of the core, which stays its definition.
+(``rust/native``), each the same as a Python class (or function) of the core, which stays
+its definition.
 
 A wheel built where Rust's cargo works has the extension (``hatch_build.py``); elsewhere,
 and in a checkout run from source, each class is the Python one. The unit tests run each

@@ -35,6 +35,7 @@ from callpulse.config import KafkaSettings
 from callpulse.core.clock import WALL_TIME
 from callpulse.core.consumer_health import Blindness
 from callpulse.core.ingest import RawRecord, Rejection
+from callpulse.core.raw_record import take_fetched
 from callpulse.protocols import Batch, DeadLetterStats, RevokeHandler
 from callpulse.sources.errors import SourceError
 from callpulse.sources.kafka_alert_state import AlertStateTopic, SiteStates
@@ -165,28 +166,15 @@ class KafkaSource:
         self._watch.polled()
         if not data:
             return Batch(records=())
-        records = []
+        records: list[RawRecord] = []
         next_offsets = {}
         for tp, messages in data.items():
             until = self._rebuild_until.get(tp, -1)
-            handed = self._handed.get(tp, -1)
-            replayed = self._replayed.get(tp, -1)
-            for m in messages:
-                replay = m.offset < until
-                # Never hand out an offset twice: the fetch that was under way when a
-                # partition was assigned can overlap what its rebuild re-reads.
-                if (replay and m.offset < replayed) or (not replay and m.offset < handed):
-                    continue
-                records.append(
-                    RawRecord(
-                        m.value, m.key, m.topic, m.partition, m.offset, m.timestamp, replay=replay
-                    )
-                )
-                if replay:
-                    replayed = m.offset + 1
-                else:
-                    handed = m.offset + 1
-            self._handed[tp], self._replayed[tp] = handed, replayed
+            # Never hand out an offset twice: the fetch that was under way when a
+            # partition was assigned can overlap what its rebuild re-reads.
+            taken = (self._handed.get(tp, -1), self._replayed.get(tp, -1))
+            taken = take_fetched(messages, tp.topic, tp.partition, until, taken, records)
+            self._handed[tp], self._replayed[tp] = taken
             last = messages[-1].offset + 1
             # Offsets below where the group already was are not committed again.
             if last > until:

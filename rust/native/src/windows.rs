@@ -18,6 +18,19 @@ use pyo3::types::{PyList, PyTuple};
 
 const LIMIT: i128 = 1 << 63;
 
+/// A bucket or a head as Python's int gives it: read as 64 bits where it fits (nearly
+/// always: the fast conversion), else as 128, so that the arithmetic on it cannot overflow.
+pub struct Bucket(i128);
+
+impl<'py> FromPyObject<'py> for Bucket {
+    fn extract_bound(value: &Bound<'py, PyAny>) -> PyResult<Self> {
+        match value.extract::<i64>() {
+            Ok(bucket) => Ok(Bucket(i128::from(bucket))),
+            Err(_) => Ok(Bucket(value.extract::<i128>()?)),
+        }
+    }
+}
+
 /// A fixed set of integer fields summed over several trailing windows of buckets.
 #[pyclass(module = "callpulse.core._native")]
 pub struct RollingCounters {
@@ -102,6 +115,11 @@ impl RollingCounters {
         }
     }
 
+    /// Every `(field, amount)` pair of an `add`, read once (`pair`).
+    fn pairs(&self, values: &Bound<'_, PyTuple>) -> PyResult<Vec<(usize, i64)>> {
+        (0..values.len()).map(|i| self.pair(values, i)).collect()
+    }
+
     fn bucket_values(&self, slot: usize) -> Vec<i64> {
         (0..self.fields).map(|field| self.value(slot, field)).collect()
     }
@@ -167,12 +185,14 @@ impl RollingCounters {
     }
 
     /// Whether `bucket` is inside the longest window (so adding to it counts somewhere).
-    fn covers(&self, bucket: i128) -> bool {
+    fn covers(&self, bucket: Bucket) -> bool {
+        let bucket = bucket.0;
         self.head.saturating_sub(self.size) < bucket && bucket <= self.head
     }
 
     /// Add `(field, amount)` pairs to `bucket`; return False if no window covers it.
-    fn add(&mut self, bucket: i128, values: &Bound<'_, PyAny>) -> PyResult<bool> {
+    fn add(&mut self, bucket: Bucket, values: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let bucket = bucket.0;
         let head = self.head;
         if bucket > head {
             return Err(PyValueError::new_err(format!(
@@ -195,15 +215,13 @@ impl RollingCounters {
         // Every pair read and every new value checked before any is stored, so that a value
         // refused leaves nothing of this call behind. A field may be named more than once:
         // its earlier amounts in the call count towards its value (a few pairs a call).
+        let pairs = self.pairs(values)?;
         let limit = LIMIT / i128::from(self.size);
-        let count = values.len();
-        for i in 0..count {
-            let (field, amount) = self.pair(values, i)?;
+        for (i, &(field, amount)) in pairs.iter().enumerate() {
             let mut total = i128::from(self.value(slot, field)) + i128::from(amount);
-            for j in 0..i {
-                let (earlier, amount) = self.pair(values, j)?;
+            for &(earlier, earlier_amount) in &pairs[..i] {
                 if earlier == field {
-                    total += i128::from(amount);
+                    total += i128::from(earlier_amount);
                 }
             }
             if !(-limit < total && total < limit) {
@@ -212,8 +230,7 @@ impl RollingCounters {
                 )));
             }
         }
-        for i in 0..count {
-            let (field, amount) = self.pair(values, i)?;
+        for &(field, amount) in &pairs {
             let value = self.value(slot, field) + amount;
             self.store(slot, field, value);
         }
@@ -222,8 +239,7 @@ impl RollingCounters {
             for (window, span) in self.spans.iter().enumerate() {
                 if bucket >= head.saturating_sub(*span) {
                     let base = window * self.fields;
-                    for i in 0..count {
-                        let (field, amount) = self.pair(values, i)?;
+                    for &(field, amount) in &pairs {
                         self.sums[base + field] = self.sums[base + field].wrapping_add(amount);
                     }
                 }
@@ -233,7 +249,8 @@ impl RollingCounters {
     }
 
     /// Move the windows' end to `head`; buckets that fall out are subtracted.
-    fn advance(&mut self, head: i128) {
+    fn advance(&mut self, head: Bucket) {
+        let head = head.0;
         let old = self.head;
         if head <= old {
             return;

@@ -11,6 +11,8 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
+use crate::bucket::Bucket;
+
 const MIN_SLOTS: usize = 64;
 const SHARD_BITS: u32 = 6;
 const SHARDS: usize = 1 << SHARD_BITS;
@@ -145,13 +147,14 @@ impl RecentIds {
     }
 
     /// Record `event_id` at `bucket`; return False if it was already recorded.
-    fn add(&mut self, event_id: &Bound<'_, PyAny>, bucket: i128) -> PyResult<bool> {
+    fn add(&mut self, event_id: &Bound<'_, PyAny>, bucket: Bucket) -> PyResult<bool> {
         let key = event_id.hash()? as i64;
         Ok(self.add_hash(key, bucket))
     }
 
     /// `add` of an id already hashed to `key`.
-    fn add_hash(&mut self, key: i64, bucket: i128) -> bool {
+    fn add_hash(&mut self, key: i64, bucket: Bucket) -> bool {
+        let bucket = bucket.0;
         let key = if key == 0 { 1 } else { key }; // 0 marks a free slot
         let shard = (key as usize) & (SHARDS - 1);
         let table = &mut self.tables[shard];
@@ -189,7 +192,8 @@ impl RecentIds {
     }
 
     /// Forget ids of buckets older than `head - horizon`.
-    fn expire(&mut self, head: i128) {
+    fn expire(&mut self, head: Bucket) {
+        let head = head.0;
         let oldest_kept = head.saturating_sub(self.horizon);
         while self.buckets.front().is_some_and(|(bucket, _)| *bucket < oldest_kept) {
             if let Some((_, lows)) = self.buckets.pop_front() {

@@ -9,6 +9,7 @@
 
 use pyo3::prelude::*;
 
+mod bucket;
 mod dedup;
 mod instants;
 mod lines;

@@ -16,20 +16,9 @@ use pyo3::exceptions::{PyIndexError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyTuple};
 
+use crate::bucket::Bucket;
+
 const LIMIT: i128 = 1 << 63;
-
-/// A bucket or a head as Python's int gives it: read as 64 bits where it fits (nearly
-/// always: the fast conversion), else as 128, so that the arithmetic on it cannot overflow.
-pub struct Bucket(i128);
-
-impl<'py> FromPyObject<'py> for Bucket {
-    fn extract_bound(value: &Bound<'py, PyAny>) -> PyResult<Self> {
-        match value.extract::<i64>() {
-            Ok(bucket) => Ok(Bucket(i128::from(bucket))),
-            Err(_) => Ok(Bucket(value.extract::<i128>()?)),
-        }
-    }
-}
 
 /// A fixed set of integer fields summed over several trailing windows of buckets.
 #[pyclass(module = "callpulse.core._native")]

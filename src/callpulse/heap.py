@@ -20,7 +20,7 @@ objects a quarter more than after the last sweep (but no sooner than
 cost, once) and freezes again: a frozen cycle lives an hour at most, and a state that grew
 is looked at whole. Each sweep is logged with what it found, which is what frozen garbage
 cost. The first sweep is at start, before any traffic: what start-up made (the modules, the
-settings) is frozen then, and no later pass walks it. The growth rule waits between sweeps
+settings) is frozen then, and no refreeze's pass walks it. The growth rule waits between sweeps
 because a daemon's state grows for its first minutes (a replica rebuilding its partitions,
 a center's queues named one by one): swept at every quarter more, it was held a full pass
 every 10 to 20 s while it grew (in ``benchmarks/e2e_kafka.py``'s 20 s of live traffic, two

@@ -47,7 +47,8 @@ def test_an_offset_already_handed_out_is_not_taken_again() -> None:
 
 def test_below_the_rebuild_point_records_are_re_read_once_each() -> None:
     out: list[RawRecord] = []
-    # Offsets 0-9 are re-read to rebuild state; 10 on are new. 12 was handed out already.
+    # Offsets 0-9 are re-read to rebuild state, up to 2 already; 10 on are new, up to 12
+    # handed out already.
     fetched = [Fetched(o) for o in (2, 3, 9, 10, 11, 12, 13)]
     taken = take_fetched(fetched, "t", 0, 10, (13, 3), out)
     assert offsets(out) == [(3, True), (9, True), (13, False)]

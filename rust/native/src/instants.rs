@@ -2,13 +2,13 @@
 //! seconds since the epoch, the same float `datetime.timestamp()` gives (the unit tests of
 //! `tests/unit/test_instants.py` run on both). What it saves is the method's way there: an
 //! aware datetime's `timestamp()` subtracts the epoch into a new `timedelta` and divides its
-//! microseconds as Python ints, about 150 ns an event; here the fields are read from the
-//! object's struct.
+//! microseconds as Python ints, 134 ns a call; here the fields are read from the object's
+//! struct (39 ns).
 //!
 //! Only a `datetime` in UTC (the decoder's for a trailing `Z`, nearly every event) is read
-//! here, and only while its microseconds since the epoch are exact in a double (before the
-//! year 2255): then one division of doubles is Python's correctly rounded division of the
-//! two ints. Anything else is handed to `timestamp()` itself.
+//! here, and only while its microseconds since the epoch are exact in a double (2**53 of
+//! them either way: from 1684 to 2255): then one division of doubles is Python's correctly
+//! rounded division of the two ints. Anything else is handed to `timestamp()` itself.
 
 use pyo3::prelude::*;
 use pyo3::types::{timezone_utc, PyDateAccess, PyDateTime, PyTimeAccess, PyTzInfoAccess};

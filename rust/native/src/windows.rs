@@ -104,11 +104,6 @@ impl RollingCounters {
         }
     }
 
-    /// Every `(field, amount)` pair of an `add`, read once (`pair`).
-    fn pairs(&self, values: &Bound<'_, PyTuple>) -> PyResult<Vec<(usize, i64)>> {
-        (0..values.len()).map(|i| self.pair(values, i)).collect()
-    }
-
     fn bucket_values(&self, slot: usize) -> Vec<i64> {
         (0..self.fields).map(|field| self.value(slot, field)).collect()
     }
@@ -201,14 +196,16 @@ impl RollingCounters {
                 &tuple
             }
         };
-        // Every pair read and every new value checked before any is stored, so that a value
-        // refused leaves nothing of this call behind. A field may be named more than once:
-        // its earlier amounts in the call count towards its value (a few pairs a call).
-        let pairs = self.pairs(values)?;
+        // Every pair read (once) and every new value checked before any is stored, so that
+        // a value refused leaves nothing of this call behind; in order, so that the first
+        // bad pair is the one refused, as in the Python class. A field may be named more
+        // than once: its earlier amounts in the call count towards its value.
         let limit = LIMIT / i128::from(self.size);
-        for (i, &(field, amount)) in pairs.iter().enumerate() {
+        let mut pairs: Vec<(usize, i64)> = Vec::with_capacity(values.len());
+        for i in 0..values.len() {
+            let (field, amount) = self.pair(values, i)?;
             let mut total = i128::from(self.value(slot, field)) + i128::from(amount);
-            for &(earlier, earlier_amount) in &pairs[..i] {
+            for &(earlier, earlier_amount) in &pairs {
                 if earlier == field {
                     total += i128::from(earlier_amount);
                 }
@@ -218,6 +215,7 @@ impl RollingCounters {
                     "{amount} does not fit field {field}"
                 )));
             }
+            pairs.push((field, amount));
         }
         for &(field, amount) in &pairs {
             let value = self.value(slot, field) + amount;

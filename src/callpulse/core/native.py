@@ -14,8 +14,8 @@ T = TypeVar("T")
 
 
 def compiled(name: str, python: T) -> T:
-    """The class ``name`` built from Rust, where the build has it; else ``python`` (also
-    where an extension built before the class existed lacks it)."""
+    """The class (or function) ``name`` built from Rust, where the build has it; else
+    ``python`` (also where an extension built before it existed lacks it)."""
     try:
         from callpulse.core import _native
     except ImportError:

@@ -29,6 +29,7 @@ from callpulse.cli.timeline import Timeline
 from callpulse.config import Settings
 from callpulse.core.clock import EVENT_TIME
 from callpulse.core.ingest import DecodeError, PartlyDecodedError, RawRecord, Rejection, decode
+from callpulse.core.instants import EPOCH_SECONDS
 from callpulse.core.ivr import IvrRun
 from callpulse.core.queues import QueueWindow
 from callpulse.core.trunk_run import TrunkRun
@@ -184,10 +185,13 @@ class Run:
             # through a quiet minute is seen waiting, not only when they leave. The records
             # before go in before the clock moves on: after, one at the edge of a window
             # would be late.
-            if self.timeline.moves_before(moment):
+            timeline = self.timeline
+            moves = timeline.moves_before(moment)
+            if moves:
                 self._feed()
-            for now in self.timeline.until(moment):
-                self.evaluate(now)
+            if moves or not timeline.saw(moment):
+                for now in timeline.until(moment):
+                    self.evaluate(now)
         self.pending.append(record)
         self.pending_bytes += len(record.value or b"")
         if len(self.pending) >= BATCH_RECORDS or self.pending_bytes >= BATCH_BYTES:
@@ -203,7 +207,7 @@ class Run:
             except Exception:  # the ingest decodes it again, and says why it is rejected
                 return event_time(record.value or b"")
             record.event = event
-        return event.occurred_at.timestamp()
+        return EPOCH_SECONDS(event.occurred_at)
 
     def _look_at_agent(self, value: bytes) -> None:
         """Keep the record's agent id if it is a platform's id (an ARN's, a SID), for the

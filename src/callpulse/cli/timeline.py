@@ -61,6 +61,16 @@ class Timeline:
         """Whether :meth:`until` moves the monitor before a record of time ``moment``."""
         return self._step is not None and self._step * self.interval <= moment
 
+    def saw(self, moment: float) -> bool:
+        """Note a record of time ``moment`` that :meth:`moves_before` says no instant is due
+        before, as :meth:`until` would, without a generator per record (most records);
+        False, and nothing noted, before the first record: its :meth:`until` sets the
+        cadence."""
+        if self._step is None:
+            return False
+        self._newest = max(self._newest, moment)
+        return True
+
     def until(self, moment: float) -> Iterator[float]:
         """The instants to evaluate at before a record of time ``moment``, each once the
         monitor has been moved to it. The caller evaluates at each before asking for the

@@ -58,6 +58,7 @@ COMPILED = (
     "kpi",
     "maintenance_baselines",
     "monitor",
+    "monitor_config",
     "patience",
     "queue_reading",
     "queue_state",
@@ -70,6 +71,7 @@ COMPILED = (
     "sample_sinks",
     "silence",
     "timegrid",
+    "trunk_views",
     "trunks",
     "windows",
 )

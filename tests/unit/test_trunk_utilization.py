@@ -14,7 +14,7 @@ import pytest
 from callpulse.core.ingest import DecodeError
 from callpulse.core.monitor import Monitor
 from callpulse.core.readings import collect
-from callpulse.core.trunks import TrunkView
+from callpulse.core.trunk_views import TrunkView
 
 from .conftest import NOW
 from .events import event

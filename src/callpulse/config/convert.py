@@ -37,7 +37,7 @@ from callpulse.core.maintenance_policy import (
     EventPolicy,
     MaintenancePolicy,
 )
-from callpulse.core.monitor import ERLANG_WINDOW, MonitorConfig
+from callpulse.core.monitor_config import ERLANG_WINDOW, MonitorConfig
 from callpulse.core.planned_silences import SilenceWindowPolicy
 from callpulse.core.queues import ServiceLevelPolicy
 from callpulse.core.rules import RuleSpec

@@ -64,7 +64,7 @@ class KpiSettings(Section):
     # At most dedup.MAX_CAPACITY (2**30) ids: the de-duplication finds an id again by the
     # low 32 bits of its hash, which hold its slot only in a table under 2**32 slots.
     dedup_capacity: Annotated[int, Field(ge=1000, le=MAX_CAPACITY)] = _MONITOR.dedup_capacity
-    # Unset: the monitor's own (core.monitor.ERLANG_WINDOW).
+    # Unset: the monitor's own (core.monitor_config.ERLANG_WINDOW).
     erlang_window: Duration | None = None
     component_stale_after: Duration = _MONITOR.component_stale_after
     max_label_values: LabelLimits = LabelLimits()

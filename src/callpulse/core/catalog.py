@@ -13,7 +13,7 @@ from typing import Literal, TypeVar
 
 from callpulse.core.ivr import IvrView, IvrWindow
 from callpulse.core.queues import QueueView, QueueWindow
-from callpulse.core.trunks import TrunkView, TrunkWindow
+from callpulse.core.trunk_views import TrunkView, TrunkWindow
 
 PREFIX = "callpulse_"
 Domain = Literal["queue", "ivr", "trunk", "component", "maintenance"]

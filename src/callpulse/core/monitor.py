@@ -22,108 +22,48 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from enum import Enum
-from typing import Protocol
 
 from msgspec import structs
 from mypy_extensions import mypyc_attr
 
 from callpulse.core import events as ev
-from callpulse.core.calendar import Calendar, WindowSpec
+from callpulse.core.calendar import Calendar
 from callpulse.core.cardinality import IdleNames, LabelGuard
 from callpulse.core.components import ComponentTracker, ComponentView
 from callpulse.core.dedup import recent_ids
 from callpulse.core.instants import EPOCH_SECONDS
 from callpulse.core.ivr import IvrTracker, IvrView
 from callpulse.core.maintenance import MaintenanceTracker
-from callpulse.core.maintenance_policy import BacklogLimits, EventPolicy
+from callpulse.core.monitor_config import (
+    MonitorConfig,
+    MonitorStats,
+    Outcome,
+    ServiceLevelPolicy,
+    Tracker,
+)
 from callpulse.core.queue_tracker import QueueTracker
-from callpulse.core.queues import QueueView, ServiceLevelPolicy
-from callpulse.core.silence import SilencePolicy, SiteActivity
+from callpulse.core.queues import QueueView
+from callpulse.core.silence import SiteActivity
 from callpulse.core.steps import Steps
-from callpulse.core.timegrid import TimeGrid, check_windows
-from callpulse.core.trunks import TrunkTracker, TrunkView
+from callpulse.core.timegrid import TimeGrid
+from callpulse.core.trunk_views import TrunkView
+from callpulse.core.trunks import TrunkTracker
 
-__all__ = ["Monitor", "MonitorConfig", "MonitorStats", "Outcome", "ServiceLevelPolicy"]
+__all__ = [
+    "Monitor",
+    "MonitorConfig",
+    "MonitorStats",
+    "Outcome",
+    "ServiceLevelPolicy",
+]
 
-
-class Tracker(Protocol):
-    """One domain's state (queues, IVR, trunks, components, maintenance), kept from its own
-    event types. The monitor has already de-duplicated the event and decided whether it is
-    *late* (older than every window: it then counts only in cumulative totals)."""
-
-    @property
-    def event_types(self) -> tuple[str, ...]:
-        """The ``type`` values this tracker applies; the monitor routes by them."""
-
-    def apply(
-        self, event: ev.Event, ts: float, bucket: int, late: bool, replay: bool = False
-    ) -> None:
-        """Apply ``event`` (at ``ts``, counted in ``bucket``); ``replay``: re-read to rebuild
-        state after a restart, so cumulative totals must not count it again."""
-
-    def forget_sites(self, sites: Iterable[str]) -> None:
-        """Drop all state of ``sites`` (their partitions moved to another replica)."""
-
-
-class Outcome(Enum):
-    """What :meth:`Monitor.apply` did with an event."""
-
-    APPLIED = "applied"
-    DUPLICATE = "duplicate"
-    LATE = "late"
-    FUTURE = "future"
-
-
-ERLANG_WINDOW = 300.0
-"""Seconds of arrivals and handle times the Erlang estimates read, unless configured."""
 
 VIEWS_A_STEP = 100
 """Queues :meth:`Monitor.queue_views_in_steps` reads a step unless told: a few milliseconds,
 so that an alert evaluation's or the status page's read lets ingest run between steps."""
 
 
-@dataclass(frozen=True)
-class MonitorConfig:
-    """What the monitor needs to know; built from validated settings by the shell."""
-
-    windows: tuple[float, ...] = (60.0, 300.0, 900.0)
-    bucket: float = 5.0
-    max_clock_skew: float = 30.0
-    service_level: ServiceLevelPolicy = field(default_factory=ServiceLevelPolicy)
-    service_level_overrides: Mapping[str, ServiceLevelPolicy] = field(default_factory=dict)
-    event_time_clock: bool = False
-    dedup_capacity: int = 2_000_000
-    erlang_window: float = ERLANG_WINDOW
-    component_stale_after: float = 60.0
-    label_limits: Mapping[str, int] = field(default_factory=dict)
-    maintenance_windows: tuple[WindowSpec, ...] = ()
-    maintenance_timezone: str = "UTC"
-    backlog: BacklogLimits = field(default_factory=BacklogLimits)
-    maintenance_events: EventPolicy = field(default_factory=EventPolicy)
-    silence: SilencePolicy = field(default_factory=SilencePolicy)
-    # Channels per trunk name (any site): the capacity of a trunk whose trunk.status does not
-    # say it, as one counted from call records does not.
-    trunk_channels: Mapping[str, int] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        check_windows(self.windows, self.bucket)
-
-
 _RELEASE_EVERY = 12  # buckets between looks for series that aged out (a minute at 5 s)
-
-
-@dataclass(slots=True)
-class MonitorStats:
-    """Counts of what the monitor was given, for the daemon's own metrics."""
-
-    events_by_type: dict[str, int] = field(default_factory=dict)
-    duplicates: int = 0
-    late: int = 0
-    future: int = 0
-    replayed: int = 0  # applied again to rebuild state; not in events_by_type
-    released: int = 0  # names given back to their caps: aged out, or idle and needed
 
 
 # Tests stand a monitor that raises in for the real one, to check that the ingest keeps a

@@ -94,6 +94,22 @@ def test_a_provisional_response_is_not_a_seizure(monitor: Monitor) -> None:
     assert (w.setups, w.asr) == (1, 1.0)
 
 
+def test_a_media_report_no_counter_can_hold_counts_in_no_series(monitor: Monitor) -> None:
+    m = monitor
+    m.apply(event("media.quality", NOW - 5, trunk_id="t1", mos=4.0, jitter_ms=2.0))
+    # A jitter of 1e308 ms is no number of microseconds a counter holds: the report is
+    # refused whole, its MOS counted neither in the mean nor in the percentile.
+    with pytest.raises(OverflowError):
+        m.apply(event("media.quality", NOW - 5, trunk_id="t1", mos=1.0, jitter_ms=1e308))
+    [view] = m.trunk_views()
+    w = view.windows[0]
+    assert (w.mos_mean, w.mos_p5, w.jitter_mean) == (
+        pytest.approx(4.0),
+        pytest.approx(4.005),
+        pytest.approx(0.002),
+    )
+
+
 def test_trunk_status_and_media_quality(monitor: Monitor) -> None:
     m = monitor
     m.apply(

@@ -203,21 +203,26 @@ class TrunkTracker:
         # cannot measure it) must not pull the jitter mean towards zero.
         added: list[tuple[int, int]] = []
         mos, jitter_ms, loss = event.mos, event.jitter_ms, event.packet_loss_ratio
+        jitter = None if jitter_ms is None else jitter_ms / 1000
         if mos is not None:
             added += ((_MOS_SAMPLES, 1), (_MOS_MILLI, round(mos * 1000)))
-            trunk.mos.add(bucket, MOS_BINS.bin(mos))
-        if jitter_ms is not None:
-            jitter = jitter_ms / 1000
+        if jitter is not None:
             added += ((_JITTER_SAMPLES, 1), (_JITTER_MICROS, round(jitter * 1_000_000)))
-            trunk.jitter.add(bucket, JITTER_BINS.bin(jitter))
         if loss is not None:
             added += ((_LOSS_SAMPLES, 1), (_LOSS_PPM, round(loss * 1_000_000)))
-            trunk.loss.add(bucket, LOSS_BINS.bin(loss))
         if event.score is not None and event.score_kind is not None:
             samples, total = _score_fields(event.score_kind)
             added += ((samples, 1), (total, round(event.score * 1000)))
-        # A tuple: the counters take one as it is, and any other sequence by copying it.
+        # The counters before the histograms: a value they refuse (a jitter of 1e308 ms,
+        # which no field can hold) raises before any series has counted the report. A
+        # tuple: the counters take one as it is, and any other sequence by copying it.
         trunk.count(bucket, tuple(added))
+        if mos is not None:
+            trunk.mos.add(bucket, MOS_BINS.bin(mos))
+        if jitter is not None:
+            trunk.jitter.add(bucket, JITTER_BINS.bin(jitter))
+        if loss is not None:
+            trunk.loss.add(bucket, LOSS_BINS.bin(loss))
 
     def _trunk(self, site: str, name: str) -> _Trunk:
         # A trunk that is here was admitted when it was made, and leaves the guard and this
